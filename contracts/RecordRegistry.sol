@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.29;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+import {IAccreditation} from "./interfaces/IAccreditation.sol";
+import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
+import {IVersioned} from "./interfaces/IVersioned.sol";
+import {DataClasses} from "./libraries/DataClasses.sol";
+import {Roles} from "./libraries/Roles.sol";
+
+/**
+ * @title RecordRegistry
+ * @notice Anchors of encrypted health records and their append-only version chains. Accreditation is
+ * the ledger's: a provider suspended there cannot anchor here from the same block.
+ */
+contract RecordRegistry is IRecordRegistry {
+    IAccreditation private immutable _LEDGER;
+
+    /// @dev Packed as documented on {IRecordRegistry-Record}; written whole, in one SSTORE.
+    mapping(bytes32 recordId => uint256 packedRecord) private _records;
+    mapping(bytes32 root => Batch) private _batches;
+
+    /// @param ledger_ The ConsentLedger whose accreditation decides who is a provider.
+    constructor(IAccreditation ledger_) {
+        _LEDGER = ledger_;
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function anchorRecord(address patient, bytes32 contentHash, uint8 dataClass, bytes calldata pointer) external {
+        uint32 providerIndex = _LEDGER.requireAccredited(msg.sender, Roles.PROVIDER).index;
+        if (patient == address(0)) revert InvalidPatient(patient);
+        if (!DataClasses.isKnown(dataClass)) revert UnknownRecordDataClass(dataClass);
+        _store(contentHash, Record(patient, providerIndex, 1, dataClass, false));
+        emit RecordAnchored(contentHash, patient, msg.sender, dataClass, 1, bytes32(0), pointer);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function amendRecord(bytes32 previousId, bytes32 contentHash, bytes calldata pointer) external {
+        uint32 providerIndex = _LEDGER.requireAccredited(msg.sender, Roles.PROVIDER).index;
+        Record memory previous = _unpack(_records[previousId]);
+        if (previous.version == 0) revert RecordNotFound(previousId);
+        _amend(previousId, previous, providerIndex, contentHash, pointer);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function anchorBatch(bytes32 root, uint32 recordCount, bytes calldata manifest) external {
+        uint32 providerIndex = _LEDGER.requireAccredited(msg.sender, Roles.PROVIDER).index;
+        if (root == bytes32(0)) revert InvalidContentHash(root);
+        if (recordCount == 0) revert EmptyRecordBatch();
+        if (_batches[root].providerIndex != 0) revert BatchAlreadyAnchored(root);
+        _batches[root] = Batch(providerIndex, recordCount, uint40(block.timestamp));
+        emit RecordBatchAnchored(root, msg.sender, recordCount, manifest);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function amendBatchedRecord(
+        bytes32 root,
+        BatchedRecord calldata previous,
+        bytes32[] calldata proof,
+        bytes32 contentHash,
+        bytes calldata pointer
+    ) external {
+        uint32 providerIndex = _LEDGER.requireAccredited(msg.sender, Roles.PROVIDER).index;
+        uint32 batchProvider = _batches[root].providerIndex;
+        if (batchProvider == 0) revert BatchNotFound(root);
+        if (!_inBatch(root, previous, proof)) revert InvalidBatchProof(root, previous.contentHash);
+        // A batched version is stored only once it is amended, so a stored one was amended before.
+        if (_records[previous.contentHash] != 0) revert RecordAlreadySuperseded(previous.contentHash);
+        Record memory batched = Record(previous.patient, batchProvider, 1, previous.dataClass, false);
+        _amend(previous.contentHash, batched, providerIndex, contentHash, pointer);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function recordOf(bytes32 recordId) external view returns (Record memory) {
+        return _unpack(_records[recordId]);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function batchOf(bytes32 root) external view returns (Batch memory) {
+        return _batches[root];
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function verifyBatchedRecord(
+        bytes32 root,
+        BatchedRecord calldata record,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        return _batches[root].providerIndex != 0 && _inBatch(root, record, proof);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function ledger() external view returns (address) {
+        return address(_LEDGER);
+    }
+
+    /// @inheritdoc IVersioned
+    function version() external pure returns (string memory) {
+        return "1.0.0";
+    }
+
+    function _amend(
+        bytes32 previousId,
+        Record memory previous,
+        uint32 providerIndex,
+        bytes32 contentHash,
+        bytes calldata pointer
+    ) private {
+        if (previous.providerIndex != providerIndex) revert NotRecordProvider(previousId, msg.sender);
+        if (previous.superseded) revert RecordAlreadySuperseded(previousId);
+        if (previous.version == type(uint32).max) revert VersionOverflow(previousId);
+        previous.superseded = true;
+        _records[previousId] = _pack(previous);
+        // Cannot overflow: checked against type(uint32).max above.
+        uint32 next;
+        unchecked {
+            next = previous.version + 1;
+        }
+        _store(contentHash, Record(previous.patient, providerIndex, next, previous.dataClass, false));
+        emit RecordAnchored(contentHash, previous.patient, msg.sender, previous.dataClass, next, previousId, pointer);
+    }
+
+    function _store(bytes32 contentHash, Record memory record) private {
+        if (contentHash == bytes32(0)) revert InvalidContentHash(contentHash);
+        if (_records[contentHash] != 0) revert RecordAlreadyAnchored(contentHash);
+        _records[contentHash] = _pack(record);
+    }
+
+    function _pack(Record memory record) private pure returns (uint256) {
+        return
+            uint256(uint160(record.patient)) |
+            (uint256(record.providerIndex) << 160) |
+            (uint256(record.version) << 192) |
+            (uint256(record.dataClass) << 224) |
+            (record.superseded ? uint256(1) << 232 : 0);
+    }
+
+    function _unpack(uint256 packed) private pure returns (Record memory) {
+        return
+            Record(
+                address(uint160(packed)),
+                uint32(packed >> 160),
+                uint32(packed >> 192),
+                uint8(packed >> 224),
+                (packed >> 232) & 1 == 1
+            );
+    }
+
+    function _inBatch(
+        bytes32 root,
+        BatchedRecord calldata record,
+        bytes32[] calldata proof
+    ) private pure returns (bool) {
+        bytes32 leaf = keccak256(
+            bytes.concat(keccak256(abi.encode(record.contentHash, record.patient, record.dataClass)))
+        );
+        return MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IConsents} from "./IConsents.sol";
+import {IAccessRequests} from "./IAccessRequests.sol";
+
+/**
+ * @title ISignedConsents
+ * @notice Consent without gas: a patient or a live delegate signs a grant, revocation, approval or
+ * denial as EIP-712 typed data and anyone relays it. The domain names this contract and the chain; each
+ * signature carries a deadline and a nonce that works once. Nonces are unordered (a bitmap, as in
+ * Permit2), so signatures can be in flight in parallel and cancelled one by one or by the 256.
+ * Contract wallets sign through ERC-1271: signatures are `bytes`.
+ *
+ * Types:
+ *   Grant(address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,
+ *         uint40 validUntil,uint256 nonce,uint256 deadline)
+ *   Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)
+ *   ApproveRequest(bytes32 requestId,uint256 nonce,uint256 deadline)
+ *   DenyRequest(bytes32 requestId,uint256 nonce,uint256 deadline)
+ */
+interface ISignedConsents {
+    /// @notice Thrown when a signature's deadline has passed.
+    error SignatureExpired(uint256 deadline);
+    /// @notice Thrown when `signer` did not sign this message for this contract and chain.
+    error InvalidSignature(address signer);
+    /// @notice Thrown when `signer` has used or cancelled `nonce`.
+    error NonceAlreadyUsed(address signer, uint256 nonce);
+
+    /// @notice Emitted when `signer` cancels nonces: the bits of `mask` in bitmap word `word`.
+    event NoncesInvalidated(address indexed signer, uint256 word, uint256 mask);
+
+    /**
+     * @notice Relays a grant signed by `signer` for `patient`. Same rules as {IConsents-grant}, with
+     * `signer` in place of the caller.
+     * Requirements: deadline not passed; nonce unused; valid signature of `signer` (ECDSA or ERC-1271).
+     * Emits {IConsents-ConsentGranted}.
+     */
+    function grantBySig(
+        address patient,
+        IConsents.GrantTerms calldata terms,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Relays a signed {IConsents-revoke}. Emits {IConsents-ConsentRevoked}.
+    function revokeBySig(
+        address patient,
+        address grantee,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Relays a signed {IAccessRequests-approveRequest}. Emits {IAccessRequests-RequestApproved}.
+    function approveRequestBySig(
+        IAccessRequests.AccessRequest calldata request,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Relays a signed {IAccessRequests-denyRequest}. Emits {IAccessRequests-RequestDenied}.
+    function denyRequestBySig(
+        IAccessRequests.AccessRequest calldata request,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /**
+     * @notice Cancels the caller's nonces `word * 256 + i` for every bit `i` set in `mask`, so signatures
+     * made with them can never be relayed. Emits {NoncesInvalidated}.
+     */
+    function invalidateNonces(uint256 word, uint256 mask) external;
+
+    /// @notice Whether `signer` has used or cancelled `nonce`.
+    function isNonceUsed(address signer, uint256 nonce) external view returns (bool);
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IAccessRequests} from "../interfaces/IAccessRequests.sol";
+import {DataClasses} from "../libraries/DataClasses.sol";
+import {DataUse} from "../libraries/DataUse.sol";
+import {Purposes} from "../libraries/Purposes.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {Consents} from "./Consents.sol";
+
+/// @title AccessRequests
+/// @notice Research access requests and the standing policies that decide them automatically.
+abstract contract AccessRequests is Consents, IAccessRequests {
+    /**
+     * @dev Everything a patient sets once, read by requests and emergency openings. One slot:
+     * bits 0-7 permission | 8-71 modifiers | 72-103 dataClasses | 104-119 purposes | 120-151 diseaseId |
+     * 152-191 maxDuration | 192-231 validUntil | 232-239 emergencyOptOut.
+     */
+    struct PatientSettings {
+        uint8 permission;
+        uint64 modifiers;
+        uint32 dataClasses;
+        uint16 purposes;
+        uint32 diseaseId;
+        uint40 maxDuration;
+        uint40 validUntil;
+        bool emergencyOptOut;
+    }
+
+    uint40 private immutable _REQUEST_TTL;
+    uint40 private immutable _MAX_REQUEST_DURATION;
+
+    /// @dev A request's stored state, its terms being only emitted: bits 0-7 status | 8-47 expiresAt.
+    mapping(bytes32 requestId => uint256 packedState) private _requests;
+    mapping(address patient => PatientSettings) internal _patientSettings;
+
+    constructor(uint40 requestTtl_, uint40 maxRequestDuration_) {
+        _REQUEST_TTL = requestTtl_;
+        _MAX_REQUEST_DURATION = maxRequestDuration_;
+    }
+
+    /// @inheritdoc IAccessRequests
+    function requestAccess(RequestTerms calldata terms) external returns (bytes32 requestId, bool approved) {
+        bool nonProfit = _requireAccredited(msg.sender, Roles.RESEARCHER).nonProfit;
+        _validateTerms(msg.sender, terms);
+        uint40 openedAt = uint40(block.timestamp);
+        // Same bytes as abi.encode(AccessRequest(msg.sender, openedAt, terms)): the struct is static.
+        requestId = keccak256(abi.encode(msg.sender, openedAt, terms));
+        if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
+        uint40 expiresAt = openedAt + _REQUEST_TTL;
+        emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
+
+        approved = _policyMatches(_patientSettings[terms.patient], terms, nonProfit);
+        if (approved) {
+            _requests[requestId] = _packRequest(RequestStatus.Approved, expiresAt);
+            emit RequestApproved(requestId, terms.patient, address(0));
+            _grantRequest(msg.sender, terms, address(0));
+        } else {
+            _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
+        }
+    }
+
+    /// @inheritdoc IAccessRequests
+    function approveRequest(AccessRequest calldata request) external {
+        _decide(request, keccak256(abi.encode(request)), msg.sender, true);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function denyRequest(AccessRequest calldata request) external {
+        _decide(request, keccak256(abi.encode(request)), msg.sender, false);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function cancelRequest(AccessRequest calldata request) external {
+        bytes32 requestId = keccak256(abi.encode(request));
+        (RequestStatus status, uint40 expiresAt) = _unpackRequest(_requests[requestId]);
+        if (status == RequestStatus.None) revert RequestNotFound(requestId);
+        if (request.researcher != msg.sender) revert NotRequestResearcher(requestId, msg.sender);
+        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
+        _requests[requestId] = _packRequest(RequestStatus.Cancelled, expiresAt);
+        emit RequestCancelled(requestId, request.terms.patient);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function setPolicy(DataUsePolicy calldata policy) external {
+        if (!DataUse.isPolicyPermission(policy.permission)) revert InvalidPolicyPermission(policy.permission);
+        uint64 unsupported = policy.modifiers & ~DataUse.SUPPORTED_MODIFIERS;
+        if (unsupported != 0) revert UnsupportedPolicyModifiers(unsupported);
+        if (!DataClasses.isValidSet(policy.dataClasses)) revert InvalidDataClasses(policy.dataClasses);
+        if (policy.purposes == 0 || policy.purposes & ~Purposes.RESEARCH != 0) {
+            revert InvalidPolicyPurposes(policy.purposes);
+        }
+        if ((policy.permission == DataUse.DS) != (policy.diseaseId != 0)) {
+            revert InvalidDiseaseId(policy.permission, policy.diseaseId);
+        }
+        if (((policy.modifiers >> DataUse.TS) & 1 == 1) != (policy.maxDuration != 0)) {
+            revert InvalidPolicyTimeLimit(policy.modifiers, policy.maxDuration);
+        }
+        if (policy.validUntil != 0 && policy.validUntil <= block.timestamp) {
+            revert InvalidValidity(0, policy.validUntil);
+        }
+        PatientSettings storage settings = _patientSettings[msg.sender];
+        _patientSettings[msg.sender] = PatientSettings({
+            permission: policy.permission,
+            modifiers: policy.modifiers,
+            dataClasses: policy.dataClasses,
+            purposes: policy.purposes,
+            diseaseId: policy.diseaseId,
+            maxDuration: policy.maxDuration,
+            validUntil: policy.validUntil,
+            emergencyOptOut: settings.emergencyOptOut
+        });
+        emit PolicySet(msg.sender, policy);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function clearPolicy() external {
+        bool emergencyOptOut = _patientSettings[msg.sender].emergencyOptOut;
+        delete _patientSettings[msg.sender];
+        _patientSettings[msg.sender].emergencyOptOut = emergencyOptOut;
+        emit PolicyCleared(msg.sender);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function policyOf(address patient) external view returns (DataUsePolicy memory) {
+        PatientSettings memory s = _patientSettings[patient];
+        return
+            DataUsePolicy(
+                s.permission,
+                s.modifiers,
+                s.dataClasses,
+                s.purposes,
+                s.diseaseId,
+                s.maxDuration,
+                s.validUntil
+            );
+    }
+
+    /// @inheritdoc IAccessRequests
+    function policyApproves(address researcher, RequestTerms calldata terms) external view returns (bool) {
+        if (!_isAccredited(researcher, Roles.RESEARCHER)) return false;
+        _validateTerms(researcher, terms);
+        return _policyMatches(_patientSettings[terms.patient], terms, _party(researcher).nonProfit);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function requestIdOf(AccessRequest calldata request) external pure returns (bytes32) {
+        return keccak256(abi.encode(request));
+    }
+
+    /// @inheritdoc IAccessRequests
+    function requestStatus(bytes32 requestId) external view returns (RequestStatus status, uint40 expiresAt) {
+        (status, expiresAt) = _unpackRequest(_requests[requestId]);
+        if (status == RequestStatus.Pending && expiresAt <= block.timestamp) status = RequestStatus.Expired;
+    }
+
+    /// @inheritdoc IAccessRequests
+    function requestTtl() external view returns (uint40) {
+        return _REQUEST_TTL;
+    }
+
+    /// @inheritdoc IAccessRequests
+    function maxRequestDuration() external view returns (uint40) {
+        return _MAX_REQUEST_DURATION;
+    }
+
+    /// @dev The one path of every decision: direct, by a delegate, or relayed with a signature.
+    function _decide(AccessRequest calldata request, bytes32 requestId, address actor, bool approved) internal {
+        address patient = request.terms.patient;
+        _requirePatientOrDelegate(patient, actor);
+        (RequestStatus status, uint40 expiresAt) = _unpackRequest(_requests[requestId]);
+        if (status == RequestStatus.None) revert RequestNotFound(requestId);
+        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
+        if (expiresAt <= block.timestamp) revert RequestExpired(requestId, expiresAt);
+        if (approved) {
+            _requests[requestId] = _packRequest(RequestStatus.Approved, expiresAt);
+            emit RequestApproved(requestId, patient, actor);
+            _grantRequest(request.researcher, request.terms, actor);
+        } else {
+            _requests[requestId] = _packRequest(RequestStatus.Denied, expiresAt);
+            emit RequestDenied(requestId, patient, actor);
+        }
+    }
+
+    function _grantRequest(address researcher, RequestTerms calldata terms, address actor) private {
+        uint40 start = uint40(block.timestamp);
+        // Cannot overflow: duration is at most the deployment's maximum, far below 2^40 - now.
+        _grant(
+            terms.patient,
+            researcher,
+            terms.dataClasses,
+            uint32(1) << terms.purpose,
+            start,
+            start + terms.duration,
+            actor
+        );
+    }
+
+    function _validateTerms(address researcher, RequestTerms calldata terms) private view {
+        if (terms.patient == address(0) || terms.patient == researcher) revert InvalidRequestPatient(terms.patient);
+        if (!DataClasses.isValidSet(terms.dataClasses)) revert InvalidDataClasses(terms.dataClasses);
+        if (!Purposes.isKnown(terms.purpose)) revert UnknownPurpose(terms.purpose);
+        uint8 category = terms.researchCategory;
+        bool research = (Purposes.RESEARCH >> terms.purpose) & 1 == 1;
+        if (research ? !DataUse.isResearchCategory(category) : category != 0) {
+            revert InvalidResearchCategory(terms.purpose, category);
+        }
+        if ((category == DataUse.DS) != (terms.diseaseId != 0)) revert InvalidDiseaseId(category, terms.diseaseId);
+        if (terms.acceptedObligations & ~DataUse.OBLIGATIONS != 0) revert InvalidObligations(terms.acceptedObligations);
+        if (terms.duration == 0 || terms.duration > _MAX_REQUEST_DURATION) {
+            revert InvalidDuration(terms.duration, _MAX_REQUEST_DURATION);
+        }
+    }
+
+    /**
+     * @dev The matching rules of README "Policy matching", after the Broad Institute's DUOS matcher: any
+     * rule that does not approve leaves the request to the patient (never an automatic denial).
+     */
+    function _policyMatches(
+        PatientSettings storage stored,
+        RequestTerms calldata terms,
+        bool researcherNonProfit
+    ) private view returns (bool) {
+        PatientSettings memory policy = stored;
+        if (policy.permission == 0) return false;
+        if (policy.validUntil != 0 && policy.validUntil <= block.timestamp) return false;
+        if ((policy.purposes >> terms.purpose) & 1 == 0) return false;
+        if (terms.dataClasses & ~policy.dataClasses != 0) return false;
+        if (terms.dataClasses & DataClasses.SENSITIVE != 0) return false;
+        if (!DataUse.permits(policy.permission, policy.diseaseId, terms.researchCategory, terms.diseaseId)) {
+            return false;
+        }
+        uint64 modifiers = policy.modifiers;
+        if (_has(modifiers, DataUse.NPOA) && terms.researchCategory == DataUse.POA) return false;
+        if ((_has(modifiers, DataUse.NPU) || _has(modifiers, DataUse.NCU)) && !researcherNonProfit) return false;
+        uint64 obligations = modifiers & DataUse.OBLIGATIONS;
+        if (terms.acceptedObligations & obligations != obligations) return false;
+        if (_has(modifiers, DataUse.IRB) && terms.protocolHash == bytes32(0)) return false;
+        if (_has(modifiers, DataUse.TS) && terms.duration > policy.maxDuration) return false;
+        return true;
+    }
+
+    function _packRequest(RequestStatus status, uint40 expiresAt) private pure returns (uint256) {
+        return uint256(status) | (uint256(expiresAt) << 8);
+    }
+
+    function _unpackRequest(uint256 packed) private pure returns (RequestStatus status, uint40 expiresAt) {
+        // The low byte was written from a RequestStatus, so the conversion cannot fail.
+        status = RequestStatus(uint8(packed));
+        expiresAt = uint40(packed >> 8);
+    }
+
+    function _has(uint64 modifiers, uint8 code) private pure returns (bool) {
+        return (modifiers >> code) & 1 == 1;
+    }
+}

@@ -1,0 +1,67 @@
+import path from "node:path";
+
+import { subtask, vars } from "hardhat/config";
+import type { HardhatUserConfig, NetworkUserConfig } from "hardhat/types";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import "@nomicfoundation/hardhat-toolbox";
+
+// No machine we build on may download a compiler, so Hardhat is pointed at the solcjs build shipped
+// in the pinned npm package `solc`. EAS 1.9.0 pins exactly this version too, which lets the gas
+// benchmark compile both systems with one compiler.
+const SOLC_VERSION = "0.8.29";
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solc = require("solc") as { version(): string };
+  return {
+    compilerPath: path.join(path.dirname(require.resolve("solc/package.json")), "soljson.js"),
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: solc.version(),
+  };
+});
+
+/**
+ * Any EVM network is configured by Hardhat configuration variables alone, never a committed secret:
+ *   npx hardhat vars set CONSENT_LEDGER_RPC_URL_SEPOLIA https://...
+ *   npx hardhat vars set CONSENT_LEDGER_DEPLOYER_KEY_SEPOLIA 0x...
+ * The network appears only when both are set, so a fresh clone needs none of them.
+ */
+function networkFromVars(name: string, extra: Partial<NetworkUserConfig> = {}): Record<string, NetworkUserConfig> {
+  const suffix = name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  const url = vars.get(`CONSENT_LEDGER_RPC_URL_${suffix}`, "");
+  const key = vars.get(`CONSENT_LEDGER_DEPLOYER_KEY_${suffix}`, "");
+  if (!url || !key) return {};
+  return { [name]: { url, accounts: [key], ...extra } as NetworkUserConfig };
+}
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      optimizer: { enabled: true, runs: 10_000 },
+      evmVersion: "cancun",
+      viaIR: true,
+    },
+  },
+  networks: {
+    hardhat: {},
+    localhost: { url: "http://127.0.0.1:8545" },
+    ...networkFromVars("sepolia"),
+    // A permissioned Besu/QBFT chain: zero gas price is common there, so none is assumed.
+    ...networkFromVars("besu", { gasPrice: 0 }),
+  },
+  gasReporter: {
+    enabled: process.env.REPORT_GAS === "1",
+  },
+  typechain: {
+    outDir: "typechain-types",
+    target: "ethers-v6",
+  },
+  mocha: {
+    timeout: 120_000,
+  },
+};
+
+export default config;

@@ -1,0 +1,148 @@
+/**
+ * The code tables of the ledger, mirrored from contracts/libraries/*.sol. The contracts hold the rules;
+ * these names only let people and programs say "LAB_RESULT" instead of 0. test/contracts/codes.test.ts
+ * checks them against the contracts' behaviour.
+ */
+
+/** Clinical data classes (contracts/libraries/DataClasses.sol), with the FHIR R4 resources they cover. */
+export const DataClass = {
+  LAB_RESULT: 0,
+  VITAL_SIGNS: 1,
+  IMAGING: 2,
+  MEDICATION: 3,
+  CONDITION: 4,
+  PROCEDURE: 5,
+  IMMUNIZATION: 6,
+  ALLERGY: 7,
+  CLINICAL_NOTE: 8,
+  ENCOUNTER: 9,
+  CARE_PLAN: 10,
+  GENOMIC: 11,
+  MENTAL_HEALTH: 12,
+  SEXUAL_REPRODUCTIVE_HEALTH: 13,
+  SUBSTANCE_USE: 14,
+} as const;
+export type DataClassName = keyof typeof DataClass;
+export type DataClassCode = (typeof DataClass)[DataClassName];
+
+/** FHIR R4 resource types (and category where one is used) that each data class covers. */
+export const DataClassFhir: Readonly<Record<DataClassName, readonly string[]>> = {
+  LAB_RESULT: ["Observation?category=laboratory", "DiagnosticReport?category=LAB", "Specimen"],
+  VITAL_SIGNS: ["Observation?category=vital-signs"],
+  IMAGING: ["ImagingStudy", "DiagnosticReport?category=RAD", "Media"],
+  MEDICATION: ["MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense"],
+  CONDITION: ["Condition"],
+  PROCEDURE: ["Procedure"],
+  IMMUNIZATION: ["Immunization"],
+  ALLERGY: ["AllergyIntolerance"],
+  CLINICAL_NOTE: ["DocumentReference?category=clinical-note", "Composition"],
+  ENCOUNTER: ["Encounter"],
+  CARE_PLAN: ["CarePlan", "Goal"],
+  GENOMIC: ["MolecularSequence", "Observation?category=laboratory&code=genomics"],
+  MENTAL_HEALTH: ["Condition (security label PSY)", "Observation (security label PSY)"],
+  SEXUAL_REPRODUCTIVE_HEALTH: ["Condition (security label SEX)", "Observation (security label SEX)"],
+  SUBSTANCE_USE: ["Condition (security label SUD)", "Observation (security label SUD)"],
+};
+
+/** Classes a standing policy never releases by itself. */
+export const SENSITIVE_DATA_CLASSES: readonly DataClassName[] = [
+  "MENTAL_HEALTH",
+  "SEXUAL_REPRODUCTIVE_HEALTH",
+  "SUBSTANCE_USE",
+];
+
+/** HL7 v3 ActReason PurposeOfUse codes (contracts/libraries/Purposes.sol). */
+export const Purpose = {
+  TREAT: 0,
+  ETREAT: 1,
+  CAREMGT: 2,
+  HRESCH: 3,
+  BIORCH: 4,
+  CLINTRCH: 5,
+  PUBHLTH: 6,
+  HPAYMT: 7,
+  HOPERAT: 8,
+  PATRQT: 9,
+} as const;
+export type PurposeName = keyof typeof Purpose;
+export type PurposeCode = (typeof Purpose)[PurposeName];
+export const PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+export const PurposeDisplay: Readonly<Record<PurposeName, string>> = {
+  TREAT: "treatment",
+  ETREAT: "emergency treatment",
+  CAREMGT: "care management",
+  HRESCH: "healthcare research",
+  BIORCH: "biomedical research",
+  CLINTRCH: "clinical trial research",
+  PUBHLTH: "public health",
+  HPAYMT: "healthcare payment",
+  HOPERAT: "healthcare operations",
+  PATRQT: "patient requested",
+};
+export const RESEARCH_PURPOSES: readonly PurposeName[] = ["HRESCH", "BIORCH", "CLINTRCH"];
+
+/** Accreditation roles (contracts/libraries/Roles.sol), a bitmask. */
+export const Role = { PROVIDER: 1, RESEARCHER: 2, CUSTODIAN: 4 } as const;
+export type RoleName = keyof typeof Role;
+
+/** GA4GH Data Use Ontology codes (contracts/libraries/DataUse.sol): the number of DUO:00000nn. */
+export const Duo = {
+  NRES: 4,
+  HMB: 6,
+  DS: 7,
+  POA: 11,
+  GRU: 42,
+  PUB: 19,
+  COL: 20,
+  IRB: 21,
+  MOR: 24,
+  TS: 25,
+  RTN: 29,
+  NPOA: 44,
+  NPU: 45,
+  NCU: 46,
+} as const;
+export type DuoName = keyof typeof Duo;
+export const DUO_PERMISSIONS: readonly DuoName[] = ["NRES", "GRU", "HMB", "DS", "POA"];
+export const DUO_RESEARCH_CATEGORIES: readonly DuoName[] = ["GRU", "HMB", "DS", "POA"];
+export const DUO_OBLIGATIONS: readonly DuoName[] = ["PUB", "COL", "IRB", "MOR", "RTN"];
+export const DUO_MODIFIERS: readonly DuoName[] = [...DUO_OBLIGATIONS, "TS", "NPOA", "NPU", "NCU"];
+
+/** Why a provider broke the glass (contracts/libraries/EmergencyReasons.sol). */
+export const EmergencyReason = {
+  PATIENT_UNRESPONSIVE: 1,
+  LIFE_THREATENING_CONDITION: 2,
+  URGENT_CARE_CONSENT_UNAVAILABLE: 3,
+  PUBLIC_HEALTH_EMERGENCY: 4,
+} as const;
+export type EmergencyReasonName = keyof typeof EmergencyReason;
+
+/** IEmergencyAccess.AccessBasis. */
+export const AccessBasis = { None: 0, Consent: 1, Emergency: 2 } as const;
+export type AccessBasisName = keyof typeof AccessBasis;
+
+/** IAccessRequests.RequestStatus. */
+export const RequestStatus = { None: 0, Pending: 1, Approved: 2, Denied: 3, Cancelled: 4, Expired: 5 } as const;
+export type RequestStatusName = keyof typeof RequestStatus;
+
+/** A bitmask of the given codes. */
+export function maskOf(codes: Iterable<number>): number {
+  let mask = 0;
+  for (const code of codes) mask |= 1 << code;
+  return mask >>> 0;
+}
+
+/** The codes set in a bitmask, ascending. */
+export function codesOf(mask: number | bigint): number[] {
+  const value = BigInt(mask);
+  const codes: number[] = [];
+  for (let bit = 0; bit < 64; bit++) if ((value >> BigInt(bit)) & 1n) codes.push(bit);
+  return codes;
+}
+
+/** A uint64 DUO modifier bitmask of the given codes. */
+export function duoMaskOf(names: Iterable<DuoName>): bigint {
+  let mask = 0n;
+  for (const name of names) mask |= 1n << BigInt(Duo[name]);
+  return mask;
+}
