@@ -1,0 +1,72 @@
+import type { ContractRunner, Provider } from "ethers";
+
+import type { AccessLog, ConsentLedger, KeyDirectory, RecordRegistry } from "../../typechain-types";
+import { ConsentLedgerError, DeploymentNotFoundError, NetworkMismatchError } from "../errors";
+import { requireAddress } from "../args";
+import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "./abis";
+
+/** Where a suite is deployed. Written by `npm run deploy` to deployments/<chainId>.json. */
+export interface Deployment {
+  chainId: number;
+  ledger: string;
+  records: string;
+  accessLog: string;
+  keys: string;
+  /** The block of the deployment: where history queries start. */
+  deployedAtBlock?: number;
+}
+
+/** The suite's contracts, bound to one runner (a signer to write, a provider to read). */
+export interface LedgerContracts {
+  readonly deployment: Deployment;
+  readonly chainId: bigint;
+  readonly ledger: ConsentLedger;
+  readonly records: RecordRegistry;
+  readonly accessLog: AccessLog;
+  readonly keys: KeyDirectory;
+  readonly provider: Provider;
+}
+
+/** Checks a deployment description, so a typo fails here and not at the first call. */
+export function parseDeployment(value: unknown): Deployment {
+  const input = value as Partial<Deployment> | null;
+  if (!input || typeof input !== "object") {
+    throw new ConsentLedgerError("A deployment must be an object with chainId, ledger, records, accessLog and keys");
+  }
+  const chainId = Number(input.chainId);
+  if (!Number.isSafeInteger(chainId) || chainId <= 0) {
+    throw new ConsentLedgerError(`Invalid deployment chainId ${String(input.chainId)}`);
+  }
+  return {
+    chainId,
+    ledger: requireAddress(input.ledger, "deployment.ledger"),
+    records: requireAddress(input.records, "deployment.records"),
+    accessLog: requireAddress(input.accessLog, "deployment.accessLog"),
+    keys: requireAddress(input.keys, "deployment.keys"),
+    deployedAtBlock: input.deployedAtBlock === undefined ? undefined : Number(input.deployedAtBlock),
+  };
+}
+
+/**
+ * Binds the suite to `runner`. Checks that the runner's network is the deployment's chain and that the
+ * ledger has code there, so a wrong network or a missing deployment fails with a clear error at once.
+ */
+export async function connect(runner: ContractRunner, deployment: Deployment): Promise<LedgerContracts> {
+  const checked = parseDeployment(deployment);
+  const provider = runner.provider ?? (runner as Provider);
+  if (!provider || typeof (provider as Provider).getNetwork !== "function") {
+    throw new ConsentLedgerError("The runner has no provider", { hint: "Connect the signer to a JSON-RPC provider." });
+  }
+  const { chainId } = await provider.getNetwork();
+  if (chainId !== BigInt(checked.chainId)) throw new NetworkMismatchError(BigInt(checked.chainId), chainId);
+  if ((await provider.getCode(checked.ledger)) === "0x") throw new DeploymentNotFoundError(chainId);
+  return {
+    deployment: checked,
+    chainId,
+    provider: provider as Provider,
+    ledger: ConsentLedger__factory.connect(checked.ledger, runner),
+    records: RecordRegistry__factory.connect(checked.records, runner),
+    accessLog: AccessLog__factory.connect(checked.accessLog, runner),
+    keys: KeyDirectory__factory.connect(checked.keys, runner),
+  };
+}

@@ -1,0 +1,89 @@
+import { ErrorFragment, Interface, isError } from "ethers";
+
+import { ConsentLedgerError, ContractRevertError } from "../errors";
+import { accessLogAbi, consentLedgerAbi, keyDirectoryAbi, recordRegistryAbi } from "./abis";
+
+/** Every custom error of the suite, once: the record registry and access log bubble up the ledger's. */
+const suiteErrors = (() => {
+  const seen = new Map<string, ErrorFragment>();
+  for (const abi of [consentLedgerAbi, recordRegistryAbi, accessLogAbi, keyDirectoryAbi]) {
+    for (const fragment of new Interface(abi as never).fragments) {
+      if (fragment.type === "error") seen.set((fragment as ErrorFragment).format("sighash"), fragment as ErrorFragment);
+    }
+  }
+  return new Interface([...seen.values()]);
+})();
+
+/** What to do about each refusal, in words a user can act on. */
+const HINTS: Record<string, string> = {
+  PartyNotAccredited: "Ask the administrator to accredit this account for that role.",
+  AccreditationSuspended: "This account is suspended; only the administrator can reinstate it.",
+  AccreditationExpired: "This account's accreditation has lapsed; ask the administrator to renew it.",
+  NotPatientOrDelegate: "Only the patient or a delegate the patient appointed may do this.",
+  DelegateExpired: "The delegation has ended; ask the patient to appoint you again.",
+  InvalidGrantee: "Grant to another account than the patient, and not the zero address.",
+  InvalidDataClasses: "Name at least one known data class.",
+  InvalidPurposes: "Name at least one known purpose of use.",
+  InvalidValidity: "Choose an end time in the future and after the start.",
+  ConsentNotFound: "There is no consent from this patient to this grantee.",
+  SignatureExpired: "The signature's deadline has passed; ask the signer for a new one.",
+  InvalidSignature: "The signature does not match its signer, this contract or this chain.",
+  NonceAlreadyUsed: "This signature was used or cancelled already; ask the signer for a new one.",
+  RequestNotFound: "No such request: check the request id and that its terms were passed unchanged.",
+  RequestNotPending: "The request was already decided or cancelled.",
+  RequestExpired: "The request expired before a decision; the researcher must ask again.",
+  EmergencyAccessOptedOut: "The patient has opted out of emergency access.",
+  RecordAlreadyAnchored: "This ciphertext is anchored already.",
+  RecordNotFound: "No record with this id is anchored.",
+  RecordAlreadySuperseded: "Amend the latest version of the record instead.",
+  NotRecordProvider: "Only the provider that anchored a record may amend it.",
+  OwnableUnauthorizedAccount: "Only the administrator may do this.",
+};
+
+/** The custom error inside a failed call or transaction, decoded, or undefined when there is none. */
+export function decodeRevert(error: unknown): { name: string; args: unknown[] } | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const data = (current as { data?: unknown }).data;
+    if (typeof data === "string" && data.length >= 10) {
+      try {
+        const parsed = suiteErrors.parseError(data);
+        if (parsed) return { name: parsed.name, args: [...parsed.args] };
+      } catch {
+        // Not one of ours (e.g. a panic): keep looking down the chain.
+      }
+    }
+    current = (current as { error?: unknown; cause?: unknown }).error ?? (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Turns anything a contract call threw into a ConsentLedgerError: the custom error decoded into its
+ * name and arguments with a hint, or a plain error saying what the node or wallet reported.
+ */
+export function toLedgerError(error: unknown, action: string): ConsentLedgerError {
+  if (error instanceof ConsentLedgerError) return error;
+  const revert = decodeRevert(error);
+  if (revert) return new ContractRevertError(revert.name, revert.args, { hint: HINTS[revert.name], cause: error });
+  if (isError(error, "INSUFFICIENT_FUNDS")) {
+    return new ConsentLedgerError(`Not enough funds to pay for gas while trying to ${action}`, {
+      hint: "Fund the account, or have the patient sign and a relayer submit.",
+      cause: error,
+    });
+  }
+  if (isError(error, "ACTION_REJECTED")) {
+    return new ConsentLedgerError(`The wallet rejected the request to ${action}`, {
+      hint: "Approve the request in the wallet to continue.",
+      cause: error,
+    });
+  }
+  if (isError(error, "NETWORK_ERROR") || isError(error, "SERVER_ERROR") || isError(error, "TIMEOUT")) {
+    return new ConsentLedgerError(`The node did not answer while trying to ${action}`, {
+      hint: "Check the RPC URL and that the node is running.",
+      cause: error,
+    });
+  }
+  const message = (error as { shortMessage?: string; message?: string })?.shortMessage ?? String(error);
+  return new ConsentLedgerError(`Could not ${action}: ${message}`, { cause: error });
+}
