@@ -15,6 +15,9 @@ import {Roles} from "./libraries/Roles.sol";
  * the ledger's: a provider suspended there cannot anchor here from the same block.
  */
 contract RecordRegistry is IRecordRegistry {
+    /// @dev Set on a batched version stored by its amendment: tells it apart from a separate anchor.
+    uint256 private constant _FROM_BATCH_BIT = 240;
+
     IAccreditation private immutable _LEDGER;
 
     /// @dev Packed as documented on {IRecordRegistry-Record}; written whole, in one SSTORE.
@@ -64,11 +67,20 @@ contract RecordRegistry is IRecordRegistry {
         uint32 providerIndex = _LEDGER.requireAccredited(msg.sender, Roles.PROVIDER).index;
         uint32 batchProvider = _batches[root].providerIndex;
         if (batchProvider == 0) revert BatchNotFound(root);
+        if (batchProvider != providerIndex) revert NotRecordProvider(previous.contentHash, msg.sender);
+        if (previous.contentHash == bytes32(0)) revert InvalidContentHash(previous.contentHash);
         if (!_inBatch(root, previous, proof)) revert InvalidBatchProof(root, previous.contentHash);
-        // A batched version is stored only once it is amended, so a stored one was amended before.
-        if (_records[previous.contentHash] != 0) revert RecordAlreadySuperseded(previous.contentHash);
+        // A batched version is stored only when it is amended (then marked as from a batch). Any other
+        // stored record with this hash is someone's separate anchor of the same bytes: it is not this
+        // record and must not be overwritten, so say so rather than claim an amendment.
+        uint256 stored = _records[previous.contentHash];
+        if (stored != 0) {
+            if ((stored >> _FROM_BATCH_BIT) & 1 == 1) revert RecordAlreadySuperseded(previous.contentHash);
+            revert RecordAlreadyAnchored(previous.contentHash);
+        }
         Record memory batched = Record(previous.patient, batchProvider, 1, previous.dataClass, false);
         _amend(previous.contentHash, batched, providerIndex, contentHash, pointer);
+        _records[previous.contentHash] |= uint256(1) << _FROM_BATCH_BIT;
     }
 
     /// @inheritdoc IRecordRegistry

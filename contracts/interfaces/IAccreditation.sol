@@ -35,6 +35,8 @@ interface IAccreditation {
     error InvalidRoles(uint8 roles);
     /// @notice Thrown when an accreditation would end at or before the current block.
     error InvalidAccreditationExpiry(uint40 accreditedUntil);
+    /// @notice Thrown on renounceOwnership: a ledger without administrator could never suspend anyone.
+    error AdministrationCannotBeRenounced();
     /// @notice Thrown when the zero address is named as a party.
     error InvalidParty(address party);
 

@@ -37,7 +37,7 @@ interface IConsents {
     error NotPatientOrDelegate(address patient, address actor);
     /// @notice Thrown when `delegate`'s appointment by `patient` ended at `expiredAt`.
     error DelegateExpired(address patient, address delegate, uint40 expiredAt);
-    /// @notice Thrown when a grant names the zero address or the patient itself as grantee.
+    /// @notice Thrown when a grant names the zero address, the patient, or the delegate granting it.
     error InvalidGrantee(address grantee);
     /// @notice Thrown when a set of data classes is empty or holds an unknown code.
     error InvalidDataClasses(uint32 dataClasses);
@@ -78,7 +78,8 @@ interface IConsents {
     /**
      * @notice Grants `grantee` access to `dataClasses` for `purposes` from `validFrom` (0: now) until
      * `validUntil`, replacing any consent `patient` gave `grantee` before.
-     * Requirements: caller is `patient` or a live delegate; grantee is neither zero nor `patient`;
+     * Requirements: caller is `patient` or a live delegate; grantee is neither zero, `patient`, nor the
+     * delegate itself (a delegate manages consent but cannot grant itself access);
      * both sets are non-empty and known; `validUntil` is after `validFrom` and after now.
      * Accreditation is checked when access is checked, not here, so a lapse takes effect at once.
      * Emits {ConsentGranted}.

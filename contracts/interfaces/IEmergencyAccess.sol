@@ -21,6 +21,8 @@ interface IEmergencyAccess {
     error InvalidEmergencyDuration(uint40 duration, uint40 maxDuration);
     /// @notice Thrown when the reason code is not in {EmergencyReasons}.
     error UnknownEmergencyReason(uint8 reasonCode);
+    /// @notice Thrown when an emergency opening names the zero address or the provider itself as patient.
+    error InvalidEmergencyPatient(address patient);
     /// @notice Thrown when closing a window that is not open.
     error EmergencyAccessNotOpen(address patient, address provider);
 
@@ -34,7 +36,8 @@ interface IEmergencyAccess {
     /**
      * @notice Opens (or reopens) an emergency window on `patient`'s data for the caller, from now for
      * `duration` seconds.
-     * Requirements: caller is a live accredited provider; `patient` has not opted out; `reasonCode` is
+     * Requirements: caller is a live accredited provider; `patient` is neither zero nor the caller and
+     * has not opted out; `reasonCode` is
      * known; `duration` is between 1 second and {maxEmergencyDuration}.
      * Emits {EmergencyAccessOpened}.
      */
@@ -48,12 +51,13 @@ interface IEmergencyAccess {
 
     /**
      * @notice Opts the caller out of emergency access (`optedOut` true), or back in. Opting out also
-     * stops windows already open. Only the patient's own account may.
+     * ends windows already open, for good: opting back in does not revive them. Only the patient's own
+     * account may.
      * Emits {EmergencyOptOutSet}.
      */
     function setEmergencyOptOut(bool optedOut) external;
 
-    /// @notice When `provider`'s window on `patient` ends (0 or past when none is open).
+    /// @notice When `provider`'s open window on `patient` ends; 0 when none is open.
     function emergencyAccessUntil(address patient, address provider) external view returns (uint40);
 
     /// @notice Whether `patient` has opted out of emergency access.

@@ -14,7 +14,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     /**
      * @dev Everything a patient sets once, read by requests and emergency openings. One slot:
      * bits 0-7 permission | 8-71 modifiers | 72-103 dataClasses | 104-119 purposes | 120-151 diseaseId |
-     * 152-191 maxDuration | 192-231 validUntil | 232-239 emergencyOptOut.
+     * 152-191 maxDuration | 192-231 validUntil | 232-239 emergencyOptOut | 240-255 emergencyEpoch.
+     * The epoch counts opt-outs: an emergency window opened in an earlier epoch is over for good.
      */
     struct PatientSettings {
         uint8 permission;
@@ -25,6 +26,7 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         uint40 maxDuration;
         uint40 validUntil;
         bool emergencyOptOut;
+        uint16 emergencyEpoch;
     }
 
     uint40 private immutable _REQUEST_TTL;
@@ -48,15 +50,12 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         requestId = keccak256(abi.encode(msg.sender, openedAt, terms));
         if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
-        emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
-
         approved = _policyMatches(_patientSettings[terms.patient], terms, nonProfit);
+        _requests[requestId] = _packRequest(approved ? RequestStatus.Approved : RequestStatus.Pending, expiresAt);
+        emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
         if (approved) {
-            _requests[requestId] = _packRequest(RequestStatus.Approved, expiresAt);
             emit RequestApproved(requestId, terms.patient, address(0));
             _grantRequest(msg.sender, terms, address(0));
-        } else {
-            _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
         }
     }
 
@@ -100,6 +99,7 @@ abstract contract AccessRequests is Consents, IAccessRequests {
             revert InvalidValidity(0, policy.validUntil);
         }
         PatientSettings storage settings = _patientSettings[msg.sender];
+        (bool emergencyOptOut, uint16 emergencyEpoch) = (settings.emergencyOptOut, settings.emergencyEpoch);
         _patientSettings[msg.sender] = PatientSettings({
             permission: policy.permission,
             modifiers: policy.modifiers,
@@ -108,16 +108,18 @@ abstract contract AccessRequests is Consents, IAccessRequests {
             diseaseId: policy.diseaseId,
             maxDuration: policy.maxDuration,
             validUntil: policy.validUntil,
-            emergencyOptOut: settings.emergencyOptOut
+            emergencyOptOut: emergencyOptOut,
+            emergencyEpoch: emergencyEpoch
         });
         emit PolicySet(msg.sender, policy);
     }
 
     /// @inheritdoc IAccessRequests
     function clearPolicy() external {
-        bool emergencyOptOut = _patientSettings[msg.sender].emergencyOptOut;
+        PatientSettings storage settings = _patientSettings[msg.sender];
+        (bool emergencyOptOut, uint16 emergencyEpoch) = (settings.emergencyOptOut, settings.emergencyEpoch);
         delete _patientSettings[msg.sender];
-        _patientSettings[msg.sender].emergencyOptOut = emergencyOptOut;
+        (settings.emergencyOptOut, settings.emergencyEpoch) = (emergencyOptOut, emergencyEpoch);
         emit PolicyCleared(msg.sender);
     }
 

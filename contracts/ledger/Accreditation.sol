@@ -48,6 +48,14 @@ abstract contract Accreditation is Ownable2Step, IAccreditation {
         emit PartyReinstated(party);
     }
 
+    /**
+     * @notice Always reverts: administration can move (two-step transfer) but never vanish, since a
+     * register nobody can suspend in would keep a compromised party accredited for good.
+     */
+    function renounceOwnership() public view override onlyOwner {
+        revert AdministrationCannotBeRenounced();
+    }
+
     /// @inheritdoc IAccreditation
     function partyOf(address party) external view returns (Party memory) {
         return _parties[party];

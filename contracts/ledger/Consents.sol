@@ -90,14 +90,15 @@ abstract contract Consents is Accreditation, IConsents {
         uint8 dataClass,
         uint8 purpose
     ) internal view returns (bool) {
+        // Codes beyond the tables would read other fields of the packed word: they never pass.
+        if (!DataClasses.isKnown(dataClass) || !Purposes.isKnown(purpose)) return false;
         uint256 packed = _consents[patient][grantee];
         uint256 purposeBit;
         // Cannot overflow: purpose < 256.
         unchecked {
             purposeBit = 32 + uint256(purpose);
         }
-        // Bit `dataClass` of the classes and bit `purpose` of the purposes (which start at bit 32);
-        // unknown codes find no bit set, since grants only store known ones.
+        // Bit `dataClass` of the classes and bit `purpose` of the purposes (which start at bit 32).
         if ((packed >> dataClass) & (packed >> purposeBit) & 1 == 0) return false;
         if (block.timestamp < uint40(packed >> 64) || block.timestamp >= uint40(packed >> 104)) return false;
         uint8 roles = Purposes.requiredRoles(purpose);
@@ -113,7 +114,8 @@ abstract contract Consents is Accreditation, IConsents {
         uint40 validUntil,
         address actor
     ) internal {
-        if (grantee == address(0) || grantee == patient) revert InvalidGrantee(grantee);
+        // A delegate manages consent; reading the data itself is the patient's own decision to give.
+        if (grantee == address(0) || grantee == patient || grantee == actor) revert InvalidGrantee(grantee);
         if (!DataClasses.isValidSet(dataClasses)) revert InvalidDataClasses(dataClasses);
         if (!Purposes.isValidSet(purposes)) revert InvalidPurposes(purposes);
         if (validUntil <= validFrom || validUntil <= block.timestamp) revert InvalidValidity(validFrom, validUntil);

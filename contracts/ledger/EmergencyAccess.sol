@@ -12,7 +12,8 @@ import {AccessRequests} from "./AccessRequests.sol";
 abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     uint40 private immutable _MAX_EMERGENCY_DURATION;
 
-    mapping(address patient => mapping(address provider => uint40 until)) private _emergencyUntil;
+    /// @dev bits 0-39 until | 40-55 the patient's emergency epoch when the window was opened.
+    mapping(address patient => mapping(address provider => uint256 packedWindow)) private _emergencyWindows;
 
     constructor(uint40 maxEmergencyDuration_) {
         _MAX_EMERGENCY_DURATION = maxEmergencyDuration_;
@@ -21,33 +22,43 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     /// @inheritdoc IEmergencyAccess
     function openEmergencyAccess(address patient, uint8 reasonCode, uint40 duration) external {
         _requireAccredited(msg.sender, Roles.PROVIDER);
+        if (patient == address(0) || patient == msg.sender) revert InvalidEmergencyPatient(patient);
         if (!EmergencyReasons.isKnown(reasonCode)) revert UnknownEmergencyReason(reasonCode);
         if (duration == 0 || duration > _MAX_EMERGENCY_DURATION) {
             revert InvalidEmergencyDuration(duration, _MAX_EMERGENCY_DURATION);
         }
-        if (_patientSettings[patient].emergencyOptOut) revert EmergencyAccessOptedOut(patient);
+        PatientSettings storage settings = _patientSettings[patient];
+        if (settings.emergencyOptOut) revert EmergencyAccessOptedOut(patient);
         // Cannot overflow: duration is bounded by the deployment's maximum, far below 2^40 - now.
         uint40 until = uint40(block.timestamp) + duration;
-        _emergencyUntil[patient][msg.sender] = until;
+        _emergencyWindows[patient][msg.sender] = uint256(until) | (uint256(settings.emergencyEpoch) << 40);
         emit EmergencyAccessOpened(patient, msg.sender, reasonCode, until);
     }
 
     /// @inheritdoc IEmergencyAccess
     function closeEmergencyAccess(address patient) external {
-        if (_emergencyUntil[patient][msg.sender] <= block.timestamp) revert EmergencyAccessNotOpen(patient, msg.sender);
-        delete _emergencyUntil[patient][msg.sender];
+        if (_openWindowUntil(patient, msg.sender) == 0) revert EmergencyAccessNotOpen(patient, msg.sender);
+        delete _emergencyWindows[patient][msg.sender];
         emit EmergencyAccessClosed(patient, msg.sender);
     }
 
     /// @inheritdoc IEmergencyAccess
     function setEmergencyOptOut(bool optedOut) external {
-        _patientSettings[msg.sender].emergencyOptOut = optedOut;
+        PatientSettings storage settings = _patientSettings[msg.sender];
+        if (optedOut) {
+            // A new epoch ends every window opened before, for good: opting back in revives none.
+            // Wrapping after 65,536 opt-outs is harmless: a window outlives no more than a few.
+            unchecked {
+                ++settings.emergencyEpoch;
+            }
+        }
+        settings.emergencyOptOut = optedOut;
         emit EmergencyOptOutSet(msg.sender, optedOut);
     }
 
     /// @inheritdoc IEmergencyAccess
     function emergencyAccessUntil(address patient, address provider) external view returns (uint40) {
-        return _emergencyUntil[patient][provider];
+        return _openWindowUntil(patient, provider);
     }
 
     /// @inheritdoc IEmergencyAccess
@@ -66,8 +77,7 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         if (_hasConsent(patient, grantee, dataClass, purpose)) return AccessBasis.Consent;
         if (
             (Purposes.EMERGENCY >> purpose) & 1 == 1 &&
-            _emergencyUntil[patient][grantee] > block.timestamp &&
-            !_patientSettings[patient].emergencyOptOut &&
+            _openWindowUntil(patient, grantee) != 0 &&
             _isAccredited(grantee, Roles.PROVIDER)
         ) return AccessBasis.Emergency;
         return AccessBasis.None;
@@ -76,5 +86,16 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     /// @inheritdoc IEmergencyAccess
     function maxEmergencyDuration() external view returns (uint40) {
         return _MAX_EMERGENCY_DURATION;
+    }
+
+    /// @dev The end of `provider`'s window on `patient` if it is open now (same epoch, not opted out,
+    /// not ended), else 0.
+    function _openWindowUntil(address patient, address provider) private view returns (uint40) {
+        uint256 window = _emergencyWindows[patient][provider];
+        PatientSettings storage settings = _patientSettings[patient];
+        uint40 until = uint40(window);
+        if (until <= block.timestamp || uint16(window >> 40) != settings.emergencyEpoch || settings.emergencyOptOut)
+            return 0;
+        return until;
     }
 }

@@ -1,0 +1,817 @@
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { expect } from "chai";
+import { ZeroAddress, ZeroHash } from "ethers";
+import { ethers } from "hardhat";
+
+import { DataClass, Duo, Purpose, RequestStatus, Role, duoMaskOf, maskOf } from "../../sdk/codes";
+import { DAY, LEDGER_PARAMS, deployLedgerFixture } from "../helpers/fixtures";
+import {
+  type AccessRequest,
+  DIABETES,
+  PROTOCOL_HASH,
+  minedAt,
+  minedOutcome,
+  openRequest,
+  policyTuple,
+  requestAccessResult,
+  requestIdOf,
+  researchPolicy,
+  researchTerms,
+  sendInOneBlock,
+  termsTuple,
+} from "../helpers/requests";
+
+const MAX_DURATION = LEDGER_PARAMS.maxRequestDuration;
+const TTL = LEDGER_PARAMS.requestTtl;
+
+/** The ledger with a delegate of the patient and a pending request of the university to the patient. */
+async function pendingRequestFixture() {
+  const fixture = await deployLedgerFixture();
+  const { ledger, patient, delegate, university } = fixture;
+  await ledger.connect(patient).appointDelegate(delegate.address, (await time.latest()) + 365 * DAY);
+  const request = await openRequest(ledger, university, researchTerms({ patient: patient.address }));
+  return { ...fixture, request, requestId: requestIdOf(request), expiresAt: request.openedAt + TTL };
+}
+
+/** The same request with one term changed: it was never opened. */
+function altered(request: AccessRequest): AccessRequest {
+  return { ...request, terms: { ...request.terms, duration: request.terms.duration + 1 } };
+}
+
+describe("AccessRequests", function () {
+  describe("configuration", function () {
+    it("exposes the request time-to-live and the longest duration fixed at deployment", async function () {
+      const { ledger } = await loadFixture(deployLedgerFixture);
+      expect(await ledger.requestTtl()).to.equal(TTL);
+      expect(await ledger.maxRequestDuration()).to.equal(MAX_DURATION);
+    });
+  });
+
+  describe("requestAccess", function () {
+    context("when the terms are invalid", function () {
+      it("reverts when the patient is the zero address", async function () {
+        const { ledger, university } = await loadFixture(deployLedgerFixture);
+        await expect(ledger.connect(university).requestAccess(researchTerms({ patient: ZeroAddress })))
+          .to.be.revertedWithCustomError(ledger, "InvalidRequestPatient")
+          .withArgs(ZeroAddress);
+      });
+
+      it("reverts when the researcher names itself as the patient", async function () {
+        const { ledger, university } = await loadFixture(deployLedgerFixture);
+        await expect(ledger.connect(university).requestAccess(researchTerms({ patient: university.address })))
+          .to.be.revertedWithCustomError(ledger, "InvalidRequestPatient")
+          .withArgs(university.address);
+      });
+
+      it("reverts when no data class is requested", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger.connect(university).requestAccess(researchTerms({ patient: patient.address, dataClasses: 0 })),
+        )
+          .to.be.revertedWithCustomError(ledger, "InvalidDataClasses")
+          .withArgs(0);
+      });
+
+      it("reverts when an unknown data class is requested", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        const dataClasses = maskOf([DataClass.LAB_RESULT, 15]);
+        await expect(ledger.connect(university).requestAccess(researchTerms({ patient: patient.address, dataClasses })))
+          .to.be.revertedWithCustomError(ledger, "InvalidDataClasses")
+          .withArgs(dataClasses);
+      });
+
+      it("reverts when the purpose is unknown", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger
+            .connect(university)
+            .requestAccess(researchTerms({ patient: patient.address, purpose: 10, researchCategory: 0 })),
+        )
+          .to.be.revertedWithCustomError(ledger, "UnknownPurpose")
+          .withArgs(10);
+      });
+
+      it("reverts when a research purpose comes without a research category", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger.connect(university).requestAccess(researchTerms({ patient: patient.address, researchCategory: 0 })),
+        )
+          .to.be.revertedWithCustomError(ledger, "InvalidResearchCategory")
+          .withArgs(Purpose.HRESCH, 0);
+      });
+
+      it("reverts when a research purpose comes with a code that is not a research category", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        // NRES is a policy permission, never the category of a piece of research.
+        for (const category of [Duo.NRES, Duo.IRB, 99]) {
+          await expect(
+            ledger
+              .connect(university)
+              .requestAccess(
+                researchTerms({ patient: patient.address, purpose: Purpose.BIORCH, researchCategory: category }),
+              ),
+          )
+            .to.be.revertedWithCustomError(ledger, "InvalidResearchCategory")
+            .withArgs(Purpose.BIORCH, category);
+        }
+      });
+
+      it("reverts when a purpose that is not research comes with a research category", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger
+            .connect(university)
+            .requestAccess(
+              researchTerms({ patient: patient.address, purpose: Purpose.PUBHLTH, researchCategory: Duo.GRU }),
+            ),
+        )
+          .to.be.revertedWithCustomError(ledger, "InvalidResearchCategory")
+          .withArgs(Purpose.PUBHLTH, Duo.GRU);
+      });
+
+      it("reverts when disease-specific research names no disease", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger
+            .connect(university)
+            .requestAccess(researchTerms({ patient: patient.address, researchCategory: Duo.DS })),
+        )
+          .to.be.revertedWithCustomError(ledger, "InvalidDiseaseId")
+          .withArgs(Duo.DS, 0);
+      });
+
+      it("reverts when research that is not disease-specific names a disease", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger
+            .connect(university)
+            .requestAccess(researchTerms({ patient: patient.address, researchCategory: Duo.HMB, diseaseId: DIABETES })),
+        )
+          .to.be.revertedWithCustomError(ledger, "InvalidDiseaseId")
+          .withArgs(Duo.HMB, DIABETES);
+      });
+
+      it("reverts when the accepted obligations name a modifier that is not an obligation", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        for (const acceptedObligations of [duoMaskOf(["PUB", "TS"]), duoMaskOf(["NPU"]), 1n, 1n << 63n]) {
+          await expect(
+            ledger.connect(university).requestAccess(researchTerms({ patient: patient.address, acceptedObligations })),
+          )
+            .to.be.revertedWithCustomError(ledger, "InvalidObligations")
+            .withArgs(acceptedObligations);
+        }
+      });
+
+      it("reverts when the duration is zero", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(ledger.connect(university).requestAccess(researchTerms({ patient: patient.address, duration: 0 })))
+          .to.be.revertedWithCustomError(ledger, "InvalidDuration")
+          .withArgs(0, MAX_DURATION);
+      });
+
+      it("reverts when the duration is longer than the ledger allows", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        await expect(
+          ledger
+            .connect(university)
+            .requestAccess(researchTerms({ patient: patient.address, duration: MAX_DURATION + 1 })),
+        )
+          .to.be.revertedWithCustomError(ledger, "InvalidDuration")
+          .withArgs(MAX_DURATION + 1, MAX_DURATION);
+      });
+    });
+
+    context("when the caller is not a live researcher", function () {
+      it("reverts for a provider and for a stranger", async function () {
+        const { ledger, lab, stranger, patient } = await loadFixture(deployLedgerFixture);
+        for (const caller of [lab, stranger]) {
+          await expect(ledger.connect(caller).requestAccess(researchTerms({ patient: patient.address })))
+            .to.be.revertedWithCustomError(ledger, "PartyNotAccredited")
+            .withArgs(caller.address, Role.RESEARCHER);
+        }
+      });
+
+      it("reverts for a suspended researcher", async function () {
+        const { ledger, admin, university, patient } = await loadFixture(deployLedgerFixture);
+        await ledger.connect(admin).suspend(university.address, 1);
+        await expect(ledger.connect(university).requestAccess(researchTerms({ patient: patient.address })))
+          .to.be.revertedWithCustomError(ledger, "AccreditationSuspended")
+          .withArgs(university.address);
+      });
+
+      it("reverts for a researcher whose accreditation has lapsed", async function () {
+        const { ledger, admin, pharma, patient } = await loadFixture(deployLedgerFixture);
+        const until = (await time.latest()) + DAY;
+        await ledger.connect(admin).accredit(pharma.address, Role.RESEARCHER, false, until);
+        await time.increaseTo(until);
+        await expect(ledger.connect(pharma).requestAccess(researchTerms({ patient: patient.address })))
+          .to.be.revertedWithCustomError(ledger, "AccreditationExpired")
+          .withArgs(pharma.address, until);
+      });
+    });
+
+    context("when the terms are valid", function () {
+      it("opens a pending request, emits RequestOpened with the terms and returns its id", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        const terms = researchTerms({
+          patient: patient.address,
+          dataClasses: maskOf([DataClass.GENOMIC, DataClass.MENTAL_HEALTH]),
+          purpose: Purpose.CLINTRCH,
+          researchCategory: Duo.DS,
+          diseaseId: DIABETES,
+          acceptedObligations: duoMaskOf(["PUB", "IRB", "RTN"]),
+          duration: 90 * DAY,
+          protocolHash: PROTOCOL_HASH,
+        });
+        const openedAt = (await time.latest()) + 100;
+        const request: AccessRequest = { researcher: university.address, openedAt, terms };
+        const requestId = requestIdOf(request);
+
+        await time.setNextBlockTimestamp(openedAt);
+        const tx = ledger.connect(university).requestAccess(terms);
+        await expect(tx)
+          .to.emit(ledger, "RequestOpened")
+          .withArgs(requestId, patient.address, university.address, openedAt, openedAt + TTL, termsTuple(terms));
+        await expect(tx).not.to.emit(ledger, "RequestApproved");
+        await expect(tx).not.to.emit(ledger, "ConsentGranted");
+        expect(await requestAccessResult(ledger, await tx)).to.deep.equal({ requestId, approved: false });
+
+        expect(await ledger.requestStatus(requestId)).to.deep.equal([
+          BigInt(RequestStatus.Pending),
+          BigInt(openedAt + TTL),
+        ]);
+        expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
+      });
+
+      it("accepts a purpose that is not research without a category", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        const request = await openRequest(
+          ledger,
+          university,
+          researchTerms({ patient: patient.address, purpose: Purpose.PUBHLTH, researchCategory: 0 }),
+        );
+        expect((await ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
+      });
+
+      it("accepts the longest duration the ledger allows, and every obligation", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        const request = await openRequest(
+          ledger,
+          university,
+          researchTerms({
+            patient: patient.address,
+            duration: MAX_DURATION,
+            acceptedObligations: duoMaskOf(["PUB", "COL", "IRB", "MOR", "RTN"]),
+          }),
+        );
+        expect((await ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
+      });
+
+      it("reverts with RequestAlreadyExists when the same researcher opens the same request twice in one block", async function () {
+        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+        const terms = researchTerms({ patient: patient.address });
+        const [first, second] = await sendInOneBlock([
+          () => ledger.connect(university).requestAccess(terms, { gasLimit: 500_000 }),
+          () => ledger.connect(university).requestAccess(terms, { gasLimit: 500_000 }),
+        ]);
+        const openedAt = await minedAt(first);
+        const firstReceipt = await first.wait();
+        const secondReceipt = await ethers.provider.getTransactionReceipt(second.hash);
+        expect(secondReceipt!.blockNumber).to.equal(firstReceipt!.blockNumber);
+
+        const requestId = requestIdOf({ researcher: university.address, openedAt, terms });
+        await expect(minedOutcome(first)).not.to.be.reverted;
+        await expect(minedOutcome(second))
+          .to.be.revertedWithCustomError(ledger, "RequestAlreadyExists")
+          .withArgs(requestId);
+        expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Pending);
+      });
+
+      it("opens the same terms again as a new request in a later block, or from another researcher", async function () {
+        const { ledger, university, pharma, patient } = await loadFixture(deployLedgerFixture);
+        const terms = researchTerms({ patient: patient.address });
+        const first = await openRequest(ledger, university, terms);
+        const again = await openRequest(ledger, university, terms);
+        const other = await openRequest(ledger, pharma, terms);
+        const ids = new Set([first, again, other].map(requestIdOf));
+        expect(ids.size).to.equal(3);
+        for (const requestId of ids) expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Pending);
+      });
+    });
+  });
+
+  describe("requestIdOf", function () {
+    it("equals keccak256(abi.encode(request)) computed off-chain, for the id the request was opened under", async function () {
+      const { ledger, request, requestId } = await loadFixture(pendingRequestFixture);
+      expect(await ledger.requestIdOf(request)).to.equal(requestId);
+      const [status] = await ledger.requestStatus(requestId);
+      expect(status).to.equal(RequestStatus.Pending);
+    });
+
+    it("changes when any field of the request changes", async function () {
+      const { ledger, request, requestId, pharma } = await loadFixture(pendingRequestFixture);
+      const variants: AccessRequest[] = [
+        { ...request, researcher: pharma.address },
+        { ...request, openedAt: request.openedAt + 1 },
+        altered(request),
+        { ...request, terms: { ...request.terms, studyId: ZeroHash } },
+        { ...request, terms: { ...request.terms, protocolHash: PROTOCOL_HASH } },
+      ];
+      for (const variant of variants) {
+        const variantId = await ledger.requestIdOf(variant);
+        expect(variantId).to.equal(requestIdOf(variant));
+        expect(variantId).not.to.equal(requestId);
+      }
+    });
+  });
+
+  describe("approveRequest", function () {
+    it("lets the patient approve: emits RequestApproved and grants the requested classes for the purpose from now", async function () {
+      const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
+      const { terms } = request;
+      const approvedAt = (await time.latest()) + 10;
+      await time.setNextBlockTimestamp(approvedAt);
+      const tx = ledger.connect(patient).approveRequest(request);
+      await expect(tx).to.emit(ledger, "RequestApproved").withArgs(requestId, patient.address, patient.address);
+      await expect(tx)
+        .to.emit(ledger, "ConsentGranted")
+        .withArgs(
+          patient.address,
+          university.address,
+          patient.address,
+          terms.dataClasses,
+          1 << terms.purpose,
+          approvedAt,
+          approvedAt + terms.duration,
+        );
+
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([
+        BigInt(terms.dataClasses),
+        BigInt(1 << terms.purpose),
+        BigInt(approvedAt),
+        BigInt(approvedAt + terms.duration),
+      ]);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal([
+        BigInt(RequestStatus.Approved),
+        BigInt(request.openedAt + TTL),
+      ]);
+      expect(
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+      ).to.equal(true);
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH)).to.equal(
+        true,
+      );
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH)).to.equal(
+        false,
+      );
+      expect(
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
+      ).to.equal(false);
+    });
+
+    it("ends the granted access after the requested duration", async function () {
+      const { ledger, request, patient, university } = await loadFixture(pendingRequestFixture);
+      const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
+      await time.increaseTo(approvedAt + request.terms.duration - 1);
+      expect(
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+      ).to.equal(true);
+      await time.increaseTo(approvedAt + request.terms.duration);
+      expect(
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+      ).to.equal(false);
+    });
+
+    it("lets a live delegate approve, as the actor", async function () {
+      const { ledger, request, requestId, patient, delegate, university } = await loadFixture(pendingRequestFixture);
+      const tx = ledger.connect(delegate).approveRequest(request);
+      await expect(tx).to.emit(ledger, "RequestApproved").withArgs(requestId, patient.address, delegate.address);
+      const approvedAt = await minedAt(await tx);
+      await expect(tx)
+        .to.emit(ledger, "ConsentGranted")
+        .withArgs(
+          patient.address,
+          university.address,
+          delegate.address,
+          request.terms.dataClasses,
+          1 << request.terms.purpose,
+          approvedAt,
+          approvedAt + request.terms.duration,
+        );
+    });
+
+    it("replaces an earlier consent of the patient to the same researcher", async function () {
+      const { ledger, request, patient, university } = await loadFixture(pendingRequestFixture);
+      const now = await time.latest();
+      await ledger
+        .connect(patient)
+        .grant(
+          patient.address,
+          university.address,
+          maskOf([DataClass.IMAGING, DataClass.GENOMIC]),
+          maskOf([Purpose.BIORCH, Purpose.CLINTRCH]),
+          0,
+          now + 1000 * DAY,
+        );
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
+        true,
+      );
+
+      const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([
+        BigInt(request.terms.dataClasses),
+        BigInt(1 << request.terms.purpose),
+        BigInt(approvedAt),
+        BigInt(approvedAt + request.terms.duration),
+      ]);
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
+        false,
+      );
+    });
+
+    it("reverts with NotPatientOrDelegate for a stranger, the researcher or another patient", async function () {
+      const { ledger, request, patient, stranger, university, otherPatient } = await loadFixture(pendingRequestFixture);
+      for (const caller of [stranger, university, otherPatient]) {
+        await expect(ledger.connect(caller).approveRequest(request))
+          .to.be.revertedWithCustomError(ledger, "NotPatientOrDelegate")
+          .withArgs(patient.address, caller.address);
+      }
+    });
+
+    it("reverts with DelegateExpired for a delegate whose appointment has ended", async function () {
+      const { ledger, request, patient, delegate } = await loadFixture(pendingRequestFixture);
+      const until = (await time.latest()) + DAY;
+      await ledger.connect(patient).appointDelegate(delegate.address, until);
+      await time.increaseTo(until);
+      await expect(ledger.connect(delegate).approveRequest(request))
+        .to.be.revertedWithCustomError(ledger, "DelegateExpired")
+        .withArgs(patient.address, delegate.address, until);
+    });
+
+    it("reverts with RequestNotFound when the terms passed back differ from the ones opened", async function () {
+      const { ledger, request, patient } = await loadFixture(pendingRequestFixture);
+      const forged = altered(request);
+      await expect(ledger.connect(patient).approveRequest(forged))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(forged));
+    });
+
+    it("reverts with RequestNotPending once the request is approved, denied or cancelled", async function () {
+      const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
+      await ledger.connect(patient).approveRequest(request);
+      await expect(ledger.connect(patient).approveRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
+        .withArgs(requestId, RequestStatus.Approved);
+
+      const denied = await openRequest(ledger, university, researchTerms({ patient: patient.address, duration: DAY }));
+      await ledger.connect(patient).denyRequest(denied);
+      await expect(ledger.connect(patient).approveRequest(denied))
+        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
+        .withArgs(requestIdOf(denied), RequestStatus.Denied);
+
+      const cancelled = await openRequest(
+        ledger,
+        university,
+        researchTerms({ patient: patient.address, duration: 2 * DAY }),
+      );
+      await ledger.connect(university).cancelRequest(cancelled);
+      await expect(ledger.connect(patient).approveRequest(cancelled))
+        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
+        .withArgs(requestIdOf(cancelled), RequestStatus.Cancelled);
+    });
+
+    it("still approves one second before the request expires", async function () {
+      const { ledger, request, requestId, patient, expiresAt } = await loadFixture(pendingRequestFixture);
+      await time.setNextBlockTimestamp(expiresAt - 1);
+      await expect(ledger.connect(patient).approveRequest(request))
+        .to.emit(ledger, "RequestApproved")
+        .withArgs(requestId, patient.address, patient.address);
+    });
+
+    it("reverts with RequestExpired exactly at expiresAt", async function () {
+      const { ledger, request, requestId, patient, university, expiresAt } = await loadFixture(pendingRequestFixture);
+      await time.setNextBlockTimestamp(expiresAt);
+      await expect(ledger.connect(patient).approveRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestExpired")
+        .withArgs(requestId, expiresAt);
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
+    });
+  });
+
+  describe("denyRequest", function () {
+    it("lets the patient deny: emits RequestDenied and grants nothing", async function () {
+      const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
+      const tx = ledger.connect(patient).denyRequest(request);
+      await expect(tx).to.emit(ledger, "RequestDenied").withArgs(requestId, patient.address, patient.address);
+      await expect(tx).not.to.emit(ledger, "ConsentGranted");
+      expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Denied);
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
+    });
+
+    it("lets a live delegate deny, as the actor", async function () {
+      const { ledger, request, requestId, patient, delegate } = await loadFixture(pendingRequestFixture);
+      await expect(ledger.connect(delegate).denyRequest(request))
+        .to.emit(ledger, "RequestDenied")
+        .withArgs(requestId, patient.address, delegate.address);
+    });
+
+    it("reverts with NotPatientOrDelegate for a stranger", async function () {
+      const { ledger, request, patient, stranger } = await loadFixture(pendingRequestFixture);
+      await expect(ledger.connect(stranger).denyRequest(request))
+        .to.be.revertedWithCustomError(ledger, "NotPatientOrDelegate")
+        .withArgs(patient.address, stranger.address);
+    });
+
+    it("reverts with RequestNotFound for altered terms", async function () {
+      const { ledger, request, patient } = await loadFixture(pendingRequestFixture);
+      const forged = altered(request);
+      await expect(ledger.connect(patient).denyRequest(forged))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(forged));
+    });
+
+    it("reverts with RequestNotPending after a decision", async function () {
+      const { ledger, request, requestId, patient } = await loadFixture(pendingRequestFixture);
+      await ledger.connect(patient).denyRequest(request);
+      await expect(ledger.connect(patient).denyRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
+        .withArgs(requestId, RequestStatus.Denied);
+    });
+
+    it("reverts with RequestExpired exactly at expiresAt", async function () {
+      const { ledger, request, requestId, patient, expiresAt } = await loadFixture(pendingRequestFixture);
+      await time.setNextBlockTimestamp(expiresAt);
+      await expect(ledger.connect(patient).denyRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestExpired")
+        .withArgs(requestId, expiresAt);
+    });
+  });
+
+  describe("cancelRequest", function () {
+    it("lets the researcher withdraw a pending request", async function () {
+      const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
+      await expect(ledger.connect(university).cancelRequest(request))
+        .to.emit(ledger, "RequestCancelled")
+        .withArgs(requestId, patient.address);
+      expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Cancelled);
+    });
+
+    it("reverts with NotRequestResearcher for anyone else, the patient included", async function () {
+      const { ledger, request, requestId, patient, pharma } = await loadFixture(pendingRequestFixture);
+      for (const caller of [pharma, patient]) {
+        await expect(ledger.connect(caller).cancelRequest(request))
+          .to.be.revertedWithCustomError(ledger, "NotRequestResearcher")
+          .withArgs(requestId, caller.address);
+      }
+    });
+
+    it("reverts with RequestNotFound for altered terms", async function () {
+      const { ledger, request, university } = await loadFixture(pendingRequestFixture);
+      const forged = altered(request);
+      await expect(ledger.connect(university).cancelRequest(forged))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(forged));
+    });
+
+    it("reverts with RequestNotPending after a decision or a cancellation", async function () {
+      const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
+      await ledger.connect(patient).approveRequest(request);
+      await expect(ledger.connect(university).cancelRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
+        .withArgs(requestId, RequestStatus.Approved);
+
+      const other = await openRequest(ledger, university, researchTerms({ patient: patient.address, duration: DAY }));
+      await ledger.connect(university).cancelRequest(other);
+      await expect(ledger.connect(university).cancelRequest(other))
+        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
+        .withArgs(requestIdOf(other), RequestStatus.Cancelled);
+    });
+
+    it("cancels a pending request that has expired", async function () {
+      const { ledger, request, requestId, patient, university, expiresAt } = await loadFixture(pendingRequestFixture);
+      await time.increaseTo(expiresAt + DAY);
+      expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Expired);
+      await expect(ledger.connect(university).cancelRequest(request))
+        .to.emit(ledger, "RequestCancelled")
+        .withArgs(requestId, patient.address);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Cancelled), BigInt(expiresAt)]);
+    });
+  });
+
+  describe("requestStatus", function () {
+    it("answers None and no expiry for an unknown id", async function () {
+      const { ledger, request } = await loadFixture(pendingRequestFixture);
+      expect(await ledger.requestStatus(requestIdOf(altered(request)))).to.deep.equal([BigInt(RequestStatus.None), 0n]);
+    });
+
+    it("derives Expired for a pending request from expiresAt on, and never stores it", async function () {
+      const { ledger, requestId, expiresAt } = await loadFixture(pendingRequestFixture);
+      await time.increaseTo(expiresAt - 1);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Pending), BigInt(expiresAt)]);
+      await time.increaseTo(expiresAt);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Expired), BigInt(expiresAt)]);
+    });
+
+    it("keeps a decided request's status after its expiry", async function () {
+      const { ledger, request, requestId, patient, university, expiresAt } = await loadFixture(pendingRequestFixture);
+      await ledger.connect(patient).approveRequest(request);
+      const denied = await openRequest(ledger, university, researchTerms({ patient: patient.address, duration: DAY }));
+      await ledger.connect(patient).denyRequest(denied);
+      await time.increaseTo(denied.openedAt + TTL + 1);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Approved), BigInt(expiresAt)]);
+      expect((await ledger.requestStatus(requestIdOf(denied)))[0]).to.equal(RequestStatus.Denied);
+    });
+  });
+
+  describe("setPolicy", function () {
+    it("stores the policy, emits PolicySet and replaces an earlier one", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      const first = researchPolicy();
+      await expect(ledger.connect(patient).setPolicy(first))
+        .to.emit(ledger, "PolicySet")
+        .withArgs(patient.address, policyTuple(first));
+      expect(await ledger.policyOf(patient.address)).to.deep.equal(policyTuple(first).map((v) => BigInt(v as number)));
+
+      const second = researchPolicy({
+        permission: Duo.DS,
+        diseaseId: DIABETES,
+        modifiers: duoMaskOf(["PUB", "COL", "IRB", "MOR", "RTN", "TS", "NPOA", "NPU", "NCU"]),
+        maxDuration: 365 * DAY,
+        purposes: maskOf([Purpose.CLINTRCH]),
+        dataClasses: maskOf([DataClass.MENTAL_HEALTH, DataClass.GENOMIC]),
+        validUntil: (await time.latest()) + 30 * DAY,
+      });
+      await expect(ledger.connect(patient).setPolicy(second))
+        .to.emit(ledger, "PolicySet")
+        .withArgs(patient.address, policyTuple(second));
+      expect(await ledger.policyOf(patient.address)).to.deep.equal(
+        policyTuple(second).map((v) => BigInt(v as number | bigint)),
+      );
+    });
+
+    it("accepts every DUO permission", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      for (const permission of [Duo.NRES, Duo.GRU, Duo.HMB, Duo.DS, Duo.POA]) {
+        const policy = researchPolicy({ permission, diseaseId: permission === Duo.DS ? DIABETES : 0 });
+        await ledger.connect(patient).setPolicy(policy);
+        expect((await ledger.policyOf(patient.address)).permission).to.equal(permission);
+      }
+    });
+
+    it("leaves another patient's policy alone", async function () {
+      const { ledger, patient, otherPatient } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      expect((await ledger.policyOf(otherPatient.address)).permission).to.equal(0);
+    });
+
+    it("reverts with InvalidPolicyPermission for no permission or a code that is not a permission", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      for (const permission of [0, Duo.PUB, Duo.NPU, 43, 255]) {
+        await expect(ledger.connect(patient).setPolicy(researchPolicy({ permission })))
+          .to.be.revertedWithCustomError(ledger, "InvalidPolicyPermission")
+          .withArgs(permission);
+      }
+    });
+
+    it("reverts with UnsupportedPolicyModifiers naming only the modifiers it does not understand", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      const unsupported = (1n << 26n) | (1n << 63n) | 1n;
+      await expect(
+        ledger.connect(patient).setPolicy(researchPolicy({ modifiers: duoMaskOf(["PUB", "NPU"]) | unsupported })),
+      )
+        .to.be.revertedWithCustomError(ledger, "UnsupportedPolicyModifiers")
+        .withArgs(unsupported);
+    });
+
+    it("reverts with InvalidDataClasses for an empty set or an unknown class", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      for (const dataClasses of [0, maskOf([DataClass.LAB_RESULT, 20])]) {
+        await expect(ledger.connect(patient).setPolicy(researchPolicy({ dataClasses })))
+          .to.be.revertedWithCustomError(ledger, "InvalidDataClasses")
+          .withArgs(dataClasses);
+      }
+    });
+
+    it("reverts with InvalidPolicyPurposes for no purpose or any purpose that is not research", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      for (const purposes of [
+        0,
+        maskOf([Purpose.TREAT]),
+        maskOf([Purpose.HRESCH, Purpose.PUBHLTH]),
+        maskOf([Purpose.BIORCH, Purpose.PATRQT]),
+        maskOf([Purpose.HRESCH, 15]),
+      ]) {
+        await expect(ledger.connect(patient).setPolicy(researchPolicy({ purposes })))
+          .to.be.revertedWithCustomError(ledger, "InvalidPolicyPurposes")
+          .withArgs(purposes);
+      }
+    });
+
+    it("reverts with InvalidDiseaseId for a DS policy without a disease and another policy with one", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      await expect(ledger.connect(patient).setPolicy(researchPolicy({ permission: Duo.DS })))
+        .to.be.revertedWithCustomError(ledger, "InvalidDiseaseId")
+        .withArgs(Duo.DS, 0);
+      await expect(ledger.connect(patient).setPolicy(researchPolicy({ permission: Duo.HMB, diseaseId: DIABETES })))
+        .to.be.revertedWithCustomError(ledger, "InvalidDiseaseId")
+        .withArgs(Duo.HMB, DIABETES);
+    });
+
+    it("reverts with InvalidPolicyTimeLimit for TS without a maximum and a maximum without TS", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      const ts = duoMaskOf(["TS", "PUB"]);
+      await expect(ledger.connect(patient).setPolicy(researchPolicy({ modifiers: ts })))
+        .to.be.revertedWithCustomError(ledger, "InvalidPolicyTimeLimit")
+        .withArgs(ts, 0);
+      const noTs = duoMaskOf(["PUB"]);
+      await expect(ledger.connect(patient).setPolicy(researchPolicy({ modifiers: noTs, maxDuration: DAY })))
+        .to.be.revertedWithCustomError(ledger, "InvalidPolicyTimeLimit")
+        .withArgs(noTs, DAY);
+    });
+
+    it("reverts with InvalidValidity when validUntil is not in the future", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      const past = (await time.latest()) - 1;
+      await expect(ledger.connect(patient).setPolicy(researchPolicy({ validUntil: past })))
+        .to.be.revertedWithCustomError(ledger, "InvalidValidity")
+        .withArgs(0, past);
+      const now = (await time.latest()) + 5;
+      await time.setNextBlockTimestamp(now);
+      await expect(ledger.connect(patient).setPolicy(researchPolicy({ validUntil: now })))
+        .to.be.revertedWithCustomError(ledger, "InvalidValidity")
+        .withArgs(0, now);
+    });
+
+    it("keeps the patient's emergency opt-out", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setEmergencyOptOut(true);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      expect(await ledger.emergencyOptedOut(patient.address)).to.equal(true);
+    });
+  });
+
+  describe("clearPolicy", function () {
+    it("clears the policy, emits PolicyCleared and leaves later requests to the patient", async function () {
+      const { ledger, patient, university } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      const terms = researchTerms({ patient: patient.address });
+      expect(await ledger.policyApproves(university.address, terms)).to.equal(true);
+
+      await expect(ledger.connect(patient).clearPolicy()).to.emit(ledger, "PolicyCleared").withArgs(patient.address);
+      expect(await ledger.policyOf(patient.address)).to.deep.equal([0n, 0n, 0n, 0n, 0n, 0n, 0n]);
+      expect(await ledger.policyApproves(university.address, terms)).to.equal(false);
+      const request = await openRequest(ledger, university, terms);
+      expect((await ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
+    });
+
+    it("keeps the emergency opt-out", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setEmergencyOptOut(true);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      await ledger.connect(patient).clearPolicy();
+      expect(await ledger.emergencyOptedOut(patient.address)).to.equal(true);
+      expect((await ledger.policyOf(patient.address)).permission).to.equal(0);
+    });
+
+    it("succeeds when no policy is set", async function () {
+      const { ledger, patient } = await loadFixture(deployLedgerFixture);
+      await expect(ledger.connect(patient).clearPolicy()).to.emit(ledger, "PolicyCleared").withArgs(patient.address);
+      expect(await ledger.emergencyOptedOut(patient.address)).to.equal(false);
+    });
+  });
+
+  describe("policyApproves", function () {
+    it("answers true for a live researcher whose terms the policy matches", async function () {
+      const { ledger, patient, university, pharma } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      const terms = researchTerms({ patient: patient.address });
+      expect(await ledger.policyApproves(university.address, terms)).to.equal(true);
+      expect(await ledger.policyApproves(pharma.address, terms)).to.equal(true);
+    });
+
+    it("answers false for a party that is not a live researcher", async function () {
+      const { ledger, admin, patient, university, pharma, lab, stranger } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      const terms = researchTerms({ patient: patient.address });
+      expect(await ledger.policyApproves(lab.address, terms)).to.equal(false);
+      expect(await ledger.policyApproves(stranger.address, terms)).to.equal(false);
+
+      await ledger.connect(admin).suspend(university.address, 7);
+      expect(await ledger.policyApproves(university.address, terms)).to.equal(false);
+
+      const until = (await time.latest()) + DAY;
+      await ledger.connect(admin).accredit(pharma.address, Role.RESEARCHER, false, until);
+      expect(await ledger.policyApproves(pharma.address, terms)).to.equal(true);
+      await time.increaseTo(until);
+      expect(await ledger.policyApproves(pharma.address, terms)).to.equal(false);
+    });
+
+    it("reverts with the validation error requestAccess would raise for invalid terms", async function () {
+      const { ledger, patient, university } = await loadFixture(deployLedgerFixture);
+      await ledger.connect(patient).setPolicy(researchPolicy());
+      await expect(ledger.policyApproves(university.address, researchTerms({ patient: patient.address, duration: 0 })))
+        .to.be.revertedWithCustomError(ledger, "InvalidDuration")
+        .withArgs(0, MAX_DURATION);
+    });
+  });
+});

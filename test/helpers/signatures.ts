@@ -1,0 +1,246 @@
+/**
+ * EIP-712 helpers for the signed (gasless) forms of the ledger's patient actions
+ * (contracts/interfaces/ISignedConsents.sol).
+ *
+ * Every `sign*` function returns the argument tuple of the matching `*BySig` call, ready to spread:
+ *
+ *   const args = await signGrant(ledger, patient, { patient: patient.address, terms, nonce: 0n, deadline });
+ *   await ledger.connect(relayer).grantBySig(...args);
+ *
+ * `key` is whoever holds the signing key. `signer` is the account the contract checks: by default the
+ * key's own address; for a contract wallet (ERC-1271) pass the wallet's address while its owner signs.
+ * `domain` overrides fields of the ledger's domain, to make signatures for another chain or contract.
+ */
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import {
+  type AddressLike,
+  type BigNumberish,
+  type Signer,
+  type TypedDataDomain,
+  type TypedDataField,
+  N as SECP256K1_N,
+  Signature,
+  TypedDataEncoder,
+  resolveAddress,
+} from "ethers";
+
+import type { IAccessRequests, IConsents } from "../../typechain-types/contracts/ConsentLedger";
+
+/** The signed types, field for field as in ISignedConsents.sol. */
+export const SIGNED_CONSENT_TYPES = {
+  Grant: [
+    { name: "patient", type: "address" },
+    { name: "grantee", type: "address" },
+    { name: "dataClasses", type: "uint32" },
+    { name: "purposes", type: "uint32" },
+    { name: "validFrom", type: "uint40" },
+    { name: "validUntil", type: "uint40" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  Revoke: [
+    { name: "patient", type: "address" },
+    { name: "grantee", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  ApproveRequest: [
+    { name: "requestId", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  DenyRequest: [
+    { name: "requestId", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const satisfies Record<string, readonly TypedDataField[]>;
+
+export type SignedConsentType = keyof typeof SIGNED_CONSENT_TYPES;
+
+/** How long a signature stays valid when no deadline is given. */
+export const DEFAULT_SIGNATURE_LIFETIME = 60 * 60;
+
+/** Anything that exposes the ledger's ERC-5267 domain (the ConsentLedger contract, typed or not). */
+export interface Eip712DomainSource {
+  eip712Domain(): Promise<{
+    fields: string;
+    name: string;
+    version: string;
+    chainId: bigint;
+    verifyingContract: string;
+    salt: string;
+  }>;
+}
+
+/** Anything that can compute a request id the way the ledger does. */
+export interface RequestIdSource {
+  requestIdOf(request: IAccessRequests.AccessRequestStruct): Promise<string>;
+}
+
+/**
+ * The ledger's EIP-712 domain, read from `eip712Domain()` (ERC-5267): only the fields its `fields`
+ * bitmap declares (name 0x01, version 0x02, chainId 0x04, verifyingContract 0x08, salt 0x10).
+ */
+export async function domainOf(ledger: Eip712DomainSource): Promise<TypedDataDomain> {
+  const d = await ledger.eip712Domain();
+  const fields = Number(d.fields);
+  const domain: TypedDataDomain = {};
+  if (fields & 0x01) domain.name = d.name;
+  if (fields & 0x02) domain.version = d.version;
+  if (fields & 0x04) domain.chainId = d.chainId;
+  if (fields & 0x08) domain.verifyingContract = d.verifyingContract;
+  if (fields & 0x10) domain.salt = d.salt;
+  return domain;
+}
+
+/** Options common to every signature. */
+export interface SignOptions {
+  /** The account the ledger verifies (an EOA or an ERC-1271 wallet); default: the key's address. */
+  signer?: AddressLike;
+  /** Unordered nonce (a bit in the signer's bitmap); default 0. */
+  nonce?: BigNumberish;
+  /** Last second at which the signature may be relayed; default: latest block + 1 hour. */
+  deadline?: BigNumberish;
+  /** Fields that replace the ledger's own domain, e.g. `{ chainId: 1n }`. */
+  domain?: Partial<TypedDataDomain>;
+}
+
+/** The EIP-712 digest the ledger verifies for `message` of `type` (what an ERC-1271 wallet receives). */
+export async function digestOf(
+  ledger: Eip712DomainSource,
+  type: SignedConsentType,
+  message: Record<string, unknown>,
+  domainOverrides: Partial<TypedDataDomain> = {},
+): Promise<string> {
+  const domain = { ...(await domainOf(ledger)), ...domainOverrides };
+  return TypedDataEncoder.hash(domain, { [type]: [...SIGNED_CONSENT_TYPES[type]] }, message);
+}
+
+/** Signs `message` of `type` for `ledger` with `key`; returns the signature and the values signed. */
+export async function signTyped(
+  ledger: Eip712DomainSource,
+  key: Signer,
+  type: SignedConsentType,
+  message: Record<string, unknown>,
+  options: SignOptions = {},
+): Promise<{ signer: string; nonce: bigint; deadline: bigint; signature: string }> {
+  const signer = await resolveAddress(options.signer ?? key);
+  const nonce = BigInt(options.nonce ?? 0n);
+  const deadline = BigInt(options.deadline ?? (await time.latest()) + DEFAULT_SIGNATURE_LIFETIME);
+  const domain = { ...(await domainOf(ledger)), ...options.domain };
+  const signature = await key.signTypedData(
+    domain,
+    { [type]: [...SIGNED_CONSENT_TYPES[type]] },
+    { ...message, nonce, deadline },
+  );
+  return { signer, nonce, deadline, signature };
+}
+
+/** Terms of a grant with plain values (what `IConsents.GrantTerms` holds). */
+export interface GrantTerms {
+  grantee: AddressLike;
+  dataClasses: BigNumberish;
+  purposes: BigNumberish;
+  validFrom: BigNumberish;
+  validUntil: BigNumberish;
+}
+
+export type GrantBySigArgs = [
+  patient: string,
+  terms: IConsents.GrantTermsStruct,
+  signer: string,
+  nonce: bigint,
+  deadline: bigint,
+  signature: string,
+];
+export type RevokeBySigArgs = [
+  patient: string,
+  grantee: string,
+  signer: string,
+  nonce: bigint,
+  deadline: bigint,
+  signature: string,
+];
+export type DecideBySigArgs = [
+  request: IAccessRequests.AccessRequestStruct,
+  signer: string,
+  nonce: bigint,
+  deadline: bigint,
+  signature: string,
+];
+
+/** Signs a Grant; returns the arguments of `grantBySig`. */
+export async function signGrant(
+  ledger: Eip712DomainSource,
+  key: Signer,
+  grant: { patient: AddressLike; terms: GrantTerms },
+  options: SignOptions = {},
+): Promise<GrantBySigArgs> {
+  const patient = await resolveAddress(grant.patient);
+  const terms: IConsents.GrantTermsStruct = {
+    grantee: await resolveAddress(grant.terms.grantee),
+    dataClasses: BigInt(grant.terms.dataClasses),
+    purposes: BigInt(grant.terms.purposes),
+    validFrom: BigInt(grant.terms.validFrom),
+    validUntil: BigInt(grant.terms.validUntil),
+  };
+  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, "Grant", { patient, ...terms }, options);
+  return [patient, terms, signer, nonce, deadline, signature];
+}
+
+/** Signs a Revoke; returns the arguments of `revokeBySig`. */
+export async function signRevoke(
+  ledger: Eip712DomainSource,
+  key: Signer,
+  revoke: { patient: AddressLike; grantee: AddressLike },
+  options: SignOptions = {},
+): Promise<RevokeBySigArgs> {
+  const patient = await resolveAddress(revoke.patient);
+  const grantee = await resolveAddress(revoke.grantee);
+  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, "Revoke", { patient, grantee }, options);
+  return [patient, grantee, signer, nonce, deadline, signature];
+}
+
+async function signDecision(
+  type: "ApproveRequest" | "DenyRequest",
+  ledger: Eip712DomainSource & RequestIdSource,
+  key: Signer,
+  request: IAccessRequests.AccessRequestStruct,
+  options: SignOptions,
+): Promise<DecideBySigArgs> {
+  const requestId = await ledger.requestIdOf(request);
+  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, type, { requestId }, options);
+  return [request, signer, nonce, deadline, signature];
+}
+
+/** Signs an ApproveRequest over the request's id (asked of the ledger); returns the arguments of `approveRequestBySig`. */
+export function signApproveRequest(
+  ledger: Eip712DomainSource & RequestIdSource,
+  key: Signer,
+  request: IAccessRequests.AccessRequestStruct,
+  options: SignOptions = {},
+): Promise<DecideBySigArgs> {
+  return signDecision("ApproveRequest", ledger, key, request, options);
+}
+
+/** Signs a DenyRequest over the request's id (asked of the ledger); returns the arguments of `denyRequestBySig`. */
+export function signDenyRequest(
+  ledger: Eip712DomainSource & RequestIdSource,
+  key: Signer,
+  request: IAccessRequests.AccessRequestStruct,
+  options: SignOptions = {},
+): Promise<DecideBySigArgs> {
+  return signDecision("DenyRequest", ledger, key, request, options);
+}
+
+/**
+ * The other valid-looking form of an ECDSA signature: s replaced by n - s and the parity flipped. It
+ * recovers the same address, so a verifier that accepts it lets one signature be submitted as two.
+ */
+export function malleate(signature: string): string {
+  const sig = Signature.from(signature);
+  const highS = SECP256K1_N - BigInt(sig.s);
+  const v = sig.v === 27 ? 28 : 27;
+  return "0x" + sig.r.slice(2) + highS.toString(16).padStart(64, "0") + v.toString(16).padStart(2, "0");
+}
