@@ -121,9 +121,10 @@ export type EmergencyReasonName = keyof typeof EmergencyReason;
 export const AccessBasis = { None: 0, Consent: 1, Emergency: 2 } as const;
 export type AccessBasisName = keyof typeof AccessBasis;
 
-/** IAccessRequests.RequestStatus. */
-export const RequestStatus = { None: 0, Pending: 1, Approved: 2, Denied: 3, Cancelled: 4, Expired: 5 } as const;
-export type RequestStatusName = keyof typeof RequestStatus;
+/** IAccessRequests.RequestStatus: the ledger stores only pending requests. */
+export const RequestStatus = { None: 0, Pending: 1, Expired: 2 } as const;
+/** A request's state as the SDK reports it: the stored status, or the outcome its events record. */
+export type RequestStatusName = keyof typeof RequestStatus | "Approved" | "Denied" | "Cancelled";
 
 /** A bitmask of the given codes. */
 export function maskOf(codes: Iterable<number>): number {

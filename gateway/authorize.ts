@@ -1,0 +1,202 @@
+/**
+ * The chain's word, asked afresh for every decision: nothing here is cached. A key release reads the
+ * latest block's number and hash, then asks every question at that one block, so the decision is the
+ * chain's state at a block anyone can name (and check later with eth_call at that block):
+ *
+ *   - is this gateway's custodian still accredited CUSTODIAN (a suspended custodian releases nothing)?
+ *   - is the record anchored (RecordRegistry.recordOf, or its batch proof via verifyBatchedRecord)?
+ *   - ConsentLedger.accessBasis(patient, requester, dataClass, purpose): Consent, Emergency or None?
+ *   - KeyDirectory.keyOf(requester): the key to wrap to.
+ *
+ * Ingest asks whether a deposited envelope is anchored, and anchored by the depositor.
+ */
+import { ZeroHash } from "ethers";
+
+import { AccessBasis, DataClass, Purpose, Role } from "../sdk/codes";
+import type { LedgerContracts } from "../sdk/chain/connect";
+import { bytes32ToPublicKey } from "../sdk/crypto/keys";
+import type { ParsedRecordContext } from "../sdk/crypto/envelope";
+import { verifyEnvelopeOnChain } from "../sdk/clients/records";
+import { FormatError, IntegrityError, InvalidArgumentError } from "../sdk/errors";
+import { conflict, forbidden, GatewayHttpError, unavailable, unprocessable } from "./http-error";
+import type { StoredRecord } from "./store";
+
+export const dataClassName = (code: number): string =>
+  Object.entries(DataClass).find(([, value]) => value === code)?.[0] ?? `data class ${code}`;
+export const purposeName = (code: number): string =>
+  Object.entries(Purpose).find(([, value]) => value === code)?.[0] ?? `purpose ${code}`;
+export const basisName = (code: number): string =>
+  Object.entries(AccessBasis).find(([, value]) => value === code)?.[0] ?? `basis ${code}`;
+
+export interface CheckedBlock {
+  number: number;
+  hash: string;
+  /** Unix seconds. */
+  timestamp: number;
+}
+
+/** A release the chain allows. */
+export interface ReleaseDecision {
+  /** 1 consent, 2 emergency. */
+  basis: number;
+  block: CheckedBlock;
+  /** Whether a newer version of the record has been anchored. */
+  superseded: boolean;
+  /** The requester's X25519 key, from KeyDirectory at that block. */
+  publicKey: Uint8Array;
+}
+
+function chainUnavailable(cause: unknown): GatewayHttpError {
+  const message =
+    (cause as { shortMessage?: string; message?: string })?.shortMessage ?? (cause as Error)?.message ?? String(cause);
+  return unavailable("ChainUnavailable", `the gateway could not read the chain, so it releases nothing: ${message}`);
+}
+
+/** The latest block: number, hash and time. */
+export async function latestBlock(contracts: LedgerContracts): Promise<CheckedBlock> {
+  let block;
+  try {
+    block = await contracts.provider.getBlock("latest");
+  } catch (cause) {
+    throw chainUnavailable(cause);
+  }
+  if (!block || block.hash === null) throw unavailable("ChainUnavailable", "the node returned no latest block");
+  return { number: block.number, hash: block.hash, timestamp: block.timestamp };
+}
+
+/**
+ * Decides whether `requester` may have the key of `record` for `purpose`, at the latest block. Throws a
+ * GatewayHttpError saying why not: 503 custodian not accredited or chain unreachable, 409 record not
+ * anchored, 403 access denied, 409 no encryption key registered.
+ */
+export async function authorizeRelease(
+  contracts: LedgerContracts,
+  custodian: string,
+  record: StoredRecord,
+  requester: string,
+  purpose: number,
+): Promise<ReleaseDecision> {
+  const block = await latestBlock(contracts);
+  const at = { blockTag: block.number };
+  let custodianLive: boolean;
+  let anchored: Awaited<ReturnType<LedgerContracts["records"]["recordOf"]>>;
+  let inBatch: boolean;
+  let basis: bigint;
+  let key: string;
+  try {
+    [custodianLive, anchored, inBatch, basis, key] = await Promise.all([
+      contracts.ledger.isAccredited(custodian, Role.CUSTODIAN, at),
+      contracts.records.recordOf(record.recordId, at),
+      record.batch
+        ? contracts.records.verifyBatchedRecord(
+            record.batch.root,
+            { contentHash: record.recordId, patient: record.patient, dataClass: record.dataClass },
+            record.batch.proof,
+            at,
+          )
+        : Promise.resolve(false),
+      contracts.ledger.accessBasis(record.patient, requester, record.dataClass, purpose, at),
+      contracts.keys.keyOf(requester, at),
+    ]);
+  } catch (cause) {
+    throw chainUnavailable(cause);
+  }
+
+  if (!custodianLive) {
+    throw unavailable(
+      "CustodianNotAccredited",
+      `this gateway's custodian ${custodian} is not an accredited CUSTODIAN at block ${block.number}: it releases no key until the administrator reinstates it`,
+    );
+  }
+  let superseded: boolean;
+  if (anchored.version !== 0n) {
+    if (anchored.patient !== record.patient || Number(anchored.dataClass) !== record.dataClass) {
+      throw conflict(
+        "RecordMismatch",
+        `record ${record.recordId} is anchored with another patient or data class than the gateway holds`,
+      );
+    }
+    superseded = anchored.superseded;
+  } else if (inBatch) {
+    superseded = false;
+  } else {
+    throw conflict(
+      "RecordNotAnchored",
+      `record ${record.recordId} is not anchored on this chain (block ${block.number})`,
+    );
+  }
+  if (Number(basis) === AccessBasis.None) {
+    throw forbidden(
+      "AccessDenied",
+      `no consent or emergency window lets ${requester} read ${dataClassName(record.dataClass)} for ${purposeName(purpose)} (checked at block ${block.number})`,
+    );
+  }
+  if (key === ZeroHash) {
+    throw conflict(
+      "EncryptionKeyMissing",
+      `${requester} has no encryption key in KeyDirectory: register an encryption key first (ResearcherClient.registerEncryptionKey)`,
+    );
+  }
+  let publicKey: Uint8Array;
+  try {
+    publicKey = bytes32ToPublicKey(key);
+  } catch {
+    throw conflict(
+      "EncryptionKeyInvalid",
+      `${requester}'s registered encryption key is not usable: register an encryption key again`,
+    );
+  }
+  return { basis: Number(basis), block, superseded, publicKey };
+}
+
+/**
+ * Checks a deposit: `envelope` hashes to `recordId`, is anchored (alone, or in `batch` by its proof),
+ * its header matches what is anchored, and the anchoring provider is `caller`, accredited PROVIDER now.
+ * Returns the envelope's header.
+ */
+export async function authorizeIngest(
+  contracts: LedgerContracts,
+  caller: string,
+  envelope: Uint8Array,
+  recordId: string,
+  batch: { root: string; proof: string[] } | undefined,
+): Promise<{ context: ParsedRecordContext; superseded: boolean }> {
+  let accredited: boolean;
+  let anchored: Awaited<ReturnType<LedgerContracts["records"]["recordOf"]>>;
+  let batchInfo: Awaited<ReturnType<LedgerContracts["records"]["batchOf"]>> | undefined;
+  try {
+    [accredited, anchored, batchInfo] = await Promise.all([
+      contracts.ledger.isAccredited(caller, Role.PROVIDER),
+      contracts.records.recordOf(recordId),
+      batch ? contracts.records.batchOf(batch.root) : Promise.resolve(undefined),
+    ]);
+  } catch (cause) {
+    throw chainUnavailable(cause);
+  }
+  if (!accredited)
+    throw forbidden("ProviderNotAccredited", `${caller} is not an accredited PROVIDER now: it cannot deposit records`);
+  if (anchored.version === 0n && (!batchInfo || batchInfo.recordCount === 0n)) {
+    throw conflict(
+      "RecordNotAnchored",
+      batch
+        ? `batch ${batch.root} is not anchored on this chain: anchor the batch before depositing its keys`
+        : `no record ${recordId} is anchored on this chain: anchor it before depositing its key`,
+    );
+  }
+  let verified: Awaited<ReturnType<typeof verifyEnvelopeOnChain>>;
+  try {
+    verified = await verifyEnvelopeOnChain(contracts, envelope, { expectedRecordId: recordId, batch });
+  } catch (cause) {
+    if (cause instanceof IntegrityError) throw unprocessable("IntegrityError", cause.shortMessage);
+    if (cause instanceof FormatError || cause instanceof InvalidArgumentError)
+      throw unprocessable("MalformedEnvelope", cause.shortMessage);
+    throw chainUnavailable(cause);
+  }
+  if (verified.context.provider !== caller) {
+    throw forbidden(
+      "NotRecordProvider",
+      `record ${recordId} was anchored by ${verified.context.provider}, not by ${caller}: only its provider may deposit its key`,
+    );
+  }
+  return { context: verified.context as ParsedRecordContext, superseded: verified.superseded };
+}

@@ -1,0 +1,424 @@
+/**
+ * The gateway's HTTP API (Fastify 5): routes, request validation and the error format. The app factory
+ * takes its collaborators ready-made (gateway/start.ts wires them), so a test can build the real app on
+ * any port.
+ *
+ *   GET  /health                          public   status, chain, custodian, latest block, pending logs
+ *   POST /auth/challenge {address}        public   an EIP-712 login challenge
+ *   POST /auth/verify {nonce, signature}  public   a bearer session token
+ *   POST /records {...}                   bearer   a provider deposits a record's envelope and data key
+ *   GET  /records/:recordId               bearer   what the gateway holds about a record
+ *   GET  /records/:recordId/ciphertext    bearer   the envelope bytes
+ *   POST /records/:recordId/key {purpose} bearer   the data key wrapped to the caller, if the chain allows
+ *   GET  /manifests/:cid                  public   a release-batch manifest
+ *
+ * Errors are `{ "error": Name, "reason": sentence }` with a fitting status (gateway/http-error.ts).
+ */
+import { timingSafeEqual } from "node:crypto";
+
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import { getAddress, toUtf8Bytes } from "ethers";
+
+import { purposeCode } from "../sdk/args";
+import type { LedgerContracts } from "../sdk/chain/connect";
+import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
+import { openRecord, parseEnvelope } from "../sdk/crypto/envelope";
+import { wrapDataKey } from "../sdk/crypto/key-wrap";
+import { sha256Hex } from "../sdk/crypto/sha256";
+import { BlobNotFoundError, ConsentLedgerError, DecryptionError, FormatError } from "../sdk/errors";
+import { CorruptBlobError, recordIdFromCid, type BlobStore } from "../sdk/storage/blob-store";
+import type { AccessLogWriter } from "./access-log-writer";
+import type { Authenticator } from "./auth";
+import { authorizeIngest, authorizeRelease, basisName, dataClassName, purposeName } from "./authorize";
+import { badRequest, conflict, forbidden, GatewayHttpError, notFound, unprocessable } from "./http-error";
+import type { KeyVault } from "./key-vault";
+import {
+  challengeSchema,
+  healthSchema,
+  INGEST_BODY_LIMIT,
+  ingestSchema,
+  keySchema,
+  manifestSchema,
+  recordSchema,
+  verifySchema,
+} from "./schemas";
+import type { GatewayStore, StoredRecord } from "./store";
+
+export interface GatewayAppOptions {
+  contracts: LedgerContracts;
+  custodian: string;
+  store: GatewayStore;
+  blobs: BlobStore;
+  vault: KeyVault;
+  authenticator: Authenticator;
+  writer: AccessLogWriter;
+  /** The origin clients reach the gateway at (signed into each login challenge). */
+  publicUrl: () => string;
+  /** Accounts whose records the gateway accepts (the custodian and any configured providers). */
+  providers: readonly string[];
+  /** Fastify logger options (pino), or false. */
+  logger?: FastifyServerOptions["logger"];
+  now?: () => number;
+}
+
+interface IngestBody {
+  recordId: string;
+  dataKey: string;
+  envelope: string;
+  batch?: { root: string; proof: string[]; patient?: string; dataClass?: number };
+}
+
+/** Builds the app (not listening). */
+export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
+  const { contracts, custodian, store, blobs, vault, authenticator, writer } = options;
+  const now = options.now ?? Date.now;
+  const providers = new Set(options.providers.map((provider) => getAddress(provider)));
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof GatewayHttpError) {
+      if (error.status >= 500) request.log.warn({ error: error.error, reason: error.reason }, "request refused");
+      return reply.status(error.status).send(error.toJSON());
+    }
+    const fastifyError = error as {
+      validation?: unknown;
+      validationContext?: string;
+      statusCode?: number;
+      code?: string;
+      message: string;
+    };
+    if (fastifyError.validation) {
+      return reply.status(400).send({ error: "InvalidRequest", reason: `${fastifyError.message}` });
+    }
+    if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      const name =
+        fastifyError.statusCode === 413
+          ? "PayloadTooLarge"
+          : fastifyError.statusCode === 415
+            ? "UnsupportedMediaType"
+            : "InvalidRequest";
+      return reply.status(fastifyError.statusCode).send({ error: name, reason: fastifyError.message });
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply
+      .status(500)
+      .send({ error: "InternalError", reason: "the gateway failed to answer; its operator can see why in its log" });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: "NotFound", reason: `no route ${request.method} ${request.url.split("?")[0]}` }),
+  );
+
+  const caller = (request: FastifyRequest) => authenticator.authenticate(request.headers.authorization);
+  const heldRecord = (recordId: string): StoredRecord => {
+    const record = store.getRecord(recordId);
+    if (!record) throw notFound("RecordNotFound", `this gateway holds no record ${recordId.toLowerCase()}`);
+    return record;
+  };
+
+  app.get("/health", { schema: healthSchema }, async (_request, reply) => {
+    const base = {
+      chainId: Number(contracts.chainId),
+      custodian,
+      pendingLogEntries: store.unloggedReleaseCount(),
+    };
+    try {
+      const latestBlock = await withTimeout(contracts.provider.getBlockNumber(), 5000);
+      return { status: "ok", ...base, latestBlock };
+    } catch (cause) {
+      return reply
+        .status(503)
+        .send({
+          status: "degraded",
+          ...base,
+          latestBlock: null,
+          reason: `the chain does not answer: ${(cause as Error).message}`,
+        });
+    }
+  });
+
+  app.post<{ Body: { address: string } }>("/auth/challenge", { schema: challengeSchema }, async (request) => {
+    const account = getAddress(request.body.address.toLowerCase());
+    return authenticator.createChallenge(account, options.publicUrl());
+  });
+
+  app.post<{ Body: { nonce: string; signature: string } }>(
+    "/auth/verify",
+    { schema: verifySchema },
+    async (request) => {
+      const session = await authenticator.verify(request.body.nonce, request.body.signature);
+      request.log.info({ account: session.account }, "session opened");
+      return {
+        tokenType: "Bearer",
+        token: session.token,
+        account: session.account,
+        expiresAt: new Date(session.expiresAt).toISOString(),
+      };
+    },
+  );
+
+  app.post<{ Body: IngestBody }>(
+    "/records",
+    { schema: ingestSchema, bodyLimit: INGEST_BODY_LIMIT },
+    async (request, reply) => {
+      const provider = await caller(request);
+      if (!providers.has(provider)) {
+        throw forbidden(
+          "ProviderNotServed",
+          `this gateway keeps the keys of ${[...providers].join(", ")} only, not of ${provider}`,
+        );
+      }
+      const body = request.body;
+      const recordId = body.recordId.toLowerCase();
+      const dataKey = hexToBytes(body.dataKey, { argument: "dataKey", length: 32 });
+      const envelope = decodeBase64(body.envelope);
+
+      const hash = await sha256Hex(envelope);
+      if (hash !== recordId)
+        throw unprocessable("IntegrityError", `the envelope hashes to ${hash}, not to recordId ${recordId}`);
+      try {
+        parseEnvelope(envelope);
+      } catch (cause) {
+        throw unprocessable(
+          "MalformedEnvelope",
+          cause instanceof ConsentLedgerError ? cause.shortMessage : String(cause),
+        );
+      }
+
+      const existing = store.getRecord(recordId);
+      if (existing) return reply.status(200).send(await sameDeposit(existing, dataKey));
+
+      const batch = body.batch
+        ? { root: body.batch.root.toLowerCase(), proof: body.batch.proof.map((p) => p.toLowerCase()) }
+        : undefined;
+      const { context } = await authorizeIngest(contracts, provider, envelope, recordId, batch);
+      if (body.batch?.patient !== undefined && getAddress(body.batch.patient.toLowerCase()) !== context.patient) {
+        throw unprocessable(
+          "IntegrityError",
+          `batch.patient ${body.batch.patient} is not the envelope's patient ${context.patient}`,
+        );
+      }
+      if (body.batch?.dataClass !== undefined && body.batch.dataClass !== context.dataClass) {
+        throw unprocessable(
+          "IntegrityError",
+          `batch.dataClass ${body.batch.dataClass} is not the envelope's data class ${context.dataClass}`,
+        );
+      }
+      try {
+        await openRecord(envelope, dataKey, { recordId });
+      } catch (cause) {
+        if (cause instanceof DecryptionError)
+          throw unprocessable("WrongDataKey", `the data key does not open record ${recordId}`);
+        throw cause;
+      }
+      const cid = await blobs.put(envelope);
+      if (recordIdFromCid(cid) !== recordId)
+        throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
+      const sealed = await vault.seal(recordId, dataKey);
+      const inserted = store.insertRecord({
+        recordId,
+        cid,
+        provider: context.provider,
+        patient: context.patient,
+        dataClass: context.dataClass,
+        version: context.version,
+        batch: context.version === 1 && batch ? batch : undefined,
+        keyIv: sealed.iv,
+        keyCiphertext: sealed.ciphertext,
+        depositedBy: provider,
+        depositedAt: now(),
+      });
+      dataKey.fill(0);
+      if (!inserted)
+        return reply
+          .status(200)
+          .send(await sameDeposit(store.getRecord(recordId) as StoredRecord, hexToBytes(body.dataKey)));
+      request.log.info(
+        {
+          recordId,
+          provider,
+          patient: context.patient,
+          dataClass: dataClassName(context.dataClass),
+          batch: batch?.root,
+        },
+        "record deposited",
+      );
+      return reply.status(201).send({ recordId, cid, stored: true });
+    },
+  );
+
+  /** A deposit of a record already held: fine with the same key, a conflict with another. */
+  async function sameDeposit(existing: StoredRecord, dataKey: Uint8Array) {
+    const held = await vault.open(existing.recordId, { iv: existing.keyIv, ciphertext: existing.keyCiphertext });
+    const same = held.length === dataKey.length && timingSafeEqual(held, dataKey);
+    held.fill(0);
+    dataKey.fill(0);
+    if (!same) throw conflict("KeyConflict", `record ${existing.recordId} is held already with another data key`);
+    return { recordId: existing.recordId, cid: existing.cid, stored: false };
+  }
+
+  app.get<{ Params: { recordId: string } }>("/records/:recordId", { schema: recordSchema }, async (request) => {
+    await caller(request);
+    const record = heldRecord(request.params.recordId);
+    return {
+      recordId: record.recordId,
+      cid: record.cid,
+      provider: record.provider,
+      patient: record.patient,
+      dataClass: dataClassName(record.dataClass),
+      version: record.version,
+      batch: record.batch,
+    };
+  });
+
+  app.get<{ Params: { recordId: string } }>(
+    "/records/:recordId/ciphertext",
+    { schema: recordSchema },
+    async (request, reply) => {
+      await caller(request);
+      const record = heldRecord(request.params.recordId);
+      let bytes: Uint8Array;
+      try {
+        bytes = await blobs.get(record.cid);
+      } catch (cause) {
+        if (cause instanceof CorruptBlobError) {
+          request.log.error(
+            { recordId: record.recordId, cid: record.cid, actualCid: cause.actualCid },
+            "stored ciphertext is corrupt",
+          );
+          throw new GatewayHttpError(
+            500,
+            "StoredCiphertextCorrupt",
+            `the gateway's copy of record ${record.recordId} is damaged (it hashes to ${cause.actualCid}); it will not serve it`,
+          );
+        }
+        if (cause instanceof BlobNotFoundError)
+          throw new GatewayHttpError(
+            500,
+            "StoredCiphertextMissing",
+            `the gateway lost the ciphertext of ${record.recordId}`,
+          );
+        throw cause;
+      }
+      return reply
+        .header("content-type", "application/octet-stream")
+        .header("x-record-id", record.recordId)
+        .header("cache-control", "private, max-age=0, no-store")
+        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  );
+
+  app.post<{ Params: { recordId: string }; Body: { purpose: string | number } }>(
+    "/records/:recordId/key",
+    { schema: keySchema },
+    async (request) => {
+      const requestedAt = now();
+      const requester = await caller(request);
+      let purpose: number;
+      try {
+        purpose = purposeCode(request.body.purpose);
+      } catch (cause) {
+        throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
+      }
+      const record = heldRecord(request.params.recordId);
+      const decision = await authorizeRelease(contracts, custodian, record, requester, purpose);
+
+      const dataKey = await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext });
+      let wrapped: Uint8Array;
+      try {
+        wrapped = await wrapDataKey(dataKey, decision.publicKey, record.recordId);
+      } catch (cause) {
+        if (cause instanceof FormatError) {
+          throw conflict(
+            "EncryptionKeyInvalid",
+            `${requester}'s registered encryption key is not a usable X25519 key: register an encryption key again`,
+          );
+        }
+        throw cause;
+      } finally {
+        dataKey.fill(0);
+      }
+      // The chain's time of the block whose state allowed the release, not this server's clock: the
+      // audit trail orders releases among the consents and revocations that govern them.
+      const releasedAt = decision.block.timestamp;
+      const releaseId = store.journalRelease({
+        recordId: record.recordId,
+        grantee: requester,
+        purpose,
+        basis: decision.basis,
+        releasedAt,
+        checkedBlock: decision.block.number,
+        checkedBlockHash: decision.block.hash,
+        requestedAt,
+      });
+      writer.notifyRelease();
+      request.log.info(
+        {
+          releaseId,
+          recordId: record.recordId,
+          grantee: requester,
+          purpose: purposeName(purpose),
+          basis: basisName(decision.basis),
+          block: decision.block.number,
+        },
+        "key released",
+      );
+      return {
+        recordId: record.recordId,
+        wrappedKey: bytesToHex(wrapped),
+        basis: basisName(decision.basis),
+        purpose: purposeName(purpose),
+        releaseId,
+        superseded: decision.superseded,
+        checkedBlock: decision.block.number,
+        releasedAt,
+        batch: record.batch,
+      };
+    },
+  );
+
+  app.get<{ Params: { cid: string } }>("/manifests/:cid", { schema: manifestSchema }, async (request, reply) => {
+    const batch = store.batchByManifestCid(request.params.cid);
+    if (!batch || !batch.manifest)
+      throw notFound("ManifestNotFound", `this gateway published no manifest ${request.params.cid}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await blobs.get(request.params.cid);
+    } catch (cause) {
+      if (!(cause instanceof BlobNotFoundError || cause instanceof CorruptBlobError)) throw cause;
+      request.log.warn({ cid: request.params.cid }, "manifest blob missing or damaged; restoring it from the database");
+      bytes = toUtf8Bytes(batch.manifest);
+      await blobs.put(bytes);
+    }
+    return reply
+      .header("content-type", "application/json")
+      .header("cache-control", "public, max-age=31536000, immutable")
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+
+  return app;
+}
+
+/** Strict base64 (the schema has checked the alphabet): refuses what would not round-trip. */
+function decodeBase64(text: string): Uint8Array {
+  if (text.length % 4 !== 0) throw badRequest("envelope must be base64 with padding (its length a multiple of 4)");
+  const buffer = Buffer.from(text, "base64");
+  if (buffer.toString("base64") !== text) throw badRequest("envelope is not canonical base64");
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,265 @@
+/**
+ * The main job: the whole story on the in-process Hardhat network, in under a minute.
+ *
+ *   npm run demo                      # writes demo-output/ (audit trails as JSON and FHIR)
+ *   DEMO_OUT=/tmp/out npm run demo    # elsewhere
+ *
+ * A hospital publishes encrypted FHIR records through its custodian gateway; patients decide by
+ * standing policy, by hand, and by a signature a relayer submits; researchers ask, are approved or
+ * denied, and open what they may; a revocation, an emergency window and a tampered copy show the
+ * refusals; each patient's audit trail is printed and exported.
+ */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
+import hre from "hardhat";
+import { HDNodeWallet, randomBytes, type Signer } from "ethers";
+
+import { DataClass, EmergencyReason } from "../sdk/codes";
+import { connect, type Deployment, type LedgerContracts } from "../sdk/chain/connect";
+import { AdminClient } from "../sdk/clients/admin";
+import { AuditClient, type AuditEntry } from "../sdk/clients/audit";
+import { GatewayClient } from "../sdk/clients/gateway";
+import { PatientClient, relaySignedConsent } from "../sdk/clients/patient";
+import { ProviderClient, type PublishedRecord } from "../sdk/clients/provider";
+import { ResearcherClient } from "../sdk/clients/researcher";
+import { AccessDeniedError, ConsentLedgerError, IntegrityError } from "../sdk/errors";
+import { auditTrailToFhirBundle, consentToFhir } from "../sdk/fhir/export";
+import { FsBlobStore } from "../sdk/storage/fs-blob-store";
+import { saveDeployment } from "../sdk/deployments";
+import { startGateway, type RunningGateway } from "../gateway/start";
+import { renderAuditTable } from "./lib/audit-table";
+import { deploySuite } from "./lib/deploy-suite";
+import { fhirSamples } from "./lib/fhir-samples";
+
+const DAY = 86_400;
+const say = (line: string) => console.log(line);
+const step = (title: string) => console.log(`\n== ${title}`);
+
+/** The private key of Hardhat's development account `index` (public test keys, never for real funds). */
+function devKey(index: number): string {
+  const accounts = hre.config.networks.hardhat.accounts as { mnemonic: string; path: string };
+  return HDNodeWallet.fromPhrase(accounts.mnemonic, undefined, `${accounts.path}/${index}`).privateKey;
+}
+
+/** Serves the in-process Hardhat network over JSON-RPC on loopback, for the gateway (a separate client). */
+async function serveInProcessNetwork(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = await hre.run(TASK_NODE_CREATE_SERVER, {
+    hostname: "127.0.0.1",
+    port: 0,
+    provider: hre.network.provider,
+  });
+  const { port } = await server.listen();
+  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
+async function main() {
+  const started = Date.now();
+  const outDir = path.resolve(process.env.DEMO_OUT ?? "demo-output");
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const signers = await hre.ethers.getSigners();
+  const [admin, hospital, university, pharma, patientA, patientB, patientC, relayer] = signers;
+  const names = new Map<string, string>(
+    Object.entries({ admin, hospital, university, pharma, patientA, patientB, patientC, relayer }).map(
+      ([name, signer]) => [signer.address.toLowerCase(), name],
+    ),
+  );
+
+  step("Deploying the suite and accrediting the parties");
+  const deployment: Deployment = await deploySuite(hre);
+  await saveDeployment(deployment, path.join(outDir, "deployments"));
+  const as = (signer: Signer): Promise<LedgerContracts> => connect(signer, deployment);
+  say(`ledger ${deployment.ledger} on chain ${deployment.chainId}`);
+  const administration = new AdminClient(await as(admin), admin);
+  await (await administration.accredit({ party: hospital.address, roles: ["PROVIDER", "CUSTODIAN"] })).wait();
+  await (await administration.accredit({ party: university.address, roles: ["RESEARCHER"], nonProfit: true })).wait();
+  await (await administration.accredit({ party: pharma.address, roles: ["RESEARCHER"], nonProfit: false })).wait();
+  say("hospital: provider + custodian; university: non-profit researcher; pharma: commercial researcher");
+
+  step("Starting the hospital's custodian gateway");
+  const network = await serveInProcessNetwork();
+  let gateway: RunningGateway | undefined;
+  try {
+    gateway = await startGateway(
+      {
+        rpcUrl: network.url,
+        host: "127.0.0.1",
+        port: 0,
+        dataDir: path.join(outDir, "gateway"),
+        deploymentFile: path.join(outDir, "deployments", `${deployment.chainId}.json`),
+        privateKey: devKey(1),
+        masterKey: randomBytes(32),
+        logBatchSize: 5,
+        logIntervalMs: 1_000,
+        challengeTtlSeconds: 300,
+        sessionTtlSeconds: 900,
+        providers: [],
+        logLevel: "silent",
+      },
+      { logger: false },
+    );
+    say(`gateway at ${gateway.url}, custodian ${gateway.custodian}`);
+    await story(gateway, as, { admin, hospital, university, pharma, patientA, patientB, patientC, relayer }, names, outDir);
+  } finally {
+    await gateway?.close({ flush: true, flushTimeoutMs: 20_000 });
+    await network.close();
+  }
+  say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Audit trails: ${outDir}`);
+}
+
+type Cast = Record<"admin" | "hospital" | "university" | "pharma" | "patientA" | "patientB" | "patientC" | "relayer", Signer & { address: string }>;
+
+async function story(
+  gateway: RunningGateway,
+  as: (signer: Signer) => Promise<LedgerContracts>,
+  cast: Cast,
+  names: Map<string, string>,
+  outDir: string,
+) {
+  const { hospital, university, pharma, patientA, patientB, patientC, relayer } = cast;
+  const hospitalStore = new FsBlobStore(path.join(outDir, "hospital-store"));
+  const hospitalGateway = new GatewayClient(gateway.url, hospital, await as(hospital), { store: hospitalStore });
+  const provider = new ProviderClient(await as(hospital), hospital, hospitalStore, hospitalGateway);
+  const samples = fhirSamples();
+
+  step("The hospital publishes encrypted FHIR records through its gateway");
+  const records: Record<string, PublishedRecord> = {};
+  const publish = async (label: string, patient: string, dataClass: keyof typeof DataClass, payload: object) => {
+    records[label] = await (await provider.publish({ patient, dataClass, payload })).wait();
+    say(`  ${label.padEnd(14)} ${dataClass.padEnd(12)} for ${names.get(patient.toLowerCase())}  ${records[label].recordId.slice(0, 18)}…`);
+  };
+  await publish("A-hba1c", patientA.address, "LAB_RESULT", samples.hba1c("patient-a", 6.1));
+  await publish("A-condition", patientA.address, "CONDITION", samples.diabetes("patient-a"));
+  await publish("B-hba1c", patientB.address, "LAB_RESULT", samples.hba1c("patient-b", 7.4));
+  await publish("B-vitals", patientB.address, "VITAL_SIGNS", samples.bloodPressure("patient-b", 142, 91));
+  await publish("C-imaging", patientC.address, "IMAGING", samples.chestXray("patient-c"));
+  await publish("C-meds", patientC.address, "MEDICATION", samples.metformin("patient-c"));
+  records["B-hba1c-v2"] = await (await provider.amend(records["B-hba1c"].recordId, samples.hba1c("patient-b", 7.2))).wait();
+  say(`  B-hba1c amended: version ${records["B-hba1c-v2"].version} supersedes ${records["B-hba1c"].recordId.slice(0, 18)}…`);
+
+  step("Patients decide how they decide");
+  const patient = {
+    A: new PatientClient(await as(patientA), patientA),
+    B: new PatientClient(await as(patientB), patientB),
+    C: new PatientClient(await as(patientC), patientC),
+  };
+  await (
+    await patient.A.setPolicy({ permission: "HMB", modifiers: ["NPU"], dataClasses: ["LAB_RESULT", "CONDITION", "VITAL_SIGNS"] })
+  ).wait();
+  say("  patient A: standing policy — health/medical research (HMB), not-for-profit only (NPU)");
+  say("  patient B: decides each request by hand");
+  const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+  const signed = await patient.C.signGrant({ grantee: university.address, dataClasses: ["IMAGING"], purposes: ["CLINTRCH"], validUntil: now + 180 * DAY });
+  await writeFile(path.join(outDir, "patient-c-signed-consent.json"), JSON.stringify(signed, null, 2));
+  await (await relaySignedConsent(await as(relayer), relayer, signed)).wait();
+  say("  patient C: signed a consent off-chain (no gas); the relayer submitted it");
+
+  step("Researchers ask");
+  const uni = new ResearcherClient(await as(university), university);
+  const ph = new ResearcherClient(await as(pharma), pharma);
+  const ask = async (who: ResearcherClient, whoName: string, patientAddress: string, dataClasses: (keyof typeof DataClass)[]) => {
+    const result = await (
+      await who.requestAccess({ patient: patientAddress, dataClasses, purpose: "HRESCH", researchCategory: "HMB", duration: 90 * DAY, studyId: "HbA1c-outcomes-2026" })
+    ).wait();
+    say(`  ${whoName} → ${names.get(patientAddress.toLowerCase())} ${dataClasses.join(",")}: ${result.approved ? "approved by policy" : "pending"}`);
+    return result;
+  };
+  await ask(uni, "university", patientA.address, ["LAB_RESULT", "CONDITION"]);
+  await ask(ph, "pharma", patientA.address, ["LAB_RESULT"]);
+  const uniToB = await ask(uni, "university", patientB.address, ["LAB_RESULT"]);
+  const pharmaToB = await ask(ph, "pharma", patientB.address, ["VITAL_SIGNS"]);
+  await (await patient.B.approve(uniToB.requestId)).wait();
+  say("  patient B approves the university's request by hand");
+  await (await patient.B.deny(pharmaToB.requestId)).wait();
+  say("  patient B denies pharma's request");
+
+  step("An approved researcher fetches and decrypts a record");
+  const uniKeys = await uni.deriveEncryptionKey();
+  await (await uni.registerEncryptionKey(uniKeys)).wait();
+  const uniGateway = new GatewayClient(gateway.url, university, await as(university));
+  const opened = await uniGateway.fetchRecord({ recordId: records["B-hba1c-v2"].recordId, purpose: "HRESCH", keyPair: uniKeys });
+  const matches = JSON.stringify(opened.resource) === JSON.stringify(samples.hba1c("patient-b", 7.2));
+  say(`  university opened patient B's HbA1c v${opened.version}: ${matches ? "matches the original" : "DOES NOT MATCH"}`);
+  if (!matches) throw new ConsentLedgerError("The decrypted record does not match what the hospital published");
+  const policyRecord = await uniGateway.fetchRecord({ recordId: records["A-hba1c"].recordId, purpose: "HRESCH", keyPair: uniKeys });
+  say(`  university opened patient A's HbA1c under the standing policy (${policyRecord.release.basis})`);
+
+  step("Patient B revokes; the next fetch is refused");
+  await (await patient.B.revoke(university.address)).wait();
+  await expectRefusal("university fetching patient B's HbA1c", () =>
+    uniGateway.fetchRecord({ recordId: records["B-hba1c-v2"].recordId, purpose: "HRESCH", keyPair: uniKeys }),
+  );
+
+  step("Break the glass: emergency access opens, then ends by itself");
+  const hospitalReader = new ResearcherClient(await as(hospital), hospital);
+  const hospitalKeys = await hospitalReader.deriveEncryptionKey();
+  await (await hospitalReader.registerEncryptionKey(hospitalKeys)).wait();
+  await (await (await as(hospital)).ledger.connect(hospital).openEmergencyAccess(patientC.address, EmergencyReason.PATIENT_UNRESPONSIVE, 3600)).wait();
+  say("  the hospital opens a 1-hour emergency window on patient C (reason: patient unresponsive)");
+  const emergency = await hospitalGateway.fetchRecord({ recordId: records["C-meds"].recordId, purpose: "ETREAT", keyPair: hospitalKeys });
+  say(`  inside the window: medication list released (${emergency.release.basis})`);
+  await hre.network.provider.send("evm_increaseTime", [3601]);
+  await hre.network.provider.send("evm_mine", []);
+  await expectRefusal("an hour later, the same fetch", () =>
+    hospitalGateway.fetchRecord({ recordId: records["C-meds"].recordId, purpose: "ETREAT", keyPair: hospitalKeys }),
+  );
+
+  step("A tampered ciphertext is detected");
+  const imagingId = records["C-imaging"].recordId;
+  const envelope = await uniGateway.fetchCiphertext(imagingId);
+  const release = await uniGateway.requestKey(imagingId, "CLINTRCH");
+  envelope[envelope.length - 20] ^= 0x01;
+  try {
+    await uni.openRecord({ envelope, wrappedKey: release.wrappedKey, keyPair: uniKeys, expectedRecordId: imagingId });
+    throw new ConsentLedgerError("A tampered ciphertext was accepted");
+  } catch (error) {
+    if (!(error instanceof IntegrityError)) throw error;
+    say(`  one flipped bit in patient C's imaging study: ${error.shortMessage}`);
+  }
+
+  step("Writing the key releases to the on-chain access log");
+  await gateway.writer.flushNow();
+  say(`  releases not yet on chain: ${gateway.store.pendingReleaseStats().count}`);
+
+  step("Audit trails");
+  // Batched releases are proven against roots on chain; their manifests live in the gateway's store.
+  const manifests = new FsBlobStore(path.join(outDir, "gateway", "blobs"));
+  const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
+  const ledgerAddress = (await as(relayer)).deployment.ledger;
+  for (const [label, signer] of [["A", patientA], ["B", patientB], ["C", patientC]] as const) {
+    const history: AuditEntry[] = await new AuditClient(await as(relayer), manifests).history(signer.address);
+    console.log(`\nPatient ${label} (${signer.address})`);
+    console.log(renderAuditTable(history, names));
+    const consents = await patient[label].consents();
+    const nowSeconds = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+    await writeFile(path.join(outDir, `patient-${label}-audit.json`), JSON.stringify(AuditClient.toJson(history), null, 2));
+    await writeFile(
+      path.join(outDir, `patient-${label}-audit.fhir.json`),
+      JSON.stringify(auditTrailToFhirBundle(history, { chainId, ledger: ledgerAddress }), null, 2),
+    );
+    await writeFile(
+      path.join(outDir, `patient-${label}-consents.fhir.json`),
+      JSON.stringify({ resourceType: "Bundle", type: "collection", entry: consents.map((c) => ({ resource: consentToFhir(c, { chainId, now: nowSeconds }) })) }, null, 2),
+    );
+  }
+}
+
+async function expectRefusal(what: string, attempt: () => Promise<unknown>) {
+  try {
+    await attempt();
+  } catch (error) {
+    if (error instanceof AccessDeniedError || (error instanceof ConsentLedgerError && /refused/i.test(error.shortMessage))) {
+      say(`  ${what}: refused — ${error instanceof ConsentLedgerError ? error.shortMessage : String(error)}`);
+      return;
+    }
+    throw error;
+  }
+  throw new ConsentLedgerError(`${what} was allowed, but the chain says it must be refused`);
+}
+
+main().catch((error) => {
+  console.error(`\nThe demo failed: ${error instanceof ConsentLedgerError ? error.message : (error?.stack ?? error)}`);
+  process.exitCode = 1;
+});

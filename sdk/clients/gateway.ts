@@ -1,0 +1,421 @@
+/**
+ * Talking to a custodian gateway (gateway/ in this repository) over HTTP: log in by signing an EIP-712
+ * challenge, deposit data keys as a provider, and, as a reader, fetch a record's ciphertext and its data
+ * key wrapped to your encryption key, then verify and open it against the chain in one call.
+ *
+ * Browser-safe: `fetch` only, no Node built-ins. The gateway is not trusted for integrity: every record is
+ * checked against the chain (ResearcherClient.openRecord) before it is decrypted, and a login challenge is
+ * signed only if it names this chain's ledger, your account and the gateway you are talking to.
+ */
+import { getAddress, type Signer, type TypedDataField } from "ethers";
+
+import { purposeCode, requireAddress, requireBytes32 } from "../args";
+import type { PurposeName } from "../codes";
+import type { LedgerContracts } from "../chain/connect";
+import { bytesToHex, hexToBytes } from "../crypto/bytes";
+import { recordIdOf } from "../crypto/envelope";
+import type { EncryptionKeyPair } from "../crypto/keys";
+import { AccessDeniedError, ConsentLedgerError, IntegrityError, InvalidArgumentError } from "../errors";
+import type { BlobStore } from "../storage/blob-store";
+import type { KeyCustodian, PublishedRecord } from "./provider";
+import { ResearcherClient, type OpenedRecord } from "./researcher";
+
+/** The gateway answered with an error; `status` and `code` are its HTTP status and error name. */
+export class GatewayError extends ConsentLedgerError {
+  override name = "GatewayError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    reason: string,
+    options: { hint?: string; details?: string; cause?: unknown } = {},
+  ) {
+    super(`The gateway refused: ${reason}`, options);
+  }
+}
+
+/** The gateway did not accept the login or the session (HTTP 401). */
+export class GatewayAuthenticationError extends GatewayError {
+  override name = "GatewayAuthenticationError";
+}
+
+/** What the gateway's domain and login message look like (gateway/auth.ts). */
+export const GATEWAY_LOGIN_DOMAIN_NAME = "ConsentLedgerGateway";
+export const GATEWAY_LOGIN_PRIMARY_TYPE = "GatewayLogin";
+
+export interface GatewayChallenge {
+  domain: { name: string; version: string; chainId: number; verifyingContract: string };
+  types: Record<string, TypedDataField[]>;
+  primaryType: string;
+  message: { account: string; gateway: string; nonce: string; issuedAt: number; expiresAt: number };
+}
+
+/** A data key the gateway released to you. */
+export interface KeyRelease {
+  recordId: string;
+  /** 96 bytes: the data key wrapped to your registered X25519 key, bound to the record id. */
+  wrappedKey: Uint8Array;
+  basis: "Consent" | "Emergency";
+  purpose: PurposeName;
+  /** The gateway's journal id of this release. */
+  releaseId: number;
+  /** Whether a newer version of the record has been anchored. */
+  superseded: boolean;
+  /** The block whose state allowed the release (check it with eth_call at that block). */
+  checkedBlock: number;
+  /** Unix seconds, the release's time in the on-chain access log. */
+  releasedAt: number;
+  /** For a record anchored in a batch: its root and proof, to verify it on chain. */
+  batch?: { root: string; proof: string[] };
+}
+
+export interface GatewayHealth {
+  status: "ok" | "degraded";
+  chainId: number;
+  custodian: string;
+  latestBlock: number | null;
+  pendingLogEntries: number;
+}
+
+export interface GatewayClientOptions {
+  /** Where depositKey reads each record's envelope from (the provider's blob store). */
+  store?: BlobStore;
+  /** The account to log in as, when the signer signs for a contract wallet (ERC-1271); default: the signer's. */
+  account?: string;
+  /** Another fetch (a test, a proxy-aware one); default globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** Per-request timeout in ms; default 30 s. */
+  timeoutMs?: number;
+}
+
+const HINTS: Record<string, string> = {
+  Unauthenticated: "Log in again (authenticate()); the signer must sign for the account the gateway challenged.",
+  AccessDenied:
+    "The chain gives you no access to this record for this purpose: ask the patient for consent (requestAccess).",
+  EncryptionKeyMissing:
+    "Register your encryption key: researcher.registerEncryptionKey(await researcher.deriveEncryptionKey()).",
+  EncryptionKeyInvalid: "Register your encryption key again: the one in KeyDirectory is not a usable X25519 key.",
+  RecordNotFound: "This gateway does not hold that record: ask its provider which custodian keeps its key.",
+  RecordNotAnchored: "Anchor the record (or its batch) first, and deposit once the anchor is mined.",
+  NotRecordProvider: "Only the provider that anchored a record may deposit its key.",
+  ProviderNotServed: "Deposit at your own custodian's gateway, or ask this gateway's operator to accept your records.",
+  ChainUnavailable: "The gateway cannot reach its node right now: try again shortly.",
+  CustodianNotAccredited:
+    "The gateway's custodian is not accredited now: no key can be released until it is reinstated.",
+  TooManyRequests: "Slow down: sign one of your open challenges, or wait for them to expire.",
+  KeyConflict: "This record is already held with another data key.",
+};
+
+const SESSION_MARGIN_MS = 30_000;
+const DEPOSIT_RETRIES = 5;
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let offset = 0; offset < bytes.length; offset += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** A custodian gateway, as one account (researcher, provider, patient) sees it. */
+export class GatewayClient implements KeyCustodian {
+  /** The gateway's base URL, without a trailing slash. */
+  readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly fetchFn: typeof fetch;
+  private session?: { token: string; account: string; expiresAt: number };
+  private loggingIn?: Promise<{ token: string; account: string; expiresAt: number }>;
+
+  constructor(
+    baseUrl: string,
+    readonly signer: Signer,
+    readonly contracts: LedgerContracts,
+    private readonly options: GatewayClientOptions = {},
+  ) {
+    let parsed: URL;
+    try {
+      parsed = new URL(baseUrl);
+    } catch (cause) {
+      throw new InvalidArgumentError("baseUrl", `${JSON.stringify(baseUrl)} is not a URL`, { cause });
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+      throw new InvalidArgumentError("baseUrl", "must be http(s)");
+    this.baseUrl = parsed.toString().replace(/\/+$/, "");
+    this.origin = parsed.origin;
+    const fetchFn = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
+    if (!fetchFn)
+      throw new ConsentLedgerError("This runtime has no fetch", {
+        hint: "Use Node 18+ or a browser, or pass options.fetch.",
+      });
+    this.fetchFn = fetchFn;
+    if (options.account !== undefined) requireAddress(options.account, "account");
+  }
+
+  /**
+   * Logs in: asks for a challenge, checks it names this chain's ledger, this account and this gateway,
+   * signs it (EIP-712) and exchanges it for a session token, kept for later calls.
+   */
+  async authenticate(): Promise<{ account: string; expiresAt: Date }> {
+    this.loggingIn ??= this.login().finally(() => {
+      this.loggingIn = undefined;
+    });
+    const session = await this.loggingIn;
+    return { account: session.account, expiresAt: new Date(session.expiresAt) };
+  }
+
+  /**
+   * KeyCustodian: deposits a just-published record's envelope and data key, so the gateway can release
+   * it. The envelope is read from `options.store` at `record.cid`.
+   */
+  async depositKey(record: PublishedRecord): Promise<void> {
+    if (!this.options.store) {
+      throw new InvalidArgumentError("store", "GatewayClient needs the provider's blob store to deposit a record", {
+        hint: "Construct it as new GatewayClient(url, signer, contracts, { store }) with the store the ProviderClient writes to.",
+      });
+    }
+    const envelope = await this.options.store.get(record.cid);
+    const body = {
+      recordId: requireBytes32(record.recordId, "recordId"),
+      dataKey: bytesToHex(record.dataKey),
+      envelope: toBase64(envelope),
+      batch: record.batch
+        ? { root: record.batch.root, proof: record.batch.proof, patient: record.patient, dataClass: record.dataClass }
+        : undefined,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.json("POST", "/records", body, true);
+        return;
+      } catch (error) {
+        // The gateway's node may not have the anchor's block yet: give it a moment.
+        if (!(error instanceof GatewayError && error.code === "RecordNotAnchored") || attempt >= DEPOSIT_RETRIES)
+          throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+  }
+
+  /** The record's envelope, as the gateway stores it (unverified: fetchRecord verifies it). */
+  async fetchCiphertext(recordId: string): Promise<Uint8Array> {
+    const id = requireBytes32(recordId, "recordId");
+    const response = await this.request("GET", `/records/${id}/ciphertext`, undefined, true);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** Asks for the record's data key for `purpose`; the gateway asks the chain first. */
+  async requestKey(recordId: string, purpose: PurposeName | number): Promise<KeyRelease> {
+    const id = requireBytes32(recordId, "recordId");
+    const code = purposeCode(purpose);
+    const answer = (await this.json("POST", `/records/${id}/key`, { purpose: code }, true)) as Record<string, unknown>;
+    const malformed = (problem: string) =>
+      new GatewayError(200, "MalformedAnswer", `its key release for ${id} is malformed: ${problem}`, {
+        details: JSON.stringify(answer).slice(0, 500),
+      });
+    if (typeof answer.recordId !== "string" || answer.recordId.toLowerCase() !== id)
+      throw malformed("another record id");
+    let wrappedKey: Uint8Array;
+    try {
+      wrappedKey = hexToBytes(String(answer.wrappedKey), { argument: "wrappedKey", length: 96 });
+    } catch (cause) {
+      throw malformed(`wrappedKey is not 96 bytes of hex (${(cause as Error).message})`);
+    }
+    if (answer.basis !== "Consent" && answer.basis !== "Emergency") throw malformed(`basis ${String(answer.basis)}`);
+    return {
+      recordId: id,
+      wrappedKey,
+      basis: answer.basis,
+      purpose: answer.purpose as PurposeName,
+      releaseId: Number(answer.releaseId),
+      superseded: Boolean(answer.superseded),
+      checkedBlock: Number(answer.checkedBlock),
+      releasedAt: Number(answer.releasedAt),
+      batch: answer.batch as KeyRelease["batch"],
+    };
+  }
+
+  /**
+   * Fetches the ciphertext, checks it hashes to `recordId` (so a damaged or swapped copy is refused
+   * before any key is released to you), asks for the wrapped key, then verifies the envelope against
+   * the chain and decrypts it (ResearcherClient.openRecord): IntegrityError if the gateway served other
+   * bytes than those anchored, WrongRecipientKeyError if the key was not wrapped to `keyPair`.
+   */
+  async fetchRecord(input: {
+    recordId: string;
+    purpose: PurposeName | number;
+    keyPair: EncryptionKeyPair;
+  }): Promise<OpenedRecord & { release: KeyRelease }> {
+    const recordId = requireBytes32(input.recordId, "recordId");
+    const envelope = await this.fetchCiphertext(recordId);
+    const actual = await recordIdOf(envelope);
+    if (actual !== recordId) {
+      throw new IntegrityError(recordId, `the ciphertext hashes to ${actual}`, {
+        hint: "The gateway served other bytes than the anchored record: no key was requested. Tell the gateway's operator.",
+      });
+    }
+    const release = await this.requestKey(recordId, input.purpose);
+    const opened = await new ResearcherClient(this.contracts, this.signer).openRecord({
+      envelope,
+      wrappedKey: release.wrappedKey,
+      keyPair: input.keyPair,
+      expectedRecordId: release.recordId,
+      batch: release.batch,
+    });
+    return { ...opened, release };
+  }
+
+  /** What the gateway holds about a record: its CID, patient, class, version and batch proof. */
+  async recordInfo(recordId: string): Promise<Record<string, unknown>> {
+    return (await this.json("GET", `/records/${requireBytes32(recordId, "recordId")}`, undefined, true)) as Record<
+      string,
+      unknown
+    >;
+  }
+
+  /** A release-batch manifest the gateway published (public). */
+  async fetchManifest(cid: string): Promise<unknown> {
+    return this.json("GET", `/manifests/${encodeURIComponent(cid)}`, undefined, false);
+  }
+
+  /** The gateway's health (public). */
+  async health(): Promise<GatewayHealth> {
+    return (await this.json("GET", "/health", undefined, false)) as GatewayHealth;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async login(): Promise<{ token: string; account: string; expiresAt: number }> {
+    const account = getAddress(this.options.account ?? (await this.signer.getAddress()));
+    const challenge = (await this.json("POST", "/auth/challenge", { address: account }, false)) as GatewayChallenge;
+    this.checkChallenge(challenge, account);
+    const types = { ...challenge.types };
+    delete types.EIP712Domain;
+    let signature: string;
+    try {
+      signature = await this.signer.signTypedData(challenge.domain, types, challenge.message);
+    } catch (cause) {
+      throw new ConsentLedgerError("The wallet did not sign the gateway login", {
+        hint: "Approve the signature request: it costs nothing and sends no transaction.",
+        cause,
+      });
+    }
+    const answer = (await this.json("POST", "/auth/verify", { nonce: challenge.message.nonce, signature }, false)) as {
+      token: string;
+      account: string;
+      expiresAt: string;
+    };
+    const session = {
+      token: answer.token,
+      account: getAddress(answer.account),
+      expiresAt: Date.parse(answer.expiresAt),
+    };
+    if (session.account !== account || !session.token || !Number.isFinite(session.expiresAt)) {
+      throw new GatewayAuthenticationError(
+        200,
+        "MalformedAnswer",
+        "its login answer is malformed or names another account",
+      );
+    }
+    this.session = session;
+    return session;
+  }
+
+  /** Refuses to sign a challenge for another chain, ledger, account or gateway (a relayed login). */
+  private checkChallenge(challenge: GatewayChallenge, account: string): void {
+    const problem = (what: string) =>
+      new GatewayAuthenticationError(200, "SuspiciousChallenge", `its login challenge ${what}; it was not signed`, {
+        hint: "Check the gateway URL: a gateway may only ask you to log in to itself, on this chain.",
+      });
+    const { domain, message } = challenge ?? ({} as GatewayChallenge);
+    if (!domain || !message) throw problem("is malformed");
+    if (domain.name !== GATEWAY_LOGIN_DOMAIN_NAME || domain.version !== "1")
+      throw problem(`has domain ${domain.name} v${domain.version}`);
+    if (BigInt(domain.chainId) !== this.contracts.chainId) throw problem(`is for chain ${domain.chainId}`);
+    if (String(domain.verifyingContract).toLowerCase() !== this.contracts.deployment.ledger.toLowerCase()) {
+      throw problem(`names ledger ${domain.verifyingContract}`);
+    }
+    if (challenge.primaryType !== GATEWAY_LOGIN_PRIMARY_TYPE || !challenge.types?.[GATEWAY_LOGIN_PRIMARY_TYPE])
+      throw problem("has other types");
+    if (String(message.account).toLowerCase() !== account.toLowerCase())
+      throw problem(`is for account ${message.account}`);
+    if (message.gateway !== this.origin) throw problem(`names gateway ${message.gateway}, not ${this.origin}`);
+    if (message.expiresAt * 1000 <= Date.now()) throw problem("has expired already");
+  }
+
+  private async token(): Promise<string> {
+    if (!this.session || this.session.expiresAt - SESSION_MARGIN_MS <= Date.now()) await this.authenticate();
+    return (this.session as { token: string }).token;
+  }
+
+  private async json(method: "GET" | "POST", path: string, body: unknown, authenticated: boolean): Promise<unknown> {
+    const response = await this.request(method, path, body, authenticated);
+    try {
+      return await response.json();
+    } catch (cause) {
+      throw new GatewayError(response.status, "MalformedAnswer", `its answer to ${method} ${path} is not JSON`, {
+        cause,
+      });
+    }
+  }
+
+  /** One HTTP exchange; with `authenticated`, logs in when needed and once more on a 401. */
+  private async request(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    authenticated: boolean,
+  ): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers["content-type"] = "application/json";
+      if (authenticated) headers.authorization = `Bearer ${await this.token()}`;
+      let response: Response;
+      try {
+        response = await this.fetchFn(`${this.baseUrl}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        });
+      } catch (cause) {
+        throw new GatewayError(0, "GatewayUnreachable", `no answer from ${this.baseUrl} to ${method} ${path}`, {
+          hint: "Check the gateway URL and that the gateway is running.",
+          cause,
+        });
+      }
+      if (response.ok) return response;
+      if (response.status === 401 && authenticated && attempt === 1) {
+        this.session = undefined;
+        continue;
+      }
+      throw await this.errorOf(response, path);
+    }
+  }
+
+  private async errorOf(response: Response, path: string): Promise<ConsentLedgerError> {
+    const text = await response.text().catch(() => "");
+    let code = "HttpError";
+    let reason = `HTTP ${response.status} on ${path}`;
+    try {
+      const parsed = JSON.parse(text) as { error?: unknown; reason?: unknown };
+      if (typeof parsed.error === "string") code = parsed.error;
+      if (typeof parsed.reason === "string") reason = parsed.reason;
+    } catch {
+      if (text) reason = `${reason}: ${text.slice(0, 200)}`;
+    }
+    const details = `HTTP ${response.status} ${code}`;
+    if (response.status === 403)
+      return new AccessDeniedError(reason, { hint: HINTS[code] ?? HINTS.AccessDenied, details });
+    if (code === "StoredCiphertextCorrupt") {
+      const recordId = /0x[0-9a-fA-F]{64}/.exec(path)?.[0] ?? path;
+      return new IntegrityError(recordId, reason, {
+        hint: "Fetch the record from another copy; tell the gateway's operator.",
+        details,
+      });
+    }
+    if (response.status === 401)
+      return new GatewayAuthenticationError(response.status, code, reason, {
+        hint: HINTS[code] ?? HINTS.Unauthenticated,
+        details,
+      });
+    return new GatewayError(response.status, code, reason, { hint: HINTS[code], details });
+  }
+}

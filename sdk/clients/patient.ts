@@ -1,0 +1,366 @@
+import type { EventLog, Signer } from "ethers";
+
+import {
+  dataClassMask,
+  duoModifierMask,
+  duoPermissionCode,
+  purposeMask,
+  requireAddress,
+  toUnixSeconds,
+} from "../args";
+import { RESEARCH_PURPOSES, maskOf, Purpose } from "../codes";
+import type { LedgerContracts } from "../chain/connect";
+import { send, type PendingTransaction } from "../chain/transactions";
+import { toLedgerError } from "../chain/revert";
+import { InvalidArgumentError } from "../errors";
+import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
+import { consentDomain, signConsentMessage } from "./signatures";
+import type {
+  AccessRequest,
+  Consent,
+  DataUsePolicy,
+  GrantInput,
+  PolicyInput,
+  RequestView,
+  SignedConsent,
+} from "./types";
+
+/** Options of the actions a delegate may take for a patient. */
+export interface OnBehalf {
+  /** The patient acted for; defaults to the signer itself. */
+  patient?: string;
+}
+
+/** Options of a signature made for a relayer. */
+export interface SignOptions extends OnBehalf {
+  /** Until when the signature may be relayed (Date or unix seconds); defaults to one hour from now. */
+  deadline?: Date | number;
+  /** A specific unused nonce; defaults to the lowest one the ledger shows unused. */
+  nonce?: bigint;
+}
+
+/**
+ * What a patient (or a delegate, naming the patient) does: grant and revoke consents, decide requests,
+ * set a standing policy, appoint delegates, opt out of emergency access, and sign any consent action
+ * for a relayer to submit when the patient has no funds.
+ */
+export class PatientClient {
+  constructor(
+    readonly contracts: LedgerContracts,
+    readonly signer: Signer,
+  ) {}
+
+  /** Grants a consent; resolves to the consent as stored. */
+  async grant(input: GrantInput, options: OnBehalf = {}): Promise<PendingTransaction<Consent>> {
+    const patient = await this.patientOf(options);
+    const grant = await this.toGrant(input);
+    return send(
+      "grant consent",
+      () =>
+        this.contracts.ledger
+          .connect(this.signer)
+          .grant(patient, grant.grantee, grant.dataClasses, grant.purposes, grant.validFrom, grant.validUntil),
+      () => ({ patient, ...grant }),
+    );
+  }
+
+  /** Grants several consents in one transaction. */
+  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}): Promise<PendingTransaction<Consent[]>> {
+    if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
+    const patient = await this.patientOf(options);
+    const grants = await Promise.all(inputs.map((input) => this.toGrant(input)));
+    return send(
+      "grant consents",
+      () => this.contracts.ledger.connect(this.signer).grantBatch(patient, grants),
+      () => grants.map((grant) => ({ patient, ...grant })),
+    );
+  }
+
+  /** Revokes the consent given to `grantee`. */
+  async revoke(grantee: string, options: OnBehalf = {}): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+    const patient = await this.patientOf(options);
+    const who = requireAddress(grantee, "grantee");
+    return send(
+      "revoke consent",
+      () => this.contracts.ledger.connect(this.signer).revoke(patient, who),
+      () => ({ patient, grantee: who }),
+    );
+  }
+
+  /** Approves a pending request (given as its id or the full request). */
+  async approve(request: AccessRequest | string): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+    const full = await this.resolveRequest(request);
+    return send(
+      "approve the request",
+      () => this.contracts.ledger.connect(this.signer).approveRequest(toAbiRequest(full)),
+      async (receipt) => {
+        const block = await receipt.getBlock();
+        return {
+          requestId: requestIdOf(full),
+          consent: {
+            patient: full.terms.patient,
+            grantee: full.researcher,
+            dataClasses: full.terms.dataClasses,
+            purposes: maskOf([full.terms.purpose]),
+            validFrom: block.timestamp,
+            validUntil: block.timestamp + full.terms.duration,
+          },
+        };
+      },
+    );
+  }
+
+  /** Denies a pending request. */
+  async deny(request: AccessRequest | string): Promise<PendingTransaction<{ requestId: string }>> {
+    const full = await this.resolveRequest(request);
+    return send(
+      "deny the request",
+      () => this.contracts.ledger.connect(this.signer).denyRequest(toAbiRequest(full)),
+      () => ({ requestId: requestIdOf(full) }),
+    );
+  }
+
+  /** Sets the signer's standing data-use policy (research purposes only). */
+  async setPolicy(input: PolicyInput): Promise<PendingTransaction<DataUsePolicy>> {
+    const policy: DataUsePolicy = {
+      permission: duoPermissionCode(input.permission),
+      modifiers: duoModifierMask(input.modifiers),
+      dataClasses: dataClassMask(input.dataClasses),
+      purposes:
+        input.purposes === undefined ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name])) : purposeMask(input.purposes),
+      diseaseId: input.diseaseId ?? 0,
+      maxDuration: input.maxDuration ?? 0,
+      validUntil: toUnixSeconds(input.validUntil, "validUntil"),
+    };
+    return send(
+      "set the policy",
+      () => this.contracts.ledger.connect(this.signer).setPolicy(policy),
+      () => policy,
+    );
+  }
+
+  async clearPolicy(): Promise<PendingTransaction<void>> {
+    return send("clear the policy", () => this.contracts.ledger.connect(this.signer).clearPolicy(), () => undefined);
+  }
+
+  /** Appoints `delegate` until `validUntil` (a parent for a minor, a carer). */
+  async appointDelegate(delegate: string, validUntil: Date | number): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
+    const who = requireAddress(delegate, "delegate");
+    const until = toUnixSeconds(validUntil, "validUntil");
+    return send(
+      "appoint the delegate",
+      () => this.contracts.ledger.connect(this.signer).appointDelegate(who, until),
+      () => ({ delegate: who, validUntil: until }),
+    );
+  }
+
+  async removeDelegate(delegate: string): Promise<PendingTransaction<{ delegate: string }>> {
+    const who = requireAddress(delegate, "delegate");
+    return send(
+      "remove the delegate",
+      () => this.contracts.ledger.connect(this.signer).removeDelegate(who),
+      () => ({ delegate: who }),
+    );
+  }
+
+  /** Opts out of (true) or back into (false) emergency access. */
+  async setEmergencyOptOut(optedOut: boolean): Promise<PendingTransaction<{ optedOut: boolean }>> {
+    return send(
+      "set the emergency opt-out",
+      () => this.contracts.ledger.connect(this.signer).setEmergencyOptOut(optedOut),
+      () => ({ optedOut }),
+    );
+  }
+
+  /** Signs a grant for someone else to relay. */
+  async signGrant(input: GrantInput, options: SignOptions = {}): Promise<SignedConsent> {
+    const patient = await this.patientOf(options);
+    const grant = await this.toGrant(input);
+    return this.sign("grant", "Grant", { patient, ...grant }, options, { patient, grant });
+  }
+
+  /** Signs a revocation for someone else to relay. */
+  async signRevoke(grantee: string, options: SignOptions = {}): Promise<SignedConsent> {
+    const patient = await this.patientOf(options);
+    const who = requireAddress(grantee, "grantee");
+    return this.sign("revoke", "Revoke", { patient, grantee: who }, options, { patient, grantee: who });
+  }
+
+  /** Signs an approval of a request for someone else to relay. */
+  async signApprove(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
+    const full = await this.resolveRequest(request);
+    return this.sign("approve", "ApproveRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+  }
+
+  /** Signs a denial of a request for someone else to relay. */
+  async signDeny(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
+    const full = await this.resolveRequest(request);
+    return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+  }
+
+  /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
+  async cancelSignature(nonce: bigint): Promise<PendingTransaction<{ nonce: bigint }>> {
+    return send(
+      "cancel the signature",
+      () => this.contracts.ledger.connect(this.signer).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
+      () => ({ nonce }),
+    );
+  }
+
+  /** The consent the patient gave `grantee`, or undefined. */
+  async consentTo(grantee: string, options: OnBehalf = {}): Promise<Consent | undefined> {
+    const patient = await this.patientOf(options);
+    const stored = await this.contracts.ledger.consentOf(patient, requireAddress(grantee, "grantee"));
+    if (stored.validUntil === 0n) return undefined;
+    return {
+      patient,
+      grantee: requireAddress(grantee, "grantee"),
+      dataClasses: Number(stored.dataClasses),
+      purposes: Number(stored.purposes),
+      validFrom: Number(stored.validFrom),
+      validUntil: Number(stored.validUntil),
+    };
+  }
+
+  /** Every consent the patient has in force or scheduled now (from events, checked against storage). */
+  async consents(options: OnBehalf = {}): Promise<Consent[]> {
+    const patient = await this.patientOf(options);
+    const events = await this.contracts.ledger.queryFilter(
+      this.contracts.ledger.filters.ConsentGranted(patient),
+      this.contracts.deployment.deployedAtBlock ?? 0,
+    );
+    const grantees = [...new Set(events.map((event) => event.args.grantee as string))];
+    const now = Number((await this.contracts.provider.getBlock("latest"))?.timestamp ?? 0);
+    const consents = await Promise.all(grantees.map((grantee) => this.consentTo(grantee, { patient })));
+    return consents.filter((consent): consent is Consent => consent !== undefined && consent.validUntil > now);
+  }
+
+  /** Requests made to the patient; by default only those still pending. */
+  async requests(options: OnBehalf & { all?: boolean } = {}): Promise<RequestView[]> {
+    const patient = await this.patientOf(options);
+    const events = await this.contracts.ledger.queryFilter(
+      this.contracts.ledger.filters.RequestOpened(undefined, patient),
+      this.contracts.deployment.deployedAtBlock ?? 0,
+    );
+    const views = await requestViews(this.contracts, events as unknown as EventLog[]);
+    return options.all ? views : views.filter((view) => view.status === "Pending");
+  }
+
+  /** The lowest nonce of `signer` that the ledger shows unused. */
+  async nextNonce(signer?: string): Promise<bigint> {
+    const who = signer ?? (await this.signer.getAddress());
+    for (let nonce = 0n; nonce < 4096n; nonce++) {
+      if (!(await this.contracts.ledger.isNonceUsed(who, nonce))) return nonce;
+    }
+    throw new InvalidArgumentError("nonce", "the first 4096 nonces are used", { hint: "Pass an explicit nonce." });
+  }
+
+  private async sign(
+    kind: SignedConsent["kind"],
+    primaryType: "Grant" | "Revoke" | "ApproveRequest" | "DenyRequest",
+    fields: Record<string, unknown>,
+    options: SignOptions,
+    extra: Partial<SignedConsent>,
+  ): Promise<SignedConsent> {
+    const signer = await this.signer.getAddress();
+    const now = Math.floor(Date.now() / 1000);
+    const deadline = toUnixSeconds(options.deadline, "deadline", now + 3600);
+    const nonce = options.nonce ?? (await this.nextNonce(signer));
+    const ledger = await this.contracts.ledger.getAddress();
+    let signature: string;
+    try {
+      signature = await signConsentMessage(this.signer, consentDomain(this.contracts.chainId, ledger), primaryType, {
+        ...fields,
+        nonce,
+        deadline,
+      });
+    } catch (error) {
+      throw toLedgerError(error, `sign the ${kind}`);
+    }
+    return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
+  }
+
+  private async patientOf(options: OnBehalf): Promise<string> {
+    return options.patient ? requireAddress(options.patient, "patient") : this.signer.getAddress();
+  }
+
+  private async toGrant(input: GrantInput) {
+    const grantee = requireAddress(input.grantee, "grantee");
+    const validFrom = toUnixSeconds(input.validFrom, "validFrom");
+    const validUntil = toUnixSeconds(input.validUntil, "validUntil");
+    if (validUntil <= validFrom) {
+      throw new InvalidArgumentError("validUntil", `must be after validFrom (${validFrom}), got ${validUntil}`);
+    }
+    return { grantee, dataClasses: dataClassMask(input.dataClasses), purposes: purposeMask(input.purposes), validFrom, validUntil };
+  }
+
+  private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
+    return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
+  }
+}
+
+function jsonRequest(request: AccessRequest): NonNullable<SignedConsent["request"]> {
+  return { ...request, terms: { ...request.terms, acceptedObligations: request.terms.acceptedObligations.toString() } };
+}
+
+/** Parses a SignedConsent read from a file or a network, so a relayer never submits garbage. */
+export function parseSignedConsent(value: unknown): SignedConsent {
+  const input = value as Partial<SignedConsent> | null;
+  if (!input || typeof input !== "object" || !["grant", "revoke", "approve", "deny"].includes(String(input.kind))) {
+    throw new InvalidArgumentError("signed consent", "not a signed consent object (kind must be grant, revoke, approve or deny)");
+  }
+  if (typeof input.signature !== "string" || !/^0x[0-9a-fA-F]*$/.test(input.signature)) {
+    throw new InvalidArgumentError("signed consent", "signature must be 0x-hex");
+  }
+  requireAddress(input.signer, "signer");
+  requireAddress(input.ledger, "ledger");
+  if (!/^\d+$/.test(String(input.nonce)) || !Number.isSafeInteger(input.deadline) || !Number.isSafeInteger(input.chainId)) {
+    throw new InvalidArgumentError("signed consent", "nonce, deadline and chainId must be whole numbers");
+  }
+  return input as SignedConsent;
+}
+
+/**
+ * Submits a signed consent action with the relayer's account (the relayer pays the gas). Checks the
+ * signature's chain and ledger first, so a relayer learns of a mismatch before paying for a revert.
+ */
+export async function relaySignedConsent(
+  contracts: LedgerContracts,
+  relayer: Signer,
+  signed: SignedConsent,
+): Promise<PendingTransaction<SignedConsent>> {
+  const checked = parseSignedConsent(signed);
+  const ledger = contracts.ledger.connect(relayer);
+  const ledgerAddress = await contracts.ledger.getAddress();
+  if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
+    throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {
+      hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
+    });
+  }
+  const nonce = BigInt(checked.nonce);
+  const common = [checked.signer, nonce, checked.deadline, checked.signature] as const;
+  const toRequest = () => {
+    const r = checked.request;
+    if (!r) throw new InvalidArgumentError("signed consent", `a ${checked.kind} needs its request`);
+    return toAbiRequest({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } });
+  };
+  return send(
+    `relay the signed ${checked.kind}`,
+    () => {
+      switch (checked.kind) {
+        case "grant":
+          if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
+          return ledger.grantBySig(checked.patient, checked.grant, ...common);
+        case "revoke":
+          if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
+          return ledger.revokeBySig(checked.patient, checked.grantee, ...common);
+        case "approve":
+          return ledger.approveRequestBySig(toRequest(), ...common);
+        default:
+          return ledger.denyRequestBySig(toRequest(), ...common);
+      }
+    },
+    () => checked,
+  );
+}
+

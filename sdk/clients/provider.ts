@@ -1,0 +1,232 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { toUtf8Bytes, ZeroHash, type Signer } from "ethers";
+
+import { dataClassCode, purposeCode, requireAddress, requireBytes32 } from "../args";
+import type { LedgerContracts } from "../chain/connect";
+import { send, type PendingTransaction } from "../chain/transactions";
+import { ContentType, sealRecord, type RecordContext } from "../crypto/envelope";
+import { wrapDataKey } from "../crypto/key-wrap";
+import { bytes32ToPublicKey } from "../crypto/keys";
+import { AccessDeniedError, ConsentLedgerError, ContractRevertError, InvalidArgumentError } from "../errors";
+import { assertFhirResource } from "../fhir/resource";
+import { recordIdFromCid, type BlobStore } from "../storage/blob-store";
+import { AccessBasis, type DataClassName, type PurposeName } from "../codes";
+
+/** What a provider publishes: a FHIR R4 resource (or raw bytes) of one data class for one patient. */
+export interface PublishInput {
+  patient: string;
+  dataClass: DataClassName | number;
+  /** A FHIR R4 resource as a JSON object, or bytes (sent as application/octet-stream). */
+  payload: unknown;
+}
+
+/** A record the provider published: what the chain and store hold, and the data key to hand over. */
+export interface PublishedRecord {
+  recordId: string;
+  cid: string;
+  patient: string;
+  provider: string;
+  dataClass: number;
+  version: number;
+  previousRecordId: string;
+  /** The record's AES-256 key. Keep it secret: hand it to the custodian gateway, never to the chain. */
+  dataKey: Uint8Array;
+  transactionHash: string;
+  blockNumber: number;
+  /** Set for records published in a batch. */
+  batch?: { root: string; proof: string[] };
+}
+
+/** A batch of records anchored as one Merkle root. */
+export interface PublishedBatch {
+  root: string;
+  manifestCid: string;
+  records: PublishedRecord[];
+}
+
+/** The manifest stored beside a batch: what each leaf is and where its ciphertext lives. */
+export interface BatchManifest {
+  format: "consent-ledger/record-batch/v1";
+  chainId: number;
+  registry: string;
+  provider: string;
+  root: string;
+  records: { recordId: string; cid: string; patient: string; dataClass: number; proof: string[] }[];
+}
+
+/**
+ * Receives each published record's data key once its anchor is mined: the custodian gateway's ingest
+ * (gateway/) implements it; without one, the caller keeps `PublishedRecord.dataKey` itself.
+ */
+export interface KeyCustodian {
+  depositKey(record: PublishedRecord): Promise<void>;
+}
+
+/** A record encrypted and stored, not yet anchored. */
+type SealedRecord = Omit<PublishedRecord, "transactionHash" | "blockNumber" | "batch">;
+
+export const BATCH_LEAF_TYPES = ["bytes32", "address", "uint8"] as const;
+
+/**
+ * What a provider does: encrypt a record client-side, store the ciphertext, anchor its hash; amend a
+ * record into its next version; publish many records under one Merkle root.
+ */
+export class ProviderClient {
+  constructor(
+    readonly contracts: LedgerContracts,
+    readonly signer: Signer,
+    readonly store: BlobStore,
+    readonly custodian?: KeyCustodian,
+  ) {}
+
+  /** Encrypts, stores and anchors one record. The ciphertext is stored before the anchor is sent. */
+  async publish(input: PublishInput): Promise<PendingTransaction<PublishedRecord>> {
+    const patient = requireAddress(input.patient, "patient");
+    const dataClass = dataClassCode(input.dataClass);
+    const sealed = await this.seal(input.payload, { patient, dataClass, version: 1, previousRecordId: ZeroHash });
+    return send(
+      "anchor the record",
+      () => this.contracts.records.connect(this.signer).anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
+      (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
+    );
+  }
+
+  /** Publishes `payload` as the next version of `previousRecordId`, same patient and data class. */
+  async amend(previousRecordId: string, payload: unknown): Promise<PendingTransaction<PublishedRecord>> {
+    const previousId = requireBytes32(previousRecordId, "previousRecordId");
+    const previous = await this.contracts.records.recordOf(previousId);
+    if (previous.version === 0n) {
+      throw new ContractRevertError("RecordNotFound", [previousId], { hint: "Amend a record that is anchored." });
+    }
+    if (previous.superseded) {
+      throw new ContractRevertError("RecordAlreadySuperseded", [previousId], { hint: "Amend the latest version instead." });
+    }
+    const sealed = await this.seal(payload, {
+      patient: previous.patient,
+      dataClass: Number(previous.dataClass),
+      version: Number(previous.version) + 1,
+      previousRecordId: previousId,
+    });
+    return send(
+      "amend the record",
+      () => this.contracts.records.connect(this.signer).amendRecord(previousId, sealed.recordId, toUtf8Bytes(sealed.cid)),
+      (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
+    );
+  }
+
+  /**
+   * Encrypts and stores every record, then anchors them all under one Merkle root, with a manifest (in
+   * the store) that lists each record, its CID and its proof. Costs a fraction of an anchor per record.
+   */
+  async publishBatch(inputs: readonly PublishInput[]): Promise<PendingTransaction<PublishedBatch>> {
+    if (inputs.length === 0) throw new InvalidArgumentError("records", "empty batch");
+    const sealed: SealedRecord[] = [];
+    for (const [index, input] of inputs.entries()) {
+      const patient = requireAddress(input.patient, `records[${index}].patient`);
+      const dataClass = dataClassCode(input.dataClass);
+      sealed.push(await this.seal(input.payload, { patient, dataClass, version: 1, previousRecordId: ZeroHash }));
+    }
+    const tree = StandardMerkleTree.of(
+      sealed.map((record) => [record.recordId, record.patient, record.dataClass]),
+      [...BATCH_LEAF_TYPES],
+    );
+    const root = tree.root;
+    const proofs = sealed.map((_, index) => tree.getProof(index));
+    const manifest: BatchManifest = {
+      format: "consent-ledger/record-batch/v1",
+      chainId: Number(this.contracts.chainId),
+      registry: await this.contracts.records.getAddress(),
+      provider: await this.signer.getAddress(),
+      root,
+      records: sealed.map((record, index) => ({
+        recordId: record.recordId,
+        cid: record.cid,
+        patient: record.patient,
+        dataClass: record.dataClass,
+        proof: proofs[index],
+      })),
+    };
+    const manifestCid = await this.store.put(toUtf8Bytes(JSON.stringify(manifest)));
+    return send(
+      "anchor the batch",
+      () => this.contracts.records.connect(this.signer).anchorBatch(root, sealed.length, toUtf8Bytes(manifestCid)),
+      async (receipt) => {
+        const records: PublishedRecord[] = [];
+        for (const [index, record] of sealed.entries()) {
+          records.push(
+            await this.deposit({
+              ...record,
+              transactionHash: receipt.hash,
+              blockNumber: receipt.blockNumber,
+              batch: { root, proof: proofs[index] },
+            }),
+          );
+        }
+        return { root, manifestCid, records };
+      },
+    );
+  }
+
+  /**
+   * Wraps a record's data key to `grantee`'s registered X25519 key, after asking the ledger, at the
+   * latest block, whether the grantee may read the record for `purpose` (a consent or an emergency
+   * window). For providers who hand keys over themselves; a custodian gateway does the same for many.
+   */
+  async shareKey(
+    record: Pick<PublishedRecord, "recordId" | "patient" | "dataClass" | "dataKey">,
+    grantee: string,
+    purpose: PurposeName | number,
+  ): Promise<{ wrappedKey: Uint8Array; basis: "Consent" | "Emergency" }> {
+    const who = requireAddress(grantee, "grantee");
+    const purposeValue = purposeCode(purpose);
+    const basis = Number(await this.contracts.ledger.accessBasis(record.patient, who, record.dataClass, purposeValue));
+    if (basis === AccessBasis.None) {
+      throw new AccessDeniedError(`${who} may not read record ${record.recordId} for this purpose now`, {
+        hint: "The patient must grant (or approve a request for) this data class and purpose first.",
+      });
+    }
+    const registered = await this.contracts.keys.keyOf(who);
+    if (/^0x0+$/.test(registered)) {
+      throw new ConsentLedgerError(`${who} has no encryption key in the key directory`, {
+        hint: "The grantee must register one (ResearcherClient.registerEncryptionKey) before keys can be shared.",
+      });
+    }
+    const wrappedKey = await wrapDataKey(record.dataKey, bytes32ToPublicKey(registered), record.recordId);
+    return { wrappedKey, basis: basis === AccessBasis.Consent ? "Consent" : "Emergency" };
+  }
+
+  private async seal(
+    payload: unknown,
+    record: Pick<RecordContext, "patient" | "dataClass" | "version" | "previousRecordId">,
+  ): Promise<SealedRecord> {
+    const provider = await this.signer.getAddress();
+    let bytes: Uint8Array;
+    let contentType: number;
+    if (payload instanceof Uint8Array) {
+      bytes = payload;
+      contentType = ContentType.OCTET_STREAM;
+    } else {
+      assertFhirResource(payload);
+      bytes = toUtf8Bytes(JSON.stringify(payload));
+      contentType = ContentType.FHIR_JSON;
+    }
+    const context: RecordContext = {
+      chainId: this.contracts.chainId,
+      registry: await this.contracts.records.getAddress(),
+      provider,
+      contentType,
+      ...record,
+    };
+    const { envelope, dataKey, recordId } = await sealRecord(bytes, context);
+    const cid = await this.store.put(envelope);
+    if (recordIdFromCid(cid) !== recordId) {
+      throw new InvalidArgumentError("store", `returned CID ${cid}, which is not the envelope's hash ${recordId}`);
+    }
+    return { recordId, cid, provider, dataKey, ...record };
+  }
+
+  private async deposit(record: PublishedRecord): Promise<PublishedRecord> {
+    if (this.custodian) await this.custodian.depositKey(record);
+    return record;
+  }
+}

@@ -1,0 +1,132 @@
+import { toUtf8String, ZeroHash, type EventLog } from "ethers";
+
+import { requireBytes32 } from "../args";
+import type { LedgerContracts } from "../chain/connect";
+import { parseEnvelope, recordIdOf, type RecordContext } from "../crypto/envelope";
+import { IntegrityError } from "../errors";
+
+/** A record as the chain knows it. */
+export interface AnchoredRecord {
+  recordId: string;
+  patient: string;
+  provider: string;
+  dataClass: number;
+  version: number;
+  superseded: boolean;
+  /** The version this one replaces; the zero hash for an original. */
+  supersedes: string;
+  /** Where the ciphertext is: a CID or URI. */
+  pointer: string;
+  blockNumber: number;
+  transactionHash: string;
+  /** Set for a record anchored in a batch: its Merkle root and proof. */
+  batch?: { root: string; proof: string[] };
+}
+
+/** Proof that a record is in an anchored batch. */
+export interface BatchMembership {
+  root: string;
+  proof: string[];
+}
+
+function fromEvent(event: EventLog, superseded: boolean): AnchoredRecord {
+  const args = event.args;
+  let pointer: string;
+  try {
+    pointer = toUtf8String(args.pointer);
+  } catch {
+    pointer = args.pointer;
+  }
+  return {
+    recordId: args.recordId,
+    patient: args.patient,
+    provider: args.provider,
+    dataClass: Number(args.dataClass),
+    version: Number(args.version),
+    superseded,
+    supersedes: args.supersedes,
+    pointer,
+    blockNumber: event.blockNumber,
+    transactionHash: event.transactionHash,
+  };
+}
+
+/** The individually anchored records of `patient`, oldest first, with their version links. */
+export async function recordsOf(contracts: LedgerContracts, patient: string): Promise<AnchoredRecord[]> {
+  const events = (await contracts.records.queryFilter(
+    contracts.records.filters.RecordAnchored(undefined, patient),
+    contracts.deployment.deployedAtBlock ?? 0,
+  )) as unknown as EventLog[];
+  const superseded = new Set(events.map((event) => event.args.supersedes as string).filter((id) => id !== ZeroHash));
+  return events.map((event) => fromEvent(event, superseded.has(event.args.recordId)));
+}
+
+/** The RecordAnchored event of one record, or undefined when it was never anchored on its own. */
+export async function anchorEventOf(contracts: LedgerContracts, recordId: string): Promise<AnchoredRecord | undefined> {
+  const events = (await contracts.records.queryFilter(
+    contracts.records.filters.RecordAnchored(requireBytes32(recordId, "recordId")),
+    contracts.deployment.deployedAtBlock ?? 0,
+  )) as unknown as EventLog[];
+  if (events.length === 0) return undefined;
+  const stored = await contracts.records.recordOf(recordId);
+  return fromEvent(events[0], stored.superseded);
+}
+
+/**
+ * Checks an envelope against the chain before anyone decrypts it: its SHA-256 is an anchored record
+ * (or is proven in an anchored batch), and the patient, provider, data class, version, registry, chain
+ * and version link in its authenticated header are the ones anchored. Throws IntegrityError naming the
+ * record and the field that differs.
+ */
+export async function verifyEnvelopeOnChain(
+  contracts: LedgerContracts,
+  envelope: Uint8Array,
+  options: { expectedRecordId?: string; batch?: BatchMembership } = {},
+): Promise<{ recordId: string; context: RecordContext; superseded: boolean }> {
+  const recordId = await recordIdOf(envelope);
+  if (options.expectedRecordId && options.expectedRecordId.toLowerCase() !== recordId) {
+    throw new IntegrityError(options.expectedRecordId, `the ciphertext hashes to ${recordId}`);
+  }
+  const { context } = parseEnvelope(envelope);
+  const registry = await contracts.records.getAddress();
+  const mismatch = (field: string, expected: unknown, actual: unknown) =>
+    new IntegrityError(recordId, `${field} is ${String(actual)} in the envelope but ${String(expected)} on chain`);
+  if (BigInt(context.chainId) !== contracts.chainId) throw mismatch("chain id", contracts.chainId, context.chainId);
+  if (context.registry !== registry) throw mismatch("registry", registry, context.registry);
+
+  const stored = await contracts.records.recordOf(recordId);
+  let superseded = stored.superseded;
+  if (stored.version === 0n) {
+    if (!options.batch) throw new IntegrityError(recordId, "no record with this hash is anchored");
+    const inBatch = await contracts.records.verifyBatchedRecord(
+      options.batch.root,
+      { contentHash: recordId, patient: context.patient, dataClass: context.dataClass },
+      options.batch.proof,
+    );
+    if (!inBatch) throw new IntegrityError(recordId, `it is not in batch ${options.batch.root} with that patient and class`);
+    const batch = await contracts.records.batchOf(options.batch.root);
+    const provider = await contracts.ledger.partyAt(batch.providerIndex);
+    if (provider !== context.provider) throw mismatch("provider", provider, context.provider);
+    if (context.version !== 1 || context.previousRecordId !== ZeroHash) throw mismatch("version", 1, context.version);
+    superseded = false;
+  } else {
+    if (stored.patient !== context.patient) throw mismatch("patient", stored.patient, context.patient);
+    if (Number(stored.dataClass) !== context.dataClass) throw mismatch("data class", stored.dataClass, context.dataClass);
+    if (Number(stored.version) !== context.version) throw mismatch("version", stored.version, context.version);
+    const provider = await contracts.ledger.partyAt(stored.providerIndex);
+    if (provider !== context.provider) throw mismatch("provider", provider, context.provider);
+    if (context.version > 1) {
+      const previous = await contracts.records.recordOf(context.previousRecordId);
+      if (Number(previous.version) !== context.version - 1 || !previous.superseded || previous.patient !== context.patient) {
+        throw new IntegrityError(recordId, `its previous version ${context.previousRecordId} is not the anchored predecessor`);
+      }
+      const anchor = await anchorEventOf(contracts, recordId);
+      if (anchor && anchor.supersedes !== context.previousRecordId) {
+        throw mismatch("previous version", anchor.supersedes, context.previousRecordId);
+      }
+    } else if (context.previousRecordId !== ZeroHash) {
+      throw mismatch("previous version", ZeroHash, context.previousRecordId);
+    }
+  }
+  return { recordId, context, superseded };
+}

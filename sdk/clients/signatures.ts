@@ -1,0 +1,45 @@
+import type { Signer, TypedDataDomain, TypedDataField } from "ethers";
+
+/** The EIP-712 types of ISignedConsents, exactly as the contract hashes them. */
+export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "DenyRequest", TypedDataField[]> = {
+  Grant: [
+    { name: "patient", type: "address" },
+    { name: "grantee", type: "address" },
+    { name: "dataClasses", type: "uint32" },
+    { name: "purposes", type: "uint32" },
+    { name: "validFrom", type: "uint40" },
+    { name: "validUntil", type: "uint40" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  Revoke: [
+    { name: "patient", type: "address" },
+    { name: "grantee", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  ApproveRequest: [
+    { name: "requestId", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  DenyRequest: [
+    { name: "requestId", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/** The ledger's EIP-712 domain: name, version, chain and contract, so a signature works nowhere else. */
+export function consentDomain(chainId: bigint | number, ledger: string): TypedDataDomain {
+  return { name: "ConsentLedger", version: "1", chainId: BigInt(chainId), verifyingContract: ledger };
+}
+
+export async function signConsentMessage(
+  signer: Signer,
+  domain: TypedDataDomain,
+  primaryType: keyof typeof CONSENT_TYPES,
+  message: Record<string, unknown>,
+): Promise<string> {
+  return signer.signTypedData(domain, { [primaryType]: CONSENT_TYPES[primaryType] }, message);
+}

@@ -1,0 +1,107 @@
+import type { DataClassName, DuoName, PurposeName, RequestStatusName } from "../codes";
+
+/** A consent as the ledger stores it: bitmasks and unix seconds. */
+export interface Consent {
+  patient: string;
+  grantee: string;
+  dataClasses: number;
+  purposes: number;
+  validFrom: number;
+  validUntil: number;
+}
+
+/** What a patient grants; sets by name or code, times as Date or unix seconds. */
+export interface GrantInput {
+  grantee: string;
+  dataClasses: readonly (DataClassName | number)[] | number;
+  purposes: readonly (PurposeName | number)[] | number;
+  /** Defaults to now. */
+  validFrom?: Date | number;
+  validUntil: Date | number;
+}
+
+/** IAccessRequests.RequestTerms, with numbers as the ledger holds them. */
+export interface RequestTerms {
+  patient: string;
+  dataClasses: number;
+  purpose: number;
+  researchCategory: number;
+  diseaseId: number;
+  acceptedObligations: bigint;
+  duration: number;
+  studyId: string;
+  protocolHash: string;
+}
+
+/** IAccessRequests.AccessRequest: what deciding a request passes back to the ledger. */
+export interface AccessRequest {
+  researcher: string;
+  openedAt: number;
+  terms: RequestTerms;
+}
+
+/** What a researcher asks for, by name. */
+export interface RequestInput {
+  patient: string;
+  dataClasses: readonly (DataClassName | number)[] | number;
+  purpose: PurposeName | number;
+  /** DUO research category (GRU, HMB, DS, POA); required for research purposes. */
+  researchCategory?: DuoName | number;
+  /** MONDO id of the disease, for DS research. */
+  diseaseId?: number;
+  /** DUO obligations the researcher accepts: PUB, COL, IRB, MOR, RTN. */
+  acceptedObligations?: readonly (DuoName | number)[];
+  /** Seconds of access wanted from approval. */
+  duration: number;
+  /** A study identifier: a 0x 32-byte value, or any string (its keccak256 is sent, never the text). */
+  studyId: string;
+  /** Hash of the protocol / ethics approval, 0x 32 bytes (see `hashDocument`). */
+  protocolHash?: string;
+}
+
+/** IAccessRequests.DataUsePolicy, by name. */
+export interface PolicyInput {
+  permission: DuoName | number;
+  modifiers?: readonly (DuoName | number)[];
+  dataClasses: readonly (DataClassName | number)[] | number;
+  purposes?: readonly (PurposeName | number)[] | number;
+  diseaseId?: number;
+  /** Seconds; required with the TS modifier. */
+  maxDuration?: number;
+  validUntil?: Date | number;
+}
+
+export interface DataUsePolicy {
+  permission: number;
+  modifiers: bigint;
+  dataClasses: number;
+  purposes: number;
+  diseaseId: number;
+  maxDuration: number;
+  validUntil: number;
+}
+
+/** A request as researchers and patients see it. */
+export interface RequestView {
+  requestId: string;
+  request: AccessRequest;
+  status: RequestStatusName;
+  expiresAt: number;
+  blockNumber: number;
+  transactionHash: string;
+}
+
+/** A patient action signed off-chain for someone else to relay: a JSON-safe object. */
+export interface SignedConsent {
+  kind: "grant" | "revoke" | "approve" | "deny";
+  chainId: number;
+  ledger: string;
+  signer: string;
+  nonce: string;
+  deadline: number;
+  signature: string;
+  patient?: string;
+  grant?: { grantee: string; dataClasses: number; purposes: number; validFrom: number; validUntil: number };
+  grantee?: string;
+  request?: { researcher: string; openedAt: number; terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string } };
+}

@@ -1,0 +1,164 @@
+/**
+ * Wrapping a record's data key to one reader's X25519 public key (ECIES: X25519 + HKDF-SHA256 +
+ * AES-256-GCM), bound to the record it belongs to.
+ *
+ * Format v1, 96 bytes:
+ *
+ *   offset  size  field
+ *        0     4  magic "CLK" (0x43 0x4c 0x4b) followed by the format version 0x01
+ *        4    32  ephemeral X25519 public key (fresh per wrap)
+ *       36    12  iv (random)
+ *       48    48  AES-256-GCM(kek, iv, dataKey (32 bytes), aad) with its 16-byte tag
+ *
+ *   shared = X25519(ephemeralSecret, recipientPublic)      (refused if all zero: low-order point)
+ *   kek    = HKDF-SHA256(ikm = shared, salt = ephemeralPublic || recipientPublic,
+ *                        info = utf8("consent-ledger/key-wrap/v1") || recordId (32 bytes), length 32)
+ *   aad    = magic || ephemeralPublic || recipientPublic || recordId
+ *
+ * So a wrapped key opens only with its recipient's secret key, and only for the record id it was wrapped
+ * for: moving it to another record or another reader fails. The recipient's public key is not in the
+ * blob (the reader knows their own), but it is bound through the salt and the AAD.
+ */
+import { x25519 } from "@noble/curves/ed25519.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+
+import { DecryptionError, FormatError, InvalidArgumentError, WrongRecipientKeyError } from "../errors";
+import { aesGcmDecrypt, aesGcmEncrypt, AES_KEY_BYTES, GCM_IV_BYTES } from "./aes-gcm";
+import { bytesEqual, bytesToHex, concatBytes, hexToBytes, isAllZero, randomBytes, utf8Encode } from "./bytes";
+import type { EncryptionKeyPair } from "./keys";
+
+/** "CLK" + format version 1. */
+export const WRAPPED_KEY_MAGIC: Uint8Array = Uint8Array.of(0x43, 0x4c, 0x4b, 0x01);
+export const WRAPPED_KEY_FORMAT_VERSION = 1;
+export const WRAPPED_KEY_BYTES = 96;
+export const KEY_WRAP_INFO = "consent-ledger/key-wrap/v1";
+
+const X25519_BYTES = 32;
+const INFO_PREFIX = utf8Encode(KEY_WRAP_INFO);
+const EPK_OFFSET = 4;
+const IV_OFFSET = EPK_OFFSET + X25519_BYTES;
+const CT_OFFSET = IV_OFFSET + GCM_IV_BYTES;
+
+function checkKey(argument: string, key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== X25519_BYTES)
+    throw new InvalidArgumentError(argument, `expected ${X25519_BYTES} bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`);
+}
+
+/**
+ * Secret keys whose public key was checked, with that public key: X25519 in pure JS costs milliseconds,
+ * and a reader unwraps many keys with one key pair. A weak map, so it never keeps a key alive.
+ */
+const verifiedKeyPairs = new WeakMap<Uint8Array, Uint8Array>();
+
+function isVerifiedKeyPair(keyPair: EncryptionKeyPair): boolean {
+  const known = verifiedKeyPairs.get(keyPair.secretKey);
+  if (known !== undefined && bytesEqual(known, keyPair.publicKey)) return true;
+  const derived = x25519.getPublicKey(keyPair.secretKey);
+  if (!bytesEqual(derived, keyPair.publicKey)) return false;
+  verifiedKeyPairs.set(keyPair.secretKey, derived);
+  return true;
+}
+
+function recordIdBytes(recordId: string): Uint8Array {
+  return hexToBytes(recordId, { argument: "record id", length: 32 });
+}
+
+/** X25519, with low-order points (noble throws on them) and an all-zero result mapped to FormatError. */
+function sharedSecret(secretKey: Uint8Array, publicKey: Uint8Array, what: string, hint: string): Uint8Array {
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(secretKey, publicKey);
+  } catch (cause) {
+    throw new FormatError(what, "is a low-order X25519 point, not a usable public key", { hint, cause });
+  }
+  if (isAllZero(shared)) throw new FormatError(what, "gives an all-zero X25519 shared secret (low-order point)", { hint });
+  return shared;
+}
+
+function keyEncryptionKey(shared: Uint8Array, ephemeralPublic: Uint8Array, recipientPublic: Uint8Array, recordId: Uint8Array): Uint8Array {
+  return hkdf(sha256, shared, concatBytes(ephemeralPublic, recipientPublic), concatBytes(INFO_PREFIX, recordId), AES_KEY_BYTES);
+}
+
+/** Wraps the 32-byte `dataKey` of record `recordId` to `recipientPublicKey` (32-byte X25519): 96 bytes. */
+export async function wrapDataKey(dataKey: Uint8Array, recipientPublicKey: Uint8Array, recordId: string): Promise<Uint8Array> {
+  if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
+    throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes`, { hint: "Pass the data key returned by sealRecord." });
+  checkKey("recipient public key", recipientPublicKey);
+  const rid = recordIdBytes(recordId);
+
+  const ephemeralSecret = randomBytes(X25519_BYTES);
+  const ephemeralPublic = x25519.getPublicKey(ephemeralSecret);
+  const shared = sharedSecret(
+    ephemeralSecret,
+    recipientPublicKey,
+    "recipient public key",
+    "The recipient's registered key is not a real X25519 public key: ask them to register their key again.",
+  );
+  ephemeralSecret.fill(0);
+  const kek = keyEncryptionKey(shared, ephemeralPublic, recipientPublicKey, rid);
+  shared.fill(0);
+  const iv = randomBytes(GCM_IV_BYTES);
+  const aad = concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, recipientPublicKey, rid);
+  const ciphertext = await aesGcmEncrypt(kek, iv, dataKey, aad);
+  kek.fill(0);
+  return concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, iv, ciphertext);
+}
+
+/**
+ * The data key inside `wrapped`, opened with `recipient` for record `recordId`. Throws FormatError when
+ * `wrapped` is not a v1 wrapped key, and WrongRecipientKeyError when it does not open with this key pair
+ * for this record.
+ */
+export async function unwrapDataKey(wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
+  const what = "wrapped data key";
+  if (!(wrapped instanceof Uint8Array)) throw new InvalidArgumentError(what, "expected a Uint8Array");
+  if (wrapped.length < WRAPPED_KEY_MAGIC.length || !bytesEqual(wrapped.subarray(0, 3), WRAPPED_KEY_MAGIC.subarray(0, 3)))
+    throw new FormatError(what, 'it does not start with the magic "CLK"', {
+      hint: "These bytes are not a Consent Ledger wrapped key: check what the gateway or custodian returned.",
+    });
+  if (wrapped[3] !== WRAPPED_KEY_FORMAT_VERSION)
+    throw new FormatError(what, `unsupported format version ${wrapped[3]}`, {
+      hint: `This SDK reads wrapped-key format ${WRAPPED_KEY_FORMAT_VERSION}; upgrade the SDK.`,
+    });
+  if (wrapped.length !== WRAPPED_KEY_BYTES)
+    throw new FormatError(what, `${wrapped.length} bytes, expected exactly ${WRAPPED_KEY_BYTES}`, {
+      hint: "The wrapped key was truncated or padded in transit: fetch it again.",
+    });
+  if (typeof recipient !== "object" || recipient === null) throw new InvalidArgumentError("recipient key pair", "expected { publicKey, secretKey }");
+  checkKey("recipient secret key", recipient.secretKey);
+  checkKey("recipient public key", recipient.publicKey);
+  if (!isVerifiedKeyPair(recipient))
+    throw new InvalidArgumentError("recipient key pair", "its public key is not the public key of its secret key", {
+      hint: "Pass the key pair exactly as deriveEncryptionKeyPair or generateEncryptionKeyPair returned it.",
+    });
+  const rid = recordIdBytes(recordId);
+
+  const ephemeralPublic = wrapped.subarray(EPK_OFFSET, IV_OFFSET);
+  const iv = wrapped.subarray(IV_OFFSET, CT_OFFSET);
+  const ciphertext = wrapped.subarray(CT_OFFSET);
+  const shared = sharedSecret(
+    recipient.secretKey,
+    ephemeralPublic,
+    `${what} (its ephemeral public key)`,
+    "The wrapped key was altered or forged: ask the custodian to wrap the data key again.",
+  );
+  const kek = keyEncryptionKey(shared, ephemeralPublic, recipient.publicKey, rid);
+  shared.fill(0);
+  const aad = concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, recipient.publicKey, rid);
+  try {
+    return await aesGcmDecrypt(kek, iv, ciphertext, aad);
+  } catch (cause) {
+    if (!(cause instanceof DecryptionError)) throw cause;
+    throw new WrongRecipientKeyError(`This wrapped data key does not open with your encryption key for record ${bytesToHex(rid)}`, {
+      hint:
+        "It was wrapped to another public key, or for another record. Check that the key registered in KeyDirectory " +
+        "for your account is the one you derived from this wallet (or stored), and that the custodian wrapped to it " +
+        "after your last registration; then ask for the key to be wrapped again.",
+      details: `your public key ${bytesToHex(recipient.publicKey)}`,
+      cause,
+    });
+  } finally {
+    kek.fill(0);
+  }
+}

@@ -1,0 +1,3 @@
+/** Consent Ledger SDK, Node-only entry point: file-system storage and deployment files. */
+export { FsBlobStore } from "./storage/fs-blob-store";
+export { deploymentsDirectory, loadDeployment, saveDeployment } from "./deployments";

@@ -1,0 +1,83 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+
+import { expect } from "chai";
+
+import { tempDirectory } from "../helpers/sdk";
+
+const run = promisify(execFile);
+
+interface TrailEntry {
+  action: string;
+  basis: string;
+  actor: string;
+  counterparty?: string;
+  time: number;
+}
+
+describe("npm run demo (the main job)", function () {
+  this.timeout(180_000);
+  let out: { dir: string; cleanup: () => Promise<void> };
+  let stdout: string;
+  const trail = async (patient: string): Promise<TrailEntry[]> =>
+    JSON.parse(await readFile(path.join(out.dir, `patient-${patient}-audit.json`), "utf8"));
+
+  before(async function () {
+    out = await tempDirectory("demo");
+    ({ stdout } = await run("npx", ["hardhat", "run", "scripts/demo.ts"], {
+      cwd: path.resolve(__dirname, "../.."),
+      env: { ...process.env, DEMO_OUT: out.dir },
+      maxBuffer: 16 * 1024 * 1024,
+    }));
+  });
+  after(async () => out?.cleanup());
+
+  it("tells the story and ends well", function () {
+    expect(stdout).to.include("matches the original");
+    expect(stdout).to.match(/university fetching patient B's HbA1c: refused/);
+    expect(stdout).to.match(/inside the window: medication list released \(Emergency\)/);
+    expect(stdout).to.match(/an hour later, the same fetch: refused/);
+    expect(stdout).to.match(/one flipped bit .* failed its integrity check/);
+    expect(stdout).to.include("Done in");
+  });
+
+  it("records patient A's policy approving the non-profit's request, and the release it allowed", async function () {
+    const entries = await trail("A");
+    const approved = entries.find((entry) => entry.action === "request-approved");
+    expect(approved?.basis).to.equal("policy");
+    expect(entries.filter((entry) => entry.action === "request-opened")).to.have.length(2);
+    expect(entries.some((entry) => entry.action === "key-released" && entry.basis === "consent")).to.equal(true);
+  });
+
+  it("records patient B's decisions by hand, the revocation, and only releases made before it", async function () {
+    const entries = await trail("B");
+    const actions = entries.map((entry) => entry.action);
+    expect(actions).to.include.members(["record-amended", "request-approved", "request-denied", "consent-revoked", "key-released"]);
+    const revokedAt = entries.find((entry) => entry.action === "consent-revoked")!.time;
+    const releases = entries.filter((entry) => entry.action === "key-released");
+    expect(releases).to.have.length(1);
+    expect(releases.every((release) => release.time <= revokedAt)).to.equal(true);
+  });
+
+  it("records patient C's relayed signature and the emergency access with its release", async function () {
+    const entries = await trail("C");
+    expect(entries.find((entry) => entry.action === "consent-granted")?.basis).to.equal("signature");
+    const opened = entries.findIndex((entry) => entry.action === "emergency-opened");
+    const emergencyRelease = entries.findIndex((entry) => entry.action === "key-released" && entry.basis === "emergency");
+    expect(opened).to.be.greaterThan(-1);
+    expect(emergencyRelease).to.be.greaterThan(opened);
+  });
+
+  it("exports each trail as a FHIR Bundle of AuditEvents, one per entry", async function () {
+    for (const patient of ["A", "B", "C"]) {
+      const bundle = JSON.parse(await readFile(path.join(out.dir, `patient-${patient}-audit.fhir.json`), "utf8"));
+      expect(bundle.resourceType).to.equal("Bundle");
+      expect(bundle.entry.length).to.equal((await trail(patient)).length);
+      expect(bundle.entry.every((e: { resource: { resourceType: string } }) => e.resource.resourceType === "AuditEvent")).to.equal(true);
+    }
+    const consents = JSON.parse(await readFile(path.join(out.dir, "patient-C-consents.fhir.json"), "utf8"));
+    expect(consents.entry[0].resource).to.include({ resourceType: "Consent", status: "active" });
+  });
+});

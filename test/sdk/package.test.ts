@@ -1,0 +1,105 @@
+import { execFileSync } from "node:child_process";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+import { expect } from "chai";
+import { JsonRpcProvider, Wallet } from "ethers";
+
+import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "../../typechain-types";
+import { startHardhatNode, type HardhatNode } from "../helpers/node";
+import { tempDirectory } from "../helpers/sdk";
+
+// Hardhat's first two well-known development accounts (public test keys, never used on a real chain).
+const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const PATIENT_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+/** What a dApp developer writes after `npm install consent-ledger-<version>.tgz` (see README). */
+const CONSUMER_EXAMPLE = `
+const { JsonRpcProvider, Wallet } = require("ethers");
+const { connect, AdminClient, PatientClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } = require("consent-ledger");
+const { loadDeployment } = require("consent-ledger/node");
+
+async function main() {
+  const provider = new JsonRpcProvider(process.env.RPC_URL);
+  const { chainId } = await provider.getNetwork();
+  const deployment = await loadDeployment(chainId);
+  const admin = new Wallet(process.env.ADMIN_KEY, provider);
+  const patient = new Wallet(process.env.PATIENT_KEY, provider);
+  const ledger = await connect(patient, deployment);
+
+  await (await new AdminClient(await connect(admin, deployment), admin).accredit({ party: admin.address, roles: ["PROVIDER"] })).wait();
+  const now = (await provider.getBlock("latest")).timestamp;
+  const consent = await (await new PatientClient(ledger, patient).grant({
+    grantee: admin.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 3600,
+  })).wait();
+  const allowed = await ledger.ledger.hasAccess(patient.address, admin.address, DataClass.LAB_RESULT, 0);
+
+  const store = new MemoryBlobStore();
+  const context = { chainId, registry: deployment.records, patient: patient.address, provider: admin.address,
+    dataClass: DataClass.LAB_RESULT, version: 1, previousRecordId: "0x" + "00".repeat(32) };
+  const sealed = await sealRecord(new TextEncoder().encode('{"resourceType":"Observation"}'), context);
+  const cid = await store.put(sealed.envelope);
+  const opened = await openRecord(await store.get(cid), sealed.dataKey, { recordId: sealed.recordId });
+  console.log(JSON.stringify({ allowed, validUntil: consent.validUntil, text: new TextDecoder().decode(opened.plaintext),
+    abiEntries: consentLedgerAbi.length }));
+}
+main().catch((error) => { console.error(error.message); process.exit(1); });
+`;
+
+describe("the packed SDK", function () {
+  this.timeout(900_000);
+  let node: HardhatNode;
+  let project: { dir: string; cleanup: () => Promise<void> };
+
+  before(async function () {
+    node = await startHardhatNode();
+    project = await tempDirectory("consumer");
+  });
+  after(async function () {
+    await node?.stop();
+    await project?.cleanup();
+  });
+
+  it("installs from `npm pack` into an empty project and runs the README example there", async function () {
+    const root = path.resolve(__dirname, "../..");
+    execFileSync("npm", ["pack", "--pack-destination", project.dir], { cwd: root, stdio: "pipe" });
+    const tarball = (await readdir(project.dir)).find((file) => file.endsWith(".tgz"));
+    expect(tarball, "npm pack wrote no tarball").to.be.a("string");
+    await writeFile(path.join(project.dir, "package.json"), JSON.stringify({ name: "consumer", private: true }));
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`], {
+      cwd: project.dir,
+      stdio: "pipe",
+    });
+
+    // Deploy a suite to the node as `npm run deploy` would, and write its deployment file there.
+    const provider = new JsonRpcProvider(node.url);
+    const admin = new Wallet(ADMIN_KEY, provider);
+    const ledger = await new ConsentLedger__factory(admin).deploy(admin.address, 86400, 86400 * 365, 3600);
+    const ledgerAddress = await ledger.getAddress();
+    const records = await new RecordRegistry__factory(admin).deploy(ledgerAddress);
+    const accessLog = await new AccessLog__factory(admin).deploy(ledgerAddress);
+    const keys = await new KeyDirectory__factory(admin).deploy();
+    await keys.waitForDeployment();
+    await mkdir(path.join(project.dir, "deployments"));
+    await writeFile(
+      path.join(project.dir, "deployments", "31337.json"),
+      JSON.stringify({
+        chainId: 31337,
+        ledger: ledgerAddress,
+        records: await records.getAddress(),
+        accessLog: await accessLog.getAddress(),
+        keys: await keys.getAddress(),
+      }),
+    );
+    await writeFile(path.join(project.dir, "example.cjs"), CONSUMER_EXAMPLE);
+    const output = execFileSync("node", ["example.cjs"], {
+      cwd: project.dir,
+      env: { ...process.env, RPC_URL: node.url, ADMIN_KEY, PATIENT_KEY },
+      encoding: "utf8",
+    });
+    const result = JSON.parse(output.trim().split("\n").pop() as string);
+    expect(result.allowed).to.equal(true);
+    expect(result.text).to.equal('{"resourceType":"Observation"}');
+    expect(result.abiEntries).to.be.greaterThan(50);
+  });
+});
