@@ -38,12 +38,50 @@ function networkFromVars(name: string, extra: Partial<NetworkUserConfig> = {}): 
 
 const config: HardhatUserConfig = {
   solidity: {
-    version: SOLC_VERSION,
-    settings: {
-      optimizer: { enabled: true, runs: 10_000 },
-      evmVersion: "cancun",
-      viaIR: true,
-    },
+    // The `compilers` form, since Hardhat 2 reads `overrides` only there; the one compiler is unchanged.
+    compilers: [
+      {
+        version: SOLC_VERSION,
+        settings: {
+          optimizer: { enabled: true, runs: 10_000 },
+          evmVersion: "cancun",
+          viaIR: true,
+        },
+      },
+    ],
+    // The Ethereum Attestation Service, which the gas benchmark (bench/, test/bench/) measures against,
+    // is compiled as its maintainers build it: the 0.8.29 it pins, with the optimizer settings of its
+    // own hardhat.config.ts (1,000,000 runs, no via-IR, no metadata hash), which the deployment
+    // metadata shipped in its npm package confirms. EAS targets "paris" there, but the OpenZeppelin
+    // 5.7 it resolves to here uses `mcopy`, so it gets "cancun", as ours (Hardhat runs Osaka anyway).
+    // One entry per EAS source file, plus the bench file that only imports them (so EAS is never
+    // also compiled via-IR).
+    overrides: Object.fromEntries(
+      [
+        "contracts/bench/EasContracts.sol",
+        ...[
+          "EAS.sol",
+          "SchemaRegistry.sol",
+          "IEAS.sol",
+          "ISchemaRegistry.sol",
+          "ISemver.sol",
+          "Semver.sol",
+          "Common.sol",
+          "eip1271/EIP1271Verifier.sol",
+          "resolver/ISchemaResolver.sol",
+        ].map((file) => `@ethereum-attestation-service/eas-contracts/contracts/${file}`),
+      ].map((sourceName) => [
+        sourceName,
+        {
+          version: SOLC_VERSION,
+          settings: {
+            optimizer: { enabled: true, runs: 1_000_000 },
+            evmVersion: "cancun",
+            metadata: { bytecodeHash: "none" },
+          },
+        },
+      ]),
+    ),
   },
   networks: {
     hardhat: {},

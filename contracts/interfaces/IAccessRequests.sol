@@ -45,13 +45,15 @@ interface IAccessRequests {
         RequestTerms terms;
     }
 
-    /// @notice Lifecycle of a request. `Expired` is never stored: the views derive it from the clock.
+    /**
+     * @notice What the ledger stores of a request: `Pending` while it waits, `Expired` (derived from the
+     * clock) once its time is over, `None` for an unknown or closed one. Only pending requests are stored:
+     * a decision or cancellation clears the request, and its outcome is in its event
+     * ({RequestApproved}, {RequestDenied}, {RequestCancelled}).
+     */
     enum RequestStatus {
         None,
         Pending,
-        Approved,
-        Denied,
-        Cancelled,
         Expired
     }
 
@@ -85,12 +87,12 @@ interface IAccessRequests {
     error InvalidObligations(uint64 obligations);
     /// @notice Thrown when a requested duration is zero or longer than the ledger allows.
     error InvalidDuration(uint40 duration, uint40 maxDuration);
-    /// @notice Thrown when the same researcher opens the very same request twice in one block.
+    /// @notice Thrown when the same researcher opens the very same request twice in one block while the
+    /// first is still pending (one approved by a policy, decided or cancelled in that block is not stored).
     error RequestAlreadyExists(bytes32 requestId);
-    /// @notice Thrown when no request has this id (or the request passed back differs from the one opened).
+    /// @notice Thrown when no request with this id is pending: never opened, already decided or cancelled,
+    /// or the request passed back differs from the one opened.
     error RequestNotFound(bytes32 requestId);
-    /// @notice Thrown when a request has already been decided or cancelled.
-    error RequestNotPending(bytes32 requestId, RequestStatus status);
     /// @notice Thrown when a request's time to be decided ran out at `expiredAt`.
     error RequestExpired(bytes32 requestId, uint40 expiredAt);
     /// @notice Thrown when someone other than its researcher cancels a request.
@@ -131,6 +133,7 @@ interface IAccessRequests {
      * set of known data classes; a known purpose; a known research category for research purposes,
      * with a disease id exactly for DS; obligations only from the obligation modifiers; a duration
      * between 1 second and {maxRequestDuration}.
+     * Stores the request only when it is left pending.
      * Emits {RequestOpened}, and {RequestApproved} and {IConsents-ConsentGranted} when auto-approved.
      * @return requestId The request's id.
      * @return approved Whether the patient's policy approved it.
@@ -141,21 +144,21 @@ interface IAccessRequests {
      * @notice Approves a pending request: grants its researcher the requested classes for its purpose
      * from now for its duration, replacing any earlier consent to that researcher.
      * Requirements: caller is the patient or a live delegate; the request is pending and not expired.
-     * Emits {RequestApproved} and {IConsents-ConsentGranted}.
+     * Clears the stored request. Emits {RequestApproved} and {IConsents-ConsentGranted}.
      */
     function approveRequest(AccessRequest calldata request) external;
 
     /**
      * @notice Denies a pending request.
      * Requirements: caller is the patient or a live delegate; the request is pending and not expired.
-     * Emits {RequestDenied}.
+     * Clears the stored request. Emits {RequestDenied}.
      */
     function denyRequest(AccessRequest calldata request) external;
 
     /**
      * @notice Withdraws a pending request.
      * Requirements: caller is the request's researcher; the request is pending (expired ones too).
-     * Emits {RequestCancelled}.
+     * Clears the stored request. Emits {RequestCancelled}.
      */
     function cancelRequest(AccessRequest calldata request) external;
 
@@ -183,7 +186,8 @@ interface IAccessRequests {
     /// @notice The id a request has: `keccak256(abi.encode(request))`.
     function requestIdOf(AccessRequest calldata request) external pure returns (bytes32);
 
-    /// @notice The status of a request, with `Expired` for a pending one past its time, and when it expires.
+    /// @notice Whether a request is pending (or pending but expired), and when it expires; `None` with 0
+    /// for a request never opened, decided, or cancelled (see the events for which).
     function requestStatus(bytes32 requestId) external view returns (RequestStatus status, uint40 expiresAt);
 
     /// @notice How long a request waits for a decision before it expires, in seconds.

@@ -32,7 +32,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     uint40 private immutable _REQUEST_TTL;
     uint40 private immutable _MAX_REQUEST_DURATION;
 
-    /// @dev A request's stored state, its terms being only emitted: bits 0-7 status | 8-47 expiresAt.
+    /// @dev A pending request's state, its terms being only emitted: bits 0-7 status (Pending) |
+    /// 8-47 expiresAt. Cleared when the request is decided or cancelled.
     mapping(bytes32 requestId => uint256 packedState) private _requests;
     mapping(address patient => PatientSettings) internal _patientSettings;
 
@@ -51,7 +52,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
         approved = _policyMatches(_patientSettings[terms.patient], terms, nonProfit);
-        _requests[requestId] = _packRequest(approved ? RequestStatus.Approved : RequestStatus.Pending, expiresAt);
+        // Only a pending request is stored: a decided one is never read again, its events are its record.
+        if (!approved) _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
         emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
         if (approved) {
             emit RequestApproved(requestId, terms.patient, address(0));
@@ -72,11 +74,9 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     /// @inheritdoc IAccessRequests
     function cancelRequest(AccessRequest calldata request) external {
         bytes32 requestId = keccak256(abi.encode(request));
-        (RequestStatus status, uint40 expiresAt) = _unpackRequest(_requests[requestId]);
-        if (status == RequestStatus.None) revert RequestNotFound(requestId);
+        if (_requests[requestId] == 0) revert RequestNotFound(requestId);
         if (request.researcher != msg.sender) revert NotRequestResearcher(requestId, msg.sender);
-        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
-        _requests[requestId] = _packRequest(RequestStatus.Cancelled, expiresAt);
+        delete _requests[requestId];
         emit RequestCancelled(requestId, request.terms.patient);
     }
 
@@ -170,16 +170,17 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     function _decide(AccessRequest calldata request, bytes32 requestId, address actor, bool approved) internal {
         address patient = request.terms.patient;
         _requirePatientOrDelegate(patient, actor);
-        (RequestStatus status, uint40 expiresAt) = _unpackRequest(_requests[requestId]);
-        if (status == RequestStatus.None) revert RequestNotFound(requestId);
-        if (status != RequestStatus.Pending) revert RequestNotPending(requestId, status);
+        uint256 stored = _requests[requestId];
+        if (stored == 0) revert RequestNotFound(requestId);
+        (, uint40 expiresAt) = _unpackRequest(stored);
         if (expiresAt <= block.timestamp) revert RequestExpired(requestId, expiresAt);
+        // Cleared, not marked: the refund pays for much of the decision, and a cleared id cannot be
+        // decided again; it can be opened anew only within its opening block (same researcher, terms, time).
+        delete _requests[requestId];
         if (approved) {
-            _requests[requestId] = _packRequest(RequestStatus.Approved, expiresAt);
             emit RequestApproved(requestId, patient, actor);
             _grantRequest(request.researcher, request.terms, actor);
         } else {
-            _requests[requestId] = _packRequest(RequestStatus.Denied, expiresAt);
             emit RequestDenied(requestId, patient, actor);
         }
     }

@@ -88,14 +88,13 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         return _MAX_EMERGENCY_DURATION;
     }
 
-    /// @dev The end of `provider`'s window on `patient` if it is open now (same epoch, not opted out,
-    /// not ended), else 0.
+    /// @dev The end of `provider`'s window on `patient` if it is open now (not ended, opened in the current
+    /// epoch), else 0. No separate opt-out check: opting out moves to a new epoch, and no window can be
+    /// opened while opted out, so every window of the current epoch was opened while opted in.
     function _openWindowUntil(address patient, address provider) private view returns (uint40) {
         uint256 window = _emergencyWindows[patient][provider];
-        PatientSettings storage settings = _patientSettings[patient];
         uint40 until = uint40(window);
-        if (until <= block.timestamp || uint16(window >> 40) != settings.emergencyEpoch || settings.emergencyOptOut)
-            return 0;
+        if (until <= block.timestamp || uint16(window >> 40) != _patientSettings[patient].emergencyEpoch) return 0;
         return until;
     }
 }

@@ -29,8 +29,8 @@ const HINTS: Record<string, string> = {
   SignatureExpired: "The signature's deadline has passed; ask the signer for a new one.",
   InvalidSignature: "The signature does not match its signer, this contract or this chain.",
   NonceAlreadyUsed: "This signature was used or cancelled already; ask the signer for a new one.",
-  RequestNotFound: "No such request: check the request id and that its terms were passed unchanged.",
-  RequestNotPending: "The request was already decided or cancelled.",
+  RequestNotFound:
+    "No pending request with this id: it was already decided or cancelled (see its events), or its terms were not passed unchanged.",
   RequestExpired: "The request expired before a decision; the researcher must ask again.",
   EmergencyAccessOptedOut: "The patient has opted out of emergency access.",
   RecordAlreadyAnchored: "This ciphertext is anchored already.",

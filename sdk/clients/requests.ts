@@ -117,7 +117,13 @@ export async function requestStatusOf(
     ledger.queryFilter(ledger.filters.RequestDenied(id), from),
     ledger.queryFilter(ledger.filters.RequestCancelled(id), from),
   ]);
-  const status: RequestStatusName = approved.length ? "Approved" : denied.length ? "Denied" : cancelled.length ? "Cancelled" : "None";
+  // The latest outcome wins: an id closed and opened again in one block has more than one.
+  const outcomes = [
+    ...approved.map((event) => ({ status: "Approved" as const, event })),
+    ...denied.map((event) => ({ status: "Denied" as const, event })),
+    ...cancelled.map((event) => ({ status: "Cancelled" as const, event })),
+  ].sort((a, b) => a.event.blockNumber - b.event.blockNumber || a.event.index - b.event.index);
+  const status: RequestStatusName = outcomes.at(-1)?.status ?? "None";
   return { status, expiresAt: 0 };
 }
 

@@ -15,9 +15,13 @@ import {
   policyTuple,
   requestAccessResult,
   requestIdOf,
+  requestSlotOf,
+  requestsMappingBase,
   researchPolicy,
   researchTerms,
   sendInOneBlock,
+  slotsWrittenBy,
+  storedRequestWord,
   termsTuple,
 } from "../helpers/requests";
 
@@ -32,6 +36,9 @@ async function pendingRequestFixture() {
   const request = await openRequest(ledger, university, researchTerms({ patient: patient.address }));
   return { ...fixture, request, requestId: requestIdOf(request), expiresAt: request.openedAt + TTL };
 }
+
+/** What requestStatus answers for a request the ledger does not store: never opened, decided or cancelled. */
+const NOT_STORED = [BigInt(RequestStatus.None), 0n];
 
 /** The same request with one term changed: it was never opened. */
 function altered(request: AccessRequest): AccessRequest {
@@ -243,6 +250,67 @@ describe("AccessRequests", function () {
         expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
       });
 
+      it("stores nothing for a request the patient's policy approves at once: its events and the consent are its record", async function () {
+        const { ledger, university, patient, otherPatient } = await loadFixture(deployLedgerFixture);
+        await ledger.connect(patient).setPolicy(researchPolicy());
+        const terms = researchTerms({ patient: patient.address });
+        const openedAt = (await time.latest()) + 100;
+        const request: AccessRequest = { researcher: university.address, openedAt, terms };
+        const requestId = requestIdOf(request);
+
+        await time.setNextBlockTimestamp(openedAt);
+        const tx = ledger.connect(university).requestAccess(terms);
+        await expect(tx)
+          .to.emit(ledger, "RequestOpened")
+          .withArgs(requestId, patient.address, university.address, openedAt, openedAt + TTL, termsTuple(terms));
+        await expect(tx).to.emit(ledger, "RequestApproved").withArgs(requestId, patient.address, ZeroAddress);
+        await expect(tx)
+          .to.emit(ledger, "ConsentGranted")
+          .withArgs(
+            patient.address,
+            university.address,
+            ZeroAddress,
+            terms.dataClasses,
+            1 << terms.purpose,
+            openedAt,
+            openedAt + terms.duration,
+          );
+        expect(await requestAccessResult(ledger, await tx)).to.deep.equal({ requestId, approved: true });
+        const consent = [
+          BigInt(terms.dataClasses),
+          BigInt(1 << terms.purpose),
+          BigInt(openedAt),
+          BigInt(openedAt + terms.duration),
+        ];
+        expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal(consent);
+
+        // Never stored: the view knows nothing of it, and the transaction wrote one slot, the consent's,
+        // never the request's (found from a pending request of another patient, which is stored).
+        expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
+        const pendingTx = await ledger.connect(university).requestAccess(researchTerms({ patient: otherPatient.address }));
+        const pending: AccessRequest = {
+          researcher: university.address,
+          openedAt: await minedAt(pendingTx),
+          terms: researchTerms({ patient: otherPatient.address }),
+        };
+        const base = await requestsMappingBase(ledger, requestIdOf(pending), pending.openedAt + TTL);
+        expect(await slotsWrittenBy(pendingTx.hash)).to.deep.equal([BigInt(requestSlotOf(base, requestIdOf(pending)))]);
+        const written = await slotsWrittenBy((await tx).hash);
+        expect(written).to.have.length(1);
+        expect(written).not.to.include(BigInt(requestSlotOf(base, requestId)));
+        expect(await storedRequestWord(ledger, base, requestId)).to.equal(0n);
+
+        // So there is nothing left to decide or cancel.
+        for (const call of [
+          () => ledger.connect(patient).approveRequest(request),
+          () => ledger.connect(patient).denyRequest(request),
+          () => ledger.connect(university).cancelRequest(request),
+        ]) {
+          await expect(call()).to.be.revertedWithCustomError(ledger, "RequestNotFound").withArgs(requestId);
+        }
+        expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal(consent);
+      });
+
       it("accepts a purpose that is not research without a category", async function () {
         const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
         const request = await openRequest(
@@ -351,10 +419,8 @@ describe("AccessRequests", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + terms.duration),
       ]);
-      expect(await ledger.requestStatus(requestId)).to.deep.equal([
-        BigInt(RequestStatus.Approved),
-        BigInt(request.openedAt + TTL),
-      ]);
+      // Decided requests are cleared: the approval is in RequestApproved (above) and in the consent.
+      expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
       expect(
         await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
@@ -456,18 +522,18 @@ describe("AccessRequests", function () {
         .withArgs(requestIdOf(forged));
     });
 
-    it("reverts with RequestNotPending once the request is approved, denied or cancelled", async function () {
+    it("reverts with RequestNotFound once the request is approved, denied or cancelled", async function () {
       const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
-      await ledger.connect(patient).approveRequest(request);
+      const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
       await expect(ledger.connect(patient).approveRequest(request))
-        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
-        .withArgs(requestId, RequestStatus.Approved);
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestId);
 
       const denied = await openRequest(ledger, university, researchTerms({ patient: patient.address, duration: DAY }));
       await ledger.connect(patient).denyRequest(denied);
       await expect(ledger.connect(patient).approveRequest(denied))
-        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
-        .withArgs(requestIdOf(denied), RequestStatus.Denied);
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(denied));
 
       const cancelled = await openRequest(
         ledger,
@@ -476,8 +542,57 @@ describe("AccessRequests", function () {
       );
       await ledger.connect(university).cancelRequest(cancelled);
       await expect(ledger.connect(patient).approveRequest(cancelled))
-        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
-        .withArgs(requestIdOf(cancelled), RequestStatus.Cancelled);
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(cancelled));
+      // The first approval's consent is untouched: no refused approval granted anything.
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([
+        BigInt(request.terms.dataClasses),
+        BigInt(1 << request.terms.purpose),
+        BigInt(approvedAt),
+        BigInt(approvedAt + request.terms.duration),
+      ]);
+    });
+
+    it("clears the request: it leaves no stored state and cannot be approved, denied or cancelled again", async function () {
+      const { ledger, request, requestId, patient, delegate, university, expiresAt } =
+        await loadFixture(pendingRequestFixture);
+      const base = await requestsMappingBase(ledger, requestId, expiresAt);
+      const slot = BigInt(requestSlotOf(base, requestId));
+
+      const tx = await ledger.connect(patient).approveRequest(request);
+      await expect(tx).to.emit(ledger, "RequestApproved").withArgs(requestId, patient.address, patient.address);
+      const approvedAt = await minedAt(tx);
+      // Two writes: the request word cleared (to zero, refunded) and the new consent word.
+      const written = await slotsWrittenBy(tx.hash);
+      expect(written).to.have.length(2);
+      expect(written).to.include(slot);
+      expect(await storedRequestWord(ledger, base, requestId)).to.equal(0n);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
+      const consent = [
+        BigInt(request.terms.dataClasses),
+        BigInt(1 << request.terms.purpose),
+        BigInt(approvedAt),
+        BigInt(approvedAt + request.terms.duration),
+      ];
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal(consent);
+
+      const again: Array<[string, () => Promise<unknown>]> = [
+        ["the patient approves", () => ledger.connect(patient).approveRequest(request)],
+        ["a delegate approves", () => ledger.connect(delegate).approveRequest(request)],
+        ["the patient denies", () => ledger.connect(patient).denyRequest(request)],
+        ["a delegate denies", () => ledger.connect(delegate).denyRequest(request)],
+        ["the researcher cancels", () => ledger.connect(university).cancelRequest(request)],
+      ];
+      for (const [label, call] of again) {
+        await expect(call(), label).to.be.revertedWithCustomError(ledger, "RequestNotFound").withArgs(requestId);
+      }
+      // A cleared request never turns Expired either: after its expiry it is still unknown, not expired.
+      await time.increaseTo(expiresAt + 1);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
+      await expect(ledger.connect(patient).denyRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestId);
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal(consent);
     });
 
     it("still approves one second before the request expires", async function () {
@@ -504,7 +619,8 @@ describe("AccessRequests", function () {
       const tx = ledger.connect(patient).denyRequest(request);
       await expect(tx).to.emit(ledger, "RequestDenied").withArgs(requestId, patient.address, patient.address);
       await expect(tx).not.to.emit(ledger, "ConsentGranted");
-      expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Denied);
+      // The denial is in RequestDenied; the request itself is cleared.
+      expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
       expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
     });
 
@@ -530,12 +646,21 @@ describe("AccessRequests", function () {
         .withArgs(requestIdOf(forged));
     });
 
-    it("reverts with RequestNotPending after a decision", async function () {
-      const { ledger, request, requestId, patient } = await loadFixture(pendingRequestFixture);
+    it("reverts with RequestNotFound after a decision: a denied request cannot be denied, approved or cancelled", async function () {
+      const { ledger, request, requestId, patient, university, expiresAt } = await loadFixture(pendingRequestFixture);
+      const base = await requestsMappingBase(ledger, requestId, expiresAt);
       await ledger.connect(patient).denyRequest(request);
+      expect(await storedRequestWord(ledger, base, requestId)).to.equal(0n);
       await expect(ledger.connect(patient).denyRequest(request))
-        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
-        .withArgs(requestId, RequestStatus.Denied);
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestId);
+      await expect(ledger.connect(patient).approveRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestId);
+      await expect(ledger.connect(university).cancelRequest(request))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestId);
+      expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
     });
 
     it("reverts with RequestExpired exactly at expiresAt", async function () {
@@ -550,10 +675,13 @@ describe("AccessRequests", function () {
   describe("cancelRequest", function () {
     it("lets the researcher withdraw a pending request", async function () {
       const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
+      const base = await requestsMappingBase(ledger, requestId, request.openedAt + TTL);
       await expect(ledger.connect(university).cancelRequest(request))
         .to.emit(ledger, "RequestCancelled")
         .withArgs(requestId, patient.address);
-      expect((await ledger.requestStatus(requestId))[0]).to.equal(RequestStatus.Cancelled);
+      // The cancellation is in RequestCancelled; the request itself is cleared.
+      expect(await storedRequestWord(ledger, base, requestId)).to.equal(0n);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
     });
 
     it("reverts with NotRequestResearcher for anyone else, the patient included", async function () {
@@ -573,18 +701,25 @@ describe("AccessRequests", function () {
         .withArgs(requestIdOf(forged));
     });
 
-    it("reverts with RequestNotPending after a decision or a cancellation", async function () {
+    it("reverts with RequestNotFound after a decision or a cancellation", async function () {
       const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
       await ledger.connect(patient).approveRequest(request);
       await expect(ledger.connect(university).cancelRequest(request))
-        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
-        .withArgs(requestId, RequestStatus.Approved);
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestId);
 
       const other = await openRequest(ledger, university, researchTerms({ patient: patient.address, duration: DAY }));
       await ledger.connect(university).cancelRequest(other);
       await expect(ledger.connect(university).cancelRequest(other))
-        .to.be.revertedWithCustomError(ledger, "RequestNotPending")
-        .withArgs(requestIdOf(other), RequestStatus.Cancelled);
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(other));
+      // A cancelled request can no longer be decided either.
+      await expect(ledger.connect(patient).approveRequest(other))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(other));
+      await expect(ledger.connect(patient).denyRequest(other))
+        .to.be.revertedWithCustomError(ledger, "RequestNotFound")
+        .withArgs(requestIdOf(other));
     });
 
     it("cancels a pending request that has expired", async function () {
@@ -594,7 +729,7 @@ describe("AccessRequests", function () {
       await expect(ledger.connect(university).cancelRequest(request))
         .to.emit(ledger, "RequestCancelled")
         .withArgs(requestId, patient.address);
-      expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Cancelled), BigInt(expiresAt)]);
+      expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
     });
   });
 
@@ -612,14 +747,22 @@ describe("AccessRequests", function () {
       expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Expired), BigInt(expiresAt)]);
     });
 
-    it("keeps a decided request's status after its expiry", async function () {
-      const { ledger, request, requestId, patient, university, expiresAt } = await loadFixture(pendingRequestFixture);
+    it("answers None and no expiry for a decided or cancelled request, before and after its expiry", async function () {
+      const { ledger, request, requestId, patient, university } = await loadFixture(pendingRequestFixture);
       await ledger.connect(patient).approveRequest(request);
       const denied = await openRequest(ledger, university, researchTerms({ patient: patient.address, duration: DAY }));
       await ledger.connect(patient).denyRequest(denied);
-      await time.increaseTo(denied.openedAt + TTL + 1);
-      expect(await ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.Approved), BigInt(expiresAt)]);
-      expect((await ledger.requestStatus(requestIdOf(denied)))[0]).to.equal(RequestStatus.Denied);
+      const cancelled = await openRequest(
+        ledger,
+        university,
+        researchTerms({ patient: patient.address, duration: 2 * DAY }),
+      );
+      await ledger.connect(university).cancelRequest(cancelled);
+      const closed = [requestId, requestIdOf(denied), requestIdOf(cancelled)];
+      for (const id of closed) expect(await ledger.requestStatus(id)).to.deep.equal(NOT_STORED);
+      // Closed requests are not stored, so they never turn Expired: only a pending one does.
+      await time.increaseTo(cancelled.openedAt + TTL + 1);
+      for (const id of closed) expect(await ledger.requestStatus(id)).to.deep.equal(NOT_STORED);
     });
   });
 

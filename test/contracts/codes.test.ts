@@ -338,23 +338,35 @@ describe("sdk/codes against the contracts", function () {
   });
 
   describe("RequestStatus", function () {
-    it("numbers each status as requestStatus reports it", async function () {
+    it("has exactly the ledger's stored statuses, numbered from zero", function () {
+      // Approved, Denied and Cancelled are not statuses the ledger stores: they are events.
+      expect(Object.keys(RequestStatus)).to.deep.equal(["None", "Pending", "Expired"]);
+      expectContiguousFromZero(Object.values(RequestStatus));
+    });
+
+    it("numbers each status as requestStatus reports it, and None once a request is decided or cancelled", async function () {
       const f = await loadFixture(codesFixture);
       const status = async (requestId: string) => (await f.ledger.requestStatus(requestId)).status;
       expect(await status(id("no such request"))).to.equal(RequestStatus.None);
 
       const approved = await openResearchRequest(f, { studyId: id("a") });
       expect(await status(approved.requestId)).to.equal(RequestStatus.Pending);
-      await f.ledger.connect(f.patient).approveRequest(approved.request);
-      expect(await status(approved.requestId)).to.equal(RequestStatus.Approved);
+      await expect(f.ledger.connect(f.patient).approveRequest(approved.request))
+        .to.emit(f.ledger, "RequestApproved")
+        .withArgs(approved.requestId, f.patient.address, f.patient.address);
+      expect(await status(approved.requestId)).to.equal(RequestStatus.None);
 
       const denied = await openResearchRequest(f, { studyId: id("d") });
-      await f.ledger.connect(f.patient).denyRequest(denied.request);
-      expect(await status(denied.requestId)).to.equal(RequestStatus.Denied);
+      await expect(f.ledger.connect(f.patient).denyRequest(denied.request))
+        .to.emit(f.ledger, "RequestDenied")
+        .withArgs(denied.requestId, f.patient.address, f.patient.address);
+      expect(await status(denied.requestId)).to.equal(RequestStatus.None);
 
       const cancelled = await openResearchRequest(f, { studyId: id("c") });
-      await f.ledger.connect(f.pharma).cancelRequest(cancelled.request);
-      expect(await status(cancelled.requestId)).to.equal(RequestStatus.Cancelled);
+      await expect(f.ledger.connect(f.pharma).cancelRequest(cancelled.request))
+        .to.emit(f.ledger, "RequestCancelled")
+        .withArgs(cancelled.requestId, f.patient.address);
+      expect(await status(cancelled.requestId)).to.equal(RequestStatus.None);
 
       const expired = await openResearchRequest(f, { studyId: id("e") });
       await time.increase(LEDGER_PARAMS.requestTtl);

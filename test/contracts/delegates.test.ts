@@ -212,7 +212,13 @@ describe("Delegates", function () {
       await expect(f.ledger.connect(f.delegate).denyRequest(second.request))
         .to.emit(f.ledger, "RequestDenied")
         .withArgs(second.requestId, f.patient.address, f.delegate.address);
-      expect((await f.ledger.requestStatus(second.requestId)).status).to.equal(RequestStatus.Denied);
+      // Both decisions are in their events; neither request is stored any longer.
+      for (const { requestId } of [first, second]) {
+        expect(await f.ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.None), 0n]);
+      }
+      await expect(f.ledger.connect(f.delegate).approveRequest(second.request))
+        .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
+        .withArgs(second.requestId);
     });
 
     it("acts until the second before the appointment ends", async function () {

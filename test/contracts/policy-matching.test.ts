@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { ZeroAddress, ZeroHash } from "ethers";
 
 import { DataClass, Duo, type DuoName, Purpose, RequestStatus, codesOf, duoMaskOf, maskOf } from "../../sdk/codes";
-import { DAY, deployLedgerFixture } from "../helpers/fixtures";
+import { DAY, LEDGER_PARAMS, deployLedgerFixture } from "../helpers/fixtures";
 import {
   ALZHEIMER,
   DIABETES,
@@ -361,8 +361,8 @@ async function runCase(c: Case) {
   const requestId = requestIdOf({ researcher: researcher.address, openedAt, terms });
   const returned = await requestAccessResult(ledger, tx);
   const events = receipt.logs.map((log) => ledger.interface.parseLog(log)!);
-  const [status] = await ledger.requestStatus(requestId);
-  return { ledger, patient, researcher, terms, predicted, returned, events, status, requestId, openedAt };
+  const [status, expiresAt] = await ledger.requestStatus(requestId);
+  return { ledger, patient, researcher, terms, predicted, returned, events, status, expiresAt, requestId, openedAt };
 }
 
 type Outcome = Awaited<ReturnType<typeof runCase>>;
@@ -371,7 +371,8 @@ async function expectApproved(o: Outcome, label: string) {
   const { ledger, patient, researcher, terms } = o;
   expect(o.predicted, `${label}: policyApproves`).to.equal(true);
   expect(o.returned, `${label}: requestAccess returned`).to.deep.equal({ requestId: o.requestId, approved: true });
-  expect(o.status, `${label}: status`).to.equal(RequestStatus.Approved);
+  // Approved at once and never stored: the events and the consent are its record.
+  expect([o.status, o.expiresAt], `${label}: status`).to.deep.equal([BigInt(RequestStatus.None), 0n]);
   expect(
     o.events.map((e) => e.name),
     `${label}: events`,
@@ -397,7 +398,10 @@ async function expectPending(o: Outcome, label: string) {
   expect(o.predicted, `${label}: policyApproves`).to.equal(false);
   expect(o.returned, `${label}: requestAccess returned`).to.deep.equal({ requestId: o.requestId, approved: false });
   // Never an automatic denial: the request waits for the patient.
-  expect(o.status, `${label}: status`).to.equal(RequestStatus.Pending);
+  expect([o.status, o.expiresAt], `${label}: status`).to.deep.equal([
+    BigInt(RequestStatus.Pending),
+    BigInt(o.openedAt + LEDGER_PARAMS.requestTtl),
+  ]);
   expect(
     o.events.map((e) => e.name),
     `${label}: events`,
@@ -442,12 +446,23 @@ describe("policy matching", function () {
       const o = await runCase({ when: "the baseline" });
       await expectApproved(o, "baseline");
       const request = { researcher: o.researcher.address, openedAt: o.openedAt, terms: o.terms };
+      // An auto-approved request was never stored, so there is no request left to act on.
       await expect(o.ledger.connect(o.patient).denyRequest(request))
-        .to.be.revertedWithCustomError(o.ledger, "RequestNotPending")
-        .withArgs(o.requestId, RequestStatus.Approved);
+        .to.be.revertedWithCustomError(o.ledger, "RequestNotFound")
+        .withArgs(o.requestId);
+      await expect(o.ledger.connect(o.patient).approveRequest(request))
+        .to.be.revertedWithCustomError(o.ledger, "RequestNotFound")
+        .withArgs(o.requestId);
       await expect(o.ledger.connect(o.researcher).cancelRequest(request))
-        .to.be.revertedWithCustomError(o.ledger, "RequestNotPending")
-        .withArgs(o.requestId, RequestStatus.Approved);
+        .to.be.revertedWithCustomError(o.ledger, "RequestNotFound")
+        .withArgs(o.requestId);
+      // The policy's consent stands, untouched by the refused calls.
+      expect(await o.ledger.consentOf(o.patient.address, o.researcher.address)).to.deep.equal([
+        BigInt(o.terms.dataClasses),
+        BigInt(1 << o.terms.purpose),
+        BigInt(o.openedAt),
+        BigInt(o.openedAt + o.terms.duration),
+      ]);
     });
 
     it("replaces an earlier consent of the patient to the researcher", async function () {

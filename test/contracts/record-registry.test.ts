@@ -466,6 +466,14 @@ describe("RecordRegistry", function () {
     // never overwritten: the batch's provider is told the hash is taken (not, wrongly, "superseded"), and
     // readers, who check the envelope's authenticated provider against the chain, reject the copy. See
     // SECURITY.md, "Anchor squatting".
+    it("reverts with InvalidContentHash when the batched record named has a zero hash", async function () {
+      const { records, hospital, tree, leaves } = await loadFixture(anchoredBatchFixture);
+      const zeroLeaf = batched([ZeroHash, leaves[0][1], leaves[0][2]] as RecordLeaf);
+      await expect(records.connect(hospital).amendBatchedRecord(tree.root, zeroLeaf, tree.getProof(0), idOf("fix"), "0x"))
+        .to.be.revertedWithCustomError(records, "InvalidContentHash")
+        .withArgs(ZeroHash);
+    });
+
     it("refuses, as RecordAlreadyAnchored, to amend a batched record whose bytes another provider anchored", async function () {
       const { records, hospital, lab, tree, leaves } = await loadFixture(anchoredBatchFixture);
       const leaf = leaves[9];

@@ -541,8 +541,16 @@ describe("SignedConsents", function () {
 
     it("reverts with SignatureExpired after the deadline", async function () {
       const f = await loadFixture(deployLedgerFixture);
+      // The deadline is set from the clock after the grant's block: a slow run (coverage) can mine that
+      // block well past the fixture's last timestamp, and increaseTo cannot go back in time.
+      await grantAndSignRevoke(f);
       const deadline = (await time.latest()) + 100;
-      const args = await grantAndSignRevoke(f, { deadline });
+      const args = await signRevoke(
+        f.ledger,
+        f.patient,
+        { patient: f.patient, grantee: f.hospital },
+        { nonce: 3n, deadline },
+      );
       await time.increaseTo(deadline + 1);
 
       await expect(f.ledger.connect(f.relayer).revokeBySig(...args))
@@ -614,7 +622,14 @@ describe("SignedConsents", function () {
           approvedAt,
           approvedAt + request.terms.duration,
         );
-      expect((await f.ledger.requestStatus(requestId)).status).to.equal(RequestStatus.Approved);
+      // The approval is in RequestApproved and the consent; the request itself is cleared.
+      expect(await f.ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.None), 0n]);
+      expect(await f.ledger.consentOf(f.patient.address, f.pharma.address)).to.deep.equal([
+        BigInt(request.terms.dataClasses),
+        BigInt(1 << request.terms.purpose),
+        BigInt(approvedAt),
+        BigInt(approvedAt + request.terms.duration),
+      ]);
       expect(await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH)).to.be
         .true;
       expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.true;
@@ -706,16 +721,43 @@ describe("SignedConsents", function () {
         .withArgs(f.patient.address);
     });
 
-    it("reverts with RequestNotPending for a decided request, leaving the nonce unspent", async function () {
+    it("reverts with RequestNotFound for a decided request, leaving the nonce unspent", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const { request, requestId } = await openResearchRequest(f);
       await f.ledger.connect(f.patient).denyRequest(request);
       const args = await signApproveRequest(f.ledger, f.patient, request, { nonce: 77n });
 
       await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
-        .to.be.revertedWithCustomError(f.ledger, "RequestNotPending")
-        .withArgs(requestId, RequestStatus.Denied);
+        .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
+        .withArgs(requestId);
       expect(await f.ledger.isNonceUsed(f.patient.address, 77n)).to.be.false;
+    });
+
+    it("reverts with RequestNotFound for a request it already approved: a second signature cannot decide it again", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const { request, requestId } = await openResearchRequest(f);
+      await f.ledger.connect(f.relayer).approveRequestBySig(
+        ...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 80n })),
+      );
+      const consent = await f.ledger.consentOf(f.patient.address, f.pharma.address);
+
+      await expect(
+        f.ledger
+          .connect(f.relayer)
+          .approveRequestBySig(...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 81n }))),
+      )
+        .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
+        .withArgs(requestId);
+      await expect(
+        f.ledger
+          .connect(f.relayer)
+          .denyRequestBySig(...(await signDenyRequest(f.ledger, f.patient, request, { nonce: 82n }))),
+      )
+        .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
+        .withArgs(requestId);
+      expect(await f.ledger.isNonceUsed(f.patient.address, 81n)).to.be.false;
+      expect(await f.ledger.isNonceUsed(f.patient.address, 82n)).to.be.false;
+      expect(await f.ledger.consentOf(f.patient.address, f.pharma.address)).to.deep.equal(consent);
     });
 
     it("reverts with RequestExpired once the request's time to be decided has run out", async function () {
@@ -741,7 +783,8 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "RequestDenied")
         .withArgs(requestId, f.patient.address, f.patient.address)
         .and.not.to.emit(f.ledger, "ConsentGranted");
-      expect((await f.ledger.requestStatus(requestId)).status).to.equal(RequestStatus.Denied);
+      // The denial is in RequestDenied; the request itself is cleared.
+      expect(await f.ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.None), 0n]);
       expect((await f.ledger.consentOf(f.patient.address, f.pharma.address)).validUntil).to.equal(0n);
       expect(await f.ledger.isNonceUsed(f.patient.address, 2n)).to.be.true;
     });

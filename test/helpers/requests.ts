@@ -189,3 +189,48 @@ export async function minedOutcome(tx: ContractTransactionResponse): Promise<voi
   const data = await traceReturnData(tx.hash);
   throw Object.assign(new Error(`transaction ${tx.hash} reverted in block ${receipt.blockNumber}`), { data });
 }
+
+/** The word a pending request is stored as: status Pending (1) in bits 0-7, expiresAt in bits 8-47. */
+export function pendingRequestWord(expiresAt: number): bigint {
+  return 1n | (BigInt(expiresAt) << 8n);
+}
+
+/** The storage slot of `requestId` in a mapping whose base slot is `base`: keccak256(requestId . base). */
+export function requestSlotOf(base: bigint, requestId: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [requestId, base]));
+}
+
+/**
+ * The base slot of the ledger's private `_requests` mapping, found from a request known to be pending:
+ * the one base (of the first 256) under which its id holds exactly its packed word. Lets a test read
+ * what the ledger really stores for a request, not only what the view derives from it.
+ */
+export async function requestsMappingBase(ledger: ConsentLedger, pendingId: string, expiresAt: number): Promise<bigint> {
+  const address = await ledger.getAddress();
+  const word = pendingRequestWord(expiresAt);
+  const found: bigint[] = [];
+  for (let base = 0n; base < 256n; base++) {
+    if (BigInt(await ethers.provider.getStorage(address, requestSlotOf(base, pendingId))) === word) found.push(base);
+  }
+  if (found.length !== 1) throw new Error(`expected one base slot holding the pending request, found ${found.length}`);
+  return found[0];
+}
+
+/** The raw word the ledger stores for `requestId` (0 when nothing is stored). */
+export async function storedRequestWord(ledger: ConsentLedger, base: bigint, requestId: string): Promise<bigint> {
+  return BigInt(await ethers.provider.getStorage(await ledger.getAddress(), requestSlotOf(base, requestId)));
+}
+
+/** The storage slots a mined transaction wrote (every SSTORE, in order), read from the node's trace. */
+export async function slotsWrittenBy(hash: string): Promise<bigint[]> {
+  const trace = (await network.provider.send("debug_traceTransaction", [
+    hash,
+    { disableStorage: true, disableMemory: true },
+  ])) as { structLogs: Array<{ op: string; stack: string[] }> };
+  return trace.structLogs
+    .filter((step) => step.op === "SSTORE")
+    .map((step) => {
+      const key = step.stack[step.stack.length - 1];
+      return BigInt(key.startsWith("0x") ? key : `0x${key}`);
+    });
+}
