@@ -38,6 +38,25 @@ const HINTS: Record<string, string> = {
   RecordAlreadySuperseded: "Amend the latest version of the record instead.",
   NotRecordProvider: "Only the provider that anchored a record may amend it.",
   OwnableUnauthorizedAccount: "Only the administrator may do this.",
+  InvalidDelegate: "Appoint another account than your own, and not the zero address.",
+  DelegateNotFound: "That account is not your delegate.",
+  InvalidPolicyTimeLimit: "A time limit goes with the TS condition: set both the TS modifier and the longest access, or neither.",
+  InvalidPolicyPermission: "Choose what research the policy covers (NRES, GRU, HMB, DS or POA).",
+  InvalidPolicyPurposes: "A standing policy covers research purposes only: choose at least one.",
+  InvalidDiseaseId: "Disease-specific research (DS) needs the disease's MONDO id, and only DS takes one.",
+  UnsupportedPolicyModifiers: "One of the conditions cannot be used in a standing policy: remove it.",
+  InvalidRequestPatient: "Ask a patient other than yourself.",
+  InvalidResearchCategory: "Research purposes need a DUO category (GRU, HMB, DS or POA); other purposes take none.",
+  InvalidDuration: "Ask for a duration between one second and the ledger's maximum.",
+  InvalidObligations: "Accept only the DUO obligations PUB, COL, IRB, MOR or RTN.",
+  UnknownPurpose: "Use a purpose code from the table (TREAT, ETREAT, CAREMGT, HRESCH, ...).",
+  UnknownDataClass: "Use a data class code from the table (LAB_RESULT, IMAGING, ...).",
+  InvalidEmergencyDuration: "Open the window for at least a second and at most the ledger's bound.",
+  UnknownEmergencyReason: "Give a reason code from 1 to 4.",
+  EmergencyAccessNotOpen: "There is no open emergency window to close.",
+  AdministrationCannotBeRenounced: "Transfer administration to another account (a multisig) instead.",
+  InvalidEncryptionKey: "Register a non-zero X25519 public key.",
+  EncryptionKeyNotFound: "There is no key to withdraw.",
 };
 
 /** The custom error inside a failed call or transaction, decoded, or undefined when there is none. */
@@ -59,6 +78,22 @@ export function decodeRevert(error: unknown): { name: string; args: unknown[] } 
 }
 
 /**
+ * Whether the node said the sender cannot pay. ethers maps geth's "insufficient funds" to
+ * INSUFFICIENT_FUNDS, but not Hardhat's "Sender doesn't have enough funds to send tx", which arrives as
+ * UNKNOWN_ERROR ("could not coalesce error") with the node's message inside.
+ */
+function isInsufficientFunds(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    if (isError(current, "INSUFFICIENT_FUNDS")) return true;
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === "string" && /insufficient funds|doesn't have enough funds/i.test(message)) return true;
+    current = (current as { error?: unknown; cause?: unknown }).error ?? (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
  * Turns anything a contract call threw into a ConsentLedgerError: the custom error decoded into its
  * name and arguments with a hint, or a plain error saying what the node or wallet reported.
  */
@@ -66,7 +101,7 @@ export function toLedgerError(error: unknown, action: string): ConsentLedgerErro
   if (error instanceof ConsentLedgerError) return error;
   const revert = decodeRevert(error);
   if (revert) return new ContractRevertError(revert.name, revert.args, { hint: HINTS[revert.name], cause: error });
-  if (isError(error, "INSUFFICIENT_FUNDS")) {
+  if (isInsufficientFunds(error)) {
     return new ConsentLedgerError(`Not enough funds to pay for gas while trying to ${action}`, {
       hint: "Fund the account, or have the patient sign and a relayer submit.",
       cause: error,

@@ -63,7 +63,17 @@ export interface KeyCustodian {
 }
 
 /** A record encrypted and stored, not yet anchored. */
-type SealedRecord = Omit<PublishedRecord, "transactionHash" | "blockNumber" | "batch">;
+export type SealedRecord = Omit<PublishedRecord, "transactionHash" | "blockNumber" | "batch">;
+
+/** Options of publish, amend and publishBatch. */
+export interface PublishOptions {
+  /**
+   * Called once the ciphertext is stored and before the anchor is sent, with each sealed record and its
+   * data key (and, in a batch, its proof): keep the keys somewhere durable here, so that a crash after
+   * the anchor is mined cannot leave an anchored record whose key is lost. A rejection sends nothing.
+   */
+  beforeAnchor?: (records: readonly (SealedRecord & { batch?: { root: string; proof: string[] } })[]) => Promise<void>;
+}
 
 export const BATCH_LEAF_TYPES = ["bytes32", "address", "uint8"] as const;
 
@@ -80,10 +90,11 @@ export class ProviderClient {
   ) {}
 
   /** Encrypts, stores and anchors one record. The ciphertext is stored before the anchor is sent. */
-  async publish(input: PublishInput): Promise<PendingTransaction<PublishedRecord>> {
+  async publish(input: PublishInput, options: PublishOptions = {}): Promise<PendingTransaction<PublishedRecord>> {
     const patient = requireAddress(input.patient, "patient");
     const dataClass = dataClassCode(input.dataClass);
     const sealed = await this.seal(input.payload, { patient, dataClass, version: 1, previousRecordId: ZeroHash });
+    await options.beforeAnchor?.([sealed]);
     return send(
       "anchor the record",
       () => this.contracts.records.connect(this.signer).anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
@@ -92,7 +103,7 @@ export class ProviderClient {
   }
 
   /** Publishes `payload` as the next version of `previousRecordId`, same patient and data class. */
-  async amend(previousRecordId: string, payload: unknown): Promise<PendingTransaction<PublishedRecord>> {
+  async amend(previousRecordId: string, payload: unknown, options: PublishOptions = {}): Promise<PendingTransaction<PublishedRecord>> {
     const previousId = requireBytes32(previousRecordId, "previousRecordId");
     const previous = await this.contracts.records.recordOf(previousId);
     if (previous.version === 0n) {
@@ -107,6 +118,7 @@ export class ProviderClient {
       version: Number(previous.version) + 1,
       previousRecordId: previousId,
     });
+    await options.beforeAnchor?.([sealed]);
     return send(
       "amend the record",
       () => this.contracts.records.connect(this.signer).amendRecord(previousId, sealed.recordId, toUtf8Bytes(sealed.cid)),
@@ -118,7 +130,7 @@ export class ProviderClient {
    * Encrypts and stores every record, then anchors them all under one Merkle root, with a manifest (in
    * the store) that lists each record, its CID and its proof. Costs a fraction of an anchor per record.
    */
-  async publishBatch(inputs: readonly PublishInput[]): Promise<PendingTransaction<PublishedBatch>> {
+  async publishBatch(inputs: readonly PublishInput[], options: PublishOptions = {}): Promise<PendingTransaction<PublishedBatch>> {
     if (inputs.length === 0) throw new InvalidArgumentError("records", "empty batch");
     const sealed: SealedRecord[] = [];
     for (const [index, input] of inputs.entries()) {
@@ -147,6 +159,7 @@ export class ProviderClient {
       })),
     };
     const manifestCid = await this.store.put(toUtf8Bytes(JSON.stringify(manifest)));
+    await options.beforeAnchor?.(sealed.map((record, index) => ({ ...record, batch: { root, proof: proofs[index] } })));
     return send(
       "anchor the batch",
       () => this.contracts.records.connect(this.signer).anchorBatch(root, sealed.length, toUtf8Bytes(manifestCid)),

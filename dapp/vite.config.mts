@@ -1,0 +1,35 @@
+/**
+ * The dashboard's Vite configuration. It imports the SDK by its package name, "consent-ledger", as a dApp
+ * does; see README.md ("How the page gets the SDK") for why that name resolves to the SDK's TypeScript
+ * entry point (sdk/index.ts) by default, and CONSENT_DAPP_SDK=dist to the built package instead.
+ */
+import { defineConfig } from "vite";
+
+const at = (relative: string) => decodeURIComponent(new URL(relative, import.meta.url).pathname);
+const useBuiltPackage = process.env.CONSENT_DAPP_SDK === "dist";
+
+export default defineConfig({
+  root: at("."),
+  base: "./",
+  clearScreen: false,
+  resolve: useBuiltPackage
+    ? {
+        // The package's own name resolves through the root package.json's "exports" to dist/sdk/index.js
+        // (CommonJS). Two things it needs in a bundler: multiformats is ESM-only and exports its files only
+        // under "import" and Node's "module-sync" condition, not "require"; and the SDK's require("ethers")
+        // would otherwise bundle ethers' CommonJS copy next to the page's ESM one.
+        conditions: ["module", "browser", "module-sync", "production"],
+        alias: { ethers: at("../node_modules/ethers/lib.esm/index.js") },
+      }
+    : { alias: { "consent-ledger": at("../sdk/index.ts") } },
+  build: {
+    target: "es2022",
+    outDir: "dist",
+    emptyOutDir: true,
+    // ethers and the SDK in one chunk: about 0.56 MB minified, 0.18 MB gzipped.
+    chunkSizeWarningLimit: 800,
+    reportCompressedSize: false,
+  },
+  server: { host: "127.0.0.1" },
+  preview: { host: "127.0.0.1" },
+});
