@@ -21,7 +21,7 @@
  *     and what clients received agree: nothing missing, nothing extra, no root twice.
  * It reports releases per second (over the run's wall-clock time), latency percentiles of answered
  * requests, and gas spent logging. Results go to bench/gateway-load.json (one entry per variant) and to
- * the "Load test" section of docs/gateway.md.
+ * the "Load test" section of README.md.
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -90,7 +90,7 @@ const VARIANT = FAULT ? "fault" : "normal";
 const PURPOSE = "HRESCH" as const;
 
 const OUTPUT = path.join(__dirname, "gateway-load.json");
-const DOCS = path.join(__dirname, "..", "docs", "gateway.md");
+const DOCS = path.join(__dirname, "..", "README.md");
 const DOCS_BEGIN = "<!-- gateway-load:begin -->";
 const DOCS_END = "<!-- gateway-load:end -->";
 
@@ -513,7 +513,7 @@ function report(result: Result): void {
   }
 }
 
-/** Rewrites the load-test section of docs/gateway.md (between its markers) from the JSON. */
+/** Rewrites the load-test section of README.md (between its markers) from the JSON. */
 function writeDocsSection(output: Record<string, unknown>): void {
   if (!existsSync(DOCS)) return;
   const text = readFileSync(DOCS, "utf8");
