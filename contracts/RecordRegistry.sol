@@ -69,6 +69,9 @@ contract RecordRegistry is IRecordRegistry {
         if (batchProvider == 0) revert BatchNotFound(root);
         if (batchProvider != providerIndex) revert NotRecordProvider(previous.contentHash, msg.sender);
         if (previous.contentHash == bytes32(0)) revert InvalidContentHash(previous.contentHash);
+        // A leaf is the provider's own claim: stored now, it must pass the checks anchorRecord applies.
+        if (previous.patient == address(0)) revert InvalidPatient(previous.patient);
+        if (!DataClasses.isKnown(previous.dataClass)) revert UnknownRecordDataClass(previous.dataClass);
         if (!_inBatch(root, previous, proof)) revert InvalidBatchProof(root, previous.contentHash);
         // A batched version is stored only when it is amended (then marked as from a batch). Any other
         // stored record with this hash is someone's separate anchor of the same bytes: it is not this

@@ -17,7 +17,7 @@ import {
   DUO_MODIFIERS,
   maskOf,
 } from "./codes";
-import { InvalidArgumentError, UnknownCodeError } from "./errors";
+import { InvalidArgumentError, UnknownCodeError, describeValue } from "./errors";
 
 /** A checksummed address; rejects malformed strings and, unless allowed, the zero address. */
 export function requireAddress(value: unknown, argument: string, options: { allowZero?: boolean } = {}): string {
@@ -28,7 +28,7 @@ export function requireAddress(value: unknown, argument: string, options: { allo
   try {
     address = getAddress(value);
   } catch (cause) {
-    throw new InvalidArgumentError(argument, `${JSON.stringify(value)} is not an address`, {
+    throw new InvalidArgumentError(argument, `${describeValue(value)} is not an address`, {
       hint: "Pass a 0x-prefixed 40-hex-digit account address (mixed case must be a valid checksum).",
       cause,
     });
@@ -40,7 +40,7 @@ export function requireAddress(value: unknown, argument: string, options: { allo
 /** A 0x-prefixed 32-byte hex value. */
 export function requireBytes32(value: unknown, argument: string): string {
   if (typeof value !== "string" || !isHexString(value, 32)) {
-    throw new InvalidArgumentError(argument, `expected 0x followed by 64 hex digits, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(argument, `expected 0x followed by 64 hex digits, got ${describeValue(value)}`);
   }
   return value.toLowerCase();
 }
@@ -110,18 +110,23 @@ export function duoModifierMask(value: readonly (DuoName | number)[] | bigint | 
 /** Unix seconds from a Date, seconds, or undefined (→ fallback). */
 export function toUnixSeconds(value: Date | number | bigint | undefined, argument: string, fallback = 0): number {
   if (value === undefined) return fallback;
-  const seconds = value instanceof Date ? Math.floor(value.getTime() / 1000) : Number(value);
+  const seconds =
+    value instanceof Date
+      ? Math.floor(value.getTime() / 1000)
+      : typeof value === "number" || typeof value === "bigint"
+        ? Number(value)
+        : Number.NaN;
   if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds >= 2 ** 40) {
-    throw new InvalidArgumentError(argument, `${String(value)} is not a time (unix seconds or a Date)`);
+    throw new InvalidArgumentError(argument, `${describeValue(value)} is not a time (unix seconds or a Date)`);
   }
   return seconds;
 }
 
 /** A positive whole number of seconds below 2^40. */
 export function toDurationSeconds(value: number | bigint, argument: string): number {
-  const seconds = Number(value);
+  const seconds = typeof value === "number" || typeof value === "bigint" ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds >= 2 ** 40) {
-    throw new InvalidArgumentError(argument, `${String(value)} is not a positive number of seconds`);
+    throw new InvalidArgumentError(argument, `${describeValue(value)} is not a positive number of seconds`);
   }
   return seconds;
 }

@@ -34,6 +34,30 @@ export class ConsentLedgerError extends Error {
   }
 }
 
+/**
+ * A short, safe description of any value for an error message: never throws, whatever the value
+ * (a BigInt, a cycle, an object whose toString is not a function), and never prints a long input whole.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return String(value);
+    case "symbol":
+      return "a symbol";
+    case "function":
+      return "a function";
+    default:
+      if (value === null) return "null";
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? "an invalid Date" : value.toISOString();
+      return Array.isArray(value) ? `an array of ${value.length}` : "an object";
+  }
+}
+
 /** An argument is malformed: a bad address, an unknown code, a value out of range. */
 export class InvalidArgumentError extends ConsentLedgerError {
   override name = "InvalidArgumentError";
@@ -54,7 +78,7 @@ export class UnknownCodeError extends InvalidArgumentError {
     readonly value: string | number,
     known: readonly string[],
   ) {
-    super(table, `unknown code ${JSON.stringify(value)}`, { hint: `Use one of: ${known.join(", ")}.` });
+    super(table, `unknown code ${describeValue(value)}`, { hint: `Use one of: ${known.join(", ")}.` });
   }
 }
 

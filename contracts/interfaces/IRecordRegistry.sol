@@ -116,7 +116,8 @@ interface IRecordRegistry is IVersioned {
     /**
      * @notice Amends a record anchored in a batch: stores the batched version (as superseded) and the
      * new one, after checking the proof.
-     * Requirements: as {amendRecord}, with `proof` placing `previous` in batch `root` of the caller.
+     * Requirements: as {amendRecord}, with `proof` placing `previous` in batch `root` of the caller, and
+     * `previous` naming a patient and a known data class, as {anchorRecord} requires.
      * Emits {RecordAnchored} for the new version.
      */
     function amendBatchedRecord(

@@ -1,7 +1,7 @@
 import type { ContractRunner, Provider } from "ethers";
 
 import type { AccessLog, ConsentLedger, KeyDirectory, RecordRegistry } from "../../typechain-types";
-import { ConsentLedgerError, DeploymentNotFoundError, NetworkMismatchError } from "../errors";
+import { ConsentLedgerError, DeploymentNotFoundError, NetworkMismatchError, describeValue } from "../errors";
 import { requireAddress } from "../args";
 import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "./abis";
 
@@ -27,15 +27,33 @@ export interface LedgerContracts {
   readonly provider: Provider;
 }
 
+/** A non-negative safe integer from a number, a bigint or a decimal string; undefined otherwise. */
+function wholeNumber(value: unknown): number | undefined {
+  let number: number;
+  if (typeof value === "number") number = value;
+  else if (typeof value === "bigint") number = Number(value);
+  else if (typeof value === "string" && /^\d{1,15}$/.test(value)) number = Number(value);
+  else return undefined;
+  return Number.isSafeInteger(number) && number >= 0 ? number : undefined;
+}
+
 /** Checks a deployment description, so a typo fails here and not at the first call. */
 export function parseDeployment(value: unknown): Deployment {
   const input = value as Partial<Deployment> | null;
   if (!input || typeof input !== "object") {
     throw new ConsentLedgerError("A deployment must be an object with chainId, ledger, records, accessLog and keys");
   }
-  const chainId = Number(input.chainId);
-  if (!Number.isSafeInteger(chainId) || chainId <= 0) {
-    throw new ConsentLedgerError(`Invalid deployment chainId ${String(input.chainId)}`);
+  const chainId = wholeNumber(input.chainId);
+  if (chainId === undefined || chainId <= 0) {
+    throw new ConsentLedgerError(`Invalid deployment chainId ${describeValue(input.chainId)}`, {
+      hint: "chainId must be a positive whole number, e.g. 31337.",
+    });
+  }
+  const deployedAtBlock = input.deployedAtBlock === undefined ? undefined : wholeNumber(input.deployedAtBlock);
+  if (input.deployedAtBlock !== undefined && deployedAtBlock === undefined) {
+    throw new ConsentLedgerError(`Invalid deployment deployedAtBlock ${describeValue(input.deployedAtBlock)}`, {
+      hint: "deployedAtBlock must be a whole block number, or absent.",
+    });
   }
   return {
     chainId,
@@ -43,7 +61,7 @@ export function parseDeployment(value: unknown): Deployment {
     records: requireAddress(input.records, "deployment.records"),
     accessLog: requireAddress(input.accessLog, "deployment.accessLog"),
     keys: requireAddress(input.keys, "deployment.keys"),
-    deployedAtBlock: input.deployedAtBlock === undefined ? undefined : Number(input.deployedAtBlock),
+    deployedAtBlock,
   };
 }
 

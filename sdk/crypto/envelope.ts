@@ -30,7 +30,7 @@
 import { getAddress } from "ethers";
 
 import { DataClass } from "../codes";
-import { DecryptionError, FormatError, IntegrityError, InvalidArgumentError } from "../errors";
+import { DecryptionError, FormatError, IntegrityError, InvalidArgumentError, describeValue } from "../errors";
 import { aesGcmDecrypt, aesGcmEncrypt, AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./aes-gcm";
 import { bytesEqual, bytesToHex, hexToBytes, isAllZero, randomBytes } from "./bytes";
 import { sha256Hex } from "./sha256";
@@ -147,7 +147,7 @@ function normalizeChainId(value: unknown): bigint {
   let chainId: bigint;
   if (typeof value === "bigint") chainId = value;
   else if (typeof value === "number" && Number.isSafeInteger(value)) chainId = BigInt(value);
-  else throw new InvalidArgumentError(argument("chainId"), `expected a bigint, got ${String(value)}`);
+  else throw new InvalidArgumentError(argument("chainId"), `expected a bigint, got ${describeValue(value)}`);
   if (chainId <= 0n || chainId > UINT64_MAX)
     throw new InvalidArgumentError(argument("chainId"), `${chainId} is outside 1..2^64-1`, {
       hint: "Pass the chain id of the network the RecordRegistry is deployed on.",
@@ -160,7 +160,7 @@ function normalizeAddress(field: string, value: unknown): Uint8Array {
   try {
     checksummed = getAddress(value as string);
   } catch (cause) {
-    throw new InvalidArgumentError(argument(field), `${String(value)} is not an Ethereum address`, {
+    throw new InvalidArgumentError(argument(field), `${describeValue(value)} is not an Ethereum address`, {
       hint: "Pass a 0x-prefixed 20-byte address (all lowercase, or with a correct EIP-55 checksum).",
       cause,
     });
@@ -172,7 +172,7 @@ function normalizeAddress(field: string, value: unknown): Uint8Array {
 
 function normalizeDataClass(value: unknown): number {
   if (typeof value !== "number" || !DATA_CLASS_CODES.has(value))
-    throw new InvalidArgumentError(argument("dataClass"), `${String(value)} is not a DataClass code`, {
+    throw new InvalidArgumentError(argument("dataClass"), `${describeValue(value)} is not a DataClass code`, {
       hint: `Use a DataClass value from sdk/codes.ts (0..${DATA_CLASS_CODES.size - 1}).`,
     });
   return value;
@@ -180,7 +180,7 @@ function normalizeDataClass(value: unknown): number {
 
 function normalizeVersion(value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > UINT32_MAX)
-    throw new InvalidArgumentError(argument("version"), `${String(value)} is not an integer in 1..2^32-1`);
+    throw new InvalidArgumentError(argument("version"), `${describeValue(value)} is not an integer in 1..2^32-1`);
   return value;
 }
 
@@ -191,7 +191,7 @@ function normalizeRecordId(field: string, value: unknown): Uint8Array {
 function normalizeContentType(value: unknown): number {
   if (value === undefined) return ContentType.FHIR_JSON;
   if (typeof value !== "number" || !(value in CONTENT_MEDIA_TYPES))
-    throw new InvalidArgumentError(argument("contentType"), `${String(value)} is not a ContentType code`, {
+    throw new InvalidArgumentError(argument("contentType"), `${describeValue(value)} is not a ContentType code`, {
       hint: "Use ContentType.FHIR_JSON (1) or ContentType.OCTET_STREAM (2).",
     });
   return value;
@@ -424,9 +424,9 @@ export async function openRecord(
     const actual = parsed.context[field];
     if (wanted !== actual) {
       recordId ??= await sha256Hex(envelope);
-      throw new IntegrityError(recordId, `its header says ${field} ${String(actual)}, expected ${String(wanted)}`, {
+      throw new IntegrityError(recordId, `its header says ${field} ${describeValue(actual)}, expected ${describeValue(wanted)}`, {
         hint: "The envelope belongs to another record than the one asked for: do not use it; check the pointer you fetched.",
-        details: `${field}: expected ${String(wanted)}, actual ${String(actual)}`,
+        details: `${field}: expected ${describeValue(wanted)}, actual ${describeValue(actual)}`,
       });
     }
   }

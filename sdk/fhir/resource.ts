@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../errors";
+import { InvalidArgumentError, describeValue } from "../errors";
 
 /** A FHIR R4 resource: a JSON object with a resourceType. */
 export interface FhirResource {
@@ -18,7 +18,7 @@ export function assertFhirResource(value: unknown): asserts value is FhirResourc
   }
   const resourceType = (value as { resourceType?: unknown }).resourceType;
   if (typeof resourceType !== "string" || !/^[A-Z][A-Za-z]{1,63}$/.test(resourceType)) {
-    throw new InvalidArgumentError("payload", `not a FHIR resource: resourceType is ${JSON.stringify(resourceType)}`, {
+    throw new InvalidArgumentError("payload", `not a FHIR resource: resourceType is ${describeValue(resourceType)}`, {
       hint: 'A FHIR resource names its type, e.g. "resourceType": "Observation".',
     });
   }

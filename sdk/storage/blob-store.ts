@@ -74,7 +74,11 @@ export function digestOfCid(cid: string): Uint8Array {
   if (parsed.code !== RAW_CODEC) throw new FormatError(what, `${cid} has codec 0x${parsed.code.toString(16)}, not raw (0x55)`, { hint });
   if (parsed.multihash.code !== SHA2_256_CODE || parsed.multihash.digest.length !== 32)
     throw new FormatError(what, `${cid} is not hashed with sha2-256`, { hint });
-  if (parsed.toString() !== cid) throw new FormatError(what, `${cid} is not in canonical form (lowercase base32)`, { hint });
+  // Re-encode from the bytes: multiformats keeps the parsed text as toString(), so comparing with it
+  // would accept upper case, and one blob would have two names.
+  if (CID.decode(parsed.bytes).toString() !== cid) {
+    throw new FormatError(what, `${cid} is not in canonical form (lowercase base32)`, { hint });
+  }
   return parsed.multihash.digest;
 }
 

@@ -466,6 +466,22 @@ describe("RecordRegistry", function () {
     // never overwritten: the batch's provider is told the hash is taken (not, wrongly, "superseded"), and
     // readers, who check the envelope's authenticated provider against the chain, reject the copy. See
     // SECURITY.md, "Anchor squatting".
+    it("refuses to store a batched record with no patient or an unknown class, as anchorRecord would", async function () {
+      const { records, hospital, patient } = await loadFixture(anchoredBatchFixture);
+      const bad: RecordLeaf[] = [
+        [idOf("no-patient"), ZeroAddress, DataClass.LAB_RESULT],
+        [idOf("bad-class"), patient.address, 15],
+      ];
+      const tree = StandardMerkleTree.of(bad, ["bytes32", "address", "uint8"]);
+      await records.connect(hospital).anchorBatch(tree.root, 2, "0x");
+      await expect(records.connect(hospital).amendBatchedRecord(tree.root, batched(bad[0]), tree.getProof(0), idOf("x"), "0x"))
+        .to.be.revertedWithCustomError(records, "InvalidPatient")
+        .withArgs(ZeroAddress);
+      await expect(records.connect(hospital).amendBatchedRecord(tree.root, batched(bad[1]), tree.getProof(1), idOf("y"), "0x"))
+        .to.be.revertedWithCustomError(records, "UnknownRecordDataClass")
+        .withArgs(15);
+    });
+
     it("reverts with InvalidContentHash when the batched record named has a zero hash", async function () {
       const { records, hospital, tree, leaves } = await loadFixture(anchoredBatchFixture);
       const zeroLeaf = batched([ZeroHash, leaves[0][1], leaves[0][2]] as RecordLeaf);
