@@ -231,11 +231,11 @@ describe("fuzzing sdk/crypto/envelope", function () {
       );
     });
 
-    // BUG (reported): the expectation's fields are turned into text with String(value) for error messages,
+    // Found by fuzzing, fixed in 83c65d3: the expectation's fields are turned into text with String(value) for error messages,
     // which throws a TypeError for a JSON object such as {"toString": ""} (and for null-prototype objects).
     // Found by the property above when it drew expectations from JSON values; counterexample:
     //   openRecord(envelope, key, { chainId: { toString: "" } })  →  TypeError: Cannot convert object to primitive value
-    // Fix: describe values with a helper that never throws (see SECURITY.md, "Open findings").
+    // Fix: describe values with a helper that never throws (SECURITY.md, "Findings").
     it("refuses expectations of any JSON shape with a ConsentLedgerError", async function () {
       const expectation = fc.record(
         { chainId: jsonValue, registry: jsonValue, dataClass: jsonValue, version: jsonValue, previousRecordId: jsonValue, contentType: jsonValue },

@@ -76,11 +76,11 @@ describe("fuzzing sdk/fhir/resource", function () {
     );
   });
 
-  // BUG (reported, low: no JSON input triggers it, only values built in code): the error message quotes
+  // Found by fuzzing, fixed in 83c65d3 (low: no JSON input triggers it, only values built in code): the error message quotes
   // the bad resourceType with JSON.stringify, which throws for a bigint (TypeError: Do not know how to
   // serialize a BigInt) or a circular value. Counterexamples: assertFhirResource({ resourceType: 10n }),
   // assertFhirResource({ resourceType: circular }). Fix: describe the value with a helper that never
-  // throws (see SECURITY.md, "Open findings").
+  // throws (SECURITY.md, "Findings").
   it("assertFhirResource: any JavaScript value is refused with an InvalidArgumentError", async function () {
     const circular: Record<string, unknown> = {};
     circular.self = circular;

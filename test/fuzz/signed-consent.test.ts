@@ -71,7 +71,7 @@ describe("fuzzing sdk/clients/patient parseSignedConsent", function () {
     );
   });
 
-  // BUG (reported, the one a network can trigger): the parser turns fields into text with String() before
+  // Found by fuzzing, fixed in 83c65d3 (the one a network can trigger): the parser turns fields into text with String() before
   // checking their type, and String() throws a TypeError for a JSON object whose "toString" key is not a
   // function. A relayer reading {"kind": {"toString": ""}, ...} from the network crashes with a TypeError
   // instead of refusing the input with an InvalidArgumentError. Counterexample (found by fuzzing):
@@ -89,7 +89,7 @@ describe("fuzzing sdk/clients/patient parseSignedConsent", function () {
     );
   });
 
-  // FINDING (reported, minor): the parser checks the common fields only. It accepts what no signer can have
+  // Found by fuzzing, fixed in 83c65d3 (minor): the parser checks the common fields only. It accepts what no signer can have
   // produced: a nonce above 2^256 - 1, a negative deadline or chain id, a signature of any length, a
   // "grant" without its patient and terms, a "revoke" without its grantee, an "approve" without its
   // request. relaySignedConsent stops each of these later (a wrapped encoding error or an

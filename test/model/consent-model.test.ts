@@ -470,7 +470,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         { arbitrary: fc.constant<Corruption>("none"), weight: 14 },
         { arbitrary: fc.constantFrom<Corruption>("wrongChain", "wrongContract", "tamper", "malleate", "garbage"), weight: 3 },
       ),
-      hold: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
+      hold: fc.oneof({ arbitrary: fc.constant(false), weight: 2 }, { arbitrary: fc.constant(true), weight: 1 }),
     }),
   },
   { weight: 4, arbitrary: fc.record({ t: fc.constant("relay" as const), index: fc.nat(20) }) },
@@ -898,7 +898,7 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
 
   let type: keyof typeof SIGNED_CONSENT_TYPES;
   let message: Record<string, unknown>;
-  const signed: Omit<Signed, "signature" | "valid"> = { kind: op.kind, signer, patient, nonce, deadline, label: describeOp(op) };
+  const signed: Omit<Signed, "signature" | "valid" | "relayed"> = { kind: op.kind, signer, patient, nonce, deadline, label: describeOp(op) };
   let relayed: Partial<Signed> = {};
   if (op.kind === "grant") {
     const terms = resolveGrant(run, op.grant, now);

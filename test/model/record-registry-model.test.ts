@@ -438,13 +438,12 @@ describe("RecordRegistry, model-based", function () {
     }
   });
 
-  // BUG (reported to the lead): amendBatchedRecord stores a batched leaf without the checks anchorRecord
+  // Found by the model-based test, fixed in 83c65d3: amendBatchedRecord stores a batched leaf without the checks anchorRecord
   // makes, so a provider can put a record with an unknown data class (or the zero patient) on chain by
   // anchoring a batch whose leaf says so and amending it. IRecordRegistry documents `dataClass` as "one
   // {DataClasses} code" and anchorRecord refuses both. Proposed fix, in amendBatchedRecord before _amend:
   //   if (previous.patient == address(0)) revert InvalidPatient(previous.patient);
   //   if (!DataClasses.isKnown(previous.dataClass)) revert UnknownRecordDataClass(previous.dataClass);
-  // Un-skip once fixed.
   it("refuses to store a batched record with an unknown data class or no patient, as anchorRecord does", async function () {
     const f = await loadFixture(deployLedgerFixture);
     const leaves: [string, string, number][] = [
