@@ -200,7 +200,7 @@ describe("consent-ledger CLI errors", function () {
         who: "relayer",
         args: ["relay", "existing.json"],
         expected:
-          "error: existing.json is not a signed consent (not a signed consent object (kind must be grant, revoke, approve or deny)): pass a file written by `consent-ledger patient sign ... --out <file>`",
+          "error: existing.json is not a signed consent (kind must be grant, revoke, approve or deny, got undefined): pass a file written by `consent-ledger patient sign ... --out <file>`",
       },
       "a request id that is not one": {
         who: "patient",
