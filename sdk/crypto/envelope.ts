@@ -31,6 +31,10 @@ import { getAddress } from "ethers";
 
 import { DataClass } from "../codes";
 import { DecryptionError, FormatError, IntegrityError, InvalidArgumentError, describeValue } from "../errors";
+
+/** A header value in a message: strings (addresses, ids) as they are, anything else described safely. */
+const shown = (value: unknown): string =>
+  typeof value === "string" ? (value.length > 80 ? `${value.slice(0, 77)}...` : value) : describeValue(value);
 import { aesGcmDecrypt, aesGcmEncrypt, AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./aes-gcm";
 import { bytesEqual, bytesToHex, hexToBytes, isAllZero, randomBytes } from "./bytes";
 import { sha256Hex } from "./sha256";
@@ -424,9 +428,9 @@ export async function openRecord(
     const actual = parsed.context[field];
     if (wanted !== actual) {
       recordId ??= await sha256Hex(envelope);
-      throw new IntegrityError(recordId, `its header says ${field} ${describeValue(actual)}, expected ${describeValue(wanted)}`, {
+      throw new IntegrityError(recordId, `its header says ${field} ${shown(actual)}, expected ${shown(wanted)}`, {
         hint: "The envelope belongs to another record than the one asked for: do not use it; check the pointer you fetched.",
-        details: `${field}: expected ${describeValue(wanted)}, actual ${describeValue(actual)}`,
+        details: `${field}: expected ${shown(wanted)}, actual ${shown(actual)}`,
       });
     }
   }

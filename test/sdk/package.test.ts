@@ -72,14 +72,14 @@ describe("the packed SDK", function () {
     });
 
     // Deploy a suite to the node as `npm run deploy` would, and write its deployment file there.
-    const provider = new JsonRpcProvider(node.url);
+    // No response cache: consecutive deployments must each see the nonce the previous one used.
+    const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
     const admin = new Wallet(ADMIN_KEY, provider);
-    const ledger = await new ConsentLedger__factory(admin).deploy(admin.address, 86400, 86400 * 365, 3600);
+    const ledger = await (await new ConsentLedger__factory(admin).deploy(admin.address, 86400, 86400 * 365, 3600)).waitForDeployment();
     const ledgerAddress = await ledger.getAddress();
-    const records = await new RecordRegistry__factory(admin).deploy(ledgerAddress);
-    const accessLog = await new AccessLog__factory(admin).deploy(ledgerAddress);
-    const keys = await new KeyDirectory__factory(admin).deploy();
-    await keys.waitForDeployment();
+    const records = await (await new RecordRegistry__factory(admin).deploy(ledgerAddress)).waitForDeployment();
+    const accessLog = await (await new AccessLog__factory(admin).deploy(ledgerAddress)).waitForDeployment();
+    const keys = await (await new KeyDirectory__factory(admin).deploy()).waitForDeployment();
     await mkdir(path.join(project.dir, "deployments"));
     await writeFile(
       path.join(project.dir, "deployments", "31337.json"),
