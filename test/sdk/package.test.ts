@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { JsonRpcProvider, Wallet } from "ethers";
 
 import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "../../typechain-types";
-import { startHardhatNode, type HardhatNode } from "../helpers/node";
+import { startLocalNode, type LocalNode } from "../helpers/local-node";
 import { tempDirectory } from "../helpers/sdk";
 
 // Hardhat's first two well-known development accounts (public test keys, never used on a real chain).
@@ -48,11 +48,11 @@ main().catch((error) => { console.error(error.message); process.exit(1); });
 
 describe("the packed SDK", function () {
   this.timeout(900_000);
-  let node: HardhatNode;
+  let node: LocalNode;
   let project: { dir: string; cleanup: () => Promise<void> };
 
   before(async function () {
-    node = await startHardhatNode();
+    node = await startLocalNode();
     project = await tempDirectory("consumer");
   });
   after(async function () {
