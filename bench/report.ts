@@ -30,14 +30,14 @@ export interface GasSnapshot {
 /** Why ours is above its floor: what the transaction does beyond the writes, calldata and logs it must pay. */
 export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   grant:
-    "dispatch, decoding and validating six arguments, two mapping hashes; nothing is read (the consent word is written whole)",
-  revoke: "dispatch, decoding, two mapping hashes; the existence read is the cold part of the 5,000 update",
+    "dispatch, decoding and validating six arguments, the consent slot's hash; nothing is read (the consent word is written whole)",
+  revoke: "dispatch, decoding, the consent slot's hash; the existence read is the cold part of the 5,000 update",
   grantBySig:
     "EOA check on the signer (cold EXTCODESIZE 2,600, OpenZeppelin SignatureChecker), ecrecover 3,000 + call, " +
     "EIP-712 struct and digest hashing, decoding the signature bytes; the nonce word's read is part of its update",
   grantBySigFirst: "as grantBySig; the nonce bitmap word is new (22,100 instead of a 5,000 update)",
   grantBatch20:
-    "per item: loop, decoding and validating five fields, two mapping hashes; the batch's base and header are shared",
+    "per item: loop, decoding and validating five fields, the consent slot's hash; the batch's base and header are shared",
   requestAccess:
     "cold reads of the researcher's accreditation (2,100) and the patient's policy word (2,100, so a policy can " +
     "decide at once), hashing the 11-word request into its id, validating the terms, the terms struct in the event",
@@ -58,7 +58,8 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   logReleaseBatch100: "the same accreditation call, shared by 100 entries",
   emergencyOpen: "cold reads of the provider's accreditation and the patient's opt-out (2 x 2,100), bounds checks",
   hasAccess:
-    "selector dispatch (a chain of comparisons, about 390), ABI decoding, three mapping hashes, the checks, the return",
+    "selector dispatch (one comparison, as its selector sorts first), decoding and validating four arguments, " +
+    "the hashes of the consent's and the accreditation's slots, the checks and the return",
 };
 
 const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toLocaleString("en-US"));

@@ -39,27 +39,21 @@ library Purposes {
     }
 
     /**
-     * @dev The roles of which the grantee must hold at least one, live, for `purpose`; 0 when none is
-     * needed. Treatment needs a provider, research a researcher, other institutional purposes any
-     * accreditation; a patient-requested disclosure (to a relative, say) needs none.
+     * @dev The roles of which the grantee must hold at least one, live, for each purpose: byte `purpose`
+     * of this table, 0 when none is needed. Treatment needs a provider, research a researcher, other
+     * institutional purposes any accreditation; a patient-requested disclosure (to a relative, say)
+     * needs none. A table, so the access check spends one shift instead of branches: TREAT, ETREAT,
+     * CAREMGT -> provider; HRESCH, BIORCH, CLINTRCH -> researcher; PUBHLTH, HPAYMT, HOPERAT -> any
+     * role; PATRQT -> none; unknown codes -> none (never granted).
      */
-    function requiredRoles(uint8 purpose) internal pure returns (uint8) {
-        // Byte `purpose` of this table, so the access check spends one shift instead of branches:
-        // TREAT, ETREAT, CAREMGT -> provider; HRESCH, BIORCH, CLINTRCH -> researcher;
-        // PUBHLTH, HPAYMT, HOPERAT -> any role; PATRQT -> none; unknown codes -> none (never granted).
-        uint256 table =
-            (uint256(Roles.PROVIDER) << (TREAT * 8)) |
-                (uint256(Roles.PROVIDER) << (ETREAT * 8)) |
-                (uint256(Roles.PROVIDER) << (CAREMGT * 8)) |
-                (uint256(Roles.RESEARCHER) << (HRESCH * 8)) |
-                (uint256(Roles.RESEARCHER) << (BIORCH * 8)) |
-                (uint256(Roles.RESEARCHER) << (CLINTRCH * 8)) |
-                (uint256(Roles.ALL) << (PUBHLTH * 8)) |
-                (uint256(Roles.ALL) << (HPAYMT * 8)) |
-                (uint256(Roles.ALL) << (HOPERAT * 8));
-        // Cannot overflow: purpose < 256.
-        unchecked {
-            return uint8(table >> (uint256(purpose) * 8));
-        }
-    }
+    uint256 internal constant REQUIRED_ROLES =
+        (uint256(Roles.PROVIDER) << (TREAT * 8)) |
+            (uint256(Roles.PROVIDER) << (ETREAT * 8)) |
+            (uint256(Roles.PROVIDER) << (CAREMGT * 8)) |
+            (uint256(Roles.RESEARCHER) << (HRESCH * 8)) |
+            (uint256(Roles.RESEARCHER) << (BIORCH * 8)) |
+            (uint256(Roles.RESEARCHER) << (CLINTRCH * 8)) |
+            (uint256(Roles.ALL) << (PUBHLTH * 8)) |
+            (uint256(Roles.ALL) << (HPAYMT * 8)) |
+            (uint256(Roles.ALL) << (HOPERAT * 8));
 }

@@ -422,16 +422,16 @@ describe("AccessRequests", function () {
       // Decided requests are cleared: the approval is in RequestApproved (above) and in the consent.
       expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
       expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
-      expect(await ledger.hasAccess(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH)).to.equal(
+      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH)).to.equal(
         true,
       );
-      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH)).to.equal(
+      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH)).to.equal(
         false,
       );
       expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
       ).to.equal(false);
     });
 
@@ -440,11 +440,11 @@ describe("AccessRequests", function () {
       const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
       await time.increaseTo(approvedAt + request.terms.duration - 1);
       expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
       await time.increaseTo(approvedAt + request.terms.duration);
       expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(false);
     });
 
@@ -479,7 +479,7 @@ describe("AccessRequests", function () {
           0,
           now + 1000 * DAY,
         );
-      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
+      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
         true,
       );
 
@@ -490,7 +490,7 @@ describe("AccessRequests", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
+      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
         false,
       );
     });

@@ -155,7 +155,7 @@ describe("the SDK, from provider to patient to researcher", function () {
     const before = await f.patient.provider!.getBalance(f.patient.address);
     await (await relaySignedConsent(await sdkContracts(f, f.relayer), f.relayer, parsed)).wait();
     expect(await f.patient.provider!.getBalance(f.patient.address)).to.equal(before);
-    expect(await f.ledger.hasAccess(f.patient.address, f.pharma.address, 3, 5)).to.equal(true);
+    expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, 3, 5)).to.equal(true);
   });
 
   it("publishes a batch under one root and opens a batched record by its proof", async function () {
