@@ -56,7 +56,7 @@ import {
   type GatewayProcess,
   type LedgerSetup,
 } from "../test/helpers/gateway-harness";
-import { freePort, rpc, startLocalNode, type LocalNode } from "../test/helpers/local-node";
+import { freePort, rpc, startLocalNode, type LocalNode } from "../scripts/lib/local-node";
 
 const { values: flags } = parseArgs({
   options: {

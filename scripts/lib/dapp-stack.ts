@@ -14,7 +14,7 @@ import { HDNodeWallet, JsonRpcProvider, randomBytes } from "ethers";
 import type { Deployment } from "../../sdk/chain/connect";
 import { startGateway, type RunningGateway } from "../../gateway/start";
 import { startDappServer } from "./dapp-server";
-import { startHardhatNodeProcess, type HardhatNodeProcess } from "./hardhat-node";
+import { startLocalNode, type LocalNode } from "./local-node";
 import { accreditDemoCast, DEMO_CAST_INDEX, DEMO_STUDIES, deploySuiteOnNode, seedDemo, type DemoCast, type SeededDemo } from "./seed-demo";
 
 /** Hardhat's (and anvil's) default development mnemonic: public test keys, never for real funds. */
@@ -62,13 +62,13 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
     closers.length = 0;
   };
   try {
-    let node: HardhatNodeProcess | undefined;
+    let node: LocalNode | undefined;
     if (!options.rpcUrl) {
-      node = await startHardhatNodeProcess({ port: options.nodePort });
-      closers.push(() => (node as HardhatNodeProcess).stop());
+      node = await startLocalNode({ port: options.nodePort });
+      closers.push(() => (node as LocalNode).stop());
       say(`hardhat node at ${node.url}`);
     }
-    const rpcUrl = options.rpcUrl ?? (node as HardhatNodeProcess).url;
+    const rpcUrl = options.rpcUrl ?? (node as LocalNode).url;
     const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), "consent-dapp-")));
     if (!options.dataDir) closers.push(() => rm(dataDir, { recursive: true, force: true }));
     const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 200, cacheTimeout: -1 });
