@@ -12,12 +12,18 @@ export interface SuiteParameters {
 
 /**
  * Deploys (or, on a network where Ignition has deployed it before, resumes) the suite through its
- * Ignition module, and returns where it lives.
+ * Ignition module, and returns where it lives. `deploymentId` names Ignition's journal (default
+ * chain-<chainId>); on the in-process network there is none.
  */
-export async function deploySuite(hre: HardhatRuntimeEnvironment, parameters: SuiteParameters = {}): Promise<Deployment> {
+export async function deploySuite(
+  hre: HardhatRuntimeEnvironment,
+  parameters: SuiteParameters = {},
+  options: { deploymentId?: string } = {},
+): Promise<Deployment> {
   const startBlock = await hre.ethers.provider.getBlockNumber();
   const { ledger, records, accessLog, keys } = await hre.ignition.deploy(ConsentLedgerSuite, {
     parameters: { ConsentLedgerSuite: { ...parameters } },
+    deploymentId: options.deploymentId,
   });
   const { chainId } = await hre.ethers.provider.getNetwork();
   const ledgerAddress = await ledger.getAddress();
