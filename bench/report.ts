@@ -59,7 +59,7 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   emergencyOpen: "cold reads of the provider's accreditation and the patient's opt-out (2 x 2,100), bounds checks",
   hasAccess:
     "selector dispatch (76: one comparison, as its selector sorts first), decoding and validating four arguments " +
-    "(244), the hashes of the consent's and the accreditation's slots (148), the checks and the return (279)",
+    "(244), the hashes of the consent's and the accreditation's slots (148), the checks and the return (285)",
 };
 
 const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toLocaleString("en-US"));

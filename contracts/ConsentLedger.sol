@@ -48,7 +48,9 @@ contract ConsentLedger is SignedConsents, IConsentLedger {
     }
 
     /// @inheritdoc IVersioned
+    /// @dev 2.0.0: the access check is `hasAccessRightNow` (1.0.0's `hasAccess` is gone) and consents
+    /// live at keccak256(patient ‖ grantee); the rules are unchanged.
     function version() external pure returns (string memory) {
-        return "1.0.0";
+        return "2.0.0";
     }
 }

@@ -93,9 +93,10 @@ abstract contract Consents is Accreditation, IConsents {
     }
 
     /// @dev The consent half of every access check: one slot, then the grantee's accreditation only
-    /// when the consent itself passes and the purpose needs one. In assembly and without branches but
-    /// the one that skips the second read, because this is the hot path of every key release: the
-    /// compiled Solidity spent more gas on jumps and stack shuffling than on the checks (README, gas).
+    /// when the consent itself passes and the purpose needs one. The consent's checks are one assembly
+    /// expression, without branches; the only branches left skip the second read (consent failed, or
+    /// the purpose needs no role). This is the hot path of every key release, and the compiled
+    /// Solidity spent more gas on jumps and stack shuffling than on the checks (README, gas).
     /// The rules: codes outside the tables never pass (they would read other fields of the word); bit
     /// `dataClass` of the classes and bit `32 + purpose` of the purposes must both be set; validFrom <=
     /// now < validUntil; then {Purposes-REQUIRED_ROLES}, held live. The model-based tests check it
@@ -121,7 +122,8 @@ abstract contract Consents is Accreditation, IConsents {
             covered := and(
                 and(
                     and(lt(dataClass, classCount), lt(purpose, purposeCount)),
-                    and(shr(dataClass, packed), shr(add(32, purpose), packed))
+                    // Bit 0 only: other bits of the two shifted words must never combine into a pass.
+                    and(and(shr(dataClass, packed), shr(add(32, purpose), packed)), 1)
                 ),
                 and(iszero(lt(now_, and(shr(64, packed), 0xffffffffff))), lt(now_, and(shr(104, packed), 0xffffffffff)))
             )
@@ -163,8 +165,10 @@ abstract contract Consents is Accreditation, IConsents {
     /**
      * @dev Where the consent of `patient` to `grantee` is stored: keccak256(patient ‖ grantee), over
      * the 40 packed bytes. One hash where a nested mapping needs two (about 55 gas on every check,
-     * grant and revoke). Every slot Solidity derives hashes a 64-byte preimage (or 32 for arrays), so
-     * no 40-byte preimage can give one of them short of a keccak collision.
+     * grant and revoke). Every mapping of this contract has a fixed-size key, so every slot Solidity
+     * derives here hashes a 64-byte preimage (or 32, for the data of a long string); no 40-byte
+     * preimage can give one of them short of a keccak collision. A mapping keyed by `bytes` or
+     * `string` would break that argument: do not add one.
      */
     function _consentSlot(address patient, address grantee) private pure returns (uint256 slot) {
         assembly ("memory-safe") {
