@@ -14,6 +14,8 @@
  *   --challenge-ttl <s>       default 300: how long a login challenge may be signed
  *   --session-ttl <s>         default 900 (at most 900): how long a session token lasts
  *   --provider <address>      repeatable: providers besides the custodian that may deposit records
+ *   --rate-limit <n>          CONSENT_GATEWAY_RATE_LIMIT default 1200: requests per account per minute to
+ *                             the record routes (metadata, ciphertext, key); 0: no limit
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
  *   CONSENT_GATEWAY_PRIVATE_KEY  the custodian's private key (required; never a flag)
  *
@@ -42,6 +44,8 @@ export interface GatewayConfig {
   sessionTtlSeconds: number;
   /** Providers, besides the custodian itself, whose records this gateway accepts. */
   providers: string[];
+  /** Requests per account per minute to the record routes; 0: no limit. Default DEFAULTS.rateLimitPerMinute. */
+  rateLimitPerMinute?: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -53,6 +57,7 @@ export const DEFAULTS = {
   logIntervalMs: 5000,
   challengeTtlSeconds: 300,
   sessionTtlSeconds: 900,
+  rateLimitPerMinute: 1200,
   logLevel: "info",
 } as const;
 
@@ -184,6 +189,12 @@ export function gatewayCommand(): Command {
         .default([]),
     )
     .addOption(
+      new Option("--rate-limit <n>", "requests per account per minute to the record routes (0: no limit)")
+        .env("CONSENT_GATEWAY_RATE_LIMIT")
+        .argParser(integer("--rate-limit", 0, 1_000_000))
+        .default(DEFAULTS.rateLimitPerMinute),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level")
         .env("CONSENT_GATEWAY_LOG_LEVEL")
         .choices(LOG_LEVELS)
@@ -230,6 +241,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     challengeTtl: number;
     sessionTtl: number;
     provider: string[];
+    rateLimit: number;
     logLevel: GatewayConfig["logLevel"];
   }>();
 
@@ -254,6 +266,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     challengeTtlSeconds: options.challengeTtl,
     sessionTtlSeconds: options.sessionTtl,
     providers: options.provider,
+    rateLimitPerMinute: options.rateLimit,
     logLevel: options.logLevel,
   };
 }

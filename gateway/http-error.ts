@@ -13,6 +13,8 @@ export class GatewayHttpError extends Error {
     readonly error: string,
     /** One sentence for a person: what was refused and why. */
     readonly reason: string,
+    /** Response headers that go with it (Retry-After on a 429). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(`${error}: ${reason}`);
   }
@@ -29,4 +31,6 @@ export const notFound = (error: string, reason: string) => new GatewayHttpError(
 export const conflict = (error: string, reason: string) => new GatewayHttpError(409, error, reason);
 export const unprocessable = (error: string, reason: string) => new GatewayHttpError(422, error, reason);
 export const tooManyRequests = (reason: string) => new GatewayHttpError(429, "TooManyRequests", reason);
+export const rateLimited = (reason: string, retryAfterSeconds: number) =>
+  new GatewayHttpError(429, "RateLimited", reason, { "retry-after": String(retryAfterSeconds) });
 export const unavailable = (error: string, reason: string) => new GatewayHttpError(503, error, reason);

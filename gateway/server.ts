@@ -30,8 +30,10 @@ import { CorruptBlobError, recordIdFromCid, type BlobStore } from "../sdk/storag
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
 import { authorizeIngest, authorizeRelease, basisName, dataClassName, purposeName } from "./authorize";
-import { badRequest, conflict, forbidden, GatewayHttpError, notFound, unprocessable } from "./http-error";
+import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimited, unprocessable } from "./http-error";
 import type { KeyVault } from "./key-vault";
+import { AccountRateLimiter } from "./rate-limit";
+import { DEFAULTS } from "./config";
 import {
   challengeSchema,
   healthSchema,
@@ -58,6 +60,8 @@ export interface GatewayAppOptions {
   providers: readonly string[];
   /** Fastify logger options (pino), or false. */
   logger?: FastifyServerOptions["logger"];
+  /** Requests per account per minute on the record routes; 0 for no limit (default DEFAULTS.rateLimitPerMinute). */
+  rateLimitPerMinute?: number;
   now?: () => number;
 }
 
@@ -85,7 +89,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof GatewayHttpError) {
       if (error.status >= 500) request.log.warn({ error: error.error, reason: error.reason }, "request refused");
-      return reply.status(error.status).send(error.toJSON());
+      return reply.status(error.status).headers(error.headers).send(error.toJSON());
     }
     const fastifyError = error as {
       validation?: unknown;
@@ -116,6 +120,21 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   );
 
   const caller = (request: FastifyRequest) => authenticator.authenticate(request.headers.authorization);
+  const limiter = new AccountRateLimiter(options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute, now);
+  /** The caller of a record route, within its per-minute allowance. */
+  const reader = async (request: FastifyRequest) => {
+    const account = await caller(request);
+    const decision = limiter.take(account);
+    if (!decision.allowed) {
+      request.log.warn({ account, retryAfterSeconds: decision.retryAfterSeconds }, "rate limited");
+      throw rateLimited(
+        `${account} made more than ${limiter.perMinute} requests to this gateway's records in a minute: ` +
+          `retry in ${decision.retryAfterSeconds} s`,
+        decision.retryAfterSeconds,
+      );
+    }
+    return account;
+  };
   const heldRecord = (recordId: string): StoredRecord => {
     const record = store.getRecord(recordId);
     if (!record) throw notFound("RecordNotFound", `this gateway holds no record ${recordId.toLowerCase()}`);
@@ -264,7 +283,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   }
 
   app.get<{ Params: { recordId: string } }>("/records/:recordId", { schema: recordSchema }, async (request) => {
-    await caller(request);
+    await reader(request);
     const record = heldRecord(request.params.recordId);
     return {
       recordId: record.recordId,
@@ -281,7 +300,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     "/records/:recordId/ciphertext",
     { schema: recordSchema },
     async (request, reply) => {
-      await caller(request);
+      await reader(request);
       const record = heldRecord(request.params.recordId);
       let bytes: Uint8Array;
       try {
@@ -319,7 +338,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     { schema: keySchema },
     async (request) => {
       const requestedAt = now();
-      const requester = await caller(request);
+      const requester = await reader(request);
       let purpose: number;
       try {
         purpose = purposeCode(request.body.purpose);

@@ -234,6 +234,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     writer,
     publicUrl: () => publicUrl,
     providers: [custodian, ...config.providers],
+    rateLimitPerMinute: config.rateLimitPerMinute,
     logger: options.logger ?? {
       level: config.logLevel,
       base: { service: "consent-gateway" },

@@ -102,6 +102,9 @@ const HINTS: Record<string, string> = {
   CustodianNotAccredited:
     "The gateway's custodian is not accredited now: no key can be released until it is reinstated.",
   TooManyRequests: "Slow down: sign one of your open challenges, or wait for them to expire.",
+  RateLimited:
+    "This account made more requests than the gateway allows per minute: wait as long as the reason says, " +
+    "or ask the gateway's operator for a higher --rate-limit.",
   KeyConflict: "This record is already held with another data key.",
 };
 

@@ -54,6 +54,7 @@ describe("the custodian gateway: command line", function () {
         logIntervalMs: 5000,
         challengeTtlSeconds: 300,
         sessionTtlSeconds: 900,
+        rateLimitPerMinute: 1200,
         privateKey: KEY,
       });
       expect(Buffer.from(config.masterKey).toString("hex")).to.equal(MASTER);
@@ -65,6 +66,16 @@ describe("the custodian gateway: command line", function () {
       expect(
         parseConfig(["--rpc", "http://127.0.0.1:2"], env({ CONSENT_GATEWAY_RPC: "http://127.0.0.1:1" })).rpcUrl,
       ).to.equal("http://127.0.0.1:2");
+    });
+
+    it("takes the rate limit from --rate-limit or CONSENT_GATEWAY_RATE_LIMIT; 0 turns it off", function () {
+      const rpc = ["--rpc", "http://127.0.0.1:8545"];
+      expect(parseConfig([...rpc, "--rate-limit", "60"], env()).rateLimitPerMinute).to.equal(60);
+      expect(parseConfig(rpc, env({ CONSENT_GATEWAY_RATE_LIMIT: "0" })).rateLimitPerMinute).to.equal(0);
+      expect(configError([...rpc, "--rate-limit", "-1"], env())).to.contain(
+        "--rate-limit must be a whole number from 0 to 1000000",
+      );
+      expect(configError([...rpc, "--rate-limit", "2000000"], env())).to.contain("--rate-limit must be from 0 to 1000000");
     });
 
     it("reads the master key from a file", function () {

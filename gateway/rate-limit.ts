@@ -1,0 +1,69 @@
+/**
+ * Requests per account per minute on the record routes (metadata, ciphertext, key release): a token
+ * bucket per authenticated account, holding up to `perMinute` tokens and refilled at `perMinute` a
+ * minute. It bounds what one stolen or runaway session can pull per minute and how hard one client can
+ * drive the gateway's chain reads, without slowing a researcher who fetches a dataset at a human pace.
+ * In memory: a restart forgets the buckets, which only errs towards letting requests through.
+ */
+export interface RateDecision {
+  allowed: boolean;
+  /** When refused: whole seconds until one more request is allowed. */
+  retryAfterSeconds: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/** Buckets kept at most; past this, idle (full) buckets are forgotten, then the fullest. */
+const MAX_BUCKETS = 10_000;
+
+export class AccountRateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  /** `perMinute` 0 turns the limit off. */
+  constructor(
+    readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!Number.isSafeInteger(perMinute) || perMinute < 0) {
+      throw new RangeError(`perMinute must be a whole number >= 0, got ${perMinute}`);
+    }
+  }
+
+  /** Takes one request's token for `account`, or says how long to wait. */
+  take(account: string): RateDecision {
+    if (this.perMinute === 0) return { allowed: true, retryAfterSeconds: 0 };
+    const now = this.now();
+    const perMs = this.perMinute / 60_000;
+    const bucket = this.buckets.get(account) ?? { tokens: this.perMinute, updatedAt: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + Math.max(0, now - bucket.updatedAt) * perMs);
+    bucket.updatedAt = now;
+    if (!this.buckets.has(account)) this.remember(account, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true, retryAfterSeconds: 0 };
+    }
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+  }
+
+  private remember(account: string, bucket: Bucket) {
+    if (this.buckets.size >= MAX_BUCKETS) {
+      const perMs = this.perMinute / 60_000;
+      const now = this.now();
+      const level = (held: Bucket) => Math.min(this.perMinute, held.tokens + (now - held.updatedAt) * perMs);
+      for (const [key, held] of this.buckets) if (level(held) >= this.perMinute) this.buckets.delete(key);
+      // Every account is mid-minute: forget the one with the most left, never one that is held back.
+      if (this.buckets.size >= MAX_BUCKETS) {
+        let fullest: string | undefined;
+        let most = -1;
+        for (const [key, held] of this.buckets) {
+          if (level(held) > most) [fullest, most] = [key, level(held)];
+        }
+        this.buckets.delete(fullest as string);
+      }
+    }
+    this.buckets.set(account, bucket);
+  }
+}
