@@ -298,21 +298,31 @@ function privateKeyFrom(env: NodeJS.ProcessEnv): string {
   return key;
 }
 
-function masterKeyFrom(env: NodeJS.ProcessEnv, file: string | undefined): Uint8Array {
-  const fromEnv = env.CONSENT_GATEWAY_MASTER_KEY?.trim();
+/**
+ * A master key from its environment variable or its file flag (exactly one): 64 hex digits, or a file of
+ * them or of the 32 raw bytes. `what` names it in messages ("master key", "new master key").
+ */
+export function masterKeyFrom(
+  env: NodeJS.ProcessEnv,
+  file: string | undefined,
+  names: { variable: string; flag: string; what: string } = {
+    variable: "CONSENT_GATEWAY_MASTER_KEY",
+    flag: "--master-key-file",
+    what: "master key",
+  },
+): Uint8Array {
+  const fromEnv = env[names.variable]?.trim();
   if (fromEnv && file)
-    throw new ConfigError(
-      "the master key is given twice: set CONSENT_GATEWAY_MASTER_KEY or pass --master-key-file, not both",
-    );
-  if (fromEnv) return parseMasterKeyHex(fromEnv, "CONSENT_GATEWAY_MASTER_KEY");
+    throw new ConfigError(`the ${names.what} is given twice: set ${names.variable} or pass ${names.flag}, not both`);
+  if (fromEnv) return parseMasterKeyHex(fromEnv, names.variable);
   if (file) {
-    requireReadableFile(file, "--master-key-file");
+    requireReadableFile(file, names.flag);
     const bytes = readFileSync(file);
     if (bytes.length === 32) return new Uint8Array(bytes);
-    return parseMasterKeyHex(bytes.toString("utf8").trim(), `--master-key-file ${file}`);
+    return parseMasterKeyHex(bytes.toString("utf8").trim(), `${names.flag} ${file}`);
   }
   throw new ConfigError(
-    "no master key: set CONSENT_GATEWAY_MASTER_KEY to 64 hex digits or pass --master-key-file (generate one with: openssl rand -hex 32)",
+    `no ${names.what}: set ${names.variable} to 64 hex digits or pass ${names.flag} (generate one with: openssl rand -hex 32)`,
   );
 }
 

@@ -19,6 +19,7 @@ import { FsBlobStore } from "../sdk/storage/fs-blob-store";
 import { AccessLogWriter, type FaultPoint, type WriterLogger } from "./access-log-writer";
 import { Authenticator } from "./auth";
 import type { GatewayConfig } from "./config";
+import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";
 import { buildGatewayApp } from "./server";
 import { GatewayStore, StoreIdentityError } from "./store";
@@ -150,15 +151,28 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   }
   const genesis = await provider.getBlock(0);
 
+  let unlock: () => void;
+  try {
+    unlock = lockDataDirectory(config.dataDir, "a consent gateway");
+  } catch (cause) {
+    provider.destroy();
+    throw new StartupError(
+      cause instanceof DataDirectoryLockedError
+        ? `refusing to start: ${cause.message}`
+        : `cannot lock the data directory ${config.dataDir}: ${oneLine(cause)}`,
+    );
+  }
   let store: GatewayStore;
   try {
     store = GatewayStore.open(path.join(config.dataDir, "gateway.sqlite"));
   } catch (cause) {
+    unlock();
     provider.destroy();
     throw new StartupError(`cannot open the data directory ${config.dataDir}: ${oneLine(cause)}`);
   }
   const fail = (message: string): never => {
     store.close();
+    unlock();
     provider.destroy();
     throw new StartupError(message);
   };
@@ -287,6 +301,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         await (app as FastifyInstance).close();
         await writer.stop({ flush: closeOptions.flush, timeoutMs: closeOptions.flushTimeoutMs });
         store.close();
+        unlock();
         provider.destroy();
       })();
       return closing;

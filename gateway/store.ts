@@ -365,6 +365,40 @@ export class GatewayStore {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM records").get() as Row).n as number;
   }
 
+  /** Every record's sealed data key, for a master-key rotation. */
+  sealedKeys(): { recordId: string; keyIv: Uint8Array; keyCiphertext: Uint8Array }[] {
+    return (this.db.prepare("SELECT record_id, key_iv, key_ciphertext FROM records ORDER BY record_id").all() as Row[]).map(
+      (row) => ({
+        recordId: row.record_id as string,
+        keyIv: new Uint8Array(row.key_iv as Buffer),
+        keyCiphertext: new Uint8Array(row.key_ciphertext as Buffer),
+      }),
+    );
+  }
+
+  /**
+   * Replaces every sealed data key and the master-key check in one transaction: after a crash the
+   * directory holds either all keys under the old master key or all under the new one. Refuses (and
+   * changes nothing) unless `resealed` covers exactly the records held.
+   */
+  replaceSealedKeys(
+    resealed: readonly { recordId: string; keyIv: Uint8Array; keyCiphertext: Uint8Array }[],
+    masterKeyCheck: string,
+  ): void {
+    this.db.transaction(() => {
+      const update = this.db.prepare("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?");
+      let changed = 0;
+      for (const row of resealed) {
+        changed += update.run(Buffer.from(row.keyIv), Buffer.from(row.keyCiphertext), row.recordId).changes;
+      }
+      const held = this.recordCount();
+      if (changed !== held || resealed.length !== held) {
+        throw new Error(`resealed ${changed} of ${held} records: the rotation is rolled back, nothing changed`);
+      }
+      this.setMeta("masterKeyCheck", masterKeyCheck);
+    })();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // challenges and sessions
 

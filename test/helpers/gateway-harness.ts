@@ -239,16 +239,22 @@ export interface GatewayProcess {
 }
 
 const GATEWAY_MAIN = path.join(REPO_ROOT, "gateway", "main.ts");
+/** The master-key rotation command (`npm run gateway:rotate-master-key`). */
+export const ROTATE_MASTER_KEY_MAIN = path.join(REPO_ROOT, "gateway", "rotate-master-key.ts");
 
-/** Spawns `gateway/main.ts` (via ts-node, as `npm run gateway` does) with `args` and `env`. */
+/**
+ * Spawns `gateway/main.ts` (via ts-node, as `npm run gateway` does), or another gateway command's `main`,
+ * with `args` and `env`.
+ */
 export function spawnGatewayCli(
   args: readonly string[],
   env: Record<string, string | undefined>,
+  main = GATEWAY_MAIN,
 ): GatewayProcess & { port?: number } {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.HARDHAT_NETWORK;
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", GATEWAY_MAIN, ...args], {
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", main, ...args], {
     cwd: REPO_ROOT,
     env: childEnv,
     detached: true,
@@ -278,8 +284,9 @@ export async function runGatewayCli(
   args: readonly string[],
   env: Record<string, string | undefined>,
   timeoutMs = 30_000,
+  main = GATEWAY_MAIN,
 ) {
-  const process_ = spawnGatewayCli(args, env);
+  const process_ = spawnGatewayCli(args, env, main);
   const timer = setTimeout(() => void process_.kill(), timeoutMs);
   const code = await process_.exit;
   clearTimeout(timer);

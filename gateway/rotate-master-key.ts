@@ -1,0 +1,173 @@
+/**
+ * Re-seals every data key of a gateway's data directory under a new master key:
+ *
+ *   CONSENT_GATEWAY_MASTER_KEY=<current> CONSENT_GATEWAY_NEW_MASTER_KEY=$(openssl rand -hex 32) \
+ *     npm run gateway:rotate-master-key -- --data-dir .gateway
+ *
+ * Either key may come from a file instead (--master-key-file, --new-master-key-file); neither is ever a
+ * flag's value. The gateway must be stopped: the rotation takes the data directory's lock. Every key is
+ * opened with the current master key and sealed with the new one in memory, each new seal is checked by
+ * opening it, and only then are all rows and the master-key check replaced in one SQLite transaction, so
+ * a crash leaves the directory wholly under one key or the other. Exit 0 when done, 2 for a bad flag or
+ * variable, 1 when the rotation is refused (wrong current key, gateway running, no such directory).
+ */
+import { timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+
+import { Command, CommanderError, Option } from "commander";
+
+import { DecryptionError } from "../sdk/errors";
+import { ConfigError, DEFAULTS, masterKeyFrom } from "./config";
+import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
+import { KeyVault, WrongMasterKeyError } from "./key-vault";
+import { GatewayStore } from "./store";
+
+const NAME = "rotate-master-key";
+
+/** The rotation was refused; nothing changed. */
+class RotationRefused extends Error {}
+
+interface RotationConfig {
+  dataDir: string;
+  current: Uint8Array;
+  next: Uint8Array;
+}
+
+function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): RotationConfig | "help" {
+  const command = new Command(NAME)
+    .description("re-seal every data key of a gateway's data directory under a new master key")
+    .addOption(
+      new Option("--data-dir <dir>", "the gateway's data directory")
+        .env("CONSENT_GATEWAY_DATA_DIR")
+        .default(DEFAULTS.dataDir),
+    )
+    .addOption(new Option("--master-key-file <file>", "file holding the current master key"))
+    .addOption(new Option("--new-master-key-file <file>", "file holding the new master key"))
+    .helpOption("-h, --help", "show this help")
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+  const saved = process.env;
+  process.env = { ...env };
+  try {
+    command.parse([...argv], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.help") {
+        process.stdout.write(command.helpInformation());
+        return "help";
+      }
+      throw new ConfigError(error.message.replace(/^error: /, "").split("\n")[0] + " (see --help)");
+    }
+    throw error;
+  } finally {
+    process.env = saved;
+  }
+  const options = command.opts<{ dataDir: string; masterKeyFile?: string; newMasterKeyFile?: string }>();
+  const current = masterKeyFrom(env, options.masterKeyFile);
+  const next = masterKeyFrom(env, options.newMasterKeyFile, {
+    variable: "CONSENT_GATEWAY_NEW_MASTER_KEY",
+    flag: "--new-master-key-file",
+    what: "new master key",
+  });
+  if (timingSafeEqual(current, next)) throw new ConfigError("the new master key is the current one: generate another");
+  return { dataDir: path.resolve(options.dataDir), current, next };
+}
+
+/** Rotates; returns how many data keys were re-sealed. */
+export async function rotateMasterKey(config: RotationConfig): Promise<number> {
+  const database = path.join(config.dataDir, "gateway.sqlite");
+  if (!existsSync(database)) throw new RotationRefused(`${config.dataDir} holds no gateway data (no gateway.sqlite)`);
+  let unlock: () => void;
+  try {
+    unlock = lockDataDirectory(config.dataDir, "a master-key rotation");
+  } catch (cause) {
+    if (cause instanceof DataDirectoryLockedError) throw new RotationRefused(cause.message);
+    throw cause;
+  }
+  const store = GatewayStore.open(database);
+  try {
+    const check = store.getMeta("masterKeyCheck");
+    if (!check)
+      throw new RotationRefused(`${config.dataDir} has no master-key check yet: start the gateway on it once`);
+    const current = new KeyVault(config.current);
+    const next = new KeyVault(config.next);
+    try {
+      await current.verifyCheckValue(check);
+    } catch (cause) {
+      if (cause instanceof WrongMasterKeyError) {
+        throw new RotationRefused(`the current master key does not open ${config.dataDir}: nothing changed`);
+      }
+      throw cause;
+    }
+    const resealed = [];
+    for (const row of store.sealedKeys()) {
+      let dataKey: Uint8Array;
+      try {
+        dataKey = await current.open(row.recordId, { iv: row.keyIv, ciphertext: row.keyCiphertext });
+      } catch (cause) {
+        if (cause instanceof DecryptionError) {
+          throw new RotationRefused(
+            `the sealed key of record ${row.recordId} does not open with the current master key (the row is damaged ` +
+              "or was moved): nothing changed; restore the directory from a backup",
+          );
+        }
+        throw cause;
+      }
+      const sealed = await next.seal(row.recordId, dataKey);
+      const reopened = await next.open(row.recordId, sealed);
+      const same = reopened.length === dataKey.length && timingSafeEqual(reopened, dataKey);
+      dataKey.fill(0);
+      reopened.fill(0);
+      if (!same) throw new Error(`record ${row.recordId}: the new seal does not open to the same key`);
+      resealed.push({ recordId: row.recordId, keyIv: sealed.iv, keyCiphertext: sealed.ciphertext });
+    }
+    store.replaceSealedKeys(resealed, await next.checkValue());
+    return resealed.length;
+  } finally {
+    store.close();
+    unlock();
+  }
+}
+
+async function main(): Promise<number> {
+  let config: RotationConfig | "help";
+  try {
+    config = parseArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${NAME}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config === "help") return 0;
+  try {
+    const count = await rotateMasterKey(config);
+    process.stdout.write(
+      `${NAME}: re-sealed ${count} data key${count === 1 ? "" : "s"} in ${config.dataDir} under the new master key. ` +
+        "Start the gateway with the new key, and destroy the old one.\n",
+    );
+    return 0;
+  } catch (error) {
+    const message = error instanceof RotationRefused ? error.message : `failed: ${(error as Error).message}`;
+    process.stderr.write(`${NAME}: ${message}\n`);
+    return 1;
+  } finally {
+    config.current.fill(0);
+    config.next.fill(0);
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${NAME}: ${(error as Error)?.message ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
