@@ -1,91 +1,84 @@
 /**
  * One process at a time per data directory. Two gateways on one directory would each send the same
  * pending log entries (the exactly-once log assumes one writer), and a master-key rotation beside a
- * running gateway would leave that gateway sealing new keys under the old master key. So a gateway, and
- * the rotation, hold `gateway.lock` in the directory: created exclusively, naming the holder's pid.
- * A lock whose process is gone (a crash, SIGKILL) is stale and taken over.
+ * running gateway would leave that gateway sealing new keys under the old master key.
+ *
+ * The lock is the operating system's: an exclusive SQLite transaction held open on `gateway-lock.sqlite`
+ * (POSIX record locks underneath), so it is atomic between racing processes, refuses a second holder in
+ * the same process too, and vanishes with its process, however that process dies: no stale lock, no
+ * pid to trust. `gateway-lock.json` only says who holds it, for the refusal's message. It needs a local
+ * file system (record locks over NFS are not to be relied on).
  */
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
-/** Another live process holds the data directory. */
+import Database from "better-sqlite3";
+
+/** Another holder (process, or connection of this process) has the data directory. */
 export class DataDirectoryLockedError extends Error {
   override name = "DataDirectoryLockedError";
 }
 
-interface LockContent {
-  pid: number;
+interface HolderInfo {
   holder: string;
+  pid: number;
+  host: string;
   since: string;
 }
 
-const held = new Set<string>();
-let exitHookInstalled = false;
-
-function alive(pid: number): boolean {
+function describeHolder(infoFile: string): string {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function readLock(file: string): LockContent | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<LockContent>;
-    if (typeof parsed.pid === "number" && Number.isSafeInteger(parsed.pid) && parsed.pid > 0) {
-      return { pid: parsed.pid, holder: String(parsed.holder ?? "unknown"), since: String(parsed.since ?? "?") };
-    }
+    const info = JSON.parse(readFileSync(infoFile, "utf8")) as Partial<HolderInfo>;
+    const self = info.pid === process.pid && info.host === os.hostname() ? ", this process" : "";
+    return `${String(info.holder ?? "another process")} (pid ${String(info.pid ?? "?")} on ${String(info.host ?? "?")}${self}, since ${String(info.since ?? "?")})`;
   } catch {
-    // unreadable or half-written: treated as stale below
+    return "another process";
   }
-  return undefined;
 }
 
 /**
- * Takes the lock of `dataDir` for `holder` (e.g. "the gateway") and returns its release. Throws
- * DataDirectoryLockedError, saying who holds it and what to do, when a live process does.
+ * Takes the lock of `dataDir` for `holder` (e.g. "a consent gateway") and returns its release. Throws
+ * DataDirectoryLockedError, saying who holds it, when anyone does.
  */
 export function lockDataDirectory(dataDir: string, holder: string): () => void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = path.join(dataDir, "gateway.lock");
-  for (let attempt = 1; ; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, "wx", 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 2) throw error;
-      const current = readLock(file);
-      if (current && alive(current.pid)) {
-        const self = current.pid === process.pid ? " (this process)" : "";
-        throw new DataDirectoryLockedError(
-          `${dataDir} is in use by ${current.holder}, pid ${current.pid}${self}, since ${current.since}: stop it first ` +
-            `(if no such process is yours, delete ${file})`,
-        );
-      }
-      rmSync(file, { force: true });
-      continue;
+  const lockFile = path.join(dataDir, "gateway-lock.sqlite");
+  const infoFile = path.join(dataDir, "gateway-lock.json");
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(lockFile, { timeout: 0 });
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE");
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: string }).code ?? "";
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+      throw new DataDirectoryLockedError(`${dataDir} is in use by ${describeHolder(infoFile)}: stop it first`);
     }
-    try {
-      writeSync(fd, JSON.stringify({ pid: process.pid, holder, since: new Date().toISOString() }));
-    } finally {
-      closeSync(fd);
-    }
-    held.add(file);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on("exit", () => {
-        for (const lock of held) rmSync(lock, { force: true });
-      });
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      held.delete(file);
-      if (readLock(file)?.pid === process.pid) rmSync(file, { force: true });
-    };
+    throw error;
   }
+  const info: HolderInfo = { holder, pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
+  try {
+    writeFileSync(infoFile, JSON.stringify(info), { mode: 0o600 });
+  } catch {
+    // Only the refusal message of someone else would miss it.
+  }
+  const held = db;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    try {
+      const current = JSON.parse(readFileSync(infoFile, "utf8")) as Partial<HolderInfo>;
+      if (current.pid === info.pid && current.since === info.since) rmSync(infoFile, { force: true });
+    } catch {
+      // gone or unreadable: nothing of ours to remove
+    }
+    try {
+      held.exec("ROLLBACK");
+    } finally {
+      held.close();
+    }
+  };
 }

@@ -18,6 +18,7 @@ export class WrongMasterKeyError extends Error {
 
 export class KeyVault {
   private readonly masterKey: Uint8Array;
+  private destroyed = false;
 
   constructor(masterKey: Uint8Array) {
     if (!(masterKey instanceof Uint8Array) || masterKey.length !== AES_KEY_BYTES) {
@@ -28,6 +29,7 @@ export class KeyVault {
 
   /** Seals `dataKey` of record `recordId`: a fresh IV and the ciphertext with its tag. */
   async seal(recordId: string, dataKey: Uint8Array): Promise<{ iv: Uint8Array; ciphertext: Uint8Array }> {
+    this.requireLive();
     const iv = randomBytes(GCM_IV_BYTES);
     const ciphertext = await aesGcmEncrypt(
       this.masterKey,
@@ -40,12 +42,19 @@ export class KeyVault {
 
   /** Opens a sealed data key; DecryptionError when the row was altered or moved, or the master key is wrong. */
   async open(recordId: string, sealed: { iv: Uint8Array; ciphertext: Uint8Array }): Promise<Uint8Array> {
+    this.requireLive();
     return aesGcmDecrypt(
       this.masterKey,
       sealed.iv,
       sealed.ciphertext,
       hexToBytes(recordId, { argument: "record id", length: 32 }),
     );
+  }
+
+  /** Zeroes this vault's copy of the master key; the vault opens and seals nothing afterwards. */
+  destroy(): void {
+    this.masterKey.fill(0);
+    this.destroyed = true;
   }
 
   /** A value to store beside the sealed keys: `iv || ciphertext` of a constant, as hex. */
@@ -68,5 +77,10 @@ export class KeyVault {
       }
       throw cause;
     }
+  }
+
+  private requireLive(): void {
+    // An all-zero key would still "work": refuse rather than seal under it.
+    if (this.destroyed) throw new Error("this key vault was destroyed (its gateway is closed)");
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Requests per account per minute on the record routes (metadata, ciphertext, key release): a token
  * bucket per authenticated account, holding up to `perMinute` tokens and refilled at `perMinute` a
- * minute. It bounds what one stolen or runaway session can pull per minute and how hard one client can
- * drive the gateway's chain reads, without slowing a researcher who fetches a dataset at a human pace.
+ * minute (so at most 2n - 1 in any 60 seconds: a full bucket, then the refill). It bounds what one
+ * stolen or runaway session can pull and how hard one account can drive the gateway's chain reads.
+ * It is per account, and anyone can make accounts: a limit per client address belongs in the reverse
+ * proxy in front of the gateway.
  * In memory: a restart forgets the buckets, which only errs towards letting requests through.
  */
 export interface RateDecision {
@@ -16,7 +18,11 @@ interface Bucket {
   updatedAt: number;
 }
 
-/** Buckets kept at most; past this, idle (full) buckets are forgotten, then the fullest. */
+/**
+ * Buckets kept at most. Past this, idle (full) buckets are forgotten first, then the fullest; only when
+ * every one is empty does an account held back lose its bucket (and get a fresh allowance), which takes
+ * 10,000 accounts drained within a minute.
+ */
 const MAX_BUCKETS = 10_000;
 
 export class AccountRateLimiter {
@@ -25,7 +31,8 @@ export class AccountRateLimiter {
   /** `perMinute` 0 turns the limit off. */
   constructor(
     readonly perMinute: number,
-    private readonly now: () => number = Date.now,
+    // Monotonic: a wall-clock jump must not refill every bucket.
+    private readonly now: () => number = () => performance.now(),
   ) {
     if (!Number.isSafeInteger(perMinute) || perMinute < 0) {
       throw new RangeError(`perMinute must be a whole number >= 0, got ${perMinute}`);
@@ -54,7 +61,7 @@ export class AccountRateLimiter {
       const now = this.now();
       const level = (held: Bucket) => Math.min(this.perMinute, held.tokens + (now - held.updatedAt) * perMs);
       for (const [key, held] of this.buckets) if (level(held) >= this.perMinute) this.buckets.delete(key);
-      // Every account is mid-minute: forget the one with the most left, never one that is held back.
+      // Every account is mid-minute: forget the one with the most left.
       if (this.buckets.size >= MAX_BUCKETS) {
         let fullest: string | undefined;
         let most = -1;

@@ -1,8 +1,9 @@
 /**
  * Re-seals every data key of a gateway's data directory under a new master key:
  *
- *   CONSENT_GATEWAY_MASTER_KEY=<current> CONSENT_GATEWAY_NEW_MASTER_KEY=$(openssl rand -hex 32) \
- *     npm run gateway:rotate-master-key -- --data-dir .gateway
+ *   (umask 077; openssl rand -hex 32 > new-master.key)       # keep this file: it becomes THE key
+ *   CONSENT_GATEWAY_MASTER_KEY=<current> \
+ *     npm run gateway:rotate-master-key -- --data-dir .gateway --new-master-key-file new-master.key
  *
  * Either key may come from a file instead (--master-key-file, --new-master-key-file); neither is ever a
  * flag's value. The gateway must be stopped: the rotation takes the data directory's lock. Every key is
@@ -11,7 +12,7 @@
  * a crash leaves the directory wholly under one key or the other. Exit 0 when done, 2 for a bad flag or
  * variable, 1 when the rotation is refused (wrong current key, gateway running, no such directory).
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 
@@ -66,12 +67,20 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): RotationCon
   }
   const options = command.opts<{ dataDir: string; masterKeyFile?: string; newMasterKeyFile?: string }>();
   const current = masterKeyFrom(env, options.masterKeyFile);
-  const next = masterKeyFrom(env, options.newMasterKeyFile, {
-    variable: "CONSENT_GATEWAY_NEW_MASTER_KEY",
-    flag: "--new-master-key-file",
-    what: "new master key",
-  });
-  if (timingSafeEqual(current, next)) throw new ConfigError("the new master key is the current one: generate another");
+  let next: Uint8Array | undefined;
+  try {
+    next = masterKeyFrom(env, options.newMasterKeyFile, {
+      variable: "CONSENT_GATEWAY_NEW_MASTER_KEY",
+      flag: "--new-master-key-file",
+      what: "new master key",
+    });
+    if (timingSafeEqual(current, next))
+      throw new ConfigError("the new master key is the current one: generate another");
+  } catch (error) {
+    current.fill(0);
+    next?.fill(0);
+    throw error;
+  }
   return { dataDir: path.resolve(options.dataDir), current, next };
 }
 
@@ -86,13 +95,14 @@ export async function rotateMasterKey(config: RotationConfig): Promise<number> {
     if (cause instanceof DataDirectoryLockedError) throw new RotationRefused(cause.message);
     throw cause;
   }
-  const store = GatewayStore.open(database);
+  let store: GatewayStore | undefined;
+  const current = new KeyVault(config.current);
+  const next = new KeyVault(config.next);
   try {
+    store = GatewayStore.open(database);
     const check = store.getMeta("masterKeyCheck");
     if (!check)
       throw new RotationRefused(`${config.dataDir} has no master-key check yet: start the gateway on it once`);
-    const current = new KeyVault(config.current);
-    const next = new KeyVault(config.next);
     try {
       await current.verifyCheckValue(check);
     } catch (cause) {
@@ -115,20 +125,34 @@ export async function rotateMasterKey(config: RotationConfig): Promise<number> {
         }
         throw cause;
       }
-      const sealed = await next.seal(row.recordId, dataKey);
-      const reopened = await next.open(row.recordId, sealed);
-      const same = reopened.length === dataKey.length && timingSafeEqual(reopened, dataKey);
-      dataKey.fill(0);
-      reopened.fill(0);
-      if (!same) throw new Error(`record ${row.recordId}: the new seal does not open to the same key`);
-      resealed.push({ recordId: row.recordId, keyIv: sealed.iv, keyCiphertext: sealed.ciphertext });
+      try {
+        const sealed = await next.seal(row.recordId, dataKey);
+        const reopened = await next.open(row.recordId, sealed);
+        const same = reopened.length === dataKey.length && timingSafeEqual(reopened, dataKey);
+        reopened.fill(0);
+        if (!same) throw new Error(`record ${row.recordId}: the new seal does not open to the same key`);
+        resealed.push({ recordId: row.recordId, keyIv: sealed.iv, keyCiphertext: sealed.ciphertext });
+      } finally {
+        dataKey.fill(0);
+      }
     }
     store.replaceSealedKeys(resealed, await next.checkValue());
     return resealed.length;
   } finally {
-    store.close();
+    store?.close();
+    current.destroy();
+    next.destroy();
     unlock();
   }
+}
+
+/** A short fingerprint of a master key, to check that the key kept is the key the data is under. */
+export function fingerprintOf(masterKey: Uint8Array): string {
+  return createHash("sha256")
+    .update("consent-ledger/gateway/master-key-fingerprint/v1")
+    .update(masterKey)
+    .digest("hex")
+    .slice(0, 16);
 }
 
 async function main(): Promise<number> {
@@ -144,10 +168,12 @@ async function main(): Promise<number> {
   }
   if (config === "help") return 0;
   try {
+    const fingerprint = fingerprintOf(config.next);
     const count = await rotateMasterKey(config);
     process.stdout.write(
-      `${NAME}: re-sealed ${count} data key${count === 1 ? "" : "s"} in ${config.dataDir} under the new master key. ` +
-        "Start the gateway with the new key, and destroy the old one.\n",
+      `${NAME}: re-sealed ${count} data key${count === 1 ? "" : "s"} in ${config.dataDir} under the new master key ` +
+        `(fingerprint ${fingerprint}). It is now the only key that opens this directory: check that you kept it, ` +
+        "start the gateway with it, then destroy the old one.\n",
     );
     return 0;
   } catch (error) {

@@ -120,7 +120,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   );
 
   const caller = (request: FastifyRequest) => authenticator.authenticate(request.headers.authorization);
-  const limiter = new AccountRateLimiter(options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute, now);
+  const limiter = new AccountRateLimiter(options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute);
   /** The caller of a record route, within its per-minute allowance. */
   const reader = async (request: FastifyRequest) => {
     const account = await caller(request);

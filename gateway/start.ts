@@ -162,18 +162,55 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         : `cannot lock the data directory ${config.dataDir}: ${oneLine(cause)}`,
     );
   }
+  // From here on, whatever fails (a refusal, or anything unforeseen) closes what was opened, in reverse,
+  // and gives the lock back, so a failed start leaves nothing held.
+  const opened: { store?: GatewayStore; app?: FastifyInstance } = {};
+  try {
+    return await startHoldingLock(config, options, {
+      provider,
+      contracts,
+      deployment,
+      custodian,
+      wallet,
+      chainId,
+      genesis,
+      unlock,
+      opened,
+    });
+  } catch (error) {
+    await opened.app?.close().catch(() => undefined);
+    opened.store?.close();
+    unlock();
+    provider.destroy();
+    throw error;
+  }
+}
+
+interface LockedContext {
+  provider: JsonRpcProvider;
+  contracts: LedgerContracts;
+  deployment: Deployment;
+  custodian: string;
+  wallet: Wallet;
+  chainId: number;
+  genesis: Awaited<ReturnType<JsonRpcProvider["getBlock"]>>;
+  unlock: () => void;
+  opened: { store?: GatewayStore; app?: FastifyInstance };
+}
+
+async function startHoldingLock(
+  config: GatewayConfig,
+  options: StartOptions,
+  { provider, contracts, deployment, custodian, wallet, chainId, genesis, unlock, opened }: LockedContext,
+): Promise<RunningGateway> {
   let store: GatewayStore;
   try {
     store = GatewayStore.open(path.join(config.dataDir, "gateway.sqlite"));
   } catch (cause) {
-    unlock();
-    provider.destroy();
     throw new StartupError(`cannot open the data directory ${config.dataDir}: ${oneLine(cause)}`);
   }
+  opened.store = store;
   const fail = (message: string): never => {
-    store.close();
-    unlock();
-    provider.destroy();
     throw new StartupError(message);
   };
   try {
@@ -256,12 +293,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     },
     now: options.now,
   });
+  opened.app = app;
 
   let address: string;
   try {
     address = await app.listen({ host: config.host, port: config.port });
   } catch (cause) {
-    await app.close().catch(() => undefined);
     return fail(`cannot listen on ${config.host}:${config.port}: ${oneLine(cause)}`);
   }
   const url = new URL(address).origin;
@@ -298,11 +335,16 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     close(closeOptions = {}) {
       closing ??= (async () => {
         clearInterval(purge);
-        await (app as FastifyInstance).close();
-        await writer.stop({ flush: closeOptions.flush, timeoutMs: closeOptions.flushTimeoutMs });
-        store.close();
-        unlock();
-        provider.destroy();
+        try {
+          await (app as FastifyInstance).close();
+          await writer.stop({ flush: closeOptions.flush, timeoutMs: closeOptions.flushTimeoutMs });
+        } finally {
+          // Whatever the above threw, the directory is given back and the keys leave memory.
+          store.close();
+          vault.destroy();
+          unlock();
+          provider.destroy();
+        }
       })();
       return closing;
     },

@@ -367,24 +367,28 @@ export class GatewayStore {
 
   /** Every record's sealed data key, for a master-key rotation. */
   sealedKeys(): { recordId: string; keyIv: Uint8Array; keyCiphertext: Uint8Array }[] {
-    return (this.db.prepare("SELECT record_id, key_iv, key_ciphertext FROM records ORDER BY record_id").all() as Row[]).map(
-      (row) => ({
-        recordId: row.record_id as string,
-        keyIv: new Uint8Array(row.key_iv as Buffer),
-        keyCiphertext: new Uint8Array(row.key_ciphertext as Buffer),
-      }),
-    );
+    return (
+      this.db.prepare("SELECT record_id, key_iv, key_ciphertext FROM records ORDER BY record_id").all() as Row[]
+    ).map((row) => ({
+      recordId: row.record_id as string,
+      keyIv: new Uint8Array(row.key_iv as Buffer),
+      keyCiphertext: new Uint8Array(row.key_ciphertext as Buffer),
+    }));
   }
 
   /**
    * Replaces every sealed data key and the master-key check in one transaction: after a crash the
    * directory holds either all keys under the old master key or all under the new one. Refuses (and
-   * changes nothing) unless `resealed` covers exactly the records held.
+   * changes nothing) unless `resealed` covers exactly the records held. Then scrubs the file of the old
+   * seals (secure_delete, WAL checkpoints, VACUUM).
    */
   replaceSealedKeys(
     resealed: readonly { recordId: string; keyIv: Uint8Array; keyCiphertext: Uint8Array }[],
     masterKeyCheck: string,
   ): void {
+    // secure_delete zeroes the space the old seals leave free, and the checkpoints and VACUUM below
+    // drop every other copy (WAL frames, pages moved): an old master key that leaked opens nothing here.
+    this.db.pragma("secure_delete = ON");
     this.db.transaction(() => {
       const update = this.db.prepare("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?");
       let changed = 0;
@@ -397,6 +401,9 @@ export class GatewayStore {
       }
       this.setMeta("masterKeyCheck", masterKeyCheck);
     })();
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    this.db.exec("VACUUM");
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   // ---------------------------------------------------------------------------------------------

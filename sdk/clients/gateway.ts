@@ -23,6 +23,8 @@ import { ResearcherClient, type OpenedRecord } from "./researcher";
 /** The gateway answered with an error; `status` and `code` are its HTTP status and error name. */
 export class GatewayError extends ConsentLedgerError {
   override name = "GatewayError";
+  /** On a 429: how many seconds the gateway asked to wait (its Retry-After). */
+  retryAfterSeconds?: number;
   constructor(
     readonly status: number,
     readonly code: string,
@@ -419,6 +421,9 @@ export class GatewayClient implements KeyCustodian {
         hint: HINTS[code] ?? HINTS.Unauthenticated,
         details,
       });
-    return new GatewayError(response.status, code, reason, { hint: HINTS[code], details });
+    const error = new GatewayError(response.status, code, reason, { hint: HINTS[code], details });
+    const retryAfter = Number(response.headers.get("retry-after"));
+    if (response.status === 429 && Number.isFinite(retryAfter) && retryAfter >= 0) error.retryAfterSeconds = retryAfter;
+    return error;
   }
 }

@@ -106,6 +106,7 @@ describe("the custodian gateway: rate limit on the record routes", function () {
       const refused = await researcher.fetchCiphertext(UNKNOWN_RECORD).catch((error: unknown) => error);
       expect(refused).to.be.instanceOf(GatewayError);
       expect((refused as GatewayError).code).to.equal("RateLimited");
+      expect((refused as GatewayError).retryAfterSeconds).to.be.within(1, 20);
       expect((refused as GatewayError).message).to.match(/ask the gateway's operator for a higher --rate-limit/);
 
       // Another account, and the routes that are not about records, are not held back.

@@ -2,13 +2,16 @@
  * Master-key rotation (`npm run gateway:rotate-master-key`) and the data directory's lock, as an operator
  * meets them: the command as a child process, the gateway restarted on the rotated directory.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { expect } from "chai";
 
-import { lockDataDirectory } from "../../gateway/data-lock";
+import { DataDirectoryLockedError, lockDataDirectory } from "../../gateway/data-lock";
 import { KeyVault } from "../../gateway/key-vault";
+import { fingerprintOf } from "../../gateway/rotate-master-key";
 import type { RunningGateway } from "../../gateway/start";
 import { GatewayStore } from "../../gateway/store";
 import { PatientClient } from "../../sdk/clients/patient";
@@ -80,7 +83,7 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
       expect(refused.code).to.equal(1);
       expect(refused.output).to.match(
         new RegExp(
-          `rotate-master-key: ${dataDir}.* is in use by a consent gateway, pid ${running.child.pid}.*: stop it first`,
+          `rotate-master-key: ${dataDir} is in use by a consent gateway \\(pid ${running.child.pid} on .*\\): stop it first`,
         ),
       );
       let second: RunningGateway | undefined;
@@ -138,6 +141,10 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
   });
 
   it("re-seals every key under the new key (from a file), after which only the new key opens the gateway", async function () {
+    const before = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
+    const oldSeals = before.sealedKeys();
+    before.close();
+    expect(oldSeals).to.have.length(recordIds.length);
     const newKeyFile = path.join(setup.tempDir, "new-master.key");
     writeFileSync(newKeyFile, `${newKey}\n`, { mode: 0o600 });
     const rotated = await rotate({ CONSENT_GATEWAY_MASTER_KEY: oldKey }, [
@@ -147,7 +154,21 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
       newKeyFile,
     ]);
     expect(rotated.code, rotated.output).to.equal(0);
-    expect(rotated.output).to.include(`re-sealed ${recordIds.length} data keys in ${dataDir} under the new master key`);
+    expect(rotated.output).to.include(
+      `re-sealed ${recordIds.length} data keys in ${dataDir} under the new master key (fingerprint ${fingerprintOf(hexKey(newKey))})`,
+    );
+    // No copy of an old seal is left anywhere in the database's files: the old key, were it leaked,
+    // opens nothing here.
+    const files = readdirSync(dataDir).filter((name) => name.startsWith("gateway.sqlite"));
+    const contents = files.map((name) => readFileSync(path.join(dataDir, name)));
+    for (const old of oldSeals) {
+      for (const [i, content] of contents.entries()) {
+        expect(
+          content.includes(Buffer.from(old.keyCiphertext)),
+          `${files[i]} still holds ${old.recordId}'s old seal`,
+        ).to.equal(false);
+      }
+    }
 
     const withOldKey = await startTestGateway(setup, { dataDir, masterKey: hexKey(oldKey) }).catch(
       (error: Error) => error,
@@ -167,6 +188,50 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     }
   });
 
+  it("leaves no old seal in the database's files, even where rows moved (200 records)", function () {
+    const dir = mkdtempSync(path.join(setup.tempDir, "scrub-"));
+    const store = GatewayStore.open(path.join(dir, "gateway.sqlite"));
+    const address = setup.signers.patient.address;
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      recordId: `0x${randomBytes(32).toString("hex")}`,
+      keyIv: new Uint8Array(randomBytes(12)),
+      keyCiphertext: new Uint8Array(randomBytes(48)),
+      index: i,
+    }));
+    try {
+      for (const row of rows) {
+        store.insertRecord({
+          recordId: row.recordId,
+          cid: `bafk-${row.index}`,
+          provider: address,
+          patient: address,
+          dataClass: 0,
+          version: 1,
+          keyIv: row.keyIv,
+          keyCiphertext: row.keyCiphertext,
+          depositedBy: address,
+          depositedAt: row.index,
+        });
+      }
+      // Resealed with longer ciphertexts, so rows no longer fit where they were.
+      store.replaceSealedKeys(
+        rows.map((row) => ({
+          recordId: row.recordId,
+          keyIv: new Uint8Array(randomBytes(12)),
+          keyCiphertext: new Uint8Array(randomBytes(96)),
+        })),
+        "0x01",
+      );
+    } finally {
+      store.close();
+    }
+    const contents = readdirSync(dir)
+      .filter((name) => name.startsWith("gateway.sqlite"))
+      .map((name) => readFileSync(path.join(dir, name)));
+    const left = rows.filter((row) => contents.some((content) => content.includes(Buffer.from(row.keyCiphertext))));
+    expect(left.map((row) => row.recordId)).to.deep.equal([]);
+  });
+
   it("rolls the whole replacement back when it would not cover every record", async function () {
     const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"));
     try {
@@ -183,17 +248,39 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     }
   });
 
-  it("takes over a lock its holder left behind when it died", function () {
-    const dir = mkdtempSync(path.join(setup.tempDir, "stale-lock-"));
-    // A pid that cannot be alive: above the kernel's limit (pid_max is at most 2^22).
-    writeFileSync(
-      path.join(dir, "gateway.lock"),
-      JSON.stringify({ pid: 2 ** 22 + 1, holder: "a consent gateway", since: "then" }),
-    );
+  it("is one holder at a time, in this process or another, and vanishes with a killed holder", async function () {
+    const dir = mkdtempSync(path.join(setup.tempDir, "lock-"));
     const release = lockDataDirectory(dir, "a test");
-    expect(JSON.parse(readFileSync(path.join(dir, "gateway.lock"), "utf8")).pid).to.equal(process.pid);
-    expect(() => lockDataDirectory(dir, "another test")).to.throw(/is in use by a test, pid \d+ \(this process\)/);
+    expect(() => lockDataDirectory(dir, "another test")).to.throw(
+      DataDirectoryLockedError,
+      new RegExp(`is in use by a test \\(pid ${process.pid} on .*, this process, since .*\\): stop it first`),
+    );
     release();
-    lockDataDirectory(dir, "a third test")();
+    release(); // twice is harmless
+
+    // Another process takes it and is killed with SIGKILL: no stale lock is left behind.
+    const script =
+      `require(${JSON.stringify(path.resolve(__dirname, "../../gateway/data-lock.ts"))})` +
+      `.lockDataDirectory(${JSON.stringify(dir)}, "a child"); console.log("locked"); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on("data", (chunk: Buffer) => {
+          if (chunk.toString().includes("locked")) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`the child exited (${code}) before taking the lock`)));
+      });
+      expect(() => lockDataDirectory(dir, "a test")).to.throw(
+        DataDirectoryLockedError,
+        new RegExp(`is in use by a child \\(pid ${child.pid} on `),
+      );
+    } finally {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await gone;
+    }
+    lockDataDirectory(dir, "a test after the kill")();
   });
 });
