@@ -206,13 +206,11 @@ export function gatewayCommand(): Command {
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
 }
 
-/** Parses `argv` (without node and script) and `env` into a checked configuration; throws ConfigError. */
-export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayConfig {
-  for (const arg of argv) {
-    const flag = arg.split("=")[0];
-    if (flag in FORBIDDEN_FLAGS) throw new ConfigError(FORBIDDEN_FLAGS[flag]);
-  }
-  const command = gatewayCommand();
+/**
+ * Runs a Commander `command` (built with exitOverride) on `argv` and exactly `env`: HelpRequested for
+ * --help, a one-line ConfigError for anything Commander refuses. Shared by the gateway's commands.
+ */
+export function parseCommand(command: Command, argv: readonly string[], env: NodeJS.ProcessEnv): void {
   // Commander reads .env() variables from process.env: give it exactly `env`.
   const saved = process.env;
   process.env = { ...env };
@@ -228,6 +226,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
   } finally {
     process.env = saved;
   }
+}
+
+/** Parses `argv` (without node and script) and `env` into a checked configuration; throws ConfigError. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayConfig {
+  for (const arg of argv) {
+    const flag = arg.split("=")[0];
+    if (flag in FORBIDDEN_FLAGS) throw new ConfigError(FORBIDDEN_FLAGS[flag]);
+  }
+  const command = gatewayCommand();
+  parseCommand(command, argv, env);
   const options = command.opts<{
     rpc?: string;
     port: number;

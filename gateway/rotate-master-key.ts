@@ -16,10 +16,10 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 
-import { Command, CommanderError, Option } from "commander";
+import { Command, Option } from "commander";
 
 import { DecryptionError } from "../sdk/errors";
-import { ConfigError, DEFAULTS, masterKeyFrom } from "./config";
+import { ConfigError, DEFAULTS, HelpRequested, masterKeyFrom, parseCommand } from "./config";
 import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";
 import { GatewayStore } from "./store";
@@ -49,21 +49,14 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): RotationCon
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
-  const saved = process.env;
-  process.env = { ...env };
   try {
-    command.parse([...argv], { from: "user" });
+    parseCommand(command, argv, env);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.help") {
-        process.stdout.write(command.helpInformation());
-        return "help";
-      }
-      throw new ConfigError(error.message.replace(/^error: /, "").split("\n")[0] + " (see --help)");
+    if (error instanceof HelpRequested) {
+      process.stdout.write(error.text);
+      return "help";
     }
     throw error;
-  } finally {
-    process.env = saved;
   }
   const options = command.opts<{ dataDir: string; masterKeyFile?: string; newMasterKeyFile?: string }>();
   const current = masterKeyFrom(env, options.masterKeyFile);

@@ -47,6 +47,16 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
   const rotate = (env: Record<string, string | undefined>, args: string[] = ["--data-dir", dataDir]) =>
     runGatewayCli(args, { CONSENT_GATEWAY_MASTER_KEY: undefined, ...env }, 60_000, ROTATE_MASTER_KEY_MAIN);
 
+  /** The directory's master-key check opens with `keyHex`: its keys are (still) under that key. */
+  async function expectUnderKey(keyHex: string) {
+    const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
+    try {
+      await new KeyVault(hexKey(keyHex)).verifyCheckValue(store.getMeta("masterKeyCheck")!);
+    } finally {
+      store.close();
+    }
+  }
+
   before(async function () {
     setup = await setupLedger(await sharedLocalNode());
     dataDir = mkdtempSync(path.join(setup.tempDir, "rotate-"));
@@ -98,13 +108,7 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     } finally {
       await running.kill("SIGTERM");
     }
-    // The gateway's own writes aside (sessions, purges), every sealed key is as it was.
-    const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
-    try {
-      await new KeyVault(hexKey(oldKey)).verifyCheckValue(store.getMeta("masterKeyCheck")!);
-    } finally {
-      store.close();
-    }
+    await expectUnderKey(oldKey);
   });
 
   it("refuses a wrong current key, the same key twice, and a missing new key, changing nothing", async function () {
@@ -132,12 +136,7 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     expect(nowhere.code).to.equal(1);
     expect(nowhere.output).to.match(/holds no gateway data \(no gateway\.sqlite\)/);
 
-    const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
-    try {
-      await new KeyVault(hexKey(oldKey)).verifyCheckValue(store.getMeta("masterKeyCheck")!);
-    } finally {
-      store.close();
-    }
+    await expectUnderKey(oldKey);
   });
 
   it("re-seals every key under the new key (from a file), after which only the new key opens the gateway", async function () {
