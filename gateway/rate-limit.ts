@@ -43,23 +43,28 @@ export class AccountRateLimiter {
   take(account: string): RateDecision {
     if (this.perMinute === 0) return { allowed: true, retryAfterSeconds: 0 };
     const now = this.now();
-    const perMs = this.perMinute / 60_000;
     const bucket = this.buckets.get(account) ?? { tokens: this.perMinute, updatedAt: now };
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + Math.max(0, now - bucket.updatedAt) * perMs);
+    bucket.tokens = this.level(bucket, now);
     bucket.updatedAt = now;
-    if (!this.buckets.has(account)) this.remember(account, bucket);
+    if (!this.buckets.has(account)) this.remember(account, bucket, now);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return { allowed: true, retryAfterSeconds: 0 };
     }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+    // Less a hair, so that float error on an exact second (0.05 tokens missing at 3 a minute) does not
+    // round it up to the next.
+    const seconds = ((1 - bucket.tokens) * 60) / this.perMinute;
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(seconds - 1e-9)) };
   }
 
-  private remember(account: string, bucket: Bucket) {
+  /** The tokens `bucket` holds at `now`: what it had, plus the refill since, up to the allowance. */
+  private level(bucket: Bucket, now: number): number {
+    return Math.min(this.perMinute, bucket.tokens + (Math.max(0, now - bucket.updatedAt) * this.perMinute) / 60_000);
+  }
+
+  private remember(account: string, bucket: Bucket, now: number) {
     if (this.buckets.size >= MAX_BUCKETS) {
-      const perMs = this.perMinute / 60_000;
-      const now = this.now();
-      const level = (held: Bucket) => Math.min(this.perMinute, held.tokens + (now - held.updatedAt) * perMs);
+      const level = (held: Bucket) => this.level(held, now);
       for (const [key, held] of this.buckets) if (level(held) >= this.perMinute) this.buckets.delete(key);
       // Every account is mid-minute: forget the one with the most left.
       if (this.buckets.size >= MAX_BUCKETS) {

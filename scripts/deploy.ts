@@ -102,7 +102,6 @@ async function forgetStaleLocalJournal(chainId: bigint, journal: string) {
 }
 
 main().catch((error) => {
-  const message = error instanceof DeployInputError ? error.message : (error?.shortMessage ?? error?.message ?? error);
-  console.error(`Deployment failed: ${message}`);
+  console.error(`Deployment failed: ${error?.shortMessage ?? error?.message ?? error}`);
   process.exitCode = 1;
 });
