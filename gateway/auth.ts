@@ -67,7 +67,8 @@ export class Authenticator {
 
   /** A new login challenge for `account` at `gateway` (this gateway's origin). */
   createChallenge(account: string, gateway: string): LoginChallenge {
-    const nowSeconds = Math.floor(this.now() / 1000);
+    const nowMs = this.now();
+    const nowSeconds = Math.floor(nowMs / 1000);
     const open = this.options.store.openChallengeCounts(account, nowSeconds);
     if (open.account >= (this.options.maxOpenChallengesPerAccount ?? 16)) {
       throw tooManyRequests(
@@ -77,12 +78,14 @@ export class Authenticator {
     if (open.total >= (this.options.maxOpenChallenges ?? 100_000)) {
       throw tooManyRequests("too many logins are in progress: try again in a minute");
     }
+    // The message carries whole seconds. Rounding the expiry up gives every challenge at least its full
+    // TTL: rounded down, a challenge issued at x.999 s would lose almost a second of it.
     const message = {
       account,
       gateway,
       nonce: bytesToHex(randomBytes(32)),
       issuedAt: nowSeconds,
-      expiresAt: nowSeconds + this.options.challengeTtlSeconds,
+      expiresAt: Math.ceil(nowMs / 1000) + this.options.challengeTtlSeconds,
     };
     this.options.store.insertChallenge(message);
     return { domain: this.domain(), types: LOGIN_TYPES, primaryType: LOGIN_PRIMARY_TYPE, message };

@@ -121,12 +121,11 @@ describe("fuzzing sdk/crypto/envelope", function () {
         }),
         100,
       );
-      // And the default limit, with a real 64 MiB + 1 byte input: refused at once, not hashed or parsed.
+      // And the default limit, with a real 64 MiB + 1 byte input: refused at once, not hashed or parsed
+      // (hashing it would end in an IntegrityError, since these bytes are not the anchored record).
       const huge = new Uint8Array(DEFAULT_MAX_ENVELOPE_BYTES + 1);
       huge.set(sealed.envelope);
-      const started = performance.now();
       await refused("openRecord of 64 MiB + 1", () => openRecord(huge, sealed.dataKey, { recordId: sealed.recordId }), [FormatError]);
-      expect(performance.now() - started).to.be.below(500);
     });
 
     it("refuses nonsense limits with an InvalidArgumentError", async function () {

@@ -1,9 +1,12 @@
 import { expect } from "chai";
-import { TypedDataEncoder, type JsonRpcSigner } from "ethers";
+import path from "node:path";
+import { TypedDataEncoder, Wallet, type JsonRpcSigner } from "ethers";
 
 import { GatewayAuthenticationError, GatewayClient, type GatewayChallenge } from "../../sdk/clients/gateway";
 import { SmartWalletMock__factory } from "../../typechain-types";
+import { Authenticator } from "../../gateway/auth";
 import type { RunningGateway } from "../../gateway/start";
+import { GatewayStore } from "../../gateway/store";
 import { setupLedger, startTestGateway, type LedgerSetup } from "../helpers/gateway-harness";
 import { sharedLocalNode } from "../helpers/local-node";
 
@@ -48,7 +51,9 @@ describe("the custodian gateway: authentication", function () {
 
   describe("POST /auth/challenge", function () {
     it("issues an EIP-712 challenge bound to this gateway, chain and ledger, for five minutes", async function () {
+      const askedAt = Date.now();
       const issued = await challenge(gateway.url, setup.signers.researcher.address.toLowerCase());
+      const answeredAt = Date.now();
       expect(issued.domain).to.deep.equal({
         name: "ConsentLedgerGateway",
         version: "1",
@@ -59,7 +64,9 @@ describe("the custodian gateway: authentication", function () {
       expect(issued.message.account).to.equal(setup.signers.researcher.address);
       expect(issued.message.gateway).to.equal(gateway.url);
       expect(issued.message.nonce).to.match(/^0x[0-9a-f]{64}$/);
-      expect(issued.message.expiresAt - issued.message.issuedAt).to.equal(300);
+      // Whole seconds, the expiry rounded up: at least the full five minutes, never a second more.
+      expect(issued.message.expiresAt * 1000).to.be.within(askedAt + 300_000, answeredAt + 301_000);
+      expect(issued.message.expiresAt - issued.message.issuedAt).to.be.within(300, 301);
     });
 
     it("refuses a malformed address and unknown fields with 400", async function () {
@@ -159,38 +166,96 @@ describe("the custodian gateway: authentication", function () {
   });
 
   describe("expiry", function () {
-    let shortLived: RunningGateway;
+    // Two gateways, so that the session test does not race a one-second challenge on a busy machine.
+    let shortChallenges: RunningGateway;
+    let shortSessions: RunningGateway;
 
     before(async function () {
-      ({ gateway: shortLived } = await startTestGateway(setup, { challengeTtlSeconds: 1, sessionTtlSeconds: 1 }));
+      ({ gateway: shortChallenges } = await startTestGateway(setup, { challengeTtlSeconds: 1 }));
+      ({ gateway: shortSessions } = await startTestGateway(setup, { sessionTtlSeconds: 1 }));
     });
 
     after(async function () {
-      await shortLived?.close();
+      await shortChallenges?.close();
+      await shortSessions?.close();
     });
 
     it("refuses an expired challenge with 401", async function () {
-      const issued = await challenge(shortLived.url, setup.signers.researcher.address);
+      const issued = await challenge(shortChallenges.url, setup.signers.researcher.address);
       const signature = await sign(setup.signers.researcher, issued);
+      // A one-second challenge lives less than two seconds (its expiry is rounded up to a whole second).
       await new Promise((resolve) => setTimeout(resolve, 2100));
-      const late = await post(`${shortLived.url}/auth/verify`, { nonce: issued.message.nonce, signature });
+      const late = await post(`${shortChallenges.url}/auth/verify`, { nonce: issued.message.nonce, signature });
       expect(late.status).to.equal(401);
       expect(late.body.reason).to.contain("expired");
     });
 
     it("refuses an expired session with 401", async function () {
-      const issued = await challenge(shortLived.url, setup.signers.researcher.address);
-      const verified = await post(`${shortLived.url}/auth/verify`, {
+      const issued = await challenge(shortSessions.url, setup.signers.researcher.address);
+      const verified = await post(`${shortSessions.url}/auth/verify`, {
         nonce: issued.message.nonce,
         signature: await sign(setup.signers.researcher, issued),
       });
       expect(verified.status).to.equal(200);
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      const response = await fetch(`${shortLived.url}/records/0x${"00".repeat(32)}`, {
+      const response = await fetch(`${shortSessions.url}/records/0x${"00".repeat(32)}`, {
         headers: { authorization: `Bearer ${verified.body.token}` },
       });
       expect(response.status).to.equal(401);
       expect(((await response.json()) as { reason: string }).reason).to.contain("expired");
+    });
+  });
+
+  describe("a challenge's lifetime, on a controlled clock", function () {
+    let store: GatewayStore;
+    let clock: number;
+    let authenticator: Authenticator;
+    const researcher = Wallet.createRandom();
+
+    before(function () {
+      store = GatewayStore.open(path.join(setup.tempDir, "clock-test.sqlite"));
+      authenticator = new Authenticator({
+        store,
+        provider: setup.provider,
+        chainId: 31337,
+        ledger: setup.deployment.ledger,
+        challengeTtlSeconds: 60,
+        sessionTtlSeconds: 900,
+        now: () => clock,
+      });
+    });
+
+    after(function () {
+      store?.close();
+    });
+
+    async function loginAt(issuedAtMs: number, verifiedAtMs: number) {
+      clock = issuedAtMs;
+      const issued = authenticator.createChallenge(researcher.address, "https://gateway.example");
+      const signature = await researcher.signTypedData(issued.domain, issued.types, issued.message);
+      clock = verifiedAtMs;
+      return { issued, verify: () => authenticator.verify(issued.message.nonce, signature) };
+    }
+
+    it("gives a challenge issued late in a second its full TTL", async function () {
+      const issuedAtMs = 1_767_000_000_999;
+      const { issued, verify } = await loginAt(issuedAtMs, issuedAtMs + 60_000);
+      expect(issued.message.issuedAt).to.equal(1_767_000_000);
+      expect(issued.message.expiresAt).to.equal(1_767_000_061);
+      expect((await verify()).account).to.equal(researcher.address);
+    });
+
+    it("ends a challenge issued on a whole second exactly at its TTL", async function () {
+      const issuedAtMs = 1_767_000_100_000;
+      const inTime = await loginAt(issuedAtMs, issuedAtMs + 59_999);
+      expect(inTime.issued.message.expiresAt - inTime.issued.message.issuedAt).to.equal(60);
+      expect((await inTime.verify()).account).to.equal(researcher.address);
+      const late = await loginAt(issuedAtMs, issuedAtMs + 60_000);
+      const refusal = await late.verify().then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      expect(refusal?.message).to.match(/challenge expired at 2025-12-29T09:22:40.000Z/);
     });
   });
 

@@ -95,11 +95,16 @@ describe("the custodian gateway: rate limit on the record routes", function () {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(response.status).to.equal(429);
-      expect(Number(response.headers.get("retry-after"))).to.be.within(19, 20);
+      // One request's worth refills in 20 s, less whatever the three requests above took (on a busy
+      // machine, a few seconds at most).
+      const retryAfter = Number(response.headers.get("retry-after"));
+      expect(retryAfter).to.be.within(10, 20);
       const body = (await response.json()) as { error: string; reason: string };
       expect(body.error).to.equal("RateLimited");
       expect(body.reason).to.match(
-        new RegExp(`${setup.signers.researcher.address} made more than 3 requests .* in a minute: retry in (19|20) s`),
+        new RegExp(
+          `${setup.signers.researcher.address} made more than 3 requests .* in a minute: retry in ${retryAfter} s`,
+        ),
       );
 
       // The SDK says what happened and what to do.
