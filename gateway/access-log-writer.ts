@@ -73,6 +73,8 @@ export class AccessLogWriter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private rerun = false;
+  /** A flushNow() arrived while a run was going: the next pass must ignore the releases' age. */
+  private forceRequested = false;
   private stopped = false;
   private faultArmed: boolean;
 
@@ -101,6 +103,9 @@ export class AccessLogWriter {
   /** Runs the writer now (or once more after the current run); resolves when that run ends. */
   kick(force = false): Promise<void> {
     if (this.stopped && !force) return Promise.resolve();
+    // Remembered apart from the running pass, which may have started unforced: a flush that joins a
+    // timer's run must still send the young releases.
+    if (force) this.forceRequested = true;
     if (this.running) {
       this.rerun = true;
       return this.running;
@@ -109,8 +114,10 @@ export class AccessLogWriter {
       try {
         do {
           this.rerun = false;
-          await this.work(force);
-        } while (this.rerun && !this.stopped);
+          const forced = this.forceRequested;
+          this.forceRequested = false;
+          await this.work(forced);
+        } while (this.rerun && (!this.stopped || this.forceRequested));
       } catch (error) {
         this.options.logger.error({ err: messageOf(error) }, "access log writer failed; retrying on the next tick");
       } finally {

@@ -10,7 +10,7 @@ import { AccessBasis, Purpose } from "../../sdk/codes";
 import { bytesToHex, randomBytes } from "../../sdk/crypto/bytes";
 import { cidOf, MemoryBlobStore } from "../../sdk/storage/blob-store";
 import { buildReleaseBatch, verifyReleaseManifest } from "../../gateway/release-batch";
-import type { RunningGateway } from "../../gateway/start";
+import type { RunningGateway, StartOptions } from "../../gateway/start";
 import type { ReleaseRow } from "../../gateway/store";
 import { compareJournalWithChain, manifestsFrom } from "../helpers/access-log-audit";
 import {
@@ -38,8 +38,8 @@ describe("the custodian gateway: on-chain access log", function () {
   const earlierJournal: ReleaseRow[] = [];
   const manifestTexts = new Map<string, string>();
 
-  async function start(overrides: { logBatchSize: number; logIntervalMs: number }) {
-    const { gateway } = await startTestGateway(setup, overrides);
+  async function start(overrides: { logBatchSize: number; logIntervalMs: number }, options: StartOptions = {}) {
+    const { gateway } = await startTestGateway(setup, overrides, options);
     const custodian = new GatewayClient(gateway.url, setup.signers.hospital, await setup.as(setup.signers.hospital), {
       store: envelopes,
     });
@@ -87,9 +87,11 @@ describe("the custodian gateway: on-chain access log", function () {
 
   describe("flushing", function () {
     let gateway: RunningGateway;
+    // The gateway's clock, stopped while a test needs no release to come of age by the interval.
+    let stoppedAt: number | undefined;
 
     before(async function () {
-      gateway = await start({ logBatchSize: 4, logIntervalMs: 300 });
+      gateway = await start({ logBatchSize: 4, logIntervalMs: 300 }, { now: () => stoppedAt ?? Date.now() });
     });
 
     after(async function () {
@@ -121,12 +123,20 @@ describe("the custodian gateway: on-chain access log", function () {
     });
 
     it("logs a full batch at once as one Merkle root whose public manifest proves every release", async function () {
-      const releases = await Promise.all(
-        [0, 1, 2, 0].map((index) =>
-          reader.gateway.requestKey(records[index].recordId, index === 2 ? "CLINTRCH" : "HRESCH"),
-        ),
-      );
-      await logged(gateway);
+      // With the clock stopped, only the fourth release (a full batch) can start the flush; on a busy
+      // machine the four requests may otherwise span the 300 ms interval and be logged in two batches.
+      stoppedAt = Date.now();
+      let releases: Awaited<ReturnType<typeof reader.gateway.requestKey>>[];
+      try {
+        releases = await Promise.all(
+          [0, 1, 2, 0].map((index) =>
+            reader.gateway.requestKey(records[index].recordId, index === 2 ? "CLINTRCH" : "HRESCH"),
+          ),
+        );
+        await logged(gateway);
+      } finally {
+        stoppedAt = undefined;
+      }
       const batchIds = new Set(
         gateway.store
           .allReleases()
@@ -272,6 +282,27 @@ describe("the custodian gateway: on-chain access log", function () {
       );
       expect(all).to.deep.include({ missing: [], extra: [], duplicateRoots: [], badManifests: [] });
       expect(all.onChain).to.equal(earlierJournal.length + gateway.store.allReleases().length);
+    });
+  });
+
+  describe("flushing on demand", function () {
+    let gateway: RunningGateway;
+
+    before(async function () {
+      gateway = await start({ logBatchSize: 1000, logIntervalMs: 3_600_000 });
+    });
+
+    after(async function () {
+      await gateway?.close();
+    });
+
+    it("logs a young release when flushNow joins a scheduled run that found nothing due", async function () {
+      await reader.gateway.requestKey(records[0].recordId, "HRESCH");
+      const scheduled = gateway.writer.kick(); // as the timer does: the release is far from its interval
+      await gateway.writer.flushNow();
+      await scheduled;
+      expect(gateway.store.unloggedReleaseCount()).to.equal(0);
+      expect(gateway.store.batchesIn("logged")).to.have.length(1);
     });
   });
 });
