@@ -12,7 +12,7 @@ import { ConsentLedgerError } from "../../sdk/errors";
 
 export const DEFAULT_RUNS = 300;
 /** A parser that takes longer than this on inputs of a few kilobytes is as good as hung. */
-export const SLOW_MS = Number(process.env.FUZZ_SLOW_MS ?? 2_000);
+export const SLOW_MS = Number(process.env.FUZZ_SLOW_MS ?? 5_000);
 
 const runs = (fallback: number): number => {
   const value = process.env.FUZZ_RUNS;

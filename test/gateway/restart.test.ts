@@ -166,10 +166,12 @@ describe("the custodian gateway: crash and restart", function () {
     let gateway = await run(undefined, args);
     const received: KeyRelease[] = [];
     let failures = 0;
-    const deadline = Date.now() + 60_000;
+    // Bounded by count; while the gateway is down, requests fail and are retried. The deadline only
+    // stops the loops if the test has failed already (it is near the test's timeout, well above any
+    // restart: a 60 s one cut the loops short on a busy machine).
+    const deadline = Date.now() + 200_000;
     const loop = async (client: GatewayClient, seed: number) => {
-      // Bounded by count and time; while the gateway is down, requests fail and are retried.
-      for (let done = 0; done < 8 && Date.now() < deadline;) {
+      for (let done = 0; done < 8 && Date.now() < deadline; ) {
         try {
           received.push(await client.requestKey(records[(seed + done) % records.length].recordId, "HRESCH"));
           done++;
@@ -182,7 +184,8 @@ describe("the custodian gateway: crash and restart", function () {
     };
     const loops = readers.flatMap((reader, index) => [loop(reader.gateway, index), loop(reader.gateway, index + 1)]);
     await waitFor(() => received.length >= 8, "some releases before the crash", 30_000, 20);
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 400)));
+    // An arbitrary moment, but soon enough that on a fast machine the loops have not finished yet.
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 30)));
     await gateway.kill("SIGKILL");
     gateway = await run(undefined, args);
     await Promise.all(loops);

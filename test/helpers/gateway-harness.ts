@@ -283,7 +283,7 @@ export function spawnGatewayCli(
 export async function runGatewayCli(
   args: readonly string[],
   env: Record<string, string | undefined>,
-  timeoutMs = 30_000,
+  timeoutMs = 90_000, // ts-node loads the whole gateway before it parses a flag: slow on a busy machine
   main = GATEWAY_MAIN,
 ) {
   const process_ = spawnGatewayCli(args, env, main);

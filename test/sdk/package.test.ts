@@ -62,13 +62,15 @@ describe("the packed SDK", function () {
 
   it("installs from `npm pack` into an empty project and runs the README example there", async function () {
     const root = path.resolve(__dirname, "../..");
-    execFileSync("npm", ["pack", "--pack-destination", project.dir], { cwd: root, stdio: "pipe" });
+    // Bounded, so that a hung npm fails this test instead of blocking the whole run.
+    execFileSync("npm", ["pack", "--pack-destination", project.dir], { cwd: root, stdio: "pipe", timeout: 300_000 });
     const tarball = (await readdir(project.dir)).find((file) => file.endsWith(".tgz"));
     expect(tarball, "npm pack wrote no tarball").to.be.a("string");
     await writeFile(path.join(project.dir, "package.json"), JSON.stringify({ name: "consumer", private: true }));
     execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`], {
       cwd: project.dir,
       stdio: "pipe",
+      timeout: 300_000,
     });
 
     // Deploy a suite to the node as `npm run deploy` would, and write its deployment file there.
