@@ -18,6 +18,8 @@
  *     claims), for a node that lost the receipt; found: logged; not found: it can never be mined, so sign
  *     it afresh;
  *   - logged: done.
+ * On a chain that can reorganise (`confirmations` n > 0), a receipt or event counts only once n blocks
+ * follow it; a transaction dropped before that is handled as above.
  * Batches go out one at a time, in order; a failing one is retried with exponential backoff (up to a
  * minute) and never dropped, and the releases behind it wait in the journal.
  */
@@ -54,6 +56,12 @@ export interface AccessLogWriterOptions {
   receiptTimeoutMs?: number;
   /** Receipt polling interval (default 200 ms). */
   pollIntervalMs?: number;
+  /**
+   * Blocks that must follow a log transaction's before its batch counts as logged (default 0). Until
+   * then the batch stays sent, so a reorganisation that drops the transaction is reconciled like a
+   * crash: the same signed bytes go out again.
+   */
+  confirmations?: number;
   logger: WriterLogger;
   now?: () => number;
   /** Test only: SIGKILL this process when the writer reaches this point. */
@@ -258,7 +266,7 @@ export class AccessLogWriter {
     const deadline = this.now() + (this.options.receiptTimeoutMs ?? 60_000);
     for (;;) {
       const receipt = await this.provider.getTransactionReceipt(batch.txHash as string);
-      if (receipt) return this.settle(batch, receipt);
+      if (receipt && (await this.deepEnough(receipt.blockNumber))) return this.settle(batch, receipt);
       if (this.now() >= deadline || this.stopped) return false;
       await new Promise((resolve) => setTimeout(resolve, this.options.pollIntervalMs ?? 200));
     }
@@ -298,7 +306,7 @@ export class AccessLogWriter {
     // The nonce first: if it has moved past ours by now, a receipt of ours would already show below.
     const nonce = await this.provider.getTransactionCount(custodian, "latest");
     const receipt = await this.provider.getTransactionReceipt(txHash);
-    if (receipt) return this.settle(batch, receipt);
+    if (receipt) return (await this.deepEnough(receipt.blockNumber)) ? this.settle(batch, receipt) : this.awaitReceipt(batch);
     if (nonce <= (batch.txNonce as number)) {
       if (await this.provider.getTransaction(txHash)) return this.awaitReceipt(batch); // in the node's pool
       logger.warn(
@@ -314,6 +322,7 @@ export class AccessLogWriter {
       return this.awaitReceipt(batch);
     }
     const found = await this.findLoggedEvent(batch);
+    if (found && !(await this.deepEnough(found.block))) return false; // found; settled once deep enough
     if (found) {
       store.markLogged(batch.id, found, this.now());
       logger.info(
@@ -362,6 +371,12 @@ export class AccessLogWriter {
         Number(event.args.basis) === release.basis,
     );
     return match ? { block: match.blockNumber, txHash: match.transactionHash } : undefined;
+  }
+
+  /** Whether a transaction mined in `blockNumber` has `confirmations` blocks after it. */
+  private async deepEnough(blockNumber: number): Promise<boolean> {
+    const confirmations = this.options.confirmations ?? 0;
+    return confirmations === 0 || (await this.provider.getBlockNumber()) - blockNumber >= confirmations;
   }
 
   private backoff(attempts: number): number {

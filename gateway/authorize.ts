@@ -8,6 +8,9 @@
  *   - ConsentLedger.accessBasis(patient, requester, dataClass, purpose): Consent, Emergency or None?
  *   - KeyDirectory.keyOf(requester): the key to wrap to.
  *
+ * On a chain that can reorganise, the gateway may be told to wait for confirmations: then the release
+ * must also have been allowed, on the same basis, n blocks earlier (see authorizeRelease).
+ *
  * Ingest asks whether a deposited envelope is anchored, and anchored by the depositor.
  */
 import { ZeroHash } from "ethers";
@@ -64,10 +67,49 @@ export async function latestBlock(contracts: LedgerContracts): Promise<CheckedBl
   return { number: block.number, hash: block.hash, timestamp: block.timestamp };
 }
 
+/** What must hold for a release, as the chain says at one block. */
+interface ReleaseFacts {
+  custodianLive: boolean;
+  anchored: Awaited<ReturnType<LedgerContracts["records"]["recordOf"]>>;
+  inBatch: boolean;
+  basis: number;
+}
+
+async function releaseFacts(
+  contracts: LedgerContracts,
+  custodian: string,
+  record: StoredRecord,
+  requester: string,
+  purpose: number,
+  blockNumber: number,
+): Promise<ReleaseFacts> {
+  const at = { blockTag: blockNumber };
+  const [custodianLive, anchored, inBatch, basis] = await Promise.all([
+    contracts.ledger.isAccredited(custodian, Role.CUSTODIAN, at),
+    contracts.records.recordOf(record.recordId, at),
+    record.batch
+      ? contracts.records.verifyBatchedRecord(
+          record.batch.root,
+          { contentHash: record.recordId, patient: record.patient, dataClass: record.dataClass },
+          record.batch.proof,
+          at,
+        )
+      : Promise.resolve(false),
+    contracts.ledger.accessBasis(record.patient, requester, record.dataClass, purpose, at),
+  ]);
+  return { custodianLive, anchored, inBatch, basis: Number(basis) };
+}
+
 /**
  * Decides whether `requester` may have the key of `record` for `purpose`, at the latest block. Throws a
  * GatewayHttpError saying why not: 503 custodian not accredited or chain unreachable, 409 record not
  * anchored, 403 access denied, 409 no encryption key registered.
+ *
+ * With `confirmations` n > 0 (a chain that can reorganise), the release must also have been allowed, on
+ * the same basis, at block latest − n: whatever gives a right (a consent, an approval, an emergency
+ * window, an anchor, the custodian's accreditation) counts once it is n blocks deep, while whatever
+ * takes one away (a revocation, an expiry, a suspension) counts at once, since the latest block must
+ * allow it too. Otherwise 403 AccessNotConfirmed. The rules themselves are still only the contracts'.
  */
 export async function authorizeRelease(
   contracts: LedgerContracts,
@@ -75,32 +117,20 @@ export async function authorizeRelease(
   record: StoredRecord,
   requester: string,
   purpose: number,
+  confirmations = 0,
 ): Promise<ReleaseDecision> {
   const block = await latestBlock(contracts);
-  const at = { blockTag: block.number };
-  let custodianLive: boolean;
-  let anchored: Awaited<ReturnType<LedgerContracts["records"]["recordOf"]>>;
-  let inBatch: boolean;
-  let basis: bigint;
+  let facts: ReleaseFacts;
   let key: string;
   try {
-    [custodianLive, anchored, inBatch, basis, key] = await Promise.all([
-      contracts.ledger.isAccredited(custodian, Role.CUSTODIAN, at),
-      contracts.records.recordOf(record.recordId, at),
-      record.batch
-        ? contracts.records.verifyBatchedRecord(
-            record.batch.root,
-            { contentHash: record.recordId, patient: record.patient, dataClass: record.dataClass },
-            record.batch.proof,
-            at,
-          )
-        : Promise.resolve(false),
-      contracts.ledger.accessBasis(record.patient, requester, record.dataClass, purpose, at),
-      contracts.keys.keyOf(requester, at),
+    [facts, key] = await Promise.all([
+      releaseFacts(contracts, custodian, record, requester, purpose, block.number),
+      contracts.keys.keyOf(requester, { blockTag: block.number }),
     ]);
   } catch (cause) {
     throw chainUnavailable(cause);
   }
+  const { custodianLive, anchored, inBatch, basis } = facts;
 
   if (!custodianLive) {
     throw unavailable(
@@ -125,11 +155,14 @@ export async function authorizeRelease(
       `record ${record.recordId} is not anchored on this chain (block ${block.number})`,
     );
   }
-  if (Number(basis) === AccessBasis.None) {
+  if (basis === AccessBasis.None) {
     throw forbidden(
       "AccessDenied",
       `no consent or emergency window lets ${requester} read ${dataClassName(record.dataClass)} for ${purposeName(purpose)} (checked at block ${block.number})`,
     );
+  }
+  if (confirmations > 0) {
+    await requireConfirmed(contracts, custodian, record, requester, purpose, block.number, confirmations, basis);
   }
   if (key === ZeroHash) {
     throw conflict(
@@ -146,7 +179,46 @@ export async function authorizeRelease(
       `${requester}'s registered encryption key is not usable: register an encryption key again`,
     );
   }
-  return { basis: Number(basis), block, superseded, publicKey };
+  return { basis, block, superseded, publicKey };
+}
+
+/**
+ * Throws 403 AccessNotConfirmed unless block `latest` − `confirmations` already allowed the release on
+ * `basis` (the latest block's). A block before the contracts existed allows nothing.
+ */
+async function requireConfirmed(
+  contracts: LedgerContracts,
+  custodian: string,
+  record: StoredRecord,
+  requester: string,
+  purpose: number,
+  latest: number,
+  confirmations: number,
+  basis: number,
+): Promise<void> {
+  const confirmedBlock = latest - confirmations;
+  let facts: ReleaseFacts | undefined;
+  if (confirmedBlock >= (contracts.deployment.deployedAtBlock ?? 0)) {
+    try {
+      facts = await releaseFacts(contracts, custodian, record, requester, purpose, confirmedBlock);
+    } catch (cause) {
+      // No contract code at that block yet: its calls return nothing to decode.
+      if ((cause as { code?: string })?.code !== "BAD_DATA") throw chainUnavailable(cause);
+    }
+  }
+  const confirmed =
+    facts !== undefined &&
+    facts.custodianLive &&
+    (facts.anchored.version !== 0n || facts.inBatch) &&
+    facts.basis === basis;
+  if (!confirmed) {
+    throw forbidden(
+      "AccessNotConfirmed",
+      `the chain lets ${requester} read ${dataClassName(record.dataClass)} for ${purposeName(purpose)} ` +
+        `(${basisName(basis)}) at block ${latest}, but not yet at block ${confirmedBlock}: this gateway releases ` +
+        `a key only once what allows it is ${confirmations} blocks deep; try again in a few blocks`,
+    );
+  }
 }
 
 /**

@@ -16,6 +16,8 @@
  *   --provider <address>      repeatable: providers besides the custodian that may deposit records
  *   --rate-limit <n>          CONSENT_GATEWAY_RATE_LIMIT default 1200: requests per account per minute to
  *                             the record routes (metadata, ciphertext, key); 0: no limit
+ *   --confirmations <n>       CONSENT_GATEWAY_CONFIRMATIONS default 0: blocks that must follow whatever allows
+ *                             a release (and each access-log transaction) before it counts; revocations count at once
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
  *   CONSENT_GATEWAY_PRIVATE_KEY  the custodian's private key (required; never a flag)
  *
@@ -46,6 +48,8 @@ export interface GatewayConfig {
   providers: string[];
   /** Requests per account per minute to the record routes; 0: no limit. Default DEFAULTS.rateLimitPerMinute. */
   rateLimitPerMinute?: number;
+  /** Blocks that must follow what allows a release, and each log transaction; default 0 (instant finality). */
+  confirmations?: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -58,6 +62,7 @@ export const DEFAULTS = {
   challengeTtlSeconds: 300,
   sessionTtlSeconds: 900,
   rateLimitPerMinute: 1200,
+  confirmations: 0,
   logLevel: "info",
 } as const;
 
@@ -195,6 +200,15 @@ export function gatewayCommand(): Command {
         .default(DEFAULTS.rateLimitPerMinute),
     )
     .addOption(
+      new Option(
+        "--confirmations <n>",
+        "blocks that must follow what allows a release before a key goes out (0 for a chain with instant finality)",
+      )
+        .env("CONSENT_GATEWAY_CONFIRMATIONS")
+        .argParser(integer("--confirmations", 0, 10_000))
+        .default(DEFAULTS.confirmations),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level")
         .env("CONSENT_GATEWAY_LOG_LEVEL")
         .choices(LOG_LEVELS)
@@ -250,6 +264,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     sessionTtl: number;
     provider: string[];
     rateLimit: number;
+    confirmations: number;
     logLevel: GatewayConfig["logLevel"];
   }>();
 
@@ -275,6 +290,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     sessionTtlSeconds: options.sessionTtl,
     providers: options.provider,
     rateLimitPerMinute: options.rateLimit,
+    confirmations: options.confirmations,
     logLevel: options.logLevel,
   };
 }

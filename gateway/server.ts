@@ -3,7 +3,7 @@
  * takes its collaborators ready-made (gateway/start.ts wires them), so a test can build the real app on
  * any port.
  *
- *   GET  /health                          public   status, chain, custodian, latest block, pending logs
+ *   GET  /health                          public   status, chain, custodian, confirmations, latest block, pending logs
  *   POST /auth/challenge {address}        public   an EIP-712 login challenge
  *   POST /auth/verify {nonce, signature}  public   a bearer session token
  *   POST /records {...}                   bearer   a provider deposits a record's envelope and data key
@@ -62,6 +62,8 @@ export interface GatewayAppOptions {
   logger?: FastifyServerOptions["logger"];
   /** Requests per account per minute on the record routes; 0 for no limit (default DEFAULTS.rateLimitPerMinute). */
   rateLimitPerMinute?: number;
+  /** Blocks that must follow what allows a release (see authorizeRelease); default 0. */
+  confirmations?: number;
   now?: () => number;
 }
 
@@ -145,6 +147,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     const base = {
       chainId: Number(contracts.chainId),
       custodian,
+      confirmations: options.confirmations ?? DEFAULTS.confirmations,
       pendingLogEntries: store.unloggedReleaseCount(),
     };
     try {
@@ -346,7 +349,14 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
         throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
       }
       const record = heldRecord(request.params.recordId);
-      const decision = await authorizeRelease(contracts, custodian, record, requester, purpose);
+      const decision = await authorizeRelease(
+        contracts,
+        custodian,
+        record,
+        requester,
+        purpose,
+        options.confirmations ?? DEFAULTS.confirmations,
+      );
 
       const dataKey = await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext });
       let wrapped: Uint8Array;

@@ -18,7 +18,7 @@ import { ConsentLedgerError } from "../sdk/errors";
 import { FsBlobStore } from "../sdk/storage/fs-blob-store";
 import { AccessLogWriter, type FaultPoint, type WriterLogger } from "./access-log-writer";
 import { Authenticator } from "./auth";
-import type { GatewayConfig } from "./config";
+import { DEFAULTS, type GatewayConfig } from "./config";
 import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";
 import { buildGatewayApp } from "./server";
@@ -273,6 +273,7 @@ async function startHoldingLock(
     now: options.now,
     faultPoint: options.faultPoint,
     receiptTimeoutMs: options.receiptTimeoutMs,
+    confirmations: config.confirmations,
   });
   let publicUrl = config.publicUrl ?? "";
   app = buildGatewayApp({
@@ -286,6 +287,7 @@ async function startHoldingLock(
     publicUrl: () => publicUrl,
     providers: [custodian, ...config.providers],
     rateLimitPerMinute: config.rateLimitPerMinute,
+    confirmations: config.confirmations,
     logger: options.logger ?? {
       level: config.logLevel,
       base: { service: "consent-gateway" },
@@ -313,6 +315,7 @@ async function startHoldingLock(
       dataDir: config.dataDir,
       batchSize: config.logBatchSize,
       intervalMs: config.logIntervalMs,
+      confirmations: config.confirmations ?? DEFAULTS.confirmations,
     },
     "custodian gateway listening",
   );

@@ -93,6 +93,8 @@ const HINTS: Record<string, string> = {
   Unauthenticated: "Log in again (authenticate()); the signer must sign for the account the gateway challenged.",
   AccessDenied:
     "The chain gives you no access to this record for this purpose: ask the patient for consent (requestAccess).",
+  AccessNotConfirmed:
+    "The chain allows this, but too recently for this gateway, which waits for confirmations: try again in a few blocks.",
   EncryptionKeyMissing:
     "Register your encryption key: researcher.registerEncryptionKey(await researcher.deriveEncryptionKey()).",
   EncryptionKeyInvalid: "Register your encryption key again: the one in KeyDirectory is not a usable X25519 key.",

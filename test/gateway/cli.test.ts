@@ -55,6 +55,7 @@ describe("the custodian gateway: command line", function () {
         challengeTtlSeconds: 300,
         sessionTtlSeconds: 900,
         rateLimitPerMinute: 1200,
+        confirmations: 0,
         privateKey: KEY,
       });
       expect(Buffer.from(config.masterKey).toString("hex")).to.equal(MASTER);
@@ -76,6 +77,18 @@ describe("the custodian gateway: command line", function () {
         "--rate-limit must be a whole number from 0 to 1000000",
       );
       expect(configError([...rpc, "--rate-limit", "2000000"], env())).to.contain("--rate-limit must be from 0 to 1000000");
+    });
+
+    it("takes the confirmations from --confirmations or CONSENT_GATEWAY_CONFIRMATIONS", function () {
+      const rpc = ["--rpc", "http://127.0.0.1:8545"];
+      expect(parseConfig([...rpc, "--confirmations", "12"], env()).confirmations).to.equal(12);
+      expect(parseConfig(rpc, env({ CONSENT_GATEWAY_CONFIRMATIONS: "2" })).confirmations).to.equal(2);
+      expect(configError([...rpc, "--confirmations", "-1"], env())).to.contain(
+        "--confirmations must be a whole number from 0 to 10000",
+      );
+      expect(configError([...rpc, "--confirmations", "finalized"], env())).to.contain(
+        "--confirmations must be a whole number from 0 to 10000",
+      );
     });
 
     it("reads the master key from a file", function () {
@@ -187,6 +200,7 @@ describe("the custodian gateway: command line", function () {
           status: "ok",
           chainId: 31337,
           custodian: setup.signers.hospital.address,
+          confirmations: 0,
           pendingLogEntries: 0,
         });
         expect(health.body.latestBlock).to.equal(await setup.provider.getBlockNumber());
