@@ -76,7 +76,9 @@ describe("the custodian gateway: command line", function () {
       expect(configError([...rpc, "--rate-limit", "-1"], env())).to.contain(
         "--rate-limit must be a whole number from 0 to 1000000",
       );
-      expect(configError([...rpc, "--rate-limit", "2000000"], env())).to.contain("--rate-limit must be from 0 to 1000000");
+      expect(configError([...rpc, "--rate-limit", "2000000"], env())).to.contain(
+        "--rate-limit must be from 0 to 1000000",
+      );
     });
 
     it("takes the confirmations from --confirmations or CONSENT_GATEWAY_CONFIRMATIONS", function () {

@@ -10,8 +10,7 @@ import { AccessDeniedError } from "../../sdk/errors";
 import type { GatewayConfig } from "../../gateway/config";
 import type { RunningGateway } from "../../gateway/start";
 import {
-  chainNow,
-  DAY,
+  grantResearcherLabResults,
   labObservation,
   providerWithGateway,
   publish,
@@ -41,15 +40,6 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
   const mine = async (blocks: number) => {
     for (let i = 0; i < blocks; i++) await rpc(node.url, "evm_mine", []);
   };
-  const grant = async () =>
-    (
-      await patient.grant({
-        grantee: setup.signers.researcher.address,
-        dataClasses: ["LAB_RESULT"],
-        purposes: ["HRESCH"],
-        validUntil: (await chainNow(setup.provider)) + DAY,
-      })
-    ).wait();
   const requestKey = () =>
     reader.gateway.requestKey(record.recordId, "HRESCH").catch((caught: unknown) => caught as Error);
 
@@ -80,7 +70,7 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
 
   it("releases nothing on a consent until it is three blocks deep, then releases", async function () {
     await mine(3); // the record's anchor and the researcher's key are deep by now; the consent is not there yet
-    await grant();
+    await grantResearcherLabResults(setup);
     const grantedIn = await setup.provider.getBlockNumber();
     for (const depth of [0, 1, 2]) {
       const early = await requestKey();
@@ -104,7 +94,7 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
   });
 
   it("counts a log entry only once its transaction is deep, and sends the same bytes again when a reorganisation drops it", async function () {
-    await grant();
+    await grantResearcherLabResults(setup);
     await mine(3);
     await waitFor(() => gateway.store.unloggedReleaseCount() === 0, "earlier releases to be logged", 30_000, 50);
     // The fork point: everything mined after it is dropped below, as a reorganisation would.

@@ -171,7 +171,7 @@ describe("the custodian gateway: crash and restart", function () {
     // restart: a 60 s one cut the loops short on a busy machine).
     const deadline = Date.now() + 200_000;
     const loop = async (client: GatewayClient, seed: number) => {
-      for (let done = 0; done < 8 && Date.now() < deadline; ) {
+      for (let done = 0; done < 8 && Date.now() < deadline;) {
         try {
           received.push(await client.requestKey(records[(seed + done) % records.length].recordId, "HRESCH"));
           done++;

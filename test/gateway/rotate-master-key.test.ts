@@ -14,11 +14,9 @@ import { KeyVault } from "../../gateway/key-vault";
 import { fingerprintOf } from "../../gateway/rotate-master-key";
 import type { RunningGateway } from "../../gateway/start";
 import { GatewayStore } from "../../gateway/store";
-import { PatientClient } from "../../sdk/clients/patient";
 import {
-  DAY,
   ROTATE_MASTER_KEY_MAIN,
-  chainNow,
+  grantResearcherLabResults,
   labObservation,
   providerWithGateway,
   publish,
@@ -71,15 +69,7 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     } finally {
       await gateway.close();
     }
-    const patient = new PatientClient(await setup.as(setup.signers.patient), setup.signers.patient);
-    await (
-      await patient.grant({
-        grantee: setup.signers.researcher.address,
-        dataClasses: ["LAB_RESULT"],
-        purposes: ["HRESCH"],
-        validUntil: (await chainNow(setup.provider)) + DAY,
-      })
-    ).wait();
+    await grantResearcherLabResults(setup);
   });
 
   after(function () {

@@ -13,6 +13,7 @@ import { HDNodeWallet, JsonRpcProvider, Network, type JsonRpcSigner, type Signer
 
 import { AdminClient } from "../../sdk/clients/admin";
 import { GatewayClient } from "../../sdk/clients/gateway";
+import { PatientClient } from "../../sdk/clients/patient";
 import { ProviderClient, type PublishedRecord } from "../../sdk/clients/provider";
 import { ResearcherClient } from "../../sdk/clients/researcher";
 import { connect, type Deployment, type LedgerContracts } from "../../sdk/chain/connect";
@@ -179,6 +180,19 @@ export async function startTestGateway(
 /** The chain's current time (latest block timestamp). */
 export async function chainNow(provider: JsonRpcProvider): Promise<number> {
   return (await provider.getBlock("latest"))!.timestamp;
+}
+
+/** The patient's consent for the researcher to read lab results for HRESCH, for a day of chain time; mined. */
+export async function grantResearcherLabResults(setup: LedgerSetup): Promise<void> {
+  const patient = new PatientClient(await setup.as(setup.signers.patient), setup.signers.patient);
+  await (
+    await patient.grant({
+      grantee: setup.signers.researcher.address,
+      dataClasses: ["LAB_RESULT"],
+      purposes: ["HRESCH"],
+      validUntil: (await chainNow(setup.provider)) + DAY,
+    })
+  ).wait();
 }
 
 /** A FHIR R4 lab Observation. */
