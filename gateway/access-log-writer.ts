@@ -127,6 +127,7 @@ export class AccessLogWriter {
           await this.work(forced);
         } while (this.rerun && (!this.stopped || this.forceRequested));
       } catch (error) {
+        this.forceRequested = false; // the next scheduled pass must not run forced in its stead
         this.options.logger.error({ err: messageOf(error) }, "access log writer failed; retrying on the next tick");
       } finally {
         this.running = undefined;
@@ -304,9 +305,15 @@ export class AccessLogWriter {
     const { store, logger, custodian } = this.options;
     const txHash = batch.txHash as string;
     // The nonce first: if it has moved past ours by now, a receipt of ours would already show below.
-    const nonce = await this.provider.getTransactionCount(custodian, "latest");
+    // With confirmations, only a nonce used n blocks deep is taken for good: a shallower transaction,
+    // ours included, may yet be dropped, and signing ours afresh then could log the batch twice.
+    const confirmations = this.options.confirmations ?? 0;
+    const nonceTag =
+      confirmations === 0 ? "latest" : Math.max(0, (await this.provider.getBlockNumber()) - confirmations);
+    const nonce = await this.provider.getTransactionCount(custodian, nonceTag);
     const receipt = await this.provider.getTransactionReceipt(txHash);
-    if (receipt) return (await this.deepEnough(receipt.blockNumber)) ? this.settle(batch, receipt) : this.awaitReceipt(batch);
+    if (receipt)
+      return (await this.deepEnough(receipt.blockNumber)) ? this.settle(batch, receipt) : this.awaitReceipt(batch);
     if (nonce <= (batch.txNonce as number)) {
       if (await this.provider.getTransaction(txHash)) return this.awaitReceipt(batch); // in the node's pool
       logger.warn(

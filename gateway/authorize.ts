@@ -13,7 +13,7 @@
  *
  * Ingest asks whether a deposited envelope is anchored, and anchored by the depositor.
  */
-import { ZeroHash } from "ethers";
+import { isError, ZeroHash } from "ethers";
 
 import { AccessBasis, DataClass, Purpose, Role } from "../sdk/codes";
 import type { LedgerContracts } from "../sdk/chain/connect";
@@ -174,11 +174,15 @@ export async function authorizeRelease(
       (confirmedFacts.anchored.version !== 0n || confirmedFacts.inBatch) &&
       confirmedFacts.basis === basis);
   if (!confirmed) {
+    const earlier =
+      confirmedBlock < 0
+        ? `the chain is not ${confirmations} blocks long yet`
+        : `block ${confirmedBlock}, ${confirmations} blocks earlier, did not (custodian, anchor and basis alike)`;
     throw forbidden(
       "AccessNotConfirmed",
       `the chain lets ${requester} read ${dataClassName(record.dataClass)} for ${purposeName(purpose)} ` +
-        `(${basisName(basis)}) at block ${block.number}, but not yet at block ${confirmedBlock}: this gateway ` +
-        `releases a key only once what allows it is ${confirmations} blocks deep; try again in a few blocks`,
+        `(${basisName(basis)}) at block ${block.number}, but ${earlier}: this gateway releases a key only ` +
+        `once what allows it is ${confirmations} blocks deep; try again within ${confirmations} blocks`,
     );
   }
   if (key === ZeroHash) {
@@ -212,8 +216,13 @@ async function confirmedReleaseFacts(
   try {
     return await releaseFacts(contracts, custodian, record, requester, purpose, blockNumber);
   } catch (cause) {
-    // No contract code at that block yet (a deployment file without deployedAtBlock): nothing to decode.
-    if ((cause as { code?: string })?.code === "BAD_DATA") return undefined;
+    // A deployment file without deployedAtBlock, and a block before the deployment: the calls return
+    // nothing to decode. Anything else is the node failing, not a missing confirmation.
+    if (isError(cause, "BAD_DATA")) {
+      const { ledger, records } = contracts.deployment;
+      const codes = await Promise.all([ledger, records].map((at) => contracts.provider.getCode(at, blockNumber)));
+      if (codes.includes("0x")) return undefined;
+    }
     throw cause;
   }
 }

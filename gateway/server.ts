@@ -79,6 +79,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   const { contracts, custodian, store, blobs, vault, authenticator, writer } = options;
   const now = options.now ?? Date.now;
   const providers = new Set(options.providers.map((provider) => getAddress(provider)));
+  const confirmations = options.confirmations ?? DEFAULTS.confirmations;
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -147,21 +148,19 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     const base = {
       chainId: Number(contracts.chainId),
       custodian,
-      confirmations: options.confirmations ?? DEFAULTS.confirmations,
+      confirmations,
       pendingLogEntries: store.unloggedReleaseCount(),
     };
     try {
       const latestBlock = await withTimeout(contracts.provider.getBlockNumber(), 5000);
       return { status: "ok", ...base, latestBlock };
     } catch (cause) {
-      return reply
-        .status(503)
-        .send({
-          status: "degraded",
-          ...base,
-          latestBlock: null,
-          reason: `the chain does not answer: ${(cause as Error).message}`,
-        });
+      return reply.status(503).send({
+        status: "degraded",
+        ...base,
+        latestBlock: null,
+        reason: `the chain does not answer: ${(cause as Error).message}`,
+      });
     }
   });
 
@@ -349,14 +348,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
         throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
       }
       const record = heldRecord(request.params.recordId);
-      const decision = await authorizeRelease(
-        contracts,
-        custodian,
-        record,
-        requester,
-        purpose,
-        options.confirmations ?? DEFAULTS.confirmations,
-      );
+      const decision = await authorizeRelease(contracts, custodian, record, requester, purpose, confirmations);
 
       const dataKey = await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext });
       let wrapped: Uint8Array;

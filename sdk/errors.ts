@@ -175,3 +175,11 @@ export class DeploymentNotFoundError extends ConsentLedgerError {
 export class AccessDeniedError extends ConsentLedgerError {
   override name = "AccessDeniedError";
 }
+
+/**
+ * The chain allows the read, but too recently for a gateway that waits for confirmations: the same call
+ * succeeds once what allows it is deep enough (unless it is revoked meanwhile).
+ */
+export class AccessNotConfirmedError extends AccessDeniedError {
+  override name = "AccessNotConfirmedError";
+}

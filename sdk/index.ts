@@ -36,6 +36,7 @@ export type {
 } from "./codes";
 export {
   AccessDeniedError,
+  AccessNotConfirmedError,
   BlobNotFoundError,
   ConsentLedgerError,
   ContractRevertError,

@@ -15,7 +15,13 @@ import type { LedgerContracts } from "../chain/connect";
 import { bytesToHex, hexToBytes } from "../crypto/bytes";
 import { recordIdOf } from "../crypto/envelope";
 import type { EncryptionKeyPair } from "../crypto/keys";
-import { AccessDeniedError, ConsentLedgerError, IntegrityError, InvalidArgumentError } from "../errors";
+import {
+  AccessDeniedError,
+  AccessNotConfirmedError,
+  ConsentLedgerError,
+  IntegrityError,
+  InvalidArgumentError,
+} from "../errors";
 import type { BlobStore } from "../storage/blob-store";
 import type { KeyCustodian, PublishedRecord } from "./provider";
 import { ResearcherClient, type OpenedRecord } from "./researcher";
@@ -74,6 +80,8 @@ export interface GatewayHealth {
   status: "ok" | "degraded";
   chainId: number;
   custodian: string;
+  /** Blocks the gateway waits for before what allows a release counts (0: at once). */
+  confirmations: number;
   latestBlock: number | null;
   pendingLogEntries: number;
 }
@@ -94,7 +102,7 @@ const HINTS: Record<string, string> = {
   AccessDenied:
     "The chain gives you no access to this record for this purpose: ask the patient for consent (requestAccess).",
   AccessNotConfirmed:
-    "The chain allows this, but too recently for this gateway, which waits for confirmations: try again in a few blocks.",
+    "The chain allows this, but too recently for this gateway, which waits for confirmations: try again after as many blocks as the reason says.",
   EncryptionKeyMissing:
     "Register your encryption key: researcher.registerEncryptionKey(await researcher.deriveEncryptionKey()).",
   EncryptionKeyInvalid: "Register your encryption key again: the one in KeyDirectory is not a usable X25519 key.",
@@ -409,8 +417,10 @@ export class GatewayClient implements KeyCustodian {
       if (text) reason = `${reason}: ${text.slice(0, 200)}`;
     }
     const details = `HTTP ${response.status} ${code}`;
-    if (response.status === 403)
-      return new AccessDeniedError(reason, { hint: HINTS[code] ?? HINTS.AccessDenied, details });
+    if (response.status === 403) {
+      const Denied = code === "AccessNotConfirmed" ? AccessNotConfirmedError : AccessDeniedError;
+      return new Denied(reason, { hint: HINTS[code] ?? HINTS.AccessDenied, details });
+    }
     if (code === "StoredCiphertextCorrupt") {
       const recordId = /0x[0-9a-fA-F]{64}/.exec(path)?.[0] ?? path;
       return new IntegrityError(recordId, reason, {

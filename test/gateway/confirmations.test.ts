@@ -2,11 +2,12 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { GatewayClient } from "../../sdk/clients/gateway";
+import { AdminClient } from "../../sdk/clients/admin";
+import { GatewayClient, GatewayError } from "../../sdk/clients/gateway";
 import { PatientClient } from "../../sdk/clients/patient";
 import type { PublishedRecord } from "../../sdk/clients/provider";
 import { AccessBasis, Purpose } from "../../sdk/codes";
-import { AccessDeniedError } from "../../sdk/errors";
+import { AccessDeniedError, AccessNotConfirmedError } from "../../sdk/errors";
 import type { GatewayConfig } from "../../gateway/config";
 import type { RunningGateway } from "../../gateway/start";
 import {
@@ -37,8 +38,18 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
   let reader: Awaited<ReturnType<typeof readerWithKey>>;
   let patient: PatientClient;
 
-  const mine = async (blocks: number) => {
-    for (let i = 0; i < blocks; i++) await rpc(node.url, "evm_mine", []);
+  const mine = (blocks: number) => rpc(node.url, "hardhat_mine", [`0x${blocks.toString(16)}`]);
+  /** The batch that logs `releaseId`, once its transaction is mined. */
+  const minedBatchOf = async (releaseId: number) => {
+    const batch = () => {
+      const batchId = gateway.store.allReleases().find((entry) => entry.id === releaseId)?.batchId;
+      return batchId === undefined ? undefined : gateway.store.getBatch(batchId);
+    };
+    await waitFor(async () => {
+      const txHash = batch()?.txHash;
+      return !!txHash && (await setup.provider.getTransactionReceipt(txHash)) !== null;
+    }, "the log transaction to be mined");
+    return batch()!;
   };
   const requestKey = () =>
     reader.gateway.requestKey(record.recordId, "HRESCH").catch((caught: unknown) => caught as Error);
@@ -74,11 +85,11 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
     const grantedIn = await setup.provider.getBlockNumber();
     for (const depth of [0, 1, 2]) {
       const early = await requestKey();
-      expect(early, `at depth ${depth}`).to.be.instanceOf(AccessDeniedError);
+      expect(early, `at depth ${depth}`).to.be.instanceOf(AccessNotConfirmedError);
       expect((early as AccessDeniedError).shortMessage).to.contain(
-        `(Consent) at block ${grantedIn + depth}, but not yet at block ${grantedIn + depth - 3}`,
+        `(Consent) at block ${grantedIn + depth}, but block ${grantedIn + depth - 3}, 3 blocks earlier, did not`,
       );
-      expect((early as AccessDeniedError).hint).to.contain("try again in a few blocks");
+      expect((early as AccessDeniedError).shortMessage).to.contain("try again within 3 blocks");
       await mine(1);
     }
     const release = await reader.gateway.requestKey(record.recordId, "HRESCH");
@@ -89,7 +100,7 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
   it("honours a revocation at once, without waiting for it to be deep", async function () {
     await (await patient.revoke(setup.signers.researcher.address)).wait();
     const refused = await requestKey();
-    expect(refused).to.be.instanceOf(AccessDeniedError);
+    expect(refused).to.be.instanceOf(AccessDeniedError).and.not.to.be.instanceOf(AccessNotConfirmedError);
     expect((refused as AccessDeniedError).shortMessage).to.contain("no consent or emergency window lets");
   });
 
@@ -98,15 +109,10 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
     await mine(3);
     await waitFor(() => gateway.store.unloggedReleaseCount() === 0, "earlier releases to be logged", 30_000, 50);
     // The fork point: everything mined after it is dropped below, as a reorganisation would.
+    const forkBlock = await setup.provider.getBlockNumber();
     const forkPoint = await rpc<string>(node.url, "evm_snapshot", []);
     const release = await reader.gateway.requestKey(record.recordId, "HRESCH");
-    const batchOf = () => gateway.store.allReleases().find((entry) => entry.id === release.releaseId)!.batchId;
-    await waitFor(async () => {
-      const batchId = batchOf();
-      const sent = batchId === undefined ? undefined : gateway.store.getBatch(batchId);
-      return !!sent?.txHash && (await setup.provider.getTransactionReceipt(sent.txHash)) !== null;
-    }, "the log transaction to be mined");
-    const batch = gateway.store.getBatch(batchOf()!)!;
+    const batch = await minedBatchOf(release.releaseId);
     // Mined, but not deep: not logged yet.
     await gateway.writer.flushNow();
     expect(gateway.store.getBatch(batch.id)!.state).to.equal("sent");
@@ -121,10 +127,38 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
     await mine(3);
     await waitFor(() => gateway.store.getBatch(batch.id)!.state === "logged", "the batch to be logged");
     expect(gateway.store.getBatch(batch.id)!.loggedTxHash).to.equal(batch.txHash);
+    // Logged once: by that transaction, and by no other.
     const events = await setup.contracts.accessLog.queryFilter(
-      setup.contracts.accessLog.filters.KeyReleased(record.recordId, setup.signers.researcher.address),
+      setup.contracts.accessLog.filters.KeyReleased(
+        record.recordId,
+        setup.signers.researcher.address,
+        setup.signers.hospital.address,
+      ),
+      forkBlock + 1,
     );
-    expect(events.filter((event) => event.transactionHash === batch.txHash)).to.have.length(1);
+    expect(events.map((event) => event.transactionHash)).to.deep.equal([batch.txHash]);
+  });
+
+  it("releases again after a custodian's reinstatement only once the reinstatement is deep", async function () {
+    const admin = new AdminClient(await setup.as(setup.signers.admin), setup.signers.admin);
+    await (await admin.suspend(setup.signers.hospital.address, 7)).wait();
+    const suspended = await requestKey();
+    expect(suspended).to.be.instanceOf(GatewayError);
+    expect((suspended as GatewayError).code).to.equal("CustodianNotAccredited");
+    // A suspension at least as deep as the confirmations (the check compares two blocks, not every
+    // block between them: a shorter suspension would not be seen at the earlier block).
+    await mine(3);
+    await (await admin.reinstate(setup.signers.hospital.address)).wait();
+    const early = await requestKey();
+    expect(early).to.be.instanceOf(AccessNotConfirmedError);
+    expect((early as AccessNotConfirmedError).shortMessage).to.contain("3 blocks earlier, did not");
+    await mine(3);
+    const release = await reader.gateway.requestKey(record.recordId, "HRESCH");
+    expect(release.basis).to.equal("Consent");
+    // Its log entry, deep enough to count before the next test closes this gateway.
+    const batch = await minedBatchOf(release.releaseId);
+    await mine(3);
+    await waitFor(() => gateway.store.getBatch(batch.id)!.state === "logged", "the release to be logged");
   });
 
   it("confirms nothing from before the contracts existed, even when the deployment file does not say when that was", async function () {
@@ -151,6 +185,7 @@ describe("the custodian gateway: confirmations, for a chain that can reorganise"
       .requestKey(record.recordId, "HRESCH")
       .catch((caught: unknown) => caught as Error);
     expect(refused).to.be.instanceOf(AccessDeniedError);
-    expect((refused as AccessDeniedError).shortMessage).to.contain(`but not yet at block ${deployedAt - 1}`);
+    expect(refused).to.be.instanceOf(AccessNotConfirmedError);
+    expect((refused as AccessDeniedError).shortMessage).to.contain(`but block ${deployedAt - 1}, `);
   });
 });

@@ -183,9 +183,10 @@ describe("the custodian gateway: crash and restart", function () {
       }
     };
     const loops = readers.flatMap((reader, index) => [loop(reader.gateway, index), loop(reader.gateway, index + 1)]);
-    await waitFor(() => received.length >= 8, "some releases before the crash", 30_000, 20);
-    // An arbitrary moment, but soon enough that on a fast machine the loops have not finished yet.
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 30)));
+    // An arbitrary moment, counted in releases rather than milliseconds, so that the loops (32 releases)
+    // are still running on a fast machine and a slow one alike.
+    const killAfter = 4 + Math.floor(Math.random() * 17);
+    await waitFor(() => received.length >= killAfter, `${killAfter} releases before the crash`, 30_000, 5);
     await gateway.kill("SIGKILL");
     gateway = await run(undefined, args);
     await Promise.all(loops);
