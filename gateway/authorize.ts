@@ -106,10 +106,11 @@ async function releaseFacts(
  * anchored, 403 access denied, 409 no encryption key registered.
  *
  * With `confirmations` n > 0 (a chain that can reorganise), the release must also have been allowed, on
- * the same basis, at block latest − n: whatever gives a right (a consent, an approval, an emergency
+ * the same basis, at block latest − n: a right given from nothing (a consent, an approval, an emergency
  * window, an anchor, the custodian's accreditation) counts once it is n blocks deep, while whatever
  * takes one away (a revocation, an expiry, a suspension) counts at once, since the latest block must
- * allow it too. Otherwise 403 AccessNotConfirmed. The rules themselves are still only the contracts'.
+ * allow it too. Two blocks, not every block between: a right taken away and given back within the last
+ * n blocks counts at once. Otherwise 403 AccessNotConfirmed. The rules are still only the contracts'.
  */
 export async function authorizeRelease(
   contracts: LedgerContracts,
@@ -177,7 +178,7 @@ export async function authorizeRelease(
     const earlier =
       confirmedBlock < 0
         ? `the chain is not ${confirmations} blocks long yet`
-        : `block ${confirmedBlock}, ${confirmations} blocks earlier, did not (custodian, anchor and basis alike)`;
+        : `block ${confirmedBlock}, ${confirmations} blocks earlier, did not`;
     throw forbidden(
       "AccessNotConfirmed",
       `the chain lets ${requester} read ${dataClassName(record.dataClass)} for ${purposeName(purpose)} ` +
