@@ -12,16 +12,8 @@ export default defineConfig({
   root: at("."),
   base: "./",
   clearScreen: false,
-  resolve: useBuiltPackage
-    ? {
-        // The package's own name resolves through the root package.json's "exports" to dist/sdk/index.js
-        // (CommonJS). Two things it needs in a bundler: multiformats is ESM-only and exports its files only
-        // under "import" and Node's "module-sync" condition, not "require"; and the SDK's require("ethers")
-        // would otherwise bundle ethers' CommonJS copy next to the page's ESM one.
-        conditions: ["module", "browser", "module-sync", "production"],
-        alias: { ethers: at("../node_modules/ethers/lib.esm/index.js") },
-      }
-    : { alias: { "consent-ledger": at("../sdk/index.ts") } },
+  // The built package needs nothing here: its "module" export, the ES-module build, is what Vite picks.
+  resolve: useBuiltPackage ? {} : { alias: { "consent-ledger": at("../sdk/index.ts") } },
   build: {
     target: "es2022",
     outDir: "dist",

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { expect } from "chai";
@@ -103,5 +103,46 @@ describe("the packed SDK", function () {
     expect(result.allowed).to.equal(true);
     expect(result.text).to.equal('{"resourceType":"Observation"}');
     expect(result.abiEntries).to.be.greaterThan(50);
+
+    // An ES-module consumer imports the same (CommonJS) package by name, core and Node entry points.
+    await writeFile(
+      path.join(project.dir, "esm.mjs"),
+      [
+        'import { AccessDeniedError, AccessNotConfirmedError, PatientClient, sealRecord } from "consent-ledger";',
+        'import { FsBlobStore } from "consent-ledger/node";',
+        "console.log(JSON.stringify([typeof PatientClient, typeof sealRecord, typeof FsBlobStore,",
+        '  new AccessNotConfirmedError("x") instanceof AccessDeniedError]));',
+      ].join("\n"),
+    );
+    const esm = execFileSync("node", ["esm.mjs"], { cwd: project.dir, encoding: "utf8", timeout: 60_000 });
+    expect(JSON.parse(esm.trim())).to.deep.equal(["function", "function", "function", true]);
+
+    // A browser dApp bundles it with Vite's defaults (no resolve conditions, no aliases): the "module"
+    // export is the ES-module build, so the bundle holds one ethers, the page's own, and is tree-shaken.
+    await writeFile(
+      path.join(project.dir, "index.html"),
+      '<!doctype html><html><body><script type="module" src="./page.js"></script></body></html>\n',
+    );
+    await writeFile(
+      path.join(project.dir, "page.js"),
+      [
+        'import { BrowserProvider } from "ethers";',
+        'import { PatientClient, openRecord, cidOf } from "consent-ledger";',
+        "console.log(BrowserProvider, PatientClient, openRecord, cidOf);",
+      ].join("\n"),
+    );
+    execFileSync("node", [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
+      cwd: project.dir,
+      stdio: "pipe",
+      timeout: 300_000,
+    });
+    const assets = path.join(project.dir, "dist", "assets");
+    const [bundle] = (await readdir(assets)).filter((file) => file.endsWith(".js"));
+    const code = await readFile(path.join(assets, bundle), "utf8");
+    const ethersVersion = JSON.parse(
+      await readFile(path.join(project.dir, "node_modules", "ethers", "package.json"), "utf8"),
+    ).version as string;
+    expect(code.split(`"${ethersVersion}"`).length - 1, "copies of ethers in the bundle").to.equal(1);
+    expect(code.length).to.be.below(600_000); // about 390 kB (the CommonJS build did not bundle at all)
   });
 });
