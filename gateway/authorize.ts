@@ -75,12 +75,17 @@ interface ReleaseFacts {
   basis: number;
 }
 
+/** Who asks for which record's key, for what, from which custodian. */
+interface ReleaseQuestion {
+  custodian: string;
+  record: StoredRecord;
+  requester: string;
+  purpose: number;
+}
+
 async function releaseFacts(
   contracts: LedgerContracts,
-  custodian: string,
-  record: StoredRecord,
-  requester: string,
-  purpose: number,
+  { custodian, record, requester, purpose }: ReleaseQuestion,
   blockNumber: number,
 ): Promise<ReleaseFacts> {
   const at = { blockTag: blockNumber };
@@ -122,17 +127,16 @@ export async function authorizeRelease(
 ): Promise<ReleaseDecision> {
   const block = await latestBlock(contracts);
   const confirmedBlock = block.number - confirmations;
+  const question = { custodian, record, requester, purpose };
   let facts: ReleaseFacts;
   let key: string;
   let confirmedFacts: ReleaseFacts | undefined;
   try {
     // Both blocks at once: the confirmation costs no extra round trip.
     [facts, key, confirmedFacts] = await Promise.all([
-      releaseFacts(contracts, custodian, record, requester, purpose, block.number),
+      releaseFacts(contracts, question, block.number),
       contracts.keys.keyOf(requester, { blockTag: block.number }),
-      confirmations > 0
-        ? confirmedReleaseFacts(contracts, custodian, record, requester, purpose, confirmedBlock)
-        : undefined,
+      confirmations > 0 ? confirmedReleaseFacts(contracts, question, confirmedBlock) : undefined,
     ]);
   } catch (cause) {
     throw chainUnavailable(cause);
@@ -207,15 +211,12 @@ export async function authorizeRelease(
 /** The release's facts at `blockNumber`; undefined at a block before the contracts existed. */
 async function confirmedReleaseFacts(
   contracts: LedgerContracts,
-  custodian: string,
-  record: StoredRecord,
-  requester: string,
-  purpose: number,
+  question: ReleaseQuestion,
   blockNumber: number,
 ): Promise<ReleaseFacts | undefined> {
   if (blockNumber < (contracts.deployment.deployedAtBlock ?? 0)) return undefined;
   try {
-    return await releaseFacts(contracts, custodian, record, requester, purpose, blockNumber);
+    return await releaseFacts(contracts, question, blockNumber);
   } catch (cause) {
     // A deployment file without deployedAtBlock, and a block before the deployment: the calls return
     // nothing to decode. Anything else is the node failing, not a missing confirmation.
