@@ -3,7 +3,7 @@
  * deployments/<chainId>.json), the signing key (cli/keys.ts), the blob store (--store) and the output.
  * Everything is opened on first use, so a command that fails its own checks never touches the network.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 
 import { JsonRpcProvider, Network, type Wallet } from "ethers";
@@ -18,6 +18,26 @@ import { load } from "./sdk";
 
 export const DEFAULT_RPC = "http://127.0.0.1:8545";
 export const DEFAULT_STORE = path.join(".consent-ledger", "store");
+
+/** The folders `npm run dapp` wrote a deployment for this chain into (.dapp/<port>/deployments), newest first. */
+async function dashboardDeploymentDirs(fileName: string): Promise<string[]> {
+  let ports: string[];
+  try {
+    ports = await readdir(path.resolve(".dapp"));
+  } catch {
+    return [];
+  }
+  const found: { dir: string; mtime: number }[] = [];
+  for (const port of ports) {
+    const dir = path.resolve(".dapp", port, "deployments");
+    try {
+      found.push({ dir, mtime: (await stat(path.join(dir, fileName))).mtimeMs });
+    } catch {
+      // No deployment for this chain there.
+    }
+  }
+  return found.sort((a, b) => b.mtime - a.mtime).map((entry) => entry.dir);
+}
 
 /** The options every command takes (defined on the program, so they go before or after the command). */
 export interface GlobalOptions {
@@ -46,19 +66,22 @@ async function chainIdAt(url: string): Promise<bigint> {
     throw new CliError(
       `no node answers at ${url} (${reason}): start one (npx hardhat node) or pass --rpc <url> (or set CONSENT_LEDGER_RPC)`,
       1,
-      {
-        cause: error,
-      },
+      { cause: error, code: "NODE_UNREACHABLE" },
     );
   }
   let body: { result?: unknown };
   try {
     body = (await response.json()) as { result?: unknown };
   } catch (error) {
-    throw new CliError(`${url} is not a JSON-RPC node (HTTP ${response.status}): check --rpc`, 1, { cause: error });
+    throw new CliError(`${url} is not a JSON-RPC node (HTTP ${response.status}): check --rpc`, 1, {
+      cause: error,
+      code: "NOT_A_NODE",
+    });
   }
   if (typeof body.result !== "string")
-    throw new CliError(`${url} did not say its chain id (HTTP ${response.status}): check --rpc`);
+    throw new CliError(`${url} did not say its chain id (HTTP ${response.status}): check --rpc`, 1, {
+      code: "NOT_A_NODE",
+    });
   return BigInt(body.result);
 }
 
@@ -104,7 +127,7 @@ export class Context {
     return this.providerPromise;
   }
 
-  /** The deployment: --deployment <file>, else deployments/<chainId>.json (CONSENT_LEDGER_DEPLOYMENTS). */
+  /** The deployment: --deployment <file> (CONSENT_LEDGER_DEPLOYMENT), else the one found on this chain. */
   async deployment(): Promise<Deployment> {
     this.deploymentPromise ??= (async () => {
       const file = this.options.deployment;
@@ -116,9 +139,7 @@ export class Context {
           throw new CliError(
             `deployment file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"}): check --deployment`,
             1,
-            {
-              cause: error,
-            },
+            { cause: error, code: "DEPLOYMENT_UNREADABLE" },
           );
         }
         try {
@@ -127,29 +148,68 @@ export class Context {
           throw new CliError(
             `${file} is not a deployment: it needs chainId, ledger, records, accessLog and keys (as npm run deploy writes)`,
             1,
-            {
-              cause: error,
-            },
+            { cause: error, code: "DEPLOYMENT_INVALID" },
           );
         }
       }
-      const chainId = await this.chainId();
-      const { loadDeployment, deploymentsDirectory } = load.deployments();
+      return this.discoverDeployment();
+    })();
+    return this.deploymentPromise;
+  }
+
+  /**
+   * Finds the deployment on this chain without --deployment: CONSENT_LEDGER_DEPLOYMENTS/<chainId>.json
+   * when that variable is set; else the first of deployments/<chainId>.json (`npm run deploy`) and
+   * .dapp/<port>/deployments/<chainId>.json (`npm run dapp`, newest first) whose ledger has code on the
+   * node, since a restarted local node keeps its chain id but loses every contract.
+   */
+  private async discoverDeployment(): Promise<Deployment> {
+    const chainId = await this.chainId();
+    const { loadDeployment, deploymentsDirectory } = load.deployments();
+    const fileName = `${chainId}.json`;
+    if (process.env.CONSENT_LEDGER_DEPLOYMENTS) {
       try {
         return await loadDeployment(chainId);
       } catch (error) {
-        if (error instanceof DeploymentNotFoundError) {
-          const expected = path.join(deploymentsDirectory(), `${chainId}.json`);
-          throw new CliError(
-            `no Consent Ledger deployment for chain ${chainId} (${expected} does not exist): deploy with \`npm run deploy -- --network <name>\`, or pass --deployment <file> or set CONSENT_LEDGER_DEPLOYMENTS`,
-            1,
-            { cause: error },
-          );
-        }
+        if (!(error instanceof DeploymentNotFoundError)) throw error;
+        throw new CliError(
+          `no Consent Ledger deployment for chain ${chainId} (${path.join(deploymentsDirectory(), fileName)} does not exist, in CONSENT_LEDGER_DEPLOYMENTS): deploy with \`npm run deploy -- --network <name>\`, or pass --deployment <file>, or unset CONSENT_LEDGER_DEPLOYMENTS to look in deployments/ and the dashboard's .dapp/`,
+          1,
+          { cause: error, code: "DEPLOYMENT_NOT_FOUND" },
+        );
+      }
+    }
+    const candidates = [path.resolve("deployments"), ...(await dashboardDeploymentDirs(fileName))];
+    const provider = await this.provider();
+    const stale: string[] = [];
+    for (const directory of candidates) {
+      let deployment: Deployment;
+      try {
+        deployment = await loadDeployment(chainId, directory);
+      } catch (error) {
+        if (error instanceof DeploymentNotFoundError) continue;
         throw error;
       }
-    })();
-    return this.deploymentPromise;
+      if ((await provider.getCode(deployment.ledger)) === "0x") {
+        stale.push(path.join(directory, fileName));
+        continue;
+      }
+      const file = path.relative(process.cwd(), path.join(directory, fileName)) || fileName;
+      this.out.progress(`Using the deployment in ${file} (--deployment <file> chooses another).`);
+      return deployment;
+    }
+    if (stale.length > 0) {
+      throw new CliError(
+        `no deployment on chain ${chainId} has contracts on this node (${stale.join(", ")} name a ledger with no code: a restarted local node?): redeploy with \`npm run deploy -- --network <name>\`, or pass --deployment <file>`,
+        1,
+        { code: "DEPLOYMENT_NOT_FOUND" },
+      );
+    }
+    throw new CliError(
+      `no Consent Ledger deployment for chain ${chainId} (looked for ${path.join("deployments", fileName)} and .dapp/*/deployments/${fileName}): deploy with \`npm run deploy -- --network <name>\`, or pass --deployment <file> (or set CONSENT_LEDGER_DEPLOYMENT to the file, or CONSENT_LEDGER_DEPLOYMENTS to its folder)`,
+      1,
+      { code: "DEPLOYMENT_NOT_FOUND" },
+    );
   }
 
   /** The suite bound to `runner` (default: read-only, bound to the node). Checks network and code. */
@@ -164,7 +224,7 @@ export class Context {
         throw new CliError(
           `the deployment names ledger ${deployment.ledger}, but there is no contract there on chain ${deployment.chainId} (a restarted local node?): redeploy with \`npm run deploy -- --network <name>\``,
           1,
-          { cause: error },
+          { cause: error, code: "DEPLOYMENT_NOT_FOUND" },
         );
       }
       throw error;

@@ -3,18 +3,35 @@
  * code (1 for a mistake in what was asked, 2 for a command line commander cannot parse). Stack traces
  * only with --debug.
  */
-import { ConsentLedgerError, UnknownCodeError } from "../sdk/errors";
+import { ConsentLedgerError, ContractRevertError, UnknownCodeError } from "../sdk/errors";
 
-/** A mistake the user can fix: `message` is the whole line, including what to do. */
+/**
+ * A mistake the user can fix: `message` is the whole line, "what went wrong: what to do". `code` names
+ * the kind of mistake for scripts (`--json` prints it); it defaults to INVALID_INPUT.
+ */
 export class CliError extends Error {
   override name = "CliError";
+  readonly code: string;
   constructor(
     message: string,
     readonly exitCode = 1,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; code?: string } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? "INVALID_INPUT";
   }
+}
+
+/** What `--json` prints on stderr for a failure: one object, one line. */
+export interface ErrorReport {
+  /** For scripts to branch on: a CLI code (NODE_UNREACHABLE, DEPLOYMENT_NOT_FOUND, NO_KEY, ...), the
+   * ledger's custom error name (ConsentNotFound, ...), the SDK error's class, or USAGE. */
+  code: string;
+  /** The same line the command prints without --json. */
+  message: string;
+  /** What to do, when the message says it (the part after "what went wrong: "). */
+  hint: string | null;
+  exitCode: number;
 }
 
 /** Exit code for a command line that does not parse (unknown command or option, missing argument). */
@@ -39,8 +56,26 @@ function isMissingBindings(error: unknown): boolean {
   return e?.code === "MODULE_NOT_FOUND" && typeof e.message === "string" && e.message.includes("typechain-types");
 }
 
+/**
+ * The SDK's hints speak to programmers ("ResearcherClient.registerEncryptionKey"); a person at the
+ * command line is told the command that does the same.
+ */
+const SDK_TO_CLI: [RegExp, string][] = [
+  [/\(?ResearcherClient\.registerEncryptionKey\)?/g, "(`consent-ledger researcher register-key`)"],
+  [/\s*\(or PatientClient\.sign\*\)/g, ""],
+  [/`patient sign`/g, "`consent-ledger patient sign`"],
+];
+
+function forTheCommandLine(text: string): string {
+  return SDK_TO_CLI.reduce((line, [pattern, replacement]) => line.replace(pattern, replacement), text);
+}
+
 /** The one line printed for `error` (without the "error: " prefix). */
 export function describeError(error: unknown): string {
+  return forTheCommandLine(describeErrorRaw(error));
+}
+
+function describeErrorRaw(error: unknown): string {
   if (error instanceof CliError) return flatten(error.message);
   if (error instanceof UnknownCodeError) {
     const known = (error.hint ?? "").replace(/^Use one of:\s*/, "").replace(/\.$/, "");
@@ -56,6 +91,42 @@ export function describeError(error: unknown): string {
   const message =
     (error as { shortMessage?: unknown; message?: unknown } | null)?.shortMessage ?? (error as Error)?.message;
   return `${flatten(typeof message === "string" ? message : String(error))} (run again with --debug for details)`;
+}
+
+/** The code a script branches on (see {@link ErrorReport}). */
+export function errorCode(error: unknown): string {
+  if (error instanceof CliError) return error.code;
+  if (error instanceof ContractRevertError) return error.errorName;
+  if (error instanceof ConsentLedgerError) return error.name;
+  if (isMissingBindings(error)) return "BINDINGS_MISSING";
+  return "UNEXPECTED";
+}
+
+/** `error` as the one JSON object `--json` prints on stderr. */
+export function errorReport(error: unknown, exitCode: number): ErrorReport {
+  const message = describeError(error);
+  let hint: string | null = null;
+  if (error instanceof ConsentLedgerError && !(error instanceof CliError) && error.hint) {
+    hint = forTheCommandLine(sentence(error.hint));
+  } else {
+    // CLI messages read "what went wrong: what to do"; the first ": " outside parentheses splits them.
+    const split = firstTopLevelColon(message);
+    if (split > 0) hint = message.slice(split + 2);
+  }
+  return { code: errorCode(error), message, hint, exitCode };
+}
+
+function firstTopLevelColon(text: string): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text[i];
+    if (c === "`") quoted = !quoted;
+    else if (!quoted && (c === "(" || c === "[")) depth++;
+    else if (!quoted && (c === ")" || c === "]")) depth = Math.max(0, depth - 1);
+    else if (!quoted && depth === 0 && c === ":" && text[i + 1] === " ") return i;
+  }
+  return -1;
 }
 
 /** The whole cause chain with stacks, for --debug. */

@@ -225,6 +225,8 @@ export async function loadWallet(
       if (key === undefined || key.trim() === "") {
         throw new CliError(
           `no signing key: set ${PRIVATE_KEY_VAR}, or use --keystore <file>, or --account <name> for a Hardhat variable (keys are never taken on the command line)`,
+          1,
+          { code: "NO_KEY" },
         );
       }
       return walletFromPrivateKey(key, PRIVATE_KEY_VAR);

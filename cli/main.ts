@@ -19,7 +19,7 @@ import { registerProvider } from "./commands/provider";
 import { registerRelay } from "./commands/relay";
 import { registerResearcher } from "./commands/researcher";
 import { DEFAULT_RPC, DEFAULT_STORE } from "./context";
-import { debugDetails, describeError, USAGE_EXIT_CODE } from "./errors";
+import { CliError, debugDetails, describeError, errorReport, USAGE_EXIT_CODE } from "./errors";
 import { KEY_SOURCES } from "./keys";
 
 const NAME = "consent-ledger";
@@ -36,7 +36,20 @@ const FORBIDDEN_FLAGS: Record<string, string> = {
     "keys are never taken on the command line: set CONSENT_LEDGER_PRIVATE_KEY, or use --keystore <file> or --account <name>",
 };
 
-export function buildProgram(): Command {
+/** Whether the command line asks for JSON (the global --json, anywhere before a lone "--"). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+/** One failure, as a person reads it or (with --json) as one JSON object a script parses. */
+function reportFailure(json: boolean, error: unknown, exitCode: number): void {
+  process.stderr.write(
+    json ? `${JSON.stringify({ error: errorReport(error, exitCode) })}\n` : `error: ${describeError(error)}\n`,
+  );
+}
+
+export function buildProgram(options: { json?: boolean } = {}): Command {
   const program = new Command(NAME)
     .description("Consent Ledger: health-data consent on Ethereum, from the command line")
     .version("0.1.0", "-V, --version")
@@ -46,8 +59,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         "--deployment <file>",
-        "deployment file (default: <CONSENT_LEDGER_DEPLOYMENTS or deployments>/<chainId>.json)",
-      ),
+        "deployment file (default: the one for the node's chain in $CONSENT_LEDGER_DEPLOYMENTS, else deployments/ or the dashboard's .dapp/*/deployments/)",
+      ).env("CONSENT_LEDGER_DEPLOYMENT"),
     )
     .addOption(
       new Option("--store <dir>", "blob store folder for ciphertext")
@@ -79,8 +92,15 @@ export function buildProgram(): Command {
     .configureOutput({
       writeOut: (text) => process.stdout.write(text),
       writeErr: (text) => process.stderr.write(text),
-      // One line per mistake: commander puts its "Did you mean" suggestion on a second line.
-      outputError: (text, write) => write(text.replace(/\n\(Did you mean (.+)\?\)\n?$/, " (did you mean $1?)\n")),
+      // One line per mistake: commander puts its "Did you mean" suggestion on a second line. With
+      // --json, the same line as the one JSON object a script reads.
+      outputError: (text, write) => {
+        const line = text.replace(/\n\(Did you mean (.+)\?\)\n?$/, " (did you mean $1?)\n");
+        if (!options.json) return write(line);
+        const message = line.replace(/^error: /, "").trim();
+        const report = { code: "USAGE", message, hint: "see --help", exitCode: USAGE_EXIT_CODE };
+        write(`${JSON.stringify({ error: report })}\n`);
+      },
     })
     .addHelpText(
       "after",
@@ -107,23 +127,29 @@ Examples:
 
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes("--debug");
+  const json = wantsJson(argv);
   for (const arg of argv) {
     if (arg === "--") break;
-    const reason = FORBIDDEN_FLAGS[arg.split("=")[0]];
+    const flag = arg.split("=")[0];
+    const reason = FORBIDDEN_FLAGS[flag];
     if (reason) {
-      process.stderr.write(`error: ${arg.split("=")[0]} is not an option: ${reason}\n`);
+      reportFailure(
+        json,
+        new CliError(`${flag} is not an option: ${reason}`, USAGE_EXIT_CODE, { code: "USAGE" }),
+        USAGE_EXIT_CODE,
+      );
       return USAGE_EXIT_CODE;
     }
   }
   try {
-    await buildProgram().parseAsync([...argv], { from: "user" });
+    await buildProgram({ json }).parseAsync([...argv], { from: "user" });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has printed its message (or the help) already.
       return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : USAGE_EXIT_CODE;
     }
-    process.stderr.write(`error: ${describeError(error)}\n`);
+    reportFailure(json, error, 1);
     if (debug) process.stderr.write(`${debugDetails(error)}\n`);
     return 1;
   } finally {
@@ -139,7 +165,7 @@ if (require.main === module) {
       setTimeout(() => process.exit(code), 500).unref();
     },
     (error: unknown) => {
-      process.stderr.write(`error: ${describeError(error)}\n`);
+      reportFailure(wantsJson(process.argv.slice(2)), error, 1);
       process.exitCode = 1;
     },
   );

@@ -80,6 +80,15 @@ export class Output {
     process.stdout.write(`${this.json ? toJson(data) : human()}\n`);
   }
 
+  /**
+   * A result when stdout carries data (e.g. `fetch --out -`): the summary goes to stderr instead, as
+   * one JSON line with --json, and not at all with --quiet.
+   */
+  resultBeside(data: unknown, human: () => string): void {
+    if (this.quiet) return;
+    process.stderr.write(`${this.json ? JSON.stringify(JSON.parse(toJson(data))) : human()}\n`);
+  }
+
   /** A progress line on stderr, for a step that takes a while. */
   progress(line: string): void {
     if (!this.quiet) process.stderr.write(`${line}\n`);

@@ -9,6 +9,7 @@ import type { PendingTransaction } from "../../sdk/chain/transactions";
 import { Context, type GlobalOptions } from "../context";
 import { CliError } from "../errors";
 import { shortAddress } from "../output";
+import { parseAddress } from "../parse";
 import { load } from "../sdk";
 
 type Handler<O> = (ctx: Context, options: O, args: string[]) => Promise<void>;
@@ -103,6 +104,32 @@ export async function preflight(signer: Wallet, action: string, transaction: Con
       `not enough funds in ${signer.address} to pay for gas to ${action} (needs about ${formatEther(gas * price)} ETH, has ${formatEther(balance)}): fund the account first`,
     );
   }
+}
+
+/**
+ * The account a read is about: `explicit` (the value of `flag`; a read needs no key, the chain is
+ * public), else the signing key's address. Without either, says which flag reads without a key.
+ */
+export async function readAddress(
+  ctx: Context,
+  explicit: string | undefined,
+  flag: string,
+): Promise<{ address: string; wallet?: Wallet }> {
+  if (explicit !== undefined) return { address: parseAddress(explicit, flag) };
+  let wallet: Wallet;
+  try {
+    wallet = await ctx.loadKey();
+  } catch (error) {
+    if (error instanceof CliError && error.code === "NO_KEY") {
+      throw new CliError(
+        `no account to read for: pass ${flag} <address> (reading needs no key), or set a signing key to read your own`,
+        1,
+        { cause: error, code: "NO_KEY" },
+      );
+    }
+    throw error;
+  }
+  return { address: wallet.address, wallet };
 }
 
 /** "0x1234…abcd (you)" when it is the signer. */

@@ -32,7 +32,7 @@ import {
   parseTime,
 } from "../parse";
 import { load } from "../sdk";
-import { action, sendAndWait, who } from "./common";
+import { action, readAddress, sendAndWait, who } from "./common";
 import { gatewayUrl, GATEWAY_ENV, requestJson, requestsTable } from "./researcher";
 
 const FOR_HELP = "act for (or read) this patient: you must be their delegate to change anything";
@@ -43,8 +43,11 @@ async function patientOf(
   forPatient: string | undefined,
   needKey: boolean,
 ): Promise<{ patient: string; wallet?: Wallet }> {
+  if (!needKey) {
+    const { address, wallet } = await readAddress(ctx, forPatient, "--for");
+    return { patient: address, wallet };
+  }
   const explicit = forPatient === undefined ? undefined : parseAddress(forPatient, "--for");
-  if (!needKey && explicit) return { patient: explicit };
   const wallet = await ctx.loadKey();
   return { patient: explicit ?? wallet.address, wallet };
 }

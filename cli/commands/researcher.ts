@@ -1,5 +1,6 @@
 /** `consent-ledger researcher ...`: publish an encryption key, ask patients for access, follow, fetch. */
 import type { Command } from "commander";
+import { VoidSigner, type Signer } from "ethers";
 import { Option } from "commander";
 
 import { hashDocument, toRequestTerms } from "../../sdk/clients/requests";
@@ -20,11 +21,25 @@ import {
   parseResearchCategory,
 } from "../parse";
 import { load } from "../sdk";
-import { action, sendAndWait } from "./common";
+import { action, readAddress, sendAndWait } from "./common";
+import type { Context } from "../context";
+import type { LedgerContracts } from "../../sdk/chain/connect";
 
 export const GATEWAY_ENV = "CONSENT_LEDGER_GATEWAY";
 
 /** One row of a request table; `viewer` decides whether the other party is the patient or the researcher. */
+const FATE_TEXT = {
+  InForce: "in force",
+  Expired: "access ended",
+  Revoked: "revoked since",
+  Replaced: "replaced since",
+} as const;
+
+/** "Approved (revoked since)": an approval's status with what became of the access it gave. */
+function statusText(view: RequestView): string {
+  return view.consent ? `${view.status} (${FATE_TEXT[view.consent]})` : view.status;
+}
+
 function requestRow(view: RequestView, viewer: "researcher" | "patient"): string[] {
   const terms = view.request.terms;
   return [
@@ -32,7 +47,7 @@ function requestRow(view: RequestView, viewer: "researcher" | "patient"): string
     shortAddress(viewer === "researcher" ? terms.patient : view.request.researcher),
     dataClassNames(terms.dataClasses).join(","),
     String(purposeName(terms.purpose)),
-    view.status,
+    statusText(view),
     isoTime(view.request.openedAt),
     view.status === "Pending" || view.status === "Expired" ? isoTime(view.expiresAt) : "-",
   ];
@@ -43,6 +58,7 @@ export function requestJson(view: RequestView) {
   return {
     requestId: view.requestId,
     status: view.status,
+    consent: view.consent ?? null,
     researcher: view.request.researcher,
     patient: terms.patient,
     dataClasses: dataClassNames(terms.dataClasses),
@@ -86,6 +102,19 @@ export function gatewayUrl(value: string | undefined, required: boolean): string
   if (url.protocol !== "http:" && url.protocol !== "https:")
     throw new CliError(`--gateway must be an http(s) URL, got ${value}`);
   return value;
+}
+
+/** Writes `data` to stdout and waits until it is handed to the system (a pipe may be slow to drain). */
+function writeStdout(data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** Whose view a read shows: --researcher (no key needed), else the signing key's account. */
+async function readerSigner(ctx: Context, contracts: LedgerContracts, researcher: string | undefined): Promise<Signer> {
+  const { address, wallet } = await readAddress(ctx, researcher, "--researcher");
+  return wallet ? wallet.connect(contracts.provider) : new VoidSigner(address, contracts.provider);
 }
 
 export function registerResearcher(program: Command): void {
@@ -219,13 +248,13 @@ export function registerResearcher(program: Command): void {
   researcher
     .command("requests")
     .description("your requests and their status (Pending, Approved, Denied, Cancelled, Expired)")
+    .option("--researcher <address>", "another researcher's requests (public on chain; needs no key)")
     .action(
-      action(async (ctx) => {
-        const wallet = await ctx.loadKey();
+      action<{ researcher?: string }>(async (ctx, o) => {
         const contracts = await ctx.contracts();
         const views = await new (load.researcher().ResearcherClient)(
           contracts,
-          wallet.connect(contracts.provider),
+          await readerSigner(ctx, contracts, o.researcher),
         ).requests();
         ctx.out.result(views.map(requestJson), () => requestsTable(views, "researcher"));
       }),
@@ -234,13 +263,13 @@ export function registerResearcher(program: Command): void {
   researcher
     .command("grants")
     .description("consents given to you that are in force now")
+    .option("--researcher <address>", "another researcher's consents (public on chain; needs no key)")
     .action(
-      action(async (ctx) => {
-        const wallet = await ctx.loadKey();
+      action<{ researcher?: string }>(async (ctx, o) => {
         const contracts = await ctx.contracts();
         const grants = await new (load.researcher().ResearcherClient)(
           contracts,
-          wallet.connect(contracts.provider),
+          await readerSigner(ctx, contracts, o.researcher),
         ).grants();
         ctx.out.result(
           grants.map((grant) => ({
@@ -274,7 +303,7 @@ export function registerResearcher(program: Command): void {
     .requiredOption("--record <id>", "the record id (0x + 64 hex digits)")
     .requiredOption("--purpose <code>", "the purpose you read it for (must be one you were granted)")
     .addOption(new Option("--gateway <url>", "the custodian gateway holding the record's key").env(GATEWAY_ENV))
-    .requiredOption("--out <file>", "where to write the record (written atomically)")
+    .requiredOption("--out <file>", "where to write the record (written atomically), or - for stdout")
     .option("--raw", "write the decrypted bytes exactly, instead of pretty-printed FHIR JSON")
     .option("--force", "replace --out if it exists")
     .addHelpText(
@@ -287,7 +316,8 @@ export function registerResearcher(program: Command): void {
           const recordId = parseBytes32(o.record, "--record");
           const purpose = parsePurpose(o.purpose);
           const url = gatewayUrl(o.gateway, true) as string;
-          await checkWritable(o.out, "--out", Boolean(o.force));
+          const toStdout = o.out === "-";
+          if (!toStdout) await checkWritable(o.out, "--out", Boolean(o.force));
           const wallet = await ctx.loadKey();
           const contracts = await ctx.contracts();
           const signer = wallet.connect(contracts.provider);
@@ -304,8 +334,9 @@ export function registerResearcher(program: Command): void {
           ctx.out.progress(`Fetching record ${recordId} from ${url}…`);
           const opened = await gateway.fetchRecord({ recordId, purpose, keyPair });
           const data = !o.raw && opened.resource ? `${toJson(opened.resource)}\n` : opened.plaintext;
-          await writeFileAtomic(o.out, data, { overwrite: Boolean(o.force) });
-          ctx.out.result(
+          if (toStdout) await writeStdout(data);
+          else await writeFileAtomic(o.out, data, { overwrite: Boolean(o.force) });
+          (toStdout ? ctx.out.resultBeside.bind(ctx.out) : ctx.out.result.bind(ctx.out))(
             {
               recordId: opened.recordId,
               patient: opened.patient,
@@ -328,7 +359,7 @@ export function registerResearcher(program: Command): void {
                 ["version", `${opened.version}${opened.superseded ? " (a newer version exists)" : ""}`],
                 ["released on", opened.release.basis],
                 ["verified", "against the chain's anchor, then decrypted"],
-                ["written to", o.out],
+                ["written to", toStdout ? "standard output" : o.out],
               ]),
           );
         },

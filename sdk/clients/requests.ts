@@ -12,6 +12,7 @@ import {
 } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { consentFates } from "./consent-fate";
 import type { AccessRequest, RequestInput, RequestTerms, RequestView } from "./types";
 
 const REQUEST_TUPLE =
@@ -105,7 +106,7 @@ export function requestFromEvent(event: EventLog): AccessRequest {
 export async function requestStatusOf(
   contracts: LedgerContracts,
   requestId: string,
-): Promise<{ status: RequestStatusName; expiresAt: number }> {
+): Promise<{ status: RequestStatusName; expiresAt: number; decidedBy?: EventLog }> {
   const id = requireBytes32(requestId, "requestId");
   const [stored, expiresAt] = await contracts.ledger.requestStatus(id);
   if (Number(stored) === RequestStatus.Pending) return { status: "Pending", expiresAt: Number(expiresAt) };
@@ -123,17 +124,17 @@ export async function requestStatusOf(
     ...denied.map((event) => ({ status: "Denied" as const, event })),
     ...cancelled.map((event) => ({ status: "Cancelled" as const, event })),
   ].sort((a, b) => a.event.blockNumber - b.event.blockNumber || a.event.index - b.event.index);
-  const status: RequestStatusName = outcomes.at(-1)?.status ?? "None";
-  return { status, expiresAt: 0 };
+  const last = outcomes.at(-1);
+  return { status: last?.status ?? "None", expiresAt: 0, decidedBy: last?.event as EventLog | undefined };
 }
 
 /** Requests from their RequestOpened events, with their live status. */
 export async function requestViews(contracts: LedgerContracts, events: EventLog[]): Promise<RequestView[]> {
-  return Promise.all(
+  const views = await Promise.all(
     events.map(async (event) => {
       const requestId: string = event.args.requestId;
-      const { status, expiresAt } = await requestStatusOf(contracts, requestId);
-      return {
+      const { status, expiresAt, decidedBy } = await requestStatusOf(contracts, requestId);
+      const view: RequestView = {
         requestId,
         request: requestFromEvent(event),
         status,
@@ -141,8 +142,21 @@ export async function requestViews(contracts: LedgerContracts, events: EventLog[
         blockNumber: event.blockNumber,
         transactionHash: event.transactionHash,
       };
+      return { view, approval: status === "Approved" ? decidedBy : undefined };
     }),
   );
+  // An approval's status stays "Approved" for good; what the patient did since is on its consent.
+  const approved = views.filter((entry) => entry.approval !== undefined);
+  const fates = await consentFates(
+    contracts,
+    approved.map(({ view, approval }) => ({
+      approval: approval as EventLog,
+      patient: view.request.terms.patient,
+      researcher: view.request.researcher,
+    })),
+  );
+  approved.forEach((entry, index) => (entry.view.consent = fates[index]));
+  return views.map((entry) => entry.view);
 }
 
 /** Finds a request by id on-chain. */

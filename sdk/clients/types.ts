@@ -82,10 +82,18 @@ export interface DataUsePolicy {
 }
 
 /** A request as researchers and patients see it. */
+/**
+ * What became of the consent an approved request created: still the one in force, run out, revoked by
+ * the patient (or a delegate), or replaced by a later grant or approval for the same researcher.
+ */
+export type ConsentFate = "InForce" | "Expired" | "Revoked" | "Replaced";
+
 export interface RequestView {
   requestId: string;
   request: AccessRequest;
   status: RequestStatusName;
+  /** For an approved request: what became of the consent it gave (undefined for any other status). */
+  consent?: ConsentFate;
   expiresAt: number;
   blockNumber: number;
   transactionHash: string;

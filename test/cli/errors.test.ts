@@ -147,7 +147,7 @@ describe("consent-ledger CLI errors", function () {
         who: "patient",
         args: ["patient", "requests"],
         env: { CONSENT_LEDGER_DEPLOYMENTS: path.join(suite.root, "no-deployments") },
-        expected: `error: no Consent Ledger deployment for chain 31337 (${path.join(suite.root, "no-deployments", "31337.json")} does not exist): deploy with \`npm run deploy -- --network <name>\`, or pass --deployment <file> or set CONSENT_LEDGER_DEPLOYMENTS`,
+        expected: `error: no Consent Ledger deployment for chain 31337 (${path.join(suite.root, "no-deployments", "31337.json")} does not exist, in CONSENT_LEDGER_DEPLOYMENTS): deploy with \`npm run deploy -- --network <name>\`, or pass --deployment <file>, or unset CONSENT_LEDGER_DEPLOYMENTS to look in deployments/ and the dashboard's .dapp/`,
       },
       "no node at --rpc": {
         who: "patient",

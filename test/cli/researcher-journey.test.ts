@@ -164,7 +164,7 @@ describe("consent-ledger CLI: a researcher's journey", function () {
       suite.run("researcher", ["researcher", "requests"], { cwd: work }),
       suite.run("researcher", ["researcher", "grants"], { cwd: work }),
     ]);
-    expect(ok(requests).stdout).to.match(new RegExp(`${state.requestId}.*Approved`));
+    expect(ok(requests).stdout).to.match(new RegExp(`${state.requestId}.*Approved \\(in force\\)`));
     const grants = ok(granted).stdout;
     expect(grants).to.match(/0x9965…A4dc\s+LAB_RESULT,IMAGING\s+HRESCH\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+\d{4}-/);
   });
@@ -192,6 +192,20 @@ describe("consent-ledger CLI: a researcher's journey", function () {
     );
     expect(result.stdout).to.match(/verified\s+against the chain's anchor/);
     expect(JSON.parse(readFileSync(path.join(work, "fetched", "obs.json"), "utf8"))).to.deep.equal(original);
+  });
+
+  it("fetches the record to standard output with --out -, the summary on stderr, for a pipe", async function () {
+    const args = ["researcher", "fetch", "--record", state.recordId as string, "--purpose", "HRESCH"];
+    const [plain, asJson] = await Promise.all([
+      suite.run("researcher", [...args, "--gateway", gateway.url, "--out", "-"], { cwd: work }),
+      suite.run("researcher", ["--json", ...args, "--gateway", gateway.url, "--out", "-", "--raw"], { cwd: work }),
+    ]);
+    expect(JSON.parse(ok(plain).stdout)).to.deep.equal(original);
+    expect(plain.stderr).to.match(/written to\s+standard output/);
+    expect(JSON.parse(ok(asJson).stdout)).to.deep.equal(original);
+    const summary = JSON.parse(asJson.stderr.trim().split("\n").at(-1) as string) as Record<string, unknown>;
+    expect(summary).to.include({ recordId: state.recordId, out: "-", basis: "Consent" });
+    expect(existsSync(path.join(work, "-"))).to.equal(false);
   });
 
   it("lets the provider deposit keys it kept locally later, and the researcher fetch a batched record", async function () {
@@ -283,5 +297,40 @@ describe("consent-ledger CLI: a researcher's journey", function () {
     expect(table).to.match(
       /\d{4}-\d\d-\d\dT[\d:]+Z\s+0x9965…A4dc \(patient\)\s+request-approved\s+-\s+LAB_RESULT,IMAGING\s+HRESCH\s+patient/,
     );
+  });
+
+  it("shows the approved request as revoked once the patient revokes, and as replaced after a new grant", async function () {
+    const fate = async () => {
+      const views = json<{ requestId: string; status: string; consent: string | null }[]>(
+        await suite.run(null, ["--json", "researcher", "requests", "--researcher", suite.address.researcher], {
+          cwd: work,
+        }),
+      );
+      return views.find((view) => view.requestId === state.requestId);
+    };
+    expect(await fate()).to.include({ status: "Approved", consent: "InForce" });
+    ok(await suite.run("patient", ["patient", "revoke", "--grantee", suite.address.researcher], { cwd: work }));
+    expect(await fate()).to.include({ status: "Approved", consent: "Revoked" });
+    const table = ok(await suite.run("researcher", ["researcher", "requests"], { cwd: work })).stdout;
+    expect(table).to.match(new RegExp(`${state.requestId}.*Approved \\(revoked since\\)`));
+    ok(
+      await suite.run(
+        "patient",
+        [
+          "patient",
+          "grant",
+          "--grantee",
+          suite.address.researcher,
+          "--classes",
+          "LAB_RESULT",
+          "--purposes",
+          "HRESCH",
+          "--until",
+          "30d",
+        ],
+        { cwd: work },
+      ),
+    );
+    expect(await fate()).to.include({ status: "Approved", consent: "Replaced" });
   });
 });

@@ -3,26 +3,15 @@
  * loopback, with keys in the environment and a deployment file in a temporary folder
  * (CONSENT_LEDGER_DEPLOYMENTS).
  *
- * Speed: `node -r ts-node/register/transpile-only cli/main.ts` spends seconds per start transpiling the
- * SDK and the typechain bindings again. The tests instead transpile cli/, sdk/ and typechain-types/ once,
- * with the same TypeScript transpileModule ts-node uses, into a temporary folder, and run `node main.js`
- * from there: the same code, as the package's bin runs it compiled. CLI_TEST_RUNNER=ts-node runs every
- * child through ts-node instead.
+ * Speed and fidelity: the tests bundle the CLI once with the build script the package uses
+ * (scripts/build-cli.mjs) and run that file, so what they exercise is what `consent-ledger` runs.
+ * CLI_TEST_RUNNER=ts-node runs every child through ts-node on the sources instead.
  *
  * Every child runs in its own process group; each is killed when its run times out, and any still alive
  * when the test process exits is killed then.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -54,47 +43,26 @@ process.on("exit", () => {
   for (const dir of tempRoots) rmSync(dir, { recursive: true, force: true });
 });
 
-function transpileTree(ts: typeof import("typescript"), from: string, to: string): number {
-  let count = 0;
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    const source = path.join(from, entry.name);
-    const target = path.join(to, entry.name);
-    if (entry.isDirectory()) {
-      count += transpileTree(ts, source, target);
-    } else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) {
-      const output = ts.transpileModule(readFileSync(source, "utf8"), {
-        fileName: source,
-        compilerOptions: {
-          module: ts.ModuleKind.CommonJS,
-          target: ts.ScriptTarget.ES2022,
-          esModuleInterop: true,
-          resolveJsonModule: true,
-          sourceMap: false,
-        },
-      });
-      mkdirSync(to, { recursive: true });
-      writeFileSync(target.replace(/\.ts$/, ".js"), output.outputText);
-      count++;
-    }
-  }
-  return count;
-}
-
-/** The CLI's entry point, transpiled (once per test process) with the SDK and bindings beside it. */
+/**
+ * The CLI as the package ships it: bundled into one file by scripts/build-cli.mjs (once per test
+ * process, into a temporary folder), so the tests run the very artifact `consent-ledger` is.
+ */
 export function buildCli(): string {
   if (built) return built;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require("typescript") as typeof import("typescript");
   const out = mkdtempSync(path.join(os.tmpdir(), "consent-ledger-cli-build-"));
   tempRoots.push(out);
-  for (const folder of ["cli", "sdk", "typechain-types"])
-    transpileTree(ts, path.join(REPO_ROOT, folder), path.join(out, folder));
-  symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(out, "node_modules"), "dir");
-  built = path.join(out, "cli", "main.js");
+  const target = path.join(out, "main.js");
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, "scripts", "build-cli.mjs"), "--out", target], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (result.status !== 0) throw new Error(`building the CLI failed (exit ${result.status}): ${result.stderr}`);
+  built = target;
   return built;
 }
 
-/** How a child is started: the transpiled build, or ts-node on the sources (CLI_TEST_RUNNER=ts-node). */
+/** How a child is started: the bundled build, or ts-node on the sources (CLI_TEST_RUNNER=ts-node). */
 export function cliCommand(runner = process.env.CLI_TEST_RUNNER): string[] {
   if (runner === "ts-node") {
     return [
