@@ -128,7 +128,7 @@ function dataClassesOf(provision: Json, path: string): DataClassName[] {
   });
   if (permits.length === 0) refuse(`${path}.provision`, "names no data: the ledger grants classes of data (nested permit provisions by resource type and category or security label)");
 
-  const covered = new Map<DataClassName, Set<number>>();
+  const covered = new Map<DataClassName, { slices: Set<number>; path: string }>();
   for (const { slice, path: slicePath } of permits) {
     const classes = list(slice.class).map((c, i) => {
       if (!isObject(c) || c.system !== SYSTEM.resourceTypes || typeof c.code !== "string") refuse(`${slicePath}.class[${i}]`, `is not a FHIR resource type (${SYSTEM.resourceTypes})`);
@@ -147,14 +147,15 @@ function dataClassesOf(provision: Json, path: string): DataClassName[] {
         `resources ${classes.join(", ") || "(any type)"}${codes[0] ? ` with ${codes[0].system}#${codes[0].code}` : ""}${labels[0] ? ` labelled ${labels[0].code}` : ""} are not one of the ledger's data classes (docs/fhir.md lists what each class covers)`,
       );
     }
-    const seen = covered.get(match.name) ?? new Set<number>();
-    seen.add(match.index);
+    const seen = covered.get(match.name) ?? { slices: new Set<number>(), path: slicePath };
+    seen.slices.add(match.index);
     covered.set(match.name, seen);
   }
   const names = [...covered.keys()];
   for (const name of names) {
-    if (covered.get(name)!.size !== DATA_CLASS_SLICES[name].length) {
-      refuse(`${path}.provision`, `covers only part of ${name} (${DATA_CLASS_SLICES[name].length} provisions make it up): the ledger grants a class whole`);
+    const { slices, path: slicePath } = covered.get(name)!;
+    if (slices.size !== DATA_CLASS_SLICES[name].length) {
+      refuse(slicePath, `covers only part of ${name} (${DATA_CLASS_SLICES[name].length} provisions make it up): the ledger grants a class whole`);
     }
   }
   const excludable = new Set<string>(
