@@ -7,13 +7,14 @@ import { getAddress, hexlify, randomBytes } from "ethers";
 
 import type { AuditAction, AuditEntry } from "../../sdk/clients/audit";
 import type { Consent } from "../../sdk/clients/types";
-import { DataClass, type DataClassName, Duo, Purpose, type PurposeName, maskOf, duoMaskOf } from "../../sdk/codes";
+import { DataClass, DataClassFhir, type DataClassName, Duo, Purpose, type PurposeName, maskOf, duoMaskOf } from "../../sdk/codes";
 import {
   auditEntryToFhir,
   auditTrailToFhirBundle,
   consentToFhir,
   emergencyOptOutToFhir,
   fhirCollection,
+  DATA_CLASS_SLICES,
   ledgerCodeSystems,
   policyToFhir,
 } from "../../sdk/index";
@@ -102,6 +103,17 @@ describe("FHIR R4 export", function () {
       expect(terminologyIssues({ p: { system: "http://terminology.hl7.org/CodeSystem/v3-ActReason", code: "ETREAT", display: "emergency treatment" } }, systems())).to.have.length(1);
       expect(terminologyIssues({ p: { system: "https://example.org/unknown", code: "x" } }, systems())).to.have.length(1);
     });
+  });
+
+  it("says in DataClassFhir (for people) exactly what DATA_CLASS_SLICES says (for FHIR)", function () {
+    for (const name of Object.keys(DataClass) as DataClassName[]) {
+      const fromSlices = DATA_CLASS_SLICES[name].flatMap((slice) =>
+        slice.class.map((type) =>
+          slice.securityLabel ? `${type} (security label ${slice.securityLabel.code})` : slice.code ? `${type}?category=${slice.code.code}` : type,
+        ),
+      );
+      expect([...DataClassFhir[name]].sort(), name).to.deep.equal(fromSlices.sort());
+    }
   });
 
   context("consents", function () {
