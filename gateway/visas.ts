@@ -112,8 +112,9 @@ export async function visaRoutes(app: FastifyInstance, options: VisaOptions): Pr
       }
       const grants = await contracts.ledger.queryFilter(contracts.ledger.filters.ConsentGranted(patient, researcher), contracts.deployment.deployedAtBlock ?? 0, block.number);
       const grantedAt = grants.length > 0 ? (await grants[grants.length - 1].getBlock()).timestamp : block.timestamp;
-      const asserted = Math.max(grantedAt, Number(consent.validFrom));
       const nowSeconds = Math.floor(options.now() / 1000);
+      // When the consent was given (or took effect), on the chain's clock; never after the visa's own iat.
+      const asserted = Math.min(Math.max(grantedAt, Number(consent.validFrom)), nowSeconds);
       const expiresAt = Math.min(nowSeconds + ttl, Number(consent.validUntil));
       const issuer = options.publicUrl();
       const dataset = `${issuer}/datasets/eip155:${contracts.chainId}:${patient}`;

@@ -76,7 +76,7 @@ describe("GA4GH visas for researchers", function () {
     expect(payload.jti).to.be.a("string");
     const dataset = `${gateway.publicUrl}/datasets/eip155:31337:${setup.signers.patient.address}`;
     expect(payload.ga4gh_visa_v1).to.deep.include({ type: "ControlledAccessGrants", value: dataset, source: gateway.publicUrl, by: "dac" });
-    expect(payload.ga4gh_visa_v1.asserted).to.be.within((await chainNow(setup.provider)) - 60, await chainNow(setup.provider));
+    expect(payload.ga4gh_visa_v1.asserted).to.be.within(payload.iat! - 600, payload.iat!);
 
     const jwks = (await gatewayFetch(`${gateway.url}/.well-known/jwks.json`)).body as unknown as Parameters<typeof createLocalJWKSet>[0];
     await jwtVerify(visa, createLocalJWKSet(jwks), { issuer: gateway.publicUrl });
