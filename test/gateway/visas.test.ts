@@ -103,10 +103,17 @@ describe("GA4GH visas for researchers", function () {
       await researcher.requestAccess({ patient: setup.signers.otherPatient.address, dataClasses: ["LAB_RESULT"], purpose: "HRESCH", researchCategory: "GRU", duration: DAY, studyId: "visa-study" })
     ).wait();
     expect(approved).to.equal(true);
-    expect((await askVisa(setup.signers.otherPatient.address)).status).to.equal(200);
+    const client = new GatewayClient(gateway.url, setup.signers.researcher, await setup.as(setup.signers.researcher));
+    const { visa, dataset } = await client.requestVisa(setup.signers.otherPatient.address);
+    const { payload } = await jwtVerify<Visa>(visa, createRemoteJWKSet(new URL(`${gateway.url}/.well-known/jwks.json`)), { issuer: gateway.publicUrl });
+    expect(payload.ga4gh_visa_v1.value).to.equal(dataset);
 
     await (await patient.grant({ grantee: setup.signers.researcher.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: (await chainNow(setup.provider)) + DAY })).wait();
     expect((await askVisa(setup.signers.otherPatient.address)).body.error).to.equal("NoResearchConsent");
+    await client.requestVisa(setup.signers.otherPatient.address).then(
+      () => expect.fail("a visa for a treatment-only consent"),
+      (error: Error) => expect(error.message).to.contain("NoResearchConsent"),
+    );
   });
 
   it("keeps its signing key across a restart (sealed under the master key)", async function () {
