@@ -7,6 +7,8 @@
  * Validity: a consent is valid for validFrom <= t < validUntil; `provision.period.end` carries validUntil.
  * A consent granted "from now" (validFrom 0) has no period start, so that import gives back the same state.
  */
+import { encodeBase64, toUtf8Bytes } from "ethers";
+
 import { DataClass, type DataClassName, Purpose, type PurposeName, codesOf } from "../codes";
 import type { AuditEntry } from "../clients/audit";
 import type { Consent, DataUsePolicy, SignedConsent } from "../clients/types";
@@ -122,7 +124,7 @@ export function consentToFhir(consent: Consent, options: ConsentExportOptions): 
           sourceAttachment: {
             contentType: "application/json",
             title: "The patient's EIP-712 signature of this grant (a Consent Ledger signed consent)",
-            data: Buffer.from(JSON.stringify(options.signedConsent), "utf8").toString("base64"),
+            data: encodeBase64(toUtf8Bytes(JSON.stringify(options.signedConsent))),
           },
         }
       : {}),
