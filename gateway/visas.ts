@@ -115,7 +115,8 @@ export async function visaRoutes(app: FastifyInstance, options: VisaOptions): Pr
       const nowSeconds = Math.floor(options.now() / 1000);
       // When the consent was given (or took effect), on the chain's clock; never after the visa's own iat.
       const asserted = Math.min(Math.max(grantedAt, Number(consent.validFrom)), nowSeconds);
-      const expiresAt = Math.min(nowSeconds + ttl, Number(consent.validUntil));
+      // The consent's remaining time on the chain's clock, counted from this gateway's: the two may differ.
+      const expiresAt = nowSeconds + Math.min(ttl, Number(consent.validUntil) - block.timestamp);
       const issuer = options.publicUrl();
       const dataset = `${issuer}/datasets/eip155:${contracts.chainId}:${patient}`;
       const visa = await new SignJWT({

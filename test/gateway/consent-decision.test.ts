@@ -33,7 +33,8 @@ describe("the consent decision service (CDS Hooks patient-consent-consult)", fun
   });
 
   async function signedLink(system: string, value: string, owner: JsonRpcSigner, attester: JsonRpcSigner, issuedAt?: number) {
-    const message = { system, value, account: owner.address, issuedAt: issuedAt ?? (await chainNow(setup.provider)) };
+    // issuedAt is the signer's wall clock (the gateway checks it is not in its future), not the chain's.
+    const message = { system, value, account: owner.address, issuedAt: issuedAt ?? Math.floor(Date.now() / 1000) };
     const domain = linkDomain(31337, setup.deployment.ledger);
     return {
       ...message,
@@ -83,7 +84,7 @@ describe("the consent decision service (CDS Hooks patient-consent-consult)", fun
     });
 
     it("stores a link signed by its owner and vouched for by the hospital; another provider cannot move it, nor an older link", async function () {
-      const issuedAt = await chainNow(setup.provider);
+      const issuedAt = Math.floor(Date.now() / 1000);
       const patientLink = await gatewayFetch(`${gateway.url}/identity-links`, { body: await signedLink(MRN, "12345", setup.signers.patient, setup.signers.hospital, issuedAt) });
       expect(patientLink.status, JSON.stringify(patientLink.body)).to.equal(201);
       const clinicianLink = await gatewayFetch(`${gateway.url}/identity-links`, { body: await signedLink(NPI, "9941339108", setup.signers.clinician, setup.signers.hospital) });
