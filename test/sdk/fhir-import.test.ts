@@ -5,6 +5,7 @@
  */
 import { loadFixture, time } from "@nomicfoundation/hardhat-toolbox/network-helpers";
 import { expect } from "chai";
+import fc from "fast-check";
 
 import {
   PatientClient,
@@ -15,6 +16,8 @@ import {
   policyToFhir,
   type FhirResource,
 } from "../../sdk/index";
+import { getAddress, hexlify } from "ethers";
+
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
 import { sdkContracts } from "../helpers/sdk";
 import { structuralIssues } from "../helpers/fhir-validation";
@@ -111,6 +114,19 @@ describe("FHIR Consent import", function () {
       await (await f.client.applyFhirConsent(imported)).wait();
       expect(await f.ledger.emergencyOptedOut(f.patient.address)).to.equal(true);
     });
+  });
+
+  it("gives back every consent it exports, for any classes, purposes and period (1,000 cases, no chain)", function () {
+    const account = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => getAddress(hexlify(b)));
+    fc.assert(
+      fc.property(account, account, fc.integer({ min: 1, max: 2 ** 15 - 1 }), fc.integer({ min: 1, max: 2 ** 10 - 1 }), fc.option(fc.integer({ min: 1, max: 2 ** 34 }), { nil: 0 }), fc.integer({ min: 1, max: 2 ** 20 }), (patient, grantee, dataClasses, purposes, validFrom, length) => {
+        const consent = { patient, grantee, dataClasses, purposes, validFrom, validUntil: validFrom + length + (validFrom === 0 ? 2 ** 34 : 0) };
+        const exported = consentToFhir(consent, { chainId: 31337, ledger: grantee, now: 0 });
+        const imported = consentFromFhir(JSON.parse(JSON.stringify(exported)), { chainId: 31337, patient });
+        expect(imported.action).to.deep.equal({ kind: "grant", grant: { grantee, dataClasses, purposes, validFrom, validUntil: consent.validUntil } });
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   context("a hospital's Consent", function () {
