@@ -22,7 +22,6 @@ import {
   Purpose,
   type PurposeName,
   DATA_CLASS_SLICES,
-  consentIdentifier,
   type LedgerContracts,
 } from "../sdk/index";
 import { unprocessable, rateLimited } from "./http-error";
@@ -211,14 +210,15 @@ export async function consentDecisionRoutes(app: FastifyInstance, options: Conse
     );
     const permitted = classes.filter((name) => pairs.every(([n], i) => n !== name || bases[i] !== AccessBasis.None));
     const emergency = bases.some((basis) => basis === AccessBasis.Emergency);
-    const common = { ledgerBlock: block, patient: `eip155:${chainId}:${patient}`, actor: `eip155:${chainId}:${actor}` };
+    // The card names no account and no consent identifier: the caller is not authenticated, and the link
+    // from a hospital identifier to an account (and so to its public history on chain) is not its to learn.
+    const common = { ledgerBlock: block };
 
     if (permitted.length === 0) {
       const [consent, optedOut] = await Promise.all([contracts.ledger.consentOf(patient, actor, at), contracts.ledger.emergencyOptedOut(patient, at)]);
       if (consent.validUntil > 0n) {
         return card("CONSENT_DENY", `The patient's consent to this actor does not cover ${purposes.join(", ")} for these data (or it has not started, has ended, or the actor's accreditation lapsed).`, {
           ...common,
-          basedOn: consentIdentifier({ chainId, ledger: contracts.deployment.ledger }, patient, actor).value,
         });
       }
       if (optedOut && purposes.some((p) => p === "ETREAT" || p === "TREAT")) {
@@ -235,7 +235,6 @@ export async function consentDecisionRoutes(app: FastifyInstance, options: Conse
       {
         ...common,
         basis: emergency ? "emergency" : "consent",
-        ...(emergency ? {} : { basedOn: consentIdentifier({ chainId, ledger: contracts.deployment.ledger }, patient, actor).value }),
         obligations: denied.flatMap((name) =>
           DATA_CLASS_SLICES[name].map((slice) => ({
             obligation: { system: ACT_CODE, code: "REDACT" },

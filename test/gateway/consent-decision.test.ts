@@ -101,11 +101,14 @@ describe("the consent decision service (CDS Hooks patient-consent-consult)", fun
       expect(decision((await consult(hookContext())).body).summary).to.equal("NO_CONSENT");
     });
 
-    it("CONSENT_PERMIT for lab results once the patient grants them for treatment, naming the consent", async function () {
+    it("CONSENT_PERMIT for lab results once the patient grants them for treatment, naming no account", async function () {
       await (await patient.grant({ grantee: setup.signers.clinician.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: (await chainNow(setup.provider)) + DAY })).wait();
       const card = decision((await consult(hookContext({ class: [{ system: "https://consent-ledger.org/fhir/CodeSystem/data-class", code: "LAB_RESULT" }] }))).body);
       expect(card.summary).to.equal("CONSENT_PERMIT");
-      expect(card.extension).to.include({ basis: "consent", basedOn: `eip155:31337:${setup.deployment.ledger}/consent/${setup.signers.patient.address}/${setup.signers.clinician.address}` });
+      expect(card.extension).to.include({ basis: "consent" });
+      // No account in the answer: an unauthenticated caller must not learn which account an MRN is.
+      const text = JSON.stringify(card).toLowerCase();
+      for (const account of [setup.signers.patient.address, setup.signers.clinician.address]) expect(text).to.not.contain(account.slice(2).toLowerCase());
       expect(card.extension.obligations).to.deep.equal([]);
     });
 
