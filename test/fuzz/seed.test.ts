@@ -3,7 +3,7 @@
  * fuzzer and model test draws from it, and a failure found with it recurs when replayed with it.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { expect } from "chai";
@@ -44,6 +44,19 @@ describe("the property tests' seed", function () {
     expect(random.source).to.equal("random");
     expect(Number.isSafeInteger(random.seed) && random.seed >= 0 && random.seed < 2 ** 31).to.equal(true);
     for (const bad of ["x", "1.5", String(2 ** 40)]) expect(() => resolveFuzzSeed({ FUZZ_SEED: bad })).to.throw(/FUZZ_SEED must be an integer/);
+  });
+
+  it("is what every fast-check run of the property tests draws from (test/fuzz through fuzz(), test/model directly)", function () {
+    const files = ["test/fuzz", "test/model"].flatMap((dir) =>
+      readdirSync(path.join(ROOT, dir))
+        .filter((name) => name.endsWith(".ts"))
+        .map((name) => path.join(dir, name)),
+    );
+    const runs = files.flatMap((file) =>
+      [...readFileSync(path.join(ROOT, file), "utf8").matchAll(/fc\.(?:check|assert)\(([\s\S]*?)\);/g)].map((m) => ({ file, call: m[1] })),
+    );
+    expect(runs.map((run) => run.file).sort()).to.include.members(["test/fuzz/fuzz.ts", "test/model/consent-model.test.ts", "test/model/record-registry-model.test.ts"]);
+    for (const run of runs) expect(run.call, `${run.file}: fc.check without the run's seed`).to.match(/seed: fuzzSeed\(\)/);
   });
 
   it("drives fast-check: a failure prints the seed it ran with, and the same seed finds the same counterexample", function () {
