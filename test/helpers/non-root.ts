@@ -21,13 +21,27 @@ export async function runAsNonRoot<T>(modulePath: string, exportName: string): P
   const script =
     `require(${JSON.stringify(modulePath)})[${JSON.stringify(exportName)}]()` +
     `.then((result) => process.stdout.write(JSON.stringify({ uid: process.getuid(), result })))`;
-  const args = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", process.execPath, "-r", "ts-node/register/transpile-only", "-e", script];
+  // CAP_DAC_READ_SEARCH only: nobody may read the checkout wherever it lives (a clone under /root is
+  // mode 700), but every write is still checked against the file's permissions, which is the point.
+  const args = [
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    "--inh-caps=+dac_read_search",
+    "--ambient-caps=+dac_read_search",
+    "--",
+    process.execPath,
+    "-r",
+    "ts-node/register/transpile-only",
+    "-e",
+    script,
+  ];
   let stdout: string;
   try {
     ({ stdout } = await run("setpriv", args, { cwd: process.cwd(), env: { ...process.env, HOME: "/tmp" } }));
   } catch (error) {
     throw new Error(
-      `Could not run a check as nobody (setpriv ${args.slice(0, 3).join(" ")}): ${(error as Error).message}. ` +
+      `Could not run a check as nobody (setpriv ${args.slice(0, 5).join(" ")}): ${(error as Error).message}. ` +
         "As root, the check needs util-linux's setpriv; run the tests as a non-root user otherwise.",
       { cause: error },
     );
