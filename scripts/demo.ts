@@ -188,7 +188,8 @@ async function story(
 
   step("Patient B revokes; the next fetch is refused");
   await (await patient.B.revoke(university.address)).wait();
-  await expectRefusal("university fetching patient B's HbA1c", { requester: university.address, dataClass: "LAB_RESULT", purpose: "HRESCH" }, () =>
+  const uniAskingB = { requester: university.address, dataClass: "LAB_RESULT", purpose: "HRESCH" };
+  await expectRefusal("university fetching patient B's HbA1c", uniAskingB, () =>
     uniGateway.fetchRecord({ recordId: records["B-hba1c-v2"].recordId, purpose: "HRESCH", keyPair: uniKeys }),
   );
 
@@ -202,7 +203,8 @@ async function story(
   say(`  inside the window: medication list released (${emergency.release.basis})`);
   await hre.network.provider.send("evm_increaseTime", [3601]);
   await hre.network.provider.send("evm_mine", []);
-  await expectRefusal("an hour later, the same fetch", { requester: hospital.address, dataClass: "MEDICATION", purpose: "ETREAT" }, () =>
+  const hospitalAskingC = { requester: hospital.address, dataClass: "MEDICATION", purpose: "ETREAT" };
+  await expectRefusal("an hour later, the same fetch", hospitalAskingC, () =>
     hospitalGateway.fetchRecord({ recordId: records["C-meds"].recordId, purpose: "ETREAT", keyPair: hospitalKeys }),
   );
 
@@ -264,13 +266,20 @@ async function expectRefusal(what: string, expected: ExpectedRefusal, attempt: (
     await attempt();
   } catch (error) {
     const code = error instanceof ConsentLedgerError ? /^HTTP 403 (\w+)$/.exec(error.details ?? "")?.[1] : undefined;
-    const reason = `no consent or emergency window lets ${expected.requester} read ${expected.dataClass} for ${expected.purpose} (checked at block `;
-    if (error instanceof AccessDeniedError && !(error instanceof AccessNotConfirmedError) && code === "AccessDenied" && error.shortMessage.startsWith(reason)) {
+    const { requester, dataClass, purpose } = expected;
+    const reason = `no consent or emergency window lets ${requester} read ${dataClass} for ${purpose} (checked at block `;
+    const isTheRefusal =
+      error instanceof AccessDeniedError &&
+      !(error instanceof AccessNotConfirmedError) &&
+      code === "AccessDenied" &&
+      error.shortMessage.startsWith(reason);
+    if (isTheRefusal) {
       say(`  ${what}: refused (${code}) — ${error.shortMessage}`);
       return;
     }
+    const got = error instanceof ConsentLedgerError ? `${error.name} (${error.details ?? "no code"}): ${error.shortMessage}` : String(error);
     throw new ConsentLedgerError(`${what} failed, but not with the refusal the chain's rules call for`, {
-      details: `expected 403 AccessDenied "${reason}…", got ${error instanceof ConsentLedgerError ? `${error.name} (${error.details ?? "no code"}): ${error.shortMessage}` : String(error)}`,
+      details: `expected 403 AccessDenied "${reason}…", got ${got}`,
       cause: error,
     });
   }
