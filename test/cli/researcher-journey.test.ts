@@ -11,7 +11,6 @@ import { expect } from "chai";
 import { randomBytes } from "ethers";
 
 import { startGateway, type RunningGateway } from "../../gateway/start";
-import { hashDocument } from "../../sdk/clients/requests";
 import type { GatewayConfig } from "../../gateway/config";
 import { deployCliSuite, labObservation, type CliResult, type CliSuite } from "../helpers/cli";
 import { sharedLocalNode } from "../helpers/local-node";
@@ -24,6 +23,13 @@ function ok(result: CliResult): CliResult {
 function json<T = Record<string, unknown>>(result: CliResult): T {
   return JSON.parse(ok(result).stdout) as T;
 }
+
+/**
+ * The protocol the researcher names, and its keccak256 (the hash that goes on chain, README): computed
+ * once with @noble/hashes, never by the SDK's hashDocument, which the CLI itself uses.
+ */
+const PROTOCOL = "Diabetes cohort protocol v1, IRB approval 2026-117\n";
+const PROTOCOL_KECCAK256 = "0xb84672e59465f9a61223bf6d92889830769d972b003fd69f16d27c62edf212d9";
 
 describe("consent-ledger CLI: a researcher's journey", function () {
   this.timeout(120_000);
@@ -54,7 +60,7 @@ describe("consent-ledger CLI: a researcher's journey", function () {
     };
     gateway = await startGateway(config, { logger: false, receiptTimeoutMs: 10_000 });
     writeFileSync(path.join(work, "obs.json"), JSON.stringify(original, null, 2));
-    writeFileSync(path.join(work, "protocol.txt"), "Diabetes cohort protocol v1, IRB approval 2026-117\n");
+    writeFileSync(path.join(work, "protocol.txt"), PROTOCOL);
   });
 
   after(async function () {
@@ -130,7 +136,7 @@ describe("consent-ledger CLI: a researcher's journey", function () {
     );
     expect(request).to.include({
       status: "Pending",
-      protocolHash: hashDocument(readFileSync(path.join(work, "protocol.txt"))),
+      protocolHash: PROTOCOL_KECCAK256,
     });
     expect(request.dataClasses).to.deep.equal(["LAB_RESULT", "IMAGING"]);
     state.requestId = request.requestId;

@@ -3,14 +3,13 @@
  * meets them: the command as a child process, the gateway restarted on the rotated directory.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createDecipheriv, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { expect } from "chai";
 
 import { DataDirectoryLockedError, lockDataDirectory } from "../../gateway/data-lock";
-import { KeyVault } from "../../gateway/key-vault";
 import { fingerprintOf } from "../../gateway/rotate-master-key";
 import type { RunningGateway } from "../../gateway/start";
 import { GatewayStore } from "../../gateway/store";
@@ -45,14 +44,36 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
   const rotate = (env: Record<string, string | undefined>, args: string[] = ["--data-dir", dataDir]) =>
     runGatewayCli(args, { CONSENT_GATEWAY_MASTER_KEY: undefined, ...env }, 60_000, ROTATE_MASTER_KEY_MAIN);
 
-  /** The directory's master-key check opens with `keyHex`: its keys are (still) under that key. */
-  async function expectUnderKey(keyHex: string) {
+  /**
+   * The directory is under `keyHex`: its master-key check and every sealed data key open with it. Checked
+   * with node:crypto from the documented layout (AES-256-GCM, IV || ciphertext || tag; the check's AAD and
+   * plaintext; a data key's AAD is its record id), not with the KeyVault under test.
+   */
+  function expectUnderKey(keyHex: string) {
+    const open = (iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array) => {
+      const decipher = createDecipheriv("aes-256-gcm", hexKey(keyHex), iv);
+      decipher.setAAD(aad);
+      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+      return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+    };
     const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
     try {
-      await new KeyVault(hexKey(keyHex)).verifyCheckValue(store.getMeta("masterKeyCheck")!);
+      const check = Buffer.from(store.getMeta("masterKeyCheck")!.slice(2), "hex");
+      const plaintext = open(check.subarray(0, 12), check.subarray(12), Buffer.from("consent-ledger/gateway/master-key-check/v1"));
+      expect(plaintext.toString()).to.equal("consent-ledger gateway master key");
+      const sealed = store.sealedKeys();
+      expect(sealed.map((row) => row.recordId).sort()).to.deep.equal([...recordIds].sort());
+      for (const row of sealed) {
+        expect(open(row.keyIv, row.keyCiphertext, Buffer.from(row.recordId.slice(2), "hex")), row.recordId).to.have.length(32);
+      }
     } finally {
       store.close();
     }
+  }
+
+  /** Nothing in the directory opens with `keyHex`. */
+  function expectNotUnderKey(keyHex: string) {
+    expect(() => expectUnderKey(keyHex)).to.throw(/unable to authenticate data|Unsupported state/);
   }
 
   before(async function () {
@@ -98,7 +119,7 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     } finally {
       await running.kill("SIGTERM");
     }
-    await expectUnderKey(oldKey);
+    expectUnderKey(oldKey);
   });
 
   it("refuses a wrong current key, the same key twice, and a missing new key, changing nothing", async function () {
@@ -126,7 +147,7 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     expect(nowhere.code).to.equal(1);
     expect(nowhere.output).to.match(/holds no gateway data \(no gateway\.sqlite\)/);
 
-    await expectUnderKey(oldKey);
+    expectUnderKey(oldKey);
   });
 
   it("re-seals every key under the new key (from a file), after which only the new key opens the gateway", async function () {
@@ -158,6 +179,9 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
         ).to.equal(false);
       }
     }
+
+    expectUnderKey(newKey);
+    expectNotUnderKey(oldKey);
 
     const withOldKey = await startTestGateway(setup, { dataDir, masterKey: hexKey(oldKey) }).catch(
       (error: Error) => error,

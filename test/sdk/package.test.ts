@@ -46,7 +46,7 @@ async function main() {
 main().catch((error) => { console.error(error.message); process.exit(1); });
 `;
 
-describe("the packed SDK", function () {
+describe("the packed SDK and CLI", function () {
   this.timeout(900_000);
   let node: LocalNode;
   let project: { dir: string; cleanup: () => Promise<void> };
@@ -60,7 +60,7 @@ describe("the packed SDK", function () {
     await project?.cleanup();
   });
 
-  it("installs from `npm pack` into an empty project and runs the README example there", async function () {
+  it("installs from `npm pack` into an empty project and runs the README example and the shipped CLI there", async function () {
     const root = path.resolve(__dirname, "../..");
     // Bounded, so that a hung npm fails this test instead of blocking the whole run.
     execFileSync("npm", ["pack", "--pack-destination", project.dir], { cwd: root, stdio: "pipe", timeout: 300_000 });
@@ -77,6 +77,7 @@ describe("the packed SDK", function () {
     // No response cache: consecutive deployments must each see the nonce the previous one used.
     const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
     const admin = new Wallet(ADMIN_KEY, provider);
+    const patient = new Wallet(PATIENT_KEY);
     const ledger = await (await new ConsentLedger__factory(admin).deploy(admin.address, 86400, 86400 * 365, 3600)).waitForDeployment();
     const ledgerAddress = await ledger.getAddress();
     const records = await (await new RecordRegistry__factory(admin).deploy(ledgerAddress)).waitForDeployment();
@@ -103,6 +104,30 @@ describe("the packed SDK", function () {
     expect(result.allowed).to.equal(true);
     expect(result.text).to.equal('{"resourceType":"Observation"}');
     expect(result.abiEntries).to.be.greaterThan(50);
+
+    // The CLI the package ships (bin: dist/cli/main.js), as `npm install` links it: help, a read, a write.
+    const bin = path.join(project.dir, "node_modules", ".bin", "consent-ledger");
+    const cli = (args: string[], key?: string) =>
+      execFileSync(bin, args, {
+        cwd: project.dir,
+        env: {
+          ...process.env,
+          CONSENT_LEDGER_RPC: node.url,
+          CONSENT_LEDGER_DEPLOYMENTS: path.join(project.dir, "deployments"),
+          CONSENT_LEDGER_PRIVATE_KEY: key,
+        },
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: 60_000,
+      });
+    expect(await readFile(path.join(project.dir, "node_modules", "consent-ledger", "dist", "cli", "main.js"), "utf8")).to.match(/^#!\/usr\/bin\/env node\n/);
+    expect(cli(["--help"])).to.match(/consent-ledger/).and.match(/patient/).and.match(/researcher/);
+    const listed = JSON.parse(cli(["--json", "patient", "consents", "--for", patient.address])) as { grantee: string }[];
+    expect(listed.map((c) => c.grantee)).to.deep.equal([admin.address]);
+    cli(["patient", "revoke", "--grantee", admin.address], PATIENT_KEY);
+    const revoked = await ledger.queryFilter(ledger.filters.ConsentRevoked(patient.address, admin.address));
+    expect(revoked.map((event) => event.args.actor)).to.deep.equal([patient.address]);
+    expect(JSON.parse(cli(["--json", "patient", "consents", "--for", patient.address]))).to.deep.equal([]);
 
     // An ES-module consumer imports the same (CommonJS) package by name, core and Node entry points.
     await writeFile(
