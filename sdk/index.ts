@@ -57,6 +57,21 @@ export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
 export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
 export type { RecordContext } from "./crypto/envelope";
+export {
+  DEFAULT_SEGMENT_BYTES,
+  KeyCommitmentError,
+  SegmentError,
+  openRecordRange,
+  openRecordStream,
+  recordIdOfV2,
+  sealRecordStream,
+  sealRecordV2,
+  segmentIndexOf,
+  toReadableStream,
+} from "./crypto/envelope-v2";
+export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
+export { webSegmentCrypto } from "./crypto/segment-crypto";
+export type { SegmentCrypto } from "./crypto/segment-crypto";
 export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
 export {
   bytes32ToPublicKey,
