@@ -208,7 +208,9 @@ describe("sdk/crypto/envelope", function () {
       // Flips that make a header no writer produces.
       const invalidFlips: [string, Uint8Array, RegExp][] = [
         ["magic", flip(sealed.envelope, 0), /magic/],
-        ["format version", flip(sealed.envelope, 3, 0x03), /unsupported format version 2/],
+        ["format version", flip(sealed.envelope, 3, 0x02), /unsupported format version 3/],
+        // Version byte 2 makes it read as v2; where v1 has its iv, v2 has segmentSize (here 2^32-1, refused).
+        ["format version 2", (() => { const e = flip(sealed.envelope, 3, 0x03); e.fill(0xff, 110, 114); return e; })(), /\(v2\): header field segmentSize 4294967295/],
         ["chainId 0", (() => { const e = Uint8Array.from(sealed.envelope); e.fill(0, 4, 12); return e; })(), /chainId is 0/],
         ["zero patient", (() => { const e = Uint8Array.from(sealed.envelope); e.fill(0, 32, 52); return e; })(), /patient is the zero address/],
         ["dataClass", flip(sealed.envelope, 72, 0x80), /dataClass is 128/],
