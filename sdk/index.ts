@@ -79,9 +79,11 @@ export {
   encryptionKeyMessage,
   generateEncryptionKeyPair,
   keyPairFromSignature,
+  migrateEncryptionKey,
+  NonDeterministicSignerError,
   publicKeyToBytes32,
 } from "./crypto/keys";
-export type { EncryptionKeyPair } from "./crypto/keys";
+export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
 export { MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
