@@ -17,7 +17,8 @@ export const nodeSegmentCrypto: SegmentCrypto = {
   seal(key, nonce, plaintext, aad) {
     const cipher = createCipheriv("aes-256-gcm", key as KeyObject, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad);
-    const out = new Uint8Array(plaintext.length + TAG_BYTES);
+    // Not zero-filled: every byte is written just below.
+    const out = Buffer.allocUnsafe(plaintext.length + TAG_BYTES);
     out.set(cipher.update(plaintext), 0);
     cipher.final();
     out.set(cipher.getAuthTag(), plaintext.length);
