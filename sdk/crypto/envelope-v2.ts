@@ -207,16 +207,24 @@ export function parseHeaderV2(bytes: Uint8Array): ParsedHeaderV2 {
 
 /**
  * The segment lengths of a v2 body of `bodyBytes` bytes: n-1 full segments (segmentSize + 16) and a last
- * one of 16..segmentSize+16 bytes (16 only when it is the only one). FormatError otherwise.
+ * one of 16..segmentSize+16 bytes (16 only when it is the only one). SegmentError otherwise.
  */
 function splitBody(bodyBytes: number, segmentSize: number): { count: number; lastBytes: number } {
   const full = segmentSize + GCM_TAG_BYTES;
-  if (bodyBytes < GCM_TAG_BYTES) throw new FormatError(WHAT, `truncated: no segment after the header (${bodyBytes} bytes)`);
+  if (bodyBytes === 0) throw new SegmentError(0, "truncated", "is missing: the record ends after its header");
   const count = Math.ceil(bodyBytes / full);
   const lastBytes = bodyBytes - (count - 1) * full;
-  if (lastBytes <= GCM_TAG_BYTES && count > 1)
-    throw new SegmentError(count - 1, "length", `is ${lastBytes} bytes: a last segment holds at least one byte besides its tag`);
+  if (lastBytes < GCM_TAG_BYTES || (lastBytes === GCM_TAG_BYTES && count > 1))
+    throw new SegmentError(count - 1, "length", `is ${lastBytes} bytes: a last segment holds its tag and, after other segments, at least one byte`);
   return { count, lastBytes };
+}
+
+/**
+ * Checks that a v2 body of `bodyBytes` bytes splits into segments of `segmentSize` plaintext bytes (the
+ * rule readers apply): SegmentError naming the segment that cannot be, otherwise nothing.
+ */
+export function checkSegmentLayout(bodyBytes: number, segmentSize: number): void {
+  splitBody(bodyBytes, segmentSize);
 }
 
 /** Reads a whole v2 envelope held in memory: its header and its segments (views). */

@@ -1,8 +1,11 @@
 /**
- * The record envelope: one self-describing, authenticated blob per record version. Its SHA-256 is the
- * record id anchored in RecordRegistry, and the digest of its CIDv1 (raw, sha2-256) in the blob store.
+ * The record envelope: one self-describing, authenticated blob per record version. Its record id is
+ * anchored in RecordRegistry and is the digest of its CIDv1 (raw, sha2-256) in the blob store. This file
+ * writes format v1 and reads both; format v2 (segmented, streamed, key-committing, what providers
+ * publish) is in ./envelope-v2.ts. v1 is not key-committing: one v1 envelope can be built to open under
+ * two data keys to two plaintexts.
  *
- * Format v1 (all integers big-endian; offsets in bytes):
+ * Format v1 (record id = SHA-256 of the envelope) (all integers big-endian; offsets in bytes):
  *
  *   offset  size  field
  *        0     4  magic "CLR" (0x43 0x4c 0x52) followed by the format version 0x01

@@ -20,6 +20,7 @@ import { BlobNotFoundError, FormatError, InvalidArgumentError, StorageError } fr
 import { bytesEqual, bytesToHex, hexToBytes } from "../crypto/bytes";
 import {
   ByteReader,
+  checkSegmentLayout,
   ENVELOPE_V2_HEADER_BYTES,
   isEnvelopeV2,
   parseHeaderV2,
@@ -142,7 +143,10 @@ export class BlobDigester {
     }
   }
 
-  /** The address digest of everything seen (FormatError for a v2 header whose body cannot be split). */
+  /**
+   * The address digest of everything seen: FormatError for a v2 header cut short or malformed,
+   * SegmentError for a v2 body that does not split into segments.
+   */
   async digest(): Promise<Uint8Array> {
     if (this.plain === undefined && this.v2 === undefined) {
       if (this.headBytes >= 4) parseHeaderV2(this.head.subarray(0, this.headBytes)); // a v2 header cut short
@@ -150,11 +154,9 @@ export class BlobDigester {
     }
     if (this.plain !== undefined) return this.plain.digest();
     const v2 = this.v2 as NonNullable<BlobDigester["v2"]>;
-    if (v2.filled > 0) {
-      if (v2.filled <= GCM_TAG_BYTES && this.size > ENVELOPE_V2_HEADER_BYTES + v2.filled)
-        throw new FormatError("record envelope (v2)", `its last segment is ${v2.filled} bytes, no more than its tag`);
-      v2.outer.update(await this.crypto.sha256(v2.segment.subarray(0, v2.filled)));
-    } else if (this.size === ENVELOPE_V2_HEADER_BYTES) throw new FormatError("record envelope (v2)", "truncated: no segment after the header");
+    // The readers' rule (SegmentError naming the segment), so a store never accepts what no reader opens.
+    checkSegmentLayout(this.size - ENVELOPE_V2_HEADER_BYTES, v2.segment.length - GCM_TAG_BYTES);
+    if (v2.filled > 0) v2.outer.update(await this.crypto.sha256(v2.segment.subarray(0, v2.filled)));
     return v2.outer.digest();
   }
 
