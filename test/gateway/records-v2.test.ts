@@ -109,6 +109,12 @@ describe("the custodian gateway: v2 records (segmented, key-committing)", functi
     const whole = await reader.gateway.fetchCiphertext(record.recordId);
     expect(await cidOf(whole)).to.equal(record.cid);
 
+    // The same through the SDK's GatewayClient, which verifies against the record id it asked for.
+    const viaClient = await reader.gateway.fetchRecordRange({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair, offset: 1_000_000, length: 100_000 });
+    expect(Buffer.from(viaClient.plaintext).equals(Buffer.from(study.subarray(1_000_000, 1_100_000)))).to.equal(true);
+    expect(viaClient.context.dataClass).to.equal(DataClass.IMAGING);
+    expect(viaClient.release.basis).to.equal("Consent");
+
     // A v1 record has no index.
     const noIndex = await gatewayFetch(`${gateway.url}/records/0x${"00".repeat(32)}/index`, { token });
     expect(noIndex.status).to.equal(404);
