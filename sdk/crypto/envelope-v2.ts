@@ -253,7 +253,11 @@ export async function recordIdOfV2(envelope: Uint8Array, crypto: SegmentCrypto =
 // ---------------------------------------------------------------------------------------------------
 // Byte streams: whatever the caller has (Node streams, web ReadableStreams, any async iterable, bytes).
 
-/** Node Readable streams and Node 20's web streams are async iterables; browsers' ReadableStream may not be. */
+/**
+ * Bytes to read: a Node Readable, a web ReadableStream, or any (async) iterable of Uint8Array chunks. A
+ * chunk is read in place (no copy where a segment fits in it), so a source must not change a chunk
+ * once it has handed it out, as Node and web streams never do.
+ */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
 async function* chunksOf(source: ByteSource): AsyncGenerator<Uint8Array> {
@@ -398,8 +402,7 @@ export function sealRecordStream(
   const recordId = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
   recordId.catch(() => undefined); // the envelope's reader sees the same error
 
-  async function* segments(): AsyncGenerator<Uint8Array> {
-    const reader = new ByteReader(source);
+  async function* segments(reader: ByteReader): AsyncGenerator<Uint8Array> {
     const cryptoKey = await crypto.importKey(encryptionKey);
     encryptionKey.fill(0);
     async function* jobs(): AsyncGenerator<() => Promise<[Uint8Array, Uint8Array]>> {
@@ -430,11 +433,14 @@ export function sealRecordStream(
   }
 
   async function* envelope(): AsyncGenerator<Uint8Array> {
+    const reader = new ByteReader(source);
     try {
-      yield* segments();
+      yield* segments(reader);
     } catch (error) {
       settle.reject(error);
       throw error;
+    } finally {
+      await reader.cancel(); // a consumer that stops early stops the source too
     }
   }
   return { dataKey: key, envelope: envelope(), recordId };

@@ -356,6 +356,29 @@ describe("sdk/crypto/envelope-v2", function () {
       expect(idError).to.equal(error);
     });
 
+    it("a consumer that stops reading an envelope early stops its source", async function () {
+      let pulled = 0;
+      let stopped = false;
+      const source = (async function* () {
+        try {
+          for (;;) {
+            pulled += 1;
+            yield bytes(SEGMENT);
+          }
+        } finally {
+          stopped = true;
+        }
+      })();
+      const sealing = sealRecordStream(source, CONTEXT, undefined, { segmentSize: SEGMENT });
+      let parts = 0;
+      for await (const part of sealing.envelope) {
+        void part;
+        if (++parts === 4) break;
+      }
+      expect(stopped).to.equal(true);
+      expect(pulled).to.be.below(10);
+    });
+
     it("refuses a v2 header it cannot read, as FormatError naming the field", async function () {
       const sealed = await sealRecordV2(bytes(40), CONTEXT, undefined, { segmentSize: SEGMENT });
       const copy = sealed.envelope.slice();
