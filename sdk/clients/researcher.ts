@@ -5,7 +5,7 @@ import type { LedgerContracts } from "../chain/connect";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, openRecord } from "../crypto/envelope";
 import { unwrapDataKey } from "../crypto/key-wrap";
-import { deriveEncryptionKeyPair, publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
+import { deriveEncryptionKeyPair, publicKeyToBytes32, type DeriveKeyOptions, type EncryptionKeyPair } from "../crypto/keys";
 import { ConsentLedgerError, FormatError } from "../errors";
 import { parseFhirJson, type FhirResource } from "../fhir/resource";
 import { verifyEnvelopeOnChain, type BatchMembership } from "./records";
@@ -37,9 +37,12 @@ export class ResearcherClient {
     readonly signer: Signer,
   ) {}
 
-  /** The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up). */
-  async deriveEncryptionKey(): Promise<EncryptionKeyPair> {
-    return deriveEncryptionKeyPair(this.signer);
+  /**
+   * The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up): from the
+   * scoped v2 message when `options.scope` is given, else the legacy v1 message (deriveEncryptionKeyPair).
+   */
+  async deriveEncryptionKey(options: DeriveKeyOptions = {}): Promise<EncryptionKeyPair> {
+    return deriveEncryptionKeyPair(this.signer, options);
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */
