@@ -259,6 +259,7 @@ async function startHoldingLock(
     ledger: deployment.ledger,
     challengeTtlSeconds: config.challengeTtlSeconds,
     sessionTtlSeconds: config.sessionTtlSeconds,
+    maxOpenChallenges: config.maxOpenChallenges,
     now: options.now,
   });
   const writer = new AccessLogWriter({
@@ -288,6 +289,8 @@ async function startHoldingLock(
     providers: [custodian, ...config.providers],
     rateLimitPerMinute: config.rateLimitPerMinute,
     confirmations: config.confirmations,
+    timeouts: config.timeouts,
+    challengesPerMinute: config.challengesPerMinute,
     logger: options.logger ?? {
       level: config.logLevel,
       base: { service: "consent-gateway" },
