@@ -28,12 +28,14 @@ import { purposeCode } from "../sdk/args";
 import type { LedgerContracts } from "../sdk/chain/connect";
 import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
 import { openRecord, parseEnvelope } from "../sdk/crypto/envelope";
-import { wrapDataKey } from "../sdk/crypto/key-wrap";
 import { sha256Hex } from "../sdk/crypto/sha256";
+import { wrapDataKeyNative } from "../sdk/node";
 import { BlobNotFoundError, ConsentLedgerError, DecryptionError, FormatError } from "../sdk/errors";
 import { CorruptBlobError, recordIdFromCid, type BlobStore } from "../sdk/storage/blob-store";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
+import { ChainReader, rpcSendOf } from "./chain-reader";
+import { JournalCommitter } from "./journal-committer";
 import { authorizeIngest, authorizeRelease, basisName, dataClassName, purposeName } from "./authorize";
 import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimited, unprocessable } from "./http-error";
 import type { KeyVault } from "./key-vault";
@@ -180,6 +182,8 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       throw error;
     }
   };
+  const chain = new ChainReader(contracts, rpcSendOf(contracts));
+  const journal = new JournalCommitter(store);
   const challengeLimiter = new AccountRateLimiter(options.challengesPerMinute ?? DEFAULTS.challengesPerMinute);
   const limiter = new AccountRateLimiter(options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute);
   /** The caller of a record route, within its per-minute allowance. */
@@ -411,12 +415,12 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
         throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
       }
       const record = heldRecord(request.params.recordId);
-      const decision = await authorizeRelease(contracts, custodian, record, requester, purpose, confirmations);
+      const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
 
       const dataKey = await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext });
       let wrapped: Uint8Array;
       try {
-        wrapped = await wrapDataKey(dataKey, decision.publicKey, record.recordId);
+        wrapped = await wrapDataKeyNative(dataKey, decision.publicKey, record.recordId);
       } catch (cause) {
         if (cause instanceof FormatError) {
           throw conflict(
@@ -431,7 +435,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       // The chain's time of the block whose state allowed the release, not this server's clock: the
       // audit trail orders releases among the consents and revocations that govern them.
       const releasedAt = decision.block.timestamp;
-      const releaseId = store.journalRelease({
+      const releaseId = await journal.journal({
         recordId: record.recordId,
         grantee: requester,
         purpose,

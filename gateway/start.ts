@@ -108,10 +108,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const network = Network.from(chainId);
   // cacheTimeout -1: ethers would otherwise answer a repeated request (the latest block!) from a 250 ms
   // cache, and a revocation mined within that time would not be seen. Every decision reads the chain.
+  // batchStallTime 0: calls made in one turn still go out as one batch, without ethers' default 10 ms wait.
   const provider = new JsonRpcProvider(config.rpcUrl, network, {
     staticNetwork: network,
     pollingInterval: 500,
     cacheTimeout: -1,
+    batchStallTime: 0,
   });
   const deployment = await deploymentFor(config, chainId);
 
