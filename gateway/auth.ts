@@ -11,10 +11,11 @@
  *   challenge works once even under concurrent replays. The token (32 random bytes) is returned once and
  *   stored only as its SHA-256.
  */
+import { createHash } from "node:crypto";
+
 import { Contract, getAddress, TypedDataEncoder, verifyTypedData, type Provider, type TypedDataField } from "ethers";
 
-import { bytesToHex, randomBytes, utf8Encode } from "../sdk/crypto/bytes";
-import { sha256Hex } from "../sdk/crypto/sha256";
+import { bytesToHex, randomBytes } from "../sdk/crypto/bytes";
 import { badRequest, tooManyRequests, unauthenticated, unavailable } from "./http-error";
 import type { GatewayStore } from "./store";
 
@@ -193,7 +194,11 @@ export class Authenticator {
   }
 }
 
-/** The SHA-256 under which a session token is stored. */
+/**
+ * The SHA-256 under which a session token is stored, as 0x-prefixed hex (what sdk/crypto/sha256's
+ * sha256Hex gives). node:crypto's synchronous hash: every authenticated request computes one, and a
+ * WebCrypto digest costs a thread-pool round trip each.
+ */
 export async function tokenHash(token: string): Promise<string> {
-  return sha256Hex(utf8Encode(token));
+  return `0x${createHash("sha256").update(token, "utf8").digest("hex")}`;
 }

@@ -69,22 +69,35 @@ function recordIdBytes(recordId: string): Uint8Array {
  * entry point offers node:crypto's (sdk/crypto/x25519-node.ts), over ten times faster, same results.
  */
 export interface X25519Backend {
-  getPublicKey(secretKey: Uint8Array): Uint8Array;
-  /** Throws on a low-order public key (either backend may); an all-zero result is refused below. */
-  getSharedSecret(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /**
+   * A fresh ephemeral key pair: its public key, and its shared secret with `publicKey`; the ephemeral
+   * secret never leaves. May throw on a low-order `publicKey`; an all-zero secret is refused below.
+   */
+  ephemeralAgreement(publicKey: Uint8Array): { ephemeralPublic: Uint8Array; shared: Uint8Array };
 }
 
+/** The default backend: @noble/curves. */
+const nobleX25519: X25519Backend = {
+  ephemeralAgreement(publicKey) {
+    const ephemeralSecret = randomBytes(X25519_BYTES);
+    try {
+      return { ephemeralPublic: x25519.getPublicKey(ephemeralSecret), shared: x25519.getSharedSecret(ephemeralSecret, publicKey) };
+    } finally {
+      ephemeralSecret.fill(0);
+    }
+  },
+};
+
 /** X25519, with low-order points (noble throws on them) and an all-zero result mapped to FormatError. */
-function sharedSecret(
-  secretKey: Uint8Array,
-  publicKey: Uint8Array,
-  what: string,
-  hint: string,
-  curve: X25519Backend = x25519,
-): Uint8Array {
+function sharedSecret(secretKey: Uint8Array, publicKey: Uint8Array, what: string, hint: string): Uint8Array {
+  return agreed(() => x25519.getSharedSecret(secretKey, publicKey), what, hint);
+}
+
+/** The result of an X25519 agreement, with a throw (low-order point) or an all-zero result as FormatError. */
+function agreed(agree: () => Uint8Array, what: string, hint: string): Uint8Array {
   let shared: Uint8Array;
   try {
-    shared = curve.getSharedSecret(secretKey, publicKey);
+    shared = agree();
   } catch (cause) {
     throw new FormatError(what, "is a low-order X25519 point, not a usable public key", { hint, cause });
   }
@@ -106,22 +119,22 @@ export async function wrapDataKey(
   recordId: string,
   options: { x25519?: X25519Backend } = {},
 ): Promise<Uint8Array> {
-  const curve = options.x25519 ?? x25519;
+  const curve = options.x25519 ?? nobleX25519;
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
     throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes`, { hint: "Pass the data key returned by sealRecord." });
   checkKey("recipient public key", recipientPublicKey);
   const rid = recordIdBytes(recordId);
 
-  const ephemeralSecret = randomBytes(X25519_BYTES);
-  const ephemeralPublic = curve.getPublicKey(ephemeralSecret);
-  const shared = sharedSecret(
-    ephemeralSecret,
-    recipientPublicKey,
+  let ephemeralPublic: Uint8Array = new Uint8Array(0);
+  const shared = agreed(
+    () => {
+      const agreement = curve.ephemeralAgreement(recipientPublicKey);
+      ephemeralPublic = agreement.ephemeralPublic;
+      return agreement.shared;
+    },
     "recipient public key",
     "The recipient's registered key is not a real X25519 public key: ask them to register their key again.",
-    curve,
   );
-  ephemeralSecret.fill(0);
   const kek = keyEncryptionKey(shared, ephemeralPublic, recipientPublicKey, rid);
   shared.fill(0);
   const iv = randomBytes(GCM_IV_BYTES);
