@@ -16,6 +16,8 @@
  *   --provider <address>      repeatable: providers besides the custodian that may deposit records
  *   --rate-limit <n>          CONSENT_GATEWAY_RATE_LIMIT default 1200: requests per account per minute to
  *                             the record routes (metadata, ciphertext, key); 0: no limit
+ *   --challenge-rate-limit <n> CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT default 600: login challenges per client
+ *                             address per minute; 0: no limit (behind a proxy every client has its address)
  *   --confirmations <n>       CONSENT_GATEWAY_CONFIRMATIONS default 0: blocks that must follow whatever allows
  *                             a release (and each access-log transaction) before it counts; revocations count at once
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
@@ -216,6 +218,15 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--challenge-rate-limit <n>",
+        "login challenges per client address per minute (0: no limit, e.g. behind a proxy that limits them)",
+      )
+        .env("CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT")
+        .argParser(integer("--challenge-rate-limit", 0, 1_000_000))
+        .default(DEFAULTS.challengesPerMinute),
+    )
+    .addOption(
+      new Option(
         "--confirmations <n>",
         "blocks that must follow what allows a release before a key goes out (0 for a chain with instant finality)",
       )
@@ -279,6 +290,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     sessionTtl: number;
     provider: string[];
     rateLimit: number;
+    challengeRateLimit: number;
     confirmations: number;
     logLevel: GatewayConfig["logLevel"];
   }>();
@@ -305,6 +317,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     sessionTtlSeconds: options.sessionTtl,
     providers: options.provider,
     rateLimitPerMinute: options.rateLimit,
+    challengesPerMinute: options.challengeRateLimit,
     confirmations: options.confirmations,
     logLevel: options.logLevel,
   };
