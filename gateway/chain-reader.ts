@@ -38,12 +38,15 @@ interface RpcBlock {
 
 /** Block hashes whose facts are kept: the head and a few before it (confirmations, a reorganisation). */
 const KEPT_BLOCKS = 8;
+/** Encoded calls kept (ethers checksums every address it encodes, a keccak each): the same questions recur. */
+const KEPT_CALLDATA = 50_000;
 
 export class ChainReader {
   private readonly ledger: Interface;
   private readonly records: Interface;
   private readonly keys: Interface;
   private readonly facts = new Map<string, Map<string, Promise<unknown>>>();
+  private readonly calldata = new Map<string, string>();
   private headOfTurn?: Promise<CheckedBlock>;
   private readonly blocksOfTurn = new Map<number, Promise<CheckedBlock | undefined>>();
 
@@ -83,7 +86,9 @@ export class ChainReader {
 
   custodianLive(custodian: string, block: CheckedBlock): Promise<boolean> {
     return this.fact(block, `c|${custodian}`, async () =>
-      Boolean(await this.call(this.ledger, this.contracts.deployment.ledger, "isAccredited", [custodian, Role.CUSTODIAN], block)),
+      Boolean(
+        await this.call(this.ledger, this.contracts.deployment.ledger, "isAccredited", [custodian, Role.CUSTODIAN], block),
+      ),
     );
   }
 
@@ -175,7 +180,13 @@ export class ChainReader {
     args: readonly unknown[],
     block: CheckedBlock,
   ): Promise<unknown> {
-    const data = abi.encodeFunctionData(name, args);
+    const key = `${to}|${name}|${JSON.stringify(args)}`;
+    let data = this.calldata.get(key);
+    if (data === undefined) {
+      data = abi.encodeFunctionData(name, args);
+      if (this.calldata.size >= KEPT_CALLDATA) this.calldata.clear();
+      this.calldata.set(key, data);
+    }
     const result = (await this.send("eth_call", [{ to, data }, { blockHash: block.hash }])) as string;
     return abi.decodeFunctionResult(name, result)[0];
   }

@@ -66,7 +66,7 @@ function recordIdBytes(recordId: string): Uint8Array {
 
 /**
  * The X25519 operations a wrap needs. The default is @noble/curves (pure JS, runs anywhere); the Node
- * entry point offers node:crypto's (sdk/crypto/x25519-node.ts), over ten times faster, same results.
+ * entry point offers node:crypto's (sdk/crypto/key-wrap-node.ts), several times faster, same results.
  */
 export interface X25519Backend {
   /**
@@ -117,7 +117,11 @@ export async function wrapDataKey(
   dataKey: Uint8Array,
   recipientPublicKey: Uint8Array,
   recordId: string,
-  options: { x25519?: X25519Backend } = {},
+  options: {
+    x25519?: X25519Backend;
+    /** AES-256-GCM encryption (ciphertext || tag); default sdk/crypto/aes-gcm.ts (WebCrypto). */
+    aesGcmEncrypt?: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => Promise<Uint8Array>;
+  } = {},
 ): Promise<Uint8Array> {
   const curve = options.x25519 ?? nobleX25519;
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
@@ -139,7 +143,7 @@ export async function wrapDataKey(
   shared.fill(0);
   const iv = randomBytes(GCM_IV_BYTES);
   const aad = concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, recipientPublicKey, rid);
-  const ciphertext = await aesGcmEncrypt(kek, iv, dataKey, aad);
+  const ciphertext = await (options.aesGcmEncrypt ?? aesGcmEncrypt)(kek, iv, dataKey, aad);
   kek.fill(0);
   return concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, iv, ciphertext);
 }

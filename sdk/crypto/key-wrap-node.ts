@@ -1,12 +1,13 @@
 /**
- * X25519 by node:crypto (OpenSSL), for Node only: several times faster than the pure-JS curve for a
- * wrap. The same function as @noble/curves' x25519 (RFC 7748), so wraps made with it are byte-for-byte
- * the format of sdk/crypto/key-wrap.ts and open with the SDK's unwrap.
+ * Key wraps with node:crypto (OpenSSL), for Node only: X25519 several times faster than the pure-JS
+ * curve, and AES-256-GCM without a WebCrypto thread-pool round trip. The same functions as the SDK's
+ * (@noble/curves' x25519, RFC 7748; AES-GCM with the tag appended), so wraps made here are in the format
+ * of sdk/crypto/key-wrap.ts and open with the SDK's unwrap.
  *
  * The ephemeral key pair is generated inside OpenSSL (its secret never becomes bytes here); the
  * recipient's public key crosses in as a JWK (RFC 8037), the cheapest import OpenSSL 3 offers.
  */
-import { createPublicKey, diffieHellman, generateKeyPairSync } from "node:crypto";
+import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync } from "node:crypto";
 
 import { wrapDataKey, type X25519Backend } from "./key-wrap";
 
@@ -28,11 +29,24 @@ export const nodeX25519: X25519Backend = {
   },
 };
 
-/** wrapDataKey with node:crypto's X25519: the same 96-byte format, for servers that wrap many keys. */
+/** AES-256-GCM by node:crypto: ciphertext || 16-byte tag, as sdk/crypto/aes-gcm.ts's aesGcmEncrypt. */
+export async function nodeAesGcmEncrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array> {
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(aad);
+  const sealed = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  return new Uint8Array(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+}
+
+/** wrapDataKey with node:crypto: the same 96-byte format, for servers that wrap many keys. */
 export function wrapDataKeyNative(
   dataKey: Uint8Array,
   recipientPublicKey: Uint8Array,
   recordId: string,
 ): Promise<Uint8Array> {
-  return wrapDataKey(dataKey, recipientPublicKey, recordId, { x25519: nodeX25519 });
+  return wrapDataKey(dataKey, recipientPublicKey, recordId, { x25519: nodeX25519, aesGcmEncrypt: nodeAesGcmEncrypt });
 }

@@ -3,12 +3,12 @@ import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { expect } from "chai";
 
-import { aesGcmDecrypt } from "../../sdk/crypto/aes-gcm";
+import { aesGcmDecrypt, aesGcmEncrypt } from "../../sdk/crypto/aes-gcm";
 import { bytesEqual, bytesToHex, concatBytes, hexToBytes, randomBytes, utf8Encode } from "../../sdk/crypto/bytes";
 import { unwrapDataKey, wrapDataKey, WRAPPED_KEY_BYTES } from "../../sdk/crypto/key-wrap";
 import { generateEncryptionKeyPair } from "../../sdk/crypto/keys";
 import { FormatError } from "../../sdk/errors";
-import { nodeX25519, wrapDataKeyNative } from "../../sdk/node";
+import { nodeAesGcmEncrypt, nodeX25519, wrapDataKeyNative } from "../../sdk/node";
 import { expectRejects } from "../helpers/expect-error";
 
 const RECORD_ID = `0x${"5a".repeat(32)}`;
@@ -32,7 +32,7 @@ async function openBySpec(
   return aesGcmDecrypt(kek, wrapped.subarray(36, 48), wrapped.subarray(48, 96), aad);
 }
 
-describe("sdk/crypto/x25519-node (consent-ledger/node): node:crypto's X25519 for key wraps", function () {
+describe("sdk/crypto/key-wrap-node (consent-ledger/node): node:crypto's X25519 and AES-GCM for key wraps", function () {
   it("agrees on the same shared secret as @noble/curves: the recipient's X25519 with the ephemeral key gives it", function () {
     for (let i = 0; i < 50; i++) {
       const recipient = generateEncryptionKeyPair();
@@ -40,6 +40,16 @@ describe("sdk/crypto/x25519-node (consent-ledger/node): node:crypto's X25519 for
       expect(ephemeralPublic).to.have.length(32);
       expect(bytesToHex(shared)).to.equal(bytesToHex(x25519.getSharedSecret(recipient.secretKey, ephemeralPublic)));
     }
+  });
+
+  it("encrypts AES-256-GCM exactly as the SDK's WebCrypto AES-GCM", async function () {
+    const key = randomBytes(32);
+    const iv = randomBytes(12);
+    const plaintext = randomBytes(32);
+    const aad = randomBytes(100);
+    expect(bytesToHex(await nodeAesGcmEncrypt(key, iv, plaintext, aad))).to.equal(
+      bytesToHex(await aesGcmEncrypt(key, iv, plaintext, aad)),
+    );
   });
 
   it("uses a fresh ephemeral key for every agreement", function () {
