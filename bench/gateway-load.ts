@@ -353,7 +353,7 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
 
   await closedLoop("warm-up", WARM_UP_MS);
 
-  const cpuBefore = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid) };
+  const cpuBefore = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid), client: process.cpuUsage() };
   const closedStarted = performance.now();
   const faulter = FAULT
     ? (async () => {
@@ -367,7 +367,7 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
     : Promise.resolve();
   await Promise.all([closedLoop("closed", CLOSED_MS), revoker(REVOCATIONS, CLOSED_MS), faulter]);
   const closedMs = performance.now() - closedStarted;
-  const cpuAfter = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid) };
+  const cpuAfter = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid), client: process.cpuUsage(cpuBefore.client) };
 
   await Promise.all([openLoop("open", OPEN_MS, OFFERED_RATE), revoker(REVOCATIONS, OPEN_MS)]);
 
@@ -485,6 +485,9 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
       nodeCpuMsPerRelease: cpuPer(cpuBefore.node, cpuAfter.node),
       gatewayCpuMsPerAnswer: cpuPer(cpuBefore.gateway, cpuAfter.gateway, closedAnswered),
       nodeCpuMsPerAnswer: cpuPer(cpuBefore.node, cpuAfter.node, closedAnswered),
+      /** This process: the 20 clients' HTTP, JSON and bookkeeping, which compete for the same cores. */
+      loadGeneratorCpuMsPerAnswer: cpuPer(0, (cpuAfter.client.user + cpuAfter.client.system) / 1000, closedAnswered),
+      loadAverage: os.loadavg().map((v) => round(v, 2)),
     },
     open: {
       offeredRate: OFFERED_RATE,
