@@ -16,6 +16,8 @@
  *   --provider <address>      repeatable: providers besides the custodian that may deposit records
  *   --rate-limit <n>          CONSENT_GATEWAY_RATE_LIMIT default 1200: requests per account per minute to
  *                             the record routes (metadata, ciphertext, key); 0: no limit
+ *   --challenge-rate-limit <n> CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT default 600: login challenges per client
+ *                             address per minute; 0: no limit (behind a proxy every client has its address)
  *   --confirmations <n>       CONSENT_GATEWAY_CONFIRMATIONS default 0: blocks that must follow whatever allows
  *                             a release (and each access-log transaction) before it counts; revocations count at once
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
@@ -50,6 +52,12 @@ export interface GatewayConfig {
   rateLimitPerMinute?: number;
   /** Blocks that must follow what allows a release, and each log transaction; default 0 (instant finality). */
   confirmations?: number;
+  /** Connection timeouts (ms); defaults DEFAULTS.timeouts. Not flags: set by code embedding the gateway. */
+  timeouts?: Partial<{ requestMs: number; headersMs: number; idleMs: number }>;
+  /** Unused login challenges held overall; default DEFAULTS.maxOpenChallenges. */
+  maxOpenChallenges?: number;
+  /** Login challenges per client address per minute; 0: no limit. Default DEFAULTS.challengesPerMinute. */
+  challengesPerMinute?: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -64,6 +72,15 @@ export const DEFAULTS = {
   rateLimitPerMinute: 1200,
   confirmations: 0,
   logLevel: "info",
+  /** Unused login challenges held overall; past it the oldest are dropped (gateway/auth.ts). */
+  maxOpenChallenges: 100_000,
+  /** Login challenges per client address per minute. */
+  challengesPerMinute: 600,
+  /**
+   * A 22 MB deposit at 500 kB/s fits the request timeout; headers come in one packet; an idle
+   * keep-alive connection is closed after a minute.
+   */
+  timeouts: { requestMs: 60_000, headersMs: 10_000, idleMs: 60_000 },
 } as const;
 
 /** Longest session the gateway will issue: 15 minutes. */
@@ -201,6 +218,15 @@ export function gatewayCommand(): Command {
     )
     .addOption(
       new Option(
+        "--challenge-rate-limit <n>",
+        "login challenges per client address per minute (0: no limit, e.g. behind a proxy that limits them)",
+      )
+        .env("CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT")
+        .argParser(integer("--challenge-rate-limit", 0, 1_000_000))
+        .default(DEFAULTS.challengesPerMinute),
+    )
+    .addOption(
+      new Option(
         "--confirmations <n>",
         "blocks that must follow what allows a release before a key goes out (0 for a chain with instant finality)",
       )
@@ -264,6 +290,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     sessionTtl: number;
     provider: string[];
     rateLimit: number;
+    challengeRateLimit: number;
     confirmations: number;
     logLevel: GatewayConfig["logLevel"];
   }>();
@@ -290,6 +317,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     sessionTtlSeconds: options.sessionTtl,
     providers: options.provider,
     rateLimitPerMinute: options.rateLimit,
+    challengesPerMinute: options.challengeRateLimit,
     confirmations: options.confirmations,
     logLevel: options.logLevel,
   };

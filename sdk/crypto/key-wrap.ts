@@ -64,11 +64,40 @@ function recordIdBytes(recordId: string): Uint8Array {
   return hexToBytes(recordId, { argument: "record id", length: 32 });
 }
 
+/**
+ * The X25519 operations a wrap needs. The default is @noble/curves (pure JS, runs anywhere); the Node
+ * entry point offers node:crypto's (sdk/crypto/node/key-wrap.ts), several times faster, same results.
+ */
+export interface X25519Backend {
+  /**
+   * A fresh ephemeral key pair: its public key, and its shared secret with `publicKey`; the ephemeral
+   * secret never leaves. May throw on a low-order `publicKey`; an all-zero secret is refused below.
+   */
+  ephemeralAgreement(publicKey: Uint8Array): { ephemeralPublic: Uint8Array; shared: Uint8Array };
+}
+
+/** The default backend: @noble/curves. */
+const nobleX25519: X25519Backend = {
+  ephemeralAgreement(publicKey) {
+    const ephemeralSecret = randomBytes(X25519_BYTES);
+    try {
+      return { ephemeralPublic: x25519.getPublicKey(ephemeralSecret), shared: x25519.getSharedSecret(ephemeralSecret, publicKey) };
+    } finally {
+      ephemeralSecret.fill(0);
+    }
+  },
+};
+
 /** X25519, with low-order points (noble throws on them) and an all-zero result mapped to FormatError. */
 function sharedSecret(secretKey: Uint8Array, publicKey: Uint8Array, what: string, hint: string): Uint8Array {
+  return agreed(() => x25519.getSharedSecret(secretKey, publicKey), what, hint);
+}
+
+/** The result of an X25519 agreement, with a throw (low-order point) or an all-zero result as FormatError. */
+function agreed(agree: () => Uint8Array, what: string, hint: string): Uint8Array {
   let shared: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(secretKey, publicKey);
+    shared = agree();
   } catch (cause) {
     throw new FormatError(what, "is a low-order X25519 point, not a usable public key", { hint, cause });
   }
@@ -80,27 +109,41 @@ function keyEncryptionKey(shared: Uint8Array, ephemeralPublic: Uint8Array, recip
   return hkdf(sha256, shared, concatBytes(ephemeralPublic, recipientPublic), concatBytes(INFO_PREFIX, recordId), AES_KEY_BYTES);
 }
 
-/** Wraps the 32-byte `dataKey` of record `recordId` to `recipientPublicKey` (32-byte X25519): 96 bytes. */
-export async function wrapDataKey(dataKey: Uint8Array, recipientPublicKey: Uint8Array, recordId: string): Promise<Uint8Array> {
+/**
+ * Wraps the 32-byte `dataKey` of record `recordId` to `recipientPublicKey` (32-byte X25519): 96 bytes.
+ * `options.x25519` swaps the curve implementation, not the format.
+ */
+export async function wrapDataKey(
+  dataKey: Uint8Array,
+  recipientPublicKey: Uint8Array,
+  recordId: string,
+  options: {
+    x25519?: X25519Backend;
+    /** AES-256-GCM encryption (ciphertext || tag); default sdk/crypto/aes-gcm.ts (WebCrypto). */
+    aesGcmEncrypt?: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => Promise<Uint8Array>;
+  } = {},
+): Promise<Uint8Array> {
+  const curve = options.x25519 ?? nobleX25519;
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
     throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes`, { hint: "Pass the data key returned by sealRecord." });
   checkKey("recipient public key", recipientPublicKey);
   const rid = recordIdBytes(recordId);
 
-  const ephemeralSecret = randomBytes(X25519_BYTES);
-  const ephemeralPublic = x25519.getPublicKey(ephemeralSecret);
-  const shared = sharedSecret(
-    ephemeralSecret,
-    recipientPublicKey,
+  let ephemeralPublic: Uint8Array = new Uint8Array(0);
+  const shared = agreed(
+    () => {
+      const agreement = curve.ephemeralAgreement(recipientPublicKey);
+      ephemeralPublic = agreement.ephemeralPublic;
+      return agreement.shared;
+    },
     "recipient public key",
     "The recipient's registered key is not a real X25519 public key: ask them to register their key again.",
   );
-  ephemeralSecret.fill(0);
   const kek = keyEncryptionKey(shared, ephemeralPublic, recipientPublicKey, rid);
   shared.fill(0);
   const iv = randomBytes(GCM_IV_BYTES);
   const aad = concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, recipientPublicKey, rid);
-  const ciphertext = await aesGcmEncrypt(kek, iv, dataKey, aad);
+  const ciphertext = await (options.aesGcmEncrypt ?? aesGcmEncrypt)(kek, iv, dataKey, aad);
   kek.fill(0);
   return concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, iv, ciphertext);
 }

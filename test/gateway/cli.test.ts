@@ -81,6 +81,18 @@ describe("the custodian gateway: command line", function () {
       );
     });
 
+    it("takes the login-challenge limit from --challenge-rate-limit or its variable; 600 by default, 0 turns it off", function () {
+      const rpc = ["--rpc", "http://127.0.0.1:8545"];
+      expect(parseConfig(rpc, env()).challengesPerMinute).to.equal(600);
+      expect(parseConfig([...rpc, "--challenge-rate-limit", "30"], env()).challengesPerMinute).to.equal(30);
+      expect(
+        parseConfig(rpc, env({ CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT: "0" })).challengesPerMinute,
+      ).to.equal(0);
+      expect(configError([...rpc, "--challenge-rate-limit", "x"], env())).to.contain(
+        "--challenge-rate-limit must be a whole number from 0 to 1000000",
+      );
+    });
+
     it("takes the confirmations from --confirmations or CONSENT_GATEWAY_CONFIRMATIONS", function () {
       const rpc = ["--rpc", "http://127.0.0.1:8545"];
       expect(parseConfig([...rpc, "--confirmations", "12"], env()).confirmations).to.equal(12);

@@ -1,8 +1,12 @@
+import { KeyObject } from "node:crypto";
+
 import { expect } from "chai";
 
-import { bytesEqual, randomBytes } from "../../sdk/crypto/bytes";
+import { aesGcmDecrypt, aesGcmEncrypt } from "../../sdk/crypto/aes-gcm";
+import { bytesEqual, hexToBytes, randomBytes } from "../../sdk/crypto/bytes";
 import { DecryptionError } from "../../sdk/errors";
 import { KeyVault, WrongMasterKeyError } from "../../gateway/key-vault";
+import { expectRejects } from "../helpers/expect-error";
 
 const RECORD = `0x${"ab".repeat(32)}`;
 const OTHER = `0x${"cd".repeat(32)}`;
@@ -20,14 +24,14 @@ async function bytesHeldBy(vault: KeyVault): Promise<Uint8Array[]> {
 }
 
 describe("gateway/key-vault", function () {
-  it("holds the master key only as a non-extractable WebCrypto key: no copy of its bytes in JavaScript", async function () {
+  it("holds the master key only as a native KeyObject: no copy of its bytes in JavaScript", async function () {
     const masterKey = randomBytes(32);
     const vault = new KeyVault(masterKey);
     const sealed = await vault.seal(RECORD, randomBytes(32));
     for (const held of await bytesHeldBy(vault)) expect(bytesEqual(held, masterKey), "a raw copy of the master key").to.equal(false);
-    const key = await (vault as unknown as { key: Promise<CryptoKey> }).key;
-    expect(key.extractable).to.equal(false);
-    expect(key.usages.sort()).to.deep.equal(["decrypt", "encrypt"]);
+    const key = (vault as unknown as { key: KeyObject }).key;
+    expect(key).to.be.instanceOf(KeyObject);
+    expect(key.type).to.equal("secret");
     expect((await vault.open(RECORD, sealed)).length).to.equal(32);
   });
 
@@ -51,5 +55,39 @@ describe("gateway/key-vault", function () {
     let destroyed: unknown;
     await vault.seal(RECORD, dataKey).catch((caught: unknown) => (destroyed = caught));
     expect(String(destroyed)).to.contain("destroyed");
+  });
+});
+
+describe("the custodian gateway: key vault (node:crypto AES-256-GCM)", function () {
+  const masterKey = randomBytes(32);
+  const vault = new KeyVault(masterKey);
+  const dataKey = randomBytes(32);
+
+  it("seals exactly as the SDK's AES-GCM does: each opens what the other sealed", async function () {
+    const sealed = await vault.seal(RECORD, dataKey);
+    expect(bytesEqual(await aesGcmDecrypt(masterKey, sealed.iv, sealed.ciphertext, hexToBytes(RECORD)), dataKey)).to.equal(
+      true,
+    );
+    const iv = randomBytes(12);
+    const bySdk = await aesGcmEncrypt(masterKey, iv, dataKey, hexToBytes(RECORD));
+    expect(bytesEqual(await vault.open(RECORD, { iv, ciphertext: bySdk }), dataKey)).to.equal(true);
+  });
+
+  it("refuses with DecryptionError a sealed key moved to another record, altered, or under another master key", async function () {
+    const sealed = await vault.seal(RECORD, dataKey);
+    await expectRejects(vault.open(OTHER, sealed), DecryptionError);
+    const altered = Uint8Array.from(sealed.ciphertext);
+    altered[0] ^= 1;
+    await expectRejects(vault.open(RECORD, { iv: sealed.iv, ciphertext: altered }), DecryptionError);
+    await expectRejects(vault.open(RECORD, { iv: sealed.iv, ciphertext: sealed.ciphertext.subarray(0, 10) }), DecryptionError);
+    await expectRejects(new KeyVault(randomBytes(32)).open(RECORD, sealed), DecryptionError);
+  });
+
+  it("tells a wrong master key from its check value", async function () {
+    const check = await vault.checkValue();
+    await vault.verifyCheckValue(check);
+    let refused: unknown;
+    await new KeyVault(randomBytes(32)).verifyCheckValue(check).catch((error: unknown) => (refused = error));
+    expect((refused as Error).name).to.equal("WrongMasterKeyError");
   });
 });
