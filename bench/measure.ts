@@ -39,6 +39,7 @@ import {
 import hre from "hardhat";
 
 import { AccessBasis, DataClass, EmergencyReason, Purpose, duoMaskOf, maskOf } from "../sdk/codes";
+import { CONSENT_TYPES } from "../sdk/index";
 import { DAY, YEAR, deployLedgerFixture } from "../test/helpers/fixtures";
 
 const { ethers, network } = hre;
@@ -324,18 +325,8 @@ const CONSENT_CLASSES = maskOf([
 ]);
 const CONSENT_PURPOSES = maskOf([Purpose.TREAT, Purpose.CAREMGT]);
 
-const GRANT_TYPES = {
-  Grant: [
-    { name: "patient", type: "address" },
-    { name: "grantee", type: "address" },
-    { name: "dataClasses", type: "uint32" },
-    { name: "purposes", type: "uint32" },
-    { name: "validFrom", type: "uint40" },
-    { name: "validUntil", type: "uint40" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+// The SDK's EIP-712 type, so the benchmark signs exactly what a patient's client signs.
+const GRANT_TYPES = { Grant: CONSENT_TYPES.Grant };
 const EAS_ATTEST_TYPES = {
   Attest: [
     { name: "attester", type: "address" },
@@ -575,6 +566,7 @@ export async function measureGas(): Promise<GasReport> {
         validUntil: VALID_UNTIL,
       };
       const signature = await signer.signTypedData(ledgerDomain, GRANT_TYPES, {
+        signer: signer.address,
         patient: signer.address,
         ...terms,
         nonce,

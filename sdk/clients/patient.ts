@@ -271,6 +271,7 @@ export class PatientClient {
     let signature: string;
     try {
       signature = await signConsentMessage(this.signer, consentDomain(this.contracts.chainId, ledger), primaryType, {
+        signer,
         ...fields,
         nonce,
         deadline,

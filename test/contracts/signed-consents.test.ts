@@ -96,10 +96,10 @@ describe("SignedConsents", function () {
     it("hashes each type with exactly the fields ISignedConsents documents", async function () {
       const documented = {
         Grant:
-          "Grant(address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)",
-        Revoke: "Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)",
-        ApproveRequest: "ApproveRequest(bytes32 requestId,uint256 nonce,uint256 deadline)",
-        DenyRequest: "DenyRequest(bytes32 requestId,uint256 nonce,uint256 deadline)",
+          "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)",
+        Revoke: "Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)",
+        ApproveRequest: "ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)",
+        DenyRequest: "DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)",
       };
       for (const [type, fields] of Object.entries(SIGNED_CONSENT_TYPES)) {
         expect(ethers.TypedDataEncoder.from({ [type]: [...fields] }).encodeType(type)).to.equal(
@@ -273,6 +273,7 @@ describe("SignedConsents", function () {
         // The twin is a different byte string over the same digest that recovers the same key.
         expect(twin).to.not.equal(signature);
         const digest = await digestOf(f.ledger, "Grant", {
+          signer: args[2],
           patient: args[0],
           ...args[1],
           nonce: args[3],
@@ -401,8 +402,8 @@ describe("SignedConsents", function () {
 
       it("hands the wallet the EIP-712 digest, which it approves only for its owner's signature", async function () {
         const f = await loadFixture(deployWithWalletFixture);
-        const [patient, terms, , nonce, deadline, signature] = await walletGrantArgs(f, f.walletOwner);
-        const digest = await digestOf(f.ledger, "Grant", { patient, ...terms, nonce, deadline });
+        const [patient, terms, signer, nonce, deadline, signature] = await walletGrantArgs(f, f.walletOwner);
+        const digest = await digestOf(f.ledger, "Grant", { signer, patient, ...terms, nonce, deadline });
 
         expect(await f.wallet.isValidSignature(digest, signature)).to.equal("0x1626ba7e");
         const strangerSignature = (await walletGrantArgs(f, f.stranger))[5];
@@ -630,8 +631,9 @@ describe("SignedConsents", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH)).to.be
-        .true;
+      expect(
+        await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+      ).to.be.true;
       expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.true;
     });
 
@@ -736,9 +738,9 @@ describe("SignedConsents", function () {
     it("reverts with RequestNotFound for a request it already approved: a second signature cannot decide it again", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const { request, requestId } = await openResearchRequest(f);
-      await f.ledger.connect(f.relayer).approveRequestBySig(
-        ...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 80n })),
-      );
+      await f.ledger
+        .connect(f.relayer)
+        .approveRequestBySig(...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 80n })));
       const consent = await f.ledger.consentOf(f.patient.address, f.pharma.address);
 
       await expect(
@@ -947,6 +949,156 @@ describe("SignedConsents", function () {
         "ConsentGranted",
       );
       expect(await f.ledger.isNonceUsed(f.delegate.address, 1n)).to.be.true;
+    });
+  });
+  // A signature names the account it speaks for. Two accounts that accept the same key (a wallet and
+  // its owner's address; two wallets of one owner) must not each get a use of it, nor reach a nonce
+  // the other spent or cancelled.
+  describe("a signature speaks for the account it names, and for no other", function () {
+    /** A carer who moved to a new wallet with the same key: both wallets are the patient's delegates. */
+    async function deployCarerWithTwoWalletsFixture() {
+      const f = await deployWithWalletFixture();
+      const newWallet = await ethers.deployContract("SmartWalletMock", [f.walletOwner.address]);
+      const until = (await time.latest()) + 30 * DAY;
+      await f.ledger.connect(f.patient).appointDelegate(f.walletAddress, until);
+      await f.ledger.connect(f.patient).appointDelegate(await newWallet.getAddress(), until);
+      return { ...f, newWalletAddress: await newWallet.getAddress() };
+    }
+
+    context("a smart-wallet patient whose owner's key is also its delegate", function () {
+      async function ownerIsDelegate() {
+        const f = await loadFixture(deployWithWalletFixture);
+        await walletCalls(f, "appointDelegate", [f.walletOwner.address, (await time.latest()) + 30 * DAY]);
+        return f;
+      }
+
+      it("refuses the wallet's grant relayed a second time as the owner's", async function () {
+        const f = await ownerIsDelegate();
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.walletAddress, terms },
+          { signer: f.walletAddress, nonce: 5n },
+        );
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentGranted");
+        await walletCalls(f, "revoke", [f.walletAddress, f.hospital.address]);
+
+        args[2] = f.walletOwner.address;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.walletOwner.address);
+        expect(await labForTreatment(f, f.walletAddress)).to.be.false;
+      });
+
+      it("refuses a grant whose nonce the wallet cancelled, relayed as the owner's", async function () {
+        const f = await ownerIsDelegate();
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.walletAddress, terms },
+          { signer: f.walletAddress, nonce: 6n },
+        );
+        await walletCalls(f, "invalidateNonces", [0n, 1n << 6n]);
+
+        args[2] = f.walletOwner.address;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.walletOwner.address);
+        expect(await labForTreatment(f, f.walletAddress)).to.be.false;
+      });
+
+      it("refuses an approval whose nonce the wallet cancelled, relayed as the owner's", async function () {
+        const f = await ownerIsDelegate();
+        const { request } = await openResearchRequest(f, { patient: f.walletAddress });
+        const args = await signApproveRequest(f.ledger, f.walletOwner, request, { signer: f.walletAddress, nonce: 7n });
+        await walletCalls(f, "invalidateNonces", [0n, 1n << 7n]);
+
+        args[1] = f.walletOwner.address;
+        await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.walletOwner.address);
+      });
+
+      it("still accepts the owner's own signature as delegate, naming the owner", async function () {
+        const f = await ownerIsDelegate();
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(f.ledger, f.walletOwner, { patient: f.walletAddress, terms }, { nonce: 5n });
+
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.emit(f.ledger, "ConsentGranted")
+          .withArgs(
+            f.walletAddress,
+            f.hospital.address,
+            f.walletOwner.address,
+            terms.dataClasses,
+            terms.purposes,
+            terms.validFrom,
+            terms.validUntil,
+          );
+      });
+    });
+
+    context("a carer's old and new wallet with one key, both delegates", function () {
+      it("refuses the old wallet's grant relayed again as the new wallet's", async function () {
+        const f = await loadFixture(deployCarerWithTwoWalletsFixture);
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.patient, terms },
+          { signer: f.walletAddress, nonce: 9n },
+        );
+        await f.ledger.connect(f.relayer).grantBySig(...args);
+        await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
+
+        args[2] = f.newWalletAddress;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.newWalletAddress);
+        expect(await labForTreatment(f)).to.be.false;
+      });
+
+      it("refuses an old revocation replayed through the new wallet after the patient granted again", async function () {
+        const f = await loadFixture(deployCarerWithTwoWalletsFixture);
+        await f.ledger
+          .connect(f.patient)
+          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+        const args = await signRevoke(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.patient, grantee: f.hospital },
+          { signer: f.walletAddress, nonce: 4n },
+        );
+        await expect(f.ledger.connect(f.relayer).revokeBySig(...args)).to.emit(f.ledger, "ConsentRevoked");
+        await f.ledger
+          .connect(f.patient)
+          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+
+        args[2] = f.newWalletAddress;
+        await expect(f.ledger.connect(f.relayer).revokeBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.newWalletAddress);
+        expect(await labForTreatment(f)).to.be.true;
+      });
+
+      it("still accepts a revocation the carer signs for the new wallet", async function () {
+        const f = await loadFixture(deployCarerWithTwoWalletsFixture);
+        await f.ledger
+          .connect(f.patient)
+          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+        const args = await signRevoke(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.patient, grantee: f.hospital },
+          { signer: f.newWalletAddress, nonce: 4n },
+        );
+
+        await expect(f.ledger.connect(f.relayer).revokeBySig(...args))
+          .to.emit(f.ledger, "ConsentRevoked")
+          .withArgs(f.patient.address, f.hospital.address, f.newWalletAddress);
+      });
     });
   });
 });

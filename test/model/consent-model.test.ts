@@ -903,20 +903,20 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
   if (op.kind === "grant") {
     const terms = resolveGrant(run, op.grant, now);
     type = "Grant";
-    message = { patient, ...terms, nonce, deadline };
+    message = { signer, patient, ...terms, nonce, deadline };
     signed.terms = terms;
     // Tampering: the relayer widens the classes after the patient signed.
     if (op.corruption === "tamper") relayed = { terms: { ...terms, dataClasses: (terms.dataClasses ^ (1 << 3)) >>> 0 } };
   } else if (op.kind === "revoke") {
     const grantee = revokee(run, patient, op.grantee);
     type = "Revoke";
-    message = { patient, grantee, nonce, deadline };
+    message = { signer, patient, grantee, nonce, deadline };
     signed.grantee = grantee;
     if (op.corruption === "tamper") relayed = { grantee: grantee === run.address.lab ? run.address.hospital : run.address.lab };
   } else {
     const request = resolveRequest(run, op.ref, now);
     type = op.kind === "approve" ? "ApproveRequest" : "DenyRequest";
-    message = { requestId: requestIdOf(request), nonce, deadline };
+    message = { signer, requestId: requestIdOf(request), nonce, deadline };
     signed.request = request;
     if (op.corruption === "tamper") relayed = { request: { ...request, terms: { ...request.terms, duration: request.terms.duration + 1 } } };
   }
