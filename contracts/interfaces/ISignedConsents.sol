@@ -84,6 +84,9 @@ interface ISignedConsents {
      */
     function invalidateNonces(uint256 word, uint256 mask) external;
 
-    /// @notice Whether `signer` has used or cancelled `nonce`.
-    function isNonceUsed(address signer, uint256 nonce) external view returns (bool);
+    /**
+     * @notice The word `word` of `signer`'s nonce bitmap, as in Permit2: bit `i` is set when nonce
+     * `word * 256 + i` is used or cancelled. One read tells a client which of 256 nonces are free.
+     */
+    function nonceBitmap(address signer, uint256 word) external view returns (uint256);
 }

@@ -116,8 +116,8 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     }
 
     /// @inheritdoc ISignedConsents
-    function isNonceUsed(address signer, uint256 nonce) external view returns (bool) {
-        return (_usedNonces[signer][nonce >> 8] >> (nonce & 0xff)) & 1 == 1;
+    function nonceBitmap(address signer, uint256 word) external view returns (uint256) {
+        return _usedNonces[signer][word];
     }
 
     /**

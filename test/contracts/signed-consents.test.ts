@@ -19,6 +19,7 @@ import {
   SIGNED_CONSENT_TYPES,
   digestOf,
   domainOf,
+  isNonceUsed,
   malleate,
   signApproveRequest,
   signDenyRequest,
@@ -132,16 +133,16 @@ describe("SignedConsents", function () {
             terms.validUntil,
           );
         expect(await labForTreatment(f)).to.be.true;
-        expect(await f.ledger.isNonceUsed(f.stranger.address, 1n)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.stranger.address, 1n)).to.be.false;
       });
 
       it("spends exactly the nonce it carries", async function () {
         const f = await loadFixture(deployLedgerFixture);
         await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 300n)));
 
-        expect(await f.ledger.isNonceUsed(f.patient.address, 300n)).to.be.true;
+        expect(await isNonceUsed(f.ledger, f.patient.address, 300n)).to.be.true;
         for (const other of [0n, 299n, 301n, 44n])
-          expect(await f.ledger.isNonceUsed(f.patient.address, other)).to.be.false;
+          expect(await isNonceUsed(f.ledger, f.patient.address, other)).to.be.false;
       });
 
       it("accepts nonces in any order, as long as each is used once", async function () {
@@ -319,7 +320,7 @@ describe("SignedConsents", function () {
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "NotPatientOrDelegate")
           .withArgs(f.patient.address, f.stranger.address);
-        expect(await f.ledger.isNonceUsed(f.stranger.address, 4n)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.stranger.address, 4n)).to.be.false;
         expect(await labForTreatment(f)).to.be.false;
       });
 
@@ -396,8 +397,8 @@ describe("SignedConsents", function () {
             terms.validUntil,
           );
         expect(await labForTreatment(f, f.walletAddress)).to.be.true;
-        expect(await f.ledger.isNonceUsed(f.walletAddress, 1n)).to.be.true;
-        expect(await f.ledger.isNonceUsed(f.walletOwner.address, 1n)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.walletAddress, 1n)).to.be.true;
+        expect(await isNonceUsed(f.ledger, f.walletOwner.address, 1n)).to.be.false;
       });
 
       it("hands the wallet the EIP-712 digest, which it approves only for its owner's signature", async function () {
@@ -523,7 +524,7 @@ describe("SignedConsents", function () {
       await expect(f.ledger.connect(f.stranger).revokeBySig(...args))
         .to.emit(f.ledger, "ConsentRevoked")
         .withArgs(f.patient.address, f.hospital.address, f.patient.address);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 3n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 3n)).to.be.true;
     });
 
     it("reverts with NonceAlreadyUsed when replayed after the consent is granted again", async function () {
@@ -634,7 +635,7 @@ describe("SignedConsents", function () {
       expect(
         await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.true;
     });
 
     it("approves on a live delegate's signature, naming the delegate as actor", async function () {
@@ -732,7 +733,7 @@ describe("SignedConsents", function () {
       await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
         .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
         .withArgs(requestId);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 77n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 77n)).to.be.false;
     });
 
     it("reverts with RequestNotFound for a request it already approved: a second signature cannot decide it again", async function () {
@@ -757,8 +758,8 @@ describe("SignedConsents", function () {
       )
         .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
         .withArgs(requestId);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 81n)).to.be.false;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 82n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 81n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 82n)).to.be.false;
       expect(await f.ledger.consentOf(f.patient.address, f.pharma.address)).to.deep.equal(consent);
     });
 
@@ -788,7 +789,7 @@ describe("SignedConsents", function () {
       // The denial is in RequestDenied; the request itself is cleared.
       expect(await f.ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.None), 0n]);
       expect((await f.ledger.consentOf(f.patient.address, f.pharma.address)).validUntil).to.equal(0n);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 2n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 2n)).to.be.true;
     });
 
     it("denies on a live delegate's signature, naming the delegate as actor", async function () {
@@ -865,28 +866,28 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.patient.address, 0n, mask);
       for (let bit = 0n; bit < 256n; bit++) {
-        expect(await f.ledger.isNonceUsed(f.patient.address, bit), `nonce ${bit}`).to.equal(
+        expect(await isNonceUsed(f.ledger, f.patient.address, bit), `nonce ${bit}`).to.equal(
           ((mask >> bit) & 1n) === 1n,
         );
       }
-      expect(await f.ledger.isNonceUsed(f.patient.address, 256n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 256n)).to.be.false;
     });
 
     it("maps bit i of word w to nonce w * 256 + i", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await f.ledger.connect(f.patient).invalidateNonces(3n, 1n << 5n);
 
-      expect(await f.ledger.isNonceUsed(f.patient.address, 3n * 256n + 5n)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 5n)).to.be.false;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 3n * 256n + 4n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 3n * 256n + 5n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 5n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 3n * 256n + 4n)).to.be.false;
     });
 
     it("reaches the highest nonce through the highest word", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await f.ledger.connect(f.patient).invalidateNonces(MaxUint256 >> 8n, 1n << 255n);
 
-      expect(await f.ledger.isNonceUsed(f.patient.address, MaxUint256)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, MaxUint256 - 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, MaxUint256)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, MaxUint256 - 1n)).to.be.false;
       await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, MaxUint256))))
         .to.be.revertedWithCustomError(f.ledger, "NonceAlreadyUsed")
         .withArgs(f.patient.address, MaxUint256);
@@ -901,8 +902,8 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.patient.address, 0n, 0n);
 
-      for (const nonce of [1n, 2n, 3n]) expect(await f.ledger.isNonceUsed(f.patient.address, nonce)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 4n)).to.be.false;
+      for (const nonce of [1n, 2n, 3n]) expect(await isNonceUsed(f.ledger, f.patient.address, nonce)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 4n)).to.be.false;
     });
 
     it("cancels 256 signatures at once with a full mask", async function () {
@@ -928,27 +929,47 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.stranger.address, 0n, MaxUint256);
 
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.false;
       await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentGranted");
     });
   });
 
-  describe("isNonceUsed", function () {
-    it("keeps each signer's nonces apart", async function () {
+  describe("nonceBitmap", function () {
+    it("returns a signer's word of 256 nonces in one read, spent and cancelled ones as set bits", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 3n)));
+      await f.ledger.connect(f.patient).invalidateNonces(1n, 0b101n);
+
+      expect(await f.ledger.nonceBitmap(f.patient.address, 0n)).to.equal(1n << 3n);
+      expect(await f.ledger.nonceBitmap(f.patient.address, 1n)).to.equal(0b101n);
+      expect(await f.ledger.nonceBitmap(f.patient.address, 2n)).to.equal(0n);
+      expect(await f.ledger.nonceBitmap(f.delegate.address, 0n)).to.equal(0n);
+    });
+
+    it("reads the highest word", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const lastWord = MaxUint256 >> 8n;
+      await f.ledger.connect(f.patient).invalidateNonces(lastWord, 1n << 255n);
+      expect(await f.ledger.nonceBitmap(f.patient.address, lastWord)).to.equal(1n << 255n);
+    });
+  });
+
+  describe("each signer's nonces", function () {
+    it("are kept apart", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + DAY);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.false;
 
       await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 1n)));
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.delegate.address, 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.delegate.address, 1n)).to.be.false;
 
       // The delegate's nonce 1 is its own, unspent by the patient's signature.
       await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.delegate, 1n)))).to.emit(
         f.ledger,
         "ConsentGranted",
       );
-      expect(await f.ledger.isNonceUsed(f.delegate.address, 1n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.delegate.address, 1n)).to.be.true;
     });
   });
   // A signature names the account it speaks for. Two accounts that accept the same key (a wallet and

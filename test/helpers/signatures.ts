@@ -238,6 +238,15 @@ export function signDenyRequest(
   return signDecision("DenyRequest", ledger, key, request, options);
 }
 
+/** Whether `signer` has used or cancelled `nonce`, read from the ledger's bitmap word that holds it. */
+export async function isNonceUsed(
+  ledger: { nonceBitmap(signer: AddressLike, word: BigNumberish): Promise<bigint> },
+  signer: AddressLike,
+  nonce: bigint,
+): Promise<boolean> {
+  return ((await ledger.nonceBitmap(signer, nonce >> 8n)) >> (nonce & 0xffn)) & 1n ? true : false;
+}
+
 /**
  * The other valid-looking form of an ECDSA signature: s replaced by n - s and the parity flipped. It
  * recovers the same address, so a verifier that accepts it lets one signature be submitted as two.

@@ -8,7 +8,7 @@
  *      trail), in order;
  *   2. the stored state the access rules read equals the model's, for every patient × grantee pair of the
  *      matrix (consentOf, emergencyAccessUntil), every grantee (partyOf), every patient
- *      (emergencyOptedOut), and whatever the step touched (requestStatus, delegateUntil, isNonceUsed,
+ *      (emergencyOptedOut), and whatever the step touched (requestStatus, delegateUntil, nonceBitmap,
  *      policyOf); from that state the model derives hasAccess and accessBasis for EVERY cell of
  *      2 patients × 6 grantees × 15 classes × 10 purposes;
  *   3. the REAL hasAccess and accessBasis agree with the model on FUZZ_CELLS sampled cells plus, first,
@@ -1305,10 +1305,11 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
   }
   for (const key of touched.nonces) {
     const [signer, nonce] = key.split("|");
+    const word = BigInt(nonce) >> 8n;
     checks.push({
-      call: call("isNonceUsed", signer, BigInt(nonce)),
-      what: `isNonceUsed(${nameOf(run, signer)}, ${nonce})`,
-      expect: () => [model.isNonceUsed(signer, BigInt(nonce))],
+      call: call("nonceBitmap", signer, word),
+      what: `nonceBitmap(${nameOf(run, signer)}, ${word})`,
+      expect: () => [model.nonceBitmap(signer, word)],
     });
   }
   for (const patient of touched.policies) {

@@ -633,6 +633,13 @@ export class ConsentModel {
     return this.usedNonces.get(signer)?.has(nonce.toString()) ?? false;
   }
 
+  /** Bit i set when nonce word * 256 + i is used or cancelled (Permit2's `nonceBitmap`). */
+  nonceBitmap(signer: string, word: bigint): bigint {
+    let bitmap = 0n;
+    for (let i = 0n; i < 256n; i++) if (this.isNonceUsed(signer, (word << 8n) + i)) bitmap |= 1n << i;
+    return bitmap;
+  }
+
   invalidateNonces(caller: string, word: bigint, mask: bigint): void {
     const used = this.usedNonces.get(caller) ?? new Set<string>();
     for (let i = 0; i < 256; i++) if (hasBig(mask, i)) used.add(((word << 8n) + BigInt(i)).toString());

@@ -158,6 +158,19 @@ describe("the SDK, from provider to patient to researcher", function () {
     expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, 3, 5)).to.equal(true);
   });
 
+  it("finds the signer's lowest free nonce from the ledger's bitmap words, past whole words used", async function () {
+    const f = await loadFixture(flowFixture);
+    expect(await f.patientClient.nextNonce()).to.equal(0n);
+    // 17 words cancelled whole, then the first three nonces of word 17: 17 * 256 + 3 is the first free one.
+    for (let word = 0n; word < 17n; word++) await f.ledger.connect(f.patient).invalidateNonces(word, 2n ** 256n - 1n);
+    await f.ledger.connect(f.patient).invalidateNonces(17n, 0b111n);
+
+    expect(await f.patientClient.nextNonce()).to.equal(17n * 256n + 3n);
+    expect(await f.patientClient.nextNonce(f.delegate.address)).to.equal(0n);
+    const signed = await f.patientClient.signRevoke(f.university.address);
+    expect(signed.nonce).to.equal((17n * 256n + 3n).toString());
+  });
+
   it("publishes a batch under one root and opens a batched record by its proof", async function () {
     const f = await loadFixture(flowFixture);
     const batch = await (
