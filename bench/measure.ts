@@ -92,7 +92,15 @@ export const TARGETS: Readonly<Record<OperationName, number | null>> = {
 export const EAS_MIN_RATIO: Readonly<Partial<Record<OperationName, number>>> = { grant: 5 };
 
 /** Targets known to be missed: a one-line summary and why. The snapshot test asserts they are still missed. */
-export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: string; why: string }>>> = {};
+export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: string; why: string }>>> = {
+  revoke: {
+    summary: "about 2,000 gas over 28,000",
+    why:
+      "a revocation must leave a mark that holds back the patient's standing policy (#12, point 3); a slot left " +
+      "non-zero forgoes the 4,800 refund of clearing it, and base, one cold slot update, calldata and the event " +
+      "alone are about 28,600",
+  },
+};
 
 /** How a number is counted: per transaction, per item of a batch, or execution gas (hasAccess). */
 export type Unit = "tx" | "item" | "execution";
@@ -547,7 +555,9 @@ export async function measureGas(): Promise<GasReport> {
     const easRevoked = await clock.send(() =>
       eas.connect(patient).revoke({ schema: schemaUid.consent, data: { uid: uidOf(theirs), value: 0n } }),
     );
-    await record("revoke", revoked, { newSlots: 0, updates: 0, clears: 1 }, easOne(easRevoked));
+    // The revocation leaves a mark in the consent's slot (a standing policy must not re-grant), so it
+    // updates the slot instead of clearing it.
+    await record("revoke", revoked, { newSlots: 0, updates: 1, clears: 0 }, easOne(easRevoked));
   }
 
   // ----- grantBySig: a patient's first signature, then one who has signed before -------------------

@@ -128,7 +128,9 @@ interface IAccessRequests {
 
     /**
      * @notice Opens a request to `terms.patient`. If the patient's standing policy matches (README,
-     * "Policy matching"), the request is approved at once and the consent granted in this transaction.
+     * "Policy matching"), the request is approved at once and the consent granted in this transaction,
+     * unless the patient's side revoked the caller since its last grant or approval (see
+     * {IConsents-revoke}): then the request waits for the patient.
      * Requirements: caller is a live accredited researcher; a patient other than the caller; a non-empty
      * set of known data classes; a known purpose; a known research category for research purposes,
      * with a disease id exactly for DS; obligations only from the obligation modifiers; a duration
@@ -179,7 +181,8 @@ interface IAccessRequests {
 
     /**
      * @notice Whether `patient`'s policy would approve `terms` from `researcher` now: the same rule
-     * {requestAccess} applies, exposed so a researcher can know before asking.
+     * {requestAccess} applies (a revocation's hold included), exposed so a researcher can know before
+     * asking.
      */
     function policyApproves(address researcher, RequestTerms calldata terms) external view returns (bool);
 

@@ -51,7 +51,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         requestId = keccak256(abi.encode(msg.sender, openedAt, terms));
         if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
-        approved = _policyMatches(_patientSettings[terms.patient], terms, nonProfit);
+        approved =
+            _policyMatches(_patientSettings[terms.patient], terms, nonProfit) && !_isRevoked(terms.patient, msg.sender);
         // Only a pending request is stored: a decided one is never read again, its events are its record.
         if (!approved) _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
         emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
@@ -142,7 +143,9 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     function policyApproves(address researcher, RequestTerms calldata terms) external view returns (bool) {
         if (!_isAccredited(researcher, Roles.RESEARCHER)) return false;
         _validateTerms(researcher, terms);
-        return _policyMatches(_patientSettings[terms.patient], terms, _party(researcher).nonProfit);
+        return
+            _policyMatches(_patientSettings[terms.patient], terms, _party(researcher).nonProfit) &&
+            !_isRevoked(terms.patient, researcher);
     }
 
     /// @inheritdoc IAccessRequests

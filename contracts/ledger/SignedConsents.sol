@@ -125,7 +125,8 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
      * are in the EIP-712 domain (rebuilt by OpenZeppelin if the chain forks) and `signer` is in every
      * struct, so a signature works on one chain, for one contract, for the one account it names, once:
      * two accounts that accept the same key (a wallet and its owner, two wallets of one owner) cannot
-     * each spend it, nor reach past a nonce the named account spent or cancelled. ERC-1271 is a staticcall: a wallet cannot re-enter.
+     * each spend it, nor reach past a nonce the named account spent or cancelled. ERC-1271 is a
+     * staticcall: a wallet cannot re-enter.
      */
     function _useSignature(
         address signer,

@@ -287,7 +287,9 @@ describe("AccessRequests", function () {
         // Never stored: the view knows nothing of it, and the transaction wrote one slot, the consent's,
         // never the request's (found from a pending request of another patient, which is stored).
         expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
-        const pendingTx = await ledger.connect(university).requestAccess(researchTerms({ patient: otherPatient.address }));
+        const pendingTx = await ledger
+          .connect(university)
+          .requestAccess(researchTerms({ patient: otherPatient.address }));
         const pending: AccessRequest = {
           researcher: university.address,
           openedAt: await minedAt(pendingTx),
@@ -424,12 +426,12 @@ describe("AccessRequests", function () {
       expect(
         await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH)).to.equal(
-        true,
-      );
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH)).to.equal(
-        false,
-      );
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH),
+      ).to.equal(true);
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH),
+      ).to.equal(false);
       expect(
         await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
       ).to.equal(false);
@@ -479,9 +481,9 @@ describe("AccessRequests", function () {
           0,
           now + 1000 * DAY,
         );
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
-        true,
-      );
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
+      ).to.equal(true);
 
       const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
       expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([
@@ -490,9 +492,9 @@ describe("AccessRequests", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
-        false,
-      );
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
+      ).to.equal(false);
     });
 
     it("reverts with NotPatientOrDelegate for a stranger, the researcher or another patient", async function () {
@@ -955,6 +957,101 @@ describe("AccessRequests", function () {
       await expect(ledger.policyApproves(university.address, researchTerms({ patient: patient.address, duration: 0 })))
         .to.be.revertedWithCustomError(ledger, "InvalidDuration")
         .withArgs(0, MAX_DURATION);
+    });
+  });
+  // After the patient (or a delegate) revokes a grantee, a standing policy must not give that grantee
+  // access again on its next request: the request waits for the patient, whose decision lifts the hold.
+  describe("a revocation holds back the standing policy", function () {
+    async function revokedAfterPolicyFixture() {
+      const f = await deployLedgerFixture();
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY);
+      await f.ledger.connect(f.patient).setPolicy(researchPolicy());
+      const terms = researchTerms({ patient: f.patient.address });
+      const first = await (await f.ledger.connect(f.university).requestAccess(terms)).wait();
+      expect(first!.logs.length).to.equal(3); // RequestOpened, RequestApproved, ConsentGranted
+      return { ...f, terms };
+    }
+
+    const labForResearch = (f: Awaited<ReturnType<typeof revokedAfterPolicyFixture>>, researcher: string) =>
+      f.ledger.hasAccessRightNow(f.patient.address, researcher, DataClass.LAB_RESULT, Purpose.HRESCH);
+
+    for (const revoker of ["patient", "delegate"] as const) {
+      it(`leaves the next request pending after a revocation by the ${revoker}, though the policy matches it`, async function () {
+        const f = await loadFixture(revokedAfterPolicyFixture);
+        await f.ledger.connect(f[revoker]).revoke(f.patient.address, f.university.address);
+        expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(false);
+
+        const tx = f.ledger.connect(f.university).requestAccess(f.terms);
+        await expect(tx).to.emit(f.ledger, "RequestOpened");
+        await expect(tx).not.to.emit(f.ledger, "ConsentGranted");
+        const request: AccessRequest = {
+          researcher: f.university.address,
+          openedAt: await minedAt(await tx),
+          terms: f.terms,
+        };
+        expect(await requestAccessResult(f.ledger, await tx)).to.deep.equal({
+          requestId: requestIdOf(request),
+          approved: false,
+        });
+        expect((await f.ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
+        expect(await labForResearch(f, f.university.address)).to.equal(false);
+      });
+    }
+
+    it("holds back only the revoked grantee: the policy still approves another researcher", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+
+      expect(await f.ledger.policyApproves(f.pharma.address, f.terms)).to.equal(true);
+      await expect(f.ledger.connect(f.pharma).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
+      expect(await labForResearch(f, f.pharma.address)).to.equal(true);
+    });
+
+    it("lifts the hold when the patient approves the waiting request: the next one is the policy's again", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+      const request = await openRequest(f.ledger, f.university, f.terms);
+
+      await expect(f.ledger.connect(f.patient).approveRequest(request)).to.emit(f.ledger, "ConsentGranted");
+      expect(await labForResearch(f, f.university.address)).to.equal(true);
+      expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(true);
+      await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
+    });
+
+    it("lifts the hold when the patient grants the researcher again directly", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+      await f.ledger
+        .connect(f.patient)
+        .grant(
+          f.patient.address,
+          f.university.address,
+          maskOf([DataClass.LAB_RESULT]),
+          maskOf([Purpose.HRESCH]),
+          0,
+          (await time.latest()) + DAY,
+        );
+
+      expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(true);
+    });
+
+    it("reverts with ConsentNotFound for a second revocation: the hold is not a consent", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+
+      await expect(f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address))
+        .to.be.revertedWithCustomError(f.ledger, "ConsentNotFound")
+        .withArgs(f.patient.address, f.university.address);
+      expect(await f.ledger.consentOf(f.patient.address, f.university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
+    });
+
+    it("lets the policy renew a consent that ended by itself, without a revocation", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await time.increase(f.terms.duration + 1);
+      expect(await labForResearch(f, f.university.address)).to.equal(false);
+
+      await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
+      expect(await labForResearch(f, f.university.address)).to.equal(true);
     });
   });
 });

@@ -195,6 +195,8 @@ export class ConsentModel {
   partyCount = 0;
   /** patient|grantee → consent; absent when none (a revocation deletes). */
   consents = new Map<string, Consent>();
+  /** patient|grantee pairs revoked since their last grant: no automatic approval for them. */
+  revoked = new Set<string>();
   /** patient|delegate → end of the appointment. */
   delegates = new Map<string, number>();
   requests = new Map<string, StoredRequest>();
@@ -221,6 +223,7 @@ export class ConsentModel {
     copy.parties = new Map([...this.parties].map(([k, v]) => [k, { ...v }]));
     copy.partyCount = this.partyCount;
     copy.consents = new Map([...this.consents].map(([k, v]) => [k, { ...v }]));
+    copy.revoked = new Set(this.revoked);
     copy.delegates = new Map(this.delegates);
     copy.requests = new Map([...this.requests].map(([k, v]) => [k, { ...v }]));
     copy.requestLog = [...this.requestLog];
@@ -334,6 +337,7 @@ export class ConsentModel {
       validFrom: terms.validFrom,
       validUntil: terms.validUntil,
     });
+    this.revoked.delete(pair(patient, terms.grantee));
     this.emit(
       "ConsentGranted",
       patient,
@@ -350,6 +354,8 @@ export class ConsentModel {
     // A consent exists until revoked, even once expired.
     if (!this.consents.has(pair(patient, grantee))) revert("ConsentNotFound", patient, grantee);
     this.consents.delete(pair(patient, grantee));
+    // What the patient took away, a standing policy does not give back.
+    this.revoked.add(pair(patient, grantee));
     this.emit("ConsentRevoked", patient, grantee, actor);
   }
 
@@ -494,7 +500,7 @@ export class ConsentModel {
   policyApproves(researcher: string, terms: RequestTerms, now: number): boolean {
     if (!this.isAccredited(researcher, Role.RESEARCHER, now)) return false;
     this.validateTerms(researcher, terms);
-    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now);
+    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
   }
 
   /** Opens a request; grants at once when the patient's policy approves. Returns the request. */
@@ -505,7 +511,7 @@ export class ConsentModel {
     const requestId = requestIdOf(request);
     if (this.requests.has(requestId)) revert("RequestAlreadyExists", requestId);
     const expiresAt = now + this.params.requestTtl;
-    const approved = this.policyMatches(terms, party.nonProfit, now);
+    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
     // Stored only while it waits for the patient.
     if (!approved) this.requests.set(requestId, { expiresAt, request });
     this.requestLog.push(request);
