@@ -100,6 +100,12 @@ export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: str
       "non-zero forgoes the 4,800 refund of clearing it, and base, one cold slot update, calldata and the event " +
       "alone are about 28,600",
   },
+  approve: {
+    summary: "about 1,400 gas over 55,000",
+    why:
+      "approval re-checks the researcher's live accreditation (#12, point 5), one cold read of its word (2,100) " +
+      "that no implementation of that rule avoids; without it approve was 54,111",
+  },
 };
 
 /** How a number is counted: per transaction, per item of a batch, or execution gas (hasAccess). */

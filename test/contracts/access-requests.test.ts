@@ -123,18 +123,22 @@ describe("AccessRequests", function () {
         }
       });
 
-      it("reverts when a purpose that is not research comes with a research category", async function () {
-        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
-        await expect(
-          ledger
-            .connect(university)
-            .requestAccess(
-              researchTerms({ patient: patient.address, purpose: Purpose.PUBHLTH, researchCategory: Duo.GRU }),
-            ),
-        )
-          .to.be.revertedWithCustomError(ledger, "InvalidResearchCategory")
-          .withArgs(Purpose.PUBHLTH, Duo.GRU);
-      });
+      // A request-born consent must depend on the researcher's live accreditation, which only research
+      // purposes require at access time (PATRQT needs none, so such a consent would outlive a suspension).
+      for (const name of ["TREAT", "ETREAT", "CAREMGT", "PUBHLTH", "HPAYMT", "HOPERAT", "PATRQT"] as const) {
+        it(`reverts with RequestPurposeNotResearch for ${name}, with or without a research category`, async function () {
+          const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+          for (const researchCategory of [0, Duo.GRU]) {
+            const terms = researchTerms({ patient: patient.address, purpose: Purpose[name], researchCategory });
+            await expect(ledger.connect(university).requestAccess(terms))
+              .to.be.revertedWithCustomError(ledger, "RequestPurposeNotResearch")
+              .withArgs(Purpose[name]);
+            await expect(ledger.policyApproves(university.address, terms))
+              .to.be.revertedWithCustomError(ledger, "RequestPurposeNotResearch")
+              .withArgs(Purpose[name]);
+          }
+        });
+      }
 
       it("reverts when disease-specific research names no disease", async function () {
         const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
@@ -311,16 +315,6 @@ describe("AccessRequests", function () {
           await expect(call()).to.be.revertedWithCustomError(ledger, "RequestNotFound").withArgs(requestId);
         }
         expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal(consent);
-      });
-
-      it("accepts a purpose that is not research without a category", async function () {
-        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
-        const request = await openRequest(
-          ledger,
-          university,
-          researchTerms({ patient: patient.address, purpose: Purpose.PUBHLTH, researchCategory: 0 }),
-        );
-        expect((await ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
       });
 
       it("accepts the longest duration the ledger allows, and every obligation", async function () {
@@ -1052,6 +1046,41 @@ describe("AccessRequests", function () {
 
       await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
       expect(await labForResearch(f, f.university.address)).to.equal(true);
+    });
+  });
+  // A decision grants the researcher access, so it asks again whether the researcher may hold it: a
+  // suspension or lapse after the request was opened must not be approved past.
+  describe("approving re-checks the researcher's accreditation", function () {
+    it("reverts with AccreditationSuspended for a researcher suspended since asking; denial still works", async function () {
+      const f = await loadFixture(pendingRequestFixture);
+      await f.ledger.connect(f.admin).suspend(f.university.address, 1);
+
+      for (const actor of [f.patient, f.delegate]) {
+        await expect(f.ledger.connect(actor).approveRequest(f.request))
+          .to.be.revertedWithCustomError(f.ledger, "AccreditationSuspended")
+          .withArgs(f.university.address);
+      }
+      expect((await f.ledger.requestStatus(f.requestId))[0]).to.equal(RequestStatus.Pending);
+      await expect(f.ledger.connect(f.patient).denyRequest(f.request)).to.emit(f.ledger, "RequestDenied");
+    });
+
+    it("reverts with AccreditationExpired for a researcher whose accreditation lapsed since asking", async function () {
+      const f = await loadFixture(pendingRequestFixture);
+      const until = (await time.latest()) + DAY;
+      await f.ledger.connect(f.admin).accredit(f.university.address, Role.RESEARCHER, true, until);
+      await time.increaseTo(until);
+
+      await expect(f.ledger.connect(f.patient).approveRequest(f.request))
+        .to.be.revertedWithCustomError(f.ledger, "AccreditationExpired")
+        .withArgs(f.university.address, until);
+    });
+
+    it("approves once the researcher is reinstated", async function () {
+      const f = await loadFixture(pendingRequestFixture);
+      await f.ledger.connect(f.admin).suspend(f.university.address, 1);
+      await f.ledger.connect(f.admin).reinstate(f.university.address);
+
+      await expect(f.ledger.connect(f.patient).approveRequest(f.request)).to.emit(f.ledger, "ConsentGranted");
     });
   });
 });

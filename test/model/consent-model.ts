@@ -442,12 +442,10 @@ export class ConsentModel {
     if (terms.patient === ZeroAddress || terms.patient === researcher) revert("InvalidRequestPatient", terms.patient);
     if (!isValidSet(terms.dataClasses, ALL_DATA_CLASSES)) revert("InvalidDataClasses", terms.dataClasses);
     if (!isKnownPurpose(terms.purpose)) revert("UnknownPurpose", terms.purpose);
-    const research = has(RESEARCH_PURPOSES, terms.purpose);
+    // Research purposes only, each with a DUO research category.
+    if (!has(RESEARCH_PURPOSES, terms.purpose)) revert("RequestPurposeNotResearch", terms.purpose);
     const category = terms.researchCategory;
-    // A research purpose needs a DUO research category; any other purpose declares none.
-    if (research ? !RESEARCH_CATEGORIES.includes(category) : category !== 0) {
-      revert("InvalidResearchCategory", terms.purpose, category);
-    }
+    if (!RESEARCH_CATEGORIES.includes(category)) revert("InvalidResearchCategory", terms.purpose, category);
     // A disease id exactly for disease-specific research.
     if ((category === Duo.DS) !== (terms.diseaseId !== 0)) revert("InvalidDiseaseId", category, terms.diseaseId);
     if ((terms.acceptedObligations & ~DUO_OBLIGATIONS) !== 0n) revert("InvalidObligations", terms.acceptedObligations);
@@ -551,6 +549,8 @@ export class ConsentModel {
     const stored = this.requests.get(requestId);
     if (stored === undefined) revert("RequestNotFound", requestId);
     if (stored.expiresAt <= now) revert("RequestExpired", requestId, stored.expiresAt);
+    // Approval grants the researcher as it is now: suspended or lapsed since asking, it can only be denied.
+    if (approve) this.requireAccredited(request.researcher, Role.RESEARCHER, now);
     this.requests.delete(requestId);
     if (approve) {
       this.emit("RequestApproved", requestId, request.terms.patient, actor);

@@ -1,7 +1,7 @@
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
-import { AccessDeniedError, ContractRevertError, IntegrityError, WrongRecipientKeyError } from "../../sdk/errors";
+import { AccessDeniedError, ContractRevertError, IntegrityError, InvalidArgumentError, WrongRecipientKeyError } from "../../sdk/errors";
 import {
   AuditClient,
   PatientClient,
@@ -140,6 +140,20 @@ describe("the SDK, from provider to patient to researcher", function () {
       expect(error).to.be.instanceOf(ContractRevertError);
       expect((error as ContractRevertError).errorName).to.equal("SignatureExpired");
       });
+  });
+
+  it("refuses a request for a purpose that is not research before sending it, naming the research purposes", async function () {
+    const f = await loadFixture(flowFixture);
+    const error = await f.researcher
+      .requestAccess({ patient: f.patient.address, dataClasses: ["LAB_RESULT"], purpose: "PATRQT", duration: DAY, studyId: "s" })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).to.be.instanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).argument).to.equal("purpose");
+    expect((error as InvalidArgumentError).message).to.include("HRESCH, BIORCH, CLINTRCH").and.include("PATRQT");
+    expect(await f.ledger.consentOf(f.patient.address, f.university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
   });
 
   it("relays a consent the patient signed off-chain, so the patient pays no gas", async function () {
