@@ -46,6 +46,7 @@ import {
   Duo,
   type GrantTerms,
   type ModelEvent,
+  type Party,
   type RequestTerms,
   Revert,
   Role,
@@ -1228,12 +1229,13 @@ function expectedBasis(model: ConsentModel, patient: string, grantee: string, c:
   }
 }
 
-const partyTuple = (p: { roles: number; nonProfit: boolean; suspended: boolean; accreditedUntil: number; index: number }) => [
+const partyTuple = (p: Party) => [
   p.roles,
   p.nonProfit,
   p.suspended,
   p.accreditedUntil,
   p.index,
+  p.suspensions,
 ];
 const consentTuple = (c: { dataClasses: number; purposes: number; validFrom: number; validUntil: number }) => [
   c.dataClasses,

@@ -79,6 +79,8 @@ export interface Party {
   suspended: boolean;
   accreditedUntil: number;
   index: number;
+  /** Suspensions so far (mod 2^16): a window opened before the last one is over. */
+  suspensions: number;
 }
 
 export interface Consent {
@@ -133,9 +135,14 @@ export interface StoredRequest {
 }
 
 export interface EmergencyWindow {
+  /** 0 once closed. */
   until: number;
   /** The patient's opt-out epoch when it was opened. */
   epoch: number;
+  /** The provider's suspension count when it was opened. */
+  suspensions: number;
+  /** The first opening of the provider's current period on the patient: windows end by it + the maximum. */
+  periodStart: number;
 }
 
 export interface ModelEvent {
@@ -244,7 +251,7 @@ export class ConsentModel {
   // Accreditation (IAccreditation).
 
   partyOf(party: string): Party {
-    return this.parties.get(party) ?? { roles: 0, nonProfit: false, suspended: false, accreditedUntil: 0, index: 0 };
+    return this.parties.get(party) ?? { roles: 0, nonProfit: false, suspended: false, accreditedUntil: 0, index: 0, suspensions: 0 };
   }
 
   /** Holds one of `roles`, is not suspended, and has not lapsed (an accreditation ends AT its date). */
@@ -274,7 +281,14 @@ export class ConsentModel {
     const existing = this.parties.get(party);
     // An index is given once, at the first accreditation; a suspension stays as it is.
     const index = existing?.index ?? ++this.partyCount;
-    this.parties.set(party, { roles, nonProfit, suspended: existing?.suspended ?? false, accreditedUntil, index });
+    this.parties.set(party, {
+      roles,
+      nonProfit,
+      suspended: existing?.suspended ?? false,
+      accreditedUntil,
+      index,
+      suspensions: existing?.suspensions ?? 0,
+    });
     this.emit("PartyAccredited", party, roles, nonProfit, accreditedUntil, index);
   }
 
@@ -283,6 +297,7 @@ export class ConsentModel {
     const p = this.parties.get(party);
     if (p === undefined || p.roles === 0) revert("PartyNotAccredited", party, Role.ALL);
     p.suspended = true;
+    p.suspensions = (p.suspensions + 1) % UINT16_WRAP;
     this.emit("PartySuspended", party, reasonCode);
   }
 
@@ -603,11 +618,13 @@ export class ConsentModel {
     const window = this.windows.get(pair(patient, provider));
     if (window === undefined) return 0;
     if (window.until <= now || window.epoch !== (this.epochs.get(patient) ?? 0) || this.emergencyOptedOut(patient)) return 0;
+    // A suspension ends the provider's windows for good, reinstated or not.
+    if (window.suspensions !== this.partyOf(provider).suspensions) return 0;
     return window.until;
   }
 
   openEmergencyAccess(provider: string, patient: string, reasonCode: number, duration: number, now: number): void {
-    this.requireAccredited(provider, Role.PROVIDER, now);
+    const { suspensions } = this.requireAccredited(provider, Role.PROVIDER, now);
     if (patient === ZeroAddress || patient === provider) revert("InvalidEmergencyPatient", patient);
     if (!EMERGENCY_REASONS.includes(reasonCode)) revert("UnknownEmergencyReason", reasonCode);
     if (duration === 0 || duration > this.params.maxEmergencyDuration) {
@@ -615,13 +632,19 @@ export class ConsentModel {
     }
     if (this.emergencyOptedOut(patient)) revert("EmergencyAccessOptedOut", patient);
     const until = now + duration;
-    this.windows.set(pair(patient, provider), { until, epoch: this.epochs.get(patient) ?? 0 });
+    // Within twice the maximum of the period's first opening, windows end at most the maximum after it.
+    const max = this.params.maxEmergencyDuration;
+    let periodStart = this.windows.get(pair(patient, provider))?.periodStart ?? 0;
+    if (periodStart === 0 || now >= periodStart + 2 * max) periodStart = now;
+    if (until > periodStart + max) revert("EmergencyAccessCapExceeded", patient, provider, until, periodStart + max);
+    this.windows.set(pair(patient, provider), { until, epoch: this.epochs.get(patient) ?? 0, suspensions, periodStart });
     this.emit("EmergencyAccessOpened", patient, provider, reasonCode, until);
   }
 
   closeEmergencyAccess(provider: string, patient: string, now: number): void {
     if (this.emergencyAccessUntil(patient, provider, now) === 0) revert("EmergencyAccessNotOpen", patient, provider);
-    this.windows.delete(pair(patient, provider));
+    // Closing keeps the period, so close-and-reopen does not reset the cap.
+    this.windows.get(pair(patient, provider))!.until = 0;
     this.emit("EmergencyAccessClosed", patient, provider);
   }
 
