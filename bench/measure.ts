@@ -85,7 +85,7 @@ export const TARGETS: Readonly<Record<OperationName, number | null>> = {
   logRelease: null,
   logReleaseBatch100: 1_500,
   emergencyOpen: null,
-  hasAccess: 5_000,
+  hasAccess: 5_400,
 };
 
 /** The targets on the comparison itself: EAS must cost at least this many times ours. */
@@ -845,8 +845,8 @@ export async function measureGas(): Promise<GasReport> {
       DataClass.LAB_RESULT,
       Purpose.HRESCH,
     ];
-    if (!(await ledger.hasAccessRightNow(...args))) throw new Error("hasAccess: the measured check must pass");
-    const data = ledger.interface.encodeFunctionData("hasAccessRightNow", args);
+    if (!(await ledger.hasAccess(...args))) throw new Error("hasAccess: the measured check must pass");
+    const data = ledger.interface.encodeFunctionData("hasAccess", args);
     const sent = await clock.send(() => stranger.sendTransaction({ to: ledger.target as string, data }));
     const calldata = calldataOf(data);
     const intrinsic = GAS.txBase + calldata.gas;

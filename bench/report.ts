@@ -59,8 +59,9 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   logReleaseBatch100: "the same accreditation call, shared by 100 entries",
   emergencyOpen: "cold reads of the provider's accreditation and the patient's opt-out (2 x 2,100), bounds checks",
   hasAccess:
-    "selector dispatch (76: one comparison, as its selector sorts first), decoding and validating four arguments " +
-    "(244), the hashes of the consent's and the accreditation's slots (148), the checks and the return (285)",
+    "selector dispatch (about 410: the plain name's selector, 0x74c66660, is compared after others; 76 when a " +
+    "name was chosen to sort first), decoding and validating four arguments (244), the hashes of the consent's " +
+    "and the accreditation's slots (148), the checks and the return (285)",
 };
 
 const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toLocaleString("en-US"));

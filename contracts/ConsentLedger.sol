@@ -49,7 +49,8 @@ contract ConsentLedger is SignedConsents, IConsentLedger {
 
     /// @inheritdoc IVersioned
     /// @dev 3.0.0: every signed type names its signer, so a signature spends only the named account's
-    /// nonce (2.0.0's signatures do not verify here).
+    /// nonce (2.0.0's signatures do not verify here), and the access check is `hasAccess` again (2.0.0's
+    /// `hasAccessRightNow` is gone).
     function version() external pure returns (string memory) {
         return "3.0.0";
     }

@@ -139,16 +139,6 @@ interface IConsents {
      * Emergency windows are answered by {IEmergencyAccess-accessBasis}. Unknown codes answer false (no
      * grant can hold them); the check does not revert, so that contracts may call it on any input. At
      * most two cold storage reads: the consent, then the grantee's accreditation.
-     * @dev This is the ledger's `hasAccess` check. Its name is chosen for its selector, 0x0002e8a2,
-     * the lowest of the ledger's: the via-IR dispatcher compares the selector with each function's in
-     * ascending order, 22 gas per comparison, so this check, the one other contracts call, is found
-     * first (about 300 gas cheaper than `hasAccess`, which sorted 15th). A test pins that it stays
-     * first.
      */
-    function hasAccessRightNow(
-        address patient,
-        address grantee,
-        uint8 dataClass,
-        uint8 purpose
-    ) external view returns (bool);
+    function hasAccess(address patient, address grantee, uint8 dataClass, uint8 purpose) external view returns (bool);
 }

@@ -73,7 +73,7 @@ interface IEmergencyAccess {
 
     /**
      * @notice On what basis, if any, `grantee` may read `patient`'s `dataClass` for `purpose` now: a
-     * consent ({IConsents-hasAccessRightNow}) first, else an emergency window, which covers every class for
+     * consent ({IConsents-hasAccess}) first, else an emergency window, which covers every class for
      * treatment and emergency treatment while the provider is accredited and the patient not opted out.
      * Requirements: `dataClass` and `purpose` are known codes.
      */

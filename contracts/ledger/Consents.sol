@@ -82,12 +82,7 @@ abstract contract Consents is Accreditation, IConsents {
     }
 
     /// @inheritdoc IConsents
-    function hasAccessRightNow(
-        address patient,
-        address grantee,
-        uint8 dataClass,
-        uint8 purpose
-    ) external view returns (bool) {
+    function hasAccess(address patient, address grantee, uint8 dataClass, uint8 purpose) external view returns (bool) {
         bool allowed = _hasConsent(patient, grantee, dataClass, purpose);
         // Returned from scratch space: the encoder would first read the free memory pointer.
         assembly ("memory-safe") {

@@ -418,16 +418,16 @@ describe("AccessRequests", function () {
       // Decided requests are cleared: the approval is in RequestApproved (above) and in the consent.
       expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH),
       ).to.equal(true);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH),
       ).to.equal(false);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
       ).to.equal(false);
     });
 
@@ -436,11 +436,11 @@ describe("AccessRequests", function () {
       const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
       await time.increaseTo(approvedAt + request.terms.duration - 1);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
       await time.increaseTo(approvedAt + request.terms.duration);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(false);
     });
 
@@ -476,7 +476,7 @@ describe("AccessRequests", function () {
           now + 1000 * DAY,
         );
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
       ).to.equal(true);
 
       const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
@@ -487,7 +487,7 @@ describe("AccessRequests", function () {
         BigInt(approvedAt + request.terms.duration),
       ]);
       expect(
-        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
+        await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
       ).to.equal(false);
     });
 
@@ -967,7 +967,7 @@ describe("AccessRequests", function () {
     }
 
     const labForResearch = (f: Awaited<ReturnType<typeof revokedAfterPolicyFixture>>, researcher: string) =>
-      f.ledger.hasAccessRightNow(f.patient.address, researcher, DataClass.LAB_RESULT, Purpose.HRESCH);
+      f.ledger.hasAccess(f.patient.address, researcher, DataClass.LAB_RESULT, Purpose.HRESCH);
 
     for (const revoker of ["patient", "delegate"] as const) {
       it(`leaves the next request pending after a revocation by the ${revoker}, though the policy matches it`, async function () {

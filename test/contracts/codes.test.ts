@@ -97,7 +97,7 @@ describe("sdk/codes against the contracts", function () {
           .grant(f.patient.address, f.stranger.address, maskOf([code]), maskOf([Purpose.PATRQT]), 0, until);
         for (const other of dataClassCodes) {
           expect(
-            await f.ledger.hasAccessRightNow(f.patient.address, f.stranger.address, other, Purpose.PATRQT),
+            await f.ledger.hasAccess(f.patient.address, f.stranger.address, other, Purpose.PATRQT),
             `${name} vs ${other}`,
           ).to.equal(other === code);
         }
@@ -157,7 +157,7 @@ describe("sdk/codes against the contracts", function () {
           .grant(f.patient.address, grantee.address, maskOf([DataClass.CONDITION]), maskOf([code]), 0, until);
         for (const other of purposeCodes) {
           expect(
-            await f.ledger.hasAccessRightNow(f.patient.address, grantee.address, DataClass.CONDITION, other),
+            await f.ledger.hasAccess(f.patient.address, grantee.address, DataClass.CONDITION, other),
             `${name} vs ${other}`,
           ).to.equal(other === code);
         }
@@ -197,7 +197,7 @@ describe("sdk/codes against the contracts", function () {
       for (const [name, code] of Object.entries(Purpose)) {
         sufficient[name] = [];
         for (const [role, grantee] of holders) {
-          if (await f.ledger.hasAccessRightNow(f.patient.address, grantee.address, DataClass.LAB_RESULT, code)) {
+          if (await f.ledger.hasAccess(f.patient.address, grantee.address, DataClass.LAB_RESULT, code)) {
             sufficient[name].push(role);
           }
         }

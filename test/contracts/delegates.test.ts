@@ -177,14 +177,14 @@ describe("Delegates", function () {
         .to.emit(f.ledger, "ConsentGranted")
         .withArgs(f.patient.address, t.grantee, f.delegate.address, t.dataClasses, t.purposes, t.validFrom, until);
       expect(
-        await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
+        await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
       ).to.be.true;
 
       await expect(f.ledger.connect(f.delegate).revoke(f.patient.address, f.hospital.address))
         .to.emit(f.ledger, "ConsentRevoked")
         .withArgs(f.patient.address, f.hospital.address, f.delegate.address);
       expect(
-        await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
+        await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
       ).to.be.false;
     });
 
@@ -208,7 +208,7 @@ describe("Delegates", function () {
         .to.emit(f.ledger, "RequestApproved")
         .withArgs(first.requestId, f.patient.address, f.delegate.address);
       expect(
-        await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.be.true;
 
       const second = await openRequest(f);

@@ -385,7 +385,7 @@ async function expectApproved(o: Outcome, label: string) {
     BigInt(o.openedAt + terms.duration),
   ]);
   for (const dataClass of codesOf(terms.dataClasses)) {
-    expect(await ledger.hasAccessRightNow(patient.address, researcher.address, dataClass, terms.purpose), `${label}: hasAccess`)
+    expect(await ledger.hasAccess(patient.address, researcher.address, dataClass, terms.purpose), `${label}: hasAccess`)
       .to.be.true;
   }
 }
@@ -480,7 +480,7 @@ describe("policy matching", function () {
       });
       await expectApproved(o, "earlier consent");
       expect(
-        await o.ledger.hasAccessRightNow(o.patient.address, o.researcher.address, DataClass.IMAGING, Purpose.BIORCH),
+        await o.ledger.hasAccess(o.patient.address, o.researcher.address, DataClass.IMAGING, Purpose.BIORCH),
       ).to.equal(false);
     });
   });

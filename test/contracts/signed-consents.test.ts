@@ -73,7 +73,7 @@ async function grantArgs(f: LedgerFixture, key: HardhatEthersSigner, nonce = 1n)
 }
 
 function labForTreatment(f: LedgerFixture, patient: string = f.patient.address) {
-  return f.ledger.hasAccessRightNow(patient, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT);
+  return f.ledger.hasAccess(patient, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT);
 }
 
 describe("SignedConsents", function () {
@@ -633,7 +633,7 @@ describe("SignedConsents", function () {
         BigInt(approvedAt + request.terms.duration),
       ]);
       expect(
-        await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+        await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.be.true;
       expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.true;
     });

@@ -1324,7 +1324,7 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
     const grantee = ga[cell.g];
     const name = `(${PATIENTS[cell.p]}, ${GRANTEES[cell.g]}, class ${cell.c}, purpose ${cell.u})`;
     checks.push({
-      call: call("hasAccessRightNow", patient, grantee, cell.c, cell.u),
+      call: call("hasAccess", patient, grantee, cell.c, cell.u),
       what: `hasAccess${name}`,
       expect: (t) => [model.hasAccess(patient, grantee, cell.c, cell.u, t)],
     });

@@ -405,7 +405,7 @@ export class ConsentModel {
   }
 
   /**
-   * IConsents.hasAccessRightNow: a consent covering both codes, started and not ended, and the accreditation
+   * IConsents.hasAccess: a consent covering both codes, started and not ended, and the accreditation
    * the purpose needs, live. Unknown codes are false.
    */
   hasAccess(patient: string, grantee: string, dataClass: number, purpose: number, now: number): boolean {

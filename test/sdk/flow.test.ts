@@ -169,7 +169,7 @@ describe("the SDK, from provider to patient to researcher", function () {
     const before = await f.patient.provider!.getBalance(f.patient.address);
     await (await relaySignedConsent(await sdkContracts(f, f.relayer), f.relayer, parsed)).wait();
     expect(await f.patient.provider!.getBalance(f.patient.address)).to.equal(before);
-    expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, 3, 5)).to.equal(true);
+    expect(await f.ledger.hasAccess(f.patient.address, f.pharma.address, 3, 5)).to.equal(true);
   });
 
   it("finds the signer's lowest free nonce from the ledger's bitmap words, past whole words used", async function () {
