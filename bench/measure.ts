@@ -280,8 +280,13 @@ export interface Measurement {
   txHash: string;
 }
 
+/** The deployable contracts whose deployed bytecode size the snapshot records. */
+export const CONTRACTS = ["ConsentLedger", "RecordRegistry", "AccessLog", "KeyDirectory"] as const;
+
 export interface GasReport {
   operations: Record<OperationName, Measurement>;
+  /** Deployed bytecode size in bytes (EIP-170 caps it at 24,576), from the compiled artifacts. */
+  bytecodeSizes: Record<(typeof CONTRACTS)[number], number>;
   crossChecks: {
     hasAccessTraceExecutionGas: number;
     hasAccessIntrinsicGas: number;
@@ -922,8 +927,13 @@ export async function measureGas(): Promise<GasReport> {
     ...(settings.metadata === undefined ? {} : { metadata: settings.metadata }),
   });
   const hardhatConfig = network.config as { hardfork?: string };
+  const bytecodeSizes = {} as GasReport["bytecodeSizes"];
+  for (const name of CONTRACTS) {
+    bytecodeSizes[name] = (hre.artifacts.readArtifactSync(name).deployedBytecode.length - 2) / 2;
+  }
   return {
     operations: results,
+    bytecodeSizes,
     crossChecks,
     measuredWith: {
       hardhat: (require("hardhat/package.json") as { version: string }).version,

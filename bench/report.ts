@@ -24,6 +24,7 @@ const TABLE_END = "<!-- gas-table:end -->";
 /** The committed snapshot. `operations` keeps exactly the shape {"<name>": {"gas": n, "eas": n | null}}. */
 export interface GasSnapshot {
   operations: Record<string, { gas: number; eas: number | null }>;
+  bytecodeSizes?: Record<string, number>;
   [key: string]: unknown;
 }
 
@@ -119,6 +120,7 @@ export function toSnapshot(report: GasReport): GasSnapshot {
   }
   return {
     operations,
+    bytecodeSizes: report.bytecodeSizes,
     targets: Object.fromEntries(OPERATIONS.map((name) => [name, TARGETS[name]])),
     easMinRatio: EAS_MIN_RATIO,
     floors,
