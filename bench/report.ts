@@ -24,6 +24,7 @@ const TABLE_END = "<!-- gas-table:end -->";
 /** The committed snapshot. `operations` keeps exactly the shape {"<name>": {"gas": n, "eas": n | null}}. */
 export interface GasSnapshot {
   operations: Record<string, { gas: number; eas: number | null }>;
+  bytecodeSizes?: Record<string, number>;
   [key: string]: unknown;
 }
 
@@ -42,8 +43,9 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
     "cold reads of the researcher's accreditation (2,100) and the patient's policy word (2,100, so a policy can " +
     "decide at once), hashing the 11-word request into its id, validating the terms, the terms struct in the event",
   approve:
-    "decoding the 11-word request and hashing it to its id (the terms are not stored), checks; the request word's " +
-    "read is the cold part of clearing it (5,000, of which 4,800 is refunded)",
+    "the cold read of the researcher's accreditation (2,100: approval re-checks it), decoding the 11-word request " +
+    "and hashing it to its id (the terms are not stored), checks; the request word's read is the cold part of " +
+    "clearing it (5,000, of which 4,800 is refunded)",
   autoApprove:
     "requestAccess's reads and hashing, plus the cold read of the request id's word (2,100: the check for a pending " +
     "duplicate, no longer part of a write since the request is never stored) and the DUO policy match, all in the " +
@@ -58,8 +60,9 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   logReleaseBatch100: "the same accreditation call, shared by 100 entries",
   emergencyOpen: "cold reads of the provider's accreditation and the patient's opt-out (2 x 2,100), bounds checks",
   hasAccess:
-    "selector dispatch (76: one comparison, as its selector sorts first), decoding and validating four arguments " +
-    "(244), the hashes of the consent's and the accreditation's slots (148), the checks and the return (285)",
+    "selector dispatch (about 410: the plain name's selector, 0x74c66660, is compared after others; 76 when a " +
+    "name was chosen to sort first), decoding and validating four arguments (244), the hashes of the consent's " +
+    "and the accreditation's slots (148), the checks and the return (285)",
 };
 
 const fmt = (n: number | null | undefined) => (n === null || n === undefined ? "—" : n.toLocaleString("en-US"));
@@ -117,6 +120,7 @@ export function toSnapshot(report: GasReport): GasSnapshot {
   }
   return {
     operations,
+    bytecodeSizes: report.bytecodeSizes,
     targets: Object.fromEntries(OPERATIONS.map((name) => [name, TARGETS[name]])),
     easMinRatio: EAS_MIN_RATIO,
     floors,

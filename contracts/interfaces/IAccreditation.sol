@@ -16,6 +16,8 @@ interface IAccreditation {
      * @param suspended Whether the administrator has suspended it.
      * @param accreditedUntil When the accreditation lapses (unix seconds), 0 for never.
      * @param index A number given once per party, from 1; records store it in place of the address.
+     * @param suspensions How many times the party was suspended (wrapping at 2^16): an emergency window
+     * records it when opened, so a suspension ends the provider's windows for good.
      */
     struct Party {
         uint8 roles;
@@ -23,6 +25,7 @@ interface IAccreditation {
         bool suspended;
         uint40 accreditedUntil;
         uint32 index;
+        uint16 suspensions;
     }
 
     /// @notice Thrown when `party` holds none of `roles`.

@@ -25,6 +25,9 @@ interface IEmergencyAccess {
     error InvalidEmergencyPatient(address patient);
     /// @notice Thrown when closing a window that is not open.
     error EmergencyAccessNotOpen(address patient, address provider);
+    /// @notice Thrown when an opening would end at `until`, past `capUntil`: the first opening of the
+    /// provider's current period on the patient plus {maxEmergencyDuration}.
+    error EmergencyAccessCapExceeded(address patient, address provider, uint40 until, uint40 capUntil);
 
     /// @notice Emitted, loudly, when `provider` breaks the glass on `patient`'s data.
     event EmergencyAccessOpened(address indexed patient, address indexed provider, uint8 reasonCode, uint40 until);
@@ -35,16 +38,20 @@ interface IEmergencyAccess {
 
     /**
      * @notice Opens (or reopens) an emergency window on `patient`'s data for the caller, from now for
-     * `duration` seconds.
+     * `duration` seconds. Reopening cannot chain windows past the maximum: the first opening of a
+     * provider on a patient starts a period of twice {maxEmergencyDuration}, within which its windows
+     * end at most {maxEmergencyDuration} after that first opening (closing a window keeps the period).
      * Requirements: caller is a live accredited provider; `patient` is neither zero nor the caller and
      * has not opted out; `reasonCode` is
-     * known; `duration` is between 1 second and {maxEmergencyDuration}.
-     * Emits {EmergencyAccessOpened}.
+     * known; `duration` is between 1 second and {maxEmergencyDuration}; the window ends within the cap
+     * of the current period.
+     * Emits {EmergencyAccessOpened}, at every opening.
      */
     function openEmergencyAccess(address patient, uint8 reasonCode, uint40 duration) external;
 
     /**
-     * @notice Closes the caller's open window on `patient`.
+     * @notice Closes the caller's open window on `patient`. Its period stays: closing and reopening
+     * does not reset the cap of {openEmergencyAccess}.
      * Requirements: a window of the caller on `patient` is open. Emits {EmergencyAccessClosed}.
      */
     function closeEmergencyAccess(address patient) external;
@@ -57,7 +64,8 @@ interface IEmergencyAccess {
      */
     function setEmergencyOptOut(bool optedOut) external;
 
-    /// @notice When `provider`'s open window on `patient` ends; 0 when none is open.
+    /// @notice When `provider`'s open window on `patient` ends; 0 when none is open (never opened, ended,
+    /// closed, ended by the patient's opt-out, or by the provider's suspension, even once reinstated).
     function emergencyAccessUntil(address patient, address provider) external view returns (uint40);
 
     /// @notice Whether `patient` has opted out of emergency access.
@@ -65,7 +73,7 @@ interface IEmergencyAccess {
 
     /**
      * @notice On what basis, if any, `grantee` may read `patient`'s `dataClass` for `purpose` now: a
-     * consent ({IConsents-hasAccessRightNow}) first, else an emergency window, which covers every class for
+     * consent ({IConsents-hasAccess}) first, else an emergency window, which covers every class for
      * treatment and emergency treatment while the provider is accredited and the patient not opted out.
      * Requirements: `dataClass` and `purpose` are known codes.
      */

@@ -38,6 +38,11 @@ abstract contract Accreditation is Ownable2Step, IAccreditation {
     function suspend(address party, uint16 reasonCode) external onlyOwner {
         Party storage stored = _accredited(party);
         stored.suspended = true;
+        // Ends the party's emergency windows for good (EmergencyAccess compares the count). Wrapping after
+        // 65,536 suspensions is harmless: a window lasts at most the ledger's maximum duration.
+        unchecked {
+            ++stored.suspensions;
+        }
         emit PartySuspended(party, reasonCode);
     }
 

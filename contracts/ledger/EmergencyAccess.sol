@@ -12,7 +12,8 @@ import {AccessRequests} from "./AccessRequests.sol";
 abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     uint40 private immutable _MAX_EMERGENCY_DURATION;
 
-    /// @dev bits 0-39 until | 40-55 the patient's emergency epoch when the window was opened.
+    /// @dev bits 0-39 until (0 once closed) | 40-55 the patient's emergency epoch when the window was
+    /// opened | 56-71 the provider's suspension count then | 72-111 the first opening of the current period.
     mapping(address patient => mapping(address provider => uint256 packedWindow)) private _emergencyWindows;
 
     constructor(uint40 maxEmergencyDuration_) {
@@ -21,7 +22,7 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
 
     /// @inheritdoc IEmergencyAccess
     function openEmergencyAccess(address patient, uint8 reasonCode, uint40 duration) external {
-        _requireAccredited(msg.sender, Roles.PROVIDER);
+        uint16 suspensions = _requireAccredited(msg.sender, Roles.PROVIDER).suspensions;
         if (patient == address(0) || patient == msg.sender) revert InvalidEmergencyPatient(patient);
         if (!EmergencyReasons.isKnown(reasonCode)) revert UnknownEmergencyReason(reasonCode);
         if (duration == 0 || duration > _MAX_EMERGENCY_DURATION) {
@@ -29,16 +30,26 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         }
         PatientSettings storage settings = _patientSettings[patient];
         if (settings.emergencyOptOut) revert EmergencyAccessOptedOut(patient);
-        // Cannot overflow: duration is bounded by the deployment's maximum, far below 2^40 - now.
-        uint40 until = uint40(block.timestamp) + duration;
-        _emergencyWindows[patient][msg.sender] = uint256(until) | (uint256(settings.emergencyEpoch) << 40);
+        // Cannot overflow: durations are bounded by the deployment's maximum, far below 2^40 - now.
+        uint40 now_ = uint40(block.timestamp);
+        uint40 until = now_ + duration;
+        uint40 periodStart = uint40(_emergencyWindows[patient][msg.sender] >> 72);
+        if (periodStart == 0 || now_ >= periodStart + 2 * _MAX_EMERGENCY_DURATION) periodStart = now_;
+        uint40 capUntil = periodStart + _MAX_EMERGENCY_DURATION;
+        if (until > capUntil) revert EmergencyAccessCapExceeded(patient, msg.sender, until, capUntil);
+        _emergencyWindows[patient][msg.sender] =
+            uint256(until) |
+            (uint256(settings.emergencyEpoch) << 40) |
+            (uint256(suspensions) << 56) |
+            (uint256(periodStart) << 72);
         emit EmergencyAccessOpened(patient, msg.sender, reasonCode, until);
     }
 
     /// @inheritdoc IEmergencyAccess
     function closeEmergencyAccess(address patient) external {
         if (_openWindowUntil(patient, msg.sender) == 0) revert EmergencyAccessNotOpen(patient, msg.sender);
-        delete _emergencyWindows[patient][msg.sender];
+        // Only the end is cleared: the period's start stays, so closing and reopening keeps the cap.
+        _emergencyWindows[patient][msg.sender] &= ~uint256(type(uint40).max);
         emit EmergencyAccessClosed(patient, msg.sender);
     }
 
@@ -89,12 +100,17 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     }
 
     /// @dev The end of `provider`'s window on `patient` if it is open now (not ended, opened in the current
-    /// epoch), else 0. No separate opt-out check: opting out moves to a new epoch, and no window can be
-    /// opened while opted out, so every window of the current epoch was opened while opted in.
+    /// epoch, and since the provider's last suspension), else 0. No separate opt-out check: opting out
+    /// moves to a new epoch, and no window can be opened while opted out, so every window of the current
+    /// epoch was opened while opted in.
     function _openWindowUntil(address patient, address provider) private view returns (uint40) {
         uint256 window = _emergencyWindows[patient][provider];
         uint40 until = uint40(window);
-        if (until <= block.timestamp || uint16(window >> 40) != _patientSettings[patient].emergencyEpoch) return 0;
+        if (
+            until <= block.timestamp ||
+            uint16(window >> 40) != _patientSettings[patient].emergencyEpoch ||
+            uint16(window >> 56) != _party(provider).suspensions
+        ) return 0;
         return until;
     }
 }

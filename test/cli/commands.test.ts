@@ -233,7 +233,7 @@ describe("consent-ledger CLI commands", function () {
       expect(
         await (
           await ledger()
-        ).hasAccessRightNow(suite.address.patient, suite.address.otherResearcher, DATA_CLASS.IMAGING, PURPOSE.HRESCH),
+        ).hasAccess(suite.address.patient, suite.address.otherResearcher, DATA_CLASS.IMAGING, PURPOSE.HRESCH),
       ).to.equal(true);
       const consents = ok(await suite.run("patient", ["patient", "consents"], { cwd: work })).stdout;
       expect(consents).to.match(/0x15d3…6A65\s+LAB_RESULT,IMAGING\s+TREAT,HRESCH/);
@@ -241,7 +241,7 @@ describe("consent-ledger CLI commands", function () {
       expect(
         await (
           await ledger()
-        ).hasAccessRightNow(suite.address.patient, suite.address.otherResearcher, DATA_CLASS.IMAGING, PURPOSE.HRESCH),
+        ).hasAccess(suite.address.patient, suite.address.otherResearcher, DATA_CLASS.IMAGING, PURPOSE.HRESCH),
       ).to.equal(false);
     });
 
@@ -269,7 +269,7 @@ describe("consent-ledger CLI commands", function () {
       expect(
         await (
           await ledger()
-        ).hasAccessRightNow(suite.address.patient, suite.address.hospital, DATA_CLASS.MEDICATION, PURPOSE.TREAT),
+        ).hasAccess(suite.address.patient, suite.address.hospital, DATA_CLASS.MEDICATION, PURPOSE.TREAT),
       ).to.equal(true);
       const listed = json<{ grantee: string }[]>(
         await suite.run(null, ["--json", "patient", "consents", "--for", suite.address.patient], { cwd: work }),
@@ -384,7 +384,7 @@ describe("consent-ledger CLI commands", function () {
       expect(
         await (
           await ledger()
-        ).hasAccessRightNow(suite.address.patient, suite.address.otherResearcher, DATA_CLASS.MEDICATION, PURPOSE.CLINTRCH),
+        ).hasAccess(suite.address.patient, suite.address.otherResearcher, DATA_CLASS.MEDICATION, PURPOSE.CLINTRCH),
       ).to.equal(true);
       // A signature is good once.
       expect(failed(await suite.run("relayer", ["relay", "signed-grant.json"], { cwd: work }))).to.match(

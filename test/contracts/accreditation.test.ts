@@ -150,6 +150,17 @@ describe("Accreditation", function () {
   });
 
   describe("suspend", function () {
+    it("counts each suspension in partyOf; reinstating and re-accrediting keep the count", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      expect((await f.ledger.partyOf(f.hospital.address)).suspensions).to.equal(0n);
+      await f.ledger.connect(f.admin).suspend(f.hospital.address, 1);
+      await f.ledger.connect(f.admin).suspend(f.hospital.address, 2);
+      await f.ledger.connect(f.admin).reinstate(f.hospital.address);
+      await f.ledger.connect(f.admin).accredit(f.hospital.address, Role.PROVIDER, false, 0);
+
+      expect((await f.ledger.partyOf(f.hospital.address)).suspensions).to.equal(2n);
+    });
+
     it("suspends a party from this block and emits PartySuspended with the reason code", async function () {
       const f = await loadFixture(deployLedgerFixture);
 
@@ -469,7 +480,7 @@ describe("ConsentLedger", function () {
       expect(await f.ledger.requestTtl()).to.equal(LEDGER_PARAMS.requestTtl);
       expect(await f.ledger.maxRequestDuration()).to.equal(LEDGER_PARAMS.maxRequestDuration);
       expect(await f.ledger.maxEmergencyDuration()).to.equal(LEDGER_PARAMS.maxEmergencyDuration);
-      expect(await f.ledger.version()).to.equal("2.0.0");
+      expect(await f.ledger.version()).to.equal("3.0.0");
     });
 
     it("starts with an empty register", async function () {

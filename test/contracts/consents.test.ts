@@ -1,6 +1,7 @@
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
+import type { Interface } from "ethers";
 import { ethers } from "hardhat";
 
 import { DataClass, Purpose, type PurposeName, Role, maskOf } from "../../sdk/codes";
@@ -22,7 +23,7 @@ import { DAY, deployLedgerFixture } from "../helpers/fixtures";
 const ANY_ROLE = Role.PROVIDER | Role.RESEARCHER | Role.CUSTODIAN;
 
 /**
- * The accreditation a grantee must hold (any one of these bits), per purpose, as IConsents.hasAccessRightNow
+ * The accreditation a grantee must hold (any one of these bits), per purpose, as IConsents.hasAccess
  * and Purposes.REQUIRED_ROLES document it: treatment needs a provider, research a researcher, other
  * institutional purposes any role, a patient-requested disclosure none.
  */
@@ -67,7 +68,7 @@ async function grantEverything(f: LedgerFixture, grantee: string, validUntil?: n
 
 function hasAccess(f: LedgerFixture, grantee: HardhatEthersSigner | string, dataClass: number, purpose: number) {
   const address = typeof grantee === "string" ? grantee : grantee.address;
-  return f.ledger.hasAccessRightNow(f.patient.address, address, dataClass, purpose);
+  return f.ledger.hasAccess(f.patient.address, address, dataClass, purpose);
 }
 
 describe("Consents", function () {
@@ -221,33 +222,36 @@ describe("Consents", function () {
       expect(await hasAccess(f, f.hospital, DataClass.LAB_RESULT, Purpose.TREAT)).to.be.false;
     });
 
-    it("reads the one word at keccak256(patient ‖ grantee), which a revoke clears", async function () {
+    it("reads the one word at keccak256(patient ‖ grantee), which a revoke leaves holding bit 255 alone", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const ledger = await f.ledger.getAddress();
-      const slotOf = (patient: string, grantee: string) => ethers.solidityPackedKeccak256(["address", "address"], [patient, grantee]);
+      const slotOf = (patient: string, grantee: string) =>
+        ethers.solidityPackedKeccak256(["address", "address"], [patient, grantee]);
       const until = (await time.latest()) + 30 * DAY;
       await f.ledger.connect(f.patient).grant(f.patient.address, f.hospital.address, 0b101, 0b11, 7, until);
 
       const word = BigInt(await ethers.provider.getStorage(ledger, slotOf(f.patient.address, f.hospital.address)));
       expect(word).to.equal(0b101n | (0b11n << 32n) | (7n << 64n) | (BigInt(until) << 104n));
       // The pair is ordered: the reverse pair is another slot, empty.
-      expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.hospital.address, f.patient.address)))).to.equal(0n);
+      expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.hospital.address, f.patient.address)))).to.equal(
+        0n,
+      );
 
       await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
-      expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.patient.address, f.hospital.address)))).to.equal(0n);
+      // No consent, only the mark that holds back automatic approval (IConsents.Consent).
+      expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.patient.address, f.hospital.address)))).to.equal(
+        1n << 255n,
+      );
+      expect(await f.ledger.consentOf(f.patient.address, f.hospital.address)).to.deep.equal([0n, 0n, 0n, 0n]);
     });
   });
 
-  describe("hasAccessRightNow", function () {
-    it("is the first function the dispatcher tries: its selector is the ledger's lowest", async function () {
-      // The via-IR dispatcher compares selectors in ascending order, 22 gas each; the name was chosen for
-      // this. A new function with a lower selector would make every on-chain access check dearer.
+  describe("hasAccess", function () {
+    it("has its plain name: hasAccess(address,address,uint8,uint8), and 2.0.0's hasAccessRightNow is gone", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      const selectors: string[] = [];
-      f.ledger.interface.forEachFunction((fn) => selectors.push(fn.selector));
-      const check = f.ledger.interface.getFunction("hasAccessRightNow")!.selector;
-      expect(check).to.equal("0x0002e8a2");
-      expect([...selectors].sort()[0]).to.equal(check);
+      expect(f.ledger.interface.getFunction("hasAccess")!.format()).to.equal("hasAccess(address,address,uint8,uint8)");
+      expect(f.ledger.interface.getFunction("hasAccess")!.selector).to.equal("0x74c66660");
+      expect((f.ledger.interface as Interface).getFunction("hasAccessRightNow")).to.equal(null);
     });
 
     context("under the terms of the consent", function () {
@@ -303,7 +307,7 @@ describe("Consents", function () {
         await grantEverything(f, f.hospital.address);
 
         expect(
-          await f.ledger.hasAccessRightNow(f.otherPatient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
+          await f.ledger.hasAccess(f.otherPatient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
         ).to.be.false;
         expect(await hasAccess(f, f.lab, DataClass.LAB_RESULT, Purpose.TREAT)).to.be.false;
       });

@@ -176,14 +176,16 @@ describe("Delegates", function () {
       await expect(grantFor(f, f.delegate, f.patient.address, until))
         .to.emit(f.ledger, "ConsentGranted")
         .withArgs(f.patient.address, t.grantee, f.delegate.address, t.dataClasses, t.purposes, t.validFrom, until);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
-        .true;
+      expect(
+        await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
+      ).to.be.true;
 
       await expect(f.ledger.connect(f.delegate).revoke(f.patient.address, f.hospital.address))
         .to.emit(f.ledger, "ConsentRevoked")
         .withArgs(f.patient.address, f.hospital.address, f.delegate.address);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
-        .false;
+      expect(
+        await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
+      ).to.be.false;
     });
 
     it("revokes a consent the patient gave, and the patient revokes one the delegate gave", async function () {
@@ -205,8 +207,9 @@ describe("Delegates", function () {
       await expect(f.ledger.connect(f.delegate).approveRequest(first.request))
         .to.emit(f.ledger, "RequestApproved")
         .withArgs(first.requestId, f.patient.address, f.delegate.address);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH)).to.be
-        .true;
+      expect(
+        await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+      ).to.be.true;
 
       const second = await openRequest(f);
       await expect(f.ledger.connect(f.delegate).denyRequest(second.request))
@@ -229,31 +232,37 @@ describe("Delegates", function () {
       await expect(grantFor(f, f.delegate, f.patient.address, until + DAY)).to.emit(f.ledger, "ConsentGranted");
     });
 
-    it("reverts with DelegateExpired from the second the appointment ends, for every action", async function () {
-      const f = await loadFixture(deployLedgerFixture);
-      const until = await appointed(f);
-      await grantFor(f, f.patient, f.patient.address, until + DAY);
-      const { request } = await openRequest(f);
-      await time.increaseTo(until);
+    // Each action is sent in a block whose timestamp is exactly the appointment's end, with a fixed gas
+    // limit so that no estimate runs at another time: the boundary the rule names, not a second after it.
+    type Request = Awaited<ReturnType<typeof openRequest>>["request"];
+    const atTheEnd: Record<string, (f: LedgerFixture, until: number, request: Request) => Promise<unknown>> = {
+      grant: (f, until) =>
+        f.ledger
+          .connect(f.delegate)
+          .grant(f.patient.address, f.lab.address, 1, 1, 0, until + DAY, { gasLimit: 500_000 }),
+      grantBatch: (f, until) =>
+        f.ledger
+          .connect(f.delegate)
+          .grantBatch(f.patient.address, [treatmentTerms(f.lab.address, until + DAY)], { gasLimit: 500_000 }),
+      revoke: (f) => f.ledger.connect(f.delegate).revoke(f.patient.address, f.hospital.address, { gasLimit: 500_000 }),
+      approveRequest: (f, _until, request) =>
+        f.ledger.connect(f.delegate).approveRequest(request, { gasLimit: 500_000 }),
+      denyRequest: (f, _until, request) => f.ledger.connect(f.delegate).denyRequest(request, { gasLimit: 500_000 }),
+    };
+    for (const [action, send] of Object.entries(atTheEnd)) {
+      it(`reverts with DelegateExpired in the very second the appointment ends: ${action}`, async function () {
+        const f = await loadFixture(deployLedgerFixture);
+        const until = await appointed(f);
+        await grantFor(f, f.patient, f.patient.address, until + DAY);
+        const { request } = await openRequest(f);
+        await time.setNextBlockTimestamp(until);
 
-      await expect(grantFor(f, f.delegate, f.patient.address, until + DAY))
-        .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
-        .withArgs(f.patient.address, f.delegate.address, until);
-      await expect(
-        f.ledger.connect(f.delegate).grantBatch(f.patient.address, [treatmentTerms(f.lab.address, until + DAY)]),
-      )
-        .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
-        .withArgs(f.patient.address, f.delegate.address, until);
-      await expect(f.ledger.connect(f.delegate).revoke(f.patient.address, f.hospital.address))
-        .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
-        .withArgs(f.patient.address, f.delegate.address, until);
-      await expect(f.ledger.connect(f.delegate).approveRequest(request))
-        .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
-        .withArgs(f.patient.address, f.delegate.address, until);
-      await expect(f.ledger.connect(f.delegate).denyRequest(request))
-        .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
-        .withArgs(f.patient.address, f.delegate.address, until);
-    });
+        await expect(send(f, until, request))
+          .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
+          .withArgs(f.patient.address, f.delegate.address, until);
+        expect(await time.latest()).to.equal(until);
+      });
+    }
 
     it("reverts with NotPatientOrDelegate when a delegate of patient A acts for patient B", async function () {
       const f = await loadFixture(deployLedgerFixture);
@@ -286,7 +295,14 @@ describe("Delegates", function () {
       await expect(
         f.ledger
           .connect(f.delegate)
-          .grant(f.patient.address, f.delegate.address, maskOf([DataClass.LAB_RESULT]), maskOf([Purpose.PATRQT]), 0, until),
+          .grant(
+            f.patient.address,
+            f.delegate.address,
+            maskOf([DataClass.LAB_RESULT]),
+            maskOf([Purpose.PATRQT]),
+            0,
+            until,
+          ),
       )
         .to.be.revertedWithCustomError(f.ledger, "InvalidGrantee")
         .withArgs(f.delegate.address);
@@ -398,8 +414,8 @@ describe("Delegates", function () {
       await expect(f.ledger.connect(f.delegate).invalidateNonces(0, 1))
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.delegate.address, 0, 1);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 0)).to.be.false;
-      expect(await f.ledger.isNonceUsed(f.delegate.address, 0)).to.be.true;
+      expect(await f.ledger.nonceBitmap(f.patient.address, 0)).to.equal(0n);
+      expect(await f.ledger.nonceBitmap(f.delegate.address, 0)).to.equal(1n);
     });
   });
 });

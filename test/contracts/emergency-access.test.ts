@@ -57,7 +57,8 @@ describe("EmergencyAccess", function () {
     it("accepts every known reason and the longest duration", async function () {
       const { ledger, hospital, patient } = await loadFixture(deployLedgerFixture);
       for (const reason of Object.values(EmergencyReason)) {
-        const openedAt = (await time.latest()) + 1;
+        // Each opening in a period of its own: a period allows one maximum (see "repeated openings").
+        const openedAt = (await time.latest()) + 2 * MAX;
         await time.setNextBlockTimestamp(openedAt);
         await expect(ledger.connect(hospital).openEmergencyAccess(patient.address, reason, MAX))
           .to.emit(ledger, "EmergencyAccessOpened")
@@ -187,10 +188,6 @@ describe("EmergencyAccess", function () {
       expect(await ledger.accessBasis(patient.address, hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
         AccessBasis.None,
       );
-      await ledger.connect(admin).reinstate(hospital.address);
-      expect(await ledger.accessBasis(patient.address, hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
-        AccessBasis.Emergency,
-      );
 
       expect(await ledger.accessBasis(patient.address, lab.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
         AccessBasis.Emergency,
@@ -200,6 +197,116 @@ describe("EmergencyAccess", function () {
       expect(await ledger.accessBasis(patient.address, lab.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
         AccessBasis.None,
       );
+    });
+  });
+
+  describe("suspension", function () {
+    it("ends the provider's open windows for good: reinstating it does not bring them back", async function () {
+      const { ledger, admin, hospital, patient, until } = await loadFixture(openWindowFixture);
+      await ledger.connect(admin).suspend(hospital.address, 9);
+      await ledger.connect(admin).reinstate(hospital.address);
+
+      expect(await time.latest()).to.be.lessThan(until);
+      expect(await ledger.emergencyAccessUntil(patient.address, hospital.address)).to.equal(0);
+      expect(await ledger.accessBasis(patient.address, hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
+        AccessBasis.None,
+      );
+      await expect(ledger.connect(hospital).closeEmergencyAccess(patient.address))
+        .to.be.revertedWithCustomError(ledger, "EmergencyAccessNotOpen")
+        .withArgs(patient.address, hospital.address);
+    });
+
+    it("leaves a reinstated provider free to open a new window, with a new event", async function () {
+      const { ledger, admin, hospital, patient } = await loadFixture(openWindowFixture);
+      await ledger.connect(admin).suspend(hospital.address, 9);
+      await ledger.connect(admin).reinstate(hospital.address);
+
+      await expect(
+        ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, HOUR),
+      ).to.emit(ledger, "EmergencyAccessOpened");
+      expect(await ledger.accessBasis(patient.address, hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
+        AccessBasis.Emergency,
+      );
+    });
+
+    it("ends only the suspended provider's windows", async function () {
+      const { ledger, admin, hospital, lab, patient } = await loadFixture(openWindowFixture);
+      await ledger.connect(lab).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, HOUR);
+      await ledger.connect(admin).suspend(hospital.address, 9);
+
+      expect(await ledger.accessBasis(patient.address, lab.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.equal(
+        AccessBasis.Emergency,
+      );
+    });
+  });
+
+  // Reopening must not chain one window far past the maximum: within a period of twice the maximum
+  // from its first opening, a provider's windows on a patient end at most the maximum after that opening.
+  describe("repeated openings", function () {
+    async function maxWindowFixture() {
+      const f = await deployLedgerFixture();
+      const tx = await f.ledger
+        .connect(f.hospital)
+        .openEmergencyAccess(f.patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, MAX);
+      return { ...f, firstOpenedAt: await minedAt(tx) };
+    }
+
+    it("reverts with EmergencyAccessCapExceeded when a reopening would end past the first opening + the maximum", async function () {
+      const { ledger, hospital, patient, firstOpenedAt } = await loadFixture(maxWindowFixture);
+      const at = firstOpenedAt + MAX - HOUR;
+      await time.setNextBlockTimestamp(at);
+
+      await expect(
+        ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, 4 * HOUR),
+      )
+        .to.be.revertedWithCustomError(ledger, "EmergencyAccessCapExceeded")
+        .withArgs(patient.address, hospital.address, at + 4 * HOUR, firstOpenedAt + MAX);
+    });
+
+    it("accepts a reopening that ends exactly at the cap", async function () {
+      const { ledger, hospital, patient, firstOpenedAt } = await loadFixture(maxWindowFixture);
+      await time.setNextBlockTimestamp(firstOpenedAt + MAX - HOUR);
+
+      await expect(
+        ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, HOUR),
+      )
+        .to.emit(ledger, "EmergencyAccessOpened")
+        .withArgs(patient.address, hospital.address, EmergencyReason.PATIENT_UNRESPONSIVE, firstOpenedAt + MAX);
+    });
+
+    it("keeps the cap through closing and reopening, and after the window ended", async function () {
+      const { ledger, hospital, patient, firstOpenedAt } = await loadFixture(maxWindowFixture);
+      await ledger.connect(hospital).closeEmergencyAccess(patient.address);
+      await expect(
+        ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, MAX),
+      ).to.be.revertedWithCustomError(ledger, "EmergencyAccessCapExceeded");
+
+      const at = firstOpenedAt + MAX + HOUR;
+      await time.setNextBlockTimestamp(at);
+      await expect(
+        ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, HOUR),
+      )
+        .to.be.revertedWithCustomError(ledger, "EmergencyAccessCapExceeded")
+        .withArgs(patient.address, hospital.address, at + HOUR, firstOpenedAt + MAX);
+    });
+
+    it("starts a new period, with a full maximum, twice the maximum after the first opening", async function () {
+      const { ledger, hospital, patient, firstOpenedAt } = await loadFixture(maxWindowFixture);
+      const at = firstOpenedAt + 2 * MAX;
+      await time.setNextBlockTimestamp(at);
+
+      await expect(
+        ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, MAX),
+      )
+        .to.emit(ledger, "EmergencyAccessOpened")
+        .withArgs(patient.address, hospital.address, EmergencyReason.PATIENT_UNRESPONSIVE, at + MAX);
+    });
+
+    it("caps each provider on its own", async function () {
+      const { ledger, lab, patient } = await loadFixture(maxWindowFixture);
+      await expect(
+        ledger.connect(lab).openEmergencyAccess(patient.address, EmergencyReason.PATIENT_UNRESPONSIVE, MAX),
+      ).to.emit(ledger, "EmergencyAccessOpened");
     });
   });
 

@@ -229,7 +229,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await ready(page);
     expect(await page.locator('[data-testid="status"]').textContent()).to.match(/Approved: pharma may see Lab result until/);
     expect(await page.locator(`[data-testid="request"][data-request-id="${requestId}"]`).count()).to.equal(0);
-    expect(await ledger.ledger.hasAccessRightNow(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(true);
+    expect(await ledger.ledger.hasAccess(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(true);
     await shot(page, "02-approved");
   });
 
@@ -240,7 +240,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await entry(page, `[data-action="consent-revoked"][data-counterparty="${pharma}"]`).waitFor({ timeout: 30_000 });
     await ready(page);
     expect(await page.locator(`[data-testid="grant"][data-grantee="${pharma}"]`).count()).to.equal(0);
-    expect(await ledger.ledger.hasAccessRightNow(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(false);
+    expect(await ledger.ledger.hasAccess(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(false);
 
     expect(await entry(page, `[data-action="request-approved"][data-request-id="${requestId}"][data-basis="patient"]`).count()).to.equal(1);
     expect(await entry(page, `[data-action="consent-granted"][data-counterparty="${pharma}"][data-basis="request"]`).count()).to.equal(1);

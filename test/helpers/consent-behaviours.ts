@@ -114,7 +114,7 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
           terms.validUntil,
         );
       await consentIsStored(f, f.patient.address, terms);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
         .true;
     });
 
@@ -123,10 +123,10 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
       const validUntil = (await time.latest()) + 10 * DAY;
       await route(f, f.patient, f.patient.address, treatmentTerms(f.hospital.address, validUntil));
 
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.VITAL_SIGNS, Purpose.TREAT)).to
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.VITAL_SIGNS, Purpose.TREAT)).to
         .be.true;
       await time.increaseTo(validUntil);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.VITAL_SIGNS, Purpose.TREAT)).to
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.VITAL_SIGNS, Purpose.TREAT)).to
         .be.false;
     });
 
@@ -137,10 +137,10 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
       await route(f, f.patient, f.patient.address, terms);
 
       await consentIsStored(f, f.patient.address, terms);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
         .false;
       await time.increaseTo(validFrom);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
         .true;
     });
 
@@ -155,18 +155,18 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
         validUntil: until,
       };
       await route(f, f.patient, f.patient.address, wide);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.GENOMIC, Purpose.HOPERAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.GENOMIC, Purpose.HOPERAT)).to.be
         .true;
 
       const narrow = treatmentTerms(f.hospital.address, until - DAY);
       await route(f, f.patient, f.patient.address, narrow);
 
       await consentIsStored(f, f.patient.address, narrow);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.GENOMIC, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.GENOMIC, Purpose.TREAT)).to.be
         .false;
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.HOPERAT)).to
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.HOPERAT)).to
         .be.false;
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
         .true;
     });
 
@@ -369,10 +369,10 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
         f.ledger,
         "ConsentGranted",
       );
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
         .true;
       await time.increase(1);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
         .false;
     });
 
@@ -408,7 +408,7 @@ export function shouldBehaveLikeRevoke(route: RevokeRoute): void {
       .withArgs(f.patient.address, f.hospital.address, f.patient.address);
     const stored = await f.ledger.consentOf(f.patient.address, f.hospital.address);
     expect([stored.dataClasses, stored.purposes, stored.validFrom, stored.validUntil]).to.deep.equal([0n, 0n, 0n, 0n]);
-    expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+    expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
       .false;
   });
 

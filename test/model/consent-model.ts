@@ -79,6 +79,8 @@ export interface Party {
   suspended: boolean;
   accreditedUntil: number;
   index: number;
+  /** Suspensions so far (mod 2^16): a window opened before the last one is over. */
+  suspensions: number;
 }
 
 export interface Consent {
@@ -133,9 +135,14 @@ export interface StoredRequest {
 }
 
 export interface EmergencyWindow {
+  /** 0 once closed. */
   until: number;
   /** The patient's opt-out epoch when it was opened. */
   epoch: number;
+  /** The provider's suspension count when it was opened. */
+  suspensions: number;
+  /** The first opening of the provider's current period on the patient: windows end by it + the maximum. */
+  periodStart: number;
 }
 
 export interface ModelEvent {
@@ -195,6 +202,8 @@ export class ConsentModel {
   partyCount = 0;
   /** patient|grantee → consent; absent when none (a revocation deletes). */
   consents = new Map<string, Consent>();
+  /** patient|grantee pairs revoked since their last grant: no automatic approval for them. */
+  revoked = new Set<string>();
   /** patient|delegate → end of the appointment. */
   delegates = new Map<string, number>();
   requests = new Map<string, StoredRequest>();
@@ -221,6 +230,7 @@ export class ConsentModel {
     copy.parties = new Map([...this.parties].map(([k, v]) => [k, { ...v }]));
     copy.partyCount = this.partyCount;
     copy.consents = new Map([...this.consents].map(([k, v]) => [k, { ...v }]));
+    copy.revoked = new Set(this.revoked);
     copy.delegates = new Map(this.delegates);
     copy.requests = new Map([...this.requests].map(([k, v]) => [k, { ...v }]));
     copy.requestLog = [...this.requestLog];
@@ -241,7 +251,7 @@ export class ConsentModel {
   // Accreditation (IAccreditation).
 
   partyOf(party: string): Party {
-    return this.parties.get(party) ?? { roles: 0, nonProfit: false, suspended: false, accreditedUntil: 0, index: 0 };
+    return this.parties.get(party) ?? { roles: 0, nonProfit: false, suspended: false, accreditedUntil: 0, index: 0, suspensions: 0 };
   }
 
   /** Holds one of `roles`, is not suspended, and has not lapsed (an accreditation ends AT its date). */
@@ -271,7 +281,14 @@ export class ConsentModel {
     const existing = this.parties.get(party);
     // An index is given once, at the first accreditation; a suspension stays as it is.
     const index = existing?.index ?? ++this.partyCount;
-    this.parties.set(party, { roles, nonProfit, suspended: existing?.suspended ?? false, accreditedUntil, index });
+    this.parties.set(party, {
+      roles,
+      nonProfit,
+      suspended: existing?.suspended ?? false,
+      accreditedUntil,
+      index,
+      suspensions: existing?.suspensions ?? 0,
+    });
     this.emit("PartyAccredited", party, roles, nonProfit, accreditedUntil, index);
   }
 
@@ -280,6 +297,7 @@ export class ConsentModel {
     const p = this.parties.get(party);
     if (p === undefined || p.roles === 0) revert("PartyNotAccredited", party, Role.ALL);
     p.suspended = true;
+    p.suspensions = (p.suspensions + 1) % UINT16_WRAP;
     this.emit("PartySuspended", party, reasonCode);
   }
 
@@ -334,6 +352,7 @@ export class ConsentModel {
       validFrom: terms.validFrom,
       validUntil: terms.validUntil,
     });
+    this.revoked.delete(pair(patient, terms.grantee));
     this.emit(
       "ConsentGranted",
       patient,
@@ -350,6 +369,8 @@ export class ConsentModel {
     // A consent exists until revoked, even once expired.
     if (!this.consents.has(pair(patient, grantee))) revert("ConsentNotFound", patient, grantee);
     this.consents.delete(pair(patient, grantee));
+    // What the patient took away, a standing policy does not give back.
+    this.revoked.add(pair(patient, grantee));
     this.emit("ConsentRevoked", patient, grantee, actor);
   }
 
@@ -384,7 +405,7 @@ export class ConsentModel {
   }
 
   /**
-   * IConsents.hasAccessRightNow: a consent covering both codes, started and not ended, and the accreditation
+   * IConsents.hasAccess: a consent covering both codes, started and not ended, and the accreditation
    * the purpose needs, live. Unknown codes are false.
    */
   hasAccess(patient: string, grantee: string, dataClass: number, purpose: number, now: number): boolean {
@@ -436,12 +457,10 @@ export class ConsentModel {
     if (terms.patient === ZeroAddress || terms.patient === researcher) revert("InvalidRequestPatient", terms.patient);
     if (!isValidSet(terms.dataClasses, ALL_DATA_CLASSES)) revert("InvalidDataClasses", terms.dataClasses);
     if (!isKnownPurpose(terms.purpose)) revert("UnknownPurpose", terms.purpose);
-    const research = has(RESEARCH_PURPOSES, terms.purpose);
+    // Research purposes only, each with a DUO research category.
+    if (!has(RESEARCH_PURPOSES, terms.purpose)) revert("RequestPurposeNotResearch", terms.purpose);
     const category = terms.researchCategory;
-    // A research purpose needs a DUO research category; any other purpose declares none.
-    if (research ? !RESEARCH_CATEGORIES.includes(category) : category !== 0) {
-      revert("InvalidResearchCategory", terms.purpose, category);
-    }
+    if (!RESEARCH_CATEGORIES.includes(category)) revert("InvalidResearchCategory", terms.purpose, category);
     // A disease id exactly for disease-specific research.
     if ((category === Duo.DS) !== (terms.diseaseId !== 0)) revert("InvalidDiseaseId", category, terms.diseaseId);
     if ((terms.acceptedObligations & ~DUO_OBLIGATIONS) !== 0n) revert("InvalidObligations", terms.acceptedObligations);
@@ -494,7 +513,7 @@ export class ConsentModel {
   policyApproves(researcher: string, terms: RequestTerms, now: number): boolean {
     if (!this.isAccredited(researcher, Role.RESEARCHER, now)) return false;
     this.validateTerms(researcher, terms);
-    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now);
+    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
   }
 
   /** Opens a request; grants at once when the patient's policy approves. Returns the request. */
@@ -505,7 +524,7 @@ export class ConsentModel {
     const requestId = requestIdOf(request);
     if (this.requests.has(requestId)) revert("RequestAlreadyExists", requestId);
     const expiresAt = now + this.params.requestTtl;
-    const approved = this.policyMatches(terms, party.nonProfit, now);
+    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
     // Stored only while it waits for the patient.
     if (!approved) this.requests.set(requestId, { expiresAt, request });
     this.requestLog.push(request);
@@ -545,6 +564,8 @@ export class ConsentModel {
     const stored = this.requests.get(requestId);
     if (stored === undefined) revert("RequestNotFound", requestId);
     if (stored.expiresAt <= now) revert("RequestExpired", requestId, stored.expiresAt);
+    // Approval grants the researcher as it is now: suspended or lapsed since asking, it can only be denied.
+    if (approve) this.requireAccredited(request.researcher, Role.RESEARCHER, now);
     this.requests.delete(requestId);
     if (approve) {
       this.emit("RequestApproved", requestId, request.terms.patient, actor);
@@ -597,11 +618,13 @@ export class ConsentModel {
     const window = this.windows.get(pair(patient, provider));
     if (window === undefined) return 0;
     if (window.until <= now || window.epoch !== (this.epochs.get(patient) ?? 0) || this.emergencyOptedOut(patient)) return 0;
+    // A suspension ends the provider's windows for good, reinstated or not.
+    if (window.suspensions !== this.partyOf(provider).suspensions) return 0;
     return window.until;
   }
 
   openEmergencyAccess(provider: string, patient: string, reasonCode: number, duration: number, now: number): void {
-    this.requireAccredited(provider, Role.PROVIDER, now);
+    const { suspensions } = this.requireAccredited(provider, Role.PROVIDER, now);
     if (patient === ZeroAddress || patient === provider) revert("InvalidEmergencyPatient", patient);
     if (!EMERGENCY_REASONS.includes(reasonCode)) revert("UnknownEmergencyReason", reasonCode);
     if (duration === 0 || duration > this.params.maxEmergencyDuration) {
@@ -609,13 +632,19 @@ export class ConsentModel {
     }
     if (this.emergencyOptedOut(patient)) revert("EmergencyAccessOptedOut", patient);
     const until = now + duration;
-    this.windows.set(pair(patient, provider), { until, epoch: this.epochs.get(patient) ?? 0 });
+    // Within twice the maximum of the period's first opening, windows end at most the maximum after it.
+    const max = this.params.maxEmergencyDuration;
+    let periodStart = this.windows.get(pair(patient, provider))?.periodStart ?? 0;
+    if (periodStart === 0 || now >= periodStart + 2 * max) periodStart = now;
+    if (until > periodStart + max) revert("EmergencyAccessCapExceeded", patient, provider, until, periodStart + max);
+    this.windows.set(pair(patient, provider), { until, epoch: this.epochs.get(patient) ?? 0, suspensions, periodStart });
     this.emit("EmergencyAccessOpened", patient, provider, reasonCode, until);
   }
 
   closeEmergencyAccess(provider: string, patient: string, now: number): void {
     if (this.emergencyAccessUntil(patient, provider, now) === 0) revert("EmergencyAccessNotOpen", patient, provider);
-    this.windows.delete(pair(patient, provider));
+    // Closing keeps the period, so close-and-reopen does not reset the cap.
+    this.windows.get(pair(patient, provider))!.until = 0;
     this.emit("EmergencyAccessClosed", patient, provider);
   }
 
@@ -631,6 +660,13 @@ export class ConsentModel {
 
   isNonceUsed(signer: string, nonce: bigint): boolean {
     return this.usedNonces.get(signer)?.has(nonce.toString()) ?? false;
+  }
+
+  /** Bit i set when nonce word * 256 + i is used or cancelled (Permit2's `nonceBitmap`). */
+  nonceBitmap(signer: string, word: bigint): bigint {
+    let bitmap = 0n;
+    for (let i = 0n; i < 256n; i++) if (this.isNonceUsed(signer, (word << 8n) + i)) bitmap |= 1n << i;
+    return bitmap;
   }
 
   invalidateNonces(caller: string, word: bigint, mask: bigint): void {

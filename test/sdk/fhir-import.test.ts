@@ -137,8 +137,8 @@ describe("FHIR Consent import", function () {
       const imported = await f.client.previewFhirConsent(resource);
       expect(imported.action).to.deep.equal({ kind: "grant", grant: { grantee: f.hospital.address, dataClasses: 1 << 4, purposes: 1, validFrom: 0, validUntil: until } });
       await (await f.client.applyFhirConsent(imported)).wait();
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, 4, 0)).to.equal(true);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.hospital.address, 0, 0)).to.equal(false);
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, 4, 0)).to.equal(true);
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, 0, 0)).to.equal(false);
     });
 
     it("names its recipient by a practitioner reference the caller maps to an account", async function () {

@@ -32,7 +32,7 @@ async function main() {
   const consent = await (await new PatientClient(ledger, patient).grant({
     grantee: admin.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 3600,
   })).wait();
-  const allowed = await ledger.ledger.hasAccessRightNow(patient.address, admin.address, DataClass.LAB_RESULT, 0);
+  const allowed = await ledger.ledger.hasAccess(patient.address, admin.address, DataClass.LAB_RESULT, 0);
 
   const store = new MemoryBlobStore();
   const context = { chainId, registry: deployment.records, patient: patient.address, provider: admin.address,

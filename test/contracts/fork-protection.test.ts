@@ -1,0 +1,125 @@
+/**
+ * Fork protection, on a real second node: a signature made for the chain the ledger was deployed on is
+ * refused once that chain's id changes (as after a contentious fork), and one made for the new id works.
+ * Hardhat's network cannot change its chain id while running; Foundry's anvil can (`anvil_setChainId`),
+ * so this file starts anvil from the npm package `@foundry-rs/anvil` and deploys the ledger there.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+import { expect } from "chai";
+import { type ContractTransactionResponse, HDNodeWallet, JsonRpcProvider, Wallet } from "ethers";
+
+import { DataClass, Purpose, maskOf } from "../../sdk/codes";
+import { ConsentLedger__factory } from "../../typechain-types/factories/contracts/ConsentLedger__factory";
+import type { ConsentLedger } from "../../typechain-types/contracts/ConsentLedger";
+import { DAY, LEDGER_PARAMS } from "../helpers/fixtures";
+import { exited, freePort, killGroup, killOnExit, rpc } from "../helpers/local-node";
+import { signGrant } from "../helpers/signatures";
+
+/** anvil's default development mnemonic (Hardhat's too): public test keys, never for real funds. */
+const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+const ORIGINAL_CHAIN_ID = 31337n;
+const FORKED_CHAIN_ID = 31338n;
+
+async function startAnvil(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const binary = path.resolve(__dirname, "..", "..", "node_modules", ".bin", "anvil");
+  const child = spawn(
+    binary,
+    ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(ORIGINAL_CHAIN_ID), "--silent"],
+    {
+      detached: true,
+      stdio: "ignore",
+    },
+  );
+  const unwatch = killOnExit(child);
+  const stop = async () => {
+    unwatch();
+    killGroup(child);
+    await exited(child);
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await rpc(url, "eth_chainId", [], 1000);
+      return { url, stop };
+    } catch (error) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        await stop();
+        throw new Error(`anvil did not answer on ${url}: ${String(error)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** A provider and the cast's keys for the chain as it is now (ethers fixes a provider's chain id at start). */
+function connect(url: string) {
+  const provider = new JsonRpcProvider(url, undefined, { cacheTimeout: -1 });
+  const key = (index: number) =>
+    new Wallet(HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey, provider);
+  return { provider, admin: key(0), patient: key(1), hospital: key(2), relayer: key(3) };
+}
+
+describe("SignedConsents on a chain whose id changes (anvil)", function () {
+  this.timeout(120_000);
+  let anvil: Awaited<ReturnType<typeof startAnvil>>;
+  let ledgerAddress: string;
+
+  before(async function () {
+    anvil = await startAnvil();
+    const { admin } = connect(anvil.url);
+    const ledger = await new ConsentLedger__factory(admin).deploy(
+      admin.address,
+      LEDGER_PARAMS.requestTtl,
+      LEDGER_PARAMS.maxRequestDuration,
+      LEDGER_PARAMS.maxEmergencyDuration,
+    );
+    await ledger.waitForDeployment();
+    ledgerAddress = await ledger.getAddress();
+  });
+
+  after(async function () {
+    await anvil?.stop();
+  });
+
+  async function signedGrant(ledger: ConsentLedger, patient: Wallet, grantee: string, nonce: bigint) {
+    const now = (await ledger.runner!.provider!.getBlock("latest"))!.timestamp;
+    const terms = {
+      grantee,
+      dataClasses: maskOf([DataClass.LAB_RESULT]),
+      purposes: maskOf([Purpose.TREAT]),
+      validFrom: 0,
+      validUntil: now + 30 * DAY,
+    };
+    return signGrant(ledger, patient, { patient: patient.address, terms }, { nonce, deadline: now + DAY });
+  }
+
+  it("refuses with InvalidSignature a grant signed for the old chain id, and accepts one signed for the new", async function () {
+    const before = connect(anvil.url);
+    const ledgerBefore = ConsentLedger__factory.connect(ledgerAddress, before.patient);
+    expect((await ledgerBefore.eip712Domain()).chainId).to.equal(ORIGINAL_CHAIN_ID);
+    const signedBeforeFork = await signedGrant(ledgerBefore, before.patient, before.hospital.address, 1n);
+    before.provider.destroy();
+
+    await rpc(anvil.url, "anvil_setChainId", [Number(FORKED_CHAIN_ID)]);
+    const after = connect(anvil.url);
+    expect((await after.provider.getNetwork()).chainId).to.equal(FORKED_CHAIN_ID);
+    const ledger = ConsentLedger__factory.connect(ledgerAddress, after.relayer);
+    // OpenZeppelin's EIP712 rebuilds its domain from block.chainid once it differs from the cached one.
+    expect((await ledger.eip712Domain()).chainId).to.equal(FORKED_CHAIN_ID);
+
+    await expect(ledger.grantBySig(...signedBeforeFork))
+      .to.be.revertedWithCustomError(ledger, "InvalidSignature")
+      .withArgs(after.patient.address);
+    expect(await ledger.nonceBitmap(after.patient.address, 0n)).to.equal(0n);
+
+    const signedAfterFork = await signedGrant(ledger.connect(after.patient), after.patient, after.hospital.address, 1n);
+    const tx: ContractTransactionResponse = await ledger.grantBySig(...signedAfterFork);
+    await expect(tx).to.emit(ledger, "ConsentGranted");
+    expect(await ledger.nonceBitmap(after.patient.address, 0n)).to.equal(1n << 1n);
+    after.provider.destroy();
+  });
+});
