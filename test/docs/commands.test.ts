@@ -218,5 +218,40 @@ describe("the documentation's commands", function () {
       expect(result.status, `the example exited ${result.status}:\n${result.stderr}`).to.equal(0);
       expect(result.stdout.trim().split("\n")).to.deep.equal(["may read: true", 'decrypted: {"resourceType":"Observation"}']);
     });
+
+    it("type-checks under strict TypeScript against the SDK's entry points", function () {
+      const checkDir = path.join(dir, "typecheck");
+      mkdirSync(checkDir);
+      writeFileSync(path.join(checkDir, "example.ts"), fencedBlocks("README.md").filter((b) => b.language === "ts")[0].body);
+      const sdk = (entry: string) => [path.join(REPO_ROOT, "sdk", entry)];
+      writeFileSync(
+        path.join(checkDir, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            module: "commonjs",
+            target: "es2022",
+            lib: ["es2023", "dom"],
+            strict: true,
+            esModuleInterop: true,
+            skipLibCheck: true,
+            noEmit: true,
+            types: ["node"],
+            typeRoots: [path.join(REPO_ROOT, "node_modules", "@types")],
+            paths: {
+              "consent-ledger": sdk("index.ts"),
+              "consent-ledger/node": sdk("node.ts"),
+              ethers: [path.join(REPO_ROOT, "node_modules", "ethers")],
+            },
+          },
+          files: ["example.ts"],
+        }),
+      );
+      const tsc = require.resolve("typescript/bin/tsc", { paths: [REPO_ROOT] });
+      const result = spawnSync(process.execPath, [tsc, "-p", path.join(checkDir, "tsconfig.json")], {
+        encoding: "utf8",
+        timeout: 180_000,
+      });
+      expect(result.status, `tsc:\n${result.stdout}${result.stderr}`).to.equal(0);
+    });
   });
 });
