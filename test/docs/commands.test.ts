@@ -15,7 +15,17 @@
  * A block without a marker fails the test. The README's TypeScript example runs against a fresh suite.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -55,6 +65,16 @@ function cliArguments(command: string): string[] | null {
   return null;
 }
 
+/** Whether a repository path, possibly with `*` in its last part, names at least one existing file. */
+function globMatches(file: string): boolean {
+  const dir = path.join(REPO_ROOT, path.dirname(file));
+  const base = path.basename(file);
+  if (!base.includes("*")) return existsSync(path.join(REPO_ROOT, file));
+  if (!existsSync(dir)) return false;
+  const pattern = new RegExp(`^${base.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+  return readdirSync(dir).some((name) => pattern.test(name));
+}
+
 const GLOBAL_WITH_VALUE = new Set(["--rpc", "--deployment", "--store", "--key-source", "--keystore", "--account"]);
 
 describe("the documentation's commands", function () {
@@ -85,7 +105,26 @@ describe("the documentation's commands", function () {
     expect(missing, "commands the docs say CI runs, absent from .ci/run").to.deep.equal([]);
   });
 
-  describe("blocks marked syntax: commands and options the CLI has", function () {
+  it("every block, run or not, names only npm scripts and repository files that exist", function () {
+    const scripts = (JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })
+      .scripts;
+    const problems: string[] = [];
+    for (const block of shellBlocks) {
+      for (const command of commandsOf(block.body)) {
+        for (const [, script] of command.matchAll(/\bnpm run (?:--silent )?([\w:-]+)/g)) {
+          if (!(script in scripts)) problems.push(`${where(block)}: npm run ${script}: no such script in package.json`);
+        }
+        // `cp <from> <to>` creates its destination: only the source must exist.
+        const paths = [...command.matchAll(/(?<![\w/.~-])(?:test|bench|scripts|ignition|contracts|sdk|cli|gateway|dapp|\.ci)\/[\w./*-]+/g)].map((m) => m[0]);
+        for (const file of command.startsWith("cp ") ? paths.slice(0, 1) : paths) {
+          if (!globMatches(file)) problems.push(`${where(block)}: ${file}: no such file in the repository`);
+        }
+      }
+    }
+    expect(problems).to.deep.equal([]);
+  });
+
+  describe("CLI lines: commands and options the CLI has", function () {
     let cli: string;
     const helpCache = new Map<string, { status: number | null; text: string }>();
     const help = (words: string[]) => {
@@ -100,8 +139,9 @@ describe("the documentation's commands", function () {
       cli = buildCli();
     });
 
-    for (const block of shellBlocks.filter((b) => kindOf(b) === "syntax")) {
-      it(`${where(block)}`, function () {
+    // Blocks marked syntax are checked only so; CLI lines in the other blocks (not-run ones included) too.
+    for (const block of shellBlocks.filter((b) => kindOf(b) === "syntax" || commandsOf(b.body).some((c) => cliArguments(c)))) {
+      it(`${where(block)} (${kindOf(block)})`, function () {
         const problems: string[] = [];
         const lines = commandsOf(block.body)
           .map((command) => ({ command, args: cliArguments(command) }))
@@ -116,7 +156,8 @@ describe("the documentation's commands", function () {
           while (i < tokens.length && /^[a-z][a-z-]*$/.test(tokens[i])) words.push(tokens[i++]);
           const sub = help(words);
           const usage = /^Usage: consent-ledger (.*)$/m.exec(sub.text)?.[1] ?? "";
-          if (sub.status !== 0 || !(usage === words.join(" ") || usage.startsWith(`${words.join(" ")} `))) {
+          const named = words.length === 0 || usage === words.join(" ") || usage.startsWith(`${words.join(" ")} `);
+          if (sub.status !== 0 || !named) {
             problems.push(`${command}: \`consent-ledger ${words.join(" ")}\` is not a command (its --help shows "${usage}")`);
             continue;
           }
