@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures the suite against the Ethereum Attestation Service on one Hardhat network,
- * prints the table and rewrites the committed snapshot (bench/gas.json) and the table of README.md.
+ * prints the table and rewrites the committed snapshot (bench/gas.json) and the table of docs/gas.md.
  * The measuring itself is bench/measure.ts, shared with test/bench/gas-snapshot.test.ts.
  */
 import { KNOWN_MISSES, OPERATIONS, TARGETS, measureGas } from "./measure";

@@ -27,7 +27,7 @@
  *   - the journal, the on-chain access log and what clients received disagree.
  * Writes bench/gateway.json ({"<node>": {releasesPerSecond, p50Ms, p99Ms, offeredRate, p99AtOfferedMs,
  * gatewayCpuMsPerRelease, nodeCpuMsPerRelease, wrongReleases}}), the details to bench/gateway-load.json,
- * and the table of README.md's load-test section. A benchmark, not a test: `npm test` does not run it.
+ * and the table of docs/gateway.md's load-test section. A benchmark, not a test: `npm test` does not run it.
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -115,7 +115,7 @@ for (const kind of NODES) {
 
 const SUMMARY = path.join(__dirname, "gateway.json");
 const DETAILS = path.join(__dirname, "gateway-load.json");
-const DOCS = path.join(__dirname, "..", "README.md");
+const DOCS = path.join(__dirname, "..", "docs", "gateway.md");
 const DOCS_BEGIN = "<!-- gateway-load:begin -->";
 const DOCS_END = "<!-- gateway-load:end -->";
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux
@@ -587,10 +587,10 @@ function write(results: Record<string, Result>): void {
     JSON.stringify({ command: "npm run bench:gateway -- --node <anvil|hardhat>", environment: environment(), ...kept }, null, 2) + "\n",
   );
   writeDocsSection(kept as Record<string, Result & { date: string; loadAverage: number[] }>);
-  console.log(`written to ${path.relative(process.cwd(), SUMMARY)}, ${path.relative(process.cwd(), DETAILS)} and README.md`);
+  console.log(`written to ${path.relative(process.cwd(), SUMMARY)}, ${path.relative(process.cwd(), DETAILS)} and docs/gateway.md`);
 }
 
-/** Rewrites the table of README.md's load-test section (between its markers). */
+/** Rewrites the table of docs/gateway.md's load-test section (between its markers). */
 function writeDocsSection(details: Record<string, Result & { date: string; loadAverage: number[] }>): void {
   if (!existsSync(DOCS)) return;
   const text = readFileSync(DOCS, "utf8");

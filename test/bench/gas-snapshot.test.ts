@@ -5,6 +5,10 @@
  * or `UPDATE_SNAPSHOT=1 npm test`, and say why in the commit.
  * It also holds the issue's gas targets. Measurements only: nothing here times anything.
  */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
 import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
@@ -19,7 +23,7 @@ import {
   type Unit,
   measureGas,
 } from "../../bench/measure";
-import { SNAPSHOT_PATH, readSnapshot, writeSnapshot } from "../../bench/report";
+import { DOCS_PATH, SNAPSHOT_PATH, TABLE_END, TABLE_START, markdownTable, readSnapshot, writeSnapshot } from "../../bench/report";
 
 const UNIT: Record<Unit, string> = {
   tx: "gas",
@@ -76,6 +80,51 @@ describe("gas snapshot (bench/gas.json) and targets", function () {
       `bytecode sizes differ from ${SNAPSHOT_PATH}; if intended, refresh it (${REFRESH})`,
     ).to.deep.equal(snapshot.bytecodeSizes);
     for (const [name, size] of Object.entries(report.bytecodeSizes)) expect(size, name).to.be.at.most(24_576);
+  });
+
+  describe("the gas table of docs/gas.md", function () {
+    const GAS_DOCS = path.join(__dirname, "..", "..", "docs", "gas.md");
+    let dir: string;
+    beforeEach(async function () {
+      dir = await mkdtemp(path.join(os.tmpdir(), "gas-docs-"));
+    });
+    afterEach(async function () {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("is where npm run bench writes its table, not README.md", function () {
+      expect(DOCS_PATH).to.equal(GAS_DOCS);
+    });
+
+    it("is rewritten between its markers, with the text around it kept", async function () {
+      const docs = await readFile(GAS_DOCS, "utf8");
+      const copy = path.join(dir, "gas.md");
+      await writeFile(copy, docs);
+      writeSnapshot(report, { snapshotPath: path.join(dir, "gas.json"), docsPath: copy });
+      const written = await readFile(copy, "utf8");
+      const start = docs.indexOf(TABLE_START);
+      const end = docs.indexOf(TABLE_END);
+      expect(start, `${GAS_DOCS} has no ${TABLE_START}`).to.be.greaterThan(-1);
+      expect(written).to.equal(`${docs.slice(0, start + TABLE_START.length)}\n${markdownTable(report)}\n${docs.slice(end)}`);
+      expect(JSON.parse(await readFile(path.join(dir, "gas.json"), "utf8")).operations.grant.gas).to.equal(
+        report.operations.grant.gas,
+      );
+    });
+
+    it("refuses a docs file without the markers, naming the file, instead of skipping the table", async function () {
+      const copy = path.join(dir, "gas.md");
+      await writeFile(copy, "## Gas\n\nno table here\n");
+      expect(() => writeSnapshot(report, { snapshotPath: path.join(dir, "gas.json"), docsPath: copy })).to.throw(
+        `${copy} has no gas table markers`,
+      );
+      expect(await readFile(copy, "utf8")).to.equal("## Gas\n\nno table here\n");
+    });
+
+    it("shows what the measurements give (refresh it with npm run bench)", async function () {
+      const docs = await readFile(GAS_DOCS, "utf8");
+      const table = docs.slice(docs.indexOf(TABLE_START) + TABLE_START.length, docs.indexOf(TABLE_END)).trim();
+      expect(table).to.equal(markdownTable(report));
+    });
   });
 
   describe("the issue's targets", function () {

@@ -25,7 +25,7 @@ function json<T = Record<string, unknown>>(result: CliResult): T {
 }
 
 /**
- * The protocol the researcher names, and its keccak256 (the hash that goes on chain, README): computed
+ * The protocol the researcher names, and its keccak256 (the hash that goes on chain, docs/cli.md): computed
  * once with @noble/hashes, never by the SDK's hashDocument, which the CLI itself uses.
  */
 const PROTOCOL = "Diabetes cohort protocol v1, IRB approval 2026-117\n";

@@ -465,7 +465,7 @@ describe("RecordRegistry", function () {
     // another provider may anchor the same bytes on its own. That anchor is not the batched record and is
     // never overwritten: the batch's provider is told the hash is taken (not, wrongly, "superseded"), and
     // readers, who check the envelope's authenticated provider against the chain, reject the copy. See
-    // SECURITY.md, "Anchor squatting".
+    // docs/threat-model.md, "Anchor squatting".
     it("refuses to store a batched record with no patient or an unknown class, as anchorRecord would", async function () {
       const { records, hospital, patient } = await loadFixture(anchoredBatchFixture);
       const bad: RecordLeaf[] = [

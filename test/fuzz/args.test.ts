@@ -4,7 +4,7 @@
  * the documented range or an InvalidArgumentError (UnknownCodeError for codes); never a crash.
  *
  * (The CLI's own argument handling and the gateway's HTTP requests are fuzzed by their engineers, in
- * test/cli and test/gateway; see README.md ("Invariants").)
+ * test/cli and test/gateway; see docs/testing.md ("Invariants").)
  */
 import { expect } from "chai";
 import fc from "fast-check";

@@ -234,7 +234,7 @@ describe("fuzzing sdk/crypto/envelope", function () {
     // which throws a TypeError for a JSON object such as {"toString": ""} (and for null-prototype objects).
     // Found by the property above when it drew expectations from JSON values; counterexample:
     //   openRecord(envelope, key, { chainId: { toString: "" } })  →  TypeError: Cannot convert object to primitive value
-    // Fix: describe values with a helper that never throws (SECURITY.md, "Findings").
+    // Fix: describe values with a helper that never throws (docs/threat-model.md, "Findings").
     it("refuses expectations of any JSON shape with an InvalidArgumentError, or an IntegrityError when well-formed but wrong", async function () {
       // Any JSON, and the well-formed values (small numbers, the context's own addresses) that are right or
       // wrong only by their value.

@@ -80,7 +80,7 @@ describe("fuzzing sdk/fhir/resource", function () {
   // the bad resourceType with JSON.stringify, which throws for a bigint (TypeError: Do not know how to
   // serialize a BigInt) or a circular value. Counterexamples: assertFhirResource({ resourceType: 10n }),
   // assertFhirResource({ resourceType: circular }). Fix: describe the value with a helper that never
-  // throws (SECURITY.md, "Findings").
+  // throws (docs/threat-model.md, "Findings").
   it("assertFhirResource: any JavaScript value is refused with an InvalidArgumentError", async function () {
     const circular: Record<string, unknown> = {};
     circular.self = circular;

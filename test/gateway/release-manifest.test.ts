@@ -1,6 +1,6 @@
 /**
  * The release-batch leaf, pinned: a known-answer vector computed from the documented encoding alone
- * (README, "GET /manifests/:cid": OpenZeppelin StandardMerkleTree leaves of types
+ * (docs/gateway.md, "GET /manifests/:cid": OpenZeppelin StandardMerkleTree leaves of types
  * ["bytes32","address","uint8","uint8","uint64"] = (recordId, grantee, purpose, basis, releasedAt), i.e.
  * keccak256(keccak256(abi.encode(values))), inner nodes keccak256 of the sorted pair), so that the gateway
  * that writes manifests and the audit client that reads them cannot drift together unnoticed. And the

@@ -14,7 +14,7 @@
  *   3. the REAL hasAccess and accessBasis agree with the model on FUZZ_CELLS sampled cells plus, first,
  *      a cell inside every consent, window and accreditation whose boundary the step crossed or touched
  *      (and unknown codes now and then); and every positive answer satisfies the invariants of
- *      README.md ("Invariants") on the chain's own stored evidence, without the model;
+ *      docs/testing.md ("Invariants") on the chain's own stored evidence, without the model;
  *   4. at the end of one run in FUZZ_FULL_MATRIX_EVERY (or after every step with FUZZ_FULL_MATRIX_STEPS=1)
  *      the real hasAccess and accessBasis of EVERY cell: 2 × 6 × 16 classes (15 + an unknown one) ×
  *      11 purposes (10 + an unknown one), 4,224 calls.
@@ -1256,7 +1256,7 @@ interface Check {
  *   (partyOf) and patient (emergencyOptedOut), plus whatever the step touched; from this state the model
  *   answers hasAccess/accessBasis for every cell, so every cell is accounted for at every step;
  * - the real hasAccess and accessBasis of the sampled cells (every cell when `full`);
- * - the invariants of README.md ("Invariants") on every positive answer, from the chain's own evidence.
+ * - the invariants of docs/testing.md ("Invariants") on every positive answer, from the chain's own evidence.
  */
 async function checkChain(run: Run, touched: Touched, where: string, full: boolean): Promise<void> {
   const { model } = run;
@@ -1351,7 +1351,7 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
     }
   }
 
-  // The invariants of README.md ("Invariants"), on the chain's own evidence, whatever the model says.
+  // The invariants of docs/testing.md ("Invariants"), on the chain's own evidence, whatever the model says.
   const evidence = { consent: new Map<string, bigint[]>(), window: new Map<string, bigint>(), party: new Map<string, unknown[]>(), optedOut: new Map<string, boolean>() };
   for (const [i, check] of checks.entries()) {
     const r = reading.results[i];
@@ -1376,7 +1376,7 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
 }
 
 /**
- * README.md ("Invariants") I1-I3, judged from what the chain stores (consentOf, partyOf, emergencyAccessUntil,
+ * docs/testing.md ("Invariants") I1-I3, judged from what the chain stores (consentOf, partyOf, emergencyAccessUntil,
  * emergencyOptedOut), not from the model: no access without a live grant covering it and the
  * accreditation its purpose needs; no emergency basis without an open window of a live provider for
  * treatment on a patient who has not opted out; known codes never revert, unknown ones never pass.

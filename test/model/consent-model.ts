@@ -487,7 +487,7 @@ export class ConsentModel {
   }
 
   /**
-   * Whether the patient's standing policy approves the request by itself (README "Policy matching",
+   * Whether the patient's standing policy approves the request by itself (docs/contracts.md "Policy matching",
    * after the DUOS matcher: anything that does not approve leaves the request to the patient).
    */
   policyMatches(terms: RequestTerms, researcherNonProfit: boolean, now: number): boolean {

@@ -6,7 +6,7 @@
  *   - every operation reverted exactly when the model says, with the custom error it names, and emitted
  *     exactly the events it expects;
  *   - recordOf of every id in play and batchOf of every root equal the model;
- *   - from the chain alone (README.md ("Invariants") I6): a stored record never changes, except `superseded`
+ *   - from the chain alone (docs/testing.md ("Invariants") I6): a stored record never changes, except `superseded`
  *     going false → true; nothing stored is ever deleted; every amendment is version n + 1 of the same
  *     patient and class, and marks version n superseded.
  *

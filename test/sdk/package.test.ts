@@ -13,7 +13,7 @@ import { tempDirectory } from "../helpers/sdk";
 const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const PATIENT_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
-/** What a dApp developer writes after `npm install consent-ledger-<version>.tgz` (see README). */
+/** What a dApp developer writes after `npm install consent-ledger-<version>.tgz` (see docs/sdk.md). */
 const CONSUMER_EXAMPLE = `
 const { JsonRpcProvider, Wallet } = require("ethers");
 const { connect, AdminClient, PatientClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } = require("consent-ledger");
