@@ -1,27 +1,33 @@
 /**
- * Load and fault test of the custodian gateway, on loopback only: one `hardhat node`, one gateway (the
- * real CLI, as a child process), many concurrent authenticated researchers, consents revoked (and mined)
- * while they read.
+ * Load test of the custodian gateway, on loopback only: a node (`hardhat node`, `anvil`, or one at
+ * --rpc), the gateway (the real CLI, as a child process), many authenticated researchers, and consents
+ * revoked (and mined) while they read.
  *
- *   npm run bench:gateway                   # = npx ts-node --transpile-only bench/gateway-load.ts
- *   npm run bench:gateway -- --fault        # SIGKILL the gateway mid-run, restart it on the same data
- *   options: --researchers 20 --requests 25 --records 10 --patients 5 --revocations 6
- *            --batch-size 20 --interval-ms 1000 --time-limit-s 300 --no-write
+ *   npm run bench:gateway                          # hardhat, then anvil
+ *   npm run bench:gateway -- --node anvil          # one node
+ *   npm run bench:gateway -- --rpc http://127.0.0.1:8545 [--node-pid <pid>]   # a node already running
+ *   npm run bench:gateway -- --node anvil --fault  # SIGKILL the gateway mid-run, restart it on the same data
+ *   options: --researchers 20 --records 10 --patients 5 --concurrency 40 --closed-s 10 --open-s 10
+ *            --offered-rate 300 --revocations 3 --batch-size 20 --interval-ms 1000 --no-write
  *
- * Bounded: researchers x requests requests at most, and --time-limit-s overall. Every child process (node
- * and gateway) is killed by its id at the end, on failure too.
+ * Per node, after a 2 s warm-up:
+ *   - closed loop: --concurrency requests always in flight for --closed-s seconds: the maximum releases
+ *     per second, their p50/p99 latency, and the CPU the gateway and the node spent per release, read
+ *     from the processes' own counters (/proc/<pid>/stat utime + stime, all threads);
+ *   - open loop: requests started at a fixed --offered-rate for --open-s seconds, whatever the answers;
+ *     latency counted from each request's scheduled start (no coordinated omission).
+ * In each phase --revocations consents are revoked (and mined) while requests run.
  *
- * What it checks, for every key a researcher received:
- *   - wrongly released: ConsentLedger.accessBasis(patient, researcher, class, purpose) by eth_call AT THE
- *     BLOCK THE GATEWAY SAYS IT CHECKED is None (must be 0);
- *   - stale: the request started after a revocation of that consent was mined, yet the gateway checked a
- *     block before it (must be 0);
- *   - bad key: the wrapped key does not unwrap, with the researcher's key, to the record's data key (must be 0);
- *   - the journal, the on-chain access log (KeyReleased events and every batch manifest's proven leaves)
- *     and what clients received agree: nothing missing, nothing extra, no root twice.
- * It reports releases per second (over the run's wall-clock time), latency percentiles of answered
- * requests, and gas spent logging. Results go to bench/gateway-load.json (one entry per variant) and to
- * the "Load test" section of README.md.
+ * What it checks, for every key a researcher received (all must be 0, else the run fails):
+ *   - wrong: ConsentLedger.accessBasis(patient, researcher, class, purpose) by eth_call AT THE BLOCK THE
+ *     GATEWAY SAYS IT CHECKED is None;
+ *   - stale: the request started after a revocation of that consent was mined, yet the gateway checked
+ *     a block before it;
+ *   - bad key: the wrapped key does not unwrap to the record's data key;
+ *   - the journal, the on-chain access log and what clients received disagree.
+ * Writes bench/gateway.json ({"<node>": {releasesPerSecond, p50Ms, p99Ms, offeredRate, p99AtOfferedMs,
+ * gatewayCpuMsPerRelease, nodeCpuMsPerRelease, wrongReleases}}), the details to bench/gateway-load.json,
+ * and the table of README.md's load-test section. A benchmark, not a test: `npm test` does not run it.
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -29,7 +35,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
-import { Wallet, parseEther, toBeHex } from "ethers";
+import { NonceManager, Wallet, parseEther, toBeHex } from "ethers";
 
 import type { ReleaseManifest } from "../sdk/clients/audit";
 import { GatewayClient, GatewayError, type KeyRelease } from "../sdk/clients/gateway";
@@ -56,18 +62,24 @@ import {
   type GatewayProcess,
   type LedgerSetup,
 } from "../test/helpers/gateway-harness";
+import { startAnvilNode } from "../scripts/lib/anvil-node";
 import { freePort, rpc, startLocalNode, type LocalNode } from "../scripts/lib/local-node";
 
 const { values: flags } = parseArgs({
   options: {
+    node: { type: "string" },
+    rpc: { type: "string" },
+    "node-pid": { type: "string" },
     researchers: { type: "string", default: "20" },
-    requests: { type: "string", default: "25" },
     records: { type: "string", default: "10" },
     patients: { type: "string", default: "5" },
-    revocations: { type: "string", default: "6" },
+    concurrency: { type: "string", default: "40" },
+    "closed-s": { type: "string", default: "10" },
+    "open-s": { type: "string", default: "10" },
+    "offered-rate": { type: "string", default: "300" },
+    revocations: { type: "string", default: "3" },
     "batch-size": { type: "string", default: "20" },
     "interval-ms": { type: "string", default: "1000" },
-    "time-limit-s": { type: "string", default: "300" },
     fault: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
   },
@@ -78,25 +90,42 @@ const positive = (name: keyof typeof flags): number => {
   return value;
 };
 const RESEARCHERS = positive("researchers");
-const REQUESTS = positive("requests");
 const RECORDS = positive("records");
 const PATIENTS = positive("patients");
+const CONCURRENCY = positive("concurrency");
+const CLOSED_MS = positive("closed-s") * 1000;
+const OPEN_MS = positive("open-s") * 1000;
+const OFFERED_RATE = positive("offered-rate");
 const REVOCATIONS = Number(flags.revocations);
 const BATCH_SIZE = positive("batch-size");
 const INTERVAL_MS = positive("interval-ms");
-const TIME_LIMIT_MS = positive("time-limit-s") * 1000;
+const WARM_UP_MS = 2000;
 const FAULT = flags.fault ?? false;
-const VARIANT = FAULT ? "fault" : "normal";
 const PURPOSE = "HRESCH" as const;
 
-const OUTPUT = path.join(__dirname, "gateway-load.json");
+type NodeKind = "hardhat" | "anvil" | "rpc";
+const NODES: NodeKind[] = flags.rpc
+  ? ["rpc"]
+  : flags.node
+    ? [flags.node as NodeKind]
+    : ["hardhat", "anvil"];
+for (const kind of NODES) {
+  if (!["hardhat", "anvil", "rpc"].includes(kind)) throw new Error(`--node must be anvil or hardhat, got ${kind}`);
+}
+
+const SUMMARY = path.join(__dirname, "gateway.json");
+const DETAILS = path.join(__dirname, "gateway-load.json");
 const DOCS = path.join(__dirname, "..", "README.md");
 const DOCS_BEGIN = "<!-- gateway-load:begin -->";
 const DOCS_END = "<!-- gateway-load:end -->";
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux
 
+type Phase = "warm-up" | "closed" | "open";
 interface Outcome {
+  phase: Phase;
   researcher: number;
   recordIndex: number;
+  /** When the request was due (open loop: its scheduled start; closed loop: its start). */
   startedAt: number;
   latencyMs: number;
   kind: "released" | "denied" | "unavailable" | "error";
@@ -121,33 +150,80 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-async function main(): Promise<void> {
-  const deadline = Date.now() + TIME_LIMIT_MS;
-  console.log(
-    `gateway load test (${VARIANT}): ${RESEARCHERS} researchers x ${REQUESTS} requests, ${RECORDS} records of ${PATIENTS} patients, ` +
-      `${REVOCATIONS} revocations, log batch ${BATCH_SIZE} / ${INTERVAL_MS} ms`,
-  );
-  let node: LocalNode | undefined;
-  let setup: LedgerSetup | undefined;
-  const gateways = new Set<GatewayProcess>();
+/** CPU milliseconds (user + system, every thread) a process has used, from /proc/<pid>/stat. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
   try {
-    node = await startLocalNode();
-    setup = await setupLedger(node);
-    const result = await run(setup, gateways, deadline);
-    report(result);
-  } finally {
-    for (const gateway of gateways) await gateway.kill().catch(() => undefined);
-    setup?.cleanup();
-    await node?.stop();
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
   }
 }
 
-async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: number) {
+async function main(): Promise<void> {
+  console.log(
+    `gateway load test on ${NODES.join(", ")}: ${RESEARCHERS} researchers, ${RECORDS} records of ${PATIENTS} patients, ` +
+      `closed loop ${CONCURRENCY} in flight for ${CLOSED_MS / 1000} s, open loop ${OFFERED_RATE}/s for ${OPEN_MS / 1000} s, ` +
+      `${REVOCATIONS} revocations a phase, log batch ${BATCH_SIZE} / ${INTERVAL_MS} ms${FAULT ? ", SIGKILL mid-run" : ""}`,
+  );
+  const results: Record<string, Result> = {};
+  let failed = false;
+  for (const kind of NODES) {
+    let node: LocalNode | undefined;
+    let setup: LedgerSetup | undefined;
+    const gateways = new Set<GatewayProcess>();
+    try {
+      node =
+        kind === "hardhat"
+          ? await startLocalNode()
+          : kind === "anvil"
+            ? await startAnvilNode()
+            : externalNode(flags.rpc as string);
+      setup = await setupLedger(node);
+      const nodePid = kind === "rpc" ? (flags["node-pid"] ? Number(flags["node-pid"]) : undefined) : node.child.pid;
+      const result = await run(kind, setup, gateways, nodePid);
+      results[kind] = result;
+      failed = report(result) || failed;
+    } finally {
+      for (const gateway of gateways) await gateway.kill().catch(() => undefined);
+      setup?.cleanup();
+      if (kind !== "rpc") await node?.stop();
+    }
+  }
+  if (!flags["no-write"] && !FAULT) write(results);
+  if (failed) process.exitCode = 1;
+}
+
+/** A node someone else runs: never stopped here. */
+function externalNode(url: string): LocalNode {
+  return {
+    url,
+    port: Number(new URL(url).port),
+    child: { pid: undefined } as unknown as LocalNode["child"],
+    output: () => "",
+    stop: async () => undefined,
+  };
+}
+
+async function setBalance(url: string, address: string): Promise<void> {
+  const balance = toBeHex(parseEther("100"));
+  try {
+    await rpc(url, "hardhat_setBalance", [address, balance]);
+  } catch {
+    await rpc(url, "anvil_setBalance", [address, balance]);
+  }
+}
+
+async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProcess>, nodePid: number | undefined) {
   const { provider } = setup;
   const dataDir = path.join(setup.tempDir, "gateway-data");
   const masterKeyHex = randomMasterKeyHex();
   const port = await freePort();
-  const args = ["--log-batch-size", String(BATCH_SIZE), "--log-interval-ms", String(INTERVAL_MS)];
+  // No per-account rate limit: the load test's researchers ask far more often than a person would.
+  const args = ["--log-batch-size", String(BATCH_SIZE), "--log-interval-ms", String(INTERVAL_MS), "--rate-limit", "0"];
   const startGatewayProcess = async () => {
     const gateway = await spawnGateway(setup, { dataDir, masterKeyHex, port, args });
     gateways.add(gateway);
@@ -159,10 +235,9 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
   const setupStarted = performance.now();
   const researchers = Array.from({ length: RESEARCHERS }, () => Wallet.createRandom().connect(provider));
   const patients = Array.from({ length: PATIENTS }, () => Wallet.createRandom().connect(provider));
-  for (const wallet of [...researchers, ...patients]) {
-    await rpc(setup.node.url, "hardhat_setBalance", [wallet.address, toBeHex(parseEther("100"))]);
-  }
-  const ledgerAsAdmin = (await setup.as(setup.signers.admin)).ledger;
+  for (const wallet of [...researchers, ...patients]) await setBalance(setup.node.url, wallet.address);
+  // The admin's transactions get their nonces here: anvil may give concurrent ones the same.
+  const ledgerAsAdmin = (await setup.as(new NonceManager(setup.signers.admin))).ledger;
   await Promise.all(
     (await Promise.all(researchers.map((wallet) => ledgerAsAdmin.accredit(wallet.address, 2, true, 0)))).map((tx) =>
       tx.wait(),
@@ -189,11 +264,11 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
       ),
     );
   }
-  // Patient p consents to researcher r unless (r + p) % 4 == 0: a quarter of the requests are refused.
+  // Patient p consents to researcher r unless (r + p) % 10 == 0: about a tenth of the requests are refused.
   const consents = new Set<string>();
   const validUntil = (await chainNow(provider)) + 30 * DAY;
   for (const [p, patient] of patients.entries()) {
-    const grantees = researchers.filter((_, r) => (r + p) % 4 !== 0);
+    const grantees = researchers.filter((_, r) => (r + p) % 10 !== 0);
     const client = new PatientClient(await setup.as(patient), patient);
     await (
       await client.grantBatch(
@@ -212,15 +287,12 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
   );
   await Promise.all(clients.map((client) => client.authenticate()));
   const setupMs = performance.now() - setupStarted;
-  console.log(`set up in ${round(setupMs / 1000)} s; running...`);
+  console.log(`[${kind}] set up in ${round(setupMs / 1000)} s; running...`);
 
   // --- the run -------------------------------------------------------------------------------------
   const outcomes: Outcome[] = [];
   const revocations: Revocation[] = [];
-  const total = RESEARCHERS * REQUESTS;
-  let answered = 0;
-  let fault: { killedAt: number; restartedAt: number; downtimeMs: number; failedWhileDown: number } | undefined;
-  const runStarted = performance.now();
+  const granted = [...consents];
   let random = 0x2545f491;
   const nextRandom = () => {
     random ^= random << 13;
@@ -228,102 +300,81 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
     random ^= random << 5;
     return (random >>> 0) / 2 ** 32;
   };
+  let fault: { downtimeMs: number } | undefined;
 
-  const loops = clients.map(async (client, r) => {
-    for (let done = 0; done < REQUESTS && Date.now() < deadline;) {
-      const recordIndex = Math.floor(nextRandom() * records.length);
-      const startedAt = performance.now();
-      try {
-        const release = await client.requestKey(records[recordIndex].recordId, PURPOSE);
-        outcomes.push({
-          researcher: r,
-          recordIndex,
-          startedAt,
-          latencyMs: performance.now() - startedAt,
-          kind: "released",
-          release,
-        });
-      } catch (error) {
-        const latencyMs = performance.now() - startedAt;
-        if (error instanceof AccessDeniedError) {
-          outcomes.push({ researcher: r, recordIndex, startedAt, latencyMs, kind: "denied" });
-        } else if (error instanceof GatewayError && (error.status === 0 || error.status === 503)) {
-          outcomes.push({ researcher: r, recordIndex, startedAt, latencyMs, kind: "unavailable", error: error.code });
-          await sleep(50);
-          continue; // the gateway is down (fault variant): ask again, this does not count as done
-        } else {
-          outcomes.push({
-            researcher: r,
-            recordIndex,
-            startedAt,
-            latencyMs,
-            kind: "error",
-            error: (error as Error).message.split("\n")[0],
-          });
-        }
-      }
-      done++;
-      answered++;
+  /** One request by researcher `r`, due at `dueAt` (performance.now()). */
+  const request = async (phase: Phase, r: number, dueAt: number): Promise<void> => {
+    const recordIndex = Math.floor(nextRandom() * records.length);
+    try {
+      const release = await clients[r].requestKey(records[recordIndex].recordId, PURPOSE);
+      outcomes.push({ phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs: performance.now() - dueAt, kind: "released", release });
+    } catch (error) {
+      const latencyMs = performance.now() - dueAt;
+      const base = { phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs };
+      if (error instanceof AccessDeniedError) outcomes.push({ ...base, kind: "denied" });
+      else if (error instanceof GatewayError && (error.status === 0 || error.status === 503)) {
+        outcomes.push({ ...base, kind: "unavailable", error: error.code });
+        await sleep(50);
+      } else outcomes.push({ ...base, kind: "error", error: (error as Error).message.split("\n")[0] });
     }
-  });
+  };
 
-  const revoker = (async () => {
-    const granted = [...consents];
-    for (let i = 0; i < REVOCATIONS && Date.now() < deadline; i++) {
-      await waitFor(
-        () => answered >= ((i + 1) * total) / (REVOCATIONS + 1) || Date.now() >= deadline,
-        "progress",
-        TIME_LIMIT_MS,
-        10,
-      );
-      if (answered >= total) break;
-      const [patientAddress, researcherAddress] = granted[Math.floor(nextRandom() * granted.length)].split("|");
-      granted.splice(granted.indexOf(`${patientAddress}|${researcherAddress}`), 1);
+  /** Revokes `count` random consents, spread over `durationMs`; each is mined before the next. */
+  const revoker = async (count: number, durationMs: number) => {
+    for (let i = 0; i < count && granted.length > 0; i++) {
+      await sleep(durationMs / (count + 1));
+      const [patientAddress, researcherAddress] = granted.splice(Math.floor(nextRandom() * granted.length), 1)[0].split("|");
       const patient = patients.find((wallet) => wallet.address === patientAddress) as (typeof patients)[number];
       const receipt = await (await (await setup.as(patient)).ledger.revoke(patientAddress, researcherAddress)).wait();
-      revocations.push({
-        patient: patientAddress,
-        researcher: researcherAddress,
-        block: receipt!.blockNumber,
-        minedAt: performance.now(),
-      });
+      revocations.push({ patient: patientAddress, researcher: researcherAddress, block: receipt!.blockNumber, minedAt: performance.now() });
     }
-  })();
+  };
 
+  const closedLoop = async (phase: Phase, durationMs: number) => {
+    const until = performance.now() + durationMs;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, loop) => {
+        while (performance.now() < until) await request(phase, loop % RESEARCHERS, performance.now());
+      }),
+    );
+  };
+
+  const openLoop = async (phase: Phase, durationMs: number, rate: number) => {
+    const total = Math.round((durationMs / 1000) * rate);
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < total; ) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+      for (; i < due; i++) inFlight.push(request(phase, i % RESEARCHERS, started + (i * 1000) / rate));
+      await sleep(1);
+    }
+    await Promise.all(inFlight);
+  };
+
+  await closedLoop("warm-up", WARM_UP_MS);
+
+  const cpuBefore = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid) };
+  const closedStarted = performance.now();
   const faulter = FAULT
     ? (async () => {
-        await waitFor(() => answered >= total * 0.4 || Date.now() >= deadline, "40% progress", TIME_LIMIT_MS, 10);
+        await sleep(CLOSED_MS * 0.4);
         const killedAt = performance.now();
         await gateway.kill("SIGKILL");
-        const before = outcomes.length;
         gateway = await startGatewayProcess();
-        const restartedAt = performance.now();
-        fault = {
-          killedAt: killedAt - runStarted,
-          restartedAt: restartedAt - runStarted,
-          downtimeMs: restartedAt - killedAt,
-          failedWhileDown: outcomes.slice(before).filter((o) => o.kind === "unavailable").length,
-        };
-        console.log(
-          `killed the gateway (SIGKILL) after ${round(fault.killedAt / 1000)} s; it answered again ${round(fault.downtimeMs / 1000)} s later`,
-        );
+        fault = { downtimeMs: performance.now() - killedAt };
+        console.log(`[${kind}] killed the gateway (SIGKILL); it answered again ${round(fault.downtimeMs / 1000)} s later`);
       })()
     : Promise.resolve();
+  await Promise.all([closedLoop("closed", CLOSED_MS), revoker(REVOCATIONS, CLOSED_MS), faulter]);
+  const closedMs = performance.now() - closedStarted;
+  const cpuAfter = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid) };
 
-  await Promise.all(loops);
-  const runMs = performance.now() - runStarted;
-  await revoker;
-  await faulter;
+  await Promise.all([openLoop("open", OPEN_MS, OFFERED_RATE), revoker(REVOCATIONS, OPEN_MS)]);
 
   // Every pending log entry goes out, then the gateway stops gracefully.
   const health = async () => (await (await fetch(`${gateway.url}/health`)).json()) as { pendingLogEntries: number };
   const drainStarted = performance.now();
-  await waitFor(
-    async () => (await health()).pendingLogEntries === 0,
-    "every release to be logged on chain",
-    Math.max(10_000, deadline - Date.now()),
-    100,
-  );
+  await waitFor(async () => (await health()).pendingLogEntries === 0, "every release to be logged on chain", 120_000, 100);
   const drainMs = performance.now() - drainStarted;
   await gateway.kill("SIGTERM");
 
@@ -334,9 +385,9 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
   let stale = 0;
   let badKeys = 0;
   const { ledger } = setup.contracts;
-  for (let offset = 0; offset < releases.length; offset += 25) {
+  for (let offset = 0; offset < releases.length; offset += 50) {
     await Promise.all(
-      releases.slice(offset, offset + 25).map(async (outcome) => {
+      releases.slice(offset, offset + 50).map(async (outcome) => {
         const release = outcome.release as KeyRelease;
         const record = records[outcome.recordIndex];
         const grantee = researchers[outcome.researcher].address;
@@ -398,43 +449,59 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
     logGas += receipt?.gasUsed ?? 0n;
   }
 
-  const answeredLatencies = outcomes
-    .filter((o) => o.kind === "released" || o.kind === "denied")
-    .map((o) => o.latencyMs)
-    .sort((a, b) => a - b);
-  const releaseLatencies = releases.map((o) => o.latencyMs).sort((a, b) => a - b);
+  const of = (phase: Phase, kind?: Outcome["kind"]) =>
+    outcomes.filter((o) => o.phase === phase && (kind === undefined || o.kind === kind));
+  const sortedLatencies = (list: Outcome[]) => list.map((o) => o.latencyMs).sort((a, b) => a - b);
+  const closedReleases = of("closed", "released");
+  const closedAnswered = closedReleases.length + of("closed", "denied").length;
+  const closedLatencies = sortedLatencies(closedReleases);
+  const openAnswered = sortedLatencies([...of("open", "released"), ...of("open", "denied")]);
+  const cpuPer = (before?: number, after?: number, count = closedReleases.length) =>
+    before === undefined || after === undefined || count === 0 ? null : round((after - before) / count, 2);
   return {
-    variant: VARIANT,
+    node: kind,
     parameters: {
       researchers: RESEARCHERS,
-      requestsPerResearcher: REQUESTS,
       records: RECORDS,
       patients: PATIENTS,
+      concurrency: CONCURRENCY,
+      closedSeconds: CLOSED_MS / 1000,
+      openSeconds: OPEN_MS / 1000,
+      offeredRate: OFFERED_RATE,
       revocations: revocations.length,
       logBatchSize: BATCH_SIZE,
       logIntervalMs: INTERVAL_MS,
-      purpose: PURPOSE,
     },
     setupSeconds: round(setupMs / 1000),
-    runSeconds: round(runMs / 1000, 2),
+    closed: {
+      seconds: round(closedMs / 1000, 2),
+      released: closedReleases.length,
+      denied: of("closed", "denied").length,
+      releasesPerSecond: round(closedReleases.length / (closedMs / 1000)),
+      answeredPerSecond: round(closedAnswered / (closedMs / 1000)),
+      p50Ms: round(percentile(closedLatencies, 50)),
+      p99Ms: round(percentile(closedLatencies, 99)),
+      gatewayCpuMsPerRelease: cpuPer(cpuBefore.gateway, cpuAfter.gateway),
+      nodeCpuMsPerRelease: cpuPer(cpuBefore.node, cpuAfter.node),
+      gatewayCpuMsPerAnswer: cpuPer(cpuBefore.gateway, cpuAfter.gateway, closedAnswered),
+      nodeCpuMsPerAnswer: cpuPer(cpuBefore.node, cpuAfter.node, closedAnswered),
+    },
+    open: {
+      offeredRate: OFFERED_RATE,
+      requests: of("open").length,
+      released: of("open", "released").length,
+      denied: of("open", "denied").length,
+      p50Ms: round(percentile(openAnswered, 50)),
+      p99Ms: round(percentile(openAnswered, 99)),
+      maxMs: round(openAnswered.at(-1) ?? NaN),
+    },
     requests: {
-      answered: releases.length + outcomes.filter((o) => o.kind === "denied" || o.kind === "error").length,
       released: releases.length,
       denied: outcomes.filter((o) => o.kind === "denied").length,
       deniedAfterRevocation,
       unavailable: outcomes.filter((o) => o.kind === "unavailable").length,
       errors: outcomes.filter((o) => o.kind === "error").length,
       errorSamples: [...new Set(outcomes.filter((o) => o.kind === "error").map((o) => o.error))].slice(0, 5),
-    },
-    releasesPerSecond: round(releases.length / (runMs / 1000)),
-    answeredPerSecond: round(answeredLatencies.length / (runMs / 1000)),
-    latencyMs: {
-      answered: {
-        p50: round(percentile(answeredLatencies, 50)),
-        p99: round(percentile(answeredLatencies, 99)),
-        max: round(answeredLatencies.at(-1) ?? NaN),
-      },
-      released: { p50: round(percentile(releaseLatencies, 50)), p99: round(percentile(releaseLatencies, 99)) },
     },
     correctness: {
       wronglyReleased: wrong,
@@ -443,7 +510,6 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
       badWrappedKeys: badKeys,
       receivedButNotJournaled: receivedNotJournaled,
       journaled: journal.length,
-      journaledButNotReceived: journal.length - releases.length,
       onChain: comparison.onChain,
       missingOnChain: comparison.missing.length,
       extraOnChain: comparison.extra.length,
@@ -452,28 +518,24 @@ async function run(setup: LedgerSetup, gateways: Set<GatewayProcess>, deadline: 
     },
     accessLog: {
       transactions: batches.length,
-      singles: comparison.singles,
       batches: comparison.batches,
-      gasTotal: Number(logGas),
+      singles: comparison.singles,
       gasPerRelease: journal.length ? Math.round(Number(logGas) / journal.length) : 0,
       drainSeconds: round(drainMs / 1000, 2),
     },
-    fault: fault && {
-      ...fault,
-      killedAt: round(fault.killedAt / 1000, 2),
-      restartedAt: round(fault.restartedAt / 1000, 2),
-      downtimeMs: Math.round(fault.downtimeMs),
-    },
+    fault: fault && { downtimeMs: Math.round((fault as { downtimeMs: number }).downtimeMs) },
   };
 }
 
 type Result = Awaited<ReturnType<typeof run>>;
 
-function report(result: Result): void {
+/** Prints a node's result; true when it failed a check. */
+function report(result: Result): boolean {
   const c = result.correctness;
   console.log(JSON.stringify(result, null, 2));
   const failures = [
     c.wronglyReleased && `${c.wronglyReleased} keys released although the chain said None at the checked block`,
+    c.basisMismatch && `${c.basisMismatch} releases on another basis than the chain's at the checked block`,
     c.staleDecisions && `${c.staleDecisions} releases checked at a block before a revocation mined before the request`,
     c.badWrappedKeys && `${c.badWrappedKeys} wrapped keys that do not open to the record's data key`,
     c.receivedButNotJournaled && `${c.receivedButNotJournaled} keys received that the journal does not hold`,
@@ -484,63 +546,75 @@ function report(result: Result): void {
     result.requests.errors &&
       `${result.requests.errors} requests failed unexpectedly: ${result.requests.errorSamples.join("; ")}`,
   ].filter(Boolean);
-  if (!flags["no-write"]) {
-    const previous = existsSync(OUTPUT) ? (JSON.parse(readFileSync(OUTPUT, "utf8")) as Record<string, unknown>) : {};
-    const output = {
-      command: "npm run bench:gateway [-- --fault]",
-      environment: {
-        node: process.version,
-        cpu: os.cpus()[0]?.model ?? "unknown",
-        cores: os.cpus().length,
-        platform: `${os.platform()} ${os.release()}`,
-      },
-      ...previous,
-      [result.variant]: {
-        date: new Date().toISOString(),
-        loadAverage: os.loadavg().map((v) => round(v, 2)),
-        ...result,
-      },
-    };
-    writeFileSync(OUTPUT, JSON.stringify(output, null, 2) + "\n");
-    writeDocsSection(output as Record<string, unknown>);
-    console.log(`written to ${path.relative(process.cwd(), OUTPUT)} and ${path.relative(process.cwd(), DOCS)}`);
-  }
   if (failures.length) {
-    console.error(`FAILED:\n- ${failures.join("\n- ")}`);
-    process.exitCode = 1;
-  } else {
-    console.log("OK: no key released wrongly; journal, chain and clients agree.");
+    console.error(`[${result.node}] FAILED:\n- ${failures.join("\n- ")}`);
+    return true;
   }
+  console.log(`[${result.node}] OK: no key released wrongly or stale; journal, chain and clients agree.`);
+  return false;
 }
 
-/** Rewrites the load-test section of README.md (between its markers) from the JSON. */
-function writeDocsSection(output: Record<string, unknown>): void {
+const environment = () => ({
+  node: process.version,
+  cpu: os.cpus()[0]?.model ?? "unknown",
+  cores: os.cpus().length,
+  platform: `${os.platform()} ${os.release()}`,
+});
+
+function write(results: Record<string, Result>): void {
+  const read = (file: string) =>
+    existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>) : {};
+  const summary: Record<string, unknown> = read(SUMMARY);
+  const details: Record<string, unknown> = read(DETAILS);
+  for (const [kind, r] of Object.entries(results)) {
+    summary[kind] = {
+      releasesPerSecond: r.closed.releasesPerSecond,
+      p50Ms: r.closed.p50Ms,
+      p99Ms: r.closed.p99Ms,
+      offeredRate: r.open.offeredRate,
+      p99AtOfferedMs: r.open.p99Ms,
+      gatewayCpuMsPerRelease: r.closed.gatewayCpuMsPerRelease,
+      nodeCpuMsPerRelease: r.closed.nodeCpuMsPerRelease,
+      wrongReleases: r.correctness.wronglyReleased + r.correctness.staleDecisions + r.correctness.basisMismatch,
+    };
+    details[kind] = { date: new Date().toISOString(), loadAverage: os.loadavg().map((v) => round(v, 2)), ...r };
+  }
+  // Older entries (variants of the previous load test) are not comparable: only nodes are kept.
+  const kept = Object.fromEntries(Object.entries(details).filter(([key]) => ["hardhat", "anvil", "rpc"].includes(key)));
+  writeFileSync(SUMMARY, JSON.stringify(summary, null, 2) + "\n");
+  writeFileSync(
+    DETAILS,
+    JSON.stringify({ command: "npm run bench:gateway -- --node <anvil|hardhat>", environment: environment(), ...kept }, null, 2) + "\n",
+  );
+  writeDocsSection(kept as Record<string, Result & { date: string; loadAverage: number[] }>);
+  console.log(`written to ${path.relative(process.cwd(), SUMMARY)}, ${path.relative(process.cwd(), DETAILS)} and README.md`);
+}
+
+/** Rewrites the table of README.md's load-test section (between its markers). */
+function writeDocsSection(details: Record<string, Result & { date: string; loadAverage: number[] }>): void {
   if (!existsSync(DOCS)) return;
   const text = readFileSync(DOCS, "utf8");
   const begin = text.indexOf(DOCS_BEGIN);
   const end = text.indexOf(DOCS_END);
   if (begin < 0 || end < begin) return;
-  const rows: string[] = [];
-  for (const variant of ["normal", "fault"]) {
-    const r = output[variant] as (Result & { date: string; loadAverage: number[] }) | undefined;
-    if (!r) continue;
+  const rows = Object.values(details).map((r) => {
     const c = r.correctness;
-    rows.push(
-      `| ${variant} | ${r.parameters.researchers} x ${r.parameters.requestsPerResearcher} | ${r.requests.released} / ${r.requests.denied} (${r.requests.deniedAfterRevocation} after a revocation) | ` +
-        `${r.releasesPerSecond} | ${r.latencyMs.answered.p50} / ${r.latencyMs.answered.p99} | ${r.parameters.revocations} | ` +
-        `${c.wronglyReleased} | ${c.staleDecisions} | ${c.journaled} / ${c.onChain} (${c.missingOnChain} missing, ${c.extraOnChain} extra) | ` +
-        `${r.accessLog.transactions} (${r.accessLog.batches} batches, ${r.accessLog.singles} single) | ${r.accessLog.gasPerRelease} | ` +
-        `${r.fault ? `killed at ${r.fault.killedAt} s, down ${r.fault.downtimeMs} ms, ${r.requests.unavailable} refused meanwhile` : "-"} | ${r.date.slice(0, 10)}, load ${r.loadAverage[0]} |`,
+    return (
+      `| ${r.node} | ${r.closed.releasesPerSecond} | ${r.closed.p50Ms} / ${r.closed.p99Ms} | ` +
+      `${r.open.offeredRate}/s: ${r.open.p50Ms} / ${r.open.p99Ms} | ${r.closed.gatewayCpuMsPerRelease ?? "-"} | ` +
+      `${r.closed.nodeCpuMsPerRelease ?? "-"} | ${r.parameters.revocations} | ${c.wronglyReleased} / ${c.staleDecisions} | ` +
+      `${c.journaled} / ${c.onChain} | ${r.date.slice(0, 10)}, load ${r.loadAverage[0]} |`
     );
-  }
-  const environment = output.environment as { node: string; cpu: string; cores: number };
+  });
+  const env = environment();
   const section = [
     DOCS_BEGIN,
-    `Measured with \`npm run bench:gateway\` and \`npm run bench:gateway -- --fault\` on ${environment.cores} cores (${environment.cpu}), Node ${environment.node}; ` +
-      "the node, the gateway and the 20 clients share those cores. Raw figures: bench/gateway-load.json.",
+    `Measured with \`npm run bench:gateway -- --node hardhat\` and \`npm run bench:gateway -- --node anvil\` on ${env.cores} cores ` +
+      `(${env.cpu}), Node ${env.node}; the node, the gateway and the load generator share those cores. ` +
+      "Summary: bench/gateway.json; details: bench/gateway-load.json.",
     "",
-    "| run | researchers x requests | released / refused | releases/s | p50 / p99 ms | revocations | wrongly released | stale decisions | journal / on chain | log transactions | gas per release | fault | when |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| node | closed loop: releases/s | p50 / p99 ms | open loop: offered, p50 / p99 ms | gateway CPU ms / release | node CPU ms / release | revocations mined during the run | wrong / stale releases | journal / on chain | when |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
     DOCS_END,
   ].join("\n");

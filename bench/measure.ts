@@ -39,6 +39,7 @@ import {
 import hre from "hardhat";
 
 import { AccessBasis, DataClass, EmergencyReason, Purpose, duoMaskOf, maskOf } from "../sdk/codes";
+import { CONSENT_TYPES } from "../sdk/index";
 import { DAY, YEAR, deployLedgerFixture } from "../test/helpers/fixtures";
 
 const { ethers, network } = hre;
@@ -91,7 +92,21 @@ export const TARGETS: Readonly<Record<OperationName, number | null>> = {
 export const EAS_MIN_RATIO: Readonly<Partial<Record<OperationName, number>>> = { grant: 5 };
 
 /** Targets known to be missed: a one-line summary and why. The snapshot test asserts they are still missed. */
-export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: string; why: string }>>> = {};
+export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: string; why: string }>>> = {
+  revoke: {
+    summary: "about 2,000 gas over 28,000",
+    why:
+      "a revocation must leave a mark that holds back the patient's standing policy (#12, point 3); a slot left " +
+      "non-zero forgoes the 4,800 refund of clearing it, and base, one cold slot update, calldata and the event " +
+      "alone are about 28,600",
+  },
+  approve: {
+    summary: "about 1,400 gas over 55,000",
+    why:
+      "approval re-checks the researcher's live accreditation (#12, point 5), one cold read of its word (2,100) " +
+      "that no implementation of that rule avoids; without it approve was 54,111",
+  },
+};
 
 /** How a number is counted: per transaction, per item of a batch, or execution gas (hasAccess). */
 export type Unit = "tx" | "item" | "execution";
@@ -324,18 +339,8 @@ const CONSENT_CLASSES = maskOf([
 ]);
 const CONSENT_PURPOSES = maskOf([Purpose.TREAT, Purpose.CAREMGT]);
 
-const GRANT_TYPES = {
-  Grant: [
-    { name: "patient", type: "address" },
-    { name: "grantee", type: "address" },
-    { name: "dataClasses", type: "uint32" },
-    { name: "purposes", type: "uint32" },
-    { name: "validFrom", type: "uint40" },
-    { name: "validUntil", type: "uint40" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+// The SDK's EIP-712 type, so the benchmark signs exactly what a patient's client signs.
+const GRANT_TYPES = { Grant: CONSENT_TYPES.Grant };
 const EAS_ATTEST_TYPES = {
   Attest: [
     { name: "attester", type: "address" },
@@ -556,7 +561,9 @@ export async function measureGas(): Promise<GasReport> {
     const easRevoked = await clock.send(() =>
       eas.connect(patient).revoke({ schema: schemaUid.consent, data: { uid: uidOf(theirs), value: 0n } }),
     );
-    await record("revoke", revoked, { newSlots: 0, updates: 0, clears: 1 }, easOne(easRevoked));
+    // The revocation leaves a mark in the consent's slot (a standing policy must not re-grant), so it
+    // updates the slot instead of clearing it.
+    await record("revoke", revoked, { newSlots: 0, updates: 1, clears: 0 }, easOne(easRevoked));
   }
 
   // ----- grantBySig: a patient's first signature, then one who has signed before -------------------
@@ -575,6 +582,7 @@ export async function measureGas(): Promise<GasReport> {
         validUntil: VALID_UNTIL,
       };
       const signature = await signer.signTypedData(ledgerDomain, GRANT_TYPES, {
+        signer: signer.address,
         patient: signer.address,
         ...terms,
         nonce,

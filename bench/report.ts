@@ -42,8 +42,9 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
     "cold reads of the researcher's accreditation (2,100) and the patient's policy word (2,100, so a policy can " +
     "decide at once), hashing the 11-word request into its id, validating the terms, the terms struct in the event",
   approve:
-    "decoding the 11-word request and hashing it to its id (the terms are not stored), checks; the request word's " +
-    "read is the cold part of clearing it (5,000, of which 4,800 is refunded)",
+    "the cold read of the researcher's accreditation (2,100: approval re-checks it), decoding the 11-word request " +
+    "and hashing it to its id (the terms are not stored), checks; the request word's read is the cold part of " +
+    "clearing it (5,000, of which 4,800 is refunded)",
   autoApprove:
     "requestAccess's reads and hashing, plus the cold read of the request id's word (2,100: the check for a pending " +
     "duplicate, no longer part of a write since the request is never stored) and the DUO policy match, all in the " +

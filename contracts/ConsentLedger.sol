@@ -48,9 +48,9 @@ contract ConsentLedger is SignedConsents, IConsentLedger {
     }
 
     /// @inheritdoc IVersioned
-    /// @dev 2.0.0: the access check is `hasAccessRightNow` (1.0.0's `hasAccess` is gone) and consents
-    /// live at keccak256(patient ‖ grantee); the rules are unchanged.
+    /// @dev 3.0.0: every signed type names its signer, so a signature spends only the named account's
+    /// nonce (2.0.0's signatures do not verify here).
     function version() external pure returns (string memory) {
-        return "2.0.0";
+        return "3.0.0";
     }
 }

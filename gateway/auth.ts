@@ -50,9 +50,12 @@ export interface AuthenticatorOptions {
   ledger: string;
   challengeTtlSeconds: number;
   sessionTtlSeconds: number;
-  /** Unused challenges one account may hold at once. */
+  /** Unused challenges one account may hold at once (default 16). */
   maxOpenChallengesPerAccount?: number;
-  /** Unused challenges overall (a bound on what unauthenticated callers can make the gateway store). */
+  /**
+   * Unused challenges held overall (default 100,000): a bound on what unauthenticated callers can make
+   * the gateway store. Reaching it refuses no one: the oldest unused challenges are dropped instead.
+   */
   maxOpenChallenges?: number;
   /** Unix milliseconds; Date.now unless a test needs another clock. */
   now?: () => number;
@@ -69,14 +72,11 @@ export class Authenticator {
   createChallenge(account: string, gateway: string): LoginChallenge {
     const nowMs = this.now();
     const nowSeconds = Math.floor(nowMs / 1000);
-    const open = this.options.store.openChallengeCounts(account, nowSeconds);
-    if (open.account >= (this.options.maxOpenChallengesPerAccount ?? 16)) {
+    const open = this.options.store.openChallengeCount(account, nowSeconds);
+    if (open >= (this.options.maxOpenChallengesPerAccount ?? 16)) {
       throw tooManyRequests(
-        `${account} has ${open.account} unused login challenges: sign one of them, or wait for them to expire`,
+        `${account} has ${open} unused login challenges: sign one of them, or wait for them to expire`,
       );
-    }
-    if (open.total >= (this.options.maxOpenChallenges ?? 100_000)) {
-      throw tooManyRequests("too many logins are in progress: try again in a minute");
     }
     // The message carries whole seconds. Rounding the expiry up gives every challenge at least its full
     // TTL: rounded down, a challenge issued at x.999 s would lose almost a second of it.
@@ -87,7 +87,7 @@ export class Authenticator {
       issuedAt: nowSeconds,
       expiresAt: Math.ceil(nowMs / 1000) + this.options.challengeTtlSeconds,
     };
-    this.options.store.insertChallenge(message);
+    this.options.store.insertChallenge(message, this.options.maxOpenChallenges ?? 100_000);
     return { domain: this.domain(), types: LOGIN_TYPES, primaryType: LOGIN_PRIMARY_TYPE, message };
   }
 

@@ -1,7 +1,9 @@
 /**
- * The chain's word, asked afresh for every decision: nothing here is cached. A key release reads the
- * latest block's number and hash, then asks every question at that one block, so the decision is the
- * chain's state at a block anyone can name (and check later with eth_call at that block):
+ * The chain's word, asked afresh for every decision. A key release reads the latest block's number and
+ * hash (once per event-loop turn for all releases of that turn, read after they arrived), then asks every
+ * question at that one block, by its hash (gateway/chain-reader.ts keeps the answers per block hash, which
+ * is exact), so the decision is the chain's state at a block anyone can name (and check later with
+ * eth_call at that block):
  *
  *   - is this gateway's custodian still accredited CUSTODIAN (a suspended custodian releases nothing)?
  *   - is the record anchored (RecordRegistry.recordOf, or its batch proof via verifyBatchedRecord)?
@@ -22,6 +24,7 @@ import type { ParsedRecordContext } from "../sdk/crypto/envelope";
 import { verifyEnvelopeOnChain } from "../sdk/clients/records";
 import { FormatError, IntegrityError, InvalidArgumentError } from "../sdk/errors";
 import { conflict, forbidden, GatewayHttpError, unavailable, unprocessable } from "./http-error";
+import type { AnchoredRecord, ChainReader } from "./chain-reader";
 import type { StoredRecord } from "./store";
 
 export const dataClassName = (code: number): string =>
@@ -55,22 +58,10 @@ function chainUnavailable(cause: unknown): GatewayHttpError {
   return unavailable("ChainUnavailable", `the gateway could not read the chain, so it releases nothing: ${message}`);
 }
 
-/** The latest block: number, hash and time. */
-export async function latestBlock(contracts: LedgerContracts): Promise<CheckedBlock> {
-  let block;
-  try {
-    block = await contracts.provider.getBlock("latest");
-  } catch (cause) {
-    throw chainUnavailable(cause);
-  }
-  if (!block || block.hash === null) throw unavailable("ChainUnavailable", "the node returned no latest block");
-  return { number: block.number, hash: block.hash, timestamp: block.timestamp };
-}
-
 /** What must hold for a release, as the chain says at one block. */
 interface ReleaseFacts {
   custodianLive: boolean;
-  anchored: Awaited<ReturnType<LedgerContracts["records"]["recordOf"]>>;
+  anchored: AnchoredRecord;
   inBatch: boolean;
   basis: number;
 }
@@ -84,25 +75,17 @@ interface ReleaseQuestion {
 }
 
 async function releaseFacts(
-  contracts: LedgerContracts,
+  chain: ChainReader,
   { custodian, record, requester, purpose }: ReleaseQuestion,
-  blockNumber: number,
+  block: CheckedBlock,
 ): Promise<ReleaseFacts> {
-  const at = { blockTag: blockNumber };
   const [custodianLive, anchored, inBatch, basis] = await Promise.all([
-    contracts.ledger.isAccredited(custodian, Role.CUSTODIAN, at),
-    contracts.records.recordOf(record.recordId, at),
-    record.batch
-      ? contracts.records.verifyBatchedRecord(
-          record.batch.root,
-          { contentHash: record.recordId, patient: record.patient, dataClass: record.dataClass },
-          record.batch.proof,
-          at,
-        )
-      : Promise.resolve(false),
-    contracts.ledger.accessBasis(record.patient, requester, record.dataClass, purpose, at),
+    chain.custodianLive(custodian, block),
+    chain.anchored(record.recordId, block),
+    chain.inBatch(record, block),
+    chain.accessBasis(record.patient, requester, record.dataClass, purpose, block),
   ]);
-  return { custodianLive, anchored, inBatch, basis: Number(basis) };
+  return { custodianLive, anchored, inBatch, basis };
 }
 
 /**
@@ -118,6 +101,7 @@ async function releaseFacts(
  * n blocks counts at once. Otherwise 403 AccessNotConfirmed. The rules are still only the contracts'.
  */
 export async function authorizeRelease(
+  chain: ChainReader,
   contracts: LedgerContracts,
   custodian: string,
   record: StoredRecord,
@@ -125,7 +109,12 @@ export async function authorizeRelease(
   purpose: number,
   confirmations = 0,
 ): Promise<ReleaseDecision> {
-  const block = await latestBlock(contracts);
+  let block: CheckedBlock;
+  try {
+    block = await chain.head();
+  } catch (cause) {
+    throw chainUnavailable(cause);
+  }
   const confirmedBlock = block.number - confirmations;
   const question = { custodian, record, requester, purpose };
   let facts: ReleaseFacts;
@@ -134,9 +123,9 @@ export async function authorizeRelease(
   try {
     // Both blocks at once: the confirmation costs no extra round trip.
     [facts, key, confirmedFacts] = await Promise.all([
-      releaseFacts(contracts, question, block.number),
-      contracts.keys.keyOf(requester, { blockTag: block.number }),
-      confirmations > 0 ? confirmedReleaseFacts(contracts, question, confirmedBlock) : undefined,
+      releaseFacts(chain, question, block),
+      chain.keyOf(requester, block),
+      confirmations > 0 ? confirmedReleaseFacts(chain, contracts, question, confirmedBlock) : undefined,
     ]);
   } catch (cause) {
     throw chainUnavailable(cause);
@@ -210,13 +199,16 @@ export async function authorizeRelease(
 
 /** The release's facts at `blockNumber`; undefined at a block before the contracts existed. */
 async function confirmedReleaseFacts(
+  chain: ChainReader,
   contracts: LedgerContracts,
   question: ReleaseQuestion,
   blockNumber: number,
 ): Promise<ReleaseFacts | undefined> {
   if (blockNumber < (contracts.deployment.deployedAtBlock ?? 0)) return undefined;
+  const block = await chain.blockAt(blockNumber);
+  if (!block) throw new Error(`the node has no block ${blockNumber}`);
   try {
-    return await releaseFacts(contracts, question, blockNumber);
+    return await releaseFacts(chain, question, block);
   } catch (cause) {
     // A deployment file without deployedAtBlock, and a block before the deployment: the calls return
     // nothing to decode. Anything else is the node failing, not a missing confirmation.

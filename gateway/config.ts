@@ -50,6 +50,12 @@ export interface GatewayConfig {
   rateLimitPerMinute?: number;
   /** Blocks that must follow what allows a release, and each log transaction; default 0 (instant finality). */
   confirmations?: number;
+  /** Connection timeouts (ms); defaults DEFAULTS.timeouts. Not flags: set by code embedding the gateway. */
+  timeouts?: Partial<{ requestMs: number; headersMs: number; idleMs: number }>;
+  /** Unused login challenges held overall; default DEFAULTS.maxOpenChallenges. */
+  maxOpenChallenges?: number;
+  /** Login challenges per client address per minute; 0: no limit. Default DEFAULTS.challengesPerMinute. */
+  challengesPerMinute?: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -64,6 +70,15 @@ export const DEFAULTS = {
   rateLimitPerMinute: 1200,
   confirmations: 0,
   logLevel: "info",
+  /** Unused login challenges held overall; past it the oldest are dropped (gateway/auth.ts). */
+  maxOpenChallenges: 100_000,
+  /** Login challenges per client address per minute. */
+  challengesPerMinute: 600,
+  /**
+   * A 22 MB deposit at 500 kB/s fits the request timeout; headers come in one packet; an idle
+   * keep-alive connection is closed after a minute.
+   */
+  timeouts: { requestMs: 60_000, headersMs: 10_000, idleMs: 60_000 },
 } as const;
 
 /** Longest session the gateway will issue: 15 minutes. */

@@ -16,19 +16,26 @@
  */
 import { timingSafeEqual } from "node:crypto";
 
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
 import { getAddress, toUtf8Bytes } from "ethers";
 
 import { purposeCode } from "../sdk/args";
 import type { LedgerContracts } from "../sdk/chain/connect";
 import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
 import { openRecord, parseEnvelope } from "../sdk/crypto/envelope";
-import { wrapDataKey } from "../sdk/crypto/key-wrap";
 import { sha256Hex } from "../sdk/crypto/sha256";
+import { wrapDataKeyNative } from "../sdk/node";
 import { BlobNotFoundError, ConsentLedgerError, DecryptionError, FormatError } from "../sdk/errors";
 import { CorruptBlobError, recordIdFromCid, type BlobStore } from "../sdk/storage/blob-store";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
+import { ChainReader, rpcSendOf } from "./chain-reader";
+import { JournalCommitter } from "./journal-committer";
 import { authorizeIngest, authorizeRelease, basisName, dataClassName, purposeName } from "./authorize";
 import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimited, unprocessable } from "./http-error";
 import type { KeyVault } from "./key-vault";
@@ -64,7 +71,28 @@ export interface GatewayAppOptions {
   rateLimitPerMinute?: number;
   /** Blocks that must follow what allows a release (see authorizeRelease); default 0. */
   confirmations?: number;
+  /** Connection limits against slow or stalled clients (defaults: DEFAULTS.timeouts). */
+  timeouts?: Partial<GatewayTimeouts>;
+  /** Login challenges one client address may ask for per minute; 0 for no limit (default DEFAULTS.challengesPerMinute). */
+  challengesPerMinute?: number;
   now?: () => number;
+}
+
+/** How long a client may take, in ms: see DEFAULTS.timeouts. */
+export interface GatewayTimeouts {
+  /** The whole request, headers and body: a body still arriving after this is answered 408 and closed. */
+  requestMs: number;
+  /** The request's headers. */
+  headersMs: number;
+  /** A connection with nothing moving on it (no byte in or out) is closed. */
+  idleMs: number;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated provider of a deposit (set by the onRequest hook of POST /records). */
+    depositor?: string;
+  }
 }
 
 interface IngestBody {
@@ -81,11 +109,22 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   const providers = new Set(options.providers.map((provider) => getAddress(provider)));
   const confirmations = options.confirmations ?? DEFAULTS.confirmations;
 
+  const timeouts: GatewayTimeouts = { ...DEFAULTS.timeouts, ...options.timeouts };
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // Node's defaults let a client that sends part of a body and stalls hold its socket and buffers
+    // forever (no request or idle timeout). Node checks the request and header timeouts on a timer:
+    // checking at most every second makes them hold to within a second.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.idleMs, // between requests Node times a socket by this, not by the above
+    http: {
+      headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
+      connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   });
 
@@ -123,6 +162,29 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   );
 
   const caller = (request: FastifyRequest) => authenticator.authenticate(request.headers.authorization);
+  /**
+   * Who deposits: checked in an onRequest hook, before a byte of the (up to 22 MB) body is read, so an
+   * unauthenticated or unserved caller costs a header parse, not a body parse. The refusal closes the
+   * connection, so the unread body is not drained either.
+   */
+  const depositor = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const provider = await caller(request);
+      if (!providers.has(provider)) {
+        throw forbidden(
+          "ProviderNotServed",
+          `this gateway keeps the keys of ${[...providers].join(", ")} only, not of ${provider}`,
+        );
+      }
+      request.depositor = provider;
+    } catch (error) {
+      reply.header("connection", "close");
+      throw error;
+    }
+  };
+  const chain = new ChainReader(contracts, rpcSendOf(contracts));
+  const journal = new JournalCommitter(store);
+  const challengeLimiter = new AccountRateLimiter(options.challengesPerMinute ?? DEFAULTS.challengesPerMinute);
   const limiter = new AccountRateLimiter(options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute);
   /** The caller of a record route, within its per-minute allowance. */
   const reader = async (request: FastifyRequest) => {
@@ -144,6 +206,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     return record;
   };
 
+  // O(1) for anyone: a kept count and the node's block number, never a scan of the journal.
   app.get("/health", { schema: healthSchema }, async (_request, reply) => {
     const base = {
       chainId: Number(contracts.chainId),
@@ -165,6 +228,16 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   });
 
   app.post<{ Body: { address: string } }>("/auth/challenge", { schema: challengeSchema }, async (request) => {
+    // Per client address: one host cannot churn through the overall bound on open challenges (which
+    // drops the oldest, see Authenticator) fast enough to drop another user's login in progress.
+    const decision = challengeLimiter.take(request.ip);
+    if (!decision.allowed) {
+      throw rateLimited(
+        `${request.ip} asked for more than ${challengeLimiter.perMinute} login challenges in a minute: ` +
+          `retry in ${decision.retryAfterSeconds} s`,
+        decision.retryAfterSeconds,
+      );
+    }
     const account = getAddress(request.body.address.toLowerCase());
     return authenticator.createChallenge(account, options.publicUrl());
   });
@@ -186,15 +259,9 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
 
   app.post<{ Body: IngestBody }>(
     "/records",
-    { schema: ingestSchema, bodyLimit: INGEST_BODY_LIMIT },
+    { schema: ingestSchema, bodyLimit: INGEST_BODY_LIMIT, onRequest: depositor },
     async (request, reply) => {
-      const provider = await caller(request);
-      if (!providers.has(provider)) {
-        throw forbidden(
-          "ProviderNotServed",
-          `this gateway keeps the keys of ${[...providers].join(", ")} only, not of ${provider}`,
-        );
-      }
+      const provider = request.depositor as string;
       const body = request.body;
       const recordId = body.recordId.toLowerCase();
       const dataKey = hexToBytes(body.dataKey, { argument: "dataKey", length: 32 });
@@ -348,12 +415,12 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
         throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
       }
       const record = heldRecord(request.params.recordId);
-      const decision = await authorizeRelease(contracts, custodian, record, requester, purpose, confirmations);
+      const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
 
       const dataKey = await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext });
       let wrapped: Uint8Array;
       try {
-        wrapped = await wrapDataKey(dataKey, decision.publicKey, record.recordId);
+        wrapped = await wrapDataKeyNative(dataKey, decision.publicKey, record.recordId);
       } catch (cause) {
         if (cause instanceof FormatError) {
           throw conflict(
@@ -368,7 +435,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       // The chain's time of the block whose state allowed the release, not this server's clock: the
       // audit trail orders releases among the consents and revocations that govern them.
       const releasedAt = decision.block.timestamp;
-      const releaseId = store.journalRelease({
+      const releaseId = await journal.journal({
         recordId: record.recordId,
         grantee: requester,
         purpose,

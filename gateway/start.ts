@@ -108,10 +108,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const network = Network.from(chainId);
   // cacheTimeout -1: ethers would otherwise answer a repeated request (the latest block!) from a 250 ms
   // cache, and a revocation mined within that time would not be seen. Every decision reads the chain.
+  // batchStallTime 0: calls made in one turn still go out as one batch, without ethers' default 10 ms wait.
   const provider = new JsonRpcProvider(config.rpcUrl, network, {
     staticNetwork: network,
     pollingInterval: 500,
     cacheTimeout: -1,
+    batchStallTime: 0,
   });
   const deployment = await deploymentFor(config, chainId);
 
@@ -259,6 +261,7 @@ async function startHoldingLock(
     ledger: deployment.ledger,
     challengeTtlSeconds: config.challengeTtlSeconds,
     sessionTtlSeconds: config.sessionTtlSeconds,
+    maxOpenChallenges: config.maxOpenChallenges,
     now: options.now,
   });
   const writer = new AccessLogWriter({
@@ -288,6 +291,8 @@ async function startHoldingLock(
     providers: [custodian, ...config.providers],
     rateLimitPerMinute: config.rateLimitPerMinute,
     confirmations: config.confirmations,
+    timeouts: config.timeouts,
+    challengesPerMinute: config.challengesPerMinute,
     logger: options.logger ?? {
       level: config.logLevel,
       base: { service: "consent-gateway" },

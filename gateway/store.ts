@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS challenges (
   used_at    INTEGER
 );
 CREATE INDEX IF NOT EXISTS challenges_by_account ON challenges (account, expires_at);
+CREATE INDEX IF NOT EXISTS open_challenges_by_account ON challenges (account, expires_at) WHERE used_at IS NULL;
+CREATE INDEX IF NOT EXISTS open_challenges_by_age ON challenges (issued_at) WHERE used_at IS NULL;
 CREATE TABLE IF NOT EXISTS sessions (
   token_hash TEXT PRIMARY KEY,
   account    TEXT NOT NULL,
@@ -109,6 +111,9 @@ export interface StoredRecord {
   /** Unix milliseconds. */
   depositedAt: number;
 }
+
+/** A release to journal: the row without what the journal assigns. */
+export type NewRelease = Omit<ReleaseRow, "id" | "batchId" | "leafIndex">;
 
 /** A login challenge; times in unix seconds (as signed). */
 export interface ChallengeRow {
@@ -247,10 +252,34 @@ function toBatch(row: Row): LogBatchRow {
 }
 
 export class GatewayStore {
+  /** Each SQL text prepared once: preparing costs more than running most of these statements. */
+  private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Counts kept beside the tables they count, so /health and the challenge bound cost O(1): taken from
+   * the tables once at open, then changed only by this class's own writes (one gateway process holds a
+   * data directory: gateway/data-lock.ts). Undefined for a read-only store, which counts by query.
+   */
+  private unlogged?: number;
+  private unusedChallenges?: number;
+
   private constructor(
     readonly file: string,
     private readonly db: Database.Database,
-  ) {}
+  ) {
+    if (!db.readonly) {
+      this.unlogged = this.countUnloggedReleases();
+      this.unusedChallenges = this.countUnusedChallenges();
+    }
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   /** Opens (creating if needed) the database at `file`, with WAL and synchronous FULL. */
   static open(file: string, options: { readonly?: boolean } = {}): GatewayStore {
@@ -288,12 +317,12 @@ export class GatewayStore {
   // meta
 
   getMeta(key: string): string | undefined {
-    return opt((this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined)?.value);
+    return opt((this.statement("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined)?.value);
   }
 
   setMeta(key: string, value: string): void {
-    this.db
-      .prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    this
+      .statement("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
       .run(key, value);
   }
 
@@ -331,15 +360,15 @@ export class GatewayStore {
   // records
 
   getRecord(recordId: string): StoredRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM records WHERE record_id = ?").get(recordId.toLowerCase()) as
+    const row = this.statement("SELECT * FROM records WHERE record_id = ?").get(recordId.toLowerCase()) as
       Row | undefined;
     return row ? toRecord(row) : undefined;
   }
 
   /** Inserts a record; false when one with this id is held already (nothing changes then). */
   insertRecord(record: StoredRecord): boolean {
-    const result = this.db
-      .prepare(
+    const result = this
+      .statement(
         `INSERT OR IGNORE INTO records (record_id, cid, provider, patient, data_class, version, batch_root, batch_proof,
            key_iv, key_ciphertext, deposited_by, deposited_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -362,13 +391,13 @@ export class GatewayStore {
   }
 
   recordCount(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM records").get() as Row).n as number;
+    return (this.statement("SELECT COUNT(*) AS n FROM records").get() as Row).n as number;
   }
 
   /** Every record's sealed data key, for a master-key rotation. */
   sealedKeys(): { recordId: string; keyIv: Uint8Array; keyCiphertext: Uint8Array }[] {
     return (
-      this.db.prepare("SELECT record_id, key_iv, key_ciphertext FROM records ORDER BY record_id").all() as Row[]
+      this.statement("SELECT record_id, key_iv, key_ciphertext FROM records ORDER BY record_id").all() as Row[]
     ).map((row) => ({
       recordId: row.record_id as string,
       keyIv: new Uint8Array(row.key_iv as Buffer),
@@ -390,7 +419,7 @@ export class GatewayStore {
     // drop every other copy (WAL frames, pages moved): an old master key that leaked opens nothing here.
     this.db.pragma("secure_delete = ON");
     this.db.transaction(() => {
-      const update = this.db.prepare("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?");
+      const update = this.statement("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?");
       let changed = 0;
       for (const row of resealed) {
         changed += update.run(Buffer.from(row.keyIv), Buffer.from(row.keyCiphertext), row.recordId).changes;
@@ -409,25 +438,58 @@ export class GatewayStore {
   // ---------------------------------------------------------------------------------------------
   // challenges and sessions
 
-  insertChallenge(challenge: ChallengeRow): void {
-    this.db
-      .prepare("INSERT INTO challenges (nonce, account, gateway, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)")
-      .run(challenge.nonce, challenge.account, challenge.gateway, challenge.issuedAt, challenge.expiresAt);
+  /**
+   * Stores a challenge. Holds at most `maxUnused` unused challenges overall: past that, the expired go
+   * first, then the oldest unused. So storage stays bounded and a flood of challenges for random
+   * addresses never locks anyone out: it can only make the oldest pending logins ask again.
+   * Returns how many unused challenges were dropped to make room.
+   */
+  insertChallenge(challenge: ChallengeRow, maxUnused = Number.POSITIVE_INFINITY): number {
+    return this.db.transaction(() => {
+      let dropped = 0;
+      if ((this.unusedChallenges ?? 0) >= maxUnused) {
+        dropped += this.statement("DELETE FROM challenges WHERE used_at IS NULL AND expires_at <= ?").run(
+          challenge.issuedAt,
+        ).changes;
+        this.unusedChallenges = (this.unusedChallenges ?? 0) - dropped;
+        const excess = (this.unusedChallenges ?? 0) - maxUnused + 1;
+        if (excess > 0) {
+          const evicted = this.statement(
+            `DELETE FROM challenges WHERE nonce IN (SELECT nonce FROM challenges WHERE used_at IS NULL
+               ORDER BY issued_at LIMIT ?)`,
+          ).run(excess).changes;
+          dropped += evicted;
+          this.unusedChallenges = (this.unusedChallenges ?? 0) - evicted;
+        }
+      }
+      this.statement(
+        "INSERT INTO challenges (nonce, account, gateway, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+      ).run(challenge.nonce, challenge.account, challenge.gateway, challenge.issuedAt, challenge.expiresAt);
+      if (this.unusedChallenges !== undefined) this.unusedChallenges++;
+      return dropped;
+    })();
   }
 
-  /** Unused, unexpired challenges of `account` (and of everyone) at `nowSeconds`. */
-  openChallengeCounts(account: string, nowSeconds: number): { account: number; total: number } {
-    const mine = this.db
-      .prepare("SELECT COUNT(*) AS n FROM challenges WHERE account = ? AND used_at IS NULL AND expires_at > ?")
-      .get(account, nowSeconds) as Row;
-    const all = this.db
-      .prepare("SELECT COUNT(*) AS n FROM challenges WHERE used_at IS NULL AND expires_at > ?")
-      .get(nowSeconds) as Row;
-    return { account: mine.n as number, total: all.n as number };
+  /** Unused, unexpired challenges of `account` at `nowSeconds` (an index range: at most the per-account bound). */
+  openChallengeCount(account: string, nowSeconds: number): number {
+    return (
+      this.statement(
+        "SELECT COUNT(*) AS n FROM challenges INDEXED BY open_challenges_by_account WHERE account = ? AND used_at IS NULL AND expires_at > ?",
+      ).get(account, nowSeconds) as Row
+    ).n as number;
+  }
+
+  /** Unused challenges held (expired ones included until purged or dropped); O(1). */
+  unusedChallengeCount(): number {
+    return this.unusedChallenges ?? this.countUnusedChallenges();
+  }
+
+  private countUnusedChallenges(): number {
+    return (this.statement("SELECT COUNT(*) AS n FROM challenges WHERE used_at IS NULL").get() as Row).n as number;
   }
 
   getChallenge(nonce: string): ChallengeRow | undefined {
-    const row = this.db.prepare("SELECT * FROM challenges WHERE nonce = ?").get(nonce.toLowerCase()) as Row | undefined;
+    const row = this.statement("SELECT * FROM challenges WHERE nonce = ?").get(nonce.toLowerCase()) as Row | undefined;
     if (!row) return undefined;
     return {
       nonce: row.nonce as string,
@@ -449,19 +511,20 @@ export class GatewayStore {
     session: { tokenHash: string; account: string; expiresAt: number },
   ): boolean {
     return this.db.transaction(() => {
-      const consumed = this.db
-        .prepare("UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL")
+      const consumed = this
+        .statement("UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL")
         .run(nowMs, nonce.toLowerCase());
       if (consumed.changes !== 1) return false;
-      this.db
-        .prepare("INSERT INTO sessions (token_hash, account, created_at, expires_at) VALUES (?, ?, ?, ?)")
+      if (this.unusedChallenges !== undefined) this.unusedChallenges--;
+      this
+        .statement("INSERT INTO sessions (token_hash, account, created_at, expires_at) VALUES (?, ?, ?, ?)")
         .run(session.tokenHash, session.account, nowMs, session.expiresAt);
       return true;
     })();
   }
 
   getSession(tokenHash: string): SessionRow | undefined {
-    const row = this.db.prepare("SELECT * FROM sessions WHERE token_hash = ?").get(tokenHash) as Row | undefined;
+    const row = this.statement("SELECT * FROM sessions WHERE token_hash = ?").get(tokenHash) as Row | undefined;
     return row
       ? { account: row.account as string, createdAt: row.created_at as number, expiresAt: row.expires_at as number }
       : undefined;
@@ -472,10 +535,12 @@ export class GatewayStore {
    * that a replay is answered "already used" rather than "unknown").
    */
   purgeExpired(nowMs: number, graceMs = 60 * 60 * 1000): { challenges: number; sessions: number } {
-    const challenges = this.db
-      .prepare("DELETE FROM challenges WHERE expires_at * 1000 < ?")
+    const challenges = this
+      .statement("DELETE FROM challenges WHERE expires_at * 1000 < ?")
       .run(nowMs - graceMs).changes;
-    const sessions = this.db.prepare("DELETE FROM sessions WHERE expires_at < ?").run(nowMs).changes;
+    // Once a minute, off the request path: a full count keeps the kept count exact.
+    if (this.unusedChallenges !== undefined && challenges > 0) this.unusedChallenges = this.countUnusedChallenges();
+    const sessions = this.statement("DELETE FROM sessions WHERE expires_at < ?").run(nowMs).changes;
     return { challenges, sessions };
   }
 
@@ -486,16 +551,24 @@ export class GatewayStore {
    * Journals a release (and so queues its on-chain log entry) in one transaction; returns its id. The
    * caller answers the requester only after this returns: a key is never out without its journal entry.
    */
-  journalRelease(release: Omit<ReleaseRow, "id" | "batchId" | "leafIndex">): number {
-    return this.db.transaction(() => {
-      const held = this.db.prepare("SELECT 1 FROM records WHERE record_id = ?").get(release.recordId.toLowerCase());
-      if (!held) throw new Error(`record ${release.recordId} is not held`);
-      const result = this.db
-        .prepare(
+  journalRelease(release: NewRelease): number {
+    return this.journalReleases([release])[0];
+  }
+
+  /**
+   * Journals several releases in one transaction (one flush to disk for all: the group commit of
+   * gateway/journal-committer.ts); returns their ids in order. All or none: if one fails (a record not
+   * held), nothing is written.
+   */
+  journalReleases(releases: readonly NewRelease[]): number[] {
+    const ids = this.db.transaction(() =>
+      releases.map((release) => {
+        const held = this.statement("SELECT 1 FROM records WHERE record_id = ?").get(release.recordId.toLowerCase());
+        if (!held) throw new Error(`record ${release.recordId} is not held`);
+        const result = this.statement(
           `INSERT INTO releases (record_id, grantee, purpose, basis, released_at, checked_block, checked_block_hash, requested_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+        ).run(
           release.recordId.toLowerCase(),
           release.grantee,
           release.purpose,
@@ -505,29 +578,36 @@ export class GatewayStore {
           release.checkedBlockHash,
           release.requestedAt,
         );
-      return Number(result.lastInsertRowid);
-    })();
+        return Number(result.lastInsertRowid);
+      }),
+    )();
+    if (this.unlogged !== undefined) this.unlogged += ids.length;
+    return ids;
   }
 
   /** Releases not yet in any batch, oldest first. */
   pendingReleases(limit: number): ReleaseRow[] {
     return (
-      this.db.prepare("SELECT * FROM releases WHERE batch_id IS NULL ORDER BY id LIMIT ?").all(limit) as Row[]
+      this.statement("SELECT * FROM releases WHERE batch_id IS NULL ORDER BY id LIMIT ?").all(limit) as Row[]
     ).map(toRelease);
   }
 
   /** How many releases are not in a batch yet, and when the oldest arrived (ms). */
   pendingReleaseStats(): { count: number; oldestRequestedAt?: number } {
-    const row = this.db
-      .prepare("SELECT COUNT(*) AS n, MIN(requested_at) AS oldest FROM releases WHERE batch_id IS NULL")
+    const row = this
+      .statement("SELECT COUNT(*) AS n, MIN(requested_at) AS oldest FROM releases WHERE batch_id IS NULL")
       .get() as Row;
     return { count: row.n as number, oldestRequestedAt: opt(row.oldest) };
   }
 
-  /** Releases whose on-chain log entry is not confirmed yet (unbatched, or in a batch not logged). */
+  /** Releases whose on-chain log entry is not confirmed yet (unbatched, or in a batch not logged); O(1). */
   unloggedReleaseCount(): number {
-    const row = this.db
-      .prepare(
+    return this.unlogged ?? this.countUnloggedReleases();
+  }
+
+  private countUnloggedReleases(): number {
+    const row = this
+      .statement(
         `SELECT COUNT(*) AS n FROM releases r LEFT JOIN log_batches b ON r.batch_id = b.id
          WHERE r.batch_id IS NULL OR b.state <> 'logged'`,
       )
@@ -537,13 +617,13 @@ export class GatewayStore {
 
   releasesOfBatch(batchId: number): ReleaseRow[] {
     return (
-      this.db.prepare("SELECT * FROM releases WHERE batch_id = ? ORDER BY leaf_index, id").all(batchId) as Row[]
+      this.statement("SELECT * FROM releases WHERE batch_id = ? ORDER BY leaf_index, id").all(batchId) as Row[]
     ).map(toRelease);
   }
 
   /** The whole journal, oldest first (for audits, tests and the load test). */
   allReleases(): ReleaseRow[] {
-    return (this.db.prepare("SELECT * FROM releases ORDER BY id").all() as Row[]).map(toRelease);
+    return (this.statement("SELECT * FROM releases ORDER BY id").all() as Row[]).map(toRelease);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -559,8 +639,8 @@ export class GatewayStore {
     nowMs: number,
   ): LogBatchRow {
     return this.db.transaction(() => {
-      const result = this.db
-        .prepare(
+      const result = this
+        .statement(
           `INSERT INTO log_batches (kind, root, manifest_cid, manifest, release_count, state, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
         )
@@ -574,7 +654,7 @@ export class GatewayStore {
           nowMs,
         );
       const batchId = Number(result.lastInsertRowid);
-      const assign = this.db.prepare(
+      const assign = this.statement(
         "UPDATE releases SET batch_id = ?, leaf_index = ? WHERE id = ? AND batch_id IS NULL",
       );
       releaseIds.forEach((id, index) => {
@@ -585,23 +665,23 @@ export class GatewayStore {
   }
 
   getBatch(id: number): LogBatchRow | undefined {
-    const row = this.db.prepare("SELECT * FROM log_batches WHERE id = ?").get(id) as Row | undefined;
+    const row = this.statement("SELECT * FROM log_batches WHERE id = ?").get(id) as Row | undefined;
     return row ? toBatch(row) : undefined;
   }
 
   batchByManifestCid(cid: string): LogBatchRow | undefined {
-    const row = this.db.prepare("SELECT * FROM log_batches WHERE manifest_cid = ? ORDER BY id LIMIT 1").get(cid) as
+    const row = this.statement("SELECT * FROM log_batches WHERE manifest_cid = ? ORDER BY id LIMIT 1").get(cid) as
       Row | undefined;
     return row ? toBatch(row) : undefined;
   }
 
   /** Batches in `state`, oldest first. */
   batchesIn(state: BatchState): LogBatchRow[] {
-    return (this.db.prepare("SELECT * FROM log_batches WHERE state = ? ORDER BY id").all(state) as Row[]).map(toBatch);
+    return (this.statement("SELECT * FROM log_batches WHERE state = ? ORDER BY id").all(state) as Row[]).map(toBatch);
   }
 
   allBatches(): LogBatchRow[] {
-    return (this.db.prepare("SELECT * FROM log_batches ORDER BY id").all() as Row[]).map(toBatch);
+    return (this.statement("SELECT * FROM log_batches ORDER BY id").all() as Row[]).map(toBatch);
   }
 
   /** Records the signed transaction of a batch before it is broadcast, so a crash after sending finds it. */
@@ -610,8 +690,8 @@ export class GatewayStore {
     sent: { txHash: string; txNonce: number; rawTx: string; createdAtBlock: number },
     nowMs: number,
   ): void {
-    const result = this.db
-      .prepare(
+    const result = this
+      .statement(
         `UPDATE log_batches SET state = 'sent', tx_hash = ?, tx_nonce = ?, raw_tx = ?, created_at_block = ?,
            attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'`,
       )
@@ -620,17 +700,19 @@ export class GatewayStore {
   }
 
   markLogged(id: number, logged: { block: number; txHash: string }, nowMs: number): void {
-    this.db
-      .prepare(
-        "UPDATE log_batches SET state = 'logged', logged_block = ?, logged_tx_hash = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+    const row = this
+      .statement(
+        `UPDATE log_batches SET state = 'logged', logged_block = ?, logged_tx_hash = ?, last_error = NULL, updated_at = ?
+         WHERE id = ? AND state <> 'logged' RETURNING release_count`,
       )
-      .run(logged.block, logged.txHash, nowMs, id);
+      .get(logged.block, logged.txHash, nowMs, id) as Row | undefined;
+    if (row && this.unlogged !== undefined) this.unlogged -= row.release_count as number;
   }
 
   /** Back to pending (its transaction can never be mined, or reverted): it will be signed afresh. */
   markUnsent(id: number, error: string, nextAttemptAt: number, nowMs: number): void {
-    this.db
-      .prepare(
+    this
+      .statement(
         `UPDATE log_batches SET state = 'pending', tx_hash = NULL, tx_nonce = NULL, raw_tx = NULL, created_at_block = NULL,
            last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'sent'`,
       )
@@ -639,8 +721,8 @@ export class GatewayStore {
 
   /** A failed attempt that never produced a transaction (e.g. gas estimation reverted). */
   recordBatchError(id: number, error: string, nextAttemptAt: number, nowMs: number): void {
-    this.db
-      .prepare(
+    this
+      .statement(
         "UPDATE log_batches SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
       )
       .run(error.slice(0, 1000), nextAttemptAt, nowMs, id);
@@ -648,8 +730,8 @@ export class GatewayStore {
 
   /** Transaction hashes already accounted for by logged batches (so an event is never claimed twice). */
   loggedTxHashes(): Set<string> {
-    const rows = this.db
-      .prepare("SELECT logged_tx_hash FROM log_batches WHERE state = 'logged' AND logged_tx_hash IS NOT NULL")
+    const rows = this
+      .statement("SELECT logged_tx_hash FROM log_batches WHERE state = 'logged' AND logged_tx_hash IS NOT NULL")
       .all() as Row[];
     return new Set(rows.map((row) => String(row.logged_tx_hash).toLowerCase()));
   }
@@ -663,12 +745,12 @@ export class GatewayStore {
     batches: Record<BatchState, number>;
   } {
     const batches: Record<BatchState, number> = { pending: 0, sent: 0, logged: 0 };
-    for (const row of this.db.prepare("SELECT state, COUNT(*) AS n FROM log_batches GROUP BY state").all() as Row[]) {
+    for (const row of this.statement("SELECT state, COUNT(*) AS n FROM log_batches GROUP BY state").all() as Row[]) {
       batches[row.state as BatchState] = row.n as number;
     }
     return {
       records: this.recordCount(),
-      releases: (this.db.prepare("SELECT COUNT(*) AS n FROM releases").get() as Row).n as number,
+      releases: (this.statement("SELECT COUNT(*) AS n FROM releases").get() as Row).n as number,
       unlogged: this.unloggedReleaseCount(),
       unbatched: this.pendingReleaseStats().count,
       batches,

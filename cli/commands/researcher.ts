@@ -25,6 +25,9 @@ import { action, readAddress, sendAndWait } from "./common";
 import type { Context } from "../context";
 import type { LedgerContracts } from "../../sdk/chain/connect";
 
+/** "HRESCH, BIORCH or CLINTRCH", from the SDK's table. */
+const RESEARCH_PURPOSE_LIST = `${RESEARCH_PURPOSES.slice(0, -1).join(", ")} or ${RESEARCH_PURPOSES.at(-1)}`;
+
 export const GATEWAY_ENV = "CONSENT_LEDGER_GATEWAY";
 
 /** One row of a request table; `viewer` decides whether the other party is the patient or the researcher. */
@@ -156,7 +159,7 @@ export function registerResearcher(program: Command): void {
     .description("ask a patient for access to data classes for one purpose, for a duration from approval")
     .requiredOption("--patient <address>", "the patient asked")
     .requiredOption("--classes <list>", "data classes, comma-separated (LAB_RESULT,IMAGING,...)")
-    .requiredOption("--purpose <code>", "purpose of use (HRESCH, BIORCH, CLINTRCH, TREAT, ...)")
+    .requiredOption("--purpose <code>", `research purpose: ${RESEARCH_PURPOSE_LIST} (requests carry no other)`)
     .option(
       "--category <duo>",
       "DUO research category, required for research purposes: GRU, HMB, DS (with --disease) or POA",
@@ -194,7 +197,12 @@ export function registerResearcher(program: Command): void {
           studyId: o.study,
           protocolHash: o.protocol === undefined ? undefined : hashDocument(await readBytes(o.protocol)),
         };
-        if (input.researchCategory === undefined && RESEARCH_PURPOSES.some((name) => Purpose[name] === input.purpose)) {
+        if (!RESEARCH_PURPOSES.some((name) => Purpose[name] === input.purpose)) {
+          throw new CliError(
+            `--purpose ${o.purpose.toUpperCase()}: requests are for research purposes only (${RESEARCH_PURPOSE_LIST}); ask the patient to grant other purposes directly`,
+          );
+        }
+        if (input.researchCategory === undefined) {
           throw new CliError(
             `--purpose ${o.purpose.toUpperCase()} is a research purpose: add --category GRU, HMB, DS (with --disease) or POA`,
           );

@@ -81,6 +81,9 @@ interface IAccessRequests {
     error InvalidRequestPatient(address patient);
     /// @notice Thrown when a research purpose comes without a DUO research category, or a category is unknown.
     error InvalidResearchCategory(uint8 purpose, uint8 researchCategory);
+    /// @notice Thrown when a request asks for a purpose that is not research: only research purposes need
+    /// the researcher's live accreditation at every access check, so only they may be requested.
+    error RequestPurposeNotResearch(uint8 purpose);
     /// @notice Thrown when a disease-specific request or policy names no disease, or another one names one.
     error InvalidDiseaseId(uint8 category, uint32 diseaseId);
     /// @notice Thrown when obligations name a modifier that is not an obligation.
@@ -128,10 +131,13 @@ interface IAccessRequests {
 
     /**
      * @notice Opens a request to `terms.patient`. If the patient's standing policy matches (README,
-     * "Policy matching"), the request is approved at once and the consent granted in this transaction.
+     * "Policy matching"), the request is approved at once and the consent granted in this transaction,
+     * unless the patient's side revoked the caller since its last grant or approval (see
+     * {IConsents-revoke}): then the request waits for the patient.
      * Requirements: caller is a live accredited researcher; a patient other than the caller; a non-empty
-     * set of known data classes; a known purpose; a known research category for research purposes,
-     * with a disease id exactly for DS; obligations only from the obligation modifiers; a duration
+     * set of known data classes; a known purpose that is a research purpose ({Purposes-RESEARCH}), so
+     * that every consent a request gives lapses with the researcher's accreditation; a known research
+     * category, with a disease id exactly for DS; obligations only from the obligation modifiers; a duration
      * between 1 second and {maxRequestDuration}.
      * Stores the request only when it is left pending.
      * Emits {RequestOpened}, and {RequestApproved} and {IConsents-ConsentGranted} when auto-approved.
@@ -143,7 +149,9 @@ interface IAccessRequests {
     /**
      * @notice Approves a pending request: grants its researcher the requested classes for its purpose
      * from now for its duration, replacing any earlier consent to that researcher.
-     * Requirements: caller is the patient or a live delegate; the request is pending and not expired.
+     * Requirements: caller is the patient or a live delegate; the request is pending and not expired;
+     * its researcher is still a live accredited researcher (suspended or lapsed since asking: the
+     * request can only be denied).
      * Clears the stored request. Emits {RequestApproved} and {IConsents-ConsentGranted}.
      */
     function approveRequest(AccessRequest calldata request) external;
@@ -179,7 +187,8 @@ interface IAccessRequests {
 
     /**
      * @notice Whether `patient`'s policy would approve `terms` from `researcher` now: the same rule
-     * {requestAccess} applies, exposed so a researcher can know before asking.
+     * {requestAccess} applies (a revocation's hold included), exposed so a researcher can know before
+     * asking.
      */
     function policyApproves(address researcher, RequestTerms calldata terms) external view returns (bool);
 

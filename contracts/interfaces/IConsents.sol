@@ -11,7 +11,9 @@ pragma solidity ^0.8.24;
 interface IConsents {
     /**
      * @notice A consent, packed in one storage slot:
-     * bits 0-31 dataClasses | 32-63 purposes | 64-103 validFrom | 104-143 validUntil.
+     * bits 0-31 dataClasses | 32-63 purposes | 64-103 validFrom | 104-143 validUntil | 255 revoked.
+     * A revocation leaves bit 255 alone in the slot: no consent, and a hold on automatic approval of
+     * this grantee by the patient's standing policy, until the patient's side grants or approves again.
      * @param dataClasses Bitmask of {DataClasses} codes.
      * @param purposes Bitmask of {Purposes} codes.
      * @param validFrom First second of validity (unix time).
@@ -100,7 +102,9 @@ interface IConsents {
     function grantBatch(address patient, GrantTerms[] calldata grants) external;
 
     /**
-     * @notice Ends the consent `patient` gave `grantee`, from this block.
+     * @notice Ends the consent `patient` gave `grantee`, from this block, and holds back the patient's
+     * standing policy for `grantee`: its next request waits for the patient (or a delegate), whose
+     * grant or approval lifts the hold.
      * Requirements: caller is `patient` or a live delegate; a consent exists (even if expired).
      * Emits {ConsentRevoked}.
      */

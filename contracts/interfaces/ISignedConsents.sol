@@ -12,17 +12,22 @@ import {IAccessRequests} from "./IAccessRequests.sol";
  * Permit2), so signatures can be in flight in parallel and cancelled one by one or by the 256.
  * Contract wallets sign through ERC-1271: signatures are `bytes`.
  *
+ * Every type names its `signer` (as EAS names the attester and ERC-2612 the owner). Nonces are kept
+ * per signer, so the signer must be signed too: otherwise whoever relays a signature would choose
+ * whose nonce it spends, and a key accepted by two accounts (a wallet and its owner; a carer's old
+ * and new wallet) would make one signature work once per account, past a cancelled nonce.
+ *
  * Types:
- *   Grant(address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,
- *         uint40 validUntil,uint256 nonce,uint256 deadline)
- *   Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)
- *   ApproveRequest(bytes32 requestId,uint256 nonce,uint256 deadline)
- *   DenyRequest(bytes32 requestId,uint256 nonce,uint256 deadline)
+ *   Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,
+ *         uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)
+ *   Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)
+ *   ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)
+ *   DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)
  */
 interface ISignedConsents {
     /// @notice Thrown when a signature's deadline has passed.
     error SignatureExpired(uint256 deadline);
-    /// @notice Thrown when `signer` did not sign this message for this contract and chain.
+    /// @notice Thrown when `signer` did not sign this message, naming `signer`, for this contract and chain.
     error InvalidSignature(address signer);
     /// @notice Thrown when `signer` has used or cancelled `nonce`.
     error NonceAlreadyUsed(address signer, uint256 nonce);
@@ -79,6 +84,9 @@ interface ISignedConsents {
      */
     function invalidateNonces(uint256 word, uint256 mask) external;
 
-    /// @notice Whether `signer` has used or cancelled `nonce`.
-    function isNonceUsed(address signer, uint256 nonce) external view returns (bool);
+    /**
+     * @notice The word `word` of `signer`'s nonce bitmap, as in Permit2: bit `i` is set when nonce
+     * `word * 256 + i` is used or cancelled. One read tells a client which of 256 nonces are free.
+     */
+    function nonceBitmap(address signer, uint256 word) external view returns (uint256);
 }

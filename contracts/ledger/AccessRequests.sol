@@ -51,7 +51,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         requestId = keccak256(abi.encode(msg.sender, openedAt, terms));
         if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
-        approved = _policyMatches(_patientSettings[terms.patient], terms, nonProfit);
+        approved =
+            _policyMatches(_patientSettings[terms.patient], terms, nonProfit) && !_isRevoked(terms.patient, msg.sender);
         // Only a pending request is stored: a decided one is never read again, its events are its record.
         if (!approved) _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
         emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
@@ -142,7 +143,9 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     function policyApproves(address researcher, RequestTerms calldata terms) external view returns (bool) {
         if (!_isAccredited(researcher, Roles.RESEARCHER)) return false;
         _validateTerms(researcher, terms);
-        return _policyMatches(_patientSettings[terms.patient], terms, _party(researcher).nonProfit);
+        return
+            _policyMatches(_patientSettings[terms.patient], terms, _party(researcher).nonProfit) &&
+            !_isRevoked(terms.patient, researcher);
     }
 
     /// @inheritdoc IAccessRequests
@@ -178,6 +181,12 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         // decided again; it can be opened anew only within its opening block (same researcher, terms, time).
         delete _requests[requestId];
         if (approved) {
+            // The request was checked when opened; the access it grants goes to the researcher as it is
+            // now. The cheap check first; the full one, which tests the same three conditions, only to
+            // revert with the error that names why.
+            if (!_isAccredited(request.researcher, Roles.RESEARCHER)) {
+                _requireAccredited(request.researcher, Roles.RESEARCHER);
+            }
             emit RequestApproved(requestId, patient, actor);
             _grantRequest(request.researcher, request.terms, actor);
         } else {
@@ -203,11 +212,11 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         if (terms.patient == address(0) || terms.patient == researcher) revert InvalidRequestPatient(terms.patient);
         if (!DataClasses.isValidSet(terms.dataClasses)) revert InvalidDataClasses(terms.dataClasses);
         if (!Purposes.isKnown(terms.purpose)) revert UnknownPurpose(terms.purpose);
+        // Research purposes only: they alone need the researcher's live accreditation at every access
+        // check, so no consent born of a request outlives a suspension or a lapse.
+        if ((Purposes.RESEARCH >> terms.purpose) & 1 == 0) revert RequestPurposeNotResearch(terms.purpose);
         uint8 category = terms.researchCategory;
-        bool research = (Purposes.RESEARCH >> terms.purpose) & 1 == 1;
-        if (research ? !DataUse.isResearchCategory(category) : category != 0) {
-            revert InvalidResearchCategory(terms.purpose, category);
-        }
+        if (!DataUse.isResearchCategory(category)) revert InvalidResearchCategory(terms.purpose, category);
         if ((category == DataUse.DS) != (terms.diseaseId != 0)) revert InvalidDiseaseId(category, terms.diseaseId);
         if (terms.acceptedObligations & ~DataUse.OBLIGATIONS != 0) revert InvalidObligations(terms.acceptedObligations);
         if (terms.duration == 0 || terms.duration > _MAX_REQUEST_DURATION) {

@@ -14,6 +14,10 @@ abstract contract Consents is Accreditation, IConsents {
     // {IConsents-Consent} and written whole, so a grant is one SSTORE.
     mapping(address patient => mapping(address delegate => uint40 validUntil)) private _delegates;
 
+    /// @dev Bit 255 of a consent word, the only bit a revocation leaves: no consent, and a hold on
+    /// automatic approval of this grantee until the patient (or a delegate) grants or approves again.
+    uint256 private constant _REVOKED = 1 << 255;
+
     /// @inheritdoc IConsents
     function grant(
         address patient,
@@ -156,10 +160,18 @@ abstract contract Consents is Accreditation, IConsents {
     }
 
     function _revoke(address patient, address grantee, address actor) internal {
-        // A stored consent always has classes and an end, so a zero word means there is none.
-        if (_loadConsent(patient, grantee) == 0) revert ConsentNotFound(patient, grantee);
-        _storeConsent(patient, grantee, 0);
+        // A stored consent always has classes and an end, so a word without them means there is none.
+        if (_loadConsent(patient, grantee) & ~_REVOKED == 0) revert ConsentNotFound(patient, grantee);
+        // The mark, not a cleared slot: a standing policy must not re-grant what the patient took away.
+        // It costs the clearing refund (4,800 gas); every grant overwrites it.
+        _storeConsent(patient, grantee, _REVOKED);
         emit ConsentRevoked(patient, grantee, actor);
+    }
+
+    /// @dev Whether the last word `patient` stored for `grantee` is a revocation: automatic approval
+    /// is held back until the patient's side grants or approves again.
+    function _isRevoked(address patient, address grantee) internal view returns (bool) {
+        return _loadConsent(patient, grantee) == _REVOKED;
     }
 
     /**

@@ -14,16 +14,16 @@ import {EmergencyAccess} from "./EmergencyAccess.sol";
 abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     bytes32 private constant _GRANT_TYPEHASH = keccak256(
         // solhint-disable-next-line max-line-length
-        "Grant(address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)"
+        "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _REVOKE_TYPEHASH = keccak256(
-        "Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)"
+        "Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _APPROVE_TYPEHASH = keccak256(
-        "ApproveRequest(bytes32 requestId,uint256 nonce,uint256 deadline)"
+        "ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _DENY_TYPEHASH = keccak256(
-        "DenyRequest(bytes32 requestId,uint256 nonce,uint256 deadline)"
+        "DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)"
     );
 
     mapping(address signer => mapping(uint256 word => uint256 bitmap)) private _usedNonces;
@@ -40,6 +40,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         bytes32 structHash = keccak256(
             abi.encode(
                 _GRANT_TYPEHASH,
+                signer,
                 patient,
                 terms.grantee,
                 terms.dataClasses,
@@ -64,7 +65,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 structHash = keccak256(abi.encode(_REVOKE_TYPEHASH, patient, grantee, nonce, deadline));
+        bytes32 structHash = keccak256(abi.encode(_REVOKE_TYPEHASH, signer, patient, grantee, nonce, deadline));
         _useSignature(signer, structHash, nonce, deadline, signature);
         _requirePatientOrDelegate(patient, signer);
         _revoke(patient, grantee, signer);
@@ -81,7 +82,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         bytes32 requestId = keccak256(abi.encode(request));
         _useSignature(
             signer,
-            keccak256(abi.encode(_APPROVE_TYPEHASH, requestId, nonce, deadline)),
+            keccak256(abi.encode(_APPROVE_TYPEHASH, signer, requestId, nonce, deadline)),
             nonce,
             deadline,
             signature
@@ -100,7 +101,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         bytes32 requestId = keccak256(abi.encode(request));
         _useSignature(
             signer,
-            keccak256(abi.encode(_DENY_TYPEHASH, requestId, nonce, deadline)),
+            keccak256(abi.encode(_DENY_TYPEHASH, signer, requestId, nonce, deadline)),
             nonce,
             deadline,
             signature
@@ -115,14 +116,17 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     }
 
     /// @inheritdoc ISignedConsents
-    function isNonceUsed(address signer, uint256 nonce) external view returns (bool) {
-        return (_usedNonces[signer][nonce >> 8] >> (nonce & 0xff)) & 1 == 1;
+    function nonceBitmap(address signer, uint256 word) external view returns (uint256) {
+        return _usedNonces[signer][word];
     }
 
     /**
      * @dev Checks deadline, nonce and signature, then spends the nonce. The chain id and this contract
-     * are in the EIP-712 domain (rebuilt by OpenZeppelin if the chain forks), so a signature works on
-     * one chain, for one contract, once. ERC-1271 is a staticcall: a wallet cannot re-enter.
+     * are in the EIP-712 domain (rebuilt by OpenZeppelin if the chain forks) and `signer` is in every
+     * struct, so a signature works on one chain, for one contract, for the one account it names, once:
+     * two accounts that accept the same key (a wallet and its owner, two wallets of one owner) cannot
+     * each spend it, nor reach past a nonce the named account spent or cancelled. ERC-1271 is a
+     * staticcall: a wallet cannot re-enter.
      */
     function _useSignature(
         address signer,

@@ -247,13 +247,17 @@ export class PatientClient {
     return options.all ? views : views.filter((view) => view.status === "Pending");
   }
 
-  /** The lowest nonce of `signer` that the ledger shows unused. */
+  /**
+   * The lowest nonce of `signer` that the ledger shows unused, read a bitmap word (256 nonces) at a time:
+   * one call unless whole words are used up.
+   */
   async nextNonce(signer?: string): Promise<bigint> {
     const who = signer ?? (await this.signer.getAddress());
-    for (let nonce = 0n; nonce < 4096n; nonce++) {
-      if (!(await this.contracts.ledger.isNonceUsed(who, nonce))) return nonce;
+    for (let word = 0n; word < MAX_NONCE_WORDS; word++) {
+      const bitmap = await this.contracts.ledger.nonceBitmap(who, word);
+      if (bitmap !== FULL_WORD) return word * 256n + lowestClearBit(bitmap);
     }
-    throw new InvalidArgumentError("nonce", "the first 4096 nonces are used", { hint: "Pass an explicit nonce." });
+    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, { hint: "Pass an explicit nonce." });
   }
 
   private async sign(
@@ -271,6 +275,7 @@ export class PatientClient {
     let signature: string;
     try {
       signature = await signConsentMessage(this.signer, consentDomain(this.contracts.chainId, ledger), primaryType, {
+        signer,
         ...fields,
         nonce,
         deadline,
@@ -298,6 +303,16 @@ export class PatientClient {
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
     return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
   }
+}
+
+const FULL_WORD = 2n ** 256n - 1n;
+// A bound on the search, so a signer who cancelled nonces in bulk gets an answer, not an endless scan.
+const MAX_NONCE_WORDS = 256n;
+
+function lowestClearBit(bitmap: bigint): bigint {
+  let bit = 0n;
+  while ((bitmap >> bit) & 1n) bit++;
+  return bit;
 }
 
 function jsonRequest(request: AccessRequest): NonNullable<SignedConsent["request"]> {

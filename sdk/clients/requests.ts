@@ -38,13 +38,21 @@ export function studyIdOf(studyId: string): string {
 /** Turns a researcher's named request into the ledger's terms, checking what can be checked off-chain. */
 export function toRequestTerms(input: RequestInput): RequestTerms {
   const purpose = purposeCode(input.purpose);
-  const isResearch = RESEARCH_PURPOSES.some((name) => Purpose[name] === purpose);
-  if (isResearch && input.researchCategory === undefined) {
+  // The ledger takes requests for research purposes only: their consents need the researcher's live
+  // accreditation at every access. Other purposes are the patient's to grant directly.
+  if (!RESEARCH_PURPOSES.some((name) => Purpose[name] === purpose)) {
+    throw new InvalidArgumentError(
+      "purpose",
+      `requests are for research purposes only (${RESEARCH_PURPOSES.join(", ")}), got ${String(input.purpose)}`,
+      { hint: "Ask the patient to grant other purposes directly." },
+    );
+  }
+  if (input.researchCategory === undefined) {
     throw new InvalidArgumentError("researchCategory", "research purposes need a DUO research category", {
       hint: "Pass GRU, HMB, DS (with a diseaseId) or POA.",
     });
   }
-  const researchCategory = input.researchCategory === undefined ? 0 : researchCategoryCode(input.researchCategory);
+  const researchCategory = researchCategoryCode(input.researchCategory);
   return {
     patient: requireAddress(input.patient, "patient"),
     dataClasses: dataClassMask(input.dataClasses),

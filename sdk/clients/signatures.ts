@@ -3,6 +3,7 @@ import type { Signer, TypedDataDomain, TypedDataField } from "ethers";
 /** The EIP-712 types of ISignedConsents, exactly as the contract hashes them. */
 export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "DenyRequest", TypedDataField[]> = {
   Grant: [
+    { name: "signer", type: "address" },
     { name: "patient", type: "address" },
     { name: "grantee", type: "address" },
     { name: "dataClasses", type: "uint32" },
@@ -13,17 +14,20 @@ export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "Deny
     { name: "deadline", type: "uint256" },
   ],
   Revoke: [
+    { name: "signer", type: "address" },
     { name: "patient", type: "address" },
     { name: "grantee", type: "address" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
   ApproveRequest: [
+    { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
   DenyRequest: [
+    { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },

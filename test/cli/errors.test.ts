@@ -110,6 +110,12 @@ describe("consent-ledger CLI errors", function () {
         args: request.filter((arg, i) => arg !== "--category" && request[i - 1] !== "--category"),
         expected: "error: --purpose HRESCH is a research purpose: add --category GRU, HMB, DS (with --disease) or POA",
       },
+      "a request for a purpose that is not research": {
+        who: "researcher",
+        args: replace(request, "--purpose", "PATRQT"),
+        expected:
+          "error: --purpose PATRQT: requests are for research purposes only (HRESCH, BIORCH or CLINTRCH); ask the patient to grant other purposes directly",
+      },
       "a duration without a unit it knows": {
         who: "researcher",
         args: replace(request, "--duration", "90x"),
@@ -308,6 +314,7 @@ describe("consent-ledger CLI errors", function () {
     "an unknown purpose",
     "an unknown data class",
     "a research purpose without a DUO category",
+    "a request for a purpose that is not research",
     "a duration without a unit it knows",
     "an end in the past",
     "a file that is not FHIR JSON",

@@ -123,18 +123,22 @@ describe("AccessRequests", function () {
         }
       });
 
-      it("reverts when a purpose that is not research comes with a research category", async function () {
-        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
-        await expect(
-          ledger
-            .connect(university)
-            .requestAccess(
-              researchTerms({ patient: patient.address, purpose: Purpose.PUBHLTH, researchCategory: Duo.GRU }),
-            ),
-        )
-          .to.be.revertedWithCustomError(ledger, "InvalidResearchCategory")
-          .withArgs(Purpose.PUBHLTH, Duo.GRU);
-      });
+      // A request-born consent must depend on the researcher's live accreditation, which only research
+      // purposes require at access time (PATRQT needs none, so such a consent would outlive a suspension).
+      for (const name of ["TREAT", "ETREAT", "CAREMGT", "PUBHLTH", "HPAYMT", "HOPERAT", "PATRQT"] as const) {
+        it(`reverts with RequestPurposeNotResearch for ${name}, with or without a research category`, async function () {
+          const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
+          for (const researchCategory of [0, Duo.GRU]) {
+            const terms = researchTerms({ patient: patient.address, purpose: Purpose[name], researchCategory });
+            await expect(ledger.connect(university).requestAccess(terms))
+              .to.be.revertedWithCustomError(ledger, "RequestPurposeNotResearch")
+              .withArgs(Purpose[name]);
+            await expect(ledger.policyApproves(university.address, terms))
+              .to.be.revertedWithCustomError(ledger, "RequestPurposeNotResearch")
+              .withArgs(Purpose[name]);
+          }
+        });
+      }
 
       it("reverts when disease-specific research names no disease", async function () {
         const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
@@ -287,7 +291,9 @@ describe("AccessRequests", function () {
         // Never stored: the view knows nothing of it, and the transaction wrote one slot, the consent's,
         // never the request's (found from a pending request of another patient, which is stored).
         expect(await ledger.requestStatus(requestId)).to.deep.equal(NOT_STORED);
-        const pendingTx = await ledger.connect(university).requestAccess(researchTerms({ patient: otherPatient.address }));
+        const pendingTx = await ledger
+          .connect(university)
+          .requestAccess(researchTerms({ patient: otherPatient.address }));
         const pending: AccessRequest = {
           researcher: university.address,
           openedAt: await minedAt(pendingTx),
@@ -309,16 +315,6 @@ describe("AccessRequests", function () {
           await expect(call()).to.be.revertedWithCustomError(ledger, "RequestNotFound").withArgs(requestId);
         }
         expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal(consent);
-      });
-
-      it("accepts a purpose that is not research without a category", async function () {
-        const { ledger, university, patient } = await loadFixture(deployLedgerFixture);
-        const request = await openRequest(
-          ledger,
-          university,
-          researchTerms({ patient: patient.address, purpose: Purpose.PUBHLTH, researchCategory: 0 }),
-        );
-        expect((await ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
       });
 
       it("accepts the longest duration the ledger allows, and every obligation", async function () {
@@ -424,12 +420,12 @@ describe("AccessRequests", function () {
       expect(
         await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH)).to.equal(
-        true,
-      );
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH)).to.equal(
-        false,
-      );
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH),
+      ).to.equal(true);
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH),
+      ).to.equal(false);
       expect(
         await ledger.hasAccessRightNow(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
       ).to.equal(false);
@@ -479,9 +475,9 @@ describe("AccessRequests", function () {
           0,
           now + 1000 * DAY,
         );
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
-        true,
-      );
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
+      ).to.equal(true);
 
       const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
       expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([
@@ -490,9 +486,9 @@ describe("AccessRequests", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
-        false,
-      );
+      expect(
+        await ledger.hasAccessRightNow(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
+      ).to.equal(false);
     });
 
     it("reverts with NotPatientOrDelegate for a stranger, the researcher or another patient", async function () {
@@ -955,6 +951,136 @@ describe("AccessRequests", function () {
       await expect(ledger.policyApproves(university.address, researchTerms({ patient: patient.address, duration: 0 })))
         .to.be.revertedWithCustomError(ledger, "InvalidDuration")
         .withArgs(0, MAX_DURATION);
+    });
+  });
+  // After the patient (or a delegate) revokes a grantee, a standing policy must not give that grantee
+  // access again on its next request: the request waits for the patient, whose decision lifts the hold.
+  describe("a revocation holds back the standing policy", function () {
+    async function revokedAfterPolicyFixture() {
+      const f = await deployLedgerFixture();
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY);
+      await f.ledger.connect(f.patient).setPolicy(researchPolicy());
+      const terms = researchTerms({ patient: f.patient.address });
+      const first = await (await f.ledger.connect(f.university).requestAccess(terms)).wait();
+      expect(first!.logs.length).to.equal(3); // RequestOpened, RequestApproved, ConsentGranted
+      return { ...f, terms };
+    }
+
+    const labForResearch = (f: Awaited<ReturnType<typeof revokedAfterPolicyFixture>>, researcher: string) =>
+      f.ledger.hasAccessRightNow(f.patient.address, researcher, DataClass.LAB_RESULT, Purpose.HRESCH);
+
+    for (const revoker of ["patient", "delegate"] as const) {
+      it(`leaves the next request pending after a revocation by the ${revoker}, though the policy matches it`, async function () {
+        const f = await loadFixture(revokedAfterPolicyFixture);
+        await f.ledger.connect(f[revoker]).revoke(f.patient.address, f.university.address);
+        expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(false);
+
+        const tx = f.ledger.connect(f.university).requestAccess(f.terms);
+        await expect(tx).to.emit(f.ledger, "RequestOpened");
+        await expect(tx).not.to.emit(f.ledger, "ConsentGranted");
+        const request: AccessRequest = {
+          researcher: f.university.address,
+          openedAt: await minedAt(await tx),
+          terms: f.terms,
+        };
+        expect(await requestAccessResult(f.ledger, await tx)).to.deep.equal({
+          requestId: requestIdOf(request),
+          approved: false,
+        });
+        expect((await f.ledger.requestStatus(requestIdOf(request)))[0]).to.equal(RequestStatus.Pending);
+        expect(await labForResearch(f, f.university.address)).to.equal(false);
+      });
+    }
+
+    it("holds back only the revoked grantee: the policy still approves another researcher", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+
+      expect(await f.ledger.policyApproves(f.pharma.address, f.terms)).to.equal(true);
+      await expect(f.ledger.connect(f.pharma).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
+      expect(await labForResearch(f, f.pharma.address)).to.equal(true);
+    });
+
+    it("lifts the hold when the patient approves the waiting request: the next one is the policy's again", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+      const request = await openRequest(f.ledger, f.university, f.terms);
+
+      await expect(f.ledger.connect(f.patient).approveRequest(request)).to.emit(f.ledger, "ConsentGranted");
+      expect(await labForResearch(f, f.university.address)).to.equal(true);
+      expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(true);
+      await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
+    });
+
+    it("lifts the hold when the patient grants the researcher again directly", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+      await f.ledger
+        .connect(f.patient)
+        .grant(
+          f.patient.address,
+          f.university.address,
+          maskOf([DataClass.LAB_RESULT]),
+          maskOf([Purpose.HRESCH]),
+          0,
+          (await time.latest()) + DAY,
+        );
+
+      expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(true);
+    });
+
+    it("reverts with ConsentNotFound for a second revocation: the hold is not a consent", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address);
+
+      await expect(f.ledger.connect(f.patient).revoke(f.patient.address, f.university.address))
+        .to.be.revertedWithCustomError(f.ledger, "ConsentNotFound")
+        .withArgs(f.patient.address, f.university.address);
+      expect(await f.ledger.consentOf(f.patient.address, f.university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
+    });
+
+    it("lets the policy renew a consent that ended by itself, without a revocation", async function () {
+      const f = await loadFixture(revokedAfterPolicyFixture);
+      await time.increase(f.terms.duration + 1);
+      expect(await labForResearch(f, f.university.address)).to.equal(false);
+
+      await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
+      expect(await labForResearch(f, f.university.address)).to.equal(true);
+    });
+  });
+  // A decision grants the researcher access, so it asks again whether the researcher may hold it: a
+  // suspension or lapse after the request was opened must not be approved past.
+  describe("approving re-checks the researcher's accreditation", function () {
+    it("reverts with AccreditationSuspended for a researcher suspended since asking; denial still works", async function () {
+      const f = await loadFixture(pendingRequestFixture);
+      await f.ledger.connect(f.admin).suspend(f.university.address, 1);
+
+      for (const actor of [f.patient, f.delegate]) {
+        await expect(f.ledger.connect(actor).approveRequest(f.request))
+          .to.be.revertedWithCustomError(f.ledger, "AccreditationSuspended")
+          .withArgs(f.university.address);
+      }
+      expect((await f.ledger.requestStatus(f.requestId))[0]).to.equal(RequestStatus.Pending);
+      await expect(f.ledger.connect(f.patient).denyRequest(f.request)).to.emit(f.ledger, "RequestDenied");
+    });
+
+    it("reverts with AccreditationExpired for a researcher whose accreditation lapsed since asking", async function () {
+      const f = await loadFixture(pendingRequestFixture);
+      const until = (await time.latest()) + DAY;
+      await f.ledger.connect(f.admin).accredit(f.university.address, Role.RESEARCHER, true, until);
+      await time.increaseTo(until);
+
+      await expect(f.ledger.connect(f.patient).approveRequest(f.request))
+        .to.be.revertedWithCustomError(f.ledger, "AccreditationExpired")
+        .withArgs(f.university.address, until);
+    });
+
+    it("approves once the researcher is reinstated", async function () {
+      const f = await loadFixture(pendingRequestFixture);
+      await f.ledger.connect(f.admin).suspend(f.university.address, 1);
+      await f.ledger.connect(f.admin).reinstate(f.university.address);
+
+      await expect(f.ledger.connect(f.patient).approveRequest(f.request)).to.emit(f.ledger, "ConsentGranted");
     });
   });
 });

@@ -221,7 +221,7 @@ describe("sdk/codes against the contracts", function () {
       expect(needResearcher).to.deep.equal([...RESEARCH_PURPOSES]);
     });
 
-    it("RESEARCH_PURPOSES are exactly those a request must name a research category for", async function () {
+    it("RESEARCH_PURPOSES are exactly those a request may ask for, each with a research category", async function () {
       const f = await loadFixture(codesFixture);
       for (const [name, code] of Object.entries(Purpose)) {
         const withoutCategory = f.ledger.policyApproves(
@@ -233,7 +233,9 @@ describe("sdk/codes against the contracts", function () {
             .to.be.revertedWithCustomError(f.ledger, "InvalidResearchCategory")
             .withArgs(code, 0);
         } else {
-          expect(await withoutCategory, name).to.be.false;
+          await expect(withoutCategory, name)
+            .to.be.revertedWithCustomError(f.ledger, "RequestPurposeNotResearch")
+            .withArgs(code);
         }
       }
     });

@@ -221,7 +221,7 @@ describe("Consents", function () {
       expect(await hasAccess(f, f.hospital, DataClass.LAB_RESULT, Purpose.TREAT)).to.be.false;
     });
 
-    it("reads the one word at keccak256(patient ‖ grantee), which a revoke clears", async function () {
+    it("reads the one word at keccak256(patient ‖ grantee), which a revoke leaves holding bit 255 alone", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const ledger = await f.ledger.getAddress();
       const slotOf = (patient: string, grantee: string) => ethers.solidityPackedKeccak256(["address", "address"], [patient, grantee]);
@@ -234,7 +234,9 @@ describe("Consents", function () {
       expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.hospital.address, f.patient.address)))).to.equal(0n);
 
       await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
-      expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.patient.address, f.hospital.address)))).to.equal(0n);
+      // No consent, only the mark that holds back automatic approval (IConsents.Consent).
+      expect(BigInt(await ethers.provider.getStorage(ledger, slotOf(f.patient.address, f.hospital.address)))).to.equal(1n << 255n);
+      expect(await f.ledger.consentOf(f.patient.address, f.hospital.address)).to.deep.equal([0n, 0n, 0n, 0n]);
     });
   });
 

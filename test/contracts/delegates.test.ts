@@ -398,8 +398,8 @@ describe("Delegates", function () {
       await expect(f.ledger.connect(f.delegate).invalidateNonces(0, 1))
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.delegate.address, 0, 1);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 0)).to.be.false;
-      expect(await f.ledger.isNonceUsed(f.delegate.address, 0)).to.be.true;
+      expect(await f.ledger.nonceBitmap(f.patient.address, 0)).to.equal(0n);
+      expect(await f.ledger.nonceBitmap(f.delegate.address, 0)).to.equal(1n);
     });
   });
 });

@@ -125,9 +125,6 @@ const TABLE: Row[] = [
         when: "the purpose is CLINTRCH, a research purpose the policy leaves out",
         terms: { purpose: Purpose.CLINTRCH },
       },
-      { when: "the purpose is TREAT, not research", terms: { purpose: Purpose.TREAT, researchCategory: 0 } },
-      { when: "the purpose is PUBHLTH, not research", terms: { purpose: Purpose.PUBHLTH, researchCategory: 0 } },
-      { when: "the purpose is PATRQT, not research", terms: { purpose: Purpose.PATRQT, researchCategory: 0 } },
     ],
   },
   {

@@ -19,6 +19,7 @@ import {
   SIGNED_CONSENT_TYPES,
   digestOf,
   domainOf,
+  isNonceUsed,
   malleate,
   signApproveRequest,
   signDenyRequest,
@@ -96,10 +97,10 @@ describe("SignedConsents", function () {
     it("hashes each type with exactly the fields ISignedConsents documents", async function () {
       const documented = {
         Grant:
-          "Grant(address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)",
-        Revoke: "Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)",
-        ApproveRequest: "ApproveRequest(bytes32 requestId,uint256 nonce,uint256 deadline)",
-        DenyRequest: "DenyRequest(bytes32 requestId,uint256 nonce,uint256 deadline)",
+          "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)",
+        Revoke: "Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)",
+        ApproveRequest: "ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)",
+        DenyRequest: "DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)",
       };
       for (const [type, fields] of Object.entries(SIGNED_CONSENT_TYPES)) {
         expect(ethers.TypedDataEncoder.from({ [type]: [...fields] }).encodeType(type)).to.equal(
@@ -132,16 +133,16 @@ describe("SignedConsents", function () {
             terms.validUntil,
           );
         expect(await labForTreatment(f)).to.be.true;
-        expect(await f.ledger.isNonceUsed(f.stranger.address, 1n)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.stranger.address, 1n)).to.be.false;
       });
 
       it("spends exactly the nonce it carries", async function () {
         const f = await loadFixture(deployLedgerFixture);
         await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 300n)));
 
-        expect(await f.ledger.isNonceUsed(f.patient.address, 300n)).to.be.true;
+        expect(await isNonceUsed(f.ledger, f.patient.address, 300n)).to.be.true;
         for (const other of [0n, 299n, 301n, 44n])
-          expect(await f.ledger.isNonceUsed(f.patient.address, other)).to.be.false;
+          expect(await isNonceUsed(f.ledger, f.patient.address, other)).to.be.false;
       });
 
       it("accepts nonces in any order, as long as each is used once", async function () {
@@ -273,6 +274,7 @@ describe("SignedConsents", function () {
         // The twin is a different byte string over the same digest that recovers the same key.
         expect(twin).to.not.equal(signature);
         const digest = await digestOf(f.ledger, "Grant", {
+          signer: args[2],
           patient: args[0],
           ...args[1],
           nonce: args[3],
@@ -318,7 +320,7 @@ describe("SignedConsents", function () {
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "NotPatientOrDelegate")
           .withArgs(f.patient.address, f.stranger.address);
-        expect(await f.ledger.isNonceUsed(f.stranger.address, 4n)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.stranger.address, 4n)).to.be.false;
         expect(await labForTreatment(f)).to.be.false;
       });
 
@@ -395,14 +397,14 @@ describe("SignedConsents", function () {
             terms.validUntil,
           );
         expect(await labForTreatment(f, f.walletAddress)).to.be.true;
-        expect(await f.ledger.isNonceUsed(f.walletAddress, 1n)).to.be.true;
-        expect(await f.ledger.isNonceUsed(f.walletOwner.address, 1n)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.walletAddress, 1n)).to.be.true;
+        expect(await isNonceUsed(f.ledger, f.walletOwner.address, 1n)).to.be.false;
       });
 
       it("hands the wallet the EIP-712 digest, which it approves only for its owner's signature", async function () {
         const f = await loadFixture(deployWithWalletFixture);
-        const [patient, terms, , nonce, deadline, signature] = await walletGrantArgs(f, f.walletOwner);
-        const digest = await digestOf(f.ledger, "Grant", { patient, ...terms, nonce, deadline });
+        const [patient, terms, signer, nonce, deadline, signature] = await walletGrantArgs(f, f.walletOwner);
+        const digest = await digestOf(f.ledger, "Grant", { signer, patient, ...terms, nonce, deadline });
 
         expect(await f.wallet.isValidSignature(digest, signature)).to.equal("0x1626ba7e");
         const strangerSignature = (await walletGrantArgs(f, f.stranger))[5];
@@ -522,7 +524,7 @@ describe("SignedConsents", function () {
       await expect(f.ledger.connect(f.stranger).revokeBySig(...args))
         .to.emit(f.ledger, "ConsentRevoked")
         .withArgs(f.patient.address, f.hospital.address, f.patient.address);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 3n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 3n)).to.be.true;
     });
 
     it("reverts with NonceAlreadyUsed when replayed after the consent is granted again", async function () {
@@ -630,9 +632,10 @@ describe("SignedConsents", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH)).to.be
-        .true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.true;
+      expect(
+        await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
+      ).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.true;
     });
 
     it("approves on a live delegate's signature, naming the delegate as actor", async function () {
@@ -730,15 +733,15 @@ describe("SignedConsents", function () {
       await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
         .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
         .withArgs(requestId);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 77n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 77n)).to.be.false;
     });
 
     it("reverts with RequestNotFound for a request it already approved: a second signature cannot decide it again", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const { request, requestId } = await openResearchRequest(f);
-      await f.ledger.connect(f.relayer).approveRequestBySig(
-        ...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 80n })),
-      );
+      await f.ledger
+        .connect(f.relayer)
+        .approveRequestBySig(...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 80n })));
       const consent = await f.ledger.consentOf(f.patient.address, f.pharma.address);
 
       await expect(
@@ -755,8 +758,8 @@ describe("SignedConsents", function () {
       )
         .to.be.revertedWithCustomError(f.ledger, "RequestNotFound")
         .withArgs(requestId);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 81n)).to.be.false;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 82n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 81n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 82n)).to.be.false;
       expect(await f.ledger.consentOf(f.patient.address, f.pharma.address)).to.deep.equal(consent);
     });
 
@@ -786,7 +789,7 @@ describe("SignedConsents", function () {
       // The denial is in RequestDenied; the request itself is cleared.
       expect(await f.ledger.requestStatus(requestId)).to.deep.equal([BigInt(RequestStatus.None), 0n]);
       expect((await f.ledger.consentOf(f.patient.address, f.pharma.address)).validUntil).to.equal(0n);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 2n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 2n)).to.be.true;
     });
 
     it("denies on a live delegate's signature, naming the delegate as actor", async function () {
@@ -863,28 +866,28 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.patient.address, 0n, mask);
       for (let bit = 0n; bit < 256n; bit++) {
-        expect(await f.ledger.isNonceUsed(f.patient.address, bit), `nonce ${bit}`).to.equal(
+        expect(await isNonceUsed(f.ledger, f.patient.address, bit), `nonce ${bit}`).to.equal(
           ((mask >> bit) & 1n) === 1n,
         );
       }
-      expect(await f.ledger.isNonceUsed(f.patient.address, 256n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 256n)).to.be.false;
     });
 
     it("maps bit i of word w to nonce w * 256 + i", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await f.ledger.connect(f.patient).invalidateNonces(3n, 1n << 5n);
 
-      expect(await f.ledger.isNonceUsed(f.patient.address, 3n * 256n + 5n)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 5n)).to.be.false;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 3n * 256n + 4n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 3n * 256n + 5n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 5n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 3n * 256n + 4n)).to.be.false;
     });
 
     it("reaches the highest nonce through the highest word", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await f.ledger.connect(f.patient).invalidateNonces(MaxUint256 >> 8n, 1n << 255n);
 
-      expect(await f.ledger.isNonceUsed(f.patient.address, MaxUint256)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, MaxUint256 - 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, MaxUint256)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, MaxUint256 - 1n)).to.be.false;
       await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, MaxUint256))))
         .to.be.revertedWithCustomError(f.ledger, "NonceAlreadyUsed")
         .withArgs(f.patient.address, MaxUint256);
@@ -899,8 +902,8 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.patient.address, 0n, 0n);
 
-      for (const nonce of [1n, 2n, 3n]) expect(await f.ledger.isNonceUsed(f.patient.address, nonce)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.patient.address, 4n)).to.be.false;
+      for (const nonce of [1n, 2n, 3n]) expect(await isNonceUsed(f.ledger, f.patient.address, nonce)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 4n)).to.be.false;
     });
 
     it("cancels 256 signatures at once with a full mask", async function () {
@@ -926,27 +929,197 @@ describe("SignedConsents", function () {
         .to.emit(f.ledger, "NoncesInvalidated")
         .withArgs(f.stranger.address, 0n, MaxUint256);
 
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.false;
       await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentGranted");
     });
   });
 
-  describe("isNonceUsed", function () {
-    it("keeps each signer's nonces apart", async function () {
+  describe("nonceBitmap", function () {
+    it("returns a signer's word of 256 nonces in one read, spent and cancelled ones as set bits", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 3n)));
+      await f.ledger.connect(f.patient).invalidateNonces(1n, 0b101n);
+
+      expect(await f.ledger.nonceBitmap(f.patient.address, 0n)).to.equal(1n << 3n);
+      expect(await f.ledger.nonceBitmap(f.patient.address, 1n)).to.equal(0b101n);
+      expect(await f.ledger.nonceBitmap(f.patient.address, 2n)).to.equal(0n);
+      expect(await f.ledger.nonceBitmap(f.delegate.address, 0n)).to.equal(0n);
+    });
+
+    it("reads the highest word", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const lastWord = MaxUint256 >> 8n;
+      await f.ledger.connect(f.patient).invalidateNonces(lastWord, 1n << 255n);
+      expect(await f.ledger.nonceBitmap(f.patient.address, lastWord)).to.equal(1n << 255n);
+    });
+  });
+
+  describe("each signer's nonces", function () {
+    it("are kept apart", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + DAY);
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.false;
 
       await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 1n)));
-      expect(await f.ledger.isNonceUsed(f.patient.address, 1n)).to.be.true;
-      expect(await f.ledger.isNonceUsed(f.delegate.address, 1n)).to.be.false;
+      expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.delegate.address, 1n)).to.be.false;
 
       // The delegate's nonce 1 is its own, unspent by the patient's signature.
       await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.delegate, 1n)))).to.emit(
         f.ledger,
         "ConsentGranted",
       );
-      expect(await f.ledger.isNonceUsed(f.delegate.address, 1n)).to.be.true;
+      expect(await isNonceUsed(f.ledger, f.delegate.address, 1n)).to.be.true;
+    });
+  });
+  // A signature names the account it speaks for. Two accounts that accept the same key (a wallet and
+  // its owner's address; two wallets of one owner) must not each get a use of it, nor reach a nonce
+  // the other spent or cancelled.
+  describe("a signature speaks for the account it names, and for no other", function () {
+    /** A carer who moved to a new wallet with the same key: both wallets are the patient's delegates. */
+    async function deployCarerWithTwoWalletsFixture() {
+      const f = await deployWithWalletFixture();
+      const newWallet = await ethers.deployContract("SmartWalletMock", [f.walletOwner.address]);
+      const until = (await time.latest()) + 30 * DAY;
+      await f.ledger.connect(f.patient).appointDelegate(f.walletAddress, until);
+      await f.ledger.connect(f.patient).appointDelegate(await newWallet.getAddress(), until);
+      return { ...f, newWalletAddress: await newWallet.getAddress() };
+    }
+
+    context("a smart-wallet patient whose owner's key is also its delegate", function () {
+      async function ownerIsDelegate() {
+        const f = await loadFixture(deployWithWalletFixture);
+        await walletCalls(f, "appointDelegate", [f.walletOwner.address, (await time.latest()) + 30 * DAY]);
+        return f;
+      }
+
+      it("refuses the wallet's grant relayed a second time as the owner's", async function () {
+        const f = await ownerIsDelegate();
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.walletAddress, terms },
+          { signer: f.walletAddress, nonce: 5n },
+        );
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentGranted");
+        await walletCalls(f, "revoke", [f.walletAddress, f.hospital.address]);
+
+        args[2] = f.walletOwner.address;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.walletOwner.address);
+        expect(await labForTreatment(f, f.walletAddress)).to.be.false;
+      });
+
+      it("refuses a grant whose nonce the wallet cancelled, relayed as the owner's", async function () {
+        const f = await ownerIsDelegate();
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.walletAddress, terms },
+          { signer: f.walletAddress, nonce: 6n },
+        );
+        await walletCalls(f, "invalidateNonces", [0n, 1n << 6n]);
+
+        args[2] = f.walletOwner.address;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.walletOwner.address);
+        expect(await labForTreatment(f, f.walletAddress)).to.be.false;
+      });
+
+      it("refuses an approval whose nonce the wallet cancelled, relayed as the owner's", async function () {
+        const f = await ownerIsDelegate();
+        const { request } = await openResearchRequest(f, { patient: f.walletAddress });
+        const args = await signApproveRequest(f.ledger, f.walletOwner, request, { signer: f.walletAddress, nonce: 7n });
+        await walletCalls(f, "invalidateNonces", [0n, 1n << 7n]);
+
+        args[1] = f.walletOwner.address;
+        await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.walletOwner.address);
+      });
+
+      it("still accepts the owner's own signature as delegate, naming the owner", async function () {
+        const f = await ownerIsDelegate();
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(f.ledger, f.walletOwner, { patient: f.walletAddress, terms }, { nonce: 5n });
+
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.emit(f.ledger, "ConsentGranted")
+          .withArgs(
+            f.walletAddress,
+            f.hospital.address,
+            f.walletOwner.address,
+            terms.dataClasses,
+            terms.purposes,
+            terms.validFrom,
+            terms.validUntil,
+          );
+      });
+    });
+
+    context("a carer's old and new wallet with one key, both delegates", function () {
+      it("refuses the old wallet's grant relayed again as the new wallet's", async function () {
+        const f = await loadFixture(deployCarerWithTwoWalletsFixture);
+        const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
+        const args = await signGrant(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.patient, terms },
+          { signer: f.walletAddress, nonce: 9n },
+        );
+        await f.ledger.connect(f.relayer).grantBySig(...args);
+        await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
+
+        args[2] = f.newWalletAddress;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.newWalletAddress);
+        expect(await labForTreatment(f)).to.be.false;
+      });
+
+      it("refuses an old revocation replayed through the new wallet after the patient granted again", async function () {
+        const f = await loadFixture(deployCarerWithTwoWalletsFixture);
+        await f.ledger
+          .connect(f.patient)
+          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+        const args = await signRevoke(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.patient, grantee: f.hospital },
+          { signer: f.walletAddress, nonce: 4n },
+        );
+        await expect(f.ledger.connect(f.relayer).revokeBySig(...args)).to.emit(f.ledger, "ConsentRevoked");
+        await f.ledger
+          .connect(f.patient)
+          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+
+        args[2] = f.newWalletAddress;
+        await expect(f.ledger.connect(f.relayer).revokeBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
+          .withArgs(f.newWalletAddress);
+        expect(await labForTreatment(f)).to.be.true;
+      });
+
+      it("still accepts a revocation the carer signs for the new wallet", async function () {
+        const f = await loadFixture(deployCarerWithTwoWalletsFixture);
+        await f.ledger
+          .connect(f.patient)
+          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+        const args = await signRevoke(
+          f.ledger,
+          f.walletOwner,
+          { patient: f.patient, grantee: f.hospital },
+          { signer: f.newWalletAddress, nonce: 4n },
+        );
+
+        await expect(f.ledger.connect(f.relayer).revokeBySig(...args))
+          .to.emit(f.ledger, "ConsentRevoked")
+          .withArgs(f.patient.address, f.hospital.address, f.newWalletAddress);
+      });
     });
   });
 });

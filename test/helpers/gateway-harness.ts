@@ -102,11 +102,11 @@ export async function setupLedger(node: LocalNode): Promise<LedgerSetup> {
   );
   await ledger.waitForDeployment();
   const ledgerAddress = await ledger.getAddress();
-  const [records, accessLog, keys] = await Promise.all([
-    new RecordRegistry__factory(admin).deploy(ledgerAddress).then((c) => c.waitForDeployment()),
-    new AccessLog__factory(admin).deploy(ledgerAddress).then((c) => c.waitForDeployment()),
-    new KeyDirectory__factory(admin).deploy().then((c) => c.waitForDeployment()),
-  ]);
+  // One after another: anvil, unlike hardhat node, may give concurrent eth_sendTransaction calls of one
+  // account the same nonce.
+  const records = await (await new RecordRegistry__factory(admin).deploy(ledgerAddress)).waitForDeployment();
+  const accessLog = await (await new AccessLog__factory(admin).deploy(ledgerAddress)).waitForDeployment();
+  const keys = await (await new KeyDirectory__factory(admin).deploy()).waitForDeployment();
   const deployment: Deployment = {
     chainId: 31337,
     ledger: ledgerAddress,

@@ -29,6 +29,7 @@ import type { IAccessRequests, IConsents } from "../../typechain-types/contracts
 /** The signed types, field for field as in ISignedConsents.sol. */
 export const SIGNED_CONSENT_TYPES = {
   Grant: [
+    { name: "signer", type: "address" },
     { name: "patient", type: "address" },
     { name: "grantee", type: "address" },
     { name: "dataClasses", type: "uint32" },
@@ -39,17 +40,20 @@ export const SIGNED_CONSENT_TYPES = {
     { name: "deadline", type: "uint256" },
   ],
   Revoke: [
+    { name: "signer", type: "address" },
     { name: "patient", type: "address" },
     { name: "grantee", type: "address" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
   ApproveRequest: [
+    { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
   DenyRequest: [
+    { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
@@ -132,7 +136,7 @@ export async function signTyped(
   const signature = await key.signTypedData(
     domain,
     { [type]: [...SIGNED_CONSENT_TYPES[type]] },
-    { ...message, nonce, deadline },
+    { signer, ...message, nonce, deadline },
   );
   return { signer, nonce, deadline, signature };
 }
@@ -232,6 +236,15 @@ export function signDenyRequest(
   options: SignOptions = {},
 ): Promise<DecideBySigArgs> {
   return signDecision("DenyRequest", ledger, key, request, options);
+}
+
+/** Whether `signer` has used or cancelled `nonce`, read from the ledger's bitmap word that holds it. */
+export async function isNonceUsed(
+  ledger: { nonceBitmap(signer: AddressLike, word: BigNumberish): Promise<bigint> },
+  signer: AddressLike,
+  nonce: bigint,
+): Promise<boolean> {
+  return ((await ledger.nonceBitmap(signer, nonce >> 8n)) >> (nonce & 0xffn)) & 1n ? true : false;
 }
 
 /**

@@ -195,6 +195,8 @@ export class ConsentModel {
   partyCount = 0;
   /** patient|grantee → consent; absent when none (a revocation deletes). */
   consents = new Map<string, Consent>();
+  /** patient|grantee pairs revoked since their last grant: no automatic approval for them. */
+  revoked = new Set<string>();
   /** patient|delegate → end of the appointment. */
   delegates = new Map<string, number>();
   requests = new Map<string, StoredRequest>();
@@ -221,6 +223,7 @@ export class ConsentModel {
     copy.parties = new Map([...this.parties].map(([k, v]) => [k, { ...v }]));
     copy.partyCount = this.partyCount;
     copy.consents = new Map([...this.consents].map(([k, v]) => [k, { ...v }]));
+    copy.revoked = new Set(this.revoked);
     copy.delegates = new Map(this.delegates);
     copy.requests = new Map([...this.requests].map(([k, v]) => [k, { ...v }]));
     copy.requestLog = [...this.requestLog];
@@ -334,6 +337,7 @@ export class ConsentModel {
       validFrom: terms.validFrom,
       validUntil: terms.validUntil,
     });
+    this.revoked.delete(pair(patient, terms.grantee));
     this.emit(
       "ConsentGranted",
       patient,
@@ -350,6 +354,8 @@ export class ConsentModel {
     // A consent exists until revoked, even once expired.
     if (!this.consents.has(pair(patient, grantee))) revert("ConsentNotFound", patient, grantee);
     this.consents.delete(pair(patient, grantee));
+    // What the patient took away, a standing policy does not give back.
+    this.revoked.add(pair(patient, grantee));
     this.emit("ConsentRevoked", patient, grantee, actor);
   }
 
@@ -436,12 +442,10 @@ export class ConsentModel {
     if (terms.patient === ZeroAddress || terms.patient === researcher) revert("InvalidRequestPatient", terms.patient);
     if (!isValidSet(terms.dataClasses, ALL_DATA_CLASSES)) revert("InvalidDataClasses", terms.dataClasses);
     if (!isKnownPurpose(terms.purpose)) revert("UnknownPurpose", terms.purpose);
-    const research = has(RESEARCH_PURPOSES, terms.purpose);
+    // Research purposes only, each with a DUO research category.
+    if (!has(RESEARCH_PURPOSES, terms.purpose)) revert("RequestPurposeNotResearch", terms.purpose);
     const category = terms.researchCategory;
-    // A research purpose needs a DUO research category; any other purpose declares none.
-    if (research ? !RESEARCH_CATEGORIES.includes(category) : category !== 0) {
-      revert("InvalidResearchCategory", terms.purpose, category);
-    }
+    if (!RESEARCH_CATEGORIES.includes(category)) revert("InvalidResearchCategory", terms.purpose, category);
     // A disease id exactly for disease-specific research.
     if ((category === Duo.DS) !== (terms.diseaseId !== 0)) revert("InvalidDiseaseId", category, terms.diseaseId);
     if ((terms.acceptedObligations & ~DUO_OBLIGATIONS) !== 0n) revert("InvalidObligations", terms.acceptedObligations);
@@ -494,7 +498,7 @@ export class ConsentModel {
   policyApproves(researcher: string, terms: RequestTerms, now: number): boolean {
     if (!this.isAccredited(researcher, Role.RESEARCHER, now)) return false;
     this.validateTerms(researcher, terms);
-    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now);
+    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
   }
 
   /** Opens a request; grants at once when the patient's policy approves. Returns the request. */
@@ -505,7 +509,7 @@ export class ConsentModel {
     const requestId = requestIdOf(request);
     if (this.requests.has(requestId)) revert("RequestAlreadyExists", requestId);
     const expiresAt = now + this.params.requestTtl;
-    const approved = this.policyMatches(terms, party.nonProfit, now);
+    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
     // Stored only while it waits for the patient.
     if (!approved) this.requests.set(requestId, { expiresAt, request });
     this.requestLog.push(request);
@@ -545,6 +549,8 @@ export class ConsentModel {
     const stored = this.requests.get(requestId);
     if (stored === undefined) revert("RequestNotFound", requestId);
     if (stored.expiresAt <= now) revert("RequestExpired", requestId, stored.expiresAt);
+    // Approval grants the researcher as it is now: suspended or lapsed since asking, it can only be denied.
+    if (approve) this.requireAccredited(request.researcher, Role.RESEARCHER, now);
     this.requests.delete(requestId);
     if (approve) {
       this.emit("RequestApproved", requestId, request.terms.patient, actor);
@@ -631,6 +637,13 @@ export class ConsentModel {
 
   isNonceUsed(signer: string, nonce: bigint): boolean {
     return this.usedNonces.get(signer)?.has(nonce.toString()) ?? false;
+  }
+
+  /** Bit i set when nonce word * 256 + i is used or cancelled (Permit2's `nonceBitmap`). */
+  nonceBitmap(signer: string, word: bigint): bigint {
+    let bitmap = 0n;
+    for (let i = 0n; i < 256n; i++) if (this.isNonceUsed(signer, (word << 8n) + i)) bitmap |= 1n << i;
+    return bitmap;
   }
 
   invalidateNonces(caller: string, word: bigint, mask: bigint): void {

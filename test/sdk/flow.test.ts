@@ -1,7 +1,7 @@
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
-import { AccessDeniedError, ContractRevertError, IntegrityError, WrongRecipientKeyError } from "../../sdk/errors";
+import { AccessDeniedError, ContractRevertError, IntegrityError, InvalidArgumentError, WrongRecipientKeyError } from "../../sdk/errors";
 import {
   AuditClient,
   PatientClient,
@@ -142,6 +142,20 @@ describe("the SDK, from provider to patient to researcher", function () {
       });
   });
 
+  it("refuses a request for a purpose that is not research before sending it, naming the research purposes", async function () {
+    const f = await loadFixture(flowFixture);
+    const error = await f.researcher
+      .requestAccess({ patient: f.patient.address, dataClasses: ["LAB_RESULT"], purpose: "PATRQT", duration: DAY, studyId: "s" })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).to.be.instanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).argument).to.equal("purpose");
+    expect((error as InvalidArgumentError).message).to.include("HRESCH, BIORCH, CLINTRCH").and.include("PATRQT");
+    expect(await f.ledger.consentOf(f.patient.address, f.university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
+  });
+
   it("relays a consent the patient signed off-chain, so the patient pays no gas", async function () {
     const f = await loadFixture(flowFixture);
     const now = await time.latest();
@@ -156,6 +170,19 @@ describe("the SDK, from provider to patient to researcher", function () {
     await (await relaySignedConsent(await sdkContracts(f, f.relayer), f.relayer, parsed)).wait();
     expect(await f.patient.provider!.getBalance(f.patient.address)).to.equal(before);
     expect(await f.ledger.hasAccessRightNow(f.patient.address, f.pharma.address, 3, 5)).to.equal(true);
+  });
+
+  it("finds the signer's lowest free nonce from the ledger's bitmap words, past whole words used", async function () {
+    const f = await loadFixture(flowFixture);
+    expect(await f.patientClient.nextNonce()).to.equal(0n);
+    // 17 words cancelled whole, then the first three nonces of word 17: 17 * 256 + 3 is the first free one.
+    for (let word = 0n; word < 17n; word++) await f.ledger.connect(f.patient).invalidateNonces(word, 2n ** 256n - 1n);
+    await f.ledger.connect(f.patient).invalidateNonces(17n, 0b111n);
+
+    expect(await f.patientClient.nextNonce()).to.equal(17n * 256n + 3n);
+    expect(await f.patientClient.nextNonce(f.delegate.address)).to.equal(0n);
+    const signed = await f.patientClient.signRevoke(f.university.address);
+    expect(signed.nonce).to.equal((17n * 256n + 3n).toString());
   });
 
   it("publishes a batch under one root and opens a batched record by its proof", async function () {
