@@ -3,8 +3,14 @@
  * master key, with a fresh random 12-byte IV and the record id (32 bytes) as additional data, so a
  * sealed key moved to another record's row fails to open. The master key never touches the disk through
  * this module; the data directory holds a check value that tells a wrong master key at start-up.
+ *
+ * The vault imports the master key once as a non-extractable WebCrypto key (its bytes then live in
+ * OpenSSL's memory, out of reach of JavaScript) and zeroes its own copy of the raw bytes as soon as the
+ * import is done. What else remains is listed in SECURITY.md ("The gateway's master key").
  */
-import { aesGcmDecrypt, aesGcmEncrypt, AES_KEY_BYTES, GCM_IV_BYTES } from "../sdk/crypto/aes-gcm";
+import { webcrypto } from "node:crypto";
+
+import { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "../sdk/crypto/aes-gcm";
 import { bytesToHex, hexToBytes, randomBytes, utf8Encode } from "../sdk/crypto/bytes";
 import { DecryptionError } from "../sdk/errors";
 
@@ -17,50 +23,42 @@ export class WrongMasterKeyError extends Error {
 }
 
 export class KeyVault {
-  private readonly masterKey: Uint8Array;
-  private destroyed = false;
+  private key: Promise<webcrypto.CryptoKey> | undefined;
 
   constructor(masterKey: Uint8Array) {
     if (!(masterKey instanceof Uint8Array) || masterKey.length !== AES_KEY_BYTES) {
       throw new Error(`the master key must be ${AES_KEY_BYTES} bytes`);
     }
-    this.masterKey = Uint8Array.from(masterKey);
+    const copy = Uint8Array.from(masterKey);
+    this.key = webcrypto.subtle
+      .importKey("raw", copy, { name: "AES-GCM" }, false, ["encrypt", "decrypt"])
+      .finally(() => copy.fill(0));
   }
 
   /** Seals `dataKey` of record `recordId`: a fresh IV and the ciphertext with its tag. */
   async seal(recordId: string, dataKey: Uint8Array): Promise<{ iv: Uint8Array; ciphertext: Uint8Array }> {
-    this.requireLive();
     const iv = randomBytes(GCM_IV_BYTES);
-    const ciphertext = await aesGcmEncrypt(
-      this.masterKey,
-      iv,
-      dataKey,
-      hexToBytes(recordId, { argument: "record id", length: 32 }),
-    );
+    const ciphertext = await this.encrypt(iv, dataKey, hexToBytes(recordId, { argument: "record id", length: 32 }));
     return { iv, ciphertext };
   }
 
   /** Opens a sealed data key; DecryptionError when the row was altered or moved, or the master key is wrong. */
   async open(recordId: string, sealed: { iv: Uint8Array; ciphertext: Uint8Array }): Promise<Uint8Array> {
-    this.requireLive();
-    return aesGcmDecrypt(
-      this.masterKey,
-      sealed.iv,
-      sealed.ciphertext,
-      hexToBytes(recordId, { argument: "record id", length: 32 }),
-    );
+    return this.decrypt(sealed.iv, sealed.ciphertext, hexToBytes(recordId, { argument: "record id", length: 32 }));
   }
 
-  /** Zeroes this vault's copy of the master key; the vault opens and seals nothing afterwards. */
+  /**
+   * Drops the vault's handle on the master key; the vault opens and seals nothing afterwards. (A
+   * non-extractable key cannot be zeroed from JavaScript: its native copy is freed when collected.)
+   */
   destroy(): void {
-    this.masterKey.fill(0);
-    this.destroyed = true;
+    this.key = undefined;
   }
 
   /** A value to store beside the sealed keys: `iv || ciphertext` of a constant, as hex. */
   async checkValue(): Promise<string> {
     const iv = randomBytes(GCM_IV_BYTES);
-    const ciphertext = await aesGcmEncrypt(this.masterKey, iv, CHECK_PLAINTEXT, CHECK_AAD);
+    const ciphertext = await this.encrypt(iv, CHECK_PLAINTEXT, CHECK_AAD);
     return bytesToHex(iv) + bytesToHex(ciphertext).slice(2);
   }
 
@@ -68,7 +66,7 @@ export class KeyVault {
   async verifyCheckValue(check: string): Promise<void> {
     const bytes = hexToBytes(check, { argument: "master key check" });
     try {
-      await aesGcmDecrypt(this.masterKey, bytes.subarray(0, GCM_IV_BYTES), bytes.subarray(GCM_IV_BYTES), CHECK_AAD);
+      await this.decrypt(bytes.subarray(0, GCM_IV_BYTES), bytes.subarray(GCM_IV_BYTES), CHECK_AAD);
     } catch (cause) {
       if (cause instanceof DecryptionError) {
         throw new WrongMasterKeyError(
@@ -79,8 +77,26 @@ export class KeyVault {
     }
   }
 
-  private requireLive(): void {
-    // An all-zero key would still "work": refuse rather than seal under it.
-    if (this.destroyed) throw new Error("this key vault was destroyed (its gateway is closed)");
+  private live(): Promise<webcrypto.CryptoKey> {
+    if (this.key === undefined) throw new Error("this key vault was destroyed (its gateway is closed)");
+    return this.key;
+  }
+
+  private async encrypt(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    const key = await this.live();
+    const params = { name: "AES-GCM", iv, additionalData: aad, tagLength: GCM_TAG_BYTES * 8 };
+    return new Uint8Array(await webcrypto.subtle.encrypt(params, key, plaintext));
+  }
+
+  private async decrypt(iv: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    const key = await this.live();
+    if (iv.length !== GCM_IV_BYTES || ciphertext.length < GCM_TAG_BYTES)
+      throw new DecryptionError(`a sealed key needs a ${GCM_IV_BYTES}-byte IV and at least a ${GCM_TAG_BYTES}-byte tag`);
+    try {
+      const params = { name: "AES-GCM", iv, additionalData: aad, tagLength: GCM_TAG_BYTES * 8 };
+      return new Uint8Array(await webcrypto.subtle.decrypt(params, key, ciphertext));
+    } catch (cause) {
+      throw new DecryptionError("AES-GCM authentication failed: wrong master key, or the sealed key was altered or moved", { cause });
+    }
   }
 }

@@ -15,6 +15,7 @@
  * Errors are `{ "error": Name, "reason": sentence }` with a fitting status (gateway/http-error.ts).
  */
 import { timingSafeEqual } from "node:crypto";
+import { Readable } from "node:stream";
 
 import Fastify, {
   type FastifyInstance,
@@ -27,11 +28,11 @@ import { getAddress, toUtf8Bytes } from "ethers";
 import { purposeCode } from "../sdk/args";
 import type { LedgerContracts } from "../sdk/chain/connect";
 import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
-import { openRecord, parseEnvelope } from "../sdk/crypto/envelope";
-import { sha256Hex } from "../sdk/crypto/sha256";
+import { openRecord, parseEnvelope, recordIdOf } from "../sdk/crypto/envelope";
+import { KeyCommitmentError } from "../sdk/index";
 import { wrapDataKeyNative } from "../sdk/node";
 import { BlobNotFoundError, ConsentLedgerError, DecryptionError, FormatError } from "../sdk/errors";
-import { CorruptBlobError, recordIdFromCid, type BlobStore } from "../sdk/storage/blob-store";
+import { CorruptBlobError, recordIdFromCid, type BlobStore, type StreamingBlobStore } from "../sdk/storage/blob-store";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
 import { ChainReader, rpcSendOf } from "./chain-reader";
@@ -267,7 +268,12 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       const dataKey = hexToBytes(body.dataKey, { argument: "dataKey", length: 32 });
       const envelope = decodeBase64(body.envelope);
 
-      const hash = await sha256Hex(envelope);
+      let hash: string;
+      try {
+        hash = await recordIdOf(envelope);
+      } catch (cause) {
+        throw unprocessable("MalformedEnvelope", cause instanceof ConsentLedgerError ? cause.shortMessage : String(cause));
+      }
       if (hash !== recordId)
         throw unprocessable("IntegrityError", `the envelope hashes to ${hash}, not to recordId ${recordId}`);
       try {
@@ -301,6 +307,8 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       try {
         await openRecord(envelope, dataKey, { recordId });
       } catch (cause) {
+        if (cause instanceof KeyCommitmentError)
+          throw unprocessable("WrongDataKey", `the data key is not the key record ${recordId} commits to`);
         if (cause instanceof DecryptionError)
           throw unprocessable("WrongDataKey", `the data key does not open record ${recordId}`);
         throw cause;
@@ -371,6 +379,28 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     async (request, reply) => {
       await reader(request);
       const record = heldRecord(request.params.recordId);
+      if (isStreaming(blobs)) {
+        const size = await blobs.sizeOf(record.cid);
+        if (request.headers.range !== undefined || size > STREAM_ABOVE_BYTES) {
+          const range = parseRange(request.headers.range, size);
+          if (range === "unsatisfiable")
+            return reply.status(416).header("content-range", `bytes */${size}`).send({
+              error: "RangeNotSatisfiable",
+              reason: `${request.headers.range} is not within the ${size} bytes of record ${record.recordId}`,
+            });
+          const { start, end } = range ?? { start: 0, end: size };
+          if (range) reply.status(206).header("content-range", `bytes ${start}-${end - 1}/${size}`);
+          // Headers go out before the last byte is read: a whole blob found damaged at its end aborts
+          // the response, and the reader's own check (every segment, the record id) refuses it.
+          return reply
+            .header("content-type", "application/octet-stream")
+            .header("content-length", String(end - start))
+            .header("accept-ranges", "bytes")
+            .header("x-record-id", record.recordId)
+            .header("cache-control", "private, max-age=0, no-store")
+            .send(Readable.from(blobs.getStream(record.cid, { start, end })));
+        }
+      }
       let bytes: Uint8Array;
       try {
         bytes = await blobs.get(record.cid);
@@ -396,11 +426,33 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       }
       return reply
         .header("content-type", "application/octet-stream")
+        .header("accept-ranges", isStreaming(blobs) ? "bytes" : "none")
         .header("x-record-id", record.recordId)
         .header("cache-control", "private, max-age=0, no-store")
         .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     },
   );
+
+  /**
+   * The segment index of a v2 record (its header and each segment's SHA-256; SHA-256 of it is the record
+   * id), so a reader verifies any byte range it fetches with Range requests. 409 for a v1 record.
+   */
+  app.get<{ Params: { recordId: string } }>("/records/:recordId/index", { schema: recordSchema }, async (request, reply) => {
+    await reader(request);
+    const record = heldRecord(request.params.recordId);
+    if (!isStreaming(blobs)) throw conflict("RangesUnsupported", "this gateway's blob store does not serve ranges");
+    const head = blobs.getStream(record.cid, { start: 0, end: Math.min(4, await blobs.sizeOf(record.cid)) });
+    const magic = new Uint8Array(4);
+    let at = 0;
+    for await (const part of head) (magic.set(part.subarray(0, 4 - at), at), (at += part.length));
+    if (magic[3] !== 2) throw conflict("NotSegmented", `record ${record.recordId} is a v1 envelope: fetch it whole`);
+    const index = await blobs.segmentIndex(record.cid);
+    return reply
+      .header("content-type", "application/octet-stream")
+      .header("x-record-id", record.recordId)
+      .header("cache-control", "private, max-age=0, no-store")
+      .send(Buffer.from(index.buffer, index.byteOffset, index.byteLength));
+  });
 
   app.post<{ Params: { recordId: string }; Body: { purpose: string | number } }>(
     "/records/:recordId/key",
@@ -494,6 +546,34 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
 }
 
 /** Strict base64 (the schema has checked the alphabet): refuses what would not round-trip. */
+/** Blobs up to this size are read whole and checked before the first byte is sent; larger ones stream. */
+const STREAM_ABOVE_BYTES = 64 * 1024 * 1024;
+
+function isStreaming(blobs: BlobStore): blobs is StreamingBlobStore {
+  return typeof (blobs as Partial<StreamingBlobStore>).getStream === "function";
+}
+
+/**
+ * One HTTP byte range (RFC 9110 14.1.2) of a blob of `size` bytes: [start, end) end exclusive, undefined
+ * without a Range header, "unsatisfiable" for a range outside the blob or several ranges (not served).
+ */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) return "unsatisfiable";
+  let start: number;
+  let end: number;
+  if (match[1] === "") {
+    start = Math.max(0, size - Number(match[2]));
+    end = size;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === "" ? size : Math.min(size, Number(match[2]) + 1);
+  }
+  if (!Number.isSafeInteger(start) || start >= size || end <= start) return "unsatisfiable";
+  return { start, end };
+}
+
 function decodeBase64(text: string): Uint8Array {
   if (text.length % 4 !== 0) throw badRequest("envelope must be base64 with padding (its length a multiple of 4)");
   const buffer = Buffer.from(text, "base64");

@@ -219,6 +219,18 @@ async function story(
     say(`  one flipped bit in patient C's imaging study: ${error.shortMessage}`);
   }
 
+  step("A CT study, read by byte range");
+  // 12 MiB: the gateway's JSON ingest takes envelopes up to 16 MiB (a study of hundreds of megabytes
+  // needs a streaming ingest route, which the gateway does not have yet). The SDK and stores stream any size.
+  const studyBytes = 12 * 1024 * 1024;
+  const study = new Uint8Array(studyBytes).map((_, i) => (i * 2654435761) >>> 24);
+  const ct = await (await provider.publish({ patient: patientC.address, dataClass: "IMAGING", payload: study })).wait();
+  say(`  C-ct-study     IMAGING      for patient C  ${ct.recordId.slice(0, 18)}…  ${studyBytes / 2 ** 20} MiB in 1 MiB segments`);
+  const sliceAt = 7 * 1024 * 1024 - 4096;
+  const slice = await uniGateway.fetchRecordRange({ recordId: ct.recordId, purpose: "CLINTRCH", keyPair: uniKeys, offset: sliceAt, length: 65_536 });
+  const sliceMatches = Buffer.from(slice.plaintext).equals(Buffer.from(study.subarray(sliceAt, sliceAt + 65_536)));
+  say(`  university read 64 KiB at offset ${sliceAt} (2 of 12 segments fetched, verified against the anchor): ${sliceMatches ? "matches the original" : "DOES NOT MATCH"}`);
+
   step("Writing the key releases to the on-chain access log");
   await gateway.writer.flushNow();
   say(`  releases not yet on chain: ${gateway.store.pendingReleaseStats().count}`);

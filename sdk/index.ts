@@ -57,6 +57,21 @@ export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
 export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
 export type { RecordContext } from "./crypto/envelope";
+export {
+  DEFAULT_SEGMENT_BYTES,
+  KeyCommitmentError,
+  SegmentError,
+  openRecordRange,
+  openRecordStream,
+  recordIdOfV2,
+  sealRecordStream,
+  sealRecordV2,
+  segmentIndexOf,
+  toReadableStream,
+} from "./crypto/envelope-v2";
+export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
+export { webSegmentCrypto } from "./crypto/segment-crypto";
+export type { SegmentCrypto } from "./crypto/segment-crypto";
 export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
 export {
   bytes32ToPublicKey,
@@ -64,9 +79,11 @@ export {
   encryptionKeyMessage,
   generateEncryptionKeyPair,
   keyPairFromSignature,
+  migrateEncryptionKey,
+  NonDeterministicSignerError,
   publicKeyToBytes32,
 } from "./crypto/keys";
-export type { EncryptionKeyPair } from "./crypto/keys";
+export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
 export { MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";

@@ -13,7 +13,9 @@ import { purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { PurposeName } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import { bytesToHex, hexToBytes } from "../crypto/bytes";
-import { recordIdOf } from "../crypto/envelope";
+import { recordIdOf, type ParsedRecordContext } from "../crypto/envelope";
+import { openRecordRange } from "../crypto/envelope-v2";
+import { unwrapDataKey } from "../crypto/key-wrap";
 import type { EncryptionKeyPair } from "../crypto/keys";
 import {
   AccessDeniedError,
@@ -277,6 +279,35 @@ export class GatewayClient implements KeyCustodian {
     return { ...opened, release };
   }
 
+  /**
+   * Plaintext bytes [offset, offset + length) of a v2 record, without fetching the rest: the record's
+   * segment index, the wrapped key, then only the segments holding the range (HTTP Range requests).
+   * Everything is verified against `recordId` (the index must hash to it, each segment to its index
+   * entry) and the data key's commitment before anything is decrypted (openRecordRange).
+   */
+  async fetchRecordRange(input: {
+    recordId: string;
+    purpose: PurposeName | number;
+    keyPair: EncryptionKeyPair;
+    offset: number;
+    length: number;
+  }): Promise<{ plaintext: Uint8Array; context: ParsedRecordContext; release: KeyRelease }> {
+    const recordId = requireBytes32(input.recordId, "recordId");
+    const index = new Uint8Array(await (await this.request("GET", `/records/${recordId}/index`, undefined, true)).arrayBuffer());
+    const release = await this.requestKey(recordId, input.purpose);
+    const dataKey = await unwrapDataKey(release.wrappedKey, input.keyPair, recordId);
+    try {
+      const fetchBytes = async (start: number, end: number): Promise<Uint8Array> => {
+        const response = await this.request("GET", `/records/${recordId}/ciphertext`, undefined, true, { range: `bytes=${start}-${end - 1}` });
+        return new Uint8Array(await response.arrayBuffer());
+      };
+      const range = await openRecordRange({ index, fetch: fetchBytes, dataKey, expected: { recordId }, offset: input.offset, length: input.length });
+      return { ...range, release };
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
   /** What the gateway holds about a record: its CID, patient, class, version and batch proof. */
   async recordInfo(recordId: string): Promise<Record<string, unknown>> {
     return (await this.json("GET", `/records/${requireBytes32(recordId, "recordId")}`, undefined, true)) as Record<
@@ -377,9 +408,10 @@ export class GatewayClient implements KeyCustodian {
     path: string,
     body: unknown,
     authenticated: boolean,
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...extraHeaders };
       if (body !== undefined) headers["content-type"] = "application/json";
       if (authenticated) headers.authorization = `Bearer ${await this.token()}`;
       let response: Response;

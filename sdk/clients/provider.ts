@@ -4,7 +4,8 @@ import { toUtf8Bytes, ZeroHash, type Signer } from "ethers";
 import { dataClassCode, purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import { send, type PendingTransaction } from "../chain/transactions";
-import { ContentType, sealRecord, type RecordContext } from "../crypto/envelope";
+import { ContentType, type RecordContext } from "../crypto/envelope";
+import { sealRecordV2 } from "../crypto/envelope-v2";
 import { wrapDataKey } from "../crypto/key-wrap";
 import { bytes32ToPublicKey } from "../crypto/keys";
 import { AccessDeniedError, ConsentLedgerError, ContractRevertError, InvalidArgumentError } from "../errors";
@@ -230,7 +231,8 @@ export class ProviderClient {
       contentType,
       ...record,
     };
-    const { envelope, dataKey, recordId } = await sealRecord(bytes, context);
+    // v2: committed to its data key, so the anchored id opens to this plaintext only, for every reader.
+    const { envelope, dataKey, recordId } = await sealRecordV2(bytes, context);
     const cid = await this.store.put(envelope);
     if (recordIdFromCid(cid) !== recordId) {
       throw new InvalidArgumentError("store", `returned CID ${cid}, which is not the envelope's hash ${recordId}`);

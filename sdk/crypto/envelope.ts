@@ -37,6 +37,7 @@ const shown = (value: unknown): string =>
   typeof value === "string" ? (value.length > 80 ? `${value.slice(0, 77)}...` : value) : describeValue(value);
 import { aesGcmDecrypt, aesGcmEncrypt, AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./aes-gcm";
 import { bytesEqual, bytesToHex, hexToBytes, isAllZero, randomBytes } from "./bytes";
+import { ENVELOPE_V2_FORMAT_VERSION, isEnvelopeV2, openRecordV2, parseEnvelopeV2, recordIdOfV2, type ParsedEnvelopeV2 } from "./envelope-v2";
 import { sha256Hex } from "./sha256";
 
 /** "CLR" + format version 1. */
@@ -117,6 +118,7 @@ export interface SealedRecord {
 }
 
 export interface ParsedEnvelope {
+  format: 1;
   context: ParsedRecordContext;
   /** Views into the envelope bytes (not copies). */
   iv: Uint8Array;
@@ -129,7 +131,8 @@ export interface OpenedRecord {
   context: ParsedRecordContext;
 }
 
-interface NormalizedContext {
+/** A record context validated and in header form (addresses as 20 bytes). */
+export interface NormalizedContext {
   chainId: bigint;
   registry: Uint8Array;
   patient: Uint8Array;
@@ -201,7 +204,8 @@ function normalizeContentType(value: unknown): number {
   return value;
 }
 
-function normalizeContext(context: RecordContext): NormalizedContext {
+/** `context` validated (InvalidArgumentError naming the field) and in header form. */
+export function normalizeContext(context: RecordContext): NormalizedContext {
   if (typeof context !== "object" || context === null) throw new InvalidArgumentError("record context", "expected an object");
   const normalized: NormalizedContext = {
     chainId: normalizeChainId(context.chainId),
@@ -225,21 +229,21 @@ function normalizeContext(context: RecordContext): NormalizedContext {
   return normalized;
 }
 
-function checkMax(options: EnvelopeOptions): number {
+export function checkMax(options: EnvelopeOptions): number {
   const max = options.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
   if (!Number.isSafeInteger(max) || max < MIN_ENVELOPE_BYTES)
     throw new InvalidArgumentError("maxEnvelopeBytes", `expected an integer of at least ${MIN_ENVELOPE_BYTES}, got ${max}`);
   return max;
 }
 
-function checkDataKey(dataKey: Uint8Array): void {
+export function checkDataKey(dataKey: Uint8Array): void {
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
     throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes, got ${dataKey instanceof Uint8Array ? dataKey.length : typeof dataKey}`, {
       hint: "Pass the 32-byte data key returned by sealRecord or unwrapDataKey.",
     });
 }
 
-function checkEnvelopeBytes(envelope: Uint8Array, max: number): void {
+export function checkEnvelopeBytes(envelope: Uint8Array, max: number): void {
   if (!(envelope instanceof Uint8Array)) throw new InvalidArgumentError("envelope", "expected a Uint8Array");
   if (envelope.length > max)
     throw new FormatError("record envelope", `${envelope.length} bytes exceeds the limit of ${max} bytes`, {
@@ -249,9 +253,12 @@ function checkEnvelopeBytes(envelope: Uint8Array, max: number): void {
 
 // ---------------------------------------------------------------------------------------------------
 
-function writeHeader(context: NormalizedContext, iv: Uint8Array, out: Uint8Array): void {
+/**
+ * Writes the fields every format shares (bytes 4..109: chainId through contentType) into `out`; the
+ * magic and what follows contentType are the format's own.
+ */
+export function writeContextFields(context: NormalizedContext, out: Uint8Array): void {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  out.set(ENVELOPE_MAGIC, ENVELOPE_LAYOUT.magic[0]);
   view.setBigUint64(ENVELOPE_LAYOUT.chainId[0], context.chainId);
   out.set(context.registry, ENVELOPE_LAYOUT.registry[0]);
   out.set(context.patient, ENVELOPE_LAYOUT.patient[0]);
@@ -260,6 +267,11 @@ function writeHeader(context: NormalizedContext, iv: Uint8Array, out: Uint8Array
   view.setUint32(ENVELOPE_LAYOUT.version[0], context.version);
   out.set(context.previousRecordId, ENVELOPE_LAYOUT.previousRecordId[0]);
   view.setUint8(ENVELOPE_LAYOUT.contentType[0], context.contentType);
+}
+
+function writeHeader(context: NormalizedContext, iv: Uint8Array, out: Uint8Array): void {
+  out.set(ENVELOPE_MAGIC, ENVELOPE_LAYOUT.magic[0]);
+  writeContextFields(context, out);
   out.set(iv, ENVELOPE_LAYOUT.iv[0]);
 }
 
@@ -298,25 +310,46 @@ export async function sealRecord(
 }
 
 /**
- * Reads a v1 envelope's header without decrypting. Throws FormatError on a bad magic, an unknown format
- * version, a truncated or oversized input, or a field value no writer produces.
+ * Reads an envelope's header without decrypting: a v1 envelope (`format: 1`, with its iv and ciphertext)
+ * or a v2 one (`format: 2`, with its segment size, salt and key commitment; see envelope-v2.ts). Throws
+ * FormatError on a bad magic, an unknown format version, a truncated or oversized input, or a field value
+ * no writer produces.
  */
-export function parseEnvelope(bytes: Uint8Array, options: EnvelopeOptions = {}): ParsedEnvelope {
+export function parseEnvelope(bytes: Uint8Array, options: EnvelopeOptions = {}): ParsedEnvelope | ParsedEnvelopeV2 {
   checkEnvelopeBytes(bytes, checkMax(options));
   const what = "record envelope";
-  if (bytes.length < ENVELOPE_MAGIC.length || !bytesEqual(bytes.subarray(0, 3), ENVELOPE_MAGIC.subarray(0, 3)))
-    throw new FormatError(what, 'it does not start with the magic "CLR"', {
-      hint: "These bytes are not a Consent Ledger record envelope: check the CID or pointer you fetched.",
-    });
-  if (bytes[3] !== ENVELOPE_FORMAT_VERSION)
-    throw new FormatError(what, `unsupported format version ${bytes[3]}`, {
-      hint: `This SDK reads envelope format ${ENVELOPE_FORMAT_VERSION}; upgrade the SDK to read newer records.`,
-    });
+  checkMagic(bytes, what);
+  if (bytes[3] === ENVELOPE_V2_FORMAT_VERSION) return parseEnvelopeV2(bytes, options);
   if (bytes.length < MIN_ENVELOPE_BYTES)
     throw new FormatError(what, `truncated: ${bytes.length} bytes, at least ${MIN_ENVELOPE_BYTES} expected`, {
       hint: "The download was cut short or the blob was damaged: fetch it again.",
     });
+  return {
+    format: 1,
+    context: parseContextFields(bytes, what),
+    iv: bytes.subarray(ENVELOPE_LAYOUT.iv[0], ENVELOPE_LAYOUT.iv[0] + ENVELOPE_LAYOUT.iv[1]),
+    ciphertext: bytes.subarray(ENVELOPE_HEADER_BYTES),
+    aad: bytes.subarray(0, ENVELOPE_HEADER_BYTES),
+  };
+}
 
+/** Refuses bytes that are not "CLR" followed by a format version this SDK reads (1 or 2). */
+export function checkMagic(bytes: Uint8Array, what: string): void {
+  if (bytes.length < ENVELOPE_MAGIC.length || !bytesEqual(bytes.subarray(0, 3), ENVELOPE_MAGIC.subarray(0, 3)))
+    throw new FormatError(what, 'it does not start with the magic "CLR"', {
+      hint: "These bytes are not a Consent Ledger record envelope: check the CID or pointer you fetched.",
+    });
+  if (bytes[3] !== ENVELOPE_FORMAT_VERSION && bytes[3] !== ENVELOPE_V2_FORMAT_VERSION)
+    throw new FormatError(what, `unsupported format version ${bytes[3]}`, {
+      hint: `This SDK reads envelope formats ${ENVELOPE_FORMAT_VERSION} and ${ENVELOPE_V2_FORMAT_VERSION}; upgrade the SDK to read newer records.`,
+    });
+}
+
+/**
+ * The record context in bytes 4..109 of a header (the fields every format shares), each field checked:
+ * FormatError naming the field for a value no writer produces. `bytes` holds at least 110 bytes.
+ */
+export function parseContextFields(bytes: Uint8Array, what: string): ParsedRecordContext {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const field = (name: keyof typeof ENVELOPE_LAYOUT): Uint8Array => {
     const [offset, length] = ENVELOPE_LAYOUT[name];
@@ -344,18 +377,17 @@ export function parseEnvelope(bytes: Uint8Array, options: EnvelopeOptions = {}):
   if (version > 1 && isAllZero(previous)) throw invalid("previousRecordId", `is zero in a version ${version} record`);
   const contentType = view.getUint8(ENVELOPE_LAYOUT.contentType[0]);
   if (!(contentType in CONTENT_MEDIA_TYPES)) throw invalid("contentType", `is ${contentType}, not a ContentType code`);
-
-  return {
-    context: { chainId, registry, patient, provider, dataClass, version, previousRecordId: bytesToHex(previous), contentType },
-    iv: field("iv"),
-    ciphertext: bytes.subarray(ENVELOPE_HEADER_BYTES),
-    aad: bytes.subarray(0, ENVELOPE_HEADER_BYTES),
-  };
+  return { chainId, registry, patient, provider, dataClass, version, previousRecordId: bytesToHex(previous), contentType };
 }
 
-/** The record id of `envelope`: 0x-prefixed lowercase hex of its SHA-256 (WebCrypto). */
+/**
+ * The record id of `envelope`: for v1, the 0x-prefixed lowercase hex of its SHA-256; for v2 (bytes that
+ * start with "CLR" 0x02), SHA-256 over its header and its segments' SHA-256 (recordIdOfV2; FormatError
+ * when such bytes do not split into a header and segments). WebCrypto.
+ */
 export async function recordIdOf(envelope: Uint8Array): Promise<string> {
   if (!(envelope instanceof Uint8Array)) throw new InvalidArgumentError("envelope", "expected a Uint8Array");
+  if (isEnvelopeV2(envelope)) return recordIdOfV2(envelope);
   return sha256Hex(envelope);
 }
 
@@ -391,7 +423,31 @@ const CONTEXT_FIELDS: readonly (keyof RecordContext)[] = [
 ];
 
 /**
- * Verifies and decrypts an envelope. In order:
+ * Compares every field given in `expected` with the header's: IntegrityError naming the field, the
+ * expected and the actual value. `recordId` names the record in the error.
+ */
+export async function checkExpectedContext(
+  context: ParsedRecordContext,
+  expected: ExpectedRecord,
+  recordId: () => Promise<string>,
+): Promise<void> {
+  for (const field of CONTEXT_FIELDS) {
+    const value = expected[field];
+    if (value === undefined) continue;
+    const wanted = expectedValue(field, value);
+    const actual = context[field];
+    if (wanted !== actual) {
+      throw new IntegrityError(await recordId(), `its header says ${field} ${shown(actual)}, expected ${shown(wanted)}`, {
+        hint: "The envelope belongs to another record than the one asked for: do not use it; check the pointer you fetched.",
+        details: `${field}: expected ${shown(wanted)}, actual ${shown(actual)}`,
+      });
+    }
+  }
+}
+
+/**
+ * Verifies and decrypts an envelope; a v2 envelope goes to openRecordV2 (envelope-v2.ts), which checks its
+ * key commitment before any decryption and each segment. For v1, in order:
  * 1. refuses an envelope over `options.maxEnvelopeBytes` (FormatError) before any work;
  * 2. if `expected.recordId` is given (the on-chain anchor), checks SHA-256(envelope) equals it
  *    (IntegrityError naming the record);
@@ -407,6 +463,7 @@ export async function openRecord(
 ): Promise<OpenedRecord> {
   checkEnvelopeBytes(envelope, checkMax(options));
   checkDataKey(dataKey);
+  if (isEnvelopeV2(envelope)) return openRecordV2(envelope, dataKey, expected, options);
 
   let recordId: string | undefined;
   if (expected.recordId !== undefined) {
@@ -420,20 +477,8 @@ export async function openRecord(
     recordId = actual;
   }
 
-  const parsed = parseEnvelope(envelope, options);
-  for (const field of CONTEXT_FIELDS) {
-    const value = expected[field];
-    if (value === undefined) continue;
-    const wanted = expectedValue(field, value);
-    const actual = parsed.context[field];
-    if (wanted !== actual) {
-      recordId ??= await sha256Hex(envelope);
-      throw new IntegrityError(recordId, `its header says ${field} ${shown(actual)}, expected ${shown(wanted)}`, {
-        hint: "The envelope belongs to another record than the one asked for: do not use it; check the pointer you fetched.",
-        details: `${field}: expected ${shown(wanted)}, actual ${shown(actual)}`,
-      });
-    }
-  }
+  const parsed = parseEnvelope(envelope, options) as ParsedEnvelope;
+  await checkExpectedContext(parsed.context, expected, async () => (recordId ??= await sha256Hex(envelope)));
 
   try {
     const plaintext = await aesGcmDecrypt(dataKey, parsed.iv, parsed.ciphertext, parsed.aad);

@@ -3,12 +3,21 @@
  * public halves are published in KeyDirectory as bytes32.
  *
  * A key pair is derived from a wallet signature, so the same wallet always yields the same key and there
- * is no second secret to back up:
+ * is no second secret to back up. Two message versions:
  *
- *   message   = encryptionKeyMessage(address)                 (fixed EIP-191 personal message, below)
+ *   v2 (scoped, for new keys): encryptionKeyMessage(address, scope) names the domain (the dApp's host),
+ *      the chain id and the KeyDirectory, and warns that the signature is the key to every record shared
+ *      with the account; salt "consent-ledger/x25519/v2". A page on another domain that asks for it must
+ *      ask for a message naming the real domain, which the user is told to sign nowhere else, and a
+ *      message naming its own domain derives another key.
+ *   v1 (unscoped, legacy): encryptionKeyMessage(address); salt "consent-ledger/x25519/v1". Still derived
+ *      (no scope given) so keys registered under it keep opening what was wrapped to them; migrate with
+ *      migrateEncryptionKey: derive both, register the v2 public key, keep the v1 pair for old wraps.
+ *
+ *   message   = encryptionKeyMessage(address[, scope])        (EIP-191 personal message, below)
  *   signature = wallet.signMessage(message)                    (65 bytes r || s || v, or 64-byte EIP-2098)
  *   ikm       = r || s, with s in its low-s form (v dropped)   (64 bytes)
- *   secretKey = HKDF-SHA256(ikm, salt = utf8("consent-ledger/x25519/v1"), info = address (20 bytes), 32)
+ *   secretKey = HKDF-SHA256(ikm, salt = utf8("consent-ledger/x25519/v" + version), info = address (20 bytes), 32)
  *   publicKey = X25519(secretKey, basepoint)
  *
  * Why r || low-s and not the raw signature bytes: the same key signing the same message may be reported
@@ -17,8 +26,10 @@
  *
  * Determinism rests on the wallet signing deterministically: externally owned accounts do (ECDSA nonces
  * per RFC 6979, as every mainstream wallet and hardware wallet uses). A wallet whose signatures are not
- * deterministic (most smart-contract wallets, MPC wallets) would derive a new key each time: such an
- * account must generateEncryptionKeyPair() once and store the secret key itself.
+ * deterministic (hedged ECDSA, MPC wallets, most smart-contract wallets) would derive a new key each
+ * time, so deriveEncryptionKeyPair checks: it compares the derived public key with the registered one
+ * when the caller passes it, and otherwise asks for the signature twice and compares; a difference is a
+ * NonDeterministicSignerError telling the account to generateEncryptionKeyPair() once and store it.
  *
  * The signature IS the secret: never send it anywhere. Anyone who gets the account to sign this exact
  * message (for example a phishing site) learns the encryption key; the message says what it is for so
@@ -45,9 +56,39 @@ export interface MessageSigner {
 }
 
 export const X25519_KEY_BYTES = 32;
-/** HKDF salt of the signature-derived key. */
+/** HKDF salt of the signature-derived key, message version 1 (legacy, unscoped). */
 export const KEY_DERIVATION_SALT = "consent-ledger/x25519/v1";
+/** HKDF salt of the signature-derived key, message version 2 (scoped). */
+export const KEY_DERIVATION_SALT_V2 = "consent-ledger/x25519/v2";
+/** The version of the unscoped (legacy) message. */
 export const ENCRYPTION_KEY_MESSAGE_VERSION = 1;
+/** The version of the scoped message. */
+export const ENCRYPTION_KEY_MESSAGE_VERSION_SCOPED = 2;
+
+/** Where a derived key may be asked for: the v2 message names all three. */
+export interface KeyScope {
+  /** The dApp's host as the user sees it in the address bar, e.g. "app.consent-ledger.example". */
+  domain: string;
+  chainId: bigint | number;
+  /** The KeyDirectory contract the key is registered in. */
+  keyDirectory: string;
+}
+
+/** The wallet's signatures differ from one request to the next: it cannot derive a stable key. */
+export class NonDeterministicSignerError extends ConsentLedgerError {
+  override name = "NonDeterministicSignerError";
+  constructor(
+    readonly account: string,
+    details: string,
+  ) {
+    super(`The wallet of ${account} does not sign deterministically: it would derive a different encryption key each time`, {
+      hint:
+        "Generate a key once with generateEncryptionKeyPair(), store its secret key safely (cli: key file; dApp: " +
+        "an exported backup), and register its public key. Hedged-ECDSA, MPC and contract wallets work this way.",
+      details,
+    });
+  }
+}
 
 /** secp256k1 group order. */
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -75,14 +116,49 @@ export function keyPairFromSecretKey(secretKey: Uint8Array): EncryptionKeyPair {
   return { publicKey: x25519.getPublicKey(secretKey), secretKey: Uint8Array.from(secretKey) };
 }
 
-/** The fixed, human-readable message an account signs to derive its encryption key. */
-export function encryptionKeyMessage(address: string): string {
+/** A domain as a message may show it: a host name, optionally with a port; no scheme, path or line break. */
+const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
+
+function checkScope(scope: KeyScope): { domain: string; chainId: bigint; keyDirectory: string } {
+  if (typeof scope !== "object" || scope === null) throw new InvalidArgumentError("key scope", "expected { domain, chainId, keyDirectory }");
+  if (typeof scope.domain !== "string" || scope.domain.length > 253 || !DOMAIN.test(scope.domain))
+    throw new InvalidArgumentError("key scope domain", `${JSON.stringify(String(scope.domain).slice(0, 80))} is not a lowercase host name`, {
+      hint: 'Pass the host the user sees in the address bar, e.g. "app.consent-ledger.example" or "localhost:5173".',
+    });
+  let chainId: bigint;
+  try {
+    chainId = BigInt(scope.chainId);
+  } catch (cause) {
+    throw new InvalidArgumentError("key scope chainId", `${String(scope.chainId)} is not an integer`, { cause });
+  }
+  if (chainId <= 0n) throw new InvalidArgumentError("key scope chainId", `${chainId} is not a chain id`);
+  return { domain: scope.domain, chainId, keyDirectory: checksummed(scope.keyDirectory, "key scope keyDirectory") };
+}
+
+/**
+ * The human-readable message an account signs to derive its encryption key. With a `scope`, the v2
+ * message: it names the domain, chain and KeyDirectory, and says what the signature gives away. Without,
+ * the v1 message (legacy: keys registered before v2 were derived from it).
+ */
+export function encryptionKeyMessage(address: string, scope?: KeyScope): string {
   const account = checksummed(address, "address");
+  if (scope === undefined)
+    return (
+      "Consent Ledger encryption key\n\n" +
+      "Signing this message derives your encryption key. It costs nothing and does not send a transaction.\n\n" +
+      `Account: ${account}\n` +
+      `Version: ${ENCRYPTION_KEY_MESSAGE_VERSION}`
+    );
+  const { domain, chainId, keyDirectory } = checkScope(scope);
   return (
     "Consent Ledger encryption key\n\n" +
-    "Signing this message derives your encryption key. It costs nothing and does not send a transaction.\n\n" +
+    `Sign this only on ${domain}. This signature IS your decryption key: whoever gets it can read every ` +
+    "health record shared with this account. It costs nothing and sends no transaction.\n\n" +
+    `Domain: ${domain}\n` +
+    `Chain ID: ${chainId}\n` +
+    `Key directory: ${keyDirectory}\n` +
     `Account: ${account}\n` +
-    `Version: ${ENCRYPTION_KEY_MESSAGE_VERSION}`
+    `Version: ${ENCRYPTION_KEY_MESSAGE_VERSION_SCOPED}`
   );
 }
 
@@ -105,25 +181,31 @@ function signatureSecret(signature: string): Uint8Array {
 }
 
 /**
- * The key pair derived from `signature`, the account's signature of encryptionKeyMessage(address).
- * Deterministic: the same account and signature always give the same key pair.
+ * The key pair derived from `signature`, the account's signature of encryptionKeyMessage(address) (message
+ * version 1) or encryptionKeyMessage(address, scope) (version 2). Deterministic: the same account,
+ * signature and version always give the same key pair.
  */
-export function keyPairFromSignature(signature: string, address: string): EncryptionKeyPair {
+export function keyPairFromSignature(signature: string, address: string, messageVersion: 1 | 2 = 1): EncryptionKeyPair {
   const account = hexToBytes(checksummed(address, "address"), { length: 20 });
+  if (messageVersion !== 1 && messageVersion !== 2) throw new InvalidArgumentError("message version", `${String(messageVersion)} is not 1 or 2`);
   const ikm = signatureSecret(signature);
-  const secretKey = hkdf(sha256, ikm, utf8Encode(KEY_DERIVATION_SALT), account, X25519_KEY_BYTES);
+  const salt = messageVersion === 2 ? KEY_DERIVATION_SALT_V2 : KEY_DERIVATION_SALT;
+  const secretKey = hkdf(sha256, ikm, utf8Encode(salt), account, X25519_KEY_BYTES);
   ikm.fill(0);
   return { publicKey: x25519.getPublicKey(secretKey), secretKey };
 }
 
-/**
- * Asks `signer` to sign encryptionKeyMessage(its address) and derives its key pair. Checks the signature
- * recovers to the signer's address, so a contract wallet (whose signatures need not be deterministic) is
- * refused rather than given a key it could not derive again.
- */
-export async function deriveEncryptionKeyPair(signer: MessageSigner): Promise<EncryptionKeyPair> {
-  const address = checksummed(await signer.getAddress(), "signer address");
-  const message = encryptionKeyMessage(address);
+export interface DeriveKeyOptions {
+  /** Derive from the scoped v2 message (new keys). Without it, the v1 message (keys registered before v2). */
+  scope?: KeyScope;
+  /**
+   * The public key registered in KeyDirectory for this account, if any: the derived key must equal it
+   * (one signature). Without it, the wallet is asked to sign twice and both must give the same key.
+   */
+  registeredPublicKey?: Uint8Array;
+}
+
+async function signKeyMessage(signer: MessageSigner, address: string, message: string): Promise<string> {
   let signature: string;
   try {
     signature = await signer.signMessage(message);
@@ -146,7 +228,55 @@ export async function deriveEncryptionKeyPair(signer: MessageSigner): Promise<En
         "MPC wallet, generate a key with generateEncryptionKeyPair(), store its secret key, and register its public key.",
       details: `recovered ${recovered ?? "nothing"}`,
     });
-  return keyPairFromSignature(signature, address);
+  return signature;
+}
+
+/**
+ * Asks `signer` to sign the encryption-key message and derives its key pair. Checks the signature
+ * recovers to the signer's address (a contract wallet is refused), and that the wallet signs
+ * deterministically: against `options.registeredPublicKey` when given, else by a second signature
+ * (NonDeterministicSignerError otherwise, rather than a key it could not derive again).
+ */
+export async function deriveEncryptionKeyPair(signer: MessageSigner, options: DeriveKeyOptions = {}): Promise<EncryptionKeyPair> {
+  const address = checksummed(await signer.getAddress(), "signer address");
+  const version = options.scope === undefined ? 1 : 2;
+  const message = encryptionKeyMessage(address, options.scope);
+  const keyPair = keyPairFromSignature(await signKeyMessage(signer, address, message), address, version);
+  if (options.registeredPublicKey !== undefined) {
+    if (!bytesEqual(keyPair.publicKey, options.registeredPublicKey)) {
+      keyPair.secretKey.fill(0);
+      throw new NonDeterministicSignerError(
+        address,
+        `derived ${bytesToHex(keyPair.publicKey)} from message version ${version}, registered ${bytesToHex(options.registeredPublicKey)}; ` +
+          "if the key was registered under the other message version, derive with that version (and migrate), otherwise this wallet's signatures vary",
+      );
+    }
+    return keyPair;
+  }
+  const again = keyPairFromSignature(await signKeyMessage(signer, address, message), address, version);
+  const same = bytesEqual(again.publicKey, keyPair.publicKey);
+  again.secretKey.fill(0);
+  if (!same) {
+    keyPair.secretKey.fill(0);
+    throw new NonDeterministicSignerError(address, "two signatures of the same message gave two different keys");
+  }
+  return keyPair;
+}
+
+/**
+ * Moving an account from a key derived under the v1 message to the scoped v2 message: both key pairs.
+ * Register `current.publicKey` in KeyDirectory (new wraps go to it), and keep `legacy` to open the data
+ * keys wrapped to the old key before the change (a wrap names no version: try `current`, then `legacy`).
+ * Both derivations are checked for determinism.
+ */
+export async function migrateEncryptionKey(
+  signer: MessageSigner,
+  scope: KeyScope,
+  registeredPublicKey?: Uint8Array,
+): Promise<{ legacy: EncryptionKeyPair; current: EncryptionKeyPair }> {
+  const legacy = await deriveEncryptionKeyPair(signer, { registeredPublicKey });
+  const current = await deriveEncryptionKeyPair(signer, { scope });
+  return { legacy, current };
 }
 
 /** A public key as the bytes32 KeyDirectory stores. Refuses the zero key, which KeyDirectory rejects. */

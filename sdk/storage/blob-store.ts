@@ -3,6 +3,12 @@
  * codec (0x55) and a sha2-256 multihash, in base32 ("bafkrei..."). The digest in that CID is the SHA-256
  * the chain anchors, so cidFromRecordId / recordIdFromCid convert between the two without any I/O.
  *
+ * A v2 record envelope (bytes starting "CLR" 0x02) is addressed by its record id, SHA-256 over its
+ * header and its segments' SHA-256 (sdk/crypto/envelope-v2.ts), so that a store can hash it as a stream
+ * and a reader can verify a range; every other blob by the plain SHA-256 of its bytes. The CID keeps the
+ * sha2-256 multihash code either way, so cidFromRecordId / recordIdFromCid stay pure conversions: a
+ * generic IPFS node would not verify a v2 envelope's CID (it hashes the raw bytes), these stores do.
+ *
  * Browser-safe: hashing is WebCrypto; only multiformats' CID and digest encoders are used (not
  * multiformats/hashes/sha2, whose Node build imports node:crypto).
  */
@@ -12,7 +18,19 @@ import { create as createDigest } from "multiformats/hashes/digest";
 
 import { BlobNotFoundError, FormatError, InvalidArgumentError, StorageError } from "../errors";
 import { bytesEqual, bytesToHex, hexToBytes } from "../crypto/bytes";
+import {
+  ByteReader,
+  ENVELOPE_V2_HEADER_BYTES,
+  isEnvelopeV2,
+  parseHeaderV2,
+  recordIdOfV2,
+  segmentIndexOf,
+  type ByteSource,
+} from "../crypto/envelope-v2";
+import { GCM_TAG_BYTES } from "../crypto/aes-gcm";
+import { webSegmentCrypto, type SegmentCrypto } from "../crypto/segment-crypto";
 import { sha256 } from "../crypto/sha256";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 
 /** Where envelopes live: put returns the blob's CID; get returns exactly the bytes that hash to it. */
 export interface BlobStore {
@@ -20,6 +38,28 @@ export interface BlobStore {
   /** BlobNotFoundError when absent; a StorageError, never wrong bytes, when the stored copy is damaged. */
   get(cid: string): Promise<Uint8Array>;
   has(cid: string): Promise<boolean>;
+}
+
+/** A byte range of a blob: [start, end), end exclusive (the blob's end when omitted). */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+/** A store that takes and gives blobs as streams, in memory bounded by a few segments. */
+export interface StreamingBlobStore extends BlobStore {
+  /** Stores the bytes read from `source`, hashed as they pass; returns the CID. */
+  putStream(source: ByteSource): Promise<string>;
+  /**
+   * The blob's bytes as a stream. Whole: re-hashed as it is read, and the stream fails with
+   * CorruptBlobError at its end if the stored copy no longer matches (a reader of an envelope also checks
+   * each segment as it goes). A range is not hashed here: verify it with the record's segment index.
+   */
+  getStream(cid: string, range?: ByteRange): AsyncIterable<Uint8Array>;
+  /** The blob's size in bytes. BlobNotFoundError when absent. */
+  sizeOf(cid: string): Promise<number>;
+  /** The segment index of a v2 envelope (header and segment hashes; see segmentIndexOf). */
+  segmentIndex(cid: string): Promise<Uint8Array>;
 }
 
 /** multicodec raw. */
@@ -45,13 +85,101 @@ function cidString(digest: Uint8Array): string {
   return CID.createV1(RAW_CODEC, createDigest(SHA2_256_CODE, digest)).toString();
 }
 
-/** The CIDv1 (raw, sha2-256, base32) of `bytes`. */
-export async function cidOf(bytes: Uint8Array): Promise<string> {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("bytes", "expected a Uint8Array");
-  return cidString(await sha256(bytes));
+/** The digest a blob is addressed by: the v2 record id of a v2 envelope, the SHA-256 of anything else. */
+async function blobDigest(bytes: Uint8Array): Promise<Uint8Array> {
+  if (isEnvelopeV2(bytes)) return hexToBytes(await recordIdOfV2(bytes));
+  return sha256(bytes);
 }
 
-/** The CID of the envelope whose record id (its SHA-256, a bytes32) is `recordId`. */
+/** The CIDv1 (raw, sha2-256, base32) of `bytes`; for a v2 envelope, of its record id. */
+export async function cidOf(bytes: Uint8Array): Promise<string> {
+  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError("bytes", "expected a Uint8Array");
+  return cidString(await blobDigest(bytes));
+}
+
+/**
+ * Computes a blob's address digest as its bytes pass (see cidOf): a v2 envelope's record id, segment by
+ * segment, or the plain SHA-256. Memory: one segment.
+ */
+export class BlobDigester {
+  private head = new Uint8Array(ENVELOPE_V2_HEADER_BYTES);
+  private headBytes = 0;
+  private plain?: { update(bytes: Uint8Array): void; digest(): Uint8Array };
+  private v2?: { outer: ReturnType<typeof nobleSha256.create>; segment: Uint8Array; filled: number };
+  /** Bytes seen so far. */
+  size = 0;
+
+  constructor(private readonly crypto: SegmentCrypto = webSegmentCrypto) {}
+
+  async update(chunk: Uint8Array): Promise<void> {
+    this.size += chunk.length;
+    let rest = chunk;
+    if (this.plain === undefined && this.v2 === undefined) {
+      const take = Math.min(rest.length, ENVELOPE_V2_HEADER_BYTES - this.headBytes);
+      this.head.set(rest.subarray(0, take), this.headBytes);
+      this.headBytes += take;
+      rest = rest.subarray(take);
+      if (this.headBytes >= 4 && !isEnvelopeV2(this.head.subarray(0, this.headBytes))) this.startPlain();
+      else if (this.headBytes === ENVELOPE_V2_HEADER_BYTES) {
+        const header = parseHeaderV2(this.head);
+        this.v2 = { outer: nobleSha256.create().update(this.head), segment: new Uint8Array(header.segmentSize + GCM_TAG_BYTES), filled: 0 };
+      } else return;
+    }
+    if (this.plain !== undefined) {
+      if (rest.length > 0) this.plain.update(rest);
+      return;
+    }
+    const v2 = this.v2 as NonNullable<BlobDigester["v2"]>;
+    while (rest.length > 0) {
+      const take = Math.min(rest.length, v2.segment.length - v2.filled);
+      v2.segment.set(rest.subarray(0, take), v2.filled);
+      v2.filled += take;
+      rest = rest.subarray(take);
+      if (v2.filled === v2.segment.length) {
+        v2.outer.update(await this.crypto.sha256(v2.segment));
+        v2.filled = 0;
+      }
+    }
+  }
+
+  /** The address digest of everything seen (FormatError for a v2 header whose body cannot be split). */
+  async digest(): Promise<Uint8Array> {
+    if (this.plain === undefined && this.v2 === undefined) {
+      if (this.headBytes >= 4) parseHeaderV2(this.head.subarray(0, this.headBytes)); // a v2 header cut short
+      this.startPlain();
+    }
+    if (this.plain !== undefined) return this.plain.digest();
+    const v2 = this.v2 as NonNullable<BlobDigester["v2"]>;
+    if (v2.filled > 0) {
+      if (v2.filled <= GCM_TAG_BYTES && this.size > ENVELOPE_V2_HEADER_BYTES + v2.filled)
+        throw new FormatError("record envelope (v2)", `its last segment is ${v2.filled} bytes, no more than its tag`);
+      v2.outer.update(await this.crypto.sha256(v2.segment.subarray(0, v2.filled)));
+    } else if (this.size === ENVELOPE_V2_HEADER_BYTES) throw new FormatError("record envelope (v2)", "truncated: no segment after the header");
+    return v2.outer.digest();
+  }
+
+  private startPlain(): void {
+    this.plain = this.crypto.createSha256();
+    if (this.headBytes > 0) this.plain.update(this.head.subarray(0, this.headBytes));
+  }
+}
+
+/** The CID of a blob read from `source`, and its size (memory: one segment). */
+export async function cidOfStream(source: ByteSource, crypto: SegmentCrypto = webSegmentCrypto): Promise<{ cid: string; size: number }> {
+  const digester = new BlobDigester(crypto);
+  const reader = new ByteReader(source);
+  for (;;) {
+    const chunk = await reader.read(1 << 20);
+    if (chunk.length === 0) break;
+    await digester.update(chunk);
+  }
+  return { cid: cidString(await digester.digest()), size: digester.size };
+}
+
+/** The CID addressing a 32-byte digest. */
+export { cidString as cidOfDigest };
+
+/** The CID of the envelope whose record id (a bytes32) is `recordId`. */
 export function cidFromRecordId(recordId: string): string {
   return cidString(hexToBytes(recordId, { argument: "record id", length: 32 }));
 }
@@ -90,7 +218,12 @@ export function recordIdFromCid(cid: string): string {
 /** Whether `bytes` hash to the digest of `cid` (a valid CID); the CID they hash to otherwise. */
 export async function verifyBlob(cid: string, bytes: Uint8Array): Promise<{ ok: true } | { ok: false; actualCid: string }> {
   const expected = digestOfCid(cid);
-  const actual = await sha256(bytes);
+  let actual: Uint8Array;
+  try {
+    actual = await blobDigest(bytes);
+  } catch {
+    actual = await sha256(bytes); // a damaged v2 envelope that no longer splits: report its plain hash
+  }
   return bytesEqual(actual, expected) ? { ok: true } : { ok: false, actualCid: cidString(actual) };
 }
 
@@ -98,7 +231,7 @@ export async function verifyBlob(cid: string, bytes: Uint8Array): Promise<{ ok: 
  * A blob store in memory: for tests and dApps. Puts and gets copy the bytes, and every get re-hashes
  * what it returns. `backing` lets several stores share one map (or a test reach into it).
  */
-export class MemoryBlobStore implements BlobStore {
+export class MemoryBlobStore implements StreamingBlobStore {
   constructor(private readonly backing: Map<string, Uint8Array> = new Map()) {}
 
   /** Number of blobs held. */
@@ -126,4 +259,59 @@ export class MemoryBlobStore implements BlobStore {
     digestOfCid(cid);
     return this.backing.has(cid);
   }
+
+  async putStream(source: ByteSource): Promise<string> {
+    const reader = new ByteReader(source);
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const chunk = await reader.read(1 << 20);
+      if (chunk.length === 0) break;
+      parts.push(Uint8Array.from(chunk));
+    }
+    const bytes = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+    parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
+    return this.put(bytes);
+  }
+
+  async *getStream(cid: string, range: ByteRange = { start: 0 }): AsyncGenerator<Uint8Array> {
+    const stored = this.stored(cid);
+    const { start, end } = checkRange(range, stored.length);
+    const whole = start === 0 && end === stored.length;
+    const digester = new BlobDigester();
+    for (let offset = start; offset < end; offset += 1 << 20) {
+      const chunk = stored.slice(offset, Math.min(offset + (1 << 20), end));
+      if (whole) await digester.update(chunk);
+      yield chunk;
+    }
+    if (whole) {
+      const actual = await digester.digest().catch(() => sha256(stored));
+      if (!bytesEqual(actual, digestOfCid(cid))) throw new CorruptBlobError(cid, cidString(actual), "memory");
+    }
+  }
+
+  async sizeOf(cid: string): Promise<number> {
+    return this.stored(cid).length;
+  }
+
+  async segmentIndex(cid: string): Promise<Uint8Array> {
+    return (await segmentIndexOf(this.getStream(cid))).index;
+  }
+
+  private stored(cid: string): Uint8Array {
+    digestOfCid(cid);
+    const stored = this.backing.get(cid);
+    if (stored === undefined) throw new BlobNotFoundError(cid);
+    return stored;
+  }
+}
+
+/** A range checked against a blob of `size` bytes: InvalidArgumentError unless 0 <= start <= end <= size. */
+export function checkRange(range: ByteRange, size: number): { start: number; end: number } {
+  const start = range.start;
+  const end = range.end ?? size;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size)
+    throw new InvalidArgumentError("byte range", `[${String(start)}, ${String(end)}) is not within a blob of ${size} bytes`, {
+      hint: "Ask for 0 <= start <= end <= size (end exclusive).",
+    });
+  return { start, end };
 }

@@ -7,21 +7,41 @@
  * "bafkrei", so a prefix would put every blob in one directory; characters -3 and -2 are pure digest bits
  * (the last one carries 3 digest bits and 2 padding bits), giving 32 x 32 = 1024 evenly filled shards.
  *
- * Writes are atomic: the bytes go to `<shard>/.<cid>.<random>.tmp` (created exclusively), are fsync'ed,
+ * Writes are atomic: the bytes go to `<shard>/.<cid>.<random>.tmp` (a streamed put, whose CID is known only
+ * at the end: `<directory>/.stream.<random>.tmp`), created exclusively, are fsync'ed,
  * then renamed to `<shard>/<cid>`, and the shard directory is fsync'ed. A reader therefore sees the
  * whole blob or nothing; a crash can leave only temp files, which opening the store deletes once they
  * are older than `tempFileMaxAgeMs` (default 10 minutes, so a concurrent writer's in-flight file is
  * spared). Puts are idempotent; re-putting the right bytes over a damaged copy repairs it.
  *
  * Reads are verified: get re-hashes the file and throws CorruptBlobError (a StorageError naming the CID
- * and the path) rather than return bytes that do not match their CID. `has` only checks existence.
+ * and the path) rather than return bytes that do not match their CID. getStream re-hashes a whole blob as
+ * it streams and fails at the end if it does not match; a ranged getStream is not hashed (its reader
+ * verifies the range against the record's segment index). `has` only checks existence. Streams use
+ * node:crypto for hashing.
  */
+import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 
 import { BlobNotFoundError, InvalidArgumentError, StorageError } from "../errors";
-import { bytesToHex, randomBytes } from "../crypto/bytes";
-import { cidOf, CorruptBlobError, digestOfCid, verifyBlob, type BlobStore } from "./blob-store";
+import { bytesEqual, bytesToHex, randomBytes } from "../crypto/bytes";
+import { ByteReader, segmentIndexOf, type ByteSource } from "../crypto/envelope-v2";
+import { nodeSegmentCrypto } from "../crypto/node/segment-crypto";
+import {
+  BlobDigester,
+  checkRange,
+  cidOf,
+  cidOfDigest,
+  CorruptBlobError,
+  digestOfCid,
+  verifyBlob,
+  type ByteRange,
+  type StreamingBlobStore,
+} from "./blob-store";
+
+/** Bytes per read and write of a streamed blob: one default segment. */
+const STREAM_CHUNK = 1 << 20;
 
 export interface FsBlobStoreOptions {
   /** Leftover temp files older than this are deleted when the store opens; default 10 minutes. */
@@ -64,7 +84,7 @@ function storageError(action: string, target: string, cause: unknown): StorageEr
 }
 
 /** A BlobStore of files under one directory (created if missing). See the module comment for the layout. */
-export class FsBlobStore implements BlobStore {
+export class FsBlobStore implements StreamingBlobStore {
   readonly directory: string;
   private readonly tempFileMaxAgeMs: number;
   private ready?: Promise<void>;
@@ -161,16 +181,114 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  /** Whether `target` exists and hashes to `cid` (false when missing or damaged). */
-  private async holdsIntact(cid: string, target: string): Promise<boolean> {
-    let existing: Uint8Array;
+  /**
+   * Stores the bytes read from `source` (a Node stream, a web ReadableStream, any async iterable),
+   * hashing them as they are written to a temp file: memory stays at one segment whatever the size.
+   */
+  async putStream(source: ByteSource): Promise<string> {
+    await this.init();
+    const temp = path.join(this.directory, `.stream.${bytesToHex(randomBytes(8)).slice(2)}.tmp`);
+    const digester = new BlobDigester(nodeSegmentCrypto);
     try {
-      existing = await readFile(target);
+      const handle = await open(temp, "wx");
+      try {
+        const reader = new ByteReader(source);
+        for (;;) {
+          const chunk = await reader.read(STREAM_CHUNK);
+          if (chunk.length === 0) break;
+          await digester.update(chunk);
+          await handle.write(chunk);
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (cause) {
+      await unlink(temp).catch(() => undefined);
+      if (cause instanceof StorageError || !errnoOf(cause)) throw cause;
+      throw storageError("write a streamed blob to", temp, cause);
+    }
+    let cid: string;
+    try {
+      cid = cidOfDigest(await digester.digest());
+    } catch (cause) {
+      await unlink(temp).catch(() => undefined);
+      throw cause;
+    }
+    const target = this.pathOf(cid);
+    try {
+      if (await this.holdsIntact(cid, target)) {
+        await unlink(temp);
+        return cid;
+      }
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(temp, target);
+    } catch (cause) {
+      await unlink(temp).catch(() => undefined);
+      if (await this.holdsIntact(cid, target).catch(() => false)) return cid;
+      throw storageError(`write blob ${cid} to`, target, cause);
+    }
+    await syncDirectory(path.dirname(target));
+    return cid;
+  }
+
+  /** See StreamingBlobStore.getStream: a whole blob is re-hashed as it is read; a range is not. */
+  async *getStream(cid: string, range: ByteRange = { start: 0 }): AsyncGenerator<Uint8Array> {
+    const target = this.pathOf(cid);
+    const size = await this.sizeOf(cid);
+    const { start, end } = checkRange(range, size);
+    if (start === end) return;
+    const whole = start === 0 && end === size;
+    const digester = new BlobDigester(nodeSegmentCrypto);
+    const stream = createReadStream(target, { start, end: end - 1, highWaterMark: STREAM_CHUNK });
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (whole) await digester.update(bytes);
+        yield bytes;
+      }
+    } catch (cause) {
+      throw storageError(`read blob ${cid} from`, target, cause);
+    } finally {
+      stream.destroy();
+    }
+    if (whole) {
+      const actual = await digester.digest().catch(() => undefined);
+      if (actual === undefined || !bytesEqual(actual, digestOfCid(cid)))
+        throw new CorruptBlobError(cid, actual ? cidOfDigest(actual) : "(not a well-formed v2 envelope any more)", target);
+    }
+  }
+
+  async sizeOf(cid: string): Promise<number> {
+    const target = this.pathOf(cid);
+    await this.init();
+    try {
+      return (await stat(target)).size;
+    } catch (cause) {
+      if (errnoOf(cause) === "ENOENT") throw new BlobNotFoundError(cid);
+      throw storageError(`look up blob ${cid} at`, target, cause);
+    }
+  }
+
+  /** The segment index of a stored v2 envelope (one pass over the file). */
+  async segmentIndex(cid: string): Promise<Uint8Array> {
+    const target = this.pathOf(cid);
+    await this.sizeOf(cid);
+    return (await segmentIndexOf(createReadStream(target, { highWaterMark: STREAM_CHUNK }), nodeSegmentCrypto)).index;
+  }
+
+  /** Whether `target` exists and hashes to `cid` (false when missing or damaged), read as a stream. */
+  private async holdsIntact(cid: string, target: string): Promise<boolean> {
+    const digester = new BlobDigester(nodeSegmentCrypto);
+    try {
+      for await (const chunk of createReadStream(target, { highWaterMark: STREAM_CHUNK }) as AsyncIterable<Buffer>)
+        await digester.update(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (cause) {
       if (errnoOf(cause) === "ENOENT") return false;
       throw storageError(`read blob ${cid} from`, target, cause);
     }
-    return (await verifyBlob(cid, existing)).ok;
+    const actual = await digester.digest().catch(() => undefined);
+    return actual !== undefined && bytesEqual(actual, digestOfCid(cid));
   }
 
   private async initialize(): Promise<void> {
@@ -200,9 +318,9 @@ export class FsBlobStore implements BlobStore {
     } catch (cause) {
       throw storageError("list the blob store directory", this.directory, cause);
     }
-    for (const shard of shards) {
-      if (!shard.isDirectory() || !SHARD_DIR.test(shard.name)) continue;
-      const shardPath = path.join(this.directory, shard.name);
+    // Streamed puts write at the top level (their CID is known only at the end), the others in a shard.
+    const folders = [this.directory, ...shards.filter((shard) => shard.isDirectory() && SHARD_DIR.test(shard.name)).map((shard) => path.join(this.directory, shard.name))];
+    for (const shardPath of folders) {
       let entries: string[];
       try {
         entries = await readdir(shardPath);

@@ -40,6 +40,7 @@ describe("npm run demo (the main job)", function () {
     expect(stdout).to.match(/inside the window: medication list released \(Emergency\)/);
     expect(stdout).to.match(/an hour later, the same fetch: refused/);
     expect(stdout).to.match(/one flipped bit .* failed its integrity check/);
+    expect(stdout).to.match(/university read 64 KiB at offset \d+ \(2 of 12 segments fetched, verified against the anchor\): matches the original/);
     expect(stdout).to.include("Done in");
   });
 

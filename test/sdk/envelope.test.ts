@@ -16,6 +16,7 @@ import {
   recordIdOf,
   sealRecord,
   ZERO_RECORD_ID,
+  type ParsedEnvelope,
   type RecordContext,
 } from "../../sdk/crypto/envelope";
 import { DecryptionError, FormatError, IntegrityError, InvalidArgumentError } from "../../sdk/errors";
@@ -102,17 +103,18 @@ describe("sdk/crypto/envelope", function () {
     });
 
     it("uses a fresh data key and a fresh IV for every record", async function () {
+      const ivOf = (envelope: Uint8Array): Uint8Array => (parseEnvelope(envelope) as ParsedEnvelope).iv;
       const a = await sealRecord(PLAINTEXT, context());
       const b = await sealRecord(PLAINTEXT, context());
       expect(bytesEqual(a.dataKey, b.dataKey)).to.equal(false);
-      expect(bytesEqual(parseEnvelope(a.envelope).iv, parseEnvelope(b.envelope).iv)).to.equal(false);
+      expect(bytesEqual(ivOf(a.envelope), ivOf(b.envelope))).to.equal(false);
       expect(a.recordId).to.not.equal(b.recordId);
 
       const key = randomBytes(32);
       const c = await sealRecord(PLAINTEXT, context(), key);
       const d = await sealRecord(PLAINTEXT, context(), key);
       expect(bytesEqual(c.dataKey, key)).to.equal(true);
-      expect(bytesEqual(parseEnvelope(c.envelope).iv, parseEnvelope(d.envelope).iv)).to.equal(false);
+      expect(bytesEqual(ivOf(c.envelope), ivOf(d.envelope))).to.equal(false);
       expect(utf8Decode((await openRecord(d.envelope, key)).plaintext)).to.equal(utf8Decode(PLAINTEXT));
     });
 
@@ -208,7 +210,9 @@ describe("sdk/crypto/envelope", function () {
       // Flips that make a header no writer produces.
       const invalidFlips: [string, Uint8Array, RegExp][] = [
         ["magic", flip(sealed.envelope, 0), /magic/],
-        ["format version", flip(sealed.envelope, 3, 0x03), /unsupported format version 2/],
+        ["format version", flip(sealed.envelope, 3, 0x02), /unsupported format version 3/],
+        // Version byte 2 makes it read as v2; where v1 has its iv, v2 has segmentSize (here 2^32-1, refused).
+        ["format version 2", (() => { const e = flip(sealed.envelope, 3, 0x03); e.fill(0xff, 110, 114); return e; })(), /\(v2\): header field segmentSize 4294967295/],
         ["chainId 0", (() => { const e = Uint8Array.from(sealed.envelope); e.fill(0, 4, 12); return e; })(), /chainId is 0/],
         ["zero patient", (() => { const e = Uint8Array.from(sealed.envelope); e.fill(0, 32, 52); return e; })(), /patient is the zero address/],
         ["dataClass", flip(sealed.envelope, 72, 0x80), /dataClass is 128/],
