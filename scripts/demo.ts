@@ -24,7 +24,7 @@ import { GatewayClient } from "../sdk/clients/gateway";
 import { PatientClient, relaySignedConsent } from "../sdk/clients/patient";
 import { ProviderClient, type PublishedRecord } from "../sdk/clients/provider";
 import { ResearcherClient } from "../sdk/clients/researcher";
-import { AccessDeniedError, ConsentLedgerError, IntegrityError } from "../sdk/errors";
+import { AccessDeniedError, AccessNotConfirmedError, ConsentLedgerError, IntegrityError } from "../sdk/errors";
 import { auditTrailToFhirBundle, consentToFhir } from "../sdk/fhir/export";
 import { FsBlobStore } from "../sdk/storage/fs-blob-store";
 import { saveDeployment } from "../sdk/deployments";
@@ -188,7 +188,7 @@ async function story(
 
   step("Patient B revokes; the next fetch is refused");
   await (await patient.B.revoke(university.address)).wait();
-  await expectRefusal("university fetching patient B's HbA1c", () =>
+  await expectRefusal("university fetching patient B's HbA1c", { requester: university.address, dataClass: "LAB_RESULT", purpose: "HRESCH" }, () =>
     uniGateway.fetchRecord({ recordId: records["B-hba1c-v2"].recordId, purpose: "HRESCH", keyPair: uniKeys }),
   );
 
@@ -202,7 +202,7 @@ async function story(
   say(`  inside the window: medication list released (${emergency.release.basis})`);
   await hre.network.provider.send("evm_increaseTime", [3601]);
   await hre.network.provider.send("evm_mine", []);
-  await expectRefusal("an hour later, the same fetch", () =>
+  await expectRefusal("an hour later, the same fetch", { requester: hospital.address, dataClass: "MEDICATION", purpose: "ETREAT" }, () =>
     hospitalGateway.fetchRecord({ recordId: records["C-meds"].recordId, purpose: "ETREAT", keyPair: hospitalKeys }),
   );
 
@@ -258,15 +258,33 @@ async function story(
   }
 }
 
-async function expectRefusal(what: string, attempt: () => Promise<unknown>) {
+/** Whom the chain must refuse, for what: the refusal must name exactly this. */
+interface ExpectedRefusal {
+  requester: string;
+  dataClass: string;
+  purpose: string;
+}
+
+/**
+ * Runs `attempt`, which the chain must refuse: only the gateway's 403 AccessDenied for this requester,
+ * data class and purpose counts. Any other failure (a gateway answering 404, 409, 429, 500 or 503, a
+ * refusal for another reason, "not confirmed yet") is rethrown, so the demo fails rather than print it
+ * as the refusal it shows.
+ */
+async function expectRefusal(what: string, expected: ExpectedRefusal, attempt: () => Promise<unknown>) {
   try {
     await attempt();
   } catch (error) {
-    if (error instanceof AccessDeniedError || (error instanceof ConsentLedgerError && /refused/i.test(error.shortMessage))) {
-      say(`  ${what}: refused — ${error instanceof ConsentLedgerError ? error.shortMessage : String(error)}`);
+    const code = error instanceof ConsentLedgerError ? /^HTTP 403 (\w+)$/.exec(error.details ?? "")?.[1] : undefined;
+    const reason = `no consent or emergency window lets ${expected.requester} read ${expected.dataClass} for ${expected.purpose} (checked at block `;
+    if (error instanceof AccessDeniedError && !(error instanceof AccessNotConfirmedError) && code === "AccessDenied" && error.shortMessage.startsWith(reason)) {
+      say(`  ${what}: refused (${code}) — ${error.shortMessage}`);
       return;
     }
-    throw error;
+    throw new ConsentLedgerError(`${what} failed, but not with the refusal the chain's rules call for`, {
+      details: `expected 403 AccessDenied "${reason}…", got ${error instanceof ConsentLedgerError ? `${error.name} (${error.details ?? "no code"}): ${error.shortMessage}` : String(error)}`,
+      cause: error,
+    });
   }
   throw new ConsentLedgerError(`${what} was allowed, but the chain says it must be refused`);
 }

@@ -2,26 +2,27 @@
  * The patient's consent dashboard (dapp/) end to end, in a real browser: the page built by Vite, served
  * with its API (scripts/lib/dapp-server.ts), against a real `hardhat node` seeded with the demo's story
  * and the real custodian gateway, all on loopback, driven in headless Chromium from Debian's packages
- * (/usr/bin/chromium) by playwright-core.
+ * (the `chromium` on the PATH, test/helpers/chromium.ts) by playwright-core.
  *
  * Screenshots go to test-artifacts/dapp/ (kept for a person to look at; a failed test adds one of the
- * page as it failed). The suite is skipped, saying why, only when /usr/bin/chromium is missing: CI
+ * page as it failed). Without Chromium the suite fails, saying how to install it; it never skips. CI
  * installs it with `apt-get install -y chromium`.
  */
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
+import { HDNodeWallet, Wallet, getAddress, type TypedDataDomain, type TypedDataField } from "ethers";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 import { DataClass, Purpose } from "../../sdk/codes";
 import { connect, type LedgerContracts } from "../../sdk/chain/connect";
+import { ResearcherClient } from "../../sdk/clients/researcher";
 import { buildDapp } from "../../scripts/lib/dapp-server";
 import { startDappStack, type DappStack } from "../../scripts/lib/dapp-stack";
+import { requireChromium } from "../helpers/chromium";
 
-const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -32,6 +33,8 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+/** Hardhat's default development mnemonic: public test keys, never for real funds. */
+const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 const ARTIFACTS = path.resolve(__dirname, "..", "..", "test-artifacts", "dapp");
 
 /**
@@ -70,6 +73,68 @@ function injectedWallet(options: { rpcUrl: string; account: string; chainId?: nu
   })();`;
 }
 
+/**
+ * An EIP-1193 wallet backed by a real key, as a person's wallet is: `wallet` (an ethers Wallet in this
+ * process, exposed to the page) signs every transaction and typed-data message itself and sends the
+ * transaction raw; reads go to the node. Signing methods never reach the node, so nothing here can be
+ * signed by the node's unlocked development accounts. Returns what the key signed.
+ */
+async function keyBackedWallet(target: Page, wallet: Wallet, rpcUrl: string): Promise<{ transactions: string[]; typedData: string[] }> {
+  const signed = { transactions: [] as string[], typedData: [] as string[] };
+  await target.exposeFunction("__walletSendTransaction", async (json: string) => {
+    const tx = JSON.parse(json) as { from?: string; to?: string; data?: string; value?: string; gas?: string };
+    if (tx.from && getAddress(tx.from) !== wallet.address) throw new Error(`the page asked ${wallet.address} to send from ${tx.from}`);
+    const sent = await wallet.sendTransaction({
+      to: tx.to,
+      data: tx.data,
+      value: tx.value ? BigInt(tx.value) : 0n,
+      gasLimit: tx.gas ? BigInt(tx.gas) : undefined,
+    });
+    signed.transactions.push(sent.hash);
+    return sent.hash;
+  });
+  await target.exposeFunction("__walletSignTypedData", async (json: string) => {
+    const { domain, types, message } = JSON.parse(json) as { domain: TypedDataDomain; types: Record<string, TypedDataField[]>; message: Record<string, unknown> };
+    const { EIP712Domain: _, ...rest } = types;
+    const signature = await wallet.signTypedData(domain, rest, message);
+    signed.typedData.push(signature);
+    return signature;
+  });
+  await target.addInitScript(`(() => {
+    const rpcUrl = ${JSON.stringify(rpcUrl)};
+    const account = ${JSON.stringify(wallet.address)};
+    let id = 0;
+    const rpc = async (method, params) => {
+      const response = await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+      });
+      const body = await response.json();
+      if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data });
+      return body.result;
+    };
+    window.ethereum = {
+      isTestWallet: true,
+      async request({ method, params }) {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [account];
+        if (method === "eth_sendTransaction") return window.__walletSendTransaction(JSON.stringify(params[0]));
+        if (method === "eth_signTypedData_v4") {
+          if (params[0].toLowerCase() !== account.toLowerCase()) throw Object.assign(new Error("unknown account " + params[0]), { code: 4100 });
+          return window.__walletSignTypedData(typeof params[1] === "string" ? params[1] : JSON.stringify(params[1]));
+        }
+        if (/^(eth_sign|personal_sign|eth_signTransaction|eth_signTypedData)/.test(method)) {
+          throw Object.assign(new Error("this wallet does not support " + method), { code: 4200 });
+        }
+        return rpc(method, params);
+      },
+      on() {},
+      removeListener() {},
+    };
+  })();`);
+  return signed;
+}
+
 describe("the patient's consent dashboard (dapp/) in Chromium", function () {
   this.timeout(240_000);
 
@@ -89,10 +154,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
   const entry = (target: Page, selector: string) => target.locator(`[data-testid="audit-entry"]${selector}`);
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log(`    skipped: ${CHROMIUM} is missing; install Debian's chromium (apt-get install -y chromium) to run the dashboard's browser test`);
-      this.skip();
-    }
+    const executablePath = requireChromium();
     await mkdir(ARTIFACTS, { recursive: true });
     buildDir = await mkdtemp(path.join(os.tmpdir(), "consent-dapp-build-"));
     await buildDapp(buildDir, { logLevel: "silent" });
@@ -101,7 +163,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
 
     profileDir = await mkdtemp(path.join(os.tmpdir(), "consent-dapp-chromium-"));
     context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
+      executablePath,
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1440, height: 1000 },
@@ -322,6 +384,124 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     } finally {
       await other.close();
     }
+  });
+
+  describe("through an injected EIP-1193 wallet holding patient B's key", function () {
+    let other: Page;
+    let signed: { transactions: string[]; typedData: string[] };
+    let patientB: Wallet;
+    const requests: Record<string, string> = {};
+
+    before(async function () {
+      // Two new requests to patient B, from the researchers (their own accounts, not the page's).
+      for (const [label, who, dataClasses] of [
+        ["university", stack!.cast.university, ["CONDITION"]],
+        ["pharma", stack!.cast.pharma, ["VITAL_SIGNS"]],
+      ] as const) {
+        const researcher = new ResearcherClient(await connect(who, stack!.deployment), who);
+        const { requestId } = await (
+          await researcher.requestAccess({
+            patient: stack!.cast.patientB.address,
+            dataClasses: [...dataClasses],
+            purpose: "HRESCH",
+            researchCategory: "HMB",
+            duration: 30 * 86400,
+            studyId: "HbA1c-outcomes-2026",
+          })
+        ).wait();
+        requests[label] = requestId;
+      }
+      // Hardhat's public development key #5 (patient B): the wallet signs with it, the node is never asked to.
+      patientB = new Wallet(HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, "m/44'/60'/0'/0/5").privateKey, stack!.provider);
+      expect(patientB.address).to.equal(stack!.cast.patientB.address);
+      other = await context!.newPage();
+      other.on("pageerror", (error) => consoleErrors.push(error.message));
+      signed = await keyBackedWallet(other, patientB, stack!.rpcUrl);
+      await other.goto(`${stack!.url}/?wallet=injected`);
+      await ready(other);
+      expect(await other.evaluate(() => document.body.dataset.state)).to.equal("ready");
+      expect(await other.locator('[data-testid="identity"], #identity').textContent()).to.include("browser wallet");
+    });
+    after(async () => other?.close());
+
+    /** The last transaction the key signed was mined, from patient B, successfully. */
+    const lastSentByTheKey = async (before: number) => {
+      expect(signed.transactions.length, "transactions the injected wallet's key signed").to.equal(before + 1);
+      const hash = signed.transactions[before];
+      const [tx, receipt] = await Promise.all([stack!.provider.getTransaction(hash), stack!.provider.getTransactionReceipt(hash)]);
+      expect(tx?.from).to.equal(patientB.address);
+      expect(receipt?.status).to.equal(1);
+      return receipt!;
+    };
+
+    it("grants access with a transaction the wallet's key signs", async function () {
+      const sent = signed.transactions.length;
+      const hospital = stack!.cast.hospital.address;
+      await other.locator("summary", { hasText: "Grant access to someone" }).click();
+      const form = other.locator(".grant-form");
+      await form.locator('input[name="grantee"]').fill(hospital);
+      await form.locator('input[name="dataClass"][value="IMAGING"]').check();
+      await form.locator('input[name="purpose"][value="TREAT"]').check();
+      await form.locator('input[name="until"]').fill("2031-06-30");
+      await form.locator('[data-action="grant"]').click();
+      await other.locator(`[data-testid="grant"][data-grantee="${hospital}"]`).waitFor({ timeout: 30_000 });
+      await ready(other);
+      expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Granted until/);
+      const receipt = await lastSentByTheKey(sent);
+      expect(await entry(other, `[data-action="consent-granted"][data-counterparty="${hospital}"][data-basis="patient"]`).count()).to.equal(1);
+      expect(receipt.to).to.equal(stack!.deployment.ledger);
+      await shot(other, "10-injected-wallet-grant");
+    });
+
+    it("approves one request and denies another, each signed by the wallet's key", async function () {
+      const university = stack!.cast.university.address;
+      let sent = signed.transactions.length;
+      await other.locator(`[data-testid="request"][data-request-id="${requests.university}"] [data-action="approve"]`).click();
+      await other.locator(`[data-testid="request"][data-request-id="${requests.university}"]`).waitFor({ state: "detached", timeout: 30_000 });
+      await ready(other);
+      expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Approved: university may see Condition until/);
+      await lastSentByTheKey(sent);
+      expect(await entry(other, `[data-action="request-approved"][data-request-id="${requests.university}"][data-basis="patient"]`).count()).to.equal(1);
+      expect(await other.locator(`[data-testid="grant"][data-grantee="${university}"]`).count()).to.equal(1);
+
+      sent = signed.transactions.length;
+      await other.locator(`[data-testid="request"][data-request-id="${requests.pharma}"] [data-action="deny"]`).click();
+      await entry(other, `[data-action="request-denied"][data-request-id="${requests.pharma}"][data-basis="patient"]`).waitFor({ timeout: 30_000 });
+      await ready(other);
+      expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Denied: pharma's request is closed/);
+      await lastSentByTheKey(sent);
+      expect(await other.locator('[data-testid="request"]').count()).to.equal(0);
+    });
+
+    it("revokes with a transaction the wallet's key signs, and signs a gasless revocation the relayer submits", async function () {
+      const [hospital, university] = [stack!.cast.hospital.address, stack!.cast.university.address];
+      const sent = signed.transactions.length;
+      await other.locator(`[data-testid="grant"][data-grantee="${hospital}"] [data-action="revoke"]`).click();
+      await entry(other, `[data-action="consent-revoked"][data-counterparty="${hospital}"][data-basis="patient"]`).waitFor({ timeout: 30_000 });
+      await ready(other);
+      await lastSentByTheKey(sent);
+      expect(await other.locator(`[data-testid="grant"][data-grantee="${hospital}"]`).count()).to.equal(0);
+
+      const typed = signed.typedData.length;
+      await other.locator('[data-testid="gasless"]').check();
+      await other.locator(`[data-testid="grant"][data-grantee="${university}"] [data-action="revoke"]`).click();
+      const dialog = other.locator('[data-testid="signed-dialog"]');
+      await dialog.waitFor({ timeout: 30_000 });
+      const revocation = JSON.parse((await dialog.locator('[data-testid="signed-json"]').textContent()) as string);
+      expect(signed.typedData.slice(typed)).to.deep.equal([revocation.signature]);
+      expect(revocation).to.include({ kind: "revoke", signer: patientB.address });
+      await dialog.locator('[data-action="relay"]').click();
+      await entry(other, `[data-action="consent-revoked"][data-counterparty="${university}"][data-basis="signature"]`).waitFor({ timeout: 30_000 });
+      await ready(other);
+      expect(signed.transactions.length, "the relayer sent it, not the wallet").to.equal(sent + 1);
+      expect(await other.locator(`[data-testid="grant"][data-grantee="${university}"]`).count()).to.equal(0);
+      await other.locator('[data-testid="gasless"]').uncheck();
+      await shot(other, "11-injected-wallet-revoked");
+    });
+
+    it("threw nothing unexpected in the page", function () {
+      expect(consoleErrors).to.deep.equal([]);
+    });
   });
 
   it("threw nothing unexpected in the page", function () {

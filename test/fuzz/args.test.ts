@@ -25,7 +25,7 @@ import {
 } from "../../sdk/args";
 import { DataClass, Duo, DUO_MODIFIERS, DUO_PERMISSIONS, DUO_RESEARCH_CATEGORIES, Purpose } from "../../sdk/codes";
 import { InvalidArgumentError, UnknownCodeError } from "../../sdk/errors";
-import { anyValue, fuzz, plainJsonValue, refused, settle } from "./fuzz";
+import { anyValue, fuzz, plainJsonValue, refused, settle, settleAs } from "./fuzz";
 
 const FILE = "test/fuzz/args.test.ts";
 
@@ -177,12 +177,23 @@ describe("fuzzing sdk/args", function () {
       this,
       FILE,
       fc.asyncProperty(anyValue, async (value) => {
-        await settle("requireAddress", () => requireAddress(value, "x"));
-        await settle("requireBytes32", () => requireBytes32(value, "x"));
-        await settle("dataClassCode", () => dataClassCode(value as never));
-        await settle("purposeMask", () => purposeMask(value as never));
-        await settle("toUnixSeconds", () => toUnixSeconds(value as never, "x"));
-        await settle("toDurationSeconds", () => toDurationSeconds(value as never, "x"));
+        // Refused: always an InvalidArgumentError (UnknownCodeError is one). Accepted: only what the
+        // parser's contract allows, checked here without the parser.
+        const address = await settleAs("requireAddress", () => requireAddress(value, "x"), [InvalidArgumentError]);
+        if (address.ok) expect(address.value).to.equal(getAddress(value as string));
+        const bytes32 = await settleAs("requireBytes32", () => requireBytes32(value, "x"), [InvalidArgumentError]);
+        if (bytes32.ok) expect(bytes32.value).to.equal((value as string).toLowerCase()).and.match(/^0x[0-9a-f]{64}$/);
+        const dataClass = await settleAs("dataClassCode", () => dataClassCode(value as never), [InvalidArgumentError]);
+        if (dataClass.ok) expect(Object.values(DataClass)).to.include(dataClass.value);
+        const purposes = await settleAs("purposeMask", () => purposeMask(value as never), [InvalidArgumentError]);
+        if (purposes.ok) expect(Number.isSafeInteger(purposes.value) && purposes.value > 0 && purposes.value < 2 ** 32).to.equal(true);
+        for (const [name, parse] of [
+          ["toUnixSeconds", toUnixSeconds],
+          ["toDurationSeconds", toDurationSeconds],
+        ] as const) {
+          const seconds = await settleAs(name, () => parse(value as never, "x"), [InvalidArgumentError]);
+          if (seconds.ok) expect(Number.isSafeInteger(seconds.value) && seconds.value >= 0 && seconds.value < 2 ** 40).to.equal(true);
+        }
       }),
     );
   });

@@ -9,7 +9,7 @@ import { ZeroAddress, getAddress } from "ethers";
 
 import { type Deployment, parseDeployment } from "../../sdk/chain/connect";
 import { ConsentLedgerError } from "../../sdk/errors";
-import { fuzz, jsonValue, plainJsonValue, prototypeShadowingJson, refused, settle } from "./fuzz";
+import { fuzz, jsonValue, plainJsonValue, prototypeShadowingJson, refused, settle, settleAs } from "./fuzz";
 
 const FILE = "test/fuzz/deployment.test.ts";
 
@@ -39,6 +39,48 @@ const fieldValues = fc.oneof(
   fc.constantFrom("0x", ZeroAddress, VALID.ledger.toLowerCase(), VALID.ledger.toUpperCase().replace("0X", "0x"), "1", "0x10", "1e3", " 5 ", -1, 0, 1.5, 2 ** 53, true),
 );
 
+/** A whole number as a deployment file may hold it (a safe integer ≥ 0, or up to 15 decimal digits). */
+function whole(value: unknown): number | undefined {
+  const n = typeof value === "number" ? value : typeof value === "string" && /^[0-9]{1,15}$/.test(value) ? Number(value) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** An address as a deployment may hold it: 0x and 40 hex digits, checksummed if mixed-case, not zero. */
+function address(value: unknown): string | undefined {
+  if (typeof value !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(value) || /^0x0{40}$/.test(value)) return undefined;
+  const lower = value.toLowerCase() === value || value.slice(2).toUpperCase() === value.slice(2);
+  const checksummed = getAddress(value.toLowerCase());
+  return lower || checksummed === value ? checksummed : undefined;
+}
+
+/**
+ * The oracle, written from parseDeployment's documentation and not from its code: what it must return for
+ * JSON `input`, or undefined where it must refuse.
+ */
+function expectedDeployment(input: unknown): Deployment | undefined {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  const d = input as Record<string, unknown>;
+  const chainId = Object.hasOwn(d, "chainId") ? whole(d.chainId) : undefined;
+  if (!chainId) return undefined;
+  let deployedAtBlock: number | undefined;
+  if (Object.hasOwn(d, "deployedAtBlock") && d.deployedAtBlock !== undefined) {
+    deployedAtBlock = whole(d.deployedAtBlock);
+    if (deployedAtBlock === undefined) return undefined;
+  }
+  const addresses = (["ledger", "records", "accessLog", "keys"] as const).map((k) => (Object.hasOwn(d, k) ? address(d[k]) : undefined));
+  if (addresses.some((a) => a === undefined)) return undefined;
+  const [ledger, records, accessLog, keys] = addresses as string[];
+  return { chainId, ledger, records, accessLog, keys, deployedAtBlock };
+}
+
+/** A valid deployment whose chainId or deployedAtBlock is some number, numeric text or near miss. */
+const numericField = fc
+  .tuple(
+    fc.constantFrom("chainId", "deployedAtBlock"),
+    fc.oneof(fc.integer(), fc.double(), fc.nat().map(String), fc.stringMatching(/^[-+ 0-9.eE]{0,17}$/), fieldValues),
+  )
+  .map(([field, value]) => ({ ...VALID, [field]: value }) as Record<string, unknown>);
+
 describe("fuzzing sdk/chain/connect parseDeployment", function () {
   it("accepts the deployment files npm run deploy writes", function () {
     expect(parseDeployment(JSON.parse(JSON.stringify(VALID)))).to.deep.equal(VALID);
@@ -48,7 +90,7 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(fc.oneof(plainJsonValue, mutated(fieldValues)), async (input) => {
+      fc.asyncProperty(fc.oneof(plainJsonValue, mutated(fieldValues), numericField), async (input) => {
         const outcome = await settle("parseDeployment", () => parseDeployment(input));
         if (!outcome.ok) return;
         const d = outcome.value;
@@ -57,6 +99,9 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
           expect(address).to.equal(getAddress(address));
           expect(address).to.not.equal(ZeroAddress);
         }
+        // deployedAtBlock (where a client starts reading logs): absent, or a whole block number.
+        if (d.deployedAtBlock !== undefined) expect(Number.isSafeInteger(d.deployedAtBlock) && d.deployedAtBlock >= 0, `deployedAtBlock ${d.deployedAtBlock}`).to.equal(true);
+        expect(d).to.deep.equal(expectedDeployment(input));
       }),
       1000,
     );
@@ -88,7 +133,9 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
       this,
       FILE,
       fc.asyncProperty(fc.oneof(jsonValue, mutated(jsonValue), mutated(prototypeShadowingJson)), async (input) => {
-        await settle("parseDeployment", () => parseDeployment(input));
+        const outcome = await settleAs("parseDeployment", () => parseDeployment(input), [ConsentLedgerError]);
+        // Refused exactly when the documented rules refuse it, accepted as the rules read it.
+        expect(outcome.ok ? outcome.value : "refused").to.deep.equal(expectedDeployment(input) ?? "refused");
       }),
     );
   });

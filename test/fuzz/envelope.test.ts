@@ -23,7 +23,7 @@ import {
   type SealedRecord,
 } from "../../sdk/crypto/envelope";
 import { DecryptionError, FormatError, IntegrityError, InvalidArgumentError } from "../../sdk/errors";
-import { anyValue, damaged, flipBit, fuzz, jsonValue, refused, settle } from "./fuzz";
+import { anyValue, damaged, flipBit, fuzz, jsonValue, refused, settle, settleAs } from "./fuzz";
 
 const FILE = "test/fuzz/envelope.test.ts";
 
@@ -235,16 +235,36 @@ describe("fuzzing sdk/crypto/envelope", function () {
     // Found by the property above when it drew expectations from JSON values; counterexample:
     //   openRecord(envelope, key, { chainId: { toString: "" } })  →  TypeError: Cannot convert object to primitive value
     // Fix: describe values with a helper that never throws (SECURITY.md, "Findings").
-    it("refuses expectations of any JSON shape with a ConsentLedgerError", async function () {
+    it("refuses expectations of any JSON shape with an InvalidArgumentError, or an IntegrityError when well-formed but wrong", async function () {
+      // Any JSON, and the well-formed values (small numbers, the context's own addresses) that are right or
+      // wrong only by their value.
+      const json = fc.oneof(
+        jsonValue,
+        fc.integer({ min: -2, max: 20 }),
+        fc.constantFrom(CONTEXT.registry, CONTEXT.patient.toLowerCase(), CONTEXT.provider, ZERO_RECORD_ID, `0x${"11".repeat(32)}`),
+      );
       const expectation = fc.record(
-        { chainId: jsonValue, registry: jsonValue, dataClass: jsonValue, version: jsonValue, previousRecordId: jsonValue, contentType: jsonValue },
+        { chainId: json, registry: json, patient: json, provider: json, dataClass: json, version: json, previousRecordId: json, contentType: json },
         { requiredKeys: [] },
       );
       await fuzz(
         this,
         FILE,
         fc.asyncProperty(expectation, async (expected) => {
-          await settle("openRecord", () => openRecord(sealed.envelope, sealed.dataKey, expected as Parameters<typeof openRecord>[2]));
+          // A malformed expectation is the caller's InvalidArgumentError; a well-formed one the header
+          // contradicts is an IntegrityError. The envelope and key are real, so nothing else may refuse it.
+          const outcome = await settleAs(
+            "openRecord",
+            () => openRecord(sealed.envelope, sealed.dataKey, expected as Parameters<typeof openRecord>[2]),
+            [InvalidArgumentError, IntegrityError],
+          );
+          // It opens only when every expectation given names what was sealed.
+          if (outcome.ok) {
+            for (const [field, value] of Object.entries(expected)) {
+              const sealedValue = (outcome.value.context as unknown as Record<string, unknown>)[field];
+              expect(String(value).toLowerCase(), field).to.equal(String(sealedValue).toLowerCase());
+            }
+          }
         }),
       );
     });

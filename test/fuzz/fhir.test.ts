@@ -8,7 +8,7 @@ import fc from "fast-check";
 
 import { InvalidArgumentError } from "../../sdk/errors";
 import { assertFhirResource, parseFhirJson } from "../../sdk/fhir/resource";
-import { anyValue, fuzz, jsonValue, prototypeShadowingJson, refused, settle } from "./fuzz";
+import { anyValue, fuzz, jsonValue, prototypeShadowingJson, refused, settle, settleAs } from "./fuzz";
 
 const FILE = "test/fuzz/fhir.test.ts";
 const FHIR_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
@@ -47,12 +47,12 @@ describe("fuzzing sdk/fhir/resource", function () {
     );
   });
 
-  it("parseFhirJson: non-text input (as a careless caller may pass) is refused, never a crash", async function () {
+  it("parseFhirJson: non-text input (as a careless caller may pass) is refused with an InvalidArgumentError", async function () {
     await fuzz(
       this,
       FILE,
       fc.asyncProperty(anyValue.filter((v) => typeof v !== "string"), async (value) => {
-        await settle("parseFhirJson", () => parseFhirJson(value as string));
+        await refused("parseFhirJson", () => parseFhirJson(value as string), [InvalidArgumentError]);
       }),
     );
   });
@@ -90,7 +90,9 @@ describe("fuzzing sdk/fhir/resource", function () {
       this,
       FILE,
       fc.asyncProperty(fc.oneof(anyValue, prototypeShadowingJson, fc.record({ resourceType: anyValue })), async (value) => {
-        await settle("assertFhirResource", () => assertFhirResource(value));
+        // Only a FHIR-shaped object may pass; everything else, whatever its type, is an InvalidArgumentError.
+        const outcome = await settleAs("assertFhirResource", () => assertFhirResource(value), [InvalidArgumentError]);
+        if (outcome.ok) expect((value as { resourceType: unknown }).resourceType).to.be.a("string").and.match(FHIR_TYPE);
       }),
     );
   });

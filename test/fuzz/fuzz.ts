@@ -5,10 +5,14 @@
  *
  *   FUZZ_RUNS=20000 npx hardhat test test/fuzz/envelope.test.ts          (default: DEFAULT_RUNS per property)
  *   FUZZ_SEED=<seed> FUZZ_PATH=<path> npx hardhat test test/fuzz/envelope.test.ts --grep "<test title>"
+ *
+ * The seed is FUZZ_SEED (CI derives it from the commit) or a random one, printed at the start of the run
+ * (test/helpers/seed.ts).
  */
 import fc from "fast-check";
 
 import { ConsentLedgerError } from "../../sdk/errors";
+import { fuzzSeed } from "../helpers/seed";
 
 export const DEFAULT_RUNS = 300;
 /** A parser that takes longer than this on inputs of a few kilobytes is as good as hung. */
@@ -31,7 +35,7 @@ export async function fuzz<Ts>(
 ): Promise<void> {
   const details = await fc.check(property, {
     numRuns: runs(fallback),
-    seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined,
+    seed: fuzzSeed(),
     path: process.env.FUZZ_PATH || undefined,
   });
   if (!details.failed) return;
@@ -76,18 +80,30 @@ export async function settle<T>(label: string, fn: () => T | Promise<T>): Promis
   return outcome;
 }
 
+type ErrorClass = abstract new (...args: any[]) => ConsentLedgerError; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const names = (types: readonly ErrorClass[]): string => types.map((t) => t.name).join(" or ");
+
+/**
+ * Like settle, but a refusal must be one of `types` (the class a test's title promises), not just any
+ * ConsentLedgerError: a parser that starts refusing bad input with the wrong error fails here.
+ */
+export async function settleAs<T>(label: string, fn: () => T | Promise<T>, types: readonly ErrorClass[]): Promise<Outcome<Awaited<T>>> {
+  const outcome = await settle(label, fn);
+  if (!outcome.ok && !types.some((type) => outcome.error instanceof type)) {
+    throw new Error(`${label}: refused with ${outcome.error.name} (${outcome.error.shortMessage}), expected ${names(types)}`);
+  }
+  return outcome;
+}
+
 /** Like settle, but the call must fail, with one of `types`; returns the error. */
 export async function refused(
   label: string,
   fn: () => unknown,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  types: readonly (abstract new (...args: any[]) => ConsentLedgerError)[],
+  types: readonly ErrorClass[],
 ): Promise<ConsentLedgerError> {
-  const outcome = await settle(label, fn);
-  if (outcome.ok) throw new Error(`${label}: accepted, but must be refused with ${types.map((t) => t.name).join(" or ")}`);
-  if (!types.some((type) => outcome.error instanceof type)) {
-    throw new Error(`${label}: refused with ${outcome.error.name} (${outcome.error.shortMessage}), expected ${types.map((t) => t.name).join(" or ")}`);
-  }
+  const outcome = await settleAs(label, fn, types);
+  if (outcome.ok) throw new Error(`${label}: accepted, but must be refused with ${names(types)}`);
   return outcome.error;
 }
 

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { expect } from "chai";
 import { ZeroHash } from "ethers";
 
-import { GatewayClient, GatewayError } from "../../sdk/clients/gateway";
+import { GatewayClient } from "../../sdk/clients/gateway";
 import { PatientClient } from "../../sdk/clients/patient";
 import { ProviderClient, type PublishedRecord } from "../../sdk/clients/provider";
 import { DataClass } from "../../sdk/codes";
@@ -278,6 +278,6 @@ describe("the custodian gateway: ingest and tampering", function () {
     const missing = await gatewayFetch(`${gateway.url}/admin`);
     expect(missing.status).to.equal(404);
     expect(missing.body.error).to.equal("NotFound");
-    expect(GatewayError).to.be.a("function");
+    expect(missing.body.reason).to.equal("no route GET /admin");
   });
 });

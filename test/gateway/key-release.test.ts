@@ -4,7 +4,7 @@ import { GatewayError } from "../../sdk/clients/gateway";
 import { PatientClient } from "../../sdk/clients/patient";
 import type { PublishedRecord } from "../../sdk/clients/provider";
 import { AccessBasis, EmergencyReason, Purpose } from "../../sdk/codes";
-import { AccessDeniedError, WrongRecipientKeyError } from "../../sdk/errors";
+import { AccessDeniedError, AccessNotConfirmedError, WrongRecipientKeyError } from "../../sdk/errors";
 import type { RunningGateway } from "../../gateway/start";
 import {
   chainNow,
@@ -118,7 +118,7 @@ describe("the custodian gateway: key release", function () {
 
     it("refuses a purpose the consent does not cover", async function () {
       const error = await reader.gateway.requestKey(record.recordId, "BIORCH").catch((caught: unknown) => caught);
-      expect(error).to.be.instanceOf(AccessDeniedError);
+      expectDenied(error, setup.signers.researcher.address, "LAB_RESULT", "BIORCH");
     });
   });
 
@@ -174,7 +174,7 @@ describe("the custodian gateway: key release", function () {
       const revoked = await (await patient.revoke(setup.signers.otherResearcher.address)).wait();
       expect(revoked.grantee).to.equal(setup.signers.otherResearcher.address);
       const error = await other.gateway.requestKey(record.recordId, "BIORCH").catch((caught: unknown) => caught);
-      expect(error).to.be.instanceOf(AccessDeniedError);
+      expectDenied(error, setup.signers.otherResearcher.address, "LAB_RESULT", "BIORCH");
     });
   });
 
@@ -250,7 +250,7 @@ describe("the custodian gateway: key release", function () {
 
     it("does not cover research purposes", async function () {
       const error = await clinician.gateway.requestKey(record.recordId, "HRESCH").catch((caught: unknown) => caught);
-      expect(error).to.be.instanceOf(AccessDeniedError);
+      expectDenied(error, setup.signers.clinician.address, "LAB_RESULT", "HRESCH");
     });
 
     it("refuses once the window has closed on chain time", async function () {
@@ -264,6 +264,20 @@ describe("the custodian gateway: key release", function () {
     });
   });
 });
+
+/**
+ * The gateway's refusal for "the chain allows no read": 403 AccessDenied (not AccessNotConfirmed, not
+ * another 403), with the reason naming the requester, the data class and the purpose.
+ */
+function expectDenied(error: unknown, requester: string, dataClass: string, purpose: string): void {
+  expect(error).to.be.instanceOf(AccessDeniedError);
+  expect(error).to.not.be.instanceOf(AccessNotConfirmedError);
+  const denied = error as AccessDeniedError;
+  expect(denied.details).to.equal("HTTP 403 AccessDenied");
+  expect(denied.shortMessage).to.match(
+    new RegExp(`^no consent or emergency window lets ${requester} read ${dataClass} for ${purpose} \\(checked at block \\d+\\)$`),
+  );
+}
 
 /** A session token obtained through the client's real login (for raw HTTP requests). */
 async function loginToken(client: { authenticate(): Promise<unknown> }): Promise<{ token: string }> {

@@ -21,6 +21,7 @@ import { type ContractTransactionResponse, type Interface, ZeroAddress, ZeroHash
 import { network } from "hardhat";
 
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
+import { fuzzSeed } from "../helpers/seed";
 import { type ViewCall, readAll } from "./chain-reader";
 import { ConsentModel, Revert, Role } from "./consent-model";
 import { type BatchedRecord, RecordRegistryModel, type RecordState } from "./record-registry-model";
@@ -31,7 +32,6 @@ const envInt = (name: string, fallback: number): number => {
 };
 const RUNS = envInt("FUZZ_RUNS", 60);
 const MAX_STEPS = envInt("FUZZ_STEPS", 20);
-const SEED = process.env.FUZZ_SEED ? envInt("FUZZ_SEED", 0) : undefined;
 const PATH = process.env.FUZZ_PATH || undefined;
 const GAS = 5_000_000;
 /** With FUZZ_STATS=1: how each kind of operation fared (ok, or which custom error), printed at the end. */
@@ -425,7 +425,7 @@ describe("RecordRegistry, model-based", function () {
   it(`agrees with the reference model over ${RUNS} random sequences of up to ${MAX_STEPS} operations`, async function () {
     this.timeout(0);
     const property = fc.asyncProperty(fc.array(readable(opArb), { minLength: 1, maxLength: MAX_STEPS, size: "max" }), runSequence);
-    const details = await fc.check(property, { numRuns: RUNS, seed: SEED, path: PATH });
+    const details = await fc.check(property, { numRuns: RUNS, seed: fuzzSeed(), path: PATH });
     if (STATS) for (const [key, n] of [...outcomes].sort()) console.log(`      ${key.padEnd(44)} ${n}`);
     if (details.failed) {
       const cause = details.errorInstance;

@@ -36,9 +36,14 @@ describe("npm run demo (the main job)", function () {
 
   it("tells the story and ends well", function () {
     expect(stdout).to.include("matches the original");
-    expect(stdout).to.match(/university fetching patient B's HbA1c: refused/);
+    // Refused by the gateway's 403 AccessDenied naming who, what and why: the demo prints nothing else as a refusal.
+    expect(stdout).to.match(
+      /university fetching patient B's HbA1c: refused \(AccessDenied\) — no consent or emergency window lets 0x[0-9a-fA-F]{40} read LAB_RESULT for HRESCH \(checked at block \d+\)/,
+    );
     expect(stdout).to.match(/inside the window: medication list released \(Emergency\)/);
-    expect(stdout).to.match(/an hour later, the same fetch: refused/);
+    expect(stdout).to.match(
+      /an hour later, the same fetch: refused \(AccessDenied\) — no consent or emergency window lets 0x[0-9a-fA-F]{40} read MEDICATION for ETREAT \(checked at block \d+\)/,
+    );
     expect(stdout).to.match(/one flipped bit .* failed its integrity check/);
     expect(stdout).to.match(/university read 64 KiB at offset \d+ \(2 of 12 segments fetched, verified against the anchor\): matches the original/);
     expect(stdout).to.include("Done in");

@@ -23,6 +23,8 @@ import {
 import { FsBlobStore, shardOf } from "../../sdk/storage/fs-blob-store";
 import { BlobNotFoundError, FormatError, InvalidArgumentError, StorageError } from "../../sdk/errors";
 import { expectRejects, expectThrows } from "../helpers/expect-error";
+import { runAsNonRoot } from "../helpers/non-root";
+import type { ReadOnlyPutOutcome } from "../helpers/read-only-store";
 
 /** The CID of the empty raw block, as every IPFS implementation computes it. */
 const EMPTY_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
@@ -262,18 +264,14 @@ describe("sdk/storage/blob-store", function () {
       expectThrows(() => new FsBlobStore(""), InvalidArgumentError);
     });
 
+    // Root ignores file permissions, and CI runs as root: then the check runs in a child process as nobody.
     it("a directory without write permission: StorageError with a hint", async function () {
-      if (process.getuid?.() === 0) this.skip(); // root ignores file permissions
-      const directory = freshDirectory();
-      const store = await FsBlobStore.open(directory);
-      await chmod(directory, 0o500);
-      try {
-        const error = await expectRejects(store.put(randomBytes(10)), StorageError);
-        expect(error.message).to.contain("EACCES");
-        expect(error.hint).to.contain("Permission denied");
-      } finally {
-        await chmod(directory, 0o700);
-      }
+      const { uid, result } = await runAsNonRoot<ReadOnlyPutOutcome>(path.resolve(__dirname, "../helpers/read-only-store.ts"), "putIntoReadOnlyDirectory");
+      expect(uid, "the check ran without root privileges").to.not.equal(0);
+      expect(result.accepted, "the put into a read-only directory was refused").to.equal(false);
+      expect(result.isStorageError, `${result.name}: ${result.message}`).to.equal(true);
+      expect(result.message).to.contain("EACCES").and.contain(result.directory);
+      expect(result.hint).to.contain("Permission denied");
     });
 
     it("a read of a path that is a directory: StorageError, not a crash", async function () {
