@@ -14,6 +14,7 @@ import { Command, CommanderError, Option } from "commander";
 import { registerAdmin } from "./commands/admin";
 import { openContexts } from "./commands/common";
 import { registerKeys } from "./commands/keys";
+import { registerFhir } from "./commands/fhir";
 import { registerPatient } from "./commands/patient";
 import { registerProvider } from "./commands/provider";
 import { registerRelay } from "./commands/relay";
@@ -122,6 +123,7 @@ Examples:
   registerAdmin(program);
   registerRelay(program);
   registerKeys(program);
+  registerFhir(program);
   return program;
 }
 

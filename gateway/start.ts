@@ -21,6 +21,7 @@ import { Authenticator } from "./auth";
 import { DEFAULTS, type GatewayConfig } from "./config";
 import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";
+import { interopPlugin } from "./interop";
 import { buildGatewayApp } from "./server";
 import { GatewayStore, StoreIdentityError } from "./store";
 
@@ -301,6 +302,7 @@ async function startHoldingLock(
     now: options.now,
   });
   opened.app = app;
+  await app.register(interopPlugin, { contracts, authenticator, vault, dataDir: config.dataDir, publicUrl: () => publicUrl, rateLimitPerMinute: config.rateLimitPerMinute, now: options.now });
 
   let address: string;
   try {

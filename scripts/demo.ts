@@ -25,7 +25,7 @@ import { PatientClient, relaySignedConsent } from "../sdk/clients/patient";
 import { ProviderClient, type PublishedRecord } from "../sdk/clients/provider";
 import { ResearcherClient } from "../sdk/clients/researcher";
 import { AccessDeniedError, AccessNotConfirmedError, ConsentLedgerError, IntegrityError } from "../sdk/errors";
-import { auditTrailToFhirBundle, consentToFhir } from "../sdk/fhir/export";
+import { auditTrailToFhirBundle, consentToFhir, fhirCollection } from "../sdk/fhir/export";
 import { FsBlobStore } from "../sdk/storage/fs-blob-store";
 import { saveDeployment } from "../sdk/deployments";
 import { startGateway, type RunningGateway } from "../gateway/start";
@@ -253,7 +253,7 @@ async function story(
     );
     await writeFile(
       path.join(outDir, `patient-${label}-consents.fhir.json`),
-      JSON.stringify({ resourceType: "Bundle", type: "collection", entry: consents.map((c) => ({ resource: consentToFhir(c, { chainId, now: nowSeconds }) })) }, null, 2),
+      JSON.stringify(fhirCollection(consents.map((c) => consentToFhir(c, { chainId, ledger: ledgerAddress, now: nowSeconds }))), null, 2),
     );
   }
 }

@@ -25,20 +25,23 @@ export const DataClass = {
 export type DataClassName = keyof typeof DataClass;
 export type DataClassCode = (typeof DataClass)[DataClassName];
 
-/** FHIR R4 resource types (and category where one is used) that each data class covers. */
+/**
+ * FHIR R4 resource types (and category where one is used) that each data class covers, for people to read;
+ * sdk/fhir/terminology.ts (DATA_CLASS_SLICES) holds the same with full codings, and a test keeps them equal.
+ */
 export const DataClassFhir: Readonly<Record<DataClassName, readonly string[]>> = {
   LAB_RESULT: ["Observation?category=laboratory", "DiagnosticReport?category=LAB", "Specimen"],
   VITAL_SIGNS: ["Observation?category=vital-signs"],
-  IMAGING: ["ImagingStudy", "DiagnosticReport?category=RAD", "Media"],
+  IMAGING: ["ImagingStudy", "Media", "DiagnosticReport?category=RAD"],
   MEDICATION: ["MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationDispense"],
   CONDITION: ["Condition"],
   PROCEDURE: ["Procedure"],
   IMMUNIZATION: ["Immunization"],
   ALLERGY: ["AllergyIntolerance"],
-  CLINICAL_NOTE: ["DocumentReference?category=clinical-note", "Composition"],
+  CLINICAL_NOTE: ["Composition", "DocumentReference"],
   ENCOUNTER: ["Encounter"],
   CARE_PLAN: ["CarePlan", "Goal"],
-  GENOMIC: ["MolecularSequence", "Observation?category=laboratory&code=genomics"],
+  GENOMIC: ["MolecularSequence", "DiagnosticReport?category=GE"],
   MENTAL_HEALTH: ["Condition (security label PSY)", "Observation (security label PSY)"],
   SEXUAL_REPRODUCTIVE_HEALTH: ["Condition (security label SEX)", "Observation (security label SEX)"],
   SUBSTANCE_USE: ["Condition (security label SUD)", "Observation (security label SUD)"],

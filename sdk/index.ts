@@ -113,6 +113,19 @@ export type {
 } from "./clients/types";
 export { assertFhirResource, parseFhirJson } from "./fhir/resource";
 export type { FhirResource } from "./fhir/resource";
-export { auditEntryToFhir, auditTrailToFhirBundle, consentToFhir } from "./fhir/export";
+export {
+  auditEntryToFhir,
+  auditTrailToFhirBundle,
+  consentIdentifier,
+  consentToFhir,
+  emergencyOptOutToFhir,
+  fhirCollection,
+  policyToFhir,
+} from "./fhir/export";
+export type { ConsentExportOptions, LedgerOrigin } from "./fhir/export";
+export { consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
+export type { FhirConsentImportOptions, ImportedConsent, LedgerConsentAction } from "./fhir/import";
+export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
+export type { DataClassSlice } from "./fhir/terminology";
 export { GatewayAuthenticationError, GatewayClient, GatewayError } from "./clients/gateway";
 export type { GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";

@@ -9,6 +9,7 @@ import "./style.css";
 import {
   auditTrailToFhirBundle,
   consentToFhir,
+  fhirCollection,
   PatientClient,
   studyIdOf,
   type Consent,
@@ -326,11 +327,8 @@ class Dashboard {
   private exportConsents(): void {
     if (!this.data) return;
     const now = this.data.now;
-    const bundle = {
-      resourceType: "Bundle",
-      type: "collection",
-      entry: this.data.consents.map((consent) => ({ resource: consentToFhir(consent, { chainId: this.contracts.chainId, now }) })),
-    };
+    const origin = { chainId: this.contracts.chainId, ledger: this.contracts.deployment.ledger };
+    const bundle = fhirCollection(this.data.consents.map((consent) => consentToFhir(consent, { ...origin, now })));
     download(`consents-${this.patient.slice(2, 8).toLowerCase()}.fhir.json`, JSON.stringify(bundle, null, 2), "application/fhir+json");
   }
 }

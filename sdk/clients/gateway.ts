@@ -321,6 +321,21 @@ export class GatewayClient implements KeyCustodian {
     return this.json("GET", `/manifests/${encodeURIComponent(cid)}`, undefined, false);
   }
 
+  /**
+   * A GA4GH Passport visa (ControlledAccessGrants JWT) for `patient`'s dataset, issued to the logged-in
+   * researcher while their research consent stands (docs/ga4gh-visas.md). Refused (403 NoResearchConsent)
+   * otherwise.
+   */
+  async requestVisa(patient: string): Promise<{ visa: string; dataset: string; expiresAt: string; dataClasses: string[]; checkedBlock: number }> {
+    return (await this.json("POST", "/ga4gh/visas", { patient: requireAddress(patient, "patient") }, true)) as {
+      visa: string;
+      dataset: string;
+      expiresAt: string;
+      dataClasses: string[];
+      checkedBlock: number;
+    };
+  }
+
   /** The gateway's health (public). */
   async health(): Promise<GatewayHealth> {
     return (await this.json("GET", "/health", undefined, false)) as GatewayHealth;

@@ -14,6 +14,7 @@ import type { LedgerContracts } from "../chain/connect";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError, describeValue } from "../errors";
+import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
 import { consentDomain, signConsentMessage } from "./signatures";
 import type {
@@ -171,6 +172,42 @@ export class PatientClient {
       () => this.contracts.ledger.connect(this.signer).setEmergencyOptOut(optedOut),
       () => ({ optedOut }),
     );
+  }
+
+  /**
+   * Reads a FHIR R4 Consent (a hospital's consent system's, an IHE PCF Consent Recorder's) as the grant,
+   * research policy or emergency opt-out it amounts to, with `summary` to show the patient before
+   * `applyFhirConsent` signs it. Throws UnsupportedFhirConsentError (element and reason) for what the
+   * ledger cannot hold exactly.
+   */
+  async previewFhirConsent(
+    resource: unknown,
+    options: OnBehalf & Pick<FhirConsentImportOptions, "resolveActor"> = {},
+  ): Promise<ImportedConsent> {
+    return consentFromFhir(resource, {
+      chainId: this.contracts.chainId,
+      patient: await this.patientOf(options),
+      resolveActor: options.resolveActor,
+    });
+  }
+
+  /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
+  async applyFhirConsent(imported: ImportedConsent, options: OnBehalf = {}): Promise<PendingTransaction<unknown>> {
+    const action = imported.action;
+    if (action.kind === "grant") return this.grant(action.grant, options);
+    if (options.patient !== undefined) {
+      throw new InvalidArgumentError("patient", "a delegate cannot set a patient's research policy or emergency opt-out", {
+        hint: "The patient signs these themselves.",
+      });
+    }
+    if (action.kind === "policy") {
+      return send(
+        "set the policy",
+        () => this.contracts.ledger.connect(this.signer).setPolicy(action.policy),
+        () => action.policy,
+      );
+    }
+    return this.setEmergencyOptOut(true);
   }
 
   /** Signs a grant for someone else to relay. */

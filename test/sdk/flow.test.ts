@@ -241,7 +241,7 @@ describe("the SDK, from provider to patient to researcher", function () {
     expect(bundle.entry).to.have.length(history.length);
     const fhirConsent = consentToFhir(
       { patient: f.patient.address, grantee: f.university.address, dataClasses: 1, purposes: 8, validFrom: 100, validUntil: 200 },
-      { chainId: 31337, now: 150 },
+      { chainId: 31337, ledger: await f.ledger.getAddress(), now: 150 },
     );
     expect(fhirConsent).to.deep.include({ resourceType: "Consent", status: "active" });
     expect((fhirConsent.provision as { purpose: { code: string }[] }).purpose[0].code).to.equal("HRESCH");
