@@ -61,6 +61,8 @@ export interface AuditEntry {
   validUntil?: number;
   /** Set for key releases logged in a batch: the root the entry is proven against. */
   releaseBatchRoot?: string;
+  /** For emergency-opt-out-set: whether the patient opted out (true) or back in (false). */
+  optedOut?: boolean;
 }
 
 /** The manifest a custodian stores for a batch of logged releases. */
@@ -230,7 +232,7 @@ export class AuditClient {
     for (const e of emergencyClosed) {
       entries.push({ ...base(e), action: "emergency-closed", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency" });
     }
-    for (const e of optOut) entries.push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient" });
+    for (const e of optOut) entries.push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient", optedOut: Boolean(e.args.optedOut) });
     for (const e of appointed) {
       entries.push({ ...base(e), action: "delegate-appointed", actor: patient, counterparty: e.args.delegate, basis: "patient", validUntil: Number(e.args.validUntil) });
     }
