@@ -35,7 +35,7 @@ import {
 import { formatEther } from "ethers";
 
 import { loadConfig, type DappConfig } from "./config";
-import { loadDashboard, type DashboardData, type PendingRequest } from "./data";
+import { auditReaders, loadDashboard, type AuditReaders, type DashboardData, type PendingRequest } from "./data";
 import { download, h, mount } from "./dom";
 import { explain, fieldOf, type Doing, type Explanation } from "./errors";
 import { chainText, dataClassList, dateTime, day, shortAddress } from "./format";
@@ -311,7 +311,7 @@ class Dashboard {
   private gasless = false;
   private busy = false;
   private readonly studyLabels = new Map<string, StudyLabel>();
-  private readonly manifests?: GatewayManifestStore;
+  private readonly audits: AuditReaders;
   private readonly me: PatientClient;
 
   constructor(
@@ -320,8 +320,10 @@ class Dashboard {
     private readonly contracts: LedgerContracts,
   ) {
     this.me = new PatientClient(contracts, wallet.signer);
-    if (config.gateway)
-      this.manifests = new GatewayManifestStore(new URL(config.gateway, location.href).toString().replace(/\/$/, ""));
+    const manifests = config.gateway
+      ? new GatewayManifestStore(new URL(config.gateway, location.href).toString().replace(/\/$/, ""))
+      : undefined;
+    this.audits = auditReaders(contracts, manifests);
   }
 
   private get patient(): string {
@@ -330,7 +332,7 @@ class Dashboard {
 
   async refresh(): Promise<void> {
     const first = this.data === undefined;
-    this.data = await loadDashboard(this.contracts, this.me, this.patient, this.manifests);
+    this.data = await loadDashboard(this.contracts, this.me, this.patient, this.audits);
     await this.loadStudyLabels(this.data);
     if (first && this.data.balance === 0n) {
       this.gasless = true;

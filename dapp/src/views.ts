@@ -1064,7 +1064,9 @@ export function renderAudit(data: DashboardData, context: ViewContext): HTMLElem
           ),
         )
       : null,
-    entries.length ? h("ol", { class: "timeline" }, entries) : empty("Nothing has happened yet."),
+    entries.length
+      ? h("ol", { class: "timeline", tabindex: 0, "aria-label": "Audit trail, newest first" }, entries)
+      : empty("Nothing has happened yet."),
     h(
       "div",
       { class: "buttons end" },
