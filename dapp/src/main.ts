@@ -10,6 +10,7 @@ import {
   auditTrailToFhirBundle,
   consentToFhir,
   ContractRevertError,
+  InvalidArgumentError,
   DataClass,
   dataClassText,
   Duo,
@@ -303,6 +304,13 @@ function returnFocus(id: string | undefined, section: string | undefined): void 
   else if (target instanceof HTMLElement && section) document.getElementById(`${section}-title`)?.focus();
 }
 
+/** The SDK's argument names → the forms' field names, where they differ. */
+const ARGUMENT_FIELD: Readonly<Record<string, string>> = {
+  validUntil: "until",
+  dataClasses: "dataClass",
+  purposes: "purpose",
+};
+
 /** An action's form, so a refusal about one of its fields is shown next to it. */
 type FormId = "grant-form" | "delegate-form" | "policy-form";
 
@@ -571,7 +579,10 @@ class Dashboard {
   /** A refusal about a field of `form` goes next to that field; anything else to the alert, with Retry where it helps. */
   private showFailure(error: unknown, doing: Doing, form: FormId | undefined, retry: () => void): void {
     const explanation = explain(error, doing);
-    const field = form && error instanceof ContractRevertError ? fieldOf(error.errorName) : undefined;
+    // A refusal that names a field: the ledger's custom error, or the SDK's check of an argument.
+    const argument =
+      error instanceof InvalidArgumentError ? (ARGUMENT_FIELD[error.argument] ?? error.argument) : undefined;
+    const field = form ? (error instanceof ContractRevertError ? fieldOf(error.errorName) : argument) : undefined;
     const element = form ? document.getElementById(form) : null;
     if (field && element instanceof HTMLFormElement && element.querySelector(`[data-error-for="${field}"]`)) {
       showFieldErrors(element, { [field]: `${explanation.title} ${explanation.hint ?? ""}`.trim() }, false);
