@@ -45,7 +45,7 @@ const ARTIFACTS = path.resolve(__dirname, "..", "..", "test-artifacts", "dapp");
  * (the node's own when undefined), forwards everything else to the node, and refuses to sign typed data
  * when `rejectSignatures` is set (code 4001, as a person pressing "Reject" in MetaMask).
  */
-function injectedWallet(options: { rpcUrl: string; account: string; chainId?: number; rejectSignatures?: boolean }): string {
+function injectedWallet(options: { rpcUrl: string; account: string; chainId?: number; rejectSignatures?: boolean; locked?: boolean }): string {
   return `(() => {
     const options = ${JSON.stringify(options)};
     let id = 0;
@@ -62,6 +62,9 @@ function injectedWallet(options: { rpcUrl: string; account: string; chainId?: nu
     window.ethereum = {
       isTestWallet: true,
       async request({ method, params }) {
+        if ((method === "eth_requestAccounts" || method === "eth_accounts") && options.locked && !window.__unlocked) {
+          throw Object.assign(new Error("The requested account has not been authorized by the user."), { code: 4100 });
+        }
         if (method === "eth_requestAccounts" || method === "eth_accounts") return [options.account];
         if (method === "eth_chainId" && options.chainId !== undefined) return "0x" + options.chainId.toString(16);
         if (method === "net_version" && options.chainId !== undefined) return String(options.chainId);
@@ -293,6 +296,11 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await ready(page);
     expect(await page.locator(`[data-testid="grant"][data-grantee="${pharma}"]`).count()).to.equal(0);
     expect(await ledger.ledger.hasAccessRightNow(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(false);
+    // The Revoke button is gone with the grant: focus goes to its section's heading, not to the top of the page.
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal("grants-title");
+    expect(await entry(page, `[data-action="consent-revoked"][data-counterparty="${pharma}"]`).locator('[data-testid="audit-change"]').textContent()).to.equal(
+      "Affects pharma: access to Lab results ended; data already released stays released.",
+    );
 
     expect(await entry(page, `[data-action="request-approved"][data-request-id="${requestId}"][data-basis="patient"]`).count()).to.equal(1);
     expect(await entry(page, `[data-action="consent-granted"][data-counterparty="${pharma}"][data-basis="request"]`).count()).to.equal(1);
@@ -732,6 +740,45 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
         expect(await revoke.evaluate((button) => button === document.activeElement), "focus back on Revoke").to.equal(true);
       });
     }
+
+    it("says the wallet could not act, with a Retry that connects once it is unlocked", async function () {
+      const other = await context!.newPage();
+      try {
+        await other.addInitScript(injectedWallet({ rpcUrl: stack!.rpcUrl, account: stack!.patient.address, locked: true }));
+        await other.goto(`${stack!.url}/?wallet=injected`);
+        await ready(other);
+        const alert = other.locator('[data-testid="alert"]');
+        expect(await alert.getAttribute("data-kind")).to.equal("wallet");
+        expect(await alert.textContent()).to.include("unlock it");
+        await other.evaluate(() => ((window as unknown as { __unlocked: boolean }).__unlocked = true));
+        await alert.locator('[data-action="retry"]').click();
+        await other.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 60_000 });
+        expect(await other.locator("#identity").textContent()).to.include("browser wallet");
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("says the gateway did not answer, keeps the rest of the page, and Retry shows the batched key releases", async function () {
+      const other = await context!.newPage();
+      try {
+        let down = true;
+        await other.route("**/gateway/manifests/**", (route) => (down ? route.abort("connectionrefused") : route.continue()));
+        await other.goto(stack!.pageUrl);
+        await ready(other);
+        const warning = other.locator('[data-testid="audit-warning"]');
+        expect(await warning.textContent()).to.include("The custodian's gateway did not answer");
+        expect(await entry(other, '[data-action="key-released"]').count()).to.equal(0);
+        expect(await other.locator('[data-testid="grant"]').count()).to.be.greaterThan(0);
+        down = false;
+        await warning.locator('[data-action="retry-gateway"]').click();
+        await warning.waitFor({ state: "detached", timeout: 60_000 });
+        await ready(other);
+        expect(await entry(other, '[data-action="key-released"]').count()).to.be.greaterThan(0);
+      } finally {
+        await other.close();
+      }
+    });
 
     it("says the node did not answer, with a Retry that loads the page once it is back", async function () {
       const other = await context!.newPage();
