@@ -196,7 +196,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       executablePath,
       headless: true,
       args: CHROMIUM_ARGS,
-      viewport: { width: 1440, height: 1000 },
+      viewport: { width: 1280, height: 800 },
       locale: "en-GB",
       timezoneId: "UTC",
       acceptDownloads: false,
@@ -738,6 +738,48 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
         await page.screenshot({ path: path.join(DOCS, `dashboard-review-${size.name}.png`) });
         await reviewStep(page, "cancel");
         expect(await revoke.evaluate((button) => button === document.activeElement), "focus back on Revoke").to.equal(true);
+
+        // Every other review step at this size: it fits the screen, passes axe, and Cancel sends nothing.
+        const before = await stack!.provider.getBlockNumber();
+        const openReview = async (label: string, open: () => Promise<void>) => {
+          await open();
+          const dialog = page.locator('[data-testid="review"]');
+          await dialog.waitFor({ timeout: 10_000 });
+          const box = (await dialog.boundingBox())!;
+          expect(box.x, `${label}: inside the screen`).to.be.at.least(0);
+          expect(box.x + box.width, `${label}: inside the screen`).to.be.at.most(size.width);
+          expect(await page.evaluate(() => (document.scrollingElement as Element).scrollWidth), label).to.be.at.most(size.width);
+          expect(await audit(page, '[data-testid="review"]'), label).to.deep.equal([]);
+          await reviewStep(page, "cancel");
+        };
+        await openReview("approve", () => page.locator('[data-testid="request"] [data-action="approve"]').first().click());
+        await openReview("deny", () => page.locator('[data-testid="request"] [data-action="deny"]').first().click());
+        await openReview("opt-out", () => page.locator('[data-action="emergency-opt-out"]').check());
+        expect(await page.locator('[data-action="emergency-opt-out"]').isChecked()).to.equal(false);
+        await openReview("delegate", async () => {
+          const form = page.locator('[data-testid="delegate-form"]');
+          await form.locator('input[name="delegate"]').fill(stack!.cast.patientC.address);
+          await form.locator('input[name="until"]').fill("2031-01-31");
+          await form.locator('[data-action="add-delegate"]').click();
+        });
+        await openReview("grant", async () => {
+          await page.locator("summary", { hasText: "Grant access to someone" }).click();
+          const form = page.locator(".grant-form");
+          await form.locator('input[name="grantee"]').fill(stack!.cast.hospital.address);
+          await form.locator('input[name="dataClass"][value="SUBSTANCE_USE"]').check();
+          await form.locator('input[name="purpose"][value="TREAT"]').check();
+          await form.locator('input[name="until"]').fill("2031-06-30");
+          await form.locator('[data-action="grant"]').click();
+        });
+        await openReview("policy", async () => {
+          await page.locator('[data-testid="policy"] summary', { hasText: "Edit the policy" }).click();
+          await page.locator('[data-action="save-policy"]').click();
+        });
+        await openReview("clear policy", () => page.locator('[data-action="clear-policy"]').click());
+        // Cancelled, all of it: no block was mined, and the forms still hold what was typed.
+        expect(await stack!.provider.getBlockNumber()).to.equal(before);
+        expect(await page.locator('.grant-form input[name="grantee"]').inputValue()).to.equal(stack!.cast.hospital.address);
+        expect(await page.locator('[data-testid="delegate-form"] input[name="delegate"]').inputValue()).to.equal(stack!.cast.patientC.address);
       });
     }
 
