@@ -659,13 +659,12 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     };
 
     before(async function () {
-      // A university request for mental-health data, whose study label tries markup and script, and a
-      // commercial request for genomic data whose label names another study (so unverified).
-      const patient = stack!.patient.address;
+      // A university request to patient B for mental-health data, whose study label tries markup and
+      // script, and a commercial request to patient A for genomic data whose label names another study.
       markupStudy = `mh-markup-${Date.now()}`;
-      for (const [who, dataClasses, studyId] of [
-        [stack!.cast.university, ["MENTAL_HEALTH", "LAB_RESULT"], markupStudy],
-        [stack!.cast.pharma, ["GENOMIC"], "genomes-unlabelled-2027"],
+      for (const [who, patient, dataClasses, studyId] of [
+        [stack!.cast.university, stack!.cast.patientB.address, ["MENTAL_HEALTH", "LAB_RESULT"], markupStudy],
+        [stack!.cast.pharma, stack!.patient.address, ["GENOMIC"], "genomes-unlabelled-2027"],
       ] as const) {
         const researcher = new ResearcherClient(await connect(who, stack!.deployment), who);
         await (await researcher.requestAccess({ patient, dataClasses: [...dataClasses], purpose: "HRESCH", researchCategory: "HMB", duration: 30 * 86400, studyId })).wait();
@@ -678,7 +677,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
 
     it("flags a sensitive request and shows its study label as the researcher's own words, as text only", async function () {
       await page.setViewportSize({ width: 1280, height: 800 });
-      await page.goto(stack!.pageUrl);
+      await page.goto(`${stack!.url}/?account=5`);
       await ready(page);
       const card = page.locator(`[data-testid="request"][data-researcher="${stack!.cast.university.address}"]`);
       expect(await card.locator('[data-testid="sensitive"]').textContent()).to.equal("⚠ Sensitive: Mental health");
@@ -690,19 +689,22 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       expect(await study.textContent()).to.include("in the researcher's own words");
       expect(await study.locator("img, script").count(), "the label is text, not markup").to.equal(0);
       expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).to.equal(undefined);
+      await shot(page, "12-markup-in-a-study-label");
+      await page.goto(stack!.pageUrl);
+      await ready(page);
       const genomic = page.locator(`[data-testid="request"][data-researcher="${stack!.cast.pharma.address}"]`, { hasText: "Genomic data" });
       expect(await genomic.locator('[data-testid="sensitive"]').textContent()).to.equal("⚠ Sensitive: Genomic data");
       expect(await genomic.locator('[data-testid="study"]').getAttribute("data-verified")).to.equal("false");
       expect(await genomic.locator('[data-testid="study"]').textContent()).to.include("unverified study").and.not.include("Trust me");
 
       // The review step says it is sensitive; Cancel sends nothing.
-      await card.locator('[data-action="approve"]').click();
+      await genomic.locator('[data-action="approve"]').click();
       const dialog = page.locator('[data-testid="review"]');
       await dialog.waitFor();
-      expect(await dialog.locator('[data-testid="review-sensitive"]').textContent()).to.include("Sensitive data: Mental health");
+      expect(await dialog.locator('[data-testid="review-sensitive"]').textContent()).to.include("Sensitive data: Genomic data");
       await shot(page, "12-sensitive-review");
       await reviewStep(page, "cancel");
-      expect(await card.count()).to.equal(1);
+      expect(await genomic.count()).to.equal(1);
     });
 
     for (const size of SIZES) {
