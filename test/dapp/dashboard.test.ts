@@ -909,6 +909,33 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       expect(first.logs, "eth_getLogs per load").to.be.at.most(32);
       expect(second.ms, `ms per load with ${DELAY_MS} ms per round trip`).to.be.below(12 * DELAY_MS + 2_000);
     });
+
+    it("puts a refusal of the ledger under the field it concerns: an end day the chain's clock passed after the page loaded", async function () {
+      // Runs last: it moves the chain's clock three days on.
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(stack!.pageUrl);
+      await ready(page);
+      const chainNow = (await stack!.provider.getBlock("latest"))!.timestamp;
+      const tomorrow = new Date((chainNow + 86400) * 1000).toISOString().slice(0, 10);
+      await page.locator("summary", { hasText: "Grant access to someone" }).click();
+      const form = page.locator(".grant-form");
+      await form.locator('input[name="grantee"]').fill(stack!.cast.hospital.address);
+      await form.locator('input[name="dataClass"][value="ALLERGY"]').check();
+      await form.locator('input[name="purpose"][value="TREAT"]').check();
+      await form.locator('input[name="until"]').fill(tomorrow);
+      await stack!.provider.send("evm_increaseTime", [3 * 86400]);
+      await stack!.provider.send("evm_mine", []);
+      await form.locator('[data-action="grant"]').click();
+      await reviewStep(page);
+      const error = form.locator('[data-error-for="until"]');
+      await error.waitFor({ state: "visible", timeout: 30_000 });
+      await ready(page);
+      expect(await error.textContent()).to.include("Choose an end time in the future and after the start.").and.not.include("InvalidValidity(");
+      expect(await form.locator('input[name="until"]').inputValue()).to.equal(tomorrow);
+      expect(await form.locator('input[name="grantee"]').inputValue()).to.equal(stack!.cast.hospital.address);
+      expect(await page.locator('[data-testid="alert"]').isHidden(), "under the field, not in the alert at the top").to.equal(true);
+      await shot(page, "14-revert-under-its-field");
+    });
   });
 
   it("threw nothing unexpected in the page", function () {
