@@ -129,3 +129,16 @@ export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
 export type { DataClassSlice } from "./fhir/terminology";
 export { GatewayAuthenticationError, GatewayClient, GatewayError } from "./clients/gateway";
 export type { GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";
+export {
+  DataClassDisplay,
+  DuoDisplay,
+  FLAGGED_DATA_CLASSES,
+  dataClassText,
+  describeConsentChange,
+  duoTextOf,
+  flaggedClassesOf,
+  purposeMaskText,
+} from "./clients/consent-change";
+export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";
+export { STUDY_TITLE_MAX_LENGTH, studyLabelOf } from "./clients/study-metadata";
+export type { StudyLabel, StudyMetadata } from "./clients/study-metadata";

@@ -104,44 +104,60 @@ function versionChains(records: RecordVersion[]): RecordChain[] {
     .filter((record) => !record.superseded)
     .map((latest) => {
       const older: RecordVersion[] = [];
-      for (let previous = byId.get(latest.supersedes); previous; previous = byId.get(previous.supersedes)) older.push(previous);
+      for (let previous = byId.get(latest.supersedes); previous; previous = byId.get(previous.supersedes))
+        older.push(previous);
       return { latest, older };
     })
     .sort((a, b) => b.latest.time - a.latest.time);
 }
 
+/**
+ * The AuditClients a page keeps between loads: they remember block times and senders, which never
+ * change, so a reload asks the node only about what is new.
+ */
+export interface AuditReaders {
+  /** With the custodian's manifests (batched key releases), when there is a gateway. */
+  withManifests?: AuditClient;
+  /** Without them: the fallback when the gateway is unreachable. */
+  plain: AuditClient;
+}
+
+export function auditReaders(contracts: LedgerContracts, manifests?: BlobStore): AuditReaders {
+  return {
+    withManifests: manifests ? new AuditClient(contracts, manifests) : undefined,
+    plain: new AuditClient(contracts),
+  };
+}
+
+/**
+ * Everything, in a fixed number of rounds whatever the length of the chain or of the patient's history:
+ * every independent read is started together (a batching provider sends each round as one request), the
+ * logs are one filtered query per event family (inside the SDK's readers), and block times come from the
+ * audit trail rather than one request per record.
+ */
 export async function loadDashboard(
   contracts: LedgerContracts,
   me: PatientClient,
   patient: string,
-  manifests?: BlobStore,
+  audits: AuditReaders,
 ): Promise<DashboardData> {
   const provider = contracts.provider;
-  const latest = await provider.getBlock("latest");
-  const now = latest?.timestamp ?? Math.floor(Date.now() / 1000);
-
-  const parties = new Map<string, Promise<Party>>();
-  const party = (address: string) => {
-    if (!parties.has(address)) parties.set(address, partyOf(contracts, address));
-    return parties.get(address) as Promise<Party>;
-  };
-  const blockTimes = new Map<number, Promise<number>>();
-  const blockTime = (blockNumber: number) => {
-    if (!blockTimes.has(blockNumber)) blockTimes.set(blockNumber, provider.getBlock(blockNumber).then((block) => block?.timestamp ?? 0));
-    return blockTimes.get(blockNumber) as Promise<number>;
-  };
 
   const auditTrail = async (): Promise<{ audit: AuditEntry[]; auditWarning?: string }> => {
-    if (!manifests) return { audit: await new AuditClient(contracts).history(patient) };
+    if (!audits.withManifests) return { audit: await audits.plain.history(patient) };
     try {
-      return { audit: await new AuditClient(contracts, manifests).history(patient) };
+      return { audit: await audits.withManifests.history(patient) };
     } catch (error) {
-      const audit = await new AuditClient(contracts).history(patient);
-      return { audit, auditWarning: `Key releases the custodian logged in batches are not shown: ${(error as Error).message.split("\n")[0]}` };
+      const audit = await audits.plain.history(patient);
+      return {
+        audit,
+        auditWarning: `The custodian's gateway did not answer, so key releases it logged in batches are not shown: ${(error as Error).message.split("\n")[0]}`,
+      };
     }
   };
 
-  const [balance, anchored, pending, consents, policy, optedOut, trail] = await Promise.all([
+  const [latest, balance, anchored, pending, consents, policy, optedOut, trail] = await Promise.all([
+    provider.getBlock("latest"),
     provider.getBalance(patient),
     recordsOf(contracts, patient),
     me.requests({ patient }),
@@ -150,22 +166,45 @@ export async function loadDashboard(
     contracts.ledger.emergencyOptedOut(patient),
     auditTrail(),
   ]);
-  const records = versionChains(await Promise.all(anchored.map(async (record) => ({ ...record, time: await blockTime(record.blockNumber) }))));
-  const requests = await Promise.all(
-    pending.map(async (view) => ({ ...view, party: await party(view.request.researcher) })),
+  const now = latest?.timestamp ?? Math.floor(Date.now() / 1000);
+
+  // A record's time is its anchoring's, which the trail already has.
+  const anchoredAt = new Map(
+    trail.audit
+      .filter((entry) => entry.recordId && (entry.action === "record-anchored" || entry.action === "record-amended"))
+      .map((entry) => [entry.recordId as string, entry.time]),
   );
+  const blockTime = async (record: AnchoredRecord) =>
+    anchoredAt.get(record.recordId) ?? (await provider.getBlock(record.blockNumber))?.timestamp ?? 0;
 
   // Delegates: everyone the trail shows appointed, still appointed now according to the ledger.
-  const candidates = [...new Set(trail.audit.filter((entry) => entry.action === "delegate-appointed").map((entry) => entry.counterparty as string))];
-  const delegates = (
-    await Promise.all(candidates.map(async (address) => ({ address, validUntil: Number(await contracts.ledger.delegateUntil(patient, address)) })))
-  ).filter((delegate) => delegate.validUntil > now);
-
+  const candidates = [
+    ...new Set(
+      trail.audit.filter((entry) => entry.action === "delegate-appointed").map((entry) => entry.counterparty as string),
+    ),
+  ];
   // Emergency windows: every provider the trail shows breaking the glass, still open now per the ledger.
-  const openers = [...new Set(trail.audit.filter((entry) => entry.action === "emergency-opened").map((entry) => entry.actor))];
-  const emergencyWindows = (
-    await Promise.all(openers.map(async (provider) => ({ provider, until: Number(await contracts.ledger.emergencyAccessUntil(patient, provider)) })))
-  ).filter((window) => window.until > now);
+  const openers = [
+    ...new Set(trail.audit.filter((entry) => entry.action === "emergency-opened").map((entry) => entry.actor)),
+  ];
+  const researchers = [...new Set(pending.map((view) => view.request.researcher))];
+
+  // The second and last round: every state read that depends on the first, together.
+  const [recordTimes, parties, delegateUntil, windowUntil] = await Promise.all([
+    Promise.all(anchored.map(blockTime)),
+    Promise.all(researchers.map((address) => partyOf(contracts, address))),
+    Promise.all(candidates.map((address) => contracts.ledger.delegateUntil(patient, address))),
+    Promise.all(openers.map((address) => contracts.ledger.emergencyAccessUntil(patient, address))),
+  ]);
+  const records = versionChains(anchored.map((record, index) => ({ ...record, time: recordTimes[index] })));
+  const partyBy = new Map(researchers.map((address, index) => [address, parties[index]]));
+  const requests = pending.map((view) => ({ ...view, party: partyBy.get(view.request.researcher) as Party }));
+  const delegates = candidates
+    .map((address, index) => ({ address, validUntil: Number(delegateUntil[index]) }))
+    .filter((delegate) => delegate.validUntil > now);
+  const emergencyWindows = openers
+    .map((provider, index) => ({ provider, until: Number(windowUntil[index]) }))
+    .filter((window) => window.until > now);
 
   return {
     now,

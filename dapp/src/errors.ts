@@ -10,7 +10,7 @@ import { chainText } from "./format";
 export type Doing = "transaction" | "signature" | "connection" | "read";
 
 export interface Explanation {
-  kind: "rejected" | "network" | "deployment" | "revert" | "funds" | "other";
+  kind: "rejected" | "network" | "deployment" | "revert" | "funds" | "node" | "wallet" | "gateway" | "other";
   title: string;
   hint?: string;
   /** Technical detail, shown small. */
@@ -19,6 +19,51 @@ export interface Explanation {
   switchTo?: number;
   /** Offer the gasless path. */
   suggestGasless?: boolean;
+  /** Offer to try again: the failure was on the way (node, wallet, gateway), not a refusal. */
+  retry?: boolean;
+}
+
+/** The form field a ledger refusal is about, by the custom error's name (the forms' field names). */
+const FIELD_OF_ERROR: Readonly<Record<string, string>> = {
+  InvalidGrantee: "grantee",
+  InvalidDataClasses: "dataClass",
+  InvalidPurposes: "purpose",
+  InvalidValidity: "until",
+  InvalidDelegate: "delegate",
+  DelegateNotFound: "delegate",
+  InvalidPolicyTimeLimit: "maxDays",
+  InvalidPolicyPermission: "permission",
+  InvalidPolicyPurposes: "purpose",
+  InvalidDiseaseId: "diseaseId",
+  UnsupportedPolicyModifiers: "modifier",
+};
+
+export function fieldOf(errorName: string): string | undefined {
+  return FIELD_OF_ERROR[errorName];
+}
+
+/** The node did not answer (down, unreachable, timed out), as ethers and fetch report it. */
+function nodeUnreachable(error: unknown): boolean {
+  return chain(error).some((item) => {
+    const { code, message, name } = item as { code?: unknown; message?: unknown; name?: unknown };
+    return (
+      code === "NETWORK_ERROR" ||
+      code === "SERVER_ERROR" ||
+      code === "TIMEOUT" ||
+      (name === "TypeError" && /fetch|network/i.test(String(message ?? ""))) ||
+      /failed to fetch|network error|ECONNREFUSED|failed to detect network/i.test(String(message ?? ""))
+    );
+  });
+}
+
+/** The wallet could not do it (locked, disconnected, busy with another request, unsupported method). */
+function walletTrouble(error: unknown): { code: number; message: string } | undefined {
+  for (const item of chain(error)) {
+    const { code, message } = item as { code?: unknown; message?: unknown };
+    if (code === 4100 || code === 4200 || code === 4900 || code === 4901 || code === -32002)
+      return { code, message: String(message ?? "") };
+  }
+  return undefined;
 }
 
 /** The error and everything it wraps (cause, error, info.error), outermost first. */
@@ -38,19 +83,62 @@ function chain(error: unknown): unknown[] {
 function rejectedByPerson(error: unknown): boolean {
   return chain(error).some((item) => {
     const { code, message } = item as { code?: unknown; message?: unknown };
-    return code === "ACTION_REJECTED" || code === 4001 || /ethers-user-denied|user (denied|rejected)/i.test(String(message ?? ""));
+    return (
+      code === "ACTION_REJECTED" ||
+      code === 4001 ||
+      /ethers-user-denied|user (denied|rejected)/i.test(String(message ?? ""))
+    );
   });
 }
 
 function firstLine(error: unknown): string {
-  const message = (error as { shortMessage?: string; message?: string })?.shortMessage ?? (error as Error)?.message ?? String(error);
+  const message =
+    (error as { shortMessage?: string; message?: string })?.shortMessage ?? (error as Error)?.message ?? String(error);
   return message.split("\n")[0];
 }
 
 export function explain(error: unknown, doing: Doing): Explanation {
   if (rejectedByPerson(error)) {
-    const what = { transaction: "transaction", signature: "signature", connection: "connection request", read: "request" }[doing];
-    return { kind: "rejected", title: `You rejected the ${what} in your wallet`, hint: "Nothing was sent. Try again when you are ready, and approve it in your wallet." };
+    const what = {
+      transaction: "transaction",
+      signature: "signature",
+      connection: "connection request",
+      read: "request",
+    }[doing];
+    return {
+      kind: "rejected",
+      title: `You rejected the ${what} in your wallet`,
+      hint: "Nothing was sent. Try again when you are ready, and approve it in your wallet.",
+    };
+  }
+  const wallet = walletTrouble(error);
+  if (wallet) {
+    const why: Record<number, string> = {
+      4100: "Your wallet did not let the page use this account: unlock it, or allow this site in its connected sites.",
+      4200: "Your wallet does not support this kind of request.",
+      4900: "Your wallet is disconnected from every network.",
+      4901: "Your wallet is not connected to this network.",
+      [-32002]: "Your wallet is already showing a request from this page: open it and answer that one first.",
+    };
+    return {
+      kind: "wallet",
+      title: "Your wallet could not do this",
+      hint: `${why[wallet.code]} Nothing was sent.`,
+      detail: `Wallet error ${wallet.code}: ${wallet.message}`,
+      retry: true,
+    };
+  }
+  if (nodeUnreachable(error) && !(error instanceof ContractRevertError)) {
+    return {
+      kind: "node",
+      title: "The ledger's node did not answer",
+      hint:
+        doing === "transaction"
+          ? "Your connection or the node is down. Check whether the action went through (the page reloads after Retry) before sending it again."
+          : "Your connection or the node is down; nothing changed. Retry when it is back.",
+      detail: firstLine(error),
+      retry: true,
+    };
   }
   if (error instanceof NetworkMismatchError) {
     return {
@@ -71,8 +159,10 @@ export function explain(error: unknown, doing: Doing): Explanation {
     const hint = error.hint;
     return {
       kind: "revert",
-      title: hint ?? `The ledger refused: ${error.errorName}`,
-      hint: hint ? "Nothing changed on the ledger." : "Nothing changed on the ledger. Check what you entered and try again.",
+      title: hint ?? "The ledger refused this",
+      hint: hint
+        ? "Nothing changed on the ledger."
+        : "Nothing changed on the ledger. Check what you entered and try again.",
       detail: `The contract answered ${error.errorName}(${error.args.map(String).join(", ")})`,
     };
   }
@@ -80,12 +170,17 @@ export function explain(error: unknown, doing: Doing): Explanation {
     return {
       kind: "funds",
       title: "Your account has no ETH to pay for this transaction",
-      hint: "Tick \"Sign instead of sending\": you sign, and a relayer submits it and pays the gas.",
+      hint: 'Tick "Sign instead of sending": you sign, and a relayer submits it and pays the gas.',
       suggestGasless: true,
     };
   }
   if (error instanceof ConsentLedgerError) {
     return { kind: "other", title: error.shortMessage, hint: error.hint, detail: error.details };
   }
-  return { kind: "other", title: "Something went wrong", detail: firstLine(error) };
+  return {
+    kind: "other",
+    title: "Something went wrong",
+    detail: firstLine(error),
+    retry: doing === "read" || doing === "connection",
+  };
 }

@@ -3,14 +3,17 @@
  * the page's.
  */
 import {
-  codesOf,
+  dataClassText,
   DataClass,
+  describeConsentChange,
   Duo,
   Purpose,
-  PurposeDisplay,
+  purposeMaskText,
   Role,
   type AuditAction,
   type AuditBasis,
+  type AuditEntry,
+  type Consent,
   type DataClassName,
   type DuoName,
   type PurposeName,
@@ -32,66 +35,22 @@ export function dataClassName(code: number): DataClassName | undefined {
   return DATA_CLASS_BY_CODE.get(code);
 }
 
-/** "Lab result, Condition" for a bitmask of data classes. */
+/** "Lab results, Conditions (diagnoses)" for a bitmask of data classes (the SDK's words). */
 export function dataClassList(mask: number | undefined): string {
-  if (mask === undefined) return "";
-  return codesOf(mask)
-    .map((code) => prettyName(DATA_CLASS_BY_CODE.get(code) ?? `class ${code}`))
-    .join(", ");
+  return mask === undefined ? "" : dataClassText(mask);
 }
 
 export function purposeName(code: number): PurposeName | undefined {
   return PURPOSE_BY_CODE.get(code);
 }
 
-/** "healthcare research (HRESCH)". */
-export function purposeText(code: number): string {
-  const name = PURPOSE_BY_CODE.get(code);
-  return name ? `${PurposeDisplay[name]} (${name})` : `purpose ${code}`;
-}
-
 /** "healthcare research, clinical trial research" for a bitmask of purposes. */
 export function purposeList(mask: number | undefined): string {
-  if (mask === undefined) return "";
-  return codesOf(mask)
-    .map((code) => {
-      const name = PURPOSE_BY_CODE.get(code);
-      return name ? PurposeDisplay[name] : `purpose ${code}`;
-    })
-    .join(", ");
+  return mask === undefined ? "" : purposeMaskText(mask);
 }
-
-/** GA4GH Data Use Ontology terms, as a patient reads them. */
-export const DUO_TEXT: Readonly<Record<DuoName, string>> = {
-  NRES: "no restriction",
-  GRU: "general research use",
-  HMB: "health, medical or biomedical research",
-  DS: "research on a specific disease",
-  POA: "population or ancestry research",
-  PUB: "results must be published",
-  COL: "collaboration with the data's source required",
-  IRB: "ethics approval required",
-  MOR: "publication moratorium",
-  TS: "time limit on use",
-  RTN: "results returned to the data's source",
-  NPOA: "no population or ancestry research",
-  NPU: "not-for-profit use only",
-  NCU: "non-commercial use only",
-};
 
 export function duoName(code: number): DuoName | undefined {
   return DUO_BY_CODE.get(code);
-}
-
-/** "health, medical or biomedical research (HMB)". */
-export function duoText(code: number): string {
-  const name = DUO_BY_CODE.get(code);
-  return name ? `${DUO_TEXT[name]} (${name})` : `DUO:${String(code).padStart(7, "0")}`;
-}
-
-/** DUO terms of a uint64 bitmask (obligations, modifiers). */
-export function duoList(mask: bigint | number): string[] {
-  return codesOf(mask).map(duoText);
 }
 
 export function roleNames(roles: number): string[] {
@@ -202,4 +161,99 @@ const CHAIN_NAMES: Record<string, string> = {
 export function chainText(chainId: bigint | number): string {
   const name = CHAIN_NAMES[String(chainId)];
   return name ? `chain ${chainId} (${name})` : `chain ${chainId}`;
+}
+
+/** Who an audit entry affected and what it changed, for each entry of a trail in chronological order. */
+export function auditChange(
+  trail: readonly AuditEntry[],
+  nameOf: (address: string) => string,
+): { affected: string; what: string }[] {
+  // The consent each grantee held before each entry: a grant replaces it, a revocation ends it.
+  const held = new Map<string, Consent>();
+  return trail.map((entry) => {
+    const party = entry.counterparty ? nameOf(entry.counterparty) : "you";
+    const key = entry.counterparty?.toLowerCase() ?? "";
+    const classes = entry.dataClasses !== undefined ? dataClassText(entry.dataClasses) : "your records";
+    switch (entry.action) {
+      case "consent-granted": {
+        const consent: Consent = {
+          patient: entry.patient,
+          grantee: entry.counterparty as string,
+          dataClasses: entry.dataClasses ?? 0,
+          purposes: entry.purposes ?? 0,
+          validFrom: entry.time,
+          validUntil: entry.validUntil ?? entry.time,
+        };
+        const change = describeConsentChange(
+          { kind: "grant", ...consent },
+          { now: entry.time, consent: held.get(key) },
+          { nameOf, dayOf: day },
+        );
+        held.set(key, consent);
+        const lost = change.lost.dataClasses ? ` No longer: ${dataClassText(change.lost.dataClasses)}.` : "";
+        return { affected: party, what: `${change.before.replace(/\.$/, "")} → ${change.after}${lost}` };
+      }
+      case "consent-revoked": {
+        const before = held.get(key);
+        held.delete(key);
+        return {
+          affected: party,
+          what: before
+            ? `access to ${dataClassText(before.dataClasses)} ended; data already released stays released.`
+            : "access ended.",
+        };
+      }
+      case "key-released":
+        return { affected: "you", what: `${party} received the key to your ${classes} record.` };
+      case "record-anchored":
+        return { affected: "you", what: `a new ${classes} record was added by ${nameOf(entry.actor)}.` };
+      case "record-amended":
+        return {
+          affected: "you",
+          what: `a new version of your ${classes} record replaces the old one (the old one stays linked).`,
+        };
+      case "request-opened":
+        return {
+          affected: "you",
+          what: `${party} asked to see ${classes}${entry.purposes !== undefined ? ` for ${purposeMaskText(entry.purposes)}` : ""}.`,
+        };
+      case "request-approved":
+        return { affected: party, what: "the request was approved: they get the access granted below it." };
+      case "request-denied":
+        return { affected: party, what: "the request was closed; nothing was shared." };
+      case "request-cancelled":
+        return { affected: party, what: "the researcher withdrew the request." };
+      case "emergency-opened":
+        return {
+          affected: "you",
+          what: `${party} may read all your records for treatment until ${entry.validUntil ? dateTime(entry.validUntil) : "the window ends"}.`,
+        };
+      case "emergency-closed":
+        return { affected: "you", what: `${party}'s emergency window ended.` };
+      case "emergency-opt-out-set":
+        return {
+          affected: "you",
+          what:
+            entry.optedOut === undefined
+              ? "your emergency access setting changed."
+              : entry.optedOut
+                ? "emergency access: allowed → opted out."
+                : "emergency access: opted out → allowed.",
+        };
+      case "delegate-appointed":
+        return {
+          affected: party,
+          what: `may decide for you until ${entry.validUntil ? day(entry.validUntil) : "further notice"}.`,
+        };
+      case "delegate-removed":
+        return { affected: party, what: "can no longer decide for you." };
+      case "policy-set":
+        return {
+          affected: "you",
+          what: `requests for ${classes}${entry.purposes !== undefined ? ` (${purposeMaskText(entry.purposes)})` : ""} that fit your policy are approved without asking you.`,
+        };
+      case "policy-cleared":
+        return { affected: "you", what: "no standing policy: every request waits for you." };
+    }
+  });
 }

@@ -3,7 +3,14 @@
  * local development chain one of the node's development accounts (the node holds their keys unlocked and
  * signs for them: `JsonRpcProvider(url).getSigner(index)`).
  */
-import { BrowserProvider, JsonRpcProvider, toQuantity, type Eip1193Provider, type JsonRpcSigner } from "ethers";
+import {
+  BrowserProvider,
+  JsonRpcProvider,
+  Network,
+  toQuantity,
+  type Eip1193Provider,
+  type JsonRpcSigner,
+} from "ethers";
 
 declare global {
   interface Window {
@@ -27,10 +34,34 @@ export interface ConnectedWallet {
 // Every read goes to the node (no 250 ms cache), and receipts are polled often: a local chain mines at once.
 const PROVIDER_OPTIONS = { cacheTimeout: -1, pollingInterval: 250 } as const;
 
+/**
+ * The node's chain id, asked once. A failure is an error the page can retry: ethers' own detection would
+ * retry in the background forever instead, leaving the page waiting with nothing to say.
+ */
+async function nodeChainId(rpcUrl: string): Promise<bigint> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const body = (await response.json()) as { result?: string };
+    if (!response.ok || typeof body.result !== "string") throw new Error(`HTTP ${response.status}`);
+    return BigInt(body.result);
+  } catch (cause) {
+    throw Object.assign(new Error(`The node at ${rpcUrl} did not answer: ${(cause as Error).message}`), {
+      code: "NETWORK_ERROR",
+      cause,
+    });
+  }
+}
+
 export async function connectDevAccount(rpcUrl: string, index: number): Promise<ConnectedWallet> {
-  const provider = new JsonRpcProvider(rpcUrl, undefined, PROVIDER_OPTIONS);
+  const chainId = await nodeChainId(rpcUrl);
+  // The network is known: no detection call before every request batch.
+  const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { ...PROVIDER_OPTIONS, staticNetwork: true });
   const signer = await provider.getSigner(index);
-  const { chainId } = await provider.getNetwork();
   return { kind: "dev", provider, signer, address: signer.address, chainId, index };
 }
 
@@ -52,7 +83,14 @@ export async function switchChain(chainId: number, rpcUrl?: string): Promise<voi
     if ((error as { code?: number }).code !== 4902 || !rpcUrl) throw error;
     await ethereum.request({
       method: "wallet_addEthereumChain",
-      params: [{ chainId: toQuantity(chainId), chainName: `Consent Ledger local (${chainId})`, rpcUrls: [rpcUrl], nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 } }],
+      params: [
+        {
+          chainId: toQuantity(chainId),
+          chainName: `Consent Ledger local (${chainId})`,
+          rpcUrls: [rpcUrl],
+          nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+        },
+      ],
     });
   }
 }

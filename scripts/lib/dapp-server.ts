@@ -8,6 +8,8 @@
  *                                    (relaySignedConsent): the gasless path, for local use only
  *   GET  /gateway/manifests/<cid>    the custodian gateway's release manifests (public), proxied: the
  *                                    gateway sends no CORS headers, and the audit trail needs them
+ *   GET  /studies/<studyId>.json     the label a researcher published for a study (studyLabelOf checks
+ *                                    it against the on-chain id in the page; the server vouches for nothing)
  *
  * Loopback only. Nothing here decides anything about consent: the relay submits what the patient signed,
  * and the ledger checks it.
@@ -54,6 +56,8 @@ export interface DappServerOptions {
   config: Omit<DappConfig, "gateway" | "relay" | "chains">;
   /** Where deployments/<chainId>.json files are read from. */
   deploymentsDir: string;
+  /** Where researchers' study labels, <studyId>.json, are read from; absent: none served. */
+  studiesDir?: string;
   /** The custodian gateway to proxy manifests from. */
   gatewayUrl?: string;
   /** A funded account that relays signed consents; without one, /api/relay is off. */
@@ -137,6 +141,14 @@ export function dappApi(options: DappServerOptions): Handler {
         return sendJson(response, 200, deployment);
       }
       if (request.method === "POST" && route === "/api/relay") return relay(request, response);
+      const studyMatch = /^\/studies\/(0x[0-9a-f]{64})\.json$/.exec(route);
+      if (request.method === "GET" && studyMatch) {
+        const text = options.studiesDir ? await readFile(path.join(options.studiesDir, `${studyMatch[1]}.json`), "utf8").catch(() => undefined) : undefined;
+        if (text === undefined || text.length > 4096) return sendJson(response, 404, { error: `no label published for study ${studyMatch[1]}` });
+        response.writeHead(200, { "content-type": "application/json", "x-content-type-options": "nosniff" });
+        response.end(text);
+        return;
+      }
       const manifestMatch = /^\/gateway\/(manifests\/[A-Za-z0-9]{1,200}|health)$/.exec(route);
       if (request.method === "GET" && manifestMatch) {
         if (!options.gatewayUrl) return sendJson(response, 404, { error: "no gateway" });

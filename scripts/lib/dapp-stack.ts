@@ -15,7 +15,14 @@ import type { Deployment } from "../../sdk/chain/connect";
 import { startGateway, type RunningGateway } from "../../gateway/start";
 import { startDappServer } from "./dapp-server";
 import { startLocalNode, type LocalNode } from "./local-node";
+import { studyIdOf } from "../../sdk/clients/requests";
 import { accreditDemoCast, DEMO_CAST_INDEX, DEMO_STUDIES, deploySuiteOnNode, seedDemo, type DemoCast, type SeededDemo } from "./seed-demo";
+
+/** The labels the demo's researchers publish for their studies (their own words). */
+const DEMO_STUDY_TITLES: Record<(typeof DEMO_STUDIES)[number], string> = {
+  "HbA1c-outcomes-2026": "Blood sugar (HbA1c) and long-term outcomes in diabetes",
+  "GLP1-cardio-trial-2027": "GLP-1 medicines and heart health: a clinical trial",
+};
 
 /** Hardhat's (and anvil's) default development mnemonic: public test keys, never for real funds. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -45,6 +52,8 @@ export interface DappStack {
   gatewayUrl: string;
   deployment: Deployment;
   deploymentsDir: string;
+  /** Where researchers' study labels are published (<studyId>.json, served at /studies/). */
+  studiesDir: string;
   /** The dashboard's default patient (patient A) and its development account index. */
   patient: { address: string; index: number; name: string };
   cast: DemoCast;
@@ -117,11 +126,19 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
     await gateway.writer.flushNow();
     say("the gateway logged its key releases on chain");
 
+    // The researchers publish a label for each study they name; the chain holds only its keccak256.
+    const studiesDir = path.join(dataDir, "studies");
+    await mkdir(studiesDir, { recursive: true });
+    for (const study of DEMO_STUDIES) {
+      await writeFile(path.join(studiesDir, `${studyIdOf(study)}.json`), JSON.stringify({ study, title: DEMO_STUDY_TITLES[study] }) + "\n");
+    }
+
     const labels = Object.fromEntries(seeded.names);
     const server = await startDappServer({
       page: options.page,
       port: options.port,
       deploymentsDir,
+      studiesDir,
       gatewayUrl: gateway.url,
       relayer: cast.relayer,
       config: {
@@ -141,6 +158,7 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
       gatewayUrl: gateway.url,
       deployment,
       deploymentsDir,
+      studiesDir,
       patient: { address: cast.patientA.address, index: DEMO_CAST_INDEX.patientA, name: "patientA" },
       cast,
       seeded,

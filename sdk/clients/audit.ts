@@ -61,6 +61,8 @@ export interface AuditEntry {
   validUntil?: number;
   /** Set for key releases logged in a batch: the root the entry is proven against. */
   releaseBatchRoot?: string;
+  /** For emergency-opt-out-set: whether the patient opted out (true) or back in (false). */
+  optedOut?: boolean;
 }
 
 /** The manifest a custodian stores for a batch of logged releases. */
@@ -86,6 +88,14 @@ export class AuditClient {
     readonly contracts: LedgerContracts,
     readonly store?: BlobStore,
   ) {}
+
+  /**
+   * Block times and transaction senders already read, by block hash and transaction hash: neither ever
+   * changes, so a client that reads a history again (a page reloading) asks the node only for new ones.
+   * Keyed by hash, not number, so a reorganised block is read anew.
+   */
+  private readonly blockTimes = new Map<string, Promise<number>>();
+  private readonly senders = new Map<string, Promise<string>>();
 
   async history(patientAddress: string): Promise<AuditEntry[]> {
     const patient = requireAddress(patientAddress, "patient");
@@ -130,11 +140,17 @@ export class AuditClient {
     const recordClass = new Map(anchored.map((event) => [event.args.recordId as string, Number(event.args.dataClass)]));
     const requestTerms = new Map(opened.map((event) => [event.args.requestId as string, event.args.terms]));
     const approvalTxs = new Set(approved.map((event) => event.transactionHash));
-    const senders = new Map<string, string>();
-    const senderOf = async (hash: string) => {
-      if (!senders.has(hash)) senders.set(hash, (await this.contracts.provider.getTransaction(hash))?.from ?? "");
-      return senders.get(hash) as string;
+    const senderOf = (hash: string): Promise<string> => {
+      if (!this.senders.has(hash)) {
+        const sender = this.contracts.provider.getTransaction(hash).then((tx) => tx?.from ?? "");
+        sender.catch(() => this.senders.delete(hash));
+        this.senders.set(hash, sender);
+      }
+      return this.senders.get(hash) as Promise<string>;
     };
+    // Every sender the entries below may ask for, requested together: one round trip for a batching
+    // provider, however long the history, instead of one per decision.
+    await Promise.all([...granted, ...revoked, ...approved, ...denied, ...cancelled].map((event) => senderOf(event.transactionHash)));
 
     const released = recordIds.length
       ? await q(accessLog, accessLog.filters.KeyReleased(recordIds as never))
@@ -230,7 +246,7 @@ export class AuditClient {
     for (const e of emergencyClosed) {
       entries.push({ ...base(e), action: "emergency-closed", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency" });
     }
-    for (const e of optOut) entries.push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient" });
+    for (const e of optOut) entries.push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient", optedOut: Boolean(e.args.optedOut) });
     for (const e of appointed) {
       entries.push({ ...base(e), action: "delegate-appointed", actor: patient, counterparty: e.args.delegate, basis: "patient", validUntil: Number(e.args.validUntil) });
     }
@@ -242,10 +258,23 @@ export class AuditClient {
 
     if (this.store) entries.push(...(await this.batchedReleases(new Set(recordIds), recordClass, patient)));
 
-    const times = new Map<number, number>();
-    for (const blockNumber of new Set(entries.map((entry) => entry.blockNumber))) {
-      times.set(blockNumber, Number((await this.contracts.provider.getBlock(blockNumber))?.timestamp ?? 0));
+    // Block times requested together (one round trip for a batching provider), each block once ever.
+    const blockOf = new Map<number, string>();
+    for (const event of [...granted, ...revoked, ...opened, ...approved, ...denied, ...cancelled, ...emergencyOpened, ...emergencyClosed, ...optOut, ...appointed, ...removed, ...policySet, ...policyCleared, ...anchored, ...released]) {
+      blockOf.set(event.blockNumber, event.blockHash);
     }
+    const times = new Map<number, number>();
+    await Promise.all(
+      [...new Set(entries.filter((entry) => entry.time === undefined).map((entry) => entry.blockNumber))].map(async (blockNumber) => {
+        const hash = blockOf.get(blockNumber) ?? String(blockNumber);
+        if (!this.blockTimes.has(hash)) {
+          const time = this.contracts.provider.getBlock(blockOf.get(blockNumber) ?? blockNumber).then((block) => Number(block?.timestamp ?? 0));
+          time.catch(() => this.blockTimes.delete(hash));
+          this.blockTimes.set(hash, time);
+        }
+        times.set(blockNumber, await (this.blockTimes.get(hash) as Promise<number>));
+      }),
+    );
     // A batched release happened before the batch that logs it: it takes its own time from the manifest.
     return entries
       .map((entry) => ({ ...entry, time: entry.time ?? (times.get(entry.blockNumber) as number) }))

@@ -8,7 +8,7 @@
  * page as it failed). Without Chromium the suite fails, saying how to install it; it never skips. CI
  * installs it with `apt-get install -y chromium`.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -18,7 +18,10 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 import { DataClass, Purpose } from "../../sdk/codes";
 import { connect, type LedgerContracts } from "../../sdk/chain/connect";
+import { PatientClient } from "../../sdk/clients/patient";
+import { studyIdOf } from "../../sdk/clients/requests";
 import { ResearcherClient } from "../../sdk/clients/researcher";
+import { CONSENT_TYPES } from "../../sdk/clients/signatures";
 import { buildDapp } from "../../scripts/lib/dapp-server";
 import { startDappStack, type DappStack } from "../../scripts/lib/dapp-stack";
 import { requireChromium } from "../helpers/chromium";
@@ -42,7 +45,7 @@ const ARTIFACTS = path.resolve(__dirname, "..", "..", "test-artifacts", "dapp");
  * (the node's own when undefined), forwards everything else to the node, and refuses to sign typed data
  * when `rejectSignatures` is set (code 4001, as a person pressing "Reject" in MetaMask).
  */
-function injectedWallet(options: { rpcUrl: string; account: string; chainId?: number; rejectSignatures?: boolean }): string {
+function injectedWallet(options: { rpcUrl: string; account: string; chainId?: number; rejectSignatures?: boolean; locked?: boolean }): string {
   return `(() => {
     const options = ${JSON.stringify(options)};
     let id = 0;
@@ -59,6 +62,9 @@ function injectedWallet(options: { rpcUrl: string; account: string; chainId?: nu
     window.ethereum = {
       isTestWallet: true,
       async request({ method, params }) {
+        if ((method === "eth_requestAccounts" || method === "eth_accounts") && options.locked && !window.__unlocked) {
+          throw Object.assign(new Error("The requested account has not been authorized by the user."), { code: 4100 });
+        }
         if (method === "eth_requestAccounts" || method === "eth_accounts") return [options.account];
         if (method === "eth_chainId" && options.chainId !== undefined) return "0x" + options.chainId.toString(16);
         if (method === "net_version" && options.chainId !== undefined) return String(options.chainId);
@@ -79,8 +85,12 @@ function injectedWallet(options: { rpcUrl: string; account: string; chainId?: nu
  * transaction raw; reads go to the node. Signing methods never reach the node, so nothing here can be
  * signed by the node's unlocked development accounts. Returns what the key signed.
  */
-async function keyBackedWallet(target: Page, wallet: Wallet, rpcUrl: string): Promise<{ transactions: string[]; typedData: string[] }> {
-  const signed = { transactions: [] as string[], typedData: [] as string[] };
+async function keyBackedWallet(
+  target: Page,
+  wallet: Wallet,
+  rpcUrl: string,
+): Promise<{ transactions: string[]; typedData: string[]; messages: { primaryType: string; message: Record<string, unknown> }[] }> {
+  const signed = { transactions: [] as string[], typedData: [] as string[], messages: [] as { primaryType: string; message: Record<string, unknown> }[] };
   await target.exposeFunction("__walletSendTransaction", async (json: string) => {
     const tx = JSON.parse(json) as { from?: string; to?: string; data?: string; value?: string; gas?: string };
     if (tx.from && getAddress(tx.from) !== wallet.address) throw new Error(`the page asked ${wallet.address} to send from ${tx.from}`);
@@ -94,7 +104,13 @@ async function keyBackedWallet(target: Page, wallet: Wallet, rpcUrl: string): Pr
     return sent.hash;
   });
   await target.exposeFunction("__walletSignTypedData", async (json: string) => {
-    const { domain, types, message } = JSON.parse(json) as { domain: TypedDataDomain; types: Record<string, TypedDataField[]>; message: Record<string, unknown> };
+    const { domain, types, message, primaryType } = JSON.parse(json) as {
+      domain: TypedDataDomain;
+      types: Record<string, TypedDataField[]>;
+      message: Record<string, unknown>;
+      primaryType: string;
+    };
+    signed.messages.push({ primaryType, message });
     const { EIP712Domain: _, ...rest } = types;
     const signature = await wallet.signTypedData(domain, rest, message);
     signed.typedData.push(signature);
@@ -152,6 +168,20 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
   const ready = (target: Page) =>
     target.waitForFunction(() => document.body.dataset.state === "ready" || document.body.dataset.state === "error", null, { timeout: 60_000 });
   const entry = (target: Page, selector: string) => target.locator(`[data-testid="audit-entry"]${selector}`);
+  /** The review step every consequential action opens first: its words, then Confirm (or Cancel). */
+  const reviewStep = async (target: Page, choice: "confirm" | "cancel" = "confirm") => {
+    const dialog = target.locator('[data-testid="review"]');
+    await dialog.waitFor({ timeout: 30_000 });
+    const words = {
+      title: (await dialog.locator("h2").textContent()) as string,
+      before: (await dialog.locator('[data-testid="review-before"] p').textContent()) as string,
+      after: (await dialog.locator('[data-testid="review-after"] p').textContent()) as string,
+      all: (await dialog.textContent()) as string,
+    };
+    await dialog.locator(`[data-action="${choice}"]`).click();
+    await dialog.waitFor({ state: "detached", timeout: 10_000 });
+    return words;
+  };
 
   before(async function () {
     const executablePath = requireChromium();
@@ -166,7 +196,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       executablePath,
       headless: true,
       args: CHROMIUM_ARGS,
-      viewport: { width: 1440, height: 1000 },
+      viewport: { width: 1280, height: 800 },
       locale: "en-GB",
       timezoneId: "UTC",
       acceptDownloads: false,
@@ -207,7 +237,16 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(await page.locator(`[data-testid="grant"][data-grantee="${stack!.cast.university.address}"]`).count()).to.equal(1);
     const hba1c = page.locator(`[data-testid="record"][data-record-id="${stack!.seeded.records["A-hba1c-v2"].recordId}"]`);
     expect(await hba1c.textContent()).to.match(/Lab result.*hospital.*v2.*←.*v1/);
-    expect(await page.locator('[data-testid="policy-summary"]').textContent()).to.include("not-for-profit use only (NPU)");
+    expect(await page.locator('[data-testid="policy-summary"]').textContent()).to.include("not-for-profit use only").and.include("DUO NPU");
+    // Studies by the label their researcher published, checked against the on-chain id; codes behind a toggle.
+    expect(await pending.locator('[data-testid="study"]').getAttribute("data-verified")).to.equal("true");
+    expect(await pending.locator('[data-testid="study-title"]').textContent()).to.equal("Blood sugar (HbA1c) and long-term outcomes in diabetes");
+    expect(await pending.locator('[data-testid="study-title"]').isVisible()).to.equal(true);
+    expect(await pending.locator("details.codes code", { hasText: "HRESCH" }).isVisible()).to.equal(false);
+    // Audit entries say who was affected and what changed.
+    expect(await entry(page, `[data-action="consent-granted"][data-counterparty="${stack!.cast.university.address}"]`).first().locator('[data-testid="audit-change"]').textContent()).to.match(
+      /^Affects university: university cannot see any of your records → university may see /,
+    );
     expect(await page.locator('[data-testid="emergency-state"]').textContent()).to.include("allowed");
     // The university's key release, logged by the real gateway in a batch, read from its manifest.
     expect(await entry(page, `[data-action="key-released"][data-counterparty="${stack!.cast.university.address}"]`).count()).to.equal(1);
@@ -221,13 +260,25 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await page.screenshot({ path: path.join(ARTIFACTS, "00-dashboard-first-screen.png") });
   });
 
-  it("approves a pending request with one click and shows the grant", async function () {
+  it("approves a pending request after a review step that Cancel leaves as it was, and shows the grant", async function () {
     const pharma = stack!.cast.pharma.address;
     const requestId = stack!.seeded.requests["pharma→A"];
-    await page.locator(`[data-testid="request"][data-request-id="${requestId}"] [data-action="approve"]`).click();
+    const approve = page.locator(`[data-testid="request"][data-request-id="${requestId}"] [data-action="approve"]`);
+    await approve.click();
+    const cancelled = await reviewStep(page, "cancel");
+    expect(cancelled.title).to.equal("Approve pharma's request");
+    expect(cancelled.before).to.include("pharma cannot see any of your records.");
+    expect(cancelled.after).to.match(/pharma may see Lab results, for healthcare research, until/);
+    expect(cancelled.all).to.include("no later action can recall data already released");
+    // Cancel: nothing sent, the request still waits, and focus is back on the button the person pressed.
+    expect(await page.locator(`[data-testid="request"][data-request-id="${requestId}"]`).count()).to.equal(1);
+    expect(await approve.evaluate((button) => button === document.activeElement)).to.equal(true);
+    expect(await ledger.ledger.hasAccess(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(false);
+    await approve.click();
+    await reviewStep(page, "confirm");
     await page.locator(`[data-testid="grant"][data-grantee="${pharma}"]`).waitFor({ timeout: 30_000 });
     await ready(page);
-    expect(await page.locator('[data-testid="status"]').textContent()).to.match(/Approved: pharma may see Lab result until/);
+    expect(await page.locator('[data-testid="status"]').textContent()).to.match(/Approved: pharma may see Lab results until/);
     expect(await page.locator(`[data-testid="request"][data-request-id="${requestId}"]`).count()).to.equal(0);
     expect(await ledger.ledger.hasAccess(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(true);
     await shot(page, "02-approved");
@@ -237,10 +288,19 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     const pharma = stack!.cast.pharma.address;
     const requestId = stack!.seeded.requests["pharma→A"];
     await page.locator(`[data-testid="grant"][data-grantee="${pharma}"] [data-action="revoke"]`).click();
+    const words = await reviewStep(page);
+    expect(words.before).to.match(/pharma may see Lab results/);
+    expect(words.after).to.include("pharma cannot see any of your records");
+    expect(words.all).to.include("Records pharma has already opened stay with them");
     await entry(page, `[data-action="consent-revoked"][data-counterparty="${pharma}"]`).waitFor({ timeout: 30_000 });
     await ready(page);
     expect(await page.locator(`[data-testid="grant"][data-grantee="${pharma}"]`).count()).to.equal(0);
     expect(await ledger.ledger.hasAccess(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH)).to.equal(false);
+    // The Revoke button is gone with the grant: focus goes to its section's heading, not to the top of the page.
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal("grants-title");
+    expect(await entry(page, `[data-action="consent-revoked"][data-counterparty="${pharma}"]`).locator('[data-testid="audit-change"]').textContent()).to.equal(
+      "Affects pharma: access to Lab results ended; data already released stays released.",
+    );
 
     expect(await entry(page, `[data-action="request-approved"][data-request-id="${requestId}"][data-basis="patient"]`).count()).to.equal(1);
     expect(await entry(page, `[data-action="consent-granted"][data-counterparty="${pharma}"][data-basis="request"]`).count()).to.equal(1);
@@ -259,11 +319,20 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(await card.locator('[data-action="deny"]').textContent()).to.equal("Sign denial");
     const balanceBefore = await stack!.provider.getBalance(stack!.patient.address);
     await card.locator('[data-action="deny"]').click();
+    expect((await reviewStep(page)).all).to.include("closed for good");
     const dialog = page.locator('[data-testid="signed-dialog"]');
     await dialog.waitFor({ timeout: 30_000 });
     const signed = JSON.parse((await dialog.locator('[data-testid="signed-json"]').textContent()) as string);
     expect(signed).to.include({ kind: "deny", chainId: 31337, signer: stack!.patient.address });
     expect(signed.request.researcher).to.equal(stack!.cast.pharma.address);
+    // What is signed, in words, field by field as the EIP-712 DenyRequest message names them.
+    const summary = dialog.locator('[data-testid="signed-summary"]');
+    expect(await summary.getAttribute("data-primary-type")).to.equal("DenyRequest");
+    expect(await summary.locator('[data-field="requestId"]').getAttribute("data-value")).to.equal(requestId);
+    expect(await summary.locator('[data-field="requestId"]').textContent()).to.match(/^pharma's request for Vital signs/);
+    expect(await summary.locator('[data-field="signer"]').getAttribute("data-value")).to.equal(stack!.patient.address);
+    expect(await summary.locator('[data-field="deadline"]').getAttribute("data-value")).to.equal(String(signed.deadline));
+    expect(await dialog.locator('[data-testid="signed-json"]').isVisible(), "raw JSON only behind a toggle").to.equal(false);
     await shot(page, "04-signed-denial");
 
     await dialog.locator('[data-action="relay"]').click();
@@ -275,28 +344,63 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await page.locator('[data-testid="gasless"]').uncheck();
   });
 
-  it("puts a refusal of the ledger into words: a delegate until a day in the past", async function () {
+  it("checks a form before sending: the error next to its field, the input kept, focus on the field", async function () {
     const form = page.locator('[data-testid="delegate-form"]');
     await form.locator('input[name="delegate"]').fill(stack!.cast.patientB.address);
     await form.locator('input[name="until"]').fill("2020-01-31");
     await form.locator('[data-action="add-delegate"]').click();
-    const alert = page.locator('[data-testid="alert"]');
-    await alert.waitFor({ state: "visible", timeout: 30_000 });
-    await ready(page);
-    expect(await alert.getAttribute("data-kind")).to.equal("revert");
-    expect(await alert.textContent()).to.include("Choose an end time in the future and after the start.").and.include("InvalidValidity");
-    await shot(page, "05-revert-in-words");
+    const error = form.locator('[data-error-for="until"]');
+    expect(await error.isVisible()).to.equal(true);
+    expect(await error.textContent()).to.match(/^Choose a day after .*: the ledger refuses an end in the past\.$/);
+    expect(await form.locator('input[name="until"]').getAttribute("aria-describedby")).to.equal(await error.getAttribute("id"));
+    expect(await form.locator('input[name="until"]').evaluate((input) => input === document.activeElement)).to.equal(true);
+    expect(await form.locator('input[name="delegate"]').inputValue()).to.equal(stack!.cast.patientB.address);
+    expect(await page.locator('[data-testid="review"]').count(), "nothing to review, nothing sent").to.equal(0);
+
+    await form.locator('input[name="delegate"]').fill("0x1234");
+    await form.locator('[data-action="add-delegate"]').click();
+    expect(await form.locator('[data-error-for="delegate"]').textContent()).to.include('"0x1234" is not an Ethereum address');
+    await shot(page, "05-field-errors");
     expect(await page.locator('[data-testid="delegate"]').count()).to.equal(0);
+    await form.locator('input[name="delegate"]').fill("");
+    await form.locator('input[name="until"]').fill("");
+  });
+
+  it("puts a refusal into words next to its field, keeping the input: a grant to the zero address, which the SDK refuses", async function () {
+    // The zero address passes the form's address check; the SDK refuses it before anything is sent.
+    await page.locator("summary", { hasText: "Grant access to someone" }).click();
+    const form = page.locator(".grant-form");
+    await form.locator('input[name="grantee"]').fill("0x0000000000000000000000000000000000000000");
+    await form.locator('input[name="dataClass"][value="IMAGING"]').check();
+    await form.locator('input[name="purpose"][value="TREAT"]').check();
+    await form.locator('input[name="until"]').fill("2031-06-30");
+    await form.locator('[data-action="grant"]').click();
+    await reviewStep(page);
+    const error = form.locator('[data-error-for="grantee"]');
+    await error.waitFor({ state: "visible", timeout: 30_000 });
+    await ready(page);
+    expect(await error.textContent()).to.not.match(/InvalidGrantee\(/);
+    expect(await form.locator('input[name="grantee"]').inputValue()).to.equal("0x0000000000000000000000000000000000000000");
+    expect(await form.locator('input[name="dataClass"][value="IMAGING"]').isChecked()).to.equal(true);
+    expect(await form.locator('input[name="until"]').inputValue()).to.equal("2031-06-30");
+    expect(await form.locator('input[name="grantee"]').evaluate((input) => input === document.activeElement)).to.equal(true);
+    await shot(page, "05-revert-next-to-field");
+    await form.locator('input[name="grantee"]').fill("");
+    await form.locator('input[name="dataClass"][value="IMAGING"]').uncheck();
+    await form.locator('input[name="purpose"][value="TREAT"]').uncheck();
+    await form.locator('input[name="until"]').fill("");
+    await page.locator("summary", { hasText: "Grant access to someone" }).click();
   });
 
   it("edits the standing policy, appoints and removes a delegate, and opts out of emergency access", async function () {
     const patient = stack!.patient.address;
     const policy = page.locator('[data-testid="policy"]');
-    await policy.locator("summary").click();
+    await policy.locator("summary", { hasText: "Edit the policy" }).click();
     expect(await policy.locator('input[name="maxDays"]').isDisabled()).to.equal(true);
     await policy.locator('input[name="modifier"][value="TS"]').check();
     await policy.locator('input[name="maxDays"]').fill("365");
     await policy.locator('[data-action="save-policy"]').click();
+    expect((await reviewStep(page)).after).to.match(/^After: requests for health, medical or biomedical research/);
     await page.waitForFunction(() => document.querySelector('[data-testid="policy-summary"]')?.textContent?.includes("Longest access: 1 year"), null, { timeout: 30_000 });
     await ready(page);
     expect(Number((await ledger.ledger.policyOf(patient)).maxDuration)).to.equal(365 * 86400);
@@ -306,19 +410,29 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await form.locator('input[name="delegate"]').fill(delegate);
     await form.locator('input[name="until"]').fill("2030-01-31");
     await form.locator('[data-action="add-delegate"]').click();
+    expect((await reviewStep(page)).after).to.match(/may approve, deny, grant and revoke for you until/);
     await page.locator(`[data-testid="delegate"][data-delegate="${delegate}"]`).waitFor({ timeout: 30_000 });
     await ready(page);
     expect(Number(await ledger.ledger.delegateUntil(patient, delegate))).to.be.greaterThan(0);
+    // The opt-out's review says what it means for urgent care; Cancel leaves the switch as it was.
     await page.locator('[data-action="emergency-opt-out"]').check();
+    const optOut = await reviewStep(page, "cancel");
+    expect(optOut.all).to.match(/urgent care.*will not be able to read your records/).and.include("end at once, for good");
+    expect(await page.locator('[data-action="emergency-opt-out"]').isChecked()).to.equal(false);
+    expect(await ledger.ledger.emergencyOptedOut(patient)).to.equal(false);
+    await page.locator('[data-action="emergency-opt-out"]').check();
+    await reviewStep(page);
     await page.waitForFunction(() => document.querySelector('[data-testid="emergency-state"]')?.textContent?.includes("opted out"), null, { timeout: 30_000 });
     await ready(page);
     expect(await ledger.ledger.emergencyOptedOut(patient)).to.equal(true);
     await shot(page, "06-policy-delegate-opt-out");
 
     await page.locator(`[data-testid="delegate"][data-delegate="${delegate}"] [data-action="remove-delegate"]`).click();
+    await reviewStep(page);
     await page.locator(`[data-testid="delegate"]`).waitFor({ state: "detached", timeout: 30_000 });
     await ready(page);
     await page.locator('[data-action="emergency-opt-out"]').uncheck();
+    expect((await reviewStep(page)).title).to.equal("Allow emergency access again");
     await page.waitForFunction(() => document.querySelector('[data-testid="emergency-state"]')?.textContent?.includes("allowed"), null, { timeout: 30_000 });
     await ready(page);
     expect(await ledger.ledger.emergencyOptedOut(patient)).to.equal(false);
@@ -336,6 +450,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(await page.locator('[data-testid="gasless"]').isChecked()).to.equal(true);
     expect(await page.locator('[data-testid="status"]').textContent()).to.include("no ETH for gas");
     await page.locator(`[data-testid="grant"][data-grantee="${university}"] [data-action="revoke"]`).click();
+    await reviewStep(page);
     const dialog = page.locator('[data-testid="signed-dialog"]');
     await dialog.waitFor({ timeout: 30_000 });
     await dialog.locator('[data-action="relay"]').click();
@@ -374,6 +489,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       expect(await other.locator('[data-testid="identity"], #identity').textContent()).to.include("browser wallet");
       await other.locator('[data-testid="gasless"]').check();
       await other.locator(`[data-testid="grant"][data-grantee="${stack!.cast.university.address}"] [data-action="revoke"]`).click();
+      await reviewStep(other);
       const alert = other.locator('[data-testid="alert"]');
       await alert.waitFor({ state: "visible", timeout: 30_000 });
       await ready(other);
@@ -388,7 +504,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
 
   describe("through an injected EIP-1193 wallet holding patient B's key", function () {
     let other: Page;
-    let signed: { transactions: string[]; typedData: string[] };
+    let signed: Awaited<ReturnType<typeof keyBackedWallet>>;
     let patientB: Wallet;
     const requests: Record<string, string> = {};
 
@@ -444,6 +560,8 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       await form.locator('input[name="purpose"][value="TREAT"]').check();
       await form.locator('input[name="until"]').fill("2031-06-30");
       await form.locator('[data-action="grant"]').click();
+      const words = await reviewStep(other);
+      expect(words.after).to.match(/hospital may see Imaging \(scans, X-rays\), for treatment, until/);
       await other.locator(`[data-testid="grant"][data-grantee="${hospital}"]`).waitFor({ timeout: 30_000 });
       await ready(other);
       expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Granted until/);
@@ -457,15 +575,17 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       const university = stack!.cast.university.address;
       let sent = signed.transactions.length;
       await other.locator(`[data-testid="request"][data-request-id="${requests.university}"] [data-action="approve"]`).click();
+      await reviewStep(other);
       await other.locator(`[data-testid="request"][data-request-id="${requests.university}"]`).waitFor({ state: "detached", timeout: 30_000 });
       await ready(other);
-      expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Approved: university may see Condition until/);
+      expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Approved: university may see Conditions \(diagnoses\) until/);
       await lastSentByTheKey(sent);
       expect(await entry(other, `[data-action="request-approved"][data-request-id="${requests.university}"][data-basis="patient"]`).count()).to.equal(1);
       expect(await other.locator(`[data-testid="grant"][data-grantee="${university}"]`).count()).to.equal(1);
 
       sent = signed.transactions.length;
       await other.locator(`[data-testid="request"][data-request-id="${requests.pharma}"] [data-action="deny"]`).click();
+      await reviewStep(other);
       await entry(other, `[data-action="request-denied"][data-request-id="${requests.pharma}"][data-basis="patient"]`).waitFor({ timeout: 30_000 });
       await ready(other);
       expect(await other.locator('[data-testid="status"]').textContent()).to.match(/Denied: pharma's request is closed/);
@@ -477,6 +597,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       const [hospital, university] = [stack!.cast.hospital.address, stack!.cast.university.address];
       const sent = signed.transactions.length;
       await other.locator(`[data-testid="grant"][data-grantee="${hospital}"] [data-action="revoke"]`).click();
+      await reviewStep(other);
       await entry(other, `[data-action="consent-revoked"][data-counterparty="${hospital}"][data-basis="patient"]`).waitFor({ timeout: 30_000 });
       await ready(other);
       await lastSentByTheKey(sent);
@@ -485,11 +606,19 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       const typed = signed.typedData.length;
       await other.locator('[data-testid="gasless"]').check();
       await other.locator(`[data-testid="grant"][data-grantee="${university}"] [data-action="revoke"]`).click();
+      await reviewStep(other);
       const dialog = other.locator('[data-testid="signed-dialog"]');
       await dialog.waitFor({ timeout: 30_000 });
       const revocation = JSON.parse((await dialog.locator('[data-testid="signed-json"]').textContent()) as string);
       expect(signed.typedData.slice(typed)).to.deep.equal([revocation.signature]);
       expect(revocation).to.include({ kind: "revoke", signer: patientB.address });
+      // The page's summary shows every field of the EIP-712 message the wallet signed, with its value.
+      const { primaryType, message } = signed.messages[signed.messages.length - 1];
+      const summary = dialog.locator('[data-testid="signed-summary"]');
+      expect(await summary.getAttribute("data-primary-type")).to.equal(primaryType);
+      const shown = await summary.locator("dd[data-field]").evaluateAll((items) => items.map((item) => [(item as HTMLElement).dataset.field, (item as HTMLElement).dataset.value]));
+      expect(Object.fromEntries(shown)).to.deep.equal(Object.fromEntries(CONSENT_TYPES.Revoke.map(({ name }) => [name, String(message[name])])));
+      expect(await summary.locator('[data-field="grantee"]').textContent()).to.match(/^university \(0x/);
       await dialog.locator('[data-action="relay"]').click();
       await entry(other, `[data-action="consent-revoked"][data-counterparty="${university}"][data-basis="signature"]`).waitFor({ timeout: 30_000 });
       await ready(other);
@@ -501,6 +630,311 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
 
     it("threw nothing unexpected in the page", function () {
       expect(consoleErrors).to.deep.equal([]);
+    });
+  });
+
+  describe("for people on a phone and a desktop", function () {
+    const SIZES = [
+      { name: "desktop", width: 1280, height: 800 },
+      { name: "phone", width: 390, height: 844 },
+    ] as const;
+    const DOCS = path.resolve(__dirname, "..", "..", "docs");
+    const AXE = path.resolve(__dirname, "..", "..", "node_modules", "axe-core", "axe.min.js");
+    /** WCAG 2.0-2.2 A and AA (contrast, names, labels, target size, ...) plus axe's best practices for tables and landmarks. */
+    const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+    let markupStudy: string;
+
+    /** axe-core in the page: the violations of AXE_TAGS, one line each. */
+    const audit = async (target: Page, selector?: string) => {
+      if (!(await target.evaluate(() => "axe" in window))) await target.addScriptTag({ path: AXE });
+      const violations = await target.evaluate(
+        async ({ tags, selector }) => {
+          const axe = (window as unknown as { axe: { run: (context: unknown, options: unknown) => Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+          const result = await axe.run(selector ? document.querySelector(selector) : document, { runOnly: { type: "tag", values: tags } });
+          return result.violations.map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
+        },
+        { tags: AXE_TAGS, selector },
+      );
+      return violations;
+    };
+
+    before(async function () {
+      // A university request to patient B for mental-health data, whose study label tries markup and
+      // script, and a commercial request to patient A for genomic data whose label names another study.
+      markupStudy = `mh-markup-${Date.now()}`;
+      for (const [who, patient, dataClasses, studyId] of [
+        [stack!.cast.university, stack!.cast.patientB.address, ["MENTAL_HEALTH", "LAB_RESULT"], markupStudy],
+        [stack!.cast.pharma, stack!.patient.address, ["GENOMIC"], "genomes-unlabelled-2027"],
+      ] as const) {
+        const researcher = new ResearcherClient(await connect(who, stack!.deployment), who);
+        await (await researcher.requestAccess({ patient, dataClasses: [...dataClasses], purpose: "HRESCH", researchCategory: "HMB", duration: 30 * 86400, studyId })).wait();
+      }
+      const title = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>${"Mood and sleep ".repeat(20)}`;
+      await writeFile(path.join(stack!.studiesDir, `${studyIdOf(markupStudy)}.json`), JSON.stringify({ study: markupStudy, title }));
+      await writeFile(path.join(stack!.studiesDir, `${studyIdOf("genomes-unlabelled-2027")}.json`), JSON.stringify({ study: "another-study", title: "Trust me" }));
+      await mkdir(DOCS, { recursive: true });
+    });
+
+    it("flags a sensitive request and shows its study label as the researcher's own words, as text only", async function () {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(`${stack!.url}/?account=5`);
+      await ready(page);
+      const card = page.locator(`[data-testid="request"][data-researcher="${stack!.cast.university.address}"]`);
+      expect(await card.locator('[data-testid="sensitive"]').textContent()).to.equal("⚠ Sensitive: Mental health");
+      const study = card.locator('[data-testid="study"]');
+      expect(await study.getAttribute("data-verified")).to.equal("true");
+      const title = (await study.locator('[data-testid="study-title"]').textContent()) as string;
+      expect(title.startsWith('<img src=x onerror="window.__pwned=1"><script>')).to.equal(true);
+      expect([...title].length).to.equal(120);
+      expect(await study.textContent()).to.include("in the researcher's own words");
+      expect(await study.locator("img, script").count(), "the label is text, not markup").to.equal(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).to.equal(undefined);
+      await shot(page, "12-markup-in-a-study-label");
+      await page.goto(stack!.pageUrl);
+      await ready(page);
+      const genomic = page.locator(`[data-testid="request"][data-researcher="${stack!.cast.pharma.address}"]`, { hasText: "Genomic data" });
+      expect(await genomic.locator('[data-testid="sensitive"]').textContent()).to.equal("⚠ Sensitive: Genomic data");
+      expect(await genomic.locator('[data-testid="study"]').getAttribute("data-verified")).to.equal("false");
+      expect(await genomic.locator('[data-testid="study"]').textContent()).to.include("unverified study").and.not.include("Trust me");
+
+      // The review step says it is sensitive; Cancel sends nothing.
+      await genomic.locator('[data-action="approve"]').click();
+      const dialog = page.locator('[data-testid="review"]');
+      await dialog.waitFor();
+      expect(await dialog.locator('[data-testid="review-sensitive"]').textContent()).to.include("Sensitive data: Genomic data");
+      await shot(page, "12-sensitive-review");
+      await reviewStep(page, "cancel");
+      expect(await genomic.count()).to.equal(1);
+    });
+
+    for (const size of SIZES) {
+      it(`at ${size.width}×${size.height} (${size.name}): nothing overflows, tap targets are 24 px or more, axe finds no violation, review step included`, async function () {
+        await page.setViewportSize({ width: size.width, height: size.height });
+        await page.goto(stack!.pageUrl);
+        await ready(page);
+        const overflow = await page.evaluate(() => ({ scrollWidth: (document.scrollingElement as Element).scrollWidth, innerWidth: window.innerWidth }));
+        expect(overflow.scrollWidth, "no horizontal overflow").to.be.at.most(overflow.innerWidth);
+        const small = await page.evaluate(() =>
+          Array.from(document.querySelectorAll<HTMLElement>('button, summary, select, input[type="checkbox"], input:not([type="checkbox"])'))
+            .filter((element) => element.getClientRects().length > 0 && element.offsetParent !== null)
+            .map((element) => ({ element, box: element.getBoundingClientRect() }))
+            .filter(({ box }) => box.width < 24 || box.height < 24)
+            .map(({ element, box }) => `${element.tagName.toLowerCase()} "${(element.textContent ?? "").trim().slice(0, 30)}" ${box.width.toFixed(0)}×${box.height.toFixed(0)}`),
+        );
+        expect(small, "tap targets under 24 px").to.deep.equal([]);
+        // Tables: labelled columns on a desktop, cards (each cell named by its column) on a phone.
+        const grantsTable = page.locator('[data-testid="grants"] table');
+        expect(await grantsTable.locator('th[scope="col"]').count()).to.equal(5);
+        const display = await grantsTable.locator("tbody tr").first().evaluate((row) => getComputedStyle(row).display);
+        expect(display).to.equal(size.name === "phone" ? "block" : "table-row");
+        expect(await audit(page)).to.deep.equal([]);
+        await page.screenshot({ path: path.join(DOCS, `dashboard-${size.name}.png`) });
+
+        const revoke = page.locator('[data-testid="grant"] [data-action="revoke"]').first();
+        await revoke.scrollIntoViewIfNeeded();
+        await revoke.click();
+        await page.locator('[data-testid="review"]').waitFor();
+        const dialogOverflow = await page.evaluate(() => ({ scrollWidth: (document.scrollingElement as Element).scrollWidth, innerWidth: window.innerWidth }));
+        expect(dialogOverflow.scrollWidth).to.be.at.most(dialogOverflow.innerWidth);
+        expect(await audit(page, '[data-testid="review"]')).to.deep.equal([]);
+        await page.screenshot({ path: path.join(DOCS, `dashboard-review-${size.name}.png`) });
+        await reviewStep(page, "cancel");
+        expect(await revoke.evaluate((button) => button === document.activeElement), "focus back on Revoke").to.equal(true);
+
+        // Every other review step at this size: it fits the screen, passes axe, and Cancel sends nothing.
+        const before = await stack!.provider.getBlockNumber();
+        const openReview = async (label: string, open: () => Promise<void>) => {
+          await open();
+          const dialog = page.locator('[data-testid="review"]');
+          await dialog.waitFor({ timeout: 10_000 });
+          const box = (await dialog.boundingBox())!;
+          expect(box.x, `${label}: inside the screen`).to.be.at.least(0);
+          expect(box.x + box.width, `${label}: inside the screen`).to.be.at.most(size.width);
+          expect(await page.evaluate(() => (document.scrollingElement as Element).scrollWidth), label).to.be.at.most(size.width);
+          expect(await audit(page, '[data-testid="review"]'), label).to.deep.equal([]);
+          await reviewStep(page, "cancel");
+        };
+        await openReview("approve", () => page.locator('[data-testid="request"] [data-action="approve"]').first().click());
+        await openReview("deny", () => page.locator('[data-testid="request"] [data-action="deny"]').first().click());
+        await openReview("opt-out", () => page.locator('[data-action="emergency-opt-out"]').check());
+        expect(await page.locator('[data-action="emergency-opt-out"]').isChecked()).to.equal(false);
+        await openReview("delegate", async () => {
+          const form = page.locator('[data-testid="delegate-form"]');
+          await form.locator('input[name="delegate"]').fill(stack!.cast.patientC.address);
+          await form.locator('input[name="until"]').fill("2031-01-31");
+          await form.locator('[data-action="add-delegate"]').click();
+        });
+        await openReview("grant", async () => {
+          await page.locator("summary", { hasText: "Grant access to someone" }).click();
+          const form = page.locator(".grant-form");
+          await form.locator('input[name="grantee"]').fill(stack!.cast.hospital.address);
+          await form.locator('input[name="dataClass"][value="SUBSTANCE_USE"]').check();
+          await form.locator('input[name="purpose"][value="TREAT"]').check();
+          await form.locator('input[name="until"]').fill("2031-06-30");
+          await form.locator('[data-action="grant"]').click();
+        });
+        await openReview("policy", async () => {
+          await page.locator('[data-testid="policy"] summary', { hasText: "Edit the policy" }).click();
+          await page.locator('[data-action="save-policy"]').click();
+        });
+        await openReview("clear policy", () => page.locator('[data-action="clear-policy"]').click());
+        // Cancelled, all of it: no block was mined, and the forms still hold what was typed.
+        expect(await stack!.provider.getBlockNumber()).to.equal(before);
+        expect(await page.locator('.grant-form input[name="grantee"]').inputValue()).to.equal(stack!.cast.hospital.address);
+        expect(await page.locator('[data-testid="delegate-form"] input[name="delegate"]').inputValue()).to.equal(stack!.cast.patientC.address);
+      });
+    }
+
+    it("says the wallet could not act, with a Retry that connects once it is unlocked", async function () {
+      const other = await context!.newPage();
+      try {
+        await other.addInitScript(injectedWallet({ rpcUrl: stack!.rpcUrl, account: stack!.patient.address, locked: true }));
+        await other.goto(`${stack!.url}/?wallet=injected`);
+        await ready(other);
+        const alert = other.locator('[data-testid="alert"]');
+        expect(await alert.getAttribute("data-kind")).to.equal("wallet");
+        expect(await alert.textContent()).to.include("unlock it");
+        await other.evaluate(() => ((window as unknown as { __unlocked: boolean }).__unlocked = true));
+        await alert.locator('[data-action="retry"]').click();
+        await other.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 60_000 });
+        expect(await other.locator("#identity").textContent()).to.include("browser wallet");
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("says the gateway did not answer, keeps the rest of the page, and Retry shows the batched key releases", async function () {
+      const other = await context!.newPage();
+      try {
+        let down = true;
+        await other.route("**/gateway/manifests/**", (route) => (down ? route.abort("connectionrefused") : route.continue()));
+        await other.goto(stack!.pageUrl);
+        await ready(other);
+        const warning = other.locator('[data-testid="audit-warning"]');
+        expect(await warning.textContent()).to.include("The custodian's gateway did not answer");
+        expect(await entry(other, '[data-action="key-released"]').count()).to.equal(0);
+        expect(await other.locator('[data-testid="grant"]').count()).to.be.greaterThan(0);
+        down = false;
+        await warning.locator('[data-action="retry-gateway"]').click();
+        await warning.waitFor({ state: "detached", timeout: 60_000 });
+        await ready(other);
+        expect(await entry(other, '[data-action="key-released"]').count()).to.be.greaterThan(0);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("says the node did not answer, with a Retry that loads the page once it is back", async function () {
+      const other = await context!.newPage();
+      try {
+        let down = true;
+        await other.route(
+          (url) => url.href.startsWith(stack!.rpcUrl),
+          (route) => (down ? route.abort("connectionrefused") : route.continue()),
+        );
+        await other.goto(stack!.pageUrl);
+        await ready(other);
+        const alert = other.locator('[data-testid="alert"]');
+        expect(await alert.getAttribute("data-kind")).to.equal("node");
+        expect(await alert.locator(".title").textContent()).to.equal("The ledger's node did not answer");
+        await shot(other, "13-node-down");
+        down = false;
+        await alert.locator('[data-action="retry"]').click();
+        await other.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 60_000 });
+        expect(await other.locator('[data-testid="request"]').count()).to.be.greaterThan(0);
+        expect(await alert.isHidden()).to.equal(true);
+
+        // The node fails during an action: the error says so, Retry sends it once the node is back.
+        down = true;
+        const grant = other.locator('[data-testid="grant"] [data-action="revoke"]').first();
+        const grantee = (await other.locator('[data-testid="grant"]').first().getAttribute("data-grantee")) as string;
+        await grant.click();
+        await reviewStep(other);
+        await alert.waitFor({ state: "visible", timeout: 60_000 });
+        expect(await alert.getAttribute("data-kind")).to.equal("node");
+        down = false;
+        await alert.locator('[data-action="retry"]').click();
+        await entry(other, `[data-action="consent-revoked"][data-counterparty="${grantee}"]`).waitFor({ timeout: 60_000 });
+        expect(Number((await ledger.ledger.consentOf(stack!.patient.address, grantee)).dataClasses)).to.equal(0);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("loads with a bounded number of round trips to the node, the same after the patient's history grows, over a slow connection", async function () {
+      const DELAY_MS = 200;
+      const measure = async () => {
+        const other = await context!.newPage();
+        const calls = { requests: 0, rpc: 0, logs: 0, methods: new Map<string, number>() };
+        try {
+          await other.route(
+            (url) => url.href.startsWith(stack!.rpcUrl),
+            async (route) => {
+              const body = JSON.parse(route.request().postData() ?? "{}") as { method: string } | { method: string }[];
+              calls.requests += 1;
+              for (const call of Array.isArray(body) ? body : [body]) {
+                calls.rpc += 1;
+                if (call.method === "eth_getLogs") calls.logs += 1;
+                calls.methods.set(call.method, (calls.methods.get(call.method) ?? 0) + 1);
+              }
+              await new Promise((resolve) => setTimeout(resolve, DELAY_MS));
+              await route.continue();
+            },
+          );
+          const started = Date.now();
+          await other.goto(stack!.pageUrl);
+          await ready(other);
+          const ms = Date.now() - started;
+          expect(await other.evaluate(() => document.body.dataset.state)).to.equal("ready");
+          return { ...calls, ms, methods: Object.fromEntries(calls.methods) };
+        } finally {
+          await other.close();
+        }
+      };
+      const first = await measure();
+      // More history for patient A: six grants and revocations, each in its own block.
+      const patientA = new PatientClient(await connect(stack!.cast.patientA, stack!.deployment), stack!.cast.patientA);
+      const now = (await stack!.provider.getBlock("latest"))!.timestamp;
+      for (let index = 0; index < 3; index++) {
+        const grantee = Wallet.createRandom().address;
+        await (await patientA.grant({ grantee, dataClasses: ["VITAL_SIGNS"], purposes: ["TREAT"], validUntil: now + 86400 * 30 })).wait();
+        await (await patientA.revoke(grantee)).wait();
+      }
+      const second = await measure();
+      console.log(`      load over a ${DELAY_MS} ms connection: ${JSON.stringify(first)}; after more history: ${JSON.stringify(second)}`);
+      // Round trips do not grow with the history (the page batches each round); nor do log queries.
+      expect(first.requests, "round trips to the node per load").to.be.at.most(10);
+      expect(second.requests, "round trips after the history grew").to.be.at.most(first.requests);
+      expect(second.logs, "log queries after the history grew").to.equal(first.logs);
+      expect(first.logs, "eth_getLogs per load").to.be.at.most(32);
+      expect(second.ms, `ms per load with ${DELAY_MS} ms per round trip`).to.be.below(12 * DELAY_MS + 2_000);
+    });
+
+    it("puts a refusal of the ledger under the field it concerns: an end day the chain's clock passed after the page loaded", async function () {
+      // Runs last: it moves the chain's clock three days on.
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(stack!.pageUrl);
+      await ready(page);
+      const chainNow = (await stack!.provider.getBlock("latest"))!.timestamp;
+      const tomorrow = new Date((chainNow + 86400) * 1000).toISOString().slice(0, 10);
+      await page.locator("summary", { hasText: "Grant access to someone" }).click();
+      const form = page.locator(".grant-form");
+      await form.locator('input[name="grantee"]').fill(stack!.cast.hospital.address);
+      await form.locator('input[name="dataClass"][value="ALLERGY"]').check();
+      await form.locator('input[name="purpose"][value="TREAT"]').check();
+      await form.locator('input[name="until"]').fill(tomorrow);
+      await stack!.provider.send("evm_increaseTime", [3 * 86400]);
+      await stack!.provider.send("evm_mine", []);
+      await form.locator('[data-action="grant"]').click();
+      await reviewStep(page);
+      const error = form.locator('[data-error-for="until"]');
+      await error.waitFor({ state: "visible", timeout: 30_000 });
+      await ready(page);
+      expect(await error.textContent()).to.include("Choose an end time in the future and after the start.").and.not.include("InvalidValidity(");
+      expect(await form.locator('input[name="until"]').inputValue()).to.equal(tomorrow);
+      expect(await form.locator('input[name="grantee"]').inputValue()).to.equal(stack!.cast.hospital.address);
+      expect(await page.locator('[data-testid="alert"]').isHidden(), "under the field, not in the alert at the top").to.equal(true);
+      await shot(page, "14-revert-under-its-field");
     });
   });
 
