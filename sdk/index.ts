@@ -52,6 +52,8 @@ export {
 } from "./errors";
 export { accessLogAbi, consentLedgerAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
+export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider } from "./chain/runner";
+export type { RunnerInput, SignerInput, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";

@@ -3,15 +3,21 @@ import type { Signer } from "ethers";
 import { requireAddress, toUnixSeconds } from "../args";
 import { Role, type RoleName } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, type SignerInput } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { InvalidArgumentError, UnknownCodeError } from "../errors";
 
 /** What the administrator (a multisig in production) does: accredit, suspend, reinstate. */
 export class AdminClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
-  ) {}
+    signer: SignerInput,
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   async accredit(input: {
     party: string;

@@ -12,6 +12,7 @@ import { getAddress, type Signer, type TypedDataField } from "ethers";
 import { purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { PurposeName } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, type SignerInput } from "../chain/runner";
 import { bytesToHex, hexToBytes } from "../crypto/bytes";
 import { recordIdOf, type ParsedRecordContext } from "../crypto/envelope";
 import { openRecordRange } from "../crypto/envelope-v2";
@@ -142,12 +143,16 @@ export class GatewayClient implements KeyCustodian {
   private session?: { token: string; account: string; expiresAt: number };
   private loggingIn?: Promise<{ token: string; account: string; expiresAt: number }>;
 
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     baseUrl: string,
-    readonly signer: Signer,
+    signer: SignerInput,
     readonly contracts: LedgerContracts,
     private readonly options: GatewayClientOptions = {},
   ) {
+    this.signer = toSigner(signer);
     let parsed: URL;
     try {
       parsed = new URL(baseUrl);

@@ -11,6 +11,7 @@ import {
 } from "../args";
 import { RESEARCH_PURPOSES, maskOf, Purpose } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, type SignerInput } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError, describeValue } from "../errors";
@@ -47,10 +48,15 @@ export interface SignOptions extends OnBehalf {
  * for a relayer to submit when the patient has no funds.
  */
 export class PatientClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
-  ) {}
+    signer: SignerInput,
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   /** Grants a consent; resolves to the consent as stored. */
   async grant(input: GrantInput, options: OnBehalf = {}): Promise<PendingTransaction<Consent>> {
@@ -449,11 +455,11 @@ export function parseSignedConsent(value: unknown): SignedConsent {
  */
 export async function relaySignedConsent(
   contracts: LedgerContracts,
-  relayer: Signer,
+  relayer: SignerInput,
   signed: SignedConsent,
 ): Promise<PendingTransaction<SignedConsent>> {
   const checked = parseSignedConsent(signed);
-  const ledger = contracts.ledger.connect(relayer);
+  const ledger = contracts.ledger.connect(toSigner(relayer));
   const ledgerAddress = await contracts.ledger.getAddress();
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
     throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {

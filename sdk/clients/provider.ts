@@ -3,6 +3,7 @@ import { toUtf8Bytes, ZeroHash, type Signer } from "ethers";
 
 import { dataClassCode, purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, type SignerInput } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, type RecordContext } from "../crypto/envelope";
 import { sealRecordV2 } from "../crypto/envelope-v2";
@@ -83,12 +84,17 @@ export const BATCH_LEAF_TYPES = ["bytes32", "address", "uint8"] as const;
  * record into its next version; publish many records under one Merkle root.
  */
 export class ProviderClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
+    signer: SignerInput,
     readonly store: BlobStore,
     readonly custodian?: KeyCustodian,
-  ) {}
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   /** Encrypts, stores and anchors one record. The ciphertext is stored before the anchor is sent. */
   async publish(input: PublishInput, options: PublishOptions = {}): Promise<PendingTransaction<PublishedRecord>> {

@@ -2,6 +2,7 @@ import { toUtf8String, type EventLog, type Signer } from "ethers";
 
 import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, type SignerInput } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, openRecord } from "../crypto/envelope";
 import { unwrapDataKey } from "../crypto/key-wrap";
@@ -32,10 +33,15 @@ export interface OpenedRecord {
  * and open the records a custodian releases.
  */
 export class ResearcherClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
-  ) {}
+    signer: SignerInput,
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   /** The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up). */
   async deriveEncryptionKey(): Promise<EncryptionKeyPair> {
