@@ -19,12 +19,26 @@ export {
   RESEARCH_PURPOSES,
   Role,
   SENSITIVE_DATA_CLASSES,
+  CODE_TABLES,
+  accessBasisName,
+  codeOf,
   codesOf,
+  dataClassName,
   duoMaskOf,
+  duoName,
+  emergencyReasonName,
   maskOf,
+  nameOf,
+  nameOrCode,
+  namesOf,
+  purposeName,
+  requestStatusName,
+  roleMask,
+  roleNames,
 } from "./codes";
 export type {
   AccessBasisName,
+  CodeTableName,
   DataClassCode,
   DataClassName,
   DuoName,
@@ -52,8 +66,10 @@ export {
 } from "./errors";
 export { accessLogAbi, consentLedgerAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
-export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider } from "./chain/runner";
-export type { RunnerInput, SignerInput, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
+export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
+export type { RunnerInput, SignerInput, TransactionOverrides, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
+export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf, usedNonces } from "./clients/reads";
+export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
@@ -73,6 +89,7 @@ export {
 } from "./crypto/envelope-v2";
 export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
 export { webSegmentCrypto } from "./crypto/segment-crypto";
+export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
 export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
 export {
@@ -86,8 +103,8 @@ export {
   publicKeyToBytes32,
 } from "./crypto/keys";
 export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
-export { MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
-export type { BlobStore } from "./storage/blob-store";
+export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
+export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, ReleaseManifest } from "./clients/audit";

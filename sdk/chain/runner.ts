@@ -21,7 +21,7 @@ import {
   type TypedDataField,
 } from "ethers";
 
-import { ConsentLedgerError } from "../errors";
+import { ConsentLedgerError, InvalidArgumentError, describeValue } from "../errors";
 
 /** The part of a viem Client the SDK uses: its EIP-1193 `request` and its chain. */
 export interface ViemClientLike {
@@ -219,4 +219,65 @@ export function toRunner(input: RunnerInput): ContractRunner {
   if (isViemWalletClient(input)) return toSigner(input);
   if (isViemClient(input)) return viemProvider(input);
   return input as ContractRunner;
+}
+
+/** What a write may fix instead of letting the wallet and node choose: gas, fees, nonce. */
+export interface TransactionOverrides {
+  gasLimit?: bigint | number;
+  /** Legacy gas price; give either this or the EIP-1559 fees. */
+  gasPrice?: bigint | number;
+  maxFeePerGas?: bigint | number;
+  maxPriorityFeePerGas?: bigint | number;
+  nonce?: number;
+}
+
+const OVERRIDE_KEYS = ["gasLimit", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "nonce"] as const;
+
+/** Checks overrides' names and values, so a typo (gas instead of gasLimit) fails instead of being ignored. */
+function checkedOverrides(overrides: TransactionOverrides): TransactionOverrides {
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(OVERRIDE_KEYS as readonly string[]).includes(key)) {
+      throw new InvalidArgumentError("overrides", `unknown field ${JSON.stringify(key)}`, { hint: `Use ${OVERRIDE_KEYS.join(", ")}.` });
+    }
+    const ok = key === "nonce" ? Number.isSafeInteger(value) && (value as number) >= 0 : (typeof value === "bigint" && value >= 0n) || (Number.isSafeInteger(value) && (value as number) >= 0);
+    if (value !== undefined && !ok) throw new InvalidArgumentError(`overrides.${key}`, `expected a whole number >= 0, got ${describeValue(value)}`);
+  }
+  if (overrides.gasPrice !== undefined && (overrides.maxFeePerGas !== undefined || overrides.maxPriorityFeePerGas !== undefined)) {
+    throw new InvalidArgumentError("overrides", "gasPrice and EIP-1559 fees (maxFeePerGas, maxPriorityFeePerGas) exclude each other");
+  }
+  return overrides;
+}
+
+/** A signer that sends every transaction with `overrides` applied; the others' calls go to `inner`. */
+class OverridingSigner extends AbstractSigner {
+  constructor(
+    private readonly inner: Signer,
+    private readonly overrides: TransactionOverrides,
+  ) {
+    super(inner.provider);
+  }
+  override connect(provider: Provider | null): Signer {
+    return new OverridingSigner(this.inner.connect(provider), this.overrides);
+  }
+  getAddress(): Promise<string> {
+    return this.inner.getAddress();
+  }
+  signTransaction(tx: TransactionRequest): Promise<string> {
+    return this.inner.signTransaction({ ...tx, ...this.overrides });
+  }
+  signMessage(message: string | Uint8Array): Promise<string> {
+    return this.inner.signMessage(message);
+  }
+  signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string> {
+    return this.inner.signTypedData(domain, types, value);
+  }
+  override sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    return this.inner.sendTransaction({ ...tx, ...this.overrides });
+  }
+}
+
+/** `signer` itself without overrides, or a signer that applies them to what it sends. */
+export function withOverrides(signer: Signer, overrides?: TransactionOverrides): Signer {
+  if (overrides === undefined || Object.keys(overrides).length === 0) return signer;
+  return new OverridingSigner(signer, checkedOverrides(overrides));
 }
