@@ -8,9 +8,8 @@ import path from "node:path";
 
 import { JsonRpcProvider, Network, type Wallet } from "ethers";
 
-import type { Deployment, LedgerContracts } from "../sdk/chain/connect";
-import type { FsBlobStore } from "../sdk/storage/fs-blob-store";
-import { DeploymentNotFoundError } from "../sdk/errors";
+import { type Deployment, DeploymentNotFoundError, type LedgerContracts } from "../sdk/index";
+import { type FsBlobStore } from "../sdk/node";
 import { CliError } from "./errors";
 import { loadWallet, type KeySource } from "./keys";
 import { Output } from "./output";

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { access, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 
-import { assertFhirResource } from "../sdk/fhir/resource";
+import { assertFhirResource } from "../sdk/index";
 import { CliError, describeError } from "./errors";
 
 function describeFsError(error: unknown, file: string, action: string): CliError {

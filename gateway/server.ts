@@ -25,14 +25,9 @@ import Fastify, {
 } from "fastify";
 import { getAddress, toUtf8Bytes } from "ethers";
 
-import { purposeCode } from "../sdk/args";
-import type { LedgerContracts } from "../sdk/chain/connect";
-import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
-import { openRecord, parseEnvelope, recordIdOf } from "../sdk/crypto/envelope";
+import { BlobNotFoundError, type BlobStore, bytesToHex, ConsentLedgerError, CorruptBlobError, DecryptionError, FormatError, hexToBytes, type LedgerContracts, openRecord, parseEnvelope, purposeCode, recordIdFromCid, recordIdOf, type StreamingBlobStore } from "../sdk/index";
 import { KeyCommitmentError } from "../sdk/index";
 import { wrapDataKeyNative } from "../sdk/node";
-import { BlobNotFoundError, ConsentLedgerError, DecryptionError, FormatError } from "../sdk/errors";
-import { CorruptBlobError, recordIdFromCid, type BlobStore, type StreamingBlobStore } from "../sdk/storage/blob-store";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
 import { ChainReader, rpcSendOf } from "./chain-reader";

@@ -73,8 +73,12 @@ export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
+export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
+export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
+export { sha256, sha256Hex } from "./crypto/sha256";
+export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
 export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
-export type { RecordContext } from "./crypto/envelope";
+export type { ParsedRecordContext, RecordContext } from "./crypto/envelope";
 export {
   DEFAULT_SEGMENT_BYTES,
   KeyCommitmentError,
@@ -146,5 +150,13 @@ export { consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
 export type { FhirConsentImportOptions, ImportedConsent, LedgerConsentAction } from "./fhir/import";
 export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
 export type { DataClassSlice } from "./fhir/terminology";
-export { GatewayAuthenticationError, GatewayClient, GatewayError } from "./clients/gateway";
-export type { GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";
+export {
+  GATEWAY_LOGIN_DOMAIN_NAME,
+  GATEWAY_LOGIN_DOMAIN_VERSION,
+  GATEWAY_LOGIN_PRIMARY_TYPE,
+  GATEWAY_LOGIN_TYPES,
+  GatewayAuthenticationError,
+  GatewayClient,
+  GatewayError,
+} from "./clients/gateway";
+export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";

@@ -1,7 +1,7 @@
 /** `consent-ledger admin ...`: the administrator accredits, suspends and reinstates parties. */
 import type { Command } from "commander";
 
-import { Role, type RoleName } from "../../sdk/codes";
+import { Role, type RoleName } from "../../sdk/index";
 import { fields, isoTime } from "../output";
 import { checkTimeSyntax, parseAddress, parseInteger, parseRoles, parseTime } from "../parse";
 import { load } from "../sdk";

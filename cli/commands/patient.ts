@@ -10,10 +10,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { VoidSigner, type Wallet } from "ethers";
 
-import type { AuditEntry } from "../../sdk/clients/audit";
-import { codesOf, Duo } from "../../sdk/codes";
-import type { PatientClient } from "../../sdk/clients/patient";
-import type { BlobStore } from "../../sdk/storage/blob-store";
+import { type AuditEntry, type DataUsePolicy, type BlobStore, codesOf, Duo, type PatientClient } from "../../sdk/index";
 import type { Context } from "../context";
 import { CliError } from "../errors";
 import { checkWritable, writeFileAtomic } from "../files";
@@ -434,20 +431,10 @@ export function registerPatient(program: Command): void {
     .action(
       action<{ for?: string }>(async (ctx, o) => {
         const { patient: address } = await patientOf(ctx, o.for, false);
-        const stored = await (await ctx.contracts()).ledger.policyOf(address);
-        const value = {
-          permission: Number(stored.permission),
-          modifiers: BigInt(stored.modifiers),
-          dataClasses: Number(stored.dataClasses),
-          purposes: Number(stored.purposes),
-          diseaseId: Number(stored.diseaseId),
-          maxDuration: Number(stored.maxDuration),
-          validUntil: Number(stored.validUntil),
-        };
-        const none = value.permission === 0 && value.dataClasses === 0;
+        const value = await load.patient().policyOf(await ctx.contracts(), address);
         ctx.out.result(
-          none ? { patient: address, policy: null } : { patient: address, policy: policyJson(value) },
-          () => (none ? `No standing policy for ${address}.` : fields([["patient", address], ...policyFields(value)])),
+          value ? { patient: address, policy: policyJson(value) } : { patient: address, policy: null },
+          () => (value ? fields([["patient", address], ...policyFields(value)]) : `No standing policy for ${address}.`),
         );
       }),
     );
@@ -689,15 +676,7 @@ export function registerPatient(program: Command): void {
     );
 }
 
-function policyJson(policy: {
-  permission: number;
-  modifiers: bigint;
-  dataClasses: number;
-  purposes: number;
-  diseaseId: number;
-  maxDuration: number;
-  validUntil: number;
-}) {
+function policyJson(policy: DataUsePolicy) {
   return {
     permission: duoName(policy.permission),
     modifiers: codesOf(policy.modifiers).map(duoName),

@@ -11,9 +11,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { hexlify, randomBytes, toUtf8Bytes, type Wallet } from "ethers";
 
-import type { PublishedRecord } from "../../sdk/clients/provider";
-import type { LedgerContracts } from "../../sdk/chain/connect";
-import type { EncryptionKeyPair } from "../../sdk/crypto/keys";
+import { type EncryptionKeyPair, type LedgerContracts, type PublishedRecord } from "../../sdk/index";
 import type { Context } from "../context";
 import { CliError, describeError } from "../errors";
 import { exists, readFhirFile, readText } from "../files";

@@ -1,9 +1,7 @@
 /** `consent-ledger relay <signed.json>`: submit a consent a patient signed, paying the gas yourself. */
 import type { Command } from "commander";
 
-import { requestIdOf } from "../../sdk/clients/requests";
-import type { SignedConsent } from "../../sdk/clients/types";
-import { ConsentLedgerError } from "../../sdk/errors";
+import { ConsentLedgerError, requestIdOf, type SignedConsent } from "../../sdk/index";
 import { CliError } from "../errors";
 import { readJsonFile } from "../files";
 import { dataClassNames, fields, isoTime, purposeNames } from "../output";

@@ -3,9 +3,7 @@ import type { Command } from "commander";
 import { VoidSigner, type Signer } from "ethers";
 import { Option } from "commander";
 
-import { hashDocument, toRequestTerms } from "../../sdk/clients/requests";
-import { Duo, Purpose, RESEARCH_PURPOSES, type DuoName } from "../../sdk/codes";
-import type { RequestView } from "../../sdk/clients/types";
+import { Duo, type DuoName, hashDocument, type LedgerContracts, Purpose, type RequestView, RESEARCH_PURPOSES, toRequestTerms } from "../../sdk/index";
 import { CliError } from "../errors";
 import { checkWritable, readBytes, writeFileAtomic } from "../files";
 import { dataClassNames, fields, isoTime, purposeName, purposeNames, shortAddress, table, toJson } from "../output";
@@ -23,7 +21,6 @@ import {
 import { load } from "../sdk";
 import { action, readAddress, sendAndWait } from "./common";
 import type { Context } from "../context";
-import type { LedgerContracts } from "../../sdk/chain/connect";
 
 /** "HRESCH, BIORCH or CLINTRCH", from the SDK's table. */
 const RESEARCH_PURPOSE_LIST = `${RESEARCH_PURPOSES.slice(0, -1).join(", ")} or ${RESEARCH_PURPOSES.at(-1)}`;

@@ -4,23 +4,17 @@
  */
 import {
   codesOf,
-  DataClass,
-  Duo,
-  Purpose,
+  dataClassName,
+  duoName,
+  purposeName,
   PurposeDisplay,
   Role,
   type AuditAction,
   type AuditBasis,
-  type DataClassName,
   type DuoName,
-  type PurposeName,
 } from "consent-ledger";
 
-const reverse = <T extends Record<string, number>>(table: T) =>
-  new Map<number, keyof T & string>(Object.entries(table).map(([name, code]) => [code, name as keyof T & string]));
-const DATA_CLASS_BY_CODE = reverse(DataClass);
-const PURPOSE_BY_CODE = reverse(Purpose);
-const DUO_BY_CODE = reverse(Duo);
+export { dataClassName, duoName, purposeName };
 
 /** LAB_RESULT → "Lab result". */
 export function prettyName(name: string): string {
@@ -28,25 +22,17 @@ export function prettyName(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function dataClassName(code: number): DataClassName | undefined {
-  return DATA_CLASS_BY_CODE.get(code);
-}
-
 /** "Lab result, Condition" for a bitmask of data classes. */
 export function dataClassList(mask: number | undefined): string {
   if (mask === undefined) return "";
   return codesOf(mask)
-    .map((code) => prettyName(DATA_CLASS_BY_CODE.get(code) ?? `class ${code}`))
+    .map((code) => prettyName(dataClassName(code) ?? `class ${code}`))
     .join(", ");
-}
-
-export function purposeName(code: number): PurposeName | undefined {
-  return PURPOSE_BY_CODE.get(code);
 }
 
 /** "healthcare research (HRESCH)". */
 export function purposeText(code: number): string {
-  const name = PURPOSE_BY_CODE.get(code);
+  const name = purposeName(code);
   return name ? `${PurposeDisplay[name]} (${name})` : `purpose ${code}`;
 }
 
@@ -55,7 +41,7 @@ export function purposeList(mask: number | undefined): string {
   if (mask === undefined) return "";
   return codesOf(mask)
     .map((code) => {
-      const name = PURPOSE_BY_CODE.get(code);
+      const name = purposeName(code);
       return name ? PurposeDisplay[name] : `purpose ${code}`;
     })
     .join(", ");
@@ -79,13 +65,9 @@ export const DUO_TEXT: Readonly<Record<DuoName, string>> = {
   NCU: "non-commercial use only",
 };
 
-export function duoName(code: number): DuoName | undefined {
-  return DUO_BY_CODE.get(code);
-}
-
 /** "health, medical or biomedical research (HMB)". */
 export function duoText(code: number): string {
-  const name = DUO_BY_CODE.get(code);
+  const name = duoName(code);
   return name ? `${DUO_TEXT[name]} (${name})` : `DUO:${String(code).padStart(7, "0")}`;
 }
 
