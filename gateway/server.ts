@@ -439,7 +439,10 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     const head = blobs.getStream(record.cid, { start: 0, end: Math.min(4, await blobs.sizeOf(record.cid)) });
     const magic = new Uint8Array(4);
     let at = 0;
-    for await (const part of head) (magic.set(part.subarray(0, 4 - at), at), (at += part.length));
+    for await (const part of head) {
+      magic.set(part.subarray(0, 4 - at), at);
+      at += part.length;
+    }
     if (magic[3] !== 2) throw conflict("NotSegmented", `record ${record.recordId} is a v1 envelope: fetch it whole`);
     const index = await blobs.segmentIndex(record.cid);
     return reply

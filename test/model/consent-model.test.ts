@@ -53,7 +53,6 @@ import {
   UINT40_MAX,
   policyTuple,
   requestIdOf,
-  termsTuple,
 } from "./consent-model";
 
 // -------------------------------------------------------------------------------------------------
