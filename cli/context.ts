@@ -8,8 +8,9 @@ import path from "node:path";
 
 import { JsonRpcProvider, Network, type Wallet } from "ethers";
 
-import { type Deployment, DeploymentNotFoundError, type LedgerContracts } from "../sdk/index";
-import { type FsBlobStore } from "../sdk/node";
+import { DeploymentNotFoundError } from "../sdk/tables";
+import type { Deployment, LedgerContracts } from "../sdk/index";
+import type { FsBlobStore } from "../sdk/node";
 import { CliError } from "./errors";
 import { loadWallet, type KeySource } from "./keys";
 import { Output } from "./output";

@@ -13,7 +13,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 
-import { type EncryptionKeyPair, type PublishedRecord } from "../sdk/index";
+import type { EncryptionKeyPair, PublishedRecord } from "../sdk/index";
 import { CliError } from "./errors";
 import { writeFileAtomic } from "./files";
 import { load } from "./sdk";

@@ -2,7 +2,8 @@
  * What the CLI prints. Results go to stdout: a table or a few "key  value" lines for people, or JSON
  * with --json. Progress lines for slow steps go to stderr (never mixed into a result; --quiet hides them).
  */
-import { codesOf, DataClass, nameOrCode, type DataClassName, Purpose, type PurposeName } from "../sdk/index";
+import { codesOf, DataClass, nameOrCode, Purpose } from "../sdk/tables";
+import type { DataClassName, PurposeName } from "../sdk/index";
 
 /** 0x1234…abcd. */
 export function shortAddress(address: string | undefined): string {

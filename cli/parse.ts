@@ -5,7 +5,8 @@
  */
 import { getAddress, isHexString, ZeroAddress } from "ethers";
 
-import { dataClassCode, Duo, DUO_MODIFIERS, DUO_OBLIGATIONS, type DuoName, duoPermissionCode, nameOrCode, purposeCode, researchCategoryCode, Role, type RoleName, UnknownCodeError } from "../sdk/index";
+import { dataClassCode, Duo, DUO_MODIFIERS, DUO_OBLIGATIONS, duoPermissionCode, nameOrCode, purposeCode, researchCategoryCode, Role, UnknownCodeError } from "../sdk/tables";
+import type { DuoName, RoleName } from "../sdk/index";
 import { CliError } from "./errors";
 
 /** A checksummed address; `option` names where it came from (e.g. "--grantee"). */

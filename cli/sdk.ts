@@ -17,6 +17,7 @@ export const load = {
   audit: core,
   connect: core,
   deployments: node,
+  fhir: core,
   fhirExport: core,
   fsStore: node,
   gateway: core,

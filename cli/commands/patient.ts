@@ -10,7 +10,8 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { VoidSigner, type Wallet } from "ethers";
 
-import { type AuditEntry, type DataUsePolicy, type BlobStore, codesOf, Duo, type PatientClient } from "../../sdk/index";
+import { codesOf, Duo } from "../../sdk/tables";
+import type { AuditEntry, Consent, DataUsePolicy, BlobStore, PatientClient } from "../../sdk/index";
 import type { Context } from "../context";
 import { CliError } from "../errors";
 import { checkWritable, writeFileAtomic } from "../files";
@@ -90,14 +91,7 @@ function checkGrant(o: GrantOptions) {
   };
 }
 
-function consentFields(consent: {
-  patient: string;
-  grantee: string;
-  dataClasses: number;
-  purposes: number;
-  validFrom: number;
-  validUntil: number;
-}) {
+function consentFields(consent: Consent) {
   return [
     ["patient", consent.patient],
     ["grantee", consent.grantee],
@@ -108,14 +102,7 @@ function consentFields(consent: {
   ] as [string, string][];
 }
 
-function consentJson(consent: {
-  patient: string;
-  grantee: string;
-  dataClasses: number;
-  purposes: number;
-  validFrom: number;
-  validUntil: number;
-}) {
+function consentJson(consent: Consent) {
   return {
     patient: consent.patient,
     grantee: consent.grantee,
@@ -163,7 +150,18 @@ function auditRow(entry: AuditEntry, patient: string): string[] {
 
 export function registerPatient(program: Command): void {
   const patient = program.command("patient").description("decide who may read your records, for what and until when");
+  registerReadCommands(patient);
+  registerDecisionCommands(patient);
+  registerGrantCommands(patient);
+  registerPolicyCommands(patient);
+  registerDelegateCommands(patient);
+  registerEmergencyCommands(patient);
+  registerSignCommands(patient);
+  registerAuditCommands(patient);
+}
 
+/** Reading: the patient's records, pending requests and consents in force. */
+function registerReadCommands(patient: Command): void {
   patient
     .command("records")
     .description("the records anchored for you (individually anchored; batched records are listed by their provider)")
@@ -250,7 +248,10 @@ export function registerPatient(program: Command): void {
         );
       }),
     );
+}
 
+/** Deciding research requests: approve and deny. */
+function registerDecisionCommands(patient: Command): void {
   for (const decision of ["approve", "deny"] as const) {
     patient
       .command(`${decision} <requestId>`)
@@ -289,7 +290,10 @@ export function registerPatient(program: Command): void {
         }),
       );
   }
+}
 
+/** Granting and revoking consents. */
+function registerGrantCommands(patient: Command): void {
   grantOptions(
     patient.command("grant").description("give an account access to data classes for purposes, until a time"),
   )
@@ -343,6 +347,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- standing policy ---------------------------------------------------------------------------
+}
+
+/** The standing research policy: set, clear, show. */
+function registerPolicyCommands(patient: Command): void {
   const policy = patient
     .command("policy")
     .description("a standing data-use policy (GA4GH DUO) that approves matching research requests at once");
@@ -440,6 +448,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- delegates ---------------------------------------------------------------------------------
+}
+
+/** Delegates who act for the patient: add, remove. */
+function registerDelegateCommands(patient: Command): void {
   const delegate = patient
     .command("delegate")
     .description("appoint or remove someone who may act for you (a parent, a carer)");
@@ -492,6 +504,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- emergency access --------------------------------------------------------------------------
+}
+
+/** Emergency access: opt out, opt back in, status. */
+function registerEmergencyCommands(patient: Command): void {
   const emergency = patient
     .command("emergency")
     .description("emergency (break-the-glass) access by accredited providers");
@@ -541,6 +557,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- signing for a relayer ---------------------------------------------------------------------
+}
+
+/** Signatures for a relayer to submit (the patient pays no gas). */
+function registerSignCommands(patient: Command): void {
   const sign = patient
     .command("sign")
     .description("sign a grant, revocation or decision off-chain, for someone else to relay (you pay no gas)");
@@ -628,6 +648,10 @@ export function registerPatient(program: Command): void {
   }
 
   // --- audit -------------------------------------------------------------------------------------
+}
+
+/** The audit trail of everything done with the patient's consent and records. */
+function registerAuditCommands(patient: Command): void {
   patient
     .command("audit")
     .description("your whole history from the chain: records, consents, requests, decisions, key releases, emergencies")

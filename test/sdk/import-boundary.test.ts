@@ -5,9 +5,9 @@ import { expect } from "chai";
 import ts from "typescript";
 
 const ROOT = path.resolve(__dirname, "../..");
-/** The SDK's public entry points: what the package exports as "consent-ledger" and "consent-ledger/node". */
-const ENTRY_POINTS = new Set([path.join(ROOT, "sdk/index.ts"), path.join(ROOT, "sdk/node.ts")]);
-const PACKAGE_SPECIFIERS = new Set(["consent-ledger", "consent-ledger/node"]);
+/** The SDK's public entry points: what the package exports as "consent-ledger", "/node" and "/tables". */
+const ENTRY_POINTS = new Set(["sdk/index.ts", "sdk/node.ts", "sdk/tables.ts"].map((file) => path.join(ROOT, file)));
+const PACKAGE_SPECIFIERS = new Set(["consent-ledger", "consent-ledger/node", "consent-ledger/tables"]);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -57,7 +57,7 @@ function internalSdkImports(file: string, text = readFileSync(file, "utf8")): st
 
 describe("the SDK's import boundary", function () {
   for (const part of ["gateway", "cli", "dapp/src"]) {
-    it(`${part}/ imports the SDK only through its entry points (sdk/index.ts, sdk/node.ts)`, function () {
+    it(`${part}/ imports the SDK only through its entry points (sdk/index.ts, sdk/node.ts, sdk/tables.ts)`, function () {
       const files = sourceFiles(path.join(ROOT, part));
       expect(files.length, `no sources under ${part}`).to.be.greaterThan(0);
       const offenders = files.flatMap((file) => internalSdkImports(file).map((specifier) => `${path.relative(ROOT, file)}: ${specifier}`));
