@@ -122,6 +122,20 @@ describe("the SDK with viem or ethers", function () {
     expect(withViem).to.deep.equal(withEthers);
   });
 
+  it("sends a viem wallet's write with the overrides given (gas limit, nonce, EIP-1559 fees)", async function () {
+    const suite = await loadFixture(deployLedgerFixture);
+    const wallet = viemWallet(suite.patient, 5, true);
+    const patient = new PatientClient(await connect(wallet, await deploymentOf(suite)), wallet);
+    const nonce = await ethers.provider.getTransactionCount(suite.patient.address);
+    const { maxFeePerGas } = await ethers.provider.getFeeData();
+    const overrides = { gasLimit: 300_000n, nonce, maxFeePerGas: maxFeePerGas! * 2n, maxPriorityFeePerGas: 1_000_000_007n };
+    const pending = await patient.setEmergencyOptOut(true, overrides);
+    await pending.wait();
+    const sent = await ethers.provider.getTransaction(pending.hash);
+    expect(sent).to.deep.include(overrides);
+    expect(await suite.ledger.emergencyOptedOut(suite.patient.address)).to.equal(true);
+  });
+
   it("refuses a viem PublicClient where a signature is needed, with a typed error", async function () {
     const suite = await loadFixture(deployLedgerFixture);
     const publicClient = createPublicClient({ chain, transport: custom(network.provider) });
