@@ -88,7 +88,8 @@ const config: HardhatUserConfig = {
   },
   networks: {
     hardhat: {},
-    localhost: { url: "http://127.0.0.1:8545" },
+    // A local node on another port: CONSENT_LEDGER_LOCALHOST_URL=http://127.0.0.1:8546 (README, "Local node").
+    localhost: { url: process.env.CONSENT_LEDGER_LOCALHOST_URL || "http://127.0.0.1:8545" },
     ...networkFromVars("sepolia"),
     // A permissioned Besu/QBFT chain: zero gas price is common there, so none is assumed.
     ...networkFromVars("besu", { gasPrice: 0 }),

@@ -8,9 +8,9 @@ import path from "node:path";
 
 import { JsonRpcProvider, Network, type Wallet } from "ethers";
 
-import type { Deployment, LedgerContracts } from "../sdk/chain/connect";
-import type { FsBlobStore } from "../sdk/storage/fs-blob-store";
-import { DeploymentNotFoundError } from "../sdk/errors";
+import { DeploymentNotFoundError } from "../sdk/tables";
+import type { Deployment, LedgerContracts } from "../sdk/index";
+import type { FsBlobStore } from "../sdk/node";
 import { CliError } from "./errors";
 import { loadWallet, type KeySource } from "./keys";
 import { Output } from "./output";

@@ -3,7 +3,7 @@
  * code (1 for a mistake in what was asked, 2 for a command line commander cannot parse). Stack traces
  * only with --debug.
  */
-import { ConsentLedgerError, ContractRevertError, UnknownCodeError } from "../sdk/errors";
+import { ConsentLedgerError, ContractRevertError, UnknownCodeError } from "../sdk/tables";
 
 /**
  * A mistake the user can fix: `message` is the whole line, "what went wrong: what to do". `code` names

@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { access, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 
-import { assertFhirResource } from "../sdk/fhir/resource";
 import { CliError, describeError } from "./errors";
+import { load } from "./sdk";
 
 function describeFsError(error: unknown, file: string, action: string): CliError {
   const code = (error as NodeJS.ErrnoException)?.code;
@@ -82,6 +82,7 @@ export async function readFhirFile(file: string): Promise<Record<string, unknown
     );
   }
   try {
+    const assertFhirResource: (value: unknown) => asserts value is object = load.fhir().assertFhirResource;
     assertFhirResource(value); // the SDK's own rule, so the CLI never accepts what publish would refuse
   } catch (error) {
     throw new CliError(`${file} is not FHIR JSON: ${describeError(error)}`, 1, { cause: error });

@@ -13,8 +13,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 
-import type { PublishedRecord } from "../sdk/clients/provider";
-import type { EncryptionKeyPair } from "../sdk/crypto/keys";
+import type { EncryptionKeyPair, PublishedRecord } from "../sdk/index";
 import { CliError } from "./errors";
 import { writeFileAtomic } from "./files";
 import { load } from "./sdk";

@@ -2,7 +2,8 @@
  * What the CLI prints. Results go to stdout: a table or a few "key  value" lines for people, or JSON
  * with --json. Progress lines for slow steps go to stderr (never mixed into a result; --quiet hides them).
  */
-import { DataClass, Purpose, codesOf, type DataClassName, type PurposeName } from "../sdk/codes";
+import { codesOf, DataClass, nameOrCode, Purpose } from "../sdk/tables";
+import type { DataClassName, PurposeName } from "../sdk/index";
 
 /** 0x1234…abcd. */
 export function shortAddress(address: string | undefined): string {
@@ -16,16 +17,12 @@ export function isoTime(seconds: number | undefined): string {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
 
-function nameOf<T extends Record<string, number>>(table: T, code: number): string {
-  return Object.keys(table).find((name) => table[name] === code) ?? String(code);
-}
-
 export function dataClassName(code: number): DataClassName | string {
-  return nameOf(DataClass, code);
+  return nameOrCode(DataClass, code);
 }
 
 export function purposeName(code: number): PurposeName | string {
-  return nameOf(Purpose, code);
+  return nameOrCode(Purpose, code);
 }
 
 /** Names of the data classes in a bitmask. */

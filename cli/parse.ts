@@ -5,9 +5,8 @@
  */
 import { getAddress, isHexString, ZeroAddress } from "ethers";
 
-import { dataClassCode, duoPermissionCode, purposeCode, researchCategoryCode } from "../sdk/args";
-import { DUO_MODIFIERS, DUO_OBLIGATIONS, Duo, type DuoName, Role, type RoleName } from "../sdk/codes";
-import { UnknownCodeError } from "../sdk/errors";
+import { dataClassCode, Duo, DUO_MODIFIERS, DUO_OBLIGATIONS, duoPermissionCode, nameOrCode, purposeCode, researchCategoryCode, Role, UnknownCodeError } from "../sdk/tables";
+import type { DuoName, RoleName } from "../sdk/index";
 import { CliError } from "./errors";
 
 /** A checksummed address; `option` names where it came from (e.g. "--grantee"). */
@@ -180,5 +179,5 @@ function numberOrName(item: string): string | number {
 
 /** The DUO name of a code, or the number. */
 export function duoName(code: number): string {
-  return (Object.keys(Duo) as DuoName[]).find((name) => Duo[name] === code) ?? String(code);
+  return nameOrCode(Duo, code);
 }

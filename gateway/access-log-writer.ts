@@ -25,9 +25,7 @@
  */
 import { Transaction, toUtf8Bytes, type Provider, type Signer, type TransactionReceipt } from "ethers";
 
-import type { LedgerContracts } from "../sdk/chain/connect";
-import type { BlobStore } from "../sdk/storage/blob-store";
-import { cidOf } from "../sdk/storage/blob-store";
+import { type BlobStore, cidOf, type LedgerContracts } from "../sdk/index";
 import { buildReleaseBatch } from "./release-batch";
 import type { GatewayStore, LogBatchRow } from "./store";
 

@@ -15,34 +15,30 @@ import { createHash } from "node:crypto";
 
 import { Contract, getAddress, TypedDataEncoder, verifyTypedData, type Provider, type TypedDataField } from "ethers";
 
-import { bytesToHex, randomBytes } from "../sdk/crypto/bytes";
+import {
+  bytesToHex,
+  GATEWAY_LOGIN_DOMAIN_NAME,
+  GATEWAY_LOGIN_DOMAIN_VERSION,
+  GATEWAY_LOGIN_PRIMARY_TYPE,
+  GATEWAY_LOGIN_TYPES,
+  type GatewayChallenge,
+  randomBytes,
+} from "../sdk/index";
 import { badRequest, tooManyRequests, unauthenticated, unavailable } from "./http-error";
 import type { GatewayStore } from "./store";
 
-export const LOGIN_DOMAIN_NAME = "ConsentLedgerGateway";
-export const LOGIN_DOMAIN_VERSION = "1";
-export const LOGIN_PRIMARY_TYPE = "GatewayLogin";
-export const LOGIN_TYPES: Record<string, TypedDataField[]> = {
-  [LOGIN_PRIMARY_TYPE]: [
-    { name: "account", type: "address" },
-    { name: "gateway", type: "string" },
-    { name: "nonce", type: "bytes32" },
-    { name: "issuedAt", type: "uint64" },
-    { name: "expiresAt", type: "uint64" },
-  ],
-};
+// The login's EIP-712 definition is the SDK's, which signs it: one definition for both sides.
+export const LOGIN_DOMAIN_NAME = GATEWAY_LOGIN_DOMAIN_NAME;
+export const LOGIN_DOMAIN_VERSION = GATEWAY_LOGIN_DOMAIN_VERSION;
+export const LOGIN_PRIMARY_TYPE = GATEWAY_LOGIN_PRIMARY_TYPE;
+export const LOGIN_TYPES = GATEWAY_LOGIN_TYPES as Record<string, TypedDataField[]>;
 
 /** ERC-1271 `isValidSignature(bytes32,bytes)` magic value. */
 const ERC1271_MAGIC = "0x1626ba7e";
 const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
 
 /** What POST /auth/challenge answers: everything `signTypedData` needs. */
-export interface LoginChallenge {
-  domain: { name: string; version: string; chainId: number; verifyingContract: string };
-  types: Record<string, TypedDataField[]>;
-  primaryType: string;
-  message: { account: string; gateway: string; nonce: string; issuedAt: number; expiresAt: number };
-}
+export type LoginChallenge = GatewayChallenge;
 
 export interface AuthenticatorOptions {
   store: GatewayStore;

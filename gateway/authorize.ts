@@ -17,22 +17,14 @@
  */
 import { isError, ZeroHash } from "ethers";
 
-import { AccessBasis, DataClass, Purpose, Role } from "../sdk/codes";
-import type { LedgerContracts } from "../sdk/chain/connect";
-import { bytes32ToPublicKey } from "../sdk/crypto/keys";
-import type { ParsedRecordContext } from "../sdk/crypto/envelope";
-import { verifyEnvelopeOnChain } from "../sdk/clients/records";
-import { FormatError, IntegrityError, InvalidArgumentError } from "../sdk/errors";
+import { AccessBasis, bytes32ToPublicKey, DataClass, FormatError, IntegrityError, InvalidArgumentError, type LedgerContracts, nameOf, type ParsedRecordContext, Purpose, Role, verifyEnvelopeOnChain } from "../sdk/index";
 import { conflict, forbidden, GatewayHttpError, unavailable, unprocessable } from "./http-error";
 import type { AnchoredRecord, ChainReader } from "./chain-reader";
 import type { StoredRecord } from "./store";
 
-export const dataClassName = (code: number): string =>
-  Object.entries(DataClass).find(([, value]) => value === code)?.[0] ?? `data class ${code}`;
-export const purposeName = (code: number): string =>
-  Object.entries(Purpose).find(([, value]) => value === code)?.[0] ?? `purpose ${code}`;
-export const basisName = (code: number): string =>
-  Object.entries(AccessBasis).find(([, value]) => value === code)?.[0] ?? `basis ${code}`;
+export const dataClassName = (code: number): string => nameOf(DataClass, code) ?? `data class ${code}`;
+export const purposeName = (code: number): string => nameOf(Purpose, code) ?? `purpose ${code}`;
+export const basisName = (code: number): string => nameOf(AccessBasis, code) ?? `basis ${code}`;
 
 export interface CheckedBlock {
   number: number;

@@ -14,8 +14,7 @@
  */
 import type { Interface } from "ethers";
 
-import { Role } from "../sdk/codes";
-import type { LedgerContracts } from "../sdk/chain/connect";
+import { type LedgerContracts, Role } from "../sdk/index";
 import type { CheckedBlock } from "./authorize";
 import type { StoredRecord } from "./store";
 

@@ -14,9 +14,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 
-import { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "../sdk/crypto/aes-gcm";
-import { bytesToHex, hexToBytes, randomBytes, utf8Encode } from "../sdk/crypto/bytes";
-import { DecryptionError } from "../sdk/errors";
+import { AES_KEY_BYTES, bytesToHex, DecryptionError, GCM_IV_BYTES, GCM_TAG_BYTES, hexToBytes, randomBytes, utf8Encode } from "../sdk/index";
 
 const CHECK_AAD = utf8Encode("consent-ledger/gateway/master-key-check/v1");
 const CHECK_PLAINTEXT = utf8Encode("consent-ledger gateway master key");

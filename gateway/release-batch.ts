@@ -8,7 +8,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getProof } from "@openzeppelin/merkle-tree/dist/core";
 import { getAddress } from "ethers";
 
-import { RELEASE_LEAF_TYPES, type ReleaseManifest } from "../sdk/clients/audit";
+import { RELEASE_LEAF_TYPES, type ReleaseManifest } from "../sdk/index";
 import type { ReleaseRow } from "./store";
 
 export const RELEASE_MANIFEST_FORMAT = "consent-ledger/release-batch/v1";

@@ -18,7 +18,7 @@ import path from "node:path";
 
 import { Command, Option } from "commander";
 
-import { DecryptionError } from "../sdk/errors";
+import { DecryptionError } from "../sdk/index";
 import { ConfigError, DEFAULTS, HelpRequested, masterKeyFrom, parseCommand } from "./config";
 import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";

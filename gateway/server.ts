@@ -25,14 +25,9 @@ import Fastify, {
 } from "fastify";
 import { getAddress, toUtf8Bytes } from "ethers";
 
-import { purposeCode } from "../sdk/args";
-import type { LedgerContracts } from "../sdk/chain/connect";
-import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
-import { openRecord, parseEnvelope, recordIdOf } from "../sdk/crypto/envelope";
+import { BlobNotFoundError, type BlobStore, bytesToHex, ConsentLedgerError, CorruptBlobError, DecryptionError, FormatError, hexToBytes, type LedgerContracts, openRecord, parseEnvelope, purposeCode, recordIdFromCid, recordIdOf, type StreamingBlobStore } from "../sdk/index";
 import { KeyCommitmentError } from "../sdk/index";
 import { wrapDataKeyNative } from "../sdk/node";
-import { BlobNotFoundError, ConsentLedgerError, DecryptionError, FormatError } from "../sdk/errors";
-import { CorruptBlobError, recordIdFromCid, type BlobStore, type StreamingBlobStore } from "../sdk/storage/blob-store";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
 import { ChainReader, rpcSendOf } from "./chain-reader";
@@ -444,7 +439,10 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     const head = blobs.getStream(record.cid, { start: 0, end: Math.min(4, await blobs.sizeOf(record.cid)) });
     const magic = new Uint8Array(4);
     let at = 0;
-    for await (const part of head) (magic.set(part.subarray(0, 4 - at), at), (at += part.length));
+    for await (const part of head) {
+      magic.set(part.subarray(0, 4 - at), at);
+      at += part.length;
+    }
     if (magic[3] !== 2) throw conflict("NotSegmented", `record ${record.recordId} is a v1 envelope: fetch it whole`);
     const index = await blobs.segmentIndex(record.cid);
     return reply

@@ -13,11 +13,8 @@ import path from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { FetchRequest, JsonRpcProvider, Network, Wallet } from "ethers";
 
-import { Role } from "../sdk/codes";
-import { connect, parseDeployment, type Deployment, type LedgerContracts } from "../sdk/chain/connect";
-import { loadDeployment } from "../sdk/deployments";
-import { ConsentLedgerError } from "../sdk/errors";
-import { FsBlobStore } from "../sdk/storage/fs-blob-store";
+import { connect, ConsentLedgerError, type Deployment, type LedgerContracts, parseDeployment, Role } from "../sdk/index";
+import { FsBlobStore, loadDeployment } from "../sdk/node";
 import { AccessLogWriter, type FaultPoint, type WriterLogger } from "./access-log-writer";
 import { Authenticator } from "./auth";
 import { DEFAULTS, type GatewayConfig } from "./config";

@@ -4,6 +4,8 @@
  * checks them against the contracts' behaviour.
  */
 
+import { UnknownCodeError } from "./errors";
+
 /** Clinical data classes (contracts/libraries/DataClasses.sol), with the FHIR R4 resources they cover. */
 export const DataClass = {
   LAB_RESULT: 0,
@@ -148,5 +150,68 @@ export function codesOf(mask: number | bigint): number[] {
 export function duoMaskOf(names: Iterable<DuoName>): bigint {
   let mask = 0n;
   for (const name of names) mask |= 1n << BigInt(Duo[name]);
+  return mask;
+}
+
+/**
+ * Code → name and name → code for every table. `nameOf` answers undefined for a code the table does not
+ * hold (a newer ledger's), so a reader can show the number; `codeOf` throws UnknownCodeError, so a typo
+ * in what someone asks for never becomes a wrong code.
+ */
+export const CODE_TABLES = {
+  "data class": DataClass,
+  purpose: Purpose,
+  role: Role,
+  DUO: Duo,
+  "emergency reason": EmergencyReason,
+  "access basis": AccessBasis,
+  "request status": RequestStatus,
+} as const;
+export type CodeTableName = keyof typeof CODE_TABLES;
+
+/** The name of `code` in `table`, or undefined when the table has no such code. */
+export function nameOf<T extends Readonly<Record<string, number>>>(table: T, code: number | bigint): (keyof T & string) | undefined {
+  const wanted = Number(code);
+  return (Object.keys(table) as (keyof T & string)[]).find((name) => table[name] === wanted);
+}
+
+/** The name of `code` in `table`, or the code itself as text (for display). */
+export function nameOrCode<T extends Readonly<Record<string, number>>>(table: T, code: number | bigint): (keyof T & string) | string {
+  return nameOf(table, code) ?? String(code);
+}
+
+/** The code of `name` in `table` (case-insensitive, "-" or " " for "_"); UnknownCodeError when absent. */
+export function codeOf<T extends Readonly<Record<string, number>>>(table: T, name: string, tableName = tableNameOf(table)): T[keyof T] {
+  const key = name.trim().toUpperCase().replace(/[\s-]+/g, "_");
+  const found = Object.keys(table).find((entry) => entry.toUpperCase() === key);
+  if (found === undefined) throw new UnknownCodeError(tableName, name, Object.keys(table));
+  return table[found as keyof T];
+}
+
+function tableNameOf(table: object): string {
+  return (Object.keys(CODE_TABLES) as CodeTableName[]).find((name) => CODE_TABLES[name] === table) ?? "code";
+}
+
+export const dataClassName = (code: number | bigint): DataClassName | undefined => nameOf(DataClass, code);
+export const purposeName = (code: number | bigint): PurposeName | undefined => nameOf(Purpose, code);
+export const duoName = (code: number | bigint): DuoName | undefined => nameOf(Duo, code);
+export const emergencyReasonName = (code: number | bigint): EmergencyReasonName | undefined => nameOf(EmergencyReason, code);
+export const accessBasisName = (code: number | bigint): AccessBasisName | undefined => nameOf(AccessBasis, code);
+export const requestStatusName = (code: number | bigint): keyof typeof RequestStatus | undefined => nameOf(RequestStatus, code);
+
+/** The names of the codes set in a bitmask, ascending; a code the table lacks is given as its number. */
+export function namesOf<T extends Readonly<Record<string, number>>>(table: T, mask: number | bigint): ((keyof T & string) | string)[] {
+  return codesOf(mask).map((code) => nameOrCode(table, code));
+}
+
+/** Role names of an accreditation's role bitmask (Role is itself a bitmask, not bit positions). */
+export function roleNames(roles: number): RoleName[] {
+  return (Object.keys(Role) as RoleName[]).filter((name) => (roles & Role[name]) !== 0);
+}
+
+/** A role bitmask of the given names; UnknownCodeError for a name not in Role. */
+export function roleMask(names: Iterable<string>): number {
+  let mask = 0;
+  for (const name of names) mask |= codeOf(Role, name);
   return mask;
 }

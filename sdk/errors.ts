@@ -24,13 +24,17 @@ export class ConsentLedgerError extends Error {
 
   /** The deepest cause in the chain, or the first one `predicate` accepts. */
   walk(predicate?: (error: unknown) => boolean): unknown {
-    let current: unknown = this;
-    for (;;) {
-      if (predicate?.(current)) return current;
-      const next = (current as { cause?: unknown } | undefined)?.cause;
-      if (next === undefined || next === null) return predicate ? undefined : current;
-      current = next;
-    }
+    return walkCauses(this, predicate);
+  }
+}
+
+function walkCauses(start: unknown, predicate?: (error: unknown) => boolean): unknown {
+  let current = start;
+  for (;;) {
+    if (predicate?.(current)) return current;
+    const next = (current as { cause?: unknown } | undefined)?.cause;
+    if (next === undefined || next === null) return predicate ? undefined : current;
+    current = next;
   }
 }
 

@@ -19,12 +19,26 @@ export {
   RESEARCH_PURPOSES,
   Role,
   SENSITIVE_DATA_CLASSES,
+  CODE_TABLES,
+  accessBasisName,
+  codeOf,
   codesOf,
+  dataClassName,
   duoMaskOf,
+  duoName,
+  emergencyReasonName,
   maskOf,
+  nameOf,
+  nameOrCode,
+  namesOf,
+  purposeName,
+  requestStatusName,
+  roleMask,
+  roleNames,
 } from "./codes";
 export type {
   AccessBasisName,
+  CodeTableName,
   DataClassCode,
   DataClassName,
   DuoName,
@@ -52,11 +66,19 @@ export {
 } from "./errors";
 export { accessLogAbi, consentLedgerAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
+export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
+export type { RunnerInput, SignerInput, TransactionOverrides, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
+export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf, usedNonces } from "./clients/reads";
+export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
+export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
+export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
+export { sha256, sha256Hex } from "./crypto/sha256";
+export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
 export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
-export type { RecordContext } from "./crypto/envelope";
+export type { ParsedRecordContext, RecordContext } from "./crypto/envelope";
 export {
   DEFAULT_SEGMENT_BYTES,
   KeyCommitmentError,
@@ -71,6 +93,7 @@ export {
 } from "./crypto/envelope-v2";
 export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
 export { webSegmentCrypto } from "./crypto/segment-crypto";
+export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
 export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
 export {
@@ -84,8 +107,8 @@ export {
   publicKeyToBytes32,
 } from "./crypto/keys";
 export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
-export { MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
-export type { BlobStore } from "./storage/blob-store";
+export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
+export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, ReleaseManifest } from "./clients/audit";
@@ -127,8 +150,16 @@ export { consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
 export type { FhirConsentImportOptions, ImportedConsent, LedgerConsentAction } from "./fhir/import";
 export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
 export type { DataClassSlice } from "./fhir/terminology";
-export { GatewayAuthenticationError, GatewayClient, GatewayError } from "./clients/gateway";
-export type { GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";
+export {
+  GATEWAY_LOGIN_DOMAIN_NAME,
+  GATEWAY_LOGIN_DOMAIN_VERSION,
+  GATEWAY_LOGIN_PRIMARY_TYPE,
+  GATEWAY_LOGIN_TYPES,
+  GatewayAuthenticationError,
+  GatewayClient,
+  GatewayError,
+} from "./clients/gateway";
+export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";
 export {
   DataClassDisplay,
   DuoDisplay,

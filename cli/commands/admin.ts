@@ -1,7 +1,8 @@
 /** `consent-ledger admin ...`: the administrator accredits, suspends and reinstates parties. */
 import type { Command } from "commander";
 
-import { Role, type RoleName } from "../../sdk/codes";
+import { Role } from "../../sdk/tables";
+import type { RoleName } from "../../sdk/index";
 import { fields, isoTime } from "../output";
 import { checkTimeSyntax, parseAddress, parseInteger, parseRoles, parseTime } from "../parse";
 import { load } from "../sdk";
@@ -15,7 +16,14 @@ export function registerAdmin(program: Command): void {
   const admin = program
     .command("admin")
     .description("accredit, suspend and reinstate providers, researchers and custodians (administrator only)");
+  registerAccreditCommand(admin);
+  registerSuspendCommand(admin);
+  registerReinstateCommand(admin);
+  registerShowCommand(admin);
+}
 
+/** admin accredit: give an account roles (provider, researcher, custodian). */
+function registerAccreditCommand(admin: Command): void {
   admin
     .command("accredit <address>")
     .description("accredit a party for roles (or change its roles, flag and expiry)")
@@ -58,7 +66,10 @@ export function registerAdmin(program: Command): void {
         );
       }),
     );
+}
 
+/** admin suspend: suspend an accredited account. */
+function registerSuspendCommand(admin: Command): void {
   admin
     .command("suspend <address>")
     .description("suspend a party: it loses every role at once")
@@ -82,7 +93,10 @@ export function registerAdmin(program: Command): void {
         );
       }),
     );
+}
 
+/** admin reinstate: lift a suspension. */
+function registerReinstateCommand(admin: Command): void {
   admin
     .command("reinstate <address>")
     .description("lift a suspension")
@@ -104,7 +118,10 @@ export function registerAdmin(program: Command): void {
         );
       }),
     );
+}
 
+/** admin show: an account's accreditation. */
+function registerShowCommand(admin: Command): void {
   admin
     .command("show <address>")
     .description("a party's accreditation (anyone may read it)")

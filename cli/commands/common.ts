@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { formatEther, type ContractTransaction, type Wallet } from "ethers";
 
-import type { PendingTransaction } from "../../sdk/chain/transactions";
+import type { PendingTransaction } from "../../sdk/index";
 import { Context, type GlobalOptions } from "../context";
 import { CliError } from "../errors";
 import { shortAddress } from "../output";

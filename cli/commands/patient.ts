@@ -10,10 +10,8 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { VoidSigner, type Wallet } from "ethers";
 
-import type { AuditEntry } from "../../sdk/clients/audit";
-import { codesOf, Duo } from "../../sdk/codes";
-import type { PatientClient } from "../../sdk/clients/patient";
-import type { BlobStore } from "../../sdk/storage/blob-store";
+import { codesOf, Duo } from "../../sdk/tables";
+import type { AuditEntry, Consent, DataUsePolicy, BlobStore, PatientClient } from "../../sdk/index";
 import type { Context } from "../context";
 import { CliError } from "../errors";
 import { checkWritable, writeFileAtomic } from "../files";
@@ -93,14 +91,7 @@ function checkGrant(o: GrantOptions) {
   };
 }
 
-function consentFields(consent: {
-  patient: string;
-  grantee: string;
-  dataClasses: number;
-  purposes: number;
-  validFrom: number;
-  validUntil: number;
-}) {
+function consentFields(consent: Consent) {
   return [
     ["patient", consent.patient],
     ["grantee", consent.grantee],
@@ -111,14 +102,7 @@ function consentFields(consent: {
   ] as [string, string][];
 }
 
-function consentJson(consent: {
-  patient: string;
-  grantee: string;
-  dataClasses: number;
-  purposes: number;
-  validFrom: number;
-  validUntil: number;
-}) {
+function consentJson(consent: Consent) {
   return {
     patient: consent.patient,
     grantee: consent.grantee,
@@ -166,7 +150,18 @@ function auditRow(entry: AuditEntry, patient: string): string[] {
 
 export function registerPatient(program: Command): void {
   const patient = program.command("patient").description("decide who may read your records, for what and until when");
+  registerReadCommands(patient);
+  registerDecisionCommands(patient);
+  registerGrantCommands(patient);
+  registerPolicyCommands(patient);
+  registerDelegateCommands(patient);
+  registerEmergencyCommands(patient);
+  registerSignCommands(patient);
+  registerAuditCommands(patient);
+}
 
+/** Reading: the patient's records, pending requests and consents in force. */
+function registerReadCommands(patient: Command): void {
   patient
     .command("records")
     .description("the records anchored for you (individually anchored; batched records are listed by their provider)")
@@ -253,7 +248,10 @@ export function registerPatient(program: Command): void {
         );
       }),
     );
+}
 
+/** Deciding research requests: approve and deny. */
+function registerDecisionCommands(patient: Command): void {
   for (const decision of ["approve", "deny"] as const) {
     patient
       .command(`${decision} <requestId>`)
@@ -292,7 +290,10 @@ export function registerPatient(program: Command): void {
         }),
       );
   }
+}
 
+/** Granting and revoking consents. */
+function registerGrantCommands(patient: Command): void {
   grantOptions(
     patient.command("grant").description("give an account access to data classes for purposes, until a time"),
   )
@@ -346,6 +347,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- standing policy ---------------------------------------------------------------------------
+}
+
+/** The standing research policy: set, clear, show. */
+function registerPolicyCommands(patient: Command): void {
   const policy = patient
     .command("policy")
     .description("a standing data-use policy (GA4GH DUO) that approves matching research requests at once");
@@ -434,25 +439,19 @@ export function registerPatient(program: Command): void {
     .action(
       action<{ for?: string }>(async (ctx, o) => {
         const { patient: address } = await patientOf(ctx, o.for, false);
-        const stored = await (await ctx.contracts()).ledger.policyOf(address);
-        const value = {
-          permission: Number(stored.permission),
-          modifiers: BigInt(stored.modifiers),
-          dataClasses: Number(stored.dataClasses),
-          purposes: Number(stored.purposes),
-          diseaseId: Number(stored.diseaseId),
-          maxDuration: Number(stored.maxDuration),
-          validUntil: Number(stored.validUntil),
-        };
-        const none = value.permission === 0 && value.dataClasses === 0;
+        const value = await load.patient().policyOf(await ctx.contracts(), address);
         ctx.out.result(
-          none ? { patient: address, policy: null } : { patient: address, policy: policyJson(value) },
-          () => (none ? `No standing policy for ${address}.` : fields([["patient", address], ...policyFields(value)])),
+          value ? { patient: address, policy: policyJson(value) } : { patient: address, policy: null },
+          () => (value ? fields([["patient", address], ...policyFields(value)]) : `No standing policy for ${address}.`),
         );
       }),
     );
 
   // --- delegates ---------------------------------------------------------------------------------
+}
+
+/** Delegates who act for the patient: add, remove. */
+function registerDelegateCommands(patient: Command): void {
   const delegate = patient
     .command("delegate")
     .description("appoint or remove someone who may act for you (a parent, a carer)");
@@ -505,6 +504,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- emergency access --------------------------------------------------------------------------
+}
+
+/** Emergency access: opt out, opt back in, status. */
+function registerEmergencyCommands(patient: Command): void {
   const emergency = patient
     .command("emergency")
     .description("emergency (break-the-glass) access by accredited providers");
@@ -554,6 +557,10 @@ export function registerPatient(program: Command): void {
     );
 
   // --- signing for a relayer ---------------------------------------------------------------------
+}
+
+/** Signatures for a relayer to submit (the patient pays no gas). */
+function registerSignCommands(patient: Command): void {
   const sign = patient
     .command("sign")
     .description("sign a grant, revocation or decision off-chain, for someone else to relay (you pay no gas)");
@@ -641,6 +648,10 @@ export function registerPatient(program: Command): void {
   }
 
   // --- audit -------------------------------------------------------------------------------------
+}
+
+/** The audit trail of everything done with the patient's consent and records. */
+function registerAuditCommands(patient: Command): void {
   patient
     .command("audit")
     .description("your whole history from the chain: records, consents, requests, decisions, key releases, emergencies")
@@ -689,15 +700,7 @@ export function registerPatient(program: Command): void {
     );
 }
 
-function policyJson(policy: {
-  permission: number;
-  modifiers: bigint;
-  dataClasses: number;
-  purposes: number;
-  diseaseId: number;
-  maxDuration: number;
-  validUntil: number;
-}) {
+function policyJson(policy: DataUsePolicy) {
   return {
     permission: duoName(policy.permission),
     modifiers: codesOf(policy.modifiers).map(duoName),

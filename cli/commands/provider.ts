@@ -11,9 +11,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { hexlify, randomBytes, toUtf8Bytes, type Wallet } from "ethers";
 
-import type { PublishedRecord } from "../../sdk/clients/provider";
-import type { LedgerContracts } from "../../sdk/chain/connect";
-import type { EncryptionKeyPair } from "../../sdk/crypto/keys";
+import type { EncryptionKeyPair, LedgerContracts, PublishedRecord } from "../../sdk/index";
 import type { Context } from "../context";
 import { CliError, describeError } from "../errors";
 import { exists, readFhirFile, readText } from "../files";
@@ -221,7 +219,14 @@ async function batchEntries(dir: string, manifest: string | undefined): Promise<
 
 export function registerProvider(program: Command): void {
   const provider = program.command("provider").description("publish encrypted FHIR records and anchor them on chain");
+  registerPublishCommand(provider);
+  registerAmendCommand(provider);
+  registerPublishBatchCommand(provider);
+  registerDepositCommand(provider);
+}
 
+/** provider publish: encrypt, store and anchor one FHIR record. */
+function registerPublishCommand(provider: Command): void {
   keepOptions(
     provider
       .command("publish")
@@ -272,7 +277,10 @@ export function registerProvider(program: Command): void {
         );
       }),
     );
+}
 
+/** provider amend: publish the next version of a record. */
+function registerAmendCommand(provider: Command): void {
   keepOptions(
     provider
       .command("amend")
@@ -306,7 +314,10 @@ export function registerProvider(program: Command): void {
       );
     }),
   );
+}
 
+/** provider publish-batch: a folder of records under one Merkle root. */
+function registerPublishBatchCommand(provider: Command): void {
   keepOptions(
     provider
       .command("publish-batch")
@@ -377,7 +388,10 @@ export function registerProvider(program: Command): void {
         );
       }),
     );
+}
 
+/** provider deposit: hand a record's data key to a custodian gateway. */
+function registerDepositCommand(provider: Command): void {
   provider
     .command("deposit")
     .description("deposit data keys from your local key file at a custodian gateway")

@@ -1,9 +1,8 @@
 /** `consent-ledger relay <signed.json>`: submit a consent a patient signed, paying the gas yourself. */
 import type { Command } from "commander";
 
-import { requestIdOf } from "../../sdk/clients/requests";
-import type { SignedConsent } from "../../sdk/clients/types";
-import { ConsentLedgerError } from "../../sdk/errors";
+import { ConsentLedgerError } from "../../sdk/tables";
+import type { SignedConsent } from "../../sdk/index";
 import { CliError } from "../errors";
 import { readJsonFile } from "../files";
 import { dataClassNames, fields, isoTime, purposeNames } from "../output";
@@ -61,7 +60,7 @@ export function registerRelay(program: Command): void {
         } else if (signed.request) {
           details.push([
             "request",
-            requestIdOf({
+            load.researcher().requestIdOf({
               ...signed.request,
               terms: { ...signed.request.terms, acceptedObligations: BigInt(signed.request.terms.acceptedObligations) },
             }),

@@ -3,9 +3,8 @@ import type { Command } from "commander";
 import { VoidSigner, type Signer } from "ethers";
 import { Option } from "commander";
 
-import { hashDocument, toRequestTerms } from "../../sdk/clients/requests";
-import { Duo, Purpose, RESEARCH_PURPOSES, type DuoName } from "../../sdk/codes";
-import type { RequestView } from "../../sdk/clients/types";
+import { Duo, Purpose, RESEARCH_PURPOSES } from "../../sdk/tables";
+import type { DuoName, LedgerContracts, RequestView } from "../../sdk/index";
 import { CliError } from "../errors";
 import { checkWritable, readBytes, writeFileAtomic } from "../files";
 import { dataClassNames, fields, isoTime, purposeName, purposeNames, shortAddress, table, toJson } from "../output";
@@ -23,7 +22,6 @@ import {
 import { load } from "../sdk";
 import { action, readAddress, sendAndWait } from "./common";
 import type { Context } from "../context";
-import type { LedgerContracts } from "../../sdk/chain/connect";
 
 /** "HRESCH, BIORCH or CLINTRCH", from the SDK's table. */
 const RESEARCH_PURPOSE_LIST = `${RESEARCH_PURPOSES.slice(0, -1).join(", ")} or ${RESEARCH_PURPOSES.at(-1)}`;
@@ -124,7 +122,15 @@ export function registerResearcher(program: Command): void {
   const researcher = program
     .command("researcher")
     .description("ask patients for access to their records, follow the decisions, fetch released records");
+  registerKeyCommand(researcher);
+  registerRequestCommand(researcher);
+  registerRequestsCommand(researcher);
+  registerGrantsCommand(researcher);
+  registerFetchCommand(researcher);
+}
 
+/** researcher register-key: publish the encryption key custodians wrap data keys to. */
+function registerKeyCommand(researcher: Command): void {
   researcher
     .command("register-key")
     .description("derive your X25519 encryption key from a wallet signature and publish it in the key directory")
@@ -153,7 +159,10 @@ export function registerResearcher(program: Command): void {
         );
       }),
     );
+}
 
+/** researcher request: ask a patient for access to data classes for a study. */
+function registerRequestCommand(researcher: Command): void {
   researcher
     .command("request")
     .description("ask a patient for access to data classes for one purpose, for a duration from approval")
@@ -195,7 +204,7 @@ export function registerResearcher(program: Command): void {
             o.obligations === undefined ? undefined : (parseDuoList(o.obligations, true) as DuoName[]),
           duration: parseDuration(o.duration, "--duration"),
           studyId: o.study,
-          protocolHash: o.protocol === undefined ? undefined : hashDocument(await readBytes(o.protocol)),
+          protocolHash: o.protocol === undefined ? undefined : load.researcher().hashDocument(await readBytes(o.protocol)),
         };
         if (!RESEARCH_PURPOSES.some((name) => Purpose[name] === input.purpose)) {
           throw new CliError(
@@ -214,7 +223,7 @@ export function registerResearcher(program: Command): void {
               : "--disease goes only with --category DS",
           );
         }
-        toRequestTerms(input); // every check the SDK can make off-chain, before the key or the node
+        load.researcher().toRequestTerms(input); // every check the SDK can make off-chain, before the key or the node
         const { signer, contracts } = await ctx.signerContracts();
         const client = new (load.researcher().ResearcherClient)(contracts, signer);
         const { result, hash } = await sendAndWait(ctx, "Opening the request", client.requestAccess(input));
@@ -252,7 +261,10 @@ export function registerResearcher(program: Command): void {
         );
       }),
     );
+}
 
+/** researcher requests: the requests made and what became of them. */
+function registerRequestsCommand(researcher: Command): void {
   researcher
     .command("requests")
     .description("your requests and their status (Pending, Approved, Denied, Cancelled, Expired)")
@@ -267,7 +279,10 @@ export function registerResearcher(program: Command): void {
         ctx.out.result(views.map(requestJson), () => requestsTable(views, "researcher"));
       }),
     );
+}
 
+/** researcher grants: the consents given to the researcher, in force now. */
+function registerGrantsCommand(researcher: Command): void {
   researcher
     .command("grants")
     .description("consents given to you that are in force now")
@@ -304,7 +319,10 @@ export function registerResearcher(program: Command): void {
         );
       }),
     );
+}
 
+/** researcher fetch: a record's key from a custodian gateway, the record checked against the chain and opened. */
+function registerFetchCommand(researcher: Command): void {
   researcher
     .command("fetch")
     .description("fetch a record from a custodian gateway, verify it against the chain, decrypt it to a file")

@@ -4,12 +4,16 @@
  * (PatientClient.consents), the standing policy, delegates, the emergency opt-out, and the audit trail
  * (AuditClient.history, with the custodian's manifests for batched key releases).
  *
- * Reads the SDK has no wrapper for yet (policy, delegates, opt-out, a party's accreditation) call the
- * typed contracts connect() returns; see README.md, "SDK additions".
+ * The policy and a party's accreditation are the SDK's reads (policyOf, accreditationOf); delegates and
+ * emergency windows are the ones the audit trail names, checked against the ledger now.
  */
 import {
+  accreditationOf,
   AuditClient,
+  policyOf,
   recordsOf,
+  type Accreditation,
+  type DataUsePolicy,
   type AnchoredRecord,
   type AuditEntry,
   type BlobStore,
@@ -19,13 +23,8 @@ import {
   type RequestView,
 } from "consent-ledger";
 
-export interface Party {
-  roles: number;
-  nonProfit: boolean;
-  suspended: boolean;
-  /** Unix seconds; 0 means no end date. */
-  accreditedUntil: number;
-}
+/** A party's accreditation, as the SDK reads it. */
+export type Party = Accreditation;
 
 export interface PendingRequest extends RequestView {
   party: Party;
@@ -42,15 +41,8 @@ export interface RecordChain {
   older: RecordVersion[];
 }
 
-export interface Policy {
-  permission: number;
-  modifiers: bigint;
-  dataClasses: number;
-  purposes: number;
-  diseaseId: number;
-  maxDuration: number;
-  validUntil: number;
-}
+/** The standing research policy, as the SDK reads it. */
+export type Policy = DataUsePolicy;
 
 export interface Delegate {
   address: string;
@@ -75,27 +67,7 @@ export interface DashboardData {
 }
 
 export async function partyOf(contracts: LedgerContracts, address: string): Promise<Party> {
-  const party = await contracts.ledger.partyOf(address);
-  return {
-    roles: Number(party.roles),
-    nonProfit: party.nonProfit,
-    suspended: party.suspended,
-    accreditedUntil: Number(party.accreditedUntil),
-  };
-}
-
-async function policyOf(contracts: LedgerContracts, patient: string): Promise<Policy | undefined> {
-  const stored = await contracts.ledger.policyOf(patient);
-  if (Number(stored.permission) === 0) return undefined;
-  return {
-    permission: Number(stored.permission),
-    modifiers: BigInt(stored.modifiers),
-    dataClasses: Number(stored.dataClasses),
-    purposes: Number(stored.purposes),
-    diseaseId: Number(stored.diseaseId),
-    maxDuration: Number(stored.maxDuration),
-    validUntil: Number(stored.validUntil),
-  };
+  return accreditationOf(contracts, address);
 }
 
 function versionChains(records: RecordVersion[]): RecordChain[] {

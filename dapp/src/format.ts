@@ -3,27 +3,20 @@
  * the page's.
  */
 import {
+  dataClassName,
   dataClassText,
-  DataClass,
   describeConsentChange,
-  Duo,
-  Purpose,
+  duoName,
   purposeMaskText,
+  purposeName,
   Role,
   type AuditAction,
   type AuditBasis,
   type AuditEntry,
   type Consent,
-  type DataClassName,
-  type DuoName,
-  type PurposeName,
 } from "consent-ledger";
 
-const reverse = <T extends Record<string, number>>(table: T) =>
-  new Map<number, keyof T & string>(Object.entries(table).map(([name, code]) => [code, name as keyof T & string]));
-const DATA_CLASS_BY_CODE = reverse(DataClass);
-const PURPOSE_BY_CODE = reverse(Purpose);
-const DUO_BY_CODE = reverse(Duo);
+export { dataClassName, duoName, purposeName };
 
 /** LAB_RESULT → "Lab result". */
 export function prettyName(name: string): string {
@@ -31,26 +24,14 @@ export function prettyName(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function dataClassName(code: number): DataClassName | undefined {
-  return DATA_CLASS_BY_CODE.get(code);
-}
-
 /** "Lab results, Conditions (diagnoses)" for a bitmask of data classes (the SDK's words). */
 export function dataClassList(mask: number | undefined): string {
   return mask === undefined ? "" : dataClassText(mask);
 }
 
-export function purposeName(code: number): PurposeName | undefined {
-  return PURPOSE_BY_CODE.get(code);
-}
-
 /** "healthcare research, clinical trial research" for a bitmask of purposes. */
 export function purposeList(mask: number | undefined): string {
   return mask === undefined ? "" : purposeMaskText(mask);
-}
-
-export function duoName(code: number): DuoName | undefined {
-  return DUO_BY_CODE.get(code);
 }
 
 export function roleNames(roles: number): string[] {

@@ -4,6 +4,7 @@ import type { AccessLog, ConsentLedger, KeyDirectory, RecordRegistry } from "../
 import { ConsentLedgerError, DeploymentNotFoundError, NetworkMismatchError, describeValue } from "../errors";
 import { requireAddress } from "../args";
 import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "./abis";
+import { toRunner, type RunnerInput } from "./runner";
 
 /** Where a suite is deployed. Written by `npm run deploy` to deployments/<chainId>.json. */
 export interface Deployment {
@@ -66,11 +67,12 @@ export function parseDeployment(value: unknown): Deployment {
 }
 
 /**
- * Binds the suite to `runner`. Checks that the runner's network is the deployment's chain and that the
+ * Binds the suite to `runner`: an ethers Signer or Provider, or a viem WalletClient or PublicClient. Checks that the runner's network is the deployment's chain and that the
  * ledger has code there, so a wrong network or a missing deployment fails with a clear error at once.
  */
-export async function connect(runner: ContractRunner, deployment: Deployment): Promise<LedgerContracts> {
+export async function connect(input: RunnerInput, deployment: Deployment): Promise<LedgerContracts> {
   const checked = parseDeployment(deployment);
+  const runner: ContractRunner = toRunner(input);
   const provider = runner.provider ?? (runner as Provider);
   if (!provider || typeof (provider as Provider).getNetwork !== "function") {
     throw new ConsentLedgerError("The runner has no provider", { hint: "Connect the signer to a JSON-RPC provider." });

@@ -3,22 +3,28 @@ import type { Signer } from "ethers";
 import { requireAddress, toUnixSeconds } from "../args";
 import { Role, type RoleName } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { InvalidArgumentError, UnknownCodeError } from "../errors";
 
 /** What the administrator (a multisig in production) does: accredit, suspend, reinstate. */
 export class AdminClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
-  ) {}
+    signer: SignerInput,
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   async accredit(input: {
     party: string;
     roles: readonly RoleName[];
     nonProfit?: boolean;
     accreditedUntil?: Date | number;
-  }): Promise<PendingTransaction<{ party: string; roles: number }>> {
+  }, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string; roles: number }>> {
     const party = requireAddress(input.party, "party");
     if (input.roles.length === 0) throw new InvalidArgumentError("roles", "name at least one role");
     let roles = 0;
@@ -30,21 +36,21 @@ export class AdminClient {
     const until = toUnixSeconds(input.accreditedUntil, "accreditedUntil");
     return send(
       "accredit",
-      () => this.contracts.ledger.connect(this.signer).accredit(party, roles, input.nonProfit ?? false, until),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).accredit(party, roles, input.nonProfit ?? false, until),
       () => ({ party, roles }),
     );
   }
 
-  async suspend(party: string, reasonCode = 0): Promise<PendingTransaction<{ party: string }>> {
+  async suspend(party: string, reasonCode = 0, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string }>> {
     const who = requireAddress(party, "party");
     if (!Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 0xffff) {
       throw new InvalidArgumentError("reasonCode", "a whole number from 0 to 65535");
     }
-    return send("suspend", () => this.contracts.ledger.connect(this.signer).suspend(who, reasonCode), () => ({ party: who }));
+    return send("suspend", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).suspend(who, reasonCode), () => ({ party: who }));
   }
 
-  async reinstate(party: string): Promise<PendingTransaction<{ party: string }>> {
+  async reinstate(party: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string }>> {
     const who = requireAddress(party, "party");
-    return send("reinstate", () => this.contracts.ledger.connect(this.signer).reinstate(who), () => ({ party: who }));
+    return send("reinstate", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).reinstate(who), () => ({ party: who }));
   }
 }

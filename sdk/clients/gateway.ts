@@ -12,6 +12,7 @@ import { getAddress, type Signer, type TypedDataField } from "ethers";
 import { purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { PurposeName } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, type SignerInput } from "../chain/runner";
 import { bytesToHex, hexToBytes } from "../crypto/bytes";
 import { recordIdOf, type ParsedRecordContext } from "../crypto/envelope";
 import { openRecordRange } from "../crypto/envelope-v2";
@@ -48,9 +49,19 @@ export class GatewayAuthenticationError extends GatewayError {
   override name = "GatewayAuthenticationError";
 }
 
-/** What the gateway's domain and login message look like (gateway/auth.ts). */
+/** The gateway's EIP-712 login: domain {name, version, chainId, verifyingContract: the ledger} and message type. */
 export const GATEWAY_LOGIN_DOMAIN_NAME = "ConsentLedgerGateway";
+export const GATEWAY_LOGIN_DOMAIN_VERSION = "1";
 export const GATEWAY_LOGIN_PRIMARY_TYPE = "GatewayLogin";
+export const GATEWAY_LOGIN_TYPES: Readonly<Record<string, readonly TypedDataField[]>> = {
+  [GATEWAY_LOGIN_PRIMARY_TYPE]: [
+    { name: "account", type: "address" },
+    { name: "gateway", type: "string" },
+    { name: "nonce", type: "bytes32" },
+    { name: "issuedAt", type: "uint64" },
+    { name: "expiresAt", type: "uint64" },
+  ],
+};
 
 export interface GatewayChallenge {
   domain: { name: string; version: string; chainId: number; verifyingContract: string };
@@ -142,12 +153,16 @@ export class GatewayClient implements KeyCustodian {
   private session?: { token: string; account: string; expiresAt: number };
   private loggingIn?: Promise<{ token: string; account: string; expiresAt: number }>;
 
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     baseUrl: string,
-    readonly signer: Signer,
+    signer: SignerInput,
     readonly contracts: LedgerContracts,
     private readonly options: GatewayClientOptions = {},
   ) {
+    this.signer = toSigner(signer);
     let parsed: URL;
     try {
       parsed = new URL(baseUrl);
@@ -387,7 +402,7 @@ export class GatewayClient implements KeyCustodian {
       });
     const { domain, message } = challenge ?? ({} as GatewayChallenge);
     if (!domain || !message) throw problem("is malformed");
-    if (domain.name !== GATEWAY_LOGIN_DOMAIN_NAME || domain.version !== "1")
+    if (domain.name !== GATEWAY_LOGIN_DOMAIN_NAME || domain.version !== GATEWAY_LOGIN_DOMAIN_VERSION)
       throw problem(`has domain ${domain.name} v${domain.version}`);
     if (BigInt(domain.chainId) !== this.contracts.chainId) throw problem(`is for chain ${domain.chainId}`);
     if (String(domain.verifyingContract).toLowerCase() !== this.contracts.deployment.ledger.toLowerCase()) {

@@ -11,6 +11,7 @@ import {
 } from "../args";
 import { RESEARCH_PURPOSES, maskOf, Purpose } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError, describeValue } from "../errors";
@@ -47,54 +48,59 @@ export interface SignOptions extends OnBehalf {
  * for a relayer to submit when the patient has no funds.
  */
 export class PatientClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
-  ) {}
+    signer: SignerInput,
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   /** Grants a consent; resolves to the consent as stored. */
-  async grant(input: GrantInput, options: OnBehalf = {}): Promise<PendingTransaction<Consent>> {
+  async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
     return send(
       "grant consent",
       () =>
         this.contracts.ledger
-          .connect(this.signer)
+          .connect(withOverrides(this.signer, overrides))
           .grant(patient, grant.grantee, grant.dataClasses, grant.purposes, grant.validFrom, grant.validUntil),
       () => ({ patient, ...grant }),
     );
   }
 
   /** Grants several consents in one transaction. */
-  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}): Promise<PendingTransaction<Consent[]>> {
+  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
     const patient = await this.patientOf(options);
     const grants = await Promise.all(inputs.map((input) => this.toGrant(input)));
     return send(
       "grant consents",
-      () => this.contracts.ledger.connect(this.signer).grantBatch(patient, grants),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).grantBatch(patient, grants),
       () => grants.map((grant) => ({ patient, ...grant })),
     );
   }
 
   /** Revokes the consent given to `grantee`. */
-  async revoke(grantee: string, options: OnBehalf = {}): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+  async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
     return send(
       "revoke consent",
-      () => this.contracts.ledger.connect(this.signer).revoke(patient, who),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).revoke(patient, who),
       () => ({ patient, grantee: who }),
     );
   }
 
   /** Approves a pending request (given as its id or the full request). */
-  async approve(request: AccessRequest | string): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+  async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
     const full = await this.resolveRequest(request);
     return send(
       "approve the request",
-      () => this.contracts.ledger.connect(this.signer).approveRequest(toAbiRequest(full)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).approveRequest(toAbiRequest(full)),
       async (receipt) => {
         const block = await receipt.getBlock();
         return {
@@ -113,17 +119,17 @@ export class PatientClient {
   }
 
   /** Denies a pending request. */
-  async deny(request: AccessRequest | string): Promise<PendingTransaction<{ requestId: string }>> {
+  async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
     return send(
       "deny the request",
-      () => this.contracts.ledger.connect(this.signer).denyRequest(toAbiRequest(full)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).denyRequest(toAbiRequest(full)),
       () => ({ requestId: requestIdOf(full) }),
     );
   }
 
   /** Sets the signer's standing data-use policy (research purposes only). */
-  async setPolicy(input: PolicyInput): Promise<PendingTransaction<DataUsePolicy>> {
+  async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
     const policy: DataUsePolicy = {
       permission: duoPermissionCode(input.permission),
       modifiers: duoModifierMask(input.modifiers),
@@ -136,40 +142,40 @@ export class PatientClient {
     };
     return send(
       "set the policy",
-      () => this.contracts.ledger.connect(this.signer).setPolicy(policy),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(policy),
       () => policy,
     );
   }
 
-  async clearPolicy(): Promise<PendingTransaction<void>> {
-    return send("clear the policy", () => this.contracts.ledger.connect(this.signer).clearPolicy(), () => undefined);
+  async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
+    return send("clear the policy", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(), () => undefined);
   }
 
   /** Appoints `delegate` until `validUntil` (a parent for a minor, a carer). */
-  async appointDelegate(delegate: string, validUntil: Date | number): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
+  async appointDelegate(delegate: string, validUntil: Date | number, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     return send(
       "appoint the delegate",
-      () => this.contracts.ledger.connect(this.signer).appointDelegate(who, until),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).appointDelegate(who, until),
       () => ({ delegate: who, validUntil: until }),
     );
   }
 
-  async removeDelegate(delegate: string): Promise<PendingTransaction<{ delegate: string }>> {
+  async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
     const who = requireAddress(delegate, "delegate");
     return send(
       "remove the delegate",
-      () => this.contracts.ledger.connect(this.signer).removeDelegate(who),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).removeDelegate(who),
       () => ({ delegate: who }),
     );
   }
 
   /** Opts out of (true) or back into (false) emergency access. */
-  async setEmergencyOptOut(optedOut: boolean): Promise<PendingTransaction<{ optedOut: boolean }>> {
+  async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
     return send(
       "set the emergency opt-out",
-      () => this.contracts.ledger.connect(this.signer).setEmergencyOptOut(optedOut),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setEmergencyOptOut(optedOut),
       () => ({ optedOut }),
     );
   }
@@ -192,9 +198,9 @@ export class PatientClient {
   }
 
   /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
-  async applyFhirConsent(imported: ImportedConsent, options: OnBehalf = {}): Promise<PendingTransaction<unknown>> {
+  async applyFhirConsent(imported: ImportedConsent, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<unknown>> {
     const action = imported.action;
-    if (action.kind === "grant") return this.grant(action.grant, options);
+    if (action.kind === "grant") return this.grant(action.grant, options, overrides);
     if (options.patient !== undefined) {
       throw new InvalidArgumentError("patient", "a delegate cannot set a patient's research policy or emergency opt-out", {
         hint: "The patient signs these themselves.",
@@ -203,11 +209,11 @@ export class PatientClient {
     if (action.kind === "policy") {
       return send(
         "set the policy",
-        () => this.contracts.ledger.connect(this.signer).setPolicy(action.policy),
+        () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(action.policy),
         () => action.policy,
       );
     }
-    return this.setEmergencyOptOut(true);
+    return this.setEmergencyOptOut(true, overrides);
   }
 
   /** Signs a grant for someone else to relay. */
@@ -237,10 +243,10 @@ export class PatientClient {
   }
 
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
-  async cancelSignature(nonce: bigint): Promise<PendingTransaction<{ nonce: bigint }>> {
+  async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
     return send(
       "cancel the signature",
-      () => this.contracts.ledger.connect(this.signer).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
       () => ({ nonce }),
     );
   }
@@ -449,11 +455,12 @@ export function parseSignedConsent(value: unknown): SignedConsent {
  */
 export async function relaySignedConsent(
   contracts: LedgerContracts,
-  relayer: Signer,
+  relayer: SignerInput,
   signed: SignedConsent,
+  overrides?: TransactionOverrides,
 ): Promise<PendingTransaction<SignedConsent>> {
   const checked = parseSignedConsent(signed);
-  const ledger = contracts.ledger.connect(relayer);
+  const ledger = contracts.ledger.connect(withOverrides(toSigner(relayer), overrides));
   const ledgerAddress = await contracts.ledger.getAddress();
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
     throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {

@@ -3,6 +3,7 @@ import { toUtf8Bytes, ZeroHash, type Signer } from "ethers";
 
 import { dataClassCode, purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, type RecordContext } from "../crypto/envelope";
 import { sealRecordV2 } from "../crypto/envelope-v2";
@@ -83,28 +84,33 @@ export const BATCH_LEAF_TYPES = ["bytes32", "address", "uint8"] as const;
  * record into its next version; publish many records under one Merkle root.
  */
 export class ProviderClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
+    signer: SignerInput,
     readonly store: BlobStore,
     readonly custodian?: KeyCustodian,
-  ) {}
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   /** Encrypts, stores and anchors one record. The ciphertext is stored before the anchor is sent. */
-  async publish(input: PublishInput, options: PublishOptions = {}): Promise<PendingTransaction<PublishedRecord>> {
+  async publish(input: PublishInput, options: PublishOptions = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<PublishedRecord>> {
     const patient = requireAddress(input.patient, "patient");
     const dataClass = dataClassCode(input.dataClass);
     const sealed = await this.seal(input.payload, { patient, dataClass, version: 1, previousRecordId: ZeroHash });
     await options.beforeAnchor?.([sealed]);
     return send(
       "anchor the record",
-      () => this.contracts.records.connect(this.signer).anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
+      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
       (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
     );
   }
 
   /** Publishes `payload` as the next version of `previousRecordId`, same patient and data class. */
-  async amend(previousRecordId: string, payload: unknown, options: PublishOptions = {}): Promise<PendingTransaction<PublishedRecord>> {
+  async amend(previousRecordId: string, payload: unknown, options: PublishOptions = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<PublishedRecord>> {
     const previousId = requireBytes32(previousRecordId, "previousRecordId");
     const previous = await this.contracts.records.recordOf(previousId);
     if (previous.version === 0n) {
@@ -122,7 +128,7 @@ export class ProviderClient {
     await options.beforeAnchor?.([sealed]);
     return send(
       "amend the record",
-      () => this.contracts.records.connect(this.signer).amendRecord(previousId, sealed.recordId, toUtf8Bytes(sealed.cid)),
+      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).amendRecord(previousId, sealed.recordId, toUtf8Bytes(sealed.cid)),
       (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
     );
   }
@@ -131,7 +137,7 @@ export class ProviderClient {
    * Encrypts and stores every record, then anchors them all under one Merkle root, with a manifest (in
    * the store) that lists each record, its CID and its proof. Costs a fraction of an anchor per record.
    */
-  async publishBatch(inputs: readonly PublishInput[], options: PublishOptions = {}): Promise<PendingTransaction<PublishedBatch>> {
+  async publishBatch(inputs: readonly PublishInput[], options: PublishOptions = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<PublishedBatch>> {
     if (inputs.length === 0) throw new InvalidArgumentError("records", "empty batch");
     const sealed: SealedRecord[] = [];
     for (const [index, input] of inputs.entries()) {
@@ -163,7 +169,7 @@ export class ProviderClient {
     await options.beforeAnchor?.(sealed.map((record, index) => ({ ...record, batch: { root, proof: proofs[index] } })));
     return send(
       "anchor the batch",
-      () => this.contracts.records.connect(this.signer).anchorBatch(root, sealed.length, toUtf8Bytes(manifestCid)),
+      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorBatch(root, sealed.length, toUtf8Bytes(manifestCid)),
       async (receipt) => {
         const records: PublishedRecord[] = [];
         for (const [index, record] of sealed.entries()) {

@@ -2,6 +2,7 @@ import { toUtf8String, type EventLog, type Signer } from "ethers";
 
 import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
+import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, openRecord } from "../crypto/envelope";
 import { unwrapDataKey } from "../crypto/key-wrap";
@@ -32,10 +33,15 @@ export interface OpenedRecord {
  * and open the records a custodian releases.
  */
 export class ResearcherClient {
+  /** The ethers signer the client writes with (a viem WalletClient is wrapped as one). */
+  readonly signer: Signer;
+
   constructor(
     readonly contracts: LedgerContracts,
-    readonly signer: Signer,
-  ) {}
+    signer: SignerInput,
+  ) {
+    this.signer = toSigner(signer);
+  }
 
   /**
    * The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up): from the
@@ -46,11 +52,11 @@ export class ResearcherClient {
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */
-  async registerEncryptionKey(keyPair: Pick<EncryptionKeyPair, "publicKey">): Promise<PendingTransaction<{ publicKey: string }>> {
+  async registerEncryptionKey(keyPair: Pick<EncryptionKeyPair, "publicKey">, overrides?: TransactionOverrides): Promise<PendingTransaction<{ publicKey: string }>> {
     const publicKey = publicKeyToBytes32(keyPair.publicKey);
     return send(
       "register the encryption key",
-      () => this.contracts.keys.connect(this.signer).registerKey(publicKey),
+      () => this.contracts.keys.connect(withOverrides(this.signer, overrides)).registerKey(publicKey),
       () => ({ publicKey }),
     );
   }
@@ -58,11 +64,12 @@ export class ResearcherClient {
   /** Opens a request; resolves to its id, whether a standing policy approved it at once, and the request. */
   async requestAccess(
     input: RequestInput,
+    overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ requestId: string; approved: boolean; request: AccessRequest }>> {
     const terms = toRequestTerms(input);
     return send(
       "request access",
-      () => this.contracts.ledger.connect(this.signer).requestAccess(terms),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).requestAccess(terms),
       (receipt) => {
         const opened = openedRequestIn(this.contracts, receipt.logs);
         const approved = receipt.logs.some(
@@ -98,12 +105,12 @@ export class ResearcherClient {
   }
 
   /** Withdraws a pending request. */
-  async cancel(request: AccessRequest | string): Promise<PendingTransaction<{ requestId: string }>> {
+  async cancel(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
     const view = typeof request === "string" ? await findRequest(this.contracts, request) : undefined;
     const full = view?.request ?? (request as AccessRequest);
     return send(
       "cancel the request",
-      () => this.contracts.ledger.connect(this.signer).cancelRequest(toAbiRequest(full)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).cancelRequest(toAbiRequest(full)),
       () => ({ requestId: view?.requestId ?? "" }),
     );
   }

@@ -41,6 +41,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { getAddress, verifyMessage } from "ethers";
 
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { isViemClient, toSigner, type ViemWalletClientLike } from "../chain/runner";
 import { bytesEqual, bytesToHex, hexToBytes, isAllZero, randomBytes, utf8Encode } from "./bytes";
 
 /** An X25519 key pair: 32-byte public key and 32-byte secret key. */
@@ -237,7 +238,11 @@ async function signKeyMessage(signer: MessageSigner, address: string, message: s
  * deterministically: against `options.registeredPublicKey` when given, else by a second signature
  * (NonDeterministicSignerError otherwise, rather than a key it could not derive again).
  */
-export async function deriveEncryptionKeyPair(signer: MessageSigner, options: DeriveKeyOptions = {}): Promise<EncryptionKeyPair> {
+export async function deriveEncryptionKeyPair(
+  input: MessageSigner | ViemWalletClientLike,
+  options: DeriveKeyOptions = {},
+): Promise<EncryptionKeyPair> {
+  const signer: MessageSigner = isViemClient(input) ? toSigner(input as ViemWalletClientLike) : (input as MessageSigner);
   const address = checksummed(await signer.getAddress(), "signer address");
   const version = options.scope === undefined ? 1 : 2;
   const message = encryptionKeyMessage(address, options.scope);
@@ -270,7 +275,7 @@ export async function deriveEncryptionKeyPair(signer: MessageSigner, options: De
  * Both derivations are checked for determinism.
  */
 export async function migrateEncryptionKey(
-  signer: MessageSigner,
+  signer: MessageSigner | ViemWalletClientLike,
   scope: KeyScope,
   registeredPublicKey?: Uint8Array,
 ): Promise<{ legacy: EncryptionKeyPair; current: EncryptionKeyPair }> {

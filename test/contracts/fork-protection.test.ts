@@ -48,7 +48,7 @@ async function startAnvil(): Promise<{ url: string; stop: () => Promise<void> }>
     } catch (error) {
       if (child.exitCode !== null || Date.now() > deadline) {
         await stop();
-        throw new Error(`anvil did not answer on ${url}: ${String(error)}`);
+        throw new Error(`anvil did not answer on ${url}: ${String(error)}`, { cause: error });
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

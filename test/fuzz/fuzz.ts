@@ -72,7 +72,9 @@ export async function settle<T>(label: string, fn: () => T | Promise<T>): Promis
     if (!(error instanceof ConsentLedgerError)) {
       throw new Error(`${label}: threw ${describeThrown(error)}, not a ConsentLedgerError`, { cause: error });
     }
-    if (error.message.length < 10) throw new Error(`${label}: ${error.name} says too little: ${JSON.stringify(error.message)}`);
+    if (error.message.length < 10) {
+      throw new Error(`${label}: ${error.name} says too little: ${JSON.stringify(error.message)}`, { cause: error });
+    }
     outcome = { ok: false, error };
   }
   const elapsed = performance.now() - started;

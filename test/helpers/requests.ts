@@ -5,7 +5,10 @@ import { ethers, network } from "hardhat";
 import { DataClass, Duo, Purpose, maskOf } from "../../sdk/codes";
 import type { ConsentLedger } from "../../typechain-types";
 
-/** IAccessRequests.RequestTerms, with plain TypeScript values. */
+/**
+ * IAccessRequests.RequestTerms, with plain TypeScript values. Restated on purpose, not imported from the
+ * SDK: the contract tests check the ledger against this independent description.
+ */
 export interface RequestTerms {
   patient: string;
   dataClasses: number;

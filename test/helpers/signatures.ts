@@ -26,7 +26,10 @@ import {
 
 import type { IAccessRequests, IConsents } from "../../typechain-types/contracts/ConsentLedger";
 
-/** The signed types, field for field as in ISignedConsents.sol. */
+/**
+ * The signed types, field for field as in ISignedConsents.sol. Written out again on purpose, not imported
+ * from the SDK (CONSENT_TYPES): an independent oracle, so a wrong SDK type fails the contract tests.
+ */
 export const SIGNED_CONSENT_TYPES = {
   Grant: [
     { name: "signer", type: "address" },

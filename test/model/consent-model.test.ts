@@ -54,7 +54,6 @@ import {
   UINT40_MAX,
   policyTuple,
   requestIdOf,
-  termsTuple,
 } from "./consent-model";
 
 // -------------------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ const CONTEXT = {
   contentType: 2,
 };
 
+/** What the test page exposes as globalThis.sdk: the SDK's core entry, bundled (test/helpers/browser-sdk-entry.ts). */
+type BrowserSdk = typeof import("../../sdk/index");
+
 describe("envelope v2 in Chromium (WebCrypto)", function () {
   this.timeout(120_000);
   let server: Server | undefined;
@@ -61,7 +64,7 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
 
   it("seals a 3 MiB stream in the browser that node:crypto opens by the spec, and opens the spec's envelope", async function () {
     const sealed = (await page.evaluate(async (context) => {
-      const { sealRecordStream, toReadableStream } = (globalThis as any).sdk;
+      const { sealRecordStream, toReadableStream } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
       const total = 3 * 1024 * 1024 + 77;
       const plaintext = new Uint8Array(total).map((_, i) => (i * 31) & 0xff);
       let at = 0;
@@ -87,7 +90,7 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
     const dataKey = new Uint8Array(32).fill(5);
     const spec = specSeal(Uint8Array.from({ length: 70_000 }, (_, i) => i & 0xff), CONTEXT, dataKey, new Uint8Array(16).fill(1), 16_384);
     const browserOpened = (await page.evaluate(async ({ envelope, key, recordId }) => {
-      const { openRecord } = (globalThis as any).sdk;
+      const { openRecord } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
       const bytes = Uint8Array.from(atob(envelope), (c) => c.charCodeAt(0));
       const result = await openRecord(bytes, Uint8Array.from(key), { recordId });
       return Array.from(result.plaintext as Uint8Array);
@@ -98,7 +101,7 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
 
   it("refuses a reordered segment and a wrong key with the SDK's typed errors, in the browser", async function () {
     const outcome = (await page.evaluate(async (context) => {
-      const { sealRecordV2, openRecord, SegmentError, KeyCommitmentError } = (globalThis as any).sdk;
+      const { sealRecordV2, openRecord, SegmentError, KeyCommitmentError } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
       const sealed = await sealRecordV2(new Uint8Array(100), { ...context, chainId: BigInt(context.chainId) }, undefined, { segmentSize: 32 });
       const e = sealed.envelope as Uint8Array;
       const swapped = new Uint8Array(e);
@@ -108,8 +111,9 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
         try {
           await promise;
           return "opened";
-        } catch (error: any) {
-          return `${error instanceof SegmentError ? "SegmentError" : error instanceof KeyCommitmentError ? "KeyCommitmentError" : error.name}:${error.segment ?? ""}:${error.problem ?? ""}`;
+        } catch (caught) {
+          const error = caught as { name?: string; segment?: number; problem?: string };
+          return `${caught instanceof SegmentError ? "SegmentError" : caught instanceof KeyCommitmentError ? "KeyCommitmentError" : error.name}:${error.segment ?? ""}:${error.problem ?? ""}`;
         }
       };
       return {
