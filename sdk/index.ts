@@ -50,7 +50,7 @@ export {
   UnknownCodeError,
   WrongRecipientKeyError,
 } from "./errors";
-export { accessLogAbi, consentLedgerAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
+export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
@@ -128,4 +128,8 @@ export type { FhirConsentImportOptions, ImportedConsent, LedgerConsentAction } f
 export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
 export type { DataClassSlice } from "./fhir/terminology";
 export { GatewayAuthenticationError, GatewayClient, GatewayError } from "./clients/gateway";
-export type { GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";
+export type { GatewayClientOptions, GatewayHealth, KeyRelease, ShareRelease } from "./clients/gateway";
+export { CustodianSetClient, NotEnoughSharesError, ShareDepositError } from "./clients/custodian-set";
+export type { CustodianRefusal, CustodianSetClientOptions, CustodianSetView } from "./clients/custodian-set";
+export { combineKeyShares, splitDataKey } from "./crypto/key-shares";
+export { unwrapKeyShare, wrapKeyShare } from "./crypto/key-wrap";
