@@ -120,7 +120,7 @@ const withdrawSchema = {
   body: { type: "object", additionalProperties: false, properties: {} },
 } as const;
 
-interface HeldShare {
+export interface HeldShare {
   setId: number;
   position: number;
   share: Uint8Array;
@@ -141,6 +141,14 @@ function decodeShare(bytes: Uint8Array): HeldShare {
     position: bytes[8],
     share: bytes.slice(9),
   };
+}
+
+/**
+ * The share a custodian holds for `record`, opened with its vault: what an operator (or an attacker with
+ * the master key) of one custodian can take, with no chain check. The demo shows that it is not a key.
+ */
+export async function openHeldShare(vault: KeyVault, record: StoredRecord): Promise<HeldShare> {
+  return decodeShare(await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }));
 }
 
 function decodeBase64(text: string): Uint8Array {
