@@ -371,6 +371,7 @@ async function startHoldingLock(
           // Whatever the above threw, the directory is given back and the keys leave memory.
           store.close();
           vault.destroy();
+          keyPair.secretKey.fill(0);
           unlock();
           provider.destroy();
         }

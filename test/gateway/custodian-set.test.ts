@@ -22,6 +22,7 @@ import {
   type LedgerSetup,
 } from "../helpers/gateway-harness";
 import { providerWithSet, readerOfSet, startCustodianSet, type CustodianSetup } from "../helpers/custodian-set-harness";
+import { compareJournalWithChain, manifestsFrom } from "../helpers/access-log-audit";
 import { sharedLocalNode } from "../helpers/local-node";
 
 /** The gateway's error name, from a GatewayError or an AccessDeniedError's details ("HTTP 403 Name"). */
@@ -232,20 +233,28 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
   });
 
   describe("the audit trail", function () {
-    it("logs each share release on chain as its own custodian's, matching what the reader got", async function () {
+    it("logs each share release on chain as its own custodian's, matching its journal and what the reader got", async function () {
       const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
       await Promise.all(set.gateways.map((gateway) => gateway.writer.flushNow()));
-      const accessLog = setup.contracts.accessLog;
       for (const share of opened.shares) {
         const gateway = set.gateways[set.custodians.indexOf(share.custodian)];
         const journaled = gateway.store.allReleases().find((release) => release.id === share.releaseId);
         expect(journaled?.recordId).to.equal(record.recordId);
         expect(journaled?.grantee).to.equal(setup.signers.researcher.address);
-        const events = await accessLog.queryFilter(
-          accessLog.filters.KeyReleased(record.recordId, setup.signers.researcher.address, share.custodian),
+      }
+      // Custodians 2 and 3 kept their data directories: their journals and the chain agree exactly.
+      // (Custodian 1's directory was deleted above: its earlier releases are on chain, not in its new journal.)
+      for (const index of [1, 2]) {
+        const gateway = set.gateways[index];
+        const comparison = await compareJournalWithChain(
+          setup.contracts,
+          set.custodians[index],
+          gateway.store.allReleases(),
+          manifestsFrom(gateway.url),
         );
-        const batches = await accessLog.queryFilter(accessLog.filters.KeyReleaseBatchLogged(undefined, share.custodian));
-        expect(events.length + batches.length).to.be.greaterThan(0);
+        expect(comparison.missing, `custodian ${index + 1}: journaled, not on chain`).to.deep.equal([]);
+        expect(comparison.extra, `custodian ${index + 1}: on chain, not journaled`).to.deep.equal([]);
+        expect(comparison.onChain).to.equal(gateway.store.allReleases().length).and.to.be.greaterThan(0);
       }
     });
   });
