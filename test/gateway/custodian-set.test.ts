@@ -179,6 +179,26 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       expect((error as GatewayError).code).to.equal("HeldAsShare");
     });
 
+    it("releases no further share once the consent is revoked: a share from before never completes a key", async function () {
+      const [first] = set.custodians;
+      const before = await unwrapKeyShare(
+        (await other.gateways[first].requestShare(record.recordId, "HRESCH")).wrappedShare,
+        other.keyPair,
+        record.recordId,
+      );
+      await (await patient.revoke(setup.signers.otherResearcher.address)).wait();
+      const error = await other.client
+        .gatherShares({ recordId: record.recordId, purpose: "HRESCH", keyPair: other.keyPair })
+        .catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(NotEnoughSharesError);
+      expect((error as NotEnoughSharesError).received).to.equal(0);
+      expect((error as NotEnoughSharesError).refusals.map((refusal) => refusal.code)).to.deep.equal(["AccessDenied", "AccessDenied", "AccessDenied"].slice(0, (error as NotEnoughSharesError).refusals.length));
+      await combineKeyShares([before]).then(
+        () => expect.fail("one share combined"),
+        (e: unknown) => expect(e).to.be.instanceOf(InvalidArgumentError),
+      );
+    });
+
     it("says which custodians refused and why when a reader has no consent", async function () {
       const stranger = await readerOfSet(setup, set, setup.signers.clinician);
       const error = await stranger.client
