@@ -88,6 +88,28 @@ export interface CustodianSetClientOptions {
   store?: BlobStore;
 }
 
+/** At most this many combinations of k shares are tried after a wrong one (C(16, 8) would be 12 870). */
+const MAX_COMBINATIONS = 256;
+
+/** The combinations of `k` items of `items`, in order, at most `limit` of them. */
+function* combinations<T>(items: readonly T[], k: number, limit: number): Generator<T[]> {
+  let produced = 0;
+  const chosen: number[] = [];
+  function* from(start: number): Generator<T[]> {
+    if (chosen.length === k) {
+      produced++;
+      yield chosen.map((index) => items[index]);
+      return;
+    }
+    for (let index = start; index < items.length && produced < limit; index++) {
+      chosen.push(index);
+      yield* from(index + 1);
+      chosen.pop();
+    }
+  }
+  yield* from(0);
+}
+
 function refusalOf(custodian: string, error: unknown): CustodianRefusal {
   if (error instanceof GatewayError) return { custodian, code: error.code, reason: error.shortMessage };
   // A gateway's 403 comes back as AccessDeniedError, its error name in the details ("HTTP 403 AccessDenied").
@@ -283,6 +305,8 @@ export class CustodianSetClient implements KeyCustodian {
     purpose: PurposeName | number;
     keyPair: EncryptionKeyPair;
     set?: CustodianSetView;
+    /** Wait for every custodian and keep every share (to try other combinations after a bad one). */
+    all?: boolean;
   }): Promise<{ set: CustodianSetView; shares: { custodian: string; share: Uint8Array; release: ShareRelease }[]; refusals: CustodianRefusal[] }> {
     const recordId = requireBytes32(input.recordId, "recordId");
     const set = input.set ?? (await this.requireSet(recordId));
@@ -291,6 +315,12 @@ export class CustodianSetClient implements KeyCustodian {
     await new Promise<void>((resolve, reject) => {
       let settled = 0;
       const done = () => {
+        if (input.all) {
+          if (settled < set.custodians.length) return;
+          return shares.length >= set.threshold
+            ? resolve()
+            : reject(new NotEnoughSharesError(recordId, set.threshold, shares.length, refusals));
+        }
         if (shares.length >= set.threshold) return resolve();
         if (set.custodians.length - refusals.length < set.threshold || settled === set.custodians.length)
           reject(new NotEnoughSharesError(recordId, set.threshold, shares.length, refusals));
@@ -304,7 +334,7 @@ export class CustodianSetClient implements KeyCustodian {
             if (release.custodian !== custodian || release.setId !== set.setId)
               throw new IntegrityError(recordId, `custodian ${custodian} answered for ${release.custodian}, set ${release.setId}`);
             const share = await unwrapKeyShare(release.wrappedShare, input.keyPair, recordId);
-            if (shares.length < set.threshold) shares.push({ custodian, share, release });
+            if (input.all || shares.length < set.threshold) shares.push({ custodian, share, release });
             else share.fill(0);
           } catch (error) {
             refusals.push(refusalOf(custodian, error));
@@ -315,7 +345,7 @@ export class CustodianSetClient implements KeyCustodian {
         })();
       }
     });
-    return { set, shares: shares.slice(0, set.threshold), refusals };
+    return { set, shares: input.all ? shares : shares.slice(0, set.threshold), refusals };
   }
 
   /**
@@ -335,27 +365,47 @@ export class CustodianSetClient implements KeyCustodian {
       this.fetchCiphertext(recordId, set),
       this.gatherShares({ ...input, recordId, set }),
     ]);
-    const dataKey = await combineKeyShares(gathered.shares.map((entry) => entry.share));
-    for (const entry of gathered.shares) entry.share.fill(0);
+    const researcher = new ResearcherClient(this.contracts, this.signer);
+    const attempt = async (chosen: typeof gathered.shares) => {
+      const dataKey = await combineKeyShares(chosen.map((entry) => entry.share));
+      try {
+        return await researcher.openRecordWithKey({ envelope, dataKey, expectedRecordId: recordId });
+      } finally {
+        dataKey.fill(0);
+      }
+    };
+    // A wrong share shows as a key the record refuses, or (a repeated x coordinate) as shares that do not combine.
+    const wrongKey = (error: unknown) =>
+      error instanceof DecryptionError || error instanceof InvalidArgumentError || (error as Error)?.name === "KeyCommitmentError";
     try {
-      const opened = await new ResearcherClient(this.contracts, this.signer).openRecordWithKey({
-        envelope,
-        dataKey,
-        expectedRecordId: recordId,
-      });
+      const opened = await attempt(gathered.shares);
       return { ...opened, shares: gathered.shares.map((entry) => entry.release), refusals: gathered.refusals, servedBy };
     } catch (error) {
-      if (error instanceof DecryptionError || (error as Error)?.name === "KeyCommitmentError") {
-        throw new NotEnoughSharesError(recordId, set.threshold, 0, gathered.refusals, {
-          hint:
-            `The shares of ${gathered.shares.map((entry) => entry.custodian).join(", ")} do not rebuild the key record ` +
-            `${recordId} commits to: one of these custodians released a share of another record or set.`,
-          cause: error,
-        });
+      if (!wrongKey(error)) throw error;
+      // Some custodian among the first k released a wrong share. Ask all of them, and try the other
+      // combinations of k: any k honest custodians rebuild the key the record commits to.
+      const suspects = gathered.shares.map((entry) => entry.custodian);
+      const everyone = await this.gatherShares({ ...input, recordId, set, all: true });
+      try {
+        for (const chosen of combinations(everyone.shares, set.threshold, MAX_COMBINATIONS)) {
+          try {
+            const opened = await attempt(chosen);
+            return { ...opened, shares: chosen.map((entry) => entry.release), refusals: everyone.refusals, servedBy };
+          } catch (retryError) {
+            if (!wrongKey(retryError)) throw retryError;
+          }
+        }
+      } finally {
+        for (const entry of everyone.shares) entry.share.fill(0);
       }
-      throw error;
+      throw new NotEnoughSharesError(recordId, set.threshold, 0, everyone.refusals, {
+        hint:
+          `No ${set.threshold} of the shares of ${everyone.shares.map((entry) => entry.custodian).join(", ")} rebuild the key record ` +
+          `${recordId} commits to (first tried: ${suspects.join(", ")}): some custodians released shares of another record or set.`,
+        cause: error,
+      });
     } finally {
-      dataKey.fill(0);
+      for (const entry of gathered.shares) entry.share.fill(0);
     }
   }
 

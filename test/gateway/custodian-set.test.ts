@@ -247,8 +247,47 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       }
       // A replacement custodian with an empty directory gets its copies back when the provider deposits again.
       const fresh = await set.restart(0, { dataDir: `${set.configs[0].dataDir}-replacement` });
-      await hospital.custodian.depositKey(record);
-      expect(fresh.store.getRecord(record.recordId)?.cid).to.equal(record.cid);
+      for (const published of [record, second]) {
+        await hospital.custodian.depositKey(published);
+        expect(fresh.store.getRecord(published.recordId)?.cid).to.equal(published.cid);
+      }
+    });
+  });
+
+  describe("a custodian releasing a wrong share", function () {
+    before(async function () {
+      // Custodian 3 is handed a random share of `second` at its own position (as a compromised custodian
+      // could hold or send): it releases it like any other, after the chain's checks.
+      const contracts = hospital.contracts;
+      const wrappedShare = await wrapKeyShare(
+        randomBytes(33),
+        bytes32ToPublicKey(await contracts.keys.keyOf(set.custodians[2])),
+        second.recordId,
+      );
+      const client = new GatewayClient(set.gateways[2].url, setup.signers.hospital, contracts);
+      await client.depositShare({ recordId: second.recordId, setId: set.setId, position: 3, wrappedShare, envelope: await hospital.store.get(second.cid) });
+    });
+
+    it("cannot stop a read while k honest custodians answer: the reader tries other combinations", async function () {
+      for (let i = 0; i < 3; i++) {
+        const opened = await reader.client.fetchRecord({ recordId: second.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+        expect(opened.resource).to.deep.equal(labObservation("other", 7));
+        expect(opened.shares.map((share) => share.custodian)).to.not.include(set.custodians[2]);
+      }
+    });
+
+    it("with only it and one honest custodian up, the read fails naming both, and no key is accepted", async function () {
+      const port = Number(new URL(set.gateways[1].url).port);
+      await set.gateways[1].close();
+      try {
+        const error = await reader.client
+          .fetchRecord({ recordId: second.recordId, purpose: "HRESCH", keyPair: reader.keyPair })
+          .catch((e: unknown) => e);
+        expect(error).to.be.instanceOf(NotEnoughSharesError);
+        expect((error as NotEnoughSharesError).hint).to.include(set.custodians[0]).and.to.include(set.custodians[2]);
+      } finally {
+        expect(Number(new URL((await set.restart(1)).url).port)).to.equal(port);
+      }
     });
   });
 
