@@ -319,6 +319,16 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
   });
 
   describe("re-sharing", function () {
+    it("keeps a share while the chain still names its custodian, and lets only the record's provider withdraw", async function () {
+      const [first] = set.custodians;
+      const byProvider = new GatewayClient(set.gateways[0].url, setup.signers.hospital, hospital.contracts);
+      const stillIn = await byProvider.withdrawShare(second.recordId).catch((e: unknown) => e);
+      expect(codeOf(stillIn)).to.equal("StillInCustodianSet");
+      const byReader = await reader.gateways[first].withdrawShare(second.recordId).catch((e: unknown) => e);
+      expect(codeOf(byReader)).to.equal("NotRecordProvider");
+      expect(set.gateways[0].store.getRecord(second.recordId)!.keyCiphertext).to.have.length(58);
+    });
+
     it("moves the record to a new set and withdraws the share of the custodian that left", async function () {
       const newSet = await (await hospital.custodian.defineSet(set.custodians.slice(1), 2)).wait();
       const result = await hospital.custodian.reshare(record, newSet.setId);
