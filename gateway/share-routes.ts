@@ -284,9 +284,13 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       if (record.keyCiphertext.length === 0)
         throw new GatewayHttpError(410, "ShareWithdrawn", `this custodian's share of ${record.recordId} was withdrawn after a re-share`);
       const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
-      const [held, onChain] = await Promise.all([
+      const confirmedBlock = decision.block.number - confirmations;
+      const [held, onChain, confirmed] = await Promise.all([
         vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }).then(decodeShare),
         positionAt(record.recordId, decision.block.number),
+        // As for the consent (authorizeRelease): the assignment that names this custodian must be as deep
+        // as --confirmations; its removal counts at once, since the latest block must name it too.
+        confirmations > 0 && confirmedBlock >= 0 ? positionAt(record.recordId, confirmedBlock) : undefined,
       ]);
       let wrapped: Uint8Array;
       try {
@@ -295,6 +299,13 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
             "NotInCustodianSet",
             `at block ${decision.block.number} record ${record.recordId} is in set ${onChain.setId}, where custodian ${custodian} ` +
               `is at position ${onChain.position}; the share held here is for set ${held.setId} position ${held.position}: it is not released`,
+          );
+        if (confirmed && (confirmed.setId !== held.setId || confirmed.position !== held.position))
+          throw forbidden(
+            "ShareNotConfirmed",
+            `record ${record.recordId} is in set ${held.setId} with this custodian at position ${held.position} at block ` +
+              `${decision.block.number}, but not at block ${confirmedBlock}, ${confirmations} blocks earlier: this custodian ` +
+              `releases its share once the assignment is ${confirmations} blocks deep; try again within ${confirmations} blocks`,
           );
         wrapped = await wrapKeyShare(held.share, decision.publicKey, record.recordId, { x25519: nodeX25519 });
       } finally {

@@ -23,7 +23,7 @@ import {
 } from "../helpers/gateway-harness";
 import { providerWithSet, readerOfSet, startCustodianSet, type CustodianSetup } from "../helpers/custodian-set-harness";
 import { compareJournalWithChain, manifestsFrom } from "../helpers/access-log-audit";
-import { sharedLocalNode } from "../helpers/local-node";
+import { rpc, sharedLocalNode } from "../helpers/local-node";
 
 /** The gateway's error name, from a GatewayError or an AccessDeniedError's details ("HTTP 403 Name"). */
 function codeOf(error: unknown): string | undefined {
@@ -341,6 +341,54 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       expect(opened.resource).to.deep.equal(observation);
       expect(opened.shares.map((share) => share.setId)).to.deep.equal([newSet.setId, newSet.setId]);
     });
+  });
+});
+
+describe("custodian sets on a chain that can reorganise (--confirmations 2)", function () {
+  this.timeout(180_000);
+  let setup: LedgerSetup;
+  let set: CustodianSetup;
+
+  before(async function () {
+    setup = await setupLedger(await sharedLocalNode());
+    set = await startCustodianSet(setup, 3, 2, { confirmations: 2 });
+  });
+  after(async function () {
+    await set?.close();
+    setup?.cleanup();
+  });
+
+  it("releases a share only once the record's assignment to its set is as deep as the confirmations", async function () {
+    const mine = (blocks: number) => rpc(setup.node.url, "hardhat_mine", [`0x${blocks.toString(16)}`]);
+    const hospital = await providerWithSet(setup, set);
+    const observation = labObservation("deep", 5);
+    const record = await publish(hospital.provider, setup.signers.patient.address, "LAB_RESULT", observation);
+    const patient = new PatientClient(await setup.as(setup.signers.patient), setup.signers.patient);
+    await (
+      await patient.grant({
+        grantee: setup.signers.researcher.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["HRESCH"],
+        validUntil: (await chainNow(setup.provider)) + DAY,
+      })
+    ).wait();
+    const reader = await readerOfSet(setup, set, setup.signers.researcher);
+    await mine(3);
+    expect((await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair })).resource).to.deep.equal(observation);
+
+    // Re-shared to the same custodians in another order: every held share is now of set 2, assigned just now.
+    const reordered = await (await hospital.custodian.defineSet([...set.custodians].reverse(), 2)).wait();
+    await hospital.custodian.reshare(record, reordered.setId);
+    const error = await reader.client
+      .gatherShares({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair })
+      .catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(NotEnoughSharesError);
+    for (const refusal of (error as NotEnoughSharesError).refusals) expect(refusal.code).to.equal("ShareNotConfirmed");
+
+    await mine(2);
+    const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+    expect(opened.resource).to.deep.equal(observation);
+    expect(opened.shares.every((share) => share.setId === reordered.setId)).to.equal(true);
   });
 });
 
