@@ -47,6 +47,7 @@ import {
   recordSchema,
   verifySchema,
 } from "./schemas";
+import { isHeldAsShare } from "./share-routes";
 import type { GatewayStore, StoredRecord } from "./store";
 
 export interface GatewayAppOptions {
@@ -465,6 +466,11 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
         throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
       }
       const record = heldRecord(request.params.recordId);
+      if (isHeldAsShare(record))
+        throw conflict(
+          "HeldAsShare",
+          `this custodian holds one share of record ${record.recordId}'s key, not the key: ask for its share (POST /records/${record.recordId}/share)`,
+        );
       const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
 
       const dataKey = await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext });

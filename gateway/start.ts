@@ -22,6 +22,8 @@ import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";
 import { interopPlugin } from "./interop";
 import { buildGatewayApp } from "./server";
+import { sharePlugin } from "./share-routes";
+import { deriveEncryptionKeyPair } from "../sdk/index";
 import { GatewayStore, StoreIdentityError } from "./store";
 
 /** The gateway cannot start; the message is one line for the operator. */
@@ -310,6 +312,23 @@ async function startHoldingLock(
     now: options.now,
   });
   opened.app = app;
+  // The custodian's X25519 key, derived from its account key (a Wallet signs deterministically): shares
+  // are wrapped to it, as registered in KeyDirectory (npm run custodians registers it).
+  const keyPair = await deriveEncryptionKeyPair(wallet);
+  await app.register(sharePlugin, {
+    contracts,
+    custodian,
+    keyPair,
+    store,
+    blobs,
+    vault,
+    authenticator,
+    writer,
+    providers: [custodian, ...config.providers],
+    confirmations: config.confirmations,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    now: options.now,
+  });
   await app.register(interopPlugin, { contracts, authenticator, vault, dataDir: config.dataDir, publicUrl: () => publicUrl, rateLimitPerMinute: config.rateLimitPerMinute, now: options.now });
 
   let address: string;
@@ -360,6 +379,7 @@ async function startHoldingLock(
           // Whatever the above threw, the directory is given back and the keys leave memory.
           store.close();
           vault.destroy();
+          keyPair.secretKey.fill(0);
           unlock();
           provider.destroy();
         }

@@ -390,6 +390,17 @@ export class GatewayStore {
     return result.changes === 1;
   }
 
+  /**
+   * Replaces a record's sealed key material (a custodian's key share, re-deposited or withdrawn: see
+   * gateway/share-routes.ts); false when no such record is held.
+   */
+  replaceSealedKey(recordId: string, keyIv: Uint8Array, keyCiphertext: Uint8Array): boolean {
+    const result = this
+      .statement("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?")
+      .run(Buffer.from(keyIv), Buffer.from(keyCiphertext), recordId.toLowerCase());
+    return result.changes === 1;
+  }
+
   recordCount(): number {
     return (this.statement("SELECT COUNT(*) AS n FROM records").get() as Row).n as number;
   }

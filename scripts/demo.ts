@@ -14,7 +14,7 @@ import path from "node:path";
 
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import hre from "hardhat";
-import { HDNodeWallet, randomBytes, type Signer } from "ethers";
+import { HDNodeWallet, randomBytes, Wallet, type Signer } from "ethers";
 
 import { DataClass, EmergencyReason } from "../sdk/codes";
 import { connect, type Deployment, type LedgerContracts } from "../sdk/chain/connect";
@@ -29,6 +29,12 @@ import { auditTrailToFhirBundle, consentToFhir, fhirCollection } from "../sdk/fh
 import { FsBlobStore } from "../sdk/storage/fs-blob-store";
 import { saveDeployment } from "../sdk/deployments";
 import { startGateway, type RunningGateway } from "../gateway/start";
+import type { GatewayConfig } from "../gateway/config";
+import { KeyVault } from "../gateway/key-vault";
+import { openHeldShare } from "../gateway/share-routes";
+import { CustodianSetClient, NotEnoughSharesError } from "../sdk/clients/custodian-set";
+import { combineKeyShares } from "../sdk/crypto/key-shares";
+import { deriveEncryptionKeyPair, publicKeyToBytes32, type EncryptionKeyPair } from "../sdk/crypto/keys";
 import { renderAuditTable } from "./lib/audit-table";
 import { deploySuite } from "./lib/deploy-suite";
 import { fhirSamples } from "./lib/fhir-samples";
@@ -81,27 +87,26 @@ async function main() {
   step("Starting the hospital's custodian gateway");
   const network = await serveInProcessNetwork();
   let gateway: RunningGateway | undefined;
+  let baseConfig: GatewayConfig;
   try {
-    gateway = await startGateway(
-      {
-        rpcUrl: network.url,
-        host: "127.0.0.1",
-        port: 0,
-        dataDir: path.join(outDir, "gateway"),
-        deploymentFile: path.join(outDir, "deployments", `${deployment.chainId}.json`),
-        privateKey: devKey(1),
-        masterKey: randomBytes(32),
-        logBatchSize: 5,
-        logIntervalMs: 1_000,
-        challengeTtlSeconds: 300,
-        sessionTtlSeconds: 900,
-        providers: [],
-        logLevel: "silent",
-      },
-      { logger: false },
-    );
+    baseConfig = {
+      rpcUrl: network.url,
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: path.join(outDir, "gateway"),
+      deploymentFile: path.join(outDir, "deployments", `${deployment.chainId}.json`),
+      privateKey: devKey(1),
+      masterKey: randomBytes(32),
+      logBatchSize: 5,
+      logIntervalMs: 1_000,
+      challengeTtlSeconds: 300,
+      sessionTtlSeconds: 900,
+      providers: [],
+      logLevel: "silent",
+    };
+    gateway = await startGateway(baseConfig, { logger: false });
     say(`gateway at ${gateway.url}, custodian ${gateway.custodian}`);
-    await story(gateway, as, { admin, hospital, university, pharma, patientA, patientB, patientC, relayer }, names, outDir);
+    await story(gateway, as, { admin, hospital, university, pharma, patientA, patientB, patientC, relayer }, names, outDir, baseConfig);
   } finally {
     await gateway?.close({ flush: true, flushTimeoutMs: 20_000 });
     await network.close();
@@ -117,6 +122,7 @@ async function story(
   cast: Cast,
   names: Map<string, string>,
   outDir: string,
+  baseConfig: GatewayConfig,
 ) {
   const { hospital, university, pharma, patientA, patientB, patientC, relayer } = cast;
   const hospitalStore = new FsBlobStore(path.join(outDir, "hospital-store"));
@@ -185,6 +191,8 @@ async function story(
   if (!matches) throw new ConsentLedgerError("The decrypted record does not match what the hospital published");
   const policyRecord = await uniGateway.fetchRecord({ recordId: records["A-hba1c"].recordId, purpose: "HRESCH", keyPair: uniKeys });
   say(`  university opened patient A's HbA1c under the standing policy (${policyRecord.release.basis})`);
+
+  await custodianSetChapter(gateway, baseConfig, as, cast, names, hospitalStore, samples, uniKeys);
 
   step("Patient B revokes; the next fetch is refused");
   await (await patient.B.revoke(university.address)).wait();
@@ -257,6 +265,146 @@ async function story(
       path.join(outDir, `patient-${label}-consents.fhir.json`),
       JSON.stringify(fhirCollection(consents.map((c) => consentToFhir(c, { chainId, ledger: ledgerAddress, now: nowSeconds }))), null, 2),
     );
+  }
+}
+
+/**
+ * Three independent custodians guard one record's key, 2 of 3: the hospital's gateway, a patients'
+ * foundation and a university's IT, each deciding alone from the chain. A release works with one of them
+ * stopped; one custodian patched to hand its share to anyone gives no key; each share release is journaled
+ * by the custodian that made it and logged on chain under its own account.
+ */
+async function custodianSetChapter(
+  hospitalGateway: RunningGateway,
+  baseConfig: GatewayConfig,
+  as: (signer: Signer) => Promise<LedgerContracts>,
+  cast: Cast,
+  names: Map<string, string>,
+  hospitalStore: FsBlobStore,
+  samples: ReturnType<typeof fhirSamples>,
+  uniKeys: EncryptionKeyPair,
+) {
+  const { admin, hospital, university, pharma, patientA } = cast;
+  step("No single custodian: a record's key split 2 of 3 across independent custodians");
+  const signers = await hre.ethers.getSigners();
+  const members = [
+    { name: "hospital", index: 1, signer: hospital as Signer & { address: string } },
+    { name: "foundation", index: 8, signer: signers[8] },
+    { name: "university IT", index: 9, signer: signers[9] },
+  ];
+  const nameOf = (custodian: string) =>
+    `${members.find((member) => member.signer.address.toLowerCase() === custodian.toLowerCase())?.name ?? custodian} custodian`;
+  const administration = new AdminClient(await as(admin), admin);
+  const masterKeys = new Map<string, Uint8Array>();
+  const gateways: RunningGateway[] = [hospitalGateway];
+  try {
+    for (const member of members) {
+      if (member.index !== 1) names.set(member.signer.address.toLowerCase(), `${member.name} custodian`);
+      if (member.index !== 1) await (await administration.accredit({ party: member.signer.address, roles: ["CUSTODIAN"] })).wait();
+      // Shares are wrapped to each custodian's key, which its gateway derives from its account key.
+      const keyPair = await deriveEncryptionKeyPair(new Wallet(devKey(member.index)));
+      await (await (await as(member.signer)).keys.connect(member.signer).registerKey(publicKeyToBytes32(keyPair.publicKey))).wait();
+    }
+    for (const member of members.slice(1)) {
+      const masterKey = randomBytes(32);
+      masterKeys.set(member.signer.address, Uint8Array.from(masterKey)); // the gateway may zero its own copy
+      gateways.push(
+        await startGateway(
+          {
+            ...baseConfig,
+            port: 0,
+            dataDir: path.join(path.dirname(baseConfig.dataDir), `custodian-${member.index}`),
+            privateKey: devKey(member.index),
+            masterKey,
+            providers: [hospital.address],
+            logBatchSize: 1,
+          },
+          { logger: false },
+        ),
+      );
+    }
+    say(`  custodians: ${members.map((member, i) => `${member.name} ${gateways[i].url}`).join(", ")}`);
+    const hospitalContracts = await as(hospital);
+    const clientsFor = async (signer: Signer, store?: FsBlobStore) => {
+      const contracts = await as(signer);
+      return Object.fromEntries(
+        members.map((member, i) => [member.signer.address, new GatewayClient(gateways[i].url, signer, contracts, { store })]),
+      );
+    };
+    const hospitalSet = new CustodianSetClient(hospitalContracts, hospital, await clientsFor(hospital, hospitalStore), undefined, {
+      store: hospitalStore,
+    });
+    const set = await (await hospitalSet.defineSet(members.map((member) => member.signer.address), 2)).wait();
+    say(`  custodian set ${set.setId}: ${set.threshold} of ${set.custodians.length}, defined on chain by the hospital`);
+    const splitting = new ProviderClient(
+      hospitalContracts,
+      hospital,
+      hospitalStore,
+      new CustodianSetClient(hospitalContracts, hospital, await clientsFor(hospital, hospitalStore), set.setId, { store: hospitalStore }),
+    );
+    const lipids = await (
+      await splitting.publish({ patient: patientA.address, dataClass: "LAB_RESULT", payload: samples.hba1c("patient-a", 5.9) })
+    ).wait();
+    say(`  A-hba1c-2      LAB_RESULT   for patientA  ${lipids.recordId.slice(0, 18)}…  key split 2 of 3, one wrapped share per custodian`);
+
+    const uniSet = new CustodianSetClient(await as(university), university, await clientsFor(university));
+    const read = async (label: string) => {
+      const opened = await uniSet.fetchRecord({ recordId: lipids.recordId, purpose: "HRESCH", keyPair: uniKeys });
+      const same = JSON.stringify(opened.resource) === JSON.stringify(samples.hba1c("patient-a", 5.9));
+      if (!same) throw new ConsentLedgerError("The record rebuilt from shares does not match what the hospital published");
+      say(
+        `  ${label}: shares from ${opened.shares.map((share) => nameOf(share.custodian)).join(" and ")}; ` +
+          `key rebuilt and checked against the record's commitment: matches the original` +
+          (opened.refusals.length ? `; not answering: ${opened.refusals.map((r) => `${nameOf(r.custodian)} (${r.code})`).join(", ")}` : ""),
+      );
+    };
+    await read("university reads with all three custodians up");
+    // The reader stops at the first two shares; the third custodian answers too, and logs it. Let its
+    // answer land in its journal before it is stopped, and put it on chain as it stops.
+    for (let waited = 0; waited < 5_000 && !gateways[1].store.allReleases().some((row) => row.recordId === lipids.recordId); waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await gateways[1].close({ flush: true, flushTimeoutMs: 10_000 });
+    await read("the foundation's custodian is stopped; university reads again");
+
+    // University IT's custodian is patched to hand its share to anyone: its operator opens the share in
+    // its own vault, with no chain check, and gives it to pharma, whom patient A's policy refuses.
+    const patched = gateways[2];
+    const vault = new KeyVault(masterKeys.get(members[2].signer.address)!);
+    const leaked = await openHeldShare(vault, patched.store.getRecord(lipids.recordId)!);
+    vault.destroy();
+    const pharmaSet = new CustodianSetClient(await as(pharma), pharma, await clientsFor(pharma));
+    const pharmaKeys = await new ResearcherClient(await as(pharma), pharma).deriveEncryptionKey();
+    await (await new ResearcherClient(await as(pharma), pharma).registerEncryptionKey(pharmaKeys)).wait();
+    const others = await pharmaSet
+      .gatherShares({ recordId: lipids.recordId, purpose: "HRESCH", keyPair: pharmaKeys })
+      .then(() => undefined, (error: unknown) => error);
+    const refusals = others instanceof NotEnoughSharesError ? others.refusals : [];
+    const guess = randomBytes(33);
+    guess[32] = leaked.share[32] === 1 ? 2 : 1;
+    const forged = await combineKeyShares([leaked.share, guess]);
+    const envelope = await hospitalStore.get(lipids.cid);
+    const outcome = await new ResearcherClient(await as(pharma), pharma)
+      .openRecordWithKey({ envelope, dataKey: forged, expectedRecordId: lipids.recordId })
+      .then(() => "OPENED", (error: unknown) => (error as Error).name);
+    if (outcome === "OPENED") throw new ConsentLedgerError("One custodian's share opened a record on its own");
+    say(
+      `  university IT's custodian, patched to release to anyone, gives pharma its share; the honest custodians refuse pharma ` +
+        `(${refusals.map((r) => `${nameOf(r.custodian)} ${r.code}`).join(", ") || "none asked"}); ` +
+        `1 share and a guess rebuild no key the record accepts (${outcome})`,
+    );
+
+    for (const gateway of [gateways[0], gateways[2]]) await gateway.writer.flushNow();
+    for (const [i, gateway] of gateways.entries()) {
+      if (i === 1) continue;
+      for (const release of gateway.store.allReleases().filter((row) => row.recordId === lipids.recordId)) {
+        say(
+          `  audit: ${members[i].name} custodian released its share of ${lipids.recordId.slice(0, 18)}… to ` +
+            `${names.get(release.grantee.toLowerCase())} (block ${release.checkedBlock}); logged on chain by ${gateway.custodian}`,
+        );
+      }
+    }
+  } finally {
+    for (const gateway of gateways.slice(1)) await gateway.close({ flush: true, flushTimeoutMs: 10_000 }).catch(() => undefined);
   }
 }
 

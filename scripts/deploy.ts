@@ -39,6 +39,7 @@ async function main() {
   console.log(`RecordRegistry  ${deployment.records}`);
   console.log(`AccessLog       ${deployment.accessLog}`);
   console.log(`KeyDirectory    ${deployment.keys}`);
+  console.log(`CustodianSets   ${deployment.custodianSets}`);
   console.log(`Chain ${deployment.chainId}, from block ${deployment.deployedAtBlock}: written to ${file}`);
 }
 

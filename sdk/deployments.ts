@@ -26,7 +26,7 @@ export async function loadDeployment(chainId: bigint | number, directory = deplo
     return parseDeployment(JSON.parse(text));
   } catch (cause) {
     throw new ConsentLedgerError(`${file} is not a valid deployment`, {
-      hint: "Redeploy, or fix the file: it needs chainId, ledger, records, accessLog and keys.",
+      hint: "Redeploy, or fix the file: it needs chainId, ledger, records, accessLog and keys (custodianSets is optional).",
       cause,
     });
   }

@@ -64,7 +64,7 @@ export {
   UnknownCodeError,
   WrongRecipientKeyError,
 } from "./errors";
-export { accessLogAbi, consentLedgerAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
+export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
 export type { RunnerInput, SignerInput, TransactionOverrides, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
@@ -159,7 +159,7 @@ export {
   GatewayClient,
   GatewayError,
 } from "./clients/gateway";
-export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease } from "./clients/gateway";
+export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease, ShareRelease } from "./clients/gateway";
 export {
   DataClassDisplay,
   DuoDisplay,
@@ -173,3 +173,7 @@ export {
 export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";
 export { STUDY_TITLE_MAX_LENGTH, studyLabelOf } from "./clients/study-metadata";
 export type { StudyLabel, StudyMetadata } from "./clients/study-metadata";
+export { CustodianSetClient, NotEnoughSharesError, ShareDepositError } from "./clients/custodian-set";
+export type { CustodianRefusal, CustodianSetClientOptions, CustodianSetView } from "./clients/custodian-set";
+export { combineKeyShares, splitDataKey } from "./crypto/key-shares";
+export { unwrapKeyShare, wrapKeyShare } from "./crypto/key-wrap";

@@ -21,6 +21,7 @@ export default buildModule("ConsentLedgerSuite", (m) => {
   const records = m.contract("RecordRegistry", [ledger]);
   const accessLog = m.contract("AccessLog", [ledger]);
   const keys = m.contract("KeyDirectory", []);
+  const custodianSets = m.contract("CustodianSets", [ledger, records]);
 
-  return { ledger, records, accessLog, keys };
+  return { ledger, records, accessLog, keys, custodianSets };
 });

@@ -21,7 +21,7 @@ export async function deploySuite(
   options: { deploymentId?: string } = {},
 ): Promise<Deployment> {
   const startBlock = await hre.ethers.provider.getBlockNumber();
-  const { ledger, records, accessLog, keys } = await hre.ignition.deploy(ConsentLedgerSuite, {
+  const { ledger, records, accessLog, keys, custodianSets } = await hre.ignition.deploy(ConsentLedgerSuite, {
     parameters: { ConsentLedgerSuite: { ...parameters } },
     deploymentId: options.deploymentId,
   });
@@ -33,6 +33,7 @@ export async function deploySuite(
     records: await records.getAddress(),
     accessLog: await accessLog.getAddress(),
     keys: await keys.getAddress(),
+    custodianSets: await custodianSets.getAddress(),
     deployedAtBlock: await firstBlockWithCode(hre, ledgerAddress, startBlock),
   };
 }

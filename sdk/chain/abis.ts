@@ -4,6 +4,7 @@
  */
 import { AccessLog__factory } from "../../typechain-types/factories/contracts/AccessLog__factory";
 import { ConsentLedger__factory } from "../../typechain-types/factories/contracts/ConsentLedger__factory";
+import { CustodianSets__factory } from "../../typechain-types/factories/contracts/CustodianSets__factory";
 import { KeyDirectory__factory } from "../../typechain-types/factories/contracts/KeyDirectory__factory";
 import { RecordRegistry__factory } from "../../typechain-types/factories/contracts/RecordRegistry__factory";
 
@@ -11,5 +12,12 @@ export const consentLedgerAbi = ConsentLedger__factory.abi;
 export const recordRegistryAbi = RecordRegistry__factory.abi;
 export const accessLogAbi = AccessLog__factory.abi;
 export const keyDirectoryAbi = KeyDirectory__factory.abi;
+export const custodianSetsAbi = CustodianSets__factory.abi;
 
-export { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory };
+export {
+  AccessLog__factory,
+  ConsentLedger__factory,
+  CustodianSets__factory,
+  KeyDirectory__factory,
+  RecordRegistry__factory,
+};

@@ -1,9 +1,15 @@
 import type { ContractRunner, Provider } from "ethers";
 
-import type { AccessLog, ConsentLedger, KeyDirectory, RecordRegistry } from "../../typechain-types";
+import type { AccessLog, ConsentLedger, CustodianSets, KeyDirectory, RecordRegistry } from "../../typechain-types";
 import { ConsentLedgerError, DeploymentNotFoundError, NetworkMismatchError, describeValue } from "../errors";
 import { requireAddress } from "../args";
-import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "./abis";
+import {
+  AccessLog__factory,
+  ConsentLedger__factory,
+  CustodianSets__factory,
+  KeyDirectory__factory,
+  RecordRegistry__factory,
+} from "./abis";
 import { toRunner, type RunnerInput } from "./runner";
 
 /** Where a suite is deployed. Written by `npm run deploy` to deployments/<chainId>.json. */
@@ -13,6 +19,11 @@ export interface Deployment {
   records: string;
   accessLog: string;
   keys: string;
+  /**
+   * The CustodianSets contract (k-of-n custody of data keys). Absent in deployments made before it
+   * existed: those files still load, and only custodian-set features refuse to run.
+   */
+  custodianSets?: string;
   /** The block of the deployment: where history queries start. */
   deployedAtBlock?: number;
 }
@@ -25,6 +36,8 @@ export interface LedgerContracts {
   readonly records: RecordRegistry;
   readonly accessLog: AccessLog;
   readonly keys: KeyDirectory;
+  /** Present when the deployment names a CustodianSets contract. */
+  readonly custodianSets?: CustodianSets;
   readonly provider: Provider;
 }
 
@@ -62,6 +75,9 @@ export function parseDeployment(value: unknown): Deployment {
     records: requireAddress(input.records, "deployment.records"),
     accessLog: requireAddress(input.accessLog, "deployment.accessLog"),
     keys: requireAddress(input.keys, "deployment.keys"),
+    ...(input.custodianSets === undefined
+      ? {}
+      : { custodianSets: requireAddress(input.custodianSets, "deployment.custodianSets") }),
     deployedAtBlock,
   };
 }
@@ -88,5 +104,6 @@ export async function connect(input: RunnerInput, deployment: Deployment): Promi
     records: RecordRegistry__factory.connect(checked.records, runner),
     accessLog: AccessLog__factory.connect(checked.accessLog, runner),
     keys: KeyDirectory__factory.connect(checked.keys, runner),
+    custodianSets: checked.custodianSets ? CustodianSets__factory.connect(checked.custodianSets, runner) : undefined,
   };
 }

@@ -89,6 +89,23 @@ export interface KeyRelease {
   batch?: { root: string; proof: string[] };
 }
 
+/** One custodian's share of a record's data key, released to you. */
+export interface ShareRelease {
+  recordId: string;
+  /** The custodian that released it (its account). */
+  custodian: string;
+  /** The custodian set the share belongs to, and the custodian's position in it (1-based). */
+  setId: number;
+  position: number;
+  /** 97 bytes: the share wrapped to your registered X25519 key, bound to the record id. */
+  wrappedShare: Uint8Array;
+  basis: "Consent" | "Emergency";
+  purpose: PurposeName;
+  releaseId: number;
+  checkedBlock: number;
+  releasedAt: number;
+}
+
 export interface GatewayHealth {
   status: "ok" | "degraded";
   chainId: number;
@@ -122,6 +139,10 @@ const HINTS: Record<string, string> = {
   RecordNotFound: "This gateway does not hold that record: ask its provider which custodian keeps its key.",
   RecordNotAnchored: "Anchor the record (or its batch) first, and deposit once the anchor is mined.",
   NotRecordProvider: "Only the provider that anchored a record may deposit its key.",
+  NotInCustodianSet:
+    "The chain does not put this custodian in the record's custodian set (at this position): assign the record to the set first, or ask another custodian.",
+  ShareNotForThisCustodian: "Wrap the share to this custodian's key as registered in KeyDirectory.",
+  HeldAsShare: "This custodian holds only a share of this record's key: gather shares from its custodian set (CustodianSetClient).",
   ProviderNotServed: "Deposit at your own custodian's gateway, or ask this gateway's operator to accept your records.",
   ChainUnavailable: "The gateway cannot reach its node right now: try again shortly.",
   CustodianNotAccredited:
@@ -135,6 +156,12 @@ const HINTS: Record<string, string> = {
 
 const SESSION_MARGIN_MS = 30_000;
 const DEPOSIT_RETRIES = 5;
+
+/** Whether `hostname` (as URL parses it) names this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(host) || host === "[::1]";
+}
 
 function toBase64(bytes: Uint8Array): string {
   let binary = "";
@@ -171,6 +198,12 @@ export class GatewayClient implements KeyCustodian {
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
       throw new InvalidArgumentError("baseUrl", "must be http(s)");
+    // Session tokens, wrapped keys and shares travel in these requests: plain HTTP only where nothing
+    // leaves the machine.
+    if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname))
+      throw new InvalidArgumentError("baseUrl", `plain http:// is refused for ${parsed.hostname}: use https://`, {
+        hint: "Plain HTTP is accepted only on loopback (localhost, 127.0.0.0/8, [::1]), for development.",
+      });
     this.baseUrl = parsed.toString().replace(/\/+$/, "");
     this.origin = parsed.origin;
     const fetchFn = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
@@ -224,6 +257,85 @@ export class GatewayClient implements KeyCustodian {
         await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
       }
     }
+  }
+
+  /**
+   * Deposits one key share of a record with this gateway's custodian (custodian sets: see
+   * CustodianSetClient, which calls this). The share is wrapped to the custodian's registered key, so
+   * it never crosses the wire in the clear; the envelope goes with it, so every custodian of the set
+   * holds a copy of the ciphertext.
+   */
+  async depositShare(input: {
+    recordId: string;
+    setId: bigint | number;
+    position: number;
+    wrappedShare: Uint8Array;
+    envelope: Uint8Array;
+  }): Promise<{ recordId: string; cid: string; stored: boolean }> {
+    const body = {
+      recordId: requireBytes32(input.recordId, "recordId"),
+      setId: Number(input.setId),
+      position: input.position,
+      wrappedShare: bytesToHex(input.wrappedShare),
+      envelope: toBase64(input.envelope),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.json("POST", "/shares", body, true)) as { recordId: string; cid: string; stored: boolean };
+      } catch (error) {
+        // The gateway's node may not have the anchor's or the assignment's block yet.
+        const waiting =
+          error instanceof GatewayError && (error.code === "RecordNotAnchored" || error.code === "NotInCustodianSet");
+        if (!waiting || attempt >= DEPOSIT_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+  }
+
+  /**
+   * Asks this custodian for its share of the record's key for `purpose`; it asks the chain first, and
+   * releases the share wrapped to your registered key, bound to the record.
+   */
+  async requestShare(recordId: string, purpose: PurposeName | number): Promise<ShareRelease> {
+    const id = requireBytes32(recordId, "recordId");
+    const answer = (await this.json("POST", `/records/${id}/share`, { purpose: purposeCode(purpose) }, true)) as Record<
+      string,
+      unknown
+    >;
+    const malformed = (problem: string) =>
+      new GatewayError(200, "MalformedAnswer", `its share release for ${id} is malformed: ${problem}`, {
+        details: JSON.stringify(answer).slice(0, 500),
+      });
+    if (typeof answer.recordId !== "string" || answer.recordId.toLowerCase() !== id) throw malformed("another record id");
+    let wrappedShare: Uint8Array;
+    try {
+      wrappedShare = hexToBytes(String(answer.wrappedShare), { argument: "wrappedShare", length: 97 });
+    } catch (cause) {
+      throw malformed(`wrappedShare is not 97 bytes of hex (${(cause as Error).message})`);
+    }
+    if (answer.basis !== "Consent" && answer.basis !== "Emergency") throw malformed(`basis ${String(answer.basis)}`);
+    return {
+      recordId: id,
+      custodian: getAddress(String(answer.custodian)),
+      setId: Number(answer.setId),
+      position: Number(answer.position),
+      wrappedShare,
+      basis: answer.basis,
+      purpose: answer.purpose as PurposeName,
+      releaseId: Number(answer.releaseId),
+      checkedBlock: Number(answer.checkedBlock),
+      releasedAt: Number(answer.releasedAt),
+    };
+  }
+
+  /**
+   * Asks this custodian to erase its share of a record it no longer guards (after a re-share to a set
+   * without it). The custodian checks the chain first: it erases only when it is no longer in the
+   * record's set.
+   */
+  async withdrawShare(recordId: string): Promise<{ recordId: string; withdrawn: boolean }> {
+    const id = requireBytes32(recordId, "recordId");
+    return (await this.json("POST", `/records/${id}/share/withdraw`, {}, true)) as { recordId: string; withdrawn: boolean };
   }
 
   /** The record's envelope, as the gateway stores it (unverified: fetchRecord verifies it). */

@@ -169,7 +169,32 @@ export class ResearcherClient {
       batch: input.batch,
     });
     const dataKey = await unwrapDataKey(input.wrappedKey, input.keyPair, verified.recordId);
-    const { plaintext, context } = await openRecord(input.envelope, dataKey, { recordId: verified.recordId });
+    return this.openVerified(input.envelope, dataKey, verified);
+  }
+
+  /**
+   * As openRecord, with the data key itself (a key rebuilt from custodians' shares): verifies the
+   * envelope against the chain, then decrypts; a v2 record refuses any key but the one it commits to.
+   */
+  async openRecordWithKey(input: {
+    envelope: Uint8Array;
+    dataKey: Uint8Array;
+    expectedRecordId?: string;
+    batch?: BatchMembership;
+  }): Promise<OpenedRecord> {
+    const verified = await verifyEnvelopeOnChain(this.contracts, input.envelope, {
+      expectedRecordId: input.expectedRecordId,
+      batch: input.batch,
+    });
+    return this.openVerified(input.envelope, input.dataKey, verified);
+  }
+
+  private async openVerified(
+    envelope: Uint8Array,
+    dataKey: Uint8Array,
+    verified: { recordId: string; superseded: boolean },
+  ): Promise<OpenedRecord> {
+    const { plaintext, context } = await openRecord(envelope, dataKey, { recordId: verified.recordId });
     let resource: FhirResource | undefined;
     if (context.contentType === ContentType.FHIR_JSON) {
       let text: string;

@@ -105,8 +105,44 @@ function agreed(agree: () => Uint8Array, what: string, hint: string): Uint8Array
   return shared;
 }
 
-function keyEncryptionKey(shared: Uint8Array, ephemeralPublic: Uint8Array, recipientPublic: Uint8Array, recordId: Uint8Array): Uint8Array {
-  return hkdf(sha256, shared, concatBytes(ephemeralPublic, recipientPublic), concatBytes(INFO_PREFIX, recordId), AES_KEY_BYTES);
+/** One wrapping format: a data key (the v1 format above) or a key share (below); same construction. */
+interface WrapFormat {
+  magic: Uint8Array;
+  info: Uint8Array;
+  /** The exact length of what is wrapped. */
+  payloadBytes: number;
+  /** For messages: "data key" or "key share". */
+  what: string;
+}
+
+const DATA_KEY_FORMAT: WrapFormat = { magic: WRAPPED_KEY_MAGIC, info: INFO_PREFIX, payloadBytes: AES_KEY_BYTES, what: "data key" };
+
+/**
+ * Key shares (Shamir shares of a data key, sdk/crypto/key-shares.ts): 33 bytes (32 of the share's
+ * polynomial values and its x coordinate), wrapped exactly as a data key but under their own magic
+ * "CLS" 0x01 and HKDF info "consent-ledger/share-wrap/v1", so a share never opens as a data key nor a
+ * data key as a share. 4 + 32 + 12 + 33 + 16 = 97 bytes.
+ */
+export const WRAPPED_SHARE_MAGIC: Uint8Array = Uint8Array.of(0x43, 0x4c, 0x53, 0x01);
+export const KEY_SHARE_BYTES = AES_KEY_BYTES + 1;
+export const WRAPPED_SHARE_BYTES = 4 + X25519_BYTES + GCM_IV_BYTES + KEY_SHARE_BYTES + 16;
+export const SHARE_WRAP_INFO = "consent-ledger/share-wrap/v1";
+
+const SHARE_FORMAT: WrapFormat = {
+  magic: WRAPPED_SHARE_MAGIC,
+  info: utf8Encode(SHARE_WRAP_INFO),
+  payloadBytes: KEY_SHARE_BYTES,
+  what: "key share",
+};
+
+function keyEncryptionKey(
+  format: WrapFormat,
+  shared: Uint8Array,
+  ephemeralPublic: Uint8Array,
+  recipientPublic: Uint8Array,
+  recordId: Uint8Array,
+): Uint8Array {
+  return hkdf(sha256, shared, concatBytes(ephemeralPublic, recipientPublic), concatBytes(format.info, recordId), AES_KEY_BYTES);
 }
 
 /**
@@ -117,15 +153,40 @@ export async function wrapDataKey(
   dataKey: Uint8Array,
   recipientPublicKey: Uint8Array,
   recordId: string,
-  options: {
-    x25519?: X25519Backend;
-    /** AES-256-GCM encryption (ciphertext || tag); default sdk/crypto/aes-gcm.ts (WebCrypto). */
-    aesGcmEncrypt?: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => Promise<Uint8Array>;
-  } = {},
+  options: WrapBackends = {},
 ): Promise<Uint8Array> {
-  const curve = options.x25519 ?? nobleX25519;
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
     throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes`, { hint: "Pass the data key returned by sealRecord." });
+  return wrapWith(DATA_KEY_FORMAT, dataKey, recipientPublicKey, recordId, options);
+}
+
+/** How a wrap is computed: the curve and the AES-GCM implementation (never the format). */
+interface WrapBackends {
+  x25519?: X25519Backend;
+  /** AES-256-GCM encryption (ciphertext || tag); default sdk/crypto/aes-gcm.ts (WebCrypto). */
+  aesGcmEncrypt?: (key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => Promise<Uint8Array>;
+}
+
+/** Wraps a 33-byte key share of record `recordId` to `recipientPublicKey`: 97 bytes (format above). */
+export async function wrapKeyShare(
+  share: Uint8Array,
+  recipientPublicKey: Uint8Array,
+  recordId: string,
+  options: WrapBackends = {},
+): Promise<Uint8Array> {
+  if (!(share instanceof Uint8Array) || share.length !== KEY_SHARE_BYTES)
+    throw new InvalidArgumentError("key share", `expected ${KEY_SHARE_BYTES} bytes`, { hint: "Pass a share from splitDataKey." });
+  return wrapWith(SHARE_FORMAT, share, recipientPublicKey, recordId, options);
+}
+
+async function wrapWith(
+  format: WrapFormat,
+  payload: Uint8Array,
+  recipientPublicKey: Uint8Array,
+  recordId: string,
+  backends: WrapBackends,
+): Promise<Uint8Array> {
+  const curve = backends.x25519 ?? nobleX25519;
   checkKey("recipient public key", recipientPublicKey);
   const rid = recordIdBytes(recordId);
 
@@ -139,13 +200,13 @@ export async function wrapDataKey(
     "recipient public key",
     "The recipient's registered key is not a real X25519 public key: ask them to register their key again.",
   );
-  const kek = keyEncryptionKey(shared, ephemeralPublic, recipientPublicKey, rid);
+  const kek = keyEncryptionKey(format, shared, ephemeralPublic, recipientPublicKey, rid);
   shared.fill(0);
   const iv = randomBytes(GCM_IV_BYTES);
-  const aad = concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, recipientPublicKey, rid);
-  const ciphertext = await (options.aesGcmEncrypt ?? aesGcmEncrypt)(kek, iv, dataKey, aad);
+  const aad = concatBytes(format.magic, ephemeralPublic, recipientPublicKey, rid);
+  const ciphertext = await (backends.aesGcmEncrypt ?? aesGcmEncrypt)(kek, iv, payload, aad);
   kek.fill(0);
-  return concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, iv, ciphertext);
+  return concatBytes(format.magic, ephemeralPublic, iv, ciphertext);
 }
 
 /**
@@ -154,19 +215,30 @@ export async function wrapDataKey(
  * for this record.
  */
 export async function unwrapDataKey(wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
-  const what = "wrapped data key";
+  return unwrapWith(DATA_KEY_FORMAT, wrapped, recipient, recordId);
+}
+
+/** The key share inside `wrapped` (wrapKeyShare), opened with `recipient` for record `recordId`; errors as unwrapDataKey. */
+export async function unwrapKeyShare(wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
+  return unwrapWith(SHARE_FORMAT, wrapped, recipient, recordId);
+}
+
+async function unwrapWith(format: WrapFormat, wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
+  const what = `wrapped ${format.what}`;
+  const label = new TextDecoder().decode(format.magic.subarray(0, 3));
+  const expectedBytes = 4 + X25519_BYTES + GCM_IV_BYTES + format.payloadBytes + 16;
   if (!(wrapped instanceof Uint8Array)) throw new InvalidArgumentError(what, "expected a Uint8Array");
-  if (wrapped.length < WRAPPED_KEY_MAGIC.length || !bytesEqual(wrapped.subarray(0, 3), WRAPPED_KEY_MAGIC.subarray(0, 3)))
-    throw new FormatError(what, 'it does not start with the magic "CLK"', {
-      hint: "These bytes are not a Consent Ledger wrapped key: check what the gateway or custodian returned.",
+  if (wrapped.length < format.magic.length || !bytesEqual(wrapped.subarray(0, 3), format.magic.subarray(0, 3)))
+    throw new FormatError(what, `it does not start with the magic "${label}"`, {
+      hint: `These bytes are not a Consent Ledger wrapped ${format.what}: check what the gateway or custodian returned.`,
     });
-  if (wrapped[3] !== WRAPPED_KEY_FORMAT_VERSION)
+  if (wrapped[3] !== format.magic[3])
     throw new FormatError(what, `unsupported format version ${wrapped[3]}`, {
-      hint: `This SDK reads wrapped-key format ${WRAPPED_KEY_FORMAT_VERSION}; upgrade the SDK.`,
+      hint: `This SDK reads wrapped-${format.what} format ${format.magic[3]}; upgrade the SDK.`,
     });
-  if (wrapped.length !== WRAPPED_KEY_BYTES)
-    throw new FormatError(what, `${wrapped.length} bytes, expected exactly ${WRAPPED_KEY_BYTES}`, {
-      hint: "The wrapped key was truncated or padded in transit: fetch it again.",
+  if (wrapped.length !== expectedBytes)
+    throw new FormatError(what, `${wrapped.length} bytes, expected exactly ${expectedBytes}`, {
+      hint: `The wrapped ${format.what} was truncated or padded in transit: fetch it again.`,
     });
   if (typeof recipient !== "object" || recipient === null) throw new InvalidArgumentError("recipient key pair", "expected { publicKey, secretKey }");
   checkKey("recipient secret key", recipient.secretKey);
@@ -184,20 +256,20 @@ export async function unwrapDataKey(wrapped: Uint8Array, recipient: EncryptionKe
     recipient.secretKey,
     ephemeralPublic,
     `${what} (its ephemeral public key)`,
-    "The wrapped key was altered or forged: ask the custodian to wrap the data key again.",
+    `The wrapped ${format.what} was altered or forged: ask the custodian to wrap it again.`,
   );
-  const kek = keyEncryptionKey(shared, ephemeralPublic, recipient.publicKey, rid);
+  const kek = keyEncryptionKey(format, shared, ephemeralPublic, recipient.publicKey, rid);
   shared.fill(0);
-  const aad = concatBytes(WRAPPED_KEY_MAGIC, ephemeralPublic, recipient.publicKey, rid);
+  const aad = concatBytes(format.magic, ephemeralPublic, recipient.publicKey, rid);
   try {
     return await aesGcmDecrypt(kek, iv, ciphertext, aad);
   } catch (cause) {
     if (!(cause instanceof DecryptionError)) throw cause;
-    throw new WrongRecipientKeyError(`This wrapped data key does not open with your encryption key for record ${bytesToHex(rid)}`, {
+    throw new WrongRecipientKeyError(`This ${what} does not open with your encryption key for record ${bytesToHex(rid)}`, {
       hint:
         "It was wrapped to another public key, or for another record. Check that the key registered in KeyDirectory " +
         "for your account is the one you derived from this wallet (or stored), and that the custodian wrapped to it " +
-        "after your last registration; then ask for the key to be wrapped again.",
+        `after your last registration; then ask for the ${format.what} to be wrapped again.`,
       details: `your public key ${bytesToHex(recipient.publicKey)}`,
       cause,
     });

@@ -49,6 +49,22 @@ describe("npm run demo (the main job)", function () {
     expect(stdout).to.include("Done in");
   });
 
+  it("reads a record split 2 of 3 across three custodians, with one stopped, and one patched custodian gives no key", async function () {
+    expect(stdout).to.match(/custodian set \d+: 2 of 3, defined on chain by the hospital/);
+    expect(stdout).to.match(/university reads with all three custodians up: shares from .* custodian and .* custodian; .*matches the original/);
+    expect(stdout).to.match(
+      /the foundation's custodian is stopped; university reads again: .*matches the original; not answering: foundation custodian \(GatewayUnreachable\)/,
+    );
+    expect(stdout).to.match(/patched to release to anyone.*1 share and a guess rebuild no key the record accepts \(KeyCommitmentError\)/);
+  });
+
+  it("shows each custodian's share release in patient A's on-chain trail, under the custodian that made it", async function () {
+    const releases = (await trail("A")).filter((entry) => entry.action === "key-released");
+    // One custodian's whole-key release before the set, then one share per custodian per read (2 reads, 2 shares each,
+    // plus whatever the third custodian answered after the first two): three distinct custodians in all.
+    expect(new Set(releases.map((entry) => entry.actor)).size).to.equal(3);
+  });
+
   it("records patient A's policy approving the non-profit's request, and the release it allowed", async function () {
     const entries = await trail("A");
     const approved = entries.find((entry) => entry.action === "request-approved");
