@@ -4,7 +4,8 @@
  * chain's state at a block anyone can name (and check later with eth_call at that block):
  *
  *   - is this gateway's custodian still accredited CUSTODIAN (a suspended custodian releases nothing)?
- *   - is the record anchored (RecordRegistry.recordOf, or its batch proof via verifyBatchedRecord)?
+ *   - is the record anchored (RecordRegistry.recordOf, or, stored with a batch proof, verifyBatchedRecord,
+ *     the batch's claim deciding)?
  *   - ConsentLedger.accessBasis(patient, requester, dataClass, purpose): Consent, Emergency or None?
  *   - KeyDirectory.keyOf(requester): the key to wrap to.
  *
@@ -72,6 +73,8 @@ interface ReleaseFacts {
   custodianLive: boolean;
   anchored: Awaited<ReturnType<LedgerContracts["records"]["recordOf"]>>;
   inBatch: boolean;
+  /** Whether the batched record was amended (RecordRegistry.batchedRecordOf); false outside a batch. */
+  batchedSuperseded: boolean;
   basis: number;
 }
 
@@ -89,7 +92,7 @@ async function releaseFacts(
   blockNumber: number,
 ): Promise<ReleaseFacts> {
   const at = { blockTag: blockNumber };
-  const [custodianLive, anchored, inBatch, basis] = await Promise.all([
+  const [custodianLive, anchored, inBatch, batchedSuperseded, basis] = await Promise.all([
     contracts.ledger.isAccredited(custodian, Role.CUSTODIAN, at),
     contracts.records.recordOf(record.recordId, at),
     record.batch
@@ -100,9 +103,24 @@ async function releaseFacts(
           at,
         )
       : Promise.resolve(false),
+    record.batch
+      ? batchedSupersededAt(contracts, record.batch.root, record.recordId, blockNumber)
+      : Promise.resolve(false),
     contracts.ledger.accessBasis(record.patient, requester, record.dataClass, purpose, at),
   ]);
-  return { custodianLive, anchored, inBatch, basis: Number(basis) };
+  return { custodianLive, anchored, inBatch, batchedSuperseded, basis: Number(basis) };
+}
+
+/** Whether the batch provider of `root` amended its batched record `recordId`, at `blockNumber`. */
+async function batchedSupersededAt(
+  contracts: LedgerContracts,
+  root: string,
+  recordId: string,
+  blockNumber: number,
+): Promise<boolean> {
+  const at = { blockTag: blockNumber };
+  const { providerIndex } = await contracts.records.batchOf(root, at);
+  return (await contracts.records.batchedRecordOf(providerIndex, recordId, at)).superseded;
 }
 
 /**
@@ -141,7 +159,7 @@ export async function authorizeRelease(
   } catch (cause) {
     throw chainUnavailable(cause);
   }
-  const { custodianLive, anchored, inBatch, basis } = facts;
+  const { custodianLive, anchored, inBatch, batchedSuperseded, basis } = facts;
 
   if (!custodianLive) {
     throw unavailable(
@@ -149,8 +167,12 @@ export async function authorizeRelease(
       `this gateway's custodian ${custodian} is not an accredited CUSTODIAN at block ${block.number}: it releases no key until the administrator reinstates it`,
     );
   }
+  // A record stored with its batch proof is the batch's record: a separate anchor of the same bytes is
+  // another record (RecordRegistry keeps them apart), as verifyEnvelopeOnChain decides too.
   let superseded: boolean;
-  if (anchored.version !== 0n) {
+  if (inBatch) {
+    superseded = batchedSuperseded;
+  } else if (anchored.version !== 0n) {
     if (anchored.patient !== record.patient || Number(anchored.dataClass) !== record.dataClass) {
       throw conflict(
         "RecordMismatch",
@@ -158,8 +180,6 @@ export async function authorizeRelease(
       );
     }
     superseded = anchored.superseded;
-  } else if (inBatch) {
-    superseded = false;
   } else {
     throw conflict(
       "RecordNotAnchored",
