@@ -85,6 +85,7 @@ export { CONSENT_TYPES, consentDomain } from "./clients/signatures";
 export type {
   AccessRequest,
   Consent,
+  ConsentChange,
   DataUsePolicy,
   GrantInput,
   PolicyInput,
