@@ -101,10 +101,11 @@ export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: str
       "alone are about 28,600",
   },
   approve: {
-    summary: "about 1,400 gas over 55,000",
+    summary: "about 1,500 gas over 55,000",
     why:
       "approval re-checks the researcher's live accreditation (#12, point 5), one cold read of its word (2,100) " +
-      "that no implementation of that rule avoids; without it approve was 54,111",
+      "that no implementation of that rule avoids (without it approve was 54,111), and reads the consent it " +
+      "replaces so that a replacement is recorded (#12, point 2: +115)",
   },
 };
 

@@ -31,7 +31,7 @@ export interface GasSnapshot {
 /** Why ours is above its floor: what the transaction does beyond the writes, calldata and logs it must pay. */
 export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   grant:
-    "dispatch, decoding and validating six arguments, the consent slot's hash; nothing is read (the consent word is written whole)",
+    "dispatch, decoding and validating six arguments, the consent slot's hash; the consent word is read before it is written whole (about 100: the write then finds the slot warm), so that a replacement is recorded",
   revoke: "dispatch, decoding, the consent slot's hash; the existence read is the cold part of the 5,000 update",
   grantBySig:
     "EOA check on the signer (cold EXTCODESIZE 2,600, OpenZeppelin SignatureChecker), ecrecover 3,000 + call, " +

@@ -15,14 +15,14 @@ import {Roles} from "./libraries/Roles.sol";
  * the ledger's: a provider suspended there cannot anchor here from the same block.
  */
 contract RecordRegistry is IRecordRegistry {
-    /// @dev Set on a batched version stored by its amendment: tells it apart from a separate anchor.
-    uint256 private constant _FROM_BATCH_BIT = 240;
-
     IAccreditation private immutable _LEDGER;
 
     /// @dev Packed as documented on {IRecordRegistry-Record}; written whole, in one SSTORE.
     mapping(bytes32 recordId => uint256 packedRecord) private _records;
     mapping(bytes32 root => Batch) private _batches;
+    /// @dev A provider's batched versions, stored when amended: a namespace of their own, so that no
+    /// separate anchor of the same bytes (by anyone) can take a batched record's id or block its amendment.
+    mapping(uint32 providerIndex => mapping(bytes32 contentHash => uint256 packedRecord)) private _batchedRecords;
 
     /// @param ledger_ The ConsentLedger whose accreditation decides who is a provider.
     constructor(IAccreditation ledger_) {
@@ -73,22 +73,26 @@ contract RecordRegistry is IRecordRegistry {
         if (previous.patient == address(0)) revert InvalidPatient(previous.patient);
         if (!DataClasses.isKnown(previous.dataClass)) revert UnknownRecordDataClass(previous.dataClass);
         if (!_inBatch(root, previous, proof)) revert InvalidBatchProof(root, previous.contentHash);
-        // A batched version is stored only when it is amended (then marked as from a batch). Any other
-        // stored record with this hash is someone's separate anchor of the same bytes: it is not this
-        // record and must not be overwritten, so say so rather than claim an amendment.
-        uint256 stored = _records[previous.contentHash];
-        if (stored != 0) {
-            if ((stored >> _FROM_BATCH_BIT) & 1 == 1) revert RecordAlreadySuperseded(previous.contentHash);
-            revert RecordAlreadyAnchored(previous.contentHash);
-        }
-        Record memory batched = Record(previous.patient, batchProvider, 1, previous.dataClass, false);
-        _amend(previous.contentHash, batched, providerIndex, contentHash, pointer);
-        _records[previous.contentHash] |= uint256(1) << _FROM_BATCH_BIT;
+        // Keyed by the batch's provider, not by the batch: the same bytes in two of its batches are one
+        // record, whose chain must not fork. A separate anchor of these bytes is another record.
+        mapping(bytes32 => uint256) storage claimed = _batchedRecords[batchProvider];
+        if (claimed[previous.contentHash] != 0) revert RecordAlreadySuperseded(previous.contentHash);
+        // A version's bytes are new: the batched version's are taken by the batched version itself.
+        if (contentHash == previous.contentHash) revert RecordAlreadyAnchored(contentHash);
+        Record memory batched = Record(previous.patient, batchProvider, 1, previous.dataClass, true);
+        claimed[previous.contentHash] = _pack(batched);
+        emit BatchedRecordAmended(root, previous.contentHash, contentHash);
+        _anchorNext(previous.contentHash, batched, providerIndex, contentHash, pointer);
     }
 
     /// @inheritdoc IRecordRegistry
     function recordOf(bytes32 recordId) external view returns (Record memory) {
         return _unpack(_records[recordId]);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function batchedRecordOf(uint32 providerIndex, bytes32 contentHash) external view returns (Record memory) {
+        return _unpack(_batchedRecords[providerIndex][contentHash]);
     }
 
     /// @inheritdoc IRecordRegistry
@@ -124,9 +128,20 @@ contract RecordRegistry is IRecordRegistry {
     ) private {
         if (previous.providerIndex != providerIndex) revert NotRecordProvider(previousId, msg.sender);
         if (previous.superseded) revert RecordAlreadySuperseded(previousId);
-        if (previous.version == type(uint32).max) revert VersionOverflow(previousId);
         previous.superseded = true;
         _records[previousId] = _pack(previous);
+        _anchorNext(previousId, previous, providerIndex, contentHash, pointer);
+    }
+
+    /// @dev Stores `contentHash` as the version after `previous` (already marked superseded by the caller).
+    function _anchorNext(
+        bytes32 previousId,
+        Record memory previous,
+        uint32 providerIndex,
+        bytes32 contentHash,
+        bytes calldata pointer
+    ) private {
+        if (previous.version == type(uint32).max) revert VersionOverflow(previousId);
         // Cannot overflow: checked against type(uint32).max above.
         uint32 next;
         unchecked {

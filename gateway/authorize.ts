@@ -6,7 +6,8 @@
  * eth_call at that block):
  *
  *   - is this gateway's custodian still accredited CUSTODIAN (a suspended custodian releases nothing)?
- *   - is the record anchored (RecordRegistry.recordOf, or its batch proof via verifyBatchedRecord)?
+ *   - is the record anchored (RecordRegistry.recordOf, or, stored with a batch proof, verifyBatchedRecord,
+ *     the batch's claim deciding)?
  *   - ConsentLedger.accessBasis(patient, requester, dataClass, purpose): Consent, Emergency or None?
  *   - KeyDirectory.keyOf(requester): the key to wrap to.
  *
@@ -55,6 +56,8 @@ interface ReleaseFacts {
   custodianLive: boolean;
   anchored: AnchoredRecord;
   inBatch: boolean;
+  /** Whether the batched record was amended (RecordRegistry.batchedRecordOf); false outside a batch. */
+  batchedSuperseded: boolean;
   basis: number;
 }
 
@@ -71,13 +74,14 @@ async function releaseFacts(
   { custodian, record, requester, purpose }: ReleaseQuestion,
   block: CheckedBlock,
 ): Promise<ReleaseFacts> {
-  const [custodianLive, anchored, inBatch, basis] = await Promise.all([
+  const [custodianLive, anchored, inBatch, batchedSuperseded, basis] = await Promise.all([
     chain.custodianLive(custodian, block),
     chain.anchored(record.recordId, block),
     chain.inBatch(record, block),
+    chain.batchedSuperseded(record, block),
     chain.accessBasis(record.patient, requester, record.dataClass, purpose, block),
   ]);
-  return { custodianLive, anchored, inBatch, basis };
+  return { custodianLive, anchored, inBatch, batchedSuperseded, basis };
 }
 
 /**
@@ -122,7 +126,7 @@ export async function authorizeRelease(
   } catch (cause) {
     throw chainUnavailable(cause);
   }
-  const { custodianLive, anchored, inBatch, basis } = facts;
+  const { custodianLive, anchored, inBatch, batchedSuperseded, basis } = facts;
 
   if (!custodianLive) {
     throw unavailable(
@@ -130,8 +134,12 @@ export async function authorizeRelease(
       `this gateway's custodian ${custodian} is not an accredited CUSTODIAN at block ${block.number}: it releases no key until the administrator reinstates it`,
     );
   }
+  // A record stored with its batch proof is the batch's record: a separate anchor of the same bytes is
+  // another record (RecordRegistry keeps them apart), as verifyEnvelopeOnChain decides too.
   let superseded: boolean;
-  if (anchored.version !== 0n) {
+  if (inBatch) {
+    superseded = batchedSuperseded;
+  } else if (anchored.version !== 0n) {
     if (anchored.patient !== record.patient || Number(anchored.dataClass) !== record.dataClass) {
       throw conflict(
         "RecordMismatch",
@@ -139,8 +147,6 @@ export async function authorizeRelease(
       );
     }
     superseded = anchored.superseded;
-  } else if (inBatch) {
-    superseded = false;
   } else {
     throw conflict(
       "RecordNotAnchored",

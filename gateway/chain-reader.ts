@@ -124,6 +124,26 @@ export class ChainReader {
     );
   }
 
+  /**
+   * Whether the batch provider of `record.batch.root` amended its batched record `record.recordId`
+   * (RecordRegistry.batchOf, then batchedRecordOf under that provider); false outside a batch. The
+   * batch's claim decides, never another provider's separate anchor of the same bytes.
+   */
+  batchedSuperseded(record: StoredRecord, block: CheckedBlock): Promise<boolean> {
+    const batch = record.batch;
+    if (!batch) return Promise.resolve(false);
+    return this.fact(block, `s|${record.recordId}|${batch.root}`, async () => {
+      const registry = this.contracts.deployment.records;
+      const { providerIndex } = (await this.call(this.records, registry, "batchOf", [batch.root], block)) as {
+        providerIndex: bigint;
+      };
+      const stored = (await this.call(this.records, registry, "batchedRecordOf", [providerIndex, record.recordId], block)) as {
+        superseded: boolean;
+      };
+      return stored.superseded;
+    });
+  }
+
   accessBasis(patient: string, requester: string, dataClass: number, purpose: number, block: CheckedBlock): Promise<number> {
     return this.fact(block, `a|${patient}|${requester}|${dataClass}|${purpose}`, async () =>
       Number(

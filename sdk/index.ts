@@ -126,6 +126,7 @@ export type {
   AccessRequest,
   Consent,
   ConsentFate,
+  ConsentPreview,
   DataUsePolicy,
   GrantInput,
   PolicyInput,

@@ -37,6 +37,7 @@ export async function sendAndWait<T>(
   ctx: Context,
   what: string,
   pending: Promise<PendingTransaction<T>>,
+  change?: string,
 ): Promise<{ result: T; hash: string }> {
   let sent: PendingTransaction<T>;
   try {
@@ -44,6 +45,8 @@ export async function sendAndWait<T>(
   } catch (error) {
     throw (await fundsError(ctx, error)) ?? error;
   }
+  // What the transaction changes, once the node has accepted it: a send that fails says only why.
+  if (change !== undefined) ctx.out.progress(change);
   ctx.out.progress(`${what}: transaction ${sent.hash} sent, waiting for it to be mined…`);
   const result = await sent.wait();
   return { result, hash: sent.hash };

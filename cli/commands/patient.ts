@@ -102,6 +102,26 @@ function consentFields(consent: Consent) {
   ] as [string, string][];
 }
 
+type ConsentTerms = Parameters<typeof consentFields>[0];
+
+/** One consent's terms on a line: classes for purposes, from → until. */
+function termsText(consent: ConsentTerms): string {
+  const from = consent.validFrom === 0 ? "now" : isoTime(consent.validFrom);
+  return `${dataClassNames(consent.dataClasses).join(",")} for ${purposeNames(consent.purposes).join(",")}, ${from} → ${isoTime(consent.validUntil)}`;
+}
+
+function replacedText(change: { before?: ConsentTerms }): string {
+  return change.before ? termsText(change.before) : "nothing in force";
+}
+
+/** The before → after a grant or approval makes (PatientClient.previewGrant / previewApproval), printed on stderr once the node accepts the transaction. */
+function changeLine(change: { before?: ConsentTerms; after: ConsentTerms; replaces: boolean }): string {
+  const who = shortAddress(change.after.grantee);
+  return change.replaces && change.before
+    ? `Replaces ${who}'s consent: ${termsText(change.before)}\n     with: ${termsText(change.after)}`
+    : `New consent for ${who}: ${termsText(change.after)}`;
+}
+
 function consentJson(consent: Consent) {
   return {
     patient: consent.patient,
@@ -266,14 +286,27 @@ function registerDecisionCommands(patient: Command): void {
           const { signer, contracts } = await ctx.signerContracts();
           const client = new (load.patient().PatientClient)(contracts, signer);
           if (decision === "approve") {
-            const { result, hash } = await sendAndWait(ctx, "Approving the request", client.approve(requestId));
+            const change = await client.previewApproval(requestId);
+            const { result, hash } = await sendAndWait(
+              ctx,
+              "Approving the request",
+              client.approve(requestId),
+              changeLine(change),
+            );
             ctx.out.result(
-              { requestId, decision: "approved", consent: consentJson(result.consent), transactionHash: hash },
+              {
+                requestId,
+                decision: "approved",
+                consent: consentJson(result.consent),
+                replaced: change.before ? consentJson(change.before) : null,
+                transactionHash: hash,
+              },
               () =>
                 fields([
                   ["request", requestId],
                   ["decision", "approved"],
                   ...consentFields(result.consent),
+                  ["replaced", replacedText(change)],
                   ["transaction", hash],
                 ]),
             );
@@ -308,13 +341,20 @@ function registerGrantCommands(patient: Command): void {
         const { signer, contracts } = await ctx.signerContracts();
         const grant = resolve(await ctx.now());
         const client = new (load.patient().PatientClient)(contracts, signer);
+        const change = await client.previewGrant(grant, { patient: forPatient });
         const { result, hash } = await sendAndWait(
           ctx,
           "Granting the consent",
           client.grant(grant, { patient: forPatient }),
+          changeLine(change),
         );
-        ctx.out.result({ ...consentJson(result), transactionHash: hash }, () =>
-          fields([...consentFields(result), ["transaction", hash]]),
+        ctx.out.result(
+          {
+            ...consentJson(result),
+            replaced: change.before ? consentJson(change.before) : null,
+            transactionHash: hash,
+          },
+          () => fields([...consentFields(result), ["replaced", replacedText(change)], ["transaction", hash]]),
         );
       }),
     );

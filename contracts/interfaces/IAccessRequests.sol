@@ -133,14 +133,16 @@ interface IAccessRequests {
      * @notice Opens a request to `terms.patient`. If the patient's standing policy matches (README,
      * "Policy matching"), the request is approved at once and the consent granted in this transaction,
      * unless the patient's side revoked the caller since its last grant or approval (see
-     * {IConsents-revoke}): then the request waits for the patient.
+     * {IConsents-revoke}), or the caller holds a consent of the patient that has not ended (approving
+     * would replace it, narrowing or widening access): then the request waits for the patient.
      * Requirements: caller is a live accredited researcher; a patient other than the caller; a non-empty
      * set of known data classes; a known purpose that is a research purpose ({Purposes-RESEARCH}), so
      * that every consent a request gives lapses with the researcher's accreditation; a known research
      * category, with a disease id exactly for DS; obligations only from the obligation modifiers; a duration
      * between 1 second and {maxRequestDuration}.
      * Stores the request only when it is left pending.
-     * Emits {RequestOpened}, and {RequestApproved} and {IConsents-ConsentGranted} when auto-approved.
+     * Emits {RequestOpened}, and {RequestApproved} and {IConsents-ConsentGranted} when auto-approved
+     * (never over a consent that has not ended, so never {IConsents-ConsentReplaced}).
      * @return requestId The request's id.
      * @return approved Whether the patient's policy approved it.
      */
@@ -152,7 +154,8 @@ interface IAccessRequests {
      * Requirements: caller is the patient or a live delegate; the request is pending and not expired;
      * its researcher is still a live accredited researcher (suspended or lapsed since asking: the
      * request can only be denied).
-     * Clears the stored request. Emits {RequestApproved} and {IConsents-ConsentGranted}.
+     * Clears the stored request. Emits {RequestApproved}, {IConsents-ConsentReplaced} when it replaces a
+     * consent that has not ended, and {IConsents-ConsentGranted}.
      */
     function approveRequest(AccessRequest calldata request) external;
 
@@ -187,8 +190,8 @@ interface IAccessRequests {
 
     /**
      * @notice Whether `patient`'s policy would approve `terms` from `researcher` now: the same rule
-     * {requestAccess} applies (a revocation's hold included), exposed so a researcher can know before
-     * asking.
+     * {requestAccess} applies (a revocation's hold and a consent not ended included), exposed so a
+     * researcher can know before asking.
      */
     function policyApproves(address researcher, RequestTerms calldata terms) external view returns (bool);
 

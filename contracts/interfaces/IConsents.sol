@@ -5,7 +5,8 @@ pragma solidity ^0.8.24;
  * @title IConsents
  * @notice A patient's consents and delegates. A consent lets one grantee read a set of data classes
  * for a set of purposes between two times. There is one consent per patient and grantee: a new grant
- * replaces the old one, so narrowing is as easy as widening, and a revocation ends it. Delegates (a
+ * replaces the old one, so narrowing is as easy as widening (and says what it replaced, {ConsentReplaced},
+ * when that had not ended), and a revocation ends it. Delegates (a
  * parent for a minor, a carer) act for the patient until their appointment ends, but cannot appoint.
  */
 interface IConsents {
@@ -70,6 +71,19 @@ interface IConsents {
         uint40 validFrom,
         uint40 validUntil
     );
+    /**
+     * @notice Emitted when a grant (direct, batched, signed, or by an approved request) replaces a consent
+     * of `patient` to `grantee` that had not ended, with that consent's terms, right before the
+     * {ConsentGranted} of its replacement: the two say exactly what changed.
+     */
+    event ConsentReplaced(
+        address indexed patient,
+        address indexed grantee,
+        uint32 dataClasses,
+        uint32 purposes,
+        uint40 validFrom,
+        uint40 validUntil
+    );
     /// @notice Emitted when `patient` (or `actor` for it) revokes the consent of `grantee`.
     event ConsentRevoked(address indexed patient, address indexed grantee, address actor);
     /// @notice Emitted when `patient` appoints `delegate`, or changes its end.
@@ -84,7 +98,7 @@ interface IConsents {
      * delegate itself (a delegate manages consent but cannot grant itself access);
      * both sets are non-empty and known; `validUntil` is after `validFrom` and after now.
      * Accreditation is checked when access is checked, not here, so a lapse takes effect at once.
-     * Emits {ConsentGranted}.
+     * Emits {ConsentReplaced} when it replaces a consent that has not ended, then {ConsentGranted}.
      */
     function grant(
         address patient,
@@ -97,7 +111,8 @@ interface IConsents {
 
     /**
      * @notice Grants several consents of one patient in one transaction, with the same rules as {grant}.
-     * Emits one {ConsentGranted} per item.
+     * Emits one {ConsentGranted} per item, each after its {ConsentReplaced} when it replaces a consent
+     * that has not ended.
      */
     function grantBatch(address patient, GrantTerms[] calldata grants) external;
 

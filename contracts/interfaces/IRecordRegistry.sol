@@ -14,12 +14,18 @@ import {IVersioned} from "./IVersioned.sol";
  * Batches anchor a Merkle root over many records (OpenZeppelin StandardMerkleTree, leaf
  * `keccak256(bytes.concat(keccak256(abi.encode(bytes32 contentHash, address patient, uint8 dataClass))))`);
  * each batched record is version 1 and is proven by its proof, on chain with {verifyBatchedRecord}.
+ *
+ * Record identity: a record anchored on its own is its content hash ({recordOf}); a record in a batch is
+ * the batch's provider and its content hash ({batchedRecordOf}), whichever batch of that provider proves
+ * it. The two never share storage, so anchoring a batched record's bytes on one's own creates another
+ * record: it neither takes the batched record's id nor blocks the batch's provider from amending it.
+ * Which record an envelope is follows from its authenticated header (its provider) and whether it comes
+ * with a batch proof; readers with a proof go by the batch's claim.
  */
 interface IRecordRegistry is IVersioned {
     /**
      * @notice A record, packed in one storage slot:
-     * bits 0-159 patient | 160-191 providerIndex | 192-223 version | 224-231 dataClass | 232-239 superseded |
-     * 240 stored by a batch amendment (internal).
+     * bits 0-159 patient | 160-191 providerIndex | 192-223 version | 224-231 dataClass | 232-239 superseded.
      * @param patient Whose record.
      * @param providerIndex The anchoring provider's accreditation index ({IAccreditation-partyAt}).
      * @param version 1 for an original, n+1 for an amendment of version n.
@@ -86,6 +92,11 @@ interface IRecordRegistry is IVersioned {
         bytes32 supersedes,
         bytes pointer
     );
+    /**
+     * @notice Emitted when the batched record `contentHash` of batch `root` is amended by `recordId`,
+     * before that version's {RecordAnchored} (whose `supersedes` is `contentHash`).
+     */
+    event BatchedRecordAmended(bytes32 indexed root, bytes32 indexed contentHash, bytes32 indexed recordId);
     /// @notice Emitted when `provider` anchors a batch; `manifest` points at the list of its records.
     event RecordBatchAnchored(bytes32 indexed root, address indexed provider, uint32 recordCount, bytes manifest);
 
@@ -114,11 +125,13 @@ interface IRecordRegistry is IVersioned {
     function anchorBatch(bytes32 root, uint32 recordCount, bytes calldata manifest) external;
 
     /**
-     * @notice Amends a record anchored in a batch: stores the batched version (as superseded) and the
-     * new one, after checking the proof.
-     * Requirements: as {amendRecord}, with `proof` placing `previous` in batch `root` of the caller, and
-     * `previous` naming a patient and a known data class, as {anchorRecord} requires.
-     * Emits {RecordAnchored} for the new version.
+     * @notice Amends a record anchored in a batch: stores the batched version (as superseded, under the
+     * batch's provider: see {batchedRecordOf}) and the new one (under its content hash), after checking the
+     * proof. A separate anchor of `previous.contentHash` by anyone does not stand in the way.
+     * Requirements: caller is a live accredited provider and batch `root`'s provider; `proof` places
+     * `previous` in batch `root`; `previous` names a patient and a known data class, as {anchorRecord}
+     * requires; the caller has not amended this content hash from any of its batches; `contentHash` is new.
+     * Emits {BatchedRecordAmended}, then {RecordAnchored} with `supersedes` = `previous.contentHash`.
      */
     function amendBatchedRecord(
         bytes32 root,
@@ -128,8 +141,15 @@ interface IRecordRegistry is IVersioned {
         bytes calldata pointer
     ) external;
 
-    /// @notice The record with this id (all zero when none).
+    /// @notice The record anchored on its own (or as an amendment) with this id (all zero when none).
     function recordOf(bytes32 recordId) external view returns (Record memory);
+
+    /**
+     * @notice The batched record `contentHash` of the provider at `providerIndex`, as stored once amended:
+     * version 1, that provider, superseded. All zero while it has not been amended (its membership is then
+     * shown by {verifyBatchedRecord} alone) and for any content hash the provider never amended.
+     */
+    function batchedRecordOf(uint32 providerIndex, bytes32 contentHash) external view returns (Record memory);
 
     /// @notice The batch with this root (all zero when none).
     function batchOf(bytes32 root) external view returns (Batch memory);

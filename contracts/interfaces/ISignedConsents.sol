@@ -39,7 +39,8 @@ interface ISignedConsents {
      * @notice Relays a grant signed by `signer` for `patient`. Same rules as {IConsents-grant}, with
      * `signer` in place of the caller.
      * Requirements: deadline not passed; nonce unused; valid signature of `signer` (ECDSA or ERC-1271).
-     * Emits {IConsents-ConsentGranted}.
+     * Emits {IConsents-ConsentReplaced} when it replaces a consent that has not ended, then
+     * {IConsents-ConsentGranted}.
      */
     function grantBySig(
         address patient,

@@ -52,7 +52,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
         approved =
-            _policyMatches(_patientSettings[terms.patient], terms, nonProfit) && !_isRevoked(terms.patient, msg.sender);
+            _policyMatches(_patientSettings[terms.patient], terms, nonProfit) &&
+            !_holdsBackPolicy(terms.patient, msg.sender);
         // Only a pending request is stored: a decided one is never read again, its events are its record.
         if (!approved) _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
         emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
@@ -145,7 +146,7 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         _validateTerms(researcher, terms);
         return
             _policyMatches(_patientSettings[terms.patient], terms, _party(researcher).nonProfit) &&
-            !_isRevoked(terms.patient, researcher);
+            !_holdsBackPolicy(terms.patient, researcher);
     }
 
     /// @inheritdoc IAccessRequests

@@ -146,11 +146,25 @@ abstract contract Consents is Accreditation, IConsents {
         if (!DataClasses.isValidSet(dataClasses)) revert InvalidDataClasses(dataClasses);
         if (!Purposes.isValidSet(purposes)) revert InvalidPurposes(purposes);
         if (validUntil <= validFrom || validUntil <= block.timestamp) revert InvalidValidity(validFrom, validUntil);
+        // Read first: the write below then finds the slot warm, so knowing what is replaced costs ~100 gas.
+        uint256 previous = _loadConsent(patient, grantee);
         _storeConsent(
             patient,
             grantee,
             uint256(dataClasses) | (uint256(purposes) << 32) | (uint256(validFrom) << 64) | (uint256(validUntil) << 104)
         );
+        // A consent that has not ended is access (or the promise of it) that this grant narrows or widens:
+        // the audit trail says exactly what it was. A revocation mark ends at 0, an expired consent before now.
+        if (_isLive(previous)) {
+            emit ConsentReplaced(
+                patient,
+                grantee,
+                uint32(previous),
+                uint32(previous >> 32),
+                uint40(previous >> 64),
+                uint40(previous >> 104)
+            );
+        }
         emit ConsentGranted(patient, grantee, actor, dataClasses, purposes, validFrom, validUntil);
     }
 
@@ -163,10 +177,18 @@ abstract contract Consents is Accreditation, IConsents {
         emit ConsentRevoked(patient, grantee, actor);
     }
 
-    /// @dev Whether the last word `patient` stored for `grantee` is a revocation: automatic approval
-    /// is held back until the patient's side grants or approves again.
-    function _isRevoked(address patient, address grantee) internal view returns (bool) {
-        return _loadConsent(patient, grantee) == _REVOKED;
+    /// @dev Whether a standing policy must leave a request of `grantee` to the patient: the last word
+    /// `patient` stored for it is a revocation (held back until the patient's side grants or approves
+    /// again), or a consent that has not ended (an approval would replace it, narrowing or widening
+    /// access, which only the patient's side may do, having seen the change).
+    function _holdsBackPolicy(address patient, address grantee) internal view returns (bool) {
+        uint256 word = _loadConsent(patient, grantee);
+        return word == _REVOKED || _isLive(word);
+    }
+
+    /// @dev Whether a consent word has not ended: its validUntil is after now (a revocation mark's is 0).
+    function _isLive(uint256 word) private view returns (bool) {
+        return uint40(word >> 104) > block.timestamp;
     }
 
     /**

@@ -21,6 +21,7 @@ import { consentDomain, signConsentMessage } from "./signatures";
 import type {
   AccessRequest,
   Consent,
+  ConsentPreview,
   DataUsePolicy,
   GrantInput,
   PolicyInput,
@@ -249,6 +250,45 @@ export class PatientClient {
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
       () => ({ nonce }),
     );
+  }
+
+  /**
+   * What granting `input` would change: the consent `grantee` holds now (if it has not ended) and the
+   * one the grant would store. Show it to the patient before sending {@link grant}.
+   */
+  async previewGrant(input: GrantInput, options: OnBehalf = {}): Promise<ConsentPreview> {
+    const patient = await this.patientOf(options);
+    const grant = await this.toGrant(input);
+    return this.change(patient, grant.grantee, { patient, ...grant });
+  }
+
+  /**
+   * What approving `request` would change: the consent its researcher holds now (if it has not ended)
+   * and the one the approval would store, from now for the request's duration. Show it to the patient
+   * before sending {@link approve}.
+   */
+  async previewApproval(request: AccessRequest | string): Promise<ConsentPreview> {
+    const full = await this.resolveRequest(request);
+    const now = await this.latestTime();
+    return this.change(full.terms.patient, full.researcher, {
+      patient: full.terms.patient,
+      grantee: full.researcher,
+      dataClasses: full.terms.dataClasses,
+      purposes: maskOf([full.terms.purpose]),
+      validFrom: now,
+      validUntil: now + full.terms.duration,
+    });
+  }
+
+  private async change(patient: string, grantee: string, after: Consent): Promise<ConsentPreview> {
+    const [stored, now] = await Promise.all([this.consentTo(grantee, { patient }), this.latestTime()]);
+    // The ledger's rule (Consents._grant): only a consent that has not ended is replaced.
+    const before = stored !== undefined && stored.validUntil > now ? stored : undefined;
+    return { before, after, replaces: before !== undefined };
+  }
+
+  private async latestTime(): Promise<number> {
+    return Number((await this.contracts.provider.getBlock("latest"))?.timestamp ?? 0);
   }
 
   /** The consent the patient gave `grantee`, or undefined. */

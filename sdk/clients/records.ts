@@ -72,10 +72,21 @@ export async function anchorEventOf(contracts: LedgerContracts, recordId: string
   return fromEvent(events[0], stored.superseded);
 }
 
+/** Whether `recordId` was anchored by amending a batched record (RecordRegistry's BatchedRecordAmended). */
+async function amendedFromBatch(contracts: LedgerContracts, recordId: string): Promise<boolean> {
+  const events = await contracts.records.queryFilter(
+    contracts.records.filters.BatchedRecordAmended(undefined, undefined, recordId),
+    contracts.deployment.deployedAtBlock ?? 0,
+  );
+  return events.length > 0;
+}
+
 /**
  * Checks an envelope against the chain before anyone decrypts it: its SHA-256 is an anchored record
- * (or is proven in an anchored batch), and the patient, provider, data class, version, registry, chain
- * and version link in its authenticated header are the ones anchored. Throws IntegrityError naming the
+ * or, given `batch`, is proven in that anchored batch (then the batch's claim decides, whatever was
+ * anchored on its own with the same bytes; `batchedRecordOf` says whether it was amended), and the
+ * patient, provider, data class, version, registry, chain and version link in its authenticated header
+ * are the ones anchored. Throws IntegrityError naming the
  * record and the field that differs.
  */
 export async function verifyEnvelopeOnChain(
@@ -94,39 +105,56 @@ export async function verifyEnvelopeOnChain(
   if (BigInt(context.chainId) !== contracts.chainId) throw mismatch("chain id", contracts.chainId, context.chainId);
   if (context.registry !== registry) throw mismatch("registry", registry, context.registry);
 
-  const stored = await contracts.records.recordOf(recordId);
-  let superseded = stored.superseded;
-  if (stored.version === 0n) {
-    if (!options.batch) throw new IntegrityError(recordId, "no record with this hash is anchored");
+  // With a batch proof, the envelope is the batch's record, whatever anyone anchored on its own with the
+  // same bytes (that is another record: RecordRegistry keeps the two apart).
+  if (options.batch) {
     const inBatch = await contracts.records.verifyBatchedRecord(
       options.batch.root,
       { contentHash: recordId, patient: context.patient, dataClass: context.dataClass },
       options.batch.proof,
     );
-    if (!inBatch) throw new IntegrityError(recordId, `it is not in batch ${options.batch.root} with that patient and class`);
+    if (!inBatch)
+      throw new IntegrityError(recordId, `it is not in batch ${options.batch.root} with that patient and class`);
     const batch = await contracts.records.batchOf(options.batch.root);
-    const provider = await contracts.ledger.partyAt(batch.providerIndex);
+    const [provider, batched] = await Promise.all([
+      contracts.ledger.partyAt(batch.providerIndex),
+      contracts.records.batchedRecordOf(batch.providerIndex, recordId),
+    ]);
     if (provider !== context.provider) throw mismatch("provider", provider, context.provider);
     if (context.version !== 1 || context.previousRecordId !== ZeroHash) throw mismatch("version", 1, context.version);
-    superseded = false;
-  } else {
-    if (stored.patient !== context.patient) throw mismatch("patient", stored.patient, context.patient);
-    if (Number(stored.dataClass) !== context.dataClass) throw mismatch("data class", stored.dataClass, context.dataClass);
-    if (Number(stored.version) !== context.version) throw mismatch("version", stored.version, context.version);
-    const provider = await contracts.ledger.partyAt(stored.providerIndex);
-    if (provider !== context.provider) throw mismatch("provider", provider, context.provider);
-    if (context.version > 1) {
-      const previous = await contracts.records.recordOf(context.previousRecordId);
-      if (Number(previous.version) !== context.version - 1 || !previous.superseded || previous.patient !== context.patient) {
-        throw new IntegrityError(recordId, `its previous version ${context.previousRecordId} is not the anchored predecessor`);
-      }
-      const anchor = await anchorEventOf(contracts, recordId);
-      if (anchor && anchor.supersedes !== context.previousRecordId) {
-        throw mismatch("previous version", anchor.supersedes, context.previousRecordId);
-      }
-    } else if (context.previousRecordId !== ZeroHash) {
-      throw mismatch("previous version", ZeroHash, context.previousRecordId);
+    return { recordId, context, superseded: batched.superseded };
+  }
+  const stored = await contracts.records.recordOf(recordId);
+  const superseded = stored.superseded;
+  if (stored.version === 0n) throw new IntegrityError(recordId, "no record with this hash is anchored");
+  if (stored.patient !== context.patient) throw mismatch("patient", stored.patient, context.patient);
+  if (Number(stored.dataClass) !== context.dataClass) throw mismatch("data class", stored.dataClass, context.dataClass);
+  if (Number(stored.version) !== context.version) throw mismatch("version", stored.version, context.version);
+  const provider = await contracts.ledger.partyAt(stored.providerIndex);
+  if (provider !== context.provider) throw mismatch("provider", provider, context.provider);
+  if (context.version > 1) {
+    // Version 2 of a batched record continues the batch provider's claim, not any separate anchor.
+    const previous =
+      context.version === 2 && (await amendedFromBatch(contracts, recordId))
+        ? await contracts.records.batchedRecordOf(stored.providerIndex, context.previousRecordId)
+        : await contracts.records.recordOf(context.previousRecordId);
+    if (
+      Number(previous.version) !== context.version - 1 ||
+      !previous.superseded ||
+      previous.patient !== context.patient ||
+      previous.providerIndex !== stored.providerIndex
+    ) {
+      throw new IntegrityError(
+        recordId,
+        `its previous version ${context.previousRecordId} is not the anchored predecessor`,
+      );
     }
+    const anchor = await anchorEventOf(contracts, recordId);
+    if (anchor && anchor.supersedes !== context.previousRecordId) {
+      throw mismatch("previous version", anchor.supersedes, context.previousRecordId);
+    }
+  } else if (context.previousRecordId !== ZeroHash) {
+    throw mismatch("previous version", ZeroHash, context.previousRecordId);
   }
   return { recordId, context, superseded };
 }

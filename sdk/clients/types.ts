@@ -10,6 +10,19 @@ export interface Consent {
   validUntil: number;
 }
 
+/**
+ * What a grant or an approval would change for one grantee, as the chain stands now: the consent in
+ * force or scheduled (`before`, undefined when none has not ended), the one that would be stored
+ * (`after`), and whether the transaction would replace `before` (the ledger then emits ConsentReplaced
+ * with it). For an approval, `after` starts at the latest block's time: the mined consent starts at its
+ * own block's.
+ */
+export interface ConsentPreview {
+  before: Consent | undefined;
+  after: Consent;
+  replaces: boolean;
+}
+
 /** What a patient grants; sets by name or code, times as Date or unix seconds. */
 export interface GrantInput {
   grantee: string;

@@ -245,6 +245,31 @@ describe("consent-ledger CLI commands", function () {
       ).to.equal(false);
     });
 
+    it("prints what a grant replaces as it sends, and records it in the result", async function () {
+      const grant = (classes: string) => [
+        "patient",
+        "grant",
+        "--grantee",
+        suite.address.otherResearcher,
+        "--classes",
+        classes,
+        "--purposes",
+        "TREAT",
+        "--until",
+        "30d",
+      ];
+      const first = ok(await suite.run("patient", grant("LAB_RESULT,IMAGING"), { cwd: work }));
+      expect(first.stderr).to.match(/New consent for 0x15d3…6A65: LAB_RESULT,IMAGING for TREAT, now → /);
+      expect(first.stdout).to.match(/replaced\s+nothing in force/);
+
+      const second = ok(await suite.run("patient", ["--json", ...grant("IMAGING")], { cwd: work }));
+      expect(second.stderr).to.match(/Replaces 0x15d3…6A65's consent: LAB_RESULT,IMAGING for TREAT, .* → .*\n\s+with: IMAGING for TREAT, now → /);
+      const result = JSON.parse(second.stdout) as { dataClasses: string[]; replaced: { dataClasses: string[] } | null };
+      expect(result.dataClasses).to.deep.equal(["IMAGING"]);
+      expect(result.replaced?.dataClasses).to.deep.equal(["LAB_RESULT", "IMAGING"]);
+      ok(await suite.run("patient", ["patient", "revoke", "--grantee", suite.address.otherResearcher], { cwd: work }));
+    });
+
     it("lets a delegate act --for the patient, until the patient removes the delegate", async function () {
       ok(
         await suite.run("patient", ["patient", "delegate", "add", suite.address.delegate, "--until", "7d"], {

@@ -420,12 +420,12 @@ describe("AccessRequests", function () {
       expect(
         await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH),
       ).to.equal(true);
-      expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH),
-      ).to.equal(true);
-      expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH),
-      ).to.equal(false);
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.CONDITION, Purpose.HRESCH)).to.equal(
+        true,
+      );
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.HRESCH)).to.equal(
+        false,
+      );
       expect(
         await ledger.hasAccess(patient.address, university.address, DataClass.LAB_RESULT, Purpose.BIORCH),
       ).to.equal(false);
@@ -475,9 +475,9 @@ describe("AccessRequests", function () {
           0,
           now + 1000 * DAY,
         );
-      expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
-      ).to.equal(true);
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
+        true,
+      );
 
       const approvedAt = await minedAt(await ledger.connect(patient).approveRequest(request));
       expect(await ledger.consentOf(patient.address, university.address)).to.deep.equal([
@@ -486,9 +486,9 @@ describe("AccessRequests", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(
-        await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH),
-      ).to.equal(false);
+      expect(await ledger.hasAccess(patient.address, university.address, DataClass.IMAGING, Purpose.BIORCH)).to.equal(
+        false,
+      );
     });
 
     it("reverts with NotPatientOrDelegate for a stranger, the researcher or another patient", async function () {
@@ -1008,6 +1008,10 @@ describe("AccessRequests", function () {
 
       await expect(f.ledger.connect(f.patient).approveRequest(request)).to.emit(f.ledger, "ConsentGranted");
       expect(await labForResearch(f, f.university.address)).to.equal(true);
+      // The approved consent itself now holds the policy back until it ends (a request over it would
+      // replace it); then the policy decides again.
+      expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(false);
+      await time.increase(f.terms.duration + 1);
       expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(true);
       await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
     });
@@ -1026,6 +1030,9 @@ describe("AccessRequests", function () {
           (await time.latest()) + DAY,
         );
 
+      // The grant lifts the revocation's hold; the granted consent holds the policy back until it ends.
+      expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(false);
+      await time.increase(DAY);
       expect(await f.ledger.policyApproves(f.university.address, f.terms)).to.equal(true);
     });
 
@@ -1047,6 +1054,56 @@ describe("AccessRequests", function () {
       await expect(f.ledger.connect(f.university).requestAccess(f.terms)).to.emit(f.ledger, "ConsentGranted");
       expect(await labForResearch(f, f.university.address)).to.equal(true);
     });
+  });
+  // A request whose approval would replace a consent that has not ended changes access the patient
+  // gave: only the patient's side decides it, and the consent's replacement says what it replaced.
+  describe("no silent change of access", function () {
+    async function liveConsentFixture() {
+      const f = await deployLedgerFixture();
+      await f.ledger.connect(f.patient).setPolicy(researchPolicy());
+      const terms = researchTerms({ patient: f.patient.address });
+      await (await f.ledger.connect(f.university).requestAccess(terms)).wait();
+      const live = await f.ledger.consentOf(f.patient.address, f.university.address);
+      // A follow-up the policy matches too, asking for other classes: approving it would narrow access.
+      const followUp = { ...terms, dataClasses: maskOf([DataClass.CONDITION]) };
+      return { ...f, terms, live, followUp };
+    }
+
+    it("leaves a request pending when its researcher holds a consent that has not ended, though the policy matches", async function () {
+      const f = await loadFixture(liveConsentFixture);
+      expect(await f.ledger.policyApproves(f.university.address, f.followUp)).to.equal(false);
+      const tx = f.ledger.connect(f.university).requestAccess(f.followUp);
+      await expect(tx).to.emit(f.ledger, "RequestOpened");
+      await expect(tx).not.to.emit(f.ledger, "ConsentGranted");
+      expect(await requestAccessResult(f.ledger, await tx)).to.include({ approved: false });
+      // The live consent is untouched: still the lab results it gave.
+      expect(await f.ledger.consentOf(f.patient.address, f.university.address)).to.deep.equal(f.live);
+      expect(await labForResearch(f)).to.equal(true);
+    });
+
+    it("records what an approval replaced: ConsentReplaced with the previous terms, then ConsentGranted", async function () {
+      const f = await loadFixture(liveConsentFixture);
+      const request = await openRequest(f.ledger, f.university, f.followUp);
+      const tx = f.ledger.connect(f.patient).approveRequest(request);
+      await expect(tx)
+        .to.emit(f.ledger, "ConsentReplaced")
+        .withArgs(f.patient.address, f.university.address, ...f.live);
+      const receipt = await (await tx).wait();
+      const names = receipt!.logs.map((log) => f.ledger.interface.parseLog(log)?.name);
+      expect(names).to.deep.equal(["RequestApproved", "ConsentReplaced", "ConsentGranted"]);
+      expect(await labForResearch(f)).to.equal(false);
+    });
+
+    it("still approves automatically when the researcher's consent has ended, replacing nothing live", async function () {
+      const f = await loadFixture(liveConsentFixture);
+      await time.increase(f.terms.duration);
+      const tx = f.ledger.connect(f.university).requestAccess(f.followUp);
+      await expect(tx).to.emit(f.ledger, "ConsentGranted");
+      await expect(tx).not.to.emit(f.ledger, "ConsentReplaced");
+    });
+
+    const labForResearch = (f: Awaited<ReturnType<typeof liveConsentFixture>>) =>
+      f.ledger.hasAccess(f.patient.address, f.university.address, DataClass.LAB_RESULT, Purpose.HRESCH);
   });
   // A decision grants the researcher access, so it asks again whether the researcher may hold it: a
   // suspension or lapse after the request was opened must not be approved past.

@@ -390,7 +390,8 @@ async function expectApproved(o: Outcome, label: string) {
   }
 }
 
-async function expectPending(o: Outcome, label: string) {
+/** `consent`: what the researcher holds already, left as it was (default: none). */
+async function expectPending(o: Outcome, label: string, consent: bigint[] = [0n, 0n, 0n, 0n]) {
   const { ledger, patient, researcher } = o;
   expect(o.predicted, `${label}: policyApproves`).to.equal(false);
   expect(o.returned, `${label}: requestAccess returned`).to.deep.equal({ requestId: o.requestId, approved: false });
@@ -403,12 +404,7 @@ async function expectPending(o: Outcome, label: string) {
     o.events.map((e) => e.name),
     `${label}: events`,
   ).to.deep.equal(["RequestOpened"]);
-  expect(await ledger.consentOf(patient.address, researcher.address), `${label}: consent`).to.deep.equal([
-    0n,
-    0n,
-    0n,
-    0n,
-  ]);
+  expect(await ledger.consentOf(patient.address, researcher.address), `${label}: consent`).to.deep.equal(consent);
 }
 
 describe("policy matching", function () {
@@ -462,10 +458,12 @@ describe("policy matching", function () {
       ]);
     });
 
-    it("replaces an earlier consent of the patient to the researcher", async function () {
+    it("leaves the request to the patient when the researcher holds a consent that has not ended", async function () {
+      let earlierUntil = 0;
       const o = await runCase({
         when: "an earlier consent exists",
         setup: async ({ ledger, patient, university }) => {
+          earlierUntil = (await time.latest()) + 1000 * DAY;
           await ledger
             .connect(patient)
             .grant(
@@ -474,14 +472,20 @@ describe("policy matching", function () {
               maskOf([DataClass.IMAGING]),
               maskOf([Purpose.BIORCH]),
               0,
-              (await time.latest()) + 1000 * DAY,
+              earlierUntil,
             );
         },
       });
-      await expectApproved(o, "earlier consent");
+      // Approving would replace that consent (narrowing or widening access): only the patient decides.
+      await expectPending(o, "earlier consent", [
+        BigInt(maskOf([DataClass.IMAGING])),
+        BigInt(maskOf([Purpose.BIORCH])),
+        0n,
+        BigInt(earlierUntil),
+      ]);
       expect(
         await o.ledger.hasAccess(o.patient.address, o.researcher.address, DataClass.IMAGING, Purpose.BIORCH),
-      ).to.equal(false);
+      ).to.equal(true);
     });
   });
 });

@@ -371,7 +371,9 @@ describe("RecordRegistry", function () {
         .withArgs(amended, leaf[1], hospital.address, leaf[2], 2, leaf[0], pointer("bafyamend"));
 
       const { index } = await ledger.partyOf(hospital.address);
-      expect(await records.recordOf(leaf[0])).to.deep.equal([leaf[1], index, 1n, BigInt(leaf[2]), true]);
+      expect(await records.batchedRecordOf(index, leaf[0])).to.deep.equal([leaf[1], index, 1n, BigInt(leaf[2]), true]);
+      // The batched version is the batch provider's, not a separate anchor of these bytes.
+      expect((await records.recordOf(leaf[0])).version).to.equal(0);
       expect(await records.recordOf(amended)).to.deep.equal([leaf[1], index, 2n, BigInt(leaf[2]), false]);
 
       // The chain goes on with amendRecord.
@@ -390,8 +392,9 @@ describe("RecordRegistry", function () {
       )
         .to.be.revertedWithCustomError(records, "RecordAlreadySuperseded")
         .withArgs(leaves[7][0]);
+      // A batched record is amended through its batch only: on its own, its hash names no record.
       await expect(records.connect(hospital).amendRecord(leaves[7][0], idOf("second"), "0x"))
-        .to.be.revertedWithCustomError(records, "RecordAlreadySuperseded")
+        .to.be.revertedWithCustomError(records, "RecordNotFound")
         .withArgs(leaves[7][0]);
     });
 
@@ -461,11 +464,9 @@ describe("RecordRegistry", function () {
       expect((await records.recordOf(leaves[5][0])).version).to.equal(0);
     });
 
-    // Record ids are content hashes, unique among stored records only; a batch manifest is public, so
-    // another provider may anchor the same bytes on its own. That anchor is not the batched record and is
-    // never overwritten: the batch's provider is told the hash is taken (not, wrongly, "superseded"), and
-    // readers, who check the envelope's authenticated provider against the chain, reject the copy. See
-    // docs/threat-model.md, "Anchor squatting".
+    // A batch's records are the batch provider's claim (batchedRecordOf), apart from records anchored on
+    // their own (recordOf): a separate anchor of a leaf's bytes, before or after the batch, is another
+    // record. See docs/threat-model.md, "Anchor squatting", and the squatting context below.
     it("refuses to store a batched record with no patient or an unknown class, as anchorRecord would", async function () {
       const { records, hospital, patient } = await loadFixture(anchoredBatchFixture);
       const bad: RecordLeaf[] = [
@@ -474,10 +475,14 @@ describe("RecordRegistry", function () {
       ];
       const tree = StandardMerkleTree.of(bad, ["bytes32", "address", "uint8"]);
       await records.connect(hospital).anchorBatch(tree.root, 2, "0x");
-      await expect(records.connect(hospital).amendBatchedRecord(tree.root, batched(bad[0]), tree.getProof(0), idOf("x"), "0x"))
+      await expect(
+        records.connect(hospital).amendBatchedRecord(tree.root, batched(bad[0]), tree.getProof(0), idOf("x"), "0x"),
+      )
         .to.be.revertedWithCustomError(records, "InvalidPatient")
         .withArgs(ZeroAddress);
-      await expect(records.connect(hospital).amendBatchedRecord(tree.root, batched(bad[1]), tree.getProof(1), idOf("y"), "0x"))
+      await expect(
+        records.connect(hospital).amendBatchedRecord(tree.root, batched(bad[1]), tree.getProof(1), idOf("y"), "0x"),
+      )
         .to.be.revertedWithCustomError(records, "UnknownRecordDataClass")
         .withArgs(15);
     });
@@ -485,19 +490,98 @@ describe("RecordRegistry", function () {
     it("reverts with InvalidContentHash when the batched record named has a zero hash", async function () {
       const { records, hospital, tree, leaves } = await loadFixture(anchoredBatchFixture);
       const zeroLeaf = batched([ZeroHash, leaves[0][1], leaves[0][2]] as RecordLeaf);
-      await expect(records.connect(hospital).amendBatchedRecord(tree.root, zeroLeaf, tree.getProof(0), idOf("fix"), "0x"))
+      await expect(
+        records.connect(hospital).amendBatchedRecord(tree.root, zeroLeaf, tree.getProof(0), idOf("fix"), "0x"),
+      )
         .to.be.revertedWithCustomError(records, "InvalidContentHash")
         .withArgs(ZeroHash);
     });
 
-    it("refuses, as RecordAlreadyAnchored, to amend a batched record whose bytes another provider anchored", async function () {
-      const { records, hospital, lab, tree, leaves } = await loadFixture(anchoredBatchFixture);
-      const leaf = leaves[9];
-      await records.connect(lab).anchorRecord(leaf[1], leaf[0], leaf[2], "0x");
+    context("when another provider anchors a batched record's bytes on its own (squatting)", function () {
+      async function squattedFixture() {
+        const fixture = await anchoredBatchFixture();
+        const { records, ledger, hospital, lab, leaves, otherPatient } = fixture;
+        const leaf = leaves[9];
+        // The squatter copies the leaf's hash, with another patient for good measure.
+        await records.connect(lab).anchorRecord(otherPatient.address, leaf[0], DataClass.IMAGING, "0x");
+        const hospitalIndex = (await ledger.partyOf(hospital.address)).index;
+        const labIndex = (await ledger.partyOf(lab.address)).index;
+        return { ...fixture, leaf, hospitalIndex, labIndex };
+      }
+
+      it("lets the batch's provider amend the batched record all the same", async function () {
+        const { records, hospital, tree, leaf, hospitalIndex } = await loadFixture(squattedFixture);
+        const v2 = idOf("batched ciphertext #9, version 2");
+        await expect(records.connect(hospital).amendBatchedRecord(tree.root, batched(leaf), tree.getProof(9), v2, "0x"))
+          .to.emit(records, "BatchedRecordAmended")
+          .withArgs(tree.root, leaf[0], v2)
+          .and.to.emit(records, "RecordAnchored")
+          .withArgs(v2, leaf[1], hospital.address, leaf[2], 2, leaf[0], "0x");
+        expect(await records.batchedRecordOf(hospitalIndex, leaf[0])).to.deep.equal([
+          leaf[1],
+          hospitalIndex,
+          1n,
+          BigInt(leaf[2]),
+          true,
+        ]);
+        expect(await records.recordOf(v2)).to.deep.equal([leaf[1], hospitalIndex, 2n, BigInt(leaf[2]), false]);
+      });
+
+      it("leaves the squatter's anchor a record of its own, which cannot touch the batched record", async function () {
+        const { records, hospital, lab, otherPatient, tree, leaf, hospitalIndex, labIndex } =
+          await loadFixture(squattedFixture);
+        await records
+          .connect(hospital)
+          .amendBatchedRecord(tree.root, batched(leaf), tree.getProof(9), idOf("v2"), "0x");
+        // Its own record, unchanged by the batch's amendment; amending it makes no version of the batch's.
+        expect(await records.recordOf(leaf[0])).to.deep.equal([
+          otherPatient.address,
+          labIndex,
+          1n,
+          BigInt(DataClass.IMAGING),
+          false,
+        ]);
+        await records.connect(lab).amendRecord(leaf[0], idOf("squatter v2"), "0x");
+        expect(await records.batchedRecordOf(hospitalIndex, leaf[0])).to.deep.equal([
+          leaf[1],
+          hospitalIndex,
+          1n,
+          BigInt(leaf[2]),
+          true,
+        ]);
+        expect((await records.batchedRecordOf(labIndex, leaf[0])).version).to.equal(0);
+        // And it cannot amend the batched record: the batch is not its own.
+        await expect(
+          records.connect(lab).amendBatchedRecord(tree.root, batched(leaf), tree.getProof(9), idOf("x"), "0x"),
+        )
+          .to.be.revertedWithCustomError(records, "NotRecordProvider")
+          .withArgs(leaf[0], lab.address);
+      });
+
+      it("lets a squatter's own batch of the same bytes make only a record of its own", async function () {
+        const { records, hospital, lab, tree, leaf, hospitalIndex, labIndex } = await loadFixture(squattedFixture);
+        const copy = StandardMerkleTree.of([leaf, [idOf("filler"), leaf[1], 0] as RecordLeaf], RECORD_LEAF);
+        await records.connect(lab).anchorBatch(copy.root, 2, "0x");
+        await records.connect(lab).amendBatchedRecord(copy.root, batched(leaf), copy.getProof(0), idOf("lab v2"), "0x");
+        expect((await records.batchedRecordOf(labIndex, leaf[0])).providerIndex).to.equal(labIndex);
+        // The hospital's claim is untouched and still amendable by the hospital alone.
+        await records
+          .connect(hospital)
+          .amendBatchedRecord(tree.root, batched(leaf), tree.getProof(9), idOf("v2"), "0x");
+        expect((await records.batchedRecordOf(hospitalIndex, leaf[0])).superseded).to.equal(true);
+      });
+    });
+
+    it("refuses a second chain from the same bytes in another batch of the same provider", async function () {
+      const { records, hospital, tree, leaves } = await loadFixture(anchoredBatchFixture);
+      const leaf = leaves[3];
+      const again = StandardMerkleTree.of([leaf, [idOf("filler"), leaf[1], 0] as RecordLeaf], RECORD_LEAF);
+      await records.connect(hospital).anchorBatch(again.root, 2, "0x");
+      await records.connect(hospital).amendBatchedRecord(tree.root, batched(leaf), tree.getProof(3), idOf("v2"), "0x");
       await expect(
-        records.connect(hospital).amendBatchedRecord(tree.root, batched(leaf), tree.getProof(9), idOf("fix"), "0x"),
+        records.connect(hospital).amendBatchedRecord(again.root, batched(leaf), again.getProof(0), idOf("fork"), "0x"),
       )
-        .to.be.revertedWithCustomError(records, "RecordAlreadyAnchored")
+        .to.be.revertedWithCustomError(records, "RecordAlreadySuperseded")
         .withArgs(leaf[0]);
     });
 

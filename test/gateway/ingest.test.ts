@@ -106,6 +106,45 @@ describe("the custodian gateway: ingest and tampering", function () {
       expect(opened.release.batch?.root).to.equal(batch.root);
     });
 
+    it("goes by the batch's claim for batched records whose bytes another provider anchored on its own", async function () {
+      const batch = await (
+        await hospital.provider.publishBatch([
+          { patient: setup.signers.patient.address, dataClass: "LAB_RESULT", payload: labObservation("squat-1", 61) },
+          {
+            patient: setup.signers.patient.address,
+            dataClass: "CONDITION",
+            payload: { resourceType: "Condition", id: "squat-2" },
+          },
+        ])
+      ).wait();
+      const [copied, moved] = batch.records;
+      // The lab squats both leaves: one with the batch's patient and class, one with another patient.
+      const lab = await setup.as(setup.signers.lab);
+      await (
+        await lab.records.anchorRecord(setup.signers.patient.address, copied.recordId, DataClass.LAB_RESULT, "0x")
+      ).wait();
+      await (
+        await lab.records.anchorRecord(setup.signers.lab.address, moved.recordId, DataClass.CONDITION, "0x")
+      ).wait();
+
+      // The batch's provider can still deposit, and readers are released the batch's records.
+      await hospital.custodian.depositKey(copied);
+      await hospital.custodian.depositKey(moved);
+      const first = await reader.gateway.fetchRecord({
+        recordId: copied.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
+      expect(first.resource).to.deep.equal(labObservation("squat-1", 61));
+      const second = await reader.gateway.fetchRecord({
+        recordId: moved.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
+      expect(second.resource).to.deep.equal({ resourceType: "Condition", id: "squat-2" });
+      expect(second.release.batch?.root).to.equal(batch.root);
+    });
+
     it("refuses a record another provider anchored", async function () {
       const labStore = new MemoryBlobStore();
       const lab = new ProviderClient(await setup.as(setup.signers.lab), setup.signers.lab, labStore);

@@ -97,6 +97,48 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
     expect(stored.validUntil).to.equal(terms.validUntil);
   }
 
+  // No silent change of access (#12, point 2): a grant over a consent that has not ended says what it
+  // replaced, in the same transaction, right before its own ConsentGranted.
+  context("when a consent that has not ended is replaced", function () {
+    it("emits ConsentReplaced with the previous terms, then ConsentGranted with the new ones", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const now = await time.latest();
+      const before = treatmentTerms(f.hospital.address, now + 30 * DAY);
+      await f.ledger
+        .connect(f.patient)
+        .grant(f.patient.address, before.grantee, before.dataClasses, before.purposes, 0, before.validUntil);
+      // Narrower: vital signs only, from tomorrow.
+      const after = { ...before, dataClasses: maskOf([DataClass.VITAL_SIGNS]), validFrom: now + DAY };
+
+      const receipt = await (await route(f, f.patient, f.patient.address, after)).wait();
+      const events = receipt!.logs
+        .map((log) => f.ledger.interface.parseLog(log)!)
+        .filter((e) => e.name.startsWith("Consent"));
+      expect(events.map((e) => e.name)).to.deep.equal(["ConsentReplaced", "ConsentGranted"]);
+      expect(Array.from(events[0].args)).to.deep.equal([
+        f.patient.address,
+        before.grantee,
+        BigInt(before.dataClasses),
+        BigInt(before.purposes),
+        0n,
+        BigInt(before.validUntil),
+      ]);
+      await consentIsStored(f, f.patient.address, after);
+    });
+
+    it("emits no ConsentReplaced over no consent, an ended one, or a revocation", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const now = await time.latest();
+      const terms = treatmentTerms(f.hospital.address, now + 30 * DAY);
+      await expect(route(f, f.patient, f.patient.address, terms)).not.to.emit(f.ledger, "ConsentReplaced");
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
+      await expect(route(f, f.patient, f.patient.address, terms)).not.to.emit(f.ledger, "ConsentReplaced");
+      await time.increaseTo(now + 30 * DAY);
+      const later = treatmentTerms(f.hospital.address, now + 60 * DAY);
+      await expect(route(f, f.patient, f.patient.address, later)).not.to.emit(f.ledger, "ConsentReplaced");
+    });
+  });
+
   context("when the patient grants", function () {
     it("stores the consent and emits ConsentGranted naming the patient as actor", async function () {
       const f = await loadFixture(deployLedgerFixture);

@@ -345,7 +345,9 @@ export class ConsentModel {
     if (terms.validUntil <= terms.validFrom || terms.validUntil <= now) {
       revert("InvalidValidity", terms.validFrom, terms.validUntil);
     }
-    // One consent per patient and grantee: a new grant replaces the old one whole.
+    // One consent per patient and grantee: a new grant replaces the old one whole, and says what a
+    // consent that had not ended was (#12, point 2).
+    const previous = this.consents.get(pair(patient, terms.grantee));
     this.consents.set(pair(patient, terms.grantee), {
       dataClasses: terms.dataClasses,
       purposes: terms.purposes,
@@ -353,6 +355,17 @@ export class ConsentModel {
       validUntil: terms.validUntil,
     });
     this.revoked.delete(pair(patient, terms.grantee));
+    if (previous !== undefined && previous.validUntil > now) {
+      this.emit(
+        "ConsentReplaced",
+        patient,
+        terms.grantee,
+        previous.dataClasses,
+        previous.purposes,
+        previous.validFrom,
+        previous.validUntil,
+      );
+    }
     this.emit(
       "ConsentGranted",
       patient,
@@ -509,11 +522,20 @@ export class ConsentModel {
     return true;
   }
 
+  /**
+   * Whether a standing policy leaves a request of `grantee` to the patient: revoked since the patient's
+   * side last granted, or holding a consent that has not ended (approving would replace it).
+   */
+  private holdsBackPolicy(patient: string, grantee: string, now: number): boolean {
+    const consent = this.consents.get(pair(patient, grantee));
+    return this.revoked.has(pair(patient, grantee)) || (consent !== undefined && consent.validUntil > now);
+  }
+
   /** IAccessRequests.policyApproves: false for a researcher not live; reverts for invalid terms. */
   policyApproves(researcher: string, terms: RequestTerms, now: number): boolean {
     if (!this.isAccredited(researcher, Role.RESEARCHER, now)) return false;
     this.validateTerms(researcher, terms);
-    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
+    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
   }
 
   /** Opens a request; grants at once when the patient's policy approves. Returns the request. */
@@ -524,7 +546,7 @@ export class ConsentModel {
     const requestId = requestIdOf(request);
     if (this.requests.has(requestId)) revert("RequestAlreadyExists", requestId);
     const expiresAt = now + this.params.requestTtl;
-    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.revoked.has(pair(terms.patient, researcher));
+    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
     // Stored only while it waits for the patient.
     if (!approved) this.requests.set(requestId, { expiresAt, request });
     this.requestLog.push(request);

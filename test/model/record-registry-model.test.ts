@@ -5,8 +5,9 @@
  *
  *   - every operation reverted exactly when the model says, with the custom error it names, and emitted
  *     exactly the events it expects;
- *   - recordOf of every id in play and batchOf of every root equal the model;
- *   - from the chain alone (docs/testing.md ("Invariants") I6): a stored record never changes, except `superseded`
+ *   - recordOf of every id in play, batchOf of every root and batchedRecordOf of every leaf for every
+ *     batch provider equal the model;
+ *   - from the chain alone (README.md ("Invariants") I6): a stored record never changes, except `superseded`
  *     going false → true; nothing stored is ever deleted; every amendment is version n + 1 of the same
  *     patient and class, and marks version n superseded.
  *
@@ -230,6 +231,7 @@ async function expectSame(
     .map((log) => {
       const parsed = run.f.records.interface.parseLog(log)!;
       const args = Array.from(parsed.args);
+      if (parsed.name === "BatchedRecordAmended") return [parsed.name, args];
       // The pointer / manifest (last argument) is calldata passed through: checked on its own.
       if (args[args.length - 1] !== pointer) throw new Mismatch(`${label}: ${parsed.name} carries ${String(args[args.length - 1])}, sent ${pointer}`);
       return [parsed.name, args.slice(0, -1)];
@@ -335,6 +337,11 @@ async function check(run: Run, where: string): Promise<void> {
     ...IDS.map((recordId) => ({ target: run.registryAddress, iface, fn: "recordOf", args: [recordId] })),
     ...run.trees.map((tree) => ({ target: run.registryAddress, iface, fn: "batchOf", args: [tree.root] })),
   ];
+  // Batched records live apart from recordOf, keyed by the batch's provider (#12, point 7).
+  const leafHashes = [...new Set(TREES.flat().map(([h]) => h))];
+  const batchProviders = [...new Set([...run.registry.batches.values()].map((b) => b.providerIndex))];
+  const batchedKeys = batchProviders.flatMap((p) => leafHashes.map((h) => [p, h] as const));
+  calls.push(...batchedKeys.map((args) => ({ target: run.registryAddress, iface, fn: "batchedRecordOf", args: [...args] })));
   const reading = await readAll(calls);
   const values = reading.results.map((r, i) => {
     if (!r.ok) throw new Mismatch(`${where}: ${calls[i].fn} reverted`);
@@ -357,6 +364,11 @@ async function check(run: Run, where: string): Promise<void> {
     const b = run.registry.batchOf(tree.root);
     if (!same(got, [b.providerIndex, b.recordCount, b.anchoredAt])) throw new Mismatch(`${where}: batchOf(${j}) is ${show(got)}`);
   }
+  for (const [k, [p, h]] of batchedKeys.entries()) {
+    const got = values[IDS.length + run.trees.length + k];
+    const want = recordTuple(run.registry.batchedRecordOf(p, h));
+    if (!same(got, want)) throw new Mismatch(`${where}: batchedRecordOf(${p}, ${name(IDS.indexOf(h))}) is ${show(got)}, the model says ${show(want)}`);
+  }
 }
 
 /** I6 for the version chains, from events: every amendment is version n + 1 of the same patient and class. */
@@ -365,15 +377,26 @@ async function checkChains(run: Run, where: string): Promise<void> {
   const iface = run.f.records.interface as unknown as Interface;
   const amended = events.filter((e) => e.args.supersedes !== ZeroHash);
   if (amended.length === 0) return;
-  const ids = [...new Set(amended.flatMap((e) => [e.args.recordId, e.args.supersedes]))];
+  // A batched predecessor is the batch provider's (batchedRecordOf), named by BatchedRecordAmended.
+  const fromBatch = new Set(
+    (await run.f.records.queryFilter(run.f.records.filters.BatchedRecordAmended())).map((e) => e.args.recordId as string),
+  );
+  const ids = [...new Set(amended.map((e) => e.args.recordId as string))];
   const reading = await readAll(ids.map((recordId) => ({ target: run.registryAddress, iface, fn: "recordOf", args: [recordId] })));
   const record = new Map(ids.map((recordId, i) => [recordId, (reading.results[i] as { values: unknown[] }).values[0] as unknown[]]));
-  for (const e of amended) {
+  const prevCalls: ViewCall[] = amended.map((e) =>
+    fromBatch.has(e.args.recordId)
+      ? { target: run.registryAddress, iface, fn: "batchedRecordOf", args: [record.get(e.args.recordId)![1], e.args.supersedes] }
+      : { target: run.registryAddress, iface, fn: "recordOf", args: [e.args.supersedes] },
+  );
+  const prevReading = await readAll(prevCalls);
+  for (const [i, e] of amended.entries()) {
     const next = record.get(e.args.recordId)!;
-    const prev = record.get(e.args.supersedes)!;
+    const prev = (prevReading.results[i] as { values: unknown[] }).values[0] as unknown[];
     const ok =
       BigInt(next[2] as bigint) === BigInt(prev[2] as bigint) + 1n &&
       next[0] === prev[0] &&
+      BigInt(next[1] as bigint) === BigInt(prev[1] as bigint) &&
       BigInt(next[3] as bigint) === BigInt(prev[3] as bigint) &&
       prev[4] === true;
     if (!ok) throw new Mismatch(`${where}: I6 broken, ${e.args.recordId} (${show(next)}) does not continue ${e.args.supersedes} (${show(prev)})`);

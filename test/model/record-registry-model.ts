@@ -54,8 +54,8 @@ const UINT32_MAX = 2 ** 32 - 1;
 
 export class RecordRegistryModel {
   records = new Map<string, RecordState>();
-  /** Record ids stored by a batch amendment (the contract's internal bit 240). */
-  fromBatch = new Set<string>();
+  /** Batched versions stored by their amendment, keyed `${batch provider index}:${content hash}`. */
+  batched = new Map<string, RecordState>();
   batches = new Map<string, BatchState>();
   events: ModelEvent[] = [];
 
@@ -64,13 +64,17 @@ export class RecordRegistryModel {
   clone(requireProvider: RequireProvider = this.requireProvider): RecordRegistryModel {
     const copy = new RecordRegistryModel(requireProvider);
     copy.records = new Map([...this.records].map(([k, v]) => [k, { ...v }]));
-    copy.fromBatch = new Set(this.fromBatch);
+    copy.batched = new Map([...this.batched].map(([k, v]) => [k, { ...v }]));
     copy.batches = new Map([...this.batches].map(([k, v]) => [k, { ...v }]));
     return copy;
   }
 
   recordOf(id: string): RecordState {
     return this.records.get(id.toLowerCase()) ?? { patient: ZeroAddress, providerIndex: 0, version: 0, dataClass: 0, superseded: false };
+  }
+
+  batchedRecordOf(providerIndex: number, contentHash: string): RecordState {
+    return this.batched.get(`${providerIndex}:${contentHash.toLowerCase()}`) ?? this.recordOf(ZeroHash);
   }
 
   batchOf(root: string): BatchState {
@@ -125,15 +129,15 @@ export class RecordRegistryModel {
     if (batch.providerIndex !== providerIndex) revert("NotRecordProvider", previous.contentHash, caller);
     if (previous.contentHash === ZeroHash) revert("InvalidContentHash", previous.contentHash);
     if (!proofValid) revert("InvalidBatchProof", root, previous.contentHash);
-    const id = previous.contentHash.toLowerCase();
-    if (this.records.has(id)) {
-      // Stored by an earlier batch amendment: amended already. Stored otherwise: someone's separate anchor
-      // of the same bytes, which this batch must not overwrite.
-      if (this.fromBatch.has(id)) revert("RecordAlreadySuperseded", previous.contentHash);
-      revert("RecordAlreadyAnchored", previous.contentHash);
-    }
-    const batched: RecordState = { patient: previous.patient, providerIndex: batch.providerIndex, version: 1, dataClass: previous.dataClass, superseded: false };
-    this.amend(caller, previous.contentHash, batched, providerIndex, contentHash);
-    this.fromBatch.add(id);
+    // A provider's batched records are its own namespace: a separate anchor of the same bytes is another
+    // record and does not stand in the way; the same bytes in two of its batches are one record.
+    const key = `${batch.providerIndex}:${previous.contentHash.toLowerCase()}`;
+    if (this.batched.has(key)) revert("RecordAlreadySuperseded", previous.contentHash);
+    if (contentHash.toLowerCase() === previous.contentHash.toLowerCase()) revert("RecordAlreadyAnchored", contentHash);
+    const batched: RecordState = { patient: previous.patient, providerIndex: batch.providerIndex, version: 1, dataClass: previous.dataClass, superseded: true };
+    this.batched.set(key, batched);
+    this.events.push({ name: "BatchedRecordAmended", args: [root, previous.contentHash, contentHash] });
+    this.store(contentHash, { ...batched, version: 2, superseded: false });
+    this.events.push({ name: "RecordAnchored", args: [contentHash, previous.patient, caller, previous.dataClass, 2, previous.contentHash] });
   }
 }
