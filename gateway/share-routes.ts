@@ -20,14 +20,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { getAddress } from "ethers";
 
-import { purposeCode } from "../sdk/args";
-import type { LedgerContracts } from "../sdk/chain/connect";
-import { bytesToHex, hexToBytes } from "../sdk/crypto/bytes";
-import { parseEnvelope, recordIdOf } from "../sdk/crypto/envelope";
-import { ConsentLedgerError, WrongRecipientKeyError, unwrapKeyShare, wrapKeyShare } from "../sdk/index";
-import type { EncryptionKeyPair } from "../sdk/index";
+import {
+  bytesToHex,
+  ConsentLedgerError,
+  hexToBytes,
+  parseEnvelope,
+  purposeCode,
+  recordIdFromCid,
+  recordIdOf,
+  unwrapKeyShare,
+  wrapKeyShare,
+  WrongRecipientKeyError,
+  type BlobStore,
+  type EncryptionKeyPair,
+  type LedgerContracts,
+} from "../sdk/index";
 import { nodeX25519 } from "../sdk/node";
-import { recordIdFromCid, type BlobStore } from "../sdk/storage/blob-store";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
 import { authorizeIngest, authorizeRelease, basisName, purposeName } from "./authorize";

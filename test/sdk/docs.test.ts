@@ -1,8 +1,8 @@
 /**
- * What README.md tells an outside client, checked against the code: the EIP-712 domains, SDK examples
- * that import the package (not a repository path), and one way to open an FsBlobStore.
+ * What README.md and docs/ tell an outside client, checked against the code: the EIP-712 domains, SDK
+ * examples that import the package (not a repository path), and one way to open an FsBlobStore.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
@@ -11,10 +11,19 @@ import { expect } from "chai";
 import { GATEWAY_LOGIN_DOMAIN_NAME, GATEWAY_LOGIN_DOMAIN_VERSION } from "../../sdk/index";
 import { deployLedgerFixture } from "../helpers/fixtures";
 
-const README = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+const ROOT = path.resolve(__dirname, "../..");
+const DOCS = path.join(ROOT, "docs");
+/** README.md and every guide in docs/, as one text. */
+const README = [
+  readFileSync(path.join(ROOT, "README.md"), "utf8"),
+  ...readdirSync(DOCS)
+    .filter((name) => name.endsWith(".md"))
+    .sort()
+    .map((name) => readFileSync(path.join(DOCS, name), "utf8")),
+].join("\n");
 const tsBlocks = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
 
-describe("README.md, for a client written from the docs", function () {
+describe("README.md and docs/, for a client written from the docs", function () {
   it("names the ledger's EIP-712 domain as the contract reports it", async function () {
     const { ledger } = await loadFixture(deployLedgerFixture);
     const domain = await ledger.eip712Domain();
