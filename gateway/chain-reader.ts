@@ -137,7 +137,8 @@ export class ChainReader {
       const { providerIndex } = (await this.call(this.records, registry, "batchOf", [batch.root], block)) as {
         providerIndex: bigint;
       };
-      const stored = (await this.call(this.records, registry, "batchedRecordOf", [providerIndex, record.recordId], block)) as {
+      // A number, not a bigint: the call's arguments are also its cache key, which JSON cannot hold bigints in.
+      const stored = (await this.call(this.records, registry, "batchedRecordOf", [Number(providerIndex), record.recordId], block)) as {
         superseded: boolean;
       };
       return stored.superseded;

@@ -351,7 +351,10 @@ export class PatientClient {
     extra: Partial<SignedConsent>,
   ): Promise<SignedConsent> {
     const signer = await this.signer.getAddress();
-    const now = Math.floor(Date.now() / 1000);
+    // The ledger judges the deadline by its own clock, the latest block's time, which need not be the
+    // wall clock (a test chain moved forward, a chain with late blocks): the default hour counts from it.
+    const latest = options.deadline === undefined ? await this.contracts.provider.getBlock("latest") : null;
+    const now = latest?.timestamp ?? Math.floor(Date.now() / 1000);
     const deadline = toUnixSeconds(options.deadline, "deadline", now + 3600);
     const nonce = options.nonce ?? (await this.nextNonce(signer));
     const ledger = await this.contracts.ledger.getAddress();
