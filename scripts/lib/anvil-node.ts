@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 
-import { exited, freePort, killGroup, killOnExit, rpc, type LocalNode } from "./local-node";
+import { awaitNode, freePort, type LocalNode } from "./local-node";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -24,49 +24,19 @@ export function anvilBinary(): string {
   return path.join(path.dirname(packageJson), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
 }
 
-/** Starts anvil on 127.0.0.1 (a free port) and waits until it answers. */
-export async function startAnvilNode(options: { port?: number; timeoutMs?: number } = {}): Promise<LocalNode> {
+/**
+ * Starts anvil on 127.0.0.1 (a free port) and waits until it answers. `args` are passed on after the
+ * defaults (e.g. `--disable-code-size-limit`).
+ */
+export async function startAnvilNode(
+  options: { port?: number; timeoutMs?: number; args?: readonly string[] } = {},
+): Promise<LocalNode> {
   const port = options.port || (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     anvilBinary(),
-    ["--host", "127.0.0.1", "--port", String(port), "--chain-id", "31337", "--silent"],
+    ["--host", "127.0.0.1", "--port", String(port), "--chain-id", "31337", "--silent", ...(options.args ?? [])],
     { cwd: REPO_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString("utf8").split("\n"));
-    if (lines.length > 200) lines.splice(0, lines.length - 200);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const unwatch = killOnExit(child);
-  const node: LocalNode = {
-    url,
-    port,
-    child,
-    output: () => lines.join("\n"),
-    async stop() {
-      unwatch();
-      killGroup(child);
-      await exited(child);
-    },
-  };
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      unwatch();
-      throw new Error(`anvil exited (${child.exitCode ?? child.signalCode}) before answering:\n${node.output()}`);
-    }
-    try {
-      await rpc(url, "eth_chainId", [], 1000);
-      return node;
-    } catch {
-      if (Date.now() > deadline) {
-        await node.stop();
-        throw new Error(`anvil did not answer on ${url}:\n${node.output()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  return awaitNode(child, { name: "anvil", url, port, timeoutMs: options.timeoutMs ?? 30_000, pollMs: 100 });
 }

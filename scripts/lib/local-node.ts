@@ -109,6 +109,55 @@ export function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
+ * Watches a node process just spawned (detached, its output piped) until it answers eth_chainId at
+ * `url`: keeps its last 200 lines of output for error messages, kills its process group on stop() and
+ * at this process's exit, and fails with that output when it exits first or does not answer within
+ * `timeoutMs`. Shared by the hardhat and anvil starters.
+ */
+export async function awaitNode(
+  child: ChildProcess,
+  options: { name: string; url: string; port: number; timeoutMs: number; pollMs: number },
+): Promise<LocalNode> {
+  const { name, url, port, timeoutMs, pollMs } = options;
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString("utf8").split("\n"));
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const unwatch = killOnExit(child);
+  const node: LocalNode = {
+    url,
+    port,
+    child,
+    output: () => lines.join("\n"),
+    async stop() {
+      unwatch();
+      killGroup(child);
+      await exited(child);
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      unwatch();
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before answering:\n${node.output()}`);
+    }
+    try {
+      await rpc(url, "eth_chainId", [], 1000);
+      return node;
+    } catch {
+      if (Date.now() > deadline) {
+        await node.stop();
+        throw new Error(`${name} did not answer on ${url} within ${timeoutMs} ms:\n${node.output()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+}
+
+/**
  * Starts `hardhat node` on 127.0.0.1:`port` (a free port when none is given) and waits (up to
  * `timeoutMs`) until it answers. A given port that is taken is refused with what to do instead.
  */
@@ -130,47 +179,7 @@ export async function startLocalNode(options: { port?: number; timeoutMs?: numbe
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString("utf8").split("\n"));
-    if (lines.length > 200) lines.splice(0, lines.length - 200);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const unwatch = killOnExit(child);
-
-  const node: LocalNode = {
-    url,
-    port,
-    child,
-    output: () => lines.join("\n"),
-    async stop() {
-      unwatch();
-      killGroup(child);
-      await exited(child);
-    },
-  };
-
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      unwatch();
-      throw new Error(
-        `hardhat node exited (${child.exitCode ?? child.signalCode}) before answering:\n${node.output()}`,
-      );
-    }
-    try {
-      await rpc(url, "eth_chainId", [], 1000);
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await node.stop();
-        throw new Error(`hardhat node did not answer on ${url} within ${timeoutMs} ms:\n${node.output()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  const node = await awaitNode(child, { name: "hardhat node", url, port, timeoutMs: options.timeoutMs ?? 60_000, pollMs: 200 });
   await rpc(url, "hardhat_setLoggingEnabled", [false]).catch(() => undefined);
   return node;
 }

@@ -4,9 +4,6 @@
  * Hardhat's network cannot change its chain id while running; Foundry's anvil can (`anvil_setChainId`),
  * so this file starts anvil from the npm package `@foundry-rs/anvil` and deploys the ledger there.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-
 import { expect } from "chai";
 import hre from "hardhat";
 import { type ContractTransactionResponse, HDNodeWallet, JsonRpcProvider, Wallet } from "ethers";
@@ -15,7 +12,8 @@ import { DataClass, Purpose, maskOf } from "../../sdk/codes";
 import { ConsentLedger__factory } from "../../typechain-types/factories/contracts/ConsentLedger__factory";
 import type { ConsentLedger } from "../../typechain-types/contracts/ConsentLedger";
 import { DAY, LEDGER_PARAMS } from "../helpers/fixtures";
-import { exited, freePort, killGroup, killOnExit, rpc } from "../helpers/local-node";
+import { startAnvilNode } from "../../scripts/lib/anvil-node";
+import { rpc } from "../helpers/local-node";
 import { signGrant } from "../helpers/signatures";
 
 /** anvil's default development mnemonic (Hardhat's too): public test keys, never for real funds. */
@@ -28,49 +26,12 @@ function underCoverage(): boolean {
   return (hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING === true;
 }
 
-async function startAnvil(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const binary = path.resolve(__dirname, "..", "..", "node_modules", ".bin", "anvil");
-  const child = spawn(
-    binary,
-    [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--chain-id",
-      String(ORIGINAL_CHAIN_ID),
-      "--silent",
-      // Under `npm run coverage` the bindings carry solidity-coverage's instrumented bytecode, which is
-      // past EIP-170's limit; only then is anvil told to allow it (the real ledger is measured under the
-      // limit by the gas snapshot's bytecode sizes).
-      ...(underCoverage() ? ["--disable-code-size-limit"] : []),
-    ],
-    {
-      detached: true,
-      stdio: "ignore",
-    },
-  );
-  const unwatch = killOnExit(child);
-  const stop = async () => {
-    unwatch();
-    killGroup(child);
-    await exited(child);
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await rpc(url, "eth_chainId", [], 1000);
-      return { url, stop };
-    } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await stop();
-        throw new Error(`anvil did not answer on ${url}: ${String(error)}`, { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+/** anvil with the ledger's chain id (31337, as startAnvilNode sets it). */
+function startAnvil() {
+  // Under `npm run coverage` the bindings carry solidity-coverage's instrumented bytecode, which is past
+  // EIP-170's limit; only then is anvil told to allow it (the real ledger is measured under the limit by
+  // the gas snapshot's bytecode sizes).
+  return startAnvilNode({ args: underCoverage() ? ["--disable-code-size-limit"] : [] });
 }
 
 /** A provider and the cast's keys for the chain as it is now (ethers fixes a provider's chain id at start). */
