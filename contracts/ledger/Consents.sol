@@ -90,9 +90,10 @@ abstract contract Consents is Accreditation, IConsents {
 
     /// @dev The consent half of every access check: one slot, then the grantee's accreditation only
     /// when the consent itself passes and the purpose needs one. The consent's checks are one assembly
-    /// expression ({ConsentWordLibrary-covers}), without branches; the only branches left skip the second read (consent failed, or
-    /// the purpose needs no role). This is the hot path of every key release, and the compiled
-    /// Solidity spent more gas on jumps and stack shuffling than on the checks (README, gas).
+    /// expression ({ConsentWordLibrary-covers}), without branches; the only branches left skip the
+    /// second read (consent failed, or the purpose needs no role). This is the hot path of every key
+    /// release, and the compiled Solidity spent more gas on jumps and stack shuffling than on the checks
+    /// (README, gas).
     /// The rules: codes outside the tables never pass (they would read other fields of the word); bit
     /// `dataClass` of the classes and bit `32 + purpose` of the purposes must both be set; validFrom <=
     /// now < validUntil; then {Purposes-REQUIRED_ROLES}, held live. The model-based tests check it

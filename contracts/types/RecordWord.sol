@@ -32,7 +32,14 @@ library RecordWordLibrary {
     }
 
     function unpack(RecordWord word) internal pure returns (IRecordRegistry.Record memory) {
-        return IRecordRegistry.Record(patient(word), providerIndex(word), version(word), dataClass(word), superseded(word));
+        return
+            IRecordRegistry.Record(
+                patient(word),
+                providerIndex(word),
+                version(word),
+                dataClass(word),
+                superseded(word)
+            );
     }
 
     function patient(RecordWord word) internal pure returns (address) {
