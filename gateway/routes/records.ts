@@ -64,8 +64,13 @@ interface IngestBody {
 }
 
 export async function recordsPlugin(app: FastifyInstance, options: RecordsPluginOptions): Promise<void> {
+  depositRoute(app, options);
+  readRoutes(app, options);
+}
+
+/** POST /records: a served provider deposits a record's envelope and data key. */
+function depositRoute(app: FastifyInstance, options: RecordsPluginOptions): void {
   const { contracts, store, blobs, vault, authenticator, providers, now } = options;
-  const reader = recordReader(authenticator, options.limiter);
 
   /**
    * Who deposits: checked in an onRequest hook, before a byte of the (up to 22 MB) body is read, so an
@@ -188,6 +193,12 @@ export async function recordsPlugin(app: FastifyInstance, options: RecordsPlugin
     if (!same) throw conflict("KeyConflict", `record ${existing.recordId} is held already with another data key`);
     return { recordId: existing.recordId, cid: existing.cid, stored: false };
   }
+}
+
+/** What a reader fetches: a record's description, its ciphertext (or a byte range of it), its segment index. */
+function readRoutes(app: FastifyInstance, options: RecordsPluginOptions): void {
+  const { store, blobs } = options;
+  const reader = recordReader(options.authenticator, options.limiter);
 
   app.get<{ Params: { recordId: string } }>("/records/:recordId", { schema: recordSchema }, async (request) => {
     await reader(request);
