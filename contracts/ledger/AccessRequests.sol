@@ -13,10 +13,9 @@ import {Consents} from "./Consents.sol";
 /// @notice Research access requests and the standing policies that decide them automatically.
 abstract contract AccessRequests is Consents, IAccessRequests {
     /**
-     * @dev Everything a patient sets once, read by requests and emergency openings. One slot:
-     * bits 0-7 permission | 8-71 modifiers | 72-103 dataClasses | 104-119 purposes | 120-151 diseaseId |
-     * 152-191 maxDuration | 192-231 validUntil | 232-239 emergencyOptOut | 240-255 emergencyEpoch.
-     * The epoch counts opt-outs: an emergency window opened in an earlier epoch is over for good.
+     * @dev Everything a patient sets once, read by requests and emergency openings. One slot, laid out by
+     * the compiler from the field order (docs/contracts.md, "Packed words"; test/contracts/layouts.test.ts
+     * pins it). The epoch counts opt-outs: an emergency window opened in an earlier epoch is over for good.
      */
     struct PatientSettings {
         uint8 permission;
