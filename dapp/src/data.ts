@@ -118,10 +118,15 @@ export function auditReaders(contracts: LedgerContracts, manifests?: BlobStore):
  * every state read in one eth_call; the block times and senders of the newest AUDIT_DETAILS entries and
  * the times of the newest RECORD_TIMES records, each read once per page.
  */
-export async function loadDashboard(contracts: LedgerContracts, patient: string, audits: AuditReaders): Promise<DashboardData> {
+export async function loadDashboard(
+  contracts: LedgerContracts,
+  patient: string,
+  audits: AuditReaders,
+): Promise<DashboardData> {
   const blockNumber = await contracts.provider.getBlockNumber();
   const last = audits.last;
-  if (last && last.patient === patient && last.blockNumber === blockNumber && last.details === audits.details) return last.data;
+  if (last && last.patient === patient && last.blockNumber === blockNumber && last.details === audits.details)
+    return last.data;
   const events = await audits.events.read(patient, blockNumber);
   const options = { details: audits.details, toBlock: blockNumber };
 
@@ -143,7 +148,9 @@ export async function loadDashboard(contracts: LedgerContracts, patient: string,
     return Promise.all(
       records.map(async (record) => ({
         ...record,
-        time: newest.has(record) ? await audits.plain.blockTime(record.blockNumber, anchoredHash.get(record.recordId)) : undefined,
+        time: newest.has(record)
+          ? await audits.plain.blockTime(record.blockNumber, anchoredHash.get(record.recordId))
+          : undefined,
       })),
     );
   };

@@ -908,7 +908,9 @@ class Dashboard {
   private async exportAudit(): Promise<undefined> {
     if (!this.data) return undefined;
     // The export has every entry's time and basis: the page may show only the newest with theirs.
-    const entries = await (this.data.auditWarning ? this.audits.plain : (this.audits.withManifests ?? this.audits.plain)).history(this.patient);
+    const entries = await (
+      this.data.auditWarning ? this.audits.plain : (this.audits.withManifests ?? this.audits.plain)
+    ).history(this.patient);
     const bundle = auditTrailToFhirBundle(entries, {
       chainId: this.contracts.chainId,
       ledger: this.contracts.deployment.ledger,

@@ -1018,7 +1018,9 @@ export function renderAudit(data: DashboardData, context: ViewContext): HTMLElem
           "data-time": entry.time ?? "",
           "data-block": entry.blockNumber,
         },
-        entry.time === undefined ? h("span", { class: "time" }, `block ${entry.blockNumber}`) : h("time", null, dateTime(entry.time)),
+        entry.time === undefined
+          ? h("span", { class: "time" }, `block ${entry.blockNumber}`)
+          : h("time", null, dateTime(entry.time)),
         h(
           "div",
           null,
@@ -1080,7 +1082,12 @@ export function renderAudit(data: DashboardData, context: ViewContext): HTMLElem
       undated
         ? h(
             "button",
-            { class: "link", "data-action": "audit-details", disabled: context.busy, onclick: () => context.actions.auditDetails() },
+            {
+              class: "link",
+              "data-action": "audit-details",
+              disabled: context.busy,
+              onclick: () => context.actions.auditDetails(),
+            },
             `Show the time of the ${undated} older ${undated === 1 ? "entry" : "entries"}`,
           )
         : null,

@@ -128,7 +128,8 @@ export class PatientEventReader {
   private async readRange(patient: string, from: number, to: number, base?: PatientEvents): Promise<PatientEvents> {
     const { ledger, records, accessLog } = this.contracts;
     const topic = zeroPadValue(patient, 32);
-    const hashes = (names: string[]) => names.map((name) => ledger.interface.getEvent(name as never)?.topicHash as string);
+    const hashes = (names: string[]) =>
+      names.map((name) => ledger.interface.getEvent(name as never)?.topicHash as string);
     const query = (contract: typeof ledger | typeof records | typeof accessLog, topics: unknown) =>
       contract.queryFilter(topics as never, from, to) as unknown as Promise<EventLog[]>;
 
@@ -159,7 +160,8 @@ export class PatientEventReader {
     events.batches.push(...batchesNew);
     // Releases of the patient's records, old and new, in the range: one query with every record id.
     const recordIds = [...new Set(events.anchored.map((event) => event.args.recordId as string))];
-    if (recordIds.length) events.released.push(...(await query(accessLog, accessLog.filters.KeyReleased(recordIds as never))));
+    if (recordIds.length)
+      events.released.push(...(await query(accessLog, accessLog.filters.KeyReleased(recordIds as never))));
     for (const family of Object.keys(events) as (keyof PatientEvents)[]) {
       if (family !== "toBlock") events[family].sort(byChainOrder);
     }
@@ -247,7 +249,11 @@ export interface PatientState {
  * delegate they name, every emergency window they show opened, the status of every request they do
  * not show closed, and the accreditation of each researcher still waiting.
  */
-export async function patientState(contracts: LedgerContracts, patientAddress: string, events: PatientEvents): Promise<PatientState> {
+export async function patientState(
+  contracts: LedgerContracts,
+  patientAddress: string,
+  events: PatientEvents,
+): Promise<PatientState> {
   const patient = requireAddress(patientAddress, "patient");
   const ledger = contracts.ledger;
   const target = await ledger.getAddress();
@@ -258,7 +264,9 @@ export async function patientState(contracts: LedgerContracts, patientAddress: s
   // A request is closed for good by its last event when that is a decision or a cancellation; the
   // ledger says whether the others are still pending or have expired.
   const lastEvent = new Map<string, EventLog>();
-  for (const event of [...events.opened, ...events.approved, ...events.denied, ...events.cancelled].sort(byChainOrder)) {
+  for (const event of [...events.opened, ...events.approved, ...events.denied, ...events.cancelled].sort(
+    byChainOrder,
+  )) {
     lastEvent.set(event.args.requestId as string, event);
   }
   const open = events.opened.filter((event) => lastEvent.get(event.args.requestId as string) === event);
@@ -275,7 +283,10 @@ export async function patientState(contracts: LedgerContracts, patientAddress: s
   ];
   const batch = await readBatch(
     contracts,
-    calls.map((call) => ({ target, data: ledger.interface.encodeFunctionData(call.name as never, call.args as never) })),
+    calls.map((call) => ({
+      target,
+      data: ledger.interface.encodeFunctionData(call.name as never, call.args as never),
+    })),
     patient,
     events.toBlock,
   );

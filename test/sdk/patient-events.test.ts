@@ -28,13 +28,36 @@ async function patientFixture() {
   const researcher = new ResearcherClient(await sdkContracts(suite, suite.university), suite.university);
   const reader = await sdkContracts(suite, ethers.provider as never);
   const now = await time.latest();
-  await (await patient.grant({ grantee: suite.hospital.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 30 * DAY })).wait();
+  await (
+    await patient.grant({
+      grantee: suite.hospital.address,
+      dataClasses: ["LAB_RESULT"],
+      purposes: ["TREAT"],
+      validUntil: now + 30 * DAY,
+    })
+  ).wait();
   await (await patient.appointDelegate(suite.delegate.address, now + 60 * DAY)).wait();
   await (
-    await patient.setPolicy({ permission: "HMB", modifiers: ["TS"], dataClasses: ["LAB_RESULT"], purposes: ["HRESCH"], maxDuration: 90 * DAY, validUntil: now + 365 * DAY })
+    await patient.setPolicy({
+      permission: "HMB",
+      modifiers: ["TS"],
+      dataClasses: ["LAB_RESULT"],
+      purposes: ["HRESCH"],
+      maxDuration: 90 * DAY,
+      validUntil: now + 365 * DAY,
+    })
   ).wait();
   for (const studyId of ["bounded-reads-1", "bounded-reads-2"]) {
-    await (await researcher.requestAccess({ patient: suite.patient.address, dataClasses: ["GENOMIC"], purpose: "HRESCH", researchCategory: "HMB", duration: 30 * DAY, studyId })).wait();
+    await (
+      await researcher.requestAccess({
+        patient: suite.patient.address,
+        dataClasses: ["GENOMIC"],
+        purpose: "HRESCH",
+        researchCategory: "HMB",
+        duration: 30 * DAY,
+        studyId,
+      })
+    ).wait();
   }
   return { ...suite, patientClient: patient, researcher, reader };
 }
@@ -42,7 +65,11 @@ async function patientFixture() {
 /** Counts the JSON-RPC methods the provider sends from now on (the calls still reach the node). */
 function countCalls(): { counts: Map<string, number>; stop: () => void } {
   // Every read of ethers' Hardhat provider goes through the network provider's send.
-  const provider = (ethers.provider as unknown as { _hardhatProvider: { send: (method: string, params?: unknown[]) => Promise<unknown> } })._hardhatProvider;
+  const provider = (
+    ethers.provider as unknown as {
+      _hardhatProvider: { send: (method: string, params?: unknown[]) => Promise<unknown> };
+    }
+  )._hardhatProvider;
   const send = provider.send.bind(provider);
   const counts = new Map<string, number>();
   provider.send = (method: string, params?: unknown[]) => {
@@ -107,7 +134,14 @@ describe("the SDK's bounded reads of a patient", function () {
     const now = await time.latest();
     for (let index = 0; index < 10; index++) {
       const grantee = ethers.Wallet.createRandom().address;
-      await (await f.patientClient.grant({ grantee, dataClasses: ["VITAL_SIGNS"], purposes: ["TREAT"], validUntil: now + 30 * DAY })).wait();
+      await (
+        await f.patientClient.grant({
+          grantee,
+          dataClasses: ["VITAL_SIGNS"],
+          purposes: ["TREAT"],
+          validUntil: now + 30 * DAY,
+        })
+      ).wait();
       await (await f.patientClient.revoke(grantee)).wait();
     }
     const more = countCalls();
@@ -120,9 +154,10 @@ describe("the SDK's bounded reads of a patient", function () {
     }
     const fresh = await new PatientEventReader(f.reader).read(f.patient.address, grown.toBlock);
     for (const family of ["granted", "revoked", "opened", "appointed", "policySet"] as const) {
-      expect(grown[family].map((event) => `${event.transactionHash}:${event.index}`), family).to.deep.equal(
-        fresh[family].map((event) => `${event.transactionHash}:${event.index}`),
-      );
+      expect(
+        grown[family].map((event) => `${event.transactionHash}:${event.index}`),
+        family,
+      ).to.deep.equal(fresh[family].map((event) => `${event.transactionHash}:${event.index}`));
     }
     expect(grown.granted).to.have.length(11);
     expect(grown.revoked).to.have.length(10);
@@ -142,7 +177,12 @@ describe("the SDK's bounded reads of a patient", function () {
     expect(state.policy).to.deep.equal(await policyOf(f.reader, f.patient.address));
     expect(state.consents.map((consent) => consent.grantee)).to.deep.equal([f.hospital.address]);
     expect(state.consents[0]).to.deep.equal(await f.patientClient.consentTo(f.hospital.address));
-    expect(state.delegates).to.deep.equal([{ delegate: f.delegate.address, validUntil: Number(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)) }]);
+    expect(state.delegates).to.deep.equal([
+      {
+        delegate: f.delegate.address,
+        validUntil: Number(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)),
+      },
+    ]);
     const pending = await requestsOf(f.reader, { patient: f.patient.address });
     expect(state.requests.map((view) => view.requestId)).to.deep.equal(pending.map((view) => view.requestId));
     expect(state.requests[0].party).to.deep.equal(await accreditationOf(f.reader, f.university.address));
@@ -150,7 +190,11 @@ describe("the SDK's bounded reads of a patient", function () {
     expect(state.balance).to.equal(await ethers.provider.getBalance(f.patient.address));
     // A decided request is no longer pending.
     await (await f.patientClient.deny(pending[0].request)).wait();
-    const later = await patientState(f.reader, f.patient.address, await new PatientEventReader(f.reader).read(f.patient.address));
+    const later = await patientState(
+      f.reader,
+      f.patient.address,
+      await new PatientEventReader(f.reader).read(f.patient.address),
+    );
     expect(later.requests.map((view) => view.requestId)).to.deep.equal([pending[1].requestId]);
   });
 
@@ -168,7 +212,9 @@ describe("the SDK's bounded reads of a patient", function () {
     expect(trail).to.have.length(full.length);
     expect(trail.filter((entry) => entry.time !== undefined)).to.have.length(2);
     expect(trail.slice(-2).every((entry) => entry.time !== undefined)).to.equal(true);
-    expect((calls.counts.get("eth_getBlockByHash") ?? 0) + (calls.counts.get("eth_getBlockByNumber") ?? 0)).to.be.at.most(2);
+    expect(
+      (calls.counts.get("eth_getBlockByHash") ?? 0) + (calls.counts.get("eth_getBlockByNumber") ?? 0),
+    ).to.be.at.most(2);
     expect(calls.counts.get("eth_getTransactionByHash") ?? 0).to.be.at.most(2);
     // The grant's basis needs its sender: unknown until asked for, then the patient's own.
     const grant = trail.find((entry) => entry.action === "consent-granted");
