@@ -109,6 +109,8 @@ export class AuditClient {
    */
   private readonly blockTimes = new Map<string, Promise<number>>();
   private readonly senders = new Map<string, Promise<string>>();
+  /** Release manifests already read, by batch root and manifest id. */
+  private readonly manifests = new Map<string, Promise<ReleaseManifest>>();
 
   /** The patient's whole history, every entry with its time and basis, oldest first. */
   async history(patientAddress: string): Promise<AuditEntry[]> {
@@ -318,17 +320,30 @@ export class AuditClient {
   ): Promise<PendingEntry[]> {
     const store = this.store as BlobStore;
     const entries: PendingEntry[] = [];
-    for (const batch of batches) {
+    // Every manifest requested together, each once per client: every entry used is still proven
+    // against the root on chain below, whatever the store returned.
+    const manifestOf = (batch: EventLog): Promise<ReleaseManifest> => {
       const manifestCid = toUtf8String(batch.args.manifest);
-      let manifest: ReleaseManifest;
-      try {
-        manifest = JSON.parse(toUtf8String(await store.get(manifestCid))) as ReleaseManifest;
-      } catch (cause) {
-        throw new ConsentLedgerError(`Cannot read the manifest ${manifestCid} of release batch ${batch.args.root}`, {
-          hint: "Read the history with the store the custodian publishes its manifests to.",
-          cause,
-        });
+      const key = `${batch.args.root}:${manifestCid}`;
+      if (!this.manifests.has(key)) {
+        const reading = (async () => {
+          try {
+            return JSON.parse(toUtf8String(await store.get(manifestCid))) as ReleaseManifest;
+          } catch (cause) {
+            throw new ConsentLedgerError(`Cannot read the manifest ${manifestCid} of release batch ${batch.args.root}`, {
+              hint: "Read the history with the store the custodian publishes its manifests to.",
+              cause,
+            });
+          }
+        })();
+        reading.catch(() => this.manifests.delete(key));
+        this.manifests.set(key, reading);
       }
+      return this.manifests.get(key) as Promise<ReleaseManifest>;
+    };
+    const manifests = await Promise.all(batches.map(manifestOf));
+    for (const [index, batch] of batches.entries()) {
+      const manifest = manifests[index];
       for (const release of manifest.releases ?? []) {
         if (!recordIds.has(release.recordId)) continue;
         const leaf = [release.recordId, release.grantee, release.purpose, release.basis, release.releasedAt];

@@ -791,7 +791,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       });
     }
 
-    it("at 390×844 (phone): approves, revokes, grants and opts out through the review step, nothing overflowing after each", async function () {
+    it("at 390×844 (phone): a failed form keeps its input with the error under the field; approves, revokes, grants and opts out through the review step, nothing overflowing after each", async function () {
       const patient = stack!.patient.address;
       // A second pending request, so one is still waiting after this test approves the first.
       const researcherClient = new ResearcherClient(await connect(stack!.cast.pharma, stack!.deployment), stack!.cast.pharma);
@@ -816,6 +816,24 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
         await ready(page);
         await fits(label);
       };
+
+      // A form that fails its check at this size: the error under its field, on screen, the input kept.
+      const delegateForm = page.locator('[data-testid="delegate-form"]');
+      await delegateForm.locator('input[name="delegate"]').fill(stack!.cast.patientB.address);
+      await delegateForm.locator('input[name="until"]').fill("2020-01-31");
+      await delegateForm.locator('[data-action="add-delegate"]').click();
+      const fieldError = delegateForm.locator('[data-error-for="until"]');
+      expect(await fieldError.isVisible()).to.equal(true);
+      const inputBox = (await delegateForm.locator('input[name="until"]').boundingBox())!;
+      const errorBox = (await fieldError.boundingBox())!;
+      expect(errorBox.y - (inputBox.y + inputBox.height), "the error right under its field").to.be.within(0, 40);
+      expect(errorBox.x + errorBox.width, "the error inside the screen").to.be.at.most(390);
+      expect(await delegateForm.locator('input[name="until"]').evaluate((input) => input === document.activeElement)).to.equal(true);
+      expect(await delegateForm.locator('input[name="delegate"]').inputValue()).to.equal(stack!.cast.patientB.address);
+      expect(await page.locator('[data-testid="review"]').count(), "nothing to review, nothing sent").to.equal(0);
+      await fits("failed form");
+      await delegateForm.locator('input[name="delegate"]').fill("");
+      await delegateForm.locator('input[name="until"]').fill("");
 
       const request = page.locator('[data-testid="request"]').first();
       const requestId = (await request.getAttribute("data-request-id")) as string;
@@ -998,8 +1016,10 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       }
     });
 
-    it("says the node did not answer, with a Retry that loads the page once it is back", async function () {
+    for (const size of SIZES) {
+    it(`at ${size.width}×${size.height} (${size.name}): says the node did not answer, with a Retry that loads the page once it is back`, async function () {
       const other = await context!.newPage();
+      await other.setViewportSize({ width: size.width, height: size.height });
       try {
         let down = true;
         await other.route(
@@ -1011,7 +1031,9 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
         const alert = other.locator('[data-testid="alert"]');
         expect(await alert.getAttribute("data-kind")).to.equal("node");
         expect(await alert.locator(".title").textContent()).to.equal("The ledger's node did not answer");
-        await shot(other, "13-node-down");
+        expect(await alert.locator('[data-action="retry"]').isVisible()).to.equal(true);
+        expect(await other.evaluate(() => (document.scrollingElement as Element).scrollWidth), "no horizontal overflow").to.be.at.most(size.width);
+        await shot(other, `13-node-down-${size.name}`);
         down = false;
         await alert.locator('[data-action="retry"]').click();
         await other.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 60_000 });
@@ -1034,6 +1056,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
         await other.close();
       }
     });
+    }
 
     it("loads for a fixed number of JSON-RPC calls and log queries, the same after the patient's history grows by 6 and 30 events, over a slow connection", async function () {
       this.timeout(300_000);
