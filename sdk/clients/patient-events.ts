@@ -13,7 +13,7 @@ import { AbiCoder, zeroPadValue, type EventLog, type Log } from "ethers";
 import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import { RequestStatus } from "../codes";
-import { ConsentLedgerError } from "../errors";
+import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import type { Accreditation, Delegate } from "./reads";
 import { recordsFromEvents, type AnchoredRecord } from "./records";
 import { requestFromEvent } from "./requests";
@@ -104,7 +104,23 @@ const byChainOrder = (a: Log, b: Log) => a.blockNumber - b.blockNumber || a.inde
 export class PatientEventReader {
   private readonly cache = new Map<string, Promise<PatientEvents>>();
 
-  constructor(readonly contracts: LedgerContracts) {}
+  /**
+   * @param options.maxBlockRange The most blocks one eth_getLogs may span, for nodes that limit it (many
+   *   public endpoints do): a longer range is read in windows of that size, the queries of all windows
+   *   together. Unlimited by default.
+   */
+  constructor(
+    readonly contracts: LedgerContracts,
+    readonly options: { maxBlockRange?: number } = {},
+  ) {
+    const range = options.maxBlockRange;
+    if (range !== undefined && (!Number.isSafeInteger(range) || range < 1)) {
+      throw new InvalidArgumentError(
+        "maxBlockRange",
+        `must be a whole number of blocks, 1 or more, got ${String(range)}`,
+      );
+    }
+  }
 
   /** The patient's events up to `toBlock` (the latest block when omitted). */
   async read(patientAddress: string, toBlock?: number): Promise<PatientEvents> {
@@ -130,8 +146,17 @@ export class PatientEventReader {
     const topic = zeroPadValue(patient, 32);
     const hashes = (names: string[]) =>
       names.map((name) => ledger.interface.getEvent(name as never)?.topicHash as string);
-    const query = (contract: typeof ledger | typeof records | typeof accessLog, topics: unknown) =>
-      contract.queryFilter(topics as never, from, to) as unknown as Promise<EventLog[]>;
+    const step = this.options.maxBlockRange ?? Number.POSITIVE_INFINITY;
+    const windows: [number, number][] = [];
+    for (let start = from; start <= to; start = start + step) windows.push([start, Math.min(to, start + step - 1)]);
+    const query = async (contract: typeof ledger | typeof records | typeof accessLog, topics: unknown) =>
+      (
+        await Promise.all(
+          windows.map(
+            ([start, end]) => contract.queryFilter(topics as never, start, end) as unknown as Promise<EventLog[]>,
+          ),
+        )
+      ).flat();
 
     const [first, second, anchoredNew, batchesNew] = await Promise.all([
       query(ledger, [hashes(Object.keys(PATIENT_FIRST)), topic]),

@@ -10,6 +10,7 @@ import { ethers } from "hardhat";
 
 import {
   AuditClient,
+  InvalidArgumentError,
   PatientClient,
   PatientEventReader,
   ResearcherClient,
@@ -161,6 +162,21 @@ describe("the SDK's bounded reads of a patient", function () {
     }
     expect(grown.granted).to.have.length(11);
     expect(grown.revoked).to.have.length(10);
+    // A node that limits a log query's range: the same events, read in windows.
+    const windowed = await new PatientEventReader(f.reader, { maxBlockRange: 5 }).read(
+      f.patient.address,
+      grown.toBlock,
+    );
+    for (const family of ["granted", "revoked", "opened", "appointed", "policySet"] as const) {
+      expect(
+        windowed[family].map((event) => `${event.transactionHash}:${event.index}`),
+        family,
+      ).to.deep.equal(fresh[family].map((event) => `${event.transactionHash}:${event.index}`));
+    }
+    expect(() => new PatientEventReader(f.reader, { maxBlockRange: 0 })).to.throw(
+      InvalidArgumentError,
+      "maxBlockRange",
+    );
   });
 
   it("patientState: what the SDK's single reads say, in one eth_call", async function () {
