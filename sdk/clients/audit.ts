@@ -283,7 +283,6 @@ export class AuditClient {
         if (sender !== undefined) {
           const actor = bySender.get(entry) as string;
           entry.basis = sender !== actor ? "signature" : actor === patient ? "patient" : "delegate";
-          if (entry.action === "request-cancelled") entry.actor = sender;
         }
       }),
     );
