@@ -141,8 +141,10 @@ export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, ReleaseManifest } from "./clients/audit";
-export { PatientClient, parseSignedConsent, relaySignedConsent } from "./clients/patient";
-export type { OnBehalf, SignOptions } from "./clients/patient";
+export { NoSignedFormError, PatientClient, parseSignedConsent, populateSignedConsent, relaySignedConsent, signedRequestIdOf } from "./clients/patient";
+export type { OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
+export { RelayerClient, RelayerError } from "./clients/relayer";
+export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
 export type { BatchManifest, KeyCustodian, PairedPatient, PublishInput, PublishedBatch, PublishedRecord } from "./clients/provider";
 export { anchorEventOf, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
@@ -150,7 +152,7 @@ export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
 export type { OpenedRecord } from "./clients/researcher";
-export { CONSENT_TYPES, consentDomain } from "./clients/signatures";
+export { CONSENT_TYPES, SIGNED_CONSENT_PRIMARY_TYPES, consentDomain, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
 export type {
   AccessRequest,
   Consent,
