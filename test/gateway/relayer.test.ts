@@ -19,7 +19,7 @@ import { sharedLocalNode } from "../helpers/local-node";
 describe("the consent relayer (real HTTP, real hardhat node)", function () {
   this.timeout(120_000);
   let setup: LedgerSetup;
-  let relayerKey: Wallet;
+  let relayerKey: { address: string; privateKey: string };
   const running: RunningRelayer[] = [];
   let pseudonyms: Pseudonym[];
 
@@ -168,7 +168,7 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     const relayer = await relayerWith();
     const patient = patientOf(pseudonyms[0], relayer);
     for (const action of [
-      () => patient.setPolicy({ permission: "GRU" }),
+      () => patient.setPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"] }),
       () => patient.setEmergencyOptOut(true),
       () => patient.appointDelegate(setup.signers.stranger.address, (Date.now() / 1000) | 0),
       () => patient.cancelSignature(5n),
