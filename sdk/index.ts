@@ -144,6 +144,8 @@ export type { AuditAction, AuditBasis, AuditEntry, ReleaseManifest } from "./cli
 export { NoSignedFormError, PatientClient, parseSignedConsent, populateSignedConsent, relaySignedConsent, signedRequestIdOf } from "./clients/patient";
 export type { OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
 export { RelayerClient, RelayerError } from "./clients/relayer";
+export { PatientIdentity } from "./clients/identity";
+export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
 export type { BatchManifest, KeyCustodian, PairedPatient, PublishInput, PublishedBatch, PublishedRecord } from "./clients/provider";
