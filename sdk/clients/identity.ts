@@ -9,7 +9,7 @@
  */
 import type { LedgerContracts } from "../chain/connect";
 import { pseudonymSigner, type Pseudonym } from "../crypto/pseudonyms";
-import { InvalidArgumentError } from "../errors";
+import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import type { BlobStore } from "../storage/blob-store";
 import { AuditClient, type AuditEntry } from "./audit";
 import { PatientClient } from "./patient";
@@ -34,11 +34,26 @@ export interface PatientView {
 }
 
 export interface PatientIdentityOptions {
-  /** The relayer every pseudonym's consent actions go through (strongly advised: see PatientClientOptions). */
+  /**
+   * The relayer every pseudonym's consent actions go through. Without one, the pseudonyms' clients
+   * refuse to act (NoSignedFormError for every write) unless `allowDirect` is set: a pseudonym sending
+   * its own transaction needs ether, and its funding links it.
+   */
   relayer?: ConsentRelayer;
+  /** Let pseudonyms send their own transactions (needs ether in each; see docs/pseudonyms.md). */
+  allowDirect?: boolean;
   /** Where batched key-release manifests are read from, for the audit. */
   store?: BlobStore;
 }
+
+/** Stands in when no relayer is given: every write is refused before anything is sent. */
+const NO_RELAYER: ConsentRelayer = {
+  submit() {
+    throw new ConsentLedgerError("No relayer is configured for this patient's pseudonyms", {
+      hint: "Pass PatientIdentity a relayer (RelayerClient). A pseudonym that sends its own transaction needs ether, and its funding links it.",
+    });
+  },
+};
 
 /** A patient's pseudonyms as one person: one PatientClient per pseudonym, and reads across them all. */
 export class PatientIdentity {
@@ -53,7 +68,8 @@ export class PatientIdentity {
     if (pseudonyms.length === 0) throw new InvalidArgumentError("pseudonyms", "none given");
     for (const pseudonym of pseudonyms) {
       const signer = pseudonymSigner(pseudonym, contracts.provider);
-      this.byAddress.set(pseudonym.address, { pseudonym, client: new PatientClient(contracts, signer, { relayer: options.relayer }) });
+      const relayer = options.relayer ?? (options.allowDirect ? undefined : NO_RELAYER);
+      this.byAddress.set(pseudonym.address, { pseudonym, client: new PatientClient(contracts, signer, { relayer, allowDirect: options.allowDirect }) });
     }
     this.audit = new AuditClient(contracts, options.store);
   }

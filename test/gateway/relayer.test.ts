@@ -4,6 +4,7 @@ import { parseEther, Wallet, type JsonRpcProvider } from "ethers";
 import {
   NoSignedFormError,
   PatientClient,
+  PatientIdentity,
   RelayerClient,
   RelayerError,
   derivePseudonymRoot,
@@ -183,6 +184,19 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       expect(caught).to.be.instanceOf(NoSignedFormError);
       expect(await chainState(setup.provider)).to.deep.equal(before);
     }
+  });
+
+  it("a PatientIdentity without a relayer refuses to act rather than send from a pseudonym", async function () {
+    const identity = new PatientIdentity(setup.contracts, pseudonyms);
+    const until = (await chainNow(setup.provider)) + DAY;
+    let caught: unknown;
+    try {
+      await identity.client(pseudonyms[0].address).grant({ grantee: setup.signers.hospital.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until });
+    } catch (error) {
+      caught = error;
+    }
+    expect(String(caught)).to.match(/No relayer is configured/);
+    expect(() => identity.client(setup.signers.patient.address)).to.throw(/not one of this patient's pseudonyms/);
   });
 });
 
