@@ -1,4 +1,4 @@
-import type { ContractTransaction, ContractTransactionResponse, EventLog, Signer, TransactionReceipt } from "ethers";
+import type { ContractTransaction, ContractTransactionResponse, EventLog, Provider, Signer, TransactionReceipt } from "ethers";
 
 import {
   dataClassMask,
@@ -436,7 +436,7 @@ export class PatientClient {
       async wait(confirmations = 1) {
         let receipt: TransactionReceipt | null;
         try {
-          receipt = await provider.waitForTransaction(relayed.transactionHash, confirmations);
+          receipt = await receiptOf(provider, relayed.transactionHash, confirmations);
         } catch (error) {
           throw toLedgerError(error, action);
         }
@@ -468,6 +468,20 @@ export class PatientClient {
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
     return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
   }
+}
+
+/**
+ * The receipt of a transaction someone else sent, once it has `confirmations`, polling (any provider has
+ * getTransactionReceipt; not every one has waitForTransaction); null if not mined within `timeoutMs`.
+ */
+async function receiptOf(provider: Provider, hash: string, confirmations: number, timeoutMs = 600_000): Promise<TransactionReceipt | null> {
+  const until = Date.now() + timeoutMs;
+  for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
+    const receipt = await provider.getTransactionReceipt(hash);
+    if (receipt && (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations)) return receipt;
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+  return null;
 }
 
 const FULL_WORD = 2n ** 256n - 1n;
