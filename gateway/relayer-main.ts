@@ -39,7 +39,8 @@ async function main(): Promise<number> {
   try {
     const flags = parse(process.argv.slice(2));
     const privateKey = process.env.CONSENT_RELAYER_PRIVATE_KEY;
-    if (!privateKey || !/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new Error("set CONSENT_RELAYER_PRIVATE_KEY to the relayer account's 0x-hex private key");
+    if (!privateKey || !/^0x[0-9a-fA-F]{64}$/.test(privateKey))
+      throw new Error("set CONSENT_RELAYER_PRIVATE_KEY to the relayer account's 0x-hex private key");
     const rpcUrl = flags.get("rpc") ?? "http://127.0.0.1:8545";
     const file = flags.get("deployment");
     if (!file) throw new Error("--deployment FILE is required (as scripts/deploy.ts writes it)");

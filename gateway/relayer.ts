@@ -89,25 +89,43 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   };
 
   app.setErrorHandler((error, request, reply) => {
-    if (error instanceof GatewayHttpError) return reply.status(error.status).headers(error.headers).send(error.toJSON());
+    if (error instanceof GatewayHttpError)
+      return reply.status(error.status).headers(error.headers).send(error.toJSON());
     const status = (error as { statusCode?: number }).statusCode;
-    if (status === 413) return reply.status(413).send({ error: "PayloadTooLarge", reason: `A message is at most ${limits.bodyLimitBytes} bytes.` });
-    if (status && status >= 400 && status < 500) return reply.status(status).send({ error: "InvalidRequest", reason: (error as Error).message });
+    if (status === 413)
+      return reply
+        .status(413)
+        .send({ error: "PayloadTooLarge", reason: `A message is at most ${limits.bodyLimitBytes} bytes.` });
+    if (status && status >= 400 && status < 500)
+      return reply.status(status).send({ error: "InvalidRequest", reason: (error as Error).message });
     request.log.error({ err: error }, "relay failed");
-    return reply.status(502).send({ error: "RelayFailed", reason: "The relayer could not send the transaction; nothing was charged. Try again later." });
+    return reply
+      .status(502)
+      .send({
+        error: "RelayFailed",
+        reason: "The relayer could not send the transaction; nothing was charged. Try again later.",
+      });
   });
 
   app.get("/relay", async () => ({
     relayer,
     chainId: Number(contracts.chainId),
     ledger,
-    limits: { ...limits, maxGasPerMessage: limits.maxGasPerMessage.toString(), dailyGasBudget: limits.dailyGasBudget.toString() },
+    limits: {
+      ...limits,
+      maxGasPerMessage: limits.maxGasPerMessage.toString(),
+      dailyGasBudget: limits.dailyGasBudget.toString(),
+    },
     gasLeftToday: (limits.dailyGasBudget - spentToday().spent).toString(),
   }));
 
   app.post("/relay/consent", { bodyLimit: limits.bodyLimitBytes }, async (request, reply) => {
     const ip = byIp.take(request.ip);
-    if (!ip.allowed) throw rateLimited(`Too many requests from this address; at most ${limits.perIpPerMinute} a minute.`, ip.retryAfterSeconds);
+    if (!ip.allowed)
+      throw rateLimited(
+        `Too many requests from this address; at most ${limits.perIpPerMinute} a minute.`,
+        ip.retryAfterSeconds,
+      );
 
     let signed: SignedConsent;
     try {
@@ -116,14 +134,26 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       throw badRequest(error instanceof ConsentLedgerError ? error.shortMessage : "Not a signed consent.");
     }
     if (BigInt(signed.chainId) !== contracts.chainId)
-      throw new GatewayHttpError(400, "WrongChain", `Signed for chain ${signed.chainId}; this relayer submits on chain ${contracts.chainId}.`);
-    if (signed.ledger !== ledger) throw new GatewayHttpError(400, "WrongLedger", `Signed for ledger ${signed.ledger}; this relayer submits to ${ledger}.`);
+      throw new GatewayHttpError(
+        400,
+        "WrongChain",
+        `Signed for chain ${signed.chainId}; this relayer submits on chain ${contracts.chainId}.`,
+      );
+    if (signed.ledger !== ledger)
+      throw new GatewayHttpError(
+        400,
+        "WrongLedger",
+        `Signed for ledger ${signed.ledger}; this relayer submits to ${ledger}.`,
+      );
 
     const latest = await contracts.provider.getBlock("latest");
     const chainTime = latest?.timestamp ?? Math.floor(now() / 1000);
     // The ledger refuses when block.timestamp > deadline; the next block is at least a second later.
     if (signed.deadline <= chainTime)
-      throw unprocessable("SignatureExpired", `The signature's deadline ${signed.deadline} has passed (chain time ${chainTime}). Sign again.`);
+      throw unprocessable(
+        "SignatureExpired",
+        `The signature's deadline ${signed.deadline} has passed (chain time ${chainTime}). Sign again.`,
+      );
 
     const requestId = signed.kind === "approve" || signed.kind === "deny" ? signedRequestIdOf(signed) : undefined;
     const recovered = recoverSignedConsentSigner(signed, requestId);
@@ -131,21 +161,32 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       // A contract wallet (ERC-1271) signs in its own way: the ledger's check, in eth_estimateGas, judges it.
       const code = await contracts.provider.getCode(signed.signer);
       if (code === "0x")
-        throw new GatewayHttpError(401, "InvalidSignature", `The signature does not recover to the signer ${signed.signer}; it was altered or signed by another key.`);
+        throw new GatewayHttpError(
+          401,
+          "InvalidSignature",
+          `The signature does not recover to the signer ${signed.signer}; it was altered or signed by another key.`,
+        );
     }
 
     const signerBudget = bySigner.take(signed.signer);
     if (!signerBudget.allowed)
-      throw rateLimited(`Too many messages from ${signed.signer}; at most ${limits.perSignerPerMinute} a minute.`, signerBudget.retryAfterSeconds);
+      throw rateLimited(
+        `Too many messages from ${signed.signer}; at most ${limits.perSignerPerMinute} a minute.`,
+        signerBudget.retryAfterSeconds,
+      );
 
     const nonce = BigInt(signed.nonce);
     const key = `${signed.signer}:${nonce}`;
     // One message at a time from here: checks and send see the same state, and the account's nonces stay in order.
     const run = queue.then(async () => {
-      if (inFlight.has(key)) throw conflict("NonceAlreadyUsed", `Nonce ${nonce} of ${signed.signer} is in a transaction not yet mined.`);
+      if (inFlight.has(key))
+        throw conflict("NonceAlreadyUsed", `Nonce ${nonce} of ${signed.signer} is in a transaction not yet mined.`);
       const bitmap = await contracts.ledger.nonceBitmap(signed.signer, nonce >> 8n);
       if ((bitmap >> (nonce & 0xffn)) & 1n)
-        throw conflict("NonceAlreadyUsed", `Nonce ${nonce} of ${signed.signer} is used or cancelled; sign again with a fresh one.`);
+        throw conflict(
+          "NonceAlreadyUsed",
+          `Nonce ${nonce} of ${signed.signer} is used or cancelled; sign again with a fresh one.`,
+        );
       const transaction = await populateSignedConsent(contracts, signed);
       let estimate: bigint;
       try {
@@ -154,15 +195,24 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         const revert = decodeRevert(error);
         throw unprocessable(
           "WouldRevert",
-          revert ? `The ledger would refuse it: ${revert.name}(${revert.args.map(String).join(", ")}).` : "The ledger would refuse it (the call reverts).",
+          revert
+            ? `The ledger would refuse it: ${revert.name}(${revert.args.map(String).join(", ")}).`
+            : "The ledger would refuse it (the call reverts).",
         );
       }
       if (estimate > limits.maxGasPerMessage)
-        throw unprocessable("GasLimitExceeded", `The message needs ${estimate} gas; this relayer pays at most ${limits.maxGasPerMessage} per message.`);
-      const gasLimit = estimate + estimate / 5n < limits.maxGasPerMessage ? estimate + estimate / 5n : limits.maxGasPerMessage;
+        throw unprocessable(
+          "GasLimitExceeded",
+          `The message needs ${estimate} gas; this relayer pays at most ${limits.maxGasPerMessage} per message.`,
+        );
+      const gasLimit =
+        estimate + estimate / 5n < limits.maxGasPerMessage ? estimate + estimate / 5n : limits.maxGasPerMessage;
       const today = spentToday();
       if (today.spent + gasLimit > limits.dailyGasBudget)
-        throw unavailable("DailyGasBudgetExhausted", `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`);
+        throw unavailable(
+          "DailyGasBudgetExhausted",
+          `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`,
+        );
       nextNonce ??= await wallet.getNonce("pending");
       let response;
       try {
@@ -211,7 +261,9 @@ export interface RunningRelayer {
 }
 
 /** A Fastify app serving only the relayer (request logs carry no bodies). */
-export async function buildRelayerApp(options: RelayerPluginOptions & { trustProxy?: boolean; logger?: boolean }): Promise<FastifyInstance> {
+export async function buildRelayerApp(
+  options: RelayerPluginOptions & { trustProxy?: boolean; logger?: boolean },
+): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, trustProxy: options.trustProxy ?? false });
   await app.register(relayerPlugin, options);
   return app;
@@ -223,10 +275,17 @@ export async function startRelayer(config: RelayerConfig): Promise<RunningRelaye
   const network = Network.from(deployment.chainId);
   const provider = new JsonRpcProvider(config.rpcUrl, network, { staticNetwork: network, pollingInterval: 250 });
   const actual = (await provider.getNetwork()).chainId;
-  if (actual !== BigInt(deployment.chainId)) throw new Error(`The node at ${config.rpcUrl} is on chain ${actual}, the deployment on ${deployment.chainId}`);
+  if (actual !== BigInt(deployment.chainId))
+    throw new Error(`The node at ${config.rpcUrl} is on chain ${actual}, the deployment on ${deployment.chainId}`);
   const wallet = new Wallet(config.privateKey, provider);
   const contracts = await connect(provider, deployment);
-  const app = await buildRelayerApp({ contracts, wallet, limits: config.limits, trustProxy: config.trustProxy, logger: config.logger });
+  const app = await buildRelayerApp({
+    contracts,
+    wallet,
+    limits: config.limits,
+    trustProxy: config.trustProxy,
+    logger: config.logger,
+  });
   const url = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 0 });
   return {
     app,

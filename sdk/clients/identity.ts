@@ -69,7 +69,10 @@ export class PatientIdentity {
     for (const pseudonym of pseudonyms) {
       const signer = pseudonymSigner(pseudonym, contracts.provider);
       const relayer = options.relayer ?? (options.allowDirect ? undefined : NO_RELAYER);
-      this.byAddress.set(pseudonym.address, { pseudonym, client: new PatientClient(contracts, signer, { relayer, allowDirect: options.allowDirect }) });
+      this.byAddress.set(pseudonym.address, {
+        pseudonym,
+        client: new PatientClient(contracts, signer, { relayer, allowDirect: options.allowDirect }),
+      });
     }
     this.audit = new AuditClient(contracts, options.store);
   }
@@ -82,7 +85,8 @@ export class PatientIdentity {
   /** The client acting as one pseudonym (by address or derivation id). */
   client(pseudonym: string): PatientClient {
     for (const entry of this.byAddress.values()) {
-      if (entry.pseudonym.id === pseudonym || entry.pseudonym.address.toLowerCase() === pseudonym.toLowerCase()) return entry.client;
+      if (entry.pseudonym.id === pseudonym || entry.pseudonym.address.toLowerCase() === pseudonym.toLowerCase())
+        return entry.client;
     }
     throw new InvalidArgumentError("pseudonym", `${pseudonym} is not one of this patient's pseudonyms`);
   }
@@ -110,14 +114,25 @@ export class PatientIdentity {
 
   /** Records, consents, pending requests and audit, across every pseudonym. */
   async view(): Promise<PatientView> {
-    const [records, consents, requests, audit] = await Promise.all([this.records(), this.consents(), this.requests(), this.auditTrail()]);
+    const [records, consents, requests, audit] = await Promise.all([
+      this.records(),
+      this.consents(),
+      this.requests(),
+      this.auditTrail(),
+    ]);
     return { records, consents, requests, audit };
   }
 
-  private async across<T extends object>(read: (entry: { pseudonym: Pseudonym; client: PatientClient }) => Promise<T[]>): Promise<Tagged<T>[]> {
+  private async across<T extends object>(
+    read: (entry: { pseudonym: Pseudonym; client: PatientClient }) => Promise<T[]>,
+  ): Promise<Tagged<T>[]> {
     const lists = await Promise.all(
       [...this.byAddress.values()].map(async (entry) =>
-        (await read(entry)).map((item) => ({ ...item, pseudonym: entry.pseudonym.address, relationship: entry.pseudonym.id })),
+        (await read(entry)).map((item) => ({
+          ...item,
+          pseudonym: entry.pseudonym.address,
+          relationship: entry.pseudonym.id,
+        })),
       ),
     );
     return lists.flat();

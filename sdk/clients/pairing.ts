@@ -7,7 +7,16 @@
  * The payload is URL-safe and QR-able: "clpair1." + base64url(JSON). It carries no secret, but it does
  * carry the pseudonym: show it to the one provider it names.
  */
-import { decodeBase64, encodeBase64, getAddress, hexlify, verifyTypedData, type Signer, type TypedDataDomain, type TypedDataField } from "ethers";
+import {
+  decodeBase64,
+  encodeBase64,
+  getAddress,
+  hexlify,
+  verifyTypedData,
+  type Signer,
+  type TypedDataDomain,
+  type TypedDataField,
+} from "ethers";
 
 import { ConsentLedgerError, describeValue } from "../errors";
 import { bytesToHex, hexToBytes, isAllZero, randomBytes, utf8Decode, utf8Encode } from "../crypto/bytes";
@@ -51,7 +60,8 @@ export interface PairingLink {
   signature: string;
 }
 
-export type PairingProblem = "Malformed" | "BadSignature" | "WrongProvider" | "WrongChain" | "WrongLedger" | "Expired" | "NotYetValid";
+export type PairingProblem =
+  "Malformed" | "BadSignature" | "WrongProvider" | "WrongChain" | "WrongLedger" | "Expired" | "NotYetValid";
 
 /** A pairing link was refused; `problem` says why (a stable code), the message what to do. */
 export class PairingError extends ConsentLedgerError {
@@ -67,7 +77,12 @@ export class PairingError extends ConsentLedgerError {
 
 /** The EIP-712 domain of pairing links on one ledger. */
 export function pairingDomain(chainId: bigint | number, ledger: string): TypedDataDomain {
-  return { name: PAIRING_DOMAIN_NAME, version: PAIRING_DOMAIN_VERSION, chainId: BigInt(chainId), verifyingContract: getAddress(ledger) };
+  return {
+    name: PAIRING_DOMAIN_NAME,
+    version: PAIRING_DOMAIN_VERSION,
+    chainId: BigInt(chainId),
+    verifyingContract: getAddress(ledger),
+  };
 }
 
 export interface CreatePairingInput {
@@ -84,11 +99,21 @@ export interface CreatePairingInput {
 }
 
 /** Signs a pairing link with the pseudonym's signer; returns the payload to show (QR code or link) and what it says. */
-export async function createPairingLink(pseudonym: Signer, input: CreatePairingInput): Promise<{ payload: string; link: PairingLink }> {
+export async function createPairingLink(
+  pseudonym: Signer,
+  input: CreatePairingInput,
+): Promise<{ payload: string; link: PairingLink }> {
   const ttl = input.ttlSeconds ?? DEFAULT_PAIRING_TTL_SECONDS;
   if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_PAIRING_TTL_SECONDS)
-    throw new PairingError("Malformed", `A pairing link's lifetime must be 1 to ${MAX_PAIRING_TTL_SECONDS} seconds, got ${describeValue(ttl)}`);
-  if (!(input.encryptionPublicKey instanceof Uint8Array) || input.encryptionPublicKey.length !== 32 || isAllZero(input.encryptionPublicKey))
+    throw new PairingError(
+      "Malformed",
+      `A pairing link's lifetime must be 1 to ${MAX_PAIRING_TTL_SECONDS} seconds, got ${describeValue(ttl)}`,
+    );
+  if (
+    !(input.encryptionPublicKey instanceof Uint8Array) ||
+    input.encryptionPublicKey.length !== 32 ||
+    isAllZero(input.encryptionPublicKey)
+  )
     throw new PairingError("Malformed", "A pairing link needs the pseudonym's 32-byte X25519 public key");
   const issuedAt = input.now ?? Math.floor(Date.now() / 1000);
   const unsigned = {
@@ -128,13 +153,16 @@ export function pairingUrl(base: string, payload: string): string {
 }
 
 const malformed = (problem: string) =>
-  new PairingError("Malformed", `Not a pairing link: ${problem}`, { hint: "Scan or paste the link the patient's dashboard shows, unchanged." });
+  new PairingError("Malformed", `Not a pairing link: ${problem}`, {
+    hint: "Scan or paste the link the patient's dashboard shows, unchanged.",
+  });
 
 /** Decodes a payload (or a URL with #pair=…) without judging it; use verifyPairingLink to accept one. */
 export function parsePairingLink(input: string): PairingLink {
   if (typeof input !== "string") throw malformed(`expected a string, got ${describeValue(input)}`);
   const payload = input.includes("#pair=") ? input.slice(input.indexOf("#pair=") + 6) : input.trim();
-  if (payload.length > MAX_PAYLOAD_CHARS) throw malformed(`${payload.length} characters, more than ${MAX_PAYLOAD_CHARS}`);
+  if (payload.length > MAX_PAYLOAD_CHARS)
+    throw malformed(`${payload.length} characters, more than ${MAX_PAYLOAD_CHARS}`);
   if (!payload.startsWith(PAIRING_PREFIX)) throw malformed(`it does not start with ${PAIRING_PREFIX}`);
   const body = payload.slice(PAIRING_PREFIX.length);
   if (!/^[A-Za-z0-9_-]+$/.test(body)) throw malformed("it is not base64url");
@@ -148,11 +176,13 @@ export function parsePairingLink(input: string): PairingLink {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw malformed("its body is not an object");
   if (raw.v !== 1) throw malformed(`version ${describeValue(raw.v)} is not 1`);
   const whole = (value: unknown, name: string): number => {
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw malformed(`${name} is not a whole number`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+      throw malformed(`${name} is not a whole number`);
     return value;
   };
   const hex32 = (value: unknown, name: string): string => {
-    if (typeof value !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(value)) throw malformed(`${name} is not 32 bytes of hex`);
+    if (typeof value !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(value))
+      throw malformed(`${name} is not 32 bytes of hex`);
     return value.toLowerCase();
   };
   const address = (value: unknown, name: string): string => {
@@ -162,7 +192,8 @@ export function parsePairingLink(input: string): PairingLink {
       throw malformed(`${name} is not an address`);
     }
   };
-  if (typeof raw.s !== "string" || !/^0x([0-9a-fA-F]{2}){64,65}$/.test(raw.s)) throw malformed("the signature is not 64 or 65 bytes of hex");
+  if (typeof raw.s !== "string" || !/^0x([0-9a-fA-F]{2}){64,65}$/.test(raw.s))
+    throw malformed("the signature is not 64 or 65 bytes of hex");
   const chainId = whole(raw.c, "chain id");
   if (chainId === 0) throw malformed("chain id 0");
   const encryptionKey = hex32(raw.k, "encryption key");
@@ -201,9 +232,13 @@ export function verifyPairingLink(input: string, options: VerifyPairingOptions):
       hint: "Ask the patient for a link made on this network.",
     });
   if (link.ledger !== getAddress(options.ledger))
-    throw new PairingError("WrongLedger", `The pairing link is for ledger ${link.ledger}, not ${getAddress(options.ledger)}`, {
-      hint: "Ask the patient for a link made for this deployment.",
-    });
+    throw new PairingError(
+      "WrongLedger",
+      `The pairing link is for ledger ${link.ledger}, not ${getAddress(options.ledger)}`,
+      {
+        hint: "Ask the patient for a link made for this deployment.",
+      },
+    );
   const me = getAddress(options.provider);
   if (link.provider !== me)
     throw new PairingError("WrongProvider", `The pairing link is for provider ${link.provider}, not ${me}`, {
@@ -211,7 +246,10 @@ export function verifyPairingLink(input: string, options: VerifyPairingOptions):
     });
   const now = options.now ?? Math.floor(Date.now() / 1000);
   if (link.expiresAt <= link.issuedAt || link.expiresAt - link.issuedAt > MAX_PAIRING_TTL_SECONDS)
-    throw new PairingError("Malformed", `The pairing link's validity (${link.issuedAt} to ${link.expiresAt}) is not 1 s to ${MAX_PAIRING_TTL_SECONDS} s`);
+    throw new PairingError(
+      "Malformed",
+      `The pairing link's validity (${link.issuedAt} to ${link.expiresAt}) is not 1 s to ${MAX_PAIRING_TTL_SECONDS} s`,
+    );
   if (now >= link.expiresAt)
     throw new PairingError("Expired", `The pairing link expired at ${new Date(link.expiresAt * 1000).toISOString()}`, {
       hint: "Ask the patient to show a fresh link.",
@@ -240,10 +278,14 @@ export function verifyPairingLink(input: string, options: VerifyPairingOptions):
     recovered = undefined;
   }
   if (recovered !== link.pseudonym)
-    throw new PairingError("BadSignature", `The pairing link is not signed by the pseudonym it names (${link.pseudonym})`, {
-      hint: "The link was altered or forged: ask the patient to show it again from their dashboard.",
-      details: `recovered ${recovered ?? "nothing"}`,
-    });
+    throw new PairingError(
+      "BadSignature",
+      `The pairing link is not signed by the pseudonym it names (${link.pseudonym})`,
+      {
+        hint: "The link was altered or forged: ask the patient to show it again from their dashboard.",
+        details: `recovered ${recovered ?? "nothing"}`,
+      },
+    );
   return link;
 }
 
@@ -251,6 +293,8 @@ function checked(value: string, name: string): string {
   try {
     return getAddress(value);
   } catch (cause) {
-    throw new PairingError("Malformed", `The pairing link's ${name} ${describeValue(value)} is not an address`, { cause });
+    throw new PairingError("Malformed", `The pairing link's ${name} ${describeValue(value)} is not an address`, {
+      cause,
+    });
   }
 }

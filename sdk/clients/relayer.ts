@@ -75,7 +75,8 @@ export class RelayerClient implements ConsentRelayer {
     } catch (cause) {
       throw new InvalidArgumentError("relayer URL", `${url} is not a URL`, { cause });
     }
-    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw new InvalidArgumentError("relayer URL", `${url} is not http(s)`);
+    if (parsed.protocol !== "https:" && parsed.protocol !== "http:")
+      throw new InvalidArgumentError("relayer URL", `${url} is not http(s)`);
     this.url = parsed.toString().replace(/\/$/, "");
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -101,7 +102,10 @@ export class RelayerClient implements ConsentRelayer {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (cause) {
-      throw new ConsentLedgerError(`The relayer at ${this.url} did not answer`, { hint: "Check the relayer URL and that it is running.", cause });
+      throw new ConsentLedgerError(`The relayer at ${this.url} did not answer`, {
+        hint: "Check the relayer URL and that it is running.",
+        cause,
+      });
     }
     const text = await response.text();
     let json: Record<string, unknown> | undefined;
@@ -119,7 +123,10 @@ export class RelayerClient implements ConsentRelayer {
         retry === null ? undefined : Number(retry),
       );
     }
-    if (json === undefined) throw new ConsentLedgerError(`The relayer at ${this.url} answered something that is not JSON`, { details: text.slice(0, 200) });
+    if (json === undefined)
+      throw new ConsentLedgerError(`The relayer at ${this.url} answered something that is not JSON`, {
+        details: text.slice(0, 200),
+      });
     return json;
   }
 }

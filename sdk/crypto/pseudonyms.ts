@@ -30,7 +30,13 @@ import { getAddress, verifyMessage, Wallet, type Provider } from "ethers";
 import { ConsentLedgerError, InvalidArgumentError, describeValue } from "../errors";
 import { isViemClient, toSigner, type ViemWalletClientLike } from "../chain/runner";
 import { bytesEqual, bytesToHex, hexToBytes, utf8Encode } from "./bytes";
-import { DOMAIN, NonDeterministicSignerError, signatureSecret, type EncryptionKeyPair, type MessageSigner } from "./keys";
+import {
+  DOMAIN,
+  NonDeterministicSignerError,
+  signatureSecret,
+  type EncryptionKeyPair,
+  type MessageSigner,
+} from "./keys";
 
 /** The version of the pseudonym derivation (message, salts and ids). */
 export const PSEUDONYM_DERIVATION_VERSION = 1;
@@ -49,9 +55,7 @@ export interface PseudonymScope {
 
 /** A relationship a pseudonym is for: a provider (by address), a study (by a label), or a fresh index. */
 export type Relationship =
-  | { kind: "provider"; provider: string }
-  | { kind: "study"; label: string }
-  | { kind: "index"; index: number };
+  { kind: "provider"; provider: string } | { kind: "study"; label: string } | { kind: "index"; index: number };
 
 /** One derived patient account, with its own encryption key. Every field but `relationship`/`id`/`address` is secret. */
 export interface Pseudonym {
@@ -72,16 +76,23 @@ const MAX_INDEX = 2 ** 32 - 1;
 const SECP256K1_N = secp256k1.Point.Fn.ORDER;
 
 function checkScope(scope: PseudonymScope): { domain: string; chainId: bigint; ledger: string } {
-  if (typeof scope !== "object" || scope === null) throw new InvalidArgumentError("pseudonym scope", "expected { domain, chainId, ledger }");
+  if (typeof scope !== "object" || scope === null)
+    throw new InvalidArgumentError("pseudonym scope", "expected { domain, chainId, ledger }");
   if (typeof scope.domain !== "string" || scope.domain.length > 253 || !DOMAIN.test(scope.domain))
-    throw new InvalidArgumentError("pseudonym scope domain", `${describeValue(scope.domain)} is not a lowercase host name`, {
-      hint: 'Pass the host the user sees in the address bar, e.g. "app.consent-ledger.example" or "localhost:5173".',
-    });
+    throw new InvalidArgumentError(
+      "pseudonym scope domain",
+      `${describeValue(scope.domain)} is not a lowercase host name`,
+      {
+        hint: 'Pass the host the user sees in the address bar, e.g. "app.consent-ledger.example" or "localhost:5173".',
+      },
+    );
   let chainId: bigint;
   try {
     chainId = BigInt(scope.chainId);
   } catch (cause) {
-    throw new InvalidArgumentError("pseudonym scope chainId", `${describeValue(scope.chainId)} is not an integer`, { cause });
+    throw new InvalidArgumentError("pseudonym scope chainId", `${describeValue(scope.chainId)} is not an integer`, {
+      cause,
+    });
   }
   if (chainId <= 0n) throw new InvalidArgumentError("pseudonym scope chainId", `${chainId} is not a chain id`);
   return { domain: scope.domain, chainId, ledger: checksummed(scope.ledger, "pseudonym scope ledger") };
@@ -108,10 +119,16 @@ export function relationshipId(relationship: Relationship): string {
       return `study:${relationship.label}`;
     case "index":
       if (!Number.isSafeInteger(relationship.index) || relationship.index < 0 || relationship.index > MAX_INDEX)
-        throw new InvalidArgumentError("pseudonym index", `${describeValue(relationship.index)} is not a whole number from 0 to ${MAX_INDEX}`);
+        throw new InvalidArgumentError(
+          "pseudonym index",
+          `${describeValue(relationship.index)} is not a whole number from 0 to ${MAX_INDEX}`,
+        );
       return `index:${relationship.index}`;
     default:
-      throw new InvalidArgumentError("relationship", `${describeValue((relationship as { kind?: unknown })?.kind)} is not provider, study or index`);
+      throw new InvalidArgumentError(
+        "relationship",
+        `${describeValue((relationship as { kind?: unknown })?.kind)} is not provider, study or index`,
+      );
   }
 }
 
@@ -145,14 +162,16 @@ export class PseudonymRoot {
     /** The wallet the root belongs to (never shown on chain). */
     readonly wallet: string,
   ) {
-    if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new InvalidArgumentError("pseudonym root", "expected 32 bytes");
+    if (!(seed instanceof Uint8Array) || seed.length !== 32)
+      throw new InvalidArgumentError("pseudonym root", "expected 32 bytes");
     this.#seed = Uint8Array.from(seed);
   }
 
   /** The pseudonym of `relationship`: the same every time, for this wallet and scope. */
   derive(relationship: Relationship): Pseudonym {
     const id = relationshipId(relationship);
-    if (this.#seed.every((byte) => byte === 0)) throw new ConsentLedgerError("This pseudonym root was destroyed", { hint: "Derive it again from the wallet." });
+    if (this.#seed.every((byte) => byte === 0))
+      throw new ConsentLedgerError("This pseudonym root was destroyed", { hint: "Derive it again from the wallet." });
     const info = utf8Encode(id);
     const okm = hkdf(sha256, this.#seed, utf8Encode(PSEUDONYM_ACCOUNT_SALT), info, 48);
     const secret = mapHashToField(okm, SECP256K1_N);
@@ -198,7 +217,9 @@ export class PseudonymRoot {
 }
 
 function normalised(relationship: Relationship): Relationship {
-  return relationship.kind === "provider" ? { kind: "provider", provider: getAddress(relationship.provider) } : { ...relationship };
+  return relationship.kind === "provider"
+    ? { kind: "provider", provider: getAddress(relationship.provider) }
+    : { ...relationship };
 }
 
 /** The root of `wallet` from its signature of pseudonymRootMessage(wallet, scope). */
@@ -254,7 +275,9 @@ export async function derivePseudonymRoot(
   scope: PseudonymScope,
   options: DerivePseudonymOptions = {},
 ): Promise<PseudonymRoot> {
-  const signer: MessageSigner = isViemClient(input) ? toSigner(input as ViemWalletClientLike) : (input as MessageSigner);
+  const signer: MessageSigner = isViemClient(input)
+    ? toSigner(input as ViemWalletClientLike)
+    : (input as MessageSigner);
   const wallet = checksummed(await signer.getAddress(), "signer address");
   const message = pseudonymRootMessage(wallet, scope);
   const root = pseudonymRootFromSignature(await signRootMessage(signer, wallet, message), wallet);

@@ -62,7 +62,8 @@ async function observe(provider: JsonRpcProvider, fromBlock: number, watched: st
             where.push(`${watched[i]} in ${name}`);
           }
         }
-        if (tx.value > 0n && penniless.includes(watched[i]) && tx.to?.toLowerCase().slice(2) === needle) funded.push(`${watched[i]} received ${tx.value} wei in ${tx.hash}`);
+        if (tx.value > 0n && penniless.includes(watched[i]) && tx.to?.toLowerCase().slice(2) === needle)
+          funded.push(`${watched[i]} received ${tx.value} wei in ${tx.hash}`);
       });
       if (accounts.size > 0) sightings.push({ hash: tx.hash, block: number, accounts: [...accounts], where });
     }
@@ -93,13 +94,21 @@ describe("pseudonyms: one view for the patient, nothing linkable on chain", func
     startBlock = setup.deployment.deployedAtBlock!;
     const relayerKey = Wallet.createRandom();
     await (await setup.signers.admin.sendTransaction({ to: relayerKey.address, value: parseEther("10") })).wait();
-    relayer = await startRelayer({ rpcUrl: setup.node.url, privateKey: relayerKey.privateKey, deployment: setup.deployment });
+    relayer = await startRelayer({
+      rpcUrl: setup.node.url,
+      privateKey: relayerKey.privateKey,
+      deployment: setup.deployment,
+    });
 
     // The patient's everyday wallet: funded, known to an exchange. It only signs, off chain.
     const patientWallet = setup.signers.patient;
     wallet = patientWallet.address;
     const { hospital, lab, researcher } = setup.signers;
-    const root = await derivePseudonymRoot(patientWallet, { domain: "localhost", chainId: 31337, ledger: setup.deployment.ledger });
+    const root = await derivePseudonymRoot(patientWallet, {
+      domain: "localhost",
+      chainId: 31337,
+      ledger: setup.deployment.ledger,
+    });
     pseudonyms = [root.forProvider(hospital.address), root.forProvider(lab.address), root.forStudy("diabetes-2026")];
     root.destroy();
     const [atHospital, atLab, forStudy] = pseudonyms;
@@ -119,12 +128,31 @@ describe("pseudonyms: one view for the patient, nothing linkable on chain", func
         ledger: setup.deployment.ledger,
       });
       const paired = await provider.pairPatient(payload);
-      await (await provider.publish({ patient: paired.pseudonym, dataClass: "LAB_RESULT", payload: labObservation(`obs-${signer.address}`, 98) })).wait();
+      await (
+        await provider.publish({
+          patient: paired.pseudonym,
+          dataClass: "LAB_RESULT",
+          payload: labObservation(`obs-${signer.address}`, 98),
+        })
+      ).wait();
     }
 
     // Consents through the relayer: treatment at the hospital and the lab; the lab's revoked again.
-    await (await identity.client(atHospital.address).grant({ grantee: hospital.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 365 * DAY })).wait();
-    await (await identity.client(atLab.id).grant({ grantee: lab.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 30 * DAY })).wait();
+    await (
+      await identity
+        .client(atHospital.address)
+        .grant({
+          grantee: hospital.address,
+          dataClasses: ["LAB_RESULT"],
+          purposes: ["TREAT"],
+          validUntil: now + 365 * DAY,
+        })
+    ).wait();
+    await (
+      await identity
+        .client(atLab.id)
+        .grant({ grantee: lab.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 30 * DAY })
+    ).wait();
     await (await identity.client(atLab.id).revoke(lab.address)).wait();
 
     // The study: the researcher asks the study pseudonym the patient gave it, and it approves via the relayer.
@@ -175,16 +203,27 @@ describe("pseudonyms: one view for the patient, nothing linkable on chain", func
     // The wallet never appears; every pseudonym does (the flow really ran), and never as a sender.
     expect(seen.sightings.filter((s) => s.accounts.includes(wallet))).to.deep.equal([]);
     for (const pseudonym of pseudonyms) {
-      expect(seen.sightings.some((s) => s.accounts.includes(pseudonym.address)), pseudonym.id).to.equal(true);
+      expect(
+        seen.sightings.some((s) => s.accounts.includes(pseudonym.address)),
+        pseudonym.id,
+      ).to.equal(true);
       expect(await setup.provider.getTransactionCount(pseudonym.address)).to.equal(0);
     }
     // What does link them is off chain: the relayer sent every patient action (see docs/pseudonyms.md).
-    const relayed = seen.sightings.filter((s) => s.where.some((w) => w.endsWith("calldata")) && !s.where.some((w) => w.endsWith(" from")));
+    const relayed = seen.sightings.filter(
+      (s) => s.where.some((w) => w.endsWith("calldata")) && !s.where.some((w) => w.endsWith(" from")),
+    );
     expect(relayed.length).to.be.greaterThan(0);
   });
 
   it("control: the observer does catch a pseudonym the wallet funded", async function () {
-    const fresh = (await derivePseudonymRoot(setup.signers.patient, { domain: "localhost", chainId: 31337, ledger: setup.deployment.ledger })).fresh(7);
+    const fresh = (
+      await derivePseudonymRoot(setup.signers.patient, {
+        domain: "localhost",
+        chainId: 31337,
+        ledger: setup.deployment.ledger,
+      })
+    ).fresh(7);
     const from = await setup.provider.getBlockNumber();
     await (await setup.signers.patient.sendTransaction({ to: fresh.address, value: 1n })).wait();
     const seen = await observe(setup.provider, from + 1, [wallet, fresh.address], [fresh.address]);

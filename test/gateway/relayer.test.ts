@@ -25,13 +25,20 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
   let pseudonyms: Pseudonym[];
 
   async function relayerWith(limits: Partial<RelayerLimits> = {}) {
-    const relayer = await startRelayer({ rpcUrl: setup.node.url, privateKey: relayerKey.privateKey, deployment: setup.deployment, limits });
+    const relayer = await startRelayer({
+      rpcUrl: setup.node.url,
+      privateKey: relayerKey.privateKey,
+      deployment: setup.deployment,
+      limits,
+    });
     running.push(relayer);
     return relayer;
   }
 
   function patientOf(pseudonym: Pseudonym, relayer: RunningRelayer): PatientClient {
-    return new PatientClient(setup.contracts, pseudonymSigner(pseudonym, setup.provider), { relayer: new RelayerClient(relayer.url) });
+    return new PatientClient(setup.contracts, pseudonymSigner(pseudonym, setup.provider), {
+      relayer: new RelayerClient(relayer.url),
+    });
   }
 
   /** What a refusal must leave alone: no transaction from the relayer, no block. */
@@ -58,8 +65,16 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     // The relayer's own account: funded once, from the operator's.
     relayerKey = Wallet.createRandom();
     await (await setup.signers.admin.sendTransaction({ to: relayerKey.address, value: parseEther("10") })).wait();
-    const root = await derivePseudonymRoot(Wallet.createRandom(), { domain: "localhost", chainId: 31337, ledger: setup.deployment.ledger });
-    pseudonyms = [root.forProvider(setup.signers.hospital.address), root.forProvider(setup.signers.lab.address), root.forStudy("relayer-test")];
+    const root = await derivePseudonymRoot(Wallet.createRandom(), {
+      domain: "localhost",
+      chainId: 31337,
+      ledger: setup.deployment.ledger,
+    });
+    pseudonyms = [
+      root.forProvider(setup.signers.hospital.address),
+      root.forProvider(setup.signers.lab.address),
+      root.forStudy("relayer-test"),
+    ];
     root.destroy();
   });
 
@@ -75,7 +90,12 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     const until = (await chainNow(setup.provider)) + 30 * DAY;
     const hospital = setup.signers.hospital.address;
 
-    const granted = await patient.grant({ grantee: hospital, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until });
+    const granted = await patient.grant({
+      grantee: hospital,
+      dataClasses: ["LAB_RESULT"],
+      purposes: ["TREAT"],
+      validUntil: until,
+    });
     const consent = await granted.wait();
     expect(consent).to.include({ patient: atHospital.address, grantee: hospital, validUntil: until });
     expect((await setup.contracts.ledger.consentOf(atHospital.address, hospital)).validUntil).to.equal(BigInt(until));
@@ -99,11 +119,18 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     const patient = patientOf(atLab, relayer);
     const lab = setup.signers.lab.address;
     const now = await chainNow(setup.provider);
-    const grant = { grantee: lab, dataClasses: ["LAB_RESULT" as const], purposes: ["TREAT" as const], validUntil: now + DAY };
+    const grant = {
+      grantee: lab,
+      dataClasses: ["LAB_RESULT" as const],
+      purposes: ["TREAT" as const],
+      validUntil: now + DAY,
+    };
 
     // Altered after signing: a longer consent than the patient signed, or a signature by another key.
     const signed = await patient.signGrant(grant);
-    await refusedWith("InvalidSignature", () => client.submit({ ...signed, grant: { ...signed.grant!, validUntil: now + 365 * DAY } }));
+    await refusedWith("InvalidSignature", () =>
+      client.submit({ ...signed, grant: { ...signed.grant!, validUntil: now + 365 * DAY } }),
+    );
     const other = new PatientClient(setup.contracts, Wallet.createRandom());
     const byOther = await other.signGrant(grant, { patient: atLab.address });
     await refusedWith("InvalidSignature", () => client.submit({ ...byOther, signer: atLab.address }));
@@ -128,7 +155,15 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     const researcher = setup.signers.researcher.address;
     const now = await chainNow(setup.provider);
     const grantN = (patient: PatientClient, nonce: bigint) =>
-      patient.signGrant({ grantee: researcher, dataClasses: ["LAB_RESULT"], purposes: ["HRESCH"], validUntil: now + DAY + Number(nonce) }, { nonce });
+      patient.signGrant(
+        {
+          grantee: researcher,
+          dataClasses: ["LAB_RESULT"],
+          purposes: ["HRESCH"],
+          validUntil: now + DAY + Number(nonce),
+        },
+        { nonce },
+      );
 
     // Per signer: the fourth valid message within a minute is refused.
     const bySigner = await relayerWith({ perSignerPerMinute: 3 });
@@ -161,7 +196,17 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     await refusedWith("DailyGasBudgetExhausted", async () => poor.submit(await grantN(patient, 31n)));
 
     function expiredCopy(): SignedConsent {
-      return { kind: "revoke", chainId: 31337, ledger: setup.deployment.ledger, signer: forStudy.address, nonce: "99", deadline: 1, signature: "0x" + "11".repeat(65), patient: forStudy.address, grantee: researcher };
+      return {
+        kind: "revoke",
+        chainId: 31337,
+        ledger: setup.deployment.ledger,
+        signer: forStudy.address,
+        nonce: "99",
+        deadline: 1,
+        signature: "0x" + "11".repeat(65),
+        patient: forStudy.address,
+        grantee: researcher,
+      };
     }
   });
 
@@ -191,7 +236,14 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     const until = (await chainNow(setup.provider)) + DAY;
     let caught: unknown;
     try {
-      await identity.client(pseudonyms[0].address).grant({ grantee: setup.signers.hospital.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until });
+      await identity
+        .client(pseudonyms[0].address)
+        .grant({
+          grantee: setup.signers.hospital.address,
+          dataClasses: ["LAB_RESULT"],
+          purposes: ["TREAT"],
+          validUntil: until,
+        });
     } catch (error) {
       caught = error;
     }

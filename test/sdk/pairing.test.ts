@@ -60,7 +60,9 @@ describe("pairing links", function () {
     expect(bytesToHex(paired.encryptionPublicKey)).to.equal(bytesToHex(atHospital.encryptionKeyPair.publicKey));
     expect(hospital.pairedPatient(atHospital.address)).to.equal(paired);
 
-    const record = await (await hospital.publish({ patient: paired.pseudonym, dataClass: "LAB_RESULT", payload: labObservation("p", 6.1) })).wait();
+    const record = await (
+      await hospital.publish({ patient: paired.pseudonym, dataClass: "LAB_RESULT", payload: labObservation("p", 6.1) })
+    ).wait();
     const anchored = await recordsOf(await sdkContracts(suite, suite.stranger), atHospital.address);
     expect(anchored.map((r) => r.recordId)).to.deep.equal([record.recordId]);
   });
@@ -74,8 +76,14 @@ describe("pairing links", function () {
   it("refuses a forged link: altered fields, or signed by a key that is not the pseudonym's", async function () {
     const { suite, hospital, link, ledger } = await loadFixture(pairingFixture);
     // The hospital swaps in its own encryption key, or another patient address.
-    await refused(hospital.pairPatient(encodePairingLink({ ...link, encryptionKey: bytesToHex(new Uint8Array(32).fill(7)) })), "BadSignature");
-    await refused(hospital.pairPatient(encodePairingLink({ ...link, pseudonym: suite.patient.address })), "BadSignature");
+    await refused(
+      hospital.pairPatient(encodePairingLink({ ...link, encryptionKey: bytesToHex(new Uint8Array(32).fill(7)) })),
+      "BadSignature",
+    );
+    await refused(
+      hospital.pairPatient(encodePairingLink({ ...link, pseudonym: suite.patient.address })),
+      "BadSignature",
+    );
     await refused(hospital.pairPatient(encodePairingLink({ ...link, expiresAt: link.expiresAt + 60 })), "BadSignature");
     // A provider inventing a patient: a link for the patient's address, signed by someone else.
     const forger = Wallet.createRandom();
@@ -85,7 +93,10 @@ describe("pairing links", function () {
       chainId: 31337,
       ledger,
     });
-    await refused(hospital.pairPatient(encodePairingLink({ ...forged, pseudonym: suite.patient.address })), "BadSignature");
+    await refused(
+      hospital.pairPatient(encodePairingLink({ ...forged, pseudonym: suite.patient.address })),
+      "BadSignature",
+    );
   });
 
   it("refuses an expired link, one from the future, and one for another chain or ledger", async function () {
@@ -100,7 +111,15 @@ describe("pairing links", function () {
 
   it("refuses malformed payloads with a clear message", async function () {
     const { hospital, payload } = await loadFixture(pairingFixture);
-    for (const bad of ["", "hello", "clpair1.", "clpair1.!!!!", "clpair1.e30", payload.slice(0, -10), "clpair1." + "A".repeat(3000)]) {
+    for (const bad of [
+      "",
+      "hello",
+      "clpair1.",
+      "clpair1.!!!!",
+      "clpair1.e30",
+      payload.slice(0, -10),
+      "clpair1." + "A".repeat(3000),
+    ]) {
       await refused(hospital.pairPatient(bad), "Malformed");
     }
     expect(() => parsePairingLink(42 as unknown as string)).to.throw(PairingError, /Not a pairing link/);
