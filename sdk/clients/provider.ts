@@ -242,16 +242,12 @@ export class ProviderClient {
       });
     }
     const registered = await this.contracts.keys.keyOf(who);
-    // A paired pseudonym that has not registered its key (registration costs gas) is reached through
-    // the key it signed in its pairing link.
-    const pairedKey = this.paired.get(who)?.encryptionPublicKey;
-    if (/^0x0+$/.test(registered) && pairedKey === undefined) {
+    if (/^0x0+$/.test(registered)) {
       throw new ConsentLedgerError(`${who} has no encryption key in the key directory`, {
         hint: "The grantee must register one (ResearcherClient.registerEncryptionKey) before keys can be shared.",
       });
     }
-    const recipientKey = /^0x0+$/.test(registered) ? (pairedKey as Uint8Array) : bytes32ToPublicKey(registered);
-    const wrappedKey = await wrapDataKey(record.dataKey, recipientKey, record.recordId);
+    const wrappedKey = await wrapDataKey(record.dataKey, bytes32ToPublicKey(registered), record.recordId);
     return { wrappedKey, basis: basis === AccessBasis.Consent ? "Consent" : "Emergency" };
   }
 
