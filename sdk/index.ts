@@ -139,7 +139,7 @@ export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOpti
 export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
-export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
+export { AuditClient, MAX_MANIFEST_BYTES, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
 export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
 export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
