@@ -141,8 +141,8 @@ export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, MAX_MANIFEST_BYTES, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
-export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
-export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
+export { MAX_CALLS_PER_BATCH, MAX_PER_QUERY, PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
+export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView, StateSection } from "./clients/patient-events";
 export {
   NoSignedFormError,
   PatientClient,

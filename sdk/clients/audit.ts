@@ -5,7 +5,7 @@ import { requireAddress } from "../args";
 import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import type { BlobStore, StreamingBlobStore } from "../storage/blob-store";
-import { PatientEventReader, readBatch, type BatchCall, type BatchResult } from "./patient-events";
+import { MAX_CALLS_PER_BATCH, PatientEventReader, readBatch, type BatchCall, type BatchResult } from "./patient-events";
 
 /** Every kind of change in a patient's history. */
 export type AuditAction =
@@ -97,8 +97,6 @@ type PendingEntry = AuditLine;
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** The longest manifest id read from a batch event, in bytes. */
 const MAX_MANIFEST_ID_BYTES = 256;
-/** The most view calls in one readBatch eth_call (checks of releases). */
-const CHECKS_PER_CALL = 100;
 
 export const RELEASE_LEAF_TYPES = ["bytes32", "address", "uint8", "uint8", "uint64"] as const;
 
@@ -444,7 +442,7 @@ export class AuditClient {
    * batched release), whether the custodian that logged it is in the record's custodian set
    * (CustodianSets.custodianPositionOf) and whether the ledger's accessBasis for the grantee, class and
    * purpose is the basis logged. The checks of one block go in readBatch eth_calls of at most
-   * CHECKS_PER_CALL calls; a block the node cannot answer for leaves its entries unverified, saying why.
+   * MAX_CALLS_PER_BATCH calls; a block the node cannot answer for leaves its entries unverified, saying why.
    */
   private async verifyReleases(releases: PendingEntry[], patient: string, recordClass: Map<string, number>): Promise<void> {
     if (!releases.length) return;
@@ -470,7 +468,7 @@ export class AuditClient {
       let chunk: Check[] = [];
       let size = 0;
       for (const check of checks) {
-        if (size + check.calls.length > CHECKS_PER_CALL && chunk.length) {
+        if (size + check.calls.length > MAX_CALLS_PER_BATCH && chunk.length) {
           chunks.push({ block, checks: chunk });
           chunk = [];
           size = 0;
