@@ -231,7 +231,8 @@ export interface BatchResult {
  * Many view calls in one `eth_call` at `blockTag`, on any node, with nothing deployed: the call runs the
  * creation code of ReadBatch (contracts/lens/ReadBatch.sol), whose constructor makes each static call
  * and returns the results, with the block's number and time and `account`'s balance. A call that
- * reverts does not fail the others: its `success` is false.
+ * reverts does not fail the others: its `success` is false. Asked at a block number, an answer from
+ * another block is refused (ConsentLedgerError).
  */
 export async function readBatch(
   contracts: LedgerContracts,
@@ -254,6 +255,14 @@ export async function readBatch(
     ["uint256", "uint256", "uint256", "bool[]", "bytes[]"],
     output,
   );
+  // Every read of a page is taken at one block: a node (or a load balancer in front of several) that
+  // answered at another one would mix states, so such an answer is refused.
+  if (typeof blockTag === "number" && Number(blockNumber) !== blockTag) {
+    throw new ConsentLedgerError(
+      `The node answered a batch of reads asked at block ${blockTag} at block ${Number(blockNumber)}`,
+      { hint: "Use a node that serves the block asked for (an archive node for old blocks), not one behind a load balancer that ignores it." },
+    );
+  }
   return {
     blockNumber: Number(blockNumber),
     timestamp: Number(timestamp),
