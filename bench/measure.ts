@@ -591,12 +591,14 @@ export async function measureGas(): Promise<GasReport> {
         signer: signer.address,
         patient: signer.address,
         ...terms,
+        // A new grantee: the signer saw no consent.
+        seenConsent: 0n,
         nonce,
         deadline: DEADLINE,
       });
       ours.push(
         await clock.send(() =>
-          ledger.connect(relayer).grantBySig(signer.address, terms, signer.address, nonce, DEADLINE, signature),
+          ledger.connect(relayer).grantBySig(signer.address, terms, 0n, signer.address, nonce, DEADLINE, signature),
         ),
       );
 

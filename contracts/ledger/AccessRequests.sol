@@ -182,6 +182,18 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         // decided again; it can be opened anew only within its opening block (same researcher, terms, time).
         delete _requests[requestId];
         if (approved) {
+            // A delegate approves only within its scope; the consent would run from now for the duration.
+            // Cannot overflow: a stored request's duration is at most the deployment's maximum.
+            if (actor != patient) {
+                _requireWithinScope(
+                    patient,
+                    actor,
+                    _liveDelegation(patient, actor),
+                    request.terms.dataClasses,
+                    uint32(1) << request.terms.purpose,
+                    uint40(block.timestamp) + request.terms.duration
+                );
+            }
             // The request was checked when opened; the access it grants goes to the researcher as it is
             // now. The cheap check first; the full one, which tests the same three conditions, only to
             // revert with the error that names why.

@@ -10,6 +10,8 @@ export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "Deny
     { name: "purposes", type: "uint32" },
     { name: "validFrom", type: "uint40" },
     { name: "validUntil", type: "uint40" },
+    // The consent the signer saw for (patient, grantee), packed as the ledger stores it; 0 for none.
+    { name: "seenConsent", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
@@ -23,6 +25,7 @@ export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "Deny
   ApproveRequest: [
     { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
+    { name: "seenConsent", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
