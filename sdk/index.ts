@@ -67,13 +67,29 @@ export {
 export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
-export type { RunnerInput, SignerInput, TransactionOverrides, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
+export type {
+  RunnerInput,
+  SignerInput,
+  TransactionOverrides,
+  ViemClientLike,
+  ViemWalletClientLike,
+} from "./chain/runner";
 export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf, usedNonces } from "./clients/reads";
 export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
-export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
+export {
+  dataClassCode,
+  dataClassMask,
+  duoPermissionCode,
+  purposeCode,
+  purposeMask,
+  requireAddress,
+  requireBytes32,
+  researchCategoryCode,
+  toUnixSeconds,
+} from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
 export { sha256, sha256Hex } from "./crypto/sha256";
 export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
@@ -112,8 +128,15 @@ export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, ReleaseManifest } from "./clients/audit";
-export { PatientClient, parseSignedConsent, relaySignedConsent } from "./clients/patient";
-export type { OnBehalf, SignOptions } from "./clients/patient";
+export {
+  CARE_DELEGATE_SCOPE,
+  PatientClient,
+  consentOfWord,
+  consentWordOf,
+  parseSignedConsent,
+  relaySignedConsent,
+} from "./clients/patient";
+export type { DelegateScope, OnBehalf, SignOptions } from "./clients/patient";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
 export type { BatchManifest, KeyCustodian, PublishInput, PublishedBatch, PublishedRecord } from "./clients/provider";
 export { anchorEventOf, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
@@ -128,6 +151,7 @@ export type {
   ConsentFate,
   ConsentPreview,
   DataUsePolicy,
+  DelegateScopeInput,
   GrantInput,
   PolicyInput,
   RequestInput,
@@ -160,7 +184,13 @@ export {
   GatewayClient,
   GatewayError,
 } from "./clients/gateway";
-export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease, ShareRelease } from "./clients/gateway";
+export type {
+  GatewayChallenge,
+  GatewayClientOptions,
+  GatewayHealth,
+  KeyRelease,
+  ShareRelease,
+} from "./clients/gateway";
 export {
   DataClassDisplay,
   DuoDisplay,

@@ -47,6 +47,9 @@ export type Policy = DataUsePolicy;
 export interface Delegate {
   address: string;
   validUntil: number;
+  /** The purposes it may grant or approve (a bitmask), and whether it may give sensitive classes. */
+  purposes: number;
+  sensitiveClasses: boolean;
 }
 
 export interface DashboardData {
@@ -162,17 +165,22 @@ export async function loadDashboard(
   const researchers = [...new Set(pending.map((view) => view.request.researcher))];
 
   // The second and last round: every state read that depends on the first, together.
-  const [recordTimes, parties, delegateUntil, windowUntil] = await Promise.all([
+  const [recordTimes, parties, appointments, windowUntil] = await Promise.all([
     Promise.all(anchored.map(blockTime)),
     Promise.all(researchers.map((address) => partyOf(contracts, address))),
-    Promise.all(candidates.map((address) => contracts.ledger.delegateUntil(patient, address))),
+    Promise.all(candidates.map((address) => contracts.ledger.delegateOf(patient, address))),
     Promise.all(openers.map((address) => contracts.ledger.emergencyAccessUntil(patient, address))),
   ]);
   const records = versionChains(anchored.map((record, index) => ({ ...record, time: recordTimes[index] })));
   const partyBy = new Map(researchers.map((address, index) => [address, parties[index]]));
   const requests = pending.map((view) => ({ ...view, party: partyBy.get(view.request.researcher) as Party }));
   const delegates = candidates
-    .map((address, index) => ({ address, validUntil: Number(delegateUntil[index]) }))
+    .map((address, index) => ({
+      address,
+      validUntil: Number(appointments[index].validUntil),
+      purposes: Number(appointments[index].purposes),
+      sensitiveClasses: appointments[index].sensitiveClasses,
+    }))
     .filter((delegate) => delegate.validUntil > now);
   const emergencyWindows = openers
     .map((provider, index) => ({ provider, until: Number(windowUntil[index]) }))

@@ -23,6 +23,7 @@ import type {
   Consent,
   ConsentPreview,
   DataUsePolicy,
+  DelegateScopeInput,
   GrantInput,
   PolicyInput,
   RequestView,
@@ -41,6 +42,57 @@ export interface SignOptions extends OnBehalf {
   deadline?: Date | number;
   /** A specific unused nonce; defaults to the lowest one the ledger shows unused. */
   nonce?: bigint;
+  /**
+   * For a grant or an approval: the consent the patient was shown, as `previewGrant`/`previewApproval`
+   * returned it in `seenConsent`. Defaults to the ledger's word now, read as the preview reads it. Pass
+   * the preview's, so that the signature applies only over exactly what the patient saw.
+   */
+  seenConsent?: bigint;
+}
+
+/** The consent a word stands for (see consentWordOf), or undefined for 0 (none, or revoked). */
+export function consentOfWord(
+  word: bigint,
+): Pick<Consent, "dataClasses" | "purposes" | "validFrom" | "validUntil"> | undefined {
+  const field = (shift: bigint, bits: bigint) => Number((word >> shift) & ((1n << bits) - 1n));
+  if (word === 0n) return undefined;
+  return {
+    dataClasses: field(0n, 32n),
+    purposes: field(32n, 32n),
+    validFrom: field(64n, 40n),
+    validUntil: field(104n, 40n),
+  };
+}
+
+/** A delegate's scope as the ledger stores it. */
+export interface DelegateScope {
+  purposes: number;
+  sensitiveClasses: boolean;
+}
+
+/**
+ * A carer's scope: treatment, emergency treatment and care management, no sensitive classes. What the
+ * dashboard and the CLI offer unless the patient chooses otherwise.
+ */
+export const CARE_DELEGATE_SCOPE: DelegateScopeInput = {
+  purposes: ["TREAT", "ETREAT", "CAREMGT"],
+  sensitiveClasses: false,
+};
+
+/**
+ * The consent word of a stored consent, as the ledger packs it and a signed grant or approval carries it:
+ * `dataClasses | purposes << 32 | validFrom << 64 | validUntil << 104`; 0 when there is none.
+ */
+export function consentWordOf(
+  consent: Pick<Consent, "dataClasses" | "purposes" | "validFrom" | "validUntil"> | undefined,
+): bigint {
+  if (consent === undefined) return 0n;
+  return (
+    BigInt(consent.dataClasses) |
+    (BigInt(consent.purposes) << 32n) |
+    (BigInt(consent.validFrom) << 64n) |
+    (BigInt(consent.validUntil) << 104n)
+  );
 }
 
 /**
@@ -60,7 +112,11 @@ export class PatientClient {
   }
 
   /** Grants a consent; resolves to the consent as stored. */
-  async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
+  async grant(
+    input: GrantInput,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
     return send(
@@ -74,7 +130,11 @@ export class PatientClient {
   }
 
   /** Grants several consents in one transaction. */
-  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
+  async grantBatch(
+    inputs: readonly GrantInput[],
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
     const patient = await this.patientOf(options);
     const grants = await Promise.all(inputs.map((input) => this.toGrant(input)));
@@ -86,7 +146,11 @@ export class PatientClient {
   }
 
   /** Revokes the consent given to `grantee`. */
-  async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+  async revoke(
+    grantee: string,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
     return send(
@@ -97,7 +161,10 @@ export class PatientClient {
   }
 
   /** Approves a pending request (given as its id or the full request). */
-  async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+  async approve(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
     const full = await this.resolveRequest(request);
     return send(
       "approve the request",
@@ -120,7 +187,10 @@ export class PatientClient {
   }
 
   /** Denies a pending request. */
-  async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
+  async deny(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
     return send(
       "deny the request",
@@ -136,7 +206,9 @@ export class PatientClient {
       modifiers: duoModifierMask(input.modifiers),
       dataClasses: dataClassMask(input.dataClasses),
       purposes:
-        input.purposes === undefined ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name])) : purposeMask(input.purposes),
+        input.purposes === undefined
+          ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name]))
+          : purposeMask(input.purposes),
       diseaseId: input.diseaseId ?? 0,
       maxDuration: input.maxDuration ?? 0,
       validUntil: toUnixSeconds(input.validUntil, "validUntil"),
@@ -149,21 +221,51 @@ export class PatientClient {
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
-    return send("clear the policy", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(), () => undefined);
-  }
-
-  /** Appoints `delegate` until `validUntil` (a parent for a minor, a carer). */
-  async appointDelegate(delegate: string, validUntil: Date | number, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
-    const who = requireAddress(delegate, "delegate");
-    const until = toUnixSeconds(validUntil, "validUntil");
     return send(
-      "appoint the delegate",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).appointDelegate(who, until),
-      () => ({ delegate: who, validUntil: until }),
+      "clear the policy",
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(),
+      () => undefined,
     );
   }
 
-  async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
+  /**
+   * Appoints `delegate` until `validUntil` (a parent for a minor, a carer), to grant and approve only
+   * `scope.purposes`, sensitive classes only when `scope.sensitiveClasses`, and only consents that end by
+   * `validUntil` (see CARE_DELEGATE_SCOPE for a carer's). Appointing again changes the end and the scope.
+   */
+  async appointDelegate(
+    delegate: string,
+    validUntil: Date | number,
+    scope: DelegateScopeInput,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ delegate: string; validUntil: number } & DelegateScope>> {
+    const who = requireAddress(delegate, "delegate");
+    const until = toUnixSeconds(validUntil, "validUntil");
+    if (scope === null || typeof scope !== "object" || typeof scope.sensitiveClasses !== "boolean") {
+      throw new InvalidArgumentError(
+        "scope",
+        `must be { purposes, sensitiveClasses: boolean }, got ${describeValue(scope)}`,
+        {
+          hint: "Say what the delegate may grant, e.g. CARE_DELEGATE_SCOPE.",
+        },
+      );
+    }
+    const purposes = purposeMask(scope.purposes);
+    const sensitiveClasses = scope.sensitiveClasses;
+    return send(
+      "appoint the delegate",
+      () =>
+        this.contracts.ledger
+          .connect(withOverrides(this.signer, overrides))
+          .appointDelegate(who, until, purposes, sensitiveClasses),
+      () => ({ delegate: who, validUntil: until, purposes, sensitiveClasses }),
+    );
+  }
+
+  async removeDelegate(
+    delegate: string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ delegate: string }>> {
     const who = requireAddress(delegate, "delegate");
     return send(
       "remove the delegate",
@@ -173,7 +275,10 @@ export class PatientClient {
   }
 
   /** Opts out of (true) or back into (false) emergency access. */
-  async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
+  async setEmergencyOptOut(
+    optedOut: boolean,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ optedOut: boolean }>> {
     return send(
       "set the emergency opt-out",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setEmergencyOptOut(optedOut),
@@ -199,13 +304,21 @@ export class PatientClient {
   }
 
   /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
-  async applyFhirConsent(imported: ImportedConsent, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<unknown>> {
+  async applyFhirConsent(
+    imported: ImportedConsent,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<unknown>> {
     const action = imported.action;
     if (action.kind === "grant") return this.grant(action.grant, options, overrides);
     if (options.patient !== undefined) {
-      throw new InvalidArgumentError("patient", "a delegate cannot set a patient's research policy or emergency opt-out", {
-        hint: "The patient signs these themselves.",
-      });
+      throw new InvalidArgumentError(
+        "patient",
+        "a delegate cannot set a patient's research policy or emergency opt-out",
+        {
+          hint: "The patient signs these themselves.",
+        },
+      );
     }
     if (action.kind === "policy") {
       return send(
@@ -221,7 +334,12 @@ export class PatientClient {
   async signGrant(input: GrantInput, options: SignOptions = {}): Promise<SignedConsent> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
-    return this.sign("grant", "Grant", { patient, ...grant }, options, { patient, grant });
+    const seenConsent = options.seenConsent ?? (await this.seenConsent(patient, grant.grantee));
+    return this.sign("grant", "Grant", { patient, ...grant, seenConsent }, options, {
+      patient,
+      grant,
+      seenConsent: seenConsent.toString(),
+    });
   }
 
   /** Signs a revocation for someone else to relay. */
@@ -234,7 +352,11 @@ export class PatientClient {
   /** Signs an approval of a request for someone else to relay. */
   async signApprove(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
     const full = await this.resolveRequest(request);
-    return this.sign("approve", "ApproveRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+    const seenConsent = options.seenConsent ?? (await this.seenConsent(full.terms.patient, full.researcher));
+    return this.sign("approve", "ApproveRequest", { requestId: requestIdOf(full), seenConsent }, options, {
+      request: jsonRequest(full),
+      seenConsent: seenConsent.toString(),
+    });
   }
 
   /** Signs a denial of a request for someone else to relay. */
@@ -244,10 +366,16 @@ export class PatientClient {
   }
 
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
-  async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
+  async cancelSignature(
+    nonce: bigint,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ nonce: bigint }>> {
     return send(
       "cancel the signature",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
+      () =>
+        this.contracts.ledger
+          .connect(withOverrides(this.signer, overrides))
+          .invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
       () => ({ nonce }),
     );
   }
@@ -284,7 +412,12 @@ export class PatientClient {
     const [stored, now] = await Promise.all([this.consentTo(grantee, { patient }), this.latestTime()]);
     // The ledger's rule (Consents._grant): only a consent that has not ended is replaced.
     const before = stored !== undefined && stored.validUntil > now ? stored : undefined;
-    return { before, after, replaces: before !== undefined };
+    return { before, after, replaces: before !== undefined, seenConsent: consentWordOf(stored) };
+  }
+
+  /** The consent word a signature binds to: the same read as the preview's (an ended consent included). */
+  private async seenConsent(patient: string, grantee: string): Promise<bigint> {
+    return consentWordOf(await this.consentTo(grantee, { patient }));
   }
 
   private async latestTime(): Promise<number> {
@@ -340,7 +473,9 @@ export class PatientClient {
       const bitmap = await this.contracts.ledger.nonceBitmap(who, word);
       if (bitmap !== FULL_WORD) return word * 256n + lowestClearBit(bitmap);
     }
-    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, { hint: "Pass an explicit nonce." });
+    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, {
+      hint: "Pass an explicit nonce.",
+    });
   }
 
   private async sign(
@@ -369,7 +504,16 @@ export class PatientClient {
     } catch (error) {
       throw toLedgerError(error, `sign the ${kind}`);
     }
-    return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
+    return {
+      kind,
+      chainId: Number(this.contracts.chainId),
+      ledger,
+      signer,
+      nonce: nonce.toString(),
+      deadline,
+      signature,
+      ...extra,
+    };
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {
@@ -383,7 +527,13 @@ export class PatientClient {
     if (validUntil <= validFrom) {
       throw new InvalidArgumentError("validUntil", `must be after validFrom (${validFrom}), got ${validUntil}`);
     }
-    return { grantee, dataClasses: dataClassMask(input.dataClasses), purposes: purposeMask(input.purposes), validFrom, validUntil };
+    return {
+      grantee,
+      dataClasses: dataClassMask(input.dataClasses),
+      purposes: purposeMask(input.purposes),
+      validFrom,
+      validUntil,
+    };
   }
 
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
@@ -440,6 +590,15 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     deadline: input!.deadline as number,
     signature: input!.signature as string,
   };
+  // A grant or an approval names the consent its signer saw; the ledger refuses it over any other.
+  let seenConsent: string | undefined;
+  if (kind === "grant" || kind === "approve") {
+    const seen = input!.seenConsent;
+    if (typeof seen !== "string" || !/^\d{1,78}$/.test(seen) || BigInt(seen) >= 2n ** 256n) {
+      fail(`a ${String(kind)} needs seenConsent, the consent word its signer saw, as a decimal uint256 string`);
+    }
+    seenConsent = seen as string;
+  }
   if (kind === "grant" || kind === "revoke") {
     const patient = requireAddress(input!.patient, "patient");
     if (kind === "revoke") return { ...common, patient, grantee: requireAddress(input!.grantee, "grantee") };
@@ -451,6 +610,7 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     return {
       ...common,
       patient,
+      seenConsent,
       grant: {
         grantee: requireAddress(grant!.grantee, "grant.grantee"),
         dataClasses: grant!.dataClasses as number,
@@ -474,6 +634,7 @@ export function parseSignedConsent(value: unknown): SignedConsent {
   }
   return {
     ...common,
+    ...(seenConsent === undefined ? {} : { seenConsent }),
     request: {
       researcher: requireAddress(request!.researcher, "request.researcher"),
       openedAt: request!.openedAt as number,
@@ -506,9 +667,13 @@ export async function relaySignedConsent(
   const ledger = contracts.ledger.connect(withOverrides(toSigner(relayer), overrides));
   const ledgerAddress = await contracts.ledger.getAddress();
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
-    throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {
-      hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
-    });
+    throw new InvalidArgumentError(
+      "signed consent",
+      `signed for ledger ${checked.ledger} on chain ${checked.chainId}`,
+      {
+        hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
+      },
+    );
   }
   const nonce = BigInt(checked.nonce);
   const common = [checked.signer, nonce, checked.deadline, checked.signature] as const;
@@ -522,13 +687,15 @@ export async function relaySignedConsent(
     () => {
       switch (checked.kind) {
         case "grant":
-          if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
-          return ledger.grantBySig(checked.patient, checked.grant, ...common);
+          if (!checked.grant || !checked.patient)
+            throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
+          return ledger.grantBySig(checked.patient, checked.grant, BigInt(checked.seenConsent ?? "0"), ...common);
         case "revoke":
-          if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
+          if (!checked.grantee || !checked.patient)
+            throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
           return ledger.revokeBySig(checked.patient, checked.grantee, ...common);
         case "approve":
-          return ledger.approveRequestBySig(toRequest(), ...common);
+          return ledger.approveRequestBySig(toRequest(), BigInt(checked.seenConsent ?? "0"), ...common);
         default:
           return ledger.denyRequestBySig(toRequest(), ...common);
       }
@@ -536,4 +703,3 @@ export async function relaySignedConsent(
     () => checked,
   );
 }
-

@@ -11,10 +11,15 @@ import { InvalidArgumentError } from "../errors";
 import { requestViews } from "./requests";
 import type { DataUsePolicy, RequestView } from "./types";
 
-/** A delegate in office: who, and until when (unix seconds). */
+/**
+ * A delegate in office: who, until when (unix seconds), and its scope: the purposes it may grant or
+ * approve (a {@link Purpose} bitmask) and whether it may give the sensitive classes.
+ */
 export interface Delegate {
   delegate: string;
   validUntil: number;
+  purposes: number;
+  sensitiveClasses: boolean;
 }
 
 /** An account's accreditation (IAccreditation.Party), by value. */
@@ -55,7 +60,15 @@ export async function delegatesOf(contracts: LedgerContracts, patient: string): 
   const named = [...new Set(events.map((event) => event.args.delegate as string))];
   const now = Number((await contracts.provider.getBlock("latest"))?.timestamp ?? 0);
   const delegates = await Promise.all(
-    named.map(async (delegate) => ({ delegate, validUntil: Number(await contracts.ledger.delegateUntil(who, delegate)) })),
+    named.map(async (delegate) => {
+      const appointment = await contracts.ledger.delegateOf(who, delegate);
+      return {
+        delegate,
+        validUntil: Number(appointment.validUntil),
+        purposes: Number(appointment.purposes),
+        sensitiveClasses: appointment.sensitiveClasses,
+      };
+    }),
   );
   return delegates.filter((entry) => entry.validUntil > now);
 }
@@ -96,7 +109,11 @@ const MAX_WORD = 2n ** 248n - 1n;
  * One word of a signer's nonce bitmap (Permit2 style): bit i set means nonce `word * 256 + i` is used or
  * cancelled. Word 0 holds nonces 0..255.
  */
-export async function nonceWordOf(contracts: LedgerContracts, signer: string, word: bigint | number = 0n): Promise<bigint> {
+export async function nonceWordOf(
+  contracts: LedgerContracts,
+  signer: string,
+  word: bigint | number = 0n,
+): Promise<bigint> {
   const index = BigInt(word);
   if (index < 0n || index > MAX_WORD) throw new InvalidArgumentError("word", `must be 0 to 2^248-1, got ${index}`);
   return contracts.ledger.nonceBitmap(requireAddress(signer, "signer"), index);

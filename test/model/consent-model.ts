@@ -31,7 +31,18 @@ export const SENSITIVE_DATA_CLASSES = (1 << 12) | (1 << 13) | (1 << 14);
 /** Purposes 0-9: TREAT, ETREAT, CAREMGT, HRESCH, BIORCH, CLINTRCH, PUBHLTH, HPAYMT, HOPERAT, PATRQT. */
 export const PURPOSE_COUNT = 10;
 export const ALL_PURPOSES = (1 << PURPOSE_COUNT) - 1;
-export const P = { TREAT: 0, ETREAT: 1, CAREMGT: 2, HRESCH: 3, BIORCH: 4, CLINTRCH: 5, PUBHLTH: 6, HPAYMT: 7, HOPERAT: 8, PATRQT: 9 } as const;
+export const P = {
+  TREAT: 0,
+  ETREAT: 1,
+  CAREMGT: 2,
+  HRESCH: 3,
+  BIORCH: 4,
+  CLINTRCH: 5,
+  PUBHLTH: 6,
+  HPAYMT: 7,
+  HOPERAT: 8,
+  PATRQT: 9,
+} as const;
 export const RESEARCH_PURPOSES = (1 << P.HRESCH) | (1 << P.BIORCH) | (1 << P.CLINTRCH);
 /** What a break-the-glass window covers: treatment and emergency treatment, every class. */
 export const EMERGENCY_PURPOSES = (1 << P.TREAT) | (1 << P.ETREAT);
@@ -56,8 +67,20 @@ const hasBig = (mask: bigint, bit: number): boolean => ((mask >> BigInt(bit)) & 
 
 /** GA4GH DUO codes (contracts/libraries/DataUse.sol). */
 export const Duo = {
-  NRES: 4, HMB: 6, DS: 7, POA: 11, GRU: 42,
-  PUB: 19, COL: 20, IRB: 21, MOR: 24, TS: 25, RTN: 29, NPOA: 44, NPU: 45, NCU: 46,
+  NRES: 4,
+  HMB: 6,
+  DS: 7,
+  POA: 11,
+  GRU: 42,
+  PUB: 19,
+  COL: 20,
+  IRB: 21,
+  MOR: 24,
+  TS: 25,
+  RTN: 29,
+  NPOA: 44,
+  NPU: 45,
+  NCU: 46,
 } as const;
 const bit = (n: number): bigint => 1n << BigInt(n);
 export const DUO_OBLIGATIONS = bit(Duo.PUB) | bit(Duo.COL) | bit(Duo.IRB) | bit(Duo.MOR) | bit(Duo.RTN);
@@ -81,6 +104,13 @@ export interface Party {
   index: number;
   /** Suspensions so far (mod 2^16): a window opened before the last one is over. */
   suspensions: number;
+}
+
+/** IConsents.Delegation: a delegate's appointment, its end and its scope. */
+export interface Delegation {
+  validUntil: number;
+  purposes: number;
+  sensitiveClasses: boolean;
 }
 
 export interface Consent {
@@ -185,7 +215,17 @@ const pair = (a: string, b: string): string => `${a}|${b}`;
 
 /** RequestTerms in the order of the Solidity struct (as events and calldata carry it). */
 export function termsTuple(t: RequestTerms): unknown[] {
-  return [t.patient, t.dataClasses, t.purpose, t.researchCategory, t.diseaseId, t.acceptedObligations, t.duration, t.studyId, t.protocolHash];
+  return [
+    t.patient,
+    t.dataClasses,
+    t.purpose,
+    t.researchCategory,
+    t.diseaseId,
+    t.acceptedObligations,
+    t.duration,
+    t.studyId,
+    t.protocolHash,
+  ];
 }
 
 /** DataUsePolicy in the order of the Solidity struct. */
@@ -204,8 +244,8 @@ export class ConsentModel {
   consents = new Map<string, Consent>();
   /** patient|grantee pairs revoked since their last grant: no automatic approval for them. */
   revoked = new Set<string>();
-  /** patient|delegate → end of the appointment. */
-  delegates = new Map<string, number>();
+  /** patient|delegate → the appointment: its end and scope. */
+  delegates = new Map<string, Delegation>();
   requests = new Map<string, StoredRequest>();
   /** Every request ever opened, in order (for the test to pick from). */
   requestLog: AccessRequest[] = [];
@@ -231,7 +271,7 @@ export class ConsentModel {
     copy.partyCount = this.partyCount;
     copy.consents = new Map([...this.consents].map(([k, v]) => [k, { ...v }]));
     copy.revoked = new Set(this.revoked);
-    copy.delegates = new Map(this.delegates);
+    copy.delegates = new Map([...this.delegates].map(([k, v]) => [k, { ...v }]));
     copy.requests = new Map([...this.requests].map(([k, v]) => [k, { ...v }]));
     copy.requestLog = [...this.requestLog];
     copy.policies = new Map([...this.policies].map(([k, v]) => [k, { ...v }]));
@@ -251,7 +291,16 @@ export class ConsentModel {
   // Accreditation (IAccreditation).
 
   partyOf(party: string): Party {
-    return this.parties.get(party) ?? { roles: 0, nonProfit: false, suspended: false, accreditedUntil: 0, index: 0, suspensions: 0 };
+    return (
+      this.parties.get(party) ?? {
+        roles: 0,
+        nonProfit: false,
+        suspended: false,
+        accreditedUntil: 0,
+        index: 0,
+        suspensions: 0,
+      }
+    );
   }
 
   /** Holds one of `roles`, is not suspended, and has not lapsed (an accreditation ends AT its date). */
@@ -273,7 +322,14 @@ export class ConsentModel {
     if (caller !== this.owner) revert("OwnableUnauthorizedAccount", caller);
   }
 
-  accredit(caller: string, party: string, roles: number, nonProfit: boolean, accreditedUntil: number, now: number): void {
+  accredit(
+    caller: string,
+    party: string,
+    roles: number,
+    nonProfit: boolean,
+    accreditedUntil: number,
+    now: number,
+  ): void {
     this.onlyOwner(caller);
     if (party === ZeroAddress) revert("InvalidParty", party);
     if (roles === 0 || (roles & ~Role.ALL) !== 0) revert("InvalidRoles", roles);
@@ -323,7 +379,11 @@ export class ConsentModel {
   }
 
   delegateUntil(patient: string, delegate: string): number {
-    return this.delegates.get(pair(patient, delegate)) ?? 0;
+    return this.delegateOf(patient, delegate).validUntil;
+  }
+
+  delegateOf(patient: string, delegate: string): Delegation {
+    return this.delegates.get(pair(patient, delegate)) ?? { validUntil: 0, purposes: 0, sensitiveClasses: false };
   }
 
   /** The patient itself, or a delegate whose appointment has not ended (it ends AT its date). */
@@ -332,6 +392,46 @@ export class ConsentModel {
     const until = this.delegateUntil(patient, actor);
     if (until === 0) revert("NotPatientOrDelegate", patient, actor);
     if (until <= now) revert("DelegateExpired", patient, actor, until);
+  }
+
+  /**
+   * A delegate gives access only within the scope the patient set (#12, point 4): its purposes, the
+   * sensitive classes only with leave, and never past the end of its appointment. The patient is unbounded.
+   */
+  private requireWithinScope(
+    patient: string,
+    actor: string,
+    dataClasses: number,
+    purposes: number,
+    validUntil: number,
+  ): void {
+    if (actor === patient) return;
+    const appointment = this.delegateOf(patient, actor);
+    if (
+      (purposes & ~appointment.purposes) !== 0 ||
+      (!appointment.sensitiveClasses && (dataClasses & SENSITIVE_DATA_CLASSES) !== 0)
+    ) {
+      revert("DelegateScopeExceeded", patient, actor, dataClasses, purposes);
+    }
+    if (validUntil > appointment.validUntil)
+      revert("DelegateGrantOutlivesAppointment", patient, actor, validUntil, appointment.validUntil);
+  }
+
+  /** The word a signer sees for (patient, grantee): the stored consent packed, 0 when none or revoked. */
+  consentWord(patient: string, grantee: string): bigint {
+    const c = this.consentOf(patient, grantee);
+    return (
+      BigInt(c.dataClasses) |
+      (BigInt(c.purposes) << 32n) |
+      (BigInt(c.validFrom) << 64n) |
+      (BigInt(c.validUntil) << 104n)
+    );
+  }
+
+  /** A signed grant or approval applies only over the consent its signer saw (#12, point 2). */
+  private requireConsentSeen(patient: string, grantee: string, expected: bigint): void {
+    const actual = this.consentWord(patient, grantee);
+    if (actual !== expected) revert("ConsentChanged", patient, grantee, expected, actual);
   }
 
   /** The one rule of every grant, however it arrives (direct, batch, signed, approved request). */
@@ -389,13 +489,17 @@ export class ConsentModel {
 
   grant(actor: string, patient: string, terms: GrantTerms, now: number): void {
     this.requirePatientOrDelegate(patient, actor, now);
+    this.requireWithinScope(patient, actor, terms.dataClasses, terms.purposes, terms.validUntil);
     this.grantConsent(patient, terms, actor, now);
   }
 
   grantBatch(actor: string, patient: string, grants: readonly GrantTerms[], now: number): void {
     if (grants.length === 0) revert("EmptyBatch");
     this.requirePatientOrDelegate(patient, actor, now);
-    for (const terms of grants) this.grantConsent(patient, terms, actor, now);
+    for (const terms of grants) {
+      this.requireWithinScope(patient, actor, terms.dataClasses, terms.purposes, terms.validUntil);
+      this.grantConsent(patient, terms, actor, now);
+    }
   }
 
   revoke(actor: string, patient: string, grantee: string, now: number): void {
@@ -404,11 +508,19 @@ export class ConsentModel {
   }
 
   /** The caller appoints for itself: a delegate appointing appoints ITS OWN delegates, never the patient's. */
-  appointDelegate(caller: string, delegate: string, validUntil: number, now: number): void {
+  appointDelegate(
+    caller: string,
+    delegate: string,
+    validUntil: number,
+    purposes: number,
+    sensitiveClasses: boolean,
+    now: number,
+  ): void {
     if (delegate === ZeroAddress || delegate === caller) revert("InvalidDelegate", delegate);
     if (validUntil <= now) revert("InvalidValidity", now, validUntil);
-    this.delegates.set(pair(caller, delegate), validUntil);
-    this.emit("DelegateAppointed", caller, delegate, validUntil);
+    if (!isValidSet(purposes, ALL_PURPOSES)) revert("InvalidPurposes", purposes);
+    this.delegates.set(pair(caller, delegate), { validUntil, purposes, sensitiveClasses });
+    this.emit("DelegateAppointed", caller, delegate, validUntil, purposes, sensitiveClasses);
   }
 
   removeDelegate(caller: string, delegate: string): void {
@@ -511,7 +623,8 @@ export class ConsentModel {
     if ((terms.dataClasses & ~policy.dataClasses) !== 0) return false;
     // Sensitive classes are always decided by hand.
     if ((terms.dataClasses & SENSITIVE_DATA_CLASSES) !== 0) return false;
-    if (!ConsentModel.permits(policy.permission, policy.diseaseId, terms.researchCategory, terms.diseaseId)) return false;
+    if (!ConsentModel.permits(policy.permission, policy.diseaseId, terms.researchCategory, terms.diseaseId))
+      return false;
     const m = policy.modifiers;
     if (hasBig(m, Duo.NPOA) && terms.researchCategory === Duo.POA) return false;
     if ((hasBig(m, Duo.NPU) || hasBig(m, Duo.NCU)) && !researcherNonProfit) return false;
@@ -535,18 +648,26 @@ export class ConsentModel {
   policyApproves(researcher: string, terms: RequestTerms, now: number): boolean {
     if (!this.isAccredited(researcher, Role.RESEARCHER, now)) return false;
     this.validateTerms(researcher, terms);
-    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
+    return (
+      this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) &&
+      !this.holdsBackPolicy(terms.patient, researcher, now)
+    );
   }
 
   /** Opens a request; grants at once when the patient's policy approves. Returns the request. */
-  requestAccess(researcher: string, terms: RequestTerms, now: number): { requestId: string; approved: boolean; request: AccessRequest } {
+  requestAccess(
+    researcher: string,
+    terms: RequestTerms,
+    now: number,
+  ): { requestId: string; approved: boolean; request: AccessRequest } {
     const party = this.requireAccredited(researcher, Role.RESEARCHER, now);
     this.validateTerms(researcher, terms);
     const request: AccessRequest = { researcher, openedAt: now, terms: { ...terms } };
     const requestId = requestIdOf(request);
     if (this.requests.has(requestId)) revert("RequestAlreadyExists", requestId);
     const expiresAt = now + this.params.requestTtl;
-    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
+    const approved =
+      this.policyMatches(terms, party.nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
     // Stored only while it waits for the patient.
     if (!approved) this.requests.set(requestId, { expiresAt, request });
     this.requestLog.push(request);
@@ -586,6 +707,10 @@ export class ConsentModel {
     const stored = this.requests.get(requestId);
     if (stored === undefined) revert("RequestNotFound", requestId);
     if (stored.expiresAt <= now) revert("RequestExpired", requestId, stored.expiresAt);
+    if (approve) {
+      const terms = request.terms;
+      this.requireWithinScope(terms.patient, actor, terms.dataClasses, 2 ** terms.purpose, now + terms.duration);
+    }
     // Approval grants the researcher as it is now: suspended or lapsed since asking, it can only be denied.
     if (approve) this.requireAccredited(request.researcher, Role.RESEARCHER, now);
     this.requests.delete(requestId);
@@ -613,8 +738,10 @@ export class ConsentModel {
     const unsupported = policy.modifiers & ~DUO_SUPPORTED_MODIFIERS;
     if (unsupported !== 0n) revert("UnsupportedPolicyModifiers", unsupported);
     if (!isValidSet(policy.dataClasses, ALL_DATA_CLASSES)) revert("InvalidDataClasses", policy.dataClasses);
-    if (policy.purposes === 0 || (policy.purposes & ~RESEARCH_PURPOSES) !== 0) revert("InvalidPolicyPurposes", policy.purposes);
-    if ((policy.permission === Duo.DS) !== (policy.diseaseId !== 0)) revert("InvalidDiseaseId", policy.permission, policy.diseaseId);
+    if (policy.purposes === 0 || (policy.purposes & ~RESEARCH_PURPOSES) !== 0)
+      revert("InvalidPolicyPurposes", policy.purposes);
+    if ((policy.permission === Duo.DS) !== (policy.diseaseId !== 0))
+      revert("InvalidDiseaseId", policy.permission, policy.diseaseId);
     if (hasBig(policy.modifiers, Duo.TS) !== (policy.maxDuration !== 0)) {
       revert("InvalidPolicyTimeLimit", policy.modifiers, policy.maxDuration);
     }
@@ -639,7 +766,8 @@ export class ConsentModel {
   emergencyAccessUntil(patient: string, provider: string, now: number): number {
     const window = this.windows.get(pair(patient, provider));
     if (window === undefined) return 0;
-    if (window.until <= now || window.epoch !== (this.epochs.get(patient) ?? 0) || this.emergencyOptedOut(patient)) return 0;
+    if (window.until <= now || window.epoch !== (this.epochs.get(patient) ?? 0) || this.emergencyOptedOut(patient))
+      return 0;
     // A suspension ends the provider's windows for good, reinstated or not.
     if (window.suspensions !== this.partyOf(provider).suspensions) return 0;
     return window.until;
@@ -659,7 +787,12 @@ export class ConsentModel {
     let periodStart = this.windows.get(pair(patient, provider))?.periodStart ?? 0;
     if (periodStart === 0 || now >= periodStart + 2 * max) periodStart = now;
     if (until > periodStart + max) revert("EmergencyAccessCapExceeded", patient, provider, until, periodStart + max);
-    this.windows.set(pair(patient, provider), { until, epoch: this.epochs.get(patient) ?? 0, suspensions, periodStart });
+    this.windows.set(pair(patient, provider), {
+      until,
+      epoch: this.epochs.get(patient) ?? 0,
+      suspensions,
+      periodStart,
+    });
     this.emit("EmergencyAccessOpened", patient, provider, reasonCode, until);
   }
 
@@ -711,21 +844,42 @@ export class ConsentModel {
     this.usedNonces.set(signer, used);
   }
 
-  grantBySig(patient: string, terms: GrantTerms, signer: string, nonce: bigint, deadline: bigint, valid: boolean, now: number): void {
+  grantBySig(
+    patient: string,
+    terms: GrantTerms,
+    seenConsent: bigint,
+    signer: string,
+    nonce: bigint,
+    deadline: bigint,
+    valid: boolean,
+    now: number,
+  ): void {
     this.useSignature(signer, nonce, deadline, valid, now);
     this.requirePatientOrDelegate(patient, signer, now);
+    this.requireWithinScope(patient, signer, terms.dataClasses, terms.purposes, terms.validUntil);
+    this.requireConsentSeen(patient, terms.grantee, seenConsent);
     this.grantConsent(patient, terms, signer, now);
   }
 
-  revokeBySig(patient: string, grantee: string, signer: string, nonce: bigint, deadline: bigint, valid: boolean, now: number): void {
+  revokeBySig(
+    patient: string,
+    grantee: string,
+    signer: string,
+    nonce: bigint,
+    deadline: bigint,
+    valid: boolean,
+    now: number,
+  ): void {
     this.useSignature(signer, nonce, deadline, valid, now);
     this.requirePatientOrDelegate(patient, signer, now);
     this.revokeConsent(patient, grantee, signer);
   }
 
+  /** `seenConsent` is signed by an approval only; a denial passes undefined. */
   decideBySig(
     request: AccessRequest,
     approve: boolean,
+    seenConsent: bigint | undefined,
     signer: string,
     nonce: bigint,
     deadline: bigint,
@@ -733,6 +887,7 @@ export class ConsentModel {
     now: number,
   ): string {
     this.useSignature(signer, nonce, deadline, valid, now);
+    if (approve) this.requireConsentSeen(request.terms.patient, request.researcher, seenConsent ?? 0n);
     return this.decide(signer, request, approve, now);
   }
 
@@ -743,7 +898,7 @@ export class ConsentModel {
   boundaries(): number[] {
     const times = new Set<number>();
     for (const c of this.consents.values()) times.add(c.validFrom).add(c.validUntil);
-    for (const until of this.delegates.values()) times.add(until);
+    for (const d of this.delegates.values()) times.add(d.validUntil);
     for (const p of this.parties.values()) if (p.accreditedUntil !== 0) times.add(p.accreditedUntil);
     for (const w of this.windows.values()) times.add(w.until);
     for (const r of this.requests.values()) times.add(r.expiresAt);
