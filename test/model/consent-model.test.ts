@@ -177,7 +177,8 @@ interface RequestRef {
 /** Not signatures at all: empty, 65 bytes with an impossible v, 64 zero bytes. */
 const GARBAGE_SIGNATURES = ["0x", `0x${"ab".repeat(65)}`, `0x${"00".repeat(64)}`];
 
-type Corruption = "none" | "wrongChain" | "wrongContract" | "tamper" | "malleate" | "garbage";
+/** `staleSeen`: a valid signature over a seenConsent that is not the stored one (a stale view). */
+type Corruption = "none" | "wrongChain" | "wrongContract" | "tamper" | "malleate" | "garbage" | "staleSeen";
 
 type Op =
   | { t: "grant"; actor: Name | "self"; patient: Target; grant: GrantSpec }
@@ -561,6 +562,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       ),
       corruption: fc.oneof(
         { arbitrary: fc.constant<Corruption>("none"), weight: 14 },
+        { arbitrary: fc.constant<Corruption>("staleSeen"), weight: 2 },
         {
           arbitrary: fc.constantFrom<Corruption>("wrongChain", "wrongContract", "tamper", "malleate", "garbage"),
           weight: 3,
@@ -1040,7 +1042,8 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
     const terms = resolveGrant(run, op.grant, now);
     type = "Grant";
     // The signer saw the consent as it stands now; the relay may come after it has changed.
-    const seenConsent = run.model.consentWord(patient, terms.grantee);
+    const stored = run.model.consentWord(patient, terms.grantee);
+    const seenConsent = op.corruption === "staleSeen" ? stored ^ (1n << 104n) : stored;
     message = { signer, patient, ...terms, seenConsent, nonce, deadline };
     signed.terms = terms;
     signed.seenConsent = seenConsent;
@@ -1058,7 +1061,8 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
     const request = resolveRequest(run, op.ref, now);
     type = op.kind === "approve" ? "ApproveRequest" : "DenyRequest";
     if (op.kind === "approve") {
-      const seenConsent = run.model.consentWord(request.terms.patient, request.researcher);
+      const stored = run.model.consentWord(request.terms.patient, request.researcher);
+      const seenConsent = op.corruption === "staleSeen" ? stored ^ (1n << 104n) : stored;
       message = { signer, requestId: requestIdOf(request), seenConsent, nonce, deadline };
       signed.seenConsent = seenConsent;
     } else {
@@ -1071,7 +1075,8 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
   let signature = await key.signTypedData(domain, { [type]: [...SIGNED_CONSENT_TYPES[type]] }, message);
   if (op.corruption === "malleate") signature = malleate(signature);
   if (op.corruption === "garbage") signature = GARBAGE_SIGNATURES[Number(op.nonce % BigInt(GARBAGE_SIGNATURES.length))];
-  const valid = op.corruption === "none" && signer === key.address;
+  // A stale view is still the signer's own signature: the ledger refuses it for what it saw, not how it signed.
+  const valid = (op.corruption === "none" || op.corruption === "staleSeen") && signer === key.address;
   return { ...signed, ...relayed, signature, valid, relayed: false };
 }
 
