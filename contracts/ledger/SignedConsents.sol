@@ -83,7 +83,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 requestId = keccak256(abi.encode(request));
+        bytes32 requestId = _requestIdOf(request);
         _useSignature(
             signer,
             keccak256(abi.encode(_APPROVE_TYPEHASH, signer, requestId, seenConsent, nonce, deadline)),
@@ -103,7 +103,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 requestId = keccak256(abi.encode(request));
+        bytes32 requestId = _requestIdOf(request);
         _useSignature(
             signer,
             keccak256(abi.encode(_DENY_TYPEHASH, signer, requestId, nonce, deadline)),
