@@ -67,29 +67,13 @@ export {
 export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
-export type {
-  RunnerInput,
-  SignerInput,
-  TransactionOverrides,
-  ViemClientLike,
-  ViemWalletClientLike,
-} from "./chain/runner";
+export type { RunnerInput, SignerInput, TransactionOverrides, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
 export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf, usedNonces } from "./clients/reads";
 export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
-export {
-  dataClassCode,
-  dataClassMask,
-  duoPermissionCode,
-  purposeCode,
-  purposeMask,
-  requireAddress,
-  requireBytes32,
-  researchCategoryCode,
-  toUnixSeconds,
-} from "./args";
+export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
 export { sha256, sha256Hex } from "./crypto/sha256";
 export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
@@ -184,13 +168,7 @@ export {
   GatewayClient,
   GatewayError,
 } from "./clients/gateway";
-export type {
-  GatewayChallenge,
-  GatewayClientOptions,
-  GatewayHealth,
-  KeyRelease,
-  ShareRelease,
-} from "./clients/gateway";
+export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease, ShareRelease } from "./clients/gateway";
 export {
   DataClassDisplay,
   DuoDisplay,

@@ -28,7 +28,15 @@ export type AuditAction =
 
 /** On what footing an action happened, for a reader of the trail. */
 export type AuditBasis =
-  "patient" | "delegate" | "signature" | "policy" | "request" | "consent" | "emergency" | "provider" | "researcher";
+  | "patient"
+  | "delegate"
+  | "signature"
+  | "policy"
+  | "request"
+  | "consent"
+  | "emergency"
+  | "provider"
+  | "researcher";
 
 /** One line of a patient's audit trail, rebuilt from one event. */
 export interface AuditEntry {
@@ -61,14 +69,7 @@ export interface AuditEntry {
 export interface ReleaseManifest {
   format: "consent-ledger/release-batch/v1";
   root: string;
-  releases: {
-    recordId: string;
-    grantee: string;
-    purpose: number;
-    basis: number;
-    releasedAt: number;
-    proof: string[];
-  }[];
+  releases: { recordId: string; grantee: string; purpose: number; basis: number; releasedAt: number; proof: string[] }[];
 }
 
 /** An entry before block times are known; batched releases already carry theirs. */
@@ -149,9 +150,7 @@ export class AuditClient {
     };
     // Every sender the entries below may ask for, requested together: one round trip for a batching
     // provider, however long the history, instead of one per decision.
-    await Promise.all(
-      [...granted, ...revoked, ...approved, ...denied, ...cancelled].map((event) => senderOf(event.transactionHash)),
-    );
+    await Promise.all([...granted, ...revoked, ...approved, ...denied, ...cancelled].map((event) => senderOf(event.transactionHash)));
 
     const released = recordIds.length
       ? await q(accessLog, accessLog.filters.KeyReleased(recordIds as never))
@@ -188,25 +187,14 @@ export class AuditClient {
         action: "consent-granted",
         actor: actor === "0x0000000000000000000000000000000000000000" ? patient : actor,
         counterparty: e.args.grantee,
-        basis:
-          actor === "0x0000000000000000000000000000000000000000"
-            ? "policy"
-            : fromRequest
-              ? "request"
-              : await actorBasis(e, actor),
+        basis: actor === "0x0000000000000000000000000000000000000000" ? "policy" : fromRequest ? "request" : await actorBasis(e, actor),
         dataClasses: Number(e.args.dataClasses),
         purposes: Number(e.args.purposes),
         validUntil: Number(e.args.validUntil),
       });
     }
     for (const e of revoked) {
-      entries.push({
-        ...base(e),
-        action: "consent-revoked",
-        actor: e.args.actor,
-        counterparty: e.args.grantee,
-        basis: await actorBasis(e, e.args.actor),
-      });
+      entries.push({ ...base(e), action: "consent-revoked", actor: e.args.actor, counterparty: e.args.grantee, basis: await actorBasis(e, e.args.actor) });
     }
     for (const e of opened) {
       entries.push({
@@ -238,14 +226,7 @@ export class AuditClient {
     for (const e of denied) await decision(e, "request-denied");
     for (const e of cancelled) {
       const terms = requestTerms.get(e.args.requestId);
-      entries.push({
-        ...base(e),
-        action: "request-cancelled",
-        actor: await senderOf(e.transactionHash),
-        basis: "researcher",
-        requestId: e.args.requestId,
-        dataClasses: terms ? Number(terms.dataClasses) : undefined,
-      });
+      entries.push({ ...base(e), action: "request-cancelled", actor: await senderOf(e.transactionHash), basis: "researcher", requestId: e.args.requestId, dataClasses: terms ? Number(terms.dataClasses) : undefined });
     }
     for (const e of released) {
       entries.push({
@@ -255,108 +236,44 @@ export class AuditClient {
         counterparty: e.args.grantee,
         basis: Number(e.args.basis) === 2 ? "emergency" : "consent",
         recordId: e.args.recordId,
-        dataClasses: recordClass.has(e.args.recordId)
-          ? maskOf([recordClass.get(e.args.recordId) as number])
-          : undefined,
+        dataClasses: recordClass.has(e.args.recordId) ? maskOf([recordClass.get(e.args.recordId) as number]) : undefined,
         purposes: maskOf([Number(e.args.purpose)]),
       });
     }
     for (const e of emergencyOpened) {
-      entries.push({
-        ...base(e),
-        action: "emergency-opened",
-        actor: e.args.provider,
-        counterparty: e.args.provider,
-        basis: "emergency",
-        validUntil: Number(e.args.until),
-      });
+      entries.push({ ...base(e), action: "emergency-opened", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency", validUntil: Number(e.args.until) });
     }
     for (const e of emergencyClosed) {
-      entries.push({
-        ...base(e),
-        action: "emergency-closed",
-        actor: e.args.provider,
-        counterparty: e.args.provider,
-        basis: "emergency",
-      });
+      entries.push({ ...base(e), action: "emergency-closed", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency" });
     }
-    for (const e of optOut)
-      entries.push({
-        ...base(e),
-        action: "emergency-opt-out-set",
-        actor: patient,
-        basis: "patient",
-        optedOut: Boolean(e.args.optedOut),
-      });
+    for (const e of optOut) entries.push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient", optedOut: Boolean(e.args.optedOut) });
     for (const e of appointed) {
-      entries.push({
-        ...base(e),
-        action: "delegate-appointed",
-        actor: patient,
-        counterparty: e.args.delegate,
-        basis: "patient",
-        validUntil: Number(e.args.validUntil),
-      });
+      entries.push({ ...base(e), action: "delegate-appointed", actor: patient, counterparty: e.args.delegate, basis: "patient", validUntil: Number(e.args.validUntil) });
     }
-    for (const e of removed)
-      entries.push({
-        ...base(e),
-        action: "delegate-removed",
-        actor: patient,
-        counterparty: e.args.delegate,
-        basis: "patient",
-      });
+    for (const e of removed) entries.push({ ...base(e), action: "delegate-removed", actor: patient, counterparty: e.args.delegate, basis: "patient" });
     for (const e of policySet) {
-      entries.push({
-        ...base(e),
-        action: "policy-set",
-        actor: patient,
-        basis: "patient",
-        dataClasses: Number(e.args.policy.dataClasses),
-        purposes: Number(e.args.policy.purposes),
-      });
+      entries.push({ ...base(e), action: "policy-set", actor: patient, basis: "patient", dataClasses: Number(e.args.policy.dataClasses), purposes: Number(e.args.policy.purposes) });
     }
-    for (const e of policyCleared)
-      entries.push({ ...base(e), action: "policy-cleared", actor: patient, basis: "patient" });
+    for (const e of policyCleared) entries.push({ ...base(e), action: "policy-cleared", actor: patient, basis: "patient" });
 
     if (this.store) entries.push(...(await this.batchedReleases(new Set(recordIds), recordClass, patient)));
 
     // Block times requested together (one round trip for a batching provider), each block once ever.
     const blockOf = new Map<number, string>();
-    for (const event of [
-      ...granted,
-      ...revoked,
-      ...opened,
-      ...approved,
-      ...denied,
-      ...cancelled,
-      ...emergencyOpened,
-      ...emergencyClosed,
-      ...optOut,
-      ...appointed,
-      ...removed,
-      ...policySet,
-      ...policyCleared,
-      ...anchored,
-      ...released,
-    ]) {
+    for (const event of [...granted, ...revoked, ...opened, ...approved, ...denied, ...cancelled, ...emergencyOpened, ...emergencyClosed, ...optOut, ...appointed, ...removed, ...policySet, ...policyCleared, ...anchored, ...released]) {
       blockOf.set(event.blockNumber, event.blockHash);
     }
     const times = new Map<number, number>();
     await Promise.all(
-      [...new Set(entries.filter((entry) => entry.time === undefined).map((entry) => entry.blockNumber))].map(
-        async (blockNumber) => {
-          const hash = blockOf.get(blockNumber) ?? String(blockNumber);
-          if (!this.blockTimes.has(hash)) {
-            const time = this.contracts.provider
-              .getBlock(blockOf.get(blockNumber) ?? blockNumber)
-              .then((block) => Number(block?.timestamp ?? 0));
-            time.catch(() => this.blockTimes.delete(hash));
-            this.blockTimes.set(hash, time);
-          }
-          times.set(blockNumber, await (this.blockTimes.get(hash) as Promise<number>));
-        },
-      ),
+      [...new Set(entries.filter((entry) => entry.time === undefined).map((entry) => entry.blockNumber))].map(async (blockNumber) => {
+        const hash = blockOf.get(blockNumber) ?? String(blockNumber);
+        if (!this.blockTimes.has(hash)) {
+          const time = this.contracts.provider.getBlock(blockOf.get(blockNumber) ?? blockNumber).then((block) => Number(block?.timestamp ?? 0));
+          time.catch(() => this.blockTimes.delete(hash));
+          this.blockTimes.set(hash, time);
+        }
+        times.set(blockNumber, await (this.blockTimes.get(hash) as Promise<number>));
+      }),
     );
     // A batched release happened before the batch that logs it: it takes its own time from the manifest.
     return entries
@@ -409,9 +326,7 @@ export class AuditClient {
           counterparty: release.grantee,
           basis: release.basis === 2 ? "emergency" : "consent",
           recordId: release.recordId,
-          dataClasses: recordClass.has(release.recordId)
-            ? maskOf([recordClass.get(release.recordId) as number])
-            : undefined,
+          dataClasses: recordClass.has(release.recordId) ? maskOf([recordClass.get(release.recordId) as number]) : undefined,
           purposes: maskOf([release.purpose]),
           releaseBatchRoot: batch.args.root,
           time: Number(release.releasedAt),

@@ -142,8 +142,7 @@ const HINTS: Record<string, string> = {
   NotInCustodianSet:
     "The chain does not put this custodian in the record's custodian set (at this position): assign the record to the set first, or ask another custodian.",
   ShareNotForThisCustodian: "Wrap the share to this custodian's key as registered in KeyDirectory.",
-  HeldAsShare:
-    "This custodian holds only a share of this record's key: gather shares from its custodian set (CustodianSetClient).",
+  HeldAsShare: "This custodian holds only a share of this record's key: gather shares from its custodian set (CustodianSetClient).",
   ProviderNotServed: "Deposit at your own custodian's gateway, or ask this gateway's operator to accept your records.",
   ChainUnavailable: "The gateway cannot reach its node right now: try again shortly.",
   CustodianNotAccredited:
@@ -307,8 +306,7 @@ export class GatewayClient implements KeyCustodian {
       new GatewayError(200, "MalformedAnswer", `its share release for ${id} is malformed: ${problem}`, {
         details: JSON.stringify(answer).slice(0, 500),
       });
-    if (typeof answer.recordId !== "string" || answer.recordId.toLowerCase() !== id)
-      throw malformed("another record id");
+    if (typeof answer.recordId !== "string" || answer.recordId.toLowerCase() !== id) throw malformed("another record id");
     let wrappedShare: Uint8Array;
     try {
       wrappedShare = hexToBytes(String(answer.wrappedShare), { argument: "wrappedShare", length: 97 });
@@ -337,10 +335,7 @@ export class GatewayClient implements KeyCustodian {
    */
   async withdrawShare(recordId: string): Promise<{ recordId: string; withdrawn: boolean }> {
     const id = requireBytes32(recordId, "recordId");
-    return (await this.json("POST", `/records/${id}/share/withdraw`, {}, true)) as {
-      recordId: string;
-      withdrawn: boolean;
-    };
+    return (await this.json("POST", `/records/${id}/share/withdraw`, {}, true)) as { recordId: string; withdrawn: boolean };
   }
 
   /** The record's envelope, as the gateway stores it (unverified: fetchRecord verifies it). */
@@ -425,26 +420,15 @@ export class GatewayClient implements KeyCustodian {
     length: number;
   }): Promise<{ plaintext: Uint8Array; context: ParsedRecordContext; release: KeyRelease }> {
     const recordId = requireBytes32(input.recordId, "recordId");
-    const index = new Uint8Array(
-      await (await this.request("GET", `/records/${recordId}/index`, undefined, true)).arrayBuffer(),
-    );
+    const index = new Uint8Array(await (await this.request("GET", `/records/${recordId}/index`, undefined, true)).arrayBuffer());
     const release = await this.requestKey(recordId, input.purpose);
     const dataKey = await unwrapDataKey(release.wrappedKey, input.keyPair, recordId);
     try {
       const fetchBytes = async (start: number, end: number): Promise<Uint8Array> => {
-        const response = await this.request("GET", `/records/${recordId}/ciphertext`, undefined, true, {
-          range: `bytes=${start}-${end - 1}`,
-        });
+        const response = await this.request("GET", `/records/${recordId}/ciphertext`, undefined, true, { range: `bytes=${start}-${end - 1}` });
         return new Uint8Array(await response.arrayBuffer());
       };
-      const range = await openRecordRange({
-        index,
-        fetch: fetchBytes,
-        dataKey,
-        expected: { recordId },
-        offset: input.offset,
-        length: input.length,
-      });
+      const range = await openRecordRange({ index, fetch: fetchBytes, dataKey, expected: { recordId }, offset: input.offset, length: input.length });
       return { ...range, release };
     } finally {
       dataKey.fill(0);
@@ -469,9 +453,7 @@ export class GatewayClient implements KeyCustodian {
    * researcher while their research consent stands (docs/ga4gh-visas.md). Refused (403 NoResearchConsent)
    * otherwise.
    */
-  async requestVisa(
-    patient: string,
-  ): Promise<{ visa: string; dataset: string; expiresAt: string; dataClasses: string[]; checkedBlock: number }> {
+  async requestVisa(patient: string): Promise<{ visa: string; dataset: string; expiresAt: string; dataClasses: string[]; checkedBlock: number }> {
     return (await this.json("POST", "/ga4gh/visas", { patient: requireAddress(patient, "patient") }, true)) as {
       visa: string;
       dataset: string;

@@ -112,11 +112,7 @@ export class PatientClient {
   }
 
   /** Grants a consent; resolves to the consent as stored. */
-  async grant(
-    input: GrantInput,
-    options: OnBehalf = {},
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<Consent>> {
+  async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
     return send(
@@ -130,11 +126,7 @@ export class PatientClient {
   }
 
   /** Grants several consents in one transaction. */
-  async grantBatch(
-    inputs: readonly GrantInput[],
-    options: OnBehalf = {},
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<Consent[]>> {
+  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
     const patient = await this.patientOf(options);
     const grants = await Promise.all(inputs.map((input) => this.toGrant(input)));
@@ -146,11 +138,7 @@ export class PatientClient {
   }
 
   /** Revokes the consent given to `grantee`. */
-  async revoke(
-    grantee: string,
-    options: OnBehalf = {},
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+  async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
     return send(
@@ -161,10 +149,7 @@ export class PatientClient {
   }
 
   /** Approves a pending request (given as its id or the full request). */
-  async approve(
-    request: AccessRequest | string,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+  async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
     const full = await this.resolveRequest(request);
     return send(
       "approve the request",
@@ -187,10 +172,7 @@ export class PatientClient {
   }
 
   /** Denies a pending request. */
-  async deny(
-    request: AccessRequest | string,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ requestId: string }>> {
+  async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
     return send(
       "deny the request",
@@ -206,9 +188,7 @@ export class PatientClient {
       modifiers: duoModifierMask(input.modifiers),
       dataClasses: dataClassMask(input.dataClasses),
       purposes:
-        input.purposes === undefined
-          ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name]))
-          : purposeMask(input.purposes),
+        input.purposes === undefined ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name])) : purposeMask(input.purposes),
       diseaseId: input.diseaseId ?? 0,
       maxDuration: input.maxDuration ?? 0,
       validUntil: toUnixSeconds(input.validUntil, "validUntil"),
@@ -221,11 +201,7 @@ export class PatientClient {
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
-    return send(
-      "clear the policy",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(),
-      () => undefined,
-    );
+    return send("clear the policy", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(), () => undefined);
   }
 
   /**
@@ -262,10 +238,7 @@ export class PatientClient {
     );
   }
 
-  async removeDelegate(
-    delegate: string,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ delegate: string }>> {
+  async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
     const who = requireAddress(delegate, "delegate");
     return send(
       "remove the delegate",
@@ -275,10 +248,7 @@ export class PatientClient {
   }
 
   /** Opts out of (true) or back into (false) emergency access. */
-  async setEmergencyOptOut(
-    optedOut: boolean,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ optedOut: boolean }>> {
+  async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
     return send(
       "set the emergency opt-out",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setEmergencyOptOut(optedOut),
@@ -304,21 +274,13 @@ export class PatientClient {
   }
 
   /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
-  async applyFhirConsent(
-    imported: ImportedConsent,
-    options: OnBehalf = {},
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<unknown>> {
+  async applyFhirConsent(imported: ImportedConsent, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<unknown>> {
     const action = imported.action;
     if (action.kind === "grant") return this.grant(action.grant, options, overrides);
     if (options.patient !== undefined) {
-      throw new InvalidArgumentError(
-        "patient",
-        "a delegate cannot set a patient's research policy or emergency opt-out",
-        {
-          hint: "The patient signs these themselves.",
-        },
-      );
+      throw new InvalidArgumentError("patient", "a delegate cannot set a patient's research policy or emergency opt-out", {
+        hint: "The patient signs these themselves.",
+      });
     }
     if (action.kind === "policy") {
       return send(
@@ -366,16 +328,10 @@ export class PatientClient {
   }
 
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
-  async cancelSignature(
-    nonce: bigint,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ nonce: bigint }>> {
+  async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
     return send(
       "cancel the signature",
-      () =>
-        this.contracts.ledger
-          .connect(withOverrides(this.signer, overrides))
-          .invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
       () => ({ nonce }),
     );
   }
@@ -473,9 +429,7 @@ export class PatientClient {
       const bitmap = await this.contracts.ledger.nonceBitmap(who, word);
       if (bitmap !== FULL_WORD) return word * 256n + lowestClearBit(bitmap);
     }
-    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, {
-      hint: "Pass an explicit nonce.",
-    });
+    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, { hint: "Pass an explicit nonce." });
   }
 
   private async sign(
@@ -504,16 +458,7 @@ export class PatientClient {
     } catch (error) {
       throw toLedgerError(error, `sign the ${kind}`);
     }
-    return {
-      kind,
-      chainId: Number(this.contracts.chainId),
-      ledger,
-      signer,
-      nonce: nonce.toString(),
-      deadline,
-      signature,
-      ...extra,
-    };
+    return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {
@@ -527,13 +472,7 @@ export class PatientClient {
     if (validUntil <= validFrom) {
       throw new InvalidArgumentError("validUntil", `must be after validFrom (${validFrom}), got ${validUntil}`);
     }
-    return {
-      grantee,
-      dataClasses: dataClassMask(input.dataClasses),
-      purposes: purposeMask(input.purposes),
-      validFrom,
-      validUntil,
-    };
+    return { grantee, dataClasses: dataClassMask(input.dataClasses), purposes: purposeMask(input.purposes), validFrom, validUntil };
   }
 
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
@@ -667,13 +606,9 @@ export async function relaySignedConsent(
   const ledger = contracts.ledger.connect(withOverrides(toSigner(relayer), overrides));
   const ledgerAddress = await contracts.ledger.getAddress();
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
-    throw new InvalidArgumentError(
-      "signed consent",
-      `signed for ledger ${checked.ledger} on chain ${checked.chainId}`,
-      {
-        hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
-      },
-    );
+    throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {
+      hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
+    });
   }
   const nonce = BigInt(checked.nonce);
   const common = [checked.signer, nonce, checked.deadline, checked.signature] as const;
@@ -703,3 +638,4 @@ export async function relaySignedConsent(
     () => checked,
   );
 }
+

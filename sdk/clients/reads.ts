@@ -109,11 +109,7 @@ const MAX_WORD = 2n ** 248n - 1n;
  * One word of a signer's nonce bitmap (Permit2 style): bit i set means nonce `word * 256 + i` is used or
  * cancelled. Word 0 holds nonces 0..255.
  */
-export async function nonceWordOf(
-  contracts: LedgerContracts,
-  signer: string,
-  word: bigint | number = 0n,
-): Promise<bigint> {
+export async function nonceWordOf(contracts: LedgerContracts, signer: string, word: bigint | number = 0n): Promise<bigint> {
   const index = BigInt(word);
   if (index < 0n || index > MAX_WORD) throw new InvalidArgumentError("word", `must be 0 to 2^248-1, got ${index}`);
   return contracts.ledger.nonceBitmap(requireAddress(signer, "signer"), index);

@@ -6,12 +6,7 @@ import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } 
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, openRecord } from "../crypto/envelope";
 import { unwrapDataKey } from "../crypto/key-wrap";
-import {
-  deriveEncryptionKeyPair,
-  publicKeyToBytes32,
-  type DeriveKeyOptions,
-  type EncryptionKeyPair,
-} from "../crypto/keys";
+import { deriveEncryptionKeyPair, publicKeyToBytes32, type DeriveKeyOptions, type EncryptionKeyPair } from "../crypto/keys";
 import { ConsentLedgerError, FormatError } from "../errors";
 import { parseFhirJson, type FhirResource } from "../fhir/resource";
 import { verifyEnvelopeOnChain, type BatchMembership } from "./records";
@@ -57,10 +52,7 @@ export class ResearcherClient {
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */
-  async registerEncryptionKey(
-    keyPair: Pick<EncryptionKeyPair, "publicKey">,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ publicKey: string }>> {
+  async registerEncryptionKey(keyPair: Pick<EncryptionKeyPair, "publicKey">, overrides?: TransactionOverrides): Promise<PendingTransaction<{ publicKey: string }>> {
     const publicKey = publicKeyToBytes32(keyPair.publicKey);
     return send(
       "register the encryption key",
@@ -113,10 +105,7 @@ export class ResearcherClient {
   }
 
   /** Withdraws a pending request. */
-  async cancel(
-    request: AccessRequest | string,
-    overrides?: TransactionOverrides,
-  ): Promise<PendingTransaction<{ requestId: string }>> {
+  async cancel(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
     const view = typeof request === "string" ? await findRequest(this.contracts, request) : undefined;
     const full = view?.request ?? (request as AccessRequest);
     return send(

@@ -263,9 +263,7 @@ describe("consent-ledger CLI commands", function () {
       expect(first.stdout).to.match(/replaced\s+nothing in force/);
 
       const second = ok(await suite.run("patient", ["--json", ...grant("IMAGING")], { cwd: work }));
-      expect(second.stderr).to.match(
-        /Replaces 0x15d3…6A65's consent: LAB_RESULT,IMAGING for TREAT, .* → .*\n\s+with: IMAGING for TREAT, now → /,
-      );
+      expect(second.stderr).to.match(/Replaces 0x15d3…6A65's consent: LAB_RESULT,IMAGING for TREAT, .* → .*\n\s+with: IMAGING for TREAT, now → /);
       const result = JSON.parse(second.stdout) as { dataClasses: string[]; replaced: { dataClasses: string[] } | null };
       expect(result.dataClasses).to.deep.equal(["IMAGING"]);
       expect(result.replaced?.dataClasses).to.deep.equal(["LAB_RESULT", "IMAGING"]);

@@ -62,11 +62,7 @@ export async function startCustodianSet(
     // The gateway derives the same key from the same account key at start.
     const keyPair = await deriveEncryptionKeyPair(new Wallet(privateKeys[index]));
     const signer = await setup.provider.getSigner(FIRST_CUSTODIAN_ACCOUNT + index);
-    await (
-      await KeyDirectory__factory.connect(setup.deployment.keys, signer).registerKey(
-        publicKeyToBytes32(keyPair.publicKey),
-      )
-    ).wait();
+    await (await KeyDirectory__factory.connect(setup.deployment.keys, signer).registerKey(publicKeyToBytes32(keyPair.publicKey))).wait();
   }
   const configs: GatewayConfig[] = [];
   const gateways: RunningGateway[] = [];
@@ -113,10 +109,7 @@ function gatewaysFor(
   store?: MemoryBlobStore,
 ): Record<string, GatewayClient> {
   return Object.fromEntries(
-    set.custodians.map((custodian, index) => [
-      custodian,
-      new GatewayClient(set.gateways[index].url, signer, contracts, { store }),
-    ]),
+    set.custodians.map((custodian, index) => [custodian, new GatewayClient(set.gateways[index].url, signer, contracts, { store })]),
   );
 }
 
@@ -125,9 +118,7 @@ export async function providerWithSet(setup: LedgerSetup, set: CustodianSetup) {
   const signer = setup.signers.hospital;
   const contracts = await connect(signer, setup.deployment);
   const store = new MemoryBlobStore();
-  const custodian = new CustodianSetClient(contracts, signer, gatewaysFor(set, signer, contracts, store), set.setId, {
-    store,
-  });
+  const custodian = new CustodianSetClient(contracts, signer, gatewaysFor(set, signer, contracts, store), set.setId, { store });
   const provider = new ProviderClient(contracts, signer, store, custodian);
   return { provider, store, custodian, contracts };
 }
@@ -137,12 +128,7 @@ export async function readerOfSet(
   setup: LedgerSetup,
   set: CustodianSetup,
   signer: LedgerSetup["signers"]["researcher"],
-): Promise<{
-  keyPair: EncryptionKeyPair;
-  client: CustodianSetClient;
-  contracts: LedgerContracts;
-  gateways: Record<string, GatewayClient>;
-}> {
+): Promise<{ keyPair: EncryptionKeyPair; client: CustodianSetClient; contracts: LedgerContracts; gateways: Record<string, GatewayClient> }> {
   const contracts = await connect(signer, setup.deployment);
   const researcher = new ResearcherClient(contracts, signer);
   const keyPair = await researcher.deriveEncryptionKey();
