@@ -101,7 +101,7 @@ export const KNOWN_MISSES: Readonly<Partial<Record<OperationName, { summary: str
       "alone are about 28,600",
   },
   approve: {
-    summary: "about 700 gas over 55,000",
+    summary: "about 600 gas over 55,000",
     why:
       "approval re-checks the researcher's live accreditation (#12, point 5), one cold read of its word (2,100) " +
       "that no implementation of that rule avoids, and reads the consent it replaces so that a replacement is " +
