@@ -10,6 +10,8 @@
  */
 import {
   createPairingLink,
+  DataClass,
+  Purpose,
   derivePseudonymRoot,
   describeConsentChange,
   PatientIdentity,
@@ -218,7 +220,12 @@ export class PseudonymPage {
     const main: Child[] = [this.renderPseudonyms()];
     const side: Child[] = [];
     if (this.view) {
-      main.push(this.renderRequests(this.view.requests), this.renderConsents(this.view), this.renderRecords(this.view));
+      main.push(
+        this.renderRequests(this.view.requests),
+        this.renderConsents(this.view),
+        this.renderGrantForm(),
+        this.renderRecords(this.view),
+      );
       side.push(this.renderAudit(this.view));
     }
     mount("summary");
@@ -486,6 +493,112 @@ export class PseudonymPage {
       "Who may see your records",
       null,
       items.length ? h("ul", { class: "plain" }, items) : h("p", { class: "empty" }, "No consents in force."),
+    );
+  }
+
+  /** A direct grant from one pseudonym: one data class, one purpose, until a day; reviewed, then relayed. */
+  private renderGrantForm(): HTMLElement {
+    const form = h(
+      "form",
+      {
+        id: "pseudonym-grant-form",
+        class: "grant-form",
+        novalidate: true,
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          const target = event.currentTarget as HTMLFormElement;
+          const value = (name: string) =>
+            (target.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value.trim();
+          const error = target.querySelector<HTMLElement>('[data-testid="pseudonym-grant-error"]') as HTMLElement;
+          const pseudonym = this.pseudonyms.find((item) => item.address === value("as"));
+          const grantee = value("grantee");
+          const until = Date.parse(`${value("until")}T23:59:59Z`) / 1000;
+          if (!pseudonym) return void (error.textContent = "Choose which pseudonym gives the access.");
+          if (!isAddress(grantee))
+            return void (error.textContent = `"${grantee}" is not an address (0x followed by 40 hexadecimal digits).`);
+          if (!Number.isFinite(until) || until <= this.now)
+            return void (error.textContent = "Choose an end day after today.");
+          error.textContent = "";
+          const dataClass = value("dataClass") as keyof typeof DataClass;
+          const purpose = value("purpose") as keyof typeof Purpose;
+          const item = { pseudonym: pseudonym.address, relationship: pseudonym.id };
+          void this.act(
+            {
+              kind: "grant",
+              grantee: getAddress(grantee),
+              dataClasses: 1 << DataClass[dataClass],
+              purposes: 1 << Purpose[purpose],
+              validFrom: this.now,
+              validUntil: until,
+            },
+            item,
+            "Grant access",
+            () =>
+              (this.identity as PatientIdentity)
+                .client(pseudonym.address)
+                .grant({
+                  grantee: getAddress(grantee),
+                  dataClasses: [dataClass],
+                  purposes: [purpose],
+                  validUntil: until,
+                }),
+            "Access granted.",
+          );
+        },
+      },
+      h(
+        "label",
+        null,
+        "As ",
+        h(
+          "select",
+          { name: "as", id: "pseudonym-grant-as" },
+          this.pseudonyms.map((item) => h("option", { value: item.address }, this.relationshipText(item.id))),
+        ),
+      ),
+      h(
+        "label",
+        null,
+        "Grantee address ",
+        h("input", { name: "grantee", id: "pseudonym-grant-grantee", autocomplete: "off", spellcheck: "false" }),
+      ),
+      h(
+        "label",
+        null,
+        "Data ",
+        h(
+          "select",
+          { name: "dataClass", id: "pseudonym-grant-class" },
+          Object.keys(DataClass).map((name) =>
+            h("option", { value: name }, dataClassList(1 << DataClass[name as keyof typeof DataClass])),
+          ),
+        ),
+      ),
+      h(
+        "label",
+        null,
+        "Purpose ",
+        h(
+          "select",
+          { name: "purpose", id: "pseudonym-grant-purpose" },
+          Object.keys(Purpose).map((name) =>
+            h("option", { value: name }, purposeList(1 << Purpose[name as keyof typeof Purpose])),
+          ),
+        ),
+      ),
+      h("label", null, "Until ", h("input", { type: "date", name: "until", id: "pseudonym-grant-until" })),
+      h(
+        "button",
+        { class: "primary", type: "submit", "data-action": "grant", disabled: this.busy || !this.relayer },
+        "Review the grant",
+      ),
+      h("p", { class: "field-error", role: "alert", "data-testid": "pseudonym-grant-error" }),
+    );
+    return section(
+      "pseudonym-grant",
+      "Give access from a pseudonym",
+      "The pseudonym signs; the relayer pays the gas.",
+      form,
     );
   }
 

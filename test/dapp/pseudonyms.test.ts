@@ -197,24 +197,20 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     const identity = new PatientIdentity(contracts, pseudonyms, { relayer: new RelayerClient(stack.relayerUrl) });
     const now = (await stack.provider.getBlock("latest"))!.timestamp;
     await (
-      await identity
-        .client(atHospital.id)
-        .grant({
-          grantee: hospital.address,
-          dataClasses: ["LAB_RESULT"],
-          purposes: ["TREAT"],
-          validUntil: now + 365 * DAY,
-        })
+      await identity.client(atHospital.id).grant({
+        grantee: hospital.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: now + 365 * DAY,
+      })
     ).wait();
     await (
-      await identity
-        .client(atUniversity.id)
-        .grant({
-          grantee: university.address,
-          dataClasses: ["IMAGING"],
-          purposes: ["CLINTRCH"],
-          validUntil: now + 180 * DAY,
-        })
+      await identity.client(atUniversity.id).grant({
+        grantee: university.address,
+        dataClasses: ["IMAGING"],
+        purposes: ["CLINTRCH"],
+        validUntil: now + 180 * DAY,
+      })
     ).wait();
     const researcher = new ResearcherClient(await connect(university, stack.deployment), university);
     const opened = await (
@@ -300,12 +296,35 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     // The revocation was sent by the relayer; no block holds a transaction from or ether to a pseudonym.
     const addresses = new Set(pseudonyms.map((p) => p.address));
     let fromRelayer = 0;
-    const latest = await stack.provider.getBlockNumber();
+    let latest = await stack.provider.getBlockNumber();
     for (let number = before + 1; number <= latest; number++) {
       const block = await stack.provider.getBlock(number, true);
       for (const tx of block!.prefetchedTransactions) if (tx.from === stack.relayerAccount) fromRelayer++;
     }
     expect(fromRelayer, "transactions the relayer sent for the revocation").to.equal(1);
+
+    // A grant from the study pseudonym, through the form, the review step and the relayer.
+    const forStudy = pseudonyms[2];
+    await page.locator("#pseudonym-grant-as").selectOption(forStudy.address);
+    await page.locator("#pseudonym-grant-grantee").fill(stack.cast.pharma.address);
+    await page.locator("#pseudonym-grant-class").selectOption("VITAL_SIGNS");
+    await page.locator("#pseudonym-grant-purpose").selectOption("HRESCH");
+    await page.locator("#pseudonym-grant-until").fill("2099-01-31");
+    await page.locator('[data-action="grant"]').click();
+    await dialog.waitFor();
+    expect(await dialog.getAttribute("data-kind")).to.equal("grant");
+    await dialog.locator('[data-action="confirm"]').click();
+    await page.waitForFunction(() => /granted/.test(document.getElementById("status")?.textContent ?? ""), null, {
+      timeout: 60_000,
+    });
+    expect(
+      await page
+        .locator(
+          `[data-testid="pseudonym-consent"][data-relationship="${forStudy.id}"][data-grantee="${stack.cast.pharma.address}"]`,
+        )
+        .count(),
+    ).to.equal(1);
+    latest = await stack.provider.getBlockNumber();
     for (let number = stack.deployment.deployedAtBlock ?? 0; number <= latest; number++) {
       const block = await stack.provider.getBlock(number, true);
       for (const tx of block!.prefetchedTransactions) {
