@@ -7,6 +7,7 @@
  *   POST /auth/challenge {address}        public   an EIP-712 login challenge
  *   POST /auth/verify {nonce, signature}  public   a bearer session token
  *   POST /records {...}                   bearer   a provider deposits a record's envelope and data key
+ *   PUT  /records/:recordId (a stream)    bearer   the same for a v2 envelope of any size, streamed (record-stream-routes.ts)
  *   GET  /records/:recordId               bearer   what the gateway holds about a record
  *   GET  /records/:recordId/ciphertext    bearer   the envelope bytes
  *   POST /records/:recordId/key {purpose} bearer   the data key wrapped to the caller, if the chain allows
@@ -47,6 +48,7 @@ import {
   recordSchema,
   verifySchema,
 } from "./schemas";
+import { recordStreamRoutes } from "./record-stream-routes";
 import { isHeldAsShare } from "./share-routes";
 import type { GatewayStore, StoredRecord } from "./store";
 
@@ -72,6 +74,8 @@ export interface GatewayAppOptions {
   timeouts?: Partial<GatewayTimeouts>;
   /** Login challenges one client address may ask for per minute; 0 for no limit (default DEFAULTS.challengesPerMinute). */
   challengesPerMinute?: number;
+  /** Largest envelope streamed to PUT /records/:recordId (default DEFAULTS.maxRecordBytes). */
+  maxRecordBytes?: number;
   now?: () => number;
 }
 
@@ -354,6 +358,17 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     if (!same) throw conflict("KeyConflict", `record ${existing.recordId} is held already with another data key`);
     return { recordId: existing.recordId, cid: existing.cid, stored: false };
   }
+
+  void app.register(recordStreamRoutes, {
+    contracts,
+    store,
+    blobs,
+    vault,
+    depositor,
+    sameDeposit,
+    maxRecordBytes: options.maxRecordBytes ?? DEFAULTS.maxRecordBytes,
+    now,
+  });
 
   app.get<{ Params: { recordId: string } }>("/records/:recordId", { schema: recordSchema }, async (request) => {
     await reader(request);

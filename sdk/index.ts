@@ -90,8 +90,9 @@ export {
   sealRecordV2,
   segmentIndexOf,
   toReadableStream,
+  verifyRecordStream,
 } from "./crypto/envelope-v2";
-export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
+export type { ByteSource, EnvelopeV2Options, ParsedHeaderV2, RangeRequest, SealingRecord, SegmentProblem, VerifyRecordStreamOptions } from "./crypto/envelope-v2";
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
@@ -116,7 +117,7 @@ export { PatientClient, parseSignedConsent, relaySignedConsent } from "./clients
 export type { OnBehalf, SignOptions } from "./clients/patient";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
 export type { BatchManifest, KeyCustodian, PublishInput, PublishedBatch, PublishedRecord } from "./clients/provider";
-export { anchorEventOf, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
+export { anchorEventOf, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
