@@ -1,8 +1,9 @@
 /**
- * The gateway's HTTP API (Fastify 5): routes, request validation and the error format. The app factory
+ * The gateway's HTTP API (Fastify 5): the app, its error format and its route plugins. The app factory
  * takes its collaborators ready-made (gateway/start.ts wires them), so a test can build the real app on
  * any port.
  *
+<<<<<<< HEAD
  *   GET  /health                          public   status, chain, custodian, confirmations, latest block, pending logs
  *   POST /auth/challenge {address}        public   an EIP-712 login challenge
  *   POST /auth/verify {nonce, signature}  public   a bearer session token
@@ -12,31 +13,40 @@
  *   GET  /records/:recordId/ciphertext    bearer   the envelope bytes
  *   POST /records/:recordId/key {purpose} bearer   the data key wrapped to the caller, if the chain allows
  *   GET  /manifests/:cid                  public   a release-batch manifest
+=======
+ *   GET  /health                          public   status, chain, custodian, confirmations, latest block, pending logs   routes/health.ts
+ *   POST /auth/challenge {address}        public   an EIP-712 login challenge                                            routes/auth.ts
+ *   POST /auth/verify {nonce, signature}  public   a bearer session token                                                routes/auth.ts
+ *   POST /records {...}                   bearer   a provider deposits a record's envelope and data key                  routes/records.ts
+ *   GET  /records/:recordId               bearer   what the gateway holds about a record                                 routes/records.ts
+ *   GET  /records/:recordId/ciphertext    bearer   the envelope bytes (Range)                                            routes/records.ts
+ *   GET  /records/:recordId/index         bearer   the segment index of a v2 record                                      routes/records.ts
+ *   POST /records/:recordId/key {purpose} bearer   the data key wrapped to the caller, if the chain allows               routes/key-release.ts
+ *   GET  /manifests/:cid                  public   a release-batch manifest                                              routes/manifests.ts
+>>>>>>> main
  *
- * Errors are `{ "error": Name, "reason": sentence }` with a fitting status (gateway/http-error.ts).
+ * Each route group is a plain Fastify plugin taking the shared pieces it needs; they are registered in
+ * their own (encapsulated) contexts and share nothing through decorators. Errors are
+ * `{ "error": Name, "reason": sentence }` with a fitting status (gateway/http-error.ts).
  */
-import { timingSafeEqual } from "node:crypto";
-import { Readable } from "node:stream";
-
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
 } from "fastify";
-import { getAddress, toUtf8Bytes } from "ethers";
+import { getAddress } from "ethers";
 
-import { BlobNotFoundError, type BlobStore, bytesToHex, ConsentLedgerError, CorruptBlobError, DecryptionError, FormatError, hexToBytes, type LedgerContracts, openRecord, parseEnvelope, purposeCode, recordIdFromCid, recordIdOf, type StreamingBlobStore } from "../sdk/index";
-import { KeyCommitmentError } from "../sdk/index";
-import { wrapDataKeyNative } from "../sdk/node";
+import type { BlobStore, LedgerContracts } from "../sdk/index";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
 import { ChainReader, rpcSendOf } from "./chain-reader";
+import { DEFAULTS } from "./config";
+import { GatewayHttpError } from "./http-error";
 import { JournalCommitter } from "./journal-committer";
-import { authorizeIngest, authorizeRelease, basisName, dataClassName, purposeName } from "./authorize";
-import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimited, unprocessable } from "./http-error";
 import type { KeyVault } from "./key-vault";
 import { AccountRateLimiter } from "./rate-limit";
+<<<<<<< HEAD
 import { DEFAULTS } from "./config";
 import {
   challengeSchema,
@@ -51,6 +61,14 @@ import {
 import { recordStreamRoutes } from "./record-stream-routes";
 import { isHeldAsShare } from "./share-routes";
 import type { GatewayStore, StoredRecord } from "./store";
+=======
+import { authPlugin } from "./routes/auth";
+import { healthPlugin } from "./routes/health";
+import { keyReleasePlugin } from "./routes/key-release";
+import { manifestsPlugin } from "./routes/manifests";
+import { recordsPlugin } from "./routes/records";
+import type { GatewayStore } from "./store";
+>>>>>>> main
 
 export interface GatewayAppOptions {
   contracts: LedgerContracts;
@@ -89,20 +107,6 @@ export interface GatewayTimeouts {
   idleMs: number;
 }
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** The authenticated provider of a deposit (set by the onRequest hook of POST /records). */
-    depositor?: string;
-  }
-}
-
-interface IngestBody {
-  recordId: string;
-  dataKey: string;
-  envelope: string;
-  batch?: { root: string; proof: string[]; patient?: string; dataClass?: number };
-}
-
 /** Builds the app (not listening). */
 export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
   const { contracts, custodian, store, blobs, vault, authenticator, writer } = options;
@@ -129,104 +133,34 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    if (error instanceof GatewayHttpError) {
-      if (error.status >= 500) request.log.warn({ error: error.error, reason: error.reason }, "request refused");
-      return reply.status(error.status).headers(error.headers).send(error.toJSON());
-    }
-    const fastifyError = error as {
-      validation?: unknown;
-      validationContext?: string;
-      statusCode?: number;
-      code?: string;
-      message: string;
-    };
-    if (fastifyError.validation) {
-      return reply.status(400).send({ error: "InvalidRequest", reason: `${fastifyError.message}` });
-    }
-    if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-      const name =
-        fastifyError.statusCode === 413
-          ? "PayloadTooLarge"
-          : fastifyError.statusCode === 415
-            ? "UnsupportedMediaType"
-            : "InvalidRequest";
-      return reply.status(fastifyError.statusCode).send({ error: name, reason: fastifyError.message });
-    }
-    request.log.error({ err: error }, "request failed");
-    return reply
-      .status(500)
-      .send({ error: "InternalError", reason: "the gateway failed to answer; its operator can see why in its log" });
-  });
+  app.setErrorHandler(replyWithError);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: "NotFound", reason: `no route ${request.method} ${request.url.split("?")[0]}` }),
   );
 
-  const caller = (request: FastifyRequest) => authenticator.authenticate(request.headers.authorization);
-  /**
-   * Who deposits: checked in an onRequest hook, before a byte of the (up to 22 MB) body is read, so an
-   * unauthenticated or unserved caller costs a header parse, not a body parse. The refusal closes the
-   * connection, so the unread body is not drained either.
-   */
-  const depositor = async (request: FastifyRequest, reply: FastifyReply) => {
-    try {
-      const provider = await caller(request);
-      if (!providers.has(provider)) {
-        throw forbidden(
-          "ProviderNotServed",
-          `this gateway keeps the keys of ${[...providers].join(", ")} only, not of ${provider}`,
-        );
-      }
-      request.depositor = provider;
-    } catch (error) {
-      reply.header("connection", "close");
-      throw error;
-    }
-  };
   const chain = new ChainReader(contracts, rpcSendOf(contracts));
   const journal = new JournalCommitter(store);
   const challengeLimiter = new AccountRateLimiter(options.challengesPerMinute ?? DEFAULTS.challengesPerMinute);
+  // One allowance per account for all record routes, key releases included.
   const limiter = new AccountRateLimiter(options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute);
-  /** The caller of a record route, within its per-minute allowance. */
-  const reader = async (request: FastifyRequest) => {
-    const account = await caller(request);
-    const decision = limiter.take(account);
-    if (!decision.allowed) {
-      request.log.warn({ account, retryAfterSeconds: decision.retryAfterSeconds }, "rate limited");
-      throw rateLimited(
-        `${account} made more than ${limiter.perMinute} requests to this gateway's records in a minute: ` +
-          `retry in ${decision.retryAfterSeconds} s`,
-        decision.retryAfterSeconds,
-      );
-    }
-    return account;
-  };
-  const heldRecord = (recordId: string): StoredRecord => {
-    const record = store.getRecord(recordId);
-    if (!record) throw notFound("RecordNotFound", `this gateway holds no record ${recordId.toLowerCase()}`);
-    return record;
-  };
 
-  // O(1) for anyone: a kept count and the node's block number, never a scan of the journal.
-  app.get("/health", { schema: healthSchema }, async (_request, reply) => {
-    const base = {
-      chainId: Number(contracts.chainId),
-      custodian,
-      confirmations,
-      pendingLogEntries: store.unloggedReleaseCount(),
-    };
-    try {
-      const latestBlock = await withTimeout(contracts.provider.getBlockNumber(), 5000);
-      return { status: "ok", ...base, latestBlock };
-    } catch (cause) {
-      return reply.status(503).send({
-        status: "degraded",
-        ...base,
-        latestBlock: null,
-        reason: `the chain does not answer: ${(cause as Error).message}`,
-      });
-    }
+  void app.register(healthPlugin, { contracts, custodian, confirmations, store });
+  void app.register(authPlugin, { authenticator, challengeLimiter, publicUrl: options.publicUrl });
+  void app.register(recordsPlugin, { contracts, store, blobs, vault, authenticator, limiter, providers, now });
+  void app.register(keyReleasePlugin, {
+    contracts,
+    custodian,
+    chain,
+    store,
+    vault,
+    authenticator,
+    limiter,
+    journal,
+    writer,
+    confirmations,
+    now,
   });
+<<<<<<< HEAD
 
   app.post<{ Body: { address: string } }>("/auth/challenge", { schema: challengeSchema }, async (request) => {
     // Per client address: one host cannot churn through the overall bound on open challenges (which
@@ -561,51 +495,39 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
       .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
+=======
+  void app.register(manifestsPlugin, { store, blobs });
+>>>>>>> main
   return app;
 }
 
-/** Strict base64 (the schema has checked the alphabet): refuses what would not round-trip. */
-/** Blobs up to this size are read whole and checked before the first byte is sent; larger ones stream. */
-const STREAM_ABOVE_BYTES = 64 * 1024 * 1024;
-
-function isStreaming(blobs: BlobStore): blobs is StreamingBlobStore {
-  return typeof (blobs as Partial<StreamingBlobStore>).getStream === "function";
-}
-
-/**
- * One HTTP byte range (RFC 9110 14.1.2) of a blob of `size` bytes: [start, end) end exclusive, undefined
- * without a Range header, "unsatisfiable" for a range outside the blob or several ranges (not served).
- */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
-  if (header === undefined) return undefined;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === "" && match[2] === "")) return "unsatisfiable";
-  let start: number;
-  let end: number;
-  if (match[1] === "") {
-    start = Math.max(0, size - Number(match[2]));
-    end = size;
-  } else {
-    start = Number(match[1]);
-    end = match[2] === "" ? size : Math.min(size, Number(match[2]) + 1);
+/** The error format: `{ error, reason }`, a gateway refusal as it is, Fastify's own 4xx named, anything else a logged 500. */
+function replyWithError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof GatewayHttpError) {
+    if (error.status >= 500) request.log.warn({ error: error.error, reason: error.reason }, "request refused");
+    return reply.status(error.status).headers(error.headers).send(error.toJSON());
   }
-  if (!Number.isSafeInteger(start) || start >= size || end <= start) return "unsatisfiable";
-  return { start, end };
-}
-
-function decodeBase64(text: string): Uint8Array {
-  if (text.length % 4 !== 0) throw badRequest("envelope must be base64 with padding (its length a multiple of 4)");
-  const buffer = Buffer.from(text, "base64");
-  if (buffer.toString("base64") !== text) throw badRequest("envelope is not canonical base64");
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  const fastifyError = error as {
+    validation?: unknown;
+    validationContext?: string;
+    statusCode?: number;
+    code?: string;
+    message: string;
+  };
+  if (fastifyError.validation) {
+    return reply.status(400).send({ error: "InvalidRequest", reason: `${fastifyError.message}` });
+  }
+  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const name =
+      fastifyError.statusCode === 413
+        ? "PayloadTooLarge"
+        : fastifyError.statusCode === 415
+          ? "UnsupportedMediaType"
+          : "InvalidRequest";
+    return reply.status(fastifyError.statusCode).send({ error: name, reason: fastifyError.message });
+  }
+  request.log.error({ err: error }, "request failed");
+  return reply
+    .status(500)
+    .send({ error: "InternalError", reason: "the gateway failed to answer; its operator can see why in its log" });
 }

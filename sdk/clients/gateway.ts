@@ -329,6 +329,9 @@ export class GatewayClient implements KeyCustodian {
         },
         body: readableOf(input.envelope),
         duplex: "half",
+        // Any other redirect mode makes fetch send a clone of the request, whose teed body keeps every
+        // chunk sent until the request ends: the whole record in memory.
+        redirect: "error",
         signal: controller.signal,
       } as RequestInit);
     } catch (cause) {

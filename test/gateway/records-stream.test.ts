@@ -315,10 +315,8 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
         const record = await pending.wait();
         lap("anchor");
 
-        // One flipped byte in the stream: refused mid-upload, with the segment named, nothing kept. (Not
-        // deeper: Node's fetch keeps what it sent on a connection the server closed until that socket is
-        // collected, and this process is the client too.)
-        const flipSegment = Math.min(64, Math.floor(LARGE / MiB) - 2);
+        // One flipped byte deep in the stream: refused mid-upload, with the segment named, nothing kept.
+        const flipSegment = Math.min(300, Math.floor(LARGE / MiB) - 2);
         const flip = ENVELOPE_V2_HEADER_BYTES + flipSegment * SEGMENT + 4321;
         const tampered = await expectRefusal(
           custodian.depositRecordStream({ ...record, envelope: altered(store.getStream(record.cid), { flip }) }),
