@@ -335,7 +335,9 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
         const researcher = new ResearcherClient(researcherContracts, setup.signers.researcher);
         const keyPair = await researcher.deriveEncryptionKey();
         await (await researcher.registerEncryptionKey(keyPair)).wait();
-        const reader = new GatewayClient(gateway.url, setup.signers.researcher, researcherContracts, { crypto: nodeSegmentCrypto });
+        // The gateway computes a segment index by one pass over the stored blob (not cached): 2 GiB of
+        // SHA-256 on a shared machine can take longer than the default 30 s per request.
+        const reader = new GatewayClient(gateway.url, setup.signers.researcher, researcherContracts, { crypto: nodeSegmentCrypto, timeoutMs: 300_000 });
         const { plaintext } = await reader.fetchRecordStream({ recordId: record.recordId, purpose: "HRESCH", keyPair });
         const plainOut = createHash("sha256");
         let read = 0;
