@@ -82,8 +82,11 @@ function decode(word: bigint, layout: Layout): Record<string, bigint> {
   return fields;
 }
 
-/** `word` holds exactly `expected` (fields not named are zero). */
-function expectWord(word: bigint, layout: Layout, expected: Record<string, bigint | number | boolean>) {
+/**
+ * `word` holds exactly `expected` (fields not named are zero). An address may be given as its hex string:
+ * BigInt reads it as the 160-bit number the slot holds.
+ */
+function expectWord(word: bigint, layout: Layout, expected: Record<string, bigint | number | boolean | string>) {
   const want = Object.fromEntries(layout.map(({ name }) => [name, BigInt(expected[name] ?? 0)]));
   expect(decode(word, layout)).to.deep.equal(want);
 }
