@@ -340,7 +340,7 @@ export async function patientState(
   const sections: { name: "core" | StateSection; calls: Call[] }[] = [
     { name: "core", calls: [{ name: "policyOf", args: [patient] }, { name: "emergencyOptedOut", args: [patient] }] },
     { name: "consents", calls: grantees.map((grantee) => ({ name: "consentOf", args: [patient, grantee] })) },
-    { name: "delegates", calls: delegates.map((delegate) => ({ name: "delegateUntil", args: [patient, delegate] })) },
+    { name: "delegates", calls: delegates.map((delegate) => ({ name: "delegateOf", args: [patient, delegate] })) },
     { name: "emergencyWindows", calls: openers.map((provider) => ({ name: "emergencyAccessUntil", args: [patient, provider] })) },
     {
       name: "requests",
@@ -404,7 +404,12 @@ export async function patientState(
     }))
     .filter((consent) => consent.validUntil > now);
   const inOffice = delegateOutputs
-    .map(([until], index) => ({ delegate: delegates[index], validUntil: Number(until) }))
+    .map(([appointment], index) => ({
+      delegate: delegates[index],
+      validUntil: Number(appointment.validUntil),
+      purposes: Number(appointment.purposes),
+      sensitiveClasses: Boolean(appointment.sensitiveClasses),
+    }))
     .filter((entry) => entry.validUntil > now);
   const emergencyWindows = windowOutputs
     .map(([until], index) => ({ provider: openers[index], until: Number(until) }))
