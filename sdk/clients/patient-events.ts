@@ -260,7 +260,9 @@ export async function readBatch(
   if (typeof blockTag === "number" && Number(blockNumber) !== blockTag) {
     throw new ConsentLedgerError(
       `The node answered a batch of reads asked at block ${blockTag} at block ${Number(blockNumber)}`,
-      { hint: "Use a node that serves the block asked for (an archive node for old blocks), not one behind a load balancer that ignores it." },
+      {
+        hint: "Use a node that serves the block asked for (an archive node for old blocks), not one behind a load balancer that ignores it.",
+      },
     );
   }
   return {
@@ -338,10 +340,19 @@ export async function patientState(
   // refuses) is left empty and named in `unread`; the others still show. Only the first is needed whole.
   type Call = { name: string; args: unknown[] };
   const sections: { name: "core" | StateSection; calls: Call[] }[] = [
-    { name: "core", calls: [{ name: "policyOf", args: [patient] }, { name: "emergencyOptedOut", args: [patient] }] },
+    {
+      name: "core",
+      calls: [
+        { name: "policyOf", args: [patient] },
+        { name: "emergencyOptedOut", args: [patient] },
+      ],
+    },
     { name: "consents", calls: grantees.map((grantee) => ({ name: "consentOf", args: [patient, grantee] })) },
     { name: "delegates", calls: delegates.map((delegate) => ({ name: "delegateOf", args: [patient, delegate] })) },
-    { name: "emergencyWindows", calls: openers.map((provider) => ({ name: "emergencyAccessUntil", args: [patient, provider] })) },
+    {
+      name: "emergencyWindows",
+      calls: openers.map((provider) => ({ name: "emergencyAccessUntil", args: [patient, provider] })),
+    },
     {
       name: "requests",
       calls: [
@@ -357,7 +368,10 @@ export async function patientState(
     callChunks.map((chunk) =>
       readBatch(
         contracts,
-        chunk.map((call) => ({ target, data: ledger.interface.encodeFunctionData(call.name as never, call.args as never) })),
+        chunk.map((call) => ({
+          target,
+          data: ledger.interface.encodeFunctionData(call.name as never, call.args as never),
+        })),
         patient,
         events.toBlock,
       ).then(
@@ -437,7 +451,9 @@ export async function patientState(
     (party.accreditedUntil === 0 || party.accreditedUntil > now);
   const requests = statuses
     .map((status, index) => ({ event: open[index], ...status }))
-    .filter((entry) => entry.status === RequestStatus.Pending && live(parties.get(entry.event.args.researcher as string)))
+    .filter(
+      (entry) => entry.status === RequestStatus.Pending && live(parties.get(entry.event.args.researcher as string)),
+    )
     .map(({ event, expiresAt }) => ({
       requestId: event.args.requestId as string,
       request: requestFromEvent(event),

@@ -28,7 +28,14 @@ async function rogueFixture() {
   await sets.connect(hospital).assignRecord(recordId, 1);
   await ledger
     .connect(patient)
-    .grant(patient.address, university.address, 1 << DataClass.SUBSTANCE_USE, 1 << Purpose.HRESCH, 0, (await time.latest()) + 30 * DAY);
+    .grant(
+      patient.address,
+      university.address,
+      1 << DataClass.SUBSTANCE_USE,
+      1 << Purpose.HRESCH,
+      0,
+      (await time.latest()) + 30 * DAY,
+    );
   const { chainId } = await ethers.provider.getNetwork();
   const contracts = await connect(ethers.provider as never, {
     chainId: Number(chainId),
@@ -44,14 +51,30 @@ async function rogueFixture() {
 describe("AuditClient against a rogue custodian", function () {
   it("shows a batch with a garbage manifest as one unverifiable entry, and the rest of the trail", async function () {
     const f = await loadFixture(rogueFixture);
-    await f.accessLog.connect(f.hospital).logRelease(f.recordId, f.university.address, Purpose.HRESCH, AccessBasis.Consent);
-    await f.accessLog.connect(f.stranger).logReleaseBatch(sha256(toUtf8Bytes("root")), 1, toUtf8Bytes("not a manifest cid"));
+    await f.accessLog
+      .connect(f.hospital)
+      .logRelease(f.recordId, f.university.address, Purpose.HRESCH, AccessBasis.Consent);
+    await f.accessLog
+      .connect(f.stranger)
+      .logReleaseBatch(sha256(toUtf8Bytes("root")), 1, toUtf8Bytes("not a manifest cid"));
     // A manifest that exists but lists an entry of the patient's record its root does not prove.
-    const tree = StandardMerkleTree.of([[f.recordId, f.pharma.address, Purpose.HRESCH, AccessBasis.Consent, 1n]], [...RELEASE_LEAF_TYPES]);
+    const tree = StandardMerkleTree.of(
+      [[f.recordId, f.pharma.address, Purpose.HRESCH, AccessBasis.Consent, 1n]],
+      [...RELEASE_LEAF_TYPES],
+    );
     const forged = {
       format: "consent-ledger/release-batch/v1",
       root: tree.root,
-      releases: [{ recordId: f.recordId, grantee: f.pharma.address, purpose: Purpose.HRESCH, basis: AccessBasis.Emergency, releasedAt: 1, proof: tree.getProof(0) }],
+      releases: [
+        {
+          recordId: f.recordId,
+          grantee: f.pharma.address,
+          purpose: Purpose.HRESCH,
+          basis: AccessBasis.Emergency,
+          releasedAt: 1,
+          proof: tree.getProof(0),
+        },
+      ],
     };
     const cid = await f.store.put(toUtf8Bytes(JSON.stringify(forged)));
     await f.accessLog.connect(f.stranger).logReleaseBatch(tree.root, 1, toUtf8Bytes(cid));
@@ -68,7 +91,9 @@ describe("AuditClient against a rogue custodian", function () {
       expect(entry.verified).to.equal(false);
       expect(entry.verification).to.match(new RegExp(`^Unverifiable release batch by custodian ${f.stranger.address}`));
     }
-    expect(unverifiable.map((entry) => entry.verification).join("\n")).to.match(/cannot be read/).and.match(/does not prove/)
+    expect(unverifiable.map((entry) => entry.verification).join("\n"))
+      .to.match(/cannot be read/)
+      .and.match(/does not prove/)
       .and.match(new RegExp(`${MAX_MANIFEST_BYTES + 1} bytes, more than ${MAX_MANIFEST_BYTES}`));
     // The forged entry is not shown as a release; the real one is, verified.
     const releases = history.filter((entry) => entry.action === "key-released");
@@ -81,7 +106,9 @@ describe("AuditClient against a rogue custodian", function () {
   it("flags a release logged by a custodian the chain does not tie to the record as a claim", async function () {
     const f = await loadFixture(rogueFixture);
     // "Researcher pharma read your SUBSTANCE_USE record in an emergency", logged by an unrelated custodian.
-    await f.accessLog.connect(f.stranger).logRelease(f.recordId, f.pharma.address, Purpose.ETREAT, AccessBasis.Emergency);
+    await f.accessLog
+      .connect(f.stranger)
+      .logRelease(f.recordId, f.pharma.address, Purpose.ETREAT, AccessBasis.Emergency);
     // The record's own custodian logging a release the ledger does not back (no consent for pharma).
     await f.accessLog.connect(f.hospital).logRelease(f.recordId, f.pharma.address, Purpose.HRESCH, AccessBasis.Consent);
 
@@ -101,10 +128,14 @@ describe("AuditClient against a rogue custodian", function () {
 
   it("says a release is a claim when the deployment names no custodian sets", async function () {
     const f = await loadFixture(rogueFixture);
-    await f.accessLog.connect(f.hospital).logRelease(f.recordId, f.university.address, Purpose.HRESCH, AccessBasis.Consent);
+    await f.accessLog
+      .connect(f.hospital)
+      .logRelease(f.recordId, f.university.address, Purpose.HRESCH, AccessBasis.Consent);
     const { custodianSets: _, ...deployment } = f.contracts.deployment;
     const contracts = await connect(ethers.provider as never, deployment);
-    const [release] = (await new AuditClient(contracts).history(f.patient.address)).filter((entry) => entry.action === "key-released");
+    const [release] = (await new AuditClient(contracts).history(f.patient.address)).filter(
+      (entry) => entry.action === "key-released",
+    );
     expect(release.verified).to.equal(false);
     expect(release.verification).to.match(/^Claimed by custodian .*nothing on chain ties it to this record\.$/);
   });

@@ -11,7 +11,14 @@ import { expect } from "chai";
 import { AbiCoder, dataSlice, sha256, toUtf8Bytes } from "ethers";
 import { ethers } from "hardhat";
 
-import { AuditClient, MAX_CALLS_PER_BATCH, MAX_PER_QUERY, PatientEventReader, ResearcherClient, patientState } from "../../sdk/index";
+import {
+  AuditClient,
+  MAX_CALLS_PER_BATCH,
+  MAX_PER_QUERY,
+  PatientEventReader,
+  ResearcherClient,
+  patientState,
+} from "../../sdk/index";
 import { Purpose } from "../../sdk/codes";
 import { ReadBatch__factory } from "../../typechain-types/factories/contracts/lens/ReadBatch__factory";
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
@@ -51,7 +58,9 @@ async function spamFixture() {
     })
   ).wait();
   // One release of a spam record, logged by the hospital.
-  await suite.accessLog.connect(suite.hospital).logRelease(sha256(toUtf8Bytes(`spam ${SPAM - 1}`)), suite.university.address, Purpose.HRESCH, 1);
+  await suite.accessLog
+    .connect(suite.hospital)
+    .logRelease(sha256(toUtf8Bytes(`spam ${SPAM - 1}`)), suite.university.address, Purpose.HRESCH, 1);
   return { ...suite, reader: await sdkContracts(suite, ethers.provider as never) };
 }
 

@@ -131,7 +131,10 @@ describe("the SDK's bounded reads of a patient", function () {
       },
     });
     const iface = f.reader.ledger.interface;
-    const call = { target: await f.ledger.getAddress(), data: iface.encodeFunctionData("emergencyOptedOut", [f.patient.address]) };
+    const call = {
+      target: await f.ledger.getAddress(),
+      data: iface.encodeFunctionData("emergencyOptedOut", [f.patient.address]),
+    };
     const error = await readBatch({ ...f.reader, provider: relay }, [call], f.patient.address, asked).catch(
       (caught: unknown) => caught,
     );
