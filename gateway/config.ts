@@ -20,6 +20,9 @@
  *                             address per minute; 0: no limit (behind a proxy every client has its address)
  *   --confirmations <n>       CONSENT_GATEWAY_CONFIRMATIONS default 0: blocks that must follow whatever allows
  *                             a release (and each access-log transaction) before it counts; revocations count at once
+ *   --resync-from <url>       repeatable: after start, fetch the ciphertext of every record of this custodian's
+ *                             sets that is missing here from these peers (other custodians), verified against
+ *                             the record id and its anchor (gateway/resync.ts); shares come only from providers
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
  *   CONSENT_GATEWAY_PRIVATE_KEY  the custodian's private key (required; never a flag)
  *
@@ -59,6 +62,8 @@ export interface GatewayConfig {
   /** Login challenges per client address per minute; 0: no limit. Default DEFAULTS.challengesPerMinute. */
   challengesPerMinute?: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Peers (other custodians' gateway URLs) to re-sync missing ciphertext from after start (gateway/resync.ts). */
+  resyncFrom?: string[];
 }
 
 export const DEFAULTS = {
@@ -139,6 +144,11 @@ function url(name: string, protocols: readonly string[]) {
     }
     return value;
   };
+}
+
+function urls(name: string) {
+  const one = url(name, ["http:", "https:"]);
+  return (value: string, previous: string[] = []): string[] => [...previous, new URL(one(value)).origin];
 }
 
 function address(name: string) {
@@ -235,6 +245,14 @@ export function gatewayCommand(): Command {
         .default(DEFAULTS.confirmations),
     )
     .addOption(
+      new Option(
+        "--resync-from <url>",
+        "after start, fetch the missing ciphertext of this custodian's sets from this peer custodian's gateway (repeatable)",
+      )
+        .argParser(urls("--resync-from"))
+        .default([]),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level")
         .env("CONSENT_GATEWAY_LOG_LEVEL")
         .choices(LOG_LEVELS)
@@ -292,6 +310,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     rateLimit: number;
     challengeRateLimit: number;
     confirmations: number;
+    resyncFrom: string[];
     logLevel: GatewayConfig["logLevel"];
   }>();
 
@@ -319,6 +338,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     rateLimitPerMinute: options.rateLimit,
     challengesPerMinute: options.challengeRateLimit,
     confirmations: options.confirmations,
+    resyncFrom: options.resyncFrom,
     logLevel: options.logLevel,
   };
 }

@@ -15,7 +15,8 @@
  *
  * A share is stored where a data key would be (records.key_ciphertext, sealed by the key vault under
  * the record id) as setId (8 bytes) || position (1) || share (33): 42 bytes sealed to 58, which no
- * 32-byte data key (48 sealed) can be taken for. A withdrawn share leaves 0 bytes.
+ * 32-byte data key (48 sealed) can be taken for. A withdrawn share leaves 0 bytes, and so does a record
+ * whose ciphertext was re-synced from peers (resync.ts) until its provider deposits the share again.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { getAddress } from "ethers";
@@ -289,8 +290,18 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       if (!record) throw notFound("RecordNotFound", `this gateway holds no share of record ${request.params.recordId.toLowerCase()}`);
       if (!isHeldAsShare(record))
         throw conflict("KeyHeldWhole", `this gateway holds the whole key of ${record.recordId}: ask POST /records/${record.recordId}/key`);
-      if (record.keyCiphertext.length === 0)
+      if (record.keyCiphertext.length === 0) {
+        // No share held: withdrawn after a re-share, or the ciphertext was re-synced from peers (resync.ts)
+        // and the provider has not deposited this custodian's share again. The chain tells which.
+        const now = await positionAt(record.recordId);
+        if (now.position !== 0)
+          throw conflict(
+            "ShareNotDeposited",
+            `custodian ${custodian} is at position ${now.position} of set ${now.setId} for record ${record.recordId} but holds ` +
+              `no share of it (its copy was re-synced from peers): the record's provider must deposit this custodian's share again`,
+          );
         throw new GatewayHttpError(410, "ShareWithdrawn", `this custodian's share of ${record.recordId} was withdrawn after a re-share`);
+      }
       const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
       const confirmedBlock = decision.block.number - confirmations;
       const [held, onChain, confirmed] = await Promise.all([

@@ -1,4 +1,6 @@
 import { rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 
 import { expect } from "chai";
 import { Wallet } from "ethers";
@@ -250,6 +252,112 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       for (const published of [record, second]) {
         await hospital.custodian.depositKey(published);
         expect(fresh.store.getRecord(published.recordId)?.cid).to.equal(published.cid);
+      }
+    });
+  });
+
+  describe("re-sync of a lost custodian", function () {
+    /** A peer that tampers: forwards to `target` but flips one byte of every ciphertext it serves. */
+    async function tamperingPeer(target: string): Promise<{ url: string; served: () => number; close: () => Promise<void> }> {
+      let served = 0;
+      const server = createServer((request, response) => {
+        const chunks: Buffer[] = [];
+        request.on("data", (chunk: Buffer) => chunks.push(chunk));
+        request.on("end", () => {
+          const headers = Object.fromEntries(
+            Object.entries(request.headers).filter(([name]) => !["host", "connection", "content-length"].includes(name)),
+          ) as Record<string, string>;
+          void fetch(`${target}${request.url}`, {
+            method: request.method,
+            headers,
+            body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+          }).then(async (answer) => {
+            const body = Buffer.from(await answer.arrayBuffer());
+            if (answer.status === 200 && request.url?.endsWith("/ciphertext")) {
+              body[body.length >> 1] ^= 0x01;
+              served++;
+            }
+            response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
+            response.end(body);
+          });
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      return {
+        url: `http://127.0.0.1:${port}`,
+        served: () => served,
+        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      };
+    }
+
+    it("a custodian whose data directory is lost re-syncs every ciphertext copy from its peers, refusing tampered bytes", async function () {
+      // Custodian 2 is reachable only through a peer that tampers with what it serves: its login
+      // challenges name the tampering peer's URL, as for a peer behind a hostile proxy.
+      const tamperer = await tamperingPeer(set.gateways[2].url);
+      try {
+        await set.restart(2, { publicUrl: tamperer.url });
+        await set.gateways[0].close();
+        rmSync(set.configs[0].dataDir, { recursive: true, force: true });
+        const fresh = await set.restart(0, { resyncFrom: [tamperer.url, set.gateways[1].url] });
+        const report = (await fresh.resynced)!;
+        expect(report.failed).to.deep.equal([]);
+        expect(report.fetched.map((entry) => [entry.recordId, entry.peer]).sort()).to.deep.equal(
+          [record.recordId, second.recordId].map((id) => [id, set.gateways[1].url]).sort(),
+        );
+        expect(tamperer.served()).to.equal(2);
+        expect(report.awaitingShare.sort()).to.deep.equal([record.recordId, second.recordId].sort());
+        for (const published of [record, second]) {
+          expect(fresh.store.getRecord(published.recordId)?.cid).to.equal(published.cid);
+          expect(fresh.store.getRecord(published.recordId)!.keyCiphertext).to.have.length(0);
+        }
+
+        // Its share is not re-synced (no peer has it): it says so until the provider deposits again.
+        const refused = await reader.gateways[set.custodians[0]].requestShare(record.recordId, "HRESCH").catch((e: unknown) => e);
+        expect(codeOf(refused)).to.equal("ShareNotDeposited");
+
+        // With both peers stopped, the ciphertext must come from the re-synced custodian.
+        await set.gateways[1].close();
+        await set.gateways[2].close();
+        const copy = await reader.client.fetchCiphertext(record.recordId);
+        expect(copy.custodian).to.equal(set.custodians[0]);
+        expect(copy.envelope).to.deep.equal(await hospital.store.get(record.cid));
+        await set.restart(1);
+        await set.restart(2, { publicUrl: undefined });
+
+        // The provider deposits the shares again; the re-synced custodian's share then counts.
+        await hospital.custodian.depositKey(record);
+        await set.gateways[1].close();
+        const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+        expect(opened.resource).to.deep.equal(observation);
+        expect(opened.shares.map((share) => share.custodian).sort()).to.deep.equal([set.custodians[0], set.custodians[2]].sort());
+        await set.restart(1);
+        await hospital.custodian.depositKey(second);
+      } finally {
+        await tamperer.close();
+      }
+    });
+
+    it("refuses every copy when no peer serves bytes that hash to the record", async function () {
+      const tamperer = await tamperingPeer(set.gateways[1].url);
+      try {
+        await set.restart(1, { publicUrl: tamperer.url });
+        await set.gateways[0].close();
+        rmSync(set.configs[0].dataDir, { recursive: true, force: true });
+        const fresh = await set.restart(0, { resyncFrom: [tamperer.url] });
+        const report = (await fresh.resynced)!;
+        expect(report.fetched).to.deep.equal([]);
+        expect(report.failed.map((failure) => failure.recordId).sort()).to.deep.equal([record.recordId, second.recordId].sort());
+        for (const failure of report.failed) {
+          expect(failure.attempts).to.have.length(1);
+          expect(failure.attempts[0].reason).to.match(/IntegrityError: it served bytes hashing to 0x[0-9a-f]{64}, not to record/);
+        }
+        for (const published of [record, second]) expect(fresh.store.getRecord(published.recordId)).to.equal(undefined);
+      } finally {
+        await set.restart(1, { publicUrl: undefined });
+        await tamperer.close();
+        await set.restart(0, { resyncFrom: [set.gateways[1].url] }).then((gateway) => gateway.resynced);
+        for (const published of [record, second]) await hospital.custodian.depositKey(published);
       }
     });
   });
