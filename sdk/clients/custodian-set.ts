@@ -176,10 +176,11 @@ export class CustodianSetClient implements KeyCustodian {
     return { setId, threshold: Number(set.threshold), custodians: set.custodians.map((c) => getAddress(c)) };
   }
 
-  /** The set guarding `recordId` now, or undefined. */
+  /** The set guarding `recordId` now, or undefined (one chain read: CustodianSets.recordCustodians). */
   async setOfRecord(recordId: string): Promise<CustodianSetView | undefined> {
-    const setId = Number(await this.sets.custodianSetOf(requireBytes32(recordId, "recordId")));
-    return setId === 0 ? undefined : this.set(setId);
+    const [setId, set] = await this.sets.recordCustodians(requireBytes32(recordId, "recordId"));
+    if (setId === 0n) return undefined;
+    return { setId: Number(setId), threshold: Number(set.threshold), custodians: set.custodians.map((c) => getAddress(c)) };
   }
 
   /**
