@@ -334,6 +334,8 @@ export class CustodianSetClient implements KeyCustodian {
             const release = await gateway.requestShare(recordId, input.purpose);
             if (release.custodian !== custodian || release.setId !== set.setId)
               throw new IntegrityError(recordId, `custodian ${custodian} answered for ${release.custodian}, set ${release.setId}`);
+            // Once k shares are held, a later one is not needed: it is not even unwrapped.
+            if (!input.all && shares.length >= set.threshold) return;
             const share = await unwrapKeyShare(release.wrappedShare, input.keyPair, recordId);
             if (input.all || shares.length < set.threshold) shares.push({ custodian, share, release });
             else share.fill(0);
