@@ -1,4 +1,5 @@
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -18,6 +19,7 @@ import { InvalidArgumentError, WrongRecipientKeyError } from "../../sdk/errors";
 import {
   chainNow,
   DAY,
+  hardhatPrivateKey,
   labObservation,
   publish,
   setupLedger,
@@ -26,6 +28,7 @@ import {
 import { providerWithSet, readerOfSet, startCustodianSet, type CustodianSetup } from "../helpers/custodian-set-harness";
 import { compareJournalWithChain, manifestsFrom } from "../helpers/access-log-audit";
 import { rpc, sharedLocalNode } from "../helpers/local-node";
+import { runCli } from "../helpers/cli";
 
 /** The gateway's error name, from a GatewayError or an AccessDeniedError's details ("HTTP 403 Name"). */
 function codeOf(error: unknown): string | undefined {
@@ -117,6 +120,29 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       expect(opened.shares).to.have.length(2);
       expect(new Set(opened.shares.map((share) => share.custodian)).size).to.equal(2);
       for (const share of opened.shares) expect(set.custodians).to.include(share.custodian);
+    });
+
+    it("is read by the CLI through the set (researcher fetch --custodian), and the CLI says a single --gateway cannot", async function () {
+      const out = path.join(setup.tempDir, "cli-set-read.json");
+      const env = {
+        CONSENT_LEDGER_RPC: setup.node.url,
+        CONSENT_LEDGER_DEPLOYMENT: setup.deploymentFile,
+        CONSENT_LEDGER_PRIVATE_KEY: hardhatPrivateKey(3), // the researcher
+      };
+      const args = ["researcher", "fetch", "--record", record.recordId, "--purpose", "HRESCH"];
+      const read = await runCli(
+        ["--json", ...args, ...set.gateways.flatMap((gateway) => ["--custodian", gateway.url]), "--out", out],
+        { cwd: setup.tempDir, env },
+      );
+      expect(read.code, read.stderr).to.equal(0);
+      const summary = JSON.parse(read.stdout) as { custodianSet: number; releasedBy: string[] };
+      expect(summary.custodianSet).to.equal(set.setId);
+      expect(summary.releasedBy).to.have.length(2);
+      expect(JSON.parse(readFileSync(out, "utf8"))).to.deep.equal(observation);
+
+      const single = await runCli([...args, "--gateway", set.gateways[0].url, "--out", `${out}.2`], { cwd: setup.tempDir, env });
+      expect(single.code).to.equal(1);
+      expect(single.errorLines.join("\n")).to.contain(`is guarded by custodian set ${set.setId}`);
     });
 
     it("does not rebuild the key from k − 1 shares: one custodian's share, released to anyone, gives no key", async function () {
