@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
+import { recordsAssignedTo } from "../../gateway/resync";
 import { NotEnoughSharesError } from "../../sdk/clients/custodian-set";
 import { GatewayClient, GatewayError } from "../../sdk/clients/gateway";
 import { PatientClient } from "../../sdk/clients/patient";
@@ -474,6 +475,10 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
       expect(opened.resource).to.deep.equal(observation);
       expect(opened.shares.map((share) => share.setId)).to.deep.equal([newSet.setId, newSet.setId]);
+      // A re-sync lists only what the chain assigns to a custodian now: the record left custodian 1's care.
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[0])).to.not.include(record.recordId);
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[0])).to.include(second.recordId);
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[1])).to.include.members([record.recordId, second.recordId]);
     });
   });
 });
