@@ -145,14 +145,17 @@ export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } 
 export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
 export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
 export {
+  CARE_DELEGATE_SCOPE,
   NoSignedFormError,
   PatientClient,
+  consentOfWord,
+  consentWordOf,
   parseSignedConsent,
   populateSignedConsent,
   relaySignedConsent,
   signedRequestIdOf,
 } from "./clients/patient";
-export type { OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
+export type { DelegateScope, OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
 export { RelayerClient, RelayerError } from "./clients/relayer";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
@@ -178,6 +181,7 @@ export type {
   ConsentFate,
   ConsentPreview,
   DataUsePolicy,
+  DelegateScopeInput,
   GrantInput,
   PolicyInput,
   RequestInput,

@@ -496,27 +496,77 @@ function registerDelegateCommands(patient: Command): void {
     .description("appoint or remove someone who may act for you (a parent, a carer)");
   delegate
     .command("add <address>")
-    .description("appoint a delegate until a time")
+    .description("appoint a delegate until a time, to grant and approve within a scope you set")
     .requiredOption("--until <time>", "end: a date (2027-01-31), date-time, or a duration from now (1y)")
+    .option("--purposes <list>", "purposes it may grant or approve access for, comma-separated", "TREAT,ETREAT,CAREMGT")
+    .option("--sensitive", "it may also give mental health, sexual and reproductive health, substance use")
+    .addHelpText(
+      "after",
+      "\nA delegate's grants and approvals end by --until at the latest; it may revoke and deny anything." +
+        "\nExample:\n  consent-ledger patient delegate add 0xCARER --until 1y --purposes TREAT,CAREMGT\n",
+    )
     .action(
-      action<{ until: string }>(async (ctx, o, [address]) => {
+      action<{ until: string; purposes: string; sensitive?: boolean }>(async (ctx, o, [address]) => {
         const delegateAddress = parseAddress(address, "<address>");
         checkTimeSyntax(o.until, "--until");
+        const purposes = parsePurposes(o.purposes);
+        const sensitiveClasses = o.sensitive === true;
         const { signer, contracts } = await ctx.signerContracts();
         const until = parseTime(o.until, "--until", await ctx.now());
         const { result, hash } = await sendAndWait(
           ctx,
           "Appointing the delegate",
-          new (load.patient().PatientClient)(contracts, signer).appointDelegate(delegateAddress, until),
+          new (load.patient().PatientClient)(contracts, signer).appointDelegate(delegateAddress, until, {
+            purposes,
+            sensitiveClasses,
+          }),
         );
         ctx.out.result(
-          { delegate: result.delegate, validUntil: isoTime(result.validUntil), transactionHash: hash },
+          {
+            delegate: result.delegate,
+            validUntil: isoTime(result.validUntil),
+            purposes: purposeNames(result.purposes),
+            sensitiveClasses: result.sensitiveClasses,
+            transactionHash: hash,
+          },
           () =>
             fields([
               ["delegate", result.delegate],
               ["until", isoTime(result.validUntil)],
+              ["may grant for", purposeNames(result.purposes).join(",")],
+              ["sensitive classes", result.sensitiveClasses ? "yes" : "no"],
               ["transaction", hash],
             ]),
+        );
+      }),
+    );
+  delegate
+    .command("list")
+    .description("your delegates in office, with what each may grant")
+    .option("--for <patient>", "the patient whose delegates to list (default: you)")
+    .action(
+      action<{ for?: string }>(async (ctx, o) => {
+        const { patient: address } = await patientOf(ctx, o.for, false);
+        const delegates = await load.patient().delegatesOf(await ctx.contracts(), address);
+        ctx.out.result(
+          delegates.map((d) => ({
+            delegate: d.delegate,
+            validUntil: isoTime(d.validUntil),
+            purposes: purposeNames(d.purposes),
+            sensitiveClasses: d.sensitiveClasses,
+          })),
+          () =>
+            delegates.length === 0
+              ? `No delegates in office for ${address}.`
+              : table(
+                  ["delegate", "until", "may grant for", "sensitive"],
+                  delegates.map((d) => [
+                    d.delegate,
+                    isoTime(d.validUntil),
+                    purposeNames(d.purposes).join(","),
+                    d.sensitiveClasses ? "yes" : "no",
+                  ]),
+                ),
         );
       }),
     );

@@ -8,6 +8,8 @@ import "./style.css";
 
 import {
   auditTrailToFhirBundle,
+  CARE_DELEGATE_SCOPE,
+  consentOfWord,
   consentToFhir,
   ContractRevertError,
   InvalidArgumentError,
@@ -425,12 +427,21 @@ class Dashboard {
           ),
         addDelegate: (address, validUntil) =>
           void this.reviewed(
-            { kind: "appoint-delegate", delegate: address, validUntil: Math.floor(validUntil.getTime() / 1000) },
+            {
+              kind: "appoint-delegate",
+              delegate: address,
+              validUntil: Math.floor(validUntil.getTime() / 1000),
+              // A carer's scope: the form offers no other yet; the CLI and the SDK let a patient choose.
+              purposes: maskOf(
+                (CARE_DELEGATE_SCOPE.purposes as readonly (keyof typeof Purpose)[]).map((name) => Purpose[name]),
+              ),
+              sensitiveClasses: CARE_DELEGATE_SCOPE.sensitiveClasses,
+            },
             "Appoint the delegate",
             () =>
               this.transact(
                 "Appointing the delegate",
-                () => this.me.appointDelegate(address, validUntil),
+                () => this.me.appointDelegate(address, validUntil, CARE_DELEGATE_SCOPE),
                 (result) => `Delegate appointed until ${day(result.validUntil)}.`,
                 "delegate-form",
               ),
@@ -784,6 +795,19 @@ class Dashboard {
     );
   }
 
+  /** The consent a signed grant or approval replaces, as its signer saw it: the ledger refuses it over any other. */
+  private seenText(word: string | undefined, grantee: string): string {
+    const seen = consentOfWord(BigInt(word ?? "0"));
+    const name = this.nameOf(grantee);
+    if (seen === undefined)
+      return `Nothing: ${name} has no consent now (void if one is given before this is submitted)`;
+    const ended = seen.validUntil <= (this.data?.now ?? Math.floor(Date.now() / 1000));
+    return (
+      `${name}'s consent: ${dataClassText(seen.dataClasses)} for ${purposeMaskText(seen.purposes)}, ` +
+      `${ended ? "ended" : "until"} ${dateTime(seen.validUntil)} (void if it changes before this is submitted)`
+    );
+  }
+
   /** What the wallet is asked to sign, field by field as the EIP-712 message names them, in words. */
   private signedSummary(signed: SignedConsent): HTMLElement {
     const person = (address: string) => `${this.nameOf(address)} (${address})`;
@@ -802,6 +826,7 @@ class Dashboard {
         ["purposes", "For what", purposeMaskText(grant.purposes), String(grant.purposes)],
         ["validFrom", "From", dateTime(grant.validFrom), String(grant.validFrom)],
         ["validUntil", "Until", dateTime(grant.validUntil), String(grant.validUntil)],
+        ["seenConsent", "Replaces", this.seenText(signed.seenConsent, grant.grantee), signed.seenConsent ?? "0"],
       );
     } else if (signed.kind === "revoke") {
       rows.push(
@@ -820,6 +845,14 @@ class Dashboard {
         `${this.nameOf(request.researcher)}'s request for ${dataClassText(request.terms.dataClasses)} (${purposeMaskText(1 << request.terms.purpose)})`,
         requestId,
       ]);
+      if (signed.kind === "approve") {
+        rows.push([
+          "seenConsent",
+          "Replaces",
+          this.seenText(signed.seenConsent, request.researcher),
+          signed.seenConsent ?? "0",
+        ]);
+      }
     }
     rows.push(
       ["nonce", "Number (lets you cancel it)", signed.nonce, signed.nonce],

@@ -5,6 +5,7 @@ import {
   NoSignedFormError,
   PatientClient,
   PatientIdentity,
+  CARE_DELEGATE_SCOPE,
   RelayerClient,
   RelayerError,
   derivePseudonymRoot,
@@ -216,7 +217,7 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     for (const action of [
       () => patient.setPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"] }),
       () => patient.setEmergencyOptOut(true),
-      () => patient.appointDelegate(setup.signers.stranger.address, (Date.now() / 1000) | 0),
+      () => patient.appointDelegate(setup.signers.stranger.address, (Date.now() / 1000) | 0, CARE_DELEGATE_SCOPE),
       () => patient.cancelSignature(5n),
     ]) {
       const before = await chainState(setup.provider);
