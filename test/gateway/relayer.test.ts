@@ -1,9 +1,12 @@
 import { expect } from "chai";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseEther, Wallet, type JsonRpcProvider } from "ethers";
 
 import {
   NoSignedFormError,
   PatientClient,
+  RelayNotConfirmedError,
   PatientIdentity,
   RelayerClient,
   RelayerError,
@@ -229,6 +232,60 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       expect(caught).to.be.instanceOf(NoSignedFormError);
       expect(await chainState(setup.provider)).to.deep.equal(before);
     }
+  });
+
+  it("refuses a relayer's answer naming a transaction that does not carry the signed message, and plain http off loopback", async function () {
+    // A malicious relayer: keeps the signed revoke, answers with the hash of an unrelated successful transaction.
+    const unrelated = await (await setup.signers.admin.sendTransaction({ to: setup.signers.stranger.address, value: 1n })).wait();
+    // ... or of a successful ledger transaction by someone else (a grant by another patient).
+    const other = await (
+      await setup.contracts.ledger
+        .connect(setup.signers.patient)
+        .grant(setup.signers.patient.address, setup.signers.clinician.address, 1, 1, 0, (await chainNow(setup.provider)) + DAY)
+    ).wait();
+    const kept: unknown[] = [];
+    let answer = unrelated!.hash;
+    const server: Server = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      request.on("end", () => {
+        kept.push(JSON.parse(body));
+        response.writeHead(202, { "content-type": "application/json" });
+        response.end(JSON.stringify({ transactionHash: answer, relayer: relayerKey.address, gasLimit: "100000" }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const honest = await relayerWith();
+      const [atHospital] = pseudonyms;
+      const hospital = setup.signers.hospital.address;
+      const until = (await chainNow(setup.provider)) + 30 * DAY;
+      await (
+        await patientOf(atHospital, honest).grant({ grantee: hospital, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until })
+      ).wait();
+
+      const patient = new PatientClient(setup.contracts, pseudonymSigner(atHospital, setup.provider), { relayer: new RelayerClient(url) });
+      for (const hash of [unrelated!.hash, other!.hash]) {
+        answer = hash;
+        const pending = await patient.revoke(hospital);
+        let caught: unknown;
+        try {
+          await pending.wait();
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, "the SDK must not report a revocation that did not happen").to.be.instanceOf(RelayNotConfirmedError);
+        expect((caught as RelayNotConfirmedError).hint).to.match(/stays valid until its deadline/);
+        // The consent is in force: what the malicious relayer kept could still be submitted.
+        expect((await setup.contracts.ledger.consentOf(atHospital.address, hospital)).validUntil).to.equal(BigInt(until));
+      }
+      expect(kept).to.have.length(2);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(() => new RelayerClient("http://relayer.example.org")).to.throw(/plain http:\/\/ is refused/);
+    expect(() => new RelayerClient("https://relayer.example.org")).to.not.throw();
   });
 
   it("a PatientIdentity without a relayer refuses to act rather than send from a pseudonym", async function () {
