@@ -5,10 +5,11 @@
  *
  *   per-IP rate limit -> shape (parseSignedConsent) -> chain and ledger -> deadline (chain time) ->
  *   signature recovers to the named signer -> per-signer rate limit -> nonce unused (nonceBitmap) and not
- *   in flight -> the call succeeds (eth_estimateGas) -> gas under the per-message cap -> daily budget -> send
+ *   in flight -> the call succeeds (eth_estimateGas) -> gas under the per-message cap -> per-signer rate limit
+ *   -> daily budget -> send
  *
  * Every refusal is `{ error, reason }` with a stable code (GatewayHttpError) and sends nothing. The
- * per-signer limit counts only messages with a valid signature, so nobody can use up a patient's
+ * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can use up a patient's
  * allowance by naming them. The relayer sees every message it relays (which pseudonyms, when, from which
  * IP): see docs/pseudonyms.md for what that means and how to limit it.
  *
@@ -168,13 +169,6 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         );
     }
 
-    const signerBudget = bySigner.take(signed.signer);
-    if (!signerBudget.allowed)
-      throw rateLimited(
-        `Too many messages from ${signed.signer}; at most ${limits.perSignerPerMinute} a minute.`,
-        signerBudget.retryAfterSeconds,
-      );
-
     const nonce = BigInt(signed.nonce);
     const key = `${signed.signer}:${nonce}`;
     // One message at a time from here: checks and send see the same state, and the account's nonces stay in order.
@@ -212,6 +206,14 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         throw unavailable(
           "DailyGasBudgetExhausted",
           `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`,
+        );
+      // Charged only for a message about to be sent: a replay of a used message, or a contract signer's
+      // message that fails the ledger's check, must not use up the signer's allowance.
+      const signerBudget = bySigner.take(signed.signer);
+      if (!signerBudget.allowed)
+        throw rateLimited(
+          `Too many messages from ${signed.signer}; at most ${limits.perSignerPerMinute} a minute.`,
+          signerBudget.retryAfterSeconds,
         );
       nextNonce ??= await wallet.getNonce("pending");
       let response;

@@ -213,6 +213,21 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     }
   });
 
+  it("replaying a signer's used messages does not use up that signer's allowance", async function () {
+    const relayer = await relayerWith({ perSignerPerMinute: 2 });
+    const client = new RelayerClient(relayer.url);
+    const victim = patientOf(pseudonyms[1], relayer);
+    const until = (await chainNow(setup.provider)) + 2 * DAY;
+    const grant = (grantee: string) =>
+      victim.signGrant({ grantee, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until });
+    const used = await grant(setup.signers.clinician.address);
+    await relaySigned(client, used, setup.contracts);
+    // Anyone who saw the message (it is public in the transaction's calldata) replays it.
+    for (let i = 0; i < 4; i++) await refusedWith("NonceAlreadyUsed", () => client.submit(used));
+    // The victim's next message is still accepted.
+    await relaySigned(client, await grant(setup.signers.researcher.address), setup.contracts);
+  });
+
   it("refuses, rather than sends from the pseudonym, the actions the ledger cannot take signed yet", async function () {
     const relayer = await relayerWith();
     const patient = patientOf(pseudonyms[0], relayer);
