@@ -228,6 +228,61 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     await relaySigned(client, await grant(setup.signers.researcher.address), setup.contracts);
   });
 
+  it("refuses a deadline or a consent end too close to chain time, and a second message while one is in flight", async function () {
+    const relayer = await relayerWith({ minSecondsAhead: 120 });
+    const client = new RelayerClient(relayer.url);
+    const patient = patientOf(pseudonyms[2], relayer);
+    const now = await chainNow(setup.provider);
+    const grant = (grantee: string, validUntil: number) => ({
+      grantee,
+      dataClasses: ["LAB_RESULT" as const],
+      purposes: ["TREAT" as const],
+      validUntil,
+    });
+    // Both would pass eth_estimateGas now and could revert when mined, at the relayer's cost.
+    await refusedWith("DeadlineTooSoon", async () =>
+      client.submit(await patient.signGrant(grant(setup.signers.hospital.address, now + DAY), { deadline: now + 5 })),
+    );
+    await refusedWith("ValidityTooShort", async () =>
+      client.submit(await patient.signGrant(grant(setup.signers.hospital.address, now + 5))),
+    );
+
+    // One message in flight per signer and per consent: two revokes of the same consent with different
+    // nonces would both estimate fine, and the second would revert when mined.
+    const other = patientOf(pseudonyms[0], relayer);
+    const hospital = setup.signers.hospital.address;
+    await (await other.grant(grant(hospital, now + DAY))).wait();
+    await setup.provider.send("evm_setAutomine", [false]);
+    const sent: string[] = [];
+    try {
+      const first = await other.signRevoke(hospital, { nonce: 900n });
+      const second = await other.signRevoke(hospital, { nonce: 901n });
+      sent.push((await client.submit(first)).transactionHash);
+      await refusedWithoutMining("InFlight", () => client.submit(second));
+      // Another message of the same signer, on another consent: also held until the first is mined.
+      await refusedWithoutMining("InFlight", async () =>
+        client.submit(await other.signGrant(grant(setup.signers.lab.address, now + DAY), { nonce: 902n })),
+      );
+    } finally {
+      await setup.provider.send("evm_setAutomine", [true]);
+      await setup.provider.send("evm_mine", []);
+    }
+    expect((await setup.provider.getTransactionReceipt(sent[0]))?.status).to.equal(1);
+    // Once mined, the signer may send again.
+    await relaySigned(client, await other.signGrant(grant(setup.signers.lab.address, now + DAY), { nonce: 903n }), setup.contracts);
+
+    async function refusedWithoutMining(code: string, action: () => Promise<unknown>) {
+      let caught: unknown;
+      try {
+        await action();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, `expected ${code}`).to.be.instanceOf(RelayerError);
+      expect((caught as RelayerError).code, (caught as Error).message).to.equal(code);
+    }
+  });
+
   it("refuses, rather than sends from the pseudonym, the actions the ledger cannot take signed yet", async function () {
     const relayer = await relayerWith();
     const patient = patientOf(pseudonyms[0], relayer);
