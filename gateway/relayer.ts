@@ -438,8 +438,15 @@ export interface RelayerConfig {
   host?: string;
   port?: number;
   limits?: Partial<RelayerLimits>;
-  /** Behind a reverse proxy: take the client IP from X-Forwarded-For (for the per-IP limit). */
-  trustProxy?: boolean;
+  /**
+   * Behind reverse proxies, for the per-client limit: the number of proxy hops in front of the relayer,
+   * or the proxies' addresses (or CIDR ranges). The client is then the address the outermost trusted
+   * proxy saw; entries of X-Forwarded-For beyond it, which the client itself can write, are ignored.
+   * Default: trust none (the TCP peer is the client).
+   */
+  trustProxy?: TrustProxy;
+  /** Milliseconds a client has to send its whole request (slow senders are cut off); default 10 s. */
+  requestTimeoutMs?: number;
   logger?: boolean;
 }
 
@@ -450,11 +457,32 @@ export interface RunningRelayer {
   close(): Promise<void>;
 }
 
+/** Which proxies to believe about the client's address: a hop count, or their addresses or CIDR ranges. */
+export type TrustProxy = number | readonly string[];
+
+function trustProxyOption(trust: TrustProxy | undefined): ((address: string, hop: number) => boolean) | string[] | false {
+  if (trust === undefined) return false;
+  if (typeof trust === "number") {
+    if (!Number.isSafeInteger(trust) || trust < 0)
+      throw new RangeError(`trustProxy must be a whole number of proxy hops, got ${trust}`);
+    // Hop 0 is the TCP peer: it and the `trust` - 1 addresses it reports are proxies.
+    return trust === 0 ? false : (_address: string, hop: number) => hop < trust;
+  }
+  if (!Array.isArray(trust) || trust.some((entry) => typeof entry !== "string" || entry.length === 0))
+    // `true` would believe every X-Forwarded-For entry, which the client writes itself.
+    throw new TypeError("trustProxy must be a number of proxy hops or a list of proxy addresses, not true");
+  return [...trust];
+}
+
 /** A Fastify app serving only the relayer (request logs carry no bodies). */
 export async function buildRelayerApp(
-  options: RelayerPluginOptions & { trustProxy?: boolean; logger?: boolean },
+  options: RelayerPluginOptions & { trustProxy?: TrustProxy; requestTimeoutMs?: number; logger?: boolean },
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, trustProxy: options.trustProxy ?? false });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    trustProxy: trustProxyOption(options.trustProxy),
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+  });
   await app.register(relayerPlugin, options);
   return app;
 }
@@ -474,6 +502,7 @@ export async function startRelayer(config: RelayerConfig): Promise<RunningRelaye
     wallet,
     limits: config.limits,
     trustProxy: config.trustProxy,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger: config.logger,
   });
   const url = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 0 });

@@ -27,12 +27,13 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
   const running: RunningRelayer[] = [];
   let pseudonyms: Pseudonym[];
 
-  async function relayerWith(limits: Partial<RelayerLimits> = {}) {
+  async function relayerWith(limits: Partial<RelayerLimits> = {}, trustProxy?: number | string[]) {
     const relayer = await startRelayer({
       rpcUrl: setup.node.url,
       privateKey: relayerKey.privateKey,
       deployment: setup.deployment,
       limits,
+      trustProxy,
     });
     running.push(relayer);
     return relayer;
@@ -281,6 +282,34 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       expect(caught, `expected ${code}`).to.be.instanceOf(RelayerError);
       expect((caught as RelayerError).code, (caught as Error).message).to.equal(code);
     }
+  });
+
+  it("behind a proxy, a client cannot escape the per-client limit with its own X-Forwarded-For or a new IPv6 address in its /64", async function () {
+    const post = (url: string, forwardedFor: string) =>
+      fetch(`${url}/relay/consent`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+        body: "{}",
+      }).then(async (response) => ((await response.json()) as { error: string }).error);
+    // One proxy in front: the client's own entries (left of the proxy's) are not believed.
+    const oneHop = await relayerWith({ perIpPerMinute: 1 }, 1);
+    expect(await post(oneHop.url, "9.9.9.1, 203.0.113.7")).to.equal("InvalidRequest");
+    expect(await post(oneHop.url, "9.9.9.2, 203.0.113.7")).to.equal("RateLimited");
+    // A client holds a whole /64: each address in it is the same client.
+    expect(await post(oneHop.url, "2001:db8:1:2::1")).to.equal("InvalidRequest");
+    expect(await post(oneHop.url, "2001:db8:1:2:ffff::9")).to.equal("RateLimited");
+    expect(await post(oneHop.url, "2001:db8:1:3::1")).to.equal("InvalidRequest");
+    // By default no proxy is trusted: the header is ignored and the peer is the client.
+    const direct = await relayerWith({ perIpPerMinute: 1 });
+    expect(await post(direct.url, "9.9.9.3")).to.equal("InvalidRequest");
+    expect(await post(direct.url, "9.9.9.4")).to.equal("RateLimited");
+    let caught: unknown;
+    try {
+      await relayerWith({}, true as unknown as number);
+    } catch (error) {
+      caught = error;
+    }
+    expect(String(caught)).to.match(/not true/);
   });
 
   it("refuses, rather than sends from the pseudonym, the actions the ledger cannot take signed yet", async function () {
