@@ -90,8 +90,9 @@ export {
   sealRecordV2,
   segmentIndexOf,
   toReadableStream,
+  verifyRecordStream,
 } from "./crypto/envelope-v2";
-export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
+export type { ByteSource, EnvelopeV2Options, ParsedHeaderV2, RangeRequest, SealingRecord, SegmentProblem, VerifyRecordStreamOptions } from "./crypto/envelope-v2";
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
@@ -144,14 +145,17 @@ export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } 
 export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
 export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
 export {
+  CARE_DELEGATE_SCOPE,
   NoSignedFormError,
   PatientClient,
+  consentOfWord,
+  consentWordOf,
   parseSignedConsent,
   populateSignedConsent,
   relaySignedConsent,
   signedRequestIdOf,
 } from "./clients/patient";
-export type { OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
+export type { DelegateScope, OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
 export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
@@ -165,7 +169,7 @@ export type {
   PublishedBatch,
   PublishedRecord,
 } from "./clients/provider";
-export { anchorEventOf, recordsFromEvents, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
+export { anchorEventOf, recordsFromEvents, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
@@ -177,6 +181,7 @@ export type {
   ConsentFate,
   ConsentPreview,
   DataUsePolicy,
+  DelegateScopeInput,
   GrantInput,
   PolicyInput,
   RequestInput,

@@ -151,9 +151,11 @@ interface IAccessRequests {
     /**
      * @notice Approves a pending request: grants its researcher the requested classes for its purpose
      * from now for its duration, replacing any earlier consent to that researcher.
-     * Requirements: caller is the patient or a live delegate; the request is pending and not expired;
-     * its researcher is still a live accredited researcher (suspended or lapsed since asking: the
-     * request can only be denied).
+     * Requirements: caller is the patient or a live delegate (a delegate only for a purpose and classes
+     * in its scope, and only when the consent, from now for the request's duration, ends by the end of
+     * its appointment: see {IConsents-appointDelegate}); the request is pending and not expired; its
+     * researcher is still a live accredited researcher (suspended or lapsed since asking: the request
+     * can only be denied).
      * Clears the stored request. Emits {RequestApproved}, {IConsents-ConsentReplaced} when it replaces a
      * consent that has not ended, and {IConsents-ConsentGranted}.
      */

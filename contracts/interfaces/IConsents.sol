@@ -7,7 +7,8 @@ pragma solidity ^0.8.24;
  * for a set of purposes between two times. There is one consent per patient and grantee: a new grant
  * replaces the old one, so narrowing is as easy as widening (and says what it replaced, {ConsentReplaced},
  * when that had not ended), and a revocation ends it. Delegates (a
- * parent for a minor, a carer) act for the patient until their appointment ends, but cannot appoint.
+ * parent for a minor, a carer) act for the patient until their appointment ends, within the scope the
+ * patient set (which purposes, whether sensitive classes), but cannot appoint.
  */
 interface IConsents {
     /**
@@ -26,6 +27,21 @@ interface IConsents {
         uint40 validUntil;
     }
 
+    /**
+     * @notice An appointment of a delegate by a patient, one storage slot (packed by the compiler).
+     * A delegate may revoke and deny for the patient without limit (that only takes access away), but
+     * may grant or approve only within this scope, and only a consent that ends by `validUntil`.
+     * @param validUntil First second at which the appointment has ended; 0 when there is none.
+     * @param purposes Bitmask of {Purposes} codes the delegate may grant or approve access for.
+     * @param sensitiveClasses Whether the delegate may grant or approve the classes of
+     * {DataClasses-SENSITIVE} (mental health, sexual and reproductive health, substance use).
+     */
+    struct Delegation {
+        uint40 validUntil;
+        uint32 purposes;
+        bool sensitiveClasses;
+    }
+
     /// @notice The terms of one grant in a batch, and of a signed grant.
     struct GrantTerms {
         address grantee;
@@ -39,6 +55,15 @@ interface IConsents {
     error NotPatientOrDelegate(address patient, address actor);
     /// @notice Thrown when `delegate`'s appointment by `patient` ended at `expiredAt`.
     error DelegateExpired(address patient, address delegate, uint40 expiredAt);
+    /// @notice Thrown when `delegate` grants or approves for `patient` a purpose outside the scope the patient
+    /// set, or a sensitive class without the patient's leave: `dataClasses` and `purposes` are what it asked.
+    error DelegateScopeExceeded(address patient, address delegate, uint32 dataClasses, uint32 purposes);
+    /// @notice Thrown when `delegate` grants or approves for `patient` a consent that would last until
+    /// `validUntil`, past the end of its appointment, `appointmentEnd`.
+    error DelegateGrantOutlivesAppointment(address patient, address delegate, uint40 validUntil, uint40 appointmentEnd);
+    /// @notice Thrown when a signed grant or approval was made seeing the consent word `expected` of `patient`
+    /// to `grantee`, and the ledger now holds `actual`: the signer never saw what the signature would replace.
+    error ConsentChanged(address patient, address grantee, uint256 expected, uint256 actual);
     /// @notice Thrown when a grant names the zero address, the patient, or the delegate granting it.
     error InvalidGrantee(address grantee);
     /// @notice Thrown when a set of data classes is empty or holds an unknown code.
@@ -85,15 +110,23 @@ interface IConsents {
     );
     /// @notice Emitted when `patient` (or `actor` for it) revokes the consent of `grantee`.
     event ConsentRevoked(address indexed patient, address indexed grantee, address actor);
-    /// @notice Emitted when `patient` appoints `delegate`, or changes its end.
-    event DelegateAppointed(address indexed patient, address indexed delegate, uint40 validUntil);
+    /// @notice Emitted when `patient` appoints `delegate`, or changes its end or scope.
+    event DelegateAppointed(
+        address indexed patient,
+        address indexed delegate,
+        uint40 validUntil,
+        uint32 purposes,
+        bool sensitiveClasses
+    );
     /// @notice Emitted when `patient` removes `delegate`.
     event DelegateRemoved(address indexed patient, address indexed delegate);
 
     /**
      * @notice Grants `grantee` access to `dataClasses` for `purposes` from `validFrom` (0: now) until
      * `validUntil`, replacing any consent `patient` gave `grantee` before.
-     * Requirements: caller is `patient` or a live delegate; grantee is neither zero, `patient`, nor the
+     * Requirements: caller is `patient` or a live delegate; a delegate grants only purposes in its scope,
+     * sensitive classes only with the patient's leave ({DelegateScopeExceeded}), and only until its
+     * appointment ends ({DelegateGrantOutlivesAppointment}); grantee is neither zero, `patient`, nor the
      * delegate itself (a delegate manages consent but cannot grant itself access);
      * both sets are non-empty and known; `validUntil` is after `validFrom` and after now.
      * Accreditation is checked when access is checked, not here, so a lapse takes effect at once.
@@ -126,12 +159,17 @@ interface IConsents {
 
     /**
      * @notice Appoints `delegate` to grant, revoke, approve and deny for the caller until `validUntil`,
-     * or changes the end of an appointment. A delegate cannot appoint delegates: appointments are
-     * always made by the patient's own account (or its smart wallet).
-     * Requirements: `delegate` is neither zero nor the caller; `validUntil` is in the future.
+     * or changes the end or scope of an appointment. The delegate grants and approves only `purposes`,
+     * sensitive classes only when `sensitiveClasses`, and only consents that end by `validUntil`, so no
+     * access it gives outlives the appointment as it stood when given (shortening or removing an
+     * appointment later does not shorten consents already given: the patient revokes those; each names
+     * its actor in {ConsentGranted}). A delegate cannot appoint delegates: appointments are always made
+     * by the patient's own account (or its smart wallet).
+     * Requirements: `delegate` is neither zero nor the caller; `validUntil` is in the future; `purposes`
+     * is a non-empty set of known purposes.
      * Emits {DelegateAppointed}.
      */
-    function appointDelegate(address delegate, uint40 validUntil) external;
+    function appointDelegate(address delegate, uint40 validUntil, uint32 purposes, bool sensitiveClasses) external;
 
     /**
      * @notice Removes `delegate` of the caller at once.
@@ -145,6 +183,9 @@ interface IConsents {
 
     /// @notice When the appointment of `delegate` by `patient` ends, 0 when there is none.
     function delegateUntil(address patient, address delegate) external view returns (uint40);
+
+    /// @notice The appointment of `delegate` by `patient`: its end and scope (all zero when there is none).
+    function delegateOf(address patient, address delegate) external view returns (Delegation memory);
 
     /**
      * @notice Whether `grantee` may read `patient`'s data of `dataClass` for `purpose` right now (in

@@ -17,11 +17,18 @@ import {IAccessRequests} from "./IAccessRequests.sol";
  * whose nonce it spends, and a key accepted by two accounts (a wallet and its owner; a carer's old
  * and new wallet) would make one signature work once per account, past a cancelled nonce.
  *
+ * A grant and an approval also name the consent they replace, as the signer saw it: `seenConsent` is the
+ * word {IConsents-consentOf} showed for (patient, grantee), packed as documented on {IConsents-Consent}
+ * (`dataClasses | purposes << 32 | validFrom << 64 | validUntil << 104`), 0 when there was none (or
+ * a revocation). If the ledger holds another word when the signature is relayed, it reverts with
+ * {IConsents-ConsentChanged}: a relayer that holds a signature until someone else (a delegate, a policy)
+ * has changed the consent cannot make it replace terms the signer never saw.
+ *
  * Types:
  *   Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,
- *         uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)
+ *         uint40 validFrom,uint40 validUntil,uint256 seenConsent,uint256 nonce,uint256 deadline)
  *   Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)
- *   ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)
+ *   ApproveRequest(address signer,bytes32 requestId,uint256 seenConsent,uint256 nonce,uint256 deadline)
  *   DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)
  */
 interface ISignedConsents {
@@ -38,13 +45,15 @@ interface ISignedConsents {
     /**
      * @notice Relays a grant signed by `signer` for `patient`. Same rules as {IConsents-grant}, with
      * `signer` in place of the caller.
-     * Requirements: deadline not passed; nonce unused; valid signature of `signer` (ECDSA or ERC-1271).
+     * Requirements: deadline not passed; nonce unused; valid signature of `signer` (ECDSA or ERC-1271);
+     * the consent of `patient` to the grantee is still `seenConsent` ({IConsents-ConsentChanged}).
      * Emits {IConsents-ConsentReplaced} when it replaces a consent that has not ended, then
      * {IConsents-ConsentGranted}.
      */
     function grantBySig(
         address patient,
         IConsents.GrantTerms calldata terms,
+        uint256 seenConsent,
         address signer,
         uint256 nonce,
         uint256 deadline,
@@ -61,9 +70,14 @@ interface ISignedConsents {
         bytes calldata signature
     ) external;
 
-    /// @notice Relays a signed {IAccessRequests-approveRequest}. Emits {IAccessRequests-RequestApproved}.
+    /**
+     * @notice Relays a signed {IAccessRequests-approveRequest}, refused with {IConsents-ConsentChanged}
+     * when the consent of the patient to the researcher is no longer `seenConsent`.
+     * Emits {IAccessRequests-RequestApproved}.
+     */
     function approveRequestBySig(
         IAccessRequests.AccessRequest calldata request,
+        uint256 seenConsent,
         address signer,
         uint256 nonce,
         uint256 deadline,

@@ -47,8 +47,7 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         bool nonProfit = _requireAccredited(msg.sender, Roles.RESEARCHER).nonProfit;
         _validateTerms(msg.sender, terms);
         uint40 openedAt = uint40(block.timestamp);
-        // Same bytes as abi.encode(AccessRequest(msg.sender, openedAt, terms)): the struct is static.
-        requestId = keccak256(abi.encode(msg.sender, openedAt, terms));
+        requestId = _openedRequestId(msg.sender, openedAt, terms);
         if (!_requests[requestId].isEmpty()) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
         approved =
@@ -65,17 +64,17 @@ abstract contract AccessRequests is Consents, IAccessRequests {
 
     /// @inheritdoc IAccessRequests
     function approveRequest(AccessRequest calldata request) external {
-        _decide(request, keccak256(abi.encode(request)), msg.sender, true);
+        _decide(request, _requestIdOf(request), msg.sender, true);
     }
 
     /// @inheritdoc IAccessRequests
     function denyRequest(AccessRequest calldata request) external {
-        _decide(request, keccak256(abi.encode(request)), msg.sender, false);
+        _decide(request, _requestIdOf(request), msg.sender, false);
     }
 
     /// @inheritdoc IAccessRequests
     function cancelRequest(AccessRequest calldata request) external {
-        bytes32 requestId = keccak256(abi.encode(request));
+        bytes32 requestId = _requestIdOf(request);
         if (_requests[requestId].isEmpty()) revert RequestNotFound(requestId);
         if (request.researcher != msg.sender) revert NotRequestResearcher(requestId, msg.sender);
         _requests[requestId] = RequestWordLibrary.EMPTY;
@@ -151,7 +150,7 @@ abstract contract AccessRequests is Consents, IAccessRequests {
 
     /// @inheritdoc IAccessRequests
     function requestIdOf(AccessRequest calldata request) external pure returns (bytes32) {
-        return keccak256(abi.encode(request));
+        return _requestIdOf(request);
     }
 
     /// @inheritdoc IAccessRequests
@@ -183,6 +182,18 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         // decided again; it can be opened anew only within its opening block (same researcher, terms, time).
         _requests[requestId] = RequestWordLibrary.EMPTY;
         if (approved) {
+            // A delegate approves only within its scope; the consent would run from now for the duration.
+            // Cannot overflow: a stored request's duration is at most the deployment's maximum.
+            if (actor != patient) {
+                _requireWithinScope(
+                    patient,
+                    actor,
+                    _liveDelegation(patient, actor),
+                    request.terms.dataClasses,
+                    uint32(1) << request.terms.purpose,
+                    uint40(block.timestamp) + request.terms.duration
+                );
+            }
             // The request was checked when opened; the access it grants goes to the researcher as it is
             // now. The cheap check first; the full one, which tests the same three conditions, only to
             // revert with the error that names why.
@@ -193,6 +204,44 @@ abstract contract AccessRequests is Consents, IAccessRequests {
             _grantRequest(request.researcher, request.terms, actor);
         } else {
             emit RequestDenied(requestId, patient, actor);
+        }
+    }
+
+    /**
+     * @dev `keccak256(abi.encode(request))`, hashed from the calldata as it stands. {AccessRequest} is
+     * static, 11 words (researcher, openedAt, the 9 fields of {RequestTerms}), so its canonical ABI
+     * encoding is its calldata, which the decoder has already checked is long enough: the abi.encode
+     * copy re-encoded it field by field (about 200 gas). A non-canonical encoding (dirty high bits) hashes
+     * to an id that no opened request has, short of a keccak collision, and so is refused
+     * (RequestNotFound); reading its fields would revert anyway. Pinned by the tests that decide requests
+     * by the id the SDK computes with abi.encode.
+     */
+    function _requestIdOf(AccessRequest calldata request) internal pure returns (bytes32 requestId) {
+        assembly ("memory-safe") {
+            // Scratch above the free memory pointer, not kept: nothing is allocated before the hash.
+            let ptr := mload(0x40)
+            calldatacopy(ptr, request, 0x160)
+            requestId := keccak256(ptr, 0x160)
+        }
+    }
+
+    /**
+     * @dev The id of a request being opened, `keccak256(abi.encode(AccessRequest(researcher, openedAt,
+     * terms)))`: the two head words, then the 9 words of the static {RequestTerms} as their calldata,
+     * every field of which {_validateTerms} has read (and so checked clean) except the two bytes32 ones,
+     * which have no dirty bits. The same bytes as the abi.encode copy, without its field-by-field re-encoding.
+     */
+    function _openedRequestId(
+        address researcher,
+        uint40 openedAt,
+        RequestTerms calldata terms
+    ) private pure returns (bytes32 requestId) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, researcher)
+            mstore(add(ptr, 0x20), openedAt)
+            calldatacopy(add(ptr, 0x40), terms, 0x120)
+            requestId := keccak256(ptr, 0x160)
         }
     }
 

@@ -13,7 +13,7 @@ import {Accreditation} from "./Accreditation.sol";
 abstract contract Consents is Accreditation, IConsents {
     // Consents have no Solidity variable: each lives at {_consentSlot}, a {ConsentWord} written whole,
     // so a grant is one SSTORE.
-    mapping(address patient => mapping(address delegate => uint40 validUntil)) private _delegates;
+    mapping(address patient => mapping(address delegate => Delegation)) private _delegates;
 
     /// @inheritdoc IConsents
     function grant(
@@ -24,16 +24,29 @@ abstract contract Consents is Accreditation, IConsents {
         uint40 validFrom,
         uint40 validUntil
     ) external {
-        _requirePatientOrDelegate(patient, msg.sender);
+        _requireMayGrant(patient, msg.sender, dataClasses, purposes, validUntil);
         _grant(patient, grantee, dataClasses, purposes, validFrom, validUntil, msg.sender);
     }
 
     /// @inheritdoc IConsents
     function grantBatch(address patient, GrantTerms[] calldata grants) external {
         if (grants.length == 0) revert EmptyBatch();
-        _requirePatientOrDelegate(patient, msg.sender);
+        // The appointment is checked once; its scope item by item. The patient's own batch pays nothing per item.
+        bool byDelegate = msg.sender != patient;
+        Delegation memory appointment;
+        if (byDelegate) appointment = _liveDelegation(patient, msg.sender);
         for (uint256 i; i < grants.length; ++i) {
             GrantTerms calldata terms = grants[i];
+            if (byDelegate) {
+                _requireWithinScope(
+                    patient,
+                    msg.sender,
+                    appointment,
+                    terms.dataClasses,
+                    terms.purposes,
+                    terms.validUntil
+                );
+            }
             _grant(
                 patient,
                 terms.grantee,
@@ -53,16 +66,17 @@ abstract contract Consents is Accreditation, IConsents {
     }
 
     /// @inheritdoc IConsents
-    function appointDelegate(address delegate, uint40 validUntil) external {
+    function appointDelegate(address delegate, uint40 validUntil, uint32 purposes, bool sensitiveClasses) external {
         if (delegate == address(0) || delegate == msg.sender) revert InvalidDelegate(delegate);
         if (validUntil <= block.timestamp) revert InvalidValidity(uint40(block.timestamp), validUntil);
-        _delegates[msg.sender][delegate] = validUntil;
-        emit DelegateAppointed(msg.sender, delegate, validUntil);
+        if (!Purposes.isValidSet(purposes)) revert InvalidPurposes(purposes);
+        _delegates[msg.sender][delegate] = Delegation(validUntil, purposes, sensitiveClasses);
+        emit DelegateAppointed(msg.sender, delegate, validUntil, purposes, sensitiveClasses);
     }
 
     /// @inheritdoc IConsents
     function removeDelegate(address delegate) external {
-        if (_delegates[msg.sender][delegate] == 0) revert DelegateNotFound(msg.sender, delegate);
+        if (_delegates[msg.sender][delegate].validUntil == 0) revert DelegateNotFound(msg.sender, delegate);
         delete _delegates[msg.sender][delegate];
         emit DelegateRemoved(msg.sender, delegate);
     }
@@ -75,6 +89,11 @@ abstract contract Consents is Accreditation, IConsents {
 
     /// @inheritdoc IConsents
     function delegateUntil(address patient, address delegate) external view returns (uint40) {
+        return _delegates[patient][delegate].validUntil;
+    }
+
+    /// @inheritdoc IConsents
+    function delegateOf(address patient, address delegate) external view returns (Delegation memory) {
         return _delegates[patient][delegate];
     }
 
@@ -202,11 +221,58 @@ abstract contract Consents is Accreditation, IConsents {
         }
     }
 
+    /// @dev Reverts unless `actor` is `patient` or one of its delegates in office.
     function _requirePatientOrDelegate(address patient, address actor) internal view {
-        if (actor == patient) return;
-        uint40 until = _delegates[patient][actor];
+        if (actor != patient) _liveDelegation(patient, actor);
+    }
+
+    /// @dev What `actor` must be to grant `patient`'s consent to `dataClasses` for `purposes` until
+    /// `validUntil`: the patient, or a delegate in office acting within the scope of its appointment.
+    function _requireMayGrant(
+        address patient,
+        address actor,
+        uint32 dataClasses,
+        uint32 purposes,
+        uint40 validUntil
+    ) internal view {
+        if (actor != patient)
+            _requireWithinScope(patient, actor, _liveDelegation(patient, actor), dataClasses, purposes, validUntil);
+    }
+
+    /// @dev The scope check of {_requireMayGrant} for a delegate already known to be in office: its
+    /// purposes, sensitive classes only with leave, and an end no later than the appointment's, so no
+    /// access a delegate gives outlives the appointment it was given under.
+    function _requireWithinScope(
+        address patient,
+        address delegate,
+        Delegation memory appointment,
+        uint32 dataClasses,
+        uint32 purposes,
+        uint40 validUntil
+    ) internal pure {
+        if (
+            purposes & ~appointment.purposes != 0 ||
+            (!appointment.sensitiveClasses && dataClasses & DataClasses.SENSITIVE != 0)
+        ) revert DelegateScopeExceeded(patient, delegate, dataClasses, purposes);
+        if (validUntil > appointment.validUntil) {
+            revert DelegateGrantOutlivesAppointment(patient, delegate, validUntil, appointment.validUntil);
+        }
+    }
+
+    /// @dev The appointment of `actor` by `patient`; reverts when there is none or it has ended.
+    function _liveDelegation(address patient, address actor) internal view returns (Delegation memory appointment) {
+        appointment = _delegates[patient][actor];
+        uint40 until = appointment.validUntil;
         if (until == 0) revert NotPatientOrDelegate(patient, actor);
         if (until <= block.timestamp) revert DelegateExpired(patient, actor, until);
+    }
+
+    /// @dev Reverts unless the consent of `patient` to `grantee` is, the revocation mark aside, the word
+    /// `expected` the signer saw (0: none): a relayer that holds a signature while the consent changes
+    /// cannot make it replace a consent its signer never saw. Reading here warms the slot {_grant} reads.
+    function _requireConsentSeen(address patient, address grantee, uint256 expected) internal view {
+        uint256 actual = _loadConsent(patient, grantee).consentBits();
+        if (actual != expected) revert ConsentChanged(patient, grantee, expected, actual);
     }
 
     function _requireKnownCodes(uint8 dataClass, uint8 purpose) internal pure {

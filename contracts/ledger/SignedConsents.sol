@@ -14,13 +14,13 @@ import {EmergencyAccess} from "./EmergencyAccess.sol";
 abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     bytes32 private constant _GRANT_TYPEHASH = keccak256(
         // solhint-disable-next-line max-line-length
-        "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)"
+        "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 seenConsent,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _REVOKE_TYPEHASH = keccak256(
         "Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _APPROVE_TYPEHASH = keccak256(
-        "ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)"
+        "ApproveRequest(address signer,bytes32 requestId,uint256 seenConsent,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _DENY_TYPEHASH = keccak256(
         "DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)"
@@ -32,6 +32,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     function grantBySig(
         address patient,
         IConsents.GrantTerms calldata terms,
+        uint256 seenConsent,
         address signer,
         uint256 nonce,
         uint256 deadline,
@@ -47,12 +48,14 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
                 terms.purposes,
                 terms.validFrom,
                 terms.validUntil,
+                seenConsent,
                 nonce,
                 deadline
             )
         );
         _useSignature(signer, structHash, nonce, deadline, signature);
-        _requirePatientOrDelegate(patient, signer);
+        _requireMayGrant(patient, signer, terms.dataClasses, terms.purposes, terms.validUntil);
+        _requireConsentSeen(patient, terms.grantee, seenConsent);
         _grant(patient, terms.grantee, terms.dataClasses, terms.purposes, terms.validFrom, terms.validUntil, signer);
     }
 
@@ -74,19 +77,21 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     /// @inheritdoc ISignedConsents
     function approveRequestBySig(
         AccessRequest calldata request,
+        uint256 seenConsent,
         address signer,
         uint256 nonce,
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 requestId = keccak256(abi.encode(request));
+        bytes32 requestId = _requestIdOf(request);
         _useSignature(
             signer,
-            keccak256(abi.encode(_APPROVE_TYPEHASH, signer, requestId, nonce, deadline)),
+            keccak256(abi.encode(_APPROVE_TYPEHASH, signer, requestId, seenConsent, nonce, deadline)),
             nonce,
             deadline,
             signature
         );
+        _requireConsentSeen(request.terms.patient, request.researcher, seenConsent);
         _decide(request, requestId, signer, true);
     }
 
@@ -98,7 +103,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 requestId = keccak256(abi.encode(request));
+        bytes32 requestId = _requestIdOf(request);
         _useSignature(
             signer,
             keccak256(abi.encode(_DENY_TYPEHASH, signer, requestId, nonce, deadline)),

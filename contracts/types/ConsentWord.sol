@@ -60,6 +60,12 @@ library ConsentWordLibrary {
         return ConsentWord.unwrap(word) == ConsentWord.unwrap(REVOKED);
     }
 
+    /// @dev The consent the word holds, without the revocation mark: what a signer sees and names as
+    /// `seenConsent` in a signed grant or approval (0 for none or a revocation).
+    function consentBits(ConsentWord word) internal pure returns (uint256) {
+        return ConsentWord.unwrap(word) & ~ConsentWord.unwrap(REVOKED);
+    }
+
     /// @dev Whether the word holds a consent (a stored consent always has classes and an end), ignoring
     /// the revocation mark.
     function holdsConsent(ConsentWord word) internal pure returns (bool) {

@@ -45,6 +45,9 @@ export type Policy = DataUsePolicy;
 export interface Delegate {
   address: string;
   validUntil: number;
+  /** The purposes it may grant or approve (a bitmask), and whether it may give sensitive classes. */
+  purposes: number;
+  sensitiveClasses: boolean;
 }
 
 export interface DashboardData {
@@ -169,7 +172,12 @@ export async function loadDashboard(
     requests: [...state.requests].sort((a, b) => b.request.openedAt - a.request.openedAt),
     consents: [...state.consents].sort((a, b) => a.validUntil - b.validUntil),
     policy: state.policy,
-    delegates: state.delegates.map((entry) => ({ address: entry.delegate, validUntil: entry.validUntil })),
+    delegates: state.delegates.map((entry) => ({
+      address: entry.delegate,
+      validUntil: entry.validUntil,
+      purposes: entry.purposes,
+      sensitiveClasses: entry.sensitiveClasses,
+    })),
     optedOut: state.optedOut,
     audit: trail.audit,
     auditWarning: trail.auditWarning,

@@ -8,6 +8,8 @@ import "./style.css";
 
 import {
   auditTrailToFhirBundle,
+  CARE_DELEGATE_SCOPE,
+  consentOfWord,
   consentToFhir,
   ContractRevertError,
   InvalidArgumentError,
@@ -42,6 +44,7 @@ import { explain, fieldOf, type Doing, type Explanation } from "./errors";
 import { chainText, dataClassList, dateTime, day, shortAddress } from "./format";
 import { openLedger } from "./ledger";
 import { GatewayManifestStore } from "./manifests";
+import { PseudonymPage } from "./pseudonyms";
 import {
   nameOf,
   renderAudit,
@@ -268,6 +271,10 @@ function renderAccountMenu(config: DappConfig, choice: string | null): void {
         `${account.name} · dev account #${account.index} · ${shortAddress(account.address)}`,
       ),
     ),
+    // A development account the server does not name (?account=9): still shown as the one in use.
+    choice !== null && /^\d+$/.test(choice) && !config.devAccounts.some((account) => String(account.index) === choice)
+      ? h("option", { value: choice, selected: true }, `dev account #${choice}`)
+      : null,
     h(
       "option",
       { value: "injected", selected: choice === "injected", disabled: !window.ethereum },
@@ -289,6 +296,30 @@ function renderAccountMenu(config: DappConfig, choice: string | null): void {
     options,
   );
   mount("account-menu", h("label", null, "Account ", select));
+}
+
+/** The two modes: the wallet's own consents, or its pseudonyms seen as one (dapp/src/pseudonyms.ts). */
+function renderViewNav(params: URLSearchParams): void {
+  const pseudonyms = params.get("view") === "pseudonyms";
+  const to = (view?: string) => {
+    const next = new URLSearchParams(params);
+    if (view) next.set("view", view);
+    else next.delete("view");
+    return `?${next.toString()}`;
+  };
+  mount(
+    "view-nav",
+    h(
+      "a",
+      { href: to(), "aria-current": pseudonyms ? undefined : "page", "data-testid": "view-account" },
+      "My consents",
+    ),
+    h(
+      "a",
+      { href: to("pseudonyms"), "aria-current": pseudonyms ? "page" : undefined, "data-testid": "view-pseudonyms" },
+      "Pseudonyms",
+    ),
+  );
 }
 
 /** Where the person was: the id of the element focused when an action started. */
@@ -396,12 +427,21 @@ class Dashboard {
           ),
         addDelegate: (address, validUntil) =>
           void this.reviewed(
-            { kind: "appoint-delegate", delegate: address, validUntil: Math.floor(validUntil.getTime() / 1000) },
+            {
+              kind: "appoint-delegate",
+              delegate: address,
+              validUntil: Math.floor(validUntil.getTime() / 1000),
+              // A carer's scope: the form offers no other yet; the CLI and the SDK let a patient choose.
+              purposes: maskOf(
+                (CARE_DELEGATE_SCOPE.purposes as readonly (keyof typeof Purpose)[]).map((name) => Purpose[name]),
+              ),
+              sensitiveClasses: CARE_DELEGATE_SCOPE.sensitiveClasses,
+            },
             "Appoint the delegate",
             () =>
               this.transact(
                 "Appointing the delegate",
-                () => this.me.appointDelegate(address, validUntil),
+                () => this.me.appointDelegate(address, validUntil, CARE_DELEGATE_SCOPE),
                 (result) => `Delegate appointed until ${day(result.validUntil)}.`,
                 "delegate-form",
               ),
@@ -755,6 +795,19 @@ class Dashboard {
     );
   }
 
+  /** The consent a signed grant or approval replaces, as its signer saw it: the ledger refuses it over any other. */
+  private seenText(word: string | undefined, grantee: string): string {
+    const seen = consentOfWord(BigInt(word ?? "0"));
+    const name = this.nameOf(grantee);
+    if (seen === undefined)
+      return `Nothing: ${name} has no consent now (void if one is given before this is submitted)`;
+    const ended = seen.validUntil <= (this.data?.now ?? Math.floor(Date.now() / 1000));
+    return (
+      `${name}'s consent: ${dataClassText(seen.dataClasses)} for ${purposeMaskText(seen.purposes)}, ` +
+      `${ended ? "ended" : "until"} ${dateTime(seen.validUntil)} (void if it changes before this is submitted)`
+    );
+  }
+
   /** What the wallet is asked to sign, field by field as the EIP-712 message names them, in words. */
   private signedSummary(signed: SignedConsent): HTMLElement {
     const person = (address: string) => `${this.nameOf(address)} (${address})`;
@@ -773,6 +826,7 @@ class Dashboard {
         ["purposes", "For what", purposeMaskText(grant.purposes), String(grant.purposes)],
         ["validFrom", "From", dateTime(grant.validFrom), String(grant.validFrom)],
         ["validUntil", "Until", dateTime(grant.validUntil), String(grant.validUntil)],
+        ["seenConsent", "Replaces", this.seenText(signed.seenConsent, grant.grantee), signed.seenConsent ?? "0"],
       );
     } else if (signed.kind === "revoke") {
       rows.push(
@@ -791,6 +845,14 @@ class Dashboard {
         `${this.nameOf(request.researcher)}'s request for ${dataClassText(request.terms.dataClasses)} (${purposeMaskText(1 << request.terms.purpose)})`,
         requestId,
       ]);
+      if (signed.kind === "approve") {
+        rows.push([
+          "seenConsent",
+          "Replaces",
+          this.seenText(signed.seenConsent, request.researcher),
+          signed.seenConsent ?? "0",
+        ]);
+      }
     }
     rows.push(
       ["nonce", "Number (lets you cancel it)", signed.nonce, signed.nonce],
@@ -947,6 +1009,7 @@ async function main(): Promise<void> {
       : (params.get("account") ??
         (local ? String(config.defaultAccount ?? config.devAccounts[0].index) : window.ethereum ? "injected" : null));
   renderAccountMenu(config, choice);
+  renderViewNav(params);
   if (choice === null) {
     mount("col-main", h("p", { class: "empty" }, "Connect a wallet to see your consents."));
     showAlert({
@@ -1001,6 +1064,25 @@ async function start(config: DappConfig, choice: string): Promise<void> {
     );
     showAlert(explain(error, "connection"), config, undefined, retry);
     setPageState("error");
+    return;
+  }
+
+  if (new URLSearchParams(location.search).get("view") === "pseudonyms") {
+    status("");
+    mount(
+      "identity",
+      h("span", null, "Wallet ", h("code", { title: wallet.address }, wallet.address)),
+      h("span", { class: "badge info" }, chainText(wallet.chainId)),
+    );
+    new PseudonymPage({
+      config,
+      wallet,
+      contracts,
+      review,
+      status,
+      showAlert: (explanation) => showAlert(explanation, config),
+      setPageState,
+    }).start();
     return;
   }
 

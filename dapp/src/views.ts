@@ -14,6 +14,7 @@ import {
   flaggedClassesOf,
   Purpose,
   PurposeDisplay,
+  purposeMaskText,
   RESEARCH_PURPOSES,
   Role,
   SENSITIVE_DATA_CLASSES,
@@ -878,6 +879,12 @@ export function renderDelegates(data: DashboardData, context: ViewContext): HTML
       { "data-testid": "delegate", "data-delegate": delegate.address },
       who(delegate.address, context),
       h("small", null, ` until ${day(delegate.validUntil)} (${relative(delegate.validUntil, data.now)})`),
+      h(
+        "small",
+        { class: "delegate-scope", "data-testid": "delegate-scope" },
+        ` · may grant for ${purposeMaskText(delegate.purposes)}` +
+          (delegate.sensitiveClasses ? ", sensitive classes included" : ", no sensitive classes"),
+      ),
       " ",
       h(
         "button",

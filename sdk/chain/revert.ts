@@ -21,6 +21,11 @@ const HINTS: Record<string, string> = {
   AccreditationExpired: "This account's accreditation has lapsed; ask the administrator to renew it.",
   NotPatientOrDelegate: "Only the patient or a delegate the patient appointed may do this.",
   DelegateExpired: "The delegation has ended; ask the patient to appoint you again.",
+  DelegateScopeExceeded:
+    "The patient did not let this delegate give these purposes or sensitive classes; ask the patient to grant it, or to widen your scope.",
+  DelegateGrantOutlivesAppointment: "A delegate's grant must end by the end of its appointment: choose an earlier end.",
+  ConsentChanged:
+    "The consent changed after this was signed; look at it again (preview) and sign anew over what is in force now.",
   InvalidGrantee: "Grant to another account than the patient, and not the zero address.",
   InvalidDataClasses: "Name at least one known data class.",
   InvalidPurposes: "Name at least one known purpose of use.",

@@ -98,7 +98,15 @@ export type ConsentAction =
   | { kind: "set-policy"; policy: Omit<DataUsePolicy, "diseaseId"> & { diseaseId?: number } }
   | { kind: "clear-policy" }
   | { kind: "emergency-opt-out"; optedOut: boolean }
-  | { kind: "appoint-delegate"; delegate: string; validUntil: number }
+  | {
+      kind: "appoint-delegate";
+      delegate: string;
+      validUntil: number;
+      /** The purposes the delegate may grant or approve (a bitmask); absent: not shown. */
+      purposes?: number;
+      /** Whether it may give the sensitive classes. */
+      sensitiveClasses?: boolean;
+    }
   | { kind: "remove-delegate"; delegate: string };
 
 /** What is in force now, as far as the action concerns it. */
@@ -296,11 +304,21 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
         party: action.delegate,
         title: `Appoint ${name} as your delegate`,
         before: until ? `${name} may decide for you until ${dayOf(until)}.` : `${name} cannot decide for you.`,
-        after: `${name} may approve, deny, grant and revoke for you until ${dayOf(action.validUntil)}; they cannot appoint others or change emergency access.`,
+        after:
+          `${name} may approve, deny, grant and revoke for you until ${dayOf(action.validUntil)}` +
+          (action.purposes === undefined
+            ? ""
+            : `, granting and approving only for ${purposeMaskText(action.purposes)}` +
+              (action.sensitiveClasses
+                ? ", sensitive classes included"
+                : ", never mental health, sexual and reproductive health or substance use")) +
+          `; access they give ends by ${dayOf(action.validUntil)} at the latest; they cannot appoint others or change emergency access.`,
         gained: EMPTY,
         lost: EMPTY,
         flagged: [],
-        cannotUndo: ["Access your delegate gives stays in force after you remove them, until it ends or you revoke it; data released under it stays released."],
+        cannotUndo: [
+          "Access your delegate gives stays in force after you remove them, until it ends (at the latest when this appointment would have ended) or you revoke it; data released under it stays released.",
+        ],
         notes: [],
       };
     }

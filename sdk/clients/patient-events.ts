@@ -301,7 +301,7 @@ export async function patientState(
     { name: "policyOf", args: [patient] },
     { name: "emergencyOptedOut", args: [patient] },
     ...grantees.map((grantee) => ({ name: "consentOf", args: [patient, grantee] })),
-    ...delegates.map((delegate) => ({ name: "delegateUntil", args: [patient, delegate] })),
+    ...delegates.map((delegate) => ({ name: "delegateOf", args: [patient, delegate] })),
     ...openers.map((provider) => ({ name: "emergencyAccessUntil", args: [patient, provider] })),
     ...open.map((event) => ({ name: "requestStatus", args: [event.args.requestId] })),
     ...researchers.map((researcher) => ({ name: "partyOf", args: [researcher] })),
@@ -344,7 +344,15 @@ export async function patientState(
     })
     .filter((consent) => consent.validUntil > now);
   const inOffice = delegates
-    .map((delegate) => ({ delegate, validUntil: Number(take()[0]) }))
+    .map((delegate) => {
+      const [appointment] = take();
+      return {
+        delegate,
+        validUntil: Number(appointment.validUntil),
+        purposes: Number(appointment.purposes),
+        sensitiveClasses: Boolean(appointment.sensitiveClasses),
+      };
+    })
     .filter((entry) => entry.validUntil > now);
   const emergencyWindows = openers
     .map((provider) => ({ provider, until: Number(take()[0]) }))

@@ -24,6 +24,7 @@ import type {
   Consent,
   ConsentPreview,
   DataUsePolicy,
+  DelegateScopeInput,
   GrantInput,
   PolicyInput,
   RequestView,
@@ -42,6 +43,57 @@ export interface SignOptions extends OnBehalf {
   deadline?: Date | number;
   /** A specific unused nonce; defaults to the lowest one the ledger shows unused. */
   nonce?: bigint;
+  /**
+   * For a grant or an approval: the consent the patient was shown, as `previewGrant`/`previewApproval`
+   * returned it in `seenConsent`. Defaults to the ledger's word now, read as the preview reads it. Pass
+   * the preview's, so that the signature applies only over exactly what the patient saw.
+   */
+  seenConsent?: bigint;
+}
+
+/** The consent a word stands for (see consentWordOf), or undefined for 0 (none, or revoked). */
+export function consentOfWord(
+  word: bigint,
+): Pick<Consent, "dataClasses" | "purposes" | "validFrom" | "validUntil"> | undefined {
+  const field = (shift: bigint, bits: bigint) => Number((word >> shift) & ((1n << bits) - 1n));
+  if (word === 0n) return undefined;
+  return {
+    dataClasses: field(0n, 32n),
+    purposes: field(32n, 32n),
+    validFrom: field(64n, 40n),
+    validUntil: field(104n, 40n),
+  };
+}
+
+/** A delegate's scope as the ledger stores it. */
+export interface DelegateScope {
+  purposes: number;
+  sensitiveClasses: boolean;
+}
+
+/**
+ * A carer's scope: treatment, emergency treatment and care management, no sensitive classes. What the
+ * dashboard and the CLI offer unless the patient chooses otherwise.
+ */
+export const CARE_DELEGATE_SCOPE: DelegateScopeInput = {
+  purposes: ["TREAT", "ETREAT", "CAREMGT"],
+  sensitiveClasses: false,
+};
+
+/**
+ * The consent word of a stored consent, as the ledger packs it and a signed grant or approval carries it:
+ * `dataClasses | purposes << 32 | validFrom << 64 | validUntil << 104`; 0 when there is none.
+ */
+export function consentWordOf(
+  consent: Pick<Consent, "dataClasses" | "purposes" | "validFrom" | "validUntil"> | undefined,
+): bigint {
+  if (consent === undefined) return 0n;
+  return (
+    BigInt(consent.dataClasses) |
+    (BigInt(consent.purposes) << 32n) |
+    (BigInt(consent.validFrom) << 64n) |
+    (BigInt(consent.validUntil) << 104n)
+  );
 }
 
 /** Options of a PatientClient. */
@@ -197,15 +249,38 @@ export class PatientClient {
     return send("clear the policy", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(), () => undefined);
   }
 
-  /** Appoints `delegate` until `validUntil` (a parent for a minor, a carer). */
-  async appointDelegate(delegate: string, validUntil: Date | number, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
+  /**
+   * Appoints `delegate` until `validUntil` (a parent for a minor, a carer), to grant and approve only
+   * `scope.purposes`, sensitive classes only when `scope.sensitiveClasses`, and only consents that end by
+   * `validUntil` (see CARE_DELEGATE_SCOPE for a carer's). Appointing again changes the end and the scope.
+   */
+  async appointDelegate(
+    delegate: string,
+    validUntil: Date | number,
+    scope: DelegateScopeInput,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ delegate: string; validUntil: number } & DelegateScope>> {
     this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
+    if (scope === null || typeof scope !== "object" || typeof scope.sensitiveClasses !== "boolean") {
+      throw new InvalidArgumentError(
+        "scope",
+        `must be { purposes, sensitiveClasses: boolean }, got ${describeValue(scope)}`,
+        {
+          hint: "Say what the delegate may grant, e.g. CARE_DELEGATE_SCOPE.",
+        },
+      );
+    }
+    const purposes = purposeMask(scope.purposes);
+    const sensitiveClasses = scope.sensitiveClasses;
     return send(
       "appoint the delegate",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).appointDelegate(who, until),
-      () => ({ delegate: who, validUntil: until }),
+      () =>
+        this.contracts.ledger
+          .connect(withOverrides(this.signer, overrides))
+          .appointDelegate(who, until, purposes, sensitiveClasses),
+      () => ({ delegate: who, validUntil: until, purposes, sensitiveClasses }),
     );
   }
 
@@ -270,7 +345,12 @@ export class PatientClient {
   async signGrant(input: GrantInput, options: SignOptions = {}): Promise<SignedConsent> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
-    return this.sign("grant", "Grant", { patient, ...grant }, options, { patient, grant });
+    const seenConsent = options.seenConsent ?? (await this.seenConsent(patient, grant.grantee));
+    return this.sign("grant", "Grant", { patient, ...grant, seenConsent }, options, {
+      patient,
+      grant,
+      seenConsent: seenConsent.toString(),
+    });
   }
 
   /** Signs a revocation for someone else to relay. */
@@ -283,7 +363,11 @@ export class PatientClient {
   /** Signs an approval of a request for someone else to relay. */
   async signApprove(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
     const full = await this.resolveRequest(request);
-    return this.sign("approve", "ApproveRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+    const seenConsent = options.seenConsent ?? (await this.seenConsent(full.terms.patient, full.researcher));
+    return this.sign("approve", "ApproveRequest", { requestId: requestIdOf(full), seenConsent }, options, {
+      request: jsonRequest(full),
+      seenConsent: seenConsent.toString(),
+    });
   }
 
   /** Signs a denial of a request for someone else to relay. */
@@ -334,7 +418,12 @@ export class PatientClient {
     const [stored, now] = await Promise.all([this.consentTo(grantee, { patient }), this.latestTime()]);
     // The ledger's rule (Consents._grant): only a consent that has not ended is replaced.
     const before = stored !== undefined && stored.validUntil > now ? stored : undefined;
-    return { before, after, replaces: before !== undefined };
+    return { before, after, replaces: before !== undefined, seenConsent: consentWordOf(stored) };
+  }
+
+  /** The consent word a signature binds to: the same read as the preview's (an ended consent included). */
+  private async seenConsent(patient: string, grantee: string): Promise<bigint> {
+    return consentWordOf(await this.consentTo(grantee, { patient }));
   }
 
   private async latestTime(): Promise<number> {
@@ -606,6 +695,15 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     deadline: input!.deadline as number,
     signature: input!.signature as string,
   };
+  // A grant or an approval names the consent its signer saw; the ledger refuses it over any other.
+  let seenConsent: string | undefined;
+  if (kind === "grant" || kind === "approve") {
+    const seen = input!.seenConsent;
+    if (typeof seen !== "string" || !/^\d{1,78}$/.test(seen) || BigInt(seen) >= 2n ** 256n) {
+      fail(`a ${String(kind)} needs seenConsent, the consent word its signer saw, as a decimal uint256 string`);
+    }
+    seenConsent = seen as string;
+  }
   if (kind === "grant" || kind === "revoke") {
     const patient = requireAddress(input!.patient, "patient");
     if (kind === "revoke") return { ...common, patient, grantee: requireAddress(input!.grantee, "grantee") };
@@ -617,6 +715,7 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     return {
       ...common,
       patient,
+      seenConsent,
       grant: {
         grantee: requireAddress(grant!.grantee, "grant.grantee"),
         dataClasses: grant!.dataClasses as number,
@@ -640,6 +739,7 @@ export function parseSignedConsent(value: unknown): SignedConsent {
   }
   return {
     ...common,
+    ...(seenConsent === undefined ? {} : { seenConsent }),
     request: {
       researcher: requireAddress(request!.researcher, "request.researcher"),
       openedAt: request!.openedAt as number,
@@ -701,12 +801,12 @@ export async function populateSignedConsent(contracts: LedgerContracts, signed: 
   switch (checked.kind) {
     case "grant":
       if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
-      return ledger.grantBySig.populateTransaction(checked.patient, checked.grant, ...common);
+      return ledger.grantBySig.populateTransaction(checked.patient, checked.grant, BigInt(checked.seenConsent ?? "0"), ...common);
     case "revoke":
       if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
       return ledger.revokeBySig.populateTransaction(checked.patient, checked.grantee, ...common);
     case "approve":
-      return ledger.approveRequestBySig.populateTransaction(toRequest(), ...common);
+      return ledger.approveRequestBySig.populateTransaction(toRequest(), BigInt(checked.seenConsent ?? "0"), ...common);
     default:
       return ledger.denyRequestBySig.populateTransaction(toRequest(), ...common);
   }

@@ -11,10 +11,15 @@ import { InvalidArgumentError } from "../errors";
 import { requestViews } from "./requests";
 import type { DataUsePolicy, RequestView } from "./types";
 
-/** A delegate in office: who, and until when (unix seconds). */
+/**
+ * A delegate in office: who, until when (unix seconds), and its scope: the purposes it may grant or
+ * approve (a {@link Purpose} bitmask) and whether it may give the sensitive classes.
+ */
 export interface Delegate {
   delegate: string;
   validUntil: number;
+  purposes: number;
+  sensitiveClasses: boolean;
 }
 
 /** An account's accreditation (IAccreditation.Party), by value. */
@@ -55,7 +60,15 @@ export async function delegatesOf(contracts: LedgerContracts, patient: string): 
   const named = [...new Set(events.map((event) => event.args.delegate as string))];
   const now = Number((await contracts.provider.getBlock("latest"))?.timestamp ?? 0);
   const delegates = await Promise.all(
-    named.map(async (delegate) => ({ delegate, validUntil: Number(await contracts.ledger.delegateUntil(who, delegate)) })),
+    named.map(async (delegate) => {
+      const appointment = await contracts.ledger.delegateOf(who, delegate);
+      return {
+        delegate,
+        validUntil: Number(appointment.validUntil),
+        purposes: Number(appointment.purposes),
+        sensitiveClasses: appointment.sensitiveClasses,
+      };
+    }),
   );
   return delegates.filter((entry) => entry.validUntil > now);
 }

@@ -12,6 +12,8 @@ export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "Deny
     { name: "purposes", type: "uint32" },
     { name: "validFrom", type: "uint40" },
     { name: "validUntil", type: "uint40" },
+    // The consent the signer saw for (patient, grantee), packed as the ledger stores it; 0 for none.
+    { name: "seenConsent", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
@@ -25,6 +27,7 @@ export const CONSENT_TYPES: Record<"Grant" | "Revoke" | "ApproveRequest" | "Deny
   ApproveRequest: [
     { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
+    { name: "seenConsent", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
@@ -58,16 +61,20 @@ export const SIGNED_CONSENT_PRIMARY_TYPES = { grant: "Grant", revoke: "Revoke", 
  * checks who signed it before paying for it). `requestId` is the id of the request for approve/deny.
  */
 export function signedConsentMessage(
-  signed: Pick<SignedConsent, "kind" | "signer" | "nonce" | "deadline" | "patient" | "grant" | "grantee">,
+  signed: Pick<SignedConsent, "kind" | "signer" | "nonce" | "deadline" | "patient" | "grant" | "grantee" | "seenConsent">,
   requestId?: string,
 ): { primaryType: keyof typeof CONSENT_TYPES; message: Record<string, unknown> } {
   const primaryType = SIGNED_CONSENT_PRIMARY_TYPES[signed.kind];
   const common = { signer: signed.signer, nonce: BigInt(signed.nonce), deadline: signed.deadline };
+  // A grant and an approval also cover the consent their signer saw (0 when none).
+  const seenConsent = BigInt(signed.seenConsent ?? "0");
   switch (signed.kind) {
     case "grant":
-      return { primaryType, message: { ...common, patient: signed.patient, ...signed.grant } };
+      return { primaryType, message: { ...common, patient: signed.patient, ...signed.grant, seenConsent } };
     case "revoke":
       return { primaryType, message: { ...common, patient: signed.patient, grantee: signed.grantee } };
+    case "approve":
+      return { primaryType, message: { ...common, requestId, seenConsent } };
     default:
       return { primaryType, message: { ...common, requestId } };
   }

@@ -21,6 +21,19 @@ export interface ConsentPreview {
   before: Consent | undefined;
   after: Consent;
   replaces: boolean;
+  /**
+   * The consent word the ledger holds now for (patient, grantee), as a signed grant or approval carries
+   * it (`seenConsent`, see {@link consentWordOf}): an ended consent still counts, a revoked one is 0. If
+   * the ledger holds another word when the signature is relayed, it refuses it (ConsentChanged).
+   */
+  seenConsent: bigint;
+}
+
+/** What a delegate may do for a patient: the purposes it may grant or approve, and the sensitive classes or not. */
+export interface DelegateScopeInput {
+  purposes: readonly (PurposeName | number)[] | number;
+  /** Whether it may grant or approve mental health, sexual and reproductive health, substance use. */
+  sensitiveClasses: boolean;
 }
 
 /** What a patient grants; sets by name or code, times as Date or unix seconds. */
@@ -123,6 +136,8 @@ export interface SignedConsent {
   signature: string;
   patient?: string;
   grant?: { grantee: string; dataClasses: number; purposes: number; validFrom: number; validUntil: number };
+  /** For a grant or an approval: the consent word the signer saw (decimal), see ConsentPreview.seenConsent. */
+  seenConsent?: string;
   grantee?: string;
   request?: { researcher: string; openedAt: number; terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string } };
 }

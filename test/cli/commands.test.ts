@@ -296,6 +296,24 @@ describe("consent-ledger CLI commands", function () {
           await ledger()
         ).hasAccess(suite.address.patient, suite.address.hospital, DATA_CLASS.MEDICATION, PURPOSE.TREAT),
       ).to.equal(true);
+      // The default scope (TREAT, ETREAT, CAREMGT, no sensitive classes) is listed, and bites: no PATRQT,
+      // no substance use, nothing past the appointment.
+      const delegates = json<{ delegate: string; purposes: string[]; sensitiveClasses: boolean }[]>(
+        await suite.run(null, ["--json", "patient", "delegate", "list", "--for", suite.address.patient], { cwd: work }),
+      );
+      expect(
+        delegates.map(({ delegate, purposes, sensitiveClasses }) => ({ delegate, purposes, sensitiveClasses })),
+      ).to.deep.equal([
+        { delegate: suite.address.delegate, purposes: ["TREAT", "ETREAT", "CAREMGT"], sensitiveClasses: false },
+      ]);
+      const outOfScope = args.map((arg) => (arg === "TREAT" ? "PATRQT" : arg === "MEDICATION" ? "SUBSTANCE_USE" : arg));
+      expect(failed(await suite.run("delegate", outOfScope, { cwd: work }))).to.match(
+        /^error: The ledger refused: DelegateScopeExceeded\(.*did not let this delegate/,
+      );
+      const tooLong = args.map((arg) => (arg === "2d" ? "30d" : arg));
+      expect(failed(await suite.run("delegate", tooLong, { cwd: work }))).to.match(
+        /^error: The ledger refused: DelegateGrantOutlivesAppointment\(/,
+      );
       const listed = json<{ grantee: string }[]>(
         await suite.run(null, ["--json", "patient", "consents", "--for", suite.address.patient], { cwd: work }),
       );

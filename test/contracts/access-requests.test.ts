@@ -4,6 +4,7 @@ import { ZeroAddress, ZeroHash } from "ethers";
 import { ethers } from "hardhat";
 
 import { DataClass, Duo, Purpose, RequestStatus, Role, duoMaskOf, maskOf } from "../../sdk/codes";
+import { ALL_PURPOSES } from "../helpers/consent-behaviours";
 import { DAY, LEDGER_PARAMS, deployLedgerFixture } from "../helpers/fixtures";
 import {
   type AccessRequest,
@@ -32,7 +33,9 @@ const TTL = LEDGER_PARAMS.requestTtl;
 async function pendingRequestFixture() {
   const fixture = await deployLedgerFixture();
   const { ledger, patient, delegate, university } = fixture;
-  await ledger.connect(patient).appointDelegate(delegate.address, (await time.latest()) + 365 * DAY);
+  await ledger
+    .connect(patient)
+    .appointDelegate(delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
   const request = await openRequest(ledger, university, researchTerms({ patient: patient.address }));
   return { ...fixture, request, requestId: requestIdOf(request), expiresAt: request.openedAt + TTL };
 }
@@ -503,7 +506,7 @@ describe("AccessRequests", function () {
     it("reverts with DelegateExpired for a delegate whose appointment has ended", async function () {
       const { ledger, request, patient, delegate } = await loadFixture(pendingRequestFixture);
       const until = (await time.latest()) + DAY;
-      await ledger.connect(patient).appointDelegate(delegate.address, until);
+      await ledger.connect(patient).appointDelegate(delegate.address, until, ALL_PURPOSES, true);
       await time.increaseTo(until);
       await expect(ledger.connect(delegate).approveRequest(request))
         .to.be.revertedWithCustomError(ledger, "DelegateExpired")
@@ -958,7 +961,9 @@ describe("AccessRequests", function () {
   describe("a revocation holds back the standing policy", function () {
     async function revokedAfterPolicyFixture() {
       const f = await deployLedgerFixture();
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY);
+      await f.ledger
+        .connect(f.patient)
+        .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
       await f.ledger.connect(f.patient).setPolicy(researchPolicy());
       const terms = researchTerms({ patient: f.patient.address });
       const first = await (await f.ledger.connect(f.university).requestAccess(terms)).wait();

@@ -1,15 +1,21 @@
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
-import { ZeroAddress } from "ethers";
+import { ZeroAddress, ZeroHash, id } from "ethers";
 
 import { DataClass, Duo, EmergencyReason, Purpose, RequestStatus, maskOf } from "../../sdk/codes";
-import { type LedgerFixture, openResearchRequest as openRequest, treatmentTerms } from "../helpers/consent-behaviours";
+import {
+  ALL_PURPOSES,
+  type LedgerFixture,
+  openResearchRequest as openRequest,
+  treatmentTerms,
+} from "../helpers/consent-behaviours";
+import { signApproveRequest, signGrant } from "../helpers/signatures";
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
 
 /** The patient appoints the delegate for 30 days; returns the end of the appointment. */
 async function appointed(f: LedgerFixture): Promise<number> {
   const until = (await time.latest()) + 30 * DAY;
-  await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until);
+  await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, ALL_PURPOSES, true);
   return until;
 }
 
@@ -24,9 +30,9 @@ describe("Delegates", function () {
       const f = await loadFixture(deployLedgerFixture);
       const until = (await time.latest()) + 30 * DAY;
 
-      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until))
+      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, ALL_PURPOSES, true))
         .to.emit(f.ledger, "DelegateAppointed")
-        .withArgs(f.patient.address, f.delegate.address, until);
+        .withArgs(f.patient.address, f.delegate.address, until, ALL_PURPOSES, true);
       expect(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)).to.equal(until);
     });
 
@@ -34,12 +40,14 @@ describe("Delegates", function () {
       const f = await loadFixture(deployLedgerFixture);
       const until = await appointed(f);
 
-      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until - 20 * DAY))
+      await expect(
+        f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until - 20 * DAY, ALL_PURPOSES, true),
+      )
         .to.emit(f.ledger, "DelegateAppointed")
-        .withArgs(f.patient.address, f.delegate.address, until - 20 * DAY);
+        .withArgs(f.patient.address, f.delegate.address, until - 20 * DAY, ALL_PURPOSES, true);
       expect(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)).to.equal(until - 20 * DAY);
 
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until + 20 * DAY);
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until + 20 * DAY, ALL_PURPOSES, true);
       expect(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)).to.equal(until + 20 * DAY);
     });
 
@@ -48,16 +56,16 @@ describe("Delegates", function () {
       const until = await appointed(f);
       await time.increaseTo(until);
 
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until + DAY);
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until + DAY, ALL_PURPOSES, true);
       await expect(grantFor(f, f.delegate, f.patient.address, until + DAY)).to.emit(f.ledger, "ConsentGranted");
     });
 
     it("lets a patient appoint several delegates, and one delegate serve several patients", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const until = (await time.latest()) + DAY;
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until);
-      await f.ledger.connect(f.patient).appointDelegate(f.stranger.address, until + 1);
-      await f.ledger.connect(f.otherPatient).appointDelegate(f.delegate.address, until + 2);
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, ALL_PURPOSES, true);
+      await f.ledger.connect(f.patient).appointDelegate(f.stranger.address, until + 1, ALL_PURPOSES, true);
+      await f.ledger.connect(f.otherPatient).appointDelegate(f.delegate.address, until + 2, ALL_PURPOSES, true);
 
       expect(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)).to.equal(until);
       expect(await f.ledger.delegateUntil(f.patient.address, f.stranger.address)).to.equal(until + 1);
@@ -67,14 +75,18 @@ describe("Delegates", function () {
 
     it("reverts with InvalidDelegate for the zero address", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      await expect(f.ledger.connect(f.patient).appointDelegate(ZeroAddress, (await time.latest()) + DAY))
+      await expect(
+        f.ledger.connect(f.patient).appointDelegate(ZeroAddress, (await time.latest()) + DAY, ALL_PURPOSES, true),
+      )
         .to.be.revertedWithCustomError(f.ledger, "InvalidDelegate")
         .withArgs(ZeroAddress);
     });
 
     it("reverts with InvalidDelegate for the caller itself", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      await expect(f.ledger.connect(f.patient).appointDelegate(f.patient.address, (await time.latest()) + DAY))
+      await expect(
+        f.ledger.connect(f.patient).appointDelegate(f.patient.address, (await time.latest()) + DAY, ALL_PURPOSES, true),
+      )
         .to.be.revertedWithCustomError(f.ledger, "InvalidDelegate")
         .withArgs(f.patient.address);
     });
@@ -83,7 +95,7 @@ describe("Delegates", function () {
       const f = await loadFixture(deployLedgerFixture);
       const now = (await time.latest()) + 10;
       await time.setNextBlockTimestamp(now);
-      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, now))
+      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, now, ALL_PURPOSES, true))
         .to.be.revertedWithCustomError(f.ledger, "InvalidValidity")
         .withArgs(now, now);
     });
@@ -92,7 +104,7 @@ describe("Delegates", function () {
       const f = await loadFixture(deployLedgerFixture);
       const now = (await time.latest()) + 10;
       await time.setNextBlockTimestamp(now);
-      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, 0))
+      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, 0, ALL_PURPOSES, true))
         .to.be.revertedWithCustomError(f.ledger, "InvalidValidity")
         .withArgs(now, 0);
     });
@@ -101,9 +113,9 @@ describe("Delegates", function () {
       const f = await loadFixture(deployLedgerFixture);
       const now = (await time.latest()) + 10;
       await time.setNextBlockTimestamp(now);
-      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, now + 1))
+      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, now + 1, ALL_PURPOSES, true))
         .to.emit(f.ledger, "DelegateAppointed")
-        .withArgs(f.patient.address, f.delegate.address, now + 1);
+        .withArgs(f.patient.address, f.delegate.address, now + 1, ALL_PURPOSES, true);
     });
   });
 
@@ -202,7 +214,10 @@ describe("Delegates", function () {
 
     it("approves and denies research requests for the patient", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      await appointed(f);
+      // Long enough for the request's 90 days: a delegate's approval must not outlive its appointment.
+      await f.ledger
+        .connect(f.patient)
+        .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
       const first = await openRequest(f);
       await expect(f.ledger.connect(f.delegate).approveRequest(first.request))
         .to.emit(f.ledger, "RequestApproved")
@@ -229,7 +244,7 @@ describe("Delegates", function () {
       const until = await appointed(f);
       await time.setNextBlockTimestamp(until - 1);
 
-      await expect(grantFor(f, f.delegate, f.patient.address, until + DAY)).to.emit(f.ledger, "ConsentGranted");
+      await expect(grantFor(f, f.delegate, f.patient.address, until)).to.emit(f.ledger, "ConsentGranted");
     });
 
     // Each action is sent in a block whose timestamp is exactly the appointment's end, with a fixed gas
@@ -288,6 +303,211 @@ describe("Delegates", function () {
     });
   });
 
+  // #12, point 4. The shared grant behaviour (test/helpers/consent-behaviours.ts) runs the scope rules on
+  // every grant route (direct, batched, signed); these are the appointment itself, approvals, and the attack.
+  describe("the scope of an appointment", function () {
+    const TREATMENT_ONLY = maskOf([Purpose.TREAT, Purpose.ETREAT, Purpose.CAREMGT]);
+
+    it("stores the purposes and the leave for sensitive classes the patient set, and emits them", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 30 * DAY;
+
+      await expect(f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, TREATMENT_ONLY, false))
+        .to.emit(f.ledger, "DelegateAppointed")
+        .withArgs(f.patient.address, f.delegate.address, until, TREATMENT_ONLY, false);
+      const appointment = await f.ledger.delegateOf(f.patient.address, f.delegate.address);
+      expect([appointment.validUntil, appointment.purposes, appointment.sensitiveClasses]).to.deep.equal([
+        BigInt(until),
+        BigInt(TREATMENT_ONLY),
+        false,
+      ]);
+      expect(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)).to.equal(until);
+    });
+
+    for (const purposes of [0, 1 << 10, ALL_PURPOSES + 2 ** 31]) {
+      it(`reverts with InvalidPurposes for a scope of purposes ${purposes}`, async function () {
+        const f = await loadFixture(deployLedgerFixture);
+        await expect(
+          f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + DAY, purposes, false),
+        )
+          .to.be.revertedWithCustomError(f.ledger, "InvalidPurposes")
+          .withArgs(purposes);
+      });
+    }
+
+    it("refuses the attack of #12: PATRQT on substance use for a second address, without sensitive leave", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 30 * DAY;
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, ALL_PURPOSES, false);
+      const classes = maskOf([DataClass.SUBSTANCE_USE, DataClass.LAB_RESULT]);
+      const purposes = maskOf([Purpose.PATRQT]);
+
+      await expect(
+        f.ledger.connect(f.delegate).grant(f.patient.address, f.stranger.address, classes, purposes, 0, until),
+      )
+        .to.be.revertedWithCustomError(f.ledger, "DelegateScopeExceeded")
+        .withArgs(f.patient.address, f.delegate.address, classes, purposes);
+      // Nor can it outlast the appointment by a second, even for a class it may give.
+      await expect(
+        f.ledger
+          .connect(f.delegate)
+          .grant(f.patient.address, f.stranger.address, maskOf([DataClass.LAB_RESULT]), purposes, 0, until + 1),
+      )
+        .to.be.revertedWithCustomError(f.ledger, "DelegateGrantOutlivesAppointment")
+        .withArgs(f.patient.address, f.delegate.address, until + 1, until);
+      expect(await f.ledger.hasAccess(f.patient.address, f.stranger.address, DataClass.SUBSTANCE_USE, Purpose.PATRQT))
+        .to.be.false;
+    });
+
+    it("ends every consent a delegate gave by the end of its appointment", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 30 * DAY;
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, ALL_PURPOSES, false);
+      await f.ledger
+        .connect(f.delegate)
+        .grant(
+          f.patient.address,
+          f.stranger.address,
+          maskOf([DataClass.LAB_RESULT]),
+          maskOf([Purpose.PATRQT]),
+          0,
+          until,
+        );
+
+      await time.increaseTo(until - 1);
+      expect(await f.ledger.hasAccess(f.patient.address, f.stranger.address, DataClass.LAB_RESULT, Purpose.PATRQT)).to
+        .be.true;
+      await time.increaseTo(until);
+      expect(await f.ledger.hasAccess(f.patient.address, f.stranger.address, DataClass.LAB_RESULT, Purpose.PATRQT)).to
+        .be.false;
+    });
+
+    it("lets a delegate revoke and deny outside its scope: that only takes access away", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 30 * DAY;
+      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, TREATMENT_ONLY, false);
+      await f.ledger
+        .connect(f.patient)
+        .grant(
+          f.patient.address,
+          f.stranger.address,
+          maskOf([DataClass.MENTAL_HEALTH]),
+          maskOf([Purpose.PATRQT]),
+          0,
+          until + 365 * DAY,
+        );
+      const { request, requestId } = await openRequest(f);
+
+      await expect(f.ledger.connect(f.delegate).revoke(f.patient.address, f.stranger.address)).to.emit(
+        f.ledger,
+        "ConsentRevoked",
+      );
+      await expect(f.ledger.connect(f.delegate).denyRequest(request))
+        .to.emit(f.ledger, "RequestDenied")
+        .withArgs(requestId, f.patient.address, f.delegate.address);
+    });
+
+    context("approving a request", function () {
+      type Approve = (
+        f: LedgerFixture,
+        request: Awaited<ReturnType<typeof openRequest>>["request"],
+      ) => Promise<unknown>;
+      const routes: Record<string, Approve> = {
+        approveRequest: (f, request) => f.ledger.connect(f.delegate).approveRequest(request),
+        approveRequestBySig: async (f, request) =>
+          f.ledger.connect(f.relayer).approveRequestBySig(...(await signApproveRequest(f.ledger, f.delegate, request))),
+      };
+      for (const [name, approve] of Object.entries(routes)) {
+        context(`with ${name}`, function () {
+          it("reverts with DelegateScopeExceeded for a research purpose outside its scope", async function () {
+            const f = await loadFixture(deployLedgerFixture);
+            await f.ledger
+              .connect(f.patient)
+              .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, TREATMENT_ONLY, true);
+            const { request, requestId } = await openRequest(f);
+
+            await expect(approve(f, request))
+              .to.be.revertedWithCustomError(f.ledger, "DelegateScopeExceeded")
+              .withArgs(f.patient.address, f.delegate.address, request.terms.dataClasses, maskOf([Purpose.HRESCH]));
+            expect((await f.ledger.requestStatus(requestId)).status).to.equal(RequestStatus.Pending);
+          });
+
+          it("reverts with DelegateScopeExceeded for a sensitive class without leave", async function () {
+            const f = await loadFixture(deployLedgerFixture);
+            await f.ledger
+              .connect(f.patient)
+              .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, false);
+            const terms = {
+              patient: f.patient.address,
+              dataClasses: maskOf([DataClass.LAB_RESULT, DataClass.SUBSTANCE_USE]),
+              purpose: Purpose.HRESCH,
+              researchCategory: Duo.GRU,
+              diseaseId: 0,
+              acceptedObligations: 0n,
+              duration: 90 * DAY,
+              studyId: id("study-sud"),
+              protocolHash: ZeroHash,
+            };
+            const receipt = await (await f.ledger.connect(f.pharma).requestAccess(terms)).wait();
+            const request = { researcher: f.pharma.address, openedAt: (await receipt!.getBlock()).timestamp, terms };
+
+            await expect(approve(f, request))
+              .to.be.revertedWithCustomError(f.ledger, "DelegateScopeExceeded")
+              .withArgs(f.patient.address, f.delegate.address, terms.dataClasses, maskOf([Purpose.HRESCH]));
+          });
+
+          it("reverts with DelegateGrantOutlivesAppointment when the access would outlast the appointment", async function () {
+            const f = await loadFixture(deployLedgerFixture);
+            const until = (await time.latest()) + 30 * DAY;
+            await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, ALL_PURPOSES, true);
+            const { request } = await openRequest(f);
+            const at = (await time.latest()) + 10;
+            await time.setNextBlockTimestamp(at);
+
+            await expect(approve(f, request))
+              .to.be.revertedWithCustomError(f.ledger, "DelegateGrantOutlivesAppointment")
+              .withArgs(f.patient.address, f.delegate.address, at + 90 * DAY, until);
+          });
+
+          it("approves within its scope, naming the delegate in RequestApproved and ConsentGranted", async function () {
+            const f = await loadFixture(deployLedgerFixture);
+            await f.ledger
+              .connect(f.patient)
+              .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, maskOf([Purpose.HRESCH]), false);
+            const { request, requestId } = await openRequest(f);
+
+            await expect(approve(f, request))
+              .to.emit(f.ledger, "RequestApproved")
+              .withArgs(requestId, f.patient.address, f.delegate.address)
+              .and.to.emit(f.ledger, "ConsentGranted");
+            expect(await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH))
+              .to.be.true;
+          });
+        });
+      }
+    });
+
+    context("signing a grant", function () {
+      it("applies the signer's scope, not the relayer's", async function () {
+        const f = await loadFixture(deployLedgerFixture);
+        const until = (await time.latest()) + 30 * DAY;
+        await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, TREATMENT_ONLY, false);
+        const terms = {
+          grantee: f.stranger.address,
+          dataClasses: maskOf([DataClass.SUBSTANCE_USE]),
+          purposes: maskOf([Purpose.PATRQT]),
+          validFrom: 0,
+          validUntil: until,
+        };
+        const args = await signGrant(f.ledger, f.delegate, { patient: f.patient, terms });
+
+        await expect(f.ledger.connect(f.patient).grantBySig(...args))
+          .to.be.revertedWithCustomError(f.ledger, "DelegateScopeExceeded")
+          .withArgs(f.patient.address, f.delegate.address, terms.dataClasses, terms.purposes);
+      });
+    });
+  });
+
   describe("what a delegate cannot do for the patient", function () {
     it("cannot grant itself access to the patient's data: that is the patient's own decision", async function () {
       const f = await loadFixture(deployLedgerFixture);
@@ -313,9 +533,9 @@ describe("Delegates", function () {
       await appointed(f);
       const until = (await time.latest()) + DAY;
 
-      await expect(f.ledger.connect(f.delegate).appointDelegate(f.stranger.address, until))
+      await expect(f.ledger.connect(f.delegate).appointDelegate(f.stranger.address, until, ALL_PURPOSES, true))
         .to.emit(f.ledger, "DelegateAppointed")
-        .withArgs(f.delegate.address, f.stranger.address, until);
+        .withArgs(f.delegate.address, f.stranger.address, until, ALL_PURPOSES, true);
       expect(await f.ledger.delegateUntil(f.patient.address, f.stranger.address)).to.equal(0n);
       expect(await f.ledger.delegateUntil(f.delegate.address, f.stranger.address)).to.equal(until);
       // The sub-delegate gains no power over the patient.
@@ -327,7 +547,7 @@ describe("Delegates", function () {
     it("cannot remove the patient's other delegates: its call looks at its own", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const until = await appointed(f);
-      await f.ledger.connect(f.patient).appointDelegate(f.stranger.address, until);
+      await f.ledger.connect(f.patient).appointDelegate(f.stranger.address, until, ALL_PURPOSES, true);
 
       await expect(f.ledger.connect(f.delegate).removeDelegate(f.stranger.address))
         .to.be.revertedWithCustomError(f.ledger, "DelegateNotFound")

@@ -3,8 +3,8 @@
  * through the contracts' public functions, read raw with eth_getStorageAt, and taken apart with the
  * tables below, which are written from the docs and share nothing with contracts/types/*.sol: a field
  * moved, widened or added in the contracts (or in the struct whose layout the compiler derives) fails
- * here. The SDK decodes no packed word (it reads every field through the contracts' views), so there is
- * no SDK decoder to hold to the same slots.
+ * here. The SDK decodes one packed word, the consent's, as a signed grant or approval names it
+ * (`seenConsent`: consentWordOf/consentOfWord); test/sdk/consent-preview.test.ts holds it to the ledger.
  */
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
@@ -68,6 +68,12 @@ const EMERGENCY_WINDOW: Layout = [
   { name: "periodStart", offset: 72, bits: 40 },
 ];
 
+const DELEGATION: Layout = [
+  { name: "validUntil", offset: 0, bits: 40 },
+  { name: "purposes", offset: 40, bits: 32 },
+  { name: "sensitiveClasses", offset: 72, bits: 8 },
+];
+
 const mask = (bits: number) => (1n << BigInt(bits)) - 1n;
 
 /** Every field of `word` under `layout`; throws if a bit outside every field is set. */
@@ -110,7 +116,7 @@ async function baseOf(contract: { getAddress(): Promise<string> }, slotOf: (base
 
 describe("packed storage words (docs/contracts.md, Packed words)", function () {
   it("the documented tables: fields in order, none overlapping, all inside one word", function () {
-    for (const layout of [CONSENT, PARTY, REQUEST, RECORD, PATIENT_SETTINGS, EMERGENCY_WINDOW]) {
+    for (const layout of [CONSENT, PARTY, REQUEST, RECORD, PATIENT_SETTINGS, EMERGENCY_WINDOW, DELEGATION]) {
       let next = 0;
       for (const { offset, bits } of layout) {
         expect(offset).to.be.at.least(next);
@@ -159,6 +165,22 @@ describe("packed storage words (docs/contracts.md, Packed words)", function () {
 
     await time.increaseTo(until);
     expect(await f.ledger.isAccredited(f.stranger.address, Role.CUSTODIAN)).to.be.false;
+  });
+
+  it("delegation: validUntil, purposes, sensitiveClasses (the struct's compiled layout); cleared when removed", async function () {
+    const f = await loadFixture(deployLedgerFixture);
+    const until = (await time.latest()) + 30 * DAY;
+    const purposes = maskOf([Purpose.TREAT, Purpose.PATRQT]);
+    await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, purposes, true);
+    // mapping(patient => mapping(delegate => Delegation)): the inner mapping's base is the outer slot.
+    const slotOf = (base: bigint) => mappingSlot("address", f.delegate.address, mappingSlot("address", f.patient.address, base));
+    const base = await baseOf(f.ledger, slotOf);
+    expectWord(await storageAt(f.ledger, slotOf(base)), DELEGATION, { validUntil: until, purposes, sensitiveClasses: 1 });
+
+    await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until + 1, maskOf([Purpose.TREAT]), false);
+    expectWord(await storageAt(f.ledger, slotOf(base)), DELEGATION, { validUntil: until + 1, purposes: maskOf([Purpose.TREAT]) });
+    await f.ledger.connect(f.patient).removeDelegate(f.delegate.address);
+    expect(await storageAt(f.ledger, slotOf(base))).to.equal(0n);
   });
 
   it("request: status, expiresAt; cleared when decided", async function () {

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { type Interface, MaxUint256, Signature, id } from "ethers";
 import { ethers } from "hardhat";
 
-import { DataClass, Purpose, RequestStatus } from "../../sdk/codes";
+import { DataClass, Purpose, RequestStatus, maskOf } from "../../sdk/codes";
 import {
   type GrantRoute,
   type LedgerFixture,
@@ -13,6 +13,8 @@ import {
   shouldBehaveLikeGrant,
   shouldBehaveLikeRevoke,
   treatmentTerms,
+  ALL_PURPOSES,
+  appointDelegate,
 } from "../helpers/consent-behaviours";
 import { DAY, LEDGER_PARAMS, YEAR, deployLedgerFixture } from "../helpers/fixtures";
 import {
@@ -24,6 +26,7 @@ import {
   signApproveRequest,
   signDenyRequest,
   signGrant,
+  seenConsentOf,
   signRevoke,
 } from "../helpers/signatures";
 
@@ -67,9 +70,9 @@ async function walletCalls(f: WalletFixture, fn: string, args: unknown[]) {
     .execute(await f.ledger.getAddress(), (f.ledger.interface as Interface).encodeFunctionData(fn, args));
 }
 
-async function grantArgs(f: LedgerFixture, key: HardhatEthersSigner, nonce = 1n) {
+async function grantArgs(f: LedgerFixture, key: HardhatEthersSigner, nonce = 1n, seenConsent?: bigint) {
   const terms = treatmentTerms(f.hospital.address, (await time.latest()) + 30 * DAY);
-  return signGrant(f.ledger, key, { patient: f.patient, terms }, { nonce });
+  return signGrant(f.ledger, key, { patient: f.patient, terms, seenConsent }, { nonce });
 }
 
 function labForTreatment(f: LedgerFixture, patient: string = f.patient.address) {
@@ -97,9 +100,10 @@ describe("SignedConsents", function () {
     it("hashes each type with exactly the fields ISignedConsents documents", async function () {
       const documented = {
         Grant:
-          "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 nonce,uint256 deadline)",
+          "Grant(address signer,address patient,address grantee,uint32 dataClasses,uint32 purposes,uint40 validFrom,uint40 validUntil,uint256 seenConsent,uint256 nonce,uint256 deadline)",
         Revoke: "Revoke(address signer,address patient,address grantee,uint256 nonce,uint256 deadline)",
-        ApproveRequest: "ApproveRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)",
+        ApproveRequest:
+          "ApproveRequest(address signer,bytes32 requestId,uint256 seenConsent,uint256 nonce,uint256 deadline)",
         DenyRequest: "DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)",
       };
       for (const [type, fields] of Object.entries(SIGNED_CONSENT_TYPES)) {
@@ -245,45 +249,47 @@ describe("SignedConsents", function () {
 
       it("reverts with InvalidSignature when the relayer changes any signed value", async function () {
         const f = await loadFixture(deployLedgerFixture);
-        const [patient, terms, signer, nonce, deadline, signature] = await grantArgs(f, f.patient);
-        const tampered: [string, typeof terms, bigint, bigint][] = [
-          [patient, { ...terms, grantee: f.pharma.address }, nonce, deadline],
-          [patient, { ...terms, dataClasses: 2n ** 15n - 1n }, nonce, deadline],
-          [patient, { ...terms, purposes: 1n << BigInt(Purpose.HOPERAT) }, nonce, deadline],
-          [patient, { ...terms, validFrom: 1n }, nonce, deadline],
-          [patient, { ...terms, validUntil: BigInt(terms.validUntil) + 1n }, nonce, deadline],
-          [f.otherPatient.address, terms, nonce, deadline],
-          [patient, terms, nonce + 1n, deadline],
-          [patient, terms, nonce, deadline + 1n],
+        const [patient, terms, seen, signer, nonce, deadline, signature] = await grantArgs(f, f.patient);
+        const tampered: [string, typeof terms, bigint, bigint, bigint][] = [
+          [patient, { ...terms, grantee: f.pharma.address }, seen, nonce, deadline],
+          [patient, { ...terms, dataClasses: 2n ** 15n - 1n }, seen, nonce, deadline],
+          [patient, { ...terms, purposes: 1n << BigInt(Purpose.HOPERAT) }, seen, nonce, deadline],
+          [patient, { ...terms, validFrom: 1n }, seen, nonce, deadline],
+          [patient, { ...terms, validUntil: BigInt(terms.validUntil) + 1n }, seen, nonce, deadline],
+          [f.otherPatient.address, terms, seen, nonce, deadline],
+          [patient, terms, seen + 1n, nonce, deadline],
+          [patient, terms, seen, nonce + 1n, deadline],
+          [patient, terms, seen, nonce, deadline + 1n],
         ];
-        for (const [p, t, n, d] of tampered) {
-          await expect(f.ledger.connect(f.relayer).grantBySig(p, t, signer, n, d, signature))
+        for (const [p, t, c, n, d] of tampered) {
+          await expect(f.ledger.connect(f.relayer).grantBySig(p, t, c, signer, n, d, signature))
             .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
             .withArgs(f.patient.address);
         }
         await expect(
-          f.ledger.connect(f.relayer).grantBySig(patient, terms, signer, nonce, deadline, signature),
+          f.ledger.connect(f.relayer).grantBySig(patient, terms, seen, signer, nonce, deadline, signature),
         ).to.emit(f.ledger, "ConsentGranted");
       });
 
       it("reverts with InvalidSignature for the high-s twin of a valid signature, which stays usable", async function () {
         const f = await loadFixture(deployLedgerFixture);
         const args = await grantArgs(f, f.patient);
-        const signature = args[5];
+        const signature = args[6];
         const twin = malleate(signature);
         // The twin is a different byte string over the same digest that recovers the same key.
         expect(twin).to.not.equal(signature);
         const digest = await digestOf(f.ledger, "Grant", {
-          signer: args[2],
+          signer: args[3],
           patient: args[0],
           ...args[1],
-          nonce: args[3],
-          deadline: args[4],
+          seenConsent: args[2],
+          nonce: args[4],
+          deadline: args[5],
         });
         expect(ethers.recoverAddress(digest, signature)).to.equal(f.patient.address);
         expect(BigInt(Signature.from(signature).s)).to.be.lessThanOrEqual(ethers.N / 2n);
 
-        await expect(f.ledger.connect(f.relayer).grantBySig(args[0], args[1], args[2], args[3], args[4], twin))
+        await expect(f.ledger.connect(f.relayer).grantBySig(args[0], args[1], args[2], args[3], args[4], args[5], twin))
           .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
           .withArgs(f.patient.address);
         await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentGranted");
@@ -291,10 +297,10 @@ describe("SignedConsents", function () {
 
       it("reverts with InvalidSignature for an empty, truncated or 64-byte compact signature", async function () {
         const f = await loadFixture(deployLedgerFixture);
-        const [patient, terms, signer, nonce, deadline, signature] = await grantArgs(f, f.patient);
+        const [patient, terms, seen, signer, nonce, deadline, signature] = await grantArgs(f, f.patient);
         const compact = Signature.from(signature).compactSerialized;
         for (const bad of ["0x", signature.slice(0, 130), compact]) {
-          await expect(f.ledger.connect(f.relayer).grantBySig(patient, terms, signer, nonce, deadline, bad))
+          await expect(f.ledger.connect(f.relayer).grantBySig(patient, terms, seen, signer, nonce, deadline, bad))
             .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
             .withArgs(f.patient.address);
         }
@@ -326,14 +332,14 @@ describe("SignedConsents", function () {
 
       it("checks the deadline before the nonce, and the nonce before the signature", async function () {
         const f = await loadFixture(deployLedgerFixture);
-        const [patient, terms, signer, nonce, deadline] = await grantArgs(f, f.patient, 2n);
+        const [patient, terms, seen, signer, nonce, deadline] = await grantArgs(f, f.patient, 2n);
         await f.ledger.connect(f.patient).invalidateNonces(0n, 1n << 2n);
 
-        await expect(f.ledger.connect(f.relayer).grantBySig(patient, terms, signer, nonce, deadline, "0x"))
+        await expect(f.ledger.connect(f.relayer).grantBySig(patient, terms, seen, signer, nonce, deadline, "0x"))
           .to.be.revertedWithCustomError(f.ledger, "NonceAlreadyUsed")
           .withArgs(f.patient.address, nonce);
         const past = (await time.latest()) - 1;
-        await expect(f.ledger.connect(f.relayer).grantBySig(patient, terms, signer, nonce, past, "0x"))
+        await expect(f.ledger.connect(f.relayer).grantBySig(patient, terms, seen, signer, nonce, past, "0x"))
           .to.be.revertedWithCustomError(f.ledger, "SignatureExpired")
           .withArgs(past);
       });
@@ -342,12 +348,15 @@ describe("SignedConsents", function () {
     context("with several signatures in flight", function () {
       // Nonces are unordered by design (ISignedConsents): a later signature does not supersede an
       // earlier one. A patient who changes their mind must cancel the earlier nonce.
-      it("applies an older grant relayed after a newer revocation, unless its nonce was cancelled", async function () {
+      // The grant names the consent its signer saw (#12, point 2): once the revocation changed it, the
+      // older grant no longer applies, whatever the order the relayer chose.
+      it("refuses an older grant relayed after a newer revocation with ConsentChanged, and a cancelled nonce", async function () {
         const f = await loadFixture(deployLedgerFixture);
-        await f.ledger
-          .connect(f.patient)
-          .grant(f.patient.address, f.hospital.address, 1, 1, 0, (await time.latest()) + 30 * DAY);
+        const until = (await time.latest()) + 30 * DAY;
+        await f.ledger.connect(f.patient).grant(f.patient.address, f.hospital.address, 1, 1, 0, until);
+        const seen = 1n | (1n << 32n) | (BigInt(until) << 104n);
         const olderGrant = await grantArgs(f, f.patient, 1n);
+        expect(olderGrant[2]).to.equal(seen);
         const newerRevoke = await signRevoke(
           f.ledger,
           f.patient,
@@ -356,10 +365,14 @@ describe("SignedConsents", function () {
         );
 
         await f.ledger.connect(f.relayer).revokeBySig(...newerRevoke);
-        await f.ledger.connect(f.relayer).grantBySig(...olderGrant);
-        expect(await labForTreatment(f)).to.be.true;
+        await expect(f.ledger.connect(f.relayer).grantBySig(...olderGrant))
+          .to.be.revertedWithCustomError(f.ledger, "ConsentChanged")
+          .withArgs(f.patient.address, f.hospital.address, seen, 0n);
+        expect(await labForTreatment(f)).to.be.false;
+        expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.false;
 
-        // The same sequence, with the older nonce cancelled first, leaves the consent revoked.
+        // With a consent in place again, a grant signed over it whose nonce was cancelled stays refused.
+        await f.ledger.connect(f.patient).grant(f.patient.address, f.hospital.address, 1, 1, 0, until);
         const staleGrant = await grantArgs(f, f.patient, 3n);
         await f.ledger.connect(f.patient).invalidateNonces(0n, 1n << 3n);
         await f.ledger
@@ -403,11 +416,14 @@ describe("SignedConsents", function () {
 
       it("hands the wallet the EIP-712 digest, which it approves only for its owner's signature", async function () {
         const f = await loadFixture(deployWithWalletFixture);
-        const [patient, terms, signer, nonce, deadline, signature] = await walletGrantArgs(f, f.walletOwner);
-        const digest = await digestOf(f.ledger, "Grant", { signer, patient, ...terms, nonce, deadline });
+        const [patient, terms, seenConsent, signer, nonce, deadline, signature] = await walletGrantArgs(
+          f,
+          f.walletOwner,
+        );
+        const digest = await digestOf(f.ledger, "Grant", { signer, patient, ...terms, seenConsent, nonce, deadline });
 
         expect(await f.wallet.isValidSignature(digest, signature)).to.equal("0x1626ba7e");
-        const strangerSignature = (await walletGrantArgs(f, f.stranger))[5];
+        const strangerSignature = (await walletGrantArgs(f, f.stranger))[6];
         expect(await f.wallet.isValidSignature(digest, strangerSignature)).to.equal("0x00000000");
       });
 
@@ -421,7 +437,7 @@ describe("SignedConsents", function () {
       it("reverts with InvalidSignature for the high-s twin of the owner's signature", async function () {
         const f = await loadFixture(deployWithWalletFixture);
         const args = await walletGrantArgs(f, f.walletOwner);
-        args[5] = malleate(args[5]);
+        args[6] = malleate(args[6]);
 
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
@@ -462,7 +478,12 @@ describe("SignedConsents", function () {
 
       it("accepts the signature of a delegate the wallet appointed", async function () {
         const f = await loadFixture(deployWithWalletFixture);
-        await walletCalls(f, "appointDelegate", [f.delegate.address, (await time.latest()) + 30 * DAY]);
+        await walletCalls(f, "appointDelegate", [
+          f.delegate.address,
+          (await time.latest()) + 30 * DAY,
+          ALL_PURPOSES,
+          true,
+        ]);
         const terms = treatmentTerms(f.hospital.address, (await time.latest()) + DAY);
         const args = await signGrant(f.ledger, f.delegate, { patient: f.walletAddress, terms });
 
@@ -481,7 +502,9 @@ describe("SignedConsents", function () {
 
       it("lets a wallet serve as a patient's delegate and sign for the patient", async function () {
         const f = await loadFixture(deployWithWalletFixture);
-        await f.ledger.connect(f.patient).appointDelegate(f.walletAddress, (await time.latest()) + 30 * DAY);
+        await f.ledger
+          .connect(f.patient)
+          .appointDelegate(f.walletAddress, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
         const terms = treatmentTerms(f.hospital.address, (await time.latest()) + DAY);
         const args = await signGrant(
           f.ledger,
@@ -502,6 +525,100 @@ describe("SignedConsents", function () {
             terms.validUntil,
           );
       });
+    });
+  });
+
+  // #12, point 2: a signed grant or approval names the consent its signer saw for (patient, grantee), so a
+  // relayer that holds it while someone else (a delegate, the patient elsewhere) changes that consent
+  // cannot make it replace terms the signer never saw.
+  describe("the consent the signer saw", function () {
+    const narrow = (f: LedgerFixture, until: number) =>
+      f.ledger
+        .connect(f.delegate)
+        .grant(
+          f.patient.address,
+          f.hospital.address,
+          maskOf([DataClass.VITAL_SIGNS]),
+          maskOf([Purpose.TREAT]),
+          0,
+          until,
+        );
+
+    it("refuses a held grant with ConsentChanged once a delegate has changed the consent, leaving the nonce unspent", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 60 * DAY;
+      await appointDelegate(f, until);
+      const held = await grantArgs(f, f.patient, 21n);
+      expect(held[2]).to.equal(0n);
+      await narrow(f, until);
+      const actual = await seenConsentOf(f.ledger, f.patient.address, f.hospital.address);
+
+      await expect(f.ledger.connect(f.relayer).grantBySig(...held))
+        .to.be.revertedWithCustomError(f.ledger, "ConsentChanged")
+        .withArgs(f.patient.address, f.hospital.address, 0n, actual);
+      expect(await isNonceUsed(f.ledger, f.patient.address, 21n)).to.be.false;
+      expect(await labForTreatment(f)).to.be.false;
+    });
+
+    it("applies a grant signed over the consent as it stands, replacing it", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 60 * DAY;
+      await appointDelegate(f, until);
+      await narrow(f, until);
+      const seen = await seenConsentOf(f.ledger, f.patient.address, f.hospital.address);
+      const args = await grantArgs(f, f.patient, 22n);
+      expect(args[2]).to.equal(seen);
+
+      await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentReplaced");
+      expect(await labForTreatment(f)).to.be.true;
+    });
+
+    it("counts a revocation as no consent (0), and an expired consent as the word it left", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + DAY;
+      await f.ledger.connect(f.patient).grant(f.patient.address, f.hospital.address, 1, 1, 0, until);
+      await time.increaseTo(until + 1);
+      const expired = 1n | (1n << 32n) | (BigInt(until) << 104n);
+      expect(await seenConsentOf(f.ledger, f.patient.address, f.hospital.address)).to.equal(expired);
+      await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 23n, 0n))))
+        .to.be.revertedWithCustomError(f.ledger, "ConsentChanged")
+        .withArgs(f.patient.address, f.hospital.address, 0n, expired);
+
+      await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
+      await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 24n, 0n)))).to.emit(
+        f.ledger,
+        "ConsentGranted",
+      );
+    });
+
+    it("refuses a held approval with ConsentChanged once the researcher's consent changed", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = (await time.latest()) + 365 * DAY;
+      await appointDelegate(f, until);
+      const { request } = await openResearchRequest(f);
+      const held = await signApproveRequest(f.ledger, f.patient, request, { nonce: 25n });
+      expect(held[1]).to.equal(0n);
+      await f.ledger
+        .connect(f.delegate)
+        .grant(
+          f.patient.address,
+          f.pharma.address,
+          maskOf([DataClass.VITAL_SIGNS]),
+          maskOf([Purpose.HRESCH]),
+          0,
+          until,
+        );
+      const actual = await seenConsentOf(f.ledger, f.patient.address, f.pharma.address);
+
+      await expect(f.ledger.connect(f.relayer).approveRequestBySig(...held))
+        .to.be.revertedWithCustomError(f.ledger, "ConsentChanged")
+        .withArgs(f.patient.address, f.pharma.address, 0n, actual);
+      // Signed again over what the patient now sees, the approval goes through.
+      await expect(
+        f.ledger
+          .connect(f.relayer)
+          .approveRequestBySig(...(await signApproveRequest(f.ledger, f.patient, request, { nonce: 26n }))),
+      ).to.emit(f.ledger, "ConsentReplaced");
     });
   });
 
@@ -581,7 +698,7 @@ describe("SignedConsents", function () {
     it("reverts with InvalidSignature for a Grant signature presented as a revocation", async function () {
       const f = await loadFixture(deployLedgerFixture);
       await grantAndSignRevoke(f);
-      const [patient, terms, signer, nonce, deadline, signature] = await grantArgs(f, f.patient, 6n);
+      const [patient, terms, , signer, nonce, deadline, signature] = await grantArgs(f, f.patient, 6n);
 
       await expect(f.ledger.connect(f.relayer).revokeBySig(patient, terms.grantee, signer, nonce, deadline, signature))
         .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
@@ -640,7 +757,9 @@ describe("SignedConsents", function () {
 
     it("approves on a live delegate's signature, naming the delegate as actor", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + DAY);
+      await f.ledger
+        .connect(f.patient)
+        .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
       const { request, requestId } = await openResearchRequest(f);
       const args = await signApproveRequest(f.ledger, f.delegate, request);
 
@@ -697,9 +816,11 @@ describe("SignedConsents", function () {
       const f = await loadFixture(deployLedgerFixture);
       const first = await openResearchRequest(f);
       const second = await openResearchRequest(f, { studyId: id("study-2") });
-      const [, signer, nonce, deadline, signature] = await signApproveRequest(f.ledger, f.patient, first.request);
+      const [, seen, signer, nonce, deadline, signature] = await signApproveRequest(f.ledger, f.patient, first.request);
 
-      await expect(f.ledger.connect(f.relayer).approveRequestBySig(second.request, signer, nonce, deadline, signature))
+      await expect(
+        f.ledger.connect(f.relayer).approveRequestBySig(second.request, seen, signer, nonce, deadline, signature),
+      )
         .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
         .withArgs(f.patient.address);
     });
@@ -707,9 +828,9 @@ describe("SignedConsents", function () {
     it("reverts with InvalidSignature for a denial signature presented as an approval", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const { request } = await openResearchRequest(f);
-      const args = await signDenyRequest(f.ledger, f.patient, request);
+      const [, signer, nonce, deadline, signature] = await signDenyRequest(f.ledger, f.patient, request);
 
-      await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
+      await expect(f.ledger.connect(f.relayer).approveRequestBySig(request, 0n, signer, nonce, deadline, signature))
         .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
         .withArgs(f.patient.address);
     });
@@ -794,7 +915,9 @@ describe("SignedConsents", function () {
 
     it("denies on a live delegate's signature, naming the delegate as actor", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + DAY);
+      await f.ledger
+        .connect(f.patient)
+        .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
       const { request, requestId } = await openResearchRequest(f);
       const args = await signDenyRequest(f.ledger, f.delegate, request);
 
@@ -849,9 +972,9 @@ describe("SignedConsents", function () {
     it("reverts with InvalidSignature for an approval signature presented as a denial", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const { request } = await openResearchRequest(f);
-      const args = await signApproveRequest(f.ledger, f.patient, request);
+      const [, , signer, nonce, deadline, signature] = await signApproveRequest(f.ledger, f.patient, request);
 
-      await expect(f.ledger.connect(f.relayer).denyRequestBySig(...args))
+      await expect(f.ledger.connect(f.relayer).denyRequestBySig(request, signer, nonce, deadline, signature))
         .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
         .withArgs(f.patient.address);
     });
@@ -914,7 +1037,7 @@ describe("SignedConsents", function () {
       for (const args of pending) {
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "NonceAlreadyUsed")
-          .withArgs(f.patient.address, args[3]);
+          .withArgs(f.patient.address, args[4]);
       }
       await expect(f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 512n)))).to.emit(
         f.ledger,
@@ -957,7 +1080,9 @@ describe("SignedConsents", function () {
   describe("each signer's nonces", function () {
     it("are kept apart", async function () {
       const f = await loadFixture(deployLedgerFixture);
-      await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, (await time.latest()) + DAY);
+      await f.ledger
+        .connect(f.patient)
+        .appointDelegate(f.delegate.address, (await time.latest()) + 365 * DAY, ALL_PURPOSES, true);
       expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.false;
 
       await f.ledger.connect(f.relayer).grantBySig(...(await grantArgs(f, f.patient, 1n)));
@@ -980,16 +1105,22 @@ describe("SignedConsents", function () {
     async function deployCarerWithTwoWalletsFixture() {
       const f = await deployWithWalletFixture();
       const newWallet = await ethers.deployContract("SmartWalletMock", [f.walletOwner.address]);
-      const until = (await time.latest()) + 30 * DAY;
-      await f.ledger.connect(f.patient).appointDelegate(f.walletAddress, until);
-      await f.ledger.connect(f.patient).appointDelegate(await newWallet.getAddress(), until);
+      // A year: the delegates' grants (30 days) must end by the end of their appointment.
+      const until = (await time.latest()) + 365 * DAY;
+      await f.ledger.connect(f.patient).appointDelegate(f.walletAddress, until, ALL_PURPOSES, true);
+      await f.ledger.connect(f.patient).appointDelegate(await newWallet.getAddress(), until, ALL_PURPOSES, true);
       return { ...f, newWalletAddress: await newWallet.getAddress() };
     }
 
     context("a smart-wallet patient whose owner's key is also its delegate", function () {
       async function ownerIsDelegate() {
         const f = await loadFixture(deployWithWalletFixture);
-        await walletCalls(f, "appointDelegate", [f.walletOwner.address, (await time.latest()) + 30 * DAY]);
+        await walletCalls(f, "appointDelegate", [
+          f.walletOwner.address,
+          (await time.latest()) + 365 * DAY,
+          ALL_PURPOSES,
+          true,
+        ]);
         return f;
       }
 
@@ -1005,7 +1136,7 @@ describe("SignedConsents", function () {
         await expect(f.ledger.connect(f.relayer).grantBySig(...args)).to.emit(f.ledger, "ConsentGranted");
         await walletCalls(f, "revoke", [f.walletAddress, f.hospital.address]);
 
-        args[2] = f.walletOwner.address;
+        args[3] = f.walletOwner.address;
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
           .withArgs(f.walletOwner.address);
@@ -1023,7 +1154,7 @@ describe("SignedConsents", function () {
         );
         await walletCalls(f, "invalidateNonces", [0n, 1n << 6n]);
 
-        args[2] = f.walletOwner.address;
+        args[3] = f.walletOwner.address;
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
           .withArgs(f.walletOwner.address);
@@ -1036,7 +1167,7 @@ describe("SignedConsents", function () {
         const args = await signApproveRequest(f.ledger, f.walletOwner, request, { signer: f.walletAddress, nonce: 7n });
         await walletCalls(f, "invalidateNonces", [0n, 1n << 7n]);
 
-        args[1] = f.walletOwner.address;
+        args[2] = f.walletOwner.address;
         await expect(f.ledger.connect(f.relayer).approveRequestBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
           .withArgs(f.walletOwner.address);
@@ -1074,7 +1205,7 @@ describe("SignedConsents", function () {
         await f.ledger.connect(f.relayer).grantBySig(...args);
         await f.ledger.connect(f.patient).revoke(f.patient.address, f.hospital.address);
 
-        args[2] = f.newWalletAddress;
+        args[3] = f.newWalletAddress;
         await expect(f.ledger.connect(f.relayer).grantBySig(...args))
           .to.be.revertedWithCustomError(f.ledger, "InvalidSignature")
           .withArgs(f.newWalletAddress);

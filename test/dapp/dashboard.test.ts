@@ -597,6 +597,39 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       expect(await other.locator('[data-testid="request"]').count()).to.equal(0);
     });
 
+    // #12, point 2: a signed grant names the consent it replaces, as the patient saw it; the summary shows
+    // every field of the EIP-712 Grant, that one in words.
+    it("signs a gasless grant whose summary shows every field, the consent it replaces in words", async function () {
+      const hospital = stack!.cast.hospital.address;
+      const typed = signed.typedData.length;
+      await other.locator('[data-testid="gasless"]').check();
+      const form = other.locator(".grant-form");
+      // The form may still be open from the grant above.
+      if (!(await form.locator('input[name="grantee"]').isVisible())) {
+        await other.locator("summary", { hasText: "Grant access to someone" }).click();
+      }
+      await form.locator('input[name="grantee"]').fill(hospital);
+      await form.locator('input[name="dataClass"][value="VITAL_SIGNS"]').check();
+      await form.locator('input[name="purpose"][value="TREAT"]').check();
+      await form.locator('input[name="until"]').fill("2031-06-30");
+      await form.locator('[data-action="grant"]').click();
+      await reviewStep(other);
+      const dialog = other.locator('[data-testid="signed-dialog"]');
+      await dialog.waitFor({ timeout: 30_000 });
+      expect(signed.typedData.length).to.equal(typed + 1);
+      const { primaryType, message } = signed.messages[signed.messages.length - 1];
+      expect(primaryType).to.equal("Grant");
+      const summary = dialog.locator('[data-testid="signed-summary"]');
+      const shown = await summary.locator("dd[data-field]").evaluateAll((items) => items.map((item) => [(item as HTMLElement).dataset.field, (item as HTMLElement).dataset.value]));
+      expect(Object.fromEntries(shown)).to.deep.equal(Object.fromEntries(CONSENT_TYPES.Grant.map(({ name }) => [name, String(message[name])])));
+      expect(BigInt(String(message.seenConsent))).to.not.equal(0n);
+      expect(await summary.locator('[data-field="seenConsent"]').textContent()).to.match(/^hospital's consent: Imaging \(scans, X-rays\) for treatment, until /);
+      await dialog.locator('[data-action="relay"]').click();
+      await entry(other, `[data-action="consent-granted"][data-counterparty="${hospital}"][data-basis="signature"]`).waitFor({ timeout: 30_000 });
+      await ready(other);
+      await other.locator('[data-testid="gasless"]').uncheck();
+    });
+
     it("revokes with a transaction the wallet's key signs, and signs a gasless revocation the relayer submits", async function () {
       const [hospital, university] = [stack!.cast.hospital.address, stack!.cast.university.address];
       const sent = signed.transactions.length;

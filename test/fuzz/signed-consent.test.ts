@@ -27,6 +27,7 @@ const VALID: SignedConsent = {
   signature: `0x${"1b".repeat(65)}`,
   patient: A,
   grant: { grantee: B, dataClasses: 3, purposes: 1, validFrom: 0, validUntil: 1_900_000_000 },
+  seenConsent: "0",
 };
 
 const plainJson = plainJsonValue;
@@ -51,6 +52,11 @@ function expectWhatTheParserPromises(value: SignedConsent): void {
   expect(getAddress(value.ledger)).to.be.a("string");
   expect(String(value.nonce)).to.match(/^\d+$/);
   expect(Number.isSafeInteger(value.deadline) && Number.isSafeInteger(value.chainId)).to.equal(true);
+  // A grant or an approval names the consent its signer saw, a decimal uint256.
+  if (value.kind === "grant" || value.kind === "approve") {
+    expect(value.seenConsent).to.match(/^\d+$/);
+    expect(BigInt(value.seenConsent!) < 2n ** 256n).to.equal(true);
+  }
 }
 
 describe("fuzzing sdk/clients/patient parseSignedConsent", function () {

@@ -8,6 +8,7 @@ import {
   PatientClient,
   RelayNotConfirmedError,
   PatientIdentity,
+  CARE_DELEGATE_SCOPE,
   RelayerClient,
   RelayerError,
   derivePseudonymRoot,
@@ -318,7 +319,7 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     for (const action of [
       () => patient.setPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"] }),
       () => patient.setEmergencyOptOut(true),
-      () => patient.appointDelegate(setup.signers.stranger.address, (Date.now() / 1000) | 0),
+      () => patient.appointDelegate(setup.signers.stranger.address, (Date.now() / 1000) | 0, CARE_DELEGATE_SCOPE),
       () => patient.cancelSignature(5n),
     ]) {
       const before = await chainState(setup.provider);

@@ -55,10 +55,23 @@ export function treatmentTerms(grantee: string, validUntil: number, validFrom = 
   };
 }
 
-/** The patient appoints the fixture's delegate until `until` (default: in 30 days). */
-export async function appointDelegate(f: LedgerFixture, until?: number): Promise<number> {
+/** What a delegate may grant: every purpose and the sensitive classes, unless a test narrows it. */
+export interface DelegateScope {
+  purposes: bigint | number;
+  sensitiveClasses: boolean;
+}
+export const FULL_DELEGATE_SCOPE: DelegateScope = { purposes: ALL_PURPOSES, sensitiveClasses: true };
+
+/** The patient appoints the fixture's delegate until `until` (default: in 30 days), with `scope` (default: full). */
+export async function appointDelegate(
+  f: LedgerFixture,
+  until?: number,
+  scope: DelegateScope = FULL_DELEGATE_SCOPE,
+): Promise<number> {
   const validUntil = until ?? (await time.latest()) + 30 * DAY;
-  await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, validUntil);
+  await f.ledger
+    .connect(f.patient)
+    .appointDelegate(f.delegate.address, validUntil, scope.purposes, scope.sensitiveClasses);
   return validUntil;
 }
 
@@ -270,7 +283,7 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
     it("grants in the last second of the appointment", async function () {
       const f = await loadFixture(deployLedgerFixture);
       const until = await appointDelegate(f);
-      const terms = treatmentTerms(f.lab.address, until + DAY);
+      const terms = treatmentTerms(f.lab.address, until);
       await time.setNextBlockTimestamp(until - 1);
 
       await expect(route(f, f.delegate, f.patient.address, terms)).to.emit(f.ledger, "ConsentGranted");
@@ -285,6 +298,96 @@ export function shouldBehaveLikeGrant(route: GrantRoute): void {
       await expect(route(f, f.delegate, f.patient.address, terms))
         .to.be.revertedWithCustomError(f.ledger, "DelegateExpired")
         .withArgs(f.patient.address, f.delegate.address, until);
+    });
+
+    // #12, point 4: a delegate acts within the scope the patient set, and gives no access that outlives
+    // its appointment. The attack of the issue: a second address the delegate controls, PATRQT (no
+    // accreditation needed) on substance use.
+    it("reverts with DelegateScopeExceeded for a sensitive class without the patient's leave", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = await appointDelegate(f, undefined, { purposes: ALL_PURPOSES, sensitiveClasses: false });
+      const terms = {
+        grantee: f.stranger.address,
+        dataClasses: maskOf([DataClass.SUBSTANCE_USE]),
+        purposes: maskOf([Purpose.PATRQT]),
+        validFrom: 0,
+        validUntil: until,
+      };
+
+      await expect(route(f, f.delegate, f.patient.address, terms))
+        .to.be.revertedWithCustomError(f.ledger, "DelegateScopeExceeded")
+        .withArgs(f.patient.address, f.delegate.address, terms.dataClasses, terms.purposes);
+      expect(await f.ledger.hasAccess(f.patient.address, f.stranger.address, DataClass.SUBSTANCE_USE, Purpose.PATRQT))
+        .to.be.false;
+    });
+
+    it("reverts with DelegateScopeExceeded for a purpose outside its scope", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = await appointDelegate(f, undefined, { purposes: maskOf([Purpose.TREAT]), sensitiveClasses: true });
+      const terms = { ...treatmentTerms(f.stranger.address, until), purposes: maskOf([Purpose.TREAT, Purpose.PATRQT]) };
+
+      await expect(route(f, f.delegate, f.patient.address, terms))
+        .to.be.revertedWithCustomError(f.ledger, "DelegateScopeExceeded")
+        .withArgs(f.patient.address, f.delegate.address, terms.dataClasses, terms.purposes);
+    });
+
+    it("reverts with DelegateGrantOutlivesAppointment for a consent that ends after the appointment", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = await appointDelegate(f);
+      const terms = treatmentTerms(f.lab.address, until + 1);
+
+      await expect(route(f, f.delegate, f.patient.address, terms))
+        .to.be.revertedWithCustomError(f.ledger, "DelegateGrantOutlivesAppointment")
+        .withArgs(f.patient.address, f.delegate.address, until + 1, until);
+    });
+
+    it("grants within its scope: the purposes it was given, a sensitive class with leave, until the appointment ends", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = await appointDelegate(f, undefined, {
+        purposes: maskOf([Purpose.TREAT, Purpose.PATRQT]),
+        sensitiveClasses: true,
+      });
+      const terms = {
+        grantee: f.lab.address,
+        dataClasses: maskOf([DataClass.LAB_RESULT, DataClass.MENTAL_HEALTH]),
+        purposes: maskOf([Purpose.PATRQT]),
+        validFrom: 0,
+        validUntil: until,
+      };
+
+      await expect(route(f, f.delegate, f.patient.address, terms))
+        .to.emit(f.ledger, "ConsentGranted")
+        .withArgs(f.patient.address, f.lab.address, f.delegate.address, terms.dataClasses, terms.purposes, 0, until);
+      expect(await f.ledger.hasAccess(f.patient.address, f.lab.address, DataClass.MENTAL_HEALTH, Purpose.PATRQT)).to.be
+        .true;
+      // The consent ends with the appointment, in the same second.
+      await time.increaseTo(until);
+      expect(await f.ledger.hasAccess(f.patient.address, f.lab.address, DataClass.MENTAL_HEALTH, Purpose.PATRQT)).to.be
+        .false;
+    });
+
+    it("grants non-sensitive classes without leave for sensitive ones", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = await appointDelegate(f, undefined, { purposes: maskOf([Purpose.TREAT]), sensitiveClasses: false });
+
+      await expect(route(f, f.delegate, f.patient.address, treatmentTerms(f.lab.address, until))).to.emit(
+        f.ledger,
+        "ConsentGranted",
+      );
+    });
+
+    it("leaves the patient unbounded by any delegate's scope", async function () {
+      const f = await loadFixture(deployLedgerFixture);
+      const until = await appointDelegate(f, undefined, { purposes: maskOf([Purpose.TREAT]), sensitiveClasses: false });
+      const terms = {
+        grantee: f.stranger.address,
+        dataClasses: maskOf([DataClass.SUBSTANCE_USE]),
+        purposes: maskOf([Purpose.PATRQT]),
+        validFrom: 0,
+        validUntil: until + 365 * DAY,
+      };
+
+      await expect(route(f, f.patient, f.patient.address, terms)).to.emit(f.ledger, "ConsentGranted");
     });
 
     it("reverts with NotPatientOrDelegate once the delegate is removed", async function () {

@@ -39,6 +39,7 @@ export const SIGNED_CONSENT_TYPES = {
     { name: "purposes", type: "uint32" },
     { name: "validFrom", type: "uint40" },
     { name: "validUntil", type: "uint40" },
+    { name: "seenConsent", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
@@ -52,6 +53,7 @@ export const SIGNED_CONSENT_TYPES = {
   ApproveRequest: [
     { name: "signer", type: "address" },
     { name: "requestId", type: "bytes32" },
+    { name: "seenConsent", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
@@ -78,6 +80,27 @@ export interface Eip712DomainSource {
     verifyingContract: string;
     salt: string;
   }>;
+}
+
+/** Anything that shows the stored consent of a patient to a grantee (the ConsentLedger contract). */
+export interface ConsentSource {
+  consentOf(
+    patient: AddressLike,
+    grantee: AddressLike,
+  ): Promise<{ dataClasses: bigint; purposes: bigint; validFrom: bigint; validUntil: bigint }>;
+}
+
+/**
+ * The consent word a signer sees for (patient, grantee): the stored consent packed as ISignedConsents
+ * documents it (dataClasses | purposes << 32 | validFrom << 64 | validUntil << 104), 0 when none.
+ */
+export async function seenConsentOf(
+  ledger: ConsentSource,
+  patient: AddressLike,
+  grantee: AddressLike,
+): Promise<bigint> {
+  const c = await ledger.consentOf(patient, grantee);
+  return c.dataClasses | (c.purposes << 32n) | (c.validFrom << 64n) | (c.validUntil << 104n);
 }
 
 /** Anything that can compute a request id the way the ledger does. */
@@ -156,6 +179,7 @@ export interface GrantTerms {
 export type GrantBySigArgs = [
   patient: string,
   terms: IConsents.GrantTermsStruct,
+  seenConsent: bigint,
   signer: string,
   nonce: bigint,
   deadline: bigint,
@@ -169,6 +193,14 @@ export type RevokeBySigArgs = [
   deadline: bigint,
   signature: string,
 ];
+export type ApproveBySigArgs = [
+  request: IAccessRequests.AccessRequestStruct,
+  seenConsent: bigint,
+  signer: string,
+  nonce: bigint,
+  deadline: bigint,
+  signature: string,
+];
 export type DecideBySigArgs = [
   request: IAccessRequests.AccessRequestStruct,
   signer: string,
@@ -177,11 +209,14 @@ export type DecideBySigArgs = [
   signature: string,
 ];
 
-/** Signs a Grant; returns the arguments of `grantBySig`. */
+/**
+ * Signs a Grant; returns the arguments of `grantBySig`. `seenConsent` defaults to the consent the ledger
+ * holds now for (patient, grantee), as a signer who looked would have seen it.
+ */
 export async function signGrant(
-  ledger: Eip712DomainSource,
+  ledger: Eip712DomainSource & ConsentSource,
   key: Signer,
-  grant: { patient: AddressLike; terms: GrantTerms },
+  grant: { patient: AddressLike; terms: GrantTerms; seenConsent?: BigNumberish },
   options: SignOptions = {},
 ): Promise<GrantBySigArgs> {
   const patient = await resolveAddress(grant.patient);
@@ -192,8 +227,15 @@ export async function signGrant(
     validFrom: BigInt(grant.terms.validFrom),
     validUntil: BigInt(grant.terms.validUntil),
   };
-  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, "Grant", { patient, ...terms }, options);
-  return [patient, terms, signer, nonce, deadline, signature];
+  const seenConsent = BigInt(grant.seenConsent ?? (await seenConsentOf(ledger, patient, terms.grantee)));
+  const { signer, nonce, deadline, signature } = await signTyped(
+    ledger,
+    key,
+    "Grant",
+    { patient, ...terms, seenConsent },
+    options,
+  );
+  return [patient, terms, seenConsent, signer, nonce, deadline, signature];
 }
 
 /** Signs a Revoke; returns the arguments of `revokeBySig`. */
@@ -209,36 +251,40 @@ export async function signRevoke(
   return [patient, grantee, signer, nonce, deadline, signature];
 }
 
-async function signDecision(
-  type: "ApproveRequest" | "DenyRequest",
-  ledger: Eip712DomainSource & RequestIdSource,
+/**
+ * Signs an ApproveRequest over the request's id (asked of the ledger) and the consent its researcher holds
+ * (`seenConsent`, default: read from the ledger now); returns the arguments of `approveRequestBySig`.
+ */
+export async function signApproveRequest(
+  ledger: Eip712DomainSource & RequestIdSource & ConsentSource,
   key: Signer,
   request: IAccessRequests.AccessRequestStruct,
-  options: SignOptions,
-): Promise<DecideBySigArgs> {
+  options: SignOptions & { seenConsent?: BigNumberish } = {},
+): Promise<ApproveBySigArgs> {
   const requestId = await ledger.requestIdOf(request);
-  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, type, { requestId }, options);
-  return [request, signer, nonce, deadline, signature];
-}
-
-/** Signs an ApproveRequest over the request's id (asked of the ledger); returns the arguments of `approveRequestBySig`. */
-export function signApproveRequest(
-  ledger: Eip712DomainSource & RequestIdSource,
-  key: Signer,
-  request: IAccessRequests.AccessRequestStruct,
-  options: SignOptions = {},
-): Promise<DecideBySigArgs> {
-  return signDecision("ApproveRequest", ledger, key, request, options);
+  const seenConsent = BigInt(
+    options.seenConsent ?? (await seenConsentOf(ledger, request.terms.patient, request.researcher)),
+  );
+  const { signer, nonce, deadline, signature } = await signTyped(
+    ledger,
+    key,
+    "ApproveRequest",
+    { requestId, seenConsent },
+    options,
+  );
+  return [request, seenConsent, signer, nonce, deadline, signature];
 }
 
 /** Signs a DenyRequest over the request's id (asked of the ledger); returns the arguments of `denyRequestBySig`. */
-export function signDenyRequest(
+export async function signDenyRequest(
   ledger: Eip712DomainSource & RequestIdSource,
   key: Signer,
   request: IAccessRequests.AccessRequestStruct,
   options: SignOptions = {},
 ): Promise<DecideBySigArgs> {
-  return signDecision("DenyRequest", ledger, key, request, options);
+  const requestId = await ledger.requestIdOf(request);
+  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, "DenyRequest", { requestId }, options);
+  return [request, signer, nonce, deadline, signature];
 }
 
 /** Whether `signer` has used or cancelled `nonce`, read from the ledger's bitmap word that holds it. */

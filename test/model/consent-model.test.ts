@@ -8,7 +8,7 @@
  *      trail), in order;
  *   2. the stored state the access rules read equals the model's, for every patient × grantee pair of the
  *      matrix (consentOf, emergencyAccessUntil), every grantee (partyOf), every patient
- *      (emergencyOptedOut), and whatever the step touched (requestStatus, delegateUntil, nonceBitmap,
+ *      (emergencyOptedOut), and whatever the step touched (requestStatus, delegateOf, nonceBitmap,
  *      policyOf); from that state the model derives hasAccess and accessBasis for EVERY cell of
  *      2 patients × 6 grantees × 15 classes × 10 purposes;
  *   3. the REAL hasAccess and accessBasis agree with the model on FUZZ_CELLS sampled cells plus, first,
@@ -166,13 +166,21 @@ interface RequestRef {
 /** Not signatures at all: empty, 65 bytes with an impossible v, 64 zero bytes. */
 const GARBAGE_SIGNATURES = ["0x", `0x${"ab".repeat(65)}`, `0x${"00".repeat(64)}`];
 
-type Corruption = "none" | "wrongChain" | "wrongContract" | "tamper" | "malleate" | "garbage";
+/** `staleSeen`: a valid signature over a seenConsent that is not the stored one (a stale view). */
+type Corruption = "none" | "wrongChain" | "wrongContract" | "tamper" | "malleate" | "garbage" | "staleSeen";
 
 type Op =
   | { t: "grant"; actor: Name | "self"; patient: Target; grant: GrantSpec }
   | { t: "grantBatch"; actor: Name | "self"; patient: Target; grants: GrantSpec[] }
   | { t: "revoke"; actor: Name | "self"; patient: Target; grantee: Target | "granted" }
-  | { t: "appointDelegate"; caller: Name; delegate: Target; validUntil: At }
+  | {
+      t: "appointDelegate";
+      caller: Name;
+      delegate: Target;
+      validUntil: At;
+      purposes: number;
+      sensitiveClasses: boolean;
+    }
   | { t: "removeDelegate"; caller: Name; delegate: Target }
   | { t: "requestAccess"; researcher: Name; terms: TermsSpec }
   | { t: "decide"; approve: boolean; actor: Name | "patientOf"; ref: RequestRef }
@@ -360,6 +368,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       caller: pick<Name>(PATIENTS, CAST, 6),
       delegate: pick<Target>(["delegate"], TARGETS, 6),
       validUntil: atArb,
+      // Mostly every purpose, so that delegates stay useful to the other steps; some narrower; few invalid.
+      purposes: fc.oneof(
+        { arbitrary: fc.constant(0x3ff), weight: 5 },
+        { arbitrary: fc.constantFrom(0b111, 1 << 9, 0b111 | (1 << 3)), weight: 3 },
+        { arbitrary: purposesArb, weight: 1 },
+      ),
+      sensitiveClasses: fc.oneof(
+        { arbitrary: fc.constant(true), weight: 2 },
+        { arbitrary: fc.constant(false), weight: 1 },
+      ),
     }),
   },
   {
@@ -468,7 +486,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       ),
       corruption: fc.oneof(
         { arbitrary: fc.constant<Corruption>("none"), weight: 14 },
-        { arbitrary: fc.constantFrom<Corruption>("wrongChain", "wrongContract", "tamper", "malleate", "garbage"), weight: 3 },
+        { arbitrary: fc.constant<Corruption>("staleSeen"), weight: 2 },
+        {
+          arbitrary: fc.constantFrom<Corruption>("wrongChain", "wrongContract", "tamper", "malleate", "garbage"),
+          weight: 3,
+        },
       ),
       hold: fc.oneof({ arbitrary: fc.constant(false), weight: 2 }, { arbitrary: fc.constant(true), weight: 1 }),
     }),
@@ -512,7 +534,7 @@ function describeOp(op: Op): string {
     case "revoke":
       return `revoke by ${op.actor} for ${op.patient} of ${op.grantee}`;
     case "appointDelegate":
-      return `${op.caller} appoints ${op.delegate} until ${at(op.validUntil)}`;
+      return `${op.caller} appoints ${op.delegate} until ${at(op.validUntil)} for purposes ${hex(op.purposes)}${op.sensitiveClasses ? " with" : " without"} sensitive classes`;
     case "removeDelegate":
       return `${op.caller} removes delegate ${op.delegate}`;
     case "requestAccess": {
@@ -589,6 +611,8 @@ interface Signed {
   terms?: GrantTerms;
   grantee?: string;
   request?: AccessRequest;
+  /** For a grant or an approval: the consent word the signer saw when signing. */
+  seenConsent?: bigint;
   nonce: bigint;
   deadline: bigint;
   signature: string;
@@ -903,8 +927,12 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
   if (op.kind === "grant") {
     const terms = resolveGrant(run, op.grant, now);
     type = "Grant";
-    message = { signer, patient, ...terms, nonce, deadline };
+    // The signer saw the consent as it stands now; the relay may come after it has changed.
+    const stored = run.model.consentWord(patient, terms.grantee);
+    const seenConsent = op.corruption === "staleSeen" ? stored ^ (1n << 104n) : stored;
+    message = { signer, patient, ...terms, seenConsent, nonce, deadline };
     signed.terms = terms;
+    signed.seenConsent = seenConsent;
     // Tampering: the relayer widens the classes after the patient signed.
     if (op.corruption === "tamper") relayed = { terms: { ...terms, dataClasses: (terms.dataClasses ^ (1 << 3)) >>> 0 } };
   } else if (op.kind === "revoke") {
@@ -916,14 +944,22 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
   } else {
     const request = resolveRequest(run, op.ref, now);
     type = op.kind === "approve" ? "ApproveRequest" : "DenyRequest";
-    message = { signer, requestId: requestIdOf(request), nonce, deadline };
+    if (op.kind === "approve") {
+      const stored = run.model.consentWord(request.terms.patient, request.researcher);
+      const seenConsent = op.corruption === "staleSeen" ? stored ^ (1n << 104n) : stored;
+      message = { signer, requestId: requestIdOf(request), seenConsent, nonce, deadline };
+      signed.seenConsent = seenConsent;
+    } else {
+      message = { signer, requestId: requestIdOf(request), nonce, deadline };
+    }
     signed.request = request;
     if (op.corruption === "tamper") relayed = { request: { ...request, terms: { ...request.terms, duration: request.terms.duration + 1 } } };
   }
   let signature = await key.signTypedData(domain, { [type]: [...SIGNED_CONSENT_TYPES[type]] }, message);
   if (op.corruption === "malleate") signature = malleate(signature);
   if (op.corruption === "garbage") signature = GARBAGE_SIGNATURES[Number(op.nonce % BigInt(GARBAGE_SIGNATURES.length))];
-  const valid = op.corruption === "none" && signer === key.address;
+  // A stale view is still the signer's own signature: the ledger refuses it for what it saw, not how it signed.
+  const valid = (op.corruption === "none" || op.corruption === "staleSeen") && signer === key.address;
   return { ...signed, ...relayed, signature, valid, relayed: false };
 }
 
@@ -937,9 +973,9 @@ async function relay(run: Run, s: Signed, label: string, touched: Touched): Prom
       await expectSameOutcome(
         run,
         label,
-        (m) => m.grantBySig(s.patient, s.terms!, s.signer, s.nonce, s.deadline, s.valid, now),
+        (m) => m.grantBySig(s.patient, s.terms!, s.seenConsent!, s.signer, s.nonce, s.deadline, s.valid, now),
         now,
-        () => ledger.grantBySig(s.patient, abiGrant(s.terms!), s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS }),
+        () => ledger.grantBySig(s.patient, abiGrant(s.terms!), s.seenConsent!, s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS }),
       );
       return;
     case "revoke":
@@ -957,11 +993,11 @@ async function relay(run: Run, s: Signed, label: string, touched: Touched): Prom
       await expectSameOutcome(
         run,
         label,
-        (m) => m.decideBySig(s.request!, approve, s.signer, s.nonce, s.deadline, s.valid, now),
+        (m) => m.decideBySig(s.request!, approve, s.seenConsent, s.signer, s.nonce, s.deadline, s.valid, now),
         now,
         () =>
           approve
-            ? ledger.approveRequestBySig(abiRequest(s.request!), s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS })
+            ? ledger.approveRequestBySig(abiRequest(s.request!), s.seenConsent!, s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS })
             : ledger.denyRequestBySig(abiRequest(s.request!), s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS }),
       );
     }
@@ -1027,8 +1063,12 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
     case "appointDelegate": {
       const until = resolveAt(op.validUntil, now);
       touched.delegates.add(`${a[op.caller]}|${a[op.delegate]}`);
-      await expectSameOutcome(run, label, (m) => m.appointDelegate(a[op.caller], a[op.delegate], until, now), now, () =>
-        L(op.caller).appointDelegate(a[op.delegate], until, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.appointDelegate(a[op.caller], a[op.delegate], until, op.purposes, op.sensitiveClasses, now),
+        now,
+        () => L(op.caller).appointDelegate(a[op.delegate], until, op.purposes, op.sensitiveClasses, gas),
       );
       return;
     }
@@ -1299,9 +1339,12 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
   for (const key of touched.delegates) {
     const [patient, delegate] = key.split("|");
     checks.push({
-      call: call("delegateUntil", patient, delegate),
-      what: `delegateUntil(${nameOf(run, patient)}, ${nameOf(run, delegate)})`,
-      expect: () => [model.delegateUntil(patient, delegate)],
+      call: call("delegateOf", patient, delegate),
+      what: `delegateOf(${nameOf(run, patient)}, ${nameOf(run, delegate)})`,
+      expect: () => {
+        const d = model.delegateOf(patient, delegate);
+        return [[d.validUntil, d.purposes, d.sensitiveClasses]];
+      },
     });
   }
   for (const key of touched.nonces) {

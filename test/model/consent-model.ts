@@ -83,6 +83,13 @@ export interface Party {
   suspensions: number;
 }
 
+/** IConsents.Delegation: a delegate's appointment, its end and its scope. */
+export interface Delegation {
+  validUntil: number;
+  purposes: number;
+  sensitiveClasses: boolean;
+}
+
 export interface Consent {
   dataClasses: number;
   purposes: number;
@@ -204,8 +211,8 @@ export class ConsentModel {
   consents = new Map<string, Consent>();
   /** patient|grantee pairs revoked since their last grant: no automatic approval for them. */
   revoked = new Set<string>();
-  /** patient|delegate → end of the appointment. */
-  delegates = new Map<string, number>();
+  /** patient|delegate → the appointment: its end and scope. */
+  delegates = new Map<string, Delegation>();
   requests = new Map<string, StoredRequest>();
   /** Every request ever opened, in order (for the test to pick from). */
   requestLog: AccessRequest[] = [];
@@ -231,7 +238,7 @@ export class ConsentModel {
     copy.partyCount = this.partyCount;
     copy.consents = new Map([...this.consents].map(([k, v]) => [k, { ...v }]));
     copy.revoked = new Set(this.revoked);
-    copy.delegates = new Map(this.delegates);
+    copy.delegates = new Map([...this.delegates].map(([k, v]) => [k, { ...v }]));
     copy.requests = new Map([...this.requests].map(([k, v]) => [k, { ...v }]));
     copy.requestLog = [...this.requestLog];
     copy.policies = new Map([...this.policies].map(([k, v]) => [k, { ...v }]));
@@ -323,7 +330,11 @@ export class ConsentModel {
   }
 
   delegateUntil(patient: string, delegate: string): number {
-    return this.delegates.get(pair(patient, delegate)) ?? 0;
+    return this.delegateOf(patient, delegate).validUntil;
+  }
+
+  delegateOf(patient: string, delegate: string): Delegation {
+    return this.delegates.get(pair(patient, delegate)) ?? { validUntil: 0, purposes: 0, sensitiveClasses: false };
   }
 
   /** The patient itself, or a delegate whose appointment has not ended (it ends AT its date). */
@@ -332,6 +343,46 @@ export class ConsentModel {
     const until = this.delegateUntil(patient, actor);
     if (until === 0) revert("NotPatientOrDelegate", patient, actor);
     if (until <= now) revert("DelegateExpired", patient, actor, until);
+  }
+
+  /**
+   * A delegate gives access only within the scope the patient set (#12, point 4): its purposes, the
+   * sensitive classes only with leave, and never past the end of its appointment. The patient is unbounded.
+   */
+  private requireWithinScope(
+    patient: string,
+    actor: string,
+    dataClasses: number,
+    purposes: number,
+    validUntil: number,
+  ): void {
+    if (actor === patient) return;
+    const appointment = this.delegateOf(patient, actor);
+    if (
+      (purposes & ~appointment.purposes) !== 0 ||
+      (!appointment.sensitiveClasses && (dataClasses & SENSITIVE_DATA_CLASSES) !== 0)
+    ) {
+      revert("DelegateScopeExceeded", patient, actor, dataClasses, purposes);
+    }
+    if (validUntil > appointment.validUntil)
+      revert("DelegateGrantOutlivesAppointment", patient, actor, validUntil, appointment.validUntil);
+  }
+
+  /** The word a signer sees for (patient, grantee): the stored consent packed, 0 when none or revoked. */
+  consentWord(patient: string, grantee: string): bigint {
+    const c = this.consentOf(patient, grantee);
+    return (
+      BigInt(c.dataClasses) |
+      (BigInt(c.purposes) << 32n) |
+      (BigInt(c.validFrom) << 64n) |
+      (BigInt(c.validUntil) << 104n)
+    );
+  }
+
+  /** A signed grant or approval applies only over the consent its signer saw (#12, point 2). */
+  private requireConsentSeen(patient: string, grantee: string, expected: bigint): void {
+    const actual = this.consentWord(patient, grantee);
+    if (actual !== expected) revert("ConsentChanged", patient, grantee, expected, actual);
   }
 
   /** The one rule of every grant, however it arrives (direct, batch, signed, approved request). */
@@ -389,13 +440,17 @@ export class ConsentModel {
 
   grant(actor: string, patient: string, terms: GrantTerms, now: number): void {
     this.requirePatientOrDelegate(patient, actor, now);
+    this.requireWithinScope(patient, actor, terms.dataClasses, terms.purposes, terms.validUntil);
     this.grantConsent(patient, terms, actor, now);
   }
 
   grantBatch(actor: string, patient: string, grants: readonly GrantTerms[], now: number): void {
     if (grants.length === 0) revert("EmptyBatch");
     this.requirePatientOrDelegate(patient, actor, now);
-    for (const terms of grants) this.grantConsent(patient, terms, actor, now);
+    for (const terms of grants) {
+      this.requireWithinScope(patient, actor, terms.dataClasses, terms.purposes, terms.validUntil);
+      this.grantConsent(patient, terms, actor, now);
+    }
   }
 
   revoke(actor: string, patient: string, grantee: string, now: number): void {
@@ -404,11 +459,19 @@ export class ConsentModel {
   }
 
   /** The caller appoints for itself: a delegate appointing appoints ITS OWN delegates, never the patient's. */
-  appointDelegate(caller: string, delegate: string, validUntil: number, now: number): void {
+  appointDelegate(
+    caller: string,
+    delegate: string,
+    validUntil: number,
+    purposes: number,
+    sensitiveClasses: boolean,
+    now: number,
+  ): void {
     if (delegate === ZeroAddress || delegate === caller) revert("InvalidDelegate", delegate);
     if (validUntil <= now) revert("InvalidValidity", now, validUntil);
-    this.delegates.set(pair(caller, delegate), validUntil);
-    this.emit("DelegateAppointed", caller, delegate, validUntil);
+    if (!isValidSet(purposes, ALL_PURPOSES)) revert("InvalidPurposes", purposes);
+    this.delegates.set(pair(caller, delegate), { validUntil, purposes, sensitiveClasses });
+    this.emit("DelegateAppointed", caller, delegate, validUntil, purposes, sensitiveClasses);
   }
 
   removeDelegate(caller: string, delegate: string): void {
@@ -586,6 +649,10 @@ export class ConsentModel {
     const stored = this.requests.get(requestId);
     if (stored === undefined) revert("RequestNotFound", requestId);
     if (stored.expiresAt <= now) revert("RequestExpired", requestId, stored.expiresAt);
+    if (approve) {
+      const terms = request.terms;
+      this.requireWithinScope(terms.patient, actor, terms.dataClasses, 2 ** terms.purpose, now + terms.duration);
+    }
     // Approval grants the researcher as it is now: suspended or lapsed since asking, it can only be denied.
     if (approve) this.requireAccredited(request.researcher, Role.RESEARCHER, now);
     this.requests.delete(requestId);
@@ -711,21 +778,42 @@ export class ConsentModel {
     this.usedNonces.set(signer, used);
   }
 
-  grantBySig(patient: string, terms: GrantTerms, signer: string, nonce: bigint, deadline: bigint, valid: boolean, now: number): void {
+  grantBySig(
+    patient: string,
+    terms: GrantTerms,
+    seenConsent: bigint,
+    signer: string,
+    nonce: bigint,
+    deadline: bigint,
+    valid: boolean,
+    now: number,
+  ): void {
     this.useSignature(signer, nonce, deadline, valid, now);
     this.requirePatientOrDelegate(patient, signer, now);
+    this.requireWithinScope(patient, signer, terms.dataClasses, terms.purposes, terms.validUntil);
+    this.requireConsentSeen(patient, terms.grantee, seenConsent);
     this.grantConsent(patient, terms, signer, now);
   }
 
-  revokeBySig(patient: string, grantee: string, signer: string, nonce: bigint, deadline: bigint, valid: boolean, now: number): void {
+  revokeBySig(
+    patient: string,
+    grantee: string,
+    signer: string,
+    nonce: bigint,
+    deadline: bigint,
+    valid: boolean,
+    now: number,
+  ): void {
     this.useSignature(signer, nonce, deadline, valid, now);
     this.requirePatientOrDelegate(patient, signer, now);
     this.revokeConsent(patient, grantee, signer);
   }
 
+  /** `seenConsent` is signed by an approval only; a denial passes undefined. */
   decideBySig(
     request: AccessRequest,
     approve: boolean,
+    seenConsent: bigint | undefined,
     signer: string,
     nonce: bigint,
     deadline: bigint,
@@ -733,6 +821,7 @@ export class ConsentModel {
     now: number,
   ): string {
     this.useSignature(signer, nonce, deadline, valid, now);
+    if (approve) this.requireConsentSeen(request.terms.patient, request.researcher, seenConsent ?? 0n);
     return this.decide(signer, request, approve, now);
   }
 
@@ -743,7 +832,7 @@ export class ConsentModel {
   boundaries(): number[] {
     const times = new Set<number>();
     for (const c of this.consents.values()) times.add(c.validFrom).add(c.validUntil);
-    for (const until of this.delegates.values()) times.add(until);
+    for (const d of this.delegates.values()) times.add(d.validUntil);
     for (const p of this.parties.values()) if (p.accreditedUntil !== 0) times.add(p.accreditedUntil);
     for (const w of this.windows.values()) times.add(w.until);
     for (const r of this.requests.values()) times.add(r.expiresAt);

@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { AccessDeniedError, ContractRevertError, IntegrityError, InvalidArgumentError, WrongRecipientKeyError } from "../../sdk/errors";
 import {
   AuditClient,
+  CARE_DELEGATE_SCOPE,
   PatientClient,
   ProviderClient,
   ResearcherClient,
@@ -221,7 +222,7 @@ describe("the SDK, from provider to patient to researcher", function () {
     ).wait();
     await (await f.patientClient.approve(requestId)).wait();
     await (await f.patientClient.revoke(f.university.address)).wait();
-    await (await f.patientClient.appointDelegate(f.delegate.address, (await time.latest()) + DAY)).wait();
+    await (await f.patientClient.appointDelegate(f.delegate.address, (await time.latest()) + DAY, CARE_DELEGATE_SCOPE)).wait();
 
     const history = await new AuditClient(await sdkContracts(f, f.stranger)).history(f.patient.address);
     expect(history.map((entry) => entry.action)).to.deep.equal([

@@ -10,11 +10,15 @@ import { ethers } from "hardhat";
 
 import {
   AuditClient,
+  CARE_DELEGATE_SCOPE,
   InvalidArgumentError,
   PatientClient,
   PatientEventReader,
+  Purpose,
   ResearcherClient,
   accreditationOf,
+  delegatesOf,
+  maskOf,
   patientState,
   policyOf,
   readBatch,
@@ -37,7 +41,7 @@ async function patientFixture() {
       validUntil: now + 30 * DAY,
     })
   ).wait();
-  await (await patient.appointDelegate(suite.delegate.address, now + 60 * DAY)).wait();
+  await (await patient.appointDelegate(suite.delegate.address, now + 60 * DAY, CARE_DELEGATE_SCOPE)).wait();
   await (
     await patient.setPolicy({
       permission: "HMB",
@@ -193,10 +197,14 @@ describe("the SDK's bounded reads of a patient", function () {
     expect(state.policy).to.deep.equal(await policyOf(f.reader, f.patient.address));
     expect(state.consents.map((consent) => consent.grantee)).to.deep.equal([f.hospital.address]);
     expect(state.consents[0]).to.deep.equal(await f.patientClient.consentTo(f.hospital.address));
+    // The same batched read gives each delegate's scope as delegatesOf does.
+    expect(state.delegates).to.deep.equal(await delegatesOf(f.reader, f.patient.address));
     expect(state.delegates).to.deep.equal([
       {
         delegate: f.delegate.address,
         validUntil: Number(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)),
+        purposes: maskOf([Purpose.TREAT, Purpose.ETREAT, Purpose.CAREMGT]),
+        sensitiveClasses: false,
       },
     ]);
     const pending = await requestsOf(f.reader, { patient: f.patient.address });

@@ -9,18 +9,21 @@ import * as core from "../../sdk/index";
 import * as node from "../../sdk/node";
 import {
   AccessBasis,
+  CARE_DELEGATE_SCOPE,
   CODE_TABLES,
   ConsentLedgerError,
   DataClass,
   Duo,
   InvalidArgumentError,
   PatientClient,
+  Purpose,
   ResearcherClient,
   Role,
   UnknownCodeError,
   accreditationOf,
   codeOf,
   delegatesOf,
+  maskOf,
   nameOf,
   namesOf,
   nonceWordOf,
@@ -58,21 +61,53 @@ describe("the SDK's reads", function () {
     expect(await policyOf(f.reader, f.patient.address)).to.equal(undefined);
   });
 
-  it("delegatesOf: the delegates in office, not the removed or expired ones", async function () {
+  it("delegatesOf: the delegates in office with their scope, not the removed or expired ones", async function () {
     const f = await loadFixture(readsFixture);
     const now = await time.latest();
-    await (await f.patientClient.appointDelegate(f.delegate.address, now + 30 * DAY)).wait();
-    await (await f.patientClient.appointDelegate(f.stranger.address, now + 10)).wait();
-    await (await f.patientClient.appointDelegate(f.relayer.address, now + 30 * DAY)).wait();
+    const scope = { purposes: ["TREAT", "PATRQT"] as const, sensitiveClasses: true };
+    const appointed = await (await f.patientClient.appointDelegate(f.delegate.address, now + 30 * DAY, scope)).wait();
+    const purposes = maskOf([Purpose.TREAT, Purpose.PATRQT]);
+    expect(appointed).to.deep.equal({
+      delegate: f.delegate.address,
+      validUntil: now + 30 * DAY,
+      purposes,
+      sensitiveClasses: true,
+    });
+    await (await f.patientClient.appointDelegate(f.stranger.address, now + 10, CARE_DELEGATE_SCOPE)).wait();
+    await (await f.patientClient.appointDelegate(f.relayer.address, now + 30 * DAY, CARE_DELEGATE_SCOPE)).wait();
     await (await f.patientClient.removeDelegate(f.relayer.address)).wait();
     await time.increase(20);
-    expect(await delegatesOf(f.reader, f.patient.address)).to.deep.equal([{ delegate: f.delegate.address, validUntil: now + 30 * DAY }]);
+    expect(await delegatesOf(f.reader, f.patient.address)).to.deep.equal([
+      { delegate: f.delegate.address, validUntil: now + 30 * DAY, purposes, sensitiveClasses: true },
+    ]);
+  });
+
+  it("appointDelegate: refuses a missing scope or an unknown purpose before sending", async function () {
+    const f = await loadFixture(readsFixture);
+    const until = (await time.latest()) + DAY;
+    await expect(f.patientClient.appointDelegate(f.delegate.address, until, undefined as never)).to.be.rejectedWith(
+      InvalidArgumentError,
+      /scope/,
+    );
+    await expect(
+      f.patientClient.appointDelegate(f.delegate.address, until, {
+        purposes: ["CURE" as never],
+        sensitiveClasses: false,
+      }),
+    ).to.be.rejectedWith(InvalidArgumentError);
   });
 
   it("requestsOf: by patient and by researcher, pending by default, all on request", async function () {
     const f = await loadFixture(readsFixture);
     const ask = (studyId: string) =>
-      f.researcher.requestAccess({ patient: f.patient.address, dataClasses: ["LAB_RESULT"], purpose: "HRESCH", researchCategory: "HMB", duration: 30 * DAY, studyId });
+      f.researcher.requestAccess({
+        patient: f.patient.address,
+        dataClasses: ["LAB_RESULT"],
+        purpose: "HRESCH",
+        researchCategory: "HMB",
+        duration: 30 * DAY,
+        studyId,
+      });
     const first = await (await ask("study-one")).wait();
     const second = await (await ask("study-two")).wait();
     await (await f.patientClient.deny(first.requestId)).wait();
@@ -127,11 +162,22 @@ describe("the SDK's writes take overrides", function () {
 
   it("refuses an unknown or malformed override before sending, and a gas limit too low fails as a ConsentLedgerError", async function () {
     const f = await loadFixture(readsFixture);
-    await expect(f.patientClient.clearPolicy({ gas: 1 } as never)).to.be.rejectedWith(InvalidArgumentError, /unknown field "gas"/);
-    await expect(f.patientClient.clearPolicy({ nonce: -1 })).to.be.rejectedWith(InvalidArgumentError, /overrides.nonce/);
-    await expect(f.patientClient.clearPolicy({ gasPrice: 1n, maxFeePerGas: 2n })).to.be.rejectedWith(InvalidArgumentError, /exclude/);
+    await expect(f.patientClient.clearPolicy({ gas: 1 } as never)).to.be.rejectedWith(
+      InvalidArgumentError,
+      /unknown field "gas"/,
+    );
+    await expect(f.patientClient.clearPolicy({ nonce: -1 })).to.be.rejectedWith(
+      InvalidArgumentError,
+      /overrides.nonce/,
+    );
+    await expect(f.patientClient.clearPolicy({ gasPrice: 1n, maxFeePerGas: 2n })).to.be.rejectedWith(
+      InvalidArgumentError,
+      /exclude/,
+    );
     await expect(
-      f.patientClient.appointDelegate(f.delegate.address, (await time.latest()) + DAY, { gasLimit: 21_000n }).then((pending) => pending.wait()),
+      f.patientClient
+        .appointDelegate(f.delegate.address, (await time.latest()) + DAY, CARE_DELEGATE_SCOPE, { gasLimit: 21_000n })
+        .then((pending) => pending.wait()),
     ).to.be.rejectedWith(ConsentLedgerError);
   });
 });
