@@ -3,14 +3,17 @@
  * deny: ISignedConsents) from its own funded account, so a patient's pseudonyms never hold ether and no
  * funding flow links them. It checks each message before spending gas, in order of cost:
  *
- *   per-IP rate limit -> shape (parseSignedConsent) -> chain and ledger -> deadline (chain time) ->
- *   signature recovers to the named signer -> per-signer rate limit -> nonce unused (nonceBitmap) and not
- *   in flight -> the call succeeds (eth_estimateGas) -> gas under the per-message cap -> per-signer rate limit
- *   -> daily budget -> send
+ *   per-client rate limit (IPv6 by /64) and revert record -> shape (parseSignedConsent) -> chain and
+ *   ledger -> at most maxPending in hand -> deadline and grant end at least minSecondsAhead past chain
+ *   time -> signature recovers to the named signer -> signer's revert record -> nonce unused
+ *   (nonceBitmap) -> nothing in flight for the signer, the consent or the request -> the call succeeds
+ *   (eth_estimateGas) -> gas under the per-message cap -> [serial from here] per-signer rate limit ->
+ *   daily budget -> send
  *
+ * The checks before the serial part run concurrently and time out (checkTimeoutMs).
  * Every refusal is `{ error, reason }` with a stable code (GatewayHttpError) and sends nothing. The
- * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can use up a patient's
- * allowance by naming them. The relayer sees every message it relays (which pseudonyms, when, from which
+ * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can
+ * use up a patient's allowance by naming them or replaying their used messages. The relayer sees every message it relays (which pseudonyms, when, from which
  * IP): see docs/pseudonyms.md for what that means and how to limit it.
  *
  * A Fastify plugin (`relayerPlugin`) any Fastify app can register, and `startRelayer` (npm run relayer)
@@ -276,11 +279,17 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       );
     });
     let keys: string[] = [];
+    const release = () => {
+      for (const key of keys) if (inFlight.get(key) === "") inFlight.delete(key);
+    };
+    const checking = check(signed, (reserved) => (keys = reserved));
     let checked: Awaited<ReturnType<typeof check>>;
     try {
-      checked = await Promise.race([check(signed, (reserved) => (keys = reserved)), timeout]);
+      checked = await Promise.race([checking, timeout]);
     } catch (error) {
-      for (const key of keys) if (inFlight.get(key) === "") inFlight.delete(key);
+      release();
+      // Timed out: the checks may still reserve the keys when they finish; free them then too.
+      checking.then(release, release);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -290,7 +299,7 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     try {
       return await run;
     } catch (error) {
-      for (const key of keys) if (inFlight.get(key) === "") inFlight.delete(key);
+      release();
       throw error;
     }
   }
