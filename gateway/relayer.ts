@@ -13,8 +13,9 @@
  * The checks before the serial part run concurrently and time out (checkTimeoutMs).
  * Every refusal is `{ error, reason }` with a stable code (GatewayHttpError) and sends nothing. The
  * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can
- * use up a patient's allowance by naming them or replaying their used messages. The relayer sees every message it relays (which pseudonyms, when, from which
- * IP): see docs/pseudonyms.md for what that means and how to limit it.
+ * use up a patient's allowance by naming them or replaying their used messages. The relayer sees every
+ * message it relays (which pseudonyms, when, from which IP): see docs/pseudonyms.md for what that means
+ * and how to limit it.
  *
  * A Fastify plugin (`relayerPlugin`) any Fastify app can register, and `startRelayer` (npm run relayer)
  * which runs it on its own.
