@@ -38,7 +38,7 @@ import {
 } from "ethers";
 import hre from "hardhat";
 
-import { AccessBasis, DataClass, EmergencyReason, Purpose, duoMaskOf, maskOf } from "../sdk/codes";
+import { AccessBasis, DataClass, EmergencyReason, Purpose, Role, duoMaskOf, maskOf } from "../sdk/codes";
 import { CONSENT_TYPES } from "../sdk/index";
 import { DAY, YEAR, deployLedgerFixture } from "../test/helpers/fixtures";
 
@@ -64,6 +64,8 @@ export const OPERATIONS = [
   "logRelease",
   "logReleaseBatch100",
   "emergencyOpen",
+  "defineSet3",
+  "assignRecord",
   "hasAccess",
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
@@ -85,6 +87,8 @@ export const TARGETS: Readonly<Record<OperationName, number | null>> = {
   logRelease: null,
   logReleaseBatch100: 1_500,
   emergencyOpen: null,
+  defineSet3: null,
+  assignRecord: null,
   hasAccess: 5_400,
 };
 
@@ -127,6 +131,12 @@ export const EAS_NULL_REASONS: Readonly<Partial<Record<OperationName, string>>> 
   emergencyOpen:
     "a bounded, opt-out-respecting break-the-glass window checked against accreditation needs a custom " +
     "resolver; a bare attestation would record the claim but enforce none of it",
+  defineSet3:
+    "EAS has no custodian sets: a k-of-n set of accredited custodians checked at definition needs a custom " +
+    "resolver, which would be our code, not EAS",
+  assignRecord:
+    "EAS has no record-to-custodian-set assignment checked against the record's provider; an attestation " +
+    "could state it but enforce none of it",
   hasAccess:
     "EAS answers getAttestation/isAttestationValid; checking classes, purposes, time window and the grantee's " +
     "live accreditation happens in the caller's code, so there is no like-for-like on-chain check to time",
@@ -843,6 +853,26 @@ export async function measureGas(): Promise<GasReport> {
       ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.LIFE_THREATENING_CONDITION, DAY),
     );
     await record("emergencyOpen", opened, { newSlots: 1, updates: 0, clears: 0 }, null);
+  }
+
+  // ----- defineSet3, assignRecord: CustodianSets, a 2-of-3 set and a record assigned to it ----------
+  {
+    const { admin } = suite;
+    const sets = await ethers.deployContract("CustodianSets", [await ledger.getAddress(), await records.getAddress()]);
+    const custodians = [hospital.address, freshAddress("set custodian 2"), freshAddress("set custodian 3")];
+    for (const custodian of custodians.slice(1)) await ledger.connect(admin).accredit(custodian, Role.CUSTODIAN, false, 0);
+    // The first set: its id counter is a new slot too, as for every deployment's first set.
+    const defined = await clock.send(() => sets.connect(hospital).defineSet(custodians, 2));
+    await record("defineSet3", defined, { newSlots: 6, updates: 0, clears: 0 }, null);
+
+    const recordId = contentHash("record guarded by a custodian set");
+    await clock.send(() =>
+      records
+        .connect(hospital)
+        .anchorRecord(patient.address, recordId, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(recordId))),
+    );
+    const assigned = await clock.send(() => sets.connect(hospital).assignRecord(recordId, 1));
+    await record("assignRecord", assigned, { newSlots: 1, updates: 0, clears: 0 }, null);
   }
 
   // ----- hasAccess: execution gas of a passing research check (consent word + accreditation word) ---

@@ -156,7 +156,7 @@ export {
   signedRequestIdOf,
 } from "./clients/patient";
 export type { DelegateScope, OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
-export { RelayerClient, RelayerError } from "./clients/relayer";
+export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
