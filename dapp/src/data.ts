@@ -19,6 +19,7 @@ import {
   type Consent,
   type LedgerContracts,
   type RequestView,
+  type StateSection,
 } from "consent-ledger";
 
 /** A party's accreditation, as the SDK reads it. */
@@ -66,6 +67,11 @@ export interface DashboardData {
   audit: AuditLine[];
   /** Set when batched key releases could not be read (the gateway is unreachable). */
   auditWarning?: string;
+  /**
+   * Sections of the state the node did not give (patientState's `unread`): shown as "could not be read",
+   * never as an empty list, so a failed read cannot pass for "no one has access".
+   */
+  unread: StateSection[];
   /** The block everything was read at. */
   blockNumber: number;
 }
@@ -181,9 +187,11 @@ export async function loadDashboard(
     optedOut: state.optedOut,
     audit: trail.audit,
     auditWarning: trail.auditWarning,
+    unread: state.unread,
     blockNumber,
   };
-  // A load whose gateway failed is not kept: Retry must ask again.
-  audits.last = trail.auditWarning ? undefined : { patient, blockNumber, details: audits.details, data };
+  // A load whose gateway or part of whose state failed is not kept: Retry must ask again.
+  const complete = !trail.auditWarning && state.unread.length === 0;
+  audits.last = complete ? { patient, blockNumber, details: audits.details, data } : undefined;
   return data;
 }

@@ -153,6 +153,29 @@ function section(id: string, title: string, subtitle: string | null, ...children
   );
 }
 
+/**
+ * When the node did not give a section of the state, say so where its list would be, with a Retry: an
+ * empty list there would tell the patient that no one has access when the page simply does not know.
+ */
+function unreadNote(
+  data: DashboardData,
+  context: ViewContext,
+  which: DashboardData["unread"][number],
+  what: string,
+): Child {
+  if (!data.unread.includes(which)) return null;
+  return h(
+    "div",
+    { class: "note warn", "data-testid": `unread-${which}`, role: "alert" },
+    h("p", null, `Your ${what} could not be read from the node, so this list may be incomplete.`),
+    h(
+      "button",
+      { "data-action": `retry-${which}`, disabled: context.busy, onclick: () => context.actions.reload() },
+      "Retry",
+    ),
+  );
+}
+
 function empty(text: string): HTMLElement {
   return h("p", { class: "empty" }, text);
 }
@@ -434,6 +457,7 @@ export function renderRequests(data: DashboardData, context: ViewContext): HTMLE
     "requests",
     "Requests waiting for you",
     "Researchers ask; nothing is shared until you approve. Your standing policy has already approved what it covers.",
+    unreadNote(data, context, "requests", "requests"),
     cards.length ? h("div", { class: "requests" }, cards) : empty("No requests are waiting for your decision."),
   );
 }
@@ -558,6 +582,7 @@ export function renderGrants(data: DashboardData, context: ViewContext): HTMLEle
     "grants",
     "Who can see your data",
     "Consents in force now. Revoking takes effect in the next block: the custodian asks the chain before every key release.",
+    unreadNote(data, context, "consents", "consents"),
     rows.length
       ? table(
           "People and organisations with access to your records",
@@ -946,6 +971,7 @@ export function renderDelegates(data: DashboardData, context: ViewContext): HTML
     "delegates",
     "Delegates",
     "A parent or carer who may decide for you until a date you choose.",
+    unreadNote(data, context, "delegates", "delegates"),
     list.length ? h("ul", { class: "plain" }, list) : empty("No delegates."),
     form,
   );
@@ -956,6 +982,7 @@ export function renderEmergency(data: DashboardData, context: ViewContext): HTML
     "emergency",
     "Emergency access",
     "An accredited provider may open a short, logged window on your records when you cannot be asked.",
+    unreadNote(data, context, "emergencyWindows", "open emergency windows"),
     h(
       "label",
       { class: "switch" },
