@@ -1,15 +1,7 @@
 import type { EventLog, Signer } from "ethers";
 
-import {
-  dataClassMask,
-  duoModifierMask,
-  duoPermissionCode,
-  purposeMask,
-  requireAddress,
-  requireBytes32,
-  toUnixSeconds,
-} from "../args";
-import { RESEARCH_PURPOSES, maskOf, Purpose } from "../codes";
+import { requireAddress, requireBytes32, toUnixSeconds } from "../args";
+import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
@@ -17,6 +9,7 @@ import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError, describeValue } from "../errors";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
+import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
 import type {
   AccessRequest,
@@ -131,16 +124,7 @@ export class PatientClient {
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
-    const policy: DataUsePolicy = {
-      permission: duoPermissionCode(input.permission),
-      modifiers: duoModifierMask(input.modifiers),
-      dataClasses: dataClassMask(input.dataClasses),
-      purposes:
-        input.purposes === undefined ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name])) : purposeMask(input.purposes),
-      diseaseId: input.diseaseId ?? 0,
-      maxDuration: input.maxDuration ?? 0,
-      validUntil: toUnixSeconds(input.validUntil, "validUntil"),
-    };
+    const policy = policyTerms(input);
     return send(
       "set the policy",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(policy),
@@ -247,7 +231,7 @@ export class PatientClient {
   async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
     return send(
       "cancel the signature",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(...cancelNonceArgs(nonce)),
       () => ({ nonce }),
     );
   }
@@ -294,16 +278,8 @@ export class PatientClient {
   /** The consent the patient gave `grantee`, or undefined. */
   async consentTo(grantee: string, options: OnBehalf = {}): Promise<Consent | undefined> {
     const patient = await this.patientOf(options);
-    const stored = await this.contracts.ledger.consentOf(patient, requireAddress(grantee, "grantee"));
-    if (stored.validUntil === 0n) return undefined;
-    return {
-      patient,
-      grantee: requireAddress(grantee, "grantee"),
-      dataClasses: Number(stored.dataClasses),
-      purposes: Number(stored.purposes),
-      validFrom: Number(stored.validFrom),
-      validUntil: Number(stored.validUntil),
-    };
+    const who = requireAddress(grantee, "grantee");
+    return consentFromStored(patient, who, await this.contracts.ledger.consentOf(patient, who));
   }
 
   /** Every consent the patient has in force or scheduled now (from events, checked against storage). */
@@ -336,11 +312,7 @@ export class PatientClient {
    */
   async nextNonce(signer?: string): Promise<bigint> {
     const who = signer ?? (await this.signer.getAddress());
-    for (let word = 0n; word < MAX_NONCE_WORDS; word++) {
-      const bitmap = await this.contracts.ledger.nonceBitmap(who, word);
-      if (bitmap !== FULL_WORD) return word * 256n + lowestClearBit(bitmap);
-    }
-    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, { hint: "Pass an explicit nonce." });
+    return lowestUnusedNonce((word) => this.contracts.ledger.nonceBitmap(who, word));
   }
 
   private async sign(
@@ -377,28 +349,12 @@ export class PatientClient {
   }
 
   private async toGrant(input: GrantInput) {
-    const grantee = requireAddress(input.grantee, "grantee");
-    const validFrom = toUnixSeconds(input.validFrom, "validFrom");
-    const validUntil = toUnixSeconds(input.validUntil, "validUntil");
-    if (validUntil <= validFrom) {
-      throw new InvalidArgumentError("validUntil", `must be after validFrom (${validFrom}), got ${validUntil}`);
-    }
-    return { grantee, dataClasses: dataClassMask(input.dataClasses), purposes: purposeMask(input.purposes), validFrom, validUntil };
+    return grantTerms(input);
   }
 
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
     return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
   }
-}
-
-const FULL_WORD = 2n ** 256n - 1n;
-// A bound on the search, so a signer who cancelled nonces in bulk gets an answer, not an endless scan.
-const MAX_NONCE_WORDS = 256n;
-
-function lowestClearBit(bitmap: bigint): bigint {
-  let bit = 0n;
-  while ((bitmap >> bit) & 1n) bit++;
-  return bit;
 }
 
 function jsonRequest(request: AccessRequest): NonNullable<SignedConsent["request"]> {

@@ -1,0 +1,183 @@
+/**
+ * The ethers entry's PatientClient for a viem WalletClient, on the same rules (sdk/clients/rules.ts) and
+ * the same EIP-712 definitions (sdk/clients/signatures.ts): grants, revocations, the standing policy,
+ * delegates, the emergency opt-out, consents by value and signatures for a relayer. Deciding research
+ * requests is in the ethers entry only so far.
+ */
+import type { WalletClient } from "viem";
+
+import { requireAddress, toUnixSeconds } from "../args";
+import { consentLedgerAbi } from "../chain/abis";
+import type { PendingTransaction } from "../chain/transactions";
+import type { OnBehalf, SignOptions } from "../clients/patient";
+import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "../clients/rules";
+import { CONSENT_TYPES, consentDomain } from "../clients/signatures";
+import type { Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, SignedConsent } from "../clients/types";
+import type { TransactionOverrides } from "../core/overrides";
+import { InvalidArgumentError } from "../errors";
+import type { ViemLedgerContracts } from "./connect";
+import { toLedgerError } from "./errors";
+import { latestTime } from "./reads";
+import { accountOf, addressOf, requireWallet, send } from "./send";
+
+const at = (address: string) => address as `0x${string}`;
+
+export class PatientClient {
+  /** The viem wallet client the patient (or a delegate) writes and signs with. */
+  readonly wallet: WalletClient;
+
+  constructor(
+    readonly contracts: ViemLedgerContracts,
+    wallet: WalletClient,
+  ) {
+    this.wallet = requireWallet(wallet);
+  }
+
+  private write<T>(action: string, functionName: string, args: readonly unknown[], overrides: TransactionOverrides | undefined, decode: () => T) {
+    const call = { address: this.contracts.deployment.ledger, abi: consentLedgerAbi, functionName, args };
+    return send(this.contracts, this.wallet, action, call, overrides, decode);
+  }
+
+  /** Grants a consent; resolves to the consent as stored. */
+  async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
+    const patient = await this.patientOf(options);
+    const grant = grantTerms(input);
+    return this.write(
+      "grant consent",
+      "grant",
+      [patient, grant.grantee, grant.dataClasses, grant.purposes, grant.validFrom, grant.validUntil],
+      overrides,
+      () => ({ patient, ...grant }),
+    );
+  }
+
+  /** Grants several consents in one transaction. */
+  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
+    if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
+    const patient = await this.patientOf(options);
+    const grants = inputs.map((input) => grantTerms(input));
+    return this.write("grant consents", "grantBatch", [patient, grants], overrides, () => grants.map((grant) => ({ patient, ...grant })));
+  }
+
+  /** Revokes the consent given to `grantee`. */
+  async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+    const patient = await this.patientOf(options);
+    const who = requireAddress(grantee, "grantee");
+    return this.write("revoke consent", "revoke", [patient, who], overrides, () => ({ patient, grantee: who }));
+  }
+
+  /** Sets the signer's standing data-use policy (research purposes only). */
+  async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
+    const policy = policyTerms(input);
+    return this.write("set the policy", "setPolicy", [policy], overrides, () => policy);
+  }
+
+  async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
+    return this.write("clear the policy", "clearPolicy", [], overrides, () => undefined);
+  }
+
+  /** Appoints `delegate` until `validUntil` (a parent for a minor, a carer). */
+  async appointDelegate(delegate: string, validUntil: Date | number, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
+    const who = requireAddress(delegate, "delegate");
+    const until = toUnixSeconds(validUntil, "validUntil");
+    return this.write("appoint the delegate", "appointDelegate", [who, until], overrides, () => ({ delegate: who, validUntil: until }));
+  }
+
+  async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
+    const who = requireAddress(delegate, "delegate");
+    return this.write("remove the delegate", "removeDelegate", [who], overrides, () => ({ delegate: who }));
+  }
+
+  /** Opts out of (true) or back into (false) emergency access. */
+  async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
+    return this.write("set the emergency opt-out", "setEmergencyOptOut", [optedOut], overrides, () => ({ optedOut }));
+  }
+
+  /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
+  async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
+    return this.write("cancel the signature", "invalidateNonces", cancelNonceArgs(nonce), overrides, () => ({ nonce }));
+  }
+
+  /** Signs a grant for someone else to relay (relaySignedConsent of either entry submits it). */
+  async signGrant(input: GrantInput, options: SignOptions = {}): Promise<SignedConsent> {
+    const patient = await this.patientOf(options);
+    const grant = grantTerms(input);
+    return this.sign("grant", "Grant", { patient, ...grant }, options, { patient, grant });
+  }
+
+  /** Signs a revocation for someone else to relay. */
+  async signRevoke(grantee: string, options: SignOptions = {}): Promise<SignedConsent> {
+    const patient = await this.patientOf(options);
+    const who = requireAddress(grantee, "grantee");
+    return this.sign("revoke", "Revoke", { patient, grantee: who }, options, { patient, grantee: who });
+  }
+
+  /** What granting `input` would change (see the ethers entry's PatientClient.previewGrant). */
+  async previewGrant(input: GrantInput, options: OnBehalf = {}): Promise<ConsentPreview> {
+    const patient = await this.patientOf(options);
+    const grant = grantTerms(input);
+    const [stored, now] = await Promise.all([this.consentTo(grant.grantee, { patient }), latestTime(this.contracts)]);
+    // The ledger's rule (Consents._grant): only a consent that has not ended is replaced.
+    const before = stored !== undefined && stored.validUntil > now ? stored : undefined;
+    return { before, after: { patient, ...grant }, replaces: before !== undefined };
+  }
+
+  /** The consent the patient gave `grantee`, or undefined. */
+  async consentTo(grantee: string, options: OnBehalf = {}): Promise<Consent | undefined> {
+    const patient = await this.patientOf(options);
+    const who = requireAddress(grantee, "grantee");
+    return consentFromStored(patient, who, await this.contracts.ledger.read.consentOf([at(patient), at(who)]));
+  }
+
+  /** Every consent the patient has in force or scheduled now (from events, checked against storage). */
+  async consents(options: OnBehalf = {}): Promise<Consent[]> {
+    const patient = await this.patientOf(options);
+    const events = await this.contracts.ledger.getEvents.ConsentGranted(
+      { patient: at(patient) },
+      { fromBlock: BigInt(this.contracts.deployment.deployedAtBlock ?? 0) },
+    );
+    const grantees = [...new Set(events.map((event) => event.args.grantee as string))];
+    const now = await latestTime(this.contracts);
+    const consents = await Promise.all(grantees.map((grantee) => this.consentTo(grantee, { patient })));
+    return consents.filter((consent): consent is Consent => consent !== undefined && consent.validUntil > now);
+  }
+
+  /** The lowest nonce of `signer` that the ledger shows unused. */
+  async nextNonce(signer?: string): Promise<bigint> {
+    const who = at(signer ?? (await addressOf(this.wallet)));
+    return lowestUnusedNonce((word) => this.contracts.ledger.read.nonceBitmap([who, word]));
+  }
+
+  private async sign(
+    kind: SignedConsent["kind"],
+    primaryType: keyof typeof CONSENT_TYPES,
+    fields: Record<string, unknown>,
+    options: SignOptions,
+    extra: Partial<SignedConsent>,
+  ): Promise<SignedConsent> {
+    const signer = await addressOf(this.wallet);
+    // The ledger judges the deadline by its own clock, the latest block's time: the default hour counts from it.
+    const now = options.deadline === undefined ? await latestTime(this.contracts) : Math.floor(Date.now() / 1000);
+    const deadline = toUnixSeconds(options.deadline, "deadline", now + 3600);
+    const nonce = options.nonce ?? (await this.nextNonce(signer));
+    const ledger = this.contracts.deployment.ledger;
+    let signature: string;
+    try {
+      const domain = consentDomain(this.contracts.chainId, ledger);
+      signature = await this.wallet.signTypedData({
+        account: await accountOf(this.wallet),
+        domain: { ...domain, verifyingContract: at(ledger) },
+        types: { [primaryType]: CONSENT_TYPES[primaryType] },
+        primaryType,
+        message: { signer, ...fields, nonce, deadline },
+      } as never);
+    } catch (error) {
+      throw toLedgerError(error, `sign the ${kind}`);
+    }
+    return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
+  }
+
+  private async patientOf(options: OnBehalf): Promise<string> {
+    return options.patient ? requireAddress(options.patient, "patient") : addressOf(this.wallet);
+  }
+}

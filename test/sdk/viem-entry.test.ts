@@ -1,0 +1,207 @@
+/**
+ * The viem entry ("consent-ledger/viem") against the ethers entry ("consent-ledger") as the oracle: the
+ * same patient and administrator flow, once through each entry on a fresh copy of the same suite, must
+ * give deep-equal results and errors (names, arguments with their JavaScript types, messages, hints).
+ * The viem run uses a local account (the patient, like an embedded wallet) and the node's JSON-RPC
+ * accounts (the others, like a browser wallet).
+ */
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { expect } from "chai";
+import { HDNodeWallet } from "ethers";
+import { ethers, network } from "hardhat";
+import { createPublicClient, createWalletClient, custom, type Chain, type WalletClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+import * as ethersEntry from "../../sdk/index";
+import * as viemEntry from "../../sdk/viem";
+import { DAY, deployLedgerFixture } from "../helpers/fixtures";
+
+// Hardhat's well-known development mnemonic (public test keys, never used on a real chain).
+const MNEMONIC = "test test test test test test test test test test test junk";
+const chain = { id: 31337, name: "hardhat", nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [] } } } as unknown as Chain;
+// Fixed times, so that the two runs (seconds apart) store the same values.
+const UNTIL = 2_000_000_000;
+const DEADLINE = 1_990_000_000;
+
+type Suite = Awaited<ReturnType<typeof deployLedgerFixture>>;
+
+async function deploymentOf(suite: Suite): Promise<ethersEntry.Deployment> {
+  return {
+    chainId: 31337,
+    ledger: await suite.ledger.getAddress(),
+    records: await suite.records.getAddress(),
+    accessLog: await suite.accessLog.getAddress(),
+    keys: await suite.keys.getAddress(),
+  };
+}
+
+function viemWallet(address: string, index: number, local: boolean): WalletClient {
+  const transport = custom(network.provider);
+  if (!local) return createWalletClient({ account: address as `0x${string}`, chain, transport });
+  const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey as `0x${string}`;
+  return createWalletClient({ account: privateKeyToAccount(key), chain, transport });
+}
+
+/** An error as a dApp sees it: its class, and for a refusal its decoded name and arguments, as they are. */
+async function failure(action: () => Promise<unknown>) {
+  try {
+    await action();
+  } catch (error) {
+    const e = error as ethersEntry.ContractRevertError & ethersEntry.ConsentLedgerError;
+    return { name: e.name, message: e.message, hint: e.hint, errorName: e.errorName, args: e.args };
+  }
+  throw new Error("expected a failure");
+}
+
+/** `value` with every bigint marked as one, so a comparison tells 5n from 5. */
+function typed(value: unknown): unknown {
+  if (typeof value === "bigint") return { bigint: value.toString() };
+  if (Array.isArray(value)) return value.map(typed);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, typed(item)]));
+  return value;
+}
+
+/** What each entry's clients do for a patient and an administrator; the same lines for both. */
+interface Entry {
+  connect(who: "admin" | "patient" | "delegate" | "reader"): Promise<unknown>;
+  patient(contracts: unknown): ethersEntry.PatientClient | viemEntry.PatientClient;
+  admin(contracts: unknown, who: "admin" | "patient"): ethersEntry.AdminClient | viemEntry.AdminClient;
+  reads: Pick<typeof ethersEntry, "policyOf" | "accreditationOf" | "delegatesOf" | "nonceWordOf" | "usedNonces">;
+}
+
+async function flow(suite: Suite, entry: Entry) {
+  const patient = entry.patient(await entry.connect("patient"));
+  const admin = entry.admin(await entry.connect("admin"), "admin");
+  const reader = (await entry.connect("reader")) as never;
+  const grant = { grantee: suite.lab.address, dataClasses: ["LAB_RESULT", "MEDICATION"] as const, purposes: ["TREAT"] as const, validFrom: 0, validUntil: UNTIL };
+
+  const preview = await patient.previewGrant({ ...grant, dataClasses: [...grant.dataClasses], purposes: [...grant.purposes] });
+  const granted = await (await patient.grant({ ...grant, dataClasses: [...grant.dataClasses], purposes: [...grant.purposes] })).wait();
+  const batch = await (
+    await patient.grantBatch([
+      { grantee: suite.hospital.address, dataClasses: ["VITAL_SIGNS"], purposes: ["TREAT", "CAREMGT"], validFrom: 0, validUntil: UNTIL },
+      { grantee: suite.pharma.address, dataClasses: [0, 1], purposes: ["HPAYMT"], validFrom: 0, validUntil: UNTIL },
+    ])
+  ).wait();
+  const consentsAfterGrants = await patient.consents();
+  const revoked = await (await patient.revoke(suite.hospital.address)).wait();
+  const consentTo = { lab: await patient.consentTo(suite.lab.address), hospital: await patient.consentTo(suite.hospital.address) };
+  const policy = await (await patient.setPolicy({ permission: "HMB", modifiers: ["NPU", "IRB"], dataClasses: ["LAB_RESULT", "CONDITION"], validUntil: UNTIL })).wait();
+  const storedPolicy = await entry.reads.policyOf(reader, suite.patient.address);
+  const appointed = await (await patient.appointDelegate(suite.delegate.address, UNTIL)).wait();
+  const delegates = await entry.reads.delegatesOf(reader, suite.patient.address);
+  const optOut = await (await patient.setEmergencyOptOut(true)).wait();
+  const signed = await patient.signGrant({ grantee: suite.university.address, dataClasses: ["IMAGING"], purposes: ["HRESCH"], validFrom: 0, validUntil: UNTIL }, { deadline: DEADLINE });
+  // A signature the viem entry made is the one the ethers entry relays (and the other way round).
+  const relayer = new ethersEntry.PatientClient(await ethersEntry.connect(suite.relayer, await deploymentOf(suite)), suite.relayer);
+  await (await ethersEntry.relaySignedConsent(relayer.contracts, suite.relayer, signed)).wait();
+  const nextNonce = await patient.nextNonce();
+  const cancelled = await (await patient.cancelSignature(5n)).wait();
+  const word = await entry.reads.nonceWordOf(reader, suite.patient.address, 0);
+  const removed = await (await patient.removeDelegate(suite.delegate.address)).wait();
+  const cleared = await (await patient.clearPolicy()).wait();
+  const accredited = await (await admin.accredit({ party: suite.stranger.address, roles: ["PROVIDER", "CUSTODIAN"], nonProfit: true, accreditedUntil: UNTIL })).wait();
+  const suspended = await (await admin.suspend(suite.stranger.address, 7)).wait();
+  const accreditation = await entry.reads.accreditationOf(reader, suite.stranger.address);
+
+  const refusals = {
+    // The ledger refuses: not the administrator; not a delegate; a data class bit no table has (a uint32 argument).
+    notAdmin: await failure(async () => (await entry.admin(await entry.connect("patient"), "patient").accredit({ party: suite.stranger.address, roles: ["PROVIDER"] })).wait()),
+    noDelegate: await failure(async () => (await patient.removeDelegate(suite.stranger.address)).wait()),
+    unknownClass: await failure(async () => (await patient.grant({ ...grant, dataClasses: 1 << 30, purposes: ["TREAT"] })).wait()),
+    // The SDK refuses before sending.
+    badAddress: await failure(() => patient.revoke("0x1234")),
+    emptyBatch: await failure(() => patient.grantBatch([])),
+    badOverride: await failure(() => patient.setEmergencyOptOut(false, { gas: 1 } as never)),
+  };
+  return {
+    preview,
+    granted,
+    batch,
+    consentsAfterGrants,
+    revoked,
+    consentTo,
+    policy,
+    storedPolicy,
+    appointed,
+    delegates,
+    optOut,
+    signed,
+    nextNonce,
+    cancelled,
+    word,
+    used: entry.reads.usedNonces(0, word),
+    removed,
+    cleared,
+    accredited,
+    suspended,
+    accreditation,
+    refusals,
+  };
+}
+
+describe("the viem entry (consent-ledger/viem)", function () {
+  it("gives the ethers entry's results and errors, value for value", async function () {
+    const withEthers = await (async () => {
+      const suite = await loadFixture(deployLedgerFixture);
+      const deployment = await deploymentOf(suite);
+      const signers = { admin: suite.admin, patient: suite.patient, delegate: suite.delegate };
+      return flow(suite, {
+        connect: (who) => ethersEntry.connect(who === "reader" ? ethers.provider : signers[who], deployment),
+        patient: (contracts) => new ethersEntry.PatientClient(contracts as ethersEntry.LedgerContracts, suite.patient),
+        admin: (contracts, who) => new ethersEntry.AdminClient(contracts as ethersEntry.LedgerContracts, signers[who]),
+        reads: ethersEntry,
+      });
+    })();
+    const withViem = await (async () => {
+      const suite = await loadFixture(deployLedgerFixture);
+      const deployment = await deploymentOf(suite);
+      const wallets = {
+        admin: viemWallet(suite.admin.address, 0, false),
+        patient: viemWallet(suite.patient.address, 5, true),
+        delegate: viemWallet(suite.delegate.address, 7, false),
+      };
+      const reader = createPublicClient({ chain, transport: custom(network.provider) });
+      return flow(suite, {
+        connect: (who) => viemEntry.connect(who === "reader" ? reader : wallets[who], deployment),
+        patient: (contracts) => new viemEntry.PatientClient(contracts as viemEntry.ViemLedgerContracts, wallets.patient),
+        admin: (contracts, who) => new viemEntry.AdminClient(contracts as viemEntry.ViemLedgerContracts, wallets[who]),
+        reads: viemEntry as unknown as Entry["reads"],
+      });
+    })();
+    expect(withEthers.consentsAfterGrants).to.have.length(3);
+    expect(withEthers.refusals.notAdmin).to.include({ name: "ContractRevertError", errorName: "OwnableUnauthorizedAccount" });
+    expect(withEthers.refusals.unknownClass.name).to.equal("ContractRevertError");
+    expect(withEthers.refusals.badAddress.name).to.equal("InvalidArgumentError");
+    expect(withEthers.used).to.include(5n);
+    // Strictly: hardhat-chai-matchers' deep.equal takes 5n and 5 as equal; a dApp's code does not.
+    expect(typed(withViem)).to.deep.equal(typed(withEthers));
+  });
+
+  it("sends a write with the overrides given (gas limit, nonce, EIP-1559 fees)", async function () {
+    const suite = await loadFixture(deployLedgerFixture);
+    const wallet = viemWallet(suite.patient.address, 5, true);
+    const patient = new viemEntry.PatientClient(await viemEntry.connect(wallet, await deploymentOf(suite)), wallet);
+    const nonce = await ethers.provider.getTransactionCount(suite.patient.address);
+    const { maxFeePerGas } = await ethers.provider.getFeeData();
+    const overrides = { gasLimit: 300_000n, nonce, maxFeePerGas: maxFeePerGas! * 2n, maxPriorityFeePerGas: 1_000_000_007n };
+    const pending = await patient.setEmergencyOptOut(true, overrides);
+    await pending.wait();
+    expect(await ethers.provider.getTransaction(pending.hash)).to.deep.include(overrides);
+  });
+
+  it("refuses a PublicClient where a signature is needed, and a wrong chain or address at connect", async function () {
+    const suite = await loadFixture(deployLedgerFixture);
+    const reader = createPublicClient({ chain, transport: custom(network.provider) });
+    const deployment = await deploymentOf(suite);
+    const contracts = await viemEntry.connect(reader, deployment);
+    expect(() => new viemEntry.PatientClient(contracts, reader as never)).to.throw(viemEntry.InvalidArgumentError, /PublicClient cannot sign/);
+    const wrongChain = await viemEntry.connect(reader, { ...deployment, chainId: 1 }).catch((error: unknown) => error);
+    expect(wrongChain).to.be.instanceOf(viemEntry.NetworkMismatchError);
+    const noCode = await viemEntry.connect(reader, { ...deployment, ledger: suite.stranger.address }).catch((error: unknown) => error);
+    expect(noCode).to.be.instanceOf(viemEntry.DeploymentNotFoundError);
+    // The contracts are viem contract instances, typed from the ABI.
+    expect(await contracts.ledger.read.hasAccess([suite.patient.address as `0x${string}`, suite.lab.address as `0x${string}`, 0, 0])).to.equal(false);
+    expect(DAY).to.equal(86_400);
+  });
+});
