@@ -1,7 +1,7 @@
 /**
  * The TypeScript in docs/ is type-checked, so a renamed method or a changed argument fails here and not in
  * a reader's editor. Every ```ts block of docs/*.md is compiled under strict TypeScript against the SDK's
- * public entry points (`consent-ledger`, `consent-ledger/node`, `consent-ledger/tables`, resolved to the
+ * public entry points (`consent-ledger`, `/node`, `/tables`, `/viem`, resolved to the
  * sources the package builds from) with ethers, viem and jose as a dApp has them. A block that cannot be
  * checked says so with a reason on the line right above its fence, as shell blocks do:
  *
@@ -122,6 +122,7 @@ function typeCheck(blocks: FencedBlock[]): string[] {
             "consent-ledger": sdk("index.ts"),
             "consent-ledger/node": sdk("node.ts"),
             "consent-ledger/tables": sdk("tables.ts"),
+            "consent-ledger/viem": sdk("viem.ts"),
           },
         },
         files: ["context.ts", ...[...files.keys()].map((name) => `snippets/${name}`)],
