@@ -3,9 +3,9 @@
  * clients that write through a viem WalletClient, and the same rules, code tables, types, EIP-712
  * definitions, record envelope and errors as the ethers entry ("consent-ledger"), from modules that import
  * neither library. Nothing on this entry's import graph imports ethers (test/sdk/core-entry.test.ts), so
- * a viem dApp bundles no ethers. What it does not have yet (research requests, the researcher, provider,
- * gateway, custodian-set and audit clients, encryption keys from a wallet signature) is in the ethers
- * entry, which also takes viem clients through an adapter.
+ * a viem dApp bundles no ethers. What it does not have yet (listing requests with their consents' fate,
+ * the researcher's encryption keys and record fetching, the provider, gateway, custodian-set and audit
+ * clients, relaying signed consents) is in the ethers entry, which also takes viem clients through an adapter.
  */
 export {
   AccessBasis,
@@ -81,9 +81,12 @@ export { accreditationOf, delegatesOf, nonceWordOf, policyOf, usedNonces } from 
 export type { Accreditation, Delegate } from "./clients/rules";
 export { AdminClient } from "./viem/admin";
 export { PatientClient } from "./viem/patient";
+export { ResearcherClient } from "./viem/researcher";
+export { requestStatusOf } from "./viem/requests";
+export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
 export { CONSENT_TYPES, consentDomain } from "./clients/signatures";
-export type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestTerms, SignedConsent } from "./clients/types";
+export type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestInput, RequestTerms, RequestView, SignedConsent } from "./clients/types";
 export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
 export { sha256, sha256Hex } from "./crypto/sha256";

@@ -8,6 +8,7 @@ import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError, describeValue } from "../errors";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
+import { jsonRequest } from "./request-rules";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
 import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
@@ -355,10 +356,6 @@ export class PatientClient {
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
     return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
   }
-}
-
-function jsonRequest(request: AccessRequest): NonNullable<SignedConsent["request"]> {
-  return { ...request, terms: { ...request.terms, acceptedObligations: request.terms.acceptedObligations.toString() } };
 }
 
 /** Parses a SignedConsent read from a file or a network, so a relayer never submits garbage. */

@@ -21,7 +21,7 @@ export function keccak256Utf8(text: string): string {
 }
 
 /** Whether `value` is a 0x-prefixed hex string, of exactly `bytes` bytes when given. */
-export function isHexString(value: unknown, bytes?: number): value is string {
+export function isHexString(value: unknown, bytes?: number): boolean {
   if (typeof value !== "string" || !/^0x[0-9a-fA-F]*$/.test(value)) return false;
   return bytes === undefined || value.length === 2 + 2 * bytes;
 }

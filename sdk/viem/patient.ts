@@ -1,8 +1,8 @@
 /**
  * The ethers entry's PatientClient for a viem WalletClient, on the same rules (sdk/clients/rules.ts) and
  * the same EIP-712 definitions (sdk/clients/signatures.ts): grants, revocations, the standing policy,
- * delegates, the emergency opt-out, consents by value and signatures for a relayer. Deciding research
- * requests is in the ethers entry only so far.
+ * delegates, the emergency opt-out, deciding research requests, consents by value and signatures for a
+ * relayer. Listing requests with what became of their consents (requests()) is in the ethers entry only so far.
  */
 import type { WalletClient } from "viem";
 
@@ -12,12 +12,15 @@ import type { PendingTransaction } from "../chain/transactions";
 import type { OnBehalf, SignOptions } from "../clients/patient";
 import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "../clients/rules";
 import { CONSENT_TYPES, consentDomain } from "../clients/signatures";
-import type { Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, SignedConsent } from "../clients/types";
+import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
+import type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, SignedConsent } from "../clients/types";
+import { maskOf } from "../codes";
 import type { TransactionOverrides } from "../core/overrides";
 import { InvalidArgumentError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
 import { toLedgerError } from "./errors";
 import { latestTime } from "./reads";
+import { requestById } from "./requests";
 import { accountOf, addressOf, requireWallet, send } from "./send";
 
 const at = (address: string) => address as `0x${string}`;
@@ -96,6 +99,48 @@ export class PatientClient {
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
   async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
     return this.write("cancel the signature", "invalidateNonces", cancelNonceArgs(nonce), overrides, () => ({ nonce }));
+  }
+
+  /** Approves a pending request (given as its id or the full request); resolves to the consent it gave. */
+  async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+    const full = await this.resolveRequest(request);
+    const call = { address: this.contracts.deployment.ledger, abi: consentLedgerAbi, functionName: "approveRequest", args: [toAbiRequest(full)] };
+    return send(this.contracts, this.wallet, "approve the request", call, overrides, async (receipt) => {
+      const time = Number((await this.contracts.client.getBlock({ blockNumber: receipt.blockNumber })).timestamp);
+      return {
+        requestId: requestIdOf(full),
+        consent: {
+          patient: full.terms.patient,
+          grantee: full.researcher,
+          dataClasses: full.terms.dataClasses,
+          purposes: maskOf([full.terms.purpose]),
+          validFrom: time,
+          validUntil: time + full.terms.duration,
+        },
+      };
+    });
+  }
+
+  /** Denies a pending request. */
+  async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
+    const full = await this.resolveRequest(request);
+    return this.write("deny the request", "denyRequest", [toAbiRequest(full)], overrides, () => ({ requestId: requestIdOf(full) }));
+  }
+
+  /** Signs an approval of a request for someone else to relay. */
+  async signApprove(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
+    const full = await this.resolveRequest(request);
+    return this.sign("approve", "ApproveRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+  }
+
+  /** Signs a denial of a request for someone else to relay. */
+  async signDeny(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
+    const full = await this.resolveRequest(request);
+    return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+  }
+
+  private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
+    return typeof request === "string" ? requestById(this.contracts, request) : request;
   }
 
   /** Signs a grant for someone else to relay (relaySignedConsent of either entry submits it). */

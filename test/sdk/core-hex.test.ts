@@ -3,10 +3,11 @@
  * ethers itself as the oracle, on random and edge-case inputs.
  */
 import { expect } from "chai";
-import { getAddress as ethersGetAddress, id, isHexString as ethersIsHexString, keccak256 as ethersKeccak } from "ethers";
+import { AbiCoder, getAddress as ethersGetAddress, id, isHexString as ethersIsHexString, keccak256 as ethersKeccak } from "ethers";
 import fc from "fast-check";
 
 import { bytesToHex } from "../../sdk/crypto/bytes";
+import { requestIdOf } from "../../sdk/clients/request-rules";
 import { getAddress, isAddress, isHexString, keccak256, keccak256Utf8 } from "../../sdk/core/hex";
 
 /** What a function returns or that it throws. */
@@ -65,5 +66,36 @@ describe("sdk/core/hex against ethers", function () {
       expect(isHexString(value), String(value)).to.equal(ethersIsHexString(value));
       expect(isHexString(value, 32), String(value)).to.equal(ethersIsHexString(value, 32));
     }
+  });
+
+  it("requestIdOf is keccak256 of the request's ABI encoding, as ethers' AbiCoder encodes it", function () {
+    const REQUEST_TUPLE =
+      "tuple(address researcher, uint40 openedAt, tuple(address patient, uint32 dataClasses, uint8 purpose, uint8 researchCategory, uint32 diseaseId, uint64 acceptedObligations, uint40 duration, bytes32 studyId, bytes32 protocolHash) terms)";
+    const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((bytes) => ethersGetAddress(bytesToHex(bytes)));
+    const word = fc.uint8Array({ minLength: 32, maxLength: 32 }).map(bytesToHex);
+    const uint = (bits: number) => fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n });
+    fc.assert(
+      fc.property(
+        fc.record({
+          researcher: address,
+          openedAt: uint(40).map(Number),
+          terms: fc.record({
+            patient: address,
+            dataClasses: uint(32).map(Number),
+            purpose: uint(8).map(Number),
+            researchCategory: uint(8).map(Number),
+            diseaseId: uint(32).map(Number),
+            acceptedObligations: uint(64),
+            duration: uint(40).map(Number),
+            studyId: word,
+            protocolHash: word,
+          }),
+        }),
+        (request) => {
+          expect(requestIdOf(request)).to.equal(ethersKeccak(AbiCoder.defaultAbiCoder().encode([REQUEST_TUPLE], [request])));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

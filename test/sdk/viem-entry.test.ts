@@ -5,7 +5,7 @@
  * The viem run uses a local account (the patient, like an embedded wallet) and the node's JSON-RPC
  * accounts (the others, like a browser wallet).
  */
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { HDNodeWallet } from "ethers";
 import { ethers, network } from "hardhat";
@@ -63,13 +63,15 @@ function typed(value: unknown): unknown {
 
 /** What each entry's clients do for a patient and an administrator; the same lines for both. */
 interface Entry {
-  connect(who: "admin" | "patient" | "delegate" | "reader"): Promise<unknown>;
+  connect(who: "admin" | "patient" | "delegate" | "researcher" | "reader"): Promise<unknown>;
   patient(contracts: unknown): ethersEntry.PatientClient | viemEntry.PatientClient;
+  researcher(contracts: unknown): ethersEntry.ResearcherClient | viemEntry.ResearcherClient;
   admin(contracts: unknown, who: "admin" | "patient"): ethersEntry.AdminClient | viemEntry.AdminClient;
   reads: Pick<typeof ethersEntry, "policyOf" | "accreditationOf" | "delegatesOf" | "nonceWordOf" | "usedNonces">;
 }
 
 async function flow(suite: Suite, entry: Entry) {
+  const base = (await ethers.provider.getBlock("latest"))!.timestamp + 100_000;
   const patient = entry.patient(await entry.connect("patient"));
   const admin = entry.admin(await entry.connect("admin"), "admin");
   const reader = (await entry.connect("reader")) as never;
@@ -104,7 +106,35 @@ async function flow(suite: Suite, entry: Entry) {
   const suspended = await (await admin.suspend(suite.stranger.address, 7)).wait();
   const accreditation = await entry.reads.accreditationOf(reader, suite.stranger.address);
 
+  // Research requests, each transaction at a fixed time so that request ids and consents match.
+  const at = async (offset: number) => time.setNextBlockTimestamp(base + offset);
+  const researcher = entry.researcher(await entry.connect("researcher"));
+  const ask = (studyId: string) =>
+    researcher.requestAccess({ patient: suite.patient.address, dataClasses: ["LAB_RESULT", "IMAGING"], purpose: "HRESCH", researchCategory: "HMB", duration: 30 * DAY, studyId });
+  await at(100);
+  const opened = await (await ask("viem entry, approved")).wait();
+  await at(200);
+  const approvedRequest = await (await patient.approve(opened.requestId)).wait();
+  const decision = await researcher.waitForDecision(opened.requestId, { timeoutMs: 1000 });
+  await at(300);
+  const toDeny = await (await ask("viem entry, denied")).wait();
+  await at(400);
+  const denied = await (await patient.deny(toDeny.request)).wait();
+  await at(500);
+  const toRelay = await (await ask("viem entry, relayed")).wait();
+  const signedApproval = await patient.signApprove(toRelay.requestId, { deadline: DEADLINE, nonce: 9n });
+  await at(600);
+  await (await ethersEntry.relaySignedConsent(relayer.contracts, suite.relayer, signedApproval)).wait();
+  await at(700);
+  const toCancel = await (await ask("viem entry, cancelled")).wait();
+  await at(800);
+  const withdrawn = await (await researcher.cancel(toCancel.requestId)).wait();
+  const outcomes = await Promise.all([toDeny, toRelay, toCancel].map((r) => researcher.waitForDecision(r.requestId, { timeoutMs: 1000 })));
+  const research = { opened, approvedRequest, decision, toDeny, denied, toRelay, signedApproval, toCancel, withdrawn, outcomes };
+
   const refusals = {
+    decided: await failure(async () => (await patient.approve(toDeny.request)).wait()),
+    noRequest: await failure(() => researcher.waitForDecision(`0x${"ab".repeat(32)}`)),
     // The ledger refuses: not the administrator; not a delegate; a data class bit no table has (a uint32 argument).
     notAdmin: await failure(async () => (await entry.admin(await entry.connect("patient"), "patient").accredit({ party: suite.stranger.address, roles: ["PROVIDER"] })).wait()),
     noDelegate: await failure(async () => (await patient.removeDelegate(suite.stranger.address)).wait()),
@@ -136,6 +166,7 @@ async function flow(suite: Suite, entry: Entry) {
     accredited,
     suspended,
     accreditation,
+    research,
     refusals,
   };
 }
@@ -145,10 +176,11 @@ describe("the viem entry (consent-ledger/viem)", function () {
     const withEthers = await (async () => {
       const suite = await loadFixture(deployLedgerFixture);
       const deployment = await deploymentOf(suite);
-      const signers = { admin: suite.admin, patient: suite.patient, delegate: suite.delegate };
+      const signers = { admin: suite.admin, patient: suite.patient, delegate: suite.delegate, researcher: suite.university };
       return flow(suite, {
         connect: (who) => ethersEntry.connect(who === "reader" ? ethers.provider : signers[who], deployment),
         patient: (contracts) => new ethersEntry.PatientClient(contracts as ethersEntry.LedgerContracts, suite.patient),
+        researcher: (contracts) => new ethersEntry.ResearcherClient(contracts as ethersEntry.LedgerContracts, suite.university),
         admin: (contracts, who) => new ethersEntry.AdminClient(contracts as ethersEntry.LedgerContracts, signers[who]),
         reads: ethersEntry,
       });
@@ -160,11 +192,13 @@ describe("the viem entry (consent-ledger/viem)", function () {
         admin: viemWallet(suite.admin.address, 0, false),
         patient: viemWallet(suite.patient.address, 5, true),
         delegate: viemWallet(suite.delegate.address, 7, false),
+        researcher: viemWallet(suite.university.address, 3, false),
       };
       const reader = createPublicClient({ chain, transport: custom(network.provider) });
       return flow(suite, {
         connect: (who) => viemEntry.connect(who === "reader" ? reader : wallets[who], deployment),
         patient: (contracts) => new viemEntry.PatientClient(contracts as viemEntry.ViemLedgerContracts, wallets.patient),
+        researcher: (contracts) => new viemEntry.ResearcherClient(contracts as viemEntry.ViemLedgerContracts, wallets.researcher),
         admin: (contracts, who) => new viemEntry.AdminClient(contracts as viemEntry.ViemLedgerContracts, wallets[who]),
         reads: viemEntry as unknown as Entry["reads"],
       });
@@ -174,6 +208,9 @@ describe("the viem entry (consent-ledger/viem)", function () {
     expect(withEthers.refusals.unknownClass.name).to.equal("ContractRevertError");
     expect(withEthers.refusals.badAddress.name).to.equal("InvalidArgumentError");
     expect(withEthers.used).to.include(5n);
+    expect(withEthers.research.decision).to.equal("Approved");
+    expect(withEthers.research.outcomes).to.deep.equal(["Denied", "Approved", "Cancelled"]);
+    expect(withEthers.refusals.decided).to.include({ errorName: "RequestNotFound" });
     // Strictly: hardhat-chai-matchers' deep.equal takes 5n and 5 as equal; a dApp's code does not.
     expect(typed(withViem)).to.deep.equal(typed(withEthers));
   });
