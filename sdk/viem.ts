@@ -5,7 +5,7 @@
  * neither library. Nothing on this entry's import graph imports ethers (test/sdk/core-entry.test.ts), so
  * a viem dApp bundles no ethers. What it does not have yet (listing requests with their consents' fate,
  * the researcher's encryption keys and record fetching, the provider, gateway, custodian-set and audit
- * clients, relaying signed consents) is in the ethers entry, which also takes viem clients through an adapter.
+ * clients) is in the ethers entry, which also takes viem clients through an adapter.
  */
 export {
   AccessBasis,
@@ -82,6 +82,8 @@ export type { Accreditation, Delegate } from "./clients/rules";
 export { AdminClient } from "./viem/admin";
 export { PatientClient } from "./viem/patient";
 export { ResearcherClient } from "./viem/researcher";
+export { relaySignedConsent } from "./viem/relay";
+export { parseSignedConsent } from "./clients/signed-consent";
 export { requestStatusOf } from "./viem/requests";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";

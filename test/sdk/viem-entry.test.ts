@@ -68,6 +68,8 @@ interface Entry {
   researcher(contracts: unknown): ethersEntry.ResearcherClient | viemEntry.ResearcherClient;
   admin(contracts: unknown, who: "admin" | "patient"): ethersEntry.AdminClient | viemEntry.AdminClient;
   reads: Pick<typeof ethersEntry, "policyOf" | "accreditationOf" | "delegatesOf" | "nonceWordOf" | "usedNonces">;
+  /** Relays a signed consent with the relayer's account, through the entry under test. */
+  relay(signed: ethersEntry.SignedConsent): Promise<unknown>;
 }
 
 async function flow(suite: Suite, entry: Entry) {
@@ -94,9 +96,7 @@ async function flow(suite: Suite, entry: Entry) {
   const delegates = await entry.reads.delegatesOf(reader, suite.patient.address);
   const optOut = await (await patient.setEmergencyOptOut(true)).wait();
   const signed = await patient.signGrant({ grantee: suite.university.address, dataClasses: ["IMAGING"], purposes: ["HRESCH"], validFrom: 0, validUntil: UNTIL }, { deadline: DEADLINE });
-  // A signature the viem entry made is the one the ethers entry relays (and the other way round).
-  const relayer = new ethersEntry.PatientClient(await ethersEntry.connect(suite.relayer, await deploymentOf(suite)), suite.relayer);
-  await (await ethersEntry.relaySignedConsent(relayer.contracts, suite.relayer, signed)).wait();
+  const relayedGrant = await entry.relay(signed);
   const nextNonce = await patient.nextNonce();
   const cancelled = await (await patient.cancelSignature(5n)).wait();
   const word = await entry.reads.nonceWordOf(reader, suite.patient.address, 0);
@@ -124,13 +124,13 @@ async function flow(suite: Suite, entry: Entry) {
   const toRelay = await (await ask("viem entry, relayed")).wait();
   const signedApproval = await patient.signApprove(toRelay.requestId, { deadline: DEADLINE, nonce: 9n });
   await at(600);
-  await (await ethersEntry.relaySignedConsent(relayer.contracts, suite.relayer, signedApproval)).wait();
+  const relayedApproval = await entry.relay(signedApproval);
   await at(700);
   const toCancel = await (await ask("viem entry, cancelled")).wait();
   await at(800);
   const withdrawn = await (await researcher.cancel(toCancel.requestId)).wait();
   const outcomes = await Promise.all([toDeny, toRelay, toCancel].map((r) => researcher.waitForDecision(r.requestId, { timeoutMs: 1000 })));
-  const research = { opened, approvedRequest, decision, toDeny, denied, toRelay, signedApproval, toCancel, withdrawn, outcomes };
+  const research = { opened, approvedRequest, decision, toDeny, denied, toRelay, signedApproval, relayedApproval, toCancel, withdrawn, outcomes };
 
   const refusals = {
     decided: await failure(async () => (await patient.approve(toDeny.request)).wait()),
@@ -139,6 +139,7 @@ async function flow(suite: Suite, entry: Entry) {
     notAdmin: await failure(async () => (await entry.admin(await entry.connect("patient"), "patient").accredit({ party: suite.stranger.address, roles: ["PROVIDER"] })).wait()),
     noDelegate: await failure(async () => (await patient.removeDelegate(suite.stranger.address)).wait()),
     unknownClass: await failure(async () => (await patient.grant({ ...grant, dataClasses: 1 << 30, purposes: ["TREAT"] })).wait()),
+    replayed: await failure(() => entry.relay(signed)),
     // The SDK refuses before sending.
     badAddress: await failure(() => patient.revoke("0x1234")),
     emptyBatch: await failure(() => patient.grantBatch([])),
@@ -157,6 +158,7 @@ async function flow(suite: Suite, entry: Entry) {
     delegates,
     optOut,
     signed,
+    relayedGrant,
     nextNonce,
     cancelled,
     word,
@@ -183,6 +185,7 @@ describe("the viem entry (consent-ledger/viem)", function () {
         researcher: (contracts) => new ethersEntry.ResearcherClient(contracts as ethersEntry.LedgerContracts, suite.university),
         admin: (contracts, who) => new ethersEntry.AdminClient(contracts as ethersEntry.LedgerContracts, signers[who]),
         reads: ethersEntry,
+        relay: async (signed) => (await ethersEntry.relaySignedConsent(await ethersEntry.connect(suite.relayer, deployment), suite.relayer, signed)).wait(),
       });
     })();
     const withViem = await (async () => {
@@ -195,12 +198,14 @@ describe("the viem entry (consent-ledger/viem)", function () {
         researcher: viemWallet(suite.university.address, 3, false),
       };
       const reader = createPublicClient({ chain, transport: custom(network.provider) });
+      const relayer = viemWallet(suite.relayer.address, 8, false);
       return flow(suite, {
         connect: (who) => viemEntry.connect(who === "reader" ? reader : wallets[who], deployment),
         patient: (contracts) => new viemEntry.PatientClient(contracts as viemEntry.ViemLedgerContracts, wallets.patient),
         researcher: (contracts) => new viemEntry.ResearcherClient(contracts as viemEntry.ViemLedgerContracts, wallets.researcher),
         admin: (contracts, who) => new viemEntry.AdminClient(contracts as viemEntry.ViemLedgerContracts, wallets[who]),
         reads: viemEntry as unknown as Entry["reads"],
+        relay: async (signed) => (await viemEntry.relaySignedConsent(await viemEntry.connect(relayer, deployment), relayer, signed)).wait(),
       });
     })();
     expect(withEthers.consentsAfterGrants).to.have.length(3);
@@ -211,6 +216,7 @@ describe("the viem entry (consent-ledger/viem)", function () {
     expect(withEthers.research.decision).to.equal("Approved");
     expect(withEthers.research.outcomes).to.deep.equal(["Denied", "Approved", "Cancelled"]);
     expect(withEthers.refusals.decided).to.include({ errorName: "RequestNotFound" });
+    expect(withEthers.refusals.replayed).to.include({ errorName: "NonceAlreadyUsed" });
     // Strictly: hardhat-chai-matchers' deep.equal takes 5n and 5 as equal; a dApp's code does not.
     expect(typed(withViem)).to.deep.equal(typed(withEthers));
   });
