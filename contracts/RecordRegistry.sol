@@ -8,6 +8,7 @@ import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
 import {IVersioned} from "./interfaces/IVersioned.sol";
 import {DataClasses} from "./libraries/DataClasses.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {RecordWord, RecordWordLibrary} from "./types/RecordWord.sol";
 
 /**
  * @title RecordRegistry
@@ -17,12 +18,12 @@ import {Roles} from "./libraries/Roles.sol";
 contract RecordRegistry is IRecordRegistry {
     IAccreditation private immutable _LEDGER;
 
-    /// @dev Packed as documented on {IRecordRegistry-Record}; written whole, in one SSTORE.
-    mapping(bytes32 recordId => uint256 packedRecord) private _records;
+    /// @dev Written whole, in one SSTORE.
+    mapping(bytes32 recordId => RecordWord) private _records;
     mapping(bytes32 root => Batch) private _batches;
     /// @dev A provider's batched versions, stored when amended: a namespace of their own, so that no
     /// separate anchor of the same bytes (by anyone) can take a batched record's id or block its amendment.
-    mapping(uint32 providerIndex => mapping(bytes32 contentHash => uint256 packedRecord)) private _batchedRecords;
+    mapping(uint32 providerIndex => mapping(bytes32 contentHash => RecordWord)) private _batchedRecords;
 
     /// @param ledger_ The ConsentLedger whose accreditation decides who is a provider.
     constructor(IAccreditation ledger_) {
@@ -41,7 +42,7 @@ contract RecordRegistry is IRecordRegistry {
     /// @inheritdoc IRecordRegistry
     function amendRecord(bytes32 previousId, bytes32 contentHash, bytes calldata pointer) external {
         uint32 providerIndex = _LEDGER.requireAccredited(msg.sender, Roles.PROVIDER).index;
-        Record memory previous = _unpack(_records[previousId]);
+        Record memory previous = _records[previousId].unpack();
         if (previous.version == 0) revert RecordNotFound(previousId);
         _amend(previousId, previous, providerIndex, contentHash, pointer);
     }
@@ -75,24 +76,24 @@ contract RecordRegistry is IRecordRegistry {
         if (!_inBatch(root, previous, proof)) revert InvalidBatchProof(root, previous.contentHash);
         // Keyed by the batch's provider, not by the batch: the same bytes in two of its batches are one
         // record, whose chain must not fork. A separate anchor of these bytes is another record.
-        mapping(bytes32 => uint256) storage claimed = _batchedRecords[batchProvider];
-        if (claimed[previous.contentHash] != 0) revert RecordAlreadySuperseded(previous.contentHash);
+        mapping(bytes32 => RecordWord) storage claimed = _batchedRecords[batchProvider];
+        if (!claimed[previous.contentHash].isEmpty()) revert RecordAlreadySuperseded(previous.contentHash);
         // A version's bytes are new: the batched version's are taken by the batched version itself.
         if (contentHash == previous.contentHash) revert RecordAlreadyAnchored(contentHash);
         Record memory batched = Record(previous.patient, batchProvider, 1, previous.dataClass, true);
-        claimed[previous.contentHash] = _pack(batched);
+        claimed[previous.contentHash] = RecordWordLibrary.pack(batched);
         emit BatchedRecordAmended(root, previous.contentHash, contentHash);
         _anchorNext(previous.contentHash, batched, providerIndex, contentHash, pointer);
     }
 
     /// @inheritdoc IRecordRegistry
     function recordOf(bytes32 recordId) external view returns (Record memory) {
-        return _unpack(_records[recordId]);
+        return _records[recordId].unpack();
     }
 
     /// @inheritdoc IRecordRegistry
     function batchedRecordOf(uint32 providerIndex, bytes32 contentHash) external view returns (Record memory) {
-        return _unpack(_batchedRecords[providerIndex][contentHash]);
+        return _batchedRecords[providerIndex][contentHash].unpack();
     }
 
     /// @inheritdoc IRecordRegistry
@@ -129,7 +130,7 @@ contract RecordRegistry is IRecordRegistry {
         if (previous.providerIndex != providerIndex) revert NotRecordProvider(previousId, msg.sender);
         if (previous.superseded) revert RecordAlreadySuperseded(previousId);
         previous.superseded = true;
-        _records[previousId] = _pack(previous);
+        _records[previousId] = RecordWordLibrary.pack(previous);
         _anchorNext(previousId, previous, providerIndex, contentHash, pointer);
     }
 
@@ -153,28 +154,8 @@ contract RecordRegistry is IRecordRegistry {
 
     function _store(bytes32 contentHash, Record memory record) private {
         if (contentHash == bytes32(0)) revert InvalidContentHash(contentHash);
-        if (_records[contentHash] != 0) revert RecordAlreadyAnchored(contentHash);
-        _records[contentHash] = _pack(record);
-    }
-
-    function _pack(Record memory record) private pure returns (uint256) {
-        return
-            uint256(uint160(record.patient)) |
-            (uint256(record.providerIndex) << 160) |
-            (uint256(record.version) << 192) |
-            (uint256(record.dataClass) << 224) |
-            (record.superseded ? uint256(1) << 232 : 0);
-    }
-
-    function _unpack(uint256 packed) private pure returns (Record memory) {
-        return
-            Record(
-                address(uint160(packed)),
-                uint32(packed >> 160),
-                uint32(packed >> 192),
-                uint8(packed >> 224),
-                (packed >> 232) & 1 == 1
-            );
+        if (!_records[contentHash].isEmpty()) revert RecordAlreadyAnchored(contentHash);
+        _records[contentHash] = RecordWordLibrary.pack(record);
     }
 
     function _inBatch(

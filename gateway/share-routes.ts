@@ -45,6 +45,7 @@ import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimite
 import { JournalCommitter } from "./journal-committer";
 import type { KeyVault } from "./key-vault";
 import { AccountRateLimiter } from "./rate-limit";
+import { journalRelease } from "./routes/journal-release";
 import { INGEST_BODY_LIMIT, MAX_INGEST_ENVELOPE_BYTES } from "./schemas";
 import type { GatewayStore, StoredRecord } from "./store";
 
@@ -319,21 +320,11 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       } finally {
         held.share.fill(0);
       }
-      const releasedAt = decision.block.timestamp;
-      const releaseId = await journal.journal({
-        recordId: record.recordId,
-        grantee: requester,
-        purpose,
-        basis: decision.basis,
-        releasedAt,
-        checkedBlock: decision.block.number,
-        checkedBlockHash: decision.block.hash,
-        requestedAt,
-      });
-      writer.notifyRelease();
-      request.log.info(
-        { releaseId, recordId: record.recordId, grantee: requester, setId: held.setId, position: held.position, block: decision.block.number },
+      const { releaseId, releasedAt } = await journalRelease(
+        { journal, writer, log: request.log },
+        { recordId: record.recordId, grantee: requester, purpose, decision, requestedAt },
         "key share released",
+        { setId: held.setId, position: held.position },
       );
       return {
         recordId: record.recordId,

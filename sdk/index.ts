@@ -111,12 +111,14 @@ export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFrom
 export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
-export type { AuditAction, AuditBasis, AuditEntry, ReleaseManifest } from "./clients/audit";
+export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
+export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
+export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
 export { PatientClient, parseSignedConsent, relaySignedConsent } from "./clients/patient";
 export type { OnBehalf, SignOptions } from "./clients/patient";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
 export type { BatchManifest, KeyCustodian, PublishInput, PublishedBatch, PublishedRecord } from "./clients/provider";
-export { anchorEventOf, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
+export { anchorEventOf, recordsFromEvents, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";

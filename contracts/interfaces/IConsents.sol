@@ -11,9 +11,8 @@ pragma solidity ^0.8.24;
  */
 interface IConsents {
     /**
-     * @notice A consent, packed in one storage slot:
-     * bits 0-31 dataClasses | 32-63 purposes | 64-103 validFrom | 104-143 validUntil | 255 revoked.
-     * A revocation leaves bit 255 alone in the slot: no consent, and a hold on automatic approval of
+     * @notice A consent, packed in one storage slot as {ConsentWord} (layout: docs/contracts.md, "Packed
+     * words"). A revocation leaves bit 255 alone in the slot: no consent, and a hold on automatic approval of
      * this grantee by the patient's standing policy, until the patient's side grants or approves again.
      * @param dataClasses Bitmask of {DataClasses} codes.
      * @param purposes Bitmask of {Purposes} codes.

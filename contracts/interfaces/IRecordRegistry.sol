@@ -24,8 +24,8 @@ import {IVersioned} from "./IVersioned.sol";
  */
 interface IRecordRegistry is IVersioned {
     /**
-     * @notice A record, packed in one storage slot:
-     * bits 0-159 patient | 160-191 providerIndex | 192-223 version | 224-231 dataClass | 232-239 superseded.
+     * @notice A record, packed in one storage slot as {RecordWord} (layout: docs/contracts.md, "Packed
+     * words").
      * @param patient Whose record.
      * @param providerIndex The anchoring provider's accreditation index ({IAccreditation-partyAt}).
      * @param version 1 for an original, n+1 for an amendment of version n.

@@ -6,16 +6,16 @@ import {DataClasses} from "../libraries/DataClasses.sol";
 import {DataUse} from "../libraries/DataUse.sol";
 import {Purposes} from "../libraries/Purposes.sol";
 import {Roles} from "../libraries/Roles.sol";
+import {RequestWord, RequestWordLibrary} from "../types/RequestWord.sol";
 import {Consents} from "./Consents.sol";
 
 /// @title AccessRequests
 /// @notice Research access requests and the standing policies that decide them automatically.
 abstract contract AccessRequests is Consents, IAccessRequests {
     /**
-     * @dev Everything a patient sets once, read by requests and emergency openings. One slot:
-     * bits 0-7 permission | 8-71 modifiers | 72-103 dataClasses | 104-119 purposes | 120-151 diseaseId |
-     * 152-191 maxDuration | 192-231 validUntil | 232-239 emergencyOptOut | 240-255 emergencyEpoch.
-     * The epoch counts opt-outs: an emergency window opened in an earlier epoch is over for good.
+     * @dev Everything a patient sets once, read by requests and emergency openings. One slot, laid out by
+     * the compiler from the field order (docs/contracts.md, "Packed words"; test/contracts/layouts.test.ts
+     * pins it). The epoch counts opt-outs: an emergency window opened in an earlier epoch is over for good.
      */
     struct PatientSettings {
         uint8 permission;
@@ -32,9 +32,9 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     uint40 private immutable _REQUEST_TTL;
     uint40 private immutable _MAX_REQUEST_DURATION;
 
-    /// @dev A pending request's state, its terms being only emitted: bits 0-7 status (Pending) |
-    /// 8-47 expiresAt. Cleared when the request is decided or cancelled.
-    mapping(bytes32 requestId => uint256 packedState) private _requests;
+    /// @dev A pending request's state, its terms being only emitted. Cleared when the request is
+    /// decided or cancelled.
+    mapping(bytes32 requestId => RequestWord) private _requests;
     mapping(address patient => PatientSettings) internal _patientSettings;
 
     constructor(uint40 requestTtl_, uint40 maxRequestDuration_) {
@@ -49,13 +49,13 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         uint40 openedAt = uint40(block.timestamp);
         // Same bytes as abi.encode(AccessRequest(msg.sender, openedAt, terms)): the struct is static.
         requestId = keccak256(abi.encode(msg.sender, openedAt, terms));
-        if (_requests[requestId] != 0) revert RequestAlreadyExists(requestId);
+        if (!_requests[requestId].isEmpty()) revert RequestAlreadyExists(requestId);
         uint40 expiresAt = openedAt + _REQUEST_TTL;
         approved =
             _policyMatches(_patientSettings[terms.patient], terms, nonProfit) &&
             !_holdsBackPolicy(terms.patient, msg.sender);
         // Only a pending request is stored: a decided one is never read again, its events are its record.
-        if (!approved) _requests[requestId] = _packRequest(RequestStatus.Pending, expiresAt);
+        if (!approved) _requests[requestId] = RequestWordLibrary.pack(RequestStatus.Pending, expiresAt);
         emit RequestOpened(requestId, terms.patient, msg.sender, openedAt, expiresAt, terms);
         if (approved) {
             emit RequestApproved(requestId, terms.patient, address(0));
@@ -76,9 +76,9 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     /// @inheritdoc IAccessRequests
     function cancelRequest(AccessRequest calldata request) external {
         bytes32 requestId = keccak256(abi.encode(request));
-        if (_requests[requestId] == 0) revert RequestNotFound(requestId);
+        if (_requests[requestId].isEmpty()) revert RequestNotFound(requestId);
         if (request.researcher != msg.sender) revert NotRequestResearcher(requestId, msg.sender);
-        delete _requests[requestId];
+        _requests[requestId] = RequestWordLibrary.EMPTY;
         emit RequestCancelled(requestId, request.terms.patient);
     }
 
@@ -156,7 +156,8 @@ abstract contract AccessRequests is Consents, IAccessRequests {
 
     /// @inheritdoc IAccessRequests
     function requestStatus(bytes32 requestId) external view returns (RequestStatus status, uint40 expiresAt) {
-        (status, expiresAt) = _unpackRequest(_requests[requestId]);
+        RequestWord word = _requests[requestId];
+        (status, expiresAt) = (word.status(), word.expiresAt());
         if (status == RequestStatus.Pending && expiresAt <= block.timestamp) status = RequestStatus.Expired;
     }
 
@@ -174,13 +175,13 @@ abstract contract AccessRequests is Consents, IAccessRequests {
     function _decide(AccessRequest calldata request, bytes32 requestId, address actor, bool approved) internal {
         address patient = request.terms.patient;
         _requirePatientOrDelegate(patient, actor);
-        uint256 stored = _requests[requestId];
-        if (stored == 0) revert RequestNotFound(requestId);
-        (, uint40 expiresAt) = _unpackRequest(stored);
+        RequestWord stored = _requests[requestId];
+        if (stored.isEmpty()) revert RequestNotFound(requestId);
+        uint40 expiresAt = stored.expiresAt();
         if (expiresAt <= block.timestamp) revert RequestExpired(requestId, expiresAt);
         // Cleared, not marked: the refund pays for much of the decision, and a cleared id cannot be
         // decided again; it can be opened anew only within its opening block (same researcher, terms, time).
-        delete _requests[requestId];
+        _requests[requestId] = RequestWordLibrary.EMPTY;
         if (approved) {
             // The request was checked when opened; the access it grants goes to the researcher as it is
             // now. The cheap check first; the full one, which tests the same three conditions, only to
@@ -251,16 +252,6 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         if (_has(modifiers, DataUse.IRB) && terms.protocolHash == bytes32(0)) return false;
         if (_has(modifiers, DataUse.TS) && terms.duration > policy.maxDuration) return false;
         return true;
-    }
-
-    function _packRequest(RequestStatus status, uint40 expiresAt) private pure returns (uint256) {
-        return uint256(status) | (uint256(expiresAt) << 8);
-    }
-
-    function _unpackRequest(uint256 packed) private pure returns (RequestStatus status, uint40 expiresAt) {
-        // The low byte was written from a RequestStatus, so the conversion cannot fail.
-        status = RequestStatus(uint8(packed));
-        expiresAt = uint40(packed >> 8);
     }
 
     function _has(uint64 modifiers, uint8 code) private pure returns (bool) {

@@ -4,19 +4,16 @@ pragma solidity ^0.8.24;
 import {IConsents} from "../interfaces/IConsents.sol";
 import {DataClasses} from "../libraries/DataClasses.sol";
 import {Purposes} from "../libraries/Purposes.sol";
+import {ConsentWord, ConsentWordLibrary} from "../types/ConsentWord.sol";
 import {Accreditation} from "./Accreditation.sol";
 
 /// @title Consents
 /// @notice Consents and delegates. Every way of granting or revoking (direct, batched, signed, by
 /// approving a request) ends in {_grant} or {_revoke}, so the checks live in one place.
 abstract contract Consents is Accreditation, IConsents {
-    // Consents have no Solidity variable: each lives at {_consentSlot}, packed as documented on
-    // {IConsents-Consent} and written whole, so a grant is one SSTORE.
+    // Consents have no Solidity variable: each lives at {_consentSlot}, a {ConsentWord} written whole,
+    // so a grant is one SSTORE.
     mapping(address patient => mapping(address delegate => uint40 validUntil)) private _delegates;
-
-    /// @dev Bit 255 of a consent word, the only bit a revocation leaves: no consent, and a hold on
-    /// automatic approval of this grantee until the patient (or a delegate) grants or approves again.
-    uint256 private constant _REVOKED = 1 << 255;
 
     /// @inheritdoc IConsents
     function grant(
@@ -72,8 +69,8 @@ abstract contract Consents is Accreditation, IConsents {
 
     /// @inheritdoc IConsents
     function consentOf(address patient, address grantee) external view returns (Consent memory) {
-        uint256 packed = _loadConsent(patient, grantee);
-        return Consent(uint32(packed), uint32(packed >> 32), uint40(packed >> 64), uint40(packed >> 104));
+        ConsentWord word = _loadConsent(patient, grantee);
+        return Consent(word.dataClasses(), word.purposes(), word.validFrom(), word.validUntil());
     }
 
     /// @inheritdoc IConsents
@@ -93,9 +90,10 @@ abstract contract Consents is Accreditation, IConsents {
 
     /// @dev The consent half of every access check: one slot, then the grantee's accreditation only
     /// when the consent itself passes and the purpose needs one. The consent's checks are one assembly
-    /// expression, without branches; the only branches left skip the second read (consent failed, or
-    /// the purpose needs no role). This is the hot path of every key release, and the compiled
-    /// Solidity spent more gas on jumps and stack shuffling than on the checks (README, gas).
+    /// expression ({ConsentWordLibrary-covers}), without branches; the only branches left skip the
+    /// second read (consent failed, or the purpose needs no role). This is the hot path of every key
+    /// release, and the compiled Solidity spent more gas on jumps and stack shuffling than on the checks
+    /// (README, gas).
     /// The rules: codes outside the tables never pass (they would read other fields of the word); bit
     /// `dataClass` of the classes and bit `32 + purpose` of the purposes must both be set; validFrom <=
     /// now < validUntil; then {Purposes-REQUIRED_ROLES}, held live. The model-based tests check it
@@ -106,26 +104,12 @@ abstract contract Consents is Accreditation, IConsents {
         uint8 dataClass,
         uint8 purpose
     ) internal view returns (bool) {
-        uint256 covered;
+        uint256 covered = _loadConsent(patient, grantee).covers(dataClass, purpose, DataClasses.COUNT, Purposes.COUNT);
         uint256 roles;
-        // Locals because assembly cannot read library constants; the optimizer folds them.
-        uint256 classCount = DataClasses.COUNT;
-        uint256 purposeCount = Purposes.COUNT;
+        // A local because assembly cannot read library constants; the optimizer folds it.
         uint256 roleTable = Purposes.REQUIRED_ROLES;
-        uint256 packed = _loadConsent(patient, grantee);
         assembly ("memory-safe") {
-            // Not masked to 8 bits: were the high bits ever dirty (Solidity does not promise them clean
-            // inside assembly), the code comparisons below fail and the check answers false. It fails
-            // closed, never open.
-            let now_ := timestamp()
-            covered := and(
-                and(
-                    and(lt(dataClass, classCount), lt(purpose, purposeCount)),
-                    // Bit 0 only: other bits of the two shifted words must never combine into a pass.
-                    and(and(shr(dataClass, packed), shr(add(32, purpose), packed)), 1)
-                ),
-                and(iszero(lt(now_, and(shr(64, packed), 0xffffffffff))), lt(now_, and(shr(104, packed), 0xffffffffff)))
-            )
+            // Not masked to 8 bits: a dirty purpose has already failed {ConsentWordLibrary-covers}.
             roles := and(shr(shl(3, purpose), roleTable), 0xff)
         }
         if (covered == 0) return false;
@@ -147,33 +131,28 @@ abstract contract Consents is Accreditation, IConsents {
         if (!Purposes.isValidSet(purposes)) revert InvalidPurposes(purposes);
         if (validUntil <= validFrom || validUntil <= block.timestamp) revert InvalidValidity(validFrom, validUntil);
         // Read first: the write below then finds the slot warm, so knowing what is replaced costs ~100 gas.
-        uint256 previous = _loadConsent(patient, grantee);
-        _storeConsent(
-            patient,
-            grantee,
-            uint256(dataClasses) | (uint256(purposes) << 32) | (uint256(validFrom) << 64) | (uint256(validUntil) << 104)
-        );
+        ConsentWord previous = _loadConsent(patient, grantee);
+        _storeConsent(patient, grantee, ConsentWordLibrary.pack(dataClasses, purposes, validFrom, validUntil));
         // A consent that has not ended is access (or the promise of it) that this grant narrows or widens:
         // the audit trail says exactly what it was. A revocation mark ends at 0, an expired consent before now.
         if (_isLive(previous)) {
             emit ConsentReplaced(
                 patient,
                 grantee,
-                uint32(previous),
-                uint32(previous >> 32),
-                uint40(previous >> 64),
-                uint40(previous >> 104)
+                previous.dataClasses(),
+                previous.purposes(),
+                previous.validFrom(),
+                previous.validUntil()
             );
         }
         emit ConsentGranted(patient, grantee, actor, dataClasses, purposes, validFrom, validUntil);
     }
 
     function _revoke(address patient, address grantee, address actor) internal {
-        // A stored consent always has classes and an end, so a word without them means there is none.
-        if (_loadConsent(patient, grantee) & ~_REVOKED == 0) revert ConsentNotFound(patient, grantee);
+        if (!_loadConsent(patient, grantee).holdsConsent()) revert ConsentNotFound(patient, grantee);
         // The mark, not a cleared slot: a standing policy must not re-grant what the patient took away.
         // It costs the clearing refund (4,800 gas); every grant overwrites it.
-        _storeConsent(patient, grantee, _REVOKED);
+        _storeConsent(patient, grantee, ConsentWordLibrary.REVOKED);
         emit ConsentRevoked(patient, grantee, actor);
     }
 
@@ -182,13 +161,13 @@ abstract contract Consents is Accreditation, IConsents {
     /// again), or a consent that has not ended (an approval would replace it, narrowing or widening
     /// access, which only the patient's side may do, having seen the change).
     function _holdsBackPolicy(address patient, address grantee) internal view returns (bool) {
-        uint256 word = _loadConsent(patient, grantee);
-        return word == _REVOKED || _isLive(word);
+        ConsentWord word = _loadConsent(patient, grantee);
+        return word.isRevoked() || _isLive(word);
     }
 
     /// @dev Whether a consent word has not ended: its validUntil is after now (a revocation mark's is 0).
-    function _isLive(uint256 word) private view returns (bool) {
-        return uint40(word >> 104) > block.timestamp;
+    function _isLive(ConsentWord word) private view returns (bool) {
+        return word.validUntil() > block.timestamp;
     }
 
     /**
@@ -209,17 +188,17 @@ abstract contract Consents is Accreditation, IConsents {
         }
     }
 
-    function _loadConsent(address patient, address grantee) private view returns (uint256 packed) {
+    function _loadConsent(address patient, address grantee) private view returns (ConsentWord word) {
         uint256 slot = _consentSlot(patient, grantee);
         assembly ("memory-safe") {
-            packed := sload(slot)
+            word := sload(slot)
         }
     }
 
-    function _storeConsent(address patient, address grantee, uint256 packed) private {
+    function _storeConsent(address patient, address grantee, ConsentWord word) private {
         uint256 slot = _consentSlot(patient, grantee);
         assembly ("memory-safe") {
-            sstore(slot, packed)
+            sstore(slot, word)
         }
     }
 

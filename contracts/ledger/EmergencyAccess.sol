@@ -5,6 +5,7 @@ import {IEmergencyAccess} from "../interfaces/IEmergencyAccess.sol";
 import {EmergencyReasons} from "../libraries/EmergencyReasons.sol";
 import {Purposes} from "../libraries/Purposes.sol";
 import {Roles} from "../libraries/Roles.sol";
+import {EmergencyWindowWord, EmergencyWindowWordLibrary} from "../types/EmergencyWindowWord.sol";
 import {AccessRequests} from "./AccessRequests.sol";
 
 /// @title EmergencyAccess
@@ -12,9 +13,7 @@ import {AccessRequests} from "./AccessRequests.sol";
 abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     uint40 private immutable _MAX_EMERGENCY_DURATION;
 
-    /// @dev bits 0-39 until (0 once closed) | 40-55 the patient's emergency epoch when the window was
-    /// opened | 56-71 the provider's suspension count then | 72-111 the first opening of the current period.
-    mapping(address patient => mapping(address provider => uint256 packedWindow)) private _emergencyWindows;
+    mapping(address patient => mapping(address provider => EmergencyWindowWord)) private _emergencyWindows;
 
     constructor(uint40 maxEmergencyDuration_) {
         _MAX_EMERGENCY_DURATION = maxEmergencyDuration_;
@@ -33,15 +32,16 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         // Cannot overflow: durations are bounded by the deployment's maximum, far below 2^40 - now.
         uint40 now_ = uint40(block.timestamp);
         uint40 until = now_ + duration;
-        uint40 periodStart = uint40(_emergencyWindows[patient][msg.sender] >> 72);
+        uint40 periodStart = _emergencyWindows[patient][msg.sender].periodStart();
         if (periodStart == 0 || now_ >= periodStart + 2 * _MAX_EMERGENCY_DURATION) periodStart = now_;
         uint40 capUntil = periodStart + _MAX_EMERGENCY_DURATION;
         if (until > capUntil) revert EmergencyAccessCapExceeded(patient, msg.sender, until, capUntil);
-        _emergencyWindows[patient][msg.sender] =
-            uint256(until) |
-            (uint256(settings.emergencyEpoch) << 40) |
-            (uint256(suspensions) << 56) |
-            (uint256(periodStart) << 72);
+        _emergencyWindows[patient][msg.sender] = EmergencyWindowWordLibrary.pack(
+            until,
+            settings.emergencyEpoch,
+            suspensions,
+            periodStart
+        );
         emit EmergencyAccessOpened(patient, msg.sender, reasonCode, until);
     }
 
@@ -49,7 +49,8 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     function closeEmergencyAccess(address patient) external {
         if (_openWindowUntil(patient, msg.sender) == 0) revert EmergencyAccessNotOpen(patient, msg.sender);
         // Only the end is cleared: the period's start stays, so closing and reopening keeps the cap.
-        _emergencyWindows[patient][msg.sender] &= ~uint256(type(uint40).max);
+        EmergencyWindowWord window = _emergencyWindows[patient][msg.sender];
+        _emergencyWindows[patient][msg.sender] = window.setUntil(0);
         emit EmergencyAccessClosed(patient, msg.sender);
     }
 
@@ -104,12 +105,12 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     /// moves to a new epoch, and no window can be opened while opted out, so every window of the current
     /// epoch was opened while opted in.
     function _openWindowUntil(address patient, address provider) private view returns (uint40) {
-        uint256 window = _emergencyWindows[patient][provider];
-        uint40 until = uint40(window);
+        EmergencyWindowWord window = _emergencyWindows[patient][provider];
+        uint40 until = window.until();
         if (
             until <= block.timestamp ||
-            uint16(window >> 40) != _patientSettings[patient].emergencyEpoch ||
-            uint16(window >> 56) != _party(provider).suspensions
+            window.epoch() != _patientSettings[patient].emergencyEpoch ||
+            window.suspensions() != _party(provider).suspensions
         ) return 0;
         return until;
     }

@@ -1,25 +1,23 @@
 /**
- * Everything the dashboard shows about one patient, read through the SDK: records (recordsOf), pending
- * requests (PatientClient.requests) with each researcher's accreditation, consents in force
- * (PatientClient.consents), the standing policy, delegates, the emergency opt-out, and the audit trail
- * (AuditClient.history, with the custodian's manifests for batched key releases).
+ * Everything the dashboard shows about one patient, read through the SDK: records, pending requests with
+ * each researcher's accreditation, consents in force, the standing policy, delegates, the emergency
+ * opt-out, and the audit trail (with the custodian's manifests for batched key releases).
  *
- * The policy and a party's accreditation are the SDK's reads (policyOf, accreditationOf); delegates and
- * emergency windows are the ones the audit trail names, checked against the ledger now.
+ * The state is the SDK's patientState (one eth_call at one block); the history its AuditClient.trail; both
+ * from one PatientEventReader, so each log is read once.
  */
 import {
-  accreditationOf,
   AuditClient,
-  policyOf,
-  recordsOf,
+  PatientEventReader,
+  patientState,
+  recordsFromEvents,
   type Accreditation,
   type DataUsePolicy,
   type AnchoredRecord,
-  type AuditEntry,
+  type AuditLine,
   type BlobStore,
   type Consent,
   type LedgerContracts,
-  type PatientClient,
   type RequestView,
 } from "consent-ledger";
 
@@ -31,8 +29,8 @@ export interface PendingRequest extends RequestView {
 }
 
 export interface RecordVersion extends AnchoredRecord {
-  /** Unix seconds of the block that anchored it. */
-  time: number;
+  /** Unix seconds of the block that anchored it; undefined beyond the newest RECORD_TIMES records. */
+  time?: number;
 }
 
 /** A record and the versions it replaced, newest first. */
@@ -61,13 +59,12 @@ export interface DashboardData {
   optedOut: boolean;
   /** Emergency windows open now: the provider and until when. */
   emergencyWindows: { provider: string; until: number }[];
-  audit: AuditEntry[];
+  /** Oldest first; the newest AUDIT_DETAILS entries (or all, once asked) have their time and basis. */
+  audit: AuditLine[];
   /** Set when batched key releases could not be read (the gateway is unreachable). */
   auditWarning?: string;
-}
-
-export async function partyOf(contracts: LedgerContracts, address: string): Promise<Party> {
-  return accreditationOf(contracts, address);
+  /** The block everything was read at. */
+  blockNumber: number;
 }
 
 function versionChains(records: RecordVersion[]): RecordChain[] {
@@ -80,115 +77,105 @@ function versionChains(records: RecordVersion[]): RecordChain[] {
         older.push(previous);
       return { latest, older };
     })
-    .sort((a, b) => b.latest.time - a.latest.time);
+    .sort((a, b) => b.latest.blockNumber - a.latest.blockNumber);
 }
 
+/** Audit entries whose block time and sender a load reads: the newest ones, a fixed number. */
+export const AUDIT_DETAILS = 10;
+/** Records whose anchoring time a load reads: the newest ones, a fixed number. */
+export const RECORD_TIMES = 6;
+
 /**
- * The AuditClients a page keeps between loads: they remember block times and senders, which never
- * change, so a reload asks the node only about what is new.
+ * What a page keeps between loads: one reader of the patient's events (each log is read once, then
+ * only new blocks), the AuditClients (they remember block times and senders), and the last load with
+ * the block it was read at (a reload at the same block asks the node only for the block number).
  */
 export interface AuditReaders {
+  events: PatientEventReader;
   /** With the custodian's manifests (batched key releases), when there is a gateway. */
   withManifests?: AuditClient;
   /** Without them: the fallback when the gateway is unreachable. */
   plain: AuditClient;
+  /** How many audit entries get their time and basis: AUDIT_DETAILS, or all once the person asks. */
+  details: number;
+  last?: { patient: string; blockNumber: number; details: number; data: DashboardData };
 }
 
 export function auditReaders(contracts: LedgerContracts, manifests?: BlobStore): AuditReaders {
+  const events = new PatientEventReader(contracts);
   return {
-    withManifests: manifests ? new AuditClient(contracts, manifests) : undefined,
-    plain: new AuditClient(contracts),
+    events,
+    withManifests: manifests ? new AuditClient(contracts, manifests, events) : undefined,
+    plain: new AuditClient(contracts, undefined, events),
+    details: AUDIT_DETAILS,
   };
 }
 
 /**
- * Everything, in a fixed number of rounds whatever the length of the chain or of the patient's history:
- * every independent read is started together (a batching provider sends each round as one request), the
- * logs are one filtered query per event family (inside the SDK's readers), and block times come from the
- * audit trail rather than one request per record.
+ * Everything, for a fixed number of JSON-RPC calls whatever the length of the chain or of the patient's
+ * history (the SDK's PatientEventReader, patientState and AuditClient.trail): the block number; the
+ * patient's events in five log queries (none at a block already read, only the new blocks otherwise);
+ * every state read in one eth_call; the block times and senders of the newest AUDIT_DETAILS entries and
+ * the times of the newest RECORD_TIMES records, each read once per page.
  */
 export async function loadDashboard(
   contracts: LedgerContracts,
-  me: PatientClient,
   patient: string,
   audits: AuditReaders,
 ): Promise<DashboardData> {
-  const provider = contracts.provider;
+  const blockNumber = await contracts.provider.getBlockNumber();
+  const last = audits.last;
+  if (last && last.patient === patient && last.blockNumber === blockNumber && last.details === audits.details)
+    return last.data;
+  const events = await audits.events.read(patient, blockNumber);
+  const options = { details: audits.details, toBlock: blockNumber };
 
-  const auditTrail = async (): Promise<{ audit: AuditEntry[]; auditWarning?: string }> => {
-    if (!audits.withManifests) return { audit: await audits.plain.history(patient) };
+  const auditTrail = async (): Promise<{ audit: AuditLine[]; auditWarning?: string }> => {
+    if (!audits.withManifests) return { audit: await audits.plain.trail(patient, options) };
     try {
-      return { audit: await audits.withManifests.history(patient) };
+      return { audit: await audits.withManifests.trail(patient, options) };
     } catch (error) {
-      const audit = await audits.plain.history(patient);
+      const audit = await audits.plain.trail(patient, options);
       return {
         audit,
         auditWarning: `The custodian's gateway did not answer, so key releases it logged in batches are not shown: ${(error as Error).message.split("\n")[0]}`,
       };
     }
   };
+  const anchoredHash = new Map(events.anchored.map((event) => [event.args.recordId as string, event.blockHash]));
+  const recordTimes = async (records: AnchoredRecord[]): Promise<RecordVersion[]> => {
+    const newest = new Set([...records].sort((a, b) => b.blockNumber - a.blockNumber).slice(0, RECORD_TIMES));
+    return Promise.all(
+      records.map(async (record) => ({
+        ...record,
+        time: newest.has(record)
+          ? await audits.plain.blockTime(record.blockNumber, anchoredHash.get(record.recordId))
+          : undefined,
+      })),
+    );
+  };
 
-  const [latest, balance, anchored, pending, consents, policy, optedOut, trail] = await Promise.all([
-    provider.getBlock("latest"),
-    provider.getBalance(patient),
-    recordsOf(contracts, patient),
-    me.requests({ patient }),
-    me.consents({ patient }),
-    policyOf(contracts, patient),
-    contracts.ledger.emergencyOptedOut(patient),
+  // The state, the trail and the records' times each need only the events: all in one round.
+  const [state, trail, records] = await Promise.all([
+    patientState(contracts, patient, events),
     auditTrail(),
+    recordTimes(recordsFromEvents(events.anchored)),
   ]);
-  const now = latest?.timestamp ?? Math.floor(Date.now() / 1000);
-
-  // A record's time is its anchoring's, which the trail already has.
-  const anchoredAt = new Map(
-    trail.audit
-      .filter((entry) => entry.recordId && (entry.action === "record-anchored" || entry.action === "record-amended"))
-      .map((entry) => [entry.recordId as string, entry.time]),
-  );
-  const blockTime = async (record: AnchoredRecord) =>
-    anchoredAt.get(record.recordId) ?? (await provider.getBlock(record.blockNumber))?.timestamp ?? 0;
-
-  // Delegates: everyone the trail shows appointed, still appointed now according to the ledger.
-  const candidates = [
-    ...new Set(
-      trail.audit.filter((entry) => entry.action === "delegate-appointed").map((entry) => entry.counterparty as string),
-    ),
-  ];
-  // Emergency windows: every provider the trail shows breaking the glass, still open now per the ledger.
-  const openers = [
-    ...new Set(trail.audit.filter((entry) => entry.action === "emergency-opened").map((entry) => entry.actor)),
-  ];
-  const researchers = [...new Set(pending.map((view) => view.request.researcher))];
-
-  // The second and last round: every state read that depends on the first, together.
-  const [recordTimes, parties, delegateUntil, windowUntil] = await Promise.all([
-    Promise.all(anchored.map(blockTime)),
-    Promise.all(researchers.map((address) => partyOf(contracts, address))),
-    Promise.all(candidates.map((address) => contracts.ledger.delegateUntil(patient, address))),
-    Promise.all(openers.map((address) => contracts.ledger.emergencyAccessUntil(patient, address))),
-  ]);
-  const records = versionChains(anchored.map((record, index) => ({ ...record, time: recordTimes[index] })));
-  const partyBy = new Map(researchers.map((address, index) => [address, parties[index]]));
-  const requests = pending.map((view) => ({ ...view, party: partyBy.get(view.request.researcher) as Party }));
-  const delegates = candidates
-    .map((address, index) => ({ address, validUntil: Number(delegateUntil[index]) }))
-    .filter((delegate) => delegate.validUntil > now);
-  const emergencyWindows = openers
-    .map((provider, index) => ({ provider, until: Number(windowUntil[index]) }))
-    .filter((window) => window.until > now);
-
-  return {
-    now,
-    balance,
-    emergencyWindows,
-    records,
-    requests: requests.sort((a, b) => b.request.openedAt - a.request.openedAt),
-    consents: consents.sort((a, b) => a.validUntil - b.validUntil),
-    policy,
-    delegates,
-    optedOut,
+  const data: DashboardData = {
+    now: state.now,
+    balance: state.balance,
+    emergencyWindows: state.emergencyWindows,
+    records: versionChains(records),
+    requests: [...state.requests].sort((a, b) => b.request.openedAt - a.request.openedAt),
+    consents: [...state.consents].sort((a, b) => a.validUntil - b.validUntil),
+    policy: state.policy,
+    delegates: state.delegates.map((entry) => ({ address: entry.delegate, validUntil: entry.validUntil })),
+    optedOut: state.optedOut,
     audit: trail.audit,
     auditWarning: trail.auditWarning,
+    blockNumber,
   };
+  // A load whose gateway failed is not kept: Retry must ask again.
+  audits.last = trail.auditWarning ? undefined : { patient, blockNumber, details: audits.details, data };
+  return data;
 }

@@ -12,7 +12,7 @@ import {
   Role,
   type AuditAction,
   type AuditBasis,
-  type AuditEntry,
+  type AuditLine,
   type Consent,
 } from "consent-ledger";
 
@@ -146,7 +146,7 @@ export function chainText(chainId: bigint | number): string {
 
 /** Who an audit entry affected and what it changed, for each entry of a trail in chronological order. */
 export function auditChange(
-  trail: readonly AuditEntry[],
+  trail: readonly AuditLine[],
   nameOf: (address: string) => string,
 ): { affected: string; what: string }[] {
   // The consent each grantee held before each entry: a grant replaces it, a revocation ends it.
@@ -157,17 +157,19 @@ export function auditChange(
     const classes = entry.dataClasses !== undefined ? dataClassText(entry.dataClasses) : "your records";
     switch (entry.action) {
       case "consent-granted": {
+        // An older entry whose block was not read has no time: its change is told without one.
+        const time = entry.time ?? 0;
         const consent: Consent = {
           patient: entry.patient,
           grantee: entry.counterparty as string,
           dataClasses: entry.dataClasses ?? 0,
           purposes: entry.purposes ?? 0,
-          validFrom: entry.time,
-          validUntil: entry.validUntil ?? entry.time,
+          validFrom: time,
+          validUntil: entry.validUntil ?? time,
         };
         const change = describeConsentChange(
           { kind: "grant", ...consent },
-          { now: entry.time, consent: held.get(key) },
+          { now: time, consent: held.get(key) },
           { nameOf, dayOf: day },
         );
         held.set(key, consent);

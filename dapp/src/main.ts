@@ -340,7 +340,7 @@ class Dashboard {
 
   async refresh(): Promise<void> {
     const first = this.data === undefined;
-    this.data = await loadDashboard(this.contracts, this.me, this.patient, this.audits);
+    this.data = await loadDashboard(this.contracts, this.patient, this.audits);
     await this.loadStudyLabels(this.data);
     if (first && this.data.balance === 0n) {
       this.gasless = true;
@@ -426,7 +426,13 @@ class Dashboard {
                   result.optedOut ? "You opted out of emergency access." : "Emergency access is allowed again.",
               ),
           ),
-        exportAudit: () => this.exportAudit(),
+        exportAudit: () => void this.run("read", () => this.exportAudit()),
+        // Reads the time and basis of every audit entry, not only the newest, and shows them.
+        auditDetails: () =>
+          void this.run("read", async () => {
+            this.audits.details = Number.POSITIVE_INFINITY;
+            return undefined;
+          }),
         exportConsents: () => this.exportConsents(),
         reload: () => void this.run("read", async () => undefined),
       },
@@ -899,9 +905,13 @@ class Dashboard {
     dialog.showModal();
   }
 
-  private exportAudit(): void {
-    if (!this.data) return;
-    const bundle = auditTrailToFhirBundle(this.data.audit, {
+  private async exportAudit(): Promise<undefined> {
+    if (!this.data) return undefined;
+    // The export has every entry's time and basis: the page may show only the newest with theirs.
+    const entries = await (
+      this.data.auditWarning ? this.audits.plain : (this.audits.withManifests ?? this.audits.plain)
+    ).history(this.patient);
+    const bundle = auditTrailToFhirBundle(entries, {
       chainId: this.contracts.chainId,
       ledger: this.contracts.deployment.ledger,
     });
@@ -910,6 +920,7 @@ class Dashboard {
       JSON.stringify(bundle, null, 2),
       "application/fhir+json",
     );
+    return undefined;
   }
 
   private exportConsents(): void {

@@ -58,6 +58,8 @@ export interface Actions {
   removeDelegate(address: string): void;
   setOptOut(optedOut: boolean): void;
   exportAudit(): void;
+  /** Reads the time and basis of every audit entry, not only the newest. */
+  auditDetails(): void;
   exportConsents(): void;
   /** Reads everything again (after the gateway or node failed). */
   reload(): void;
@@ -587,7 +589,7 @@ export function renderRecords(data: DashboardData, context: ViewContext): HTMLEl
       { "data-testid": "record", "data-record-id": latest.recordId },
       h("td", null, h("strong", null, dataClassList(mask)), sensitiveFlags(mask)),
       h("td", null, who(latest.provider, context)),
-      h("td", null, dateTime(latest.time)),
+      h("td", null, latest.time === undefined ? `block ${latest.blockNumber}` : dateTime(latest.time)),
       h(
         "td",
         null,
@@ -596,8 +598,11 @@ export function renderRecords(data: DashboardData, context: ViewContext): HTMLEl
           h("span", { class: "arrow" }, " ← "),
           h(
             "span",
-            { class: "version old", title: `${previous.recordId}, anchored ${dateTime(previous.time)}` },
-            `v${previous.version} (${day(previous.time)})`,
+            {
+              class: "version old",
+              title: `${previous.recordId}, anchored ${previous.time === undefined ? `in block ${previous.blockNumber}` : dateTime(previous.time)}`,
+            },
+            `v${previous.version} (${previous.time === undefined ? `block ${previous.blockNumber}` : day(previous.time)})`,
           ),
         ]),
       ),
@@ -992,6 +997,8 @@ const ACTION_TONE: Partial<Record<AuditEntry["action"], string>> = {
 export function renderAudit(data: DashboardData, context: ViewContext): HTMLElement {
   const isPatient = (address: string) => address.toLowerCase() === context.patient.toLowerCase();
   const changes = auditChange(data.audit, (address) => nameOf(address, context));
+  // Older entries are shown by block until the person asks for their times (each is a read of the node).
+  const undated = data.audit.filter((entry) => entry.time === undefined).length;
   const entries = data.audit
     .map((entry, index) => ({ entry, change: changes[index] }))
     .reverse()
@@ -1006,18 +1013,20 @@ export function renderAudit(data: DashboardData, context: ViewContext): HTMLElem
           "data-testid": "audit-entry",
           "data-action": entry.action,
           "data-counterparty": entry.counterparty ?? "",
-          "data-basis": entry.basis,
+          "data-basis": entry.basis ?? "",
           "data-request-id": entry.requestId ?? "",
-          "data-time": entry.time,
+          "data-time": entry.time ?? "",
           "data-block": entry.blockNumber,
         },
-        h("time", null, dateTime(entry.time)),
+        entry.time === undefined
+          ? h("span", { class: "time" }, `block ${entry.blockNumber}`)
+          : h("time", null, dateTime(entry.time)),
         h(
           "div",
           null,
           h("strong", null, ACTION_TEXT[entry.action]),
           party ? [" · ", who(party, context)] : null,
-          h("span", { class: "basis" }, ` ${BASIS_TEXT[entry.basis]}`),
+          entry.basis ? h("span", { class: "basis" }, ` ${BASIS_TEXT[entry.basis]}`) : null,
           h(
             "p",
             { class: "change", "data-testid": "audit-change" },
@@ -1070,6 +1079,18 @@ export function renderAudit(data: DashboardData, context: ViewContext): HTMLElem
     h(
       "div",
       { class: "buttons end" },
+      undated
+        ? h(
+            "button",
+            {
+              class: "link",
+              "data-action": "audit-details",
+              disabled: context.busy,
+              onclick: () => context.actions.auditDetails(),
+            },
+            `Show the time of the ${undated} older ${undated === 1 ? "entry" : "entries"}`,
+          )
+        : null,
       h(
         "button",
         { class: "link", "data-action": "export-audit", onclick: () => context.actions.exportAudit() },

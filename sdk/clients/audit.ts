@@ -1,11 +1,12 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { toUtf8String, type EventLog } from "ethers";
+import { toUtf8String, ZeroAddress, type EventLog } from "ethers";
 
 import { requireAddress } from "../args";
 import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import type { BlobStore } from "../storage/blob-store";
 import { ConsentLedgerError } from "../errors";
+import { PatientEventReader } from "./patient-events";
 
 /** Every kind of change in a patient's history. */
 export type AuditAction =
@@ -72,8 +73,14 @@ export interface ReleaseManifest {
   releases: { recordId: string; grantee: string; purpose: number; basis: number; releasedAt: number; proof: string[] }[];
 }
 
-/** An entry before block times are known; batched releases already carry theirs. */
-type PendingEntry = Omit<AuditEntry, "time"> & { time?: number };
+/**
+ * An entry of `AuditClient.trail`: an AuditEntry whose time (and, where it depends on the transaction's
+ * sender, basis) may not be read yet.
+ */
+export type AuditLine = Omit<AuditEntry, "time" | "basis"> & { time?: number; basis?: AuditBasis };
+
+/** An entry while the trail is built. */
+type PendingEntry = AuditLine;
 
 export const RELEASE_LEAF_TYPES = ["bytes32", "address", "uint8", "uint8", "uint64"] as const;
 
@@ -84,10 +91,16 @@ export const RELEASE_LEAF_TYPES = ["bytes32", "address", "uint8", "uint8", "uint
  * logged on chain); without a store, only individually logged releases appear.
  */
 export class AuditClient {
+  /** Where the patient's events come from: pass a reader a page shares, so each log is read once. */
+  readonly events: PatientEventReader;
+
   constructor(
     readonly contracts: LedgerContracts,
     readonly store?: BlobStore,
-  ) {}
+    events?: PatientEventReader,
+  ) {
+    this.events = events ?? new PatientEventReader(contracts);
+  }
 
   /**
    * Block times and transaction senders already read, by block hash and transaction hash: neither ever
@@ -96,66 +109,36 @@ export class AuditClient {
    */
   private readonly blockTimes = new Map<string, Promise<number>>();
   private readonly senders = new Map<string, Promise<string>>();
+  /** Release manifests already read, by batch root and manifest id. */
+  private readonly manifests = new Map<string, Promise<ReleaseManifest>>();
 
+  /** The patient's whole history, every entry with its time and basis, oldest first. */
   async history(patientAddress: string): Promise<AuditEntry[]> {
-    const patient = requireAddress(patientAddress, "patient");
-    const { ledger, records, accessLog } = this.contracts;
-    const from = this.contracts.deployment.deployedAtBlock ?? 0;
-    const q = (contract: typeof ledger | typeof records | typeof accessLog, filter: unknown) =>
-      contract.queryFilter(filter as never, from) as unknown as Promise<EventLog[]>;
+    return (await this.trail(patientAddress)) as AuditEntry[];
+  }
 
-    const [
-      granted,
-      revoked,
-      opened,
-      approved,
-      denied,
-      cancelled,
-      emergencyOpened,
-      emergencyClosed,
-      optOut,
-      appointed,
-      removed,
-      policySet,
-      policyCleared,
-      anchored,
-    ] = await Promise.all([
-      q(ledger, ledger.filters.ConsentGranted(patient)),
-      q(ledger, ledger.filters.ConsentRevoked(patient)),
-      q(ledger, ledger.filters.RequestOpened(undefined, patient)),
-      q(ledger, ledger.filters.RequestApproved(undefined, patient)),
-      q(ledger, ledger.filters.RequestDenied(undefined, patient)),
-      q(ledger, ledger.filters.RequestCancelled(undefined, patient)),
-      q(ledger, ledger.filters.EmergencyAccessOpened(patient)),
-      q(ledger, ledger.filters.EmergencyAccessClosed(patient)),
-      q(ledger, ledger.filters.EmergencyOptOutSet(patient)),
-      q(ledger, ledger.filters.DelegateAppointed(patient)),
-      q(ledger, ledger.filters.DelegateRemoved(patient)),
-      q(ledger, ledger.filters.PolicySet(patient)),
-      q(ledger, ledger.filters.PolicyCleared(patient)),
-      q(records, records.filters.RecordAnchored(undefined, patient)),
-    ]);
+  /**
+   * The patient's history, oldest first. The entries come from the patient's events (PatientEventReader:
+   * a fixed number of log queries). An entry's time needs its block, and whether the patient acted
+   * directly, through a delegate or by a relayed signature needs the sender of its transaction: with
+   * `details`, only the newest `details` entries get them (at most that many block and transaction reads,
+   * each remembered), and the older ones have `time` and, where it depends on the sender, `basis`
+   * undefined until a later call with a larger `details` (or `history`) reads them.
+   */
+  async trail(patientAddress: string, options: { details?: number; toBlock?: number } = {}): Promise<AuditLine[]> {
+    const patient = requireAddress(patientAddress, "patient");
+    const events = await this.events.read(patient, options.toBlock);
+    const { granted, revoked, opened, approved, denied, cancelled, anchored, released } = events;
 
     const recordIds = anchored.map((event) => event.args.recordId as string);
     const recordClass = new Map(anchored.map((event) => [event.args.recordId as string, Number(event.args.dataClass)]));
     const requestTerms = new Map(opened.map((event) => [event.args.requestId as string, event.args.terms]));
+    const requestResearcher = new Map(opened.map((event) => [event.args.requestId as string, event.args.researcher as string]));
     const approvalTxs = new Set(approved.map((event) => event.transactionHash));
-    const senderOf = (hash: string): Promise<string> => {
-      if (!this.senders.has(hash)) {
-        const sender = this.contracts.provider.getTransaction(hash).then((tx) => tx?.from ?? "");
-        sender.catch(() => this.senders.delete(hash));
-        this.senders.set(hash, sender);
-      }
-      return this.senders.get(hash) as Promise<string>;
-    };
-    // Every sender the entries below may ask for, requested together: one round trip for a batching
-    // provider, however long the history, instead of one per decision.
-    await Promise.all([...granted, ...revoked, ...approved, ...denied, ...cancelled].map((event) => senderOf(event.transactionHash)));
 
-    const released = recordIds.length
-      ? await q(accessLog, accessLog.filters.KeyReleased(recordIds as never))
-      : ([] as EventLog[]);
-
+    // Entries whose basis depends on who sent the transaction: the patient (or its delegate) directly, or
+    // someone relaying their signature.
+    const bySender = new Map<PendingEntry, string>();
     const entries: PendingEntry[] = [];
     const base = (event: EventLog) => ({
       blockNumber: event.blockNumber,
@@ -163,14 +146,14 @@ export class AuditClient {
       logIndex: event.index,
       patient,
     });
-    const actorBasis = async (event: EventLog, actor: string): Promise<AuditBasis> => {
-      if (actor === patient) return (await senderOf(event.transactionHash)) === patient ? "patient" : "signature";
-      return (await senderOf(event.transactionHash)) === actor ? "delegate" : "signature";
+    const push = (entry: PendingEntry, actorOfSender?: string) => {
+      entries.push(entry);
+      if (actorOfSender !== undefined) bySender.set(entry, actorOfSender);
     };
 
     for (const e of anchored) {
       const amended = e.args.supersedes !== "0x" + "0".repeat(64);
-      entries.push({
+      push({
         ...base(e),
         action: amended ? "record-amended" : "record-anchored",
         actor: e.args.provider,
@@ -181,23 +164,27 @@ export class AuditClient {
     }
     for (const e of granted) {
       const actor: string = e.args.actor;
+      const byPolicy = actor === ZeroAddress;
       const fromRequest = approvalTxs.has(e.transactionHash);
-      entries.push({
-        ...base(e),
-        action: "consent-granted",
-        actor: actor === "0x0000000000000000000000000000000000000000" ? patient : actor,
-        counterparty: e.args.grantee,
-        basis: actor === "0x0000000000000000000000000000000000000000" ? "policy" : fromRequest ? "request" : await actorBasis(e, actor),
-        dataClasses: Number(e.args.dataClasses),
-        purposes: Number(e.args.purposes),
-        validUntil: Number(e.args.validUntil),
-      });
+      push(
+        {
+          ...base(e),
+          action: "consent-granted",
+          actor: byPolicy ? patient : actor,
+          counterparty: e.args.grantee,
+          basis: byPolicy ? "policy" : fromRequest ? "request" : undefined,
+          dataClasses: Number(e.args.dataClasses),
+          purposes: Number(e.args.purposes),
+          validUntil: Number(e.args.validUntil),
+        },
+        byPolicy || fromRequest ? undefined : actor,
+      );
     }
     for (const e of revoked) {
-      entries.push({ ...base(e), action: "consent-revoked", actor: e.args.actor, counterparty: e.args.grantee, basis: await actorBasis(e, e.args.actor) });
+      push({ ...base(e), action: "consent-revoked", actor: e.args.actor, counterparty: e.args.grantee }, e.args.actor);
     }
     for (const e of opened) {
-      entries.push({
+      push({
         ...base(e),
         action: "request-opened",
         actor: e.args.researcher,
@@ -208,28 +195,39 @@ export class AuditClient {
         purposes: maskOf([Number(e.args.terms.purpose)]),
       });
     }
-    const decision = async (e: EventLog, action: AuditAction) => {
+    const decision = (e: EventLog, action: AuditAction) => {
       const terms = requestTerms.get(e.args.requestId);
       const actor: string = e.args.actor;
-      const byPolicy = actor === "0x0000000000000000000000000000000000000000";
-      entries.push({
+      const byPolicy = actor === ZeroAddress;
+      push(
+        {
+          ...base(e),
+          action,
+          actor: byPolicy ? patient : actor,
+          basis: byPolicy ? "policy" : undefined,
+          requestId: e.args.requestId,
+          dataClasses: terms ? Number(terms.dataClasses) : undefined,
+          purposes: terms ? maskOf([Number(terms.purpose)]) : undefined,
+        },
+        byPolicy ? undefined : actor,
+      );
+    };
+    for (const e of approved) decision(e, "request-approved");
+    for (const e of denied) decision(e, "request-denied");
+    for (const e of cancelled) {
+      // Only the researcher who opened a request can cancel it (the ledger checks the sender).
+      const terms = requestTerms.get(e.args.requestId);
+      push({
         ...base(e),
-        action,
-        actor: byPolicy ? patient : actor,
-        basis: byPolicy ? "policy" : await actorBasis(e, actor),
+        action: "request-cancelled",
+        actor: requestResearcher.get(e.args.requestId) ?? ZeroAddress,
+        basis: "researcher",
         requestId: e.args.requestId,
         dataClasses: terms ? Number(terms.dataClasses) : undefined,
-        purposes: terms ? maskOf([Number(terms.purpose)]) : undefined,
       });
-    };
-    for (const e of approved) await decision(e, "request-approved");
-    for (const e of denied) await decision(e, "request-denied");
-    for (const e of cancelled) {
-      const terms = requestTerms.get(e.args.requestId);
-      entries.push({ ...base(e), action: "request-cancelled", actor: await senderOf(e.transactionHash), basis: "researcher", requestId: e.args.requestId, dataClasses: terms ? Number(terms.dataClasses) : undefined });
     }
     for (const e of released) {
-      entries.push({
+      push({
         ...base(e),
         action: "key-released",
         actor: e.args.custodian,
@@ -240,45 +238,72 @@ export class AuditClient {
         purposes: maskOf([Number(e.args.purpose)]),
       });
     }
-    for (const e of emergencyOpened) {
-      entries.push({ ...base(e), action: "emergency-opened", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency", validUntil: Number(e.args.until) });
+    for (const e of events.emergencyOpened) {
+      push({ ...base(e), action: "emergency-opened", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency", validUntil: Number(e.args.until) });
     }
-    for (const e of emergencyClosed) {
-      entries.push({ ...base(e), action: "emergency-closed", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency" });
+    for (const e of events.emergencyClosed) {
+      push({ ...base(e), action: "emergency-closed", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency" });
     }
-    for (const e of optOut) entries.push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient", optedOut: Boolean(e.args.optedOut) });
-    for (const e of appointed) {
-      entries.push({ ...base(e), action: "delegate-appointed", actor: patient, counterparty: e.args.delegate, basis: "patient", validUntil: Number(e.args.validUntil) });
+    for (const e of events.optOut) push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient", optedOut: Boolean(e.args.optedOut) });
+    for (const e of events.appointed) {
+      push({ ...base(e), action: "delegate-appointed", actor: patient, counterparty: e.args.delegate, basis: "patient", validUntil: Number(e.args.validUntil) });
     }
-    for (const e of removed) entries.push({ ...base(e), action: "delegate-removed", actor: patient, counterparty: e.args.delegate, basis: "patient" });
-    for (const e of policySet) {
-      entries.push({ ...base(e), action: "policy-set", actor: patient, basis: "patient", dataClasses: Number(e.args.policy.dataClasses), purposes: Number(e.args.policy.purposes) });
+    for (const e of events.removed) push({ ...base(e), action: "delegate-removed", actor: patient, counterparty: e.args.delegate, basis: "patient" });
+    for (const e of events.policySet) {
+      push({ ...base(e), action: "policy-set", actor: patient, basis: "patient", dataClasses: Number(e.args.policy.dataClasses), purposes: Number(e.args.policy.purposes) });
     }
-    for (const e of policyCleared) entries.push({ ...base(e), action: "policy-cleared", actor: patient, basis: "patient" });
+    for (const e of events.policyCleared) push({ ...base(e), action: "policy-cleared", actor: patient, basis: "patient" });
 
-    if (this.store) entries.push(...(await this.batchedReleases(new Set(recordIds), recordClass, patient)));
+    if (this.store) entries.push(...(await this.batchedReleases(events.batches, new Set(recordIds), recordClass, patient)));
 
-    // Block times requested together (one round trip for a batching provider), each block once ever.
-    const blockOf = new Map<number, string>();
-    for (const event of [...granted, ...revoked, ...opened, ...approved, ...denied, ...cancelled, ...emergencyOpened, ...emergencyClosed, ...optOut, ...appointed, ...removed, ...policySet, ...policyCleared, ...anchored, ...released]) {
-      blockOf.set(event.blockNumber, event.blockHash);
+    // Chain order; the newest `details` entries get their block's time and their sender.
+    entries.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    const detailed = new Set(entries.slice(Math.max(0, entries.length - (options.details ?? entries.length))));
+    const blockHash = new Map<number, string>();
+    for (const family of Object.values(events)) {
+      if (Array.isArray(family)) for (const event of family as EventLog[]) blockHash.set(event.blockNumber, event.blockHash);
     }
-    const times = new Map<number, number>();
+    const timeOf = (blockNumber: number) => this.blockTime(blockNumber, blockHash.get(blockNumber));
+    const senderOf = (hash: string): Promise<string> => {
+      if (!this.senders.has(hash)) {
+        const sender = this.contracts.provider.getTransaction(hash).then((tx) => tx?.from ?? "");
+        sender.catch(() => this.senders.delete(hash));
+        this.senders.set(hash, sender);
+      }
+      return this.senders.get(hash) as Promise<string>;
+    };
+    // Every block time and sender needed, requested together: one round trip for a batching provider.
     await Promise.all(
-      [...new Set(entries.filter((entry) => entry.time === undefined).map((entry) => entry.blockNumber))].map(async (blockNumber) => {
-        const hash = blockOf.get(blockNumber) ?? String(blockNumber);
-        if (!this.blockTimes.has(hash)) {
-          const time = this.contracts.provider.getBlock(blockOf.get(blockNumber) ?? blockNumber).then((block) => Number(block?.timestamp ?? 0));
-          time.catch(() => this.blockTimes.delete(hash));
-          this.blockTimes.set(hash, time);
+      [...detailed].map(async (entry) => {
+        const [time, sender] = await Promise.all([
+          entry.time === undefined ? timeOf(entry.blockNumber) : entry.time,
+          bySender.has(entry) ? senderOf(entry.transactionHash) : undefined,
+        ]);
+        entry.time = time;
+        if (sender !== undefined) {
+          const actor = bySender.get(entry) as string;
+          entry.basis = sender !== actor ? "signature" : actor === patient ? "patient" : "delegate";
         }
-        times.set(blockNumber, await (this.blockTimes.get(hash) as Promise<number>));
       }),
     );
-    // A batched release happened before the batch that logs it: it takes its own time from the manifest.
-    return entries
-      .map((entry) => ({ ...entry, time: entry.time ?? (times.get(entry.blockNumber) as number) }))
-      .sort((a, b) => a.time - b.time || a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    // A batched release happened before the batch that logs it and carries its own time: among the
+    // entries with a time, time orders them; those without keep the chain's order, before the others.
+    const undated = entries.filter((entry) => entry.time === undefined || !detailed.has(entry));
+    const dated = entries
+      .filter((entry) => entry.time !== undefined && detailed.has(entry))
+      .sort((a, b) => (a.time as number) - (b.time as number) || a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    return [...undated, ...dated];
+  }
+
+  /** The time of a block (unix seconds), read once per block hash (by number when no hash is given). */
+  blockTime(blockNumber: number, blockHash?: string): Promise<number> {
+    const key = blockHash ?? String(blockNumber);
+    if (!this.blockTimes.has(key)) {
+      const time = this.contracts.provider.getBlock(blockHash ?? blockNumber).then((block) => Number(block?.timestamp ?? 0));
+      time.catch(() => this.blockTimes.delete(key));
+      this.blockTimes.set(key, time);
+    }
+    return this.blockTimes.get(key) as Promise<number>;
   }
 
   /** The trail as JSON-safe objects (addresses checksummed, times as ISO strings added). */
@@ -287,27 +312,37 @@ export class AuditClient {
   }
 
   private async batchedReleases(
+    batches: readonly EventLog[],
     recordIds: Set<string>,
     recordClass: Map<string, number>,
     patient: string,
   ): Promise<PendingEntry[]> {
     const store = this.store as BlobStore;
-    const batches = (await this.contracts.accessLog.queryFilter(
-      this.contracts.accessLog.filters.KeyReleaseBatchLogged(),
-      this.contracts.deployment.deployedAtBlock ?? 0,
-    )) as unknown as EventLog[];
     const entries: PendingEntry[] = [];
-    for (const batch of batches) {
+    // Every manifest requested together, each once per client: every entry used is still proven
+    // against the root on chain below, whatever the store returned.
+    const manifestOf = (batch: EventLog): Promise<ReleaseManifest> => {
       const manifestCid = toUtf8String(batch.args.manifest);
-      let manifest: ReleaseManifest;
-      try {
-        manifest = JSON.parse(toUtf8String(await store.get(manifestCid))) as ReleaseManifest;
-      } catch (cause) {
-        throw new ConsentLedgerError(`Cannot read the manifest ${manifestCid} of release batch ${batch.args.root}`, {
-          hint: "Read the history with the store the custodian publishes its manifests to.",
-          cause,
-        });
+      const key = `${batch.args.root}:${manifestCid}`;
+      if (!this.manifests.has(key)) {
+        const reading = (async () => {
+          try {
+            return JSON.parse(toUtf8String(await store.get(manifestCid))) as ReleaseManifest;
+          } catch (cause) {
+            throw new ConsentLedgerError(`Cannot read the manifest ${manifestCid} of release batch ${batch.args.root}`, {
+              hint: "Read the history with the store the custodian publishes its manifests to.",
+              cause,
+            });
+          }
+        })();
+        reading.catch(() => this.manifests.delete(key));
+        this.manifests.set(key, reading);
       }
+      return this.manifests.get(key) as Promise<ReleaseManifest>;
+    };
+    const manifests = await Promise.all(batches.map(manifestOf));
+    for (const [index, batch] of batches.entries()) {
+      const manifest = manifests[index];
       for (const release of manifest.releases ?? []) {
         if (!recordIds.has(release.recordId)) continue;
         const leaf = [release.recordId, release.grantee, release.purpose, release.basis, release.releasedAt];

@@ -57,6 +57,11 @@ export async function recordsOf(contracts: LedgerContracts, patient: string): Pr
     contracts.records.filters.RecordAnchored(undefined, patient),
     contracts.deployment.deployedAtBlock ?? 0,
   )) as unknown as EventLog[];
+  return recordsFromEvents(events);
+}
+
+/** Records from their RecordAnchored events (oldest first), each marked superseded when a later one amends it. */
+export function recordsFromEvents(events: readonly EventLog[]): AnchoredRecord[] {
   const superseded = new Set(events.map((event) => event.args.supersedes as string).filter((id) => id !== ZeroHash));
   return events.map((event) => fromEvent(event, superseded.has(event.args.recordId)));
 }
