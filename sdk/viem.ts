@@ -3,9 +3,9 @@
  * clients that write through a viem WalletClient, and the same rules, code tables, types, EIP-712
  * definitions, record envelope and errors as the ethers entry ("consent-ledger"), from modules that import
  * neither library. Nothing on this entry's import graph imports ethers (test/sdk/core-entry.test.ts), so
- * a viem dApp bundles no ethers. What it does not have yet (listing requests with their consents' fate,
- * the researcher's encryption keys and record fetching, the provider, gateway, custodian-set and audit
- * clients) is in the ethers entry, which also takes viem clients through an adapter.
+ * a viem dApp bundles no ethers. What it does not have yet (the researcher's encryption keys and record
+ * fetching; the provider, gateway, custodian-set and audit clients; previews of approvals and FHIR
+ * consents) is in the ethers entry, which also takes viem clients through an adapter.
  */
 export {
   AccessBasis,
@@ -84,11 +84,12 @@ export { PatientClient } from "./viem/patient";
 export { ResearcherClient } from "./viem/researcher";
 export { relaySignedConsent } from "./viem/relay";
 export { parseSignedConsent } from "./clients/signed-consent";
-export { requestStatusOf } from "./viem/requests";
+export { requestStatusOf, requestsOf } from "./viem/requests";
+export type { RequestParty } from "./viem/requests";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
 export { CONSENT_TYPES, consentDomain } from "./clients/signatures";
-export type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestInput, RequestTerms, RequestView, SignedConsent } from "./clients/types";
+export type { AccessRequest, Consent, ConsentFate, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestInput, RequestTerms, RequestView, SignedConsent } from "./clients/types";
 export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
 export { sha256, sha256Hex } from "./crypto/sha256";

@@ -2,7 +2,7 @@
  * The ethers entry's PatientClient for a viem WalletClient, on the same rules (sdk/clients/rules.ts) and
  * the same EIP-712 definitions (sdk/clients/signatures.ts): grants, revocations, the standing policy,
  * delegates, the emergency opt-out, deciding research requests, consents by value and signatures for a
- * relayer. Listing requests with what became of their consents (requests()) is in the ethers entry only so far.
+ * relayer, and the requests made to the patient with what became of the consents they gave.
  */
 import type { WalletClient } from "viem";
 
@@ -13,14 +13,14 @@ import type { OnBehalf, SignOptions } from "../clients/patient";
 import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "../clients/rules";
 import { CONSENT_TYPES, consentDomain } from "../clients/signatures";
 import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
-import type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, SignedConsent } from "../clients/types";
+import type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestView, SignedConsent } from "../clients/types";
 import { maskOf } from "../codes";
 import type { TransactionOverrides } from "../core/overrides";
 import { InvalidArgumentError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
 import { toLedgerError } from "./errors";
 import { latestTime } from "./reads";
-import { requestById } from "./requests";
+import { requestById, requestsOf } from "./requests";
 import { accountOf, addressOf, requireWallet, send } from "./send";
 
 const at = (address: string) => address as `0x${string}`;
@@ -137,6 +137,11 @@ export class PatientClient {
   async signDeny(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
     const full = await this.resolveRequest(request);
     return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+  }
+
+  /** Requests made to the patient; by default only those still pending. */
+  async requests(options: OnBehalf & { all?: boolean } = {}): Promise<RequestView[]> {
+    return requestsOf(this.contracts, { patient: await this.patientOf(options) }, { all: options.all });
   }
 
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
