@@ -35,6 +35,8 @@ import { openHeldShare } from "../gateway/share-routes";
 import { CustodianSetClient, NotEnoughSharesError } from "../sdk/clients/custodian-set";
 import { combineKeyShares } from "../sdk/crypto/key-shares";
 import { deriveEncryptionKeyPair, publicKeyToBytes32, type EncryptionKeyPair } from "../sdk/crypto/keys";
+import { createPairingLink, derivePseudonymRoot, MemoryBlobStore, PatientIdentity, pseudonymSigner, RelayerClient } from "../sdk/index";
+import { startRelayer } from "../gateway/relayer";
 import { renderAuditTable } from "./lib/audit-table";
 import { deploySuite } from "./lib/deploy-suite";
 import { fhirSamples } from "./lib/fhir-samples";
@@ -107,6 +109,7 @@ async function main() {
     gateway = await startGateway(baseConfig, { logger: false });
     say(`gateway at ${gateway.url}, custodian ${gateway.custodian}`);
     await story(gateway, as, { admin, hospital, university, pharma, patientA, patientB, patientC, relayer }, names, outDir, baseConfig);
+    await pseudonymChapter(network.url, deployment, as, { admin, hospital, university, wallet: signers[9] });
   } finally {
     await gateway?.close({ flush: true, flushTimeoutMs: 20_000 });
     await network.close();
@@ -265,6 +268,91 @@ async function story(
       path.join(outDir, `patient-${label}-consents.fhir.json`),
       JSON.stringify(fhirCollection(consents.map((c) => consentToFhir(c, { chainId, ledger: ledgerAddress, now: nowSeconds }))), null, 2),
     );
+  }
+}
+
+/**
+ * Patient D uses a pseudonym per relationship: derived from one wallet signature, handed to the hospital
+ * in a signed pairing link, acting only through a relayer (no ether), seen as one by the patient; then an
+ * observer reads every transaction and log of the chapter and reports what it can and cannot link.
+ */
+async function pseudonymChapter(
+  rpcUrl: string,
+  deployment: Deployment,
+  as: (signer: Signer) => Promise<LedgerContracts>,
+  cast: Record<"admin" | "hospital" | "university" | "wallet", Signer & { address: string }>,
+) {
+  step("Patient D: a pseudonym per relationship, no ether, one view");
+  const { admin, hospital, university, wallet } = cast;
+  const chain = hre.ethers.provider;
+  const firstBlock = (await chain.getBlockNumber()) + 1;
+  const relayerAccount = Wallet.createRandom();
+  await (await admin.sendTransaction({ to: relayerAccount.address, value: 10n ** 18n })).wait();
+  const relayer = await startRelayer({ rpcUrl, privateKey: relayerAccount.privateKey, deployment });
+  try {
+    const root = await derivePseudonymRoot(wallet, { domain: "localhost", chainId: deployment.chainId, ledger: deployment.ledger });
+    const atHospital = root.forProvider(hospital.address);
+    const forStudy = root.forStudy("diabetes-2026");
+    root.destroy();
+    say(`  D's wallet ${wallet.address} signs once and derives: at the hospital ${atHospital.address}, for the diabetes study ${forStudy.address}`);
+
+    const hospitalDesk = new ProviderClient(await as(hospital), hospital, new MemoryBlobStore());
+    const { payload } = await createPairingLink(pseudonymSigner(atHospital), {
+      provider: hospital.address,
+      encryptionPublicKey: atHospital.encryptionKeyPair.publicKey,
+      chainId: deployment.chainId,
+      ledger: deployment.ledger,
+    });
+    const paired = await hospitalDesk.pairPatient(payload);
+    await (await hospitalDesk.publish({ patient: paired.pseudonym, dataClass: DataClass.LAB_RESULT, payload: fhirSamples().hba1c("d", 6.4) })).wait();
+    say(`  the hospital checked D's pairing link (${payload.length} characters, one QR code) and filed a record under ${paired.pseudonym}`);
+
+    const identity = new PatientIdentity(await as(admin), [atHospital, forStudy], { relayer: new RelayerClient(relayer.url) });
+    const now = (await chain.getBlock("latest"))!.timestamp;
+    await (await identity.client(atHospital.address).grant({ grantee: hospital.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 365 * DAY })).wait();
+    const asked = await (
+      await new ResearcherClient(await as(university), university).requestAccess({
+        patient: forStudy.address,
+        dataClasses: ["LAB_RESULT"],
+        purpose: "HRESCH",
+        researchCategory: "DS",
+        diseaseId: 5148,
+        duration: 180 * DAY,
+        studyId: "diabetes-2026",
+      })
+    ).wait();
+    await (await identity.client(forStudy.address).approve(asked.request)).wait();
+    const view = await identity.view();
+    say(`  D's one view: ${view.records.length} record, ${view.consents.length} consents, ${view.audit.length} audit entries, across ${identity.pseudonyms.length} pseudonyms (each item tagged)`);
+
+    // The observer: every transaction's from, to and calldata and every log, from the chapter's first block.
+    const watched = [wallet.address, atHospital.address, forStudy.address];
+    let together = 0;
+    let naming = [0, 0, 0];
+    let sentByPseudonym = 0;
+    let etherToPseudonym = 0n;
+    const senders = new Set<string>();
+    for (let number = firstBlock; number <= (await chain.getBlockNumber()); number++) {
+      const block = await chain.getBlock(number, true);
+      for (const tx of block!.prefetchedTransactions) {
+        const receipt = await chain.getTransactionReceipt(tx.hash);
+        const text = [tx.from, tx.to ?? "", tx.data, ...receipt!.logs.flatMap((log) => [...log.topics, log.data])].join(" ").toLowerCase();
+        const seen = watched.map((address) => text.includes(address.toLowerCase().slice(2)));
+        naming = naming.map((count, i) => count + (seen[i] ? 1 : 0));
+        if (seen.filter(Boolean).length > 1) together++;
+        if (seen.slice(1).some(Boolean)) senders.add(tx.from);
+        if (watched.slice(1).includes(tx.from)) sentByPseudonym++;
+        if (tx.to && watched.slice(1).includes(tx.to)) etherToPseudonym += tx.value;
+      }
+    }
+    for (const address of watched.slice(1)) etherToPseudonym += await chain.getBalance(address);
+    say(`  an observer of the chain: ${together} transactions name two of patient D's accounts; the wallet appears in ${naming[0]};`);
+    say(`    the hospital pseudonym in ${naming[1]}, the study pseudonym in ${naming[2]}; pseudonyms sent ${sentByPseudonym} and hold ${etherToPseudonym} wei;`);
+    say(`    their transactions were sent by ${[...senders].map((a) => (a === relayerAccount.address ? "the relayer" : a === hospital.address ? "the hospital" : a === university.address ? "the university" : a)).join(", ")}`);
+    say("  it cannot link the two pseudonyms to each other or to the wallet. It can see each one's own relationship (a lab record at the");
+    say("  hospital; a diabetes study), and when. The relayer saw both, and timing can correlate them (docs/pseudonyms.md).");
+  } finally {
+    await relayer.close();
   }
 }
 

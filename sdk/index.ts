@@ -107,6 +107,35 @@ export {
   publicKeyToBytes32,
 } from "./crypto/keys";
 export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
+export {
+  PSEUDONYM_ACCOUNT_SALT,
+  PSEUDONYM_DERIVATION_VERSION,
+  PSEUDONYM_ROOT_SALT,
+  PSEUDONYM_X25519_SALT,
+  PseudonymRoot,
+  derivePseudonymRoot,
+  pseudonymRootFromSignature,
+  pseudonymRootMessage,
+  pseudonymSigner,
+  relationshipId,
+} from "./crypto/pseudonyms";
+export type { DerivePseudonymOptions, Pseudonym, PseudonymScope, Relationship } from "./crypto/pseudonyms";
+export {
+  DEFAULT_PAIRING_TTL_SECONDS,
+  MAX_PAIRING_TTL_SECONDS,
+  PAIRING_DOMAIN_NAME,
+  PAIRING_DOMAIN_VERSION,
+  PAIRING_PREFIX,
+  PAIRING_TYPES,
+  PairingError,
+  createPairingLink,
+  encodePairingLink,
+  pairingDomain,
+  pairingUrl,
+  parsePairingLink,
+  verifyPairingLink,
+} from "./clients/pairing";
+export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing";
 export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
@@ -114,16 +143,34 @@ export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
 export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
 export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
-export { PatientClient, parseSignedConsent, relaySignedConsent } from "./clients/patient";
-export type { OnBehalf, SignOptions } from "./clients/patient";
+export {
+  NoSignedFormError,
+  PatientClient,
+  parseSignedConsent,
+  populateSignedConsent,
+  relaySignedConsent,
+  signedRequestIdOf,
+} from "./clients/patient";
+export type { OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
+export { RelayerClient, RelayerError } from "./clients/relayer";
+export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
+export { PatientIdentity } from "./clients/identity";
+export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
-export type { BatchManifest, KeyCustodian, PublishInput, PublishedBatch, PublishedRecord } from "./clients/provider";
+export type {
+  BatchManifest,
+  KeyCustodian,
+  PairedPatient,
+  PublishInput,
+  PublishedBatch,
+  PublishedRecord,
+} from "./clients/provider";
 export { anchorEventOf, recordsFromEvents, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
 export type { OpenedRecord } from "./clients/researcher";
-export { CONSENT_TYPES, consentDomain } from "./clients/signatures";
+export { CONSENT_TYPES, SIGNED_CONSENT_PRIMARY_TYPES, consentDomain, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
 export type {
   AccessRequest,
   Consent,

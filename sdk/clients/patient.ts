@@ -1,4 +1,4 @@
-import type { EventLog, Signer } from "ethers";
+import type { ContractTransaction, ContractTransactionResponse, EventLog, Provider, Signer, TransactionReceipt } from "ethers";
 
 import { requireAddress, toUnixSeconds } from "../args";
 import { maskOf } from "../codes";
@@ -6,15 +6,14 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
-import { InvalidArgumentError } from "../errors";
+import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { jsonRequest } from "./request-rules";
 import { parseSignedConsent } from "./signed-consent";
-
-export { parseSignedConsent } from "./signed-consent";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
 import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
+import type { ConsentRelayer } from "./relayer";
 import type {
   AccessRequest,
   Consent,
@@ -25,6 +24,8 @@ import type {
   RequestView,
   SignedConsent,
 } from "./types";
+
+export { parseSignedConsent } from "./signed-consent";
 
 /** Options of the actions a delegate may take for a patient. */
 export interface OnBehalf {
@@ -40,6 +41,36 @@ export interface SignOptions extends OnBehalf {
   nonce?: bigint;
 }
 
+/** Options of a PatientClient. */
+export interface PatientClientOptions {
+  /**
+   * Send grant, revoke, approve and deny as signed messages through this relayer (its account pays the
+   * gas), never as transactions from the signer: a pseudonym never needs ether, so no funding flow links
+   * it to anyone. With a relayer, actions the ledger has no signed form of yet (policy, delegates,
+   * emergency opt-out, batch grant, cancelling a nonce) are refused with NoSignedFormError unless
+   * `allowDirect` is set, rather than sent from (and so needing ether in) the signer's account.
+   */
+  relayer?: ConsentRelayer;
+  /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
+  allowDirect?: boolean;
+}
+
+/**
+ * An action has no signed (relayable) form on today's ledger, and the client was told to relay: sending it
+ * as a transaction would need ether in the account, which is the funding link the relayer avoids.
+ */
+export class NoSignedFormError extends ConsentLedgerError {
+  override name = "NoSignedFormError";
+  constructor(readonly action: string) {
+    super(`The ledger has no signed form of "${action}" yet, so it cannot go through the relayer`, {
+      hint:
+        "Signed forms of policy, delegates and the emergency opt-out are planned for the next contract release. " +
+        "Until then, send it directly (PatientClient option allowDirect, from an account with ether; for a pseudonym that " +
+        "funding is visible on chain and can link it), or wait.",
+    });
+  }
+}
+
 /**
  * What a patient (or a delegate, naming the patient) does: grant and revoke consents, decide requests,
  * set a standing policy, appoint delegates, opt out of emergency access, and sign any consent action
@@ -52,14 +83,21 @@ export class PatientClient {
   constructor(
     readonly contracts: LedgerContracts,
     signer: SignerInput,
+    readonly options: PatientClientOptions = {},
   ) {
     this.signer = toSigner(signer);
+  }
+
+  /** The relayer consent actions go through, if any. */
+  get relayer(): ConsentRelayer | undefined {
+    return this.options.relayer;
   }
 
   /** Grants a consent; resolves to the consent as stored. */
   async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
+    if (this.relayer) return this.relay("grant consent", await this.signGrant(input, options), () => ({ patient, ...grant }));
     return send(
       "grant consent",
       () =>
@@ -73,6 +111,7 @@ export class PatientClient {
   /** Grants several consents in one transaction. */
   async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
+    this.direct("grant consents in a batch");
     const patient = await this.patientOf(options);
     const grants = await Promise.all(inputs.map((input) => this.toGrant(input)));
     return send(
@@ -86,6 +125,7 @@ export class PatientClient {
   async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
+    if (this.relayer) return this.relay("revoke consent", await this.signRevoke(who, options), () => ({ patient, grantee: who }));
     return send(
       "revoke consent",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).revoke(patient, who),
@@ -96,10 +136,7 @@ export class PatientClient {
   /** Approves a pending request (given as its id or the full request). */
   async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
     const full = await this.resolveRequest(request);
-    return send(
-      "approve the request",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).approveRequest(toAbiRequest(full)),
-      async (receipt) => {
+    const decode = async (receipt: TransactionReceipt) => {
         const block = await receipt.getBlock();
         return {
           requestId: requestIdOf(full),
@@ -112,13 +149,19 @@ export class PatientClient {
             validUntil: block.timestamp + full.terms.duration,
           },
         };
-      },
+    };
+    if (this.relayer) return this.relay("approve the request", await this.signApprove(full), decode);
+    return send(
+      "approve the request",
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).approveRequest(toAbiRequest(full)),
+      decode,
     );
   }
 
   /** Denies a pending request. */
   async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
+    if (this.relayer) return this.relay("deny the request", await this.signDeny(full), () => ({ requestId: requestIdOf(full) }));
     return send(
       "deny the request",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).denyRequest(toAbiRequest(full)),
@@ -128,6 +171,7 @@ export class PatientClient {
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
+    this.direct("set the policy");
     const policy = policyTerms(input);
     return send(
       "set the policy",
@@ -137,11 +181,13 @@ export class PatientClient {
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
+    this.direct("clear the policy");
     return send("clear the policy", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(), () => undefined);
   }
 
   /** Appoints `delegate` until `validUntil` (a parent for a minor, a carer). */
   async appointDelegate(delegate: string, validUntil: Date | number, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string; validUntil: number }>> {
+    this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     return send(
@@ -152,6 +198,7 @@ export class PatientClient {
   }
 
   async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
+    this.direct("remove a delegate");
     const who = requireAddress(delegate, "delegate");
     return send(
       "remove the delegate",
@@ -162,6 +209,7 @@ export class PatientClient {
 
   /** Opts out of (true) or back into (false) emergency access. */
   async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
+    this.direct("set the emergency opt-out");
     return send(
       "set the emergency opt-out",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setEmergencyOptOut(optedOut),
@@ -196,6 +244,7 @@ export class PatientClient {
       });
     }
     if (action.kind === "policy") {
+      this.direct("set the policy");
       return send(
         "set the policy",
         () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(action.policy),
@@ -233,6 +282,7 @@ export class PatientClient {
 
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
   async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
+    this.direct("cancel a signature");
     return send(
       "cancel the signature",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(...cancelNonceArgs(nonce)),
@@ -348,6 +398,35 @@ export class PatientClient {
     return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
   }
 
+  /** Refuses, when relaying, an action that would have to be a transaction from the signer. */
+  private direct(action: string): void {
+    if (this.relayer && !this.options.allowDirect) throw new NoSignedFormError(action);
+  }
+
+  /** Hands a signed action to the relayer, and waits for its transaction like a direct one. */
+  private async relay<T>(action: string, signed: SignedConsent, decode: (receipt: TransactionReceipt) => T | Promise<T>): Promise<PendingTransaction<T>> {
+    const relayed = await (this.relayer as ConsentRelayer).submit(signed);
+    const provider = this.contracts.provider;
+    return {
+      hash: relayed.transactionHash,
+      async wait(confirmations = 1) {
+        let receipt: TransactionReceipt | null;
+        try {
+          receipt = await receiptOf(provider, relayed.transactionHash, confirmations);
+        } catch (error) {
+          throw toLedgerError(error, action);
+        }
+        if (!receipt) throw new ConsentLedgerError(`The relayed transaction to ${action} was dropped`, { details: relayed.transactionHash });
+        if (receipt.status !== 1)
+          throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
+            hint: "The ledger's state changed between the relayer's check and the block; sign again.",
+            details: relayed.transactionHash,
+          });
+        return decode(receipt);
+      },
+    };
+  }
+
   private async patientOf(options: OnBehalf): Promise<string> {
     return options.patient ? requireAddress(options.patient, "patient") : this.signer.getAddress();
   }
@@ -362,6 +441,20 @@ export class PatientClient {
 }
 
 /**
+ * The receipt of a transaction someone else sent, once it has `confirmations`, polling (any provider has
+ * getTransactionReceipt; not every one has waitForTransaction); null if not mined within `timeoutMs`.
+ */
+async function receiptOf(provider: Provider, hash: string, confirmations: number, timeoutMs = 600_000): Promise<TransactionReceipt | null> {
+  const until = Date.now() + timeoutMs;
+  for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
+    const receipt = await provider.getTransactionReceipt(hash);
+    if (receipt && (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations)) return receipt;
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+  return null;
+}
+
+/**
  * Submits a signed consent action with the relayer's account (the relayer pays the gas). Checks the
  * signature's chain and ledger first, so a relayer learns of a mismatch before paying for a revert.
  */
@@ -372,7 +465,22 @@ export async function relaySignedConsent(
   overrides?: TransactionOverrides,
 ): Promise<PendingTransaction<SignedConsent>> {
   const checked = parseSignedConsent(signed);
-  const ledger = contracts.ledger.connect(withOverrides(toSigner(relayer), overrides));
+  const transaction = await populateSignedConsent(contracts, checked);
+  return send(
+    `relay the signed ${checked.kind}`,
+    // A plain transaction to the ledger: its response waits and fails the same way as a contract call's.
+    () => withOverrides(toSigner(relayer), overrides).sendTransaction(transaction) as Promise<ContractTransactionResponse>,
+    () => checked,
+  );
+}
+
+/**
+ * The unsigned transaction that submits `signed` (to, data), after checking its shape and that it is
+ * for this chain and ledger: for a relayer to estimate, cap and send.
+ */
+export async function populateSignedConsent(contracts: LedgerContracts, signed: SignedConsent): Promise<ContractTransaction> {
+  const checked = parseSignedConsent(signed);
+  const ledger = contracts.ledger;
   const ledgerAddress = await contracts.ledger.getAddress();
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
     throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {
@@ -386,23 +494,22 @@ export async function relaySignedConsent(
     if (!r) throw new InvalidArgumentError("signed consent", `a ${checked.kind} needs its request`);
     return toAbiRequest({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } });
   };
-  return send(
-    `relay the signed ${checked.kind}`,
-    () => {
-      switch (checked.kind) {
-        case "grant":
-          if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
-          return ledger.grantBySig(checked.patient, checked.grant, ...common);
-        case "revoke":
-          if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
-          return ledger.revokeBySig(checked.patient, checked.grantee, ...common);
-        case "approve":
-          return ledger.approveRequestBySig(toRequest(), ...common);
-        default:
-          return ledger.denyRequestBySig(toRequest(), ...common);
-      }
-    },
-    () => checked,
-  );
+  switch (checked.kind) {
+    case "grant":
+      if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
+      return ledger.grantBySig.populateTransaction(checked.patient, checked.grant, ...common);
+    case "revoke":
+      if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
+      return ledger.revokeBySig.populateTransaction(checked.patient, checked.grantee, ...common);
+    case "approve":
+      return ledger.approveRequestBySig.populateTransaction(toRequest(), ...common);
+    default:
+      return ledger.denyRequestBySig.populateTransaction(toRequest(), ...common);
+  }
 }
 
+/** The id of the request a signed approve/deny is about (what its signature covers). */
+export function signedRequestIdOf(signed: SignedConsent): string | undefined {
+  const r = signed.request;
+  return r ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } }) : undefined;
+}

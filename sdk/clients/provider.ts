@@ -13,6 +13,7 @@ import { AccessDeniedError, ConsentLedgerError, ContractRevertError, InvalidArgu
 import { assertFhirResource } from "../fhir/resource";
 import { recordIdFromCid, type BlobStore } from "../storage/blob-store";
 import { AccessBasis, type DataClassName, type PurposeName } from "../codes";
+import { verifyPairingLink, type PairingLink } from "./pairing";
 
 /** What a provider publishes: a FHIR R4 resource (or raw bytes) of one data class for one patient. */
 export interface PublishInput {
@@ -77,6 +78,16 @@ export interface PublishOptions {
   beforeAnchor?: (records: readonly (SealedRecord & { batch?: { root: string; proof: string[] } })[]) => Promise<void>;
 }
 
+/** A patient pseudonym the provider accepted from a verified pairing link. */
+export interface PairedPatient {
+  /** The address records are anchored under. */
+  pseudonym: string;
+  /** The pseudonym's X25519 public key, as the pseudonym signed it. */
+  encryptionPublicKey: Uint8Array;
+  /** The verified link, to keep as evidence that the patient gave this address. */
+  link: PairingLink;
+}
+
 export const BATCH_LEAF_TYPES = ["bytes32", "address", "uint8"] as const;
 
 /**
@@ -94,6 +105,31 @@ export class ProviderClient {
     readonly custodian?: KeyCustodian,
   ) {
     this.signer = toSigner(signer);
+  }
+
+  private readonly paired = new Map<string, PairedPatient>();
+
+  /**
+   * Accepts the pairing link a patient showed (QR code or link from the dashboard): checks it is for this
+   * provider, chain and ledger, unexpired, and signed by the pseudonym it names (PairingError otherwise),
+   * then files the pseudonym as a patient of this provider. Records for the patient go under
+   * `pseudonym`. In memory: persist `link` (or the payload) in the provider's own patient register.
+   */
+  async pairPatient(payload: string, options: { now?: number } = {}): Promise<PairedPatient> {
+    const link = verifyPairingLink(payload, {
+      provider: await this.signer.getAddress(),
+      chainId: this.contracts.chainId,
+      ledger: await this.contracts.ledger.getAddress(),
+      now: options.now,
+    });
+    const patient: PairedPatient = { pseudonym: link.pseudonym, encryptionPublicKey: bytes32ToPublicKey(link.encryptionKey), link };
+    this.paired.set(link.pseudonym, patient);
+    return patient;
+  }
+
+  /** The paired patient of `pseudonym`, if this client accepted a link for it. */
+  pairedPatient(pseudonym: string): PairedPatient | undefined {
+    return this.paired.get(requireAddress(pseudonym, "pseudonym"));
   }
 
   /** Encrypts, stores and anchors one record. The ciphertext is stored before the anchor is sent. */

@@ -118,7 +118,7 @@ export function keyPairFromSecretKey(secretKey: Uint8Array): EncryptionKeyPair {
 }
 
 /** A domain as a message may show it: a host name, optionally with a port; no scheme, path or line break. */
-const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
+export const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
 
 function checkScope(scope: KeyScope): { domain: string; chainId: bigint; keyDirectory: string } {
   if (typeof scope !== "object" || scope === null) throw new InvalidArgumentError("key scope", "expected { domain, chainId, keyDirectory }");
@@ -163,8 +163,11 @@ export function encryptionKeyMessage(address: string, scope?: KeyScope): string 
   );
 }
 
-/** r || s of an ECDSA signature, s in low-s form: the part of a signature every wallet agrees on. */
-function signatureSecret(signature: string): Uint8Array {
+/**
+ * r || s of an ECDSA signature, s in low-s form: the part of a signature every wallet agrees on. Also the
+ * input keying material of the pseudonym root (sdk/crypto/pseudonyms.ts).
+ */
+export function signatureSecret(signature: string): Uint8Array {
   const bytes = hexToBytes(signature, { argument: "signature" });
   if (bytes.length !== 65 && bytes.length !== 64)
     throw new InvalidArgumentError("signature", `expected a 65-byte (or 64-byte EIP-2098) ECDSA signature, got ${bytes.length} bytes`, {

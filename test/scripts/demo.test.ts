@@ -49,6 +49,13 @@ describe("npm run demo (the main job)", function () {
     expect(stdout).to.include("Done in");
   });
 
+  it("ends with patient D's pseudonyms: paired, relayed, one view, and an observer who links nothing on chain", function () {
+    expect(stdout).to.match(/the hospital checked D's pairing link \(\d+ characters, one QR code\) and filed a record under 0x[0-9a-fA-F]{40}/);
+    expect(stdout).to.match(/D's one view: 1 record, 2 consents, \d+ audit entries, across 2 pseudonyms/);
+    expect(stdout).to.match(/an observer of the chain: 0 transactions name two of patient D's accounts; the wallet appears in 0;/);
+    expect(stdout).to.match(/the hospital pseudonym in [1-9]\d*, the study pseudonym in [1-9]\d*; pseudonyms sent 0 and hold 0 wei;/);
+  });
+
   it("reads a record split 2 of 3 across three custodians, with one stopped, and one patched custodian gives no key", async function () {
     expect(stdout).to.match(/custodian set \d+: 2 of 3, defined on chain by the hospital/);
     expect(stdout).to.match(/university reads with all three custodians up: shares from .* custodian and .* custodian; .*matches the original/);
