@@ -88,7 +88,7 @@ export { requestStatusOf, requestsOf } from "./viem/requests";
 export type { RequestParty } from "./viem/requests";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
-export { CONSENT_TYPES, consentDomain } from "./clients/signatures";
+export { CONSENT_TYPES, consentDomain } from "./clients/consent-types";
 export type { AccessRequest, Consent, ConsentFate, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestInput, RequestTerms, RequestView, SignedConsent } from "./clients/types";
 export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";

@@ -11,7 +11,7 @@ import { consentLedgerAbi } from "../chain/abis";
 import type { PendingTransaction } from "../chain/transactions";
 import type { OnBehalf, SignOptions } from "../clients/patient";
 import { cancelNonceArgs, consentFromStored, grantTerms, lowestUnusedNonce, policyTerms } from "../clients/rules";
-import { CONSENT_TYPES, consentDomain } from "../clients/signatures";
+import { CONSENT_TYPES, consentDomain } from "../clients/consent-types";
 import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
 import type { AccessRequest, Consent, ConsentPreview, DataUsePolicy, GrantInput, PolicyInput, RequestView, SignedConsent } from "../clients/types";
 import { maskOf } from "../codes";

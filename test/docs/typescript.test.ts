@@ -39,6 +39,7 @@ declare global {
   const relayerContracts: LedgerContracts;
   /** Wallets (ethers Signers with an address). */
   const signer: Wallet;
+  const wallet: Wallet;
   const reader: Wallet;
   const hospital: Wallet;
   const providerSigner: Wallet;
@@ -51,6 +52,8 @@ declare global {
   const doctor: string;
   const guardian: string;
   const lab: string;
+  const clinic: string;
+  const clinicAddress: string;
   /** Clients built elsewhere in the guide. */
   const patientClient: PatientClient;
   const auditClient: AuditClient;
@@ -60,6 +63,9 @@ declare global {
   const manifestStore: BlobStore;
   const keyPair: EncryptionKeyPair;
   /** Values. */
+  const chainId: number;
+  const ledger: string;
+  const relayerUrl: string;
   const gateway: string;
   const gatewayUrl: string;
   const url1: string;

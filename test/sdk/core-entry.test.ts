@@ -30,7 +30,7 @@ describe("the SDK's browser entry points (consent-ledger, consent-ledger/viem)",
     expect(graph.packages, "a dApp on viem bundles no ethers").to.not.include("ethers");
     expect(graph.files.filter((file) => file.includes("typechain-types/factories"))).to.deep.equal([]);
     // It shares the rules, tables, EIP-712 types, envelope and errors with the ethers entry: the same files.
-    for (const file of ["sdk/clients/rules.ts", "sdk/clients/signatures.ts", "sdk/codes.ts", "sdk/errors.ts", "sdk/chain/hints.ts", "sdk/crypto/envelope.ts"]) {
+    for (const file of ["sdk/clients/rules.ts", "sdk/clients/consent-types.ts", "sdk/codes.ts", "sdk/errors.ts", "sdk/chain/hints.ts", "sdk/crypto/envelope.ts"]) {
       expect(graph.files, file).to.include(path.join(ROOT, file));
     }
   });
