@@ -18,7 +18,7 @@
  */
 import { isError, ZeroHash } from "ethers";
 
-import { AccessBasis, bytes32ToPublicKey, DataClass, FormatError, IntegrityError, InvalidArgumentError, type LedgerContracts, nameOf, type ParsedRecordContext, Purpose, Role, verifyEnvelopeOnChain } from "../sdk/index";
+import { AccessBasis, bytes32ToPublicKey, DataClass, FormatError, IntegrityError, InvalidArgumentError, type LedgerContracts, nameOf, type ParsedRecordContext, Purpose, Role, verifyContextOnChain, verifyEnvelopeOnChain } from "../sdk/index";
 import { conflict, forbidden, GatewayHttpError, unavailable, unprocessable } from "./http-error";
 import type { AnchoredRecord, ChainReader } from "./chain-reader";
 import type { StoredRecord } from "./store";
@@ -227,7 +227,8 @@ async function confirmedReleaseFacts(
 export async function authorizeIngest(
   contracts: LedgerContracts,
   caller: string,
-  envelope: Uint8Array,
+  /** The whole envelope, or the parsed header of one being streamed (whose bytes are checked as they pass). */
+  envelope: Uint8Array | { context: ParsedRecordContext },
   recordId: string,
   batch: { root: string; proof: string[] } | undefined,
 ): Promise<{ context: ParsedRecordContext; superseded: boolean }> {
@@ -255,7 +256,10 @@ export async function authorizeIngest(
   }
   let verified: Awaited<ReturnType<typeof verifyEnvelopeOnChain>>;
   try {
-    verified = await verifyEnvelopeOnChain(contracts, envelope, { expectedRecordId: recordId, batch });
+    verified =
+      envelope instanceof Uint8Array
+        ? await verifyEnvelopeOnChain(contracts, envelope, { expectedRecordId: recordId, batch })
+        : await verifyContextOnChain(contracts, recordId, envelope.context, { batch });
   } catch (cause) {
     if (cause instanceof IntegrityError) throw unprocessable("IntegrityError", cause.shortMessage);
     if (cause instanceof FormatError || cause instanceof InvalidArgumentError)

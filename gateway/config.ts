@@ -20,6 +20,8 @@
  *                             address per minute; 0: no limit (behind a proxy every client has its address)
  *   --confirmations <n>       CONSENT_GATEWAY_CONFIRMATIONS default 0: blocks that must follow whatever allows
  *                             a release (and each access-log transaction) before it counts; revocations count at once
+ *   --max-record-bytes <n>    CONSENT_GATEWAY_MAX_RECORD_BYTES default 4294967296 (4 GiB): the largest envelope
+ *                             a provider may stream to PUT /records/:recordId
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
  *   CONSENT_GATEWAY_PRIVATE_KEY  the custodian's private key (required; never a flag)
  *
@@ -52,6 +54,8 @@ export interface GatewayConfig {
   rateLimitPerMinute?: number;
   /** Blocks that must follow what allows a release, and each log transaction; default 0 (instant finality). */
   confirmations?: number;
+  /** Largest envelope streamed to PUT /records/:recordId, in bytes; default DEFAULTS.maxRecordBytes. */
+  maxRecordBytes?: number;
   /** Connection timeouts (ms); defaults DEFAULTS.timeouts. Not flags: set by code embedding the gateway. */
   timeouts?: Partial<{ requestMs: number; headersMs: number; idleMs: number }>;
   /** Unused login challenges held overall; default DEFAULTS.maxOpenChallenges. */
@@ -81,6 +85,12 @@ export const DEFAULTS = {
    * keep-alive connection is closed after a minute.
    */
   timeouts: { requestMs: 60_000, headersMs: 10_000, idleMs: 60_000 },
+  /**
+   * Largest envelope a provider may stream in (PUT /records/:recordId): 4 GiB. The request timeout
+   * applies to it too: within the default minute that takes 72 MB/s, so a gateway taking large records
+   * over slow links raises timeouts.requestMs.
+   */
+  maxRecordBytes: 4 * 1024 ** 3,
 } as const;
 
 /** Longest session the gateway will issue: 15 minutes. */
@@ -217,6 +227,12 @@ export function gatewayCommand(): Command {
         .default(DEFAULTS.rateLimitPerMinute),
     )
     .addOption(
+      new Option("--max-record-bytes <n>", "the largest envelope a provider may stream to PUT /records/:recordId")
+        .env("CONSENT_GATEWAY_MAX_RECORD_BYTES")
+        .argParser(integer("--max-record-bytes", 1024, Number.MAX_SAFE_INTEGER))
+        .default(DEFAULTS.maxRecordBytes),
+    )
+    .addOption(
       new Option(
         "--challenge-rate-limit <n>",
         "login challenges per client address per minute (0: no limit, e.g. behind a proxy that limits them)",
@@ -291,6 +307,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     provider: string[];
     rateLimit: number;
     challengeRateLimit: number;
+    maxRecordBytes: number;
     confirmations: number;
     logLevel: GatewayConfig["logLevel"];
   }>();
@@ -318,6 +335,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     providers: options.provider,
     rateLimitPerMinute: options.rateLimit,
     challengesPerMinute: options.challengeRateLimit,
+    maxRecordBytes: options.maxRecordBytes,
     confirmations: options.confirmations,
     logLevel: options.logLevel,
   };

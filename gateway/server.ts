@@ -7,6 +7,7 @@
  *   POST /auth/challenge {address}        public   an EIP-712 login challenge                                            routes/auth.ts
  *   POST /auth/verify {nonce, signature}  public   a bearer session token                                                routes/auth.ts
  *   POST /records {...}                   bearer   a provider deposits a record's envelope and data key                  routes/records.ts
+ *   PUT  /records/:recordId (a stream)    bearer   the same for a v2 envelope of any size, streamed                       record-stream-routes.ts
  *   GET  /records/:recordId               bearer   what the gateway holds about a record                                 routes/records.ts
  *   GET  /records/:recordId/ciphertext    bearer   the envelope bytes (Range)                                            routes/records.ts
  *   GET  /records/:recordId/index         bearer   the segment index of a v2 record                                      routes/records.ts
@@ -63,6 +64,8 @@ export interface GatewayAppOptions {
   timeouts?: Partial<GatewayTimeouts>;
   /** Login challenges one client address may ask for per minute; 0 for no limit (default DEFAULTS.challengesPerMinute). */
   challengesPerMinute?: number;
+  /** Largest envelope streamed to PUT /records/:recordId (default DEFAULTS.maxRecordBytes). */
+  maxRecordBytes?: number;
   now?: () => number;
 }
 
@@ -115,7 +118,17 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
 
   void app.register(healthPlugin, { contracts, custodian, confirmations, store });
   void app.register(authPlugin, { authenticator, challengeLimiter, publicUrl: options.publicUrl });
-  void app.register(recordsPlugin, { contracts, store, blobs, vault, authenticator, limiter, providers, now });
+  void app.register(recordsPlugin, {
+    contracts,
+    store,
+    blobs,
+    vault,
+    authenticator,
+    limiter,
+    providers,
+    maxRecordBytes: options.maxRecordBytes ?? DEFAULTS.maxRecordBytes,
+    now,
+  });
   void app.register(keyReleasePlugin, {
     contracts,
     custodian,

@@ -304,6 +304,7 @@ async function startHoldingLock(
     confirmations: config.confirmations,
     timeouts: config.timeouts,
     challengesPerMinute: config.challengesPerMinute,
+    maxRecordBytes: config.maxRecordBytes,
     logger: options.logger ?? {
       level: config.logLevel,
       base: { service: "consent-gateway" },

@@ -27,6 +27,7 @@ import { ResearcherClient } from "../sdk/clients/researcher";
 import { AccessDeniedError, AccessNotConfirmedError, ConsentLedgerError, IntegrityError } from "../sdk/errors";
 import { auditTrailToFhirBundle, consentToFhir, fhirCollection } from "../sdk/fhir/export";
 import { FsBlobStore } from "../sdk/storage/fs-blob-store";
+import { nodeSegmentCrypto } from "../sdk/node";
 import { saveDeployment } from "../sdk/deployments";
 import { startGateway, type RunningGateway } from "../gateway/start";
 import type { GatewayConfig } from "../gateway/config";
@@ -232,17 +233,25 @@ async function story(
     say(`  one flipped bit in patient C's imaging study: ${error.shortMessage}`);
   }
 
-  step("A CT study, read by byte range");
-  // 12 MiB: the gateway's JSON ingest takes envelopes up to 16 MiB (a study of hundreds of megabytes
-  // needs a streaming ingest route, which the gateway does not have yet). The SDK and stores stream any size.
-  const studyBytes = 12 * 1024 * 1024;
-  const study = new Uint8Array(studyBytes).map((_, i) => (i * 2654435761) >>> 24);
-  const ct = await (await provider.publish({ patient: patientC.address, dataClass: "IMAGING", payload: study })).wait();
-  say(`  C-ct-study     IMAGING      for patient C  ${ct.recordId.slice(0, 18)}…  ${studyBytes / 2 ** 20} MiB in 1 MiB segments`);
-  const sliceAt = 7 * 1024 * 1024 - 4096;
+  step("A CT study of 256 MiB, streamed in and read by byte range");
+  // Generated as it is sealed (never whole in memory), stored by stream, anchored, then streamed to the
+  // gateway (PUT /records/:recordId checks every segment and the record id as the bytes pass).
+  const studyBytes = 256 * MiB;
+  const studyStarted = Date.now();
+  const ct = await (
+    await provider.publishStream({ patient: patientC.address, dataClass: "IMAGING", source: ctStudy(studyBytes), crypto: nodeSegmentCrypto })
+  ).wait();
+  say(
+    `  C-ct-study     IMAGING      for patient C  ${ct.recordId.slice(0, 18)}…  ${studyBytes / MiB} MiB in 1 MiB segments, ` +
+      `sealed, stored and deposited by stream in ${((Date.now() - studyStarted) / 1000).toFixed(1)} s`,
+  );
+  const sliceAt = 200 * MiB - 4096;
   const slice = await uniGateway.fetchRecordRange({ recordId: ct.recordId, purpose: "CLINTRCH", keyPair: uniKeys, offset: sliceAt, length: 65_536 });
-  const sliceMatches = Buffer.from(slice.plaintext).equals(Buffer.from(study.subarray(sliceAt, sliceAt + 65_536)));
-  say(`  university read 64 KiB at offset ${sliceAt} (2 of 12 segments fetched, verified against the anchor): ${sliceMatches ? "matches the original" : "DOES NOT MATCH"}`);
+  const sliceMatches = Buffer.from(slice.plaintext).equals(ctStudySlice(sliceAt, 65_536));
+  say(
+    `  university read 64 KiB at offset ${sliceAt} (2 of ${studyBytes / MiB} segments fetched, verified against the anchor): ` +
+      `${sliceMatches ? "matches the original" : "DOES NOT MATCH"}`,
+  );
 
   step("Writing the key releases to the on-chain access log");
   await gateway.writer.flushNow();
@@ -538,3 +547,29 @@ main().catch((error) => {
   console.error(`\nThe demo failed: ${error instanceof ConsentLedgerError ? error.message : (error?.stack ?? error)}`);
   process.exitCode = 1;
 });
+
+const MiB = 1 << 20;
+
+/** A synthetic CT study: 1 MiB slices of one pattern, each stamped with its index, generated on demand. */
+async function* ctStudy(size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < size; at += MiB) yield ctSlice(at / MiB).subarray(0, Math.min(MiB, size - at));
+}
+
+const CT_PATTERN = new Uint8Array(MiB).map((_, i) => (i * 2654435761) >>> 24);
+function ctSlice(index: number): Uint8Array {
+  const slice = Uint8Array.from(CT_PATTERN);
+  new DataView(slice.buffer).setFloat64(0, index);
+  return slice;
+}
+
+/** Bytes [offset, offset + length) of the study, computed again. */
+function ctStudySlice(offset: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  for (let at = 0; at < length; ) {
+    const from = (offset + at) % MiB;
+    const take = Math.min(MiB - from, length - at);
+    out.set(ctSlice(Math.floor((offset + at) / MiB)).subarray(from, from + take), at);
+    at += take;
+  }
+  return out;
+}

@@ -90,8 +90,9 @@ export {
   sealRecordV2,
   segmentIndexOf,
   toReadableStream,
+  verifyRecordStream,
 } from "./crypto/envelope-v2";
-export type { ByteSource, EnvelopeV2Options, RangeRequest, SealingRecord, SegmentProblem } from "./crypto/envelope-v2";
+export type { ByteSource, EnvelopeV2Options, ParsedHeaderV2, RangeRequest, SealingRecord, SegmentProblem, VerifyRecordStreamOptions } from "./crypto/envelope-v2";
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
@@ -165,7 +166,7 @@ export type {
   PublishedBatch,
   PublishedRecord,
 } from "./clients/provider";
-export { anchorEventOf, recordsFromEvents, recordsOf, verifyEnvelopeOnChain } from "./clients/records";
+export { anchorEventOf, recordsFromEvents, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";

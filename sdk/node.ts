@@ -11,4 +11,5 @@ export {
   sealRecordV2,
   segmentIndexOf,
   toNodeReadable,
+  verifyRecordStream,
 } from "./crypto/node/envelope";

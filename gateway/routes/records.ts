@@ -2,6 +2,7 @@
  * The record routes (bearer):
  *
  *   POST /records {...}                   a provider deposits a record's envelope and data key
+ *   PUT  /records/:recordId (a stream)    the same for a v2 envelope of any size (gateway/record-stream-routes.ts)
  *   GET  /records/:recordId               what the gateway holds about a record
  *   GET  /records/:recordId/ciphertext    the envelope bytes (a byte range with a Range header)
  *   GET  /records/:recordId/index         the segment index of a v2 record
@@ -33,6 +34,7 @@ import { badRequest, conflict, forbidden, GatewayHttpError, unprocessable } from
 import type { KeyVault } from "../key-vault";
 import type { AccountRateLimiter } from "../rate-limit";
 import { INGEST_BODY_LIMIT, ingestSchema, recordSchema } from "../schemas";
+import { recordStreamRoutes } from "../record-stream-routes";
 import type { GatewayStore, StoredRecord } from "../store";
 import { heldRecord, recordReader } from "./record-access";
 
@@ -53,6 +55,8 @@ export interface RecordsPluginOptions {
   limiter: AccountRateLimiter;
   /** Accounts whose records the gateway accepts, checksummed. */
   providers: ReadonlySet<string>;
+  /** Largest envelope streamed to PUT /records/:recordId. */
+  maxRecordBytes: number;
   now: () => number;
 }
 
@@ -183,6 +187,9 @@ function depositRoute(app: FastifyInstance, options: RecordsPluginOptions): void
       return reply.status(201).send({ recordId, cid, stored: true });
     },
   );
+
+  // The same deposit as a stream, behind the same depositor check (gateway/record-stream-routes.ts).
+  void app.register(recordStreamRoutes, { contracts, store, blobs, vault, depositor, sameDeposit, maxRecordBytes: options.maxRecordBytes, now });
 
   /** A deposit of a record already held: fine with the same key, a conflict with another. */
   async function sameDeposit(existing: StoredRecord, dataKey: Uint8Array) {

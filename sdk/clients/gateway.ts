@@ -15,7 +15,8 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, type SignerInput } from "../chain/runner";
 import { bytesToHex, hexToBytes } from "../crypto/bytes";
 import { recordIdOf, type ParsedRecordContext } from "../crypto/envelope";
-import { openRecordRange } from "../crypto/envelope-v2";
+import { isEnvelopeV2, openRecordRange, openRecordStream, toReadableStream, type ByteSource } from "../crypto/envelope-v2";
+import type { SegmentCrypto } from "../crypto/segment-crypto";
 import { unwrapDataKey } from "../crypto/key-wrap";
 import type { EncryptionKeyPair } from "../crypto/keys";
 import {
@@ -25,7 +26,8 @@ import {
   IntegrityError,
   InvalidArgumentError,
 } from "../errors";
-import type { BlobStore } from "../storage/blob-store";
+import type { BlobStore, StreamingBlobStore } from "../storage/blob-store";
+import { verifyContextOnChain } from "./records";
 import type { KeyCustodian, PublishedRecord } from "./provider";
 import { ResearcherClient, type OpenedRecord } from "./researcher";
 
@@ -125,6 +127,16 @@ export interface GatewayClientOptions {
   fetch?: typeof fetch;
   /** Per-request timeout in ms; default 30 s. */
   timeoutMs?: number;
+  /** How long a streamed upload (depositRecordStream) may take in all, in ms; default 1 hour. */
+  uploadTimeoutMs?: number;
+  /**
+   * depositKey streams a v2 envelope larger than this (PUT /records/:recordId) when the store streams
+   * (StreamingBlobStore), instead of sending it in one JSON body; default 8 MiB. Batched records always
+   * go as JSON (their proof travels with them).
+   */
+  streamAboveBytes?: number;
+  /** AES-GCM and SHA-256 for opening streams (fetchRecordStream); WebCrypto when omitted. */
+  crypto?: SegmentCrypto;
 }
 
 const HINTS: Record<string, string> = {
@@ -155,6 +167,21 @@ const HINTS: Record<string, string> = {
 };
 
 const SESSION_MARGIN_MS = 30_000;
+const STREAM_ABOVE_BYTES = 8 * 1024 * 1024;
+
+function isStreamingStore(store: BlobStore): store is StreamingBlobStore {
+  return typeof (store as Partial<StreamingBlobStore>).putStream === "function";
+}
+
+/** A web ReadableStream of any byte source (fetch's streaming body). */
+function readableOf(source: ByteSource): ReadableStream<Uint8Array> {
+  if (typeof (source as ReadableStream<Uint8Array>).getReader === "function") return source as ReadableStream<Uint8Array>;
+  if (typeof (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function") return toReadableStream(source as AsyncIterable<Uint8Array>);
+  const iterable = source as Iterable<Uint8Array>;
+  return toReadableStream((async function* () {
+    yield* iterable;
+  })());
+}
 const DEPOSIT_RETRIES = 5;
 
 /** Whether `hostname` (as URL parses it) names this machine. */
@@ -237,7 +264,19 @@ export class GatewayClient implements KeyCustodian {
         hint: "Construct it as new GatewayClient(url, signer, contracts, { store }) with the store the ProviderClient writes to.",
       });
     }
-    const envelope = await this.options.store.get(record.cid);
+    const store = this.options.store;
+    if (!record.batch && isStreamingStore(store) && (await store.sizeOf(record.cid)) > (this.options.streamAboveBytes ?? STREAM_ABOVE_BYTES)) {
+      const head = store.getStream(record.cid, { start: 0, end: 4 });
+      const magic: number[] = [];
+      for await (const part of head) magic.push(...part);
+      if (isEnvelopeV2(Uint8Array.from(magic))) {
+        await this.retryUnanchored(() =>
+          this.depositRecordStream({ recordId: record.recordId, dataKey: record.dataKey, envelope: store.getStream(record.cid) }),
+        );
+        return;
+      }
+    }
+    const envelope = await store.get(record.cid);
     const body = {
       recordId: requireBytes32(record.recordId, "recordId"),
       dataKey: bytesToHex(record.dataKey),
@@ -246,16 +285,84 @@ export class GatewayClient implements KeyCustodian {
         ? { root: record.batch.root, proof: record.batch.proof, patient: record.patient, dataClass: record.dataClass }
         : undefined,
     };
+    await this.retryUnanchored(() => this.json("POST", "/records", body, true));
+  }
+
+  /** Runs a deposit, again a few times while the gateway's node has not seen the anchor's block yet. */
+  private async retryUnanchored(deposit: () => Promise<unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.json("POST", "/records", body, true);
+        await deposit();
         return;
       } catch (error) {
-        // The gateway's node may not have the anchor's block yet: give it a moment.
         if (!(error instanceof GatewayError && error.code === "RecordNotAnchored") || attempt >= DEPOSIT_RETRIES)
           throw error;
         await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
       }
+    }
+  }
+
+  /**
+   * Deposits a v2 record of any size (up to the gateway's limit) as a stream: PUT /records/:recordId
+   * with the envelope as the body, read from `envelope` (a Node stream, a web ReadableStream, any async
+   * iterable) as it is sent, never held whole. The gateway checks the record id, the key commitment and
+   * every segment as the bytes pass and keeps nothing that fails: GatewayError 422 WrongDataKey,
+   * SegmentInvalid (naming the segment) or IntegrityError, 413 PayloadTooLarge. The stream is read once:
+   * no retry here. In a browser, a streamed request body needs HTTP/2 (Chromium).
+   */
+  async depositRecordStream(input: { recordId: string; dataKey: Uint8Array; envelope: ByteSource }): Promise<{ recordId: string; cid: string; stored: boolean }> {
+    const recordId = requireBytes32(input.recordId, "recordId");
+    if (!(input.dataKey instanceof Uint8Array) || input.dataKey.length !== 32)
+      throw new InvalidArgumentError("dataKey", "expected the record's 32-byte data key");
+    const path = `/records/${recordId}`;
+    const token = await this.token();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error("upload timeout")), this.options.uploadTimeoutMs ?? 3_600_000);
+    let response: Response;
+    try {
+      response = await this.fetchFn(`${this.baseUrl}${path}`, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/octet-stream",
+          "x-data-key": bytesToHex(input.dataKey),
+        },
+        body: readableOf(input.envelope),
+        duplex: "half",
+        // Any other redirect mode makes fetch send a clone of the request, whose teed body keeps every
+        // chunk sent until the request ends: the whole record in memory.
+        redirect: "error",
+        signal: controller.signal,
+      } as RequestInit);
+    } catch (cause) {
+      // A refusal closes the connection while the body is still being sent, and fetch then reports the
+      // broken pipe, not the answer: the same request with an empty body is told what the refusal was.
+      const probe = await this.fetchFn(`${this.baseUrl}${path}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream", "x-data-key": bytesToHex(input.dataKey) },
+        body: new Uint8Array(0),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      }).catch(() => undefined);
+      if (probe?.ok) {
+        // Answered before the body was read: the record is held already (with this key).
+        const answer = (await probe.json().catch(() => undefined)) as { recordId: string; cid: string; stored: boolean } | undefined;
+        if (answer && typeof answer.cid === "string") return answer;
+      } else if (probe) {
+        const refusal = await this.errorOf(probe, path);
+        if (!(refusal instanceof GatewayError && refusal.code === "InvalidRequest")) throw refusal;
+      }
+      throw new GatewayError(0, "GatewayUnreachable", `no answer from ${this.baseUrl} to PUT ${path}`, {
+        hint: "Check the gateway URL and that the gateway is running.",
+        cause,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) throw await this.errorOf(response, path);
+    try {
+      return (await response.json()) as { recordId: string; cid: string; stored: boolean };
+    } catch (cause) {
+      throw new GatewayError(response.status, "MalformedAnswer", `its answer to PUT ${path} is not JSON`, { cause });
     }
   }
 
@@ -343,6 +450,48 @@ export class GatewayClient implements KeyCustodian {
     const id = requireBytes32(recordId, "recordId");
     const response = await this.request("GET", `/records/${id}/ciphertext`, undefined, true);
     return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /**
+   * The record's envelope as a stream (unverified: fetchRecordStream verifies it). The per-request
+   * timeout covers the answer's headers, not the time to read the body.
+   */
+  async fetchCiphertextStream(recordId: string): Promise<ReadableStream<Uint8Array>> {
+    const id = requireBytes32(recordId, "recordId");
+    const response = await this.request("GET", `/records/${id}/ciphertext`, undefined, true, {}, { streamed: true });
+    if (!response.body) throw new GatewayError(response.status, "MalformedAnswer", `its answer to GET /records/${id}/ciphertext has no body`);
+    return response.body;
+  }
+
+  /**
+   * A v2 record of any size, verified and decrypted as it streams from the gateway: asks for the
+   * wrapped key, then reads the ciphertext; the header is checked against the chain (the anchored
+   * patient, provider, class, version) and against the data key's commitment before any plaintext, each
+   * segment as it arrives, and the record id over everything at the end (IntegrityError then: a
+   * consumer that must not act on another record's plaintext waits for the stream to end).
+   */
+  async fetchRecordStream(input: {
+    recordId: string;
+    purpose: PurposeName | number;
+    keyPair: EncryptionKeyPair;
+  }): Promise<{ plaintext: AsyncGenerator<Uint8Array>; release: KeyRelease }> {
+    const recordId = requireBytes32(input.recordId, "recordId");
+    const release = await this.requestKey(recordId, input.purpose);
+    const dataKey = await unwrapDataKey(release.wrappedKey, input.keyPair, recordId);
+    const body = await this.fetchCiphertextStream(recordId);
+    const contracts = this.contracts;
+    const crypto = this.options.crypto;
+    async function* plaintext(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* openRecordStream(body, dataKey, { recordId }, {
+          crypto,
+          onHeader: async (header) => void (await verifyContextOnChain(contracts, recordId, header.context, { batch: release.batch })),
+        });
+      } finally {
+        dataKey.fill(0);
+      }
+    }
+    return { plaintext: plaintext(), release };
   }
 
   /** Asks for the record's data key for `purpose`; the gateway asks the chain first. */
@@ -551,24 +700,30 @@ export class GatewayClient implements KeyCustodian {
     body: unknown,
     authenticated: boolean,
     extraHeaders: Record<string, string> = {},
+    mode: { streamed?: boolean } = {},
   ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = { ...extraHeaders };
       if (body !== undefined) headers["content-type"] = "application/json";
       if (authenticated) headers.authorization = `Bearer ${await this.token()}`;
       let response: Response;
+      // A streamed answer is timed to its headers only: its body may take as long as it is big.
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new Error("timeout")), this.options.timeoutMs ?? 30_000);
       try {
         response = await this.fetchFn(`${this.baseUrl}${path}`, {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+          signal: mode.streamed ? controller.signal : AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
         });
       } catch (cause) {
         throw new GatewayError(0, "GatewayUnreachable", `no answer from ${this.baseUrl} to ${method} ${path}`, {
           hint: "Check the gateway URL and that the gateway is running.",
           cause,
         });
+      } finally {
+        clearTimeout(timer);
       }
       if (response.ok) return response;
       if (response.status === 401 && authenticated && attempt === 1) {

@@ -6,12 +6,13 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, type RecordContext } from "../crypto/envelope";
-import { sealRecordV2 } from "../crypto/envelope-v2";
+import { sealRecordStream, sealRecordV2, type ByteSource } from "../crypto/envelope-v2";
+import type { SegmentCrypto } from "../crypto/segment-crypto";
 import { wrapDataKey } from "../crypto/key-wrap";
 import { bytes32ToPublicKey } from "../crypto/keys";
 import { AccessDeniedError, ConsentLedgerError, ContractRevertError, InvalidArgumentError } from "../errors";
 import { assertFhirResource } from "../fhir/resource";
-import { recordIdFromCid, type BlobStore } from "../storage/blob-store";
+import { recordIdFromCid, type BlobStore, type StreamingBlobStore } from "../storage/blob-store";
 import { AccessBasis, type DataClassName, type PurposeName } from "../codes";
 import { verifyPairingLink, type PairingLink } from "./pairing";
 
@@ -141,6 +142,46 @@ export class ProviderClient {
     return send(
       "anchor the record",
       () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
+      (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
+    );
+  }
+
+  /**
+   * Publishes a record of any size read from a stream (an imaging study, a genome): sealed as a v2
+   * envelope segment by segment straight into the store (which must stream: StreamingBlobStore), so
+   * memory stays within a few segments; then anchored, and its key deposited with the custodian (a
+   * GatewayClient streams the envelope to the gateway). `crypto`: nodeSegmentCrypto in Node for speed.
+   */
+  async publishStream(
+    input: { patient: string; dataClass: DataClassName | number; source: ByteSource; contentType?: number; crypto?: SegmentCrypto },
+    options: PublishOptions = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<PublishedRecord>> {
+    const store = this.store as Partial<StreamingBlobStore>;
+    if (typeof store.putStream !== "function")
+      throw new InvalidArgumentError("store", "publishStream needs a store that takes streams (putStream), such as FsBlobStore or MemoryBlobStore");
+    const patient = requireAddress(input.patient, "patient");
+    const dataClass = dataClassCode(input.dataClass);
+    const provider = await this.signer.getAddress();
+    const record = { patient, dataClass, version: 1, previousRecordId: ZeroHash };
+    const context: RecordContext = {
+      chainId: this.contracts.chainId,
+      registry: await this.contracts.records.getAddress(),
+      provider,
+      contentType: input.contentType ?? ContentType.OCTET_STREAM,
+      ...record,
+    };
+    const sealing = sealRecordStream(input.source, context, undefined, { crypto: input.crypto });
+    const cid = await (store as StreamingBlobStore).putStream(sealing.envelope);
+    const recordId = await sealing.recordId;
+    if (recordIdFromCid(cid) !== recordId) {
+      throw new InvalidArgumentError("store", `returned CID ${cid}, which is not the envelope's record id ${recordId}`);
+    }
+    const sealed: SealedRecord = { recordId, cid, provider, dataKey: sealing.dataKey, ...record };
+    await options.beforeAnchor?.([sealed]);
+    return send(
+      "anchor the record",
+      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorRecord(patient, recordId, dataClass, toUtf8Bytes(cid)),
       (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
     );
   }

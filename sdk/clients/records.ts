@@ -103,7 +103,21 @@ export async function verifyEnvelopeOnChain(
   if (options.expectedRecordId && options.expectedRecordId.toLowerCase() !== recordId) {
     throw new IntegrityError(options.expectedRecordId, `the ciphertext hashes to ${recordId}`);
   }
-  const { context } = parseEnvelope(envelope);
+  return verifyContextOnChain(contracts, recordId, parseEnvelope(envelope).context, options);
+}
+
+/**
+ * verifyEnvelopeOnChain for an envelope not held whole (a stream): the header's `context` against the
+ * chain for `recordId`. The caller must still check that the envelope's bytes hash to `recordId` (as
+ * verifyRecordStream does once it has read them all): this alone proves nothing about the bytes.
+ */
+export async function verifyContextOnChain(
+  contracts: LedgerContracts,
+  recordId: string,
+  context: RecordContext,
+  options: { batch?: BatchMembership } = {},
+): Promise<{ recordId: string; context: RecordContext; superseded: boolean }> {
+  recordId = requireBytes32(recordId, "recordId");
   const registry = await contracts.records.getAddress();
   const mismatch = (field: string, expected: unknown, actual: unknown) =>
     new IntegrityError(recordId, `${field} is ${String(actual)} in the envelope but ${String(expected)} on chain`);

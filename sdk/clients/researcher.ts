@@ -6,7 +6,18 @@ import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } 
 import { send, type PendingTransaction } from "../chain/transactions";
 import { ContentType, openRecord } from "../crypto/envelope";
 import { unwrapDataKey } from "../crypto/key-wrap";
-import { deriveEncryptionKeyPair, publicKeyToBytes32, type DeriveKeyOptions, type EncryptionKeyPair } from "../crypto/keys";
+import {
+  bytes32ToPublicKey,
+  deriveEncryptionKeyPair,
+  NonDeterministicSignerError,
+  publicKeyToBytes32,
+  type DeriveKeyOptions,
+  type EncryptionKeyPair,
+  type KeyScope,
+} from "../crypto/keys";
+
+/** The domain named in the v2 key message outside a browser (the CLI, scripts, servers). */
+export const DEFAULT_KEY_DOMAIN = "consent-ledger-cli";
 import { ConsentLedgerError, FormatError } from "../errors";
 import { parseFhirJson, type FhirResource } from "../fhir/resource";
 import { verifyEnvelopeOnChain, type BatchMembership } from "./records";
@@ -44,11 +55,41 @@ export class ResearcherClient {
   }
 
   /**
-   * The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up): from the
-   * scoped v2 message when `options.scope` is given, else the legacy v1 message (deriveEncryptionKeyPair).
+   * The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up). With
+   * `options.scope`, from that scoped v2 message; with `legacy: true`, from the unscoped v1 message.
+   * By default the scoped v2 message (scope: `domain`, else the page's host in a browser, else
+   * DEFAULT_KEY_DOMAIN; this chain; this KeyDirectory), unless KeyDirectory holds this account's key
+   * derived under v1: then that v1 key, so what was wrapped to it keeps opening (move to v2 with
+   * migrateEncryptionKey, then register the v2 key). Refuses a wallet whose signatures vary
+   * (NonDeterministicSignerError).
    */
-  async deriveEncryptionKey(options: DeriveKeyOptions = {}): Promise<EncryptionKeyPair> {
-    return deriveEncryptionKeyPair(this.signer, options);
+  async deriveEncryptionKey(options: DeriveKeyOptions & { legacy?: boolean; domain?: string } = {}): Promise<EncryptionKeyPair> {
+    const { legacy, domain, ...derive } = options;
+    if (legacy || derive.scope !== undefined) return deriveEncryptionKeyPair(this.signer, derive);
+    const scope = await this.keyScope(domain);
+    const stored = await this.contracts.keys.keyOf(await this.signer.getAddress());
+    if (/^0x0+$/.test(stored)) return deriveEncryptionKeyPair(this.signer, { scope });
+    const registeredPublicKey = bytes32ToPublicKey(stored);
+    for (const tryScope of [scope, undefined]) {
+      try {
+        return await deriveEncryptionKeyPair(this.signer, { scope: tryScope, registeredPublicKey });
+      } catch (error) {
+        if (!(error instanceof NonDeterministicSignerError)) throw error;
+      }
+    }
+    // The registered key is neither derived key (a generated one, or this wallet's signatures vary):
+    // derive v2, checked by a second signature, for the caller to register in its place.
+    return deriveEncryptionKeyPair(this.signer, { scope });
+  }
+
+  /** The v2 key scope of this client: `domain` (or the browser page's host, or DEFAULT_KEY_DOMAIN), this chain and KeyDirectory. */
+  async keyScope(domain?: string): Promise<KeyScope> {
+    const host = (globalThis as { location?: { host?: string } }).location?.host;
+    return {
+      domain: domain ?? (host ? host.toLowerCase() : DEFAULT_KEY_DOMAIN),
+      chainId: this.contracts.chainId,
+      keyDirectory: await this.contracts.keys.getAddress(),
+    };
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */

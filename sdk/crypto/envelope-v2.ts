@@ -533,8 +533,8 @@ async function openSegment(
 }
 
 export interface OpenRecordStreamOptions extends EnvelopeV2Options {
-  /** Called with the header once it has been read and checked, before any plaintext. */
-  onHeader?: (header: ParsedHeaderV2) => void;
+  /** Called (and awaited) with the header once it has been read and checked, before any plaintext. */
+  onHeader?: (header: ParsedHeaderV2) => Promise<void> | void;
 }
 
 /**
@@ -562,7 +562,7 @@ export async function* openRecordStream(
     const encryptionKey = checkCommitment(parsed, dataKey);
     const key = await crypto.importKey(encryptionKey);
     encryptionKey.fill(0);
-    options.onHeader?.(parsed);
+    await options.onHeader?.(parsed);
 
     const full = parsed.segmentSize + GCM_TAG_BYTES;
     const outer = nobleSha256.create().update(parsed.header);
@@ -601,6 +601,80 @@ export async function* openRecordStream(
   }
 }
 
+export interface VerifyRecordStreamOptions extends EnvelopeV2Options {
+  /**
+   * Awaited once the header has been read, matched against `expected` and the key commitment checked,
+   * before any segment is read: a custodian asks the chain here, so a refused deposit costs one header.
+   */
+  onHeader?: (header: ParsedHeaderV2) => Promise<void> | void;
+}
+
+/**
+ * Passes the bytes of a v2 envelope read from `source` through unchanged, each part only once it is
+ * verified: the header (it parses, matches `expected`, commits to `dataKey`: FormatError, IntegrityError,
+ * KeyCommitmentError), then each segment (it authenticates at its position under the data key:
+ * SegmentError naming it), and after the last segment the record id over all it read must be
+ * `expected.recordId` (IntegrityError, thrown before the iterator completes). For a custodian's ingest
+ * (gateway/record-stream-routes.ts): a store that keeps a blob only once its source completes never
+ * keeps bytes that fail. Plaintext is decrypted only to check each tag, and zeroed at once.
+ */
+export async function* verifyRecordStream(
+  source: ByteSource,
+  dataKey: Uint8Array,
+  expected: ExpectedRecord & { recordId: string },
+  options: VerifyRecordStreamOptions = {},
+): AsyncGenerator<Uint8Array> {
+  checkDataKey(dataKey);
+  const crypto = options.crypto ?? webSegmentCrypto;
+  const wanted = bytesToHex(hexToBytes(expected.recordId, { argument: "expected recordId", length: 32 }));
+  const reader = new ByteReader(source);
+  try {
+    const headerBytes = Uint8Array.from(await reader.read(ENVELOPE_V2_HEADER_BYTES));
+    const parsed = parseHeaderV2(headerBytes);
+    await checkExpectedContext(parsed.context, expected, async () => wanted);
+    const encryptionKey = checkCommitment(parsed, dataKey);
+    const key = await crypto.importKey(encryptionKey);
+    encryptionKey.fill(0);
+    await options.onHeader?.(parsed);
+
+    const full = parsed.segmentSize + GCM_TAG_BYTES;
+    const outer = nobleSha256.create().update(parsed.header);
+    yield headerBytes;
+    async function* jobs(): AsyncGenerator<() => Promise<[Uint8Array, Uint8Array]>> {
+      let index = 0;
+      let pending = await reader.read(full);
+      if (pending.length === 0) throw new SegmentError(0, "truncated", "is missing: the record ends after its header", wanted);
+      for (;;) {
+        const next = pending.length === full ? await reader.read(full) : new Uint8Array(0);
+        const final = next.length === 0;
+        const sealed = pending;
+        const at = index;
+        yield async () => {
+          const plaintext = await openSegment(crypto, key, parsed.header, sealed, at, final, parsed.segmentSize, wanted);
+          plaintext.fill(0);
+          return [sealed, await crypto.sha256(sealed)];
+        };
+        if (final) return;
+        if (at + 1 >= MAX_SEGMENTS) throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`, wanted);
+        pending = next;
+        index += 1;
+      }
+    }
+    for await (const [sealed, hash] of inOrder(jobs(), crypto.parallelism)) {
+      outer.update(hash);
+      yield sealed;
+    }
+    const actual = bytesToHex(outer.digest());
+    if (actual !== wanted)
+      throw new IntegrityError(wanted, `the envelope read has record id ${actual}`, {
+        hint: "These bytes are not the anchored record (another record's, or altered): nothing of them may be kept.",
+        details: `expected ${wanted}, got ${actual}`,
+      });
+  } finally {
+    await reader.cancel();
+  }
+}
+
 /** openRecord for a v2 envelope held in memory: the same checks, the record id first when expected. */
 export async function openRecordV2(
   envelope: Uint8Array,
@@ -621,7 +695,7 @@ export async function openRecordV2(
   }
   let context: ParsedRecordContext | undefined;
   const plaintext = await collectBytes(
-    openRecordStream([envelope], dataKey, { ...expected, recordId: undefined }, { ...options, onHeader: (header) => (context = header.context) }),
+    openRecordStream([envelope], dataKey, { ...expected, recordId: undefined }, { ...options, onHeader: (header) => void (context = header.context) }),
   );
   return { plaintext, context: context as ParsedRecordContext };
 }

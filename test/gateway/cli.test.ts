@@ -93,6 +93,14 @@ describe("the custodian gateway: command line", function () {
       );
     });
 
+    it("takes the streamed-record limit from --max-record-bytes or its variable; 4 GiB by default", function () {
+      const rpc = ["--rpc", "http://127.0.0.1:8545"];
+      expect(parseConfig(rpc, env()).maxRecordBytes).to.equal(4 * 1024 ** 3);
+      expect(parseConfig([...rpc, "--max-record-bytes", "1048576"], env()).maxRecordBytes).to.equal(1048576);
+      expect(parseConfig(rpc, env({ CONSENT_GATEWAY_MAX_RECORD_BYTES: "2048" })).maxRecordBytes).to.equal(2048);
+      expect(configError([...rpc, "--max-record-bytes", "10"], env())).to.contain("--max-record-bytes must be from 1024 to");
+    });
+
     it("takes the confirmations from --confirmations or CONSENT_GATEWAY_CONFIRMATIONS", function () {
       const rpc = ["--rpc", "http://127.0.0.1:8545"];
       expect(parseConfig([...rpc, "--confirmations", "12"], env()).confirmations).to.equal(12);

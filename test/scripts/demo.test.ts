@@ -45,7 +45,8 @@ describe("npm run demo (the main job)", function () {
       /an hour later, the same fetch: refused \(AccessDenied\) — no consent or emergency window lets 0x[0-9a-fA-F]{40} read MEDICATION for ETREAT \(checked at block \d+\)/,
     );
     expect(stdout).to.match(/one flipped bit .* failed its integrity check/);
-    expect(stdout).to.match(/university read 64 KiB at offset \d+ \(2 of 12 segments fetched, verified against the anchor\): matches the original/);
+    expect(stdout).to.match(/C-ct-study +IMAGING +for patient C +0x[0-9a-f]{16}… +256 MiB in 1 MiB segments, sealed, stored and deposited by stream in [\d.]+ s/);
+    expect(stdout).to.match(/university read 64 KiB at offset \d+ \(2 of 256 segments fetched, verified against the anchor\): matches the original/);
     expect(stdout).to.include("Done in");
   });
 

@@ -13,11 +13,13 @@ import {
   sealRecordStream as sealStream,
   sealRecordV2 as sealBytes,
   segmentIndexOf as indexOf,
+  verifyRecordStream as verifyStream,
   type ByteSource,
   type EnvelopeV2Options,
   type OpenRecordStreamOptions,
   type RangeRequest,
   type SealingRecord,
+  type VerifyRecordStreamOptions,
 } from "../envelope-v2";
 import { nodeSegmentCrypto } from "./segment-crypto";
 
@@ -41,6 +43,16 @@ export function openRecordStream(
   options: OpenRecordStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
   return openStream(source, dataKey, expected, node(options));
+}
+
+/** verifyRecordStream on node:crypto. */
+export function verifyRecordStream(
+  source: ByteSource,
+  dataKey: Uint8Array,
+  expected: ExpectedRecord & { recordId: string },
+  options: VerifyRecordStreamOptions = {},
+): AsyncGenerator<Uint8Array> {
+  return verifyStream(source, dataKey, expected, node(options));
 }
 
 /** openRecordRange on node:crypto. */
