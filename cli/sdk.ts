@@ -25,6 +25,7 @@ export const load = {
   keys: core,
   patient: core,
   provider: core,
+  pseudonyms: core,
   records: core,
   researcher: core,
   revert: core,

@@ -31,6 +31,7 @@ import {
 } from "../parse";
 import { load } from "../sdk";
 import { action, readAddress, sendAndWait, who } from "./common";
+import { decisionClient, registerPseudonymCommands, relayOptions, type RelayOptions } from "./pseudonym";
 import { gatewayUrl, GATEWAY_ENV, requestJson, requestsTable } from "./researcher";
 
 const FOR_HELP = "act for (or read) this patient: you must be their delegate to change anything";
@@ -178,6 +179,7 @@ export function registerPatient(program: Command): void {
   registerEmergencyCommands(patient);
   registerSignCommands(patient);
   registerAuditCommands(patient);
+  registerPseudonymCommands(patient);
 }
 
 /** Reading: the patient's records, pending requests and consents in force. */
@@ -273,18 +275,16 @@ function registerReadCommands(patient: Command): void {
 /** Deciding research requests: approve and deny. */
 function registerDecisionCommands(patient: Command): void {
   for (const decision of ["approve", "deny"] as const) {
-    patient
-      .command(`${decision} <requestId>`)
+    relayOptions(patient.command(`${decision} <requestId>`))
       .description(
         decision === "approve"
           ? "approve a pending request: the researcher gets a consent for its terms"
           : "deny a pending request",
       )
       .action(
-        action(async (ctx, _o, [requestIdText]) => {
+        action<RelayOptions>(async (ctx, o, [requestIdText]) => {
           const requestId = parseBytes32(requestIdText, "<requestId>");
-          const { signer, contracts } = await ctx.signerContracts();
-          const client = new (load.patient().PatientClient)(contracts, signer);
+          const { client } = await decisionClient(ctx, o);
           if (decision === "approve") {
             const change = await client.previewApproval(requestId);
             const { result, hash } = await sendAndWait(
@@ -327,20 +327,21 @@ function registerDecisionCommands(patient: Command): void {
 
 /** Granting and revoking consents. */
 function registerGrantCommands(patient: Command): void {
-  grantOptions(
-    patient.command("grant").description("give an account access to data classes for purposes, until a time"),
+  relayOptions(
+    grantOptions(
+      patient.command("grant").description("give an account access to data classes for purposes, until a time"),
+    ),
   )
     .addHelpText(
       "after",
       "\nExample:\n  consent-ledger patient grant --grantee 0xCLINIC --classes LAB_RESULT,IMAGING --purposes TREAT --until 180d\n",
     )
     .action(
-      action<GrantOptions>(async (ctx, o) => {
+      action<GrantOptions & RelayOptions>(async (ctx, o) => {
         const resolve = checkGrant(o);
         const forPatient = o.for === undefined ? undefined : parseAddress(o.for, "--for");
-        const { signer, contracts } = await ctx.signerContracts();
+        const { client } = await decisionClient(ctx, o);
         const grant = resolve(await ctx.now());
-        const client = new (load.patient().PatientClient)(contracts, signer);
         const change = await client.previewGrant(grant, { patient: forPatient });
         const { result, hash } = await sendAndWait(
           ctx,
@@ -359,17 +360,15 @@ function registerGrantCommands(patient: Command): void {
       }),
     );
 
-  patient
-    .command("revoke")
+  relayOptions(patient.command("revoke"))
     .description("withdraw the consent given to an account, at once")
     .requiredOption("--grantee <address>", "whose consent ends")
     .option("--for <patient>", FOR_HELP)
     .action(
-      action<{ grantee: string; for?: string }>(async (ctx, o) => {
+      action<{ grantee: string; for?: string } & RelayOptions>(async (ctx, o) => {
         const grantee = parseAddress(o.grantee, "--grantee");
         const forPatient = o.for === undefined ? undefined : parseAddress(o.for, "--for");
-        const { signer, contracts } = await ctx.signerContracts();
-        const client = new (load.patient().PatientClient)(contracts, signer);
+        const { client } = await decisionClient(ctx, o);
         const { result, hash } = await sendAndWait(
           ctx,
           "Revoking the consent",

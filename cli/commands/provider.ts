@@ -19,6 +19,7 @@ import { defaultKeyFile, openKeyFile, saveKeys, unwrapKeys, type KeyFile } from 
 import { dataClassNames, fields, shortAddress, table } from "../output";
 import { parseAddress, parseBytes32, parseDataClass } from "../parse";
 import { load } from "../sdk";
+import { registerPairCommand } from "./pseudonym";
 import { action, preflight, sendAndWait } from "./common";
 import { gatewayUrl, GATEWAY_ENV } from "./researcher";
 
@@ -223,6 +224,7 @@ export function registerProvider(program: Command): void {
   registerAmendCommand(provider);
   registerPublishBatchCommand(provider);
   registerDepositCommand(provider);
+  registerPairCommand(provider);
 }
 
 /** provider publish: encrypt, store and anchor one FHIR record. */

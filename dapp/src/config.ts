@@ -13,6 +13,8 @@ export interface DappConfig {
   studies: string[];
   gateway?: string;
   relay?: string;
+  /** The consent relayer pseudonyms act through (a RelayerClient base URL, relative to the page), or absent. */
+  relayer?: string;
 }
 
 export async function loadConfig(): Promise<DappConfig> {
@@ -33,6 +35,7 @@ export async function loadConfig(): Promise<DappConfig> {
     studies: config.studies ?? [],
     gateway: config.gateway,
     relay: config.relay,
+    relayer: config.relayer,
   };
 }
 

@@ -42,6 +42,7 @@ import { explain, fieldOf, type Doing, type Explanation } from "./errors";
 import { chainText, dataClassList, dateTime, day, shortAddress } from "./format";
 import { openLedger } from "./ledger";
 import { GatewayManifestStore } from "./manifests";
+import { PseudonymPage } from "./pseudonyms";
 import {
   nameOf,
   renderAudit,
@@ -268,6 +269,10 @@ function renderAccountMenu(config: DappConfig, choice: string | null): void {
         `${account.name} · dev account #${account.index} · ${shortAddress(account.address)}`,
       ),
     ),
+    // A development account the server does not name (?account=9): still shown as the one in use.
+    choice !== null && /^\d+$/.test(choice) && !config.devAccounts.some((account) => String(account.index) === choice)
+      ? h("option", { value: choice, selected: true }, `dev account #${choice}`)
+      : null,
     h(
       "option",
       { value: "injected", selected: choice === "injected", disabled: !window.ethereum },
@@ -289,6 +294,30 @@ function renderAccountMenu(config: DappConfig, choice: string | null): void {
     options,
   );
   mount("account-menu", h("label", null, "Account ", select));
+}
+
+/** The two modes: the wallet's own consents, or its pseudonyms seen as one (dapp/src/pseudonyms.ts). */
+function renderViewNav(params: URLSearchParams): void {
+  const pseudonyms = params.get("view") === "pseudonyms";
+  const to = (view?: string) => {
+    const next = new URLSearchParams(params);
+    if (view) next.set("view", view);
+    else next.delete("view");
+    return `?${next.toString()}`;
+  };
+  mount(
+    "view-nav",
+    h(
+      "a",
+      { href: to(), "aria-current": pseudonyms ? undefined : "page", "data-testid": "view-account" },
+      "My consents",
+    ),
+    h(
+      "a",
+      { href: to("pseudonyms"), "aria-current": pseudonyms ? "page" : undefined, "data-testid": "view-pseudonyms" },
+      "Pseudonyms",
+    ),
+  );
 }
 
 /** Where the person was: the id of the element focused when an action started. */
@@ -947,6 +976,7 @@ async function main(): Promise<void> {
       : (params.get("account") ??
         (local ? String(config.defaultAccount ?? config.devAccounts[0].index) : window.ethereum ? "injected" : null));
   renderAccountMenu(config, choice);
+  renderViewNav(params);
   if (choice === null) {
     mount("col-main", h("p", { class: "empty" }, "Connect a wallet to see your consents."));
     showAlert({
@@ -1001,6 +1031,25 @@ async function start(config: DappConfig, choice: string): Promise<void> {
     );
     showAlert(explain(error, "connection"), config, undefined, retry);
     setPageState("error");
+    return;
+  }
+
+  if (new URLSearchParams(location.search).get("view") === "pseudonyms") {
+    status("");
+    mount(
+      "identity",
+      h("span", null, "Wallet ", h("code", { title: wallet.address }, wallet.address)),
+      h("span", { class: "badge info" }, chainText(wallet.chainId)),
+    );
+    new PseudonymPage({
+      config,
+      wallet,
+      contracts,
+      review,
+      status,
+      showAlert: (explanation) => showAlert(explanation, config),
+      setPageState,
+    }).start();
     return;
   }
 

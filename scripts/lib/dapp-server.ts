@@ -10,6 +10,8 @@
  *                                    gateway sends no CORS headers, and the audit trail needs them
  *   GET  /studies/<studyId>.json     the label a researcher published for a study (studyLabelOf checks
  *                                    it against the on-chain id in the page; the server vouches for nothing)
+ *   GET  /relayer/relay,             the consent relayer (gateway/relayer.ts) that pseudonyms act through,
+ *   POST /relayer/relay/consent      proxied like the gateway: the relayer sends no CORS headers
  *
  * Loopback only. Nothing here decides anything about consent: the relay submits what the patient signed,
  * and the ledger checks it.
@@ -46,6 +48,8 @@ export interface DappConfig {
   gateway?: string;
   /** Where to post a SignedConsent for relaying, or absent (no relayer). */
   relay?: string;
+  /** The consent relayer (gateway/relayer.ts, RelayerClient's base URL) pseudonyms act through, or absent. */
+  relayer?: string;
 }
 
 export interface DappServerOptions {
@@ -53,7 +57,7 @@ export interface DappServerOptions {
   port?: number;
   /** The built page (Vite's outDir), or "vite" for Vite's dev server over dapp/. */
   page: { dir: string } | "vite";
-  config: Omit<DappConfig, "gateway" | "relay" | "chains">;
+  config: Omit<DappConfig, "gateway" | "relay" | "relayer" | "chains">;
   /** Where deployments/<chainId>.json files are read from. */
   deploymentsDir: string;
   /** Where researchers' study labels, <studyId>.json, are read from; absent: none served. */
@@ -62,6 +66,8 @@ export interface DappServerOptions {
   gatewayUrl?: string;
   /** A funded account that relays signed consents; without one, /api/relay is off. */
   relayer?: Signer;
+  /** The consent relayer to proxy at /relayer (gateway/relayer.ts), for the pseudonyms' actions. */
+  consentRelayerUrl?: string;
 }
 
 export interface RunningDappServer {
@@ -131,6 +137,7 @@ export function dappApi(options: DappServerOptions): Handler {
           chains: await listDeployments(options.deploymentsDir),
           gateway: options.gatewayUrl ? "/gateway" : undefined,
           relay: options.relayer ? "/api/relay" : undefined,
+          relayer: options.consentRelayerUrl ? "/relayer" : undefined,
         };
         return sendJson(response, 200, config);
       }
@@ -147,6 +154,23 @@ export function dappApi(options: DappServerOptions): Handler {
         if (text === undefined || text.length > 4096) return sendJson(response, 404, { error: `no label published for study ${studyMatch[1]}` });
         response.writeHead(200, { "content-type": "application/json", "x-content-type-options": "nosniff" });
         response.end(text);
+        return;
+      }
+      const relayerMatch = /^\/relayer\/(relay|relay\/consent)$/.exec(route);
+      if (relayerMatch && (request.method === "GET" || request.method === "POST")) {
+        if (!options.consentRelayerUrl) return sendJson(response, 404, { error: "no relayer" });
+        const body = request.method === "POST" ? await readBody(request, 16 * 1024) : undefined;
+        const upstream = await fetch(`${options.consentRelayerUrl}/${relayerMatch[1]}`, {
+          method: request.method,
+          headers: body === undefined ? undefined : { "content-type": "application/json" },
+          body,
+          signal: AbortSignal.timeout(30_000),
+        });
+        const headers: Record<string, string> = { "content-type": upstream.headers.get("content-type") ?? "application/json" };
+        const retryAfter = upstream.headers.get("retry-after");
+        if (retryAfter) headers["retry-after"] = retryAfter;
+        response.writeHead(upstream.status, headers);
+        response.end(Buffer.from(await upstream.arrayBuffer()));
         return;
       }
       const manifestMatch = /^\/gateway\/(manifests\/[A-Za-z0-9]{1,200}|health)$/.exec(route);

@@ -13,6 +13,7 @@ import { HDNodeWallet, JsonRpcProvider, randomBytes } from "ethers";
 
 import type { Deployment } from "../../sdk/chain/connect";
 import { startGateway, type RunningGateway } from "../../gateway/start";
+import { startRelayer } from "../../gateway/relayer";
 import { startDappServer } from "./dapp-server";
 import { startLocalNode, type LocalNode } from "./local-node";
 import { studyIdOf } from "../../sdk/clients/requests";
@@ -27,6 +28,9 @@ const DEMO_STUDY_TITLES: Record<(typeof DEMO_STUDIES)[number], string> = {
 /** Hardhat's (and anvil's) default development mnemonic: public test keys, never for real funds. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 const devKey = (index: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
+
+/** The development account the consent relayer sends from (the demo's cast uses 0-7). */
+const CONSENT_RELAYER_INDEX = 8;
 
 export interface DappStackOptions {
   /** Use the node at this URL instead of starting one (it must have the default development accounts). */
@@ -50,6 +54,9 @@ export interface DappStack {
   url: string;
   rpcUrl: string;
   gatewayUrl: string;
+  /** The consent relayer the pseudonyms act through (gateway/relayer.ts, development account #8). */
+  relayerUrl: string;
+  relayerAccount: string;
   deployment: Deployment;
   deploymentsDir: string;
   /** Where researchers' study labels are published (<studyId>.json, served at /studies/). */
@@ -133,6 +140,12 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
       await writeFile(path.join(studiesDir, `${studyIdOf(study)}.json`), JSON.stringify({ study, title: DEMO_STUDY_TITLES[study] }) + "\n");
     }
 
+    // The pseudonyms' relayer, on its own account: it counts that account's nonces itself, so it must not
+    // share one with /api/relay (cast.relayer).
+    const relayer = await startRelayer({ rpcUrl, privateKey: devKey(CONSENT_RELAYER_INDEX), deployment });
+    closers.push(() => relayer.close());
+    say(`consent relayer at ${relayer.url} (account ${relayer.relayer})`);
+
     const labels = Object.fromEntries(seeded.names);
     const server = await startDappServer({
       page: options.page,
@@ -141,6 +154,7 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
       studiesDir,
       gatewayUrl: gateway.url,
       relayer: cast.relayer,
+      consentRelayerUrl: relayer.url,
       config: {
         rpcUrl,
         devAccounts: Object.entries(DEMO_CAST_INDEX).map(([name, index]) => ({ index, name, address: cast[name as keyof DemoCast].address })),
@@ -156,6 +170,8 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
       url: server.url,
       rpcUrl,
       gatewayUrl: gateway.url,
+      relayerUrl: relayer.url,
+      relayerAccount: relayer.relayer,
       deployment,
       deploymentsDir,
       studiesDir,
