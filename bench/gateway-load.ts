@@ -7,6 +7,7 @@
  *   npm run bench:gateway -- --node anvil          # one node
  *   npm run bench:gateway -- --rpc http://127.0.0.1:8545 [--node-pid <pid>]   # a node already running
  *   npm run bench:gateway -- --node anvil --fault  # SIGKILL the gateway mid-run, restart it on the same data
+ *   npm run bench:gateway -- --node anvil --set    # a 2-of-3 custodian set: three gateways, readers gather shares
  *   options: --researchers 20 --records 10 --patients 5 --concurrency 40 --closed-s 10 --open-s 10
  *            --offered-rate 300 --revocations 3 --batch-size 20 --interval-ms 1000 --no-write
  *
@@ -28,6 +29,13 @@
  * Writes bench/gateway.json ({"<node>": {releasesPerSecond, p50Ms, p99Ms, offeredRate, p99AtOfferedMs,
  * gatewayCpuMsPerRelease, nodeCpuMsPerRelease, wrongReleases}}), the details to bench/gateway-load.json,
  * and the table of docs/gateway.md's load-test section. A benchmark, not a test: `npm test` does not run it.
+ *
+ * With --set: the records are guarded by a 2-of-3 custodian set (docs/custodian-sets.md), three gateway
+ * processes (node accounts 10, 11, 12), and each request is CustodianSetClient.gatherShares (the record's
+ * set read from the chain, all three asked at once, the first two shares kept) and the key rebuilt. The
+ * checks hold for every share the reader kept (its custodian's checked block), the rebuilt key must be the
+ * record's, and each custodian's journal must match its own on-chain log. CPU is the three gateways'
+ * together. Writes bench/custodian-set-load.json only (docs/custodian-sets.md quotes it).
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -35,20 +43,25 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
-import { Wallet, parseEther, toBeHex } from "ethers";
+import { Wallet, getAddress, parseEther, toBeHex } from "ethers";
 
 import type { ReleaseManifest } from "../sdk/clients/audit";
-import { GatewayClient, GatewayError, type KeyRelease } from "../sdk/clients/gateway";
+import { connect } from "../sdk/chain/connect";
+import { CustodianSetClient, NotEnoughSharesError } from "../sdk/clients/custodian-set";
+import { GatewayClient, GatewayError, type KeyRelease, type ShareRelease } from "../sdk/clients/gateway";
 import { PatientClient } from "../sdk/clients/patient";
-import type { PublishedRecord } from "../sdk/clients/provider";
+import { ProviderClient, type PublishedRecord } from "../sdk/clients/provider";
 import { AccessBasis, Purpose } from "../sdk/codes";
 import { bytesEqual, utf8Decode } from "../sdk/crypto/bytes";
+import { combineKeyShares } from "../sdk/crypto/key-shares";
 import { unwrapDataKey } from "../sdk/crypto/key-wrap";
 import { generateEncryptionKeyPair, publicKeyToBytes32, type EncryptionKeyPair } from "../sdk/crypto/keys";
 import { AccessDeniedError } from "../sdk/errors";
+import { MemoryBlobStore } from "../sdk/storage/blob-store";
 import { FsBlobStore } from "../sdk/storage/fs-blob-store";
 import { GatewayStore } from "../gateway/store";
 import { compareJournalWithChain } from "../test/helpers/access-log-audit";
+import { prepareCustodians } from "../test/helpers/custodian-set-harness";
 import {
   chainNow,
   DAY,
@@ -81,6 +94,7 @@ const { values: flags } = parseArgs({
     "batch-size": { type: "string", default: "20" },
     "interval-ms": { type: "string", default: "1000" },
     fault: { type: "boolean", default: false },
+    set: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -101,6 +115,10 @@ const BATCH_SIZE = positive("batch-size");
 const INTERVAL_MS = positive("interval-ms");
 const WARM_UP_MS = 2000;
 const FAULT = flags.fault ?? false;
+const SET = flags.set ?? false;
+if (SET && FAULT) throw new Error("--set and --fault do not go together");
+const SET_N = 3;
+const SET_K = 2;
 const PURPOSE = "HRESCH" as const;
 
 type NodeKind = "hardhat" | "anvil" | "rpc";
@@ -114,6 +132,7 @@ for (const kind of NODES) {
 }
 
 const SUMMARY = path.join(__dirname, "gateway.json");
+const SET_RESULTS = path.join(__dirname, "custodian-set-load.json");
 const DETAILS = path.join(__dirname, "gateway-load.json");
 const DOCS = path.join(__dirname, "..", "docs", "gateway.md");
 const DOCS_BEGIN = "<!-- gateway-load:begin -->";
@@ -130,6 +149,9 @@ interface Outcome {
   latencyMs: number;
   kind: "released" | "denied" | "unavailable" | "error";
   release?: KeyRelease;
+  /** --set: the shares the reader kept (one release per custodian) and the key they rebuilt. */
+  shares?: ShareRelease[];
+  key?: Uint8Array;
   error?: string;
 }
 
@@ -167,7 +189,8 @@ async function main(): Promise<void> {
   console.log(
     `gateway load test on ${NODES.join(", ")}: ${RESEARCHERS} researchers, ${RECORDS} records of ${PATIENTS} patients, ` +
       `closed loop ${CONCURRENCY} in flight for ${CLOSED_MS / 1000} s, open loop ${OFFERED_RATE}/s for ${OPEN_MS / 1000} s, ` +
-      `${REVOCATIONS} revocations a phase, log batch ${BATCH_SIZE} / ${INTERVAL_MS} ms${FAULT ? ", SIGKILL mid-run" : ""}`,
+      `${REVOCATIONS} revocations a phase, log batch ${BATCH_SIZE} / ${INTERVAL_MS} ms${FAULT ? ", SIGKILL mid-run" : ""}` +
+      (SET ? `, records guarded by a ${SET_K}-of-${SET_N} custodian set` : ""),
   );
   const results: Record<string, Result> = {};
   let failed = false;
@@ -193,7 +216,7 @@ async function main(): Promise<void> {
       if (kind !== "rpc") await node?.stop();
     }
   }
-  if (!flags["no-write"] && !FAULT) write(results);
+  if (!flags["no-write"] && !FAULT) (SET ? writeSet : write)(results);
   if (failed) process.exitCode = 1;
 }
 
@@ -224,8 +247,20 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   const port = await freePort();
   // No per-account rate limit: the load test's researchers ask far more often than a person would.
   const args = ["--log-batch-size", String(BATCH_SIZE), "--log-interval-ms", String(INTERVAL_MS), "--rate-limit", "0"];
-  const startGatewayProcess = async () => {
-    const gateway = await spawnGateway(setup, { dataDir, masterKeyHex, port, args });
+  // --set: custodians (node accounts 10, 11, 12) accredited, their keys registered, one gateway each.
+  const custodianSet = SET ? await prepareCustodians(setup, SET_N) : undefined;
+  const dataDirs = custodianSet
+    ? custodianSet.custodians.map((_, index) => path.join(setup.tempDir, `custodian-${index + 1}-data`))
+    : [dataDir];
+  const ports = [port, ...(await Promise.all(dataDirs.slice(1).map(() => freePort())))];
+  const startGatewayProcess = async (index = 0) => {
+    const gateway = await spawnGateway(setup, {
+      dataDir: dataDirs[index],
+      masterKeyHex,
+      port: ports[index],
+      args: custodianSet ? [...args, "--provider", setup.signers.hospital.address] : args,
+      env: custodianSet ? { CONSENT_GATEWAY_PRIVATE_KEY: custodianSet.privateKeys[index] } : undefined,
+    });
     gateways.add(gateway);
     void gateway.exit.then(() => gateways.delete(gateway));
     return gateway;
@@ -249,7 +284,22 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   );
 
   let gateway = await startGatewayProcess();
-  const hospital = await providerWithGateway(setup, setup.signers.hospital, gateway.url);
+  const others = custodianSet ? await Promise.all(dataDirs.slice(1).map((_, index) => startGatewayProcess(index + 1))) : [];
+  const everyGateway = () => [gateway, ...others];
+  const journalOwners = custodianSet ? custodianSet.custodians : [setup.signers.hospital.address];
+  let hospital: { provider: ProviderClient };
+  if (custodianSet) {
+    const signer = setup.signers.hospital;
+    const contracts = await connect(signer, setup.deployment);
+    const store = new MemoryBlobStore();
+    const { setId } = await (await new CustodianSetClient(contracts, signer, {}).defineSet(custodianSet.custodians, SET_K)).wait();
+    const gatewayClients = Object.fromEntries(
+      custodianSet.custodians.map((custodian, index) => [custodian, new GatewayClient(everyGateway()[index].url, signer, contracts, { store })]),
+    );
+    hospital = { provider: new ProviderClient(contracts, signer, store, new CustodianSetClient(contracts, signer, gatewayClients, setId, { store })) };
+  } else {
+    hospital = await providerWithGateway(setup, setup.signers.hospital, gateway.url);
+  }
   const records: PublishedRecord[] = [];
   for (let index = 0; index < RECORDS; index++) {
     records.push(
@@ -283,6 +333,23 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
     researchers.map(async (wallet) => new GatewayClient(gateway.url, wallet, await setup.as(wallet))),
   );
   await Promise.all(clients.map((client) => client.authenticate()));
+  // --set: each researcher's client of the whole set, logged in to every custodian.
+  const setClients = custodianSet
+    ? await Promise.all(
+        researchers.map(async (wallet) => {
+          const contracts = await setup.as(wallet);
+          const gatewayClients = custodianSet.custodians.map(
+            (_, index) => new GatewayClient(everyGateway()[index].url, wallet, contracts),
+          );
+          await Promise.all(gatewayClients.map((client) => client.authenticate()));
+          return new CustodianSetClient(
+            contracts,
+            wallet,
+            Object.fromEntries(custodianSet.custodians.map((custodian, index) => [custodian, gatewayClients[index]])),
+          );
+        }),
+      )
+    : [];
   const setupMs = performance.now() - setupStarted;
   console.log(`[${kind}] set up in ${round(setupMs / 1000)} s; running...`);
 
@@ -303,12 +370,25 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   const request = async (phase: Phase, r: number, dueAt: number): Promise<void> => {
     const recordIndex = Math.floor(nextRandom() * records.length);
     try {
+      if (SET) {
+        const { shares } = await setClients[r].gatherShares({ recordId: records[recordIndex].recordId, purpose: PURPOSE, keyPair: keyPairs[r] });
+        const key = await combineKeyShares(shares.map((entry) => entry.share));
+        const latencyMs = performance.now() - dueAt;
+        outcomes.push({ phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs, kind: "released", shares: shares.map((entry) => entry.release), key });
+        return;
+      }
       const release = await clients[r].requestKey(records[recordIndex].recordId, PURPOSE);
       outcomes.push({ phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs: performance.now() - dueAt, kind: "released", release });
     } catch (error) {
       const latencyMs = performance.now() - dueAt;
       const base = { phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs };
-      if (error instanceof AccessDeniedError) outcomes.push({ ...base, kind: "denied" });
+      if (error instanceof NotEnoughSharesError) {
+        const codes = error.refusals.map((refusal) => refusal.code);
+        if (codes.length > 0 && codes.every((code) => code === "AccessDenied")) outcomes.push({ ...base, kind: "denied" });
+        else if (codes.some((code) => code === "GatewayUnreachable" || code === "ChainUnavailable"))
+          outcomes.push({ ...base, kind: "unavailable", error: codes.join(",") });
+        else outcomes.push({ ...base, kind: "error", error: error.message.split("\n")[0] });
+      } else if (error instanceof AccessDeniedError) outcomes.push({ ...base, kind: "denied" });
       else if (error instanceof GatewayError && (error.status === 0 || error.status === 503)) {
         outcomes.push({ ...base, kind: "unavailable", error: error.code });
         await sleep(50);
@@ -350,7 +430,12 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
 
   await closedLoop("warm-up", WARM_UP_MS);
 
-  const cpuBefore = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid), client: process.cpuUsage() };
+  /** The gateways' CPU together (one gateway, or the set's three). */
+  const gatewaysCpuMs = () => {
+    const each = everyGateway().map((running) => cpuMs(running.child.pid));
+    return each.some((value) => value === undefined) ? undefined : each.reduce((sum, value) => (sum as number) + (value as number), 0);
+  };
+  const cpuBefore = { gateway: gatewaysCpuMs(), node: cpuMs(nodePid), client: process.cpuUsage() };
   const closedStarted = performance.now();
   const faulter = FAULT
     ? (async () => {
@@ -364,16 +449,17 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
     : Promise.resolve();
   await Promise.all([closedLoop("closed", CLOSED_MS), revoker(REVOCATIONS, CLOSED_MS), faulter]);
   const closedMs = performance.now() - closedStarted;
-  const cpuAfter = { gateway: cpuMs(gateway.child.pid), node: cpuMs(nodePid), client: process.cpuUsage(cpuBefore.client) };
+  const cpuAfter = { gateway: gatewaysCpuMs(), node: cpuMs(nodePid), client: process.cpuUsage(cpuBefore.client) };
 
   await Promise.all([openLoop("open", OPEN_MS, OFFERED_RATE), revoker(REVOCATIONS, OPEN_MS)]);
 
   // Every pending log entry goes out, then the gateway stops gracefully.
-  const health = async () => (await (await fetch(`${gateway.url}/health`)).json()) as { pendingLogEntries: number };
+  const pending = async (url: string) => ((await (await fetch(`${url}/health`)).json()) as { pendingLogEntries: number }).pendingLogEntries;
   const drainStarted = performance.now();
-  await waitFor(async () => (await health()).pendingLogEntries === 0, "every release to be logged on chain", 120_000, 100);
+  for (const running of everyGateway())
+    await waitFor(async () => (await pending(running.url)) === 0, "every release to be logged on chain", 120_000, 100);
   const drainMs = performance.now() - drainStarted;
-  await gateway.kill("SIGTERM");
+  for (const running of everyGateway()) await running.kill("SIGTERM");
 
   // --- verification --------------------------------------------------------------------------------
   const releases = outcomes.filter((o) => o.kind === "released");
@@ -385,28 +471,30 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   for (let offset = 0; offset < releases.length; offset += 50) {
     await Promise.all(
       releases.slice(offset, offset + 50).map(async (outcome) => {
-        const release = outcome.release as KeyRelease;
         const record = records[outcome.recordIndex];
         const grantee = researchers[outcome.researcher].address;
-        const basis = Number(
-          await ledger.accessBasis(record.patient, grantee, record.dataClass, Purpose[PURPOSE], {
-            blockTag: release.checkedBlock,
-          }),
-        );
-        if (basis === AccessBasis.None) wrong++;
-        else if (basis !== AccessBasis[release.basis]) basisMismatch++;
-        for (const revocation of revocations) {
-          if (
-            revocation.patient === record.patient &&
-            revocation.researcher === grantee &&
-            revocation.minedAt < outcome.startedAt &&
-            release.checkedBlock < revocation.block
-          )
-            stale++;
+        // Each release the reader used: the key's, or each kept share's (its own custodian's checked block).
+        for (const release of outcome.shares ?? [outcome.release as KeyRelease]) {
+          const basis = Number(
+            await ledger.accessBasis(record.patient, grantee, record.dataClass, Purpose[PURPOSE], {
+              blockTag: release.checkedBlock,
+            }),
+          );
+          if (basis === AccessBasis.None) wrong++;
+          else if (basis !== AccessBasis[release.basis]) basisMismatch++;
+          for (const revocation of revocations) {
+            if (
+              revocation.patient === record.patient &&
+              revocation.researcher === grantee &&
+              revocation.minedAt < outcome.startedAt &&
+              release.checkedBlock < revocation.block
+            )
+              stale++;
+          }
         }
-        const key = await unwrapDataKey(release.wrappedKey, keyPairs[outcome.researcher], record.recordId).catch(
+        const key = outcome.key ?? (await unwrapDataKey((outcome.release as KeyRelease).wrappedKey, keyPairs[outcome.researcher], record.recordId).catch(
           () => undefined,
-        );
+        ));
         if (!key || !bytesEqual(key, record.dataKey)) badKeys++;
       }),
     );
@@ -422,29 +510,51 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
       ),
   ).length;
 
-  const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
-  let journal;
-  let batches;
-  try {
-    journal = store.allReleases();
-    batches = store.allBatches();
-  } finally {
-    store.close();
-  }
-  const blobs = new FsBlobStore(path.join(dataDir, "blobs"));
-  const comparison = await compareJournalWithChain(
-    setup.contracts,
-    setup.signers.hospital.address,
-    journal,
-    async (cid) => JSON.parse(utf8Decode(await blobs.get(cid))) as ReleaseManifest,
-  );
-  const journalIds = new Set(journal.map((row) => row.id));
-  const receivedNotJournaled = releases.filter((o) => !journalIds.has((o.release as KeyRelease).releaseId)).length;
+  // Each gateway's journal against its own account's on-chain log (one gateway, or each custodian).
+  const journal: ReturnType<GatewayStore["allReleases"]> = [];
+  const journalIds = new Map<string, Set<number>>();
+  const comparison = { onChain: 0, missing: 0, extra: 0, duplicateRoots: 0, badManifests: 0, batches: 0, singles: 0 };
+  let transactions = 0;
   let logGas = 0n;
-  for (const batch of batches) {
-    const receipt = await setup.provider.getTransactionReceipt(batch.loggedTxHash as string);
-    logGas += receipt?.gasUsed ?? 0n;
+  for (const [index, directory] of dataDirs.entries()) {
+    const store = GatewayStore.open(path.join(directory, "gateway.sqlite"), { readonly: true });
+    let own;
+    let batches;
+    try {
+      own = store.allReleases();
+      batches = store.allBatches();
+    } finally {
+      store.close();
+    }
+    const blobs = new FsBlobStore(path.join(directory, "blobs"));
+    const compared = await compareJournalWithChain(
+      setup.contracts,
+      journalOwners[index],
+      own,
+      async (cid) => JSON.parse(utf8Decode(await blobs.get(cid))) as ReleaseManifest,
+    );
+    journal.push(...own);
+    journalIds.set(getAddress(journalOwners[index]), new Set(own.map((row) => row.id)));
+    comparison.onChain += compared.onChain;
+    comparison.missing += compared.missing.length;
+    comparison.extra += compared.extra.length;
+    comparison.duplicateRoots += compared.duplicateRoots.length;
+    comparison.badManifests += compared.badManifests.length;
+    comparison.batches += compared.batches;
+    comparison.singles += compared.singles;
+    transactions += batches.length;
+    for (const batch of batches) {
+      const receipt = await setup.provider.getTransactionReceipt(batch.loggedTxHash as string);
+      logGas += receipt?.gasUsed ?? 0n;
+    }
   }
+  const receivedNotJournaled = releases
+    .flatMap((o) =>
+      o.shares
+        ? o.shares.map((share) => ({ owner: getAddress(share.custodian), id: share.releaseId }))
+        : [{ owner: getAddress(journalOwners[0]), id: (o.release as KeyRelease).releaseId }],
+    )
+    .filter(({ owner, id }) => !journalIds.get(owner)?.has(id)).length;
 
   const of = (phase: Phase, kind?: Outcome["kind"]) =>
     outcomes.filter((o) => o.phase === phase && (kind === undefined || o.kind === kind));
@@ -468,6 +578,7 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
       revocations: revocations.length,
       logBatchSize: BATCH_SIZE,
       logIntervalMs: INTERVAL_MS,
+      custodianSet: SET ? `${SET_K} of ${SET_N}` : null,
     },
     setupSeconds: round(setupMs / 1000),
     closed: {
@@ -511,13 +622,13 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
       receivedButNotJournaled: receivedNotJournaled,
       journaled: journal.length,
       onChain: comparison.onChain,
-      missingOnChain: comparison.missing.length,
-      extraOnChain: comparison.extra.length,
-      duplicateRoots: comparison.duplicateRoots.length,
-      badManifests: comparison.badManifests.length,
+      missingOnChain: comparison.missing,
+      extraOnChain: comparison.extra,
+      duplicateRoots: comparison.duplicateRoots,
+      badManifests: comparison.badManifests,
     },
     accessLog: {
-      transactions: batches.length,
+      transactions,
       batches: comparison.batches,
       singles: comparison.singles,
       gasPerRelease: journal.length ? Math.round(Number(logGas) / journal.length) : 0,
@@ -560,6 +671,19 @@ const environment = () => ({
   cores: os.cpus().length,
   platform: `${os.platform()} ${os.release()}`,
 });
+
+/** --set: the results (per node) in bench/custodian-set-load.json, beside whatever other nodes it holds. */
+function writeSet(results: Record<string, Result>): void {
+  const existing = existsSync(SET_RESULTS) ? (JSON.parse(readFileSync(SET_RESULTS, "utf8")) as Record<string, unknown>) : {};
+  const kept = Object.fromEntries(Object.entries(existing).filter(([key]) => ["hardhat", "anvil", "rpc"].includes(key)));
+  for (const [kind, r] of Object.entries(results))
+    kept[kind] = { date: new Date().toISOString(), loadAverage: os.loadavg().map((v) => round(v, 2)), ...r };
+  writeFileSync(
+    SET_RESULTS,
+    JSON.stringify({ command: "npm run bench:gateway -- --node <anvil|hardhat> --set", environment: environment(), ...kept }, null, 2) + "\n",
+  );
+  console.log(`written to ${path.relative(process.cwd(), SET_RESULTS)}`);
+}
 
 function write(results: Record<string, Result>): void {
   const read = (file: string) =>

@@ -38,9 +38,10 @@ import {
 } from "ethers";
 import hre from "hardhat";
 
-import { AccessBasis, DataClass, EmergencyReason, Purpose, duoMaskOf, maskOf } from "../sdk/codes";
+import { AccessBasis, DataClass, EmergencyReason, Purpose, Role, duoMaskOf, maskOf } from "../sdk/codes";
 import { CONSENT_TYPES } from "../sdk/index";
 import { DAY, YEAR, deployLedgerFixture } from "../test/helpers/fixtures";
+import type { CustodianSets } from "../typechain-types";
 
 const { ethers, network } = hre;
 
@@ -64,6 +65,8 @@ export const OPERATIONS = [
   "logRelease",
   "logReleaseBatch100",
   "emergencyOpen",
+  "defineSet3",
+  "assignRecord",
   "hasAccess",
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
@@ -85,6 +88,8 @@ export const TARGETS: Readonly<Record<OperationName, number | null>> = {
   logRelease: null,
   logReleaseBatch100: 1_500,
   emergencyOpen: null,
+  defineSet3: null,
+  assignRecord: null,
   hasAccess: 5_400,
 };
 
@@ -127,6 +132,12 @@ export const EAS_NULL_REASONS: Readonly<Partial<Record<OperationName, string>>> 
   emergencyOpen:
     "a bounded, opt-out-respecting break-the-glass window checked against accreditation needs a custom " +
     "resolver; a bare attestation would record the claim but enforce none of it",
+  defineSet3:
+    "EAS has no custodian sets: a k-of-n set of accredited custodians checked at definition needs a custom " +
+    "resolver, which would be our code, not EAS",
+  assignRecord:
+    "EAS has no record-to-custodian-set assignment checked against the record's provider; an attestation " +
+    "could state it but enforce none of it",
   hasAccess:
     "EAS answers getAttestation/isAttestationValid; checking classes, purposes, time window and the grantee's " +
     "live accreditation happens in the caller's code, so there is no like-for-like on-chain check to time",
@@ -501,6 +512,7 @@ async function deployBench() {
       grant?: { grantee: string; easUid: string };
       request?: { terms: ResearchTerms; openedAt: number; easUid: string };
       anchor?: { contentHash: string; easUid: string };
+      custodianSets?: CustodianSets;
     },
     /** hasAccess's figures for the cross-checks of the report. */
     hasAccessChecks: undefined as Omit<GasReport["crossChecks"], "easPublishedBuildGrant"> | undefined,
@@ -880,6 +892,32 @@ async function measureEmergencyOpen(bench: Bench): Promise<void> {
   await record(bench, "emergencyOpen", opened, { newSlots: 1, updates: 0, clears: 0 }, null);
 }
 
+/** CustodianSets: a 2-of-3 set defined by a provider (the deployment's first set). */
+async function measureDefineSet3(bench: Bench): Promise<void> {
+  const { clock, ledger, records, admin, hospital } = bench;
+  const sets = await ethers.deployContract("CustodianSets", [await ledger.getAddress(), await records.getAddress()]);
+  const custodians = [hospital.address, freshAddress("set custodian 2"), freshAddress("set custodian 3")];
+  for (const custodian of custodians.slice(1)) await ledger.connect(admin).accredit(custodian, Role.CUSTODIAN, false, 0);
+  // The first set: its id counter is a new slot too, as for every deployment's first set.
+  const defined = await clock.send(() => sets.connect(hospital).defineSet(custodians, 2));
+  await record(bench, "defineSet3", defined, { newSlots: 6, updates: 0, clears: 0 }, null);
+  bench.handoff.custodianSets = sets;
+}
+
+/** A record anchored by the provider, assigned to defineSet3's set. */
+async function measureAssignRecord(bench: Bench): Promise<void> {
+  const { clock, records, hospital, patient } = bench;
+  const sets = bench.handoff.custodianSets!;
+  const recordId = contentHash("record guarded by a custodian set");
+  await clock.send(() =>
+    records
+      .connect(hospital)
+      .anchorRecord(patient.address, recordId, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(recordId))),
+  );
+  const assigned = await clock.send(() => sets.connect(hospital).assignRecord(recordId, 1));
+  await record(bench, "assignRecord", assigned, { newSlots: 1, updates: 0, clears: 0 }, null);
+}
+
 /** The one read: the execution gas of a passing research check (consent word + accreditation word). */
 async function measureHasAccess(bench: Bench): Promise<void> {
   const { clock, ledger, patient, university, stranger } = bench;
@@ -937,6 +975,8 @@ export const MEASUREMENTS: ReadonlyArray<readonly [OperationName, Measure]> = [
   ["logRelease", measureLogRelease],
   ["logReleaseBatch100", measureLogReleaseBatch100],
   ["emergencyOpen", measureEmergencyOpen],
+  ["defineSet3", measureDefineSet3],
+  ["assignRecord", measureAssignRecord],
   ["hasAccess", measureHasAccess],
 ];
 

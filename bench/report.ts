@@ -59,6 +59,12 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   logRelease: "the live accreditation call to the ledger (cold account 2,600 + a cold read 2,100 + dispatch and ABI)",
   logReleaseBatch100: "the same accreditation call, shared by 100 entries",
   emergencyOpen: "cold reads of the provider's accreditation and the patient's opt-out (2 x 2,100), bounds checks",
+  defineSet3:
+    "four live accreditation calls to the ledger (the provider's, then each custodian's: a cold account 2,600 " +
+    "once, a cold read 2,100 each, dispatch and ABI), the duplicate check, copying the array from calldata",
+  assignRecord:
+    "the provider's accreditation call and the registry's recordOf (two cold accounts 2 x 2,600, cold reads of " +
+    "the accreditation and the record, dispatch and ABI), the set's cold threshold read (2,100)",
   hasAccess:
     "selector dispatch (about 410: the plain name's selector, 0x74c66660, is compared after others; 76 when a " +
     "name was chosen to sort first), decoding and validating four arguments (244), the hashes of the consent's " +

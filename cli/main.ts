@@ -13,6 +13,7 @@ import { Command, CommanderError, Option } from "commander";
 
 import { registerAdmin } from "./commands/admin";
 import { openContexts } from "./commands/common";
+import { registerCustodians } from "./commands/custodians";
 import { registerKeys } from "./commands/keys";
 import { registerFhir } from "./commands/fhir";
 import { registerPatient } from "./commands/patient";
@@ -121,6 +122,7 @@ Examples:
   registerPatient(program);
   registerProvider(program);
   registerAdmin(program);
+  registerCustodians(program);
   registerRelay(program);
   registerKeys(program);
   registerFhir(program);

@@ -16,6 +16,7 @@ export const load = {
   admin: core,
   audit: core,
   connect: core,
+  custodians: core,
   deployments: node,
   fhir: core,
   fhirExport: core,

@@ -77,6 +77,12 @@ contract CustodianSets is ICustodianSets {
     }
 
     /// @inheritdoc ICustodianSets
+    function recordCustodians(bytes32 recordId) external view returns (uint64 setId, CustodianSet memory set) {
+        setId = _assignments[recordId];
+        if (setId != 0) set = _sets[setId];
+    }
+
+    /// @inheritdoc ICustodianSets
     function custodianPositionOf(
         bytes32 recordId,
         address custodian

@@ -159,6 +159,30 @@ export class ChainReader {
     );
   }
 
+  /**
+   * CustodianSets.custodianPositionOf(recordId, custodian) at `block`: the record's set, its threshold and
+   * the custodian's 1-based position (0: not a member). Throws when the deployment names no CustodianSets.
+   */
+  custodianPosition(
+    recordId: string,
+    custodian: string,
+    block: CheckedBlock,
+  ): Promise<{ setId: number; threshold: number; position: number }> {
+    const sets = this.contracts.custodianSets;
+    if (!sets) return Promise.reject(new Error("the deployment names no CustodianSets contract"));
+    return this.fact(block, `p|${recordId}|${custodian}`, async () => {
+      const result = (await this.call(
+        sets.interface,
+        this.contracts.deployment.custodianSets as string,
+        "custodianPositionOf",
+        [recordId, custodian],
+        block,
+        true,
+      )) as [bigint, bigint, bigint];
+      return { setId: Number(result[0]), threshold: Number(result[1]), position: Number(result[2]) };
+    });
+  }
+
   keyOf(account: string, block: CheckedBlock): Promise<string> {
     return this.fact(block, `k|${account}`, async () =>
       String(await this.call(this.keys, this.contracts.deployment.keys, "keyOf", [account], block)),
@@ -199,6 +223,8 @@ export class ChainReader {
     name: string,
     args: readonly unknown[],
     block: CheckedBlock,
+    /** Every output (a tuple), not only the first. */
+    all = false,
   ): Promise<unknown> {
     const key = `${to}|${name}|${JSON.stringify(args)}`;
     let data = this.calldata.get(key);
@@ -208,7 +234,8 @@ export class ChainReader {
       this.calldata.set(key, data);
     }
     const result = (await this.send("eth_call", [{ to, data }, { blockHash: block.hash }])) as string;
-    return abi.decodeFunctionResult(name, result)[0];
+    const decoded = abi.decodeFunctionResult(name, result);
+    return all ? [...decoded] : decoded[0];
   }
 }
 

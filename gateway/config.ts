@@ -20,6 +20,9 @@
  *                             address per minute; 0: no limit (behind a proxy every client has its address)
  *   --confirmations <n>       CONSENT_GATEWAY_CONFIRMATIONS default 0: blocks that must follow whatever allows
  *                             a release (and each access-log transaction) before it counts; revocations count at once
+ *   --resync-from <url>       repeatable: after start, fetch the ciphertext of every record of this custodian's
+ *                             sets that is missing here from these peers (other custodians), verified against
+ *                             the record id and its anchor (gateway/resync.ts); shares come only from providers
  *   --max-record-bytes <n>    CONSENT_GATEWAY_MAX_RECORD_BYTES default 4294967296 (4 GiB): the largest envelope
  *                             a provider may stream to PUT /records/:recordId
  *   --log-level <level>       CONSENT_GATEWAY_LOG_LEVEL  default info
@@ -63,6 +66,8 @@ export interface GatewayConfig {
   /** Login challenges per client address per minute; 0: no limit. Default DEFAULTS.challengesPerMinute. */
   challengesPerMinute?: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Peers (other custodians' gateway URLs) to re-sync missing ciphertext from after start (gateway/resync.ts). */
+  resyncFrom?: string[];
 }
 
 export const DEFAULTS = {
@@ -149,6 +154,11 @@ function url(name: string, protocols: readonly string[]) {
     }
     return value;
   };
+}
+
+function urls(name: string) {
+  const one = url(name, ["http:", "https:"]);
+  return (value: string, previous: string[] = []): string[] => [...previous, new URL(one(value)).origin];
 }
 
 function address(name: string) {
@@ -251,6 +261,14 @@ export function gatewayCommand(): Command {
         .default(DEFAULTS.confirmations),
     )
     .addOption(
+      new Option(
+        "--resync-from <url>",
+        "after start, fetch the missing ciphertext of this custodian's sets from this peer custodian's gateway (repeatable)",
+      )
+        .argParser(urls("--resync-from"))
+        .default([]),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level")
         .env("CONSENT_GATEWAY_LOG_LEVEL")
         .choices(LOG_LEVELS)
@@ -309,6 +327,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     challengeRateLimit: number;
     maxRecordBytes: number;
     confirmations: number;
+    resyncFrom: string[];
     logLevel: GatewayConfig["logLevel"];
   }>();
 
@@ -337,6 +356,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ga
     challengesPerMinute: options.challengeRateLimit,
     maxRecordBytes: options.maxRecordBytes,
     confirmations: options.confirmations,
+    resyncFrom: options.resyncFrom,
     logLevel: options.logLevel,
   };
 }

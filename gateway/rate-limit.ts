@@ -19,13 +19,17 @@ interface Bucket {
 }
 
 /**
- * Buckets kept at most. Past this, idle (full) buckets are forgotten first, then the fullest; only when
- * every one is empty does an account held back lose its bucket (and get a fresh allowance), which takes
- * 10,000 accounts drained within a minute.
+ * Buckets kept at most. Past this, idle (full) buckets are forgotten first (forgetting a full bucket
+ * changes nothing: a new one starts full), then the fullest of the SCAN least recently used; an account
+ * held back loses its bucket (and gets a fresh allowance) only when those are all as empty as its own,
+ * which takes 10,000 accounts drained within a minute. Each take is O(1) amortised: the map is kept in
+ * order of last use and eviction works from its front.
  */
 const MAX_BUCKETS = 10_000;
+const SCAN = 64;
 
 export class AccountRateLimiter {
+  // In order of last use: the front is the longest idle.
   private readonly buckets = new Map<string, Bucket>();
 
   /** `perMinute` 0 turns the limit off. */
@@ -33,20 +37,30 @@ export class AccountRateLimiter {
     readonly perMinute: number,
     // Monotonic: a wall-clock jump must not refill every bucket.
     private readonly now: () => number = () => performance.now(),
+    private readonly maxBuckets: number = MAX_BUCKETS,
   ) {
     if (!Number.isSafeInteger(perMinute) || perMinute < 0) {
       throw new RangeError(`perMinute must be a whole number >= 0, got ${perMinute}`);
     }
   }
 
+  /** Buckets held (for tests and metrics). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Takes one request's token for `account`, or says how long to wait. */
   take(account: string): RateDecision {
     if (this.perMinute === 0) return { allowed: true, retryAfterSeconds: 0 };
     const now = this.now();
-    const bucket = this.buckets.get(account) ?? { tokens: this.perMinute, updatedAt: now };
+    const held = this.buckets.get(account);
+    const bucket = held ?? { tokens: this.perMinute, updatedAt: now };
     bucket.tokens = this.level(bucket, now);
     bucket.updatedAt = now;
-    if (!this.buckets.has(account)) this.remember(account, bucket, now);
+    // Move to the back: the map stays in order of last use.
+    if (held) this.buckets.delete(account);
+    else this.makeRoom(now);
+    this.buckets.set(account, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return { allowed: true, retryAfterSeconds: 0 };
@@ -62,20 +76,22 @@ export class AccountRateLimiter {
     return Math.min(this.perMinute, bucket.tokens + (Math.max(0, now - bucket.updatedAt) * this.perMinute) / 60_000);
   }
 
-  private remember(account: string, bucket: Bucket, now: number) {
-    if (this.buckets.size >= MAX_BUCKETS) {
-      const level = (held: Bucket) => this.level(held, now);
-      for (const [key, held] of this.buckets) if (level(held) >= this.perMinute) this.buckets.delete(key);
-      // Every account is mid-minute: forget the one with the most left.
-      if (this.buckets.size >= MAX_BUCKETS) {
-        let fullest: string | undefined;
-        let most = -1;
-        for (const [key, held] of this.buckets) {
-          if (level(held) > most) [fullest, most] = [key, level(held)];
-        }
-        this.buckets.delete(fullest as string);
-      }
+  private makeRoom(now: number) {
+    // Idle ones from the front: each bucket is removed at most once, so this is O(1) amortised.
+    for (const [key, held] of this.buckets) {
+      if (this.buckets.size < this.maxBuckets || this.level(held, now) < this.perMinute) break;
+      this.buckets.delete(key);
     }
-    this.buckets.set(account, bucket);
+    if (this.buckets.size < this.maxBuckets) return;
+    // Every account at the front is mid-minute: forget the fullest of the first SCAN.
+    let fullest: string | undefined;
+    let most = -1;
+    let seen = 0;
+    for (const [key, held] of this.buckets) {
+      const level = this.level(held, now);
+      if (level > most) [fullest, most] = [key, level];
+      if (++seen >= SCAN) break;
+    }
+    this.buckets.delete(fullest as string);
   }
 }

@@ -4,7 +4,8 @@
  *   CONSENT_RELAYER_PRIVATE_KEY=0x... npm run relayer -- --rpc http://127.0.0.1:8545 --deployment deployments/31337.json
  *
  * Flags: --rpc URL, --deployment FILE, --host (127.0.0.1), --port (8790), --per-signer N, --per-ip N,
- * --max-gas N, --daily-gas N, --trust-proxy. The key is read from the environment only, never a flag
+ * --max-gas N, --daily-gas N, --min-seconds-ahead N, --trust-proxy HOPS|ADDR,ADDR (default: trust no
+ * proxy; a hop count or the proxies' addresses, never "every hop"). The key is read from the environment only, never a flag
  * (flags show in `ps`). Fund that account, and only it: it pays for every relayed message. One process
  * per account (it counts the account's nonces itself). A bad flag prints one line and exits 2.
  */
@@ -19,11 +20,10 @@ function parse(argv: string[]): Map<string, string> {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (!flag.startsWith("--")) throw new Error(`unexpected argument ${flag}`);
-    if (flag === "--trust-proxy") flags.set("trust-proxy", "1");
-    else if (i + 1 < argv.length) flags.set(flag.slice(2), argv[++i]);
+    if (i + 1 < argv.length) flags.set(flag.slice(2), argv[++i]);
     else throw new Error(`${flag} needs a value`);
   }
-  const known = ["rpc", "deployment", "host", "port", "per-signer", "per-ip", "max-gas", "daily-gas", "trust-proxy"];
+  const known = ["rpc", "deployment", "host", "port", "per-signer", "per-ip", "max-gas", "daily-gas", "min-seconds-ahead", "trust-proxy"];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown flag --${name}`);
   return flags;
 }
@@ -49,7 +49,9 @@ async function main(): Promise<number> {
       perIpPerMinute: whole(flags.get("per-ip"), "per-ip") ?? DEFAULT_RELAYER_LIMITS.perIpPerMinute,
       maxGasPerMessage: BigInt(whole(flags.get("max-gas"), "max-gas") ?? DEFAULT_RELAYER_LIMITS.maxGasPerMessage),
       dailyGasBudget: BigInt(whole(flags.get("daily-gas"), "daily-gas") ?? DEFAULT_RELAYER_LIMITS.dailyGasBudget),
+      minSecondsAhead: whole(flags.get("min-seconds-ahead"), "min-seconds-ahead") ?? DEFAULT_RELAYER_LIMITS.minSecondsAhead,
     };
+    const trust = flags.get("trust-proxy");
     config = {
       rpcUrl,
       privateKey,
@@ -57,7 +59,8 @@ async function main(): Promise<number> {
       host: flags.get("host") ?? "127.0.0.1",
       port: whole(flags.get("port"), "port") ?? 8790,
       limits,
-      trustProxy: flags.has("trust-proxy"),
+      trustProxy:
+        trust === undefined ? undefined : /^\d+$/.test(trust) ? Number(trust) : trust.split(",").map((entry) => entry.trim()),
       logger: true,
     };
   } catch (error) {

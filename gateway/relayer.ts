@@ -3,20 +3,27 @@
  * deny: ISignedConsents) from its own funded account, so a patient's pseudonyms never hold ether and no
  * funding flow links them. It checks each message before spending gas, in order of cost:
  *
- *   per-IP rate limit -> shape (parseSignedConsent) -> chain and ledger -> deadline (chain time) ->
- *   signature recovers to the named signer -> per-signer rate limit -> nonce unused (nonceBitmap) and not
- *   in flight -> the call succeeds (eth_estimateGas) -> gas under the per-message cap -> daily budget -> send
+ *   per-client rate limit (IPv6 by /64) and revert record -> shape (parseSignedConsent) -> chain and
+ *   ledger -> at most maxPending in hand -> deadline and grant end at least minSecondsAhead past chain
+ *   time -> signature recovers to the named signer -> signer's revert record -> nonce unused
+ *   (nonceBitmap) -> nothing in flight for the signer, the consent or the request -> the call succeeds
+ *   (eth_estimateGas) -> gas under the per-message cap -> [serial from here] per-signer rate limit ->
+ *   daily budget -> send
  *
+ * The checks before the serial part run concurrently and time out (checkTimeoutMs).
  * Every refusal is `{ error, reason }` with a stable code (GatewayHttpError) and sends nothing. The
- * per-signer limit counts only messages with a valid signature, so nobody can use up a patient's
- * allowance by naming them. The relayer sees every message it relays (which pseudonyms, when, from which
- * IP): see docs/pseudonyms.md for what that means and how to limit it.
+ * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can
+ * use up a patient's allowance by naming them or replaying their used messages. The relayer sees every
+ * message it relays (which pseudonyms, when, from which IP): see docs/pseudonyms.md for what that means
+ * and how to limit it.
  *
  * A Fastify plugin (`relayerPlugin`) any Fastify app can register, and `startRelayer` (npm run relayer)
  * which runs it on its own.
  */
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
-import { JsonRpcProvider, Network, Wallet, type Signer } from "ethers";
+import { isIPv6 } from "node:net";
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import { JsonRpcProvider, Network, Wallet, type Signer, type TransactionRequest } from "ethers";
 
 import {
   ConsentLedgerError,
@@ -34,16 +41,29 @@ import { badRequest, conflict, GatewayHttpError, rateLimited, unavailable, unpro
 import { AccountRateLimiter } from "./rate-limit";
 
 export interface RelayerLimits {
-  /** Valid messages per signer per minute (token bucket). */
+  /** Messages sent per signer per minute (token bucket); only messages about to be sent are counted. */
   perSignerPerMinute: number;
-  /** Requests per client IP per minute (token bucket), valid or not. */
+  /** Requests per client per minute (token bucket), valid or not; an IPv6 client is its /64. */
   perIpPerMinute: number;
   /** Largest request body, bytes. */
   bodyLimitBytes: number;
   /** Most gas one message may need (eth_estimateGas); above, it is refused. */
   maxGasPerMessage: bigint;
-  /** Most gas the relayer reserves per UTC day, all messages together. */
+  /** Most gas the relayer reserves per UTC day, all messages together (reverted ones count what they used). */
   dailyGasBudget: bigint;
+  /**
+   * A message's deadline, and a grant's validUntil, must be at least this many seconds past chain time:
+   * one that ends sooner would pass eth_estimateGas now and revert when mined, at the relayer's cost.
+   */
+  minSecondsAhead: number;
+  /** Reverted sends a signer, or a client, may cause per `revertWindowSeconds` before being refused. */
+  maxRevertsPerWindow: number;
+  /** How long reverts are remembered (and a repeat offender refused), seconds. */
+  revertWindowSeconds: number;
+  /** Requests being checked or waiting to be sent at once; beyond, 503 Busy. */
+  maxPending: number;
+  /** Milliseconds the read-only checks of one message may take before it is refused (503 Timeout). */
+  checkTimeoutMs: number;
 }
 
 export const DEFAULT_RELAYER_LIMITS: RelayerLimits = {
@@ -53,6 +73,11 @@ export const DEFAULT_RELAYER_LIMITS: RelayerLimits = {
   // grantBySig costs about 55-72k gas beyond the 21k base (bench/gas.json); approve somewhat more.
   maxGasPerMessage: 300_000n,
   dailyGasBudget: 50_000_000n,
+  minSecondsAhead: 120,
+  maxRevertsPerWindow: 3,
+  revertWindowSeconds: 3600,
+  maxPending: 64,
+  checkTimeoutMs: 15_000,
 };
 
 export interface RelayerPluginOptions {
@@ -67,6 +92,33 @@ export interface RelayerPluginOptions {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The key the per-client limits use: an IPv4 address as is, an IPv6 address by its /64 (one subscriber
+ * usually holds a whole /64, so keying on the full address would give them 2^64 allowances).
+ */
+export function clientKey(ip: string): string {
+  const bare = ip.replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(bare);
+  if (mapped) return mapped[1];
+  if (!isIPv6(bare)) return bare;
+  const [head, tail = ""] = bare.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = bare.includes("::") && tail ? tail.split(":") : [];
+  const groups = bare.includes("::") ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(":")}::/64`;
+}
+
+/** What may be logged of an error: its name, code and short message, never ethers' transaction or call data. */
+export function loggableError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: typeof error };
+  const { shortMessage, code } = error as { shortMessage?: unknown; code?: unknown };
+  const message = typeof shortMessage === "string" ? shortMessage : error.message.split(" (")[0];
+  return { name: error.name, code: typeof code === "string" ? code : undefined, message: message.slice(0, 200) };
+}
+
 /** POST /relay/consent (a SignedConsent as JSON), GET /relay (the relayer's account, chain, ledger, limits). */
 export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (app, options) => {
   const limits: RelayerLimits = { ...DEFAULT_RELAYER_LIMITS, ...options.limits };
@@ -76,9 +128,14 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   const ledger = await contracts.ledger.getAddress();
   const bySigner = new AccountRateLimiter(limits.perSignerPerMinute);
   const byIp = new AccountRateLimiter(limits.perIpPerMinute);
-  const inFlight = new Set<string>();
+  // What is in flight, by signer, by (patient, grantee) and by request id: the hash once sent, "" while checked.
+  const inFlight = new Map<string, string>();
+  // Reverted sends, by "signer:" and "ip:" key, within the window.
+  const reverts = new Map<string, { count: number; since: number }>();
+  let pending = 0;
   let budget = { day: Math.floor(now() / DAY_MS), spent: 0n };
-  let queue: Promise<unknown> = Promise.resolve();
+  // Only nonce assignment and sending are serial: the account's nonces stay in order.
+  let sendQueue: Promise<unknown> = Promise.resolve();
   // The account's next nonce, counted here (a provider may cache "pending" counts); re-read after a failure.
   let nextNonce: number | undefined;
 
@@ -86,6 +143,62 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     const day = Math.floor(now() / DAY_MS);
     if (day !== budget.day) budget = { day, spent: 0n };
     return budget;
+  };
+
+  const revertsOf = (key: string) => {
+    const held = reverts.get(key);
+    if (held && now() - held.since >= limits.revertWindowSeconds * 1000) {
+      reverts.delete(key);
+      return undefined;
+    }
+    return held;
+  };
+  const refuseOffender = (key: string, who: string) => {
+    const held = revertsOf(key);
+    if (held && held.count >= limits.maxRevertsPerWindow) {
+      const seconds = Math.max(1, Math.ceil((held.since + limits.revertWindowSeconds * 1000 - now()) / 1000));
+      throw new GatewayHttpError(
+        429,
+        "TooManyReverts",
+        `${held.count} messages from ${who} reverted when mined, at this relayer's cost; refused for ${seconds} s.`,
+        { "retry-after": String(seconds) },
+      );
+    }
+  };
+  const countRevert = (key: string) => {
+    const held = revertsOf(key);
+    if (held) held.count += 1;
+    else {
+      // Bounded like the rate limiter: the oldest entries go first.
+      if (reverts.size >= 10_000) reverts.delete(reverts.keys().next().value as string);
+      reverts.set(key, { count: 1, since: now() });
+    }
+  };
+
+  // Straight from the node: ethers keeps an identical request's answer for 250 ms, and a "not mined" from
+  // the watch below would hold the slot of a transaction mined since.
+  const minedNow = async (hash: string) => {
+    const provider = contracts.provider as Partial<JsonRpcProvider>;
+    if (typeof provider.send === "function") return (await provider.send("eth_getTransactionReceipt", [hash])) !== null;
+    return (await contracts.provider.getTransactionReceipt(hash)) !== null;
+  };
+
+  /** Reserves every key, or refuses: one message at a time per signer and per consent or request. */
+  const reserve = async (keys: string[]) => {
+    // A key held by a transaction already mined is free: the relayer's own watch may not have seen it yet.
+    await Promise.all(
+      keys.map(async (key) => {
+        const hash = inFlight.get(key);
+        if (hash && (await minedNow(hash)) && inFlight.get(key) === hash) inFlight.delete(key);
+      }),
+    );
+    const busy = keys.find((key) => inFlight.has(key));
+    if (busy !== undefined)
+      throw conflict(
+        "InFlight",
+        `Another message for ${busy.slice(busy.indexOf(":") + 1)} is being relayed and not yet mined; wait for it, then send again.`,
+      );
+    for (const key of keys) inFlight.set(key, "");
   };
 
   app.setErrorHandler((error, request, reply) => {
@@ -98,7 +211,8 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         .send({ error: "PayloadTooLarge", reason: `A message is at most ${limits.bodyLimitBytes} bytes.` });
     if (status && status >= 400 && status < 500)
       return reply.status(status).send({ error: "InvalidRequest", reason: (error as Error).message });
-    request.log.error({ err: error }, "relay failed");
+    // ethers errors carry the call's data (signer, patient, grantee): only name, code and short message are logged.
+    request.log.error({ err: loggableError(error) }, "relay failed");
     return reply
       .status(502)
       .send({
@@ -120,12 +234,14 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   }));
 
   app.post("/relay/consent", { bodyLimit: limits.bodyLimitBytes }, async (request, reply) => {
-    const ip = byIp.take(request.ip);
+    const client = clientKey(request.ip);
+    const ip = byIp.take(client);
     if (!ip.allowed)
       throw rateLimited(
         `Too many requests from this address; at most ${limits.perIpPerMinute} a minute.`,
         ip.retryAfterSeconds,
       );
+    refuseOffender(`ip:${client}`, "this address");
 
     let signed: SignedConsent;
     try {
@@ -145,7 +261,52 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         "WrongLedger",
         `Signed for ledger ${signed.ledger}; this relayer submits to ${ledger}.`,
       );
+    if (pending >= limits.maxPending)
+      throw unavailable("Busy", `The relayer has ${pending} messages in hand, its most; try again in a few seconds.`);
+    pending += 1;
+    try {
+      return reply.status(202).send(await relay(signed, client, request.log));
+    } finally {
+      pending -= 1;
+    }
+  });
 
+  async function relay(signed: SignedConsent, client: string, log: FastifyBaseLogger) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(unavailable("Timeout", "The relayer's checks of this message took too long; try again later.")),
+        limits.checkTimeoutMs,
+      );
+    });
+    let keys: string[] = [];
+    const release = () => {
+      for (const key of keys) if (inFlight.get(key) === "") inFlight.delete(key);
+    };
+    const checking = check(signed, (reserved) => (keys = reserved));
+    let checked: Awaited<ReturnType<typeof check>>;
+    try {
+      checked = await Promise.race([checking, timeout]);
+    } catch (error) {
+      release();
+      // Timed out: the checks may still reserve the keys when they finish; free them then too.
+      checking.then(release, release);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    const run = sendQueue.then(() => send(signed, client, keys, checked, log));
+    sendQueue = run.catch(() => undefined);
+    try {
+      return await run;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** The read-only checks, run concurrently with other messages' checks. */
+  async function check(signed: SignedConsent, reserved: (keys: string[]) => void) {
     const latest = await contracts.provider.getBlock("latest");
     const chainTime = latest?.timestamp ?? Math.floor(now() / 1000);
     // The ledger refuses when block.timestamp > deadline; the next block is at least a second later.
@@ -153,6 +314,18 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       throw unprocessable(
         "SignatureExpired",
         `The signature's deadline ${signed.deadline} has passed (chain time ${chainTime}). Sign again.`,
+      );
+    if (signed.deadline < chainTime + limits.minSecondsAhead)
+      throw unprocessable(
+        "DeadlineTooSoon",
+        `The signature's deadline ${signed.deadline} is less than ${limits.minSecondsAhead} s after chain time ${chainTime}: ` +
+          "it could pass when checked and fail when mined. Sign again with a later deadline.",
+      );
+    if (signed.grant && signed.grant.validUntil < chainTime + limits.minSecondsAhead)
+      throw unprocessable(
+        "ValidityTooShort",
+        `The consent ends at ${signed.grant.validUntil}, less than ${limits.minSecondsAhead} s after chain time ${chainTime}: ` +
+          "it could pass when checked and fail when mined.",
       );
 
     const requestId = signed.kind === "approve" || signed.kind === "deny" ? signedRequestIdOf(signed) : undefined;
@@ -167,76 +340,103 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
           `The signature does not recover to the signer ${signed.signer}; it was altered or signed by another key.`,
         );
     }
+    refuseOffender(`signer:${signed.signer}`, signed.signer);
 
+    const nonce = BigInt(signed.nonce);
+    const patient = signed.patient ?? signed.request?.terms.patient ?? signed.signer;
+    const keys = [
+      `signer:${signed.signer}`,
+      requestId !== undefined
+        ? `request:${requestId}`
+        : `consent:${patient}->${signed.grant?.grantee ?? signed.grantee ?? ""}`,
+    ];
+    const [bitmap, transaction] = await Promise.all([
+      contracts.ledger.nonceBitmap(signed.signer, nonce >> 8n),
+      populateSignedConsent(contracts, signed),
+    ]);
+    if ((bitmap >> (nonce & 0xffn)) & 1n)
+      throw conflict(
+        "NonceAlreadyUsed",
+        `Nonce ${nonce} of ${signed.signer} is used or cancelled; sign again with a fresh one.`,
+      );
+    // After the nonce check: replaying a used message must not hold the signer's slot.
+    await reserve(keys);
+    reserved(keys);
+    let estimate: bigint;
+    try {
+      estimate = await contracts.provider.estimateGas({ ...transaction, from: relayer });
+    } catch (error) {
+      const revert = decodeRevert(error);
+      throw unprocessable(
+        "WouldRevert",
+        revert
+          ? `The ledger would refuse it: ${revert.name}(${revert.args.map(String).join(", ")}).`
+          : "The ledger would refuse it (the call reverts).",
+      );
+    }
+    if (estimate > limits.maxGasPerMessage)
+      throw unprocessable(
+        "GasLimitExceeded",
+        `The message needs ${estimate} gas; this relayer pays at most ${limits.maxGasPerMessage} per message.`,
+      );
+    const gasLimit =
+      estimate + estimate / 5n < limits.maxGasPerMessage ? estimate + estimate / 5n : limits.maxGasPerMessage;
+    return { transaction, gasLimit };
+  }
+
+  /** Charges the signer and the day's budget, assigns the account nonce and sends: one message at a time. */
+  async function send(
+    signed: SignedConsent,
+    client: string,
+    keys: string[],
+    { transaction, gasLimit }: { transaction: TransactionRequest; gasLimit: bigint },
+    log: FastifyBaseLogger,
+  ) {
+    // Charged only for a message about to be sent: a replay of a used message, or a contract signer's
+    // message that fails the ledger's check, must not use up the signer's allowance.
     const signerBudget = bySigner.take(signed.signer);
     if (!signerBudget.allowed)
       throw rateLimited(
         `Too many messages from ${signed.signer}; at most ${limits.perSignerPerMinute} a minute.`,
         signerBudget.retryAfterSeconds,
       );
-
-    const nonce = BigInt(signed.nonce);
-    const key = `${signed.signer}:${nonce}`;
-    // One message at a time from here: checks and send see the same state, and the account's nonces stay in order.
-    const run = queue.then(async () => {
-      if (inFlight.has(key))
-        throw conflict("NonceAlreadyUsed", `Nonce ${nonce} of ${signed.signer} is in a transaction not yet mined.`);
-      const bitmap = await contracts.ledger.nonceBitmap(signed.signer, nonce >> 8n);
-      if ((bitmap >> (nonce & 0xffn)) & 1n)
-        throw conflict(
-          "NonceAlreadyUsed",
-          `Nonce ${nonce} of ${signed.signer} is used or cancelled; sign again with a fresh one.`,
-        );
-      const transaction = await populateSignedConsent(contracts, signed);
-      let estimate: bigint;
-      try {
-        estimate = await contracts.provider.estimateGas({ ...transaction, from: relayer });
-      } catch (error) {
-        const revert = decodeRevert(error);
-        throw unprocessable(
-          "WouldRevert",
-          revert
-            ? `The ledger would refuse it: ${revert.name}(${revert.args.map(String).join(", ")}).`
-            : "The ledger would refuse it (the call reverts).",
-        );
-      }
-      if (estimate > limits.maxGasPerMessage)
-        throw unprocessable(
-          "GasLimitExceeded",
-          `The message needs ${estimate} gas; this relayer pays at most ${limits.maxGasPerMessage} per message.`,
-        );
-      const gasLimit =
-        estimate + estimate / 5n < limits.maxGasPerMessage ? estimate + estimate / 5n : limits.maxGasPerMessage;
-      const today = spentToday();
-      if (today.spent + gasLimit > limits.dailyGasBudget)
-        throw unavailable(
-          "DailyGasBudgetExhausted",
-          `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`,
-        );
-      nextNonce ??= await wallet.getNonce("pending");
-      let response;
-      try {
-        response = await wallet.sendTransaction({ ...transaction, gasLimit, nonce: nextNonce });
-      } catch (error) {
-        nextNonce = undefined;
-        throw error;
-      }
-      nextNonce += 1;
-      today.spent += gasLimit;
-      inFlight.add(key);
-      // Give back what the transaction did not use, and forget the nonce once mined.
-      void response
-        .wait()
-        .then((receipt) => {
-          if (receipt && budget === today) today.spent -= gasLimit - receipt.gasUsed;
-        })
-        .catch((error: unknown) => request.log.warn({ err: error, hash: response.hash }, "relayed transaction failed"))
-        .finally(() => inFlight.delete(key));
-      return { transactionHash: response.hash, relayer, gasLimit: gasLimit.toString() };
-    });
-    queue = run.catch(() => undefined);
-    return reply.status(202).send(await run);
-  });
+    const today = spentToday();
+    if (today.spent + gasLimit > limits.dailyGasBudget)
+      throw unavailable(
+        "DailyGasBudgetExhausted",
+        `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`,
+      );
+    nextNonce ??= await wallet.getNonce("pending");
+    let response;
+    try {
+      response = await wallet.sendTransaction({ ...transaction, gasLimit, nonce: nextNonce });
+    } catch (error) {
+      nextNonce = undefined;
+      throw error;
+    }
+    nextNonce += 1;
+    today.spent += gasLimit;
+    const hash = response.hash;
+    for (const key of keys) inFlight.set(key, hash);
+    // Give back what the transaction did not use (a reverted one keeps what it used, and counts against
+    // its signer and client), and free its keys once mined. Not mined: the reservation stays charged.
+    void contracts.provider
+      .waitForTransaction(hash)
+      .then((receipt) => {
+        if (!receipt) return;
+        if (budget === today) today.spent -= gasLimit - receipt.gasUsed;
+        if (receipt.status !== 1) {
+          countRevert(`signer:${signed.signer}`);
+          countRevert(`ip:${client}`);
+          log.warn({ hash, gasUsed: receipt.gasUsed.toString() }, "relayed transaction reverted");
+        }
+      })
+      .catch((error: unknown) => log.warn({ err: loggableError(error), hash }, "relayed transaction not confirmed"))
+      .finally(() => {
+        for (const key of keys) if (inFlight.get(key) === hash) inFlight.delete(key);
+      });
+    return { transactionHash: hash, relayer, gasLimit: gasLimit.toString() };
+  }
 };
 
 export interface RelayerConfig {
@@ -248,8 +448,15 @@ export interface RelayerConfig {
   host?: string;
   port?: number;
   limits?: Partial<RelayerLimits>;
-  /** Behind a reverse proxy: take the client IP from X-Forwarded-For (for the per-IP limit). */
-  trustProxy?: boolean;
+  /**
+   * Behind reverse proxies, for the per-client limit: the number of proxy hops in front of the relayer,
+   * or the proxies' addresses (or CIDR ranges). The client is then the address the outermost trusted
+   * proxy saw; entries of X-Forwarded-For beyond it, which the client itself can write, are ignored.
+   * Default: trust none (the TCP peer is the client).
+   */
+  trustProxy?: TrustProxy;
+  /** Milliseconds a client has to send its whole request (slow senders are cut off); default 10 s. */
+  requestTimeoutMs?: number;
   logger?: boolean;
 }
 
@@ -260,11 +467,32 @@ export interface RunningRelayer {
   close(): Promise<void>;
 }
 
+/** Which proxies to believe about the client's address: a hop count, or their addresses or CIDR ranges. */
+export type TrustProxy = number | readonly string[];
+
+function trustProxyOption(trust: TrustProxy | undefined): ((address: string, hop: number) => boolean) | string[] | false {
+  if (trust === undefined) return false;
+  if (typeof trust === "number") {
+    if (!Number.isSafeInteger(trust) || trust < 0)
+      throw new RangeError(`trustProxy must be a whole number of proxy hops, got ${trust}`);
+    // Hop 0 is the TCP peer: it and the `trust` - 1 addresses it reports are proxies.
+    return trust === 0 ? false : (_address: string, hop: number) => hop < trust;
+  }
+  if (!Array.isArray(trust) || trust.some((entry) => typeof entry !== "string" || entry.length === 0))
+    // `true` would believe every X-Forwarded-For entry, which the client writes itself.
+    throw new TypeError("trustProxy must be a number of proxy hops or a list of proxy addresses, not true");
+  return [...trust];
+}
+
 /** A Fastify app serving only the relayer (request logs carry no bodies). */
 export async function buildRelayerApp(
-  options: RelayerPluginOptions & { trustProxy?: boolean; logger?: boolean },
+  options: RelayerPluginOptions & { trustProxy?: TrustProxy; requestTimeoutMs?: number; logger?: boolean },
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, trustProxy: options.trustProxy ?? false });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    trustProxy: trustProxyOption(options.trustProxy),
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+  });
   await app.register(relayerPlugin, options);
   return app;
 }
@@ -284,6 +512,7 @@ export async function startRelayer(config: RelayerConfig): Promise<RunningRelaye
     wallet,
     limits: config.limits,
     trustProxy: config.trustProxy,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger: config.logger,
   });
   const url = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 0 });

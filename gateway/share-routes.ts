@@ -15,7 +15,8 @@
  *
  * A share is stored where a data key would be (records.key_ciphertext, sealed by the key vault under
  * the record id) as setId (8 bytes) || position (1) || share (33): 42 bytes sealed to 58, which no
- * 32-byte data key (48 sealed) can be taken for. A withdrawn share leaves 0 bytes.
+ * 32-byte data key (48 sealed) can be taken for. A withdrawn share leaves 0 bytes, and so does a record
+ * whose ciphertext was re-synced from peers (resync.ts) until its provider deposits the share again.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { getAddress } from "ethers";
@@ -38,7 +39,7 @@ import {
 import { nodeX25519 } from "../sdk/node";
 import type { AccessLogWriter } from "./access-log-writer";
 import type { Authenticator } from "./auth";
-import { authorizeIngest, authorizeRelease, basisName, purposeName } from "./authorize";
+import { authorizeIngest, authorizeRelease, basisName, purposeName, type CheckedBlock } from "./authorize";
 import { ChainReader, rpcSendOf } from "./chain-reader";
 import { DEFAULTS } from "./config";
 import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimited, unavailable, unprocessable } from "./http-error";
@@ -192,6 +193,31 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       throw unavailable("ChainUnavailable", `the gateway could not read the custodian set, so it releases nothing: ${(cause as Error).message}`);
     }
   };
+  /**
+   * The record's set and this custodian's position at `head`, and (with --confirmations) at the block
+   * --confirmations before it: as for the consent (authorizeRelease), the assignment that names this
+   * custodian must be that deep; its removal counts at once, since the latest block must name it too.
+   */
+  const positionsAt = async (recordId: string, head: Promise<CheckedBlock>) => {
+    requireSets();
+    try {
+      const block = await head;
+      const confirmedNumber = block.number - confirmations;
+      const [onChain, confirmed] = await Promise.all([
+        chain.custodianPosition(recordId, custodian, block),
+        confirmations > 0 && confirmedNumber >= 0
+          ? chain.blockAt(confirmedNumber).then((earlier) => {
+              if (!earlier) throw new Error(`the node has no block ${confirmedNumber}`);
+              return chain.custodianPosition(recordId, custodian, earlier);
+            })
+          : undefined,
+      ]);
+      return { onChain: { ...onChain, block }, confirmed };
+    } catch (cause) {
+      if (cause instanceof GatewayHttpError) throw cause;
+      throw unavailable("ChainUnavailable", `the gateway could not read the custodian set, so it releases nothing: ${(cause as Error).message}`);
+    }
+  };
   const reader = async (request: FastifyRequest) => {
     const account = await authenticator.authenticate(request.headers.authorization);
     const decision = limiter.take(account);
@@ -290,17 +316,30 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       if (!record) throw notFound("RecordNotFound", `this gateway holds no share of record ${request.params.recordId.toLowerCase()}`);
       if (!isHeldAsShare(record))
         throw conflict("KeyHeldWhole", `this gateway holds the whole key of ${record.recordId}: ask POST /records/${record.recordId}/key`);
-      if (record.keyCiphertext.length === 0)
+      if (record.keyCiphertext.length === 0) {
+        // No share held: withdrawn after a re-share, or the ciphertext was re-synced from peers (resync.ts)
+        // and the provider has not deposited this custodian's share again. The chain tells which.
+        const now = await positionAt(record.recordId);
+        if (now.position !== 0)
+          throw conflict(
+            "ShareNotDeposited",
+            `custodian ${custodian} is at position ${now.position} of set ${now.setId} for record ${record.recordId} but holds ` +
+              `no share of it (its copy was re-synced from peers): the record's provider must deposit this custodian's share again`,
+          );
         throw new GatewayHttpError(410, "ShareWithdrawn", `this custodian's share of ${record.recordId} was withdrawn after a re-share`);
+      }
+      // The set's facts are asked at the same head as the decision (chain.head() is shared by every
+      // caller of this turn, authorizeRelease included), pinned to its hash, in parallel with it.
+      const positions = positionsAt(record.recordId, chain.head());
+      positions.catch(() => undefined); // awaited below, after the decision's own refusals
       const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
       const confirmedBlock = decision.block.number - confirmations;
-      const [held, onChain, confirmed] = await Promise.all([
-        vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }).then(decodeShare),
-        positionAt(record.recordId, decision.block.number),
-        // As for the consent (authorizeRelease): the assignment that names this custodian must be as deep
-        // as --confirmations; its removal counts at once, since the latest block must name it too.
-        confirmations > 0 && confirmedBlock >= 0 ? positionAt(record.recordId, confirmedBlock) : undefined,
-      ]);
+      let { onChain, confirmed } = await positions;
+      const held = decodeShare(await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }));
+      if (onChain.block.hash !== decision.block.hash) {
+        // Not the decision's head (cannot happen while head() is shared per turn): ask at the decision's block.
+        ({ onChain, confirmed } = await positionsAt(record.recordId, Promise.resolve(decision.block)));
+      }
       let wrapped: Uint8Array;
       try {
         if (onChain.position === 0 || onChain.setId !== held.setId || onChain.position !== held.position)

@@ -22,6 +22,7 @@ import { DataDirectoryLockedError, lockDataDirectory } from "./data-lock";
 import { KeyVault, WrongMasterKeyError } from "./key-vault";
 import { interopPlugin } from "./interop";
 import { buildGatewayApp } from "./server";
+import { resyncFromPeers, type ResyncReport } from "./resync";
 import { sharePlugin } from "./share-routes";
 import { deriveEncryptionKeyPair } from "../sdk/index";
 import { GatewayStore, StoreIdentityError } from "./store";
@@ -41,6 +42,8 @@ export interface RunningGateway {
   contracts: LedgerContracts;
   store: GatewayStore;
   writer: AccessLogWriter;
+  /** With config.resyncFrom: the re-sync from peers started once listening (it never rejects: failures are in the report or logged). */
+  resynced?: Promise<ResyncReport | undefined>;
   /** Stops listening, lets the writer finish (and with `flush`, log what is pending), closes the database. */
   close(options?: { flush?: boolean; flushTimeoutMs?: number }): Promise<void>;
 }
@@ -356,6 +359,25 @@ async function startHoldingLock(
   );
   writer.start();
 
+  let closingDown = false;
+  const resynced =
+    config.resyncFrom && config.resyncFrom.length > 0
+      ? resyncFromPeers({
+          contracts,
+          custodian,
+          signer: wallet,
+          store,
+          blobs,
+          providers: [custodian, ...config.providers],
+          peers: config.resyncFrom,
+          log: { info: (details, message) => app?.log.info(details, message), warn: (details, message) => app?.log.warn(details, message) },
+          stopped: () => closingDown,
+        }).catch((error: unknown) => {
+          if (!closingDown) app?.log.error({ reason: oneLine(error) }, "re-sync from peers failed");
+          return undefined;
+        })
+      : undefined;
+
   const purge = setInterval(() => {
     if (store.isOpen) store.purgeExpired(Date.now());
   }, 60_000);
@@ -370,9 +392,12 @@ async function startHoldingLock(
     contracts,
     store,
     writer,
+    resynced,
     close(closeOptions = {}) {
       closing ??= (async () => {
         clearInterval(purge);
+        closingDown = true;
+        await resynced;
         try {
           await (app as FastifyInstance).close();
           await writer.stop({ flush: closeOptions.flush, timeoutMs: closeOptions.flushTimeoutMs });

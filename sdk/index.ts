@@ -140,10 +140,10 @@ export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOpti
 export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
-export { AuditClient, RELEASE_LEAF_TYPES } from "./clients/audit";
+export { AuditClient, MAX_MANIFEST_BYTES, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
-export { PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
-export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView } from "./clients/patient-events";
+export { MAX_CALLS_PER_BATCH, MAX_PER_QUERY, PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
+export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView, StateSection } from "./clients/patient-events";
 export {
   CARE_DELEGATE_SCOPE,
   NoSignedFormError,
@@ -156,7 +156,7 @@ export {
   signedRequestIdOf,
 } from "./clients/patient";
 export type { DelegateScope, OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
-export { RelayerClient, RelayerError } from "./clients/relayer";
+export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";

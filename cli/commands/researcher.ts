@@ -86,7 +86,7 @@ export function requestsTable(views: readonly RequestView[], viewer: "researcher
 }
 
 /** A gateway URL from --gateway or CONSENT_LEDGER_GATEWAY, checked. */
-export function gatewayUrl(value: string | undefined, required: boolean): string | undefined {
+export function gatewayUrl(value: string | undefined, required: boolean, option = "--gateway"): string | undefined {
   if (value === undefined) {
     if (required)
       throw new CliError(
@@ -98,10 +98,10 @@ export function gatewayUrl(value: string | undefined, required: boolean): string
   try {
     url = new URL(value);
   } catch {
-    throw new CliError(`--gateway ${JSON.stringify(value)} is not a URL: pass e.g. http://127.0.0.1:8787`);
+    throw new CliError(`${option} ${JSON.stringify(value)} is not a URL: pass e.g. http://127.0.0.1:8787`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new CliError(`--gateway must be an http(s) URL, got ${value}`);
+    throw new CliError(`${option} must be an http(s) URL, got ${value}`);
   return value;
 }
 
@@ -329,6 +329,11 @@ function registerFetchCommand(researcher: Command): void {
     .requiredOption("--record <id>", "the record id (0x + 64 hex digits)")
     .requiredOption("--purpose <code>", "the purpose you read it for (must be one you were granted)")
     .addOption(new Option("--gateway <url>", "the custodian gateway holding the record's key").env(GATEWAY_ENV))
+    .option(
+      "--custodian <url>",
+      "for a record guarded by a custodian set: one custodian's gateway (repeat for each; k of them must release)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .requiredOption("--out <file>", "where to write the record (written atomically), or - for stdout")
     .option("--raw", "write the decrypted bytes exactly, instead of pretty-printed FHIR JSON")
     .option("--force", "replace --out if it exists")
@@ -337,11 +342,12 @@ function registerFetchCommand(researcher: Command): void {
       "\nExample:\n  consent-ledger researcher fetch --record 0xRECORD --purpose HRESCH --gateway http://127.0.0.1:8787 --out obs.json\n",
     )
     .action(
-      action<{ record: string; purpose: string; gateway?: string; out: string; raw?: boolean; force?: boolean }>(
+      action<{ record: string; purpose: string; gateway?: string; custodian?: string[]; out: string; raw?: boolean; force?: boolean }>(
         async (ctx, o) => {
           const recordId = parseBytes32(o.record, "--record");
           const purpose = parsePurpose(o.purpose);
-          const url = gatewayUrl(o.gateway, true) as string;
+          const custodianUrls = (o.custodian ?? []).map((value) => gatewayUrl(value, true, "--custodian") as string);
+          const url = custodianUrls.length > 0 ? undefined : (gatewayUrl(o.gateway, true) as string);
           const toStdout = o.out === "-";
           if (!toStdout) await checkWritable(o.out, "--out", Boolean(o.force));
           const wallet = await ctx.loadKey();
@@ -356,9 +362,38 @@ function registerFetchCommand(researcher: Command): void {
               `your encryption key is not registered in the key directory: run \`consent-ledger researcher register-key\` first`,
             );
           }
-          const gateway = new (load.gateway().GatewayClient)(url, signer, contracts);
-          ctx.out.progress(`Fetching record ${recordId} from ${url}…`);
-          const opened = await gateway.fetchRecord({ recordId, purpose, keyPair });
+          const guard = contracts.custodianSets ? await contracts.custodianSets.recordCustodians(recordId) : undefined;
+          const guardedBy = guard && guard[0] !== 0n ? { setId: Number(guard[0]), threshold: Number(guard[1].threshold), custodians: [...guard[1].custodians] } : undefined;
+          let opened: { recordId: string; patient: string; provider: string; dataClass: number; version: number; superseded: boolean; resource?: { resourceType?: string } | null; plaintext: Uint8Array; release: { basis: string; releasedAt: number } };
+          let releasedBy: string[] | undefined;
+          if (guardedBy) {
+            if (custodianUrls.length === 0)
+              throw new CliError(
+                `record ${recordId} is guarded by custodian set ${guardedBy.setId} (${guardedBy.threshold} of ${guardedBy.custodians.join(", ")}): ` +
+                  `pass each custodian's gateway with --custodian <url> (at least ${guardedBy.threshold})`,
+              );
+            // Which custodian each gateway is, by its own word (GET /health): a gateway that lies gets no
+            // say, since each share is checked against the custodian that released it and the key against the record.
+            const gateways: Record<string, InstanceType<ReturnType<typeof load.gateway>["GatewayClient"]>> = {};
+            for (const custodianUrl of custodianUrls) {
+              const client = new (load.gateway().GatewayClient)(custodianUrl, signer, contracts);
+              const health = await client.health().catch((cause: unknown) => {
+                throw new CliError(`--custodian ${custodianUrl} did not answer: ${(cause as Error).message.split("\n")[0]}`);
+              });
+              gateways[health.custodian] = client;
+            }
+            ctx.out.progress(`Gathering ${guardedBy.threshold} key shares of record ${recordId} from custodian set ${guardedBy.setId}…`);
+            const set = new (load.custodians().CustodianSetClient)(contracts, signer, gateways);
+            const read = await set.fetchRecord({ recordId, purpose, keyPair });
+            opened = { ...read, release: { basis: read.shares[0].basis, releasedAt: Math.max(...read.shares.map((share) => share.releasedAt)) } };
+            releasedBy = read.shares.map((share) => share.custodian);
+          } else {
+            if (url === undefined)
+              throw new CliError(`record ${recordId} is guarded by no custodian set: its key is held whole by one gateway; pass --gateway <url>`);
+            const gateway = new (load.gateway().GatewayClient)(url, signer, contracts);
+            ctx.out.progress(`Fetching record ${recordId} from ${url}…`);
+            opened = await gateway.fetchRecord({ recordId, purpose, keyPair });
+          }
           const data = !o.raw && opened.resource ? `${toJson(opened.resource)}\n` : opened.plaintext;
           if (toStdout) await writeStdout(data);
           else await writeFileAtomic(o.out, data, { overwrite: Boolean(o.force) });
@@ -373,6 +408,7 @@ function registerFetchCommand(researcher: Command): void {
               resourceType: opened.resource?.resourceType ?? null,
               basis: opened.release.basis,
               releasedAt: isoTime(opened.release.releasedAt),
+              ...(guardedBy ? { custodianSet: guardedBy.setId, releasedBy } : {}),
               out: o.out,
               bytes: typeof data === "string" ? Buffer.byteLength(data) : data.length,
             },
@@ -384,6 +420,9 @@ function registerFetchCommand(researcher: Command): void {
                 ["class", dataClassNames(1 << opened.dataClass)[0] ?? String(opened.dataClass)],
                 ["version", `${opened.version}${opened.superseded ? " (a newer version exists)" : ""}`],
                 ["released on", opened.release.basis],
+                ...(guardedBy
+                  ? ([["released by", `${releasedBy!.length} of custodian set ${guardedBy.setId}: ${releasedBy!.join(", ")}`]] as [string, string][])
+                  : []),
                 ["verified", "against the chain's anchor, then decrypted"],
                 ["written to", toStdout ? "standard output" : o.out],
               ]),

@@ -76,6 +76,12 @@ interface ICustodianSets is IVersioned {
     function custodianSetOf(bytes32 recordId) external view returns (uint64);
 
     /**
+     * @notice For a reader, in one call: the set guarding `recordId` now and its definition (an empty set,
+     * id 0, when none).
+     */
+    function recordCustodians(bytes32 recordId) external view returns (uint64 setId, CustodianSet memory set);
+
+    /**
      * @notice For a custodian deciding on a release, in one call: the set guarding `recordId` now, its
      * threshold, and `custodian`'s position in it (1-based, so its share's number), 0 when it is not a
      * member or the record has no set.

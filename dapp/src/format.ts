@@ -106,6 +106,7 @@ export const ACTION_TEXT: Readonly<Record<AuditAction, string>> = {
   "request-denied": "Request denied",
   "request-cancelled": "Request withdrawn",
   "key-released": "Key released: record opened",
+  "release-batch-unverifiable": "Unverifiable release batch",
   "emergency-opened": "Emergency access opened",
   "emergency-closed": "Emergency access closed",
   "emergency-opt-out-set": "Emergency opt-out changed",
@@ -125,6 +126,7 @@ export const BASIS_TEXT: Readonly<Record<AuditBasis, string>> = {
   emergency: "emergency access",
   provider: "by the provider",
   researcher: "by the researcher",
+  custodian: "by a custodian",
 };
 
 const CHAIN_NAMES: Record<string, string> = {
@@ -187,7 +189,18 @@ export function auditChange(
         };
       }
       case "key-released":
-        return { affected: "you", what: `${party} received the key to your ${classes} record.` };
+        return {
+          affected: "you",
+          what:
+            entry.verified === false
+              ? `the custodian ${nameOf(entry.actor)} claims ${party} received the key to your ${classes} record; the chain does not confirm it.`
+              : `${party} received the key to your ${classes} record.`,
+        };
+      case "release-batch-unverifiable":
+        return {
+          affected: "perhaps you",
+          what: `the custodian ${nameOf(entry.actor)} logged a batch of key releases that cannot be checked; it may or may not concern your records.`,
+        };
       case "record-anchored":
         return { affected: "you", what: `a new ${classes} record was added by ${nameOf(entry.actor)}.` };
       case "record-amended":

@@ -1048,8 +1048,15 @@ export function renderAudit(data: DashboardData, context: ViewContext): HTMLElem
             entry.recordId
               ? h("span", null, "record ", h("code", { title: entry.recordId }, shortHash(entry.recordId)))
               : null,
-            entry.releaseBatchRoot
+            entry.releaseBatchRoot && entry.action === "key-released"
               ? h("span", { title: `Merkle root ${entry.releaseBatchRoot}` }, "logged in a batch, proven on chain")
+              : null,
+            entry.verified !== undefined
+              ? h(
+                  "span",
+                  { class: entry.verified ? "verified" : "unverified", "data-testid": "audit-verification" },
+                  entry.verification ?? (entry.verified ? "Verified on chain" : "Not verified: the custodian's claim"),
+                )
               : null,
             h(
               "span",

@@ -1,12 +1,11 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { toUtf8String, ZeroAddress, type EventLog } from "ethers";
+import { getBytes, toUtf8String, ZeroAddress, type EventLog } from "ethers";
 
 import { requireAddress } from "../args";
 import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
-import type { BlobStore } from "../storage/blob-store";
-import { ConsentLedgerError } from "../errors";
-import { PatientEventReader } from "./patient-events";
+import type { BlobStore, StreamingBlobStore } from "../storage/blob-store";
+import { MAX_CALLS_PER_BATCH, PatientEventReader, readBatch, type BatchCall, type BatchResult } from "./patient-events";
 
 /** Every kind of change in a patient's history. */
 export type AuditAction =
@@ -19,6 +18,7 @@ export type AuditAction =
   | "request-denied"
   | "request-cancelled"
   | "key-released"
+  | "release-batch-unverifiable"
   | "emergency-opened"
   | "emergency-closed"
   | "emergency-opt-out-set"
@@ -37,7 +37,8 @@ export type AuditBasis =
   | "consent"
   | "emergency"
   | "provider"
-  | "researcher";
+  | "researcher"
+  | "custodian";
 
 /** One line of a patient's audit trail, rebuilt from one event. */
 export interface AuditEntry {
@@ -64,6 +65,16 @@ export interface AuditEntry {
   releaseBatchRoot?: string;
   /** For emergency-opt-out-set: whether the patient opted out (true) or back in (false). */
   optedOut?: boolean;
+  /**
+   * For key releases: true only when the chain backs the custodian's entry at its block (the custodian
+   * is in the record's custodian set, and the ledger's `accessBasis` for the grantee is the basis
+   * logged); false when it does not, or could not be checked: the entry is then only the custodian's
+   * claim. Undefined where it was not checked (entries older than `details`). Always false for
+   * release-batch-unverifiable.
+   */
+  verified?: boolean;
+  /** In words, why a release is verified or not, or why a batch could not be read. */
+  verification?: string;
 }
 
 /** The manifest a custodian stores for a batch of logged releases. */
@@ -81,6 +92,11 @@ export type AuditLine = Omit<AuditEntry, "time" | "basis"> & { time?: number; ba
 
 /** An entry while the trail is built. */
 type PendingEntry = AuditLine;
+
+/** The largest release manifest read, in bytes: a bigger one makes its batch unverifiable. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** The longest manifest id read from a batch event, in bytes. */
+const MAX_MANIFEST_ID_BYTES = 256;
 
 export const RELEASE_LEAF_TYPES = ["bytes32", "address", "uint8", "uint8", "uint64"] as const;
 
@@ -227,7 +243,7 @@ export class AuditClient {
       });
     }
     for (const e of released) {
-      push({
+      const entry: PendingEntry = {
         ...base(e),
         action: "key-released",
         actor: e.args.custodian,
@@ -236,7 +252,9 @@ export class AuditClient {
         recordId: e.args.recordId,
         dataClasses: recordClass.has(e.args.recordId) ? maskOf([recordClass.get(e.args.recordId) as number]) : undefined,
         purposes: maskOf([Number(e.args.purpose)]),
-      });
+      };
+      this.releasePurpose.set(entry, Number(e.args.purpose));
+      push(entry);
     }
     for (const e of events.emergencyOpened) {
       push({ ...base(e), action: "emergency-opened", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency", validUntil: Number(e.args.until) });
@@ -272,9 +290,11 @@ export class AuditClient {
       }
       return this.senders.get(hash) as Promise<string>;
     };
-    // Every block time and sender needed, requested together: one round trip for a batching provider.
-    await Promise.all(
-      [...detailed].map(async (entry) => {
+    // Every block time and sender needed, and the checks of the newest releases, requested together.
+    const releases = [...detailed].filter((entry) => entry.action === "key-released");
+    await Promise.all([
+      this.verifyReleases(releases, patient, recordClass),
+      ...[...detailed].map(async (entry) => {
         const [time, sender] = await Promise.all([
           entry.time === undefined ? timeOf(entry.blockNumber) : entry.time,
           bySender.has(entry) ? senderOf(entry.transactionHash) : undefined,
@@ -285,7 +305,7 @@ export class AuditClient {
           entry.basis = sender !== actor ? "signature" : actor === patient ? "patient" : "delegate";
         }
       }),
-    );
+    ]);
     // A batched release happened before the batch that logs it and carries its own time: among the
     // entries with a time, time orders them; those without keep the chain's order, before the others.
     const undated = entries.filter((entry) => entry.time === undefined || !detailed.has(entry));
@@ -311,6 +331,12 @@ export class AuditClient {
     return entries.map((entry) => ({ ...entry, timeIso: new Date(entry.time * 1000).toISOString() }));
   }
 
+  /**
+   * The patient's releases in the custodians' batches. Each batch is read on its own: one whose manifest
+   * cannot be read (missing, too large, not a manifest) or that lists an entry of the patient's records
+   * its root does not prove becomes one release-batch-unverifiable entry naming the custodian; the others
+   * are unaffected.
+   */
   private async batchedReleases(
     batches: readonly EventLog[],
     recordIds: Set<string>,
@@ -318,56 +344,183 @@ export class AuditClient {
     patient: string,
   ): Promise<PendingEntry[]> {
     const store = this.store as BlobStore;
-    const entries: PendingEntry[] = [];
-    // Every manifest requested together, each once per client: every entry used is still proven
-    // against the root on chain below, whatever the store returned.
+    // Each manifest once per client: every entry used is still proven against the root on chain below,
+    // whatever the store returned.
     const manifestOf = (batch: EventLog): Promise<ReleaseManifest> => {
-      const manifestCid = toUtf8String(batch.args.manifest);
-      const key = `${batch.args.root}:${manifestCid}`;
+      const key = `${batch.args.root}:${batch.args.manifest}`;
       if (!this.manifests.has(key)) {
         const reading = (async () => {
+          const raw = getBytes(batch.args.manifest);
+          if (raw.length > MAX_MANIFEST_ID_BYTES) throw new Error(`its manifest id is ${raw.length} bytes, more than ${MAX_MANIFEST_ID_BYTES}`);
+          const manifestCid = toUtf8String(raw);
+          // A store that can tell the size first is not asked for more than the cap.
+          const sized = store as Partial<StreamingBlobStore>;
+          let bytes: Uint8Array;
           try {
-            return JSON.parse(toUtf8String(await store.get(manifestCid))) as ReleaseManifest;
+            const size = typeof sized.sizeOf === "function" ? await sized.sizeOf(manifestCid) : 0;
+            if (size > MAX_MANIFEST_BYTES) throw new Error(`it is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
+            bytes = await store.get(manifestCid);
           } catch (cause) {
-            throw new ConsentLedgerError(`Cannot read the manifest ${manifestCid} of release batch ${batch.args.root}`, {
-              hint: "Read the history with the store the custodian publishes its manifests to.",
-              cause,
-            });
+            throw new Error(`its manifest ${manifestCid} cannot be read: ${(cause as Error).message.split("\n")[0]}`, { cause });
           }
+          if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`its manifest ${manifestCid} is ${bytes.length} bytes, more than ${MAX_MANIFEST_BYTES}`);
+          const manifest = JSON.parse(toUtf8String(bytes)) as ReleaseManifest;
+          if (!manifest || !Array.isArray(manifest.releases)) throw new Error(`its manifest ${manifestCid} lists no releases`);
+          return manifest;
         })();
         reading.catch(() => this.manifests.delete(key));
         this.manifests.set(key, reading);
       }
       return this.manifests.get(key) as Promise<ReleaseManifest>;
     };
-    const manifests = await Promise.all(batches.map(manifestOf));
-    for (const [index, batch] of batches.entries()) {
-      const manifest = manifests[index];
-      for (const release of manifest.releases ?? []) {
-        if (!recordIds.has(release.recordId)) continue;
-        const leaf = [release.recordId, release.grantee, release.purpose, release.basis, release.releasedAt];
-        if (!StandardMerkleTree.verify(batch.args.root, [...RELEASE_LEAF_TYPES], leaf, release.proof)) {
-          throw new ConsentLedgerError(`Release batch ${batch.args.root} lists an entry its root does not prove`, {
-            details: JSON.stringify(release),
-          });
-        }
-        entries.push({
+    const perBatch = await Promise.all(
+      batches.map(async (batch): Promise<PendingEntry[]> => {
+        const unverifiable = (why: string): PendingEntry => ({
           blockNumber: batch.blockNumber,
           transactionHash: batch.transactionHash,
           logIndex: batch.index,
           patient,
-          action: "key-released",
+          action: "release-batch-unverifiable",
           actor: batch.args.custodian,
-          counterparty: release.grantee,
-          basis: release.basis === 2 ? "emergency" : "consent",
-          recordId: release.recordId,
-          dataClasses: recordClass.has(release.recordId) ? maskOf([recordClass.get(release.recordId) as number]) : undefined,
-          purposes: maskOf([release.purpose]),
+          basis: "custodian",
           releaseBatchRoot: batch.args.root,
-          time: Number(release.releasedAt),
+          verified: false,
+          verification: `Unverifiable release batch by custodian ${batch.args.custodian as string}: ${why}. It may or may not list releases of your records.`,
         });
-      }
+        let manifest: ReleaseManifest;
+        try {
+          manifest = await manifestOf(batch);
+        } catch (error) {
+          return [unverifiable((error as Error).message.split("\n")[0])];
+        }
+        const entries: PendingEntry[] = [];
+        let unproven = 0;
+        for (const release of manifest.releases) {
+          if (!release || !recordIds.has(release.recordId)) continue;
+          let proven: boolean;
+          try {
+            const leaf = [release.recordId, release.grantee, release.purpose, release.basis, release.releasedAt];
+            proven = StandardMerkleTree.verify(batch.args.root, [...RELEASE_LEAF_TYPES], leaf, release.proof);
+          } catch {
+            // A malformed entry (wrong types, no proof) proves nothing.
+            proven = false;
+          }
+          if (!proven || !Number.isSafeInteger(release.releasedAt)) {
+            unproven++;
+            continue;
+          }
+          const entry: PendingEntry = {
+            blockNumber: batch.blockNumber,
+            transactionHash: batch.transactionHash,
+            logIndex: batch.index,
+            patient,
+            action: "key-released",
+            actor: batch.args.custodian,
+            counterparty: release.grantee,
+            basis: release.basis === 2 ? "emergency" : "consent",
+            recordId: release.recordId,
+            dataClasses: recordClass.has(release.recordId) ? maskOf([recordClass.get(release.recordId) as number]) : undefined,
+            purposes: maskOf([release.purpose]),
+            releaseBatchRoot: batch.args.root,
+            time: Number(release.releasedAt),
+          };
+          this.releasePurpose.set(entry, Number(release.purpose));
+          entries.push(entry);
+        }
+        if (unproven) entries.push(unverifiable(`it lists ${unproven} entr${unproven === 1 ? "y" : "ies"} of your records that its root does not prove`));
+        return entries;
+      }),
+    );
+    return perBatch.flat();
+  }
+
+  /** The purpose code of each release entry, for checking its basis. */
+  private readonly releasePurpose = new WeakMap<PendingEntry, number>();
+
+  /**
+   * Marks each release entry `verified` or not: at the block of the entry (the batch's block for a
+   * batched release), whether the custodian that logged it is in the record's custodian set
+   * (CustodianSets.custodianPositionOf) and whether the ledger's accessBasis for the grantee, class and
+   * purpose is the basis logged. The checks of one block go in readBatch eth_calls of at most
+   * MAX_CALLS_PER_BATCH calls; a block the node cannot answer for leaves its entries unverified, saying why.
+   */
+  private async verifyReleases(releases: PendingEntry[], patient: string, recordClass: Map<string, number>): Promise<void> {
+    if (!releases.length) return;
+    const { ledger, custodianSets } = this.contracts;
+    const ledgerAddress = await ledger.getAddress();
+    const setsAddress = custodianSets ? await custodianSets.getAddress() : undefined;
+    type Check = { entry: PendingEntry; calls: BatchCall[] };
+    const byBlock = new Map<number, Check[]>();
+    for (const entry of releases) {
+      const dataClass = recordClass.get(entry.recordId as string);
+      const purpose = this.releasePurpose.get(entry);
+      const calls: BatchCall[] = [];
+      if (setsAddress && custodianSets)
+        calls.push({ target: setsAddress, data: custodianSets.interface.encodeFunctionData("custodianPositionOf", [entry.recordId as string, entry.actor]) });
+      if (dataClass !== undefined && purpose !== undefined && entry.counterparty)
+        calls.push({ target: ledgerAddress, data: ledger.interface.encodeFunctionData("accessBasis", [patient, entry.counterparty, dataClass, purpose]) });
+      const list = byBlock.get(entry.blockNumber) ?? [];
+      list.push({ entry, calls });
+      byBlock.set(entry.blockNumber, list);
     }
-    return entries;
+    const chunks: { block: number; checks: Check[] }[] = [];
+    for (const [block, checks] of byBlock) {
+      let chunk: Check[] = [];
+      let size = 0;
+      for (const check of checks) {
+        if (size + check.calls.length > MAX_CALLS_PER_BATCH && chunk.length) {
+          chunks.push({ block, checks: chunk });
+          chunk = [];
+          size = 0;
+        }
+        chunk.push(check);
+        size += check.calls.length;
+      }
+      if (chunk.length) chunks.push({ block, checks: chunk });
+    }
+    await Promise.all(
+      chunks.map(async ({ block, checks }) => {
+        let results: BatchResult["results"];
+        try {
+          results = (await readBatch(this.contracts, checks.flatMap((check) => check.calls), patient, block)).results;
+        } catch (error) {
+          for (const { entry } of checks) {
+            entry.verified = false;
+            entry.verification = `Claimed by custodian ${entry.actor}; not checked: the node did not answer for block ${block} (${(error as Error).message.split("\n")[0]}).`;
+          }
+          return;
+        }
+        let next = 0;
+        for (const { entry, calls } of checks) {
+          const mine = results.slice(next, next + calls.length);
+          next += calls.length;
+          const logged = entry.basis === "emergency" ? 2 : 1;
+          let member = false;
+          let basisKnown = false;
+          let basis = 0;
+          for (const [index, call] of calls.entries()) {
+            if (!mine[index]?.success) continue;
+            if (call.target === setsAddress && custodianSets) {
+              const [setId, , position] = custodianSets.interface.decodeFunctionResult("custodianPositionOf", mine[index].returnData);
+              member = Number(setId) !== 0 && Number(position) !== 0;
+            } else {
+              basis = Number(ledger.interface.decodeFunctionResult("accessBasis", mine[index].returnData)[0]);
+              basisKnown = true;
+            }
+          }
+          const basisWords = ["none", "consent", "emergency"][basis] ?? String(basis);
+          entry.verified = member && basisKnown && basis === logged;
+          if (entry.verified) {
+            entry.verification = `Verified: custodian ${entry.actor} guards this record (its custodian set) and the ledger gave ${entry.counterparty} access by ${basisWords} at block ${block}.`;
+          } else {
+            const reasons = [
+              member ? undefined : "nothing on chain ties it to this record",
+              !basisKnown ? "the ledger's basis could not be read" : basis !== logged ? `the ledger's basis at block ${block} was ${basisWords}, not ${entry.basis}` : undefined,
+            ].filter(Boolean);
+            entry.verification = `Claimed by custodian ${entry.actor}, not verified: ${reasons.join("; ")}.`;
+          }
+        }
+      }),
+    );
   }
 }

@@ -176,10 +176,11 @@ export class CustodianSetClient implements KeyCustodian {
     return { setId, threshold: Number(set.threshold), custodians: set.custodians.map((c) => getAddress(c)) };
   }
 
-  /** The set guarding `recordId` now, or undefined. */
+  /** The set guarding `recordId` now, or undefined (one chain read: CustodianSets.recordCustodians). */
   async setOfRecord(recordId: string): Promise<CustodianSetView | undefined> {
-    const setId = Number(await this.sets.custodianSetOf(requireBytes32(recordId, "recordId")));
-    return setId === 0 ? undefined : this.set(setId);
+    const [setId, set] = await this.sets.recordCustodians(requireBytes32(recordId, "recordId"));
+    if (setId === 0n) return undefined;
+    return { setId: Number(setId), threshold: Number(set.threshold), custodians: set.custodians.map((c) => getAddress(c)) };
   }
 
   /**
@@ -333,6 +334,8 @@ export class CustodianSetClient implements KeyCustodian {
             const release = await gateway.requestShare(recordId, input.purpose);
             if (release.custodian !== custodian || release.setId !== set.setId)
               throw new IntegrityError(recordId, `custodian ${custodian} answered for ${release.custodian}, set ${release.setId}`);
+            // Once k shares are held, a later one is not needed: it is not even unwrapped.
+            if (!input.all && shares.length >= set.threshold) return;
             const share = await unwrapKeyShare(release.wrappedShare, input.keyPair, recordId);
             if (input.all || shares.length < set.threshold) shares.push({ custodian, share, release });
             else share.fill(0);

@@ -8,11 +8,11 @@
  * - `readBatch`: many view calls in one `eth_call` at one block, without any deployed helper: the call
  *   carries the creation code of contracts/lens/ReadBatch.sol, whose constructor makes the calls.
  */
-import { AbiCoder, zeroPadValue, type EventLog, type Log } from "ethers";
+import { AbiCoder, zeroPadValue, type EventLog, type Log, type Result } from "ethers";
 
 import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
-import { RequestStatus } from "../codes";
+import { RequestStatus, Role } from "../codes";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import type { Accreditation, Delegate } from "./reads";
 import { recordsFromEvents, type AnchoredRecord } from "./records";
@@ -71,6 +71,22 @@ const PATIENT_SECOND: Record<string, Family> = {
  * deeper than this on a chain with finality is not expected.
  */
 export const REREAD_BLOCKS = 12;
+
+/**
+ * Anyone accredited can emit events naming a patient (records, requests, releases), so what those events
+ * name is read in chunks, never in one query or call that grows with them. MAX_PER_QUERY: the most
+ * record ids in one log query's topic list. MAX_CALLS_PER_BATCH: the most view calls in one readBatch
+ * eth_call; fewer, because ReadBatch returns its results as a contract's code would be returned, which
+ * nodes cap at 24,576 bytes (EIP-170): 64 calls of up to 7 words each stay under it.
+ */
+export const MAX_PER_QUERY = 100;
+export const MAX_CALLS_PER_BATCH = 64;
+
+export function chunks<T>(items: readonly T[], size = MAX_PER_QUERY): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
 
 function emptyEvents(toBlock: number): PatientEvents {
   return {
@@ -183,10 +199,12 @@ export class PatientEventReader {
     }
     events.anchored.push(...anchoredNew);
     events.batches.push(...batchesNew);
-    // Releases of the patient's records, old and new, in the range: one query with every record id.
+    // Releases of the patient's records, old and new, in the range: one query per MAX_PER_QUERY record ids.
     const recordIds = [...new Set(events.anchored.map((event) => event.args.recordId as string))];
-    if (recordIds.length)
-      events.released.push(...(await query(accessLog, accessLog.filters.KeyReleased(recordIds as never))));
+    const releases = await Promise.all(
+      chunks(recordIds).map((ids) => query(accessLog, accessLog.filters.KeyReleased(ids as never))),
+    );
+    events.released.push(...releases.flat());
     for (const family of Object.keys(events) as (keyof PatientEvents)[]) {
       if (family !== "toBlock") events[family].sort(byChainOrder);
     }
@@ -213,7 +231,8 @@ export interface BatchResult {
  * Many view calls in one `eth_call` at `blockTag`, on any node, with nothing deployed: the call runs the
  * creation code of ReadBatch (contracts/lens/ReadBatch.sol), whose constructor makes each static call
  * and returns the results, with the block's number and time and `account`'s balance. A call that
- * reverts does not fail the others: its `success` is false.
+ * reverts does not fail the others: its `success` is false. Asked at a block number, an answer from
+ * another block is refused (ConsentLedgerError).
  */
 export async function readBatch(
   contracts: LedgerContracts,
@@ -236,6 +255,16 @@ export async function readBatch(
     ["uint256", "uint256", "uint256", "bool[]", "bytes[]"],
     output,
   );
+  // Every read of a page is taken at one block: a node (or a load balancer in front of several) that
+  // answered at another one would mix states, so such an answer is refused.
+  if (typeof blockTag === "number" && Number(blockNumber) !== blockTag) {
+    throw new ConsentLedgerError(
+      `The node answered a batch of reads asked at block ${blockTag} at block ${Number(blockNumber)}`,
+      {
+        hint: "Use a node that serves the block asked for (an archive node for old blocks), not one behind a load balancer that ignores it.",
+      },
+    );
+  }
   return {
     blockNumber: Number(blockNumber),
     timestamp: Number(timestamp),
@@ -244,7 +273,7 @@ export async function readBatch(
   };
 }
 
-/** A pending request, with its researcher's accreditation at the same block. */
+/** A pending request of a live researcher, with its accreditation at the same block. */
 export interface PendingRequestView extends RequestView {
   party: Accreditation;
 }
@@ -266,13 +295,23 @@ export interface PatientState {
   optedOut: boolean;
   /** Emergency windows open now: the provider and until when. */
   emergencyWindows: { provider: string; until: number }[];
+  /**
+   * Sections whose reads failed (the node refused a chunk of them, or the ledger a call): each is left
+   * empty here, so a page must say it could not be read rather than show it as empty.
+   */
+  unread: StateSection[];
 }
 
+/** The parts of PatientState read apart, each of which may fail alone. */
+export type StateSection = "consents" | "delegates" | "emergencyWindows" | "requests";
+
 /**
- * The patient's state at the block of `events`, in one `eth_call` (readBatch) whatever the length of the
- * history: the policy, the opt-out, the consent of every grantee the events name, the end of every
- * delegate they name, every emergency window they show opened, the status of every request they do
- * not show closed, and the accreditation of each researcher still waiting.
+ * The patient's state at the block of `events`, in readBatch `eth_call`s of at most MAX_CALLS_PER_BATCH view
+ * calls each (one for a history naming fewer than that, all at that block): the policy, the opt-out, the
+ * consent of every grantee the events name, the end of every delegate they name, every emergency window
+ * they show opened, the status of every request they do not show closed, and the accreditation of each
+ * researcher still waiting; requests of researchers who are not live researchers are left out. A
+ * section whose reads fail is named in `unread`; only the policy and opt-out must be read.
  */
 export async function patientState(
   contracts: LedgerContracts,
@@ -297,85 +336,124 @@ export async function patientState(
   const open = events.opened.filter((event) => lastEvent.get(event.args.requestId as string) === event);
   const researchers = unique(open.map((event) => event.args.researcher as string));
 
-  const calls: { name: string; args: unknown[] }[] = [
-    { name: "policyOf", args: [patient] },
-    { name: "emergencyOptedOut", args: [patient] },
-    ...grantees.map((grantee) => ({ name: "consentOf", args: [patient, grantee] })),
-    ...delegates.map((delegate) => ({ name: "delegateOf", args: [patient, delegate] })),
-    ...openers.map((provider) => ({ name: "emergencyAccessUntil", args: [patient, provider] })),
-    ...open.map((event) => ({ name: "requestStatus", args: [event.args.requestId] })),
-    ...researchers.map((researcher) => ({ name: "partyOf", args: [researcher] })),
+  // The reads by section: a section whose reads fail (a chunk the node refuses, a call the ledger
+  // refuses) is left empty and named in `unread`; the others still show. Only the first is needed whole.
+  type Call = { name: string; args: unknown[] };
+  const sections: { name: "core" | StateSection; calls: Call[] }[] = [
+    {
+      name: "core",
+      calls: [
+        { name: "policyOf", args: [patient] },
+        { name: "emergencyOptedOut", args: [patient] },
+      ],
+    },
+    { name: "consents", calls: grantees.map((grantee) => ({ name: "consentOf", args: [patient, grantee] })) },
+    { name: "delegates", calls: delegates.map((delegate) => ({ name: "delegateOf", args: [patient, delegate] })) },
+    {
+      name: "emergencyWindows",
+      calls: openers.map((provider) => ({ name: "emergencyAccessUntil", args: [patient, provider] })),
+    },
+    {
+      name: "requests",
+      calls: [
+        ...open.map((event) => ({ name: "requestStatus", args: [event.args.requestId] })),
+        ...researchers.map((researcher) => ({ name: "partyOf", args: [researcher] })),
+      ],
+    },
   ];
-  const batch = await readBatch(
-    contracts,
-    calls.map((call) => ({
-      target,
-      data: ledger.interface.encodeFunctionData(call.name as never, call.args as never),
-    })),
-    patient,
-    events.toBlock,
-  );
-  let next = 0;
-  const take = () => {
-    const call = calls[next];
-    const result = batch.results[next++];
-    if (!result.success) {
-      throw new ConsentLedgerError(`The ledger refused the read ${call.name}(${call.args.join(", ")})`, {
-        details: result.returnData,
-        hint: "Check that the deployment is this suite's ledger.",
-      });
-    }
-    return ledger.interface.decodeFunctionResult(call.name as never, result.returnData);
-  };
-  const now = batch.timestamp;
-  const [storedPolicy] = take();
-  const [optedOut] = take();
-  const consents = grantees
-    .map((grantee) => {
-      const [stored] = take();
-      return {
+  const calls = sections.flatMap((section) => section.calls);
+  // At most MAX_CALLS_PER_BATCH calls per eth_call, all at the block of the events.
+  const callChunks = chunks(calls, MAX_CALLS_PER_BATCH);
+  const batches = await Promise.all(
+    callChunks.map((chunk) =>
+      readBatch(
+        contracts,
+        chunk.map((call) => ({
+          target,
+          data: ledger.interface.encodeFunctionData(call.name as never, call.args as never),
+        })),
         patient,
-        grantee,
-        dataClasses: Number(stored.dataClasses),
-        purposes: Number(stored.purposes),
-        validFrom: Number(stored.validFrom),
-        validUntil: Number(stored.validUntil),
-      };
-    })
-    .filter((consent) => consent.validUntil > now);
-  const inOffice = delegates
-    .map((delegate) => {
-      const [appointment] = take();
-      return {
-        delegate,
-        validUntil: Number(appointment.validUntil),
-        purposes: Number(appointment.purposes),
-        sensitiveClasses: Boolean(appointment.sensitiveClasses),
-      };
-    })
-    .filter((entry) => entry.validUntil > now);
-  const emergencyWindows = openers
-    .map((provider) => ({ provider, until: Number(take()[0]) }))
-    .filter((window) => window.until > now);
-  const statuses = open.map(() => {
-    const [status, expiresAt] = take();
-    return { status: Number(status), expiresAt: Number(expiresAt) };
+        events.toBlock,
+      ).then(
+        (batch) => batch,
+        (error: unknown) => error as Error,
+      ),
+    ),
+  );
+  const first = batches[0];
+  if (first instanceof Error) throw first;
+  const results = batches.flatMap((batch, index) =>
+    batch instanceof Error ? callChunks[index].map(() => undefined) : batch.results,
+  );
+  const unread: StateSection[] = [];
+  let next = 0;
+  const decoded = sections.map((section) => {
+    const outputs = section.calls.map((call) => {
+      const result = results[next++];
+      return result?.success ? ledger.interface.decodeFunctionResult(call.name as never, result.returnData) : undefined;
+    });
+    if (outputs.some((output) => output === undefined)) {
+      if (section.name === "core") {
+        const failed = section.calls[outputs.findIndex((output) => output === undefined)];
+        throw new ConsentLedgerError(`The ledger refused the read ${failed.name}(${failed.args.join(", ")})`, {
+          hint: "Check that the deployment is this suite's ledger.",
+        });
+      }
+      unread.push(section.name);
+      return [];
+    }
+    return outputs as Result[];
   });
+  const [core, consentOutputs, delegateOutputs, windowOutputs, requestOutputs] = decoded;
+  const now = first.timestamp;
+  const [[storedPolicy], [optedOut]] = core;
+  const consents = consentOutputs
+    .map(([stored], index) => ({
+      patient,
+      grantee: grantees[index],
+      dataClasses: Number(stored.dataClasses),
+      purposes: Number(stored.purposes),
+      validFrom: Number(stored.validFrom),
+      validUntil: Number(stored.validUntil),
+    }))
+    .filter((consent) => consent.validUntil > now);
+  const inOffice = delegateOutputs
+    .map(([appointment], index) => ({
+      delegate: delegates[index],
+      validUntil: Number(appointment.validUntil),
+      purposes: Number(appointment.purposes),
+      sensitiveClasses: Boolean(appointment.sensitiveClasses),
+    }))
+    .filter((entry) => entry.validUntil > now);
+  const emergencyWindows = windowOutputs
+    .map(([until], index) => ({ provider: openers[index], until: Number(until) }))
+    .filter((window) => window.until > now);
+  const statuses = requestOutputs.slice(0, open.length).map(([status, expiresAt]) => ({
+    status: Number(status),
+    expiresAt: Number(expiresAt),
+  }));
   const parties = new Map(
-    researchers.map((researcher) => {
-      const [stored] = take();
+    requestOutputs.slice(open.length).map(([stored], index) => {
       const party: Accreditation = {
         roles: Number(stored.roles),
         nonProfit: stored.nonProfit,
         suspended: stored.suspended,
         accreditedUntil: Number(stored.accreditedUntil),
       };
-      return [researcher, party];
+      return [researchers[index], party];
     }),
   );
-  const requests = open
-    .map((event, index) => ({ event, ...statuses[index] }))
-    .filter((entry) => entry.status === RequestStatus.Pending)
+  // A request from a researcher who is not a live researcher now cannot be approved: not shown.
+  const live = (party?: Accreditation) =>
+    party !== undefined &&
+    (party.roles & Role.RESEARCHER) !== 0 &&
+    !party.suspended &&
+    (party.accreditedUntil === 0 || party.accreditedUntil > now);
+  const requests = statuses
+    .map((status, index) => ({ event: open[index], ...status }))
+    .filter(
+      (entry) => entry.status === RequestStatus.Pending && live(parties.get(entry.event.args.researcher as string)),
+    )
     .map(({ event, expiresAt }) => ({
       requestId: event.args.requestId as string,
       request: requestFromEvent(event),
@@ -398,9 +476,9 @@ export async function patientState(
           validUntil: Number(storedPolicy.validUntil),
         };
   return {
-    blockNumber: batch.blockNumber,
+    blockNumber: first.blockNumber,
     now,
-    balance: batch.balance,
+    balance: first.balance,
     records: recordsFromEvents(events.anchored),
     requests,
     consents,
@@ -408,5 +486,6 @@ export async function patientState(
     delegates: inOffice,
     optedOut: Boolean(optedOut),
     emergencyWindows,
+    unread,
   };
 }

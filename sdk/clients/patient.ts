@@ -22,7 +22,7 @@ import {
   type DelegateScope,
 } from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
-import type { ConsentRelayer } from "./relayer";
+import { RelayNotConfirmedError, type ConsentRelayer } from "./relayer";
 import type {
   AccessRequest,
   Consent,
@@ -448,25 +448,35 @@ export class PatientClient {
     if (this.relayer && !this.options.allowDirect) throw new NoSignedFormError(action);
   }
 
-  /** Hands a signed action to the relayer, and waits for its transaction like a direct one. */
+  /**
+   * Hands a signed action to the relayer, and waits for its transaction like a direct one. The relayer's
+   * word is not taken: the receipt must be a transaction to the ledger carrying this message's event
+   * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
+   * otherwise RelayNotConfirmedError.
+   */
   private async relay<T>(action: string, signed: SignedConsent, decode: (receipt: TransactionReceipt) => T | Promise<T>): Promise<PendingTransaction<T>> {
     const relayed = await (this.relayer as ConsentRelayer).submit(signed);
-    const provider = this.contracts.provider;
+    const contracts = this.contracts;
+    const hash = String(relayed?.transactionHash);
     return {
-      hash: relayed.transactionHash,
+      hash,
       async wait(confirmations = 1) {
+        const unconfirmed = (problem: string) =>
+          new RelayNotConfirmedError(action, hash, problem, signed.signer, BigInt(signed.nonce), signed.deadline);
+        if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
         let receipt: TransactionReceipt | null;
         try {
-          receipt = await receiptOf(provider, relayed.transactionHash, confirmations);
+          receipt = await receiptOf(contracts.provider, hash, confirmations);
         } catch (error) {
           throw toLedgerError(error, action);
         }
-        if (!receipt) throw new ConsentLedgerError(`The relayed transaction to ${action} was dropped`, { details: relayed.transactionHash });
+        if (!receipt) throw unconfirmed("it was not mined (dropped, or never sent)");
         if (receipt.status !== 1)
           throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
             hint: "The ledger's state changed between the relayer's check and the block; sign again.",
-            details: relayed.transactionHash,
+            details: hash,
           });
+        await verifyRelayed(contracts, signed, receipt, unconfirmed);
         return decode(receipt);
       },
     };
@@ -497,6 +507,69 @@ async function receiptOf(provider: Provider, hash: string, confirmations: number
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
   return null;
+}
+
+/**
+ * Whether `receipt` is the ledger taking `signed`: a call to the ledger, whose logs hold the event this
+ * message makes (same patient, grantee or request id, actor = the signer, same terms), with the signer's
+ * nonce used as of that block. Throws what `unconfirmed` makes otherwise.
+ */
+async function verifyRelayed(
+  contracts: LedgerContracts,
+  signed: SignedConsent,
+  receipt: TransactionReceipt,
+  unconfirmed: (problem: string) => Error,
+): Promise<void> {
+  const ledger = await contracts.ledger.getAddress();
+  if (!receipt.to || receipt.to.toLowerCase() !== ledger.toLowerCase())
+    throw unconfirmed(`it is a transaction to ${receipt.to ?? "no contract"}, not to the ledger ${ledger}`);
+  const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
+  const events = receipt.logs
+    .filter((log) => same(log.address, ledger))
+    .map((log) => {
+      try {
+        return contracts.ledger.interface.parseLog(log);
+      } catch {
+        return null;
+      }
+    });
+  const signer = signed.signer;
+  const patient = signed.patient ?? signed.request?.terms.patient;
+  const found = events.some((event) => {
+    if (!event) return false;
+    const args = event.args;
+    switch (signed.kind) {
+      case "grant": {
+        const grant = signed.grant;
+        return (
+          event.name === "ConsentGranted" &&
+          grant !== undefined &&
+          same(args.patient, patient) &&
+          same(args.grantee, grant.grantee) &&
+          same(args.actor, signer) &&
+          BigInt(args.dataClasses) === BigInt(grant.dataClasses) &&
+          BigInt(args.purposes) === BigInt(grant.purposes) &&
+          BigInt(args.validFrom) === BigInt(grant.validFrom) &&
+          BigInt(args.validUntil) === BigInt(grant.validUntil)
+        );
+      }
+      case "revoke":
+        return event.name === "ConsentRevoked" && same(args.patient, patient) && same(args.grantee, signed.grantee) && same(args.actor, signer);
+      case "approve":
+      case "deny":
+        // The request id is the hash of the researcher, opening time and every term: it binds them all.
+        return (
+          event.name === (signed.kind === "approve" ? "RequestApproved" : "RequestDenied") &&
+          same(args.requestId, signedRequestIdOf(signed)) &&
+          same(args.patient, patient) &&
+          same(args.actor, signer)
+        );
+    }
+  });
+  if (!found) throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signer}`);
+  const nonce = BigInt(signed.nonce);
+  const bitmap: bigint = await contracts.ledger.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
+  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n) throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
 }
 
 /**

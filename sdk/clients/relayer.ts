@@ -4,6 +4,7 @@
  * `submit` can stand in (a relayer of the patient's choosing, an in-process one in a test).
  */
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { isLoopbackHost } from "./gateway";
 import type { SignedConsent } from "./types";
 
 /** What a relayer answered for a submitted consent: the transaction it sent. */
@@ -55,6 +56,35 @@ export class RelayerError extends ConsentLedgerError {
   }
 }
 
+/**
+ * The transaction a relayer named does not carry the patient's signed message: it is not to the ledger,
+ * lacks the ledger's event for this message (patient, grantee or request, actor = signer, terms), or the
+ * signer's nonce is not used at its block, or it was never mined. The relayer (or something on the path)
+ * may be holding the signed message back: it stays valid, and anyone holding it can still submit it,
+ * until its deadline. To be sure it never takes effect, use its nonce first: relay a message with the
+ * same nonce through another relayer, or cancel the nonce (`cancelSignature`, a transaction from the
+ * signer, so it needs ether in that account), or wait until the deadline passes.
+ */
+export class RelayNotConfirmedError extends ConsentLedgerError {
+  override name = "RelayNotConfirmedError";
+  constructor(
+    readonly action: string,
+    readonly transactionHash: string,
+    readonly problem: string,
+    readonly signer: string,
+    readonly nonce: bigint,
+    readonly deadline: number,
+  ) {
+    super(`The relayer's transaction does not ${action}: ${problem}`, {
+      details: `transaction ${transactionHash}; signed message of ${signer}, nonce ${nonce}, deadline ${new Date(deadline * 1000).toISOString()}`,
+      hint:
+        `The signed message stays valid until its deadline (${new Date(deadline * 1000).toISOString()}) and whoever holds it can still submit it. ` +
+        `To make sure it never takes effect, use nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
+        "or cancel it with cancelSignature (a transaction from the signer, which needs ether in that account).",
+    });
+  }
+}
+
 export interface RelayerClientOptions {
   /** The fetch to use (defaults to the global one). */
   fetch?: typeof fetch;
@@ -77,6 +107,12 @@ export class RelayerClient implements ConsentRelayer {
     }
     if (parsed.protocol !== "https:" && parsed.protocol !== "http:")
       throw new InvalidArgumentError("relayer URL", `${url} is not http(s)`);
+    // The relayer's answer (which transaction carries the patient's signed message) is checked against the
+    // chain, but a signed message seen in plain text on the way can be held back by anyone on the path.
+    if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname))
+      throw new InvalidArgumentError("relayer URL", `plain http:// is refused for ${parsed.hostname}: use https://`, {
+        hint: "Plain HTTP is accepted only on loopback (localhost, 127.0.0.0/8, [::1]), for development.",
+      });
     this.url = parsed.toString().replace(/\/$/, "");
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.timeoutMs = options.timeoutMs ?? 30_000;

@@ -294,6 +294,16 @@ export class ByteReader {
 
   /** The next `n` bytes, fewer at the end of the stream (an empty array once it is over). */
   async read(n: number): Promise<Uint8Array> {
+    // Move to the next chunk first when this one is used up, so a read that starts a chunk (a source
+    // whose chunks are whole segments, an envelope yielded segment by segment) is a view, not a copy.
+    while (this.offset === this.current.length && !this.ended && n > 0) {
+      const next = await this.chunks.next();
+      if (next.done) this.ended = true;
+      else {
+        this.current = next.value;
+        this.offset = 0;
+      }
+    }
     if (this.offset + n <= this.current.length) {
       // Inside the current chunk: a view, no copy.
       const view = this.current.subarray(this.offset, this.offset + n);
@@ -577,8 +587,12 @@ export async function* openRecordStream(
         const at = index;
         yield async () => {
           // The record id is computed only when there is one to compare with (openRecord checks it first).
-          const hash = wanted === undefined ? NO_HASH : await crypto.sha256(sealed);
-          return [await openSegment(crypto, key, parsed.header, sealed, at, final, parsed.segmentSize, wanted), hash];
+          // Hash and decrypt at once: both only read `sealed`, and WebCrypto runs them off this thread.
+          const [plaintext, hash] = await Promise.all([
+            openSegment(crypto, key, parsed.header, sealed, at, final, parsed.segmentSize, wanted),
+            wanted === undefined ? NO_HASH : crypto.sha256(sealed),
+          ]);
+          return [plaintext, hash];
         };
         if (final) return;
         if (at + 1 >= MAX_SEGMENTS) throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`);

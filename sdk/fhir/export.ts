@@ -260,7 +260,7 @@ export function auditEntryToFhir(entry: AuditEntry, options: LedgerOrigin): Fhir
     {
       type: {
         coding: [
-          entry.action === "key-released"
+          entry.action === "key-released" || entry.action === "release-batch-unverifiable"
             ? { system: SYSTEM.participationType, code: "CST", display: "custodian" }
             : { system: SYSTEM.participationType, code: "AUT", display: "author (originator)" },
         ],

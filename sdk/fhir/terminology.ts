@@ -132,6 +132,7 @@ export const AUDIT_TYPE: Readonly<Record<AuditAction, { type: Coding; action: "C
   "request-denied": { type: lifecycle("deprecate"), action: "U", display: "Access request denied" },
   "request-cancelled": { type: lifecycle("deprecate"), action: "U", display: "Access request cancelled" },
   "key-released": { type: lifecycle("disclose"), action: "R", display: "Data key released to a reader" },
+  "release-batch-unverifiable": { type: lifecycle("disclose"), action: "R", display: "Release batch logged by a custodian that could not be verified" },
   "emergency-opened": { type: lifecycle("access"), action: "E", display: "Emergency access opened (break the glass)" },
   "emergency-closed": { type: lifecycle("deprecate"), action: "U", display: "Emergency access closed" },
   "emergency-opt-out-set": { type: lifecycle("amend"), action: "U", display: "Emergency opt-out changed" },

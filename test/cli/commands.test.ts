@@ -12,7 +12,7 @@ import { Wallet } from "ethers";
 import { buildProgram } from "../../cli/main";
 import { Role } from "../../sdk/codes";
 import { cidFromRecordId } from "../../sdk/storage/blob-store";
-import { ConsentLedger__factory, RecordRegistry__factory } from "../../typechain-types";
+import { ConsentLedger__factory, CustodianSets__factory, RecordRegistry__factory } from "../../typechain-types";
 import {
   cliCommand,
   deployCliSuite,
@@ -263,7 +263,9 @@ describe("consent-ledger CLI commands", function () {
       expect(first.stdout).to.match(/replaced\s+nothing in force/);
 
       const second = ok(await suite.run("patient", ["--json", ...grant("IMAGING")], { cwd: work }));
-      expect(second.stderr).to.match(/Replaces 0x15d3…6A65's consent: LAB_RESULT,IMAGING for TREAT, .* → .*\n\s+with: IMAGING for TREAT, now → /);
+      expect(second.stderr).to.match(
+        /Replaces 0x15d3…6A65's consent: LAB_RESULT,IMAGING for TREAT, .* → .*\n\s+with: IMAGING for TREAT, now → /,
+      );
       const result = JSON.parse(second.stdout) as { dataClasses: string[]; replaced: { dataClasses: string[] } | null };
       expect(result.dataClasses).to.deep.equal(["IMAGING"]);
       expect(result.replaced?.dataClasses).to.deep.equal(["LAB_RESULT", "IMAGING"]);
@@ -580,6 +582,92 @@ describe("consent-ledger CLI commands", function () {
       expect(failed(await suite.run(null, ["--account", "nobody", "keys", "address"], { cwd: work }))).to.equal(
         "error: no Hardhat variable CONSENT_LEDGER_KEY_NOBODY: set it with `npx hardhat vars set CONSENT_LEDGER_KEY_NOBODY`",
       );
+    });
+  });
+
+  describe("custodians", function () {
+    let custodians: string[];
+
+    before(async function () {
+      // CustodianSets beside the suite, named in the deployment file the CLI reads.
+      const sets = await (
+        await new CustodianSets__factory(suite.signer.admin).deploy(suite.deployment.ledger, suite.deployment.records)
+      ).waitForDeployment();
+      suite.deployment.custodianSets = await sets.getAddress();
+      writeFileSync(path.join(suite.deploymentsDir, "31337.json"), JSON.stringify(suite.deployment, null, 2));
+      custodians = [suite.address.hospital, Wallet.createRandom().address, Wallet.createRandom().address];
+      for (const custodian of custodians.slice(1))
+        await (await (await ledger()).connect(suite.signer.admin).accredit(custodian, Role.CUSTODIAN, false, 0)).wait();
+    });
+
+    it("defines a set as a provider, shows it, and says which set guards a record", async function () {
+      const defined = json<{ setId: number; threshold: number; custodians: string[]; transactionHash: string }>(
+        await suite.run(
+          "hospital",
+          ["--json", "custodians", "define", "--custodians", custodians.join(","), "--threshold", "2"],
+          { cwd: work },
+        ),
+      );
+      expect([defined.threshold, defined.custodians]).to.deep.equal([2, custodians]);
+      const sets = CustodianSets__factory.connect(suite.deployment.custodianSets!, suite.provider);
+      expect((await sets.setOf(defined.setId)).custodians).to.deep.equal(custodians);
+      expect(ok(await suite.run(null, ["custodians", "show", String(defined.setId)], { cwd: work })).stdout).to.match(
+        /threshold\s+2 of 3/,
+      );
+
+      const recordId = `0x${"ab".repeat(32)}`;
+      const registry = RecordRegistry__factory.connect(suite.deployment.records, suite.signer.hospital);
+      await (
+        await registry.anchorRecord(
+          suite.address.patient,
+          recordId,
+          DATA_CLASS.LAB_RESULT,
+          new TextEncoder().encode("ipfs://x"),
+        )
+      ).wait();
+      expect(json(await suite.run(null, ["--json", "custodians", "record", recordId], { cwd: work }))).to.deep.equal({
+        recordId,
+        setId: null,
+        threshold: null,
+        custodians: [],
+      });
+      await (await sets.connect(suite.signer.hospital).assignRecord(recordId, defined.setId)).wait();
+      expect(json(await suite.run(null, ["--json", "custodians", "record", recordId], { cwd: work }))).to.deep.equal({
+        recordId,
+        setId: defined.setId,
+        threshold: 2,
+        custodians,
+      });
+    });
+
+    it("refuses a bad threshold, a repeated custodian and an unknown set in one line, and a non-provider's set on chain", async function () {
+      const list = custodians.join(",");
+      expect(
+        failed(
+          await suite.run("hospital", ["custodians", "define", "--custodians", list, "--threshold", "1"], {
+            cwd: work,
+          }),
+        ),
+      ).to.contain("--threshold");
+      expect(
+        failed(
+          await suite.run(
+            "hospital",
+            ["custodians", "define", "--custodians", `${list},${custodians[1]}`, "--threshold", "2"],
+            { cwd: work },
+          ),
+        ),
+      ).to.contain("twice");
+      expect(failed(await suite.run(null, ["custodians", "show", "999"], { cwd: work }))).to.contain(
+        "no custodian set 999",
+      );
+      expect(
+        failed(
+          await suite.run("researcher", ["custodians", "define", "--custodians", list, "--threshold", "2"], {
+            cwd: work,
+          }),
+        ),
+      ).to.match(/accredit|PROVIDER/i);
     });
   });
 });

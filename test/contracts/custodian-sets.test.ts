@@ -119,6 +119,8 @@ describe("CustodianSets", function () {
         .withArgs(recordId, 1, hospital.address, 0);
       expect(await sets.custodianSetOf(recordId)).to.equal(1);
       expect(await sets.custodianPositionOf(recordId, custodians[1])).to.deep.equal([1n, 2n, 2n]);
+      const [setId, set] = await sets.recordCustodians(recordId);
+      expect([setId, set.threshold, set.custodians]).to.deep.equal([1n, 2n, custodians]);
     });
 
     it("re-assigns for re-sharing: the event names the previous set, which is left unchanged", async function () {
@@ -128,6 +130,8 @@ describe("CustodianSets", function () {
         .to.emit(sets, "RecordCustodiansAssigned")
         .withArgs(recordId, 2, hospital.address, 1);
       expect(await sets.custodianSetOf(recordId)).to.equal(2);
+      const [setId, set] = await sets.recordCustodians(recordId);
+      expect([setId, set.threshold, set.custodians]).to.deep.equal([2n, 2n, custodians.slice(1)]);
       // The hospital has left the record's set: it is no member now, though set 1 still lists it.
       expect(await sets.custodianPositionOf(recordId, custodians[0])).to.deep.equal([2n, 2n, 0n]);
       expect((await sets.setOf(1)).custodians).to.deep.equal(custodians);
@@ -136,6 +140,8 @@ describe("CustodianSets", function () {
     it("answers position 0 for a record without a set", async function () {
       const { sets, recordId, custodians } = await loadFixture(definedFixture);
       expect(await sets.custodianPositionOf(recordId, custodians[0])).to.deep.equal([0n, 0n, 0n]);
+      const [setId, set] = await sets.recordCustodians(recordId);
+      expect([setId, set.threshold, set.custodians]).to.deep.equal([0n, 0n, []]);
     });
 
     it("reverts when another provider assigns the record", async function () {

@@ -69,6 +69,16 @@ describe("the custodian gateway: command line", function () {
       ).to.equal("http://127.0.0.1:2");
     });
 
+    it("takes --resync-from repeatedly as peer origins, and refuses a URL that is not http(s)", function () {
+      const rpc = ["--rpc", "http://127.0.0.1:8545"];
+      expect(parseConfig(rpc, env()).resyncFrom).to.deep.equal([]);
+      expect(
+        parseConfig([...rpc, "--resync-from", "http://127.0.0.1:8801/", "--resync-from", "https://custodian.example:8443"], env())
+          .resyncFrom,
+      ).to.deep.equal(["http://127.0.0.1:8801", "https://custodian.example:8443"]);
+      expect(configError([...rpc, "--resync-from", "ftp://peer"], env())).to.contain("--resync-from must use http or https");
+    });
+
     it("takes the rate limit from --rate-limit or CONSENT_GATEWAY_RATE_LIMIT; 0 turns it off", function () {
       const rpc = ["--rpc", "http://127.0.0.1:8545"];
       expect(parseConfig([...rpc, "--rate-limit", "60"], env()).rateLimitPerMinute).to.equal(60);

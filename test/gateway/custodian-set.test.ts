@@ -1,8 +1,12 @@
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
+import { recordsAssignedTo } from "../../gateway/resync";
 import { NotEnoughSharesError } from "../../sdk/clients/custodian-set";
 import { GatewayClient, GatewayError } from "../../sdk/clients/gateway";
 import { PatientClient } from "../../sdk/clients/patient";
@@ -16,6 +20,7 @@ import { InvalidArgumentError, WrongRecipientKeyError } from "../../sdk/errors";
 import {
   chainNow,
   DAY,
+  hardhatPrivateKey,
   labObservation,
   publish,
   setupLedger,
@@ -24,6 +29,7 @@ import {
 import { providerWithSet, readerOfSet, startCustodianSet, type CustodianSetup } from "../helpers/custodian-set-harness";
 import { compareJournalWithChain, manifestsFrom } from "../helpers/access-log-audit";
 import { rpc, sharedLocalNode } from "../helpers/local-node";
+import { runCli } from "../helpers/cli";
 
 /** The gateway's error name, from a GatewayError or an AccessDeniedError's details ("HTTP 403 Name"). */
 function codeOf(error: unknown): string | undefined {
@@ -115,6 +121,29 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       expect(opened.shares).to.have.length(2);
       expect(new Set(opened.shares.map((share) => share.custodian)).size).to.equal(2);
       for (const share of opened.shares) expect(set.custodians).to.include(share.custodian);
+    });
+
+    it("is read by the CLI through the set (researcher fetch --custodian), and the CLI says a single --gateway cannot", async function () {
+      const out = path.join(setup.tempDir, "cli-set-read.json");
+      const env = {
+        CONSENT_LEDGER_RPC: setup.node.url,
+        CONSENT_LEDGER_DEPLOYMENT: setup.deploymentFile,
+        CONSENT_LEDGER_PRIVATE_KEY: hardhatPrivateKey(3), // the researcher
+      };
+      const args = ["researcher", "fetch", "--record", record.recordId, "--purpose", "HRESCH"];
+      const read = await runCli(
+        ["--json", ...args, ...set.gateways.flatMap((gateway) => ["--custodian", gateway.url]), "--out", out],
+        { cwd: setup.tempDir, env },
+      );
+      expect(read.code, read.stderr).to.equal(0);
+      const summary = JSON.parse(read.stdout) as { custodianSet: number; releasedBy: string[] };
+      expect(summary.custodianSet).to.equal(set.setId);
+      expect(summary.releasedBy).to.have.length(2);
+      expect(JSON.parse(readFileSync(out, "utf8"))).to.deep.equal(observation);
+
+      const single = await runCli([...args, "--gateway", set.gateways[0].url, "--out", `${out}.2`], { cwd: setup.tempDir, env });
+      expect(single.code).to.equal(1);
+      expect(single.errorLines.join("\n")).to.contain(`is guarded by custodian set ${set.setId}`);
     });
 
     it("does not rebuild the key from k − 1 shares: one custodian's share, released to anyone, gives no key", async function () {
@@ -254,6 +283,112 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
     });
   });
 
+  describe("re-sync of a lost custodian", function () {
+    /** A peer that tampers: forwards to `target` but flips one byte of every ciphertext it serves. */
+    async function tamperingPeer(target: string): Promise<{ url: string; served: () => number; close: () => Promise<void> }> {
+      let served = 0;
+      const server = createServer((request, response) => {
+        const chunks: Buffer[] = [];
+        request.on("data", (chunk: Buffer) => chunks.push(chunk));
+        request.on("end", () => {
+          const headers = Object.fromEntries(
+            Object.entries(request.headers).filter(([name]) => !["host", "connection", "content-length"].includes(name)),
+          ) as Record<string, string>;
+          void fetch(`${target}${request.url}`, {
+            method: request.method,
+            headers,
+            body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+          }).then(async (answer) => {
+            const body = Buffer.from(await answer.arrayBuffer());
+            if (answer.status === 200 && request.url?.endsWith("/ciphertext")) {
+              body[body.length >> 1] ^= 0x01;
+              served++;
+            }
+            response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
+            response.end(body);
+          });
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      return {
+        url: `http://127.0.0.1:${port}`,
+        served: () => served,
+        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      };
+    }
+
+    it("a custodian whose data directory is lost re-syncs every ciphertext copy from its peers, refusing tampered bytes", async function () {
+      // Custodian 2 is reachable only through a peer that tampers with what it serves: its login
+      // challenges name the tampering peer's URL, as for a peer behind a hostile proxy.
+      const tamperer = await tamperingPeer(set.gateways[2].url);
+      try {
+        await set.restart(2, { publicUrl: tamperer.url });
+        await set.gateways[0].close();
+        rmSync(set.configs[0].dataDir, { recursive: true, force: true });
+        const fresh = await set.restart(0, { resyncFrom: [tamperer.url, set.gateways[1].url] });
+        const report = (await fresh.resynced)!;
+        expect(report.failed).to.deep.equal([]);
+        expect(report.fetched.map((entry) => [entry.recordId, entry.peer]).sort()).to.deep.equal(
+          [record.recordId, second.recordId].map((id) => [id, set.gateways[1].url]).sort(),
+        );
+        expect(tamperer.served()).to.equal(2);
+        expect(report.awaitingShare.sort()).to.deep.equal([record.recordId, second.recordId].sort());
+        for (const published of [record, second]) {
+          expect(fresh.store.getRecord(published.recordId)?.cid).to.equal(published.cid);
+          expect(fresh.store.getRecord(published.recordId)!.keyCiphertext).to.have.length(0);
+        }
+
+        // Its share is not re-synced (no peer has it): it says so until the provider deposits again.
+        const refused = await reader.gateways[set.custodians[0]].requestShare(record.recordId, "HRESCH").catch((e: unknown) => e);
+        expect(codeOf(refused)).to.equal("ShareNotDeposited");
+
+        // With both peers stopped, the ciphertext must come from the re-synced custodian.
+        await set.gateways[1].close();
+        await set.gateways[2].close();
+        const copy = await reader.client.fetchCiphertext(record.recordId);
+        expect(copy.custodian).to.equal(set.custodians[0]);
+        expect(copy.envelope).to.deep.equal(await hospital.store.get(record.cid));
+        await set.restart(1);
+        await set.restart(2, { publicUrl: undefined });
+
+        // The provider deposits the shares again; the re-synced custodian's share then counts.
+        await hospital.custodian.depositKey(record);
+        await set.gateways[1].close();
+        const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+        expect(opened.resource).to.deep.equal(observation);
+        expect(opened.shares.map((share) => share.custodian).sort()).to.deep.equal([set.custodians[0], set.custodians[2]].sort());
+        await set.restart(1);
+        await hospital.custodian.depositKey(second);
+      } finally {
+        await tamperer.close();
+      }
+    });
+
+    it("refuses every copy when no peer serves bytes that hash to the record", async function () {
+      const tamperer = await tamperingPeer(set.gateways[1].url);
+      try {
+        await set.restart(1, { publicUrl: tamperer.url });
+        await set.gateways[0].close();
+        rmSync(set.configs[0].dataDir, { recursive: true, force: true });
+        const fresh = await set.restart(0, { resyncFrom: [tamperer.url] });
+        const report = (await fresh.resynced)!;
+        expect(report.fetched).to.deep.equal([]);
+        expect(report.failed.map((failure) => failure.recordId).sort()).to.deep.equal([record.recordId, second.recordId].sort());
+        for (const failure of report.failed) {
+          expect(failure.attempts).to.have.length(1);
+          expect(failure.attempts[0].reason).to.match(/IntegrityError: it served bytes hashing to 0x[0-9a-f]{64}, not to record/);
+        }
+        for (const published of [record, second]) expect(fresh.store.getRecord(published.recordId)).to.equal(undefined);
+      } finally {
+        await set.restart(1, { publicUrl: undefined });
+        await tamperer.close();
+        await set.restart(0, { resyncFrom: [set.gateways[1].url] }).then((gateway) => gateway.resynced);
+        for (const published of [record, second]) await hospital.custodian.depositKey(published);
+      }
+    });
+  });
+
   describe("a custodian releasing a wrong share", function () {
     before(async function () {
       // Custodian 3 is handed a random share of `second` at its own position (as a compromised custodian
@@ -340,6 +475,10 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
       expect(opened.resource).to.deep.equal(observation);
       expect(opened.shares.map((share) => share.setId)).to.deep.equal([newSet.setId, newSet.setId]);
+      // A re-sync lists only what the chain assigns to a custodian now: the record left custodian 1's care.
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[0])).to.not.include(record.recordId);
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[0])).to.include(second.recordId);
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[1])).to.include.members([record.recordId, second.recordId]);
     });
   });
 });

@@ -57,6 +57,32 @@ describe("the custodian gateway: rate limit on the record routes", function () {
       now += 1; // the idle ones are not full yet (one token spent each), the busy one is empty
       expect(limiter.take("busy").allowed).to.equal(false);
     });
+
+    it("makes room for a new account in O(1) amortised steps, even when every bucket is mid-minute", function () {
+      let now = 0;
+      const limiter = new AccountRateLimiter(2, () => now);
+      for (let i = 0; i < 10_000; i++) limiter.take(`early-${i}`);
+      // Count the buckets the limiter walks through (the map is its own; only its iteration is observed).
+      const buckets = (limiter as unknown as { buckets: Map<string, unknown> }).buckets;
+      let steps = 0;
+      const entries = Map.prototype[Symbol.iterator];
+      buckets[Symbol.iterator] = function () {
+        const iterator = entries.call(this);
+        return {
+          next: () => {
+            steps++;
+            return iterator.next();
+          },
+          [Symbol.iterator]() {
+            return this;
+          },
+        } as MapIterator<[string, unknown]>;
+      };
+      now += 1;
+      for (let i = 0; i < 2_000; i++) limiter.take(`late-${i}`);
+      expect(steps / 2_000, "buckets walked per new account").to.be.below(100);
+      expect(buckets.size).to.be.at.most(10_000);
+    });
   });
 
   describe("over HTTP, against a real gateway and chain", function () {

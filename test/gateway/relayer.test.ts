@@ -1,9 +1,12 @@
 import { expect } from "chai";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseEther, Wallet, type JsonRpcProvider } from "ethers";
 
 import {
   NoSignedFormError,
   PatientClient,
+  RelayNotConfirmedError,
   PatientIdentity,
   CARE_DELEGATE_SCOPE,
   RelayerClient,
@@ -25,12 +28,13 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
   const running: RunningRelayer[] = [];
   let pseudonyms: Pseudonym[];
 
-  async function relayerWith(limits: Partial<RelayerLimits> = {}) {
+  async function relayerWith(limits: Partial<RelayerLimits> = {}, trustProxy?: number | string[]) {
     const relayer = await startRelayer({
       rpcUrl: setup.node.url,
       privateKey: relayerKey.privateKey,
       deployment: setup.deployment,
       limits,
+      trustProxy,
     });
     running.push(relayer);
     return relayer;
@@ -211,6 +215,104 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     }
   });
 
+  it("replaying a signer's used messages does not use up that signer's allowance", async function () {
+    const relayer = await relayerWith({ perSignerPerMinute: 2 });
+    const client = new RelayerClient(relayer.url);
+    const victim = patientOf(pseudonyms[1], relayer);
+    const until = (await chainNow(setup.provider)) + 2 * DAY;
+    const grant = (grantee: string) =>
+      victim.signGrant({ grantee, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until });
+    const used = await grant(setup.signers.clinician.address);
+    await relaySigned(client, used, setup.contracts);
+    // Anyone who saw the message (it is public in the transaction's calldata) replays it.
+    for (let i = 0; i < 4; i++) await refusedWith("NonceAlreadyUsed", () => client.submit(used));
+    // The victim's next message is still accepted.
+    await relaySigned(client, await grant(setup.signers.researcher.address), setup.contracts);
+  });
+
+  it("refuses a deadline or a consent end too close to chain time, and a second message while one is in flight", async function () {
+    const relayer = await relayerWith({ minSecondsAhead: 120 });
+    const client = new RelayerClient(relayer.url);
+    const patient = patientOf(pseudonyms[2], relayer);
+    const now = await chainNow(setup.provider);
+    const grant = (grantee: string, validUntil: number) => ({
+      grantee,
+      dataClasses: ["LAB_RESULT" as const],
+      purposes: ["TREAT" as const],
+      validUntil,
+    });
+    // Both would pass eth_estimateGas now and could revert when mined, at the relayer's cost.
+    await refusedWith("DeadlineTooSoon", async () =>
+      client.submit(await patient.signGrant(grant(setup.signers.hospital.address, now + DAY), { deadline: now + 5 })),
+    );
+    await refusedWith("ValidityTooShort", async () =>
+      client.submit(await patient.signGrant(grant(setup.signers.hospital.address, now + 5))),
+    );
+
+    // One message in flight per signer and per consent: two revokes of the same consent with different
+    // nonces would both estimate fine, and the second would revert when mined.
+    const other = patientOf(pseudonyms[0], relayer);
+    const hospital = setup.signers.hospital.address;
+    await (await other.grant(grant(hospital, now + DAY))).wait();
+    await setup.provider.send("evm_setAutomine", [false]);
+    const sent: string[] = [];
+    try {
+      const first = await other.signRevoke(hospital, { nonce: 900n });
+      const second = await other.signRevoke(hospital, { nonce: 901n });
+      sent.push((await client.submit(first)).transactionHash);
+      await refusedWithoutMining("InFlight", () => client.submit(second));
+      // Another message of the same signer, on another consent: also held until the first is mined.
+      await refusedWithoutMining("InFlight", async () =>
+        client.submit(await other.signGrant(grant(setup.signers.lab.address, now + DAY), { nonce: 902n })),
+      );
+    } finally {
+      await setup.provider.send("evm_setAutomine", [true]);
+      await setup.provider.send("evm_mine", []);
+    }
+    expect((await setup.provider.getTransactionReceipt(sent[0]))?.status).to.equal(1);
+    // Once mined, the signer may send again.
+    await relaySigned(client, await other.signGrant(grant(setup.signers.lab.address, now + DAY), { nonce: 903n }), setup.contracts);
+
+    async function refusedWithoutMining(code: string, action: () => Promise<unknown>) {
+      let caught: unknown;
+      try {
+        await action();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, `expected ${code}`).to.be.instanceOf(RelayerError);
+      expect((caught as RelayerError).code, (caught as Error).message).to.equal(code);
+    }
+  });
+
+  it("behind a proxy, a client cannot escape the per-client limit with its own X-Forwarded-For or a new IPv6 address in its /64", async function () {
+    const post = (url: string, forwardedFor: string) =>
+      fetch(`${url}/relay/consent`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+        body: "{}",
+      }).then(async (response) => ((await response.json()) as { error: string }).error);
+    // One proxy in front: the client's own entries (left of the proxy's) are not believed.
+    const oneHop = await relayerWith({ perIpPerMinute: 1 }, 1);
+    expect(await post(oneHop.url, "9.9.9.1, 203.0.113.7")).to.equal("InvalidRequest");
+    expect(await post(oneHop.url, "9.9.9.2, 203.0.113.7")).to.equal("RateLimited");
+    // A client holds a whole /64: each address in it is the same client.
+    expect(await post(oneHop.url, "2001:db8:1:2::1")).to.equal("InvalidRequest");
+    expect(await post(oneHop.url, "2001:db8:1:2:ffff::9")).to.equal("RateLimited");
+    expect(await post(oneHop.url, "2001:db8:1:3::1")).to.equal("InvalidRequest");
+    // By default no proxy is trusted: the header is ignored and the peer is the client.
+    const direct = await relayerWith({ perIpPerMinute: 1 });
+    expect(await post(direct.url, "9.9.9.3")).to.equal("InvalidRequest");
+    expect(await post(direct.url, "9.9.9.4")).to.equal("RateLimited");
+    let caught: unknown;
+    try {
+      await relayerWith({}, true as unknown as number);
+    } catch (error) {
+      caught = error;
+    }
+    expect(String(caught)).to.match(/not true/);
+  });
+
   it("refuses, rather than sends from the pseudonym, the actions the ledger cannot take signed yet", async function () {
     const relayer = await relayerWith();
     const patient = patientOf(pseudonyms[0], relayer);
@@ -230,6 +332,60 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       expect(caught).to.be.instanceOf(NoSignedFormError);
       expect(await chainState(setup.provider)).to.deep.equal(before);
     }
+  });
+
+  it("refuses a relayer's answer naming a transaction that does not carry the signed message, and plain http off loopback", async function () {
+    // A malicious relayer: keeps the signed revoke, answers with the hash of an unrelated successful transaction.
+    const unrelated = await (await setup.signers.admin.sendTransaction({ to: setup.signers.stranger.address, value: 1n })).wait();
+    // ... or of a successful ledger transaction by someone else (a grant by another patient).
+    const other = await (
+      await setup.contracts.ledger
+        .connect(setup.signers.patient)
+        .grant(setup.signers.patient.address, setup.signers.clinician.address, 1, 1, 0, (await chainNow(setup.provider)) + DAY)
+    ).wait();
+    const kept: unknown[] = [];
+    let answer = unrelated!.hash;
+    const server: Server = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      request.on("end", () => {
+        kept.push(JSON.parse(body));
+        response.writeHead(202, { "content-type": "application/json" });
+        response.end(JSON.stringify({ transactionHash: answer, relayer: relayerKey.address, gasLimit: "100000" }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const honest = await relayerWith();
+      const [atHospital] = pseudonyms;
+      const hospital = setup.signers.hospital.address;
+      const until = (await chainNow(setup.provider)) + 30 * DAY;
+      await (
+        await patientOf(atHospital, honest).grant({ grantee: hospital, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until })
+      ).wait();
+
+      const patient = new PatientClient(setup.contracts, pseudonymSigner(atHospital, setup.provider), { relayer: new RelayerClient(url) });
+      for (const hash of [unrelated!.hash, other!.hash]) {
+        answer = hash;
+        const pending = await patient.revoke(hospital);
+        let caught: unknown;
+        try {
+          await pending.wait();
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, "the SDK must not report a revocation that did not happen").to.be.instanceOf(RelayNotConfirmedError);
+        expect((caught as RelayNotConfirmedError).hint).to.match(/stays valid until its deadline/);
+        // The consent is in force: what the malicious relayer kept could still be submitted.
+        expect((await setup.contracts.ledger.consentOf(atHospital.address, hospital)).validUntil).to.equal(BigInt(until));
+      }
+      expect(kept).to.have.length(2);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(() => new RelayerClient("http://relayer.example.org")).to.throw(/plain http:\/\/ is refused/);
+    expect(() => new RelayerClient("https://relayer.example.org")).to.not.throw();
   });
 
   it("a PatientIdentity without a relayer refuses to act rather than send from a pseudonym", async function () {

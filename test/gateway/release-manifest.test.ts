@@ -4,7 +4,7 @@
  * ["bytes32","address","uint8","uint8","uint64"] = (recordId, grantee, purpose, basis, releasedAt), i.e.
  * keccak256(keccak256(abi.encode(values))), inner nodes keccak256 of the sorted pair), so that the gateway
  * that writes manifests and the audit client that reads them cannot drift together unnoticed. And the
- * audit client refusing a manifest entry that the root logged on chain does not prove.
+ * audit client refusing a manifest entry that the root logged on chain does not prove (it flags the batch).
  */
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak_256 } from "@noble/hashes/sha3.js";
@@ -12,7 +12,6 @@ import { expect } from "chai";
 import { hexlify, toUtf8Bytes } from "ethers";
 
 import { AuditClient, RELEASE_LEAF_TYPES, type ReleaseManifest } from "../../sdk/clients/audit";
-import { ConsentLedgerError } from "../../sdk/errors";
 import { MemoryBlobStore } from "../../sdk/storage/blob-store";
 import { buildReleaseBatch } from "../../gateway/release-batch";
 import type { ReleaseRow } from "../../gateway/store";
@@ -120,11 +119,15 @@ describe("release-batch manifests", function () {
         const manifest = genuine();
         const { proof, ...entry } = manifest.releases[0];
         manifest.releases[0] = { ...forge(entry), proof };
-        const error = await logged(ROOT_AB, manifest).catch((caught: unknown) => caught);
-        expect(error).to.be.instanceOf(ConsentLedgerError);
-        const refused = error as ConsentLedgerError;
-        expect(refused.shortMessage).to.equal(`Release batch ${ROOT_AB} lists an entry its root does not prove`);
-        expect(JSON.parse(refused.details ?? "")).to.deep.equal(manifest.releases[0]);
+        const history = await logged(ROOT_AB, manifest);
+        // The forged entry is not shown as a release; the batch is flagged, its proven entry still shown.
+        const releases = history.filter((line) => line.action === "key-released");
+        expect(releases.map((line) => line.recordId)).to.deep.equal([RELEASE_B.recordId]);
+        const flagged = history.filter((line) => line.action === "release-batch-unverifiable");
+        expect(flagged).to.have.length(1);
+        expect(flagged[0].releaseBatchRoot).to.equal(ROOT_AB);
+        expect(flagged[0].verified).to.equal(false);
+        expect(flagged[0].verification).to.match(/it lists 1 entry of your records that its root does not prove/);
       });
     }
   });

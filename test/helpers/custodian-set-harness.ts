@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 
-import { Wallet } from "ethers";
+import { parseEther, toBeHex, Wallet } from "ethers";
 
 import { AdminClient } from "../../sdk/clients/admin";
 import { CustodianSetClient } from "../../sdk/clients/custodian-set";
@@ -45,13 +45,11 @@ export async function deployCustodianSets(setup: LedgerSetup): Promise<void> {
   writeFileSync(setup.deploymentFile, JSON.stringify(setup.deployment, null, 2));
 }
 
-/** n custodians with gateways, and a k-of-n set of them defined by the hospital. */
-export async function startCustodianSet(
-  setup: LedgerSetup,
-  n: number,
-  k: number,
-  overrides: Partial<GatewayConfig> = {},
-): Promise<CustodianSetup> {
+/**
+ * Deploys CustodianSets if needed, and accredits node accounts 10, 11, ... (n of them) as CUSTODIAN with
+ * the encryption key their gateways derive registered in KeyDirectory.
+ */
+export async function prepareCustodians(setup: LedgerSetup, n: number): Promise<{ privateKeys: string[]; custodians: string[] }> {
   await deployCustodianSets(setup);
   const admin = new AdminClient(await setup.as(setup.signers.admin), setup.signers.admin);
   const privateKeys = Array.from({ length: n }, (_, i) => hardhatPrivateKey(FIRST_CUSTODIAN_ACCOUNT + i));
@@ -61,9 +59,25 @@ export async function startCustodianSet(
       await (await admin.accredit({ party: custodian, roles: ["CUSTODIAN"] })).wait();
     // The gateway derives the same key from the same account key at start.
     const keyPair = await deriveEncryptionKeyPair(new Wallet(privateKeys[index]));
-    const signer = await setup.provider.getSigner(FIRST_CUSTODIAN_ACCOUNT + index);
+    // A Wallet, not the node's account: anvil unlocks only accounts 0-9 (and funds them only).
+    const signer = new Wallet(privateKeys[index], setup.provider);
+    if ((await setup.provider.getBalance(custodian)) === 0n) {
+      const balance = toBeHex(parseEther("100"));
+      await setup.provider.send("hardhat_setBalance", [custodian, balance]).catch(() => setup.provider.send("anvil_setBalance", [custodian, balance]));
+    }
     await (await KeyDirectory__factory.connect(setup.deployment.keys, signer).registerKey(publicKeyToBytes32(keyPair.publicKey))).wait();
   }
+  return { privateKeys, custodians };
+}
+
+/** n custodians with gateways, and a k-of-n set of them defined by the hospital. */
+export async function startCustodianSet(
+  setup: LedgerSetup,
+  n: number,
+  k: number,
+  overrides: Partial<GatewayConfig> = {},
+): Promise<CustodianSetup> {
+  const { privateKeys, custodians } = await prepareCustodians(setup, n);
   const configs: GatewayConfig[] = [];
   const gateways: RunningGateway[] = [];
   for (const key of privateKeys) {

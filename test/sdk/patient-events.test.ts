@@ -4,13 +4,14 @@
  * ReadBatch's creation code; the audit trail with block times and senders for the newest entries only.
  * Calls are counted on the real provider (each still goes to the node).
  */
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
 import {
   AuditClient,
   CARE_DELEGATE_SCOPE,
+  ConsentLedgerError,
   InvalidArgumentError,
   PatientClient,
   PatientEventReader,
@@ -115,6 +116,34 @@ describe("the SDK's bounded reads of a patient", function () {
     expect(Number(iface.decodeFunctionResult("delegateUntil", batch.results[0].returnData)[0])).to.equal(
       Number(await f.ledger.delegateUntil(f.patient.address, f.delegate.address)),
     );
+  });
+
+  it("readBatch: refuses an answer from another block than the one asked for", async function () {
+    const f = await loadFixture(patientFixture);
+    const asked = await ethers.provider.getBlockNumber();
+    await mine(3);
+    // A real node behind a relay that drops the block asked for (a load balancer, a careless proxy): it
+    // answers at the latest block instead.
+    const relay = new Proxy(f.reader.provider, {
+      get(target, property, receiver) {
+        if (property === "call") return (tx: object) => target.call({ ...tx, blockTag: "latest" });
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const iface = f.reader.ledger.interface;
+    const call = {
+      target: await f.ledger.getAddress(),
+      data: iface.encodeFunctionData("emergencyOptedOut", [f.patient.address]),
+    };
+    const error = await readBatch({ ...f.reader, provider: relay }, [call], f.patient.address, asked).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).to.be.instanceOf(ConsentLedgerError);
+    expect((error as ConsentLedgerError).shortMessage).to.equal(
+      `The node answered a batch of reads asked at block ${asked} at block ${asked + 3}`,
+    );
+    // The honest node answers at the block asked for.
+    expect((await readBatch(f.reader, [call], f.patient.address, asked)).blockNumber).to.equal(asked);
   });
 
   it("PatientEventReader: four log queries (five with records) from the deployment, none again at the same block, four for new blocks", async function () {
