@@ -1,9 +1,11 @@
 import path from "node:path";
 
-import { subtask, vars } from "hardhat/config";
+import { subtask, task, vars } from "hardhat/config";
 import type { HardhatUserConfig, NetworkUserConfig } from "hardhat/types";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import { TASK_COMPILE, TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import "@nomicfoundation/hardhat-toolbox";
+
+import { writeAbiData } from "./scripts/abi-data";
 
 // No machine we build on may download a compiler, so Hardhat is pointed at the solcjs build shipped
 // in the pinned npm package `solc`. EAS 1.9.0 pins exactly this version too, which lets the gas
@@ -20,6 +22,13 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
     version: SOLC_VERSION,
     longVersion: solc.version(),
   };
+});
+
+// After the typechain bindings, the same ABIs as plain data (typechain-types/abis.ts) for the viem entry.
+task(TASK_COMPILE, async (args, hre, runSuper) => {
+  const result = await runSuper(args);
+  await writeAbiData(hre.artifacts, path.join(hre.config.paths.root, hre.config.typechain.outDir));
+  return result;
 });
 
 /**

@@ -41,6 +41,7 @@ import hre from "hardhat";
 import { AccessBasis, DataClass, EmergencyReason, Purpose, Role, duoMaskOf, maskOf } from "../sdk/codes";
 import { CONSENT_TYPES } from "../sdk/index";
 import { DAY, YEAR, deployLedgerFixture } from "../test/helpers/fixtures";
+import type { CustodianSets } from "../typechain-types";
 
 const { ethers, network } = hre;
 
@@ -459,6 +460,558 @@ const gasOf = (sent: Sent) => Number(sent.receipt.gasUsed);
 const perItem = (total: number, items: number) => Math.ceil(total / items);
 
 // ---------------------------------------------------------------------------------------------------
+// The bench: what every measurement gets
+// ---------------------------------------------------------------------------------------------------
+
+type Suite = Awaited<ReturnType<typeof deployLedgerFixture>>;
+type Account = Suite["patient"];
+
+/** The fields of an EAS attestation request (AttestationRequestData). */
+interface EasData {
+  recipient: string;
+  expirationTime: bigint;
+  revocable: boolean;
+  refUID: string;
+  data: string;
+  value: bigint;
+}
+
+/** An EAS figure: its total gas and how many transactions it took. */
+interface EasCost {
+  total: number;
+  transactions: number;
+}
+
+/** Both systems deployed on the reset network, the fixed clock, and where measurements are recorded. */
+async function deployBench() {
+  const clock = new Clock();
+  // The suite exactly as the tests deploy it, then EAS.
+  const suite = await deployLedgerFixture();
+  const registry = await ethers.deployContract("SchemaRegistry");
+  const eas = await ethers.deployContract("EAS", [await registry.getAddress()]);
+  const schemaUid: Record<keyof typeof EAS_SCHEMAS, string> = { consent: "", request: "", record: "", release: "" };
+  for (const [key, schema] of Object.entries(EAS_SCHEMAS) as [keyof typeof EAS_SCHEMAS, string][]) {
+    const revocable = key === "consent" || key === "request";
+    const sent = await clock.send(() => registry.register(schema, ethers.ZeroAddress, revocable));
+    schemaUid[key] = registry.interface.parseLog(sent.receipt.logs[0])!.args.uid as string;
+  }
+  return {
+    ...suite,
+    clock,
+    registry,
+    eas,
+    schemaUid,
+    easDomain: await domainOf(eas),
+    ledgerDomain: await domainOf(suite.ledger),
+    results: {} as Record<OperationName, Measurement>,
+    /**
+     * What one operation leaves for the next that needs it (revoke revokes grant's consent, approve
+     * decides requestAccess's request, amend amends anchor's record); every other operation makes its own.
+     */
+    handoff: {} as {
+      grant?: { grantee: string; easUid: string };
+      request?: { terms: ResearchTerms; openedAt: number; easUid: string };
+      anchor?: { contentHash: string; easUid: string };
+      custodianSets?: CustodianSets;
+    },
+    /** hasAccess's figures for the cross-checks of the report. */
+    hasAccessChecks: undefined as Omit<GasReport["crossChecks"], "easPublishedBuildGrant"> | undefined,
+  };
+}
+type Bench = Awaited<ReturnType<typeof deployBench>>;
+
+/** One row of the benchmark: measures its operations on the bench and records them. */
+type Measure = (bench: Bench) => Promise<void>;
+
+/** Records one of our operations: gas, floor (checked against the trace), and the EAS figure. */
+async function record(
+  bench: Bench,
+  name: OperationName,
+  sent: Sent,
+  writes: StorageWrites,
+  eas: EasCost | null,
+  items = 1,
+): Promise<void> {
+  await checkWrites(name, sent, writes);
+  const parts = floorOf(sent.tx.data, sent.receipt.logs, writes);
+  const txGas = gasOf(sent);
+  bench.results[name] = {
+    gas: perItem(txGas, items),
+    eas: eas === null ? null : perItem(eas.total, items),
+    unit: UNITS[name],
+    items,
+    txGas,
+    floor: perItem(parts.total, items),
+    floorParts: parts,
+    eip7623Binding: txGas === parts.eip7623,
+    easTransactions: eas?.transactions ?? 0,
+    easTotalGas: eas?.total ?? null,
+    txHash: sent.tx.hash,
+  };
+}
+
+// ----- EAS helpers ----------------------------------------------------------------------------------
+
+const easData = (recipient: string, data: string, options: Partial<EasData> = {}): EasData => ({
+  recipient,
+  expirationTime: 0n,
+  revocable: false,
+  refUID: ZeroHash,
+  data,
+  value: 0n,
+  ...options,
+});
+
+function uidOf(bench: Bench, sent: Sent): string {
+  const log = sent.receipt.logs.find((l) => l.topics[0] === bench.eas.interface.getEvent("Attested").topicHash);
+  return bench.eas.interface.parseLog(log!)!.args.uid as string;
+}
+
+function easAttest(bench: Bench, from: Account, schema: string, data: EasData): Promise<Sent> {
+  return bench.clock.send(() => bench.eas.connect(from).attest({ schema, data }));
+}
+
+async function easMultiAttest(bench: Bench, from: Account, schema: string, items: EasData[]): Promise<EasCost> {
+  let total = 0;
+  let transactions = 0;
+  for (let i = 0; i < items.length; i += EAS_CHUNK) {
+    const chunk = items.slice(i, i + EAS_CHUNK);
+    // An explicit limit at the cap: a chunk that does not fit fails loudly instead of being estimated.
+    const sent = await bench.clock.send(() =>
+      bench.eas.connect(from).multiAttest([{ schema, data: chunk }], { gasLimit: 16_777_216 }),
+    );
+    total += gasOf(sent);
+    transactions++;
+  }
+  return { total, transactions };
+}
+
+const easOne = (sent: Sent): EasCost => ({ total: gasOf(sent), transactions: 1 });
+
+const consentData = (grantee: string, classes: number, purposes: number) =>
+  abi.encode(["address", "uint64", "uint64"], [grantee, classes, purposes]);
+
+/** The consent EAS attests for a grant to `grantee`, as our grant writes it. */
+const easConsent = (grantee: string) =>
+  easData(grantee, consentData(grantee, CONSENT_CLASSES, CONSENT_PURPOSES), {
+    expirationTime: BigInt(VALID_UNTIL),
+    revocable: true,
+  });
+
+const recordData = (hash: string, dataClass: number) =>
+  abi.encode(["bytes32", "uint8", "string"], [hash, dataClass, cidPointer(hash)]);
+
+const releaseData = (recordId: string, grantee: string) =>
+  abi.encode(["bytes32", "address", "uint8", "uint8"], [recordId, grantee, Purpose.HRESCH, AccessBasis.Consent]);
+
+const researchTerms = (forPatient: string) => ({
+  patient: forPatient,
+  dataClasses: maskOf([DataClass.LAB_RESULT, DataClass.VITAL_SIGNS, DataClass.CONDITION]),
+  purpose: Purpose.HRESCH,
+  researchCategory: 42, // DUO GRU: general research use
+  diseaseId: 0,
+  acceptedObligations: duoMaskOf(["PUB"]),
+  duration: REQUEST_DURATION,
+  studyId: keccak256(toUtf8Bytes("NCT05012345")),
+  protocolHash: sha256(toUtf8Bytes("protocol and ethics approval, version 3")),
+});
+type ResearchTerms = ReturnType<typeof researchTerms>;
+
+const requestData = (terms: ResearchTerms) =>
+  abi.encode(
+    ["uint32", "uint8", "uint8", "uint32", "uint64", "uint40", "bytes32", "bytes32"],
+    [
+      terms.dataClasses,
+      terms.purpose,
+      terms.researchCategory,
+      terms.diseaseId,
+      terms.acceptedObligations,
+      terms.duration,
+      terms.studyId,
+      terms.protocolHash,
+    ],
+  );
+
+// ---------------------------------------------------------------------------------------------------
+// The operations, one function each
+// ---------------------------------------------------------------------------------------------------
+
+async function measureGrant(bench: Bench): Promise<void> {
+  const { clock, ledger, patient, schemaUid } = bench;
+  const grantee = freshAddress("grant grantee");
+  const ours = await clock.send(() =>
+    ledger.connect(patient).grant(patient.address, grantee, CONSENT_CLASSES, CONSENT_PURPOSES, 0, VALID_UNTIL),
+  );
+  const theirs = await easAttest(bench, patient, schemaUid.consent, easConsent(freshAddress("eas grant grantee")));
+  await record(bench, "grant", ours, { newSlots: 1, updates: 0, clears: 0 }, easOne(theirs));
+  bench.handoff.grant = { grantee, easUid: uidOf(bench, theirs) };
+}
+
+async function measureRevoke(bench: Bench): Promise<void> {
+  const { clock, ledger, eas, patient, schemaUid } = bench;
+  const { grantee, easUid } = bench.handoff.grant!;
+  const revoked = await clock.send(() => ledger.connect(patient).revoke(patient.address, grantee));
+  const easRevoked = await clock.send(() =>
+    eas.connect(patient).revoke({ schema: schemaUid.consent, data: { uid: easUid, value: 0n } }),
+  );
+  // The revocation leaves a mark in the consent's slot (a standing policy must not re-grant), so it
+  // updates the slot instead of clearing it.
+  await record(bench, "revoke", revoked, { newSlots: 0, updates: 1, clears: 0 }, easOne(easRevoked));
+}
+
+/** A signed grant relayed by another account: nonce 0 is the patient's first signature, nonce 1 the next. */
+async function signedGrant(bench: Bench, nonce: bigint): Promise<{ ours: Sent; theirs: Sent }> {
+  const { clock, ledger, eas, relayer, schemaUid } = bench;
+  const signer = wallet("signing patient");
+  const easSigner = wallet("eas signing patient");
+  const grantee = freshAddress(`signed grantee ${nonce}`);
+  const terms = {
+    grantee,
+    dataClasses: CONSENT_CLASSES,
+    purposes: CONSENT_PURPOSES,
+    validFrom: 0,
+    validUntil: VALID_UNTIL,
+  };
+  const signature = await signer.signTypedData(bench.ledgerDomain, GRANT_TYPES, {
+    signer: signer.address,
+    patient: signer.address,
+    ...terms,
+    // A new grantee: the signer saw no consent.
+    seenConsent: 0n,
+    nonce,
+    deadline: DEADLINE,
+  });
+  const ours = await clock.send(() =>
+    ledger.connect(relayer).grantBySig(signer.address, terms, 0n, signer.address, nonce, DEADLINE, signature),
+  );
+
+  const data = easConsent(freshAddress(`eas signed grantee ${nonce}`));
+  const easSignature = Signature.from(
+    await easSigner.signTypedData(bench.easDomain, EAS_ATTEST_TYPES, {
+      attester: easSigner.address,
+      schema: schemaUid.consent,
+      ...data,
+      nonce: await eas.getNonce(easSigner.address),
+      deadline: DEADLINE,
+    }),
+  );
+  const theirs = await clock.send(() =>
+    eas.connect(relayer).attestByDelegation({
+      schema: schemaUid.consent,
+      data,
+      signature: { v: easSignature.v, r: easSignature.r, s: easSignature.s },
+      attester: easSigner.address,
+      deadline: DEADLINE,
+    }),
+  );
+  return { ours, theirs };
+}
+
+async function measureGrantBySigFirst(bench: Bench): Promise<void> {
+  const { ours, theirs } = await signedGrant(bench, 0n);
+  await record(bench, "grantBySigFirst", ours, { newSlots: 2, updates: 0, clears: 0 }, easOne(theirs));
+}
+
+async function measureGrantBySig(bench: Bench): Promise<void> {
+  const { ours, theirs } = await signedGrant(bench, 1n);
+  await record(bench, "grantBySig", ours, { newSlots: 1, updates: 1, clears: 0 }, easOne(theirs));
+}
+
+async function measureGrantBatch20(bench: Bench): Promise<void> {
+  const { clock, ledger, patient, schemaUid } = bench;
+  const grants = Array.from({ length: 20 }, (_, i) => ({
+    grantee: freshAddress(`batch grantee ${i}`),
+    dataClasses: CONSENT_CLASSES,
+    purposes: CONSENT_PURPOSES,
+    validFrom: 0,
+    validUntil: VALID_UNTIL,
+  }));
+  const ours = await clock.send(() => ledger.connect(patient).grantBatch(patient.address, grants));
+  const easItems = grants.map((_, i) => easConsent(freshAddress(`eas batch grantee ${i}`)));
+  const theirs = await easMultiAttest(bench, patient, schemaUid.consent, easItems);
+  await record(bench, "grantBatch20", ours, { newSlots: 20, updates: 0, clears: 0 }, theirs, 20);
+}
+
+/** A request left pending (the patient has no standing policy). */
+async function measureRequestAccess(bench: Bench): Promise<void> {
+  const { clock, ledger, university, patient, schemaUid } = bench;
+  const terms = researchTerms(patient.address);
+  const opened = await clock.send(() => ledger.connect(university).requestAccess(terms));
+  const openedAt = (await ethers.provider.getBlock(opened.receipt.blockNumber))!.timestamp;
+  const easRequest = await easAttest(
+    bench,
+    university,
+    schemaUid.request,
+    easData(patient.address, requestData(terms), {
+      expirationTime: BigInt(openedAt + 30 * DAY),
+      revocable: true,
+    }),
+  );
+  await record(bench, "requestAccess", opened, { newSlots: 1, updates: 0, clears: 0 }, easOne(easRequest));
+  bench.handoff.request = { terms, openedAt, easUid: uidOf(bench, easRequest) };
+}
+
+async function measureApprove(bench: Bench): Promise<void> {
+  const { clock, ledger, university, patient, schemaUid } = bench;
+  const { terms, openedAt, easUid } = bench.handoff.request!;
+  const approved = await clock.send(() =>
+    ledger.connect(patient).approveRequest({ researcher: university.address, openedAt, terms }),
+  );
+  const approvedAt = (await ethers.provider.getBlock(approved.receipt.blockNumber))!.timestamp;
+  const easApproved = await easAttest(
+    bench,
+    patient,
+    schemaUid.consent,
+    easData(university.address, consentData(university.address, terms.dataClasses, 1 << terms.purpose), {
+      expirationTime: BigInt(approvedAt + REQUEST_DURATION),
+      revocable: true,
+      refUID: easUid,
+    }),
+  );
+  // A decision clears the request word (refunded) and writes the new consent slot.
+  await record(bench, "approve", approved, { newSlots: 1, updates: 0, clears: 1 }, easOne(easApproved));
+}
+
+/** A request approved in the researcher's own transaction by the patient's standing DUO policy. */
+async function measureAutoApprove(bench: Bench): Promise<void> {
+  const { clock, ledger, university, otherPatient } = bench;
+  // A standing GA4GH DUO policy: general research use, publication required, not-for-profit only.
+  await clock.send(() =>
+    ledger.connect(otherPatient).setPolicy({
+      permission: 42,
+      modifiers: duoMaskOf(["PUB", "NPU"]),
+      dataClasses: maskOf([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+      purposes: maskOf([Purpose.HRESCH, Purpose.BIORCH, Purpose.CLINTRCH]),
+      diseaseId: 0,
+      maxDuration: 0,
+      validUntil: 0,
+    }),
+  );
+  const auto = await clock.send(() => ledger.connect(university).requestAccess(researchTerms(otherPatient.address)));
+  const approvedLog = auto.receipt.logs.find((l) => l.topics[0] === ledger.interface.getEvent("RequestApproved").topicHash);
+  if (approvedLog === undefined) throw new Error("autoApprove: the standing policy did not approve the request");
+  // Approved at once, the request is never stored: the one write is the consent.
+  await record(bench, "autoApprove", auto, { newSlots: 1, updates: 0, clears: 0 }, null);
+}
+
+async function measureAnchor(bench: Bench): Promise<void> {
+  const { clock, records, hospital, patient, schemaUid } = bench;
+  const first = contentHash("record 1 version 1");
+  const ours = await clock.send(() =>
+    records.connect(hospital).anchorRecord(patient.address, first, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(first))),
+  );
+  const easFirst = contentHash("eas record 1 version 1");
+  const theirs = await easAttest(
+    bench,
+    hospital,
+    schemaUid.record,
+    easData(patient.address, recordData(easFirst, DataClass.LAB_RESULT)),
+  );
+  await record(bench, "anchor", ours, { newSlots: 1, updates: 0, clears: 0 }, easOne(theirs));
+  bench.handoff.anchor = { contentHash: first, easUid: uidOf(bench, theirs) };
+}
+
+async function measureAmend(bench: Bench): Promise<void> {
+  const { clock, records, hospital, patient, schemaUid } = bench;
+  const { contentHash: first, easUid } = bench.handoff.anchor!;
+  const second = contentHash("record 1 version 2");
+  const amended = await clock.send(() =>
+    records.connect(hospital).amendRecord(first, second, toUtf8Bytes(cidPointer(second))),
+  );
+  const easSecond = contentHash("eas record 1 version 2");
+  const easAmended = await easAttest(
+    bench,
+    hospital,
+    schemaUid.record,
+    easData(patient.address, recordData(easSecond, DataClass.LAB_RESULT), { refUID: easUid }),
+  );
+  await record(bench, "amend", amended, { newSlots: 1, updates: 1, clears: 0 }, easOne(easAmended));
+}
+
+/** A batch of `count` records anchored under one Merkle root. */
+function measureAnchorBatch(name: "anchorBatch100" | "anchorBatch1000", count: number): Measure {
+  return async (bench) => {
+    const { clock, records, hospital, schemaUid } = bench;
+    const leaves = Array.from({ length: count }, (_, i) => [
+      contentHash(`${name} record ${i}`),
+      freshAddress(`${name} patient ${i}`),
+      i % 12,
+    ]);
+    const tree = StandardMerkleTree.of(leaves, ["bytes32", "address", "uint8"]);
+    const manifest = cidPointer(sha256(toUtf8Bytes(JSON.stringify(tree.dump()))));
+    const ours = await clock.send(() => records.connect(hospital).anchorBatch(tree.root, count, toUtf8Bytes(manifest)));
+    const easItems = Array.from({ length: count }, (_, i) =>
+      easData(freshAddress(`eas ${name} patient ${i}`), recordData(contentHash(`eas ${name} record ${i}`), i % 12)),
+    );
+    const theirs = await easMultiAttest(bench, hospital, schemaUid.record, easItems);
+    await record(bench, name, ours, { newSlots: 1, updates: 0, clears: 0 }, theirs, count);
+  };
+}
+
+async function measureLogRelease(bench: Bench): Promise<void> {
+  const { clock, accessLog, hospital, university, schemaUid } = bench;
+  const recordId = contentHash("released record");
+  const ours = await clock.send(() =>
+    accessLog.connect(hospital).logRelease(recordId, university.address, Purpose.HRESCH, AccessBasis.Consent),
+  );
+  const theirs = await easAttest(
+    bench,
+    hospital,
+    schemaUid.release,
+    easData(university.address, releaseData(contentHash("eas released record"), university.address)),
+  );
+  await record(bench, "logRelease", ours, { newSlots: 0, updates: 0, clears: 0 }, easOne(theirs));
+}
+
+async function measureLogReleaseBatch100(bench: Bench): Promise<void> {
+  const { clock, accessLog, hospital, schemaUid } = bench;
+  const releasedAt = clock.now;
+  const entries = Array.from({ length: 100 }, (_, i) => [
+    contentHash(`batch released record ${i}`),
+    freshAddress(`batch release grantee ${i}`),
+    Purpose.HRESCH,
+    AccessBasis.Consent,
+    releasedAt - i * 60,
+  ]);
+  const tree = StandardMerkleTree.of(entries, ["bytes32", "address", "uint8", "uint8", "uint64"]);
+  const manifest = cidPointer(sha256(toUtf8Bytes(JSON.stringify(tree.dump()))));
+  const batch = await clock.send(() => accessLog.connect(hospital).logReleaseBatch(tree.root, 100, toUtf8Bytes(manifest)));
+  const easItems = Array.from({ length: 100 }, (_, i) => {
+    const grantee = freshAddress(`eas batch release grantee ${i}`);
+    return easData(grantee, releaseData(contentHash(`eas batch released record ${i}`), grantee));
+  });
+  const easBatch = await easMultiAttest(bench, hospital, schemaUid.release, easItems);
+  await record(bench, "logReleaseBatch100", batch, { newSlots: 0, updates: 0, clears: 0 }, easBatch, 100);
+}
+
+async function measureEmergencyOpen(bench: Bench): Promise<void> {
+  const { clock, ledger, hospital, patient } = bench;
+  const opened = await clock.send(() =>
+    ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.LIFE_THREATENING_CONDITION, DAY),
+  );
+  await record(bench, "emergencyOpen", opened, { newSlots: 1, updates: 0, clears: 0 }, null);
+}
+
+/** CustodianSets: a 2-of-3 set defined by a provider (the deployment's first set). */
+async function measureDefineSet3(bench: Bench): Promise<void> {
+  const { clock, ledger, records, admin, hospital } = bench;
+  const sets = await ethers.deployContract("CustodianSets", [await ledger.getAddress(), await records.getAddress()]);
+  const custodians = [hospital.address, freshAddress("set custodian 2"), freshAddress("set custodian 3")];
+  for (const custodian of custodians.slice(1)) await ledger.connect(admin).accredit(custodian, Role.CUSTODIAN, false, 0);
+  // The first set: its id counter is a new slot too, as for every deployment's first set.
+  const defined = await clock.send(() => sets.connect(hospital).defineSet(custodians, 2));
+  await record(bench, "defineSet3", defined, { newSlots: 6, updates: 0, clears: 0 }, null);
+  bench.handoff.custodianSets = sets;
+}
+
+/** A record anchored by the provider, assigned to defineSet3's set. */
+async function measureAssignRecord(bench: Bench): Promise<void> {
+  const { clock, records, hospital, patient } = bench;
+  const sets = bench.handoff.custodianSets!;
+  const recordId = contentHash("record guarded by a custodian set");
+  await clock.send(() =>
+    records
+      .connect(hospital)
+      .anchorRecord(patient.address, recordId, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(recordId))),
+  );
+  const assigned = await clock.send(() => sets.connect(hospital).assignRecord(recordId, 1));
+  await record(bench, "assignRecord", assigned, { newSlots: 1, updates: 0, clears: 0 }, null);
+}
+
+/** The one read: the execution gas of a passing research check (consent word + accreditation word). */
+async function measureHasAccess(bench: Bench): Promise<void> {
+  const { clock, ledger, patient, university, stranger } = bench;
+  const args: [string, string, number, number] = [patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH];
+  if (!(await ledger.hasAccess(...args))) throw new Error("hasAccess: the measured check must pass");
+  const data = ledger.interface.encodeFunctionData("hasAccess", args);
+  const sent = await clock.send(() => stranger.sendTransaction({ to: ledger.target as string, data }));
+  const calldata = calldataOf(data);
+  const intrinsic = GAS.txBase + calldata.gas;
+  const txGas = gasOf(sent);
+  const execution = txGas - intrinsic;
+  const steps = await structLogsOf(sent.tx.hash);
+  const last = steps[steps.length - 1];
+  const traced = steps[0].gas - (last.gas - last.gasCost);
+  const sloads = steps.filter((s) => s.op === "SLOAD").length;
+  if (traced !== execution) {
+    throw new Error(`hasAccess: gasUsed - intrinsic = ${execution}, but the trace executed ${traced}`);
+  }
+  if (sloads !== 2) throw new Error(`hasAccess: expected the two storage reads, the trace shows ${sloads}`);
+  const eip7623 = GAS.txBase + GAS.eip7623PerToken * calldata.tokens;
+  bench.results.hasAccess = {
+    gas: execution,
+    eas: null,
+    unit: "execution",
+    items: 1,
+    txGas,
+    floor: 2 * GAS.coldSload,
+    floorParts: null,
+    eip7623Binding: txGas === eip7623,
+    easTransactions: 0,
+    easTotalGas: null,
+    txHash: sent.tx.hash,
+  };
+  bench.hasAccessChecks = { hasAccessTraceExecutionGas: traced, hasAccessIntrinsicGas: intrinsic, hasAccessTxGas: txGas };
+}
+
+/**
+ * The table: every operation in the order it runs (each measurement's transactions follow the previous
+ * one's on the fixed clock, so the order is part of the snapshot). An operation that needs another's
+ * state (a handoff) comes after it; a new operation is one more row and one more function.
+ */
+export const MEASUREMENTS: ReadonlyArray<readonly [OperationName, Measure]> = [
+  ["grant", measureGrant],
+  ["revoke", measureRevoke],
+  ["grantBySigFirst", measureGrantBySigFirst],
+  ["grantBySig", measureGrantBySig],
+  ["grantBatch20", measureGrantBatch20],
+  ["requestAccess", measureRequestAccess],
+  ["approve", measureApprove],
+  ["autoApprove", measureAutoApprove],
+  ["anchor", measureAnchor],
+  ["amend", measureAmend],
+  ["anchorBatch100", measureAnchorBatch("anchorBatch100", 100)],
+  ["anchorBatch1000", measureAnchorBatch("anchorBatch1000", 1000)],
+  ["logRelease", measureLogRelease],
+  ["logReleaseBatch100", measureLogReleaseBatch100],
+  ["emergencyOpen", measureEmergencyOpen],
+  ["defineSet3", measureDefineSet3],
+  ["assignRecord", measureAssignRecord],
+  ["hasAccess", measureHasAccess],
+];
+
+/** Cross-check: EAS exactly as its maintainers built and published it (npm artifacts), attest as grant does. */
+async function crossCheckPublishedEas(bench: Bench): Promise<number> {
+  const { clock, registry, patient } = bench;
+  const published = (file: string) =>
+    require(`@ethereum-attestation-service/eas-contracts/artifacts/contracts/${file}`) as {
+      abi: unknown[];
+      bytecode: string;
+    };
+  const pubRegistryArtifact = published("SchemaRegistry.sol/SchemaRegistry.json");
+  const pubEasArtifact = published("EAS.sol/EAS.json");
+  const [deployer] = await ethers.getSigners();
+  const deploy = async (artifact: { abi: unknown[]; bytecode: string }, args: unknown[]) => {
+    const factory = new ethers.ContractFactory(artifact.abi as never, artifact.bytecode, deployer);
+    const sent = await clock.send(async () => (await factory.deploy(...args)).deploymentTransaction()!);
+    return new ethers.Contract(sent.receipt.contractAddress!, artifact.abi as never, deployer);
+  };
+  const pubRegistry = await deploy(pubRegistryArtifact, []);
+  const pubEas = await deploy(pubEasArtifact, [await pubRegistry.getAddress()]);
+  const pubRegistered = await clock.send(() =>
+    (pubRegistry.connect(deployer) as typeof registry).register(EAS_SCHEMAS.consent, ethers.ZeroAddress, true),
+  );
+  const pubSchema = registry.interface.parseLog(pubRegistered.receipt.logs[0])!.args.uid as string;
+  const pubGrant = await clock.send(() =>
+    (pubEas.connect(patient) as typeof bench.eas).attest({
+      schema: pubSchema,
+      data: easConsent(freshAddress("eas grant grantee")),
+    }),
+  );
+  return gasOf(pubGrant);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------------
 
@@ -469,488 +1022,15 @@ const perItem = (total: number, items: number) => Math.ceil(total / items);
 export async function measureGas(): Promise<GasReport> {
   if (network.name !== "hardhat") throw new Error("the gas benchmark runs on the in-process Hardhat network only");
   await reset();
-  const clock = new Clock();
-
-  // ----- Deployment (the suite exactly as the tests deploy it, then EAS) ---------------------------
-  const suite = await deployLedgerFixture();
-  const { ledger, records, accessLog, hospital, university, patient, otherPatient, relayer, stranger } = suite;
-  const registry = await ethers.deployContract("SchemaRegistry");
-  const eas = await ethers.deployContract("EAS", [await registry.getAddress()]);
-
-  const schemaUid: Record<keyof typeof EAS_SCHEMAS, string> = { consent: "", request: "", record: "", release: "" };
-  for (const [key, schema] of Object.entries(EAS_SCHEMAS) as [keyof typeof EAS_SCHEMAS, string][]) {
-    const revocable = key === "consent" || key === "request";
-    const sent = await clock.send(() => registry.register(schema, ethers.ZeroAddress, revocable));
-    schemaUid[key] = registry.interface.parseLog(sent.receipt.logs[0])!.args.uid as string;
+  const bench = await deployBench();
+  for (const [name, measure] of MEASUREMENTS) {
+    await measure(bench);
+    if (bench.results[name] === undefined) throw new Error(`${name}: its measurement recorded nothing`);
   }
-  const easDomain = await domainOf(eas);
-  const ledgerDomain = await domainOf(ledger);
-
-  const results = {} as Record<OperationName, Measurement>;
-
-  /** Records one of our operations: gas, floor (checked against the trace), and the EAS figure. */
-  async function record(
-    name: OperationName,
-    sent: Sent,
-    writes: StorageWrites,
-    eas: { total: number; transactions: number } | null,
-    items = 1,
-  ): Promise<void> {
-    await checkWrites(name, sent, writes);
-    const parts = floorOf(sent.tx.data, sent.receipt.logs, writes);
-    const txGas = gasOf(sent);
-    results[name] = {
-      gas: perItem(txGas, items),
-      eas: eas === null ? null : perItem(eas.total, items),
-      unit: UNITS[name],
-      items,
-      txGas,
-      floor: perItem(parts.total, items),
-      floorParts: parts,
-      eip7623Binding: txGas === parts.eip7623,
-      easTransactions: eas?.transactions ?? 0,
-      easTotalGas: eas?.total ?? null,
-      txHash: sent.tx.hash,
-    };
-  }
-
-  // ----- EAS helpers --------------------------------------------------------------------------------
-  type EasData = {
-    recipient: string;
-    expirationTime: bigint;
-    revocable: boolean;
-    refUID: string;
-    data: string;
-    value: bigint;
-  };
-  const easData = (recipient: string, data: string, options: Partial<EasData> = {}): EasData => ({
-    recipient,
-    expirationTime: 0n,
-    revocable: false,
-    refUID: ZeroHash,
-    data,
-    value: 0n,
-    ...options,
-  });
-  const uidOf = (sent: Sent): string => {
-    const log = sent.receipt.logs.find((l) => l.topics[0] === eas.interface.getEvent("Attested").topicHash);
-    return eas.interface.parseLog(log!)!.args.uid as string;
-  };
-  async function easAttest(from: typeof patient, schema: string, data: EasData): Promise<Sent> {
-    return clock.send(() => eas.connect(from).attest({ schema, data }));
-  }
-  async function easMultiAttest(from: typeof patient, schema: string, items: EasData[]) {
-    let total = 0;
-    let transactions = 0;
-    for (let i = 0; i < items.length; i += EAS_CHUNK) {
-      const chunk = items.slice(i, i + EAS_CHUNK);
-      // An explicit limit at the cap: a chunk that does not fit fails loudly instead of being estimated.
-      const sent = await clock.send(() =>
-        eas.connect(from).multiAttest([{ schema, data: chunk }], { gasLimit: 16_777_216 }),
-      );
-      total += gasOf(sent);
-      transactions++;
-    }
-    return { total, transactions };
-  }
-  const easOne = (sent: Sent) => ({ total: gasOf(sent), transactions: 1 });
-  const consentData = (grantee: string, classes: number, purposes: number) =>
-    abi.encode(["address", "uint64", "uint64"], [grantee, classes, purposes]);
-
-  // ----- grant, revoke ------------------------------------------------------------------------------
-  {
-    const grantee = freshAddress("grant grantee");
-    const ours = await clock.send(() =>
-      ledger.connect(patient).grant(patient.address, grantee, CONSENT_CLASSES, CONSENT_PURPOSES, 0, VALID_UNTIL),
-    );
-    const easGrantee = freshAddress("eas grant grantee");
-    const theirs = await easAttest(
-      patient,
-      schemaUid.consent,
-      easData(easGrantee, consentData(easGrantee, CONSENT_CLASSES, CONSENT_PURPOSES), {
-        expirationTime: BigInt(VALID_UNTIL),
-        revocable: true,
-      }),
-    );
-    await record("grant", ours, { newSlots: 1, updates: 0, clears: 0 }, easOne(theirs));
-
-    const revoked = await clock.send(() => ledger.connect(patient).revoke(patient.address, grantee));
-    const easRevoked = await clock.send(() =>
-      eas.connect(patient).revoke({ schema: schemaUid.consent, data: { uid: uidOf(theirs), value: 0n } }),
-    );
-    // The revocation leaves a mark in the consent's slot (a standing policy must not re-grant), so it
-    // updates the slot instead of clearing it.
-    await record("revoke", revoked, { newSlots: 0, updates: 1, clears: 0 }, easOne(easRevoked));
-  }
-
-  // ----- grantBySig: a patient's first signature, then one who has signed before -------------------
-  {
-    const signer = wallet("signing patient");
-    const easSigner = wallet("eas signing patient");
-    const ours: Sent[] = [];
-    const theirs: Sent[] = [];
-    for (const nonce of [0n, 1n]) {
-      const grantee = freshAddress(`signed grantee ${nonce}`);
-      const terms = {
-        grantee,
-        dataClasses: CONSENT_CLASSES,
-        purposes: CONSENT_PURPOSES,
-        validFrom: 0,
-        validUntil: VALID_UNTIL,
-      };
-      const signature = await signer.signTypedData(ledgerDomain, GRANT_TYPES, {
-        signer: signer.address,
-        patient: signer.address,
-        ...terms,
-        // A new grantee: the signer saw no consent.
-        seenConsent: 0n,
-        nonce,
-        deadline: DEADLINE,
-      });
-      ours.push(
-        await clock.send(() =>
-          ledger.connect(relayer).grantBySig(signer.address, terms, 0n, signer.address, nonce, DEADLINE, signature),
-        ),
-      );
-
-      const easGrantee = freshAddress(`eas signed grantee ${nonce}`);
-      const data = easData(easGrantee, consentData(easGrantee, CONSENT_CLASSES, CONSENT_PURPOSES), {
-        expirationTime: BigInt(VALID_UNTIL),
-        revocable: true,
-      });
-      const easSignature = Signature.from(
-        await easSigner.signTypedData(easDomain, EAS_ATTEST_TYPES, {
-          attester: easSigner.address,
-          schema: schemaUid.consent,
-          ...data,
-          nonce: await eas.getNonce(easSigner.address),
-          deadline: DEADLINE,
-        }),
-      );
-      theirs.push(
-        await clock.send(() =>
-          eas.connect(relayer).attestByDelegation({
-            schema: schemaUid.consent,
-            data,
-            signature: { v: easSignature.v, r: easSignature.r, s: easSignature.s },
-            attester: easSigner.address,
-            deadline: DEADLINE,
-          }),
-        ),
-      );
-    }
-    await record("grantBySigFirst", ours[0], { newSlots: 2, updates: 0, clears: 0 }, easOne(theirs[0]));
-    await record("grantBySig", ours[1], { newSlots: 1, updates: 1, clears: 0 }, easOne(theirs[1]));
-  }
-
-  // ----- grantBatch20 -------------------------------------------------------------------------------
-  {
-    const grants = Array.from({ length: 20 }, (_, i) => ({
-      grantee: freshAddress(`batch grantee ${i}`),
-      dataClasses: CONSENT_CLASSES,
-      purposes: CONSENT_PURPOSES,
-      validFrom: 0,
-      validUntil: VALID_UNTIL,
-    }));
-    const ours = await clock.send(() => ledger.connect(patient).grantBatch(patient.address, grants));
-    const easItems = grants.map((_, i) => {
-      const grantee = freshAddress(`eas batch grantee ${i}`);
-      return easData(grantee, consentData(grantee, CONSENT_CLASSES, CONSENT_PURPOSES), {
-        expirationTime: BigInt(VALID_UNTIL),
-        revocable: true,
-      });
-    });
-    const theirs = await easMultiAttest(patient, schemaUid.consent, easItems);
-    await record("grantBatch20", ours, { newSlots: 20, updates: 0, clears: 0 }, theirs, 20);
-  }
-
-  // ----- requestAccess (pending), approve, autoApprove ---------------------------------------------
-  const researchTerms = (forPatient: string) => ({
-    patient: forPatient,
-    dataClasses: maskOf([DataClass.LAB_RESULT, DataClass.VITAL_SIGNS, DataClass.CONDITION]),
-    purpose: Purpose.HRESCH,
-    researchCategory: 42, // DUO GRU: general research use
-    diseaseId: 0,
-    acceptedObligations: duoMaskOf(["PUB"]),
-    duration: REQUEST_DURATION,
-    studyId: keccak256(toUtf8Bytes("NCT05012345")),
-    protocolHash: sha256(toUtf8Bytes("protocol and ethics approval, version 3")),
-  });
-  const requestData = (terms: ReturnType<typeof researchTerms>) =>
-    abi.encode(
-      ["uint32", "uint8", "uint8", "uint32", "uint64", "uint40", "bytes32", "bytes32"],
-      [
-        terms.dataClasses,
-        terms.purpose,
-        terms.researchCategory,
-        terms.diseaseId,
-        terms.acceptedObligations,
-        terms.duration,
-        terms.studyId,
-        terms.protocolHash,
-      ],
-    );
-  {
-    const terms = researchTerms(patient.address);
-    const opened = await clock.send(() => ledger.connect(university).requestAccess(terms));
-    const openedAt = (await ethers.provider.getBlock(opened.receipt.blockNumber))!.timestamp;
-    const easRequest = await easAttest(
-      university,
-      schemaUid.request,
-      easData(patient.address, requestData(terms), {
-        expirationTime: BigInt(openedAt + 30 * DAY),
-        revocable: true,
-      }),
-    );
-    await record("requestAccess", opened, { newSlots: 1, updates: 0, clears: 0 }, easOne(easRequest));
-
-    const approved = await clock.send(() =>
-      ledger.connect(patient).approveRequest({ researcher: university.address, openedAt, terms }),
-    );
-    const approvedAt = (await ethers.provider.getBlock(approved.receipt.blockNumber))!.timestamp;
-    const easApproved = await easAttest(
-      patient,
-      schemaUid.consent,
-      easData(university.address, consentData(university.address, terms.dataClasses, 1 << terms.purpose), {
-        expirationTime: BigInt(approvedAt + REQUEST_DURATION),
-        revocable: true,
-        refUID: uidOf(easRequest),
-      }),
-    );
-    // A decision clears the request word (refunded) and writes the new consent slot.
-    await record("approve", approved, { newSlots: 1, updates: 0, clears: 1 }, easOne(easApproved));
-
-    // A standing GA4GH DUO policy: general research use, publication required, not-for-profit only.
-    await clock.send(() =>
-      ledger.connect(otherPatient).setPolicy({
-        permission: 42,
-        modifiers: duoMaskOf(["PUB", "NPU"]),
-        dataClasses: maskOf([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
-        purposes: maskOf([Purpose.HRESCH, Purpose.BIORCH, Purpose.CLINTRCH]),
-        diseaseId: 0,
-        maxDuration: 0,
-        validUntil: 0,
-      }),
-    );
-    const auto = await clock.send(() => ledger.connect(university).requestAccess(researchTerms(otherPatient.address)));
-    const approvedLog = auto.receipt.logs.find(
-      (l) => l.topics[0] === ledger.interface.getEvent("RequestApproved").topicHash,
-    );
-    if (approvedLog === undefined) throw new Error("autoApprove: the standing policy did not approve the request");
-    // Approved at once, the request is never stored: the one write is the consent.
-    await record("autoApprove", auto, { newSlots: 1, updates: 0, clears: 0 }, null);
-  }
-
-  // ----- anchor, amend ------------------------------------------------------------------------------
-  {
-    const first = contentHash("record 1 version 1");
-    const ours = await clock.send(() =>
-      records
-        .connect(hospital)
-        .anchorRecord(patient.address, first, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(first))),
-    );
-    const easFirst = contentHash("eas record 1 version 1");
-    const theirs = await easAttest(
-      hospital,
-      schemaUid.record,
-      easData(
-        patient.address,
-        abi.encode(["bytes32", "uint8", "string"], [easFirst, DataClass.LAB_RESULT, cidPointer(easFirst)]),
-      ),
-    );
-    await record("anchor", ours, { newSlots: 1, updates: 0, clears: 0 }, easOne(theirs));
-
-    const second = contentHash("record 1 version 2");
-    const amended = await clock.send(() =>
-      records.connect(hospital).amendRecord(first, second, toUtf8Bytes(cidPointer(second))),
-    );
-    const easSecond = contentHash("eas record 1 version 2");
-    const easAmended = await easAttest(
-      hospital,
-      schemaUid.record,
-      easData(
-        patient.address,
-        abi.encode(["bytes32", "uint8", "string"], [easSecond, DataClass.LAB_RESULT, cidPointer(easSecond)]),
-        { refUID: uidOf(theirs) },
-      ),
-    );
-    await record("amend", amended, { newSlots: 1, updates: 1, clears: 0 }, easOne(easAmended));
-  }
-
-  // ----- anchorBatch100, anchorBatch1000 ------------------------------------------------------------
-  for (const [name, count] of [
-    ["anchorBatch100", 100],
-    ["anchorBatch1000", 1000],
-  ] as const) {
-    const leaves = Array.from({ length: count }, (_, i) => [
-      contentHash(`${name} record ${i}`),
-      freshAddress(`${name} patient ${i}`),
-      i % 12,
-    ]);
-    const tree = StandardMerkleTree.of(leaves, ["bytes32", "address", "uint8"]);
-    const manifest = cidPointer(sha256(toUtf8Bytes(JSON.stringify(tree.dump()))));
-    const ours = await clock.send(() => records.connect(hospital).anchorBatch(tree.root, count, toUtf8Bytes(manifest)));
-    const easItems = Array.from({ length: count }, (_, i) => {
-      const hash = contentHash(`eas ${name} record ${i}`);
-      return easData(
-        freshAddress(`eas ${name} patient ${i}`),
-        abi.encode(["bytes32", "uint8", "string"], [hash, i % 12, cidPointer(hash)]),
-      );
-    });
-    const theirs = await easMultiAttest(hospital, schemaUid.record, easItems);
-    await record(name, ours, { newSlots: 1, updates: 0, clears: 0 }, theirs, count);
-  }
-
-  // ----- logRelease, logReleaseBatch100 --------------------------------------------------------------
-  {
-    const recordId = contentHash("released record");
-    const ours = await clock.send(() =>
-      accessLog.connect(hospital).logRelease(recordId, university.address, Purpose.HRESCH, AccessBasis.Consent),
-    );
-    const theirs = await easAttest(
-      hospital,
-      schemaUid.release,
-      easData(
-        university.address,
-        abi.encode(
-          ["bytes32", "address", "uint8", "uint8"],
-          [contentHash("eas released record"), university.address, Purpose.HRESCH, AccessBasis.Consent],
-        ),
-      ),
-    );
-    await record("logRelease", ours, { newSlots: 0, updates: 0, clears: 0 }, easOne(theirs));
-
-    const releasedAt = clock.now;
-    const entries = Array.from({ length: 100 }, (_, i) => [
-      contentHash(`batch released record ${i}`),
-      freshAddress(`batch release grantee ${i}`),
-      Purpose.HRESCH,
-      AccessBasis.Consent,
-      releasedAt - i * 60,
-    ]);
-    const tree = StandardMerkleTree.of(entries, ["bytes32", "address", "uint8", "uint8", "uint64"]);
-    const manifest = cidPointer(sha256(toUtf8Bytes(JSON.stringify(tree.dump()))));
-    const batch = await clock.send(() =>
-      accessLog.connect(hospital).logReleaseBatch(tree.root, 100, toUtf8Bytes(manifest)),
-    );
-    const easItems = Array.from({ length: 100 }, (_, i) => {
-      const grantee = freshAddress(`eas batch release grantee ${i}`);
-      return easData(
-        grantee,
-        abi.encode(
-          ["bytes32", "address", "uint8", "uint8"],
-          [contentHash(`eas batch released record ${i}`), grantee, Purpose.HRESCH, AccessBasis.Consent],
-        ),
-      );
-    });
-    const easBatch = await easMultiAttest(hospital, schemaUid.release, easItems);
-    await record("logReleaseBatch100", batch, { newSlots: 0, updates: 0, clears: 0 }, easBatch, 100);
-  }
-
-  // ----- emergencyOpen -------------------------------------------------------------------------------
-  {
-    const opened = await clock.send(() =>
-      ledger.connect(hospital).openEmergencyAccess(patient.address, EmergencyReason.LIFE_THREATENING_CONDITION, DAY),
-    );
-    await record("emergencyOpen", opened, { newSlots: 1, updates: 0, clears: 0 }, null);
-  }
-
-  // ----- defineSet3, assignRecord: CustodianSets, a 2-of-3 set and a record assigned to it ----------
-  {
-    const { admin } = suite;
-    const sets = await ethers.deployContract("CustodianSets", [await ledger.getAddress(), await records.getAddress()]);
-    const custodians = [hospital.address, freshAddress("set custodian 2"), freshAddress("set custodian 3")];
-    for (const custodian of custodians.slice(1)) await ledger.connect(admin).accredit(custodian, Role.CUSTODIAN, false, 0);
-    // The first set: its id counter is a new slot too, as for every deployment's first set.
-    const defined = await clock.send(() => sets.connect(hospital).defineSet(custodians, 2));
-    await record("defineSet3", defined, { newSlots: 6, updates: 0, clears: 0 }, null);
-
-    const recordId = contentHash("record guarded by a custodian set");
-    await clock.send(() =>
-      records
-        .connect(hospital)
-        .anchorRecord(patient.address, recordId, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(recordId))),
-    );
-    const assigned = await clock.send(() => sets.connect(hospital).assignRecord(recordId, 1));
-    await record("assignRecord", assigned, { newSlots: 1, updates: 0, clears: 0 }, null);
-  }
-
-  // ----- hasAccess: execution gas of a passing research check (consent word + accreditation word) ---
-  let crossChecks: GasReport["crossChecks"];
-  {
-    const args: [string, string, number, number] = [
-      patient.address,
-      university.address,
-      DataClass.LAB_RESULT,
-      Purpose.HRESCH,
-    ];
-    if (!(await ledger.hasAccess(...args))) throw new Error("hasAccess: the measured check must pass");
-    const data = ledger.interface.encodeFunctionData("hasAccess", args);
-    const sent = await clock.send(() => stranger.sendTransaction({ to: ledger.target as string, data }));
-    const calldata = calldataOf(data);
-    const intrinsic = GAS.txBase + calldata.gas;
-    const txGas = gasOf(sent);
-    const execution = txGas - intrinsic;
-    const steps = await structLogsOf(sent.tx.hash);
-    const last = steps[steps.length - 1];
-    const traced = steps[0].gas - (last.gas - last.gasCost);
-    const sloads = steps.filter((s) => s.op === "SLOAD").length;
-    if (traced !== execution) {
-      throw new Error(`hasAccess: gasUsed - intrinsic = ${execution}, but the trace executed ${traced}`);
-    }
-    if (sloads !== 2) throw new Error(`hasAccess: expected the two storage reads, the trace shows ${sloads}`);
-    const eip7623 = GAS.txBase + GAS.eip7623PerToken * calldata.tokens;
-    results.hasAccess = {
-      gas: execution,
-      eas: null,
-      unit: "execution",
-      items: 1,
-      txGas,
-      floor: 2 * GAS.coldSload,
-      floorParts: null,
-      eip7623Binding: txGas === eip7623,
-      easTransactions: 0,
-      easTotalGas: null,
-      txHash: sent.tx.hash,
-    };
-
-    // ----- Cross-check: EAS exactly as its maintainers built and published it (npm artifacts) --------
-    const published = (file: string) =>
-      require(`@ethereum-attestation-service/eas-contracts/artifacts/contracts/${file}`) as {
-        abi: unknown[];
-        bytecode: string;
-      };
-    const pubRegistryArtifact = published("SchemaRegistry.sol/SchemaRegistry.json");
-    const pubEasArtifact = published("EAS.sol/EAS.json");
-    const [deployer] = await ethers.getSigners();
-    const deploy = async (artifact: { abi: unknown[]; bytecode: string }, args: unknown[]) => {
-      const factory = new ethers.ContractFactory(artifact.abi as never, artifact.bytecode, deployer);
-      const sent = await clock.send(async () => (await factory.deploy(...args)).deploymentTransaction()!);
-      return new ethers.Contract(sent.receipt.contractAddress!, artifact.abi as never, deployer);
-    };
-    const pubRegistry = await deploy(pubRegistryArtifact, []);
-    const pubEas = await deploy(pubEasArtifact, [await pubRegistry.getAddress()]);
-    const pubRegistered = await clock.send(() =>
-      (pubRegistry.connect(deployer) as typeof registry).register(EAS_SCHEMAS.consent, ethers.ZeroAddress, true),
-    );
-    const pubSchema = registry.interface.parseLog(pubRegistered.receipt.logs[0])!.args.uid as string;
-    const pubGrantee = freshAddress("eas grant grantee");
-    const pubGrant = await clock.send(() =>
-      (pubEas.connect(patient) as typeof eas).attest({
-        schema: pubSchema,
-        data: easData(pubGrantee, consentData(pubGrantee, CONSENT_CLASSES, CONSENT_PURPOSES), {
-          expirationTime: BigInt(VALID_UNTIL),
-          revocable: true,
-        }),
-      }),
-    );
-    crossChecks = {
-      hasAccessTraceExecutionGas: traced,
-      hasAccessIntrinsicGas: intrinsic,
-      hasAccessTxGas: txGas,
-      easPublishedBuildGrant: gasOf(pubGrant),
-    };
-  }
+  const missing = OPERATIONS.filter((name) => bench.results[name] === undefined);
+  if (missing.length > 0) throw new Error(`no measurement for ${missing.join(", ")}`);
+  const crossChecks = { ...bench.hasAccessChecks!, easPublishedBuildGrant: await crossCheckPublishedEas(bench) };
+  const results = bench.results;
 
   const easSettings = hre.config.solidity.overrides["@ethereum-attestation-service/eas-contracts/contracts/EAS.sol"];
   const ourSettings = hre.config.solidity.compilers[0];

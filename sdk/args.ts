@@ -2,7 +2,7 @@
  * Normalising what callers pass: addresses, code names or numbers, times. Every bad input becomes an
  * InvalidArgumentError that names the argument and says what is expected.
  */
-import { getAddress, isHexString, ZeroAddress } from "ethers";
+import { getAddress, isHexString, ZERO_ADDRESS as ZeroAddress } from "./core/hex";
 
 import {
   DataClass,

@@ -1,11 +1,12 @@
 import type { Signer } from "ethers";
 
-import { requireAddress, toUnixSeconds } from "../args";
-import { Role, type RoleName } from "../codes";
+import { requireAddress } from "../args";
+import type { RoleName } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
-import { InvalidArgumentError, UnknownCodeError } from "../errors";
+import { InvalidArgumentError } from "../errors";
+import { accreditTerms } from "./rules";
 
 /** What the administrator (a multisig in production) does: accredit, suspend, reinstate. */
 export class AdminClient {
@@ -25,18 +26,10 @@ export class AdminClient {
     nonProfit?: boolean;
     accreditedUntil?: Date | number;
   }, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string; roles: number }>> {
-    const party = requireAddress(input.party, "party");
-    if (input.roles.length === 0) throw new InvalidArgumentError("roles", "name at least one role");
-    let roles = 0;
-    for (const role of input.roles) {
-      const key = String(role).toUpperCase() as RoleName;
-      if (!(key in Role)) throw new UnknownCodeError("role", role, Object.keys(Role));
-      roles |= Role[key];
-    }
-    const until = toUnixSeconds(input.accreditedUntil, "accreditedUntil");
+    const { party, roles, nonProfit, until } = accreditTerms(input);
     return send(
       "accredit",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).accredit(party, roles, input.nonProfit ?? false, until),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).accredit(party, roles, nonProfit, until),
       () => ({ party, roles }),
     );
   }

@@ -4,7 +4,7 @@ import type { LedgerContracts } from "../chain/connect";
 import type { ConsentFate } from "./types";
 
 /** Where an event sits in the chain's order. */
-interface Position {
+export interface Position {
   blockNumber: number;
   index: number;
   transactionHash: string;
@@ -42,14 +42,13 @@ export async function consentFates(
     contracts.provider.getBlock("latest"),
   ]);
   const now = latest?.timestamp ?? Math.floor(Date.now() / 1000);
-  const pair = (patient: string, grantee: string) => `${patient.toLowerCase()}:${grantee.toLowerCase()}`;
-  const events = new Map<string, { kind: "granted" | "revoked"; at: Position }[]>();
+  const events = new Map<string, ConsentEvent[]>();
   for (const [kind, list] of [
     ["granted", granted],
     ["revoked", revoked],
   ] as const) {
     for (const event of list as unknown as EventLog[]) {
-      const key = pair(event.args.patient, event.args.grantee);
+      const key = consentPair(event.args.patient, event.args.grantee);
       const entries = events.get(key) ?? [];
       entries.push({
         kind,
@@ -60,15 +59,37 @@ export async function consentFates(
   }
   return Promise.all(
     approvals.map(async ({ approval, patient, researcher }) => {
-      // The approval's own grant is logged in the same transaction: anything later in the chain is not.
-      const later = (events.get(pair(patient, researcher)) ?? [])
-        .filter((event) => event.at.transactionHash !== approval.transactionHash && after(event.at, approval))
-        .sort((a, b) => (after(a.at, b.at) ? 1 : -1));
-      const last = later.at(-1);
-      if (last?.kind === "revoked") return "Revoked";
-      if (last?.kind === "granted") return "Replaced";
+      const fate = fateFromEvents(approval, events.get(consentPair(patient, researcher)) ?? []);
+      if (fate) return fate;
       const consent = await ledger.consentOf(patient, researcher);
       return Number(consent.validUntil) > now ? "InForce" : "Expired";
     }),
   );
+}
+
+/** A grant or revocation between one patient and one grantee, and where it sits in the chain. */
+export interface ConsentEvent {
+  kind: "granted" | "revoked";
+  at: Position;
+}
+
+/** The key of a patient and grantee pair, whatever the addresses' case. */
+export function consentPair(patient: string, grantee: string): string {
+  return `${patient.toLowerCase()}:${grantee.toLowerCase()}`;
+}
+
+/**
+ * An approval's fate from the grants and revocations of its pair: Revoked or Replaced by the latest one
+ * after it, or undefined when none came after (storage then tells in force from expired). Shared by the
+ * ethers and the viem entry.
+ */
+export function fateFromEvents(approval: Position, events: readonly ConsentEvent[]): "Revoked" | "Replaced" | undefined {
+  // The approval's own grant is logged in the same transaction: anything later in the chain is not.
+  const later = events
+    .filter((event) => event.at.transactionHash !== approval.transactionHash && after(event.at, approval))
+    .sort((a, b) => (after(a.at, b.at) ? 1 : -1));
+  const last = later.at(-1);
+  if (last?.kind === "revoked") return "Revoked";
+  if (last?.kind === "granted") return "Replaced";
+  return undefined;
 }

@@ -1,22 +1,26 @@
 import type { ContractTransaction, ContractTransactionResponse, EventLog, Provider, Signer, TransactionReceipt } from "ethers";
 
-import {
-  dataClassMask,
-  duoModifierMask,
-  duoPermissionCode,
-  purposeMask,
-  requireAddress,
-  requireBytes32,
-  toUnixSeconds,
-} from "../args";
-import { RESEARCH_PURPOSES, maskOf, Purpose } from "../codes";
+import { requireAddress, toUnixSeconds } from "../args";
+import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
-import { ConsentLedgerError, InvalidArgumentError, describeValue } from "../errors";
+import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
+import { jsonRequest } from "./request-rules";
+import { parseSignedConsent } from "./signed-consent";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
+import {
+  cancelNonceArgs,
+  consentFromStored,
+  consentWordOf,
+  delegateScopeTerms,
+  grantTerms,
+  lowestUnusedNonce,
+  policyTerms,
+  type DelegateScope,
+} from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
 import { RelayNotConfirmedError, type ConsentRelayer } from "./relayer";
 import type {
@@ -30,6 +34,10 @@ import type {
   RequestView,
   SignedConsent,
 } from "./types";
+
+export { parseSignedConsent } from "./signed-consent";
+export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf } from "./rules";
+export type { DelegateScope } from "./rules";
 
 /** Options of the actions a delegate may take for a patient. */
 export interface OnBehalf {
@@ -49,51 +57,6 @@ export interface SignOptions extends OnBehalf {
    * the preview's, so that the signature applies only over exactly what the patient saw.
    */
   seenConsent?: bigint;
-}
-
-/** The consent a word stands for (see consentWordOf), or undefined for 0 (none, or revoked). */
-export function consentOfWord(
-  word: bigint,
-): Pick<Consent, "dataClasses" | "purposes" | "validFrom" | "validUntil"> | undefined {
-  const field = (shift: bigint, bits: bigint) => Number((word >> shift) & ((1n << bits) - 1n));
-  if (word === 0n) return undefined;
-  return {
-    dataClasses: field(0n, 32n),
-    purposes: field(32n, 32n),
-    validFrom: field(64n, 40n),
-    validUntil: field(104n, 40n),
-  };
-}
-
-/** A delegate's scope as the ledger stores it. */
-export interface DelegateScope {
-  purposes: number;
-  sensitiveClasses: boolean;
-}
-
-/**
- * A carer's scope: treatment, emergency treatment and care management, no sensitive classes. What the
- * dashboard and the CLI offer unless the patient chooses otherwise.
- */
-export const CARE_DELEGATE_SCOPE: DelegateScopeInput = {
-  purposes: ["TREAT", "ETREAT", "CAREMGT"],
-  sensitiveClasses: false,
-};
-
-/**
- * The consent word of a stored consent, as the ledger packs it and a signed grant or approval carries it:
- * `dataClasses | purposes << 32 | validFrom << 64 | validUntil << 104`; 0 when there is none.
- */
-export function consentWordOf(
-  consent: Pick<Consent, "dataClasses" | "purposes" | "validFrom" | "validUntil"> | undefined,
-): bigint {
-  if (consent === undefined) return 0n;
-  return (
-    BigInt(consent.dataClasses) |
-    (BigInt(consent.purposes) << 32n) |
-    (BigInt(consent.validFrom) << 64n) |
-    (BigInt(consent.validUntil) << 104n)
-  );
 }
 
 /** Options of a PatientClient. */
@@ -227,16 +190,7 @@ export class PatientClient {
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
     this.direct("set the policy");
-    const policy: DataUsePolicy = {
-      permission: duoPermissionCode(input.permission),
-      modifiers: duoModifierMask(input.modifiers),
-      dataClasses: dataClassMask(input.dataClasses),
-      purposes:
-        input.purposes === undefined ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name])) : purposeMask(input.purposes),
-      diseaseId: input.diseaseId ?? 0,
-      maxDuration: input.maxDuration ?? 0,
-      validUntil: toUnixSeconds(input.validUntil, "validUntil"),
-    };
+    const policy = policyTerms(input);
     return send(
       "set the policy",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(policy),
@@ -263,17 +217,7 @@ export class PatientClient {
     this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
-    if (scope === null || typeof scope !== "object" || typeof scope.sensitiveClasses !== "boolean") {
-      throw new InvalidArgumentError(
-        "scope",
-        `must be { purposes, sensitiveClasses: boolean }, got ${describeValue(scope)}`,
-        {
-          hint: "Say what the delegate may grant, e.g. CARE_DELEGATE_SCOPE.",
-        },
-      );
-    }
-    const purposes = purposeMask(scope.purposes);
-    const sensitiveClasses = scope.sensitiveClasses;
+    const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
     return send(
       "appoint the delegate",
       () =>
@@ -381,7 +325,7 @@ export class PatientClient {
     this.direct("cancel a signature");
     return send(
       "cancel the signature",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(nonce >> 8n, 1n << (nonce & 0xffn)),
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(...cancelNonceArgs(nonce)),
       () => ({ nonce }),
     );
   }
@@ -433,16 +377,8 @@ export class PatientClient {
   /** The consent the patient gave `grantee`, or undefined. */
   async consentTo(grantee: string, options: OnBehalf = {}): Promise<Consent | undefined> {
     const patient = await this.patientOf(options);
-    const stored = await this.contracts.ledger.consentOf(patient, requireAddress(grantee, "grantee"));
-    if (stored.validUntil === 0n) return undefined;
-    return {
-      patient,
-      grantee: requireAddress(grantee, "grantee"),
-      dataClasses: Number(stored.dataClasses),
-      purposes: Number(stored.purposes),
-      validFrom: Number(stored.validFrom),
-      validUntil: Number(stored.validUntil),
-    };
+    const who = requireAddress(grantee, "grantee");
+    return consentFromStored(patient, who, await this.contracts.ledger.consentOf(patient, who));
   }
 
   /** Every consent the patient has in force or scheduled now (from events, checked against storage). */
@@ -475,11 +411,7 @@ export class PatientClient {
    */
   async nextNonce(signer?: string): Promise<bigint> {
     const who = signer ?? (await this.signer.getAddress());
-    for (let word = 0n; word < MAX_NONCE_WORDS; word++) {
-      const bitmap = await this.contracts.ledger.nonceBitmap(who, word);
-      if (bitmap !== FULL_WORD) return word * 256n + lowestClearBit(bitmap);
-    }
-    throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, { hint: "Pass an explicit nonce." });
+    return lowestUnusedNonce((word) => this.contracts.ledger.nonceBitmap(who, word));
   }
 
   private async sign(
@@ -555,13 +487,7 @@ export class PatientClient {
   }
 
   private async toGrant(input: GrantInput) {
-    const grantee = requireAddress(input.grantee, "grantee");
-    const validFrom = toUnixSeconds(input.validFrom, "validFrom");
-    const validUntil = toUnixSeconds(input.validUntil, "validUntil");
-    if (validUntil <= validFrom) {
-      throw new InvalidArgumentError("validUntil", `must be after validFrom (${validFrom}), got ${validUntil}`);
-    }
-    return { grantee, dataClasses: dataClassMask(input.dataClasses), purposes: purposeMask(input.purposes), validFrom, validUntil };
+    return grantTerms(input);
   }
 
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
@@ -644,118 +570,6 @@ async function verifyRelayed(
   const nonce = BigInt(signed.nonce);
   const bitmap: bigint = await contracts.ledger.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
   if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n) throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
-}
-
-const FULL_WORD = 2n ** 256n - 1n;
-// A bound on the search, so a signer who cancelled nonces in bulk gets an answer, not an endless scan.
-const MAX_NONCE_WORDS = 256n;
-
-function lowestClearBit(bitmap: bigint): bigint {
-  let bit = 0n;
-  while ((bitmap >> bit) & 1n) bit++;
-  return bit;
-}
-
-function jsonRequest(request: AccessRequest): NonNullable<SignedConsent["request"]> {
-  return { ...request, terms: { ...request.terms, acceptedObligations: request.terms.acceptedObligations.toString() } };
-}
-
-/** Parses a SignedConsent read from a file or a network, so a relayer never submits garbage. */
-export function parseSignedConsent(value: unknown): SignedConsent {
-  const fail = (problem: string): never => {
-    throw new InvalidArgumentError("signed consent", problem, {
-      hint: "Use the file `patient sign` (or PatientClient.sign*) wrote, unchanged.",
-    });
-  };
-  const input = value as Record<string, unknown> | null;
-  if (!input || typeof input !== "object" || Array.isArray(input)) fail("not a signed consent object");
-  const kind = input!.kind;
-  if (kind !== "grant" && kind !== "revoke" && kind !== "approve" && kind !== "deny") {
-    fail(`kind must be grant, revoke, approve or deny, got ${describeValue(kind)}`);
-  }
-  const isUint = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-  // 64 bytes at least: a compact ECDSA signature; ERC-1271 wallets sign longer, never shorter.
-  if (typeof input!.signature !== "string" || !/^0x([0-9a-fA-F]{2}){64,}$/.test(input!.signature)) {
-    fail("signature must be 0x-hex bytes, 64 or more");
-  }
-  const signer = requireAddress(input!.signer, "signer");
-  const ledger = requireAddress(input!.ledger, "ledger");
-  if (typeof input!.nonce !== "string" || !/^\d{1,78}$/.test(input!.nonce) || BigInt(input!.nonce) >= 2n ** 256n) {
-    fail("nonce must be a decimal uint256 string");
-  }
-  if (!isUint(input!.deadline) || !isUint(input!.chainId) || input!.chainId === 0) {
-    fail("deadline and chainId must be whole numbers (chainId not 0)");
-  }
-  const common = {
-    kind: kind as SignedConsent["kind"],
-    chainId: input!.chainId as number,
-    ledger,
-    signer,
-    nonce: input!.nonce as string,
-    deadline: input!.deadline as number,
-    signature: input!.signature as string,
-  };
-  // A grant or an approval names the consent its signer saw; the ledger refuses it over any other.
-  let seenConsent: string | undefined;
-  if (kind === "grant" || kind === "approve") {
-    const seen = input!.seenConsent;
-    if (typeof seen !== "string" || !/^\d{1,78}$/.test(seen) || BigInt(seen) >= 2n ** 256n) {
-      fail(`a ${String(kind)} needs seenConsent, the consent word its signer saw, as a decimal uint256 string`);
-    }
-    seenConsent = seen as string;
-  }
-  if (kind === "grant" || kind === "revoke") {
-    const patient = requireAddress(input!.patient, "patient");
-    if (kind === "revoke") return { ...common, patient, grantee: requireAddress(input!.grantee, "grantee") };
-    const grant = input!.grant as Record<string, unknown> | null;
-    if (!grant || typeof grant !== "object") fail("a grant needs its terms");
-    for (const field of ["dataClasses", "purposes", "validFrom", "validUntil"]) {
-      if (!isUint(grant![field])) fail(`grant.${field} must be a whole number`);
-    }
-    return {
-      ...common,
-      patient,
-      seenConsent,
-      grant: {
-        grantee: requireAddress(grant!.grantee, "grant.grantee"),
-        dataClasses: grant!.dataClasses as number,
-        purposes: grant!.purposes as number,
-        validFrom: grant!.validFrom as number,
-        validUntil: grant!.validUntil as number,
-      },
-    };
-  }
-  const request = input!.request as Record<string, unknown> | null;
-  if (!request || typeof request !== "object" || !request.terms || typeof request.terms !== "object") {
-    fail(`a ${String(kind)} needs its request with terms`);
-  }
-  const terms = request!.terms as Record<string, unknown>;
-  if (!isUint(request!.openedAt)) fail("request.openedAt must be a whole number");
-  for (const field of ["dataClasses", "purpose", "researchCategory", "diseaseId", "duration"]) {
-    if (!isUint(terms[field])) fail(`request.terms.${field} must be a whole number`);
-  }
-  if (typeof terms.acceptedObligations !== "string" || !/^\d{1,20}$/.test(terms.acceptedObligations)) {
-    fail("request.terms.acceptedObligations must be a decimal string");
-  }
-  return {
-    ...common,
-    ...(seenConsent === undefined ? {} : { seenConsent }),
-    request: {
-      researcher: requireAddress(request!.researcher, "request.researcher"),
-      openedAt: request!.openedAt as number,
-      terms: {
-        patient: requireAddress(terms.patient, "request.terms.patient"),
-        dataClasses: terms.dataClasses as number,
-        purpose: terms.purpose as number,
-        researchCategory: terms.researchCategory as number,
-        diseaseId: terms.diseaseId as number,
-        acceptedObligations: terms.acceptedObligations as string,
-        duration: terms.duration as number,
-        studyId: requireBytes32(terms.studyId, "request.terms.studyId"),
-        protocolHash: requireBytes32(terms.protocolHash, "request.terms.protocolHash"),
-      },
-    },
-  };
 }
 
 /**

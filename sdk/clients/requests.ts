@@ -1,110 +1,18 @@
-import { AbiCoder, keccak256, toUtf8Bytes, isHexString, ZeroHash, type Log, type EventLog } from "ethers";
+import type { Log, EventLog } from "ethers";
 
-import { Purpose, RESEARCH_PURPOSES, RequestStatus, type RequestStatusName } from "../codes";
-import {
-  dataClassMask,
-  duoModifierMask,
-  purposeCode,
-  requireAddress,
-  requireBytes32,
-  researchCategoryCode,
-  toDurationSeconds,
-} from "../args";
+import { RequestStatus, type RequestStatusName } from "../codes";
+import { requireBytes32 } from "../args";
 import type { LedgerContracts } from "../chain/connect";
-import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { ConsentLedgerError } from "../errors";
 import { consentFates } from "./consent-fate";
-import type { AccessRequest, RequestInput, RequestTerms, RequestView } from "./types";
+import { requestFromArgs, type RequestOpenedArgs } from "./request-rules";
+import type { AccessRequest, RequestView } from "./types";
 
-const REQUEST_TUPLE =
-  "tuple(address researcher, uint40 openedAt, tuple(address patient, uint32 dataClasses, uint8 purpose, uint8 researchCategory, uint32 diseaseId, uint64 acceptedObligations, uint40 duration, bytes32 studyId, bytes32 protocolHash) terms)";
-
-/** The id the ledger gives a request: keccak256(abi.encode(request)). */
-export function requestIdOf(request: AccessRequest): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode([REQUEST_TUPLE], [toAbiRequest(request)]));
-}
-
-/** Hash of a document (a protocol, an ethics approval) as sent on-chain: keccak256 of its bytes. */
-export function hashDocument(contents: Uint8Array | string): string {
-  return keccak256(typeof contents === "string" ? toUtf8Bytes(contents) : contents);
-}
-
-/** A study id on-chain: a 32-byte value as given, else keccak256 of the text (never the text itself). */
-export function studyIdOf(studyId: string): string {
-  if (isHexString(studyId, 32)) return studyId.toLowerCase();
-  if (studyId.trim() === "") throw new InvalidArgumentError("studyId", "empty");
-  return keccak256(toUtf8Bytes(studyId.trim()));
-}
-
-/** Turns a researcher's named request into the ledger's terms, checking what can be checked off-chain. */
-export function toRequestTerms(input: RequestInput): RequestTerms {
-  const purpose = purposeCode(input.purpose);
-  // The ledger takes requests for research purposes only: their consents need the researcher's live
-  // accreditation at every access. Other purposes are the patient's to grant directly.
-  if (!RESEARCH_PURPOSES.some((name) => Purpose[name] === purpose)) {
-    throw new InvalidArgumentError(
-      "purpose",
-      `requests are for research purposes only (${RESEARCH_PURPOSES.join(", ")}), got ${String(input.purpose)}`,
-      { hint: "Ask the patient to grant other purposes directly." },
-    );
-  }
-  if (input.researchCategory === undefined) {
-    throw new InvalidArgumentError("researchCategory", "research purposes need a DUO research category", {
-      hint: "Pass GRU, HMB, DS (with a diseaseId) or POA.",
-    });
-  }
-  const researchCategory = researchCategoryCode(input.researchCategory);
-  return {
-    patient: requireAddress(input.patient, "patient"),
-    dataClasses: dataClassMask(input.dataClasses),
-    purpose,
-    researchCategory,
-    diseaseId: input.diseaseId ?? 0,
-    acceptedObligations: duoModifierMask(input.acceptedObligations, true),
-    duration: toDurationSeconds(input.duration, "duration"),
-    studyId: studyIdOf(input.studyId),
-    protocolHash: input.protocolHash === undefined ? ZeroHash : requireBytes32(input.protocolHash, "protocolHash"),
-  };
-}
-
-/** The request struct in the shape ethers encodes. */
-export function toAbiRequest(request: AccessRequest) {
-  const t = request.terms;
-  return {
-    researcher: request.researcher,
-    openedAt: request.openedAt,
-    terms: {
-      patient: t.patient,
-      dataClasses: t.dataClasses,
-      purpose: t.purpose,
-      researchCategory: t.researchCategory,
-      diseaseId: t.diseaseId,
-      acceptedObligations: t.acceptedObligations,
-      duration: t.duration,
-      studyId: t.studyId,
-      protocolHash: t.protocolHash,
-    },
-  };
-}
+export { hashDocument, requestIdOf, studyIdOf, toAbiRequest, toRequestTerms } from "./request-rules";
 
 /** Rebuilds the request from its RequestOpened event. */
 export function requestFromEvent(event: EventLog): AccessRequest {
-  const args = event.args;
-  const terms = args.terms;
-  return {
-    researcher: args.researcher,
-    openedAt: Number(args.openedAt),
-    terms: {
-      patient: terms.patient,
-      dataClasses: Number(terms.dataClasses),
-      purpose: Number(terms.purpose),
-      researchCategory: Number(terms.researchCategory),
-      diseaseId: Number(terms.diseaseId),
-      acceptedObligations: BigInt(terms.acceptedObligations),
-      duration: Number(terms.duration),
-      studyId: terms.studyId,
-      protocolHash: terms.protocolHash,
-    },
-  };
+  return requestFromArgs(event.args as unknown as RequestOpenedArgs);
 }
 
 /**

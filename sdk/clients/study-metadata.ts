@@ -3,7 +3,7 @@
  * the keccak256 of the study's identifier). The label is the researcher's own words, so it is checked
  * against the on-chain studyId and bounded, and a screen must render it as text only.
  */
-import { studyIdOf } from "./requests";
+import { studyIdOf } from "./request-rules";
 
 /** The longest title kept; longer ones are cut, with an ellipsis. */
 export const STUDY_TITLE_MAX_LENGTH = 120;

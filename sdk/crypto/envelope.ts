@@ -30,7 +30,7 @@
  * The data key is a fresh random 256-bit key per record unless the caller passes one; it is then
  * wrapped to each reader with sdk/crypto/key-wrap.ts. The format is documented in docs/envelope.md.
  */
-import { getAddress } from "ethers";
+import { getAddress } from "../core/hex";
 
 import { DataClass } from "../codes";
 import { DecryptionError, FormatError, IntegrityError, InvalidArgumentError, describeValue } from "../errors";

@@ -24,12 +24,15 @@ export interface FencedBlock {
   body: string;
   /** The `<!-- docs-command: ... -->` marker on the line right above the fence, without the comment. */
   marker: string | undefined;
+  /** The `<!-- docs-typescript: ... -->` marker on the line right above the fence (TypeScript blocks). */
+  typescriptMarker: string | undefined;
 }
 
 /** The shell languages whose blocks must carry a marker. */
 export const SHELL_LANGUAGES = new Set(["bash", "sh", "shell", "console", "zsh"]);
 
 const MARKER = /^<!--\s*docs-command:\s*(.+?)\s*-->\s*$/;
+const TYPESCRIPT_MARKER = /^<!--\s*docs-typescript:\s*(.+?)\s*-->\s*$/;
 
 export function fencedBlocks(file: string): FencedBlock[] {
   const lines = readFileSync(path.join(REPO_ROOT, file), "utf8").split("\n");
@@ -42,7 +45,15 @@ export function fencedBlocks(file: string): FencedBlock[] {
     let j = i + 1;
     while (j < lines.length && !lines[j].trimStart().startsWith(fence)) body.push(lines[j++]);
     const above = i > 0 ? MARKER.exec(lines[i - 1].trim()) : null;
-    blocks.push({ file, line: i + 1, language: open[3].toLowerCase(), body: body.join("\n"), marker: above?.[1] });
+    const typescriptAbove = i > 0 ? TYPESCRIPT_MARKER.exec(lines[i - 1].trim()) : null;
+    blocks.push({
+      file,
+      line: i + 1,
+      language: open[3].toLowerCase(),
+      body: body.join("\n"),
+      marker: above?.[1],
+      typescriptMarker: typescriptAbove?.[1],
+    });
     i = j;
   }
   return blocks;

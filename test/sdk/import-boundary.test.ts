@@ -5,8 +5,8 @@ import { expect } from "chai";
 import ts from "typescript";
 
 const ROOT = path.resolve(__dirname, "../..");
-/** The SDK's public entry points: what the package exports as "consent-ledger", "/node" and "/tables". */
-const ENTRY_POINTS = new Set(["sdk/index.ts", "sdk/node.ts", "sdk/tables.ts"].map((file) => path.join(ROOT, file)));
+/** The SDK's public entry points: what the package exports as "consent-ledger", "/node", "/tables" and "/viem". */
+const ENTRY_POINTS = new Set(["sdk/index.ts", "sdk/node.ts", "sdk/tables.ts", "sdk/viem.ts"].map((file) => path.join(ROOT, file)));
 const PACKAGE_SPECIFIERS = new Set(["consent-ledger", "consent-ledger/node", "consent-ledger/tables"]);
 
 function sourceFiles(dir: string): string[] {

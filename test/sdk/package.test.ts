@@ -71,6 +71,48 @@ async function main() {
 main().catch((error) => { console.error(error.message); process.exit(1); });
 `;
 
+/**
+ * The same flow for a dApp on viem alone, through "consent-ledger/viem" (no ethers on its import graph): its
+ * contracts are viem contract instances, so the one read of a contract differs; everything else matches.
+ */
+const CONSUMER_VIEM_ENTRY = `
+import { createPublicClient, createWalletClient, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { connect, AdminClient, PatientClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } from "consent-ledger/viem";
+import { loadDeployment } from "consent-ledger/node";
+
+const transport = http(process.env.RPC_URL);
+const reader = createPublicClient({ transport });
+const chainId = await reader.getChainId();
+const chain = { id: chainId, name: "local", nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [process.env.RPC_URL] } } };
+const wallet = (key) => createWalletClient({ account: privateKeyToAccount(key), chain, transport });
+const admin = wallet(process.env.ADMIN_KEY);
+const patient = wallet(process.env.PATIENT_KEY);
+const deployment = await loadDeployment(chainId);
+const ledger = await connect(patient, deployment);
+
+await (await new AdminClient(await connect(admin, deployment), admin).accredit({ party: admin.account.address, roles: ["PROVIDER"] })).wait();
+const start = Number((await reader.getBlock()).timestamp);
+const consent = await (await new PatientClient(ledger, patient).grant({
+  grantee: admin.account.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: start + 3600,
+})).wait();
+const allowed = await ledger.ledger.read.hasAccess([patient.account.address, admin.account.address, DataClass.LAB_RESULT, 0]);
+let refused;
+try {
+  await (await new AdminClient(ledger, patient).accredit({ party: patient.account.address, roles: ["RESEARCHER"] })).wait();
+} catch (error) {
+  refused = { name: error.name, errorName: error.errorName, args: error.args.map(String) };
+}
+const store = new MemoryBlobStore();
+const context = { chainId, registry: deployment.records, patient: patient.account.address, provider: admin.account.address,
+  dataClass: DataClass.LAB_RESULT, version: 1, previousRecordId: "0x" + "00".repeat(32) };
+const sealed = await sealRecord(new TextEncoder().encode('{"resourceType":"Observation"}'), context);
+const cid = await store.put(sealed.envelope);
+const opened = await openRecord(await store.get(cid), sealed.dataKey, { recordId: sealed.recordId });
+console.log(JSON.stringify({ allowed, lasts: consent.validUntil - start, refused, text: new TextDecoder().decode(opened.plaintext),
+  abiEntries: consentLedgerAbi.length }));
+`;
+
 describe("the packed SDK", function () {
   this.timeout(900_000);
   let node: LocalNode;
@@ -150,11 +192,12 @@ describe("the packed SDK", function () {
       timeout: 300_000,
     });
     await writeFile(path.join(project.dir, "example.cjs"), CONSUMER_EXAMPLE);
+    await writeFile(path.join(project.dir, "example-viem-entry.mjs"), CONSUMER_VIEM_ENTRY);
 
     const results: Record<string, unknown> = {};
-    for (const library of ["ethers", "viem"]) {
+    for (const library of ["ethers", "viem", "viem-entry"]) {
       await deploySuite();
-      const output = execFileSync("node", ["example.cjs"], {
+      const output = execFileSync("node", [library === "viem-entry" ? "example-viem-entry.mjs" : "example.cjs"], {
         cwd: project.dir,
         env: { ...process.env, RPC_URL: node.url, ADMIN_KEY, PATIENT_KEY, LIBRARY: library },
         encoding: "utf8",
@@ -169,6 +212,7 @@ describe("the packed SDK", function () {
     expect(result.refused).to.deep.include({ name: "ContractRevertError", errorName: "OwnableUnauthorizedAccount" });
     expect(result.abiEntries).to.be.greaterThan(50);
     expect(results.viem, "the viem dApp sees what the ethers dApp sees").to.deep.equal(result);
+    expect(results["viem-entry"], "the dApp on consent-ledger/viem sees what the ethers dApp sees").to.deep.equal(result);
 
     // The CLI the package ships (bin: dist/cli/main.js), as `npm install` links it: help, a read, a write,
     // on the suite the last run deployed (its patient granted the admin lab results).
@@ -232,7 +276,20 @@ describe("the packed SDK", function () {
       "console.log(createWalletClient, custom, PatientClient, connect, openRecord, cidOf);",
     ]);
     expect(withViem.match(new RegExp(VIEM_MARKER, "g")), "copies of viem in the viem dApp").to.have.length(1);
-    // The SDK's contract layer is ethers (typechain bindings): a viem dApp carries one copy of it, never two.
-    expect(copies(withViem, ethersVersion), "copies of ethers in the viem dApp").to.equal(1);
+    // Through the main entry the contract layer is ethers: a viem dApp using it carries one copy, never two.
+    expect(copies(withViem, ethersVersion), "copies of ethers in the viem dApp on the main entry").to.equal(1);
+
+    // Through consent-ledger/viem, a viem dApp bundles viem once and no ethers at all.
+    const viemOnly = await viteBuild("viem-entry-dapp", [
+      'import { createWalletClient, custom } from "viem";',
+      'import { PatientClient, AdminClient, connect, policyOf, openRecord, sealRecord, cidOf } from "consent-ledger/viem";',
+      "console.log(createWalletClient, custom, PatientClient, AdminClient, connect, policyOf, openRecord, sealRecord, cidOf);",
+    ]);
+    expect(viemOnly.match(new RegExp(VIEM_MARKER, "g")), "copies of viem in the consent-ledger/viem dApp").to.have.length(1);
+    expect(copies(viemOnly, ethersVersion), "copies of ethers in the consent-ledger/viem dApp").to.equal(0);
+    // ethers' own words, in case its version string were ever minified away.
+    expect(viemOnly, "ethers in the consent-ledger/viem dApp").to.not.match(/could not coalesce error|invalid BytesLike value/);
+    expect(withEthers, "ethers' words are what the check looks for").to.match(/could not coalesce error|invalid BytesLike value/);
+    console.log(`      Vite bundles: ethers dApp ${withEthers.length} B, viem dApp on the main entry ${withViem.length} B, viem dApp on consent-ledger/viem ${viemOnly.length} B`);
   });
 });
