@@ -132,6 +132,14 @@ export class StorageError extends ConsentLedgerError {
   override name = "StorageError";
 }
 
+/**
+ * The store could not be reached at all (a network failure, not an answer about the blob): a reader
+ * should say so and offer to retry, rather than draw a conclusion about what the blob holds.
+ */
+export class StoreUnavailableError extends StorageError {
+  override name = "StoreUnavailableError";
+}
+
 /** No blob with this CID is in the store. */
 export class BlobNotFoundError extends StorageError {
   override name = "BlobNotFoundError";

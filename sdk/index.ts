@@ -61,6 +61,7 @@ export {
   InvalidArgumentError,
   NetworkMismatchError,
   StorageError,
+  StoreUnavailableError,
   UnknownCodeError,
   WrongRecipientKeyError,
 } from "./errors";

@@ -74,6 +74,7 @@ export {
   InvalidArgumentError,
   NetworkMismatchError,
   StorageError,
+  StoreUnavailableError,
   UnknownCodeError,
   WrongRecipientKeyError,
 } from "./errors";

@@ -66,6 +66,7 @@ export {
   InvalidArgumentError,
   NetworkMismatchError,
   StorageError,
+  StoreUnavailableError,
   UnknownCodeError,
   WrongRecipientKeyError,
 } from "./errors";

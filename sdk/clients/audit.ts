@@ -2,6 +2,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getBytes, toUtf8String, ZeroAddress, type EventLog } from "ethers";
 
 import { requireAddress } from "../args";
+import { ConsentLedgerError, StorageError, StoreUnavailableError } from "../errors";
 import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import type { BlobStore, StreamingBlobStore } from "../storage/blob-store";
@@ -358,10 +359,16 @@ export class AuditClient {
           let bytes: Uint8Array;
           try {
             const size = typeof sized.sizeOf === "function" ? await sized.sizeOf(manifestCid) : 0;
-            if (size > MAX_MANIFEST_BYTES) throw new Error(`it is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
+            if (size > MAX_MANIFEST_BYTES) throw new StorageError(`it is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
             bytes = await store.get(manifestCid);
           } catch (cause) {
-            throw new Error(`its manifest ${manifestCid} cannot be read: ${(cause as Error).message.split("\n")[0]}`, { cause });
+            const why = (cause as Error).message.split("\n")[0];
+            // A store that answered (not found, a wrong hash, an HTTP error) says something about this
+            // batch; one that could not be reached says nothing about it, and the trail must not pretend.
+            if (!(cause instanceof ConsentLedgerError)) {
+              throw new StoreUnavailableError(`The release manifests' store could not be reached: ${why}`, { cause });
+            }
+            throw new Error(`its manifest ${manifestCid} cannot be read: ${why}`, { cause });
           }
           if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`its manifest ${manifestCid} is ${bytes.length} bytes, more than ${MAX_MANIFEST_BYTES}`);
           const manifest = JSON.parse(toUtf8String(bytes)) as ReleaseManifest;
@@ -391,6 +398,7 @@ export class AuditClient {
         try {
           manifest = await manifestOf(batch);
         } catch (error) {
+          if (error instanceof StoreUnavailableError) throw error;
           return [unverifiable((error as Error).message.split("\n")[0])];
         }
         const entries: PendingEntry[] = [];

@@ -10,7 +10,14 @@ import { expect } from "chai";
 import { sha256, toUtf8Bytes } from "ethers";
 import { ethers } from "hardhat";
 
-import { AuditClient, MAX_MANIFEST_BYTES, MemoryBlobStore, RELEASE_LEAF_TYPES } from "../../sdk/index";
+import {
+  AuditClient,
+  MAX_MANIFEST_BYTES,
+  MemoryBlobStore,
+  RELEASE_LEAF_TYPES,
+  StoreUnavailableError,
+  type BlobStore,
+} from "../../sdk/index";
 import { connect } from "../../sdk/chain/connect";
 import { AccessBasis, DataClass, Purpose, Role } from "../../sdk/codes";
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
@@ -101,6 +108,22 @@ describe("AuditClient against a rogue custodian", function () {
     expect(releases[0].counterparty).to.equal(f.university.address);
     expect(releases[0].verified, releases[0].verification).to.equal(true);
     expect(history.map((entry) => entry.action)).to.include.members(["record-anchored", "consent-granted"]);
+  });
+
+  it("says the manifests' store could not be reached, rather than calling an honest batch unverifiable", async function () {
+    const f = await loadFixture(rogueFixture);
+    await f.accessLog.connect(f.stranger).logReleaseBatch(sha256(toUtf8Bytes("root")), 1, toUtf8Bytes("some cid"));
+    // A store behind a network that is down: fetch's own TypeError, not an answer about the blob.
+    const unreachable: BlobStore = {
+      get: () => Promise.reject(new TypeError("fetch failed")),
+      has: () => Promise.reject(new TypeError("fetch failed")),
+      put: () => Promise.reject(new TypeError("fetch failed")),
+    };
+    const trail = new AuditClient(f.contracts, unreachable).history(f.patient.address);
+    await expect(trail).to.be.rejectedWith(StoreUnavailableError, /could not be reached: fetch failed/);
+    // The same batch against a store that answers "not found" is one flagged entry, as above.
+    const history = await new AuditClient(f.contracts, f.store).history(f.patient.address);
+    expect(history.filter((entry) => entry.action === "release-batch-unverifiable")).to.have.length(1);
   });
 
   it("flags a release logged by a custodian the chain does not tie to the record as a claim", async function () {
