@@ -98,8 +98,8 @@ abstract contract Accreditation is Ownable2Step, IAccreditation {
     /// @dev The hot path of every access check: one SLOAD, fields taken from the word on the stack at the
     /// offsets of {PartyWord}. Live means: holds one of `roles`, not suspended, and no expiry or one still
     /// ahead. In assembly, without branches, since the compiled form spent more on jumps than on the
-    /// checks themselves. (Not a call of {PartyWordLibrary-isLive}, which the same expression as a
-    /// library function costs 18 gas more per access check.)
+    /// checks themselves. (The same expression as a library function on {PartyWord} cost 18 gas more per
+    /// access check.)
     function _isAccredited(address party, uint256 roles) internal view returns (bool live) {
         uint256 slot = _partySlot(party);
         // Locals because assembly cannot read library constants; the optimizer folds them.

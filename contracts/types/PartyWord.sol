@@ -7,15 +7,16 @@ pragma solidity ^0.8.24;
  * 64-95 index | 96-111 suspensions | 112-255 zero.
  * Solidity code writes and reads it as the struct {IAccreditation-Party}, whose storage layout the
  * compiler derives from the field order: exactly this one (test/contracts/layouts.test.ts pins both).
- * The assembly of the access check reads the raw word at these offsets. Storing the word as this type
- * and converting to the struct by hand costs about 250 gas on every call that returns the struct
- * (requestAccess, anchor, logRelease, emergencyOpen), so the struct stays the storage type.
+ * The assembly of the access check reads the raw word at these offsets; nothing else reads it raw, so
+ * the library holds the offsets and masks only. Storing the word as this type and converting to the
+ * struct by hand costs about 250 gas on every call that returns the struct (requestAccess, anchor,
+ * logRelease, emergencyOpen), so the struct stays the storage type.
  */
 type PartyWord is uint256;
 
 using PartyWordLibrary for PartyWord global;
 
-/// @dev Offsets, masks and accessors of {PartyWord}, the one definition of its layout.
+/// @dev Offsets and masks of {PartyWord}, the one definition of its layout.
 library PartyWordLibrary {
     uint256 internal constant ROLES_OFFSET = 0;
     uint256 internal constant NON_PROFIT_OFFSET = 8;
@@ -25,28 +26,4 @@ library PartyWordLibrary {
     uint256 internal constant SUSPENSIONS_OFFSET = 96;
     uint256 internal constant MASK_8_BITS = 0xff;
     uint256 internal constant MASK_40_BITS = 0xffffffffff;
-
-    function roles(PartyWord word) internal pure returns (uint8) {
-        return uint8(PartyWord.unwrap(word) >> ROLES_OFFSET);
-    }
-
-    function nonProfit(PartyWord word) internal pure returns (bool) {
-        return uint8(PartyWord.unwrap(word) >> NON_PROFIT_OFFSET) != 0;
-    }
-
-    function suspended(PartyWord word) internal pure returns (bool) {
-        return uint8(PartyWord.unwrap(word) >> SUSPENDED_OFFSET) != 0;
-    }
-
-    function accreditedUntil(PartyWord word) internal pure returns (uint40) {
-        return uint40(PartyWord.unwrap(word) >> ACCREDITED_UNTIL_OFFSET);
-    }
-
-    function index(PartyWord word) internal pure returns (uint32) {
-        return uint32(PartyWord.unwrap(word) >> INDEX_OFFSET);
-    }
-
-    function suspensions(PartyWord word) internal pure returns (uint16) {
-        return uint16(PartyWord.unwrap(word) >> SUSPENSIONS_OFFSET);
-    }
 }
