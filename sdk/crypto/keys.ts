@@ -209,12 +209,23 @@ export interface DeriveKeyOptions {
   registeredPublicKey?: Uint8Array;
 }
 
-async function signKeyMessage(signer: MessageSigner, address: string, message: string): Promise<string> {
+/**
+ * Asks `signer` to sign `message` and checks the signature recovers to `address`: the one gate before a
+ * secret is derived from a signature (the encryption key here, the pseudonym root in pseudonyms.ts).
+ * `what` names the message and `eoaHint` says what a contract or MPC wallet should do instead.
+ */
+export async function signDerivationMessage(
+  signer: MessageSigner,
+  address: string,
+  message: string,
+  what: string,
+  eoaHint: string,
+): Promise<string> {
   let signature: string;
   try {
     signature = await signer.signMessage(message);
   } catch (cause) {
-    throw new ConsentLedgerError("The wallet did not sign the encryption-key message", {
+    throw new ConsentLedgerError(`The wallet did not sign the ${what} message`, {
       hint: "Approve the signature request in the wallet: it costs nothing and sends no transaction.",
       cause,
     });
@@ -227,13 +238,21 @@ async function signKeyMessage(signer: MessageSigner, address: string, message: s
   }
   if (recovered !== address)
     throw new InvalidArgumentError("signer", `its signature does not recover to ${address}`, {
-      hint:
-        "Only an externally owned account can derive its encryption key from a signature. For a contract or " +
-        "MPC wallet, generate a key with generateEncryptionKeyPair(), store its secret key, and register its public key.",
+      hint: eoaHint,
       details: `recovered ${recovered ?? "nothing"}`,
     });
   return signature;
 }
+
+const signKeyMessage = (signer: MessageSigner, address: string, message: string): Promise<string> =>
+  signDerivationMessage(
+    signer,
+    address,
+    message,
+    "encryption-key",
+    "Only an externally owned account can derive its encryption key from a signature. For a contract or " +
+      "MPC wallet, generate a key with generateEncryptionKeyPair(), store its secret key, and register its public key.",
+  );
 
 /**
  * Asks `signer` to sign the encryption-key message and derives its key pair. Checks the signature

@@ -25,7 +25,7 @@ import { mapHashToField } from "@noble/curves/abstract/modular.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { getAddress, verifyMessage, Wallet, type Provider } from "ethers";
+import { getAddress, Wallet, type Provider } from "ethers";
 
 import { ConsentLedgerError, InvalidArgumentError, describeValue } from "../errors";
 import { isViemClient, toSigner, type ViemWalletClientLike } from "../chain/runner";
@@ -33,6 +33,7 @@ import { bytesEqual, bytesToHex, hexToBytes, utf8Encode } from "./bytes";
 import {
   DOMAIN,
   NonDeterministicSignerError,
+  signDerivationMessage,
   signatureSecret,
   type EncryptionKeyPair,
   type MessageSigner,
@@ -241,29 +242,14 @@ export interface DerivePseudonymOptions {
   known?: { relationship: Relationship; address: string };
 }
 
-async function signRootMessage(signer: MessageSigner, wallet: string, message: string): Promise<string> {
-  let signature: string;
-  try {
-    signature = await signer.signMessage(message);
-  } catch (cause) {
-    throw new ConsentLedgerError("The wallet did not sign the pseudonym message", {
-      hint: "Approve the signature request in the wallet: it costs nothing and sends no transaction.",
-      cause,
-    });
-  }
-  let recovered: string | undefined;
-  try {
-    recovered = verifyMessage(message, signature);
-  } catch {
-    recovered = undefined;
-  }
-  if (recovered !== wallet)
-    throw new InvalidArgumentError("signer", `its signature does not recover to ${wallet}`, {
-      hint: "Only an externally owned account can derive pseudonyms from a signature; contract and MPC wallets cannot.",
-      details: `recovered ${recovered ?? "nothing"}`,
-    });
-  return signature;
-}
+const signRootMessage = (signer: MessageSigner, wallet: string, message: string): Promise<string> =>
+  signDerivationMessage(
+    signer,
+    wallet,
+    message,
+    "pseudonym",
+    "Only an externally owned account can derive pseudonyms from a signature; contract and MPC wallets cannot.",
+  );
 
 /**
  * Asks `input` to sign the pseudonym message and derives its root. Refuses a signature that does not
