@@ -33,6 +33,7 @@ import type { DappConfig } from "./config";
 import { h, mount, type Child } from "./dom";
 import { explain, type Explanation } from "./errors";
 import { dataClassList, day, prettyName, purposeList, shortAddress } from "./format";
+import { section } from "./views";
 import type { ConnectedWallet } from "./wallet";
 
 export interface PseudonymPageDeps {
@@ -46,20 +47,6 @@ export interface PseudonymPageDeps {
 }
 
 const STUDY_LABEL = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-function section(id: string, title: string, subtitle: string | null, ...children: Child[]): HTMLElement {
-  return h(
-    "section",
-    { class: "card", id, "data-testid": id, "aria-labelledby": `${id}-title` },
-    h(
-      "header",
-      null,
-      h("h2", { id: `${id}-title`, tabindex: -1 }, title),
-      subtitle ? h("p", { class: "sub" }, subtitle) : null,
-    ),
-    ...children,
-  );
-}
 
 export class PseudonymPage {
   private root?: PseudonymRoot;

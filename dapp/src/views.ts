@@ -139,7 +139,7 @@ function codes(...items: (string | undefined | false)[]): HTMLElement | null {
   );
 }
 
-function section(id: string, title: string, subtitle: string | null, ...children: Child[]): HTMLElement {
+export function section(id: string, title: string, subtitle: string | null, ...children: Child[]): HTMLElement {
   return h(
     "section",
     { class: "card", id, "data-testid": id, "aria-labelledby": `${id}-title` },
