@@ -7,7 +7,20 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", "dist/", "typechain-types/", "artifacts/", "cache/", "coverage/", "dapp/dist/", ".dapp/", ".gateway/", "**/*.js", "**/*.mjs", "**/*.cjs"],
+    ignores: [
+      "node_modules/",
+      "dist/",
+      "typechain-types/",
+      "artifacts/",
+      "cache/",
+      "coverage/",
+      "dapp/dist/",
+      ".dapp/",
+      ".gateway/",
+      "**/*.js",
+      "**/*.mjs",
+      "**/*.cjs",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -16,7 +29,10 @@ export default tseslint.config(
     files: ["**/*.ts", "**/*.mts"],
     rules: {
       // An unused argument named _x is deliberate (a callback's shape); anything else unused is a mistake.
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       // A `let` that closures read before its one assignment (a logger that names the app it logs for).
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
     },

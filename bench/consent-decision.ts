@@ -25,9 +25,25 @@ async function main() {
   try {
     const patient = new PatientClient(await setup.as(setup.signers.patient), setup.signers.patient);
     const until = (await chainNow(setup.provider)) + DAY;
-    await (await patient.grant({ grantee: setup.signers.clinician.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until })).wait();
-    await (await patient.grant({ grantee: setup.signers.researcher.address, dataClasses: ["LAB_RESULT"], purposes: ["HRESCH"], validUntil: until })).wait();
-    const caip = (address: string) => [{ system: "https://chainagnostic.org/CAIPs/caip-10", value: `eip155:31337:${address}` }];
+    await (
+      await patient.grant({
+        grantee: setup.signers.clinician.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: until,
+      })
+    ).wait();
+    await (
+      await patient.grant({
+        grantee: setup.signers.researcher.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["HRESCH"],
+        validUntil: until,
+      })
+    ).wait();
+    const caip = (address: string) => [
+      { system: "https://chainagnostic.org/CAIPs/caip-10", value: `eip155:31337:${address}` },
+    ];
     const decide = (classes?: object[]) =>
       fetch(`${gateway.url}/cds-services/patient-consent-consult`, {
         method: "POST",
@@ -35,17 +51,30 @@ async function main() {
         body: JSON.stringify({
           hook: "patient-consent-consult",
           hookInstance: "bench",
-          context: { patientId: caip(setup.signers.patient.address), actor: caip(setup.signers.clinician.address), purposeOfUse: ["TREAT"], ...(classes ? { class: classes } : {}) },
+          context: {
+            patientId: caip(setup.signers.patient.address),
+            actor: caip(setup.signers.clinician.address),
+            purposeOfUse: ["TREAT"],
+            ...(classes ? { class: classes } : {}),
+          },
         }),
       }).then(async (response) => {
         const body = (await response.json()) as { cards?: { summary: string }[] };
-        if (response.status !== 200 || body.cards?.[0].summary !== "CONSENT_PERMIT") throw new Error(`unexpected answer ${response.status} ${JSON.stringify(body)}`);
+        if (response.status !== 200 || body.cards?.[0].summary !== "CONSENT_PERMIT")
+          throw new Error(`unexpected answer ${response.status} ${JSON.stringify(body)}`);
       });
-    const researcher = new GatewayClient(gateway.url, setup.signers.researcher, await setup.as(setup.signers.researcher));
+    const researcher = new GatewayClient(
+      gateway.url,
+      setup.signers.researcher,
+      await setup.as(setup.signers.researcher),
+    );
     await researcher.authenticate();
 
     const cases: [string, () => Promise<unknown>][] = [
-      ["decision, one class (1 accessBasis)", () => decide([{ system: "https://consent-ledger.org/fhir/CodeSystem/data-class", code: "LAB_RESULT" }])],
+      [
+        "decision, one class (1 accessBasis)",
+        () => decide([{ system: "https://consent-ledger.org/fhir/CodeSystem/data-class", code: "LAB_RESULT" }]),
+      ],
       ["decision, every class (15 accessBasis)", () => decide()],
       ["visa", () => researcher.requestVisa(setup.signers.patient.address)],
     ];
@@ -61,7 +90,9 @@ async function main() {
       const total = (performance.now() - started) / 1000;
       times.sort((a, b) => a - b);
       const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))].toFixed(1);
-      console.log(`${name}: ${requests} requests, p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${times[times.length - 1].toFixed(1)} ms, ${(requests / total).toFixed(0)}/s`);
+      console.log(
+        `${name}: ${requests} requests, p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${times[times.length - 1].toFixed(1)} ms, ${(requests / total).toFixed(0)}/s`,
+      );
     }
   } finally {
     await gateway.close();

@@ -68,7 +68,8 @@ interface CaseResult {
 
 /** `total` bytes as 1 MiB chunks of one random buffer. */
 function* plaintextChunks(total: number, chunk: Uint8Array): Generator<Uint8Array> {
-  for (let sent = 0; sent < total; sent += chunk.length) yield sent + chunk.length <= total ? chunk : chunk.subarray(0, total - sent);
+  for (let sent = 0; sent < total; sent += chunk.length)
+    yield sent + chunk.length <= total ? chunk : chunk.subarray(0, total - sent);
 }
 
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
@@ -77,7 +78,10 @@ const rssNow = (): number => process.memoryUsage().rss;
 const peakRss = (): number => process.resourceUsage().maxRSS * 1024;
 
 /** The bare primitives over a stream of chunks: AES-256-GCM, then SHA-256 of its output. */
-async function primitivesOver(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, bytes: number): Promise<number> {
+async function primitivesOver(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  bytes: number,
+): Promise<number> {
   const started = performance.now();
   const cipher = createCipheriv("aes-256-gcm", nodeRandomBytes(32), nodeRandomBytes(12));
   const hash = createHash("sha256");
@@ -112,7 +116,10 @@ async function timedMedian(iterations: number, run: () => Promise<unknown>): Pro
   return median(times);
 }
 
-async function sealLargeToFile(file: string, chunk: Uint8Array): Promise<{ dataKey: Uint8Array; recordId: string; envelopeBytes: number }> {
+async function sealLargeToFile(
+  file: string,
+  chunk: Uint8Array,
+): Promise<{ dataKey: Uint8Array; recordId: string; envelopeBytes: number }> {
   const sealing = sealRecordStream(plaintextChunks(LARGE, chunk), CONTEXT, undefined, { crypto: nodeSegmentCrypto });
   let envelopeBytes = 0;
   const counted = (async function* () {
@@ -137,7 +144,10 @@ async function runCase(name: string): Promise<CaseResult> {
   // of load on a shared machine does not fall on one side only.
   if (name === "node-seal-large") {
     // Warm-up (JIT, first allocations): 64 MiB through both, not timed.
-    for await (const part of sealRecordStream(plaintextChunks(64 * MiB, chunk), CONTEXT, undefined, { crypto: nodeSegmentCrypto }).envelope) void part;
+    for await (const part of sealRecordStream(plaintextChunks(64 * MiB, chunk), CONTEXT, undefined, {
+      crypto: nodeSegmentCrypto,
+    }).envelope)
+      void part;
     await primitivesOver(plaintextChunks(64 * MiB, chunk), 64 * MiB);
     const baseline = rssNow();
     const ours: number[] = [];
@@ -145,14 +155,24 @@ async function runCase(name: string): Promise<CaseResult> {
     let peak = 0;
     for (let i = 0; i < REPEATS; i++) {
       const started = performance.now();
-      const sealing = sealRecordStream(plaintextChunks(LARGE, chunk), CONTEXT, undefined, { crypto: nodeSegmentCrypto });
+      const sealing = sealRecordStream(plaintextChunks(LARGE, chunk), CONTEXT, undefined, {
+        crypto: nodeSegmentCrypto,
+      });
       for await (const part of sealing.envelope) void part;
       await sealing.recordId;
       ours.push(mbps(LARGE, performance.now() - started));
       peak = Math.max(peak, peakRss() - baseline);
       bare.push(await primitivesOver(plaintextChunks(LARGE, chunk), LARGE));
     }
-    return result(`node seal ${label(LARGE)} (stream, node:crypto)`, LARGE, REPEATS, median(ours), median(bare), peak, 0.6);
+    return result(
+      `node seal ${label(LARGE)} (stream, node:crypto)`,
+      LARGE,
+      REPEATS,
+      median(ours),
+      median(bare),
+      peak,
+      0.6,
+    );
   }
   if (name === "node-open-large") {
     const dir = mkdtempSync(path.join(os.tmpdir(), "bench-crypto-"));
@@ -160,7 +180,12 @@ async function runCase(name: string): Promise<CaseResult> {
       const file = path.join(dir, "envelope");
       const sealed = await sealLargeToFile(file, chunk);
       let warmed = 0;
-      for await (const part of openRecordStream(createReadStream(file, { highWaterMark: MiB }), sealed.dataKey, {}, { crypto: nodeSegmentCrypto })) {
+      for await (const part of openRecordStream(
+        createReadStream(file, { highWaterMark: MiB }),
+        sealed.dataKey,
+        {},
+        { crypto: nodeSegmentCrypto },
+      )) {
         warmed += part.length; // warm-up: the first 64 MiB, not timed
         if (warmed >= 64 * MiB) break;
       }
@@ -170,13 +195,26 @@ async function runCase(name: string): Promise<CaseResult> {
       let peak = 0;
       for (let i = 0; i < REPEATS; i++) {
         const started = performance.now();
-        for await (const part of openRecordStream(createReadStream(file, { highWaterMark: MiB }), sealed.dataKey, { recordId: sealed.recordId }, { crypto: nodeSegmentCrypto }))
+        for await (const part of openRecordStream(
+          createReadStream(file, { highWaterMark: MiB }),
+          sealed.dataKey,
+          { recordId: sealed.recordId },
+          { crypto: nodeSegmentCrypto },
+        ))
           void part;
         ours.push(mbps(LARGE, performance.now() - started));
         peak = Math.max(peak, peakRss() - baseline);
         bare.push(await primitivesOver(createReadStream(file, { highWaterMark: MiB }), sealed.envelopeBytes));
       }
-      return result(`node open ${label(LARGE)} (stream from file, node:crypto)`, LARGE, REPEATS, median(ours), median(bare), peak, 0.6);
+      return result(
+        `node open ${label(LARGE)} (stream from file, node:crypto)`,
+        LARGE,
+        REPEATS,
+        median(ours),
+        median(bare),
+        peak,
+        0.6,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -185,27 +223,70 @@ async function runCase(name: string): Promise<CaseResult> {
     const baseline = rssNow();
     const ms = await timedMedian(iterations16, run);
     const peak = peakRss() - baseline;
-    return result(caseName, size16, iterations16, mbps(size16, ms), primitivesInMemory(plaintext16, iterations16), peak, undefined, target);
+    return result(
+      caseName,
+      size16,
+      iterations16,
+      mbps(size16, ms),
+      primitivesInMemory(plaintext16, iterations16),
+      peak,
+      undefined,
+      target,
+    );
   };
-  if (name === "node-seal-16") return inMemory("node seal 16 MiB (v2 in memory, node:crypto)", () => sealRecordV2(plaintext16, CONTEXT, undefined, { crypto: nodeSegmentCrypto }), 500);
+  if (name === "node-seal-16")
+    return inMemory(
+      "node seal 16 MiB (v2 in memory, node:crypto)",
+      () => sealRecordV2(plaintext16, CONTEXT, undefined, { crypto: nodeSegmentCrypto }),
+      500,
+    );
   if (name === "node-open-16") {
     const sealed = await sealRecordV2(plaintext16, CONTEXT, undefined, { crypto: nodeSegmentCrypto });
-    return inMemory("node open 16 MiB (v2 in memory, node:crypto)", () => collectBytes(openRecordStream([sealed.envelope], sealed.dataKey, { recordId: sealed.recordId }, { crypto: nodeSegmentCrypto })), 500);
+    return inMemory(
+      "node open 16 MiB (v2 in memory, node:crypto)",
+      () =>
+        collectBytes(
+          openRecordStream(
+            [sealed.envelope],
+            sealed.dataKey,
+            { recordId: sealed.recordId },
+            { crypto: nodeSegmentCrypto },
+          ),
+        ),
+      500,
+    );
   }
-  if (name === "web-seal-16") return inMemory("WebCrypto seal 16 MiB (v2 in memory, in Node)", () => sealRecordV2(plaintext16, CONTEXT, undefined, { crypto: webSegmentCrypto }));
+  if (name === "web-seal-16")
+    return inMemory("WebCrypto seal 16 MiB (v2 in memory, in Node)", () =>
+      sealRecordV2(plaintext16, CONTEXT, undefined, { crypto: webSegmentCrypto }),
+    );
   if (name === "web-open-16") {
     const sealed = await sealRecordV2(plaintext16, CONTEXT);
-    return inMemory("WebCrypto open 16 MiB (v2 in memory, in Node)", () => openRecord(sealed.envelope, sealed.dataKey, { recordId: sealed.recordId }));
+    return inMemory("WebCrypto open 16 MiB (v2 in memory, in Node)", () =>
+      openRecord(sealed.envelope, sealed.dataKey, { recordId: sealed.recordId }),
+    );
   }
-  if (name === "v1-seal-16") return inMemory("v1 seal 16 MiB (WebCrypto, for comparison)", () => sealRecord(plaintext16, CONTEXT));
+  if (name === "v1-seal-16")
+    return inMemory("v1 seal 16 MiB (WebCrypto, for comparison)", () => sealRecord(plaintext16, CONTEXT));
   if (name === "v1-open-16") {
     const sealed = await sealRecord(plaintext16, CONTEXT);
-    return inMemory("v1 open 16 MiB (WebCrypto, for comparison)", () => openRecord(sealed.envelope, sealed.dataKey, { recordId: sealed.recordId }));
+    return inMemory("v1 open 16 MiB (WebCrypto, for comparison)", () =>
+      openRecord(sealed.envelope, sealed.dataKey, { recordId: sealed.recordId }),
+    );
   }
   throw new Error(`unknown case ${name}`);
 }
 
-function result(name: string, bytes: number, iterations: number, mb: number, primitives: number, peakBytes: number, minRatio?: number, minMBps?: number): CaseResult {
+function result(
+  name: string,
+  bytes: number,
+  iterations: number,
+  mb: number,
+  primitives: number,
+  peakBytes: number,
+  minRatio?: number,
+  minMBps?: number,
+): CaseResult {
   const row: CaseResult = {
     case: name,
     bytes,
@@ -226,7 +307,14 @@ function result(name: string, bytes: number, iterations: number, mb: number, pri
 }
 
 const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const BROWSER_MIB = QUICK ? 64 : 256;
 
 interface BrowserResult {
@@ -256,19 +344,27 @@ async function browserCase(): Promise<BrowserResult | { case: string; skipped: s
     configFile: false,
     logLevel: "silent",
     root: __dirname,
-    build: { write: false, minify: false, lib: { entry: path.join(__dirname, "browser/envelope-bench.ts"), formats: ["iife"], name: "EnvelopeBench" } },
+    build: {
+      write: false,
+      minify: false,
+      lib: { entry: path.join(__dirname, "browser/envelope-bench.ts"), formats: ["iife"], name: "EnvelopeBench" },
+    },
   })) as unknown as { output: { code?: string }[] }[] | { output: { code?: string }[] };
   const bundle = (Array.isArray(out) ? out[0] : out).output[0].code as string;
   const server = createServer((request, response) => {
     if (request.url === "/bench.js") response.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
-    else response.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/bench.js"></script>');
+    else
+      response.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/bench.js"></script>');
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    const measured = (await page.evaluate((mib) => (globalThis as unknown as { envelopeBench: (m: number) => Promise<unknown> }).envelopeBench(mib), BROWSER_MIB)) as {
+    const measured = (await page.evaluate(
+      (mib) => (globalThis as unknown as { envelopeBench: (m: number) => Promise<unknown> }).envelopeBench(mib),
+      BROWSER_MIB,
+    )) as {
       sealMBps: number;
       openMBps: number;
       aesMBps: number;
@@ -298,7 +394,16 @@ async function browserCase(): Promise<BrowserResult | { case: string; skipped: s
   }
 }
 
-const CASES = ["node-seal-large", "node-open-large", "node-seal-16", "node-open-16", "web-seal-16", "web-open-16", "v1-seal-16", "v1-open-16"];
+const CASES = [
+  "node-seal-large",
+  "node-open-large",
+  "node-seal-16",
+  "node-open-16",
+  "web-seal-16",
+  "web-open-16",
+  "v1-seal-16",
+  "v1-open-16",
+];
 
 async function main(): Promise<void> {
   const caseArg = process.argv.indexOf("--case");
@@ -313,10 +418,14 @@ async function main(): Promise<void> {
   }
   const rows: CaseResult[] = [];
   for (const name of CASES) {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--case", name, ...(QUICK ? ["--quick"] : [])], {
-      encoding: "utf8",
-      maxBuffer: 16 * MiB,
-    });
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, __filename, "--case", name, ...(QUICK ? ["--quick"] : [])],
+      {
+        encoding: "utf8",
+        maxBuffer: 16 * MiB,
+      },
+    );
     if (child.status !== 0) throw new Error(`case ${name} failed:\n${child.stderr}`);
     const row = JSON.parse(child.stdout.trim().split("\n").pop() as string) as CaseResult;
     rows.push(row);
@@ -330,13 +439,21 @@ async function main(): Promise<void> {
   const out = {
     command: `npm run bench:crypto${QUICK ? " -- --quick" : ""}`,
     date: new Date().toISOString(),
-    environment: { node: process.version, openssl: process.versions.openssl, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpu: cpus[0]?.model ?? "unknown", cores: cpus.length },
+    environment: {
+      node: process.version,
+      openssl: process.versions.openssl,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      cpu: cpus[0]?.model ?? "unknown",
+      cores: cpus.length,
+    },
     loadAverage: os.loadavg().map((load) => Math.round(load * 100) / 100),
     units: {
       mbPerSecond: "10^6 bytes of plaintext per second (median of `iterations` for in-memory cases)",
-      primitivesMBps: "node:crypto AES-256-GCM then SHA-256 of the ciphertext, one thread, no envelope, on the same bytes, in the same child process",
+      primitivesMBps:
+        "node:crypto AES-256-GCM then SHA-256 of the ciphertext, one thread, no envelope, on the same bytes, in the same child process",
       ratio: "mbPerSecond / primitivesMBps",
-      peakMemoryAboveBaselineMiB: "peak resident set (maxRSS) during the case minus the resident set just before it, MiB",
+      peakMemoryAboveBaselineMiB:
+        "peak resident set (maxRSS) during the case minus the resident set just before it, MiB",
     },
     results: rows,
     browser,

@@ -58,7 +58,8 @@ async function time(samples: number, warmup: number, run: () => Promise<void>): 
 async function main() {
   const { values } = parseArgs({ options: { samples: { type: "string" }, out: { type: "string" } } });
   const samples = Number(values.samples ?? 200);
-  if (!Number.isInteger(samples) || samples < 10) throw new Error(`--samples must be a whole number of at least 10, got ${values.samples}`);
+  if (!Number.isInteger(samples) || samples < 10)
+    throw new Error(`--samples must be a whole number of at least 10, got ${values.samples}`);
   const node = await startLocalNode();
   const setup = await setupLedger(node);
   const closing: (() => Promise<unknown>)[] = [];
@@ -74,8 +75,18 @@ async function main() {
       logIntervalMs: DEFAULTS.logIntervalMs,
     });
     closing.push(() => set.close());
-    const whole = await publish((await providerWithGateway(setup, setup.signers.hospital, gateway.url)).provider, setup.signers.patient.address, "LAB_RESULT", labObservation("whole", 1));
-    const split = await publish((await providerWithSet(setup, set)).provider, setup.signers.patient.address, "LAB_RESULT", labObservation("split", 2));
+    const whole = await publish(
+      (await providerWithGateway(setup, setup.signers.hospital, gateway.url)).provider,
+      setup.signers.patient.address,
+      "LAB_RESULT",
+      labObservation("whole", 1),
+    );
+    const split = await publish(
+      (await providerWithSet(setup, set)).provider,
+      setup.signers.patient.address,
+      "LAB_RESULT",
+      labObservation("split", 2),
+    );
     await grantResearcherLabResults(setup);
     const reader = await readerOfSet(setup, set, setup.signers.researcher);
     const single = new GatewayClient(gateway.url, setup.signers.researcher, reader.contracts);
@@ -88,7 +99,11 @@ async function main() {
       }),
     );
     const gatherKey = async () => {
-      const { shares } = await reader.client.gatherShares({ recordId: split.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+      const { shares } = await reader.client.gatherShares({
+        recordId: split.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
       (await combineKeyShares(shares.map((entry) => entry.share))).fill(0);
     };
     result["set-3-of-3-up"] = stats(await time(samples, 10, gatherKey));

@@ -122,11 +122,7 @@ const SET_K = 2;
 const PURPOSE = "HRESCH" as const;
 
 type NodeKind = "hardhat" | "anvil" | "rpc";
-const NODES: NodeKind[] = flags.rpc
-  ? ["rpc"]
-  : flags.node
-    ? [flags.node as NodeKind]
-    : ["hardhat", "anvil"];
+const NODES: NodeKind[] = flags.rpc ? ["rpc"] : flags.node ? [flags.node as NodeKind] : ["hardhat", "anvil"];
 for (const kind of NODES) {
   if (!["hardhat", "anvil", "rpc"].includes(kind)) throw new Error(`--node must be anvil or hardhat, got ${kind}`);
 }
@@ -284,7 +280,9 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   );
 
   let gateway = await startGatewayProcess();
-  const others = custodianSet ? await Promise.all(dataDirs.slice(1).map((_, index) => startGatewayProcess(index + 1))) : [];
+  const others = custodianSet
+    ? await Promise.all(dataDirs.slice(1).map((_, index) => startGatewayProcess(index + 1)))
+    : [];
   const everyGateway = () => [gateway, ...others];
   const journalOwners = custodianSet ? custodianSet.custodians : [setup.signers.hospital.address];
   let hospital: { provider: ProviderClient };
@@ -292,11 +290,23 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
     const signer = setup.signers.hospital;
     const contracts = await connect(signer, setup.deployment);
     const store = new MemoryBlobStore();
-    const { setId } = await (await new CustodianSetClient(contracts, signer, {}).defineSet(custodianSet.custodians, SET_K)).wait();
+    const { setId } = await (
+      await new CustodianSetClient(contracts, signer, {}).defineSet(custodianSet.custodians, SET_K)
+    ).wait();
     const gatewayClients = Object.fromEntries(
-      custodianSet.custodians.map((custodian, index) => [custodian, new GatewayClient(everyGateway()[index].url, signer, contracts, { store })]),
+      custodianSet.custodians.map((custodian, index) => [
+        custodian,
+        new GatewayClient(everyGateway()[index].url, signer, contracts, { store }),
+      ]),
     );
-    hospital = { provider: new ProviderClient(contracts, signer, store, new CustodianSetClient(contracts, signer, gatewayClients, setId, { store })) };
+    hospital = {
+      provider: new ProviderClient(
+        contracts,
+        signer,
+        store,
+        new CustodianSetClient(contracts, signer, gatewayClients, setId, { store }),
+      ),
+    };
   } else {
     hospital = await providerWithGateway(setup, setup.signers.hospital, gateway.url);
   }
@@ -371,20 +381,42 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
     const recordIndex = Math.floor(nextRandom() * records.length);
     try {
       if (SET) {
-        const { shares } = await setClients[r].gatherShares({ recordId: records[recordIndex].recordId, purpose: PURPOSE, keyPair: keyPairs[r] });
+        const { shares } = await setClients[r].gatherShares({
+          recordId: records[recordIndex].recordId,
+          purpose: PURPOSE,
+          keyPair: keyPairs[r],
+        });
         const key = await combineKeyShares(shares.map((entry) => entry.share));
         const latencyMs = performance.now() - dueAt;
-        outcomes.push({ phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs, kind: "released", shares: shares.map((entry) => entry.release), key });
+        outcomes.push({
+          phase,
+          researcher: r,
+          recordIndex,
+          startedAt: dueAt,
+          latencyMs,
+          kind: "released",
+          shares: shares.map((entry) => entry.release),
+          key,
+        });
         return;
       }
       const release = await clients[r].requestKey(records[recordIndex].recordId, PURPOSE);
-      outcomes.push({ phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs: performance.now() - dueAt, kind: "released", release });
+      outcomes.push({
+        phase,
+        researcher: r,
+        recordIndex,
+        startedAt: dueAt,
+        latencyMs: performance.now() - dueAt,
+        kind: "released",
+        release,
+      });
     } catch (error) {
       const latencyMs = performance.now() - dueAt;
       const base = { phase, researcher: r, recordIndex, startedAt: dueAt, latencyMs };
       if (error instanceof NotEnoughSharesError) {
         const codes = error.refusals.map((refusal) => refusal.code);
-        if (codes.length > 0 && codes.every((code) => code === "AccessDenied")) outcomes.push({ ...base, kind: "denied" });
+        if (codes.length > 0 && codes.every((code) => code === "AccessDenied"))
+          outcomes.push({ ...base, kind: "denied" });
         else if (codes.some((code) => code === "GatewayUnreachable" || code === "ChainUnavailable"))
           outcomes.push({ ...base, kind: "unavailable", error: codes.join(",") });
         else outcomes.push({ ...base, kind: "error", error: error.message.split("\n")[0] });
@@ -400,10 +432,17 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   const revoker = async (count: number, durationMs: number) => {
     for (let i = 0; i < count && granted.length > 0; i++) {
       await sleep(durationMs / (count + 1));
-      const [patientAddress, researcherAddress] = granted.splice(Math.floor(nextRandom() * granted.length), 1)[0].split("|");
+      const [patientAddress, researcherAddress] = granted
+        .splice(Math.floor(nextRandom() * granted.length), 1)[0]
+        .split("|");
       const patient = patients.find((wallet) => wallet.address === patientAddress) as (typeof patients)[number];
       const receipt = await (await (await setup.as(patient)).ledger.revoke(patientAddress, researcherAddress)).wait();
-      revocations.push({ patient: patientAddress, researcher: researcherAddress, block: receipt!.blockNumber, minedAt: performance.now() });
+      revocations.push({
+        patient: patientAddress,
+        researcher: researcherAddress,
+        block: receipt!.blockNumber,
+        minedAt: performance.now(),
+      });
     }
   };
 
@@ -420,7 +459,7 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
     const total = Math.round((durationMs / 1000) * rate);
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
-    for (let i = 0; i < total; ) {
+    for (let i = 0; i < total;) {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
       for (; i < due; i++) inFlight.push(request(phase, i % RESEARCHERS, started + (i * 1000) / rate));
       await sleep(1);
@@ -433,7 +472,9 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   /** The gateways' CPU together (one gateway, or the set's three). */
   const gatewaysCpuMs = () => {
     const each = everyGateway().map((running) => cpuMs(running.child.pid));
-    return each.some((value) => value === undefined) ? undefined : each.reduce((sum, value) => (sum as number) + (value as number), 0);
+    return each.some((value) => value === undefined)
+      ? undefined
+      : each.reduce((sum, value) => (sum as number) + (value as number), 0);
   };
   const cpuBefore = { gateway: gatewaysCpuMs(), node: cpuMs(nodePid), client: process.cpuUsage() };
   const closedStarted = performance.now();
@@ -444,7 +485,9 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
         await gateway.kill("SIGKILL");
         gateway = await startGatewayProcess();
         fault = { downtimeMs: performance.now() - killedAt };
-        console.log(`[${kind}] killed the gateway (SIGKILL); it answered again ${round(fault.downtimeMs / 1000)} s later`);
+        console.log(
+          `[${kind}] killed the gateway (SIGKILL); it answered again ${round(fault.downtimeMs / 1000)} s later`,
+        );
       })()
     : Promise.resolve();
   await Promise.all([closedLoop("closed", CLOSED_MS), revoker(REVOCATIONS, CLOSED_MS), faulter]);
@@ -454,7 +497,8 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
   await Promise.all([openLoop("open", OPEN_MS, OFFERED_RATE), revoker(REVOCATIONS, OPEN_MS)]);
 
   // Every pending log entry goes out, then the gateway stops gracefully.
-  const pending = async (url: string) => ((await (await fetch(`${url}/health`)).json()) as { pendingLogEntries: number }).pendingLogEntries;
+  const pending = async (url: string) =>
+    ((await (await fetch(`${url}/health`)).json()) as { pendingLogEntries: number }).pendingLogEntries;
   const drainStarted = performance.now();
   for (const running of everyGateway())
     await waitFor(async () => (await pending(running.url)) === 0, "every release to be logged on chain", 120_000, 100);
@@ -492,9 +536,13 @@ async function run(kind: NodeKind, setup: LedgerSetup, gateways: Set<GatewayProc
               stale++;
           }
         }
-        const key = outcome.key ?? (await unwrapDataKey((outcome.release as KeyRelease).wrappedKey, keyPairs[outcome.researcher], record.recordId).catch(
-          () => undefined,
-        ));
+        const key =
+          outcome.key ??
+          (await unwrapDataKey(
+            (outcome.release as KeyRelease).wrappedKey,
+            keyPairs[outcome.researcher],
+            record.recordId,
+          ).catch(() => undefined));
         if (!key || !bytesEqual(key, record.dataKey)) badKeys++;
       }),
     );
@@ -674,13 +722,21 @@ const environment = () => ({
 
 /** --set: the results (per node) in bench/custodian-set-load.json, beside whatever other nodes it holds. */
 function writeSet(results: Record<string, Result>): void {
-  const existing = existsSync(SET_RESULTS) ? (JSON.parse(readFileSync(SET_RESULTS, "utf8")) as Record<string, unknown>) : {};
-  const kept = Object.fromEntries(Object.entries(existing).filter(([key]) => ["hardhat", "anvil", "rpc"].includes(key)));
+  const existing = existsSync(SET_RESULTS)
+    ? (JSON.parse(readFileSync(SET_RESULTS, "utf8")) as Record<string, unknown>)
+    : {};
+  const kept = Object.fromEntries(
+    Object.entries(existing).filter(([key]) => ["hardhat", "anvil", "rpc"].includes(key)),
+  );
   for (const [kind, r] of Object.entries(results))
     kept[kind] = { date: new Date().toISOString(), loadAverage: os.loadavg().map((v) => round(v, 2)), ...r };
   writeFileSync(
     SET_RESULTS,
-    JSON.stringify({ command: "npm run bench:gateway -- --node <anvil|hardhat> --set", environment: environment(), ...kept }, null, 2) + "\n",
+    JSON.stringify(
+      { command: "npm run bench:gateway -- --node <anvil|hardhat> --set", environment: environment(), ...kept },
+      null,
+      2,
+    ) + "\n",
   );
   console.log(`written to ${path.relative(process.cwd(), SET_RESULTS)}`);
 }
@@ -708,10 +764,16 @@ function write(results: Record<string, Result>): void {
   writeFileSync(SUMMARY, JSON.stringify(summary, null, 2) + "\n");
   writeFileSync(
     DETAILS,
-    JSON.stringify({ command: "npm run bench:gateway -- --node <anvil|hardhat>", environment: environment(), ...kept }, null, 2) + "\n",
+    JSON.stringify(
+      { command: "npm run bench:gateway -- --node <anvil|hardhat>", environment: environment(), ...kept },
+      null,
+      2,
+    ) + "\n",
   );
   writeDocsSection(kept as Record<string, Result & { date: string; loadAverage: number[] }>);
-  console.log(`written to ${path.relative(process.cwd(), SUMMARY)}, ${path.relative(process.cwd(), DETAILS)} and docs/gateway.md`);
+  console.log(
+    `written to ${path.relative(process.cwd(), SUMMARY)}, ${path.relative(process.cwd(), DETAILS)} and docs/gateway.md`,
+  );
 }
 
 /** Rewrites the table of docs/gateway.md's load-test section (between its markers). */

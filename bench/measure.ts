@@ -252,8 +252,7 @@ export interface FloorParts {
  */
 export function floorOf(data: string, logs: readonly Log[], writes: StorageWrites): FloorParts {
   const calldata = calldataOf(data);
-  const grossStorage =
-    writes.newSlots * GAS.newSlot + writes.updates * GAS.slotUpdate + writes.clears * GAS.slotUpdate;
+  const grossStorage = writes.newSlots * GAS.newSlot + writes.updates * GAS.slotUpdate + writes.clears * GAS.slotUpdate;
   const logs_ = logGasOf(logs);
   const gross = GAS.txBase + grossStorage + calldata.gas + logs_;
   const refund = Math.min(writes.clears * GAS.clearRefund, Math.floor(gross / GAS.refundQuotient));
@@ -445,7 +444,8 @@ async function checkWrites(name: string, sent: Sent, writes: StorageWrites): Pro
     if (slots.has(slot)) throw new Error(`${name}: slot ${slot} written twice, which the floor does not price`);
     slots.add(slot);
     const before = BigInt(await ethers.provider.getStorage(sent.tx.to!, slot, sent.receipt.blockNumber - 1));
-    if (value === 0n && before === 0n) throw new Error(`${name}: a write of zero over zero, which the floor does not price`);
+    if (value === 0n && before === 0n)
+      throw new Error(`${name}: a write of zero over zero, which the floor does not price`);
     if (value === 0n) found.clears++;
     else if (before === 0n) found.newSlots++;
     else found.updates++;
@@ -788,7 +788,9 @@ async function measureAutoApprove(bench: Bench): Promise<void> {
     }),
   );
   const auto = await clock.send(() => ledger.connect(university).requestAccess(researchTerms(otherPatient.address)));
-  const approvedLog = auto.receipt.logs.find((l) => l.topics[0] === ledger.interface.getEvent("RequestApproved").topicHash);
+  const approvedLog = auto.receipt.logs.find(
+    (l) => l.topics[0] === ledger.interface.getEvent("RequestApproved").topicHash,
+  );
   if (approvedLog === undefined) throw new Error("autoApprove: the standing policy did not approve the request");
   // Approved at once, the request is never stored: the one write is the consent.
   await record(bench, "autoApprove", auto, { newSlots: 1, updates: 0, clears: 0 }, null);
@@ -798,7 +800,9 @@ async function measureAnchor(bench: Bench): Promise<void> {
   const { clock, records, hospital, patient, schemaUid } = bench;
   const first = contentHash("record 1 version 1");
   const ours = await clock.send(() =>
-    records.connect(hospital).anchorRecord(patient.address, first, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(first))),
+    records
+      .connect(hospital)
+      .anchorRecord(patient.address, first, DataClass.LAB_RESULT, toUtf8Bytes(cidPointer(first))),
   );
   const easFirst = contentHash("eas record 1 version 1");
   const theirs = await easAttest(
@@ -875,7 +879,9 @@ async function measureLogReleaseBatch100(bench: Bench): Promise<void> {
   ]);
   const tree = StandardMerkleTree.of(entries, ["bytes32", "address", "uint8", "uint8", "uint64"]);
   const manifest = cidPointer(sha256(toUtf8Bytes(JSON.stringify(tree.dump()))));
-  const batch = await clock.send(() => accessLog.connect(hospital).logReleaseBatch(tree.root, 100, toUtf8Bytes(manifest)));
+  const batch = await clock.send(() =>
+    accessLog.connect(hospital).logReleaseBatch(tree.root, 100, toUtf8Bytes(manifest)),
+  );
   const easItems = Array.from({ length: 100 }, (_, i) => {
     const grantee = freshAddress(`eas batch release grantee ${i}`);
     return easData(grantee, releaseData(contentHash(`eas batch released record ${i}`), grantee));
@@ -897,7 +903,8 @@ async function measureDefineSet3(bench: Bench): Promise<void> {
   const { clock, ledger, records, admin, hospital } = bench;
   const sets = await ethers.deployContract("CustodianSets", [await ledger.getAddress(), await records.getAddress()]);
   const custodians = [hospital.address, freshAddress("set custodian 2"), freshAddress("set custodian 3")];
-  for (const custodian of custodians.slice(1)) await ledger.connect(admin).accredit(custodian, Role.CUSTODIAN, false, 0);
+  for (const custodian of custodians.slice(1))
+    await ledger.connect(admin).accredit(custodian, Role.CUSTODIAN, false, 0);
   // The first set: its id counter is a new slot too, as for every deployment's first set.
   const defined = await clock.send(() => sets.connect(hospital).defineSet(custodians, 2));
   await record(bench, "defineSet3", defined, { newSlots: 6, updates: 0, clears: 0 }, null);
@@ -921,7 +928,12 @@ async function measureAssignRecord(bench: Bench): Promise<void> {
 /** The one read: the execution gas of a passing research check (consent word + accreditation word). */
 async function measureHasAccess(bench: Bench): Promise<void> {
   const { clock, ledger, patient, university, stranger } = bench;
-  const args: [string, string, number, number] = [patient.address, university.address, DataClass.LAB_RESULT, Purpose.HRESCH];
+  const args: [string, string, number, number] = [
+    patient.address,
+    university.address,
+    DataClass.LAB_RESULT,
+    Purpose.HRESCH,
+  ];
   if (!(await ledger.hasAccess(...args))) throw new Error("hasAccess: the measured check must pass");
   const data = ledger.interface.encodeFunctionData("hasAccess", args);
   const sent = await clock.send(() => stranger.sendTransaction({ to: ledger.target as string, data }));
@@ -951,7 +963,11 @@ async function measureHasAccess(bench: Bench): Promise<void> {
     easTotalGas: null,
     txHash: sent.tx.hash,
   };
-  bench.hasAccessChecks = { hasAccessTraceExecutionGas: traced, hasAccessIntrinsicGas: intrinsic, hasAccessTxGas: txGas };
+  bench.hasAccessChecks = {
+    hasAccessTraceExecutionGas: traced,
+    hasAccessIntrinsicGas: intrinsic,
+    hasAccessTxGas: txGas,
+  };
 }
 
 /**

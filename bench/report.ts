@@ -158,7 +158,10 @@ export function writeSnapshot(
     throw new Error(`${docsPath} has no gas table markers: put ${TABLE_START} and ${TABLE_END} where the table goes`);
   }
   fs.writeFileSync(snapshotPath, `${JSON.stringify(toSnapshot(report), null, 2)}\n`);
-  fs.writeFileSync(docsPath, `${docs.slice(0, start + TABLE_START.length)}\n${markdownTable(report)}\n${docs.slice(end)}`);
+  fs.writeFileSync(
+    docsPath,
+    `${docs.slice(0, start + TABLE_START.length)}\n${markdownTable(report)}\n${docs.slice(end)}`,
+  );
 }
 
 /** The table of docs/gas.md: operation | ours | EAS | ratio | target | floor | ours − floor and why. */

@@ -5,7 +5,18 @@
  */
 import { getAddress, isHexString, ZeroAddress } from "ethers";
 
-import { dataClassCode, Duo, DUO_MODIFIERS, DUO_OBLIGATIONS, duoPermissionCode, nameOrCode, purposeCode, researchCategoryCode, Role, UnknownCodeError } from "../sdk/tables";
+import {
+  dataClassCode,
+  Duo,
+  DUO_MODIFIERS,
+  DUO_OBLIGATIONS,
+  duoPermissionCode,
+  nameOrCode,
+  purposeCode,
+  researchCategoryCode,
+  Role,
+  UnknownCodeError,
+} from "../sdk/tables";
 import type { DuoName, RoleName } from "../sdk/index";
 import { CliError } from "./errors";
 

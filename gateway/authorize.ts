@@ -18,7 +18,21 @@
  */
 import { isError, ZeroHash } from "ethers";
 
-import { AccessBasis, bytes32ToPublicKey, DataClass, FormatError, IntegrityError, InvalidArgumentError, type LedgerContracts, nameOf, type ParsedRecordContext, Purpose, Role, verifyContextOnChain, verifyEnvelopeOnChain } from "../sdk/index";
+import {
+  AccessBasis,
+  bytes32ToPublicKey,
+  DataClass,
+  FormatError,
+  IntegrityError,
+  InvalidArgumentError,
+  type LedgerContracts,
+  nameOf,
+  type ParsedRecordContext,
+  Purpose,
+  Role,
+  verifyContextOnChain,
+  verifyEnvelopeOnChain,
+} from "../sdk/index";
 import { conflict, forbidden, GatewayHttpError, unavailable, unprocessable } from "./http-error";
 import type { AnchoredRecord, ChainReader } from "./chain-reader";
 import type { StoredRecord } from "./store";

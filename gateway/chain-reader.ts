@@ -86,14 +86,26 @@ export class ChainReader {
   custodianLive(custodian: string, block: CheckedBlock): Promise<boolean> {
     return this.fact(block, `c|${custodian}`, async () =>
       Boolean(
-        await this.call(this.ledger, this.contracts.deployment.ledger, "isAccredited", [custodian, Role.CUSTODIAN], block),
+        await this.call(
+          this.ledger,
+          this.contracts.deployment.ledger,
+          "isAccredited",
+          [custodian, Role.CUSTODIAN],
+          block,
+        ),
       ),
     );
   }
 
   anchored(recordId: string, block: CheckedBlock): Promise<AnchoredRecord> {
     return this.fact(block, `r|${recordId}`, async () => {
-      const record = (await this.call(this.records, this.contracts.deployment.records, "recordOf", [recordId], block)) as {
+      const record = (await this.call(
+        this.records,
+        this.contracts.deployment.records,
+        "recordOf",
+        [recordId],
+        block,
+      )) as {
         version: bigint;
         patient: string;
         dataClass: bigint;
@@ -117,7 +129,11 @@ export class ChainReader {
           this.records,
           this.contracts.deployment.records,
           "verifyBatchedRecord",
-          [batch.root, { contentHash: record.recordId, patient: record.patient, dataClass: record.dataClass }, batch.proof],
+          [
+            batch.root,
+            { contentHash: record.recordId, patient: record.patient, dataClass: record.dataClass },
+            batch.proof,
+          ],
           block,
         ),
       ),
@@ -138,14 +154,26 @@ export class ChainReader {
         providerIndex: bigint;
       };
       // A number, not a bigint: the call's arguments are also its cache key, which JSON cannot hold bigints in.
-      const stored = (await this.call(this.records, registry, "batchedRecordOf", [Number(providerIndex), record.recordId], block)) as {
+      const stored = (await this.call(
+        this.records,
+        registry,
+        "batchedRecordOf",
+        [Number(providerIndex), record.recordId],
+        block,
+      )) as {
         superseded: boolean;
       };
       return stored.superseded;
     });
   }
 
-  accessBasis(patient: string, requester: string, dataClass: number, purpose: number, block: CheckedBlock): Promise<number> {
+  accessBasis(
+    patient: string,
+    requester: string,
+    dataClass: number,
+    purpose: number,
+    block: CheckedBlock,
+  ): Promise<number> {
     return this.fact(block, `a|${patient}|${requester}|${dataClass}|${purpose}`, async () =>
       Number(
         await this.call(

@@ -103,7 +103,13 @@ interface Identifier {
 interface ConsultBody {
   hook: string;
   hookInstance: string;
-  context: { patientId: Identifier[]; actor: Identifier[]; purposeOfUse: string[]; scope?: string; class?: { system: string; code: string }[] };
+  context: {
+    patientId: Identifier[];
+    actor: Identifier[];
+    purposeOfUse: string[];
+    scope?: string;
+    class?: { system: string; code: string }[];
+  };
 }
 
 export interface ConsentDecisionOptions {
@@ -124,11 +130,20 @@ function classesOf(codings: readonly { system: string; code: string }[] | undefi
   codings.forEach((c, i) => {
     if (c.system === DATA_CLASS_SYSTEM && c.code in DataClass) names.add(c.code as DataClassName);
     else if (c.system === RESOURCE_TYPES) {
-      const matching = (Object.keys(DATA_CLASS_SLICES) as DataClassName[]).filter((name) => DATA_CLASS_SLICES[name].some((slice) => slice.class.includes(c.code)));
-      if (matching.length === 0) throw unprocessable("UnknownDataClass", `context.class[${i}]: no data class on the ledger holds ${c.code} resources`);
+      const matching = (Object.keys(DATA_CLASS_SLICES) as DataClassName[]).filter((name) =>
+        DATA_CLASS_SLICES[name].some((slice) => slice.class.includes(c.code)),
+      );
+      if (matching.length === 0)
+        throw unprocessable(
+          "UnknownDataClass",
+          `context.class[${i}]: no data class on the ledger holds ${c.code} resources`,
+        );
       matching.forEach((name) => names.add(name));
     } else {
-      throw unprocessable("UnknownDataClass", `context.class[${i}]: ${c.system}|${c.code} is neither a FHIR resource type nor a data class of ${DATA_CLASS_SYSTEM}`);
+      throw unprocessable(
+        "UnknownDataClass",
+        `context.class[${i}]: ${c.system}|${c.code} is neither a FHIR resource type nor a data class of ${DATA_CLASS_SYSTEM}`,
+      );
     }
   });
   return [...names];
@@ -141,7 +156,10 @@ export async function consentDecisionRoutes(app: FastifyInstance, options: Conse
   const withinLimit = (request: FastifyRequest) => {
     const decision = limiter.take(`ip:${request.ip}`);
     if (!decision.allowed) {
-      throw rateLimited(`${request.ip} made more than ${limiter.perMinute} decision or link requests in a minute: retry in ${decision.retryAfterSeconds} s`, decision.retryAfterSeconds);
+      throw rateLimited(
+        `${request.ip} made more than ${limiter.perMinute} decision or link requests in a minute: retry in ${decision.retryAfterSeconds} s`,
+        decision.retryAfterSeconds,
+      );
     }
   };
 
@@ -157,7 +175,11 @@ export async function consentDecisionRoutes(app: FastifyInstance, options: Conse
       const linked = links.accountOf(id.system, id.value);
       if (linked) accounts.add(linked);
     }
-    if (accounts.size > 1) throw unprocessable("AmbiguousIdentifiers", `the ${what} identifiers name different accounts: ${[...accounts].join(", ")}`);
+    if (accounts.size > 1)
+      throw unprocessable(
+        "AmbiguousIdentifiers",
+        `the ${what} identifiers name different accounts: ${[...accounts].join(", ")}`,
+      );
     return [...accounts][0];
   };
 
@@ -169,91 +191,133 @@ export async function consentDecisionRoutes(app: FastifyInstance, options: Conse
         title: "Consent Ledger consent decision service",
         description:
           "Decides from the patient's consents on the Consent Ledger (at the latest block) whether an actor may access the patient's data for the purposes of use and classes given: CONSENT_PERMIT, CONSENT_DENY or NO_CONSENT.",
-        usageRequirements: "Patients and practitioners must have linked their identifiers to ledger accounts (POST /identity-links), or be named by CAIP-10 account ids.",
+        usageRequirements:
+          "Patients and practitioners must have linked their identifiers to ledger accounts (POST /identity-links), or be named by CAIP-10 account ids.",
       },
     ],
   }));
 
-  app.post<{ Body: ConsultBody }>(`/cds-services/${HOOK}`, { schema: consultSchema, bodyLimit: CDS_BODY_LIMIT }, async (request) => {
-    withinLimit(request);
-    const { context } = request.body;
-    if (context.scope !== undefined && context.scope !== "patient-privacy" && context.scope !== "research") {
-      throw unprocessable("UnsupportedScope", `context.scope ${context.scope}: the ledger decides privacy consents (patient-privacy, research)`);
-    }
-    const purposes = context.purposeOfUse.map((code, i) => {
-      if (!(code in Purpose)) throw unprocessable("UnknownPurpose", `context.purposeOfUse[${i}]: ${code} is not a purpose the ledger knows (${Object.keys(Purpose).join(", ")})`);
-      return code as PurposeName;
-    });
-    const classes = classesOf(context.class);
-    const card = (decision: Decision, detail: string, extension: Record<string, unknown> = {}) => ({
-      cards: [
-        {
-          summary: decision,
-          detail,
-          indicator: decision === "CONSENT_PERMIT" ? "info" : "warning",
-          source: { label: "Consent Ledger", url: options.publicUrl() },
-          extension: { decision, ...extension },
-        },
-      ],
-    });
-
-    const patient = accountOf(context.patientId, "patient");
-    const actor = accountOf(context.actor, "actor");
-    if (!patient) return card("NO_CONSENT", "No ledger account is linked to the patient's identifiers, so the ledger holds no consent of theirs.");
-    if (!actor) return card("NO_CONSENT", "No ledger account is linked to the actor's identifiers, so no consent on the ledger names them.");
-
-    const block = await contracts.provider.getBlockNumber();
-    const at = { blockTag: block };
-    const pairs = classes.flatMap((name) => [...new Set(purposes)].map((purpose) => [name, purpose] as const));
-    const bases = await Promise.all(
-      pairs.map(([name, purpose]) => contracts.ledger.accessBasis(patient, actor, DataClass[name], Purpose[purpose], at).then(Number)),
-    );
-    const permitted = classes.filter((name) => pairs.every(([n], i) => n !== name || bases[i] !== AccessBasis.None));
-    const emergency = bases.some((basis) => basis === AccessBasis.Emergency);
-    // The card names no account and no consent identifier: the caller is not authenticated, and the link
-    // from a hospital identifier to an account (and so to its public history on chain) is not its to learn.
-    const common = { ledgerBlock: block };
-
-    if (permitted.length === 0) {
-      const [consent, optedOut] = await Promise.all([contracts.ledger.consentOf(patient, actor, at), contracts.ledger.emergencyOptedOut(patient, at)]);
-      if (consent.validUntil > 0n) {
-        return card("CONSENT_DENY", `The patient's consent to this actor does not cover ${purposes.join(", ")} for these data (or it has not started, has ended, or the actor's accreditation lapsed).`, {
-          ...common,
-        });
+  app.post<{ Body: ConsultBody }>(
+    `/cds-services/${HOOK}`,
+    { schema: consultSchema, bodyLimit: CDS_BODY_LIMIT },
+    async (request) => {
+      withinLimit(request);
+      const { context } = request.body;
+      if (context.scope !== undefined && context.scope !== "patient-privacy" && context.scope !== "research") {
+        throw unprocessable(
+          "UnsupportedScope",
+          `context.scope ${context.scope}: the ledger decides privacy consents (patient-privacy, research)`,
+        );
       }
-      if (optedOut && purposes.some((p) => p === "ETREAT" || p === "TREAT")) {
-        return card("CONSENT_DENY", "The patient has opted out of emergency access, and has given this actor no consent.", common);
-      }
-      return card("NO_CONSENT", "The patient has given this actor no consent on the ledger.", common);
-    }
-    const denied = classes.filter((name) => !permitted.includes(name));
-    return card(
-      "CONSENT_PERMIT",
-      denied.length === 0
-        ? `Permitted for ${purposes.join(", ")}${emergency ? " under an emergency (break-the-glass) window" : " under the patient's consent"}.`
-        : `Permitted for ${permitted.join(", ")} only; redact ${denied.join(", ")}.`,
-      {
-        ...common,
-        basis: emergency ? "emergency" : "consent",
-        obligations: denied.flatMap((name) =>
-          DATA_CLASS_SLICES[name].map((slice) => ({
-            obligation: { system: ACT_CODE, code: "REDACT" },
-            content: {
-              class: slice.class.map((code) => ({ system: RESOURCE_TYPES, code })),
-              ...(slice.code ? { code: [slice.code] } : {}),
-              ...(slice.securityLabel ? { securityLabel: [slice.securityLabel] } : {}),
-            },
-          })),
+      const purposes = context.purposeOfUse.map((code, i) => {
+        if (!(code in Purpose))
+          throw unprocessable(
+            "UnknownPurpose",
+            `context.purposeOfUse[${i}]: ${code} is not a purpose the ledger knows (${Object.keys(Purpose).join(", ")})`,
+          );
+        return code as PurposeName;
+      });
+      const classes = classesOf(context.class);
+      const card = (decision: Decision, detail: string, extension: Record<string, unknown> = {}) => ({
+        cards: [
+          {
+            summary: decision,
+            detail,
+            indicator: decision === "CONSENT_PERMIT" ? "info" : "warning",
+            source: { label: "Consent Ledger", url: options.publicUrl() },
+            extension: { decision, ...extension },
+          },
+        ],
+      });
+
+      const patient = accountOf(context.patientId, "patient");
+      const actor = accountOf(context.actor, "actor");
+      if (!patient)
+        return card(
+          "NO_CONSENT",
+          "No ledger account is linked to the patient's identifiers, so the ledger holds no consent of theirs.",
+        );
+      if (!actor)
+        return card(
+          "NO_CONSENT",
+          "No ledger account is linked to the actor's identifiers, so no consent on the ledger names them.",
+        );
+
+      const block = await contracts.provider.getBlockNumber();
+      const at = { blockTag: block };
+      const pairs = classes.flatMap((name) => [...new Set(purposes)].map((purpose) => [name, purpose] as const));
+      const bases = await Promise.all(
+        pairs.map(([name, purpose]) =>
+          contracts.ledger.accessBasis(patient, actor, DataClass[name], Purpose[purpose], at).then(Number),
         ),
-      },
-    );
-  });
+      );
+      const permitted = classes.filter((name) => pairs.every(([n], i) => n !== name || bases[i] !== AccessBasis.None));
+      const emergency = bases.some((basis) => basis === AccessBasis.Emergency);
+      // The card names no account and no consent identifier: the caller is not authenticated, and the link
+      // from a hospital identifier to an account (and so to its public history on chain) is not its to learn.
+      const common = { ledgerBlock: block };
 
-  app.post<{ Body: SignedIdentifierLink }>("/identity-links", { schema: linkSchema, bodyLimit: 4 * 1024 }, async (request, reply) => {
-    withinLimit(request);
-    const link = await verifyIdentifierLink(request.body, contracts, Math.floor(options.now() / 1000));
-    const outcome = links.put(link);
-    request.log.info({ system: link.system, account: link.account, attester: link.attester, outcome }, "identifier linked");
-    return reply.status(outcome === "created" ? 201 : 200).send({ system: link.system, value: link.value, account: link.account, outcome });
-  });
+      if (permitted.length === 0) {
+        const [consent, optedOut] = await Promise.all([
+          contracts.ledger.consentOf(patient, actor, at),
+          contracts.ledger.emergencyOptedOut(patient, at),
+        ]);
+        if (consent.validUntil > 0n) {
+          return card(
+            "CONSENT_DENY",
+            `The patient's consent to this actor does not cover ${purposes.join(", ")} for these data (or it has not started, has ended, or the actor's accreditation lapsed).`,
+            {
+              ...common,
+            },
+          );
+        }
+        if (optedOut && purposes.some((p) => p === "ETREAT" || p === "TREAT")) {
+          return card(
+            "CONSENT_DENY",
+            "The patient has opted out of emergency access, and has given this actor no consent.",
+            common,
+          );
+        }
+        return card("NO_CONSENT", "The patient has given this actor no consent on the ledger.", common);
+      }
+      const denied = classes.filter((name) => !permitted.includes(name));
+      return card(
+        "CONSENT_PERMIT",
+        denied.length === 0
+          ? `Permitted for ${purposes.join(", ")}${emergency ? " under an emergency (break-the-glass) window" : " under the patient's consent"}.`
+          : `Permitted for ${permitted.join(", ")} only; redact ${denied.join(", ")}.`,
+        {
+          ...common,
+          basis: emergency ? "emergency" : "consent",
+          obligations: denied.flatMap((name) =>
+            DATA_CLASS_SLICES[name].map((slice) => ({
+              obligation: { system: ACT_CODE, code: "REDACT" },
+              content: {
+                class: slice.class.map((code) => ({ system: RESOURCE_TYPES, code })),
+                ...(slice.code ? { code: [slice.code] } : {}),
+                ...(slice.securityLabel ? { securityLabel: [slice.securityLabel] } : {}),
+              },
+            })),
+          ),
+        },
+      );
+    },
+  );
+
+  app.post<{ Body: SignedIdentifierLink }>(
+    "/identity-links",
+    { schema: linkSchema, bodyLimit: 4 * 1024 },
+    async (request, reply) => {
+      withinLimit(request);
+      const link = await verifyIdentifierLink(request.body, contracts, Math.floor(options.now() / 1000));
+      const outcome = links.put(link);
+      request.log.info(
+        { system: link.system, account: link.account, attester: link.attester, outcome },
+        "identifier linked",
+      );
+      return reply
+        .status(outcome === "created" ? 201 : 200)
+        .send({ system: link.system, value: link.value, account: link.account, outcome });
+    },
+  );
 }

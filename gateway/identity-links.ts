@@ -79,28 +79,39 @@ export class IdentityLinkStore {
 
   /** The account `system|value` is linked to, or undefined. */
   accountOf(system: string, value: string): string | undefined {
-    const row = this.db.prepare("SELECT account FROM identity_links WHERE system = ? AND value = ?").get(system, value) as
-      | { account: string }
-      | undefined;
+    const row = this.db
+      .prepare("SELECT account FROM identity_links WHERE system = ? AND value = ?")
+      .get(system, value) as { account: string } | undefined;
     return row?.account;
   }
 
   /** Stores a checked link; refuses one not newer than the stored link of the same identifier. */
   put(link: SignedIdentifierLink): "created" | "replaced" | "unchanged" {
     return this.db.transaction(() => {
-      const existing = this.db.prepare("SELECT account, issued_at, attester FROM identity_links WHERE system = ? AND value = ?").get(link.system, link.value) as
-        | { account: string; issued_at: number; attester: string }
-        | undefined;
+      const existing = this.db
+        .prepare("SELECT account, issued_at, attester FROM identity_links WHERE system = ? AND value = ?")
+        .get(link.system, link.value) as { account: string; issued_at: number; attester: string } | undefined;
       if (existing && existing.account === link.account && existing.issued_at === link.issuedAt) return "unchanged";
       if (existing && existing.attester !== link.attester) {
-        throw conflict("IdentifierLinkAttesterMismatch", `${link.system}|${link.value} was vouched for by ${existing.attester}; only it can vouch for a new link`);
+        throw conflict(
+          "IdentifierLinkAttesterMismatch",
+          `${link.system}|${link.value} was vouched for by ${existing.attester}; only it can vouch for a new link`,
+        );
       }
       if (existing && existing.issued_at >= link.issuedAt) {
-        throw conflict("IdentifierLinkStale", `${link.system}|${link.value} is linked already by a link issued at ${existing.issued_at}; a new link needs a later issuedAt`);
+        throw conflict(
+          "IdentifierLinkStale",
+          `${link.system}|${link.value} is linked already by a link issued at ${existing.issued_at}; a new link needs a later issuedAt`,
+        );
       }
-      const count = (this.db.prepare("SELECT COUNT(*) AS n FROM identity_links WHERE account = ?").get(link.account) as { n: number }).n;
+      const count = (
+        this.db.prepare("SELECT COUNT(*) AS n FROM identity_links WHERE account = ?").get(link.account) as { n: number }
+      ).n;
       if (!existing && count >= MAX_LINKS_PER_ACCOUNT) {
-        throw conflict("TooManyIdentifierLinks", `${link.account} has ${count} identifiers linked, the most this gateway keeps`);
+        throw conflict(
+          "TooManyIdentifierLinks",
+          `${link.account} has ${count} identifiers linked, the most this gateway keeps`,
+        );
       }
       this.db
         .prepare(
@@ -115,11 +126,16 @@ export class IdentityLinkStore {
 
   /** A value the interoperability routes keep (the visa signing key, sealed). */
   getMeta(key: string): Buffer | undefined {
-    return (this.db.prepare("SELECT value FROM interop_meta WHERE key = ?").get(key) as { value: Buffer } | undefined)?.value;
+    return (this.db.prepare("SELECT value FROM interop_meta WHERE key = ?").get(key) as { value: Buffer } | undefined)
+      ?.value;
   }
 
   setMeta(key: string, value: Uint8Array): void {
-    this.db.prepare("INSERT INTO interop_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, Buffer.from(value));
+    this.db
+      .prepare(
+        "INSERT INTO interop_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(key, Buffer.from(value));
   }
 
   close(): void {
@@ -138,7 +154,8 @@ export async function verifyIdentifierLink(
 ): Promise<SignedIdentifierLink> {
   const account = getAddress(link.account.toLowerCase());
   const attester = getAddress(link.attester.toLowerCase());
-  if (link.issuedAt > nowSeconds + 300) throw unprocessable("IdentifierLinkFromFuture", `issuedAt ${link.issuedAt} is in the future`);
+  if (link.issuedAt > nowSeconds + 300)
+    throw unprocessable("IdentifierLinkFromFuture", `issuedAt ${link.issuedAt} is in the future`);
   const domain = linkDomain(contracts.chainId, contracts.deployment.ledger);
   const message = { system: link.system, value: link.value, account, issuedAt: link.issuedAt };
   const recover = (signature: string, who: string) => {
@@ -154,9 +171,13 @@ export async function verifyIdentifierLink(
   if (recover(link.attestation, "attester's") !== attester) {
     throw forbidden("IdentifierLinkNotAttested", `the attestation is not signed by ${attester}`);
   }
-  if (attester === account) throw forbidden("IdentifierLinkNotAttested", "an account cannot vouch for its own identifier");
+  if (attester === account)
+    throw forbidden("IdentifierLinkNotAttested", "an account cannot vouch for its own identifier");
   if (!(await contracts.ledger.isAccredited(attester, Role.PROVIDER))) {
-    throw forbidden("AttesterNotAccredited", `${attester} is not an accredited PROVIDER, so it cannot vouch for ${link.system}|${link.value}`);
+    throw forbidden(
+      "AttesterNotAccredited",
+      `${attester} is not an accredited PROVIDER, so it cannot vouch for ${link.system}|${link.value}`,
+    );
   }
   return { ...link, account, attester };
 }

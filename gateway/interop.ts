@@ -30,7 +30,13 @@ export async function interopPlugin(app: FastifyInstance, options: InteropOption
   app.addHook("onClose", async () => store.close());
   const now = options.now ?? Date.now;
   const rateLimitPerMinute = options.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute;
-  await consentDecisionRoutes(app, { contracts: options.contracts, links: store, publicUrl: options.publicUrl, rateLimitPerMinute, now });
+  await consentDecisionRoutes(app, {
+    contracts: options.contracts,
+    links: store,
+    publicUrl: options.publicUrl,
+    rateLimitPerMinute,
+    now,
+  });
   await visaRoutes(app, {
     contracts: options.contracts,
     authenticator: options.authenticator,

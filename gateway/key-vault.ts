@@ -14,7 +14,16 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
 
-import { AES_KEY_BYTES, bytesToHex, DecryptionError, GCM_IV_BYTES, GCM_TAG_BYTES, hexToBytes, randomBytes, utf8Encode } from "../sdk/index";
+import {
+  AES_KEY_BYTES,
+  bytesToHex,
+  DecryptionError,
+  GCM_IV_BYTES,
+  GCM_TAG_BYTES,
+  hexToBytes,
+  randomBytes,
+  utf8Encode,
+} from "../sdk/index";
 
 const CHECK_AAD = utf8Encode("consent-ledger/gateway/master-key-check/v1");
 const CHECK_PLAINTEXT = utf8Encode("consent-ledger gateway master key");
@@ -98,15 +107,23 @@ export class KeyVault {
   private decrypt(iv: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
     const key = this.live();
     if (iv.length !== GCM_IV_BYTES || ciphertext.length < GCM_TAG_BYTES)
-      throw new DecryptionError(`a sealed key needs a ${GCM_IV_BYTES}-byte IV and at least a ${GCM_TAG_BYTES}-byte tag`);
+      throw new DecryptionError(
+        `a sealed key needs a ${GCM_IV_BYTES}-byte IV and at least a ${GCM_TAG_BYTES}-byte tag`,
+      );
     const decipher = createDecipheriv("aes-256-gcm", key, iv);
     decipher.setAAD(aad);
     decipher.setAuthTag(ciphertext.subarray(ciphertext.length - GCM_TAG_BYTES));
     try {
-      const plain = Buffer.concat([decipher.update(ciphertext.subarray(0, ciphertext.length - GCM_TAG_BYTES)), decipher.final()]);
+      const plain = Buffer.concat([
+        decipher.update(ciphertext.subarray(0, ciphertext.length - GCM_TAG_BYTES)),
+        decipher.final(),
+      ]);
       return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
     } catch (cause) {
-      throw new DecryptionError("AES-GCM authentication failed: wrong master key, or the sealed key was altered or moved", { cause });
+      throw new DecryptionError(
+        "AES-GCM authentication failed: wrong master key, or the sealed key was altered or moved",
+        { cause },
+      );
     }
   }
 }

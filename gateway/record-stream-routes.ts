@@ -53,7 +53,10 @@ export interface RecordStreamRoutesOptions {
   /** The onRequest hook that authenticates a depositor (sets request.depositor) before the body is read. */
   depositor: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Answers a deposit of a record already held: its CID with the same key, 409 KeyConflict with another. */
-  sameDeposit: (existing: StoredRecord, dataKey: Uint8Array) => Promise<{ recordId: string; cid: string; stored: boolean }>;
+  sameDeposit: (
+    existing: StoredRecord,
+    dataKey: Uint8Array,
+  ) => Promise<{ recordId: string; cid: string; stored: boolean }>;
   /** Largest envelope accepted, in bytes. */
   maxRecordBytes: number;
   now: () => number;
@@ -89,7 +92,9 @@ export async function recordStreamRoutes(app: FastifyInstance, options: RecordSt
     const declared = request.headers["content-length"];
     if (declared !== undefined && Number(declared) > maxRecordBytes) {
       reply.header("connection", "close");
-      throw payloadTooLarge(`the envelope is ${declared} bytes; this gateway takes records of at most ${maxRecordBytes} bytes`);
+      throw payloadTooLarge(
+        `the envelope is ${declared} bytes; this gateway takes records of at most ${maxRecordBytes} bytes`,
+      );
     }
   };
 
@@ -103,7 +108,11 @@ export async function recordStreamRoutes(app: FastifyInstance, options: RecordSt
       delete (request.headers as Record<string, unknown>)["x-data-key"]; // never in a log of this request
       // Every refusal from here closes the connection: the rest of the body is not worth reading.
       reply.header("connection", "close");
-      if (!isStreaming(blobs)) throw conflict("StreamingUnsupported", "this gateway's blob store does not take streams: deposit with POST /records");
+      if (!isStreaming(blobs))
+        throw conflict(
+          "StreamingUnsupported",
+          "this gateway's blob store does not take streams: deposit with POST /records",
+        );
       const body = request.body as IncomingMessage | undefined;
       if (!body || typeof (body as Partial<IncomingMessage>)[Symbol.asyncIterator] !== "function")
         throw badRequest("the body must be the envelope, sent as application/octet-stream");
@@ -122,16 +131,29 @@ export async function recordStreamRoutes(app: FastifyInstance, options: RecordSt
         for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;
           if (received > maxRecordBytes)
-            throw payloadTooLarge(`the envelope passed ${maxRecordBytes} bytes, the most this gateway takes for a record`);
+            throw payloadTooLarge(
+              `the envelope passed ${maxRecordBytes} bytes, the most this gateway takes for a record`,
+            );
           yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         }
       }
       let context: ParsedRecordContext | undefined;
-      const verified = verifyRecordStream(limited(), dataKey, { recordId }, {
-        onHeader: async (header) => {
-          ({ context } = await authorizeIngest(contracts, provider, { context: header.context }, recordId, undefined));
+      const verified = verifyRecordStream(
+        limited(),
+        dataKey,
+        { recordId },
+        {
+          onHeader: async (header) => {
+            ({ context } = await authorizeIngest(
+              contracts,
+              provider,
+              { context: header.context },
+              recordId,
+              undefined,
+            ));
+          },
         },
-      });
+      );
 
       let cid: string;
       try {
@@ -141,7 +163,8 @@ export async function recordStreamRoutes(app: FastifyInstance, options: RecordSt
         if (answer instanceof GatewayHttpError) refusals.keep(provider, recordId, answer);
         throw answer;
       }
-      if (recordIdFromCid(cid) !== recordId) throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
+      if (recordIdFromCid(cid) !== recordId)
+        throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
       const held = context as ParsedRecordContext;
       const sealed = await vault.seal(recordId, dataKey);
       const inserted = store.insertRecord({
@@ -157,7 +180,8 @@ export async function recordStreamRoutes(app: FastifyInstance, options: RecordSt
         depositedBy: provider,
         depositedAt: options.now(),
       });
-      if (!inserted) return reply.status(200).send(await options.sameDeposit(store.getRecord(recordId) as StoredRecord, dataKey));
+      if (!inserted)
+        return reply.status(200).send(await options.sameDeposit(store.getRecord(recordId) as StoredRecord, dataKey));
       dataKey.fill(0);
       reply.removeHeader("connection");
       request.log.info(
@@ -196,21 +220,33 @@ class RecentRefusals {
 function refusal(cause: unknown, recordId: string, received: number): unknown {
   if (cause instanceof GatewayHttpError) return cause;
   if (cause instanceof KeyCommitmentError)
-    return unprocessable("WrongDataKey", `the data key is not the key record ${recordId} commits to (nothing was decrypted)`);
+    return unprocessable(
+      "WrongDataKey",
+      `the data key is not the key record ${recordId} commits to (nothing was decrypted)`,
+    );
   if (cause instanceof SegmentError)
     return unprocessable("SegmentInvalid", `${cause.shortMessage} (${cause.problem}); nothing was stored`);
-  if (cause instanceof IntegrityError) return unprocessable("IntegrityError", `${cause.shortMessage}; nothing was stored`);
+  if (cause instanceof IntegrityError)
+    return unprocessable("IntegrityError", `${cause.shortMessage}; nothing was stored`);
   if (cause instanceof FormatError) {
     const v1 = /format version 1\b/.test(cause.shortMessage);
     return unprocessable(
       "MalformedEnvelope",
-      v1 ? "a v1 envelope: PUT /records/:recordId takes v2 envelopes; deposit a v1 envelope with POST /records" : cause.shortMessage,
+      v1
+        ? "a v1 envelope: PUT /records/:recordId takes v2 envelopes; deposit a v1 envelope with POST /records"
+        : cause.shortMessage,
     );
   }
-  if (cause instanceof DecryptionError) return unprocessable("WrongDataKey", `the data key does not open record ${recordId}`);
-  if (cause instanceof ConsentLedgerError && cause.name === "InvalidArgumentError") return badRequest(cause.shortMessage);
+  if (cause instanceof DecryptionError)
+    return unprocessable("WrongDataKey", `the data key does not open record ${recordId}`);
+  if (cause instanceof ConsentLedgerError && cause.name === "InvalidArgumentError")
+    return badRequest(cause.shortMessage);
   const code = (cause as { code?: string })?.code;
   if (code === "ECONNRESET" || (cause as Error)?.message === "aborted")
-    return new GatewayHttpError(400, "IncompleteBody", `the body ended after ${received} bytes, before the envelope did; nothing was stored`);
+    return new GatewayHttpError(
+      400,
+      "IncompleteBody",
+      `the body ended after ${received} bytes, before the envelope did; nothing was stored`,
+    );
   return cause;
 }

@@ -23,7 +23,18 @@ function parse(argv: string[]): Map<string, string> {
     if (i + 1 < argv.length) flags.set(flag.slice(2), argv[++i]);
     else throw new Error(`${flag} needs a value`);
   }
-  const known = ["rpc", "deployment", "host", "port", "per-signer", "per-ip", "max-gas", "daily-gas", "min-seconds-ahead", "trust-proxy"];
+  const known = [
+    "rpc",
+    "deployment",
+    "host",
+    "port",
+    "per-signer",
+    "per-ip",
+    "max-gas",
+    "daily-gas",
+    "min-seconds-ahead",
+    "trust-proxy",
+  ];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown flag --${name}`);
   return flags;
 }
@@ -49,7 +60,8 @@ async function main(): Promise<number> {
       perIpPerMinute: whole(flags.get("per-ip"), "per-ip") ?? DEFAULT_RELAYER_LIMITS.perIpPerMinute,
       maxGasPerMessage: BigInt(whole(flags.get("max-gas"), "max-gas") ?? DEFAULT_RELAYER_LIMITS.maxGasPerMessage),
       dailyGasBudget: BigInt(whole(flags.get("daily-gas"), "daily-gas") ?? DEFAULT_RELAYER_LIMITS.dailyGasBudget),
-      minSecondsAhead: whole(flags.get("min-seconds-ahead"), "min-seconds-ahead") ?? DEFAULT_RELAYER_LIMITS.minSecondsAhead,
+      minSecondsAhead:
+        whole(flags.get("min-seconds-ahead"), "min-seconds-ahead") ?? DEFAULT_RELAYER_LIMITS.minSecondsAhead,
     };
     const trust = flags.get("trust-proxy");
     config = {
@@ -60,7 +72,11 @@ async function main(): Promise<number> {
       port: whole(flags.get("port"), "port") ?? 8790,
       limits,
       trustProxy:
-        trust === undefined ? undefined : /^\d+$/.test(trust) ? Number(trust) : trust.split(",").map((entry) => entry.trim()),
+        trust === undefined
+          ? undefined
+          : /^\d+$/.test(trust)
+            ? Number(trust)
+            : trust.split(",").map((entry) => entry.trim()),
       logger: true,
     };
   } catch (error) {

@@ -213,12 +213,10 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       return reply.status(status).send({ error: "InvalidRequest", reason: (error as Error).message });
     // ethers errors carry the call's data (signer, patient, grantee): only name, code and short message are logged.
     request.log.error({ err: loggableError(error) }, "relay failed");
-    return reply
-      .status(502)
-      .send({
-        error: "RelayFailed",
-        reason: "The relayer could not send the transaction; nothing was charged. Try again later.",
-      });
+    return reply.status(502).send({
+      error: "RelayFailed",
+      reason: "The relayer could not send the transaction; nothing was charged. Try again later.",
+    });
   });
 
   app.get("/relay", async () => ({
@@ -470,7 +468,9 @@ export interface RunningRelayer {
 /** Which proxies to believe about the client's address: a hop count, or their addresses or CIDR ranges. */
 export type TrustProxy = number | readonly string[];
 
-function trustProxyOption(trust: TrustProxy | undefined): ((address: string, hop: number) => boolean) | string[] | false {
+function trustProxyOption(
+  trust: TrustProxy | undefined,
+): ((address: string, hop: number) => boolean) | string[] | false {
   if (trust === undefined) return false;
   if (typeof trust === "number") {
     if (!Number.isSafeInteger(trust) || trust < 0)

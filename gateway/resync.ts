@@ -88,7 +88,9 @@ export async function recordsAssignedTo(
     .map((event) => event.args.setId as bigint);
   if (mine.length === 0) return [];
   const assignments = (
-    await Promise.all(mine.map((setId) => sets.queryFilter(sets.filters.RecordCustodiansAssigned(undefined, setId), fromBlock)))
+    await Promise.all(
+      mine.map((setId) => sets.queryFilter(sets.filters.RecordCustodiansAssigned(undefined, setId), fromBlock)),
+    )
   ).flat();
   const candidates = [...new Set(assignments.map((event) => (event.args.recordId as string).toLowerCase()))];
   // Only the current assignment counts: a record re-shared away from this custodian is not its to hold.
@@ -135,7 +137,8 @@ export async function resyncFromPeers(options: ResyncOptions): Promise<ResyncRep
       try {
         const envelope = await peer.client.fetchCiphertext(recordId);
         const actual = await recordIdOf(envelope);
-        if (actual !== recordId) throw new Error(`IntegrityError: it served bytes hashing to ${actual}, not to record ${recordId}`);
+        if (actual !== recordId)
+          throw new Error(`IntegrityError: it served bytes hashing to ${actual}, not to record ${recordId}`);
         const { context } = await verifyEnvelopeOnChain(contracts, envelope, { expectedRecordId: recordId });
         if (!served.has(getAddress(context.provider))) {
           report.notServed.push(recordId);
@@ -144,7 +147,8 @@ export async function resyncFromPeers(options: ResyncOptions): Promise<ResyncRep
           break;
         }
         const cid = await blobs.put(envelope);
-        if (recordIdFromCid(cid) !== recordId) throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
+        if (recordIdFromCid(cid) !== recordId)
+          throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
         if (!existing) {
           // No share: only the provider can give this custodian its share again.
           store.insertRecord({
@@ -167,7 +171,10 @@ export async function resyncFromPeers(options: ResyncOptions): Promise<ResyncRep
         break;
       } catch (error) {
         attempts.push({ peer: peer.url, reason: reasonOf(error) });
-        log?.warn({ recordId, peer: peer.url, reason: reasonOf(error) }, "a peer did not serve the record's verified ciphertext");
+        log?.warn(
+          { recordId, peer: peer.url, reason: reasonOf(error) },
+          "a peer did not serve the record's verified ciphertext",
+        );
       }
     }
     if (!done) report.failed.push({ recordId, attempts });

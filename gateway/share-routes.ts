@@ -42,7 +42,16 @@ import type { Authenticator } from "./auth";
 import { authorizeIngest, authorizeRelease, basisName, purposeName, type CheckedBlock } from "./authorize";
 import { ChainReader, rpcSendOf } from "./chain-reader";
 import { DEFAULTS } from "./config";
-import { badRequest, conflict, forbidden, GatewayHttpError, notFound, rateLimited, unavailable, unprocessable } from "./http-error";
+import {
+  badRequest,
+  conflict,
+  forbidden,
+  GatewayHttpError,
+  notFound,
+  rateLimited,
+  unavailable,
+  unprocessable,
+} from "./http-error";
 import { JournalCommitter } from "./journal-committer";
 import type { KeyVault } from "./key-vault";
 import { AccountRateLimiter } from "./rate-limit";
@@ -181,7 +190,10 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
 
   const requireSets = () => {
     if (!sets)
-      throw conflict("CustodianSetsNotDeployed", "this gateway's deployment names no CustodianSets contract: it holds no shares");
+      throw conflict(
+        "CustodianSetsNotDeployed",
+        "this gateway's deployment names no CustodianSets contract: it holds no shares",
+      );
     return sets;
   };
   const positionAt = async (recordId: string, blockTag?: number) => {
@@ -190,7 +202,10 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       return { setId: Number(setId), threshold: Number(threshold), position: Number(position) };
     } catch (cause) {
       if (cause instanceof GatewayHttpError) throw cause;
-      throw unavailable("ChainUnavailable", `the gateway could not read the custodian set, so it releases nothing: ${(cause as Error).message}`);
+      throw unavailable(
+        "ChainUnavailable",
+        `the gateway could not read the custodian set, so it releases nothing: ${(cause as Error).message}`,
+      );
     }
   };
   /**
@@ -215,7 +230,10 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       return { onChain: { ...onChain, block }, confirmed };
     } catch (cause) {
       if (cause instanceof GatewayHttpError) throw cause;
-      throw unavailable("ChainUnavailable", `the gateway could not read the custodian set, so it releases nothing: ${(cause as Error).message}`);
+      throw unavailable(
+        "ChainUnavailable",
+        `the gateway could not read the custodian set, so it releases nothing: ${(cause as Error).message}`,
+      );
     }
   };
   const reader = async (request: FastifyRequest) => {
@@ -232,7 +250,10 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
     try {
       const provider = await authenticator.authenticate(request.headers.authorization);
       if (!providers.has(provider))
-        throw forbidden("ProviderNotServed", `this gateway keeps the shares of ${[...providers].join(", ")} only, not of ${provider}`);
+        throw forbidden(
+          "ProviderNotServed",
+          `this gateway keeps the shares of ${[...providers].join(", ")} only, not of ${provider}`,
+        );
       request.depositor = provider;
     } catch (error) {
       reply.header("connection", "close");
@@ -253,9 +274,13 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
         hash = await recordIdOf(envelope);
         parseEnvelope(envelope);
       } catch (cause) {
-        throw unprocessable("MalformedEnvelope", cause instanceof ConsentLedgerError ? cause.shortMessage : String(cause));
+        throw unprocessable(
+          "MalformedEnvelope",
+          cause instanceof ConsentLedgerError ? cause.shortMessage : String(cause),
+        );
       }
-      if (hash !== recordId) throw unprocessable("IntegrityError", `the envelope hashes to ${hash}, not to recordId ${recordId}`);
+      if (hash !== recordId)
+        throw unprocessable("IntegrityError", `the envelope hashes to ${hash}, not to recordId ${recordId}`);
       const { context } = await authorizeIngest(contracts, provider, envelope, recordId, undefined);
       const onChain = await positionAt(recordId);
       if (onChain.setId !== setId || onChain.position !== position)
@@ -269,7 +294,10 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
         share = await unwrapKeyShare(hexToBytes(request.body.wrappedShare), keyPair, recordId);
       } catch (cause) {
         if (cause instanceof WrongRecipientKeyError || cause instanceof ConsentLedgerError)
-          throw unprocessable("ShareNotForThisCustodian", `the share does not open with custodian ${custodian}'s key for record ${recordId}`);
+          throw unprocessable(
+            "ShareNotForThisCustodian",
+            `the share does not open with custodian ${custodian}'s key for record ${recordId}`,
+          );
         throw cause;
       }
       const sealed = await vault.seal(recordId, encodeShare({ setId, position, share }));
@@ -278,7 +306,8 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       if (existing && !isHeldAsShare(existing))
         throw conflict("KeyConflict", `record ${recordId} is held here with its whole data key, not as a share`);
       const cid = await blobs.put(envelope);
-      if (recordIdFromCid(cid) !== recordId) throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
+      if (recordIdFromCid(cid) !== recordId)
+        throw new Error(`the blob store returned CID ${cid} for record ${recordId}`);
       // The provider re-splits on every deposit: the latest deposit of a set is the one that combines
       // with the other custodians', so it replaces whatever share was held.
       const stored = existing
@@ -313,9 +342,16 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
         throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
       }
       const record = store.getRecord(request.params.recordId);
-      if (!record) throw notFound("RecordNotFound", `this gateway holds no share of record ${request.params.recordId.toLowerCase()}`);
+      if (!record)
+        throw notFound(
+          "RecordNotFound",
+          `this gateway holds no share of record ${request.params.recordId.toLowerCase()}`,
+        );
       if (!isHeldAsShare(record))
-        throw conflict("KeyHeldWhole", `this gateway holds the whole key of ${record.recordId}: ask POST /records/${record.recordId}/key`);
+        throw conflict(
+          "KeyHeldWhole",
+          `this gateway holds the whole key of ${record.recordId}: ask POST /records/${record.recordId}/key`,
+        );
       if (record.keyCiphertext.length === 0) {
         // No share held: withdrawn after a re-share, or the ciphertext was re-synced from peers (resync.ts)
         // and the provider has not deposited this custodian's share again. The chain tells which.
@@ -326,7 +362,11 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
             `custodian ${custodian} is at position ${now.position} of set ${now.setId} for record ${record.recordId} but holds ` +
               `no share of it (its copy was re-synced from peers): the record's provider must deposit this custodian's share again`,
           );
-        throw new GatewayHttpError(410, "ShareWithdrawn", `this custodian's share of ${record.recordId} was withdrawn after a re-share`);
+        throw new GatewayHttpError(
+          410,
+          "ShareWithdrawn",
+          `this custodian's share of ${record.recordId} was withdrawn after a re-share`,
+        );
       }
       // The set's facts are asked at the same head as the decision (chain.head() is shared by every
       // caller of this turn, authorizeRelease included), pinned to its hash, in parallel with it.
@@ -335,7 +375,9 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       const decision = await authorizeRelease(chain, contracts, custodian, record, requester, purpose, confirmations);
       const confirmedBlock = decision.block.number - confirmations;
       let { onChain, confirmed } = await positions;
-      const held = decodeShare(await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }));
+      const held = decodeShare(
+        await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }),
+      );
       if (onChain.block.hash !== decision.block.hash) {
         // Not the decision's head (cannot happen while head() is shared per turn): ask at the decision's block.
         ({ onChain, confirmed } = await positionsAt(record.recordId, Promise.resolve(decision.block)));
@@ -381,24 +423,39 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
     },
   );
 
-  app.post<{ Params: { recordId: string } }>("/records/:recordId/share/withdraw", { schema: withdrawSchema }, async (request) => {
-    const caller = await reader(request);
-    const record = store.getRecord(request.params.recordId);
-    if (!record || !isHeldAsShare(record))
-      throw notFound("RecordNotFound", `this gateway holds no share of record ${request.params.recordId.toLowerCase()}`);
-    if (getAddress(record.provider) !== caller)
-      throw forbidden("NotRecordProvider", `only record ${record.recordId}'s provider ${record.provider} may withdraw its share, not ${caller}`);
-    if (record.keyCiphertext.length === 0) return { recordId: record.recordId, withdrawn: false };
-    const held = decodeShare(await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }));
-    held.share.fill(0);
-    const onChain = await positionAt(record.recordId);
-    if (onChain.setId === held.setId && onChain.position === held.position)
-      throw conflict(
-        "StillInCustodianSet",
-        `the chain still puts record ${record.recordId} in set ${onChain.setId} with this custodian at position ${onChain.position}: its share stays`,
+  app.post<{ Params: { recordId: string } }>(
+    "/records/:recordId/share/withdraw",
+    { schema: withdrawSchema },
+    async (request) => {
+      const caller = await reader(request);
+      const record = store.getRecord(request.params.recordId);
+      if (!record || !isHeldAsShare(record))
+        throw notFound(
+          "RecordNotFound",
+          `this gateway holds no share of record ${request.params.recordId.toLowerCase()}`,
+        );
+      if (getAddress(record.provider) !== caller)
+        throw forbidden(
+          "NotRecordProvider",
+          `only record ${record.recordId}'s provider ${record.provider} may withdraw its share, not ${caller}`,
+        );
+      if (record.keyCiphertext.length === 0) return { recordId: record.recordId, withdrawn: false };
+      const held = decodeShare(
+        await vault.open(record.recordId, { iv: record.keyIv, ciphertext: record.keyCiphertext }),
       );
-    store.replaceSealedKey(record.recordId, new Uint8Array(0), new Uint8Array(0));
-    request.log.info({ recordId: record.recordId, setId: held.setId, position: held.position }, "key share withdrawn");
-    return { recordId: record.recordId, withdrawn: true };
-  });
+      held.share.fill(0);
+      const onChain = await positionAt(record.recordId);
+      if (onChain.setId === held.setId && onChain.position === held.position)
+        throw conflict(
+          "StillInCustodianSet",
+          `the chain still puts record ${record.recordId} in set ${onChain.setId} with this custodian at position ${onChain.position}: its share stays`,
+        );
+      store.replaceSealedKey(record.recordId, new Uint8Array(0), new Uint8Array(0));
+      request.log.info(
+        { recordId: record.recordId, setId: held.setId, position: held.position },
+        "key share withdrawn",
+      );
+      return { recordId: record.recordId, withdrawn: true };
+    },
+  );
 }

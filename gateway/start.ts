@@ -13,7 +13,14 @@ import path from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { FetchRequest, JsonRpcProvider, Network, Wallet } from "ethers";
 
-import { connect, ConsentLedgerError, type Deployment, type LedgerContracts, parseDeployment, Role } from "../sdk/index";
+import {
+  connect,
+  ConsentLedgerError,
+  type Deployment,
+  type LedgerContracts,
+  parseDeployment,
+  Role,
+} from "../sdk/index";
 import { FsBlobStore, loadDeployment } from "../sdk/node";
 import { AccessLogWriter, type FaultPoint, type WriterLogger } from "./access-log-writer";
 import { Authenticator } from "./auth";
@@ -333,7 +340,15 @@ async function startHoldingLock(
     rateLimitPerMinute: config.rateLimitPerMinute,
     now: options.now,
   });
-  await app.register(interopPlugin, { contracts, authenticator, vault, dataDir: config.dataDir, publicUrl: () => publicUrl, rateLimitPerMinute: config.rateLimitPerMinute, now: options.now });
+  await app.register(interopPlugin, {
+    contracts,
+    authenticator,
+    vault,
+    dataDir: config.dataDir,
+    publicUrl: () => publicUrl,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    now: options.now,
+  });
 
   let address: string;
   try {
@@ -370,7 +385,10 @@ async function startHoldingLock(
           blobs,
           providers: [custodian, ...config.providers],
           peers: config.resyncFrom,
-          log: { info: (details, message) => app?.log.info(details, message), warn: (details, message) => app?.log.warn(details, message) },
+          log: {
+            info: (details, message) => app?.log.info(details, message),
+            warn: (details, message) => app?.log.warn(details, message),
+          },
           stopped: () => closingDown,
         }).catch((error: unknown) => {
           if (!closingDown) app?.log.error({ reason: oneLine(error) }, "re-sync from peers failed");

@@ -321,9 +321,9 @@ export class GatewayStore {
   }
 
   setMeta(key: string, value: string): void {
-    this
-      .statement("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .run(key, value);
+    this.statement(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
   }
 
   /**
@@ -367,26 +367,24 @@ export class GatewayStore {
 
   /** Inserts a record; false when one with this id is held already (nothing changes then). */
   insertRecord(record: StoredRecord): boolean {
-    const result = this
-      .statement(
-        `INSERT OR IGNORE INTO records (record_id, cid, provider, patient, data_class, version, batch_root, batch_proof,
+    const result = this.statement(
+      `INSERT OR IGNORE INTO records (record_id, cid, provider, patient, data_class, version, batch_root, batch_proof,
            key_iv, key_ciphertext, deposited_by, deposited_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        record.recordId.toLowerCase(),
-        record.cid,
-        record.provider,
-        record.patient,
-        record.dataClass,
-        record.version,
-        record.batch?.root ?? null,
-        record.batch ? JSON.stringify(record.batch.proof) : null,
-        Buffer.from(record.keyIv),
-        Buffer.from(record.keyCiphertext),
-        record.depositedBy,
-        record.depositedAt,
-      );
+    ).run(
+      record.recordId.toLowerCase(),
+      record.cid,
+      record.provider,
+      record.patient,
+      record.dataClass,
+      record.version,
+      record.batch?.root ?? null,
+      record.batch ? JSON.stringify(record.batch.proof) : null,
+      Buffer.from(record.keyIv),
+      Buffer.from(record.keyCiphertext),
+      record.depositedBy,
+      record.depositedAt,
+    );
     return result.changes === 1;
   }
 
@@ -395,9 +393,11 @@ export class GatewayStore {
    * gateway/share-routes.ts); false when no such record is held.
    */
   replaceSealedKey(recordId: string, keyIv: Uint8Array, keyCiphertext: Uint8Array): boolean {
-    const result = this
-      .statement("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?")
-      .run(Buffer.from(keyIv), Buffer.from(keyCiphertext), recordId.toLowerCase());
+    const result = this.statement("UPDATE records SET key_iv = ?, key_ciphertext = ? WHERE record_id = ?").run(
+      Buffer.from(keyIv),
+      Buffer.from(keyCiphertext),
+      recordId.toLowerCase(),
+    );
     return result.changes === 1;
   }
 
@@ -522,14 +522,18 @@ export class GatewayStore {
     session: { tokenHash: string; account: string; expiresAt: number },
   ): boolean {
     return this.db.transaction(() => {
-      const consumed = this
-        .statement("UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL")
-        .run(nowMs, nonce.toLowerCase());
+      const consumed = this.statement("UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL").run(
+        nowMs,
+        nonce.toLowerCase(),
+      );
       if (consumed.changes !== 1) return false;
       if (this.unusedChallenges !== undefined) this.unusedChallenges--;
-      this
-        .statement("INSERT INTO sessions (token_hash, account, created_at, expires_at) VALUES (?, ?, ?, ?)")
-        .run(session.tokenHash, session.account, nowMs, session.expiresAt);
+      this.statement("INSERT INTO sessions (token_hash, account, created_at, expires_at) VALUES (?, ?, ?, ?)").run(
+        session.tokenHash,
+        session.account,
+        nowMs,
+        session.expiresAt,
+      );
       return true;
     })();
   }
@@ -546,9 +550,9 @@ export class GatewayStore {
    * that a replay is answered "already used" rather than "unknown").
    */
   purgeExpired(nowMs: number, graceMs = 60 * 60 * 1000): { challenges: number; sessions: number } {
-    const challenges = this
-      .statement("DELETE FROM challenges WHERE expires_at * 1000 < ?")
-      .run(nowMs - graceMs).changes;
+    const challenges = this.statement("DELETE FROM challenges WHERE expires_at * 1000 < ?").run(
+      nowMs - graceMs,
+    ).changes;
     // Once a minute, off the request path: a full count keeps the kept count exact.
     if (this.unusedChallenges !== undefined && challenges > 0) this.unusedChallenges = this.countUnusedChallenges();
     const sessions = this.statement("DELETE FROM sessions WHERE expires_at < ?").run(nowMs).changes;
@@ -605,9 +609,9 @@ export class GatewayStore {
 
   /** How many releases are not in a batch yet, and when the oldest arrived (ms). */
   pendingReleaseStats(): { count: number; oldestRequestedAt?: number } {
-    const row = this
-      .statement("SELECT COUNT(*) AS n, MIN(requested_at) AS oldest FROM releases WHERE batch_id IS NULL")
-      .get() as Row;
+    const row = this.statement(
+      "SELECT COUNT(*) AS n, MIN(requested_at) AS oldest FROM releases WHERE batch_id IS NULL",
+    ).get() as Row;
     return { count: row.n as number, oldestRequestedAt: opt(row.oldest) };
   }
 
@@ -617,12 +621,10 @@ export class GatewayStore {
   }
 
   private countUnloggedReleases(): number {
-    const row = this
-      .statement(
-        `SELECT COUNT(*) AS n FROM releases r LEFT JOIN log_batches b ON r.batch_id = b.id
+    const row = this.statement(
+      `SELECT COUNT(*) AS n FROM releases r LEFT JOIN log_batches b ON r.batch_id = b.id
          WHERE r.batch_id IS NULL OR b.state <> 'logged'`,
-      )
-      .get() as Row;
+    ).get() as Row;
     return row.n as number;
   }
 
@@ -650,20 +652,18 @@ export class GatewayStore {
     nowMs: number,
   ): LogBatchRow {
     return this.db.transaction(() => {
-      const result = this
-        .statement(
-          `INSERT INTO log_batches (kind, root, manifest_cid, manifest, release_count, state, created_at, updated_at)
+      const result = this.statement(
+        `INSERT INTO log_batches (kind, root, manifest_cid, manifest, release_count, state, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-        )
-        .run(
-          batch.kind,
-          batch.root ?? null,
-          batch.manifestCid ?? null,
-          batch.manifest ?? null,
-          releaseIds.length,
-          nowMs,
-          nowMs,
-        );
+      ).run(
+        batch.kind,
+        batch.root ?? null,
+        batch.manifestCid ?? null,
+        batch.manifest ?? null,
+        releaseIds.length,
+        nowMs,
+        nowMs,
+      );
       const batchId = Number(result.lastInsertRowid);
       const assign = this.statement(
         "UPDATE releases SET batch_id = ?, leaf_index = ? WHERE id = ? AND batch_id IS NULL",
@@ -701,49 +701,41 @@ export class GatewayStore {
     sent: { txHash: string; txNonce: number; rawTx: string; createdAtBlock: number },
     nowMs: number,
   ): void {
-    const result = this
-      .statement(
-        `UPDATE log_batches SET state = 'sent', tx_hash = ?, tx_nonce = ?, raw_tx = ?, created_at_block = ?,
+    const result = this.statement(
+      `UPDATE log_batches SET state = 'sent', tx_hash = ?, tx_nonce = ?, raw_tx = ?, created_at_block = ?,
            attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'`,
-      )
-      .run(sent.txHash, sent.txNonce, sent.rawTx, sent.createdAtBlock, nowMs, id);
+    ).run(sent.txHash, sent.txNonce, sent.rawTx, sent.createdAtBlock, nowMs, id);
     if (result.changes !== 1) throw new Error(`log batch ${id} is not pending`);
   }
 
   markLogged(id: number, logged: { block: number; txHash: string }, nowMs: number): void {
-    const row = this
-      .statement(
-        `UPDATE log_batches SET state = 'logged', logged_block = ?, logged_tx_hash = ?, last_error = NULL, updated_at = ?
+    const row = this.statement(
+      `UPDATE log_batches SET state = 'logged', logged_block = ?, logged_tx_hash = ?, last_error = NULL, updated_at = ?
          WHERE id = ? AND state <> 'logged' RETURNING release_count`,
-      )
-      .get(logged.block, logged.txHash, nowMs, id) as Row | undefined;
+    ).get(logged.block, logged.txHash, nowMs, id) as Row | undefined;
     if (row && this.unlogged !== undefined) this.unlogged -= row.release_count as number;
   }
 
   /** Back to pending (its transaction can never be mined, or reverted): it will be signed afresh. */
   markUnsent(id: number, error: string, nextAttemptAt: number, nowMs: number): void {
-    this
-      .statement(
-        `UPDATE log_batches SET state = 'pending', tx_hash = NULL, tx_nonce = NULL, raw_tx = NULL, created_at_block = NULL,
+    this.statement(
+      `UPDATE log_batches SET state = 'pending', tx_hash = NULL, tx_nonce = NULL, raw_tx = NULL, created_at_block = NULL,
            last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'sent'`,
-      )
-      .run(error.slice(0, 1000), nextAttemptAt, nowMs, id);
+    ).run(error.slice(0, 1000), nextAttemptAt, nowMs, id);
   }
 
   /** A failed attempt that never produced a transaction (e.g. gas estimation reverted). */
   recordBatchError(id: number, error: string, nextAttemptAt: number, nowMs: number): void {
-    this
-      .statement(
-        "UPDATE log_batches SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-      )
-      .run(error.slice(0, 1000), nextAttemptAt, nowMs, id);
+    this.statement(
+      "UPDATE log_batches SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+    ).run(error.slice(0, 1000), nextAttemptAt, nowMs, id);
   }
 
   /** Transaction hashes already accounted for by logged batches (so an event is never claimed twice). */
   loggedTxHashes(): Set<string> {
-    const rows = this
-      .statement("SELECT logged_tx_hash FROM log_batches WHERE state = 'logged' AND logged_tx_hash IS NOT NULL")
-      .all() as Row[];
+    const rows = this.statement(
+      "SELECT logged_tx_hash FROM log_batches WHERE state = 'logged' AND logged_tx_hash IS NOT NULL",
+    ).all() as Row[];
     return new Set(rows.map((row) => String(row.logged_tx_hash).toLowerCase()));
   }
 

@@ -72,7 +72,9 @@ export async function visaRoutes(app: FastifyInstance, options: VisaOptions): Pr
   const limiter = new AccountRateLimiter(options.rateLimitPerMinute);
 
   app.get("/.well-known/jwks.json", async (_request, reply) =>
-    reply.header("cache-control", "public, max-age=300").send({ keys: [{ ...publicJwk, kid, alg: "ES256", use: "sig" }] }),
+    reply
+      .header("cache-control", "public, max-age=300")
+      .send({ keys: [{ ...publicJwk, kid, alg: "ES256", use: "sig" }] }),
   );
 
   app.post<{ Body: { patient: string } }>(
@@ -92,25 +94,45 @@ export async function visaRoutes(app: FastifyInstance, options: VisaOptions): Pr
       const researcher = await options.authenticator.authenticate(request.headers.authorization);
       const allowance = limiter.take(researcher);
       if (!allowance.allowed) {
-        throw rateLimited(`${researcher} asked for more than ${limiter.perMinute} visas in a minute: retry in ${allowance.retryAfterSeconds} s`, allowance.retryAfterSeconds);
+        throw rateLimited(
+          `${researcher} asked for more than ${limiter.perMinute} visas in a minute: retry in ${allowance.retryAfterSeconds} s`,
+          allowance.retryAfterSeconds,
+        );
       }
       const patient = getAddress(request.body.patient.toLowerCase());
       const block = await contracts.provider.getBlock("latest");
       if (!block) throw new Error("the node returned no latest block");
       const at = { blockTag: block.number };
       const consent = await contracts.ledger.consentOf(patient, researcher, at);
-      const purposes = codesOf(Number(consent.purposes)).filter((code) => RESEARCH_PURPOSES.some((name) => Purpose[name] === code));
+      const purposes = codesOf(Number(consent.purposes)).filter((code) =>
+        RESEARCH_PURPOSES.some((name) => Purpose[name] === code),
+      );
       const classes = codesOf(Number(consent.dataClasses));
-      const live = consent.validUntil > 0n && Number(consent.validFrom) <= block.timestamp && block.timestamp < Number(consent.validUntil);
+      const live =
+        consent.validUntil > 0n &&
+        Number(consent.validFrom) <= block.timestamp &&
+        block.timestamp < Number(consent.validUntil);
       if (!live || purposes.length === 0 || classes.length === 0) {
-        throw forbidden("NoResearchConsent", `${patient} has no research consent to ${researcher} in force at block ${block.number}`);
+        throw forbidden(
+          "NoResearchConsent",
+          `${patient} has no research consent to ${researcher} in force at block ${block.number}`,
+        );
       }
       // The ledger's own access check: the consent covers it and the researcher's accreditation is live.
-      const bases = await Promise.all(purposes.map((purpose) => contracts.ledger.accessBasis(patient, researcher, classes[0], purpose, at)));
+      const bases = await Promise.all(
+        purposes.map((purpose) => contracts.ledger.accessBasis(patient, researcher, classes[0], purpose, at)),
+      );
       if (bases.some((basis) => Number(basis) !== AccessBasis.Consent)) {
-        throw forbidden("NoResearchConsent", `the ledger does not let ${researcher} read ${patient}'s data for research at block ${block.number} (is the accreditation live?)`);
+        throw forbidden(
+          "NoResearchConsent",
+          `the ledger does not let ${researcher} read ${patient}'s data for research at block ${block.number} (is the accreditation live?)`,
+        );
       }
-      const grants = await contracts.ledger.queryFilter(contracts.ledger.filters.ConsentGranted(patient, researcher), contracts.deployment.deployedAtBlock ?? 0, block.number);
+      const grants = await contracts.ledger.queryFilter(
+        contracts.ledger.filters.ConsentGranted(patient, researcher),
+        contracts.deployment.deployedAtBlock ?? 0,
+        block.number,
+      );
       const grantedAt = grants.length > 0 ? (await grants[grants.length - 1].getBlock()).timestamp : block.timestamp;
       const nowSeconds = Math.floor(options.now() / 1000);
       // When the consent was given (or took effect), on the chain's clock; never after the visa's own iat.
@@ -134,7 +156,9 @@ export async function visaRoutes(app: FastifyInstance, options: VisaOptions): Pr
         visa,
         dataset,
         expiresAt: new Date(expiresAt * 1000).toISOString(),
-        dataClasses: classes.map((code) => Object.keys(DataClass).find((name) => DataClass[name as keyof typeof DataClass] === code)),
+        dataClasses: classes.map((code) =>
+          Object.keys(DataClass).find((name) => DataClass[name as keyof typeof DataClass] === code),
+        ),
         checkedBlock: block.number,
       };
     },

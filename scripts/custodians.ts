@@ -69,10 +69,14 @@ async function main(): Promise<void> {
     throw new UsageError(`cannot reach the node at ${rpcUrl} (${cause.message}): start one with npx hardhat node`);
   });
   if (chainId !== 31337n && chainId !== 1337n)
-    throw new UsageError(`chain ${chainId} is not a development chain: this helper uses public test keys; run npm run gateway per custodian instead`);
+    throw new UsageError(
+      `chain ${chainId} is not a development chain: this helper uses public test keys; run npm run gateway per custodian instead`,
+    );
   const deployment = await loadDeployment(chainId);
   if (!deployment.custodianSets)
-    throw new UsageError(`deployments/${chainId}.json names no custodianSets: redeploy (npm run deploy -- --network localhost)`);
+    throw new UsageError(
+      `deployments/${chainId}.json names no custodianSets: redeploy (npm run deploy -- --network localhost)`,
+    );
 
   const admin = devWallet(0, provider);
   const providerWallet = devWallet(providerAccount, provider);
@@ -98,7 +102,9 @@ async function main(): Promise<void> {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const keyFile = path.join(dataDir, "master-key.hex");
       if (!existsSync(keyFile)) {
-        writeFileSync(keyFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex") + "\n", { mode: 0o600 });
+        writeFileSync(keyFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex") + "\n", {
+          mode: 0o600,
+        });
         chmodSync(keyFile, 0o600);
       }
       gateways.push(
@@ -126,13 +132,19 @@ async function main(): Promise<void> {
           setId: set.setId,
           threshold: set.threshold,
           provider: providerWallet.address,
-          custodians: custodians.map((custodian, i) => ({ custodian, url: gateways[i].url, dataDir: path.join(root, String(i + 1)) })),
+          custodians: custodians.map((custodian, i) => ({
+            custodian,
+            url: gateways[i].url,
+            dataDir: path.join(root, String(i + 1)),
+          })),
         },
         null,
         2,
       ),
     );
-    console.log(`custodian set ${set.setId}: ${k} of ${n}, serving ${providerWallet.address}'s records; Ctrl-C stops it`);
+    console.log(
+      `custodian set ${set.setId}: ${k} of ${n}, serving ${providerWallet.address}'s records; Ctrl-C stops it`,
+    );
   } catch (error) {
     await stopAll();
     provider.destroy();
@@ -149,7 +161,9 @@ async function main(): Promise<void> {
 main().then(
   () => setTimeout(() => process.exit(0), 500).unref(),
   (error: unknown) => {
-    process.stderr.write(`custodians: ${error instanceof UsageError ? error.message : ((error as Error)?.message ?? String(error)).split("\n")[0]}\n`);
+    process.stderr.write(
+      `custodians: ${error instanceof UsageError ? error.message : ((error as Error)?.message ?? String(error)).split("\n")[0]}\n`,
+    );
     process.exitCode = error instanceof UsageError ? 2 : 1;
   },
 );

@@ -20,7 +20,8 @@ import { startDappStack } from "./lib/dapp-stack";
 
 const port = (name: string) => (value: string) => {
   const number = Number(value);
-  if (!/^\d+$/.test(value) || number < 1 || number > 65535) throw new InvalidArgumentError(`${name} must be a port from 1 to 65535`);
+  if (!/^\d+$/.test(value) || number < 1 || number > 65535)
+    throw new InvalidArgumentError(`${name} must be a port from 1 to 65535`);
   return number;
 };
 
@@ -28,8 +29,14 @@ async function main() {
   const options = new Command("npm run dapp --")
     .description("The patient's consent dashboard on a local chain with the demo's data.")
     .addOption(new Option("--rpc <url>", "use this node (with Hardhat's default accounts) instead of starting one"))
-    .addOption(new Option("--node-port <port>", "port of the hardhat node this starts").default(8545).argParser(port("--node-port")))
-    .addOption(new Option("--port <port>", "port of the page (default 5173 with --dev, else 4173)").argParser(port("--port")))
+    .addOption(
+      new Option("--node-port <port>", "port of the hardhat node this starts")
+        .default(8545)
+        .argParser(port("--node-port")),
+    )
+    .addOption(
+      new Option("--port <port>", "port of the page (default 5173 with --dev, else 4173)").argParser(port("--port")),
+    )
     .addOption(new Option("--dev", "serve with Vite's dev server (hot reload) instead of a build"))
     .parse(process.argv)
     .opts<{ rpc?: string; nodePort: number; port?: number; dev?: boolean }>();

@@ -36,7 +36,14 @@ import { openHeldShare } from "../gateway/share-routes";
 import { CustodianSetClient, NotEnoughSharesError } from "../sdk/clients/custodian-set";
 import { combineKeyShares } from "../sdk/crypto/key-shares";
 import { deriveEncryptionKeyPair, publicKeyToBytes32, type EncryptionKeyPair } from "../sdk/crypto/keys";
-import { createPairingLink, derivePseudonymRoot, MemoryBlobStore, PatientIdentity, pseudonymSigner, RelayerClient } from "../sdk/index";
+import {
+  createPairingLink,
+  derivePseudonymRoot,
+  MemoryBlobStore,
+  PatientIdentity,
+  pseudonymSigner,
+  RelayerClient,
+} from "../sdk/index";
 import { startRelayer } from "../gateway/relayer";
 import { renderAuditTable } from "./lib/audit-table";
 import { deploySuite } from "./lib/deploy-suite";
@@ -109,7 +116,14 @@ async function main() {
     };
     gateway = await startGateway(baseConfig, { logger: false });
     say(`gateway at ${gateway.url}, custodian ${gateway.custodian}`);
-    await story(gateway, as, { admin, hospital, university, pharma, patientA, patientB, patientC, relayer }, names, outDir, baseConfig);
+    await story(
+      gateway,
+      as,
+      { admin, hospital, university, pharma, patientA, patientB, patientC, relayer },
+      names,
+      outDir,
+      baseConfig,
+    );
     await pseudonymChapter(network.url, deployment, as, { admin, hospital, university, wallet: signers[9] });
   } finally {
     await gateway?.close({ flush: true, flushTimeoutMs: 20_000 });
@@ -118,7 +132,10 @@ async function main() {
   say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Audit trails: ${outDir}`);
 }
 
-type Cast = Record<"admin" | "hospital" | "university" | "pharma" | "patientA" | "patientB" | "patientC" | "relayer", Signer & { address: string }>;
+type Cast = Record<
+  "admin" | "hospital" | "university" | "pharma" | "patientA" | "patientB" | "patientC" | "relayer",
+  Signer & { address: string }
+>;
 
 async function story(
   gateway: RunningGateway,
@@ -138,7 +155,9 @@ async function story(
   const records: Record<string, PublishedRecord> = {};
   const publish = async (label: string, patient: string, dataClass: keyof typeof DataClass, payload: object) => {
     records[label] = await (await provider.publish({ patient, dataClass, payload })).wait();
-    say(`  ${label.padEnd(14)} ${dataClass.padEnd(12)} for ${names.get(patient.toLowerCase())}  ${records[label].recordId.slice(0, 18)}…`);
+    say(
+      `  ${label.padEnd(14)} ${dataClass.padEnd(12)} for ${names.get(patient.toLowerCase())}  ${records[label].recordId.slice(0, 18)}…`,
+    );
   };
   await publish("A-hba1c", patientA.address, "LAB_RESULT", samples.hba1c("patient-a", 6.1));
   await publish("A-condition", patientA.address, "CONDITION", samples.diabetes("patient-a"));
@@ -146,8 +165,12 @@ async function story(
   await publish("B-vitals", patientB.address, "VITAL_SIGNS", samples.bloodPressure("patient-b", 142, 91));
   await publish("C-imaging", patientC.address, "IMAGING", samples.chestXray("patient-c"));
   await publish("C-meds", patientC.address, "MEDICATION", samples.metformin("patient-c"));
-  records["B-hba1c-v2"] = await (await provider.amend(records["B-hba1c"].recordId, samples.hba1c("patient-b", 7.2))).wait();
-  say(`  B-hba1c amended: version ${records["B-hba1c-v2"].version} supersedes ${records["B-hba1c"].recordId.slice(0, 18)}…`);
+  records["B-hba1c-v2"] = await (
+    await provider.amend(records["B-hba1c"].recordId, samples.hba1c("patient-b", 7.2))
+  ).wait();
+  say(
+    `  B-hba1c amended: version ${records["B-hba1c-v2"].version} supersedes ${records["B-hba1c"].recordId.slice(0, 18)}…`,
+  );
 
   step("Patients decide how they decide");
   const patient = {
@@ -156,12 +179,21 @@ async function story(
     C: new PatientClient(await as(patientC), patientC),
   };
   await (
-    await patient.A.setPolicy({ permission: "HMB", modifiers: ["NPU"], dataClasses: ["LAB_RESULT", "CONDITION", "VITAL_SIGNS"] })
+    await patient.A.setPolicy({
+      permission: "HMB",
+      modifiers: ["NPU"],
+      dataClasses: ["LAB_RESULT", "CONDITION", "VITAL_SIGNS"],
+    })
   ).wait();
   say("  patient A: standing policy — health/medical research (HMB), not-for-profit only (NPU)");
   say("  patient B: decides each request by hand");
   const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
-  const signed = await patient.C.signGrant({ grantee: university.address, dataClasses: ["IMAGING"], purposes: ["CLINTRCH"], validUntil: now + 180 * DAY });
+  const signed = await patient.C.signGrant({
+    grantee: university.address,
+    dataClasses: ["IMAGING"],
+    purposes: ["CLINTRCH"],
+    validUntil: now + 180 * DAY,
+  });
   await writeFile(path.join(outDir, "patient-c-signed-consent.json"), JSON.stringify(signed, null, 2));
   await (await relaySignedConsent(await as(relayer), relayer, signed)).wait();
   say("  patient C: signed a consent off-chain (no gas); the relayer submitted it");
@@ -169,11 +201,25 @@ async function story(
   step("Researchers ask");
   const uni = new ResearcherClient(await as(university), university);
   const ph = new ResearcherClient(await as(pharma), pharma);
-  const ask = async (who: ResearcherClient, whoName: string, patientAddress: string, dataClasses: (keyof typeof DataClass)[]) => {
+  const ask = async (
+    who: ResearcherClient,
+    whoName: string,
+    patientAddress: string,
+    dataClasses: (keyof typeof DataClass)[],
+  ) => {
     const result = await (
-      await who.requestAccess({ patient: patientAddress, dataClasses, purpose: "HRESCH", researchCategory: "HMB", duration: 90 * DAY, studyId: "HbA1c-outcomes-2026" })
+      await who.requestAccess({
+        patient: patientAddress,
+        dataClasses,
+        purpose: "HRESCH",
+        researchCategory: "HMB",
+        duration: 90 * DAY,
+        studyId: "HbA1c-outcomes-2026",
+      })
     ).wait();
-    say(`  ${whoName} → ${names.get(patientAddress.toLowerCase())} ${dataClasses.join(",")}: ${result.approved ? "approved by policy" : "pending"}`);
+    say(
+      `  ${whoName} → ${names.get(patientAddress.toLowerCase())} ${dataClasses.join(",")}: ${result.approved ? "approved by policy" : "pending"}`,
+    );
     return result;
   };
   await ask(uni, "university", patientA.address, ["LAB_RESULT", "CONDITION"]);
@@ -189,11 +235,21 @@ async function story(
   const uniKeys = await uni.deriveEncryptionKey();
   await (await uni.registerEncryptionKey(uniKeys)).wait();
   const uniGateway = new GatewayClient(gateway.url, university, await as(university));
-  const opened = await uniGateway.fetchRecord({ recordId: records["B-hba1c-v2"].recordId, purpose: "HRESCH", keyPair: uniKeys });
+  const opened = await uniGateway.fetchRecord({
+    recordId: records["B-hba1c-v2"].recordId,
+    purpose: "HRESCH",
+    keyPair: uniKeys,
+  });
   const matches = JSON.stringify(opened.resource) === JSON.stringify(samples.hba1c("patient-b", 7.2));
-  say(`  university opened patient B's HbA1c v${opened.version}: ${matches ? "matches the original" : "DOES NOT MATCH"}`);
+  say(
+    `  university opened patient B's HbA1c v${opened.version}: ${matches ? "matches the original" : "DOES NOT MATCH"}`,
+  );
   if (!matches) throw new ConsentLedgerError("The decrypted record does not match what the hospital published");
-  const policyRecord = await uniGateway.fetchRecord({ recordId: records["A-hba1c"].recordId, purpose: "HRESCH", keyPair: uniKeys });
+  const policyRecord = await uniGateway.fetchRecord({
+    recordId: records["A-hba1c"].recordId,
+    purpose: "HRESCH",
+    keyPair: uniKeys,
+  });
   say(`  university opened patient A's HbA1c under the standing policy (${policyRecord.release.basis})`);
 
   await custodianSetChapter(gateway, baseConfig, as, cast, names, hospitalStore, samples, uniKeys);
@@ -209,9 +265,19 @@ async function story(
   const hospitalReader = new ResearcherClient(await as(hospital), hospital);
   const hospitalKeys = await hospitalReader.deriveEncryptionKey();
   await (await hospitalReader.registerEncryptionKey(hospitalKeys)).wait();
-  await (await (await as(hospital)).ledger.connect(hospital).openEmergencyAccess(patientC.address, EmergencyReason.PATIENT_UNRESPONSIVE, 3600)).wait();
+  await (
+    await (
+      await as(hospital)
+    ).ledger
+      .connect(hospital)
+      .openEmergencyAccess(patientC.address, EmergencyReason.PATIENT_UNRESPONSIVE, 3600)
+  ).wait();
   say("  the hospital opens a 1-hour emergency window on patient C (reason: patient unresponsive)");
-  const emergency = await hospitalGateway.fetchRecord({ recordId: records["C-meds"].recordId, purpose: "ETREAT", keyPair: hospitalKeys });
+  const emergency = await hospitalGateway.fetchRecord({
+    recordId: records["C-meds"].recordId,
+    purpose: "ETREAT",
+    keyPair: hospitalKeys,
+  });
   say(`  inside the window: medication list released (${emergency.release.basis})`);
   await hre.network.provider.send("evm_increaseTime", [3601]);
   await hre.network.provider.send("evm_mine", []);
@@ -239,14 +305,25 @@ async function story(
   const studyBytes = 256 * MiB;
   const studyStarted = Date.now();
   const ct = await (
-    await provider.publishStream({ patient: patientC.address, dataClass: "IMAGING", source: ctStudy(studyBytes), crypto: nodeSegmentCrypto })
+    await provider.publishStream({
+      patient: patientC.address,
+      dataClass: "IMAGING",
+      source: ctStudy(studyBytes),
+      crypto: nodeSegmentCrypto,
+    })
   ).wait();
   say(
     `  C-ct-study     IMAGING      for patient C  ${ct.recordId.slice(0, 18)}…  ${studyBytes / MiB} MiB in 1 MiB segments, ` +
       `sealed, stored and deposited by stream in ${((Date.now() - studyStarted) / 1000).toFixed(1)} s`,
   );
   const sliceAt = 200 * MiB - 4096;
-  const slice = await uniGateway.fetchRecordRange({ recordId: ct.recordId, purpose: "CLINTRCH", keyPair: uniKeys, offset: sliceAt, length: 65_536 });
+  const slice = await uniGateway.fetchRecordRange({
+    recordId: ct.recordId,
+    purpose: "CLINTRCH",
+    keyPair: uniKeys,
+    offset: sliceAt,
+    length: 65_536,
+  });
   const sliceMatches = Buffer.from(slice.plaintext).equals(ctStudySlice(sliceAt, 65_536));
   say(
     `  university read 64 KiB at offset ${sliceAt} (2 of ${studyBytes / MiB} segments fetched, verified against the anchor): ` +
@@ -262,20 +339,31 @@ async function story(
   const manifests = new FsBlobStore(path.join(outDir, "gateway", "blobs"));
   const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
   const ledgerAddress = (await as(relayer)).deployment.ledger;
-  for (const [label, signer] of [["A", patientA], ["B", patientB], ["C", patientC]] as const) {
+  for (const [label, signer] of [
+    ["A", patientA],
+    ["B", patientB],
+    ["C", patientC],
+  ] as const) {
     const history: AuditEntry[] = await new AuditClient(await as(relayer), manifests).history(signer.address);
     console.log(`\nPatient ${label} (${signer.address})`);
     console.log(renderAuditTable(history, names));
     const consents = await patient[label].consents();
     const nowSeconds = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
-    await writeFile(path.join(outDir, `patient-${label}-audit.json`), JSON.stringify(AuditClient.toJson(history), null, 2));
+    await writeFile(
+      path.join(outDir, `patient-${label}-audit.json`),
+      JSON.stringify(AuditClient.toJson(history), null, 2),
+    );
     await writeFile(
       path.join(outDir, `patient-${label}-audit.fhir.json`),
       JSON.stringify(auditTrailToFhirBundle(history, { chainId, ledger: ledgerAddress }), null, 2),
     );
     await writeFile(
       path.join(outDir, `patient-${label}-consents.fhir.json`),
-      JSON.stringify(fhirCollection(consents.map((c) => consentToFhir(c, { chainId, ledger: ledgerAddress, now: nowSeconds }))), null, 2),
+      JSON.stringify(
+        fhirCollection(consents.map((c) => consentToFhir(c, { chainId, ledger: ledgerAddress, now: nowSeconds }))),
+        null,
+        2,
+      ),
     );
   }
 }
@@ -299,11 +387,17 @@ async function pseudonymChapter(
   await (await admin.sendTransaction({ to: relayerAccount.address, value: 10n ** 18n })).wait();
   const relayer = await startRelayer({ rpcUrl, privateKey: relayerAccount.privateKey, deployment });
   try {
-    const root = await derivePseudonymRoot(wallet, { domain: "localhost", chainId: deployment.chainId, ledger: deployment.ledger });
+    const root = await derivePseudonymRoot(wallet, {
+      domain: "localhost",
+      chainId: deployment.chainId,
+      ledger: deployment.ledger,
+    });
     const atHospital = root.forProvider(hospital.address);
     const forStudy = root.forStudy("diabetes-2026");
     root.destroy();
-    say(`  D's wallet ${wallet.address} signs once and derives: at the hospital ${atHospital.address}, for the diabetes study ${forStudy.address}`);
+    say(
+      `  D's wallet ${wallet.address} signs once and derives: at the hospital ${atHospital.address}, for the diabetes study ${forStudy.address}`,
+    );
 
     const hospitalDesk = new ProviderClient(await as(hospital), hospital, new MemoryBlobStore());
     const { payload } = await createPairingLink(pseudonymSigner(atHospital), {
@@ -313,12 +407,29 @@ async function pseudonymChapter(
       ledger: deployment.ledger,
     });
     const paired = await hospitalDesk.pairPatient(payload);
-    await (await hospitalDesk.publish({ patient: paired.pseudonym, dataClass: DataClass.LAB_RESULT, payload: fhirSamples().hba1c("d", 6.4) })).wait();
-    say(`  the hospital checked D's pairing link (${payload.length} characters, one QR code) and filed a record under ${paired.pseudonym}`);
+    await (
+      await hospitalDesk.publish({
+        patient: paired.pseudonym,
+        dataClass: DataClass.LAB_RESULT,
+        payload: fhirSamples().hba1c("d", 6.4),
+      })
+    ).wait();
+    say(
+      `  the hospital checked D's pairing link (${payload.length} characters, one QR code) and filed a record under ${paired.pseudonym}`,
+    );
 
-    const identity = new PatientIdentity(await as(admin), [atHospital, forStudy], { relayer: new RelayerClient(relayer.url) });
+    const identity = new PatientIdentity(await as(admin), [atHospital, forStudy], {
+      relayer: new RelayerClient(relayer.url),
+    });
     const now = (await chain.getBlock("latest"))!.timestamp;
-    await (await identity.client(atHospital.address).grant({ grantee: hospital.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: now + 365 * DAY })).wait();
+    await (
+      await identity.client(atHospital.address).grant({
+        grantee: hospital.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: now + 365 * DAY,
+      })
+    ).wait();
     const asked = await (
       await new ResearcherClient(await as(university), university).requestAccess({
         patient: forStudy.address,
@@ -332,7 +443,9 @@ async function pseudonymChapter(
     ).wait();
     await (await identity.client(forStudy.address).approve(asked.request)).wait();
     const view = await identity.view();
-    say(`  D's one view: ${view.records.length} record, ${view.consents.length} consents, ${view.audit.length} audit entries, across ${identity.pseudonyms.length} pseudonyms (each item tagged)`);
+    say(
+      `  D's one view: ${view.records.length} record, ${view.consents.length} consents, ${view.audit.length} audit entries, across ${identity.pseudonyms.length} pseudonyms (each item tagged)`,
+    );
 
     // The observer: every transaction's from, to and calldata and every log, from the chapter's first block.
     const watched = [wallet.address, atHospital.address, forStudy.address];
@@ -345,7 +458,9 @@ async function pseudonymChapter(
       const block = await chain.getBlock(number, true);
       for (const tx of block!.prefetchedTransactions) {
         const receipt = await chain.getTransactionReceipt(tx.hash);
-        const text = [tx.from, tx.to ?? "", tx.data, ...receipt!.logs.flatMap((log) => [...log.topics, log.data])].join(" ").toLowerCase();
+        const text = [tx.from, tx.to ?? "", tx.data, ...receipt!.logs.flatMap((log) => [...log.topics, log.data])]
+          .join(" ")
+          .toLowerCase();
         const seen = watched.map((address) => text.includes(address.toLowerCase().slice(2)));
         naming = naming.map((count, i) => count + (seen[i] ? 1 : 0));
         if (seen.filter(Boolean).length > 1) together++;
@@ -355,11 +470,21 @@ async function pseudonymChapter(
       }
     }
     for (const address of watched.slice(1)) etherToPseudonym += await chain.getBalance(address);
-    say(`  an observer of the chain: ${together} transactions name two of patient D's accounts; the wallet appears in ${naming[0]};`);
-    say(`    the hospital pseudonym in ${naming[1]}, the study pseudonym in ${naming[2]}; pseudonyms sent ${sentByPseudonym} and hold ${etherToPseudonym} wei;`);
-    say(`    their transactions were sent by ${[...senders].map((a) => (a === relayerAccount.address ? "the relayer" : a === hospital.address ? "the hospital" : a === university.address ? "the university" : a)).join(", ")}`);
-    say("  it cannot link the two pseudonyms to each other or to the wallet. It can see each one's own relationship (a lab record at the");
-    say("  hospital; a diabetes study), and when. The relayer saw both, and timing can correlate them (docs/pseudonyms.md).");
+    say(
+      `  an observer of the chain: ${together} transactions name two of patient D's accounts; the wallet appears in ${naming[0]};`,
+    );
+    say(
+      `    the hospital pseudonym in ${naming[1]}, the study pseudonym in ${naming[2]}; pseudonyms sent ${sentByPseudonym} and hold ${etherToPseudonym} wei;`,
+    );
+    say(
+      `    their transactions were sent by ${[...senders].map((a) => (a === relayerAccount.address ? "the relayer" : a === hospital.address ? "the hospital" : a === university.address ? "the university" : a)).join(", ")}`,
+    );
+    say(
+      "  it cannot link the two pseudonyms to each other or to the wallet. It can see each one's own relationship (a lab record at the",
+    );
+    say(
+      "  hospital; a diabetes study), and when. The relayer saw both, and timing can correlate them (docs/pseudonyms.md).",
+    );
   } finally {
     await relayer.close();
   }
@@ -397,10 +522,13 @@ async function custodianSetChapter(
   try {
     for (const member of members) {
       if (member.index !== 1) names.set(member.signer.address.toLowerCase(), `${member.name} custodian`);
-      if (member.index !== 1) await (await administration.accredit({ party: member.signer.address, roles: ["CUSTODIAN"] })).wait();
+      if (member.index !== 1)
+        await (await administration.accredit({ party: member.signer.address, roles: ["CUSTODIAN"] })).wait();
       // Shares are wrapped to each custodian's key, which its gateway derives from its account key.
       const keyPair = await deriveEncryptionKeyPair(new Wallet(devKey(member.index)));
-      await (await (await as(member.signer)).keys.connect(member.signer).registerKey(publicKeyToBytes32(keyPair.publicKey))).wait();
+      await (
+        await (await as(member.signer)).keys.connect(member.signer).registerKey(publicKeyToBytes32(keyPair.publicKey))
+      ).wait();
     }
     for (const member of members.slice(1)) {
       const masterKey = randomBytes(32);
@@ -425,40 +553,69 @@ async function custodianSetChapter(
     const clientsFor = async (signer: Signer, store?: FsBlobStore) => {
       const contracts = await as(signer);
       return Object.fromEntries(
-        members.map((member, i) => [member.signer.address, new GatewayClient(gateways[i].url, signer, contracts, { store })]),
+        members.map((member, i) => [
+          member.signer.address,
+          new GatewayClient(gateways[i].url, signer, contracts, { store }),
+        ]),
       );
     };
-    const hospitalSet = new CustodianSetClient(hospitalContracts, hospital, await clientsFor(hospital, hospitalStore), undefined, {
-      store: hospitalStore,
-    });
-    const set = await (await hospitalSet.defineSet(members.map((member) => member.signer.address), 2)).wait();
+    const hospitalSet = new CustodianSetClient(
+      hospitalContracts,
+      hospital,
+      await clientsFor(hospital, hospitalStore),
+      undefined,
+      {
+        store: hospitalStore,
+      },
+    );
+    const set = await (
+      await hospitalSet.defineSet(
+        members.map((member) => member.signer.address),
+        2,
+      )
+    ).wait();
     say(`  custodian set ${set.setId}: ${set.threshold} of ${set.custodians.length}, defined on chain by the hospital`);
     const splitting = new ProviderClient(
       hospitalContracts,
       hospital,
       hospitalStore,
-      new CustodianSetClient(hospitalContracts, hospital, await clientsFor(hospital, hospitalStore), set.setId, { store: hospitalStore }),
+      new CustodianSetClient(hospitalContracts, hospital, await clientsFor(hospital, hospitalStore), set.setId, {
+        store: hospitalStore,
+      }),
     );
     const lipids = await (
-      await splitting.publish({ patient: patientA.address, dataClass: "LAB_RESULT", payload: samples.hba1c("patient-a", 5.9) })
+      await splitting.publish({
+        patient: patientA.address,
+        dataClass: "LAB_RESULT",
+        payload: samples.hba1c("patient-a", 5.9),
+      })
     ).wait();
-    say(`  A-hba1c-2      LAB_RESULT   for patientA  ${lipids.recordId.slice(0, 18)}…  key split 2 of 3, one wrapped share per custodian`);
+    say(
+      `  A-hba1c-2      LAB_RESULT   for patientA  ${lipids.recordId.slice(0, 18)}…  key split 2 of 3, one wrapped share per custodian`,
+    );
 
     const uniSet = new CustodianSetClient(await as(university), university, await clientsFor(university));
     const read = async (label: string) => {
       const opened = await uniSet.fetchRecord({ recordId: lipids.recordId, purpose: "HRESCH", keyPair: uniKeys });
       const same = JSON.stringify(opened.resource) === JSON.stringify(samples.hba1c("patient-a", 5.9));
-      if (!same) throw new ConsentLedgerError("The record rebuilt from shares does not match what the hospital published");
+      if (!same)
+        throw new ConsentLedgerError("The record rebuilt from shares does not match what the hospital published");
       say(
         `  ${label}: shares from ${opened.shares.map((share) => nameOf(share.custodian)).join(" and ")}; ` +
           `key rebuilt and checked against the record's commitment: matches the original` +
-          (opened.refusals.length ? `; not answering: ${opened.refusals.map((r) => `${nameOf(r.custodian)} (${r.code})`).join(", ")}` : ""),
+          (opened.refusals.length
+            ? `; not answering: ${opened.refusals.map((r) => `${nameOf(r.custodian)} (${r.code})`).join(", ")}`
+            : ""),
       );
     };
     await read("university reads with all three custodians up");
     // The reader stops at the first two shares; the third custodian answers too, and logs it. Let its
     // answer land in its journal before it is stopped, and put it on chain as it stops.
-    for (let waited = 0; waited < 5_000 && !gateways[1].store.allReleases().some((row) => row.recordId === lipids.recordId); waited += 50)
+    for (
+      let waited = 0;
+      waited < 5_000 && !gateways[1].store.allReleases().some((row) => row.recordId === lipids.recordId);
+      waited += 50
+    )
       await new Promise((resolve) => setTimeout(resolve, 50));
     await gateways[1].close({ flush: true, flushTimeoutMs: 10_000 });
     await read("the foundation's custodian is stopped; university reads again");
@@ -474,7 +631,10 @@ async function custodianSetChapter(
     await (await new ResearcherClient(await as(pharma), pharma).registerEncryptionKey(pharmaKeys)).wait();
     const others = await pharmaSet
       .gatherShares({ recordId: lipids.recordId, purpose: "HRESCH", keyPair: pharmaKeys })
-      .then(() => undefined, (error: unknown) => error);
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     const refusals = others instanceof NotEnoughSharesError ? others.refusals : [];
     const guess = randomBytes(33);
     guess[32] = leaked.share[32] === 1 ? 2 : 1;
@@ -482,7 +642,10 @@ async function custodianSetChapter(
     const envelope = await hospitalStore.get(lipids.cid);
     const outcome = await new ResearcherClient(await as(pharma), pharma)
       .openRecordWithKey({ envelope, dataKey: forged, expectedRecordId: lipids.recordId })
-      .then(() => "OPENED", (error: unknown) => (error as Error).name);
+      .then(
+        () => "OPENED",
+        (error: unknown) => (error as Error).name,
+      );
     if (outcome === "OPENED") throw new ConsentLedgerError("One custodian's share opened a record on its own");
     say(
       `  university IT's custodian, patched to release to anyone, gives pharma its share; the honest custodians refuse pharma ` +
@@ -501,7 +664,8 @@ async function custodianSetChapter(
       }
     }
   } finally {
-    for (const gateway of gateways.slice(1)) await gateway.close({ flush: true, flushTimeoutMs: 10_000 }).catch(() => undefined);
+    for (const gateway of gateways.slice(1))
+      await gateway.close({ flush: true, flushTimeoutMs: 10_000 }).catch(() => undefined);
   }
 }
 
@@ -534,7 +698,10 @@ async function expectRefusal(what: string, expected: ExpectedRefusal, attempt: (
       say(`  ${what}: refused (${code}) — ${error.shortMessage}`);
       return;
     }
-    const got = error instanceof ConsentLedgerError ? `${error.name} (${error.details ?? "no code"}): ${error.shortMessage}` : String(error);
+    const got =
+      error instanceof ConsentLedgerError
+        ? `${error.name} (${error.details ?? "no code"}): ${error.shortMessage}`
+        : String(error);
     throw new ConsentLedgerError(`${what} failed, but not with the refusal the chain's rules call for`, {
       details: `expected 403 AccessDenied "${reason}…", got ${got}`,
       cause: error,
@@ -565,7 +732,7 @@ function ctSlice(index: number): Uint8Array {
 /** Bytes [offset, offset + length) of the study, computed again. */
 function ctStudySlice(offset: number, length: number): Buffer {
   const out = Buffer.alloc(length);
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     const from = (offset + at) % MiB;
     const take = Math.min(MiB - from, length - at);
     out.set(ctSlice(Math.floor((offset + at) / MiB)).subarray(from, from + take), at);

@@ -55,21 +55,30 @@ function readParameters(): { file?: string; values: SuiteParameters } {
   try {
     json = JSON.parse(readFileSync(file, "utf8"));
   } catch (cause) {
-    throw new DeployInputError(`${file} is not valid JSON (${(cause as Error).message}): fix it, or remove it to deploy with the defaults`);
+    throw new DeployInputError(
+      `${file} is not valid JSON (${(cause as Error).message}): fix it, or remove it to deploy with the defaults`,
+    );
   }
   const values = (json as { ConsentLedgerSuite?: unknown } | null)?.ConsentLedgerSuite;
   if (typeof values !== "object" || values === null || Array.isArray(values)) {
-    throw new DeployInputError(`${file} must hold an object under "ConsentLedgerSuite" (see ignition/parameters/example-production.json)`);
+    throw new DeployInputError(
+      `${file} must hold an object under "ConsentLedgerSuite" (see ignition/parameters/example-production.json)`,
+    );
   }
   const known = ["administrator", "requestTtl", "maxRequestDuration", "maxEmergencyDuration"];
   for (const [key, value] of Object.entries(values)) {
-    if (!known.includes(key)) throw new DeployInputError(`${file}: unknown parameter "${key}" (known: ${known.join(", ")})`);
+    if (!known.includes(key))
+      throw new DeployInputError(`${file}: unknown parameter "${key}" (known: ${known.join(", ")})`);
     if (key === "administrator") {
       if (typeof value !== "string" || !isAddress(value) || /^0x0{40}$/i.test(value)) {
-        throw new DeployInputError(`${file}: administrator must be a non-zero address (a multisig in production), got ${JSON.stringify(value)}`);
+        throw new DeployInputError(
+          `${file}: administrator must be a non-zero address (a multisig in production), got ${JSON.stringify(value)}`,
+        );
       }
     } else if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-      throw new DeployInputError(`${file}: ${key} must be a whole number of seconds above 0, got ${JSON.stringify(value)}`);
+      throw new DeployInputError(
+        `${file}: ${key} must be a whole number of seconds above 0, got ${JSON.stringify(value)}`,
+      );
     }
   }
   return { file, values: values as SuiteParameters };

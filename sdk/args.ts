@@ -48,7 +48,10 @@ export function requireBytes32(value: unknown, argument: string): string {
 function codeOf<T extends Record<string, number>>(table: T, tableName: string, value: unknown): number {
   if (typeof value === "number" && Object.values(table).includes(value)) return value;
   if (typeof value === "string") {
-    const key = value.trim().toUpperCase().replace(/[\s-]+/g, "_");
+    const key = value
+      .trim()
+      .toUpperCase()
+      .replace(/[\s-]+/g, "_");
     if (key in table) return table[key as keyof T] as number;
   }
   throw new UnknownCodeError(tableName, value as string | number, Object.keys(table));
@@ -98,12 +101,16 @@ export function purposeMask(value: readonly (PurposeName | number)[] | number): 
 }
 
 /** A DUO modifier bitmask from names (PUB, IRB, NPU, ...); an empty list is allowed. */
-export function duoModifierMask(value: readonly (DuoName | number)[] | bigint | undefined, obligationsOnly = false): bigint {
+export function duoModifierMask(
+  value: readonly (DuoName | number)[] | bigint | undefined,
+  obligationsOnly = false,
+): bigint {
   if (value === undefined) return 0n;
   if (typeof value === "bigint") return value;
   const allowed = obligationsOnly ? DUO_OBLIGATIONS : DUO_MODIFIERS;
   let mask = 0n;
-  for (const item of value) mask |= 1n << BigInt(duoCode(item, allowed, obligationsOnly ? "DUO obligation" : "DUO modifier"));
+  for (const item of value)
+    mask |= 1n << BigInt(duoCode(item, allowed, obligationsOnly ? "DUO obligation" : "DUO modifier"));
   return mask;
 }
 

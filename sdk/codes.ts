@@ -170,19 +170,32 @@ export const CODE_TABLES = {
 export type CodeTableName = keyof typeof CODE_TABLES;
 
 /** The name of `code` in `table`, or undefined when the table has no such code. */
-export function nameOf<T extends Readonly<Record<string, number>>>(table: T, code: number | bigint): (keyof T & string) | undefined {
+export function nameOf<T extends Readonly<Record<string, number>>>(
+  table: T,
+  code: number | bigint,
+): (keyof T & string) | undefined {
   const wanted = Number(code);
   return (Object.keys(table) as (keyof T & string)[]).find((name) => table[name] === wanted);
 }
 
 /** The name of `code` in `table`, or the code itself as text (for display). */
-export function nameOrCode<T extends Readonly<Record<string, number>>>(table: T, code: number | bigint): (keyof T & string) | string {
+export function nameOrCode<T extends Readonly<Record<string, number>>>(
+  table: T,
+  code: number | bigint,
+): (keyof T & string) | string {
   return nameOf(table, code) ?? String(code);
 }
 
 /** The code of `name` in `table` (case-insensitive, "-" or " " for "_"); UnknownCodeError when absent. */
-export function codeOf<T extends Readonly<Record<string, number>>>(table: T, name: string, tableName = tableNameOf(table)): T[keyof T] {
-  const key = name.trim().toUpperCase().replace(/[\s-]+/g, "_");
+export function codeOf<T extends Readonly<Record<string, number>>>(
+  table: T,
+  name: string,
+  tableName = tableNameOf(table),
+): T[keyof T] {
+  const key = name
+    .trim()
+    .toUpperCase()
+    .replace(/[\s-]+/g, "_");
   const found = Object.keys(table).find((entry) => entry.toUpperCase() === key);
   if (found === undefined) throw new UnknownCodeError(tableName, name, Object.keys(table));
   return table[found as keyof T];
@@ -195,12 +208,17 @@ function tableNameOf(table: object): string {
 export const dataClassName = (code: number | bigint): DataClassName | undefined => nameOf(DataClass, code);
 export const purposeName = (code: number | bigint): PurposeName | undefined => nameOf(Purpose, code);
 export const duoName = (code: number | bigint): DuoName | undefined => nameOf(Duo, code);
-export const emergencyReasonName = (code: number | bigint): EmergencyReasonName | undefined => nameOf(EmergencyReason, code);
+export const emergencyReasonName = (code: number | bigint): EmergencyReasonName | undefined =>
+  nameOf(EmergencyReason, code);
 export const accessBasisName = (code: number | bigint): AccessBasisName | undefined => nameOf(AccessBasis, code);
-export const requestStatusName = (code: number | bigint): keyof typeof RequestStatus | undefined => nameOf(RequestStatus, code);
+export const requestStatusName = (code: number | bigint): keyof typeof RequestStatus | undefined =>
+  nameOf(RequestStatus, code);
 
 /** The names of the codes set in a bitmask, ascending; a code the table lacks is given as its number. */
-export function namesOf<T extends Readonly<Record<string, number>>>(table: T, mask: number | bigint): ((keyof T & string) | string)[] {
+export function namesOf<T extends Readonly<Record<string, number>>>(
+  table: T,
+  mask: number | bigint,
+): ((keyof T & string) | string)[] {
   return codesOf(mask).map((code) => nameOrCode(table, code));
 }
 

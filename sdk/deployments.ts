@@ -13,7 +13,10 @@ export function deploymentsDirectory(): string {
   return path.resolve(process.env.CONSENT_LEDGER_DEPLOYMENTS ?? "deployments");
 }
 
-export async function loadDeployment(chainId: bigint | number, directory = deploymentsDirectory()): Promise<Deployment> {
+export async function loadDeployment(
+  chainId: bigint | number,
+  directory = deploymentsDirectory(),
+): Promise<Deployment> {
   const file = path.join(directory, `${chainId}.json`);
   let text: string;
   try {

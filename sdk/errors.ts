@@ -144,7 +144,9 @@ export class StoreUnavailableError extends StorageError {
 export class BlobNotFoundError extends StorageError {
   override name = "BlobNotFoundError";
   constructor(readonly cid: string) {
-    super(`No blob ${cid} in this store`, { hint: "Check the pointer, or read from the store the record was published to." });
+    super(`No blob ${cid} in this store`, {
+      hint: "Check the pointer, or read from the store the record was published to.",
+    });
   }
 }
 

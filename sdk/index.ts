@@ -68,13 +68,29 @@ export {
 export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
 export { connect, parseDeployment } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
-export type { RunnerInput, SignerInput, TransactionOverrides, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
+export type {
+  RunnerInput,
+  SignerInput,
+  TransactionOverrides,
+  ViemClientLike,
+  ViemWalletClientLike,
+} from "./chain/runner";
 export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf, usedNonces } from "./clients/reads";
 export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
-export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
+export {
+  dataClassCode,
+  dataClassMask,
+  duoPermissionCode,
+  purposeCode,
+  purposeMask,
+  requireAddress,
+  requireBytes32,
+  researchCategoryCode,
+  toUnixSeconds,
+} from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
 export { sha256, sha256Hex } from "./crypto/sha256";
 export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
@@ -93,7 +109,15 @@ export {
   toReadableStream,
   verifyRecordStream,
 } from "./crypto/envelope-v2";
-export type { ByteSource, EnvelopeV2Options, ParsedHeaderV2, RangeRequest, SealingRecord, SegmentProblem, VerifyRecordStreamOptions } from "./crypto/envelope-v2";
+export type {
+  ByteSource,
+  EnvelopeV2Options,
+  ParsedHeaderV2,
+  RangeRequest,
+  SealingRecord,
+  SegmentProblem,
+  VerifyRecordStreamOptions,
+} from "./crypto/envelope-v2";
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
@@ -143,8 +167,22 @@ export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, MAX_MANIFEST_BYTES, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
-export { MAX_CALLS_PER_BATCH, MAX_PER_QUERY, PatientEventReader, REREAD_BLOCKS, patientState, readBatch } from "./clients/patient-events";
-export type { BatchCall, BatchResult, PatientEvents, PatientState, PendingRequestView, StateSection } from "./clients/patient-events";
+export {
+  MAX_CALLS_PER_BATCH,
+  MAX_PER_QUERY,
+  PatientEventReader,
+  REREAD_BLOCKS,
+  patientState,
+  readBatch,
+} from "./clients/patient-events";
+export type {
+  BatchCall,
+  BatchResult,
+  PatientEvents,
+  PatientState,
+  PendingRequestView,
+  StateSection,
+} from "./clients/patient-events";
 export {
   CARE_DELEGATE_SCOPE,
   NoSignedFormError,
@@ -170,12 +208,24 @@ export type {
   PublishedBatch,
   PublishedRecord,
 } from "./clients/provider";
-export { anchorEventOf, recordsFromEvents, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./clients/records";
+export {
+  anchorEventOf,
+  recordsFromEvents,
+  recordsOf,
+  verifyContextOnChain,
+  verifyEnvelopeOnChain,
+} from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
 export type { OpenedRecord } from "./clients/researcher";
-export { CONSENT_TYPES, SIGNED_CONSENT_PRIMARY_TYPES, consentDomain, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
+export {
+  CONSENT_TYPES,
+  SIGNED_CONSENT_PRIMARY_TYPES,
+  consentDomain,
+  recoverSignedConsentSigner,
+  signedConsentMessage,
+} from "./clients/signatures";
 export type {
   AccessRequest,
   Consent,
@@ -215,7 +265,13 @@ export {
   GatewayClient,
   GatewayError,
 } from "./clients/gateway";
-export type { GatewayChallenge, GatewayClientOptions, GatewayHealth, KeyRelease, ShareRelease } from "./clients/gateway";
+export type {
+  GatewayChallenge,
+  GatewayClientOptions,
+  GatewayHealth,
+  KeyRelease,
+  ShareRelease,
+} from "./clients/gateway";
 export {
   DataClassDisplay,
   DuoDisplay,

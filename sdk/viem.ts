@@ -91,8 +91,31 @@ export type { RequestParty } from "./viem/requests";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
 export { CONSENT_TYPES, consentDomain } from "./clients/consent-types";
-export type { AccessRequest, Consent, ConsentFate, ConsentPreview, DataUsePolicy, DelegateScopeInput, GrantInput, PolicyInput, RequestInput, RequestTerms, RequestView, SignedConsent } from "./clients/types";
-export { dataClassCode, dataClassMask, duoPermissionCode, purposeCode, purposeMask, requireAddress, requireBytes32, researchCategoryCode, toUnixSeconds } from "./args";
+export type {
+  AccessRequest,
+  Consent,
+  ConsentFate,
+  ConsentPreview,
+  DataUsePolicy,
+  DelegateScopeInput,
+  GrantInput,
+  PolicyInput,
+  RequestInput,
+  RequestTerms,
+  RequestView,
+  SignedConsent,
+} from "./clients/types";
+export {
+  dataClassCode,
+  dataClassMask,
+  duoPermissionCode,
+  purposeCode,
+  purposeMask,
+  requireAddress,
+  requireBytes32,
+  researchCategoryCode,
+  toUnixSeconds,
+} from "./args";
 export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
 export { sha256, sha256Hex } from "./crypto/sha256";
 export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";

@@ -38,9 +38,12 @@ async function run(totalMiB: number): Promise<{ sealMBps: number; openMBps: numb
   const openMBps = total / 1e6 / ((performance.now() - openStarted) / 1000);
 
   // WebCrypto AES-256-GCM alone, one 1 MiB call at a time, on the same bytes.
-  const key = await crypto.subtle.importKey("raw", crypto.getRandomValues(new Uint8Array(32)), "AES-GCM", false, ["encrypt"]);
+  const key = await crypto.subtle.importKey("raw", crypto.getRandomValues(new Uint8Array(32)), "AES-GCM", false, [
+    "encrypt",
+  ]);
   const aesStarted = performance.now();
-  for (let i = 0; i < totalMiB; i++) await crypto.subtle.encrypt({ name: "AES-GCM", iv: crypto.getRandomValues(new Uint8Array(12)) }, key, chunk);
+  for (let i = 0; i < totalMiB; i++)
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv: crypto.getRandomValues(new Uint8Array(12)) }, key, chunk);
   const aesMBps = total / 1e6 / ((performance.now() - aesStarted) / 1000);
   return { sealMBps, openMBps, aesMBps, ok: read === total };
 }

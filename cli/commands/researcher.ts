@@ -204,7 +204,8 @@ function registerRequestCommand(researcher: Command): void {
             o.obligations === undefined ? undefined : (parseDuoList(o.obligations, true) as DuoName[]),
           duration: parseDuration(o.duration, "--duration"),
           studyId: o.study,
-          protocolHash: o.protocol === undefined ? undefined : load.researcher().hashDocument(await readBytes(o.protocol)),
+          protocolHash:
+            o.protocol === undefined ? undefined : load.researcher().hashDocument(await readBytes(o.protocol)),
         };
         if (!RESEARCH_PURPOSES.some((name) => Purpose[name] === input.purpose)) {
           throw new CliError(
@@ -342,92 +343,128 @@ function registerFetchCommand(researcher: Command): void {
       "\nExample:\n  consent-ledger researcher fetch --record 0xRECORD --purpose HRESCH --gateway http://127.0.0.1:8787 --out obs.json\n",
     )
     .action(
-      action<{ record: string; purpose: string; gateway?: string; custodian?: string[]; out: string; raw?: boolean; force?: boolean }>(
-        async (ctx, o) => {
-          const recordId = parseBytes32(o.record, "--record");
-          const purpose = parsePurpose(o.purpose);
-          const custodianUrls = (o.custodian ?? []).map((value) => gatewayUrl(value, true, "--custodian") as string);
-          const url = custodianUrls.length > 0 ? undefined : (gatewayUrl(o.gateway, true) as string);
-          const toStdout = o.out === "-";
-          if (!toStdout) await checkWritable(o.out, "--out", Boolean(o.force));
-          const wallet = await ctx.loadKey();
-          const contracts = await ctx.contracts();
-          const signer = wallet.connect(contracts.provider);
-          const client = new (load.researcher().ResearcherClient)(contracts, signer);
-          ctx.out.progress("Deriving your encryption key (a signature, no transaction)…");
-          const keyPair = await client.deriveEncryptionKey();
-          const registered = await contracts.keys.keyOf(signer.address);
-          if (registered.toLowerCase() !== load.keys().publicKeyToBytes32(keyPair.publicKey).toLowerCase()) {
-            throw new CliError(
-              `your encryption key is not registered in the key directory: run \`consent-ledger researcher register-key\` first`,
-            );
-          }
-          const guard = contracts.custodianSets ? await contracts.custodianSets.recordCustodians(recordId) : undefined;
-          const guardedBy = guard && guard[0] !== 0n ? { setId: Number(guard[0]), threshold: Number(guard[1].threshold), custodians: [...guard[1].custodians] } : undefined;
-          let opened: { recordId: string; patient: string; provider: string; dataClass: number; version: number; superseded: boolean; resource?: { resourceType?: string } | null; plaintext: Uint8Array; release: { basis: string; releasedAt: number } };
-          let releasedBy: string[] | undefined;
-          if (guardedBy) {
-            if (custodianUrls.length === 0)
-              throw new CliError(
-                `record ${recordId} is guarded by custodian set ${guardedBy.setId} (${guardedBy.threshold} of ${guardedBy.custodians.join(", ")}): ` +
-                  `pass each custodian's gateway with --custodian <url> (at least ${guardedBy.threshold})`,
-              );
-            // Which custodian each gateway is, by its own word (GET /health): a gateway that lies gets no
-            // say, since each share is checked against the custodian that released it and the key against the record.
-            const gateways: Record<string, InstanceType<ReturnType<typeof load.gateway>["GatewayClient"]>> = {};
-            for (const custodianUrl of custodianUrls) {
-              const client = new (load.gateway().GatewayClient)(custodianUrl, signer, contracts);
-              const health = await client.health().catch((cause: unknown) => {
-                throw new CliError(`--custodian ${custodianUrl} did not answer: ${(cause as Error).message.split("\n")[0]}`);
-              });
-              gateways[health.custodian] = client;
-            }
-            ctx.out.progress(`Gathering ${guardedBy.threshold} key shares of record ${recordId} from custodian set ${guardedBy.setId}…`);
-            const set = new (load.custodians().CustodianSetClient)(contracts, signer, gateways);
-            const read = await set.fetchRecord({ recordId, purpose, keyPair });
-            opened = { ...read, release: { basis: read.shares[0].basis, releasedAt: Math.max(...read.shares.map((share) => share.releasedAt)) } };
-            releasedBy = read.shares.map((share) => share.custodian);
-          } else {
-            if (url === undefined)
-              throw new CliError(`record ${recordId} is guarded by no custodian set: its key is held whole by one gateway; pass --gateway <url>`);
-            const gateway = new (load.gateway().GatewayClient)(url, signer, contracts);
-            ctx.out.progress(`Fetching record ${recordId} from ${url}…`);
-            opened = await gateway.fetchRecord({ recordId, purpose, keyPair });
-          }
-          const data = !o.raw && opened.resource ? `${toJson(opened.resource)}\n` : opened.plaintext;
-          if (toStdout) await writeStdout(data);
-          else await writeFileAtomic(o.out, data, { overwrite: Boolean(o.force) });
-          (toStdout ? ctx.out.resultBeside.bind(ctx.out) : ctx.out.result.bind(ctx.out))(
-            {
-              recordId: opened.recordId,
-              patient: opened.patient,
-              provider: opened.provider,
-              dataClass: dataClassNames(1 << opened.dataClass)[0],
-              version: opened.version,
-              superseded: opened.superseded,
-              resourceType: opened.resource?.resourceType ?? null,
-              basis: opened.release.basis,
-              releasedAt: isoTime(opened.release.releasedAt),
-              ...(guardedBy ? { custodianSet: guardedBy.setId, releasedBy } : {}),
-              out: o.out,
-              bytes: typeof data === "string" ? Buffer.byteLength(data) : data.length,
-            },
-            () =>
-              fields([
-                ["record", opened.recordId],
-                ["patient", shortAddress(opened.patient)],
-                ["provider", shortAddress(opened.provider)],
-                ["class", dataClassNames(1 << opened.dataClass)[0] ?? String(opened.dataClass)],
-                ["version", `${opened.version}${opened.superseded ? " (a newer version exists)" : ""}`],
-                ["released on", opened.release.basis],
-                ...(guardedBy
-                  ? ([["released by", `${releasedBy!.length} of custodian set ${guardedBy.setId}: ${releasedBy!.join(", ")}`]] as [string, string][])
-                  : []),
-                ["verified", "against the chain's anchor, then decrypted"],
-                ["written to", toStdout ? "standard output" : o.out],
-              ]),
+      action<{
+        record: string;
+        purpose: string;
+        gateway?: string;
+        custodian?: string[];
+        out: string;
+        raw?: boolean;
+        force?: boolean;
+      }>(async (ctx, o) => {
+        const recordId = parseBytes32(o.record, "--record");
+        const purpose = parsePurpose(o.purpose);
+        const custodianUrls = (o.custodian ?? []).map((value) => gatewayUrl(value, true, "--custodian") as string);
+        const url = custodianUrls.length > 0 ? undefined : (gatewayUrl(o.gateway, true) as string);
+        const toStdout = o.out === "-";
+        if (!toStdout) await checkWritable(o.out, "--out", Boolean(o.force));
+        const wallet = await ctx.loadKey();
+        const contracts = await ctx.contracts();
+        const signer = wallet.connect(contracts.provider);
+        const client = new (load.researcher().ResearcherClient)(contracts, signer);
+        ctx.out.progress("Deriving your encryption key (a signature, no transaction)…");
+        const keyPair = await client.deriveEncryptionKey();
+        const registered = await contracts.keys.keyOf(signer.address);
+        if (registered.toLowerCase() !== load.keys().publicKeyToBytes32(keyPair.publicKey).toLowerCase()) {
+          throw new CliError(
+            `your encryption key is not registered in the key directory: run \`consent-ledger researcher register-key\` first`,
           );
-        },
-      ),
+        }
+        const guard = contracts.custodianSets ? await contracts.custodianSets.recordCustodians(recordId) : undefined;
+        const guardedBy =
+          guard && guard[0] !== 0n
+            ? { setId: Number(guard[0]), threshold: Number(guard[1].threshold), custodians: [...guard[1].custodians] }
+            : undefined;
+        let opened: {
+          recordId: string;
+          patient: string;
+          provider: string;
+          dataClass: number;
+          version: number;
+          superseded: boolean;
+          resource?: { resourceType?: string } | null;
+          plaintext: Uint8Array;
+          release: { basis: string; releasedAt: number };
+        };
+        let releasedBy: string[] | undefined;
+        if (guardedBy) {
+          if (custodianUrls.length === 0)
+            throw new CliError(
+              `record ${recordId} is guarded by custodian set ${guardedBy.setId} (${guardedBy.threshold} of ${guardedBy.custodians.join(", ")}): ` +
+                `pass each custodian's gateway with --custodian <url> (at least ${guardedBy.threshold})`,
+            );
+          // Which custodian each gateway is, by its own word (GET /health): a gateway that lies gets no
+          // say, since each share is checked against the custodian that released it and the key against the record.
+          const gateways: Record<string, InstanceType<ReturnType<typeof load.gateway>["GatewayClient"]>> = {};
+          for (const custodianUrl of custodianUrls) {
+            const client = new (load.gateway().GatewayClient)(custodianUrl, signer, contracts);
+            const health = await client.health().catch((cause: unknown) => {
+              throw new CliError(
+                `--custodian ${custodianUrl} did not answer: ${(cause as Error).message.split("\n")[0]}`,
+              );
+            });
+            gateways[health.custodian] = client;
+          }
+          ctx.out.progress(
+            `Gathering ${guardedBy.threshold} key shares of record ${recordId} from custodian set ${guardedBy.setId}…`,
+          );
+          const set = new (load.custodians().CustodianSetClient)(contracts, signer, gateways);
+          const read = await set.fetchRecord({ recordId, purpose, keyPair });
+          opened = {
+            ...read,
+            release: {
+              basis: read.shares[0].basis,
+              releasedAt: Math.max(...read.shares.map((share) => share.releasedAt)),
+            },
+          };
+          releasedBy = read.shares.map((share) => share.custodian);
+        } else {
+          if (url === undefined)
+            throw new CliError(
+              `record ${recordId} is guarded by no custodian set: its key is held whole by one gateway; pass --gateway <url>`,
+            );
+          const gateway = new (load.gateway().GatewayClient)(url, signer, contracts);
+          ctx.out.progress(`Fetching record ${recordId} from ${url}…`);
+          opened = await gateway.fetchRecord({ recordId, purpose, keyPair });
+        }
+        const data = !o.raw && opened.resource ? `${toJson(opened.resource)}\n` : opened.plaintext;
+        if (toStdout) await writeStdout(data);
+        else await writeFileAtomic(o.out, data, { overwrite: Boolean(o.force) });
+        (toStdout ? ctx.out.resultBeside.bind(ctx.out) : ctx.out.result.bind(ctx.out))(
+          {
+            recordId: opened.recordId,
+            patient: opened.patient,
+            provider: opened.provider,
+            dataClass: dataClassNames(1 << opened.dataClass)[0],
+            version: opened.version,
+            superseded: opened.superseded,
+            resourceType: opened.resource?.resourceType ?? null,
+            basis: opened.release.basis,
+            releasedAt: isoTime(opened.release.releasedAt),
+            ...(guardedBy ? { custodianSet: guardedBy.setId, releasedBy } : {}),
+            out: o.out,
+            bytes: typeof data === "string" ? Buffer.byteLength(data) : data.length,
+          },
+          () =>
+            fields([
+              ["record", opened.recordId],
+              ["patient", shortAddress(opened.patient)],
+              ["provider", shortAddress(opened.provider)],
+              ["class", dataClassNames(1 << opened.dataClass)[0] ?? String(opened.dataClass)],
+              ["version", `${opened.version}${opened.superseded ? " (a newer version exists)" : ""}`],
+              ["released on", opened.release.basis],
+              ...(guardedBy
+                ? ([
+                    [
+                      "released by",
+                      `${releasedBy!.length} of custodian set ${guardedBy.setId}: ${releasedBy!.join(", ")}`,
+                    ],
+                  ] as [string, string][])
+                : []),
+              ["verified", "against the chain's anchor, then decrypted"],
+              ["written to", toStdout ? "standard output" : o.out],
+            ]),
+        );
+      }),
     );
 }

@@ -521,14 +521,12 @@ export class PseudonymPage {
             item,
             "Grant access",
             () =>
-              (this.identity as PatientIdentity)
-                .client(pseudonym.address)
-                .grant({
-                  grantee: getAddress(grantee),
-                  dataClasses: [dataClass],
-                  purposes: [purpose],
-                  validUntil: until,
-                }),
+              (this.identity as PatientIdentity).client(pseudonym.address).grant({
+                grantee: getAddress(grantee),
+                dataClasses: [dataClass],
+                purposes: [purpose],
+                validUntil: until,
+              }),
             "Access granted.",
           );
         },

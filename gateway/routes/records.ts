@@ -111,7 +111,10 @@ function depositRoute(app: FastifyInstance, options: RecordsPluginOptions): void
       try {
         hash = await recordIdOf(envelope);
       } catch (cause) {
-        throw unprocessable("MalformedEnvelope", cause instanceof ConsentLedgerError ? cause.shortMessage : String(cause));
+        throw unprocessable(
+          "MalformedEnvelope",
+          cause instanceof ConsentLedgerError ? cause.shortMessage : String(cause),
+        );
       }
       if (hash !== recordId)
         throw unprocessable("IntegrityError", `the envelope hashes to ${hash}, not to recordId ${recordId}`);
@@ -189,7 +192,16 @@ function depositRoute(app: FastifyInstance, options: RecordsPluginOptions): void
   );
 
   // The same deposit as a stream, behind the same depositor check (gateway/record-stream-routes.ts).
-  void app.register(recordStreamRoutes, { contracts, store, blobs, vault, depositor, sameDeposit, maxRecordBytes: options.maxRecordBytes, now });
+  void app.register(recordStreamRoutes, {
+    contracts,
+    store,
+    blobs,
+    vault,
+    depositor,
+    sameDeposit,
+    maxRecordBytes: options.maxRecordBytes,
+    now,
+  });
 
   /** A deposit of a record already held: fine with the same key, a conflict with another. */
   async function sameDeposit(existing: StoredRecord, dataKey: Uint8Array) {
@@ -232,10 +244,13 @@ function readRoutes(app: FastifyInstance, options: RecordsPluginOptions): void {
         if (request.headers.range !== undefined || size > STREAM_ABOVE_BYTES) {
           const range = parseRange(request.headers.range, size);
           if (range === "unsatisfiable")
-            return reply.status(416).header("content-range", `bytes */${size}`).send({
-              error: "RangeNotSatisfiable",
-              reason: `${request.headers.range} is not within the ${size} bytes of record ${record.recordId}`,
-            });
+            return reply
+              .status(416)
+              .header("content-range", `bytes */${size}`)
+              .send({
+                error: "RangeNotSatisfiable",
+                reason: `${request.headers.range} is not within the ${size} bytes of record ${record.recordId}`,
+              });
           const { start, end } = range ?? { start: 0, end: size };
           if (range) reply.status(206).header("content-range", `bytes ${start}-${end - 1}/${size}`);
           // Headers go out before the last byte is read: a whole blob found damaged at its end aborts
@@ -285,25 +300,29 @@ function readRoutes(app: FastifyInstance, options: RecordsPluginOptions): void {
    * The segment index of a v2 record (its header and each segment's SHA-256; SHA-256 of it is the record
    * id), so a reader verifies any byte range it fetches with Range requests. 409 for a v1 record.
    */
-  app.get<{ Params: { recordId: string } }>("/records/:recordId/index", { schema: recordSchema }, async (request, reply) => {
-    await reader(request);
-    const record = heldRecord(store, request.params.recordId);
-    if (!isStreaming(blobs)) throw conflict("RangesUnsupported", "this gateway's blob store does not serve ranges");
-    const head = blobs.getStream(record.cid, { start: 0, end: Math.min(4, await blobs.sizeOf(record.cid)) });
-    const magic = new Uint8Array(4);
-    let at = 0;
-    for await (const part of head) {
-      magic.set(part.subarray(0, 4 - at), at);
-      at += part.length;
-    }
-    if (magic[3] !== 2) throw conflict("NotSegmented", `record ${record.recordId} is a v1 envelope: fetch it whole`);
-    const index = await blobs.segmentIndex(record.cid);
-    return reply
-      .header("content-type", "application/octet-stream")
-      .header("x-record-id", record.recordId)
-      .header("cache-control", "private, max-age=0, no-store")
-      .send(Buffer.from(index.buffer, index.byteOffset, index.byteLength));
-  });
+  app.get<{ Params: { recordId: string } }>(
+    "/records/:recordId/index",
+    { schema: recordSchema },
+    async (request, reply) => {
+      await reader(request);
+      const record = heldRecord(store, request.params.recordId);
+      if (!isStreaming(blobs)) throw conflict("RangesUnsupported", "this gateway's blob store does not serve ranges");
+      const head = blobs.getStream(record.cid, { start: 0, end: Math.min(4, await blobs.sizeOf(record.cid)) });
+      const magic = new Uint8Array(4);
+      let at = 0;
+      for await (const part of head) {
+        magic.set(part.subarray(0, 4 - at), at);
+        at += part.length;
+      }
+      if (magic[3] !== 2) throw conflict("NotSegmented", `record ${record.recordId} is a v1 envelope: fetch it whole`);
+      const index = await blobs.segmentIndex(record.cid);
+      return reply
+        .header("content-type", "application/octet-stream")
+        .header("x-record-id", record.recordId)
+        .header("cache-control", "private, max-age=0, no-store")
+        .send(Buffer.from(index.buffer, index.byteOffset, index.byteLength));
+    },
+  );
 }
 
 /** Blobs up to this size are read whole and checked before the first byte is sent; larger ones stream. */
@@ -317,7 +336,10 @@ function isStreaming(blobs: BlobStore): blobs is StreamingBlobStore {
  * One HTTP byte range (RFC 9110 14.1.2) of a blob of `size` bytes: [start, end) end exclusive, undefined
  * without a Range header, "unsatisfiable" for a range outside the blob or several ranges (not served).
  */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | undefined {
   if (header === undefined) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === "" && match[2] === "")) return "unsatisfiable";

@@ -32,11 +32,20 @@ export function auditRows(entries: readonly AuditEntry[], names: ReadonlyMap<str
 
 /** Renders rows under headers with aligned columns. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]?.length ?? 0)));
-  const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd();
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join("  ")
+      .trimEnd();
   return [line(headers), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
 }
 
-export function renderAuditTable(entries: readonly AuditEntry[], names: ReadonlyMap<string, string> = new Map()): string {
+export function renderAuditTable(
+  entries: readonly AuditEntry[],
+  names: ReadonlyMap<string, string> = new Map(),
+): string {
   return renderTable(["time (UTC)", "actor", "action", "data class", "purpose", "basis"], auditRows(entries, names));
 }

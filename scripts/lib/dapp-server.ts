@@ -150,8 +150,11 @@ export function dappApi(options: DappServerOptions): Handler {
       if (request.method === "POST" && route === "/api/relay") return relay(request, response);
       const studyMatch = /^\/studies\/(0x[0-9a-f]{64})\.json$/.exec(route);
       if (request.method === "GET" && studyMatch) {
-        const text = options.studiesDir ? await readFile(path.join(options.studiesDir, `${studyMatch[1]}.json`), "utf8").catch(() => undefined) : undefined;
-        if (text === undefined || text.length > 4096) return sendJson(response, 404, { error: `no label published for study ${studyMatch[1]}` });
+        const text = options.studiesDir
+          ? await readFile(path.join(options.studiesDir, `${studyMatch[1]}.json`), "utf8").catch(() => undefined)
+          : undefined;
+        if (text === undefined || text.length > 4096)
+          return sendJson(response, 404, { error: `no label published for study ${studyMatch[1]}` });
         response.writeHead(200, { "content-type": "application/json", "x-content-type-options": "nosniff" });
         response.end(text);
         return;
@@ -166,7 +169,9 @@ export function dappApi(options: DappServerOptions): Handler {
           body,
           signal: AbortSignal.timeout(30_000),
         });
-        const headers: Record<string, string> = { "content-type": upstream.headers.get("content-type") ?? "application/json" };
+        const headers: Record<string, string> = {
+          "content-type": upstream.headers.get("content-type") ?? "application/json",
+        };
         const retryAfter = upstream.headers.get("retry-after");
         if (retryAfter) headers["retry-after"] = retryAfter;
         response.writeHead(upstream.status, headers);
@@ -176,8 +181,12 @@ export function dappApi(options: DappServerOptions): Handler {
       const manifestMatch = /^\/gateway\/(manifests\/[A-Za-z0-9]{1,200}|health)$/.exec(route);
       if (request.method === "GET" && manifestMatch) {
         if (!options.gatewayUrl) return sendJson(response, 404, { error: "no gateway" });
-        const upstream = await fetch(`${options.gatewayUrl}/${manifestMatch[1]}`, { signal: AbortSignal.timeout(10_000) });
-        response.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" });
+        const upstream = await fetch(`${options.gatewayUrl}/${manifestMatch[1]}`, {
+          signal: AbortSignal.timeout(10_000),
+        });
+        response.writeHead(upstream.status, {
+          "content-type": upstream.headers.get("content-type") ?? "application/octet-stream",
+        });
         response.end(Buffer.from(await upstream.arrayBuffer()));
         return;
       }
@@ -195,7 +204,10 @@ export function dappApi(options: DappServerOptions): Handler {
       const signed = parseSignedConsent(JSON.parse(await readBody(request)));
       const deployment = await deploymentFor(options.deploymentsDir, signed.chainId);
       if (!deployment) {
-        return sendJson(response, 400, { error: `This relayer has no deployment on chain ${signed.chainId}`, hint: "Sign on the chain the page shows." });
+        return sendJson(response, 400, {
+          error: `This relayer has no deployment on chain ${signed.chainId}`,
+          hint: "Sign on the chain the page shows.",
+        });
       }
       const contracts = await connect(options.relayer, deployment);
       const pending = await relaySignedConsent(contracts, options.relayer, signed);
@@ -234,7 +246,9 @@ function staticPage(dir: string): Handler {
       const type = CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream";
       response.writeHead(200, {
         "content-type": type,
-        "cache-control": file.includes(`${path.sep}assets${path.sep}`) ? "public, max-age=31536000, immutable" : "no-cache",
+        "cache-control": file.includes(`${path.sep}assets${path.sep}`)
+          ? "public, max-age=31536000, immutable"
+          : "no-cache",
       });
       createReadStream(file).pipe(response);
     };
@@ -262,7 +276,8 @@ export async function startDappServer(options: DappServerOptions): Promise<Runni
   const server: Server = createServer((request, response) => {
     api(request, response, (error) => {
       if (error) return sendJson(response, 500, { error: String(error) });
-      if (request.method !== "GET" && request.method !== "HEAD") return sendJson(response, 405, { error: "method not allowed" });
+      if (request.method !== "GET" && request.method !== "HEAD")
+        return sendJson(response, 405, { error: "method not allowed" });
       page(request, response, () => undefined);
     });
   });
@@ -282,7 +297,10 @@ export async function startDappServer(options: DappServerOptions): Promise<Runni
 }
 
 /** Builds the page with Vite into `outDir` (dapp/vite.config.mts). */
-export async function buildDapp(outDir: string, options: { logLevel?: "info" | "warn" | "silent" } = {}): Promise<void> {
+export async function buildDapp(
+  outDir: string,
+  options: { logLevel?: "info" | "warn" | "silent" } = {},
+): Promise<void> {
   const { build } = await import("vite");
   await build({
     configFile: DAPP_VITE_CONFIG,

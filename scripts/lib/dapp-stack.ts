@@ -17,7 +17,15 @@ import { startRelayer } from "../../gateway/relayer";
 import { startDappServer } from "./dapp-server";
 import { startLocalNode, type LocalNode } from "./local-node";
 import { studyIdOf } from "../../sdk/clients/requests";
-import { accreditDemoCast, DEMO_CAST_INDEX, DEMO_STUDIES, deploySuiteOnNode, seedDemo, type DemoCast, type SeededDemo } from "./seed-demo";
+import {
+  accreditDemoCast,
+  DEMO_CAST_INDEX,
+  DEMO_STUDIES,
+  deploySuiteOnNode,
+  seedDemo,
+  type DemoCast,
+  type SeededDemo,
+} from "./seed-demo";
 
 /** The labels the demo's researchers publish for their studies (their own words). */
 const DEMO_STUDY_TITLES: Record<(typeof DEMO_STUDIES)[number], string> = {
@@ -27,7 +35,8 @@ const DEMO_STUDY_TITLES: Record<(typeof DEMO_STUDIES)[number], string> = {
 
 /** Hardhat's (and anvil's) default development mnemonic: public test keys, never for real funds. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-const devKey = (index: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
+const devKey = (index: number) =>
+  HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
 
 /** The development account the consent relayer sends from (the demo's cast uses 0-7). */
 const CONSENT_RELAYER_INDEX = 8;
@@ -91,10 +100,17 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
     closers.push(async () => provider.destroy());
 
     const cast = Object.fromEntries(
-      await Promise.all(Object.entries(DEMO_CAST_INDEX).map(async ([name, index]) => [name, await provider.getSigner(index)])),
+      await Promise.all(
+        Object.entries(DEMO_CAST_INDEX).map(async ([name, index]) => [name, await provider.getSigner(index)]),
+      ),
     ) as DemoCast;
-    if (HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${DEMO_CAST_INDEX.hospital}`).address !== cast.hospital.address) {
-      throw new Error(`the node at ${rpcUrl} does not have Hardhat's default development accounts (its account 1 is ${cast.hospital.address})`);
+    if (
+      HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${DEMO_CAST_INDEX.hospital}`).address !==
+      cast.hospital.address
+    ) {
+      throw new Error(
+        `the node at ${rpcUrl} does not have Hardhat's default development accounts (its account 1 is ${cast.hospital.address})`,
+      );
     }
 
     const deployment = await deploySuiteOnNode(cast.admin);
@@ -106,7 +122,9 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
 
     // The gateway refuses to start for a custodian the ledger does not accredit: accredit first, as the demo does.
     await accreditDemoCast(deployment, cast);
-    say("accredited: hospital (provider + custodian), university (non-profit researcher), pharma (commercial researcher)");
+    say(
+      "accredited: hospital (provider + custodian), university (non-profit researcher), pharma (commercial researcher)",
+    );
 
     const gateway: RunningGateway = await startGateway(
       {
@@ -137,7 +155,10 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
     const studiesDir = path.join(dataDir, "studies");
     await mkdir(studiesDir, { recursive: true });
     for (const study of DEMO_STUDIES) {
-      await writeFile(path.join(studiesDir, `${studyIdOf(study)}.json`), JSON.stringify({ study, title: DEMO_STUDY_TITLES[study] }) + "\n");
+      await writeFile(
+        path.join(studiesDir, `${studyIdOf(study)}.json`),
+        JSON.stringify({ study, title: DEMO_STUDY_TITLES[study] }) + "\n",
+      );
     }
 
     // The pseudonyms' relayer, on its own account: it counts that account's nonces itself, so it must not
@@ -157,7 +178,11 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
       consentRelayerUrl: relayer.url,
       config: {
         rpcUrl,
-        devAccounts: Object.entries(DEMO_CAST_INDEX).map(([name, index]) => ({ index, name, address: cast[name as keyof DemoCast].address })),
+        devAccounts: Object.entries(DEMO_CAST_INDEX).map(([name, index]) => ({
+          index,
+          name,
+          address: cast[name as keyof DemoCast].address,
+        })),
         defaultAccount: DEMO_CAST_INDEX.patientA,
         labels,
         studies: [...DEMO_STUDIES],

@@ -43,7 +43,11 @@ export async function deploySuite(
  * code predates this run: find its first block by bisection (needs a node that serves old state; if it
  * does not, start at 0, which is only slower).
  */
-async function firstBlockWithCode(hre: HardhatRuntimeEnvironment, address: string, startBlock: number): Promise<number> {
+async function firstBlockWithCode(
+  hre: HardhatRuntimeEnvironment,
+  address: string,
+  startBlock: number,
+): Promise<number> {
   const provider = hre.ethers.provider;
   try {
     if ((await provider.getCode(address, startBlock)) === "0x") {

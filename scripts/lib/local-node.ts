@@ -179,7 +179,13 @@ export async function startLocalNode(options: { port?: number; timeoutMs?: numbe
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const node = await awaitNode(child, { name: "hardhat node", url, port, timeoutMs: options.timeoutMs ?? 60_000, pollMs: 200 });
+  const node = await awaitNode(child, {
+    name: "hardhat node",
+    url,
+    port,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    pollMs: 200,
+  });
   await rpc(url, "hardhat_setLoggingEnabled", [false]).catch(() => undefined);
   return node;
 }

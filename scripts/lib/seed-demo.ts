@@ -59,7 +59,11 @@ export const DEMO_STUDIES = ["HbA1c-outcomes-2026", "GLP1-cardio-trial-2027"] as
  * The Ignition module's defaults (ignition/modules/ConsentLedgerSuite.ts): requests wait 30 days, may
  * ask for up to 5 years, emergency windows last at most 72 hours.
  */
-export const SUITE_DEFAULTS = { requestTtl: 30 * DAY, maxRequestDuration: 5 * 365 * DAY, maxEmergencyDuration: 72 * HOUR };
+export const SUITE_DEFAULTS = {
+  requestTtl: 30 * DAY,
+  maxRequestDuration: 5 * 365 * DAY,
+  maxEmergencyDuration: 72 * HOUR,
+};
 
 /**
  * Deploys the suite on whatever node `admin` is connected to, with the typechain factories and the
@@ -151,9 +155,16 @@ export async function seedDemo(options: SeedOptions): Promise<SeededDemo> {
   await publish("B-vitals", patientB.address, "VITAL_SIGNS", samples.bloodPressure("patient-b", 142, 91));
   await publish("C-imaging", patientC.address, "IMAGING", samples.chestXray("patient-c"));
   await publish("C-meds", patientC.address, "MEDICATION", samples.metformin("patient-c"));
-  records["B-hba1c-v2"] = await (await provider.amend(records["B-hba1c"].recordId, samples.hba1c("patient-b", 7.2))).wait();
-  if (extras) records["A-hba1c-v2"] = await (await provider.amend(records["A-hba1c"].recordId, samples.hba1c("patient-a", 5.9))).wait();
-  say(`published ${Object.keys(records).length} records (B's HbA1c${extras ? " and A's HbA1c" : ""} amended to version 2)`);
+  records["B-hba1c-v2"] = await (
+    await provider.amend(records["B-hba1c"].recordId, samples.hba1c("patient-b", 7.2))
+  ).wait();
+  if (extras)
+    records["A-hba1c-v2"] = await (
+      await provider.amend(records["A-hba1c"].recordId, samples.hba1c("patient-a", 5.9))
+    ).wait();
+  say(
+    `published ${Object.keys(records).length} records (B's HbA1c${extras ? " and A's HbA1c" : ""} amended to version 2)`,
+  );
 
   // The hospital's own transactions come before any key release, so they never race the gateway's
   // access-log writer (which signs with the same account) for a nonce: it registers its encryption key
@@ -162,7 +173,11 @@ export async function seedDemo(options: SeedOptions): Promise<SeededDemo> {
   const hospitalKeys = await hospitalReader.deriveEncryptionKey();
   await (await hospitalReader.registerEncryptionKey(hospitalKeys)).wait();
   await (
-    await (await as(hospital)).ledger.connect(hospital).openEmergencyAccess(patientC.address, EmergencyReason.PATIENT_UNRESPONSIVE, HOUR)
+    await (
+      await as(hospital)
+    ).ledger
+      .connect(hospital)
+      .openEmergencyAccess(patientC.address, EmergencyReason.PATIENT_UNRESPONSIVE, HOUR)
   ).wait();
   say("the hospital opened a 1-hour emergency window on patient C (patient unresponsive)");
 
@@ -173,7 +188,11 @@ export async function seedDemo(options: SeedOptions): Promise<SeededDemo> {
     C: new PatientClient(await as(patientC), patientC),
   };
   await (
-    await patient.A.setPolicy({ permission: "HMB", modifiers: ["NPU"], dataClasses: ["LAB_RESULT", "CONDITION", "VITAL_SIGNS"] })
+    await patient.A.setPolicy({
+      permission: "HMB",
+      modifiers: ["NPU"],
+      dataClasses: ["LAB_RESULT", "CONDITION", "VITAL_SIGNS"],
+    })
   ).wait();
   const signed = await patient.C.signGrant({
     grantee: university.address,
@@ -221,14 +240,20 @@ export async function seedDemo(options: SeedOptions): Promise<SeededDemo> {
   await ask("pharma→B", ph, patientB.address, ["VITAL_SIGNS"]);
   await (await patient.B.approve(requests["university→B"])).wait();
   await (await patient.B.deny(requests["pharma→B"])).wait();
-  say(`requests: university→A approved by A's policy, pharma→A pending${extras ? " (twice)" : ""}; B approved university, denied pharma`);
+  say(
+    `requests: university→A approved by A's policy, pharma→A pending${extras ? " (twice)" : ""}; B approved university, denied pharma`,
+  );
 
   // 5. Key releases: the university reads B's and A's HbA1c; the hospital reads C's medication in the window.
   const uniKeys = await uni.deriveEncryptionKey();
   await (await uni.registerEncryptionKey(uniKeys)).wait();
   const uniGateway = new GatewayClient(gatewayUrl, university, await as(university));
   await uniGateway.fetchRecord({ recordId: records["B-hba1c-v2"].recordId, purpose: "HRESCH", keyPair: uniKeys });
-  await uniGateway.fetchRecord({ recordId: (records["A-hba1c-v2"] ?? records["A-hba1c"]).recordId, purpose: "HRESCH", keyPair: uniKeys });
+  await uniGateway.fetchRecord({
+    recordId: (records["A-hba1c-v2"] ?? records["A-hba1c"]).recordId,
+    purpose: "HRESCH",
+    keyPair: uniKeys,
+  });
   await hospitalGateway.fetchRecord({ recordId: records["C-meds"].recordId, purpose: "ETREAT", keyPair: hospitalKeys });
   say("key releases: university opened B's HbA1c v2 and A's HbA1c; the hospital opened C's medication (emergency)");
 

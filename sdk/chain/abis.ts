@@ -3,4 +3,10 @@
  * (typechain-types/abis.ts, written after each compile from the same artifacts as the typechain
  * bindings): importing them pulls in neither ethers nor the contracts' bytecode.
  */
-export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "../../typechain-types/abis";
+export {
+  accessLogAbi,
+  consentLedgerAbi,
+  custodianSetsAbi,
+  keyDirectoryAbi,
+  recordRegistryAbi,
+} from "../../typechain-types/abis";

@@ -44,7 +44,9 @@ export async function connect(input: RunnerInput, deployment: Deployment): Promi
     records: bind<RecordRegistry>(checked.records, recordRegistryAbi, runner),
     accessLog: bind<AccessLog>(checked.accessLog, accessLogAbi, runner),
     keys: bind<KeyDirectory>(checked.keys, keyDirectoryAbi, runner),
-    custodianSets: checked.custodianSets ? bind<CustodianSets>(checked.custodianSets, custodianSetsAbi, runner) : undefined,
+    custodianSets: checked.custodianSets
+      ? bind<CustodianSets>(checked.custodianSets, custodianSetsAbi, runner)
+      : undefined,
   };
 }
 

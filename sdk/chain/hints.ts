@@ -34,7 +34,8 @@ export const REVERT_HINTS: Record<string, string> = {
   OwnableUnauthorizedAccount: "Only the administrator may do this.",
   InvalidDelegate: "Appoint another account than your own, and not the zero address.",
   DelegateNotFound: "That account is not your delegate.",
-  InvalidPolicyTimeLimit: "A time limit goes with the TS condition: set both the TS modifier and the longest access, or neither.",
+  InvalidPolicyTimeLimit:
+    "A time limit goes with the TS condition: set both the TS modifier and the longest access, or neither.",
   InvalidPolicyPermission: "Choose what research the policy covers (NRES, GRU, HMB, DS or POA).",
   InvalidPolicyPurposes: "A standing policy covers research purposes only: choose at least one.",
   InvalidDiseaseId: "Disease-specific research (DS) needs the disease's MONDO id, and only DS takes one.",

@@ -49,7 +49,7 @@ export type RunnerInput = ContractRunner | ViemClientLike;
 
 /** Whether `value` is a viem Client (it has viem's `uid`, `transport` and an EIP-1193 `request`). */
 export function isViemClient(value: unknown): value is ViemClientLike {
-  const client = value as Partial<ViemClientLike> & { transport?: unknown } | null;
+  const client = value as (Partial<ViemClientLike> & { transport?: unknown }) | null;
   return (
     typeof client === "object" &&
     client !== null &&
@@ -113,9 +113,12 @@ export class ViemSigner extends AbstractSigner {
   }
 
   async signTransaction(): Promise<string> {
-    throw new ConsentLedgerError("A viem wallet sends its own transactions; signing one without sending is not supported", {
-      hint: "Use the SDK's write methods, which send through the wallet client.",
-    });
+    throw new ConsentLedgerError(
+      "A viem wallet sends its own transactions; signing one without sending is not supported",
+      {
+        hint: "Use the SDK's write methods, which send through the wallet client.",
+      },
+    );
   }
 
   /**
@@ -158,9 +161,12 @@ export class ViemSigner extends AbstractSigner {
     types: Record<string, TypedDataField[]>,
     value: Record<string, unknown>,
   ): Promise<string> {
-    const primaryType = Object.keys(types).find((name) => !Object.values(types).some((fields) => fields.some((f) => baseType(f.type) === name)));
+    const primaryType = Object.keys(types).find(
+      (name) => !Object.values(types).some((fields) => fields.some((f) => baseType(f.type) === name)),
+    );
     const domainFields: Record<string, unknown> = {};
-    for (const [key, field] of Object.entries(domain)) if (field !== null && field !== undefined) domainFields[key] = field;
+    for (const [key, field] of Object.entries(domain))
+      if (field !== null && field !== undefined) domainFields[key] = field;
     if (typeof domainFields.chainId === "bigint") domainFields.chainId = Number(domainFields.chainId);
     return this.client.signTypedData({
       account: this.client.account ?? (await this.getAddress()),
@@ -182,7 +188,8 @@ function rpcErrorOf(error: unknown): unknown {
   let message: string | undefined;
   for (let current = error as { cause?: unknown } | undefined, depth = 0; current && depth < 10; depth++) {
     const fields = current as { code?: unknown; data?: unknown; message?: unknown; details?: unknown };
-    const data = typeof fields.data === "object" && fields.data !== null ? (fields.data as { data?: unknown }).data : fields.data;
+    const data =
+      typeof fields.data === "object" && fields.data !== null ? (fields.data as { data?: unknown }).data : fields.data;
     if (revertData === undefined && typeof data === "string" && /^0x[0-9a-fA-F]*$/.test(data)) revertData = data;
     if (typeof fields.code === "number" && fields.code !== -1) code = fields.code;
     if (typeof fields.details === "string") message = fields.details;
@@ -244,7 +251,11 @@ class OverridingSigner extends AbstractSigner {
   signMessage(message: string | Uint8Array): Promise<string> {
     return this.inner.signMessage(message);
   }
-  signTypedData(domain: TypedDataDomain, types: Record<string, TypedDataField[]>, value: Record<string, unknown>): Promise<string> {
+  signTypedData(
+    domain: TypedDataDomain,
+    types: Record<string, TypedDataField[]>,
+    value: Record<string, unknown>,
+  ): Promise<string> {
     return this.inner.signTypedData(domain, types, value);
   }
   override sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {

@@ -33,7 +33,8 @@ export async function send<T>(
       } catch (error) {
         throw toLedgerError(error, action);
       }
-      if (!receipt) throw new ConsentLedgerError(`The transaction to ${action} was dropped`, { details: response.hash });
+      if (!receipt)
+        throw new ConsentLedgerError(`The transaction to ${action} was dropped`, { details: response.hash });
       return decode(receipt);
     },
   };

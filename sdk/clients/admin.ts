@@ -20,30 +20,46 @@ export class AdminClient {
     this.signer = toSigner(signer);
   }
 
-  async accredit(input: {
-    party: string;
-    roles: readonly RoleName[];
-    nonProfit?: boolean;
-    accreditedUntil?: Date | number;
-  }, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string; roles: number }>> {
+  async accredit(
+    input: {
+      party: string;
+      roles: readonly RoleName[];
+      nonProfit?: boolean;
+      accreditedUntil?: Date | number;
+    },
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ party: string; roles: number }>> {
     const { party, roles, nonProfit, until } = accreditTerms(input);
     return send(
       "accredit",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).accredit(party, roles, nonProfit, until),
+      () =>
+        this.contracts.ledger.connect(withOverrides(this.signer, overrides)).accredit(party, roles, nonProfit, until),
       () => ({ party, roles }),
     );
   }
 
-  async suspend(party: string, reasonCode = 0, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string }>> {
+  async suspend(
+    party: string,
+    reasonCode = 0,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ party: string }>> {
     const who = requireAddress(party, "party");
     if (!Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 0xffff) {
       throw new InvalidArgumentError("reasonCode", "a whole number from 0 to 65535");
     }
-    return send("suspend", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).suspend(who, reasonCode), () => ({ party: who }));
+    return send(
+      "suspend",
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).suspend(who, reasonCode),
+      () => ({ party: who }),
+    );
   }
 
   async reinstate(party: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string }>> {
     const who = requireAddress(party, "party");
-    return send("reinstate", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).reinstate(who), () => ({ party: who }));
+    return send(
+      "reinstate",
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).reinstate(who),
+      () => ({ party: who }),
+    );
   }
 }

@@ -82,7 +82,14 @@ export interface AuditEntry {
 export interface ReleaseManifest {
   format: "consent-ledger/release-batch/v1";
   root: string;
-  releases: { recordId: string; grantee: string; purpose: number; basis: number; releasedAt: number; proof: string[] }[];
+  releases: {
+    recordId: string;
+    grantee: string;
+    purpose: number;
+    basis: number;
+    releasedAt: number;
+    proof: string[];
+  }[];
 }
 
 /**
@@ -150,7 +157,9 @@ export class AuditClient {
     const recordIds = anchored.map((event) => event.args.recordId as string);
     const recordClass = new Map(anchored.map((event) => [event.args.recordId as string, Number(event.args.dataClass)]));
     const requestTerms = new Map(opened.map((event) => [event.args.requestId as string, event.args.terms]));
-    const requestResearcher = new Map(opened.map((event) => [event.args.requestId as string, event.args.researcher as string]));
+    const requestResearcher = new Map(
+      opened.map((event) => [event.args.requestId as string, event.args.researcher as string]),
+    );
     const approvalTxs = new Set(approved.map((event) => event.transactionHash));
 
     // Entries whose basis depends on who sent the transaction: the patient (or its delegate) directly, or
@@ -251,36 +260,76 @@ export class AuditClient {
         counterparty: e.args.grantee,
         basis: Number(e.args.basis) === 2 ? "emergency" : "consent",
         recordId: e.args.recordId,
-        dataClasses: recordClass.has(e.args.recordId) ? maskOf([recordClass.get(e.args.recordId) as number]) : undefined,
+        dataClasses: recordClass.has(e.args.recordId)
+          ? maskOf([recordClass.get(e.args.recordId) as number])
+          : undefined,
         purposes: maskOf([Number(e.args.purpose)]),
       };
       this.releasePurpose.set(entry, Number(e.args.purpose));
       push(entry);
     }
     for (const e of events.emergencyOpened) {
-      push({ ...base(e), action: "emergency-opened", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency", validUntil: Number(e.args.until) });
+      push({
+        ...base(e),
+        action: "emergency-opened",
+        actor: e.args.provider,
+        counterparty: e.args.provider,
+        basis: "emergency",
+        validUntil: Number(e.args.until),
+      });
     }
     for (const e of events.emergencyClosed) {
-      push({ ...base(e), action: "emergency-closed", actor: e.args.provider, counterparty: e.args.provider, basis: "emergency" });
+      push({
+        ...base(e),
+        action: "emergency-closed",
+        actor: e.args.provider,
+        counterparty: e.args.provider,
+        basis: "emergency",
+      });
     }
-    for (const e of events.optOut) push({ ...base(e), action: "emergency-opt-out-set", actor: patient, basis: "patient", optedOut: Boolean(e.args.optedOut) });
+    for (const e of events.optOut)
+      push({
+        ...base(e),
+        action: "emergency-opt-out-set",
+        actor: patient,
+        basis: "patient",
+        optedOut: Boolean(e.args.optedOut),
+      });
     for (const e of events.appointed) {
-      push({ ...base(e), action: "delegate-appointed", actor: patient, counterparty: e.args.delegate, basis: "patient", validUntil: Number(e.args.validUntil) });
+      push({
+        ...base(e),
+        action: "delegate-appointed",
+        actor: patient,
+        counterparty: e.args.delegate,
+        basis: "patient",
+        validUntil: Number(e.args.validUntil),
+      });
     }
-    for (const e of events.removed) push({ ...base(e), action: "delegate-removed", actor: patient, counterparty: e.args.delegate, basis: "patient" });
+    for (const e of events.removed)
+      push({ ...base(e), action: "delegate-removed", actor: patient, counterparty: e.args.delegate, basis: "patient" });
     for (const e of events.policySet) {
-      push({ ...base(e), action: "policy-set", actor: patient, basis: "patient", dataClasses: Number(e.args.policy.dataClasses), purposes: Number(e.args.policy.purposes) });
+      push({
+        ...base(e),
+        action: "policy-set",
+        actor: patient,
+        basis: "patient",
+        dataClasses: Number(e.args.policy.dataClasses),
+        purposes: Number(e.args.policy.purposes),
+      });
     }
-    for (const e of events.policyCleared) push({ ...base(e), action: "policy-cleared", actor: patient, basis: "patient" });
+    for (const e of events.policyCleared)
+      push({ ...base(e), action: "policy-cleared", actor: patient, basis: "patient" });
 
-    if (this.store) entries.push(...(await this.batchedReleases(events.batches, new Set(recordIds), recordClass, patient)));
+    if (this.store)
+      entries.push(...(await this.batchedReleases(events.batches, new Set(recordIds), recordClass, patient)));
 
     // Chain order; the newest `details` entries get their block's time and their sender.
     entries.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
     const detailed = new Set(entries.slice(Math.max(0, entries.length - (options.details ?? entries.length))));
     const blockHash = new Map<number, string>();
     for (const family of Object.values(events)) {
-      if (Array.isArray(family)) for (const event of family as EventLog[]) blockHash.set(event.blockNumber, event.blockHash);
+      if (Array.isArray(family))
+        for (const event of family as EventLog[]) blockHash.set(event.blockNumber, event.blockHash);
     }
     const timeOf = (blockNumber: number) => this.blockTime(blockNumber, blockHash.get(blockNumber));
     const senderOf = (hash: string): Promise<string> => {
@@ -312,7 +361,9 @@ export class AuditClient {
     const undated = entries.filter((entry) => entry.time === undefined || !detailed.has(entry));
     const dated = entries
       .filter((entry) => entry.time !== undefined && detailed.has(entry))
-      .sort((a, b) => (a.time as number) - (b.time as number) || a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+      .sort(
+        (a, b) => (a.time as number) - (b.time as number) || a.blockNumber - b.blockNumber || a.logIndex - b.logIndex,
+      );
     return [...undated, ...dated];
   }
 
@@ -320,7 +371,9 @@ export class AuditClient {
   blockTime(blockNumber: number, blockHash?: string): Promise<number> {
     const key = blockHash ?? String(blockNumber);
     if (!this.blockTimes.has(key)) {
-      const time = this.contracts.provider.getBlock(blockHash ?? blockNumber).then((block) => Number(block?.timestamp ?? 0));
+      const time = this.contracts.provider
+        .getBlock(blockHash ?? blockNumber)
+        .then((block) => Number(block?.timestamp ?? 0));
       time.catch(() => this.blockTimes.delete(key));
       this.blockTimes.set(key, time);
     }
@@ -352,14 +405,16 @@ export class AuditClient {
       if (!this.manifests.has(key)) {
         const reading = (async () => {
           const raw = getBytes(batch.args.manifest);
-          if (raw.length > MAX_MANIFEST_ID_BYTES) throw new Error(`its manifest id is ${raw.length} bytes, more than ${MAX_MANIFEST_ID_BYTES}`);
+          if (raw.length > MAX_MANIFEST_ID_BYTES)
+            throw new Error(`its manifest id is ${raw.length} bytes, more than ${MAX_MANIFEST_ID_BYTES}`);
           const manifestCid = toUtf8String(raw);
           // A store that can tell the size first is not asked for more than the cap.
           const sized = store as Partial<StreamingBlobStore>;
           let bytes: Uint8Array;
           try {
             const size = typeof sized.sizeOf === "function" ? await sized.sizeOf(manifestCid) : 0;
-            if (size > MAX_MANIFEST_BYTES) throw new StorageError(`it is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
+            if (size > MAX_MANIFEST_BYTES)
+              throw new StorageError(`it is ${size} bytes, more than ${MAX_MANIFEST_BYTES}`);
             bytes = await store.get(manifestCid);
           } catch (cause) {
             const why = (cause as Error).message.split("\n")[0];
@@ -370,9 +425,11 @@ export class AuditClient {
             }
             throw new Error(`its manifest ${manifestCid} cannot be read: ${why}`, { cause });
           }
-          if (bytes.length > MAX_MANIFEST_BYTES) throw new Error(`its manifest ${manifestCid} is ${bytes.length} bytes, more than ${MAX_MANIFEST_BYTES}`);
+          if (bytes.length > MAX_MANIFEST_BYTES)
+            throw new Error(`its manifest ${manifestCid} is ${bytes.length} bytes, more than ${MAX_MANIFEST_BYTES}`);
           const manifest = JSON.parse(toUtf8String(bytes)) as ReleaseManifest;
-          if (!manifest || !Array.isArray(manifest.releases)) throw new Error(`its manifest ${manifestCid} lists no releases`);
+          if (!manifest || !Array.isArray(manifest.releases))
+            throw new Error(`its manifest ${manifestCid} lists no releases`);
           return manifest;
         })();
         reading.catch(() => this.manifests.delete(key));
@@ -427,7 +484,9 @@ export class AuditClient {
             counterparty: release.grantee,
             basis: release.basis === 2 ? "emergency" : "consent",
             recordId: release.recordId,
-            dataClasses: recordClass.has(release.recordId) ? maskOf([recordClass.get(release.recordId) as number]) : undefined,
+            dataClasses: recordClass.has(release.recordId)
+              ? maskOf([recordClass.get(release.recordId) as number])
+              : undefined,
             purposes: maskOf([release.purpose]),
             releaseBatchRoot: batch.args.root,
             time: Number(release.releasedAt),
@@ -435,7 +494,12 @@ export class AuditClient {
           this.releasePurpose.set(entry, Number(release.purpose));
           entries.push(entry);
         }
-        if (unproven) entries.push(unverifiable(`it lists ${unproven} entr${unproven === 1 ? "y" : "ies"} of your records that its root does not prove`));
+        if (unproven)
+          entries.push(
+            unverifiable(
+              `it lists ${unproven} entr${unproven === 1 ? "y" : "ies"} of your records that its root does not prove`,
+            ),
+          );
         return entries;
       }),
     );
@@ -452,7 +516,11 @@ export class AuditClient {
    * purpose is the basis logged. The checks of one block go in readBatch eth_calls of at most
    * MAX_CALLS_PER_BATCH calls; a block the node cannot answer for leaves its entries unverified, saying why.
    */
-  private async verifyReleases(releases: PendingEntry[], patient: string, recordClass: Map<string, number>): Promise<void> {
+  private async verifyReleases(
+    releases: PendingEntry[],
+    patient: string,
+    recordClass: Map<string, number>,
+  ): Promise<void> {
     if (!releases.length) return;
     const { ledger, custodianSets } = this.contracts;
     const ledgerAddress = await ledger.getAddress();
@@ -464,9 +532,18 @@ export class AuditClient {
       const purpose = this.releasePurpose.get(entry);
       const calls: BatchCall[] = [];
       if (setsAddress && custodianSets)
-        calls.push({ target: setsAddress, data: custodianSets.interface.encodeFunctionData("custodianPositionOf", [entry.recordId as string, entry.actor]) });
+        calls.push({
+          target: setsAddress,
+          data: custodianSets.interface.encodeFunctionData("custodianPositionOf", [
+            entry.recordId as string,
+            entry.actor,
+          ]),
+        });
       if (dataClass !== undefined && purpose !== undefined && entry.counterparty)
-        calls.push({ target: ledgerAddress, data: ledger.interface.encodeFunctionData("accessBasis", [patient, entry.counterparty, dataClass, purpose]) });
+        calls.push({
+          target: ledgerAddress,
+          data: ledger.interface.encodeFunctionData("accessBasis", [patient, entry.counterparty, dataClass, purpose]),
+        });
       const list = byBlock.get(entry.blockNumber) ?? [];
       list.push({ entry, calls });
       byBlock.set(entry.blockNumber, list);
@@ -490,7 +567,14 @@ export class AuditClient {
       chunks.map(async ({ block, checks }) => {
         let results: BatchResult["results"];
         try {
-          results = (await readBatch(this.contracts, checks.flatMap((check) => check.calls), patient, block)).results;
+          results = (
+            await readBatch(
+              this.contracts,
+              checks.flatMap((check) => check.calls),
+              patient,
+              block,
+            )
+          ).results;
         } catch (error) {
           for (const { entry } of checks) {
             entry.verified = false;
@@ -509,7 +593,10 @@ export class AuditClient {
           for (const [index, call] of calls.entries()) {
             if (!mine[index]?.success) continue;
             if (call.target === setsAddress && custodianSets) {
-              const [setId, , position] = custodianSets.interface.decodeFunctionResult("custodianPositionOf", mine[index].returnData);
+              const [setId, , position] = custodianSets.interface.decodeFunctionResult(
+                "custodianPositionOf",
+                mine[index].returnData,
+              );
               member = Number(setId) !== 0 && Number(position) !== 0;
             } else {
               basis = Number(ledger.interface.decodeFunctionResult("accessBasis", mine[index].returnData)[0]);
@@ -523,7 +610,11 @@ export class AuditClient {
           } else {
             const reasons = [
               member ? undefined : "nothing on chain ties it to this record",
-              !basisKnown ? "the ledger's basis could not be read" : basis !== logged ? `the ledger's basis at block ${block} was ${basisWords}, not ${entry.basis}` : undefined,
+              !basisKnown
+                ? "the ledger's basis could not be read"
+                : basis !== logged
+                  ? `the ledger's basis at block ${block} was ${basisWords}, not ${entry.basis}`
+                  : undefined,
             ].filter(Boolean);
             entry.verification = `Claimed by custodian ${entry.actor}, not verified: ${reasons.join("; ")}.`;
           }

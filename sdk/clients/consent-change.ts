@@ -6,7 +6,17 @@
  * policy for that grantee; a denial closes the request for good; opting out of emergency access ends
  * open windows for good; a standing policy never releases the sensitive classes by itself.
  */
-import { codesOf, PurposeDisplay, SENSITIVE_DATA_CLASSES, type DataClassName, type PurposeName, DataClass, Purpose, Duo, type DuoName } from "../codes";
+import {
+  codesOf,
+  PurposeDisplay,
+  SENSITIVE_DATA_CLASSES,
+  type DataClassName,
+  type PurposeName,
+  DataClass,
+  Purpose,
+  Duo,
+  type DuoName,
+} from "../codes";
 import type { AccessRequest, Consent, DataUsePolicy } from "./types";
 
 /** Data classes in words a patient reads (the codes are DataClass's names). */
@@ -52,7 +62,9 @@ export const DuoDisplay: Readonly<Record<DuoName, string>> = {
   NCU: "non-commercial use only",
 };
 
-const DATA_CLASS_BY_CODE = new Map(Object.entries(DataClass).map(([name, code]) => [code as number, name as DataClassName]));
+const DATA_CLASS_BY_CODE = new Map(
+  Object.entries(DataClass).map(([name, code]) => [code as number, name as DataClassName]),
+);
 const PURPOSE_BY_CODE = new Map(Object.entries(Purpose).map(([name, code]) => [code as number, name as PurposeName]));
 const DUO_BY_CODE = new Map(Object.entries(Duo).map(([name, code]) => [code as number, name as DuoName]));
 
@@ -157,7 +169,11 @@ function inForce(consent: Consent | undefined, now: number): Consent | undefined
  * The change `action` makes to `state`, in words: before → after, what it gains and loses, what cannot be
  * undone. Pure: the same inputs always give the same words, so a screen and a test can compare them.
  */
-export function describeConsentChange(action: ConsentAction, state: ConsentState, options: DescribeOptions = {}): ConsentChange {
+export function describeConsentChange(
+  action: ConsentAction,
+  state: ConsentState,
+  options: DescribeOptions = {},
+): ConsentChange {
   const nameOf = options.nameOf ?? ((address: string) => address);
   const dayOf = options.dayOf ?? ((seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10));
   const access = (consent: { dataClasses: number; purposes: number; validFrom: number; validUntil: number }) =>
@@ -165,21 +181,37 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
     (consent.validFrom > state.now ? `from ${dayOf(consent.validFrom)} ` : "") +
     `until ${dayOf(consent.validUntil)}`;
   const current = inForce(state.consent, state.now);
-  const released = (who: string) => `Records ${who} has already opened stay with them: no later action can recall data already released.`;
+  const released = (who: string) =>
+    `Records ${who} has already opened stay with them: no later action can recall data already released.`;
 
-  const giving = (party: string, next: { dataClasses: number; purposes: number; validFrom: number; validUntil: number }, title: string, extraUndo: string[]): ConsentChange => {
+  const giving = (
+    party: string,
+    next: { dataClasses: number; purposes: number; validFrom: number; validUntil: number },
+    title: string,
+    extraUndo: string[],
+  ): ConsentChange => {
     const name = nameOf(party);
-    const gained = { dataClasses: next.dataClasses & ~(current?.dataClasses ?? 0), purposes: next.purposes & ~(current?.purposes ?? 0) };
-    const lost = { dataClasses: (current?.dataClasses ?? 0) & ~next.dataClasses, purposes: (current?.purposes ?? 0) & ~next.purposes };
+    const gained = {
+      dataClasses: next.dataClasses & ~(current?.dataClasses ?? 0),
+      purposes: next.purposes & ~(current?.purposes ?? 0),
+    };
+    const lost = {
+      dataClasses: (current?.dataClasses ?? 0) & ~next.dataClasses,
+      purposes: (current?.purposes ?? 0) & ~next.purposes,
+    };
     const notes: string[] = [];
     if (current) {
       notes.push(`This replaces what ${name} may see now: one consent per person, the newest wins.`);
       if (lost.dataClasses) notes.push(`${name} will no longer see: ${dataClassText(lost.dataClasses)}.`);
       if (lost.purposes) notes.push(`${name} will no longer use your data for: ${purposeMaskText(lost.purposes)}.`);
-      if (next.validUntil < current.validUntil) notes.push(`Access ends sooner: ${dayOf(next.validUntil)} instead of ${dayOf(current.validUntil)}.`);
+      if (next.validUntil < current.validUntil)
+        notes.push(`Access ends sooner: ${dayOf(next.validUntil)} instead of ${dayOf(current.validUntil)}.`);
     }
     const flagged = flaggedClassesOf(next.dataClasses);
-    if (flagged.length) notes.push(`Includes sensitive data: ${dataClassText(flagged.reduce((mask, n) => mask | (1 << DataClass[n]), 0))}.`);
+    if (flagged.length)
+      notes.push(
+        `Includes sensitive data: ${dataClassText(flagged.reduce((mask, n) => mask | (1 << DataClass[n]), 0))}.`,
+      );
     return {
       kind: action.kind,
       party,
@@ -199,7 +231,12 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
       return giving(action.grantee, action, `Give ${nameOf(action.grantee)} access`, []);
     case "approve": {
       const terms = action.request.terms;
-      const next = { dataClasses: terms.dataClasses, purposes: 1 << terms.purpose, validFrom: state.now, validUntil: state.now + terms.duration };
+      const next = {
+        dataClasses: terms.dataClasses,
+        purposes: 1 << terms.purpose,
+        validFrom: state.now,
+        validUntil: state.now + terms.duration,
+      };
       return giving(action.request.researcher, next, `Approve ${nameOf(action.request.researcher)}'s request`, [
         "The request is closed once decided: it cannot be decided again.",
       ]);
@@ -211,7 +248,9 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
         party: action.request.researcher,
         title: `Deny ${name}'s request`,
         before: `${name}'s request for ${dataClassText(action.request.terms.dataClasses)} is waiting for you.`,
-        after: current ? `The request is closed; ${name} keeps the access you gave before: ${access(current)}.` : `The request is closed; ${name} gets nothing from it.`,
+        after: current
+          ? `The request is closed; ${name} keeps the access you gave before: ${access(current)}.`
+          : `The request is closed; ${name} gets nothing from it.`,
         gained: EMPTY,
         lost: EMPTY,
         flagged: [],
@@ -231,7 +270,9 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
         lost: current ? { dataClasses: current.dataClasses, purposes: current.purposes } : EMPTY,
         flagged: [],
         cannotUndo: [released(name)],
-        notes: [`Your standing policy will not approve ${name} again by itself; a new grant or approval from you will.`],
+        notes: [
+          `Your standing policy will not approve ${name} again by itself; a new grant or approval from you will.`,
+        ],
       };
     }
     case "set-policy": {
@@ -240,20 +281,28 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
       const words = (p: { permission: number; dataClasses: number; purposes: number; validUntil: number }) =>
         `requests for ${duoTextOf(p.permission)} that ask for ${dataClassText(p.dataClasses)} (${purposeMaskText(p.purposes)}) are approved at once` +
         (p.validUntil ? `, until ${dayOf(p.validUntil)}` : "");
-      const notes = ["Access approved by the policy lasts its full term even if you change or clear the policy later; revoke it to end it."];
+      const notes = [
+        "Access approved by the policy lasts its full term even if you change or clear the policy later; revoke it to end it.",
+      ];
       const neverByPolicy = flagged.filter((name) => SENSITIVE_DATA_CLASSES.includes(name));
       if (neverByPolicy.length) {
-        notes.push(`The ledger never releases ${dataClassText(neverByPolicy.reduce((mask, n) => mask | (1 << DataClass[n]), 0))} by policy: those requests still come to you.`);
+        notes.push(
+          `The ledger never releases ${dataClassText(neverByPolicy.reduce((mask, n) => mask | (1 << DataClass[n]), 0))} by policy: those requests still come to you.`,
+        );
       }
       return {
         kind: action.kind,
         title: state.policy ? "Change your standing policy" : "Set a standing policy",
-        before: state.policy ? `Now: ${words(state.policy)}.` : "Now: no standing policy; you decide every request yourself.",
+        before: state.policy
+          ? `Now: ${words(state.policy)}.`
+          : "Now: no standing policy; you decide every request yourself.",
         after: `After: ${words(policy)}, without asking you.`,
         gained: EMPTY,
         lost: EMPTY,
         flagged,
-        cannotUndo: ["Requests it approves become consents at once; researchers may open records under them before you look."],
+        cannotUndo: [
+          "Requests it approves become consents at once; researchers may open records under them before you look.",
+        ],
         notes,
       };
     }
@@ -274,7 +323,8 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
         ? {
             kind: action.kind,
             title: "Opt out of emergency access",
-            before: "Now: an accredited provider may open a short, logged emergency window on your records when you cannot be asked.",
+            before:
+              "Now: an accredited provider may open a short, logged emergency window on your records when you cannot be asked.",
             after: "After: no provider can open your records through the ledger in an emergency.",
             gained: EMPTY,
             lost: EMPTY,
@@ -289,7 +339,8 @@ export function describeConsentChange(action: ConsentAction, state: ConsentState
             kind: action.kind,
             title: "Allow emergency access again",
             before: "Now: no provider can open your records through the ledger in an emergency.",
-            after: "After: an accredited provider may open a short, logged emergency window on your records when you cannot be asked.",
+            after:
+              "After: an accredited provider may open a short, logged emergency window on your records when you cannot be asked.",
             gained: EMPTY,
             lost: EMPTY,
             flagged: [],

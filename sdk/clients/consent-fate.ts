@@ -83,7 +83,10 @@ export function consentPair(patient: string, grantee: string): string {
  * after it, or undefined when none came after (storage then tells in force from expired). Shared by the
  * ethers and the viem entry.
  */
-export function fateFromEvents(approval: Position, events: readonly ConsentEvent[]): "Revoked" | "Replaced" | undefined {
+export function fateFromEvents(
+  approval: Position,
+  events: readonly ConsentEvent[],
+): "Revoked" | "Replaced" | undefined {
   // The approval's own grant is logged in the same transaction: anything later in the chain is not.
   const later = events
     .filter((event) => event.at.transactionHash !== approval.transactionHash && after(event.at, approval))

@@ -114,7 +114,8 @@ function refusalOf(custodian: string, error: unknown): CustodianRefusal {
   if (error instanceof GatewayError) return { custodian, code: error.code, reason: error.shortMessage };
   // A gateway's 403 comes back as AccessDeniedError, its error name in the details ("HTTP 403 AccessDenied").
   const answered = error instanceof ConsentLedgerError ? /^HTTP \d+ (\w+)$/.exec(error.details ?? "") : null;
-  if (answered && error instanceof ConsentLedgerError) return { custodian, code: answered[1], reason: error.shortMessage };
+  if (answered && error instanceof ConsentLedgerError)
+    return { custodian, code: answered[1], reason: error.shortMessage };
   if (error instanceof ConsentLedgerError) return { custodian, code: error.name, reason: error.shortMessage };
   return { custodian, code: "Error", reason: (error as Error)?.message ?? String(error) };
 }
@@ -165,7 +166,9 @@ export class CustodianSetClient implements KeyCustodian {
             // another contract's event
           }
         }
-        throw new ConsentLedgerError("The set was defined but its CustodianSetDefined event is missing from the receipt");
+        throw new ConsentLedgerError(
+          "The set was defined but its CustodianSetDefined event is missing from the receipt",
+        );
       },
     );
   }
@@ -180,7 +183,11 @@ export class CustodianSetClient implements KeyCustodian {
   async setOfRecord(recordId: string): Promise<CustodianSetView | undefined> {
     const [setId, set] = await this.sets.recordCustodians(requireBytes32(recordId, "recordId"));
     if (setId === 0n) return undefined;
-    return { setId: Number(setId), threshold: Number(set.threshold), custodians: set.custodians.map((c) => getAddress(c)) };
+    return {
+      setId: Number(setId),
+      threshold: Number(set.threshold),
+      custodians: set.custodians.map((c) => getAddress(c)),
+    };
   }
 
   /**
@@ -193,9 +200,13 @@ export class CustodianSetClient implements KeyCustodian {
     if (this.setId === undefined)
       throw new InvalidArgumentError("setId", "a CustodianSetClient that deposits needs the set to assign records to");
     if (record.batch)
-      throw new InvalidArgumentError("record", "records published in a batch cannot be assigned to a custodian set yet", {
-        hint: "Publish records one by one (publish or amend) to guard them with a custodian set.",
-      });
+      throw new InvalidArgumentError(
+        "record",
+        "records published in a batch cannot be assigned to a custodian set yet",
+        {
+          hint: "Publish records one by one (publish or amend) to guard them with a custodian set.",
+        },
+      );
     await this.shareTo(record, this.setId);
   }
 
@@ -236,7 +247,13 @@ export class CustodianSetClient implements KeyCustodian {
       });
     const recordId = requireBytes32(record.recordId, "recordId");
     if (Number(await this.sets.custodianSetOf(recordId)) !== setId) {
-      await (await send("assign the record to the custodian set", () => this.sets.connect(this.signer).assignRecord(recordId, setId), () => undefined)).wait();
+      await (
+        await send(
+          "assign the record to the custodian set",
+          () => this.sets.connect(this.signer).assignRecord(recordId, setId),
+          () => undefined,
+        )
+      ).wait();
     }
     const set = await this.set(setId);
     const envelope = await this.options.store.get(record.cid);
@@ -270,7 +287,10 @@ export class CustodianSetClient implements KeyCustodian {
    * The record's ciphertext from whichever custodian of its set answers first with bytes that hash to
    * `recordId`; a custodian serving other bytes is skipped.
    */
-  async fetchCiphertext(recordId: string, set?: CustodianSetView): Promise<{ envelope: Uint8Array; custodian: string }> {
+  async fetchCiphertext(
+    recordId: string,
+    set?: CustodianSetView,
+  ): Promise<{ envelope: Uint8Array; custodian: string }> {
     const id = requireBytes32(recordId, "recordId");
     const guarding = set ?? (await this.requireSet(id));
     const refusals: CustodianRefusal[] = [];
@@ -291,7 +311,9 @@ export class CustodianSetClient implements KeyCustodian {
       return await Promise.any(attempts);
     } catch {
       throw new IntegrityError(id, `no custodian of set ${guarding.setId} served the record's ciphertext`, {
-        hint: "Every custodian is down or holds a damaged copy: " + refusals.map((r) => `${r.custodian} ${r.code}`).join("; "),
+        hint:
+          "Every custodian is down or holds a damaged copy: " +
+          refusals.map((r) => `${r.custodian} ${r.code}`).join("; "),
       });
     }
   }
@@ -308,7 +330,11 @@ export class CustodianSetClient implements KeyCustodian {
     set?: CustodianSetView;
     /** Wait for every custodian and keep every share (to try other combinations after a bad one). */
     all?: boolean;
-  }): Promise<{ set: CustodianSetView; shares: { custodian: string; share: Uint8Array; release: ShareRelease }[]; refusals: CustodianRefusal[] }> {
+  }): Promise<{
+    set: CustodianSetView;
+    shares: { custodian: string; share: Uint8Array; release: ShareRelease }[];
+    refusals: CustodianRefusal[];
+  }> {
     const recordId = requireBytes32(input.recordId, "recordId");
     const set = input.set ?? (await this.requireSet(recordId));
     const shares: { custodian: string; share: Uint8Array; release: ShareRelease }[] = [];
@@ -333,7 +359,10 @@ export class CustodianSetClient implements KeyCustodian {
             if (!gateway) throw new ConsentLedgerError(`no gateway is known for custodian ${custodian}`);
             const release = await gateway.requestShare(recordId, input.purpose);
             if (release.custodian !== custodian || release.setId !== set.setId)
-              throw new IntegrityError(recordId, `custodian ${custodian} answered for ${release.custodian}, set ${release.setId}`);
+              throw new IntegrityError(
+                recordId,
+                `custodian ${custodian} answered for ${release.custodian}, set ${release.setId}`,
+              );
             // Once k shares are held, a later one is not needed: it is not even unwrapped.
             if (!input.all && shares.length >= set.threshold) return;
             const share = await unwrapKeyShare(release.wrappedShare, input.keyPair, recordId);
@@ -379,10 +408,17 @@ export class CustodianSetClient implements KeyCustodian {
     };
     // A wrong share shows as a key the record refuses, or (a repeated x coordinate) as shares that do not combine.
     const wrongKey = (error: unknown) =>
-      error instanceof DecryptionError || error instanceof InvalidArgumentError || (error as Error)?.name === "KeyCommitmentError";
+      error instanceof DecryptionError ||
+      error instanceof InvalidArgumentError ||
+      (error as Error)?.name === "KeyCommitmentError";
     try {
       const opened = await attempt(gathered.shares);
-      return { ...opened, shares: gathered.shares.map((entry) => entry.release), refusals: gathered.refusals, servedBy };
+      return {
+        ...opened,
+        shares: gathered.shares.map((entry) => entry.release),
+        refusals: gathered.refusals,
+        servedBy,
+      };
     } catch (error) {
       if (!wrongKey(error)) throw error;
       // Some custodian among the first k released a wrong share. Ask all of them, and try the other

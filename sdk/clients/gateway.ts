@@ -15,7 +15,13 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, type SignerInput } from "../chain/runner";
 import { bytesToHex, hexToBytes } from "../crypto/bytes";
 import { recordIdOf, type ParsedRecordContext } from "../crypto/envelope";
-import { isEnvelopeV2, openRecordRange, openRecordStream, toReadableStream, type ByteSource } from "../crypto/envelope-v2";
+import {
+  isEnvelopeV2,
+  openRecordRange,
+  openRecordStream,
+  toReadableStream,
+  type ByteSource,
+} from "../crypto/envelope-v2";
 import type { SegmentCrypto } from "../crypto/segment-crypto";
 import { unwrapDataKey } from "../crypto/key-wrap";
 import type { EncryptionKeyPair } from "../crypto/keys";
@@ -154,7 +160,8 @@ const HINTS: Record<string, string> = {
   NotInCustodianSet:
     "The chain does not put this custodian in the record's custodian set (at this position): assign the record to the set first, or ask another custodian.",
   ShareNotForThisCustodian: "Wrap the share to this custodian's key as registered in KeyDirectory.",
-  HeldAsShare: "This custodian holds only a share of this record's key: gather shares from its custodian set (CustodianSetClient).",
+  HeldAsShare:
+    "This custodian holds only a share of this record's key: gather shares from its custodian set (CustodianSetClient).",
   ProviderNotServed: "Deposit at your own custodian's gateway, or ask this gateway's operator to accept your records.",
   ChainUnavailable: "The gateway cannot reach its node right now: try again shortly.",
   CustodianNotAccredited:
@@ -175,12 +182,16 @@ function isStreamingStore(store: BlobStore): store is StreamingBlobStore {
 
 /** A web ReadableStream of any byte source (fetch's streaming body). */
 function readableOf(source: ByteSource): ReadableStream<Uint8Array> {
-  if (typeof (source as ReadableStream<Uint8Array>).getReader === "function") return source as ReadableStream<Uint8Array>;
-  if (typeof (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function") return toReadableStream(source as AsyncIterable<Uint8Array>);
+  if (typeof (source as ReadableStream<Uint8Array>).getReader === "function")
+    return source as ReadableStream<Uint8Array>;
+  if (typeof (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function")
+    return toReadableStream(source as AsyncIterable<Uint8Array>);
   const iterable = source as Iterable<Uint8Array>;
-  return toReadableStream((async function* () {
-    yield* iterable;
-  })());
+  return toReadableStream(
+    (async function* () {
+      yield* iterable;
+    })(),
+  );
 }
 const DEPOSIT_RETRIES = 5;
 
@@ -265,13 +276,21 @@ export class GatewayClient implements KeyCustodian {
       });
     }
     const store = this.options.store;
-    if (!record.batch && isStreamingStore(store) && (await store.sizeOf(record.cid)) > (this.options.streamAboveBytes ?? STREAM_ABOVE_BYTES)) {
+    if (
+      !record.batch &&
+      isStreamingStore(store) &&
+      (await store.sizeOf(record.cid)) > (this.options.streamAboveBytes ?? STREAM_ABOVE_BYTES)
+    ) {
       const head = store.getStream(record.cid, { start: 0, end: 4 });
       const magic: number[] = [];
       for await (const part of head) magic.push(...part);
       if (isEnvelopeV2(Uint8Array.from(magic))) {
         await this.retryUnanchored(() =>
-          this.depositRecordStream({ recordId: record.recordId, dataKey: record.dataKey, envelope: store.getStream(record.cid) }),
+          this.depositRecordStream({
+            recordId: record.recordId,
+            dataKey: record.dataKey,
+            envelope: store.getStream(record.cid),
+          }),
         );
         return;
       }
@@ -310,14 +329,21 @@ export class GatewayClient implements KeyCustodian {
    * SegmentInvalid (naming the segment) or IntegrityError, 413 PayloadTooLarge. The stream is read once:
    * no retry here. In a browser, a streamed request body needs HTTP/2 (Chromium).
    */
-  async depositRecordStream(input: { recordId: string; dataKey: Uint8Array; envelope: ByteSource }): Promise<{ recordId: string; cid: string; stored: boolean }> {
+  async depositRecordStream(input: {
+    recordId: string;
+    dataKey: Uint8Array;
+    envelope: ByteSource;
+  }): Promise<{ recordId: string; cid: string; stored: boolean }> {
     const recordId = requireBytes32(input.recordId, "recordId");
     if (!(input.dataKey instanceof Uint8Array) || input.dataKey.length !== 32)
       throw new InvalidArgumentError("dataKey", "expected the record's 32-byte data key");
     const path = `/records/${recordId}`;
     const token = await this.token();
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error("upload timeout")), this.options.uploadTimeoutMs ?? 3_600_000);
+    const timer = setTimeout(
+      () => controller.abort(new Error("upload timeout")),
+      this.options.uploadTimeoutMs ?? 3_600_000,
+    );
     let response: Response;
     try {
       response = await this.fetchFn(`${this.baseUrl}${path}`, {
@@ -339,13 +365,18 @@ export class GatewayClient implements KeyCustodian {
       // broken pipe, not the answer: the same request with an empty body is told what the refusal was.
       const probe = await this.fetchFn(`${this.baseUrl}${path}`, {
         method: "PUT",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream", "x-data-key": bytesToHex(input.dataKey) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/octet-stream",
+          "x-data-key": bytesToHex(input.dataKey),
+        },
         body: new Uint8Array(0),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
       }).catch(() => undefined);
       if (probe?.ok) {
         // Answered before the body was read: the record is held already (with this key).
-        const answer = (await probe.json().catch(() => undefined)) as { recordId: string; cid: string; stored: boolean } | undefined;
+        const answer = (await probe.json().catch(() => undefined)) as
+          { recordId: string; cid: string; stored: boolean } | undefined;
         if (answer && typeof answer.cid === "string") return answer;
       } else if (probe) {
         const refusal = await this.errorOf(probe, path);
@@ -413,7 +444,8 @@ export class GatewayClient implements KeyCustodian {
       new GatewayError(200, "MalformedAnswer", `its share release for ${id} is malformed: ${problem}`, {
         details: JSON.stringify(answer).slice(0, 500),
       });
-    if (typeof answer.recordId !== "string" || answer.recordId.toLowerCase() !== id) throw malformed("another record id");
+    if (typeof answer.recordId !== "string" || answer.recordId.toLowerCase() !== id)
+      throw malformed("another record id");
     let wrappedShare: Uint8Array;
     try {
       wrappedShare = hexToBytes(String(answer.wrappedShare), { argument: "wrappedShare", length: 97 });
@@ -442,7 +474,10 @@ export class GatewayClient implements KeyCustodian {
    */
   async withdrawShare(recordId: string): Promise<{ recordId: string; withdrawn: boolean }> {
     const id = requireBytes32(recordId, "recordId");
-    return (await this.json("POST", `/records/${id}/share/withdraw`, {}, true)) as { recordId: string; withdrawn: boolean };
+    return (await this.json("POST", `/records/${id}/share/withdraw`, {}, true)) as {
+      recordId: string;
+      withdrawn: boolean;
+    };
   }
 
   /** The record's envelope, as the gateway stores it (unverified: fetchRecord verifies it). */
@@ -459,7 +494,12 @@ export class GatewayClient implements KeyCustodian {
   async fetchCiphertextStream(recordId: string): Promise<ReadableStream<Uint8Array>> {
     const id = requireBytes32(recordId, "recordId");
     const response = await this.request("GET", `/records/${id}/ciphertext`, undefined, true, {}, { streamed: true });
-    if (!response.body) throw new GatewayError(response.status, "MalformedAnswer", `its answer to GET /records/${id}/ciphertext has no body`);
+    if (!response.body)
+      throw new GatewayError(
+        response.status,
+        "MalformedAnswer",
+        `its answer to GET /records/${id}/ciphertext has no body`,
+      );
     return response.body;
   }
 
@@ -483,10 +523,16 @@ export class GatewayClient implements KeyCustodian {
     const crypto = this.options.crypto;
     async function* plaintext(): AsyncGenerator<Uint8Array> {
       try {
-        yield* openRecordStream(body, dataKey, { recordId }, {
-          crypto,
-          onHeader: async (header) => void (await verifyContextOnChain(contracts, recordId, header.context, { batch: release.batch })),
-        });
+        yield* openRecordStream(
+          body,
+          dataKey,
+          { recordId },
+          {
+            crypto,
+            onHeader: async (header) =>
+              void (await verifyContextOnChain(contracts, recordId, header.context, { batch: release.batch })),
+          },
+        );
       } finally {
         dataKey.fill(0);
       }
@@ -569,15 +615,26 @@ export class GatewayClient implements KeyCustodian {
     length: number;
   }): Promise<{ plaintext: Uint8Array; context: ParsedRecordContext; release: KeyRelease }> {
     const recordId = requireBytes32(input.recordId, "recordId");
-    const index = new Uint8Array(await (await this.request("GET", `/records/${recordId}/index`, undefined, true)).arrayBuffer());
+    const index = new Uint8Array(
+      await (await this.request("GET", `/records/${recordId}/index`, undefined, true)).arrayBuffer(),
+    );
     const release = await this.requestKey(recordId, input.purpose);
     const dataKey = await unwrapDataKey(release.wrappedKey, input.keyPair, recordId);
     try {
       const fetchBytes = async (start: number, end: number): Promise<Uint8Array> => {
-        const response = await this.request("GET", `/records/${recordId}/ciphertext`, undefined, true, { range: `bytes=${start}-${end - 1}` });
+        const response = await this.request("GET", `/records/${recordId}/ciphertext`, undefined, true, {
+          range: `bytes=${start}-${end - 1}`,
+        });
         return new Uint8Array(await response.arrayBuffer());
       };
-      const range = await openRecordRange({ index, fetch: fetchBytes, dataKey, expected: { recordId }, offset: input.offset, length: input.length });
+      const range = await openRecordRange({
+        index,
+        fetch: fetchBytes,
+        dataKey,
+        expected: { recordId },
+        offset: input.offset,
+        length: input.length,
+      });
       return { ...range, release };
     } finally {
       dataKey.fill(0);
@@ -602,7 +659,9 @@ export class GatewayClient implements KeyCustodian {
    * researcher while their research consent stands (docs/ga4gh-visas.md). Refused (403 NoResearchConsent)
    * otherwise.
    */
-  async requestVisa(patient: string): Promise<{ visa: string; dataset: string; expiresAt: string; dataClasses: string[]; checkedBlock: number }> {
+  async requestVisa(
+    patient: string,
+  ): Promise<{ visa: string; dataset: string; expiresAt: string; dataClasses: string[]; checkedBlock: number }> {
     return (await this.json("POST", "/ga4gh/visas", { patient: requireAddress(patient, "patient") }, true)) as {
       visa: string;
       dataset: string;

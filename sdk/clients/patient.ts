@@ -1,4 +1,11 @@
-import type { ContractTransaction, ContractTransactionResponse, EventLog, Provider, Signer, TransactionReceipt } from "ethers";
+import type {
+  ContractTransaction,
+  ContractTransactionResponse,
+  EventLog,
+  Provider,
+  Signer,
+  TransactionReceipt,
+} from "ethers";
 
 import { requireAddress, toUnixSeconds } from "../args";
 import { maskOf } from "../codes";
@@ -112,10 +119,15 @@ export class PatientClient {
   }
 
   /** Grants a consent; resolves to the consent as stored. */
-  async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
+  async grant(
+    input: GrantInput,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = await this.toGrant(input);
-    if (this.relayer) return this.relay("grant consent", await this.signGrant(input, options), () => ({ patient, ...grant }));
+    if (this.relayer)
+      return this.relay("grant consent", await this.signGrant(input, options), () => ({ patient, ...grant }));
     return send(
       "grant consent",
       () =>
@@ -127,7 +139,11 @@ export class PatientClient {
   }
 
   /** Grants several consents in one transaction. */
-  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
+  async grantBatch(
+    inputs: readonly GrantInput[],
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
     this.direct("grant consents in a batch");
     const patient = await this.patientOf(options);
@@ -140,10 +156,15 @@ export class PatientClient {
   }
 
   /** Revokes the consent given to `grantee`. */
-  async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+  async revoke(
+    grantee: string,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
-    if (this.relayer) return this.relay("revoke consent", await this.signRevoke(who, options), () => ({ patient, grantee: who }));
+    if (this.relayer)
+      return this.relay("revoke consent", await this.signRevoke(who, options), () => ({ patient, grantee: who }));
     return send(
       "revoke consent",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).revoke(patient, who),
@@ -152,21 +173,24 @@ export class PatientClient {
   }
 
   /** Approves a pending request (given as its id or the full request). */
-  async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+  async approve(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
     const full = await this.resolveRequest(request);
     const decode = async (receipt: TransactionReceipt) => {
-        const block = await receipt.getBlock();
-        return {
-          requestId: requestIdOf(full),
-          consent: {
-            patient: full.terms.patient,
-            grantee: full.researcher,
-            dataClasses: full.terms.dataClasses,
-            purposes: maskOf([full.terms.purpose]),
-            validFrom: block.timestamp,
-            validUntil: block.timestamp + full.terms.duration,
-          },
-        };
+      const block = await receipt.getBlock();
+      return {
+        requestId: requestIdOf(full),
+        consent: {
+          patient: full.terms.patient,
+          grantee: full.researcher,
+          dataClasses: full.terms.dataClasses,
+          purposes: maskOf([full.terms.purpose]),
+          validFrom: block.timestamp,
+          validUntil: block.timestamp + full.terms.duration,
+        },
+      };
     };
     if (this.relayer) return this.relay("approve the request", await this.signApprove(full), decode);
     return send(
@@ -177,9 +201,13 @@ export class PatientClient {
   }
 
   /** Denies a pending request. */
-  async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
+  async deny(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
-    if (this.relayer) return this.relay("deny the request", await this.signDeny(full), () => ({ requestId: requestIdOf(full) }));
+    if (this.relayer)
+      return this.relay("deny the request", await this.signDeny(full), () => ({ requestId: requestIdOf(full) }));
     return send(
       "deny the request",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).denyRequest(toAbiRequest(full)),
@@ -200,7 +228,11 @@ export class PatientClient {
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
     this.direct("clear the policy");
-    return send("clear the policy", () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(), () => undefined);
+    return send(
+      "clear the policy",
+      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(),
+      () => undefined,
+    );
   }
 
   /**
@@ -228,7 +260,10 @@ export class PatientClient {
     );
   }
 
-  async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
+  async removeDelegate(
+    delegate: string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ delegate: string }>> {
     this.direct("remove a delegate");
     const who = requireAddress(delegate, "delegate");
     return send(
@@ -239,7 +274,10 @@ export class PatientClient {
   }
 
   /** Opts out of (true) or back into (false) emergency access. */
-  async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
+  async setEmergencyOptOut(
+    optedOut: boolean,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ optedOut: boolean }>> {
     this.direct("set the emergency opt-out");
     return send(
       "set the emergency opt-out",
@@ -266,13 +304,21 @@ export class PatientClient {
   }
 
   /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
-  async applyFhirConsent(imported: ImportedConsent, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<unknown>> {
+  async applyFhirConsent(
+    imported: ImportedConsent,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<unknown>> {
     const action = imported.action;
     if (action.kind === "grant") return this.grant(action.grant, options, overrides);
     if (options.patient !== undefined) {
-      throw new InvalidArgumentError("patient", "a delegate cannot set a patient's research policy or emergency opt-out", {
-        hint: "The patient signs these themselves.",
-      });
+      throw new InvalidArgumentError(
+        "patient",
+        "a delegate cannot set a patient's research policy or emergency opt-out",
+        {
+          hint: "The patient signs these themselves.",
+        },
+      );
     }
     if (action.kind === "policy") {
       this.direct("set the policy");
@@ -321,11 +367,17 @@ export class PatientClient {
   }
 
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
-  async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
+  async cancelSignature(
+    nonce: bigint,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ nonce: bigint }>> {
     this.direct("cancel a signature");
     return send(
       "cancel the signature",
-      () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).invalidateNonces(...cancelNonceArgs(nonce)),
+      () =>
+        this.contracts.ledger
+          .connect(withOverrides(this.signer, overrides))
+          .invalidateNonces(...cancelNonceArgs(nonce)),
       () => ({ nonce }),
     );
   }
@@ -440,7 +492,16 @@ export class PatientClient {
     } catch (error) {
       throw toLedgerError(error, `sign the ${kind}`);
     }
-    return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
+    return {
+      kind,
+      chainId: Number(this.contracts.chainId),
+      ledger,
+      signer,
+      nonce: nonce.toString(),
+      deadline,
+      signature,
+      ...extra,
+    };
   }
 
   /** Refuses, when relaying, an action that would have to be a transaction from the signer. */
@@ -454,7 +515,11 @@ export class PatientClient {
    * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
    * otherwise RelayNotConfirmedError.
    */
-  private async relay<T>(action: string, signed: SignedConsent, decode: (receipt: TransactionReceipt) => T | Promise<T>): Promise<PendingTransaction<T>> {
+  private async relay<T>(
+    action: string,
+    signed: SignedConsent,
+    decode: (receipt: TransactionReceipt) => T | Promise<T>,
+  ): Promise<PendingTransaction<T>> {
     const relayed = await (this.relayer as ConsentRelayer).submit(signed);
     const contracts = this.contracts;
     const hash = String(relayed?.transactionHash);
@@ -463,7 +528,8 @@ export class PatientClient {
       async wait(confirmations = 1) {
         const unconfirmed = (problem: string) =>
           new RelayNotConfirmedError(action, hash, problem, signed.signer, BigInt(signed.nonce), signed.deadline);
-        if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
+        if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
+          throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
         let receipt: TransactionReceipt | null;
         try {
           receipt = await receiptOf(contracts.provider, hash, confirmations);
@@ -499,11 +565,17 @@ export class PatientClient {
  * The receipt of a transaction someone else sent, once it has `confirmations`, polling (any provider has
  * getTransactionReceipt; not every one has waitForTransaction); null if not mined within `timeoutMs`.
  */
-async function receiptOf(provider: Provider, hash: string, confirmations: number, timeoutMs = 600_000): Promise<TransactionReceipt | null> {
+async function receiptOf(
+  provider: Provider,
+  hash: string,
+  confirmations: number,
+  timeoutMs = 600_000,
+): Promise<TransactionReceipt | null> {
   const until = Date.now() + timeoutMs;
   for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
     const receipt = await provider.getTransactionReceipt(hash);
-    if (receipt && (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations)) return receipt;
+    if (receipt && (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations))
+      return receipt;
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
   return null;
@@ -554,7 +626,12 @@ async function verifyRelayed(
         );
       }
       case "revoke":
-        return event.name === "ConsentRevoked" && same(args.patient, patient) && same(args.grantee, signed.grantee) && same(args.actor, signer);
+        return (
+          event.name === "ConsentRevoked" &&
+          same(args.patient, patient) &&
+          same(args.grantee, signed.grantee) &&
+          same(args.actor, signer)
+        );
       case "approve":
       case "deny":
         // The request id is the hash of the researcher, opening time and every term: it binds them all.
@@ -569,7 +646,8 @@ async function verifyRelayed(
   if (!found) throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signer}`);
   const nonce = BigInt(signed.nonce);
   const bitmap: bigint = await contracts.ledger.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
-  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n) throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
+  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
+    throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
 }
 
 /**
@@ -587,7 +665,8 @@ export async function relaySignedConsent(
   return send(
     `relay the signed ${checked.kind}`,
     // A plain transaction to the ledger: its response waits and fails the same way as a contract call's.
-    () => withOverrides(toSigner(relayer), overrides).sendTransaction(transaction) as Promise<ContractTransactionResponse>,
+    () =>
+      withOverrides(toSigner(relayer), overrides).sendTransaction(transaction) as Promise<ContractTransactionResponse>,
     () => checked,
   );
 }
@@ -596,14 +675,21 @@ export async function relaySignedConsent(
  * The unsigned transaction that submits `signed` (to, data), after checking its shape and that it is
  * for this chain and ledger: for a relayer to estimate, cap and send.
  */
-export async function populateSignedConsent(contracts: LedgerContracts, signed: SignedConsent): Promise<ContractTransaction> {
+export async function populateSignedConsent(
+  contracts: LedgerContracts,
+  signed: SignedConsent,
+): Promise<ContractTransaction> {
   const checked = parseSignedConsent(signed);
   const ledger = contracts.ledger;
   const ledgerAddress = await contracts.ledger.getAddress();
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
-    throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {
-      hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
-    });
+    throw new InvalidArgumentError(
+      "signed consent",
+      `signed for ledger ${checked.ledger} on chain ${checked.chainId}`,
+      {
+        hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
+      },
+    );
   }
   const nonce = BigInt(checked.nonce);
   const common = [checked.signer, nonce, checked.deadline, checked.signature] as const;
@@ -614,10 +700,17 @@ export async function populateSignedConsent(contracts: LedgerContracts, signed: 
   };
   switch (checked.kind) {
     case "grant":
-      if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
-      return ledger.grantBySig.populateTransaction(checked.patient, checked.grant, BigInt(checked.seenConsent ?? "0"), ...common);
+      if (!checked.grant || !checked.patient)
+        throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
+      return ledger.grantBySig.populateTransaction(
+        checked.patient,
+        checked.grant,
+        BigInt(checked.seenConsent ?? "0"),
+        ...common,
+      );
     case "revoke":
-      if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
+      if (!checked.grantee || !checked.patient)
+        throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
       return ledger.revokeBySig.populateTransaction(checked.patient, checked.grantee, ...common);
     case "approve":
       return ledger.approveRequestBySig.populateTransaction(toRequest(), BigInt(checked.seenConsent ?? "0"), ...common);
@@ -629,5 +722,7 @@ export async function populateSignedConsent(contracts: LedgerContracts, signed: 
 /** The id of the request a signed approve/deny is about (what its signature covers). */
 export function signedRequestIdOf(signed: SignedConsent): string | undefined {
   const r = signed.request;
-  return r ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } }) : undefined;
+  return r
+    ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } })
+    : undefined;
 }

@@ -123,7 +123,11 @@ export class ProviderClient {
       ledger: await this.contracts.ledger.getAddress(),
       now: options.now,
     });
-    const patient: PairedPatient = { pseudonym: link.pseudonym, encryptionPublicKey: bytes32ToPublicKey(link.encryptionKey), link };
+    const patient: PairedPatient = {
+      pseudonym: link.pseudonym,
+      encryptionPublicKey: bytes32ToPublicKey(link.encryptionKey),
+      link,
+    };
     this.paired.set(link.pseudonym, patient);
     return patient;
   }
@@ -134,14 +138,21 @@ export class ProviderClient {
   }
 
   /** Encrypts, stores and anchors one record. The ciphertext is stored before the anchor is sent. */
-  async publish(input: PublishInput, options: PublishOptions = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<PublishedRecord>> {
+  async publish(
+    input: PublishInput,
+    options: PublishOptions = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<PublishedRecord>> {
     const patient = requireAddress(input.patient, "patient");
     const dataClass = dataClassCode(input.dataClass);
     const sealed = await this.seal(input.payload, { patient, dataClass, version: 1, previousRecordId: ZeroHash });
     await options.beforeAnchor?.([sealed]);
     return send(
       "anchor the record",
-      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
+      () =>
+        this.contracts.records
+          .connect(withOverrides(this.signer, overrides))
+          .anchorRecord(patient, sealed.recordId, dataClass, toUtf8Bytes(sealed.cid)),
       (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
     );
   }
@@ -153,13 +164,22 @@ export class ProviderClient {
    * GatewayClient streams the envelope to the gateway). `crypto`: nodeSegmentCrypto in Node for speed.
    */
   async publishStream(
-    input: { patient: string; dataClass: DataClassName | number; source: ByteSource; contentType?: number; crypto?: SegmentCrypto },
+    input: {
+      patient: string;
+      dataClass: DataClassName | number;
+      source: ByteSource;
+      contentType?: number;
+      crypto?: SegmentCrypto;
+    },
     options: PublishOptions = {},
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<PublishedRecord>> {
     const store = this.store as Partial<StreamingBlobStore>;
     if (typeof store.putStream !== "function")
-      throw new InvalidArgumentError("store", "publishStream needs a store that takes streams (putStream), such as FsBlobStore or MemoryBlobStore");
+      throw new InvalidArgumentError(
+        "store",
+        "publishStream needs a store that takes streams (putStream), such as FsBlobStore or MemoryBlobStore",
+      );
     const patient = requireAddress(input.patient, "patient");
     const dataClass = dataClassCode(input.dataClass);
     const provider = await this.signer.getAddress();
@@ -181,20 +201,30 @@ export class ProviderClient {
     await options.beforeAnchor?.([sealed]);
     return send(
       "anchor the record",
-      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorRecord(patient, recordId, dataClass, toUtf8Bytes(cid)),
+      () =>
+        this.contracts.records
+          .connect(withOverrides(this.signer, overrides))
+          .anchorRecord(patient, recordId, dataClass, toUtf8Bytes(cid)),
       (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
     );
   }
 
   /** Publishes `payload` as the next version of `previousRecordId`, same patient and data class. */
-  async amend(previousRecordId: string, payload: unknown, options: PublishOptions = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<PublishedRecord>> {
+  async amend(
+    previousRecordId: string,
+    payload: unknown,
+    options: PublishOptions = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<PublishedRecord>> {
     const previousId = requireBytes32(previousRecordId, "previousRecordId");
     const previous = await this.contracts.records.recordOf(previousId);
     if (previous.version === 0n) {
       throw new ContractRevertError("RecordNotFound", [previousId], { hint: "Amend a record that is anchored." });
     }
     if (previous.superseded) {
-      throw new ContractRevertError("RecordAlreadySuperseded", [previousId], { hint: "Amend the latest version instead." });
+      throw new ContractRevertError("RecordAlreadySuperseded", [previousId], {
+        hint: "Amend the latest version instead.",
+      });
     }
     const sealed = await this.seal(payload, {
       patient: previous.patient,
@@ -205,7 +235,10 @@ export class ProviderClient {
     await options.beforeAnchor?.([sealed]);
     return send(
       "amend the record",
-      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).amendRecord(previousId, sealed.recordId, toUtf8Bytes(sealed.cid)),
+      () =>
+        this.contracts.records
+          .connect(withOverrides(this.signer, overrides))
+          .amendRecord(previousId, sealed.recordId, toUtf8Bytes(sealed.cid)),
       (receipt) => this.deposit({ ...sealed, transactionHash: receipt.hash, blockNumber: receipt.blockNumber }),
     );
   }
@@ -214,7 +247,11 @@ export class ProviderClient {
    * Encrypts and stores every record, then anchors them all under one Merkle root, with a manifest (in
    * the store) that lists each record, its CID and its proof. Costs a fraction of an anchor per record.
    */
-  async publishBatch(inputs: readonly PublishInput[], options: PublishOptions = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<PublishedBatch>> {
+  async publishBatch(
+    inputs: readonly PublishInput[],
+    options: PublishOptions = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<PublishedBatch>> {
     if (inputs.length === 0) throw new InvalidArgumentError("records", "empty batch");
     const sealed: SealedRecord[] = [];
     for (const [index, input] of inputs.entries()) {
@@ -246,7 +283,10 @@ export class ProviderClient {
     await options.beforeAnchor?.(sealed.map((record, index) => ({ ...record, batch: { root, proof: proofs[index] } })));
     return send(
       "anchor the batch",
-      () => this.contracts.records.connect(withOverrides(this.signer, overrides)).anchorBatch(root, sealed.length, toUtf8Bytes(manifestCid)),
+      () =>
+        this.contracts.records
+          .connect(withOverrides(this.signer, overrides))
+          .anchorBatch(root, sealed.length, toUtf8Bytes(manifestCid)),
       async (receipt) => {
         const records: PublishedRecord[] = [];
         for (const [index, record] of sealed.entries()) {

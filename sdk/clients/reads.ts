@@ -8,7 +8,14 @@ import type { EventLog } from "ethers";
 import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import { requestViews } from "./requests";
-import { accreditationFromStored, delegateFromStored, nonceWordIndex, policyFromStored, type Accreditation, type Delegate } from "./rules";
+import {
+  accreditationFromStored,
+  delegateFromStored,
+  nonceWordIndex,
+  policyFromStored,
+  type Accreditation,
+  type Delegate,
+} from "./rules";
 import type { DataUsePolicy, RequestView } from "./types";
 
 export { usedNonces } from "./rules";
@@ -64,7 +71,10 @@ export async function accreditationOf(contracts: LedgerContracts, party: string)
  * One word of a signer's nonce bitmap (Permit2 style): bit i set means nonce `word * 256 + i` is used or
  * cancelled. Word 0 holds nonces 0..255.
  */
-export async function nonceWordOf(contracts: LedgerContracts, signer: string, word: bigint | number = 0n): Promise<bigint> {
+export async function nonceWordOf(
+  contracts: LedgerContracts,
+  signer: string,
+  word: bigint | number = 0n,
+): Promise<bigint> {
   return contracts.ledger.nonceBitmap(requireAddress(signer, "signer"), nonceWordIndex(word));
 }
-

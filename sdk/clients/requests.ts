@@ -92,7 +92,10 @@ export async function findRequest(contracts: LedgerContracts, requestId: string)
 }
 
 /** The RequestOpened event in a receipt's logs. */
-export function openedRequestIn(contracts: LedgerContracts, logs: readonly Log[]): { requestId: string; request: AccessRequest } {
+export function openedRequestIn(
+  contracts: LedgerContracts,
+  logs: readonly Log[],
+): { requestId: string; request: AccessRequest } {
   for (const log of logs) {
     const parsed = contracts.ledger.interface.parseLog(log);
     if (parsed?.name === "RequestOpened") {

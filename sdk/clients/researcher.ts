@@ -63,7 +63,9 @@ export class ResearcherClient {
    * migrateEncryptionKey, then register the v2 key). Refuses a wallet whose signatures vary
    * (NonDeterministicSignerError).
    */
-  async deriveEncryptionKey(options: DeriveKeyOptions & { legacy?: boolean; domain?: string } = {}): Promise<EncryptionKeyPair> {
+  async deriveEncryptionKey(
+    options: DeriveKeyOptions & { legacy?: boolean; domain?: string } = {},
+  ): Promise<EncryptionKeyPair> {
     const { legacy, domain, ...derive } = options;
     if (legacy || derive.scope !== undefined) return deriveEncryptionKeyPair(this.signer, derive);
     const scope = await this.keyScope(domain);
@@ -93,7 +95,10 @@ export class ResearcherClient {
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */
-  async registerEncryptionKey(keyPair: Pick<EncryptionKeyPair, "publicKey">, overrides?: TransactionOverrides): Promise<PendingTransaction<{ publicKey: string }>> {
+  async registerEncryptionKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
     const publicKey = publicKeyToBytes32(keyPair.publicKey);
     return send(
       "register the encryption key",
@@ -146,7 +151,10 @@ export class ResearcherClient {
   }
 
   /** Withdraws a pending request. */
-  async cancel(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
+  async cancel(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string }>> {
     const view = typeof request === "string" ? await findRequest(this.contracts, request) : undefined;
     const full = view?.request ?? (request as AccessRequest);
     return send(

@@ -41,9 +41,13 @@ export const CARE_DELEGATE_SCOPE: DelegateScopeInput = {
 /** A delegate's scope as the ledger takes it (appointDelegate); throws InvalidArgumentError on a bad input. */
 export function delegateScopeTerms(scope: DelegateScopeInput): DelegateScope {
   if (scope === null || typeof scope !== "object" || typeof scope.sensitiveClasses !== "boolean") {
-    throw new InvalidArgumentError("scope", `must be { purposes, sensitiveClasses: boolean }, got ${describeValue(scope)}`, {
-      hint: "Say what the delegate may grant, e.g. CARE_DELEGATE_SCOPE.",
-    });
+    throw new InvalidArgumentError(
+      "scope",
+      `must be { purposes, sensitiveClasses: boolean }, got ${describeValue(scope)}`,
+      {
+        hint: "Say what the delegate may grant, e.g. CARE_DELEGATE_SCOPE.",
+      },
+    );
   }
   return { purposes: purposeMask(scope.purposes), sensitiveClasses: scope.sensitiveClasses };
 }
@@ -109,7 +113,13 @@ export function grantTerms(input: GrantInput) {
   if (validUntil <= validFrom) {
     throw new InvalidArgumentError("validUntil", `must be after validFrom (${validFrom}), got ${validUntil}`);
   }
-  return { grantee, dataClasses: dataClassMask(input.dataClasses), purposes: purposeMask(input.purposes), validFrom, validUntil };
+  return {
+    grantee,
+    dataClasses: dataClassMask(input.dataClasses),
+    purposes: purposeMask(input.purposes),
+    validFrom,
+    validUntil,
+  };
 }
 
 /** A standing policy as the ledger takes it; purposes default to every research purpose. */
@@ -118,7 +128,10 @@ export function policyTerms(input: PolicyInput): DataUsePolicy {
     permission: duoPermissionCode(input.permission),
     modifiers: duoModifierMask(input.modifiers),
     dataClasses: dataClassMask(input.dataClasses),
-    purposes: input.purposes === undefined ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name])) : purposeMask(input.purposes),
+    purposes:
+      input.purposes === undefined
+        ? maskOf(RESEARCH_PURPOSES.map((name) => Purpose[name]))
+        : purposeMask(input.purposes),
     diseaseId: input.diseaseId ?? 0,
     maxDuration: input.maxDuration ?? 0,
     validUntil: toUnixSeconds(input.validUntil, "validUntil"),
@@ -194,7 +207,12 @@ export function accreditTerms(input: {
     if (!(key in Role)) throw new UnknownCodeError("role", role, Object.keys(Role));
     roles |= Role[key];
   }
-  return { party, roles, nonProfit: input.nonProfit ?? false, until: toUnixSeconds(input.accreditedUntil, "accreditedUntil") };
+  return {
+    party,
+    roles,
+    nonProfit: input.nonProfit ?? false,
+    until: toUnixSeconds(input.accreditedUntil, "accreditedUntil"),
+  };
 }
 
 /** The largest bitmap word index (nonce >> 8) a uint256 nonce can have. */
@@ -229,7 +247,9 @@ export async function lowestUnusedNonce(wordAt: (word: bigint) => Promise<bigint
       return word * 256n + bit;
     }
   }
-  throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, { hint: "Pass an explicit nonce." });
+  throw new InvalidArgumentError("nonce", `the first ${MAX_NONCE_WORDS * 256n} nonces are used`, {
+    hint: "Pass an explicit nonce.",
+  });
 }
 
 /** invalidateNonces' arguments that cancel one nonce: its word and its bit. */

@@ -15,14 +15,22 @@ export async function signConsentMessage(
 }
 
 /** The primary type each kind of signed consent is signed as. */
-export const SIGNED_CONSENT_PRIMARY_TYPES = { grant: "Grant", revoke: "Revoke", approve: "ApproveRequest", deny: "DenyRequest" } as const;
+export const SIGNED_CONSENT_PRIMARY_TYPES = {
+  grant: "Grant",
+  revoke: "Revoke",
+  approve: "ApproveRequest",
+  deny: "DenyRequest",
+} as const;
 
 /**
  * The EIP-712 message a SignedConsent's signature covers, rebuilt from the SignedConsent alone (a relayer
  * checks who signed it before paying for it). `requestId` is the id of the request for approve/deny.
  */
 export function signedConsentMessage(
-  signed: Pick<SignedConsent, "kind" | "signer" | "nonce" | "deadline" | "patient" | "grant" | "grantee" | "seenConsent">,
+  signed: Pick<
+    SignedConsent,
+    "kind" | "signer" | "nonce" | "deadline" | "patient" | "grant" | "grantee" | "seenConsent"
+  >,
   requestId?: string,
 ): { primaryType: keyof typeof CONSENT_TYPES; message: Record<string, unknown> } {
   const primaryType = SIGNED_CONSENT_PRIMARY_TYPES[signed.kind];
@@ -45,7 +53,12 @@ export function signedConsentMessage(
 export function recoverSignedConsentSigner(signed: SignedConsent, requestId?: string): string | undefined {
   const { primaryType, message } = signedConsentMessage(signed, requestId);
   try {
-    return verifyTypedData(consentDomain(signed.chainId, signed.ledger), { [primaryType]: CONSENT_TYPES[primaryType] }, message, signed.signature);
+    return verifyTypedData(
+      consentDomain(signed.chainId, signed.ledger),
+      { [primaryType]: CONSENT_TYPES[primaryType] },
+      message,
+      signed.signature,
+    );
   } catch {
     return undefined;
   }

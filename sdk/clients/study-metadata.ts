@@ -24,12 +24,18 @@ export type StudyLabel =
  */
 export function studyLabelOf(metadata: unknown, studyId: string): StudyLabel {
   const id = studyId.toLowerCase();
-  if (!metadata || typeof metadata !== "object") return { verified: false, studyId: id, reason: "no metadata published" };
+  if (!metadata || typeof metadata !== "object")
+    return { verified: false, studyId: id, reason: "no metadata published" };
   const { study, title } = metadata as Partial<Record<keyof StudyMetadata, unknown>>;
-  if (typeof study !== "string" || study.trim() === "") return { verified: false, studyId: id, reason: "the metadata names no study" };
-  if (studyIdOf(study) !== id) return { verified: false, studyId: id, reason: "the metadata is for another study (its hash differs)" };
-  // eslint-disable-next-line no-control-regex
-  const clean = (typeof title === "string" && title.trim() !== "" ? title : study).replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").trim();
-  const bounded = [...clean].length > STUDY_TITLE_MAX_LENGTH ? [...clean].slice(0, STUDY_TITLE_MAX_LENGTH - 1).join("") + "…" : clean;
+  if (typeof study !== "string" || study.trim() === "")
+    return { verified: false, studyId: id, reason: "the metadata names no study" };
+  if (studyIdOf(study) !== id)
+    return { verified: false, studyId: id, reason: "the metadata is for another study (its hash differs)" };
+  const clean = (typeof title === "string" && title.trim() !== "" ? title : study)
+    // eslint-disable-next-line no-control-regex -- control characters are what this strips
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")
+    .trim();
+  const bounded =
+    [...clean].length > STUDY_TITLE_MAX_LENGTH ? [...clean].slice(0, STUDY_TITLE_MAX_LENGTH - 1).join("") + "…" : clean;
   return { verified: true, studyId: id, study: study.trim(), title: bounded };
 }

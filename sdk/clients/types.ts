@@ -139,5 +139,9 @@ export interface SignedConsent {
   /** For a grant or an approval: the consent word the signer saw (decimal), see ConsentPreview.seenConsent. */
   seenConsent?: string;
   grantee?: string;
-  request?: { researcher: string; openedAt: number; terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string } };
+  request?: {
+    researcher: string;
+    openedAt: number;
+    terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string };
+  };
 }

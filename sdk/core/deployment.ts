@@ -60,4 +60,3 @@ export function parseDeployment(value: unknown): Deployment {
     deployedAtBlock,
   };
 }
-

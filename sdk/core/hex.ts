@@ -42,7 +42,8 @@ function checksum(lowerHex40: string): string {
  * mixed case that is a valid checksum; throws otherwise (as ethers' getAddress does, without ICAP).
  */
 export function getAddress(value: string): string {
-  if (typeof value !== "string" || !/^(0x)?[0-9a-fA-F]{40}$/.test(value)) throw new Error(`invalid address: ${String(value)}`);
+  if (typeof value !== "string" || !/^(0x)?[0-9a-fA-F]{40}$/.test(value))
+    throw new Error(`invalid address: ${String(value)}`);
   const body = value.startsWith("0x") ? value.slice(2) : value;
   const result = checksum(body.toLowerCase());
   const mixed = /[A-F].*[a-f]|[a-f].*[A-F]/.test(body);

@@ -20,13 +20,25 @@ const OVERRIDE_KEYS = ["gasLimit", "gasPrice", "maxFeePerGas", "maxPriorityFeePe
 export function checkedOverrides(overrides: TransactionOverrides): TransactionOverrides {
   for (const [key, value] of Object.entries(overrides)) {
     if (!(OVERRIDE_KEYS as readonly string[]).includes(key)) {
-      throw new InvalidArgumentError("overrides", `unknown field ${JSON.stringify(key)}`, { hint: `Use ${OVERRIDE_KEYS.join(", ")}.` });
+      throw new InvalidArgumentError("overrides", `unknown field ${JSON.stringify(key)}`, {
+        hint: `Use ${OVERRIDE_KEYS.join(", ")}.`,
+      });
     }
-    const ok = key === "nonce" ? Number.isSafeInteger(value) && (value as number) >= 0 : (typeof value === "bigint" && value >= 0n) || (Number.isSafeInteger(value) && (value as number) >= 0);
-    if (value !== undefined && !ok) throw new InvalidArgumentError(`overrides.${key}`, `expected a whole number >= 0, got ${describeValue(value)}`);
+    const ok =
+      key === "nonce"
+        ? Number.isSafeInteger(value) && (value as number) >= 0
+        : (typeof value === "bigint" && value >= 0n) || (Number.isSafeInteger(value) && (value as number) >= 0);
+    if (value !== undefined && !ok)
+      throw new InvalidArgumentError(`overrides.${key}`, `expected a whole number >= 0, got ${describeValue(value)}`);
   }
-  if (overrides.gasPrice !== undefined && (overrides.maxFeePerGas !== undefined || overrides.maxPriorityFeePerGas !== undefined)) {
-    throw new InvalidArgumentError("overrides", "gasPrice and EIP-1559 fees (maxFeePerGas, maxPriorityFeePerGas) exclude each other");
+  if (
+    overrides.gasPrice !== undefined &&
+    (overrides.maxFeePerGas !== undefined || overrides.maxPriorityFeePerGas !== undefined)
+  ) {
+    throw new InvalidArgumentError(
+      "overrides",
+      "gasPrice and EIP-1559 fees (maxFeePerGas, maxPriorityFeePerGas) exclude each other",
+    );
   }
   return overrides;
 }

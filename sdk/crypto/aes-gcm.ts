@@ -16,8 +16,10 @@ export const GCM_TAG_BYTES = 16;
 const EMPTY = new Uint8Array(0);
 
 function checkLength(argument: string, bytes: Uint8Array, length: number): void {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(argument, `expected a Uint8Array of ${length} bytes`);
-  if (bytes.length !== length) throw new InvalidArgumentError(argument, `expected ${length} bytes, got ${bytes.length}`);
+  if (!(bytes instanceof Uint8Array))
+    throw new InvalidArgumentError(argument, `expected a Uint8Array of ${length} bytes`);
+  if (bytes.length !== length)
+    throw new InvalidArgumentError(argument, `expected ${length} bytes, got ${bytes.length}`);
 }
 
 async function importKey(key: Uint8Array, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
@@ -56,7 +58,10 @@ export async function aesGcmDecrypt(
 ): Promise<Uint8Array> {
   if (!(ciphertext instanceof Uint8Array)) throw new InvalidArgumentError("ciphertext", "expected a Uint8Array");
   if (ciphertext.length < GCM_TAG_BYTES)
-    throw new FormatError("AES-GCM ciphertext", `${ciphertext.length} bytes is shorter than its ${GCM_TAG_BYTES}-byte tag`);
+    throw new FormatError(
+      "AES-GCM ciphertext",
+      `${ciphertext.length} bytes is shorter than its ${GCM_TAG_BYTES}-byte tag`,
+    );
   const algorithm = params(iv, aad);
   const cryptoKey = await importKey(key, "decrypt");
   try {

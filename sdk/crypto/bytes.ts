@@ -22,9 +22,12 @@ export function bytesToHex(bytes: Uint8Array): string {
  */
 export function hexToBytes(hex: string, options: { argument?: string; length?: number } = {}): Uint8Array {
   const argument = options.argument ?? "hex string";
-  if (typeof hex !== "string") throw new InvalidArgumentError(argument, `expected a 0x-prefixed hex string, got ${typeof hex}`);
+  if (typeof hex !== "string")
+    throw new InvalidArgumentError(argument, `expected a 0x-prefixed hex string, got ${typeof hex}`);
   if (!hex.startsWith("0x") && !hex.startsWith("0X"))
-    throw new InvalidArgumentError(argument, "missing the 0x prefix", { hint: "Write hex as 0x followed by an even number of hex digits." });
+    throw new InvalidArgumentError(argument, "missing the 0x prefix", {
+      hint: "Write hex as 0x followed by an even number of hex digits.",
+    });
   const body = hex.slice(2);
   if (body.length % 2 !== 0)
     throw new InvalidArgumentError(argument, `odd number of hex digits (${body.length})`, {
@@ -86,7 +89,10 @@ export function utf8Decode(bytes: Uint8Array, what = "UTF-8 text"): string {
   try {
     return decoder.decode(bytes);
   } catch (cause) {
-    throw new FormatError(what, "not valid UTF-8", { cause, hint: "The bytes are binary or were corrupted; they cannot be read as text." });
+    throw new FormatError(what, "not valid UTF-8", {
+      cause,
+      hint: "The bytes are binary or were corrupted; they cannot be read as text.",
+    });
   }
 }
 
@@ -95,7 +101,8 @@ const RANDOM_CHUNK = 65_536;
 
 /** `length` bytes from the platform's CSPRNG (`globalThis.crypto.getRandomValues`). */
 export function randomBytes(length: number): Uint8Array {
-  if (!Number.isSafeInteger(length) || length < 0) throw new InvalidArgumentError("length", `expected a non-negative integer, got ${length}`);
+  if (!Number.isSafeInteger(length) || length < 0)
+    throw new InvalidArgumentError("length", `expected a non-negative integer, got ${length}`);
   const cryptoApi = webCrypto();
   const out = new Uint8Array(length);
   for (let offset = 0; offset < length; offset += RANDOM_CHUNK)

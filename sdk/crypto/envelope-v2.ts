@@ -166,12 +166,19 @@ function checkSegmentSize(size: unknown, where: "argument" | "header"): number {
   if (typeof size !== "number" || !Number.isInteger(size) || size < MIN_SEGMENT_BYTES || size > MAX_SEGMENT_BYTES) {
     const problem = `${String(size)} is outside ${MIN_SEGMENT_BYTES}..${MAX_SEGMENT_BYTES}`;
     if (where === "argument") throw new InvalidArgumentError("segmentSize", problem);
-    throw new FormatError(WHAT, `header field segmentSize ${problem}`, { hint: "No SDK writes such a header: the envelope was altered or is not a record." });
+    throw new FormatError(WHAT, `header field segmentSize ${problem}`, {
+      hint: "No SDK writes such a header: the envelope was altered or is not a record.",
+    });
   }
   return size;
 }
 
-function buildHeader(context: RecordContext, segmentSize: number, salt: Uint8Array, commitment: Uint8Array): Uint8Array {
+function buildHeader(
+  context: RecordContext,
+  segmentSize: number,
+  salt: Uint8Array,
+  commitment: Uint8Array,
+): Uint8Array {
   const header = new Uint8Array(ENVELOPE_V2_HEADER_BYTES);
   header.set([0x43, 0x4c, 0x52, ENVELOPE_V2_FORMAT_VERSION], 0);
   writeContextFields(normalizeContext(context), header);
@@ -183,19 +190,29 @@ function buildHeader(context: RecordContext, segmentSize: number, salt: Uint8Arr
 
 /** Whether `bytes` start with the v2 magic "CLR" 0x02 (and so are addressed by their v2 record id). */
 export function isEnvelopeV2(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x43 && bytes[1] === 0x4c && bytes[2] === 0x52 && bytes[3] === ENVELOPE_V2_FORMAT_VERSION;
+  return (
+    bytes.length >= 4 &&
+    bytes[0] === 0x43 &&
+    bytes[1] === 0x4c &&
+    bytes[2] === 0x52 &&
+    bytes[3] === ENVELOPE_V2_FORMAT_VERSION
+  );
 }
 
 /** Reads a v2 header (the first 162 bytes of `bytes`): FormatError naming the field that is wrong. */
 export function parseHeaderV2(bytes: Uint8Array): ParsedHeaderV2 {
   checkMagic(bytes, WHAT);
-  if (bytes[3] !== ENVELOPE_V2_FORMAT_VERSION) throw new FormatError(WHAT, `format version ${bytes[3]}, expected ${ENVELOPE_V2_FORMAT_VERSION}`);
+  if (bytes[3] !== ENVELOPE_V2_FORMAT_VERSION)
+    throw new FormatError(WHAT, `format version ${bytes[3]}, expected ${ENVELOPE_V2_FORMAT_VERSION}`);
   if (bytes.length < ENVELOPE_V2_HEADER_BYTES)
     throw new FormatError(WHAT, `truncated: ${bytes.length} bytes, a header alone is ${ENVELOPE_V2_HEADER_BYTES}`, {
       hint: "The download was cut short or the blob was damaged: fetch it again.",
     });
   const header = bytes.subarray(0, ENVELOPE_V2_HEADER_BYTES);
-  const segmentSize = checkSegmentSize(new DataView(header.buffer, header.byteOffset).getUint32(ENVELOPE_V2_LAYOUT.segmentSize[0]), "header");
+  const segmentSize = checkSegmentSize(
+    new DataView(header.buffer, header.byteOffset).getUint32(ENVELOPE_V2_LAYOUT.segmentSize[0]),
+    "header",
+  );
   return {
     format: 2,
     context: parseContextFields(header, WHAT),
@@ -216,7 +233,11 @@ function splitBody(bodyBytes: number, segmentSize: number): { count: number; las
   const count = Math.ceil(bodyBytes / full);
   const lastBytes = bodyBytes - (count - 1) * full;
   if (lastBytes < GCM_TAG_BYTES || (lastBytes === GCM_TAG_BYTES && count > 1))
-    throw new SegmentError(count - 1, "length", `is ${lastBytes} bytes: a last segment holds its tag and, after other segments, at least one byte`);
+    throw new SegmentError(
+      count - 1,
+      "length",
+      `is ${lastBytes} bytes: a last segment holds its tag and, after other segments, at least one byte`,
+    );
   return { count, lastBytes };
 }
 
@@ -274,7 +295,8 @@ async function* chunksOf(source: ByteSource): AsyncGenerator<Uint8Array> {
     }
   }
   for await (const chunk of source as AsyncIterable<Uint8Array>) {
-    if (!(chunk instanceof Uint8Array)) throw new InvalidArgumentError("stream chunk", "expected a Uint8Array (or Buffer)");
+    if (!(chunk instanceof Uint8Array))
+      throw new InvalidArgumentError("stream chunk", "expected a Uint8Array (or Buffer)");
     yield chunk;
   }
 }
@@ -525,21 +547,46 @@ async function openSegment(
   segmentSize: number,
   recordId?: string,
 ): Promise<Uint8Array> {
-  if (sealed.length < GCM_TAG_BYTES || sealed.length > segmentSize + GCM_TAG_BYTES || (!final && sealed.length !== segmentSize + GCM_TAG_BYTES))
-    throw new SegmentError(index, "length", `is ${sealed.length} bytes, ${final ? `at most ${segmentSize + GCM_TAG_BYTES}` : `expected ${segmentSize + GCM_TAG_BYTES}`}`, recordId);
+  if (
+    sealed.length < GCM_TAG_BYTES ||
+    sealed.length > segmentSize + GCM_TAG_BYTES ||
+    (!final && sealed.length !== segmentSize + GCM_TAG_BYTES)
+  )
+    throw new SegmentError(
+      index,
+      "length",
+      `is ${sealed.length} bytes, ${final ? `at most ${segmentSize + GCM_TAG_BYTES}` : `expected ${segmentSize + GCM_TAG_BYTES}`}`,
+      recordId,
+    );
   const plaintext = await crypto.open(key, segmentNonce(index, final), sealed, header);
   if (plaintext !== null) {
     if (final && index > 0 && plaintext.length === 0)
-      throw new SegmentError(index, "length", "is an empty last segment after others: no writer produces one", recordId);
+      throw new SegmentError(
+        index,
+        "length",
+        "is an empty last segment after others: no writer produces one",
+        recordId,
+      );
     return plaintext;
   }
   const other = await crypto.open(key, segmentNonce(index, !final), sealed, header);
   if (other !== null) {
     other.fill(0);
-    if (final) throw new SegmentError(index, "truncated", "is not the last segment, yet the record ends after it: segments were cut off", recordId);
+    if (final)
+      throw new SegmentError(
+        index,
+        "truncated",
+        "is not the last segment, yet the record ends after it: segments were cut off",
+        recordId,
+      );
     throw new SegmentError(index, "trailing", "is the record's last segment, yet more bytes follow it", recordId);
   }
-  throw new SegmentError(index, "authentication", "does not authenticate at this position (altered, reordered, dropped, duplicated or from another record)", recordId);
+  throw new SegmentError(
+    index,
+    "authentication",
+    "does not authenticate at this position (altered, reordered, dropped, duplicated or from another record)",
+    recordId,
+  );
 }
 
 export interface OpenRecordStreamOptions extends EnvelopeV2Options {
@@ -563,7 +610,10 @@ export async function* openRecordStream(
 ): AsyncGenerator<Uint8Array> {
   checkDataKey(dataKey);
   const crypto = options.crypto ?? webSegmentCrypto;
-  const wanted = expected.recordId === undefined ? undefined : bytesToHex(hexToBytes(expected.recordId, { argument: "expected recordId", length: 32 }));
+  const wanted =
+    expected.recordId === undefined
+      ? undefined
+      : bytesToHex(hexToBytes(expected.recordId, { argument: "expected recordId", length: 32 }));
   const reader = new ByteReader(source);
   try {
     const headerBytes = await reader.read(ENVELOPE_V2_HEADER_BYTES);
@@ -579,7 +629,8 @@ export async function* openRecordStream(
     async function* jobs(): AsyncGenerator<() => Promise<[Uint8Array, Uint8Array]>> {
       let index = 0;
       let pending = await reader.read(full);
-      if (pending.length === 0) throw new SegmentError(0, "truncated", "is missing: the record ends after its header", wanted);
+      if (pending.length === 0)
+        throw new SegmentError(0, "truncated", "is missing: the record ends after its header", wanted);
       for (;;) {
         const next = pending.length === full ? await reader.read(full) : new Uint8Array(0);
         const final = next.length === 0;
@@ -595,7 +646,8 @@ export async function* openRecordStream(
           return [plaintext, hash];
         };
         if (final) return;
-        if (at + 1 >= MAX_SEGMENTS) throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`);
+        if (at + 1 >= MAX_SEGMENTS)
+          throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`);
         pending = next;
         index += 1;
       }
@@ -657,19 +709,30 @@ export async function* verifyRecordStream(
     async function* jobs(): AsyncGenerator<() => Promise<[Uint8Array, Uint8Array]>> {
       let index = 0;
       let pending = await reader.read(full);
-      if (pending.length === 0) throw new SegmentError(0, "truncated", "is missing: the record ends after its header", wanted);
+      if (pending.length === 0)
+        throw new SegmentError(0, "truncated", "is missing: the record ends after its header", wanted);
       for (;;) {
         const next = pending.length === full ? await reader.read(full) : new Uint8Array(0);
         const final = next.length === 0;
         const sealed = pending;
         const at = index;
         yield async () => {
-          const plaintext = await openSegment(crypto, key, parsed.header, sealed, at, final, parsed.segmentSize, wanted);
+          const plaintext = await openSegment(
+            crypto,
+            key,
+            parsed.header,
+            sealed,
+            at,
+            final,
+            parsed.segmentSize,
+            wanted,
+          );
           plaintext.fill(0);
           return [sealed, await crypto.sha256(sealed)];
         };
         if (final) return;
-        if (at + 1 >= MAX_SEGMENTS) throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`, wanted);
+        if (at + 1 >= MAX_SEGMENTS)
+          throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`, wanted);
         pending = next;
         index += 1;
       }
@@ -709,7 +772,12 @@ export async function openRecordV2(
   }
   let context: ParsedRecordContext | undefined;
   const plaintext = await collectBytes(
-    openRecordStream([envelope], dataKey, { ...expected, recordId: undefined }, { ...options, onHeader: (header) => void (context = header.context) }),
+    openRecordStream(
+      [envelope],
+      dataKey,
+      { ...expected, recordId: undefined },
+      { ...options, onHeader: (header) => void (context = header.context) },
+    ),
   );
   return { plaintext, context: context as ParsedRecordContext };
 }
@@ -723,7 +791,10 @@ export async function openRecordV2(
  * ciphertext so a reader can verify any range of segments against the anchored record id. Also returns
  * the envelope's total size in bytes.
  */
-export async function segmentIndexOf(source: ByteSource, crypto: SegmentCrypto = webSegmentCrypto): Promise<{ index: Uint8Array; envelopeBytes: number }> {
+export async function segmentIndexOf(
+  source: ByteSource,
+  crypto: SegmentCrypto = webSegmentCrypto,
+): Promise<{ index: Uint8Array; envelopeBytes: number }> {
   const reader = new ByteReader(source);
   const header = parseHeaderV2(Uint8Array.from(await reader.read(ENVELOPE_V2_HEADER_BYTES)));
   const full = header.segmentSize + GCM_TAG_BYTES;
@@ -762,13 +833,17 @@ export interface RangeRequest {
  * match `expected` and commit to the data key (KeyCommitmentError), each fetched segment must hash to its
  * index entry (SegmentError "hash") and authenticate at its position (SegmentError).
  */
-export async function openRecordRange(request: RangeRequest): Promise<{ plaintext: Uint8Array; context: ParsedRecordContext }> {
+export async function openRecordRange(
+  request: RangeRequest,
+): Promise<{ plaintext: Uint8Array; context: ParsedRecordContext }> {
   const { index, dataKey, expected } = request;
   const crypto = request.crypto ?? webSegmentCrypto;
   checkDataKey(dataKey);
   if (!(index instanceof Uint8Array)) throw new InvalidArgumentError("index", "expected a Uint8Array");
-  if (!Number.isSafeInteger(request.offset) || request.offset < 0) throw new InvalidArgumentError("offset", `expected a non-negative integer, got ${request.offset}`);
-  if (!Number.isSafeInteger(request.length) || request.length < 0) throw new InvalidArgumentError("length", `expected a non-negative integer, got ${request.length}`);
+  if (!Number.isSafeInteger(request.offset) || request.offset < 0)
+    throw new InvalidArgumentError("offset", `expected a non-negative integer, got ${request.offset}`);
+  if (!Number.isSafeInteger(request.length) || request.length < 0)
+    throw new InvalidArgumentError("length", `expected a non-negative integer, got ${request.length}`);
   const wanted = bytesToHex(hexToBytes(expected.recordId, { argument: "expected recordId", length: 32 }));
   const actual = bytesToHex(nobleSha256(index));
   if (actual !== wanted)
@@ -796,10 +871,18 @@ export async function openRecordRange(request: RangeRequest): Promise<{ plaintex
     const sealed = bytes.subarray((i - first) * full, (i - first + 1) * full);
     const hash = await crypto.sha256(sealed);
     if (!bytesEqual(hash, index.subarray(ENVELOPE_V2_HEADER_BYTES + 32 * i, ENVELOPE_V2_HEADER_BYTES + 32 * (i + 1))))
-      throw new SegmentError(i, "hash", `hashes to ${bytesToHex(hash)}, not to the value the record id commits to`, wanted);
+      throw new SegmentError(
+        i,
+        "hash",
+        `hashes to ${bytesToHex(hash)}, not to the value the record id commits to`,
+        wanted,
+      );
     parts.push(await openSegment(crypto, key, parsed.header, sealed, i, i === count - 1, size, wanted));
   }
   const plain = await collectBytes(parts);
   const from = request.offset - first * size;
-  return { plaintext: plain.slice(Math.min(from, plain.length), Math.min(from + request.length, plain.length)), context: parsed.context };
+  return {
+    plaintext: plain.slice(Math.min(from, plain.length), Math.min(from + request.length, plain.length)),
+    context: parsed.context,
+  };
 }

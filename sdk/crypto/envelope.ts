@@ -40,7 +40,14 @@ const shown = (value: unknown): string =>
   typeof value === "string" ? (value.length > 80 ? `${value.slice(0, 77)}...` : value) : describeValue(value);
 import { aesGcmDecrypt, aesGcmEncrypt, AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./aes-gcm";
 import { bytesEqual, bytesToHex, hexToBytes, isAllZero, randomBytes } from "./bytes";
-import { ENVELOPE_V2_FORMAT_VERSION, isEnvelopeV2, openRecordV2, parseEnvelopeV2, recordIdOfV2, type ParsedEnvelopeV2 } from "./envelope-v2";
+import {
+  ENVELOPE_V2_FORMAT_VERSION,
+  isEnvelopeV2,
+  openRecordV2,
+  parseEnvelopeV2,
+  recordIdOfV2,
+  type ParsedEnvelopeV2,
+} from "./envelope-v2";
 import { sha256Hex } from "./sha256";
 
 /** "CLR" + format version 1. */
@@ -209,7 +216,8 @@ function normalizeContentType(value: unknown): number {
 
 /** `context` validated (InvalidArgumentError naming the field) and in header form. */
 export function normalizeContext(context: RecordContext): NormalizedContext {
-  if (typeof context !== "object" || context === null) throw new InvalidArgumentError("record context", "expected an object");
+  if (typeof context !== "object" || context === null)
+    throw new InvalidArgumentError("record context", "expected an object");
   const normalized: NormalizedContext = {
     chainId: normalizeChainId(context.chainId),
     registry: normalizeAddress("registry", context.registry),
@@ -226,24 +234,35 @@ export function normalizeContext(context: RecordContext): NormalizedContext {
       hint: "An original record amends nothing: pass ZERO_RECORD_ID, or a version above 1 for an amendment.",
     });
   if (normalized.version > 1 && previousIsZero)
-    throw new InvalidArgumentError(argument("previousRecordId"), `must name the amended record for version ${normalized.version}`, {
-      hint: "Pass the record id of the version this one amends.",
-    });
+    throw new InvalidArgumentError(
+      argument("previousRecordId"),
+      `must name the amended record for version ${normalized.version}`,
+      {
+        hint: "Pass the record id of the version this one amends.",
+      },
+    );
   return normalized;
 }
 
 export function checkMax(options: EnvelopeOptions): number {
   const max = options.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
   if (!Number.isSafeInteger(max) || max < MIN_ENVELOPE_BYTES)
-    throw new InvalidArgumentError("maxEnvelopeBytes", `expected an integer of at least ${MIN_ENVELOPE_BYTES}, got ${max}`);
+    throw new InvalidArgumentError(
+      "maxEnvelopeBytes",
+      `expected an integer of at least ${MIN_ENVELOPE_BYTES}, got ${max}`,
+    );
   return max;
 }
 
 export function checkDataKey(dataKey: Uint8Array): void {
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
-    throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes, got ${dataKey instanceof Uint8Array ? dataKey.length : typeof dataKey}`, {
-      hint: "Pass the 32-byte data key returned by sealRecord or unwrapDataKey.",
-    });
+    throw new InvalidArgumentError(
+      "data key",
+      `expected ${AES_KEY_BYTES} bytes, got ${dataKey instanceof Uint8Array ? dataKey.length : typeof dataKey}`,
+      {
+        hint: "Pass the 32-byte data key returned by sealRecord or unwrapDataKey.",
+      },
+    );
 }
 
 export function checkEnvelopeBytes(envelope: Uint8Array, max: number): void {
@@ -359,7 +378,9 @@ export function parseContextFields(bytes: Uint8Array, what: string): ParsedRecor
     return bytes.subarray(offset, offset + length);
   };
   const invalid = (name: string, problem: string): FormatError =>
-    new FormatError(what, `header field ${name} ${problem}`, { hint: "No SDK writes such a header: the envelope was altered or is not a record." });
+    new FormatError(what, `header field ${name} ${problem}`, {
+      hint: "No SDK writes such a header: the envelope was altered or is not a record.",
+    });
 
   const chainId = view.getBigUint64(ENVELOPE_LAYOUT.chainId[0]);
   if (chainId === 0n) throw invalid("chainId", "is 0");
@@ -380,7 +401,16 @@ export function parseContextFields(bytes: Uint8Array, what: string): ParsedRecor
   if (version > 1 && isAllZero(previous)) throw invalid("previousRecordId", `is zero in a version ${version} record`);
   const contentType = view.getUint8(ENVELOPE_LAYOUT.contentType[0]);
   if (!(contentType in CONTENT_MEDIA_TYPES)) throw invalid("contentType", `is ${contentType}, not a ContentType code`);
-  return { chainId, registry, patient, provider, dataClass, version, previousRecordId: bytesToHex(previous), contentType };
+  return {
+    chainId,
+    registry,
+    patient,
+    provider,
+    dataClass,
+    version,
+    previousRecordId: bytesToHex(previous),
+    contentType,
+  };
 }
 
 /**
@@ -440,10 +470,14 @@ export async function checkExpectedContext(
     const wanted = expectedValue(field, value);
     const actual = context[field];
     if (wanted !== actual) {
-      throw new IntegrityError(await recordId(), `its header says ${field} ${shown(actual)}, expected ${shown(wanted)}`, {
-        hint: "The envelope belongs to another record than the one asked for: do not use it; check the pointer you fetched.",
-        details: `${field}: expected ${shown(wanted)}, actual ${shown(actual)}`,
-      });
+      throw new IntegrityError(
+        await recordId(),
+        `its header says ${field} ${shown(actual)}, expected ${shown(wanted)}`,
+        {
+          hint: "The envelope belongs to another record than the one asked for: do not use it; check the pointer you fetched.",
+          details: `${field}: expected ${shown(wanted)}, actual ${shown(actual)}`,
+        },
+      );
     }
   }
 }

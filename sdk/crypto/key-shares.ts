@@ -20,7 +20,10 @@ export async function splitDataKey(dataKey: Uint8Array, shares: number, threshol
   if (!Number.isInteger(shares) || shares < 2 || shares > MAX_KEY_SHARES)
     throw new InvalidArgumentError("shares", `expected a whole number from 2 to ${MAX_KEY_SHARES}, got ${shares}`);
   if (!Number.isInteger(threshold) || threshold < 2 || threshold > shares)
-    throw new InvalidArgumentError("threshold", `expected a whole number from 2 to ${shares} (the share count), got ${threshold}`);
+    throw new InvalidArgumentError(
+      "threshold",
+      `expected a whole number from 2 to ${shares} (the share count), got ${threshold}`,
+    );
   return split(dataKey, shares, threshold);
 }
 
@@ -36,7 +39,8 @@ export async function combineKeyShares(shares: readonly Uint8Array[]): Promise<U
     if (!(share instanceof Uint8Array) || share.length !== KEY_SHARE_BYTES)
       throw new InvalidArgumentError(`shares[${index}]`, `expected ${KEY_SHARE_BYTES} bytes`);
     const x = share[KEY_SHARE_BYTES - 1];
-    if (x === 0 || xs.has(x)) throw new InvalidArgumentError(`shares[${index}]`, `its x coordinate ${x} is zero or repeated`);
+    if (x === 0 || xs.has(x))
+      throw new InvalidArgumentError(`shares[${index}]`, `its x coordinate ${x} is zero or repeated`);
     xs.add(x);
   }
   return combine([...shares]);

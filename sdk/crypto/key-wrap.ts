@@ -42,7 +42,10 @@ const CT_OFFSET = IV_OFFSET + GCM_IV_BYTES;
 
 function checkKey(argument: string, key: Uint8Array): void {
   if (!(key instanceof Uint8Array) || key.length !== X25519_BYTES)
-    throw new InvalidArgumentError(argument, `expected ${X25519_BYTES} bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`);
+    throw new InvalidArgumentError(
+      argument,
+      `expected ${X25519_BYTES} bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`,
+    );
 }
 
 /**
@@ -81,7 +84,10 @@ const nobleX25519: X25519Backend = {
   ephemeralAgreement(publicKey) {
     const ephemeralSecret = randomBytes(X25519_BYTES);
     try {
-      return { ephemeralPublic: x25519.getPublicKey(ephemeralSecret), shared: x25519.getSharedSecret(ephemeralSecret, publicKey) };
+      return {
+        ephemeralPublic: x25519.getPublicKey(ephemeralSecret),
+        shared: x25519.getSharedSecret(ephemeralSecret, publicKey),
+      };
     } finally {
       ephemeralSecret.fill(0);
     }
@@ -101,7 +107,8 @@ function agreed(agree: () => Uint8Array, what: string, hint: string): Uint8Array
   } catch (cause) {
     throw new FormatError(what, "is a low-order X25519 point, not a usable public key", { hint, cause });
   }
-  if (isAllZero(shared)) throw new FormatError(what, "gives an all-zero X25519 shared secret (low-order point)", { hint });
+  if (isAllZero(shared))
+    throw new FormatError(what, "gives an all-zero X25519 shared secret (low-order point)", { hint });
   return shared;
 }
 
@@ -115,7 +122,12 @@ interface WrapFormat {
   what: string;
 }
 
-const DATA_KEY_FORMAT: WrapFormat = { magic: WRAPPED_KEY_MAGIC, info: INFO_PREFIX, payloadBytes: AES_KEY_BYTES, what: "data key" };
+const DATA_KEY_FORMAT: WrapFormat = {
+  magic: WRAPPED_KEY_MAGIC,
+  info: INFO_PREFIX,
+  payloadBytes: AES_KEY_BYTES,
+  what: "data key",
+};
 
 /**
  * Key shares (Shamir shares of a data key, sdk/crypto/key-shares.ts): 33 bytes (32 of the share's
@@ -142,7 +154,13 @@ function keyEncryptionKey(
   recipientPublic: Uint8Array,
   recordId: Uint8Array,
 ): Uint8Array {
-  return hkdf(sha256, shared, concatBytes(ephemeralPublic, recipientPublic), concatBytes(format.info, recordId), AES_KEY_BYTES);
+  return hkdf(
+    sha256,
+    shared,
+    concatBytes(ephemeralPublic, recipientPublic),
+    concatBytes(format.info, recordId),
+    AES_KEY_BYTES,
+  );
 }
 
 /**
@@ -156,7 +174,9 @@ export async function wrapDataKey(
   options: WrapBackends = {},
 ): Promise<Uint8Array> {
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== AES_KEY_BYTES)
-    throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes`, { hint: "Pass the data key returned by sealRecord." });
+    throw new InvalidArgumentError("data key", `expected ${AES_KEY_BYTES} bytes`, {
+      hint: "Pass the data key returned by sealRecord.",
+    });
   return wrapWith(DATA_KEY_FORMAT, dataKey, recipientPublicKey, recordId, options);
 }
 
@@ -175,7 +195,9 @@ export async function wrapKeyShare(
   options: WrapBackends = {},
 ): Promise<Uint8Array> {
   if (!(share instanceof Uint8Array) || share.length !== KEY_SHARE_BYTES)
-    throw new InvalidArgumentError("key share", `expected ${KEY_SHARE_BYTES} bytes`, { hint: "Pass a share from splitDataKey." });
+    throw new InvalidArgumentError("key share", `expected ${KEY_SHARE_BYTES} bytes`, {
+      hint: "Pass a share from splitDataKey.",
+    });
   return wrapWith(SHARE_FORMAT, share, recipientPublicKey, recordId, options);
 }
 
@@ -214,16 +236,29 @@ async function wrapWith(
  * `wrapped` is not a v1 wrapped key, and WrongRecipientKeyError when it does not open with this key pair
  * for this record.
  */
-export async function unwrapDataKey(wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
+export async function unwrapDataKey(
+  wrapped: Uint8Array,
+  recipient: EncryptionKeyPair,
+  recordId: string,
+): Promise<Uint8Array> {
   return unwrapWith(DATA_KEY_FORMAT, wrapped, recipient, recordId);
 }
 
 /** The key share inside `wrapped` (wrapKeyShare), opened with `recipient` for record `recordId`; errors as unwrapDataKey. */
-export async function unwrapKeyShare(wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
+export async function unwrapKeyShare(
+  wrapped: Uint8Array,
+  recipient: EncryptionKeyPair,
+  recordId: string,
+): Promise<Uint8Array> {
   return unwrapWith(SHARE_FORMAT, wrapped, recipient, recordId);
 }
 
-async function unwrapWith(format: WrapFormat, wrapped: Uint8Array, recipient: EncryptionKeyPair, recordId: string): Promise<Uint8Array> {
+async function unwrapWith(
+  format: WrapFormat,
+  wrapped: Uint8Array,
+  recipient: EncryptionKeyPair,
+  recordId: string,
+): Promise<Uint8Array> {
   const what = `wrapped ${format.what}`;
   const label = new TextDecoder().decode(format.magic.subarray(0, 3));
   const expectedBytes = 4 + X25519_BYTES + GCM_IV_BYTES + format.payloadBytes + 16;
@@ -240,7 +275,8 @@ async function unwrapWith(format: WrapFormat, wrapped: Uint8Array, recipient: En
     throw new FormatError(what, `${wrapped.length} bytes, expected exactly ${expectedBytes}`, {
       hint: `The wrapped ${format.what} was truncated or padded in transit: fetch it again.`,
     });
-  if (typeof recipient !== "object" || recipient === null) throw new InvalidArgumentError("recipient key pair", "expected { publicKey, secretKey }");
+  if (typeof recipient !== "object" || recipient === null)
+    throw new InvalidArgumentError("recipient key pair", "expected { publicKey, secretKey }");
   checkKey("recipient secret key", recipient.secretKey);
   checkKey("recipient public key", recipient.publicKey);
   if (!isVerifiedKeyPair(recipient))
@@ -265,14 +301,17 @@ async function unwrapWith(format: WrapFormat, wrapped: Uint8Array, recipient: En
     return await aesGcmDecrypt(kek, iv, ciphertext, aad);
   } catch (cause) {
     if (!(cause instanceof DecryptionError)) throw cause;
-    throw new WrongRecipientKeyError(`This ${what} does not open with your encryption key for record ${bytesToHex(rid)}`, {
-      hint:
-        "It was wrapped to another public key, or for another record. Check that the key registered in KeyDirectory " +
-        "for your account is the one you derived from this wallet (or stored), and that the custodian wrapped to it " +
-        `after your last registration; then ask for the ${format.what} to be wrapped again.`,
-      details: `your public key ${bytesToHex(recipient.publicKey)}`,
-      cause,
-    });
+    throw new WrongRecipientKeyError(
+      `This ${what} does not open with your encryption key for record ${bytesToHex(rid)}`,
+      {
+        hint:
+          "It was wrapped to another public key, or for another record. Check that the key registered in KeyDirectory " +
+          "for your account is the one you derived from this wallet (or stored), and that the custodian wrapped to it " +
+          `after your last registration; then ask for the ${format.what} to be wrapped again.`,
+        details: `your public key ${bytesToHex(recipient.publicKey)}`,
+        cause,
+      },
+    );
   } finally {
     kek.fill(0);
   }

@@ -82,12 +82,15 @@ export class NonDeterministicSignerError extends ConsentLedgerError {
     readonly account: string,
     details: string,
   ) {
-    super(`The wallet of ${account} does not sign deterministically: it would derive a different encryption key each time`, {
-      hint:
-        "Generate a key once with generateEncryptionKeyPair(), store its secret key safely (cli: key file; dApp: " +
-        "an exported backup), and register its public key. Hedged-ECDSA, MPC and contract wallets work this way.",
-      details,
-    });
+    super(
+      `The wallet of ${account} does not sign deterministically: it would derive a different encryption key each time`,
+      {
+        hint:
+          "Generate a key once with generateEncryptionKeyPair(), store its secret key safely (cli: key file; dApp: " +
+          "an exported backup), and register its public key. Hedged-ECDSA, MPC and contract wallets work this way.",
+        details,
+      },
+    );
   }
 }
 
@@ -121,11 +124,16 @@ export function keyPairFromSecretKey(secretKey: Uint8Array): EncryptionKeyPair {
 export const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
 
 function checkScope(scope: KeyScope): { domain: string; chainId: bigint; keyDirectory: string } {
-  if (typeof scope !== "object" || scope === null) throw new InvalidArgumentError("key scope", "expected { domain, chainId, keyDirectory }");
+  if (typeof scope !== "object" || scope === null)
+    throw new InvalidArgumentError("key scope", "expected { domain, chainId, keyDirectory }");
   if (typeof scope.domain !== "string" || scope.domain.length > 253 || !DOMAIN.test(scope.domain))
-    throw new InvalidArgumentError("key scope domain", `${JSON.stringify(String(scope.domain).slice(0, 80))} is not a lowercase host name`, {
-      hint: 'Pass the host the user sees in the address bar, e.g. "app.consent-ledger.example" or "localhost:5173".',
-    });
+    throw new InvalidArgumentError(
+      "key scope domain",
+      `${JSON.stringify(String(scope.domain).slice(0, 80))} is not a lowercase host name`,
+      {
+        hint: 'Pass the host the user sees in the address bar, e.g. "app.consent-ledger.example" or "localhost:5173".',
+      },
+    );
   let chainId: bigint;
   try {
     chainId = BigInt(scope.chainId);
@@ -170,16 +178,22 @@ export function encryptionKeyMessage(address: string, scope?: KeyScope): string 
 export function signatureSecret(signature: string): Uint8Array {
   const bytes = hexToBytes(signature, { argument: "signature" });
   if (bytes.length !== 65 && bytes.length !== 64)
-    throw new InvalidArgumentError("signature", `expected a 65-byte (or 64-byte EIP-2098) ECDSA signature, got ${bytes.length} bytes`, {
-      hint:
-        "Sign encryptionKeyMessage(address) with an externally owned account. Contract and MPC wallets cannot " +
-        "derive a key: generate one with generateEncryptionKeyPair() and store it.",
-    });
+    throw new InvalidArgumentError(
+      "signature",
+      `expected a 65-byte (or 64-byte EIP-2098) ECDSA signature, got ${bytes.length} bytes`,
+      {
+        hint:
+          "Sign encryptionKeyMessage(address) with an externally owned account. Contract and MPC wallets cannot " +
+          "derive a key: generate one with generateEncryptionKeyPair() and store it.",
+      },
+    );
   const r = BigInt(bytesToHex(bytes.subarray(0, 32)));
   let s = BigInt(bytesToHex(bytes.subarray(32, 64)));
   if (bytes.length === 64) s &= (1n << 255n) - 1n; // EIP-2098: the top bit carries yParity
   if (r === 0n || r >= SECP256K1_N || s === 0n || s >= SECP256K1_N)
-    throw new InvalidArgumentError("signature", "r or s is out of range for secp256k1", { hint: "Pass the signature exactly as the wallet returned it." });
+    throw new InvalidArgumentError("signature", "r or s is out of range for secp256k1", {
+      hint: "Pass the signature exactly as the wallet returned it.",
+    });
   if (s > SECP256K1_N / 2n) s = SECP256K1_N - s;
   return hexToBytes(`0x${r.toString(16).padStart(64, "0")}${s.toString(16).padStart(64, "0")}`);
 }
@@ -191,7 +205,8 @@ export function signatureSecret(signature: string): Uint8Array {
  */
 export function keyPairFromSignature(signature: string, address: string, messageVersion: 1 | 2 = 1): EncryptionKeyPair {
   const account = hexToBytes(checksummed(address, "address"), { length: 20 });
-  if (messageVersion !== 1 && messageVersion !== 2) throw new InvalidArgumentError("message version", `${String(messageVersion)} is not 1 or 2`);
+  if (messageVersion !== 1 && messageVersion !== 2)
+    throw new InvalidArgumentError("message version", `${String(messageVersion)} is not 1 or 2`);
   const ikm = signatureSecret(signature);
   const salt = messageVersion === 2 ? KEY_DERIVATION_SALT_V2 : KEY_DERIVATION_SALT;
   const secretKey = hkdf(sha256, ikm, utf8Encode(salt), account, X25519_KEY_BYTES);
@@ -264,7 +279,9 @@ export async function deriveEncryptionKeyPair(
   input: MessageSigner | ViemWalletClientLike,
   options: DeriveKeyOptions = {},
 ): Promise<EncryptionKeyPair> {
-  const signer: MessageSigner = isViemClient(input) ? toSigner(input as ViemWalletClientLike) : (input as MessageSigner);
+  const signer: MessageSigner = isViemClient(input)
+    ? toSigner(input as ViemWalletClientLike)
+    : (input as MessageSigner);
   const address = checksummed(await signer.getAddress(), "signer address");
   const version = options.scope === undefined ? 1 : 2;
   const message = encryptionKeyMessage(address, options.scope);
@@ -310,7 +327,10 @@ export async function migrateEncryptionKey(
 export function publicKeyToBytes32(publicKey: Uint8Array): string {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== X25519_KEY_BYTES)
     throw new InvalidArgumentError("X25519 public key", `expected ${X25519_KEY_BYTES} bytes`);
-  if (isAllZero(publicKey)) throw new InvalidArgumentError("X25519 public key", "is all zero", { hint: "Derive or generate a key pair first." });
+  if (isAllZero(publicKey))
+    throw new InvalidArgumentError("X25519 public key", "is all zero", {
+      hint: "Derive or generate a key pair first.",
+    });
   return bytesToHex(publicKey);
 }
 

@@ -26,7 +26,12 @@ export interface SegmentCrypto {
   /** ciphertext || 16-byte tag. */
   seal(key: unknown, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> | Uint8Array;
   /** The plaintext, or null when the tag does not verify. */
-  open(key: unknown, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | null> | Uint8Array | null;
+  open(
+    key: unknown,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Promise<Uint8Array | null> | Uint8Array | null;
   /** One-shot SHA-256 of a segment. */
   sha256(bytes: Uint8Array): Promise<Uint8Array> | Uint8Array;
   /** An incremental SHA-256 (for whole blobs that are not v2 envelopes). */
@@ -42,11 +47,21 @@ export const webSegmentCrypto: SegmentCrypto = {
     return subtle().importKey("raw", asBufferSource(raw), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
   },
   async seal(key, nonce, plaintext, aad) {
-    const params = { name: "AES-GCM", iv: asBufferSource(nonce), additionalData: asBufferSource(aad), tagLength: GCM_TAG_BYTES * 8 };
+    const params = {
+      name: "AES-GCM",
+      iv: asBufferSource(nonce),
+      additionalData: asBufferSource(aad),
+      tagLength: GCM_TAG_BYTES * 8,
+    };
     return new Uint8Array(await subtle().encrypt(params, key as CryptoKey, asBufferSource(plaintext)));
   },
   async open(key, nonce, sealed, aad) {
-    const params = { name: "AES-GCM", iv: asBufferSource(nonce), additionalData: asBufferSource(aad), tagLength: GCM_TAG_BYTES * 8 };
+    const params = {
+      name: "AES-GCM",
+      iv: asBufferSource(nonce),
+      additionalData: asBufferSource(aad),
+      tagLength: GCM_TAG_BYTES * 8,
+    };
     try {
       return new Uint8Array(await subtle().decrypt(params, key as CryptoKey, asBufferSource(sealed)));
     } catch {

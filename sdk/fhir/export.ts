@@ -84,7 +84,9 @@ function dataProvisions(mask: number) {
       });
     }
   }
-  const excluded = (Object.keys(SENSITIVITY_LABEL) as (keyof typeof SENSITIVITY_LABEL)[]).filter((name) => !names.includes(name));
+  const excluded = (Object.keys(SENSITIVITY_LABEL) as (keyof typeof SENSITIVITY_LABEL)[]).filter(
+    (name) => !names.includes(name),
+  );
   if (excluded.length > 0) {
     provisions.push({ type: "deny", securityLabel: excluded.map((name) => ({ ...SENSITIVITY_LABEL[name] })) });
   }
@@ -92,7 +94,9 @@ function dataProvisions(mask: number) {
 }
 
 const PATIENT_CONSENT_CATEGORY = { coding: [{ system: SYSTEM.loinc, code: "59284-0", display: "Patient Consent" }] };
-const PRIVACY_SCOPE = { coding: [{ system: SYSTEM.consentScope, code: "patient-privacy", display: "Privacy Consent" }] };
+const PRIVACY_SCOPE = {
+  coding: [{ system: SYSTEM.consentScope, code: "patient-privacy", display: "Privacy Consent" }],
+};
 
 export interface ConsentExportOptions extends LedgerOrigin {
   /** Unix seconds: whether the consent is active is decided at this time. */
@@ -163,7 +167,16 @@ export function policyToFhir(
   const duo = [policy.permission, ...codesOf(policy.modifiers)];
   return {
     resourceType: "Consent",
-    id: stableUuid(identifier.value, policy.permission, String(policy.modifiers), policy.dataClasses, policy.purposes, policy.diseaseId, policy.maxDuration, policy.validUntil),
+    id: stableUuid(
+      identifier.value,
+      policy.permission,
+      String(policy.modifiers),
+      policy.dataClasses,
+      policy.purposes,
+      policy.diseaseId,
+      policy.maxDuration,
+      policy.validUntil,
+    ),
     ...(policy.maxDuration > 0
       ? {
           extension: [
@@ -238,10 +251,16 @@ export function auditEntryToFhir(entry: AuditEntry, options: LedgerOrigin): Fhir
     },
   ];
   if (entry.recordId) {
-    entities.push({ what: { identifier: { system: SYSTEM.recordId, value: entry.recordId } }, type: entityType.systemObject });
+    entities.push({
+      what: { identifier: { system: SYSTEM.recordId, value: entry.recordId } },
+      type: entityType.systemObject,
+    });
   }
   if (entry.requestId) {
-    entities.push({ what: { identifier: { system: SYSTEM.requestId, value: entry.requestId } }, type: entityType.systemObject });
+    entities.push({
+      what: { identifier: { system: SYSTEM.requestId, value: entry.requestId } },
+      type: entityType.systemObject,
+    });
   }
   const consentParty =
     entry.action.startsWith("consent-") || entry.action === "request-approved" || entry.action === "key-released"
@@ -250,11 +269,20 @@ export function auditEntryToFhir(entry: AuditEntry, options: LedgerOrigin): Fhir
         : entry.counterparty
       : undefined;
   if (consentParty) {
-    entities.push({ what: { identifier: consentIdentifier(options, entry.patient, consentParty) }, type: entityType.consent });
+    entities.push({
+      what: { identifier: consentIdentifier(options, entry.patient, consentParty) },
+      type: entityType.consent,
+    });
   } else if (entry.action.startsWith("policy-")) {
-    entities.push({ what: { identifier: policyIdentifier(options, entry.patient, "policy") }, type: entityType.consent });
+    entities.push({
+      what: { identifier: policyIdentifier(options, entry.patient, "policy") },
+      type: entityType.consent,
+    });
   } else if (entry.action === "emergency-opt-out-set") {
-    entities.push({ what: { identifier: policyIdentifier(options, entry.patient, "emergency-opt-out") }, type: entityType.consent });
+    entities.push({
+      what: { identifier: policyIdentifier(options, entry.patient, "emergency-opt-out") },
+      type: entityType.consent,
+    });
   }
   const agents: object[] = [
     {
@@ -302,7 +330,10 @@ export function auditEntryToFhir(entry: AuditEntry, options: LedgerOrigin): Fhir
     ...(purposes.length > 0 ? { purposeOfEvent: purposes.map((coding) => ({ coding: [coding] })) } : {}),
     agent: agents,
     source: {
-      observer: { identifier: { system: SYSTEM.caip10, value: caip10(options.chainId, options.ledger) }, display: "Consent Ledger" },
+      observer: {
+        identifier: { system: SYSTEM.caip10, value: caip10(options.chainId, options.ledger) },
+        display: "Consent Ledger",
+      },
       type: [{ system: SYSTEM.securitySource, code: "4", display: "Application Server" }],
     },
     entity: entities,
@@ -322,4 +353,3 @@ export function fhirCollection(resources: readonly FhirResource[]): FhirResource
 export function auditTrailToFhirBundle(entries: readonly AuditEntry[], options: LedgerOrigin): FhirResource {
   return fhirCollection(entries.map((entry) => auditEntryToFhir(entry, options)));
 }
-

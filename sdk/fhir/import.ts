@@ -7,7 +7,19 @@
  */
 import { getAddress, isAddress } from "ethers";
 
-import { DataClass, type DataClassName, Duo, type DuoName, Purpose, type PurposeName, RESEARCH_PURPOSES, DUO_PERMISSIONS, DUO_MODIFIERS, maskOf, duoMaskOf } from "../codes";
+import {
+  DataClass,
+  type DataClassName,
+  Duo,
+  type DuoName,
+  Purpose,
+  type PurposeName,
+  RESEARCH_PURPOSES,
+  DUO_PERMISSIONS,
+  DUO_MODIFIERS,
+  maskOf,
+  duoMaskOf,
+} from "../codes";
 import type { DataUsePolicy } from "../clients/types";
 import { InvalidArgumentError } from "../errors";
 import { type Coding, DATA_CLASS_SLICES, PURPOSE_CODING, SENSITIVITY_LABEL, SYSTEM, sliceKey } from "./terminology";
@@ -20,7 +32,7 @@ export class UnsupportedFhirConsentError extends InvalidArgumentError {
     readonly reason: string,
   ) {
     super("FHIR Consent", `${path}: ${reason}`, {
-      hint: "The ledger grants whole data classes to one account for a set of purposes and a period (docs/fhir.md, \"Import\"). Record this consent in the hospital's own system, or ask the patient for one the ledger can hold.",
+      hint: 'The ledger grants whole data classes to one account for a set of purposes and a period (docs/fhir.md, "Import"). Record this consent in the hospital\'s own system, or ask the patient for one the ledger can hold.',
     });
   }
 }
@@ -49,18 +61,32 @@ export interface FhirConsentImportOptions {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => value !== null && typeof value === "object" && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 const ALLOWED_ACTIONS = new Set(["access", "use"]);
-const TOP_PERMIT_FIELDS = new Set(["type", "period", "actor", "action", "purpose", "provision", "class", "code", "securityLabel", "id", "extension"]);
+const TOP_PERMIT_FIELDS = new Set([
+  "type",
+  "period",
+  "actor",
+  "action",
+  "purpose",
+  "provision",
+  "class",
+  "code",
+  "securityLabel",
+  "id",
+  "extension",
+]);
 
 function refuse(path: string, reason: string): never {
   throw new UnsupportedFhirConsentError(path, reason);
 }
 
 function seconds(value: unknown, path: string): number {
-  if (typeof value !== "string" || Number.isNaN(Date.parse(value))) refuse(path, `is ${JSON.stringify(value)}, not a FHIR dateTime`);
+  if (typeof value !== "string" || Number.isNaN(Date.parse(value)))
+    refuse(path, `is ${JSON.stringify(value)}, not a FHIR dateTime`);
   const ms = Date.parse(value);
   if (ms % 1000 !== 0) refuse(path, "has fractions of a second; the ledger keeps whole seconds");
   if (!/T/.test(value)) refuse(path, "is a date without a time; the ledger needs the exact second (with a time zone)");
@@ -70,7 +96,8 @@ function seconds(value: unknown, path: string): number {
 function codings(concept: unknown, path: string): Coding[] {
   if (!isObject(concept)) refuse(path, "is not a CodeableConcept");
   return list(concept.coding).map((c, i) => {
-    if (!isObject(c) || typeof c.system !== "string" || typeof c.code !== "string") refuse(`${path}.coding[${i}]`, "needs a system and a code");
+    if (!isObject(c) || typeof c.system !== "string" || typeof c.code !== "string")
+      refuse(`${path}.coding[${i}]`, "needs a system and a code");
     return { system: c.system, code: c.code };
   });
 }
@@ -82,7 +109,8 @@ function purposesOf(value: unknown, path: string): PurposeName[] {
       refuse(`${path}[${i}]`, `is not an HL7 v3 ActReason purpose of use (${SYSTEM.actReason})`);
     }
     if (c.code === "BTG") return;
-    if (!(c.code in Purpose)) refuse(`${path}[${i}]`, `purpose ${c.code} is not one the ledger knows (${Object.keys(Purpose).join(", ")})`);
+    if (!(c.code in Purpose))
+      refuse(`${path}[${i}]`, `purpose ${c.code} is not one the ledger knows (${Object.keys(Purpose).join(", ")})`);
     names.push(c.code as PurposeName);
   });
   return names;
@@ -92,13 +120,18 @@ function accountOf(reference: unknown, path: string, options: FhirConsentImportO
   const identifier = isObject(reference) && isObject(reference.identifier) ? reference.identifier : undefined;
   if (identifier && identifier.system === SYSTEM.caip10 && typeof identifier.value === "string") {
     const match = /^eip155:(\d+):(0x[0-9a-fA-F]{40})$/.exec(identifier.value);
-    if (!match || !isAddress(match[2])) refuse(`${path}.identifier.value`, `${identifier.value} is not a CAIP-10 account id eip155:<chainId>:<address>`);
-    if (BigInt(match[1]) !== BigInt(options.chainId)) refuse(`${path}.identifier.value`, `names an account on chain ${match[1]}, not on chain ${options.chainId}`);
+    if (!match || !isAddress(match[2]))
+      refuse(`${path}.identifier.value`, `${identifier.value} is not a CAIP-10 account id eip155:<chainId>:<address>`);
+    if (BigInt(match[1]) !== BigInt(options.chainId))
+      refuse(`${path}.identifier.value`, `names an account on chain ${match[1]}, not on chain ${options.chainId}`);
     return getAddress(match[2].toLowerCase());
   }
   const resolved = options.resolveActor?.(reference);
   if (resolved) return getAddress(resolved);
-  return refuse(path, "names no ledger account: use an identifier with system https://chainagnostic.org/CAIPs/caip-10 (eip155:<chainId>:<address>), or register the mapping");
+  return refuse(
+    path,
+    "names no ledger account: use an identifier with system https://chainagnostic.org/CAIPs/caip-10 (eip155:<chainId>:<address>), or register the mapping",
+  );
 }
 
 /** The data classes that nested provisions (or the top one's class/code/securityLabel) name exactly. */
@@ -111,35 +144,52 @@ function dataClassesOf(provision: Json, path: string): DataClassName[] {
   const permits: { slice: Json; path: string }[] = [];
   const denies: { deny: Json; path: string }[] = [];
   if (provision.class !== undefined || provision.code !== undefined || provision.securityLabel !== undefined) {
-    if (nested.length > 0) refuse(`${path}.class`, "data is named both here and in nested provisions; name it in one place");
+    if (nested.length > 0)
+      refuse(`${path}.class`, "data is named both here and in nested provisions; name it in one place");
     permits.push({ slice: provision, path });
   }
   nested.forEach((item, i) => {
     const itemPath = `${path}.provision[${i}]`;
     if (!isObject(item)) refuse(itemPath, "is not a provision");
     for (const key of Object.keys(item)) {
-      if (key === "actor") refuse(`${itemPath}.actor`, "nested rules for other actors: the ledger holds one set of rules per account (several actors with different rules)");
-      if (key === "data") refuse(`${itemPath}.data`, "names individual records: the ledger grants whole classes of data (per-record data)");
-      if (!["type", "class", "code", "securityLabel", "id", "extension"].includes(key)) refuse(`${itemPath}.${key}`, `a nested ${key} is a rule the ledger cannot hold`);
+      if (key === "actor")
+        refuse(
+          `${itemPath}.actor`,
+          "nested rules for other actors: the ledger holds one set of rules per account (several actors with different rules)",
+        );
+      if (key === "data")
+        refuse(
+          `${itemPath}.data`,
+          "names individual records: the ledger grants whole classes of data (per-record data)",
+        );
+      if (!["type", "class", "code", "securityLabel", "id", "extension"].includes(key))
+        refuse(`${itemPath}.${key}`, `a nested ${key} is a rule the ledger cannot hold`);
     }
     if (item.type === "deny") denies.push({ deny: item, path: itemPath });
     else if (item.type === "permit" || item.type === undefined) permits.push({ slice: item, path: itemPath });
     else refuse(`${itemPath}.type`, `is ${JSON.stringify(item.type)}, not permit or deny`);
   });
-  if (permits.length === 0) refuse(`${path}.provision`, "names no data: the ledger grants classes of data (nested permit provisions by resource type and category or security label)");
+  if (permits.length === 0)
+    refuse(
+      `${path}.provision`,
+      "names no data: the ledger grants classes of data (nested permit provisions by resource type and category or security label)",
+    );
 
   const covered = new Map<DataClassName, { slices: Set<number>; path: string }>();
   for (const { slice, path: slicePath } of permits) {
     const classes = list(slice.class).map((c, i) => {
-      if (!isObject(c) || c.system !== SYSTEM.resourceTypes || typeof c.code !== "string") refuse(`${slicePath}.class[${i}]`, `is not a FHIR resource type (${SYSTEM.resourceTypes})`);
+      if (!isObject(c) || c.system !== SYSTEM.resourceTypes || typeof c.code !== "string")
+        refuse(`${slicePath}.class[${i}]`, `is not a FHIR resource type (${SYSTEM.resourceTypes})`);
       return c.code;
     });
     const codes = list(slice.code).flatMap((c, i) => codings(c, `${slicePath}.code[${i}]`));
     const labels = list(slice.securityLabel).map((c, i) => {
-      if (!isObject(c) || typeof c.system !== "string" || typeof c.code !== "string") refuse(`${slicePath}.securityLabel[${i}]`, "needs a system and a code");
+      if (!isObject(c) || typeof c.system !== "string" || typeof c.code !== "string")
+        refuse(`${slicePath}.securityLabel[${i}]`, "needs a system and a code");
       return { system: c.system, code: c.code };
     });
-    if (codes.length > 1 || labels.length > 1) refuse(`${slicePath}`, "several codes or labels in one provision: give each its own provision");
+    if (codes.length > 1 || labels.length > 1)
+      refuse(`${slicePath}`, "several codes or labels in one provision: give each its own provision");
     const match = bySlice.get(sliceKey({ class: classes, code: codes[0], securityLabel: labels[0] }));
     if (!match) {
       refuse(
@@ -155,17 +205,26 @@ function dataClassesOf(provision: Json, path: string): DataClassName[] {
   for (const name of names) {
     const { slices, path: slicePath } = covered.get(name)!;
     if (slices.size !== DATA_CLASS_SLICES[name].length) {
-      refuse(slicePath, `covers only part of ${name} (${DATA_CLASS_SLICES[name].length} provisions make it up): the ledger grants a class whole`);
+      refuse(
+        slicePath,
+        `covers only part of ${name} (${DATA_CLASS_SLICES[name].length} provisions make it up): the ledger grants a class whole`,
+      );
     }
   }
   const excludable = new Set<string>(
-    (Object.keys(SENSITIVITY_LABEL) as (keyof typeof SENSITIVITY_LABEL)[]).filter((name) => !names.includes(name)).map((name) => SENSITIVITY_LABEL[name].code),
+    (Object.keys(SENSITIVITY_LABEL) as (keyof typeof SENSITIVITY_LABEL)[])
+      .filter((name) => !names.includes(name))
+      .map((name) => SENSITIVITY_LABEL[name].code),
   );
   for (const { deny, path: denyPath } of denies) {
-    if (deny.class !== undefined || deny.code !== undefined) refuse(denyPath, "denies part of the data granted (a deny exception): the ledger grants whole classes");
+    if (deny.class !== undefined || deny.code !== undefined)
+      refuse(denyPath, "denies part of the data granted (a deny exception): the ledger grants whole classes");
     list(deny.securityLabel).forEach((label, i) => {
       if (!isObject(label) || label.system !== SYSTEM.actCode || !excludable.has(String(label.code))) {
-        refuse(`${denyPath}.securityLabel[${i}]`, "a deny exception other than excluding a sensitive class not granted (PSY, SEX, SUD): the ledger cannot hold it");
+        refuse(
+          `${denyPath}.securityLabel[${i}]`,
+          "a deny exception other than excluding a sensitive class not granted (PSY, SEX, SUD): the ledger cannot hold it",
+        );
       }
     });
     if (list(deny.securityLabel).length === 0) refuse(denyPath, "a deny exception that names no data");
@@ -174,23 +233,41 @@ function dataClassesOf(provision: Json, path: string): DataClassName[] {
 }
 
 function checkCommon(resource: Json, options: FhirConsentImportOptions) {
-  if (resource.resourceType !== "Consent") refuse("resourceType", `is ${JSON.stringify(resource.resourceType)}, not Consent`);
-  if (resource.status !== "active") refuse("Consent.status", `is ${JSON.stringify(resource.status)}: only an active consent is recorded on the ledger`);
+  if (resource.resourceType !== "Consent")
+    refuse("resourceType", `is ${JSON.stringify(resource.resourceType)}, not Consent`);
+  if (resource.status !== "active")
+    refuse("Consent.status", `is ${JSON.stringify(resource.status)}: only an active consent is recorded on the ledger`);
   const scope = isObject(resource.scope) ? codings(resource.scope, "Consent.scope") : [];
   if (scope.length > 0 && !scope.some((c) => c.system === SYSTEM.consentScope && c.code === "patient-privacy")) {
-    refuse("Consent.scope", `is ${scope.map((c) => c.code).join(", ")}: the ledger holds privacy consents (patient-privacy), not consents to treatment or to join a study`);
+    refuse(
+      "Consent.scope",
+      `is ${scope.map((c) => c.code).join(", ")}: the ledger holds privacy consents (patient-privacy), not consents to treatment or to join a study`,
+    );
   }
-  if (resource.patient !== undefined && isObject(resource.patient) && isObject(resource.patient.identifier) && resource.patient.identifier.system === SYSTEM.caip10) {
+  if (
+    resource.patient !== undefined &&
+    isObject(resource.patient) &&
+    isObject(resource.patient.identifier) &&
+    resource.patient.identifier.system === SYSTEM.caip10
+  ) {
     const patient = accountOf(resource.patient, "Consent.patient", options);
-    if (options.patient && getAddress(options.patient) !== patient) refuse("Consent.patient", `is ${patient}, not the signing patient ${getAddress(options.patient)}`);
+    if (options.patient && getAddress(options.patient) !== patient)
+      refuse("Consent.patient", `is ${patient}, not the signing patient ${getAddress(options.patient)}`);
   }
-  if (!isObject(resource.provision)) refuse("Consent.provision", "is missing: the Consent says nothing the ledger could record");
+  if (!isObject(resource.provision))
+    refuse("Consent.provision", "is missing: the Consent says nothing the ledger could record");
   const provision = resource.provision;
-  if (provision.data !== undefined) refuse("Consent.provision.data", "names individual records: the ledger grants whole classes of data (per-record data)");
-  if (provision.dataPeriod !== undefined) refuse("Consent.provision.dataPeriod", "limits data by when it was recorded: the ledger grants whole classes");
+  if (provision.data !== undefined)
+    refuse(
+      "Consent.provision.data",
+      "names individual records: the ledger grants whole classes of data (per-record data)",
+    );
+  if (provision.dataPeriod !== undefined)
+    refuse("Consent.provision.dataPeriod", "limits data by when it was recorded: the ledger grants whole classes");
   list(provision.action).forEach((action, i) => {
     for (const c of codings(action, `Consent.provision.action[${i}]`)) {
-      if (c.system !== SYSTEM.consentAction || !ALLOWED_ACTIONS.has(c.code)) refuse(`Consent.provision.action[${i}]`, `${c.code} is not access or use, the one action the ledger grants`);
+      if (c.system !== SYSTEM.consentAction || !ALLOWED_ACTIONS.has(c.code))
+        refuse(`Consent.provision.action[${i}]`, `${c.code} is not access or use, the one action the ledger grants`);
     }
   });
   for (const key of Object.keys(provision)) {
@@ -209,21 +286,37 @@ export function consentFromFhir(resource: unknown, options: FhirConsentImportOpt
 
   if (provision.type === "deny") {
     const purposes = purposesOf(provision.purpose, "Consent.provision.purpose");
-    if (provision.actor !== undefined || provision.provision !== undefined || provision.class !== undefined || provision.code !== undefined || provision.securityLabel !== undefined) {
-      refuse("Consent.provision", "a deny of part of the data or for some parties: the one refusal the ledger holds is the emergency opt-out (deny, purpose ETREAT)");
+    if (
+      provision.actor !== undefined ||
+      provision.provision !== undefined ||
+      provision.class !== undefined ||
+      provision.code !== undefined ||
+      provision.securityLabel !== undefined
+    ) {
+      refuse(
+        "Consent.provision",
+        "a deny of part of the data or for some parties: the one refusal the ledger holds is the emergency opt-out (deny, purpose ETREAT)",
+      );
     }
     if (purposes.length !== 1 || purposes[0] !== "ETREAT") {
-      refuse("Consent.provision.purpose", "a refusal other than of emergency (break-the-glass) access: the ledger grants only what is consented, so there is nothing else to refuse");
+      refuse(
+        "Consent.provision.purpose",
+        "a refusal other than of emergency (break-the-glass) access: the ledger grants only what is consented, so there is nothing else to refuse",
+      );
     }
     return {
       action: { kind: "emergency-opt-out", optedOut: true },
-      summary: ["Opt out of emergency access: no provider may break the glass to read your records, even in an emergency."],
+      summary: [
+        "Opt out of emergency access: no provider may break the glass to read your records, even in an emergency.",
+      ],
     };
   }
-  if (provision.type !== "permit") refuse("Consent.provision.type", `is ${JSON.stringify(provision.type)}, not permit or deny`);
+  if (provision.type !== "permit")
+    refuse("Consent.provision.type", `is ${JSON.stringify(provision.type)}, not permit or deny`);
 
   const purposes = purposesOf(provision.purpose, "Consent.provision.purpose");
-  if (purposes.length === 0) refuse("Consent.provision.purpose", "names no purpose of use: the ledger grants data for named purposes");
+  if (purposes.length === 0)
+    refuse("Consent.provision.purpose", "names no purpose of use: the ledger grants data for named purposes");
   const dataClasses = dataClassesOf(provision, "Consent.provision");
   const period = isObject(provision.period) ? provision.period : {};
   const validFrom = period.start === undefined ? 0 : seconds(period.start, "Consent.provision.period.start");
@@ -233,14 +326,26 @@ export function consentFromFhir(resource: unknown, options: FhirConsentImportOpt
 
   if (actors.length === 0) {
     const notResearch = purposes.find((p) => !RESEARCH_PURPOSES.includes(p));
-    if (notResearch) refuse("Consent.provision.actor", `names no one, which the ledger holds only as a research policy; purpose ${notResearch} is not research`);
-    return { action: { kind: "policy", policy: policyOf(resource, provision, dataClasses, purposes) }, summary: policySummary(resource, provision, dataClasses, purposes) };
+    if (notResearch)
+      refuse(
+        "Consent.provision.actor",
+        `names no one, which the ledger holds only as a research policy; purpose ${notResearch} is not research`,
+      );
+    return {
+      action: { kind: "policy", policy: policyOf(resource, provision, dataClasses, purposes) },
+      summary: policySummary(resource, provision, dataClasses, purposes),
+    };
   }
-  if (actors.length > 1) refuse("Consent.provision.actor[1]", "several actors: the ledger holds one consent per account; import one Consent per recipient");
+  if (actors.length > 1)
+    refuse(
+      "Consent.provision.actor[1]",
+      "several actors: the ledger holds one consent per account; import one Consent per recipient",
+    );
   const actor = actors[0];
   if (!isObject(actor)) refuse("Consent.provision.actor[0]", "is not an actor");
   const grantee = accountOf(actor.reference, "Consent.provision.actor[0].reference", options);
-  if (period.end === undefined) refuse("Consent.provision.period.end", "is missing: a consent on the ledger always ends");
+  if (period.end === undefined)
+    refuse("Consent.provision.period.end", "is missing: a consent on the ledger always ends");
   const validUntil = seconds(period.end, "Consent.provision.period.end");
   if (validUntil <= validFrom) refuse("Consent.provision.period", "ends before it starts");
   return {
@@ -268,37 +373,60 @@ function duoOf(uri: string): { kind: "DUO" | "MONDO"; id: number } | undefined {
   return match ? { kind: match[1] as "DUO" | "MONDO", id: Number(match[2]) } : undefined;
 }
 
-function policyOf(resource: Json, provision: Json, dataClasses: DataClassName[], purposes: PurposeName[]): DataUsePolicy {
+function policyOf(
+  resource: Json,
+  provision: Json,
+  dataClasses: DataClassName[],
+  purposes: PurposeName[],
+): DataUsePolicy {
   const duoNames: DuoName[] = [];
   let diseaseId = 0;
   list(resource.policy).forEach((p, i) => {
     const uri = isObject(p) && typeof p.uri === "string" ? p.uri : "";
     const term = duoOf(uri);
-    if (!term) refuse(`Consent.policy[${i}]`, `${uri || "(no uri)"} is not a GA4GH DUO or MONDO term (${SYSTEM.obo}DUO_nnnnnnn)`);
+    if (!term)
+      refuse(
+        `Consent.policy[${i}]`,
+        `${uri || "(no uri)"} is not a GA4GH DUO or MONDO term (${SYSTEM.obo}DUO_nnnnnnn)`,
+      );
     if (term.kind === "MONDO") {
       diseaseId = term.id;
       return;
     }
     const name = (Object.keys(Duo) as DuoName[]).find((n) => Duo[n] === term.id);
-    if (!name) refuse(`Consent.policy[${i}]`, `DUO_${String(term.id).padStart(7, "0")} is not a DUO term the ledger knows (${Object.keys(Duo).join(", ")})`);
+    if (!name)
+      refuse(
+        `Consent.policy[${i}]`,
+        `DUO_${String(term.id).padStart(7, "0")} is not a DUO term the ledger knows (${Object.keys(Duo).join(", ")})`,
+      );
     duoNames.push(name);
   });
   const permissions = duoNames.filter((n) => DUO_PERMISSIONS.includes(n));
-  if (permissions.length !== 1) refuse("Consent.policy", `a research policy needs exactly one DUO permission (${DUO_PERMISSIONS.join(", ")}), found ${permissions.length}`);
+  if (permissions.length !== 1)
+    refuse(
+      "Consent.policy",
+      `a research policy needs exactly one DUO permission (${DUO_PERMISSIONS.join(", ")}), found ${permissions.length}`,
+    );
   const modifiers = duoNames.filter((n) => !DUO_PERMISSIONS.includes(n));
   const unknown = modifiers.find((n) => !DUO_MODIFIERS.includes(n));
   if (unknown) refuse("Consent.policy", `${unknown} is not a DUO modifier`);
-  const extension = list(resource.extension).find((e) => isObject(e) && e.url === SYSTEM.maxDurationExtension) as Json | undefined;
+  const extension = list(resource.extension).find((e) => isObject(e) && e.url === SYSTEM.maxDurationExtension) as
+    Json | undefined;
   let maxDuration = 0;
   if (extension) {
     const duration = isObject(extension.valueDuration) ? extension.valueDuration : {};
-    if (duration.code !== "s" || duration.system !== "http://unitsofmeasure.org" || !Number.isSafeInteger(duration.value)) {
+    if (
+      duration.code !== "s" ||
+      duration.system !== "http://unitsofmeasure.org" ||
+      !Number.isSafeInteger(duration.value)
+    ) {
       refuse("Consent.extension", "max-duration must be a Duration in whole seconds (UCUM s)");
     }
     maxDuration = duration.value as number;
   }
   const period = isObject(provision.period) ? provision.period : {};
-  if (period.start !== undefined) refuse("Consent.provision.period.start", "a research policy holds from when it is set");
+  if (period.start !== undefined)
+    refuse("Consent.provision.period.start", "a research policy holds from when it is set");
   return {
     permission: Duo[permissions[0]],
     modifiers: duoMaskOf(modifiers),
@@ -310,7 +438,12 @@ function policyOf(resource: Json, provision: Json, dataClasses: DataClassName[],
   };
 }
 
-function policySummary(resource: Json, provision: Json, dataClasses: DataClassName[], purposes: PurposeName[]): string[] {
+function policySummary(
+  resource: Json,
+  provision: Json,
+  dataClasses: DataClassName[],
+  purposes: PurposeName[],
+): string[] {
   const policy = policyOf(resource, provision, dataClasses, purposes);
   const permission = (Object.keys(Duo) as DuoName[]).find((n) => Duo[n] === policy.permission)!;
   return [

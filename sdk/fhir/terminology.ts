@@ -61,7 +61,11 @@ export const PURPOSE_CODING: Readonly<Record<PurposeName | "BTG", Coding>> = {
 /** Security labels (v3-ActCode information sensitivity) of the sensitive classes. */
 export const SENSITIVITY_LABEL = {
   MENTAL_HEALTH: { system: SYSTEM.actCode, code: "PSY", display: "psychiatry disorder information sensitivity" },
-  SEXUAL_REPRODUCTIVE_HEALTH: { system: SYSTEM.actCode, code: "SEX", display: "sexuality and reproductive health information sensitivity" },
+  SEXUAL_REPRODUCTIVE_HEALTH: {
+    system: SYSTEM.actCode,
+    code: "SEX",
+    display: "sexuality and reproductive health information sensitivity",
+  },
   SUBSTANCE_USE: { system: SYSTEM.actCode, code: "SUD", display: "substance use disorder information sensitivity" },
 } as const satisfies Partial<Record<DataClassName, Coding>>;
 
@@ -92,11 +96,10 @@ export const DATA_CLASS_SLICES: Readonly<Record<DataClassName, readonly DataClas
     { class: ["Specimen"] },
   ],
   VITAL_SIGNS: [{ class: ["Observation"], code: lab("vital-signs", "Vital Signs") }],
-  IMAGING: [
-    { class: ["ImagingStudy", "Media"] },
-    { class: ["DiagnosticReport"], code: section("RAD", "Radiology") },
+  IMAGING: [{ class: ["ImagingStudy", "Media"] }, { class: ["DiagnosticReport"], code: section("RAD", "Radiology") }],
+  MEDICATION: [
+    { class: ["MedicationAdministration", "MedicationDispense", "MedicationRequest", "MedicationStatement"] },
   ],
-  MEDICATION: [{ class: ["MedicationAdministration", "MedicationDispense", "MedicationRequest", "MedicationStatement"] }],
   CONDITION: [{ class: ["Condition"] }],
   PROCEDURE: [{ class: ["Procedure"] }],
   IMMUNIZATION: [{ class: ["Immunization"] }],
@@ -104,10 +107,7 @@ export const DATA_CLASS_SLICES: Readonly<Record<DataClassName, readonly DataClas
   CLINICAL_NOTE: [{ class: ["Composition", "DocumentReference"] }],
   ENCOUNTER: [{ class: ["Encounter"] }],
   CARE_PLAN: [{ class: ["CarePlan", "Goal"] }],
-  GENOMIC: [
-    { class: ["MolecularSequence"] },
-    { class: ["DiagnosticReport"], code: section("GE", "Genetics") },
-  ],
+  GENOMIC: [{ class: ["MolecularSequence"] }, { class: ["DiagnosticReport"], code: section("GE", "Genetics") }],
   MENTAL_HEALTH: [{ class: ["Condition", "Observation"], securityLabel: SENSITIVITY_LABEL.MENTAL_HEALTH }],
   SEXUAL_REPRODUCTIVE_HEALTH: [
     { class: ["Condition", "Observation"], securityLabel: SENSITIVITY_LABEL.SEXUAL_REPRODUCTIVE_HEALTH },
@@ -122,7 +122,9 @@ export function sliceKey(slice: { class: readonly string[]; code?: Coding; secur
 }
 
 /** How each audit action is typed: an ISO 21089 lifecycle event R4 defines, and the FHIR REST-ish action. */
-export const AUDIT_TYPE: Readonly<Record<AuditAction, { type: Coding; action: "C" | "R" | "U" | "D" | "E"; display: string }>> = {
+export const AUDIT_TYPE: Readonly<
+  Record<AuditAction, { type: Coding; action: "C" | "R" | "U" | "D" | "E"; display: string }>
+> = {
   "record-anchored": { type: lifecycle("originate"), action: "C", display: "Record anchored on the ledger" },
   "record-amended": { type: lifecycle("amend"), action: "U", display: "Record amended" },
   "consent-granted": { type: lifecycle("originate"), action: "C", display: "Consent granted" },
@@ -132,7 +134,11 @@ export const AUDIT_TYPE: Readonly<Record<AuditAction, { type: Coding; action: "C
   "request-denied": { type: lifecycle("deprecate"), action: "U", display: "Access request denied" },
   "request-cancelled": { type: lifecycle("deprecate"), action: "U", display: "Access request cancelled" },
   "key-released": { type: lifecycle("disclose"), action: "R", display: "Data key released to a reader" },
-  "release-batch-unverifiable": { type: lifecycle("disclose"), action: "R", display: "Release batch logged by a custodian that could not be verified" },
+  "release-batch-unverifiable": {
+    type: lifecycle("disclose"),
+    action: "R",
+    display: "Release batch logged by a custodian that could not be verified",
+  },
   "emergency-opened": { type: lifecycle("access"), action: "E", display: "Emergency access opened (break the glass)" },
   "emergency-closed": { type: lifecycle("deprecate"), action: "U", display: "Emergency access closed" },
   "emergency-opt-out-set": { type: lifecycle("amend"), action: "U", display: "Emergency opt-out changed" },

@@ -123,7 +123,11 @@ export class BlobDigester {
       if (this.headBytes >= 4 && !isEnvelopeV2(this.head.subarray(0, this.headBytes))) this.startPlain();
       else if (this.headBytes === ENVELOPE_V2_HEADER_BYTES) {
         const header = parseHeaderV2(this.head);
-        this.v2 = { outer: nobleSha256.create().update(this.head), segment: new Uint8Array(header.segmentSize + GCM_TAG_BYTES), filled: 0 };
+        this.v2 = {
+          outer: nobleSha256.create().update(this.head),
+          segment: new Uint8Array(header.segmentSize + GCM_TAG_BYTES),
+          filled: 0,
+        };
       } else return;
     }
     if (this.plain !== undefined) {
@@ -167,7 +171,10 @@ export class BlobDigester {
 }
 
 /** The CID of a blob read from `source`, and its size (memory: one segment). */
-export async function cidOfStream(source: ByteSource, crypto: SegmentCrypto = webSegmentCrypto): Promise<{ cid: string; size: number }> {
+export async function cidOfStream(
+  source: ByteSource,
+  crypto: SegmentCrypto = webSegmentCrypto,
+): Promise<{ cid: string; size: number }> {
   const digester = new BlobDigester(crypto);
   const reader = new ByteReader(source);
   for (;;) {
@@ -201,7 +208,8 @@ export function digestOfCid(cid: string): Uint8Array {
     throw new FormatError(what, `${JSON.stringify(cid.slice(0, 80))} is not a CID`, { hint, cause });
   }
   if (parsed.version !== 1) throw new FormatError(what, `${cid} is a CIDv${parsed.version}, not a CIDv1`, { hint });
-  if (parsed.code !== RAW_CODEC) throw new FormatError(what, `${cid} has codec 0x${parsed.code.toString(16)}, not raw (0x55)`, { hint });
+  if (parsed.code !== RAW_CODEC)
+    throw new FormatError(what, `${cid} has codec 0x${parsed.code.toString(16)}, not raw (0x55)`, { hint });
   if (parsed.multihash.code !== SHA2_256_CODE || parsed.multihash.digest.length !== 32)
     throw new FormatError(what, `${cid} is not hashed with sha2-256`, { hint });
   // Re-encode from the bytes: multiformats keeps the parsed text as toString(), so comparing with it
@@ -218,7 +226,10 @@ export function recordIdFromCid(cid: string): string {
 }
 
 /** Whether `bytes` hash to the digest of `cid` (a valid CID); the CID they hash to otherwise. */
-export async function verifyBlob(cid: string, bytes: Uint8Array): Promise<{ ok: true } | { ok: false; actualCid: string }> {
+export async function verifyBlob(
+  cid: string,
+  bytes: Uint8Array,
+): Promise<{ ok: true } | { ok: false; actualCid: string }> {
   const expected = digestOfCid(cid);
   let actual: Uint8Array;
   try {
@@ -312,8 +323,12 @@ export function checkRange(range: ByteRange, size: number): { start: number; end
   const start = range.start;
   const end = range.end ?? size;
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size)
-    throw new InvalidArgumentError("byte range", `[${String(start)}, ${String(end)}) is not within a blob of ${size} bytes`, {
-      hint: "Ask for 0 <= start <= end <= size (end exclusive).",
-    });
+    throw new InvalidArgumentError(
+      "byte range",
+      `[${String(start)}, ${String(end)}) is not within a blob of ${size} bytes`,
+      {
+        hint: "Ask for 0 <= start <= end <= size (end exclusive).",
+      },
+    );
   return { start, end };
 }

@@ -58,7 +58,8 @@ export function shardOf(cid: string): string {
 }
 
 const HINTS: Record<string, (target: string) => string> = {
-  EACCES: (target) => `Permission denied: give this process read and write access to ${target} and its parent directories.`,
+  EACCES: (target) =>
+    `Permission denied: give this process read and write access to ${target} and its parent directories.`,
   EPERM: (target) => `Operation not permitted on ${target}: check its owner, permissions and any immutable flag.`,
   EROFS: (target) => `${target} is on a read-only file system: point the store at a writable directory.`,
   ENOSPC: () => "The disk is full: free space or move the store to a larger volume.",
@@ -91,9 +92,12 @@ export class FsBlobStore implements StreamingBlobStore {
 
   constructor(directory: string, options: FsBlobStoreOptions = {}) {
     if (typeof directory !== "string" || directory.length === 0)
-      throw new InvalidArgumentError("directory", "expected a non-empty path", { hint: "Pass the directory the blobs live in." });
+      throw new InvalidArgumentError("directory", "expected a non-empty path", {
+        hint: "Pass the directory the blobs live in.",
+      });
     const maxAge = options.tempFileMaxAgeMs ?? DEFAULT_TEMP_FILE_MAX_AGE_MS;
-    if (!(maxAge >= 0)) throw new InvalidArgumentError("tempFileMaxAgeMs", `expected a non-negative number, got ${maxAge}`);
+    if (!(maxAge >= 0))
+      throw new InvalidArgumentError("tempFileMaxAgeMs", `expected a non-negative number, got ${maxAge}`);
     this.directory = path.resolve(directory);
     this.tempFileMaxAgeMs = maxAge;
   }
@@ -255,7 +259,11 @@ export class FsBlobStore implements StreamingBlobStore {
     if (whole) {
       const actual = await digester.digest().catch(() => undefined);
       if (actual === undefined || !bytesEqual(actual, digestOfCid(cid)))
-        throw new CorruptBlobError(cid, actual ? cidOfDigest(actual) : "(not a well-formed v2 envelope any more)", target);
+        throw new CorruptBlobError(
+          cid,
+          actual ? cidOfDigest(actual) : "(not a well-formed v2 envelope any more)",
+          target,
+        );
     }
   }
 
@@ -319,7 +327,12 @@ export class FsBlobStore implements StreamingBlobStore {
       throw storageError("list the blob store directory", this.directory, cause);
     }
     // Streamed puts write at the top level (their CID is known only at the end), the others in a shard.
-    const folders = [this.directory, ...shards.filter((shard) => shard.isDirectory() && SHARD_DIR.test(shard.name)).map((shard) => path.join(this.directory, shard.name))];
+    const folders = [
+      this.directory,
+      ...shards
+        .filter((shard) => shard.isDirectory() && SHARD_DIR.test(shard.name))
+        .map((shard) => path.join(this.directory, shard.name)),
+    ];
     for (const shardPath of folders) {
       let entries: string[];
       try {

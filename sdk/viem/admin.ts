@@ -34,7 +34,11 @@ export class AdminClient {
     return this.call("accredit", "accredit", [party, roles, nonProfit, until], overrides)(() => ({ party, roles }));
   }
 
-  async suspend(party: string, reasonCode = 0, overrides?: TransactionOverrides): Promise<PendingTransaction<{ party: string }>> {
+  async suspend(
+    party: string,
+    reasonCode = 0,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ party: string }>> {
     const who = requireAddress(party, "party");
     if (!Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 0xffff) {
       throw new InvalidArgumentError("reasonCode", "a whole number from 0 to 65535");

@@ -2,7 +2,14 @@
  * The viem entry's `connect`: the suite's contracts as viem contract instances (typed from the ABIs'
  * `as const` data), read through a public view of the client given. No ethers anywhere on this path.
  */
-import { getContract, publicActions, type Client, type GetContractReturnType, type PublicClient, type WalletClient } from "viem";
+import {
+  getContract,
+  publicActions,
+  type Client,
+  type GetContractReturnType,
+  type PublicClient,
+  type WalletClient,
+} from "viem";
 
 import { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "../chain/abis";
 import { parseDeployment, type Deployment } from "../core/deployment";
@@ -27,7 +34,10 @@ export interface ViemLedgerContracts {
  * deployment's and that the ledger has code there, so a wrong network or a missing deployment fails with
  * a clear error at once (the same errors as the ethers entry's connect).
  */
-export async function connect(client: PublicClient | WalletClient, deployment: Deployment): Promise<ViemLedgerContracts> {
+export async function connect(
+  client: PublicClient | WalletClient,
+  deployment: Deployment,
+): Promise<ViemLedgerContracts> {
   const checked = parseDeployment(deployment);
   const reader = (client as Client).extend(publicActions) as unknown as PublicClient;
   const chainId = BigInt(await reader.getChainId());
@@ -43,6 +53,8 @@ export async function connect(client: PublicClient | WalletClient, deployment: D
     records: getContract({ address: at(checked.records), abi: recordRegistryAbi, client: reader }),
     accessLog: getContract({ address: at(checked.accessLog), abi: accessLogAbi, client: reader }),
     keys: getContract({ address: at(checked.keys), abi: keyDirectoryAbi, client: reader }),
-    custodianSets: checked.custodianSets ? getContract({ address: at(checked.custodianSets), abi: custodianSetsAbi, client: reader }) : undefined,
+    custodianSets: checked.custodianSets
+      ? getContract({ address: at(checked.custodianSets), abi: custodianSetsAbi, client: reader })
+      : undefined,
   };
 }

@@ -13,7 +13,13 @@ import { ConsentLedgerError, ContractRevertError } from "../errors";
 /** Every custom error of the suite, once (the registry and access log bubble up the ledger's). */
 const SUITE_ERRORS: readonly AbiError[] = (() => {
   const seen = new Map<string, AbiError>();
-  for (const abi of [consentLedgerAbi, recordRegistryAbi, accessLogAbi, keyDirectoryAbi, custodianSetsAbi] as readonly Abi[]) {
+  for (const abi of [
+    consentLedgerAbi,
+    recordRegistryAbi,
+    accessLogAbi,
+    keyDirectoryAbi,
+    custodianSetsAbi,
+  ] as readonly Abi[]) {
     for (const item of abi) {
       if (item.type === "error") seen.set(`${item.name}(${item.inputs.map((input) => input.type).join(",")})`, item);
     }
@@ -38,7 +44,9 @@ function chainOf(error: unknown): Record<string, unknown>[] {
  */
 function asEthersArgs(name: string, args: readonly unknown[]): unknown[] {
   const item = SUITE_ERRORS.find((error) => error.name === name && error.inputs.length === args.length);
-  return args.map((value, i) => (typeof value === "number" && /^u?int\d*$/.test(item?.inputs[i]?.type ?? "") ? BigInt(value) : value));
+  return args.map((value, i) =>
+    typeof value === "number" && /^u?int\d*$/.test(item?.inputs[i]?.type ?? "") ? BigInt(value) : value,
+  );
 }
 
 /** The suite's custom error inside a failed viem call, decoded, or undefined when there is none. */
@@ -46,7 +54,8 @@ export function decodeRevert(error: unknown): { name: string; args: unknown[] } 
   for (const link of chainOf(error)) {
     const data = link.data as { errorName?: string; args?: readonly unknown[] } | string | undefined;
     if (link.name === "ContractFunctionRevertedError" && typeof data === "object" && data?.errorName) {
-      if (SUITE_ERRORS.some((item) => item.name === data.errorName)) return { name: data.errorName, args: asEthersArgs(data.errorName, data.args ?? []) };
+      if (SUITE_ERRORS.some((item) => item.name === data.errorName))
+        return { name: data.errorName, args: asEthersArgs(data.errorName, data.args ?? []) };
     }
     const raw = typeof data === "string" ? data : typeof link.raw === "string" ? link.raw : undefined;
     if (raw && raw.length >= 10) {
@@ -65,12 +74,15 @@ export function decodeRevert(error: unknown): { name: string; args: unknown[] } 
 export function toLedgerError(error: unknown, action: string): ConsentLedgerError {
   if (error instanceof ConsentLedgerError) return error;
   const revert = decodeRevert(error);
-  if (revert) return new ContractRevertError(revert.name, revert.args, { hint: REVERT_HINTS[revert.name], cause: error });
+  if (revert)
+    return new ContractRevertError(revert.name, revert.args, { hint: REVERT_HINTS[revert.name], cause: error });
   const chain = chainOf(error);
   const named = (...names: string[]) => chain.some((link) => names.includes(String(link.name)));
   if (named("InsufficientFundsError") || saysInsufficientFunds(error)) return failureError("funds", action, error, "");
-  if (named("UserRejectedRequestError") || chain.some((link) => link.code === 4001)) return failureError("rejected", action, error, "");
-  if (named("HttpRequestError", "TimeoutError", "WebSocketRequestError", "SocketClosedError")) return failureError("network", action, error, "");
+  if (named("UserRejectedRequestError") || chain.some((link) => link.code === 4001))
+    return failureError("rejected", action, error, "");
+  if (named("HttpRequestError", "TimeoutError", "WebSocketRequestError", "SocketClosedError"))
+    return failureError("network", action, error, "");
   const message = (error as { shortMessage?: string })?.shortMessage ?? String(error);
   return failureError("other", action, error, message);
 }

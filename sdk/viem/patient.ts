@@ -55,13 +55,23 @@ export class PatientClient {
     this.wallet = requireWallet(wallet);
   }
 
-  private write<T>(action: string, functionName: string, args: readonly unknown[], overrides: TransactionOverrides | undefined, decode: () => T) {
+  private write<T>(
+    action: string,
+    functionName: string,
+    args: readonly unknown[],
+    overrides: TransactionOverrides | undefined,
+    decode: () => T,
+  ) {
     const call = { address: this.contracts.deployment.ledger, abi: consentLedgerAbi, functionName, args };
     return send(this.contracts, this.wallet, action, call, overrides, decode);
   }
 
   /** Grants a consent; resolves to the consent as stored. */
-  async grant(input: GrantInput, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent>> {
+  async grant(
+    input: GrantInput,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = grantTerms(input);
     return this.write(
@@ -74,15 +84,25 @@ export class PatientClient {
   }
 
   /** Grants several consents in one transaction. */
-  async grantBatch(inputs: readonly GrantInput[], options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<Consent[]>> {
+  async grantBatch(
+    inputs: readonly GrantInput[],
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
     const patient = await this.patientOf(options);
     const grants = inputs.map((input) => grantTerms(input));
-    return this.write("grant consents", "grantBatch", [patient, grants], overrides, () => grants.map((grant) => ({ patient, ...grant })));
+    return this.write("grant consents", "grantBatch", [patient, grants], overrides, () =>
+      grants.map((grant) => ({ patient, ...grant })),
+    );
   }
 
   /** Revokes the consent given to `grantee`. */
-  async revoke(grantee: string, options: OnBehalf = {}, overrides?: TransactionOverrides): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
+  async revoke(
+    grantee: string,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
     return this.write("revoke consent", "revoke", [patient, who], overrides, () => ({ patient, grantee: who }));
@@ -112,33 +132,56 @@ export class PatientClient {
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
-    return this.write("appoint the delegate", "appointDelegate", [who, until, purposes, sensitiveClasses], overrides, () => ({
-      delegate: who,
-      validUntil: until,
-      purposes,
-      sensitiveClasses,
-    }));
+    return this.write(
+      "appoint the delegate",
+      "appointDelegate",
+      [who, until, purposes, sensitiveClasses],
+      overrides,
+      () => ({
+        delegate: who,
+        validUntil: until,
+        purposes,
+        sensitiveClasses,
+      }),
+    );
   }
 
-  async removeDelegate(delegate: string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ delegate: string }>> {
+  async removeDelegate(
+    delegate: string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ delegate: string }>> {
     const who = requireAddress(delegate, "delegate");
     return this.write("remove the delegate", "removeDelegate", [who], overrides, () => ({ delegate: who }));
   }
 
   /** Opts out of (true) or back into (false) emergency access. */
-  async setEmergencyOptOut(optedOut: boolean, overrides?: TransactionOverrides): Promise<PendingTransaction<{ optedOut: boolean }>> {
+  async setEmergencyOptOut(
+    optedOut: boolean,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ optedOut: boolean }>> {
     return this.write("set the emergency opt-out", "setEmergencyOptOut", [optedOut], overrides, () => ({ optedOut }));
   }
 
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
-  async cancelSignature(nonce: bigint, overrides?: TransactionOverrides): Promise<PendingTransaction<{ nonce: bigint }>> {
+  async cancelSignature(
+    nonce: bigint,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ nonce: bigint }>> {
     return this.write("cancel the signature", "invalidateNonces", cancelNonceArgs(nonce), overrides, () => ({ nonce }));
   }
 
   /** Approves a pending request (given as its id or the full request); resolves to the consent it gave. */
-  async approve(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
+  async approve(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string; consent: Consent }>> {
     const full = await this.resolveRequest(request);
-    const call = { address: this.contracts.deployment.ledger, abi: consentLedgerAbi, functionName: "approveRequest", args: [toAbiRequest(full)] };
+    const call = {
+      address: this.contracts.deployment.ledger,
+      abi: consentLedgerAbi,
+      functionName: "approveRequest",
+      args: [toAbiRequest(full)],
+    };
     return send(this.contracts, this.wallet, "approve the request", call, overrides, async (receipt) => {
       const time = Number((await this.contracts.client.getBlock({ blockNumber: receipt.blockNumber })).timestamp);
       return {
@@ -156,9 +199,14 @@ export class PatientClient {
   }
 
   /** Denies a pending request. */
-  async deny(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
+  async deny(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
-    return this.write("deny the request", "denyRequest", [toAbiRequest(full)], overrides, () => ({ requestId: requestIdOf(full) }));
+    return this.write("deny the request", "denyRequest", [toAbiRequest(full)], overrides, () => ({
+      requestId: requestIdOf(full),
+    }));
   }
 
   /** Signs an approval of a request for someone else to relay, over the consent the patient saw (SignOptions.seenConsent). */
@@ -290,7 +338,16 @@ export class PatientClient {
     } catch (error) {
       throw toLedgerError(error, `sign the ${kind}`);
     }
-    return { kind, chainId: Number(this.contracts.chainId), ledger, signer, nonce: nonce.toString(), deadline, signature, ...extra };
+    return {
+      kind,
+      chainId: Number(this.contracts.chainId),
+      ledger,
+      signer,
+      nonce: nonce.toString(),
+      deadline,
+      signature,
+      ...extra,
+    };
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {

@@ -3,7 +3,14 @@
  * so both entries give the same values.
  */
 import { requireAddress } from "../args";
-import { accreditationFromStored, delegateFromStored, nonceWordIndex, policyFromStored, type Accreditation, type Delegate } from "../clients/rules";
+import {
+  accreditationFromStored,
+  delegateFromStored,
+  nonceWordIndex,
+  policyFromStored,
+  type Accreditation,
+  type Delegate,
+} from "../clients/rules";
 import type { DataUsePolicy } from "../clients/types";
 import type { ViemLedgerContracts } from "./connect";
 
@@ -27,7 +34,11 @@ export async function accreditationOf(contracts: ViemLedgerContracts, party: str
 }
 
 /** One word of a signer's nonce bitmap: bit i set means nonce `word * 256 + i` is used or cancelled. */
-export async function nonceWordOf(contracts: ViemLedgerContracts, signer: string, word: bigint | number = 0n): Promise<bigint> {
+export async function nonceWordOf(
+  contracts: ViemLedgerContracts,
+  signer: string,
+  word: bigint | number = 0n,
+): Promise<bigint> {
   return contracts.ledger.read.nonceBitmap([at(requireAddress(signer, "signer")), nonceWordIndex(word)]);
 }
 
@@ -44,7 +55,9 @@ export async function delegatesOf(contracts: ViemLedgerContracts, patient: strin
   const named = [...new Set(events.map((event) => event.args.delegate as string))];
   const now = await latestTime(contracts);
   const delegates = await Promise.all(
-    named.map(async (delegate) => delegateFromStored(delegate, await contracts.ledger.read.delegateOf([at(who), at(delegate)]))),
+    named.map(async (delegate) =>
+      delegateFromStored(delegate, await contracts.ledger.read.delegateOf([at(who), at(delegate)])),
+    ),
   );
   return delegates.filter((entry) => entry.validUntil > now);
 }

@@ -29,9 +29,13 @@ export async function relaySignedConsent(
   const wallet = requireWallet(relayer);
   const ledgerAddress = contracts.deployment.ledger;
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
-    throw new InvalidArgumentError("signed consent", `signed for ledger ${checked.ledger} on chain ${checked.chainId}`, {
-      hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
-    });
+    throw new InvalidArgumentError(
+      "signed consent",
+      `signed for ledger ${checked.ledger} on chain ${checked.chainId}`,
+      {
+        hint: `This relayer submits to ${ledgerAddress} on chain ${contracts.chainId}; ask for a signature for it.`,
+      },
+    );
   }
   const common = [checked.signer, BigInt(checked.nonce), checked.deadline, checked.signature];
   const toRequest = () => {
@@ -43,11 +47,16 @@ export async function relaySignedConsent(
   let args: unknown[];
   switch (checked.kind) {
     case "grant":
-      if (!checked.grant || !checked.patient) throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
-      [functionName, args] = ["grantBySig", [checked.patient, checked.grant, BigInt(checked.seenConsent ?? "0"), ...common]];
+      if (!checked.grant || !checked.patient)
+        throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
+      [functionName, args] = [
+        "grantBySig",
+        [checked.patient, checked.grant, BigInt(checked.seenConsent ?? "0"), ...common],
+      ];
       break;
     case "revoke":
-      if (!checked.grantee || !checked.patient) throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
+      if (!checked.grantee || !checked.patient)
+        throw new InvalidArgumentError("signed consent", "a revoke needs patient and grantee");
       [functionName, args] = ["revokeBySig", [checked.patient, checked.grantee, ...common]];
       break;
     case "approve":

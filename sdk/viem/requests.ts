@@ -18,13 +18,19 @@ const at = (value: string) => value as `0x${string}`;
  * The state of a request: Pending or Expired while the ledger stores it; once closed, the outcome its
  * event records (Approved, Denied, Cancelled); None when it was never opened here.
  */
-export async function requestStatusOf(contracts: ViemLedgerContracts, requestId: string): Promise<{ status: RequestView["status"]; expiresAt: number }> {
+export async function requestStatusOf(
+  contracts: ViemLedgerContracts,
+  requestId: string,
+): Promise<{ status: RequestView["status"]; expiresAt: number }> {
   const { status, expiresAt } = await statusWithOutcome(contracts, requestId);
   return { status, expiresAt };
 }
 
 /** requestStatusOf, with the position of the event that closed the request. */
-async function statusWithOutcome(contracts: ViemLedgerContracts, requestId: string): Promise<{ status: RequestView["status"]; expiresAt: number; decidedBy?: Position }> {
+async function statusWithOutcome(
+  contracts: ViemLedgerContracts,
+  requestId: string,
+): Promise<{ status: RequestView["status"]; expiresAt: number; decidedBy?: Position }> {
   const id = at(requireBytes32(requestId, "requestId"));
   const [stored, expiresAt] = await contracts.ledger.read.requestStatus([id]);
   if (Number(stored) === RequestStatus.Pending) return { status: "Pending", expiresAt: Number(expiresAt) };
@@ -46,18 +52,34 @@ async function statusWithOutcome(contracts: ViemLedgerContracts, requestId: stri
   return { status: last?.status ?? "None", expiresAt: 0, decidedBy: last && positionOf(last.event) };
 }
 
-function positionOf(event: { blockNumber: bigint | null; logIndex: number | null; transactionHash: string | null }): Position {
-  return { blockNumber: Number(event.blockNumber), index: Number(event.logIndex), transactionHash: String(event.transactionHash) };
+function positionOf(event: {
+  blockNumber: bigint | null;
+  logIndex: number | null;
+  transactionHash: string | null;
+}): Position {
+  return {
+    blockNumber: Number(event.blockNumber),
+    index: Number(event.logIndex),
+    transactionHash: String(event.transactionHash),
+  };
 }
 
 /** Who the requests were made to or by. */
 export type RequestParty = { patient: string; researcher?: undefined } | { researcher: string; patient?: undefined };
 
 /** Requests made to a patient or by a researcher, oldest first; by default only those still pending. */
-export async function requestsOf(contracts: ViemLedgerContracts, party: RequestParty, options: { all?: boolean } = {}): Promise<RequestView[]> {
+export async function requestsOf(
+  contracts: ViemLedgerContracts,
+  party: RequestParty,
+  options: { all?: boolean } = {},
+): Promise<RequestView[]> {
   const filter =
-    party.patient !== undefined ? { patient: at(requireAddress(party.patient, "patient")) } : { researcher: at(requireAddress(party.researcher, "researcher")) };
-  const events = await contracts.ledger.getEvents.RequestOpened(filter, { fromBlock: BigInt(contracts.deployment.deployedAtBlock ?? 0) });
+    party.patient !== undefined
+      ? { patient: at(requireAddress(party.patient, "patient")) }
+      : { researcher: at(requireAddress(party.researcher, "researcher")) };
+  const events = await contracts.ledger.getEvents.RequestOpened(filter, {
+    fromBlock: BigInt(contracts.deployment.deployedAtBlock ?? 0),
+  });
   const entries = await Promise.all(
     events.map(async (event) => {
       const requestId = (event.args as { requestId: string }).requestId;
@@ -78,7 +100,11 @@ export async function requestsOf(contracts: ViemLedgerContracts, party: RequestP
   const approved = entries.filter((entry) => entry.approval !== undefined);
   const fates = await consentFates(
     contracts,
-    approved.map(({ view, approval }) => ({ approval: approval!, patient: view.request.terms.patient, researcher: view.request.researcher })),
+    approved.map(({ view, approval }) => ({
+      approval: approval!,
+      patient: view.request.terms.patient,
+      researcher: view.request.researcher,
+    })),
   );
   approved.forEach((entry, index) => (entry.view.consent = fates[index]));
   const views = entries.map((entry) => entry.view);
@@ -125,7 +151,10 @@ async function consentFates(
 /** The request opened with `requestId`, rebuilt from its RequestOpened event. */
 export async function requestById(contracts: ViemLedgerContracts, requestId: string): Promise<AccessRequest> {
   const id = at(requireBytes32(requestId, "requestId"));
-  const events = await contracts.ledger.getEvents.RequestOpened({ requestId: id }, { fromBlock: BigInt(contracts.deployment.deployedAtBlock ?? 0) });
+  const events = await contracts.ledger.getEvents.RequestOpened(
+    { requestId: id },
+    { fromBlock: BigInt(contracts.deployment.deployedAtBlock ?? 0) },
+  );
   if (events.length === 0) {
     throw new ConsentLedgerError(`No request ${id} was opened on this ledger`, {
       hint: "Check the request id, and that you are on the network where it was made.",

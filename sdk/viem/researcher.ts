@@ -7,7 +7,13 @@ import { parseEventLogs, type WalletClient } from "viem";
 
 import { consentLedgerAbi } from "../chain/abis";
 import type { PendingTransaction } from "../chain/transactions";
-import { requestFromArgs, requestIdOf, toAbiRequest, toRequestTerms, type RequestOpenedArgs } from "../clients/request-rules";
+import {
+  requestFromArgs,
+  requestIdOf,
+  toAbiRequest,
+  toRequestTerms,
+  type RequestOpenedArgs,
+} from "../clients/request-rules";
 import type { AccessRequest, RequestInput, RequestView } from "../clients/types";
 import type { TransactionOverrides } from "../core/overrides";
 import { ConsentLedgerError } from "../errors";
@@ -31,9 +37,18 @@ export class ResearcherClient {
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ requestId: string; approved: boolean; request: AccessRequest }>> {
     const terms = toRequestTerms(input);
-    const call = { address: this.contracts.deployment.ledger, abi: consentLedgerAbi, functionName: "requestAccess", args: [terms] };
+    const call = {
+      address: this.contracts.deployment.ledger,
+      abi: consentLedgerAbi,
+      functionName: "requestAccess",
+      args: [terms],
+    };
     return send(this.contracts, this.wallet, "request access", call, overrides, (receipt) => {
-      const logs = parseEventLogs({ abi: consentLedgerAbi, logs: receipt.logs, eventName: ["RequestOpened", "RequestApproved"] });
+      const logs = parseEventLogs({
+        abi: consentLedgerAbi,
+        logs: receipt.logs,
+        eventName: ["RequestOpened", "RequestApproved"],
+      });
       const opened = logs.find((log) => log.eventName === "RequestOpened");
       if (!opened) throw new ConsentLedgerError("The transaction opened no request");
       const { requestId } = opened.args as { requestId: string };
@@ -49,7 +64,10 @@ export class ResearcherClient {
    * Waits until a request is no longer pending (approved, denied, cancelled or expired), polling the
    * ledger; throws after `timeoutMs`.
    */
-  async waitForDecision(requestId: string, options: { timeoutMs?: number; pollIntervalMs?: number } = {}): Promise<RequestView["status"]> {
+  async waitForDecision(
+    requestId: string,
+    options: { timeoutMs?: number; pollIntervalMs?: number } = {},
+  ): Promise<RequestView["status"]> {
     const timeoutMs = options.timeoutMs ?? 60_000;
     const pollIntervalMs = options.pollIntervalMs ?? 1_000;
     const started = Date.now();
@@ -67,9 +85,19 @@ export class ResearcherClient {
   }
 
   /** Withdraws a pending request (given as its id or the full request). */
-  async cancel(request: AccessRequest | string, overrides?: TransactionOverrides): Promise<PendingTransaction<{ requestId: string }>> {
+  async cancel(
+    request: AccessRequest | string,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ requestId: string }>> {
     const full = typeof request === "string" ? await requestById(this.contracts, request) : request;
-    const call = { address: this.contracts.deployment.ledger, abi: consentLedgerAbi, functionName: "cancelRequest", args: [toAbiRequest(full)] };
-    return send(this.contracts, this.wallet, "cancel the request", call, overrides, () => ({ requestId: typeof request === "string" ? requestIdOf(full) : "" }));
+    const call = {
+      address: this.contracts.deployment.ledger,
+      abi: consentLedgerAbi,
+      functionName: "cancelRequest",
+      args: [toAbiRequest(full)],
+    };
+    return send(this.contracts, this.wallet, "cancel the request", call, overrides, () => ({
+      requestId: typeof request === "string" ? requestIdOf(full) : "",
+    }));
   }
 }

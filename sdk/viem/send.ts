@@ -22,7 +22,10 @@ export interface ContractCall {
 export async function accountOf(wallet: WalletClient): Promise<Account | `0x${string}`> {
   if (wallet.account) return wallet.account;
   const [first] = await wallet.getAddresses();
-  if (!first) throw new InvalidArgumentError("wallet", "the WalletClient has no account", { hint: "Create it with an account, or connect the wallet first." });
+  if (!first)
+    throw new InvalidArgumentError("wallet", "the WalletClient has no account", {
+      hint: "Create it with an account, or connect the wallet first.",
+    });
   return first;
 }
 
@@ -34,8 +37,13 @@ export async function addressOf(wallet: WalletClient): Promise<string> {
 
 /** Checks that a client can sign: a PublicClient cannot. */
 export function requireWallet(wallet: WalletClient): WalletClient {
-  if (typeof (wallet as Partial<WalletClient>)?.writeContract !== "function" || typeof wallet.signTypedData !== "function") {
-    throw new InvalidArgumentError("signer", "a viem PublicClient cannot sign or send", { hint: "Pass a WalletClient with an account." });
+  if (
+    typeof (wallet as Partial<WalletClient>)?.writeContract !== "function" ||
+    typeof wallet.signTypedData !== "function"
+  ) {
+    throw new InvalidArgumentError("signer", "a viem PublicClient cannot sign or send", {
+      hint: "Pass a WalletClient with an account.",
+    });
   }
   return wallet;
 }
@@ -45,9 +53,13 @@ function viemOverrides(overrides: TransactionOverrides | undefined) {
   const { gasLimit, gasPrice, maxFeePerGas, maxPriorityFeePerGas, nonce } = checkedOverrides(overrides);
   const big = (value: bigint | number | undefined) => (value === undefined ? undefined : BigInt(value));
   return Object.fromEntries(
-    Object.entries({ gas: big(gasLimit), gasPrice: big(gasPrice), maxFeePerGas: big(maxFeePerGas), maxPriorityFeePerGas: big(maxPriorityFeePerGas), nonce }).filter(
-      ([, value]) => value !== undefined,
-    ),
+    Object.entries({
+      gas: big(gasLimit),
+      gasPrice: big(gasPrice),
+      maxFeePerGas: big(maxFeePerGas),
+      maxPriorityFeePerGas: big(maxPriorityFeePerGas),
+      nonce,
+    }).filter(([, value]) => value !== undefined),
   );
 }
 
@@ -62,7 +74,13 @@ export async function send<T>(
 ): Promise<PendingTransaction<T>> {
   let hash: `0x${string}`;
   try {
-    const request = { ...call, address: call.address as `0x${string}`, account: await accountOf(wallet), chain: wallet.chain ?? null, ...viemOverrides(overrides) };
+    const request = {
+      ...call,
+      address: call.address as `0x${string}`,
+      account: await accountOf(wallet),
+      chain: wallet.chain ?? null,
+      ...viemOverrides(overrides),
+    };
     hash = await wallet.writeContract(request as never);
   } catch (error) {
     throw toLedgerError(error, action);
@@ -76,7 +94,8 @@ export async function send<T>(
       } catch (error) {
         throw toLedgerError(error, action);
       }
-      if (receipt.status !== "success") throw new ConsentLedgerError(`The transaction to ${action} reverted`, { details: hash });
+      if (receipt.status !== "success")
+        throw new ConsentLedgerError(`The transaction to ${action} reverted`, { details: hash });
       return decode(receipt);
     },
   };

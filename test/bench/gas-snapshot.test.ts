@@ -23,7 +23,15 @@ import {
   type Unit,
   measureGas,
 } from "../../bench/measure";
-import { DOCS_PATH, SNAPSHOT_PATH, TABLE_END, TABLE_START, markdownTable, readSnapshot, writeSnapshot } from "../../bench/report";
+import {
+  DOCS_PATH,
+  SNAPSHOT_PATH,
+  TABLE_END,
+  TABLE_START,
+  markdownTable,
+  readSnapshot,
+  writeSnapshot,
+} from "../../bench/report";
 
 const UNIT: Record<Unit, string> = {
   tx: "gas",
@@ -105,7 +113,9 @@ describe("gas snapshot (bench/gas.json) and targets", function () {
       const start = docs.indexOf(TABLE_START);
       const end = docs.indexOf(TABLE_END);
       expect(start, `${GAS_DOCS} has no ${TABLE_START}`).to.be.greaterThan(-1);
-      expect(written).to.equal(`${docs.slice(0, start + TABLE_START.length)}\n${markdownTable(report)}\n${docs.slice(end)}`);
+      expect(written).to.equal(
+        `${docs.slice(0, start + TABLE_START.length)}\n${markdownTable(report)}\n${docs.slice(end)}`,
+      );
       expect(JSON.parse(await readFile(path.join(dir, "gas.json"), "utf8")).operations.grant.gas).to.equal(
         report.operations.grant.gas,
       );

@@ -36,7 +36,13 @@ describe("consent-ledger fhir import-consent", function () {
         provision: {
           type: "permit",
           period: { end: new Date(until * 1000).toISOString() },
-          actor: [{ reference: { identifier: { system: "https://chainagnostic.org/CAIPs/caip-10", value: `eip155:31337:${grantee}` } } }],
+          actor: [
+            {
+              reference: {
+                identifier: { system: "https://chainagnostic.org/CAIPs/caip-10", value: `eip155:31337:${grantee}` },
+              },
+            },
+          ],
           purpose: [{ system: "http://terminology.hl7.org/CodeSystem/v3-ActReason", code: "TREAT" }],
           class: [{ system: "http://hl7.org/fhir/resource-types", code: "Condition" }],
           ...provision,
@@ -65,7 +71,9 @@ describe("consent-ledger fhir import-consent", function () {
 
   it("refuses per-record data with the element and the reason, signing nothing", async function () {
     const until = (await suite.provider.getBlock("latest"))!.timestamp + 86_400;
-    const file = consentFile("per-record.json", suite.address.hospital, until, { data: [{ meaning: "instance", reference: { reference: "Observation/1" } }] });
+    const file = consentFile("per-record.json", suite.address.hospital, until, {
+      data: [{ meaning: "instance", reference: { reference: "Observation/1" } }],
+    });
     const result = await suite.run("patient", ["fhir", "import-consent", file, "--yes"], { cwd: work });
     expect(result.code).to.equal(1);
     expect(result.errorLines.join("\n")).to.contain("Consent.provision.data: names individual records");

@@ -188,16 +188,14 @@ describe("Delegates", function () {
       await expect(grantFor(f, f.delegate, f.patient.address, until))
         .to.emit(f.ledger, "ConsentGranted")
         .withArgs(f.patient.address, t.grantee, f.delegate.address, t.dataClasses, t.purposes, t.validFrom, until);
-      expect(
-        await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
-      ).to.be.true;
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+        .true;
 
       await expect(f.ledger.connect(f.delegate).revoke(f.patient.address, f.hospital.address))
         .to.emit(f.ledger, "ConsentRevoked")
         .withArgs(f.patient.address, f.hospital.address, f.delegate.address);
-      expect(
-        await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT),
-      ).to.be.false;
+      expect(await f.ledger.hasAccess(f.patient.address, f.hospital.address, DataClass.LAB_RESULT, Purpose.TREAT)).to.be
+        .false;
     });
 
     it("revokes a consent the patient gave, and the patient revokes one the delegate gave", async function () {
@@ -222,9 +220,8 @@ describe("Delegates", function () {
       await expect(f.ledger.connect(f.delegate).approveRequest(first.request))
         .to.emit(f.ledger, "RequestApproved")
         .withArgs(first.requestId, f.patient.address, f.delegate.address);
-      expect(
-        await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
-      ).to.be.true;
+      expect(await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH)).to.be
+        .true;
 
       const second = await openRequest(f);
       await expect(f.ledger.connect(f.delegate).denyRequest(second.request))

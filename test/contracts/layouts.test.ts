@@ -173,12 +173,20 @@ describe("packed storage words (docs/contracts.md, Packed words)", function () {
     const purposes = maskOf([Purpose.TREAT, Purpose.PATRQT]);
     await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until, purposes, true);
     // mapping(patient => mapping(delegate => Delegation)): the inner mapping's base is the outer slot.
-    const slotOf = (base: bigint) => mappingSlot("address", f.delegate.address, mappingSlot("address", f.patient.address, base));
+    const slotOf = (base: bigint) =>
+      mappingSlot("address", f.delegate.address, mappingSlot("address", f.patient.address, base));
     const base = await baseOf(f.ledger, slotOf);
-    expectWord(await storageAt(f.ledger, slotOf(base)), DELEGATION, { validUntil: until, purposes, sensitiveClasses: 1 });
+    expectWord(await storageAt(f.ledger, slotOf(base)), DELEGATION, {
+      validUntil: until,
+      purposes,
+      sensitiveClasses: 1,
+    });
 
     await f.ledger.connect(f.patient).appointDelegate(f.delegate.address, until + 1, maskOf([Purpose.TREAT]), false);
-    expectWord(await storageAt(f.ledger, slotOf(base)), DELEGATION, { validUntil: until + 1, purposes: maskOf([Purpose.TREAT]) });
+    expectWord(await storageAt(f.ledger, slotOf(base)), DELEGATION, {
+      validUntil: until + 1,
+      purposes: maskOf([Purpose.TREAT]),
+    });
     await f.ledger.connect(f.patient).removeDelegate(f.delegate.address);
     expect(await storageAt(f.ledger, slotOf(base))).to.equal(0n);
   });

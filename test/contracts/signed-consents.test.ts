@@ -749,9 +749,8 @@ describe("SignedConsents", function () {
         BigInt(approvedAt),
         BigInt(approvedAt + request.terms.duration),
       ]);
-      expect(
-        await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH),
-      ).to.be.true;
+      expect(await f.ledger.hasAccess(f.patient.address, f.pharma.address, DataClass.LAB_RESULT, Purpose.HRESCH)).to.be
+        .true;
       expect(await isNonceUsed(f.ledger, f.patient.address, 1n)).to.be.true;
     });
 

@@ -33,9 +33,9 @@ describe("finding Chromium for the browser tests", function () {
     chmodSync(path.join(second, "chromium"), 0o755);
     const searchPath = ["/nonexistent", first, second].join(path.delimiter);
     expect(findChromium(searchPath)).to.equal(path.join(second, "chromium"));
-    expect(execFileSync("/bin/bash", ["-c", "command -v chromium"], { encoding: "utf8", env: { PATH: searchPath } }).trim()).to.equal(
-      path.join(second, "chromium"),
-    );
+    expect(
+      execFileSync("/bin/bash", ["-c", "command -v chromium"], { encoding: "utf8", env: { PATH: searchPath } }).trim(),
+    ).to.equal(path.join(second, "chromium"));
   });
 
   it("fails, saying how to install it, when the PATH has none", function () {

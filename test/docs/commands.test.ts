@@ -81,7 +81,9 @@ describe("the documentation's commands", function () {
   this.timeout(600_000);
 
   it("every shell block says how it is checked (run, ci, syntax, or not-run with a reason)", function () {
-    const unmarked = shellBlocks.filter((b) => kindOf(b) === undefined).map((b) => `${where(b)} (marker: ${b.marker ?? "none"})`);
+    const unmarked = shellBlocks
+      .filter((b) => kindOf(b) === undefined)
+      .map((b) => `${where(b)} (marker: ${b.marker ?? "none"})`);
     const counts = Object.fromEntries(KINDS.map((k) => [k, shellBlocks.filter((b) => kindOf(b) === k).length]));
     console.log(
       `      ${shellBlocks.length} shell blocks: ${counts.run} run here, ${counts.ci} by .ci/run, ` +
@@ -99,15 +101,17 @@ describe("the documentation's commands", function () {
     const missing: string[] = [];
     for (const block of shellBlocks.filter((b) => kindOf(b) === "ci")) {
       for (const command of commandsOf(block.body).flatMap((c) => c.split("&&").map((part) => part.trim()))) {
-        if (!ci.some((line) => line === command || line.startsWith(`${command} `))) missing.push(`${where(block)}: ${command}`);
+        if (!ci.some((line) => line === command || line.startsWith(`${command} `)))
+          missing.push(`${where(block)}: ${command}`);
       }
     }
     expect(missing, "commands the docs say CI runs, absent from .ci/run").to.deep.equal([]);
   });
 
   it("every block, run or not, names only npm scripts and repository files that exist", function () {
-    const scripts = (JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })
-      .scripts;
+    const scripts = (
+      JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }
+    ).scripts;
     const problems: string[] = [];
     for (const block of shellBlocks) {
       for (const command of commandsOf(block.body)) {
@@ -115,7 +119,11 @@ describe("the documentation's commands", function () {
           if (!(script in scripts)) problems.push(`${where(block)}: npm run ${script}: no such script in package.json`);
         }
         // `cp <from> <to>` creates its destination: only the source must exist.
-        const paths = [...command.matchAll(/(?<![\w/.~-])(?:test|bench|scripts|ignition|contracts|sdk|cli|gateway|dapp|\.ci)\/[\w./*-]+/g)].map((m) => m[0]);
+        const paths = [
+          ...command.matchAll(
+            /(?<![\w/.~-])(?:test|bench|scripts|ignition|contracts|sdk|cli|gateway|dapp|\.ci)\/[\w./*-]+/g,
+          ),
+        ].map((m) => m[0]);
         for (const file of command.startsWith("cp ") ? paths.slice(0, 1) : paths) {
           if (!globMatches(file)) problems.push(`${where(block)}: ${file}: no such file in the repository`);
         }
@@ -140,7 +148,9 @@ describe("the documentation's commands", function () {
     });
 
     // Blocks marked syntax are checked only so; CLI lines in the other blocks (not-run ones included) too.
-    for (const block of shellBlocks.filter((b) => kindOf(b) === "syntax" || commandsOf(b.body).some((c) => cliArguments(c)))) {
+    for (const block of shellBlocks.filter(
+      (b) => kindOf(b) === "syntax" || commandsOf(b.body).some((c) => cliArguments(c)),
+    )) {
       it(`${where(block)} (${kindOf(block)})`, function () {
         const problems: string[] = [];
         const lines = commandsOf(block.body)
@@ -158,12 +168,15 @@ describe("the documentation's commands", function () {
           const usage = /^Usage: consent-ledger (.*)$/m.exec(sub.text)?.[1] ?? "";
           const named = words.length === 0 || usage === words.join(" ") || usage.startsWith(`${words.join(" ")} `);
           if (sub.status !== 0 || !named) {
-            problems.push(`${command}: \`consent-ledger ${words.join(" ")}\` is not a command (its --help shows "${usage}")`);
+            problems.push(
+              `${command}: \`consent-ledger ${words.join(" ")}\` is not a command (its --help shows "${usage}")`,
+            );
             continue;
           }
           for (const option of tokens.filter((t) => /^--[a-z]/.test(t)).map((t) => t.split("=")[0])) {
             const listed = new RegExp(`(^|[\\s,])${option}(\\s|,|$)`, "m");
-            if (!listed.test(sub.text) && !listed.test(root)) problems.push(`${command}: ${option} is not an option of it`);
+            if (!listed.test(sub.text) && !listed.test(root))
+              problems.push(`${command}: ${option} is not an option of it`);
           }
         }
         expect(problems).to.deep.equal([]);
@@ -228,15 +241,26 @@ describe("the documentation's commands", function () {
         path.join(modules, "consent-ledger", "package.json"),
         JSON.stringify({ name: "consent-ledger", exports: { ".": "./index.js", "./node": "./node.js" } }),
       );
-      writeFileSync(path.join(modules, "consent-ledger", "index.js"), `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, "sdk", "index.ts"))});\n`);
-      writeFileSync(path.join(modules, "consent-ledger", "node.js"), `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, "sdk", "node.ts"))});\n`);
+      writeFileSync(
+        path.join(modules, "consent-ledger", "index.js"),
+        `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, "sdk", "index.ts"))});\n`,
+      );
+      writeFileSync(
+        path.join(modules, "consent-ledger", "node.js"),
+        `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, "sdk", "node.ts"))});\n`,
+      );
       symlinkSync(path.join(REPO_ROOT, "node_modules", "ethers"), path.join(modules, "ethers"));
       writeFileSync(
         path.join(dir, "tsconfig.json"),
-        JSON.stringify({ compilerOptions: { module: "commonjs", target: "es2022", esModuleInterop: true, skipLibCheck: true } }),
+        JSON.stringify({
+          compilerOptions: { module: "commonjs", target: "es2022", esModuleInterop: true, skipLibCheck: true },
+        }),
       );
       mkdirSync(path.join(dir, "deployments"));
-      writeFileSync(path.join(dir, "deployments", "31337.json"), readFileSync(path.join(suite.deploymentsDir, "31337.json")));
+      writeFileSync(
+        path.join(dir, "deployments", "31337.json"),
+        readFileSync(path.join(suite.deploymentsDir, "31337.json")),
+      );
       writeFileSync(path.join(dir, "example.ts"), example);
 
       const result = spawnSync(
@@ -257,13 +281,19 @@ describe("the documentation's commands", function () {
         },
       );
       expect(result.status, `the example exited ${result.status}:\n${result.stderr}`).to.equal(0);
-      expect(result.stdout.trim().split("\n")).to.deep.equal(["may read: true", 'decrypted: {"resourceType":"Observation"}']);
+      expect(result.stdout.trim().split("\n")).to.deep.equal([
+        "may read: true",
+        'decrypted: {"resourceType":"Observation"}',
+      ]);
     });
 
     it("type-checks under strict TypeScript against the SDK's entry points", function () {
       const checkDir = path.join(dir, "typecheck");
       mkdirSync(checkDir);
-      writeFileSync(path.join(checkDir, "example.ts"), fencedBlocks("README.md").filter((b) => b.language === "ts")[0].body);
+      writeFileSync(
+        path.join(checkDir, "example.ts"),
+        fencedBlocks("README.md").filter((b) => b.language === "ts")[0].body,
+      );
       const sdk = (entry: string) => [path.join(REPO_ROOT, "sdk", entry)];
       writeFileSync(
         path.join(checkDir, "tsconfig.json"),

@@ -16,7 +16,8 @@ describe("the documentation's relative links", function () {
       for (const link of links(file)) {
         if (/^[a-z][a-z0-9+.-]*:/i.test(link.target)) continue; // https:, mailto: and the like
         const [target, anchor] = link.target.split("#", 2);
-        const resolved = target === "" ? path.join(REPO_ROOT, file) : path.resolve(REPO_ROOT, path.dirname(file), target);
+        const resolved =
+          target === "" ? path.join(REPO_ROOT, file) : path.resolve(REPO_ROOT, path.dirname(file), target);
         const where = `${file}:${link.line} (${link.target})`;
         if (!existsSync(resolved)) {
           broken.push(`${where}: no file ${path.relative(REPO_ROOT, resolved)}`);
@@ -24,7 +25,8 @@ describe("the documentation's relative links", function () {
         }
         if (anchor !== undefined && resolved.endsWith(".md")) {
           const relative = path.relative(REPO_ROOT, resolved);
-          if (!anchors(relative).has(decodeURIComponent(anchor))) broken.push(`${where}: no heading #${anchor} in ${relative}`);
+          if (!anchors(relative).has(decodeURIComponent(anchor)))
+            broken.push(`${where}: no heading #${anchor} in ${relative}`);
         }
       }
       expect(broken).to.deep.equal([]);

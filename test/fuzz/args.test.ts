@@ -36,7 +36,21 @@ function typed(names: readonly string[]): fc.Arbitrary<unknown> {
     fc.constantFrom(...names).map((name) => ` ${name.toLowerCase().replace(/_/g, "-")} `),
     fc.constantFrom(...names).map((name) => name.replace(/_/g, " ")),
     fc.constantFrom(...names).map((name) => name.slice(0, -1)),
-    fc.constantFrom("__proto__", "constructor", "toString", "valueOf", "hasOwnProperty", "ALL", "COUNT", "", " ", "0", "-1", "1e3", "NaN"),
+    fc.constantFrom(
+      "__proto__",
+      "constructor",
+      "toString",
+      "valueOf",
+      "hasOwnProperty",
+      "ALL",
+      "COUNT",
+      "",
+      " ",
+      "0",
+      "-1",
+      "1e3",
+      "NaN",
+    ),
     fc.string(),
     fc.integer({ min: -5, max: 70 }),
     fc.constantFrom(NaN, Infinity, -0, 1.5, 2 ** 53),
@@ -45,9 +59,18 @@ function typed(names: readonly string[]): fc.Arbitrary<unknown> {
 }
 
 const addressLike = fc.oneof(
-  fc.uint8Array({ minLength: 20, maxLength: 20 }).chain((b) => fc.mixedCase(fc.constant(Buffer.from(b).toString("hex"))).map((h) => `0x${h}`)),
+  fc
+    .uint8Array({ minLength: 20, maxLength: 20 })
+    .chain((b) => fc.mixedCase(fc.constant(Buffer.from(b).toString("hex"))).map((h) => `0x${h}`)),
   fc.stringMatching(/^0[xX][0-9a-fA-F]{0,44}$/),
-  fc.constantFrom(ZeroAddress, "0x", "0x0", `0x${"g".repeat(40)}`, ` ${"0x" + "a".repeat(40)}`, "XE65GB6LDNXYOFTX0NSV3FUWKOWIXAMJK36"),
+  fc.constantFrom(
+    ZeroAddress,
+    "0x",
+    "0x0",
+    `0x${"g".repeat(40)}`,
+    ` ${"0x" + "a".repeat(40)}`,
+    "XE65GB6LDNXYOFTX0NSV3FUWKOWIXAMJK36",
+  ),
   fc.string(),
   plainJsonValue,
 );
@@ -63,7 +86,8 @@ describe("fuzzing sdk/args", function () {
           expect(outcome.value).to.equal(getAddress(outcome.value));
           if (!allowZero) expect(outcome.value).to.not.equal(ZeroAddress);
           // The same 20 bytes as given, or an ICAP ("XE..", IBAN-checksummed) form, which ethers decodes.
-          if (!/^XE[0-9]{2}[0-9A-Z]{30,31}$/.test(value as string)) expect((value as string).toLowerCase()).to.equal(outcome.value.toLowerCase());
+          if (!/^XE[0-9]{2}[0-9A-Z]{30,31}$/.test(value as string))
+            expect((value as string).toLowerCase()).to.equal(outcome.value.toLowerCase());
         } else {
           expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
         }
@@ -76,11 +100,14 @@ describe("fuzzing sdk/args", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(fc.oneof(fc.stringMatching(/^0[xX][0-9a-fA-F]{60,68}$/), fc.string(), plainJsonValue), async (value) => {
-        const outcome = await settle("requireBytes32", () => requireBytes32(value, "value"));
-        if (outcome.ok) expect(outcome.value).to.match(/^0x[0-9a-f]{64}$/);
-        else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.stringMatching(/^0[xX][0-9a-fA-F]{60,68}$/), fc.string(), plainJsonValue),
+        async (value) => {
+          const outcome = await settle("requireBytes32", () => requireBytes32(value, "value"));
+          if (outcome.ok) expect(outcome.value).to.match(/^0x[0-9a-f]{64}$/);
+          else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
+        },
+      ),
       500,
     );
   });
@@ -114,11 +141,17 @@ describe("fuzzing sdk/args", function () {
       await fuzz(
         this,
         FILE,
-        fc.asyncProperty(fc.oneof(fc.array(typed(Object.keys(table)), { maxLength: 4 }), fc.integer(), fc.double(), plainJsonValue), async (value) => {
-          const outcome = await settle(name, () => (parse as (v: unknown) => number)(value));
-          if (outcome.ok) expect(Number.isInteger(outcome.value) && outcome.value > 0 && outcome.value <= 0xffffffff).to.equal(true);
-          else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
-        }),
+        fc.asyncProperty(
+          fc.oneof(fc.array(typed(Object.keys(table)), { maxLength: 4 }), fc.integer(), fc.double(), plainJsonValue),
+          async (value) => {
+            const outcome = await settle(name, () => (parse as (v: unknown) => number)(value));
+            if (outcome.ok)
+              expect(Number.isInteger(outcome.value) && outcome.value > 0 && outcome.value <= 0xffffffff).to.equal(
+                true,
+              );
+            else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
+          },
+        ),
         500,
       );
     });
@@ -129,11 +162,15 @@ describe("fuzzing sdk/args", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(fc.array(typed(DUO_MODIFIERS), { maxLength: 4 }), fc.boolean(), async (value, obligationsOnly) => {
-        const outcome = await settle("duoModifierMask", () => duoModifierMask(value as never, obligationsOnly));
-        if (outcome.ok) expect(outcome.value & ~known).to.equal(0n);
-        else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
-      }),
+      fc.asyncProperty(
+        fc.array(typed(DUO_MODIFIERS), { maxLength: 4 }),
+        fc.boolean(),
+        async (value, obligationsOnly) => {
+          const outcome = await settle("duoModifierMask", () => duoModifierMask(value as never, obligationsOnly));
+          if (outcome.ok) expect(outcome.value & ~known).to.equal(0n);
+          else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
+        },
+      ),
       500,
     );
   });
@@ -155,7 +192,8 @@ describe("fuzzing sdk/args", function () {
         else expect(at.error).to.be.instanceOf(InvalidArgumentError);
         if (value instanceof Date) return;
         const duration = await settle("toDurationSeconds", () => toDurationSeconds(value as number, "duration"));
-        if (duration.ok) expect(Number.isSafeInteger(duration.value) && duration.value > 0 && duration.value < 2 ** 40).to.equal(true);
+        if (duration.ok)
+          expect(Number.isSafeInteger(duration.value) && duration.value > 0 && duration.value < 2 ** 40).to.equal(true);
         else expect(duration.error).to.be.instanceOf(InvalidArgumentError);
       }),
       1000,
@@ -182,17 +220,22 @@ describe("fuzzing sdk/args", function () {
         const address = await settleAs("requireAddress", () => requireAddress(value, "x"), [InvalidArgumentError]);
         if (address.ok) expect(address.value).to.equal(getAddress(value as string));
         const bytes32 = await settleAs("requireBytes32", () => requireBytes32(value, "x"), [InvalidArgumentError]);
-        if (bytes32.ok) expect(bytes32.value).to.equal((value as string).toLowerCase()).and.match(/^0x[0-9a-f]{64}$/);
+        if (bytes32.ok)
+          expect(bytes32.value)
+            .to.equal((value as string).toLowerCase())
+            .and.match(/^0x[0-9a-f]{64}$/);
         const dataClass = await settleAs("dataClassCode", () => dataClassCode(value as never), [InvalidArgumentError]);
         if (dataClass.ok) expect(Object.values(DataClass)).to.include(dataClass.value);
         const purposes = await settleAs("purposeMask", () => purposeMask(value as never), [InvalidArgumentError]);
-        if (purposes.ok) expect(Number.isSafeInteger(purposes.value) && purposes.value > 0 && purposes.value < 2 ** 32).to.equal(true);
+        if (purposes.ok)
+          expect(Number.isSafeInteger(purposes.value) && purposes.value > 0 && purposes.value < 2 ** 32).to.equal(true);
         for (const [name, parse] of [
           ["toUnixSeconds", toUnixSeconds],
           ["toDurationSeconds", toDurationSeconds],
         ] as const) {
           const seconds = await settleAs(name, () => parse(value as never, "x"), [InvalidArgumentError]);
-          if (seconds.ok) expect(Number.isSafeInteger(seconds.value) && seconds.value >= 0 && seconds.value < 2 ** 40).to.equal(true);
+          if (seconds.ok)
+            expect(Number.isSafeInteger(seconds.value) && seconds.value >= 0 && seconds.value < 2 ** 40).to.equal(true);
         }
       }),
     );

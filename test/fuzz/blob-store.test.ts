@@ -14,7 +14,13 @@ import fc from "fast-check";
 import { bytesToHex } from "../../sdk/crypto/bytes";
 import { sha256Hex } from "../../sdk/crypto/sha256";
 import { BlobNotFoundError, FormatError, InvalidArgumentError, StorageError } from "../../sdk/errors";
-import { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "../../sdk/storage/blob-store";
+import {
+  CorruptBlobError,
+  MemoryBlobStore,
+  cidFromRecordId,
+  cidOf,
+  recordIdFromCid,
+} from "../../sdk/storage/blob-store";
 import { FsBlobStore } from "../../sdk/storage/fs-blob-store";
 import { tempDirectory } from "../helpers/sdk";
 import { anyValue, damaged, fuzz, refused, settle } from "./fuzz";
@@ -31,11 +37,22 @@ const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
  */
 function nearCid(cid: string): fc.Arbitrary<string> {
   return fc.oneof(
-    fc.tuple(fc.nat(cid.length - 1), fc.constantFrom(...BASE32, "0", "1", "8", "/", ".", "\0")).map(([i, ch]) => cid.slice(0, i) + ch + cid.slice(i + 1)),
+    fc
+      .tuple(fc.nat(cid.length - 1), fc.constantFrom(...BASE32, "0", "1", "8", "/", ".", "\0"))
+      .map(([i, ch]) => cid.slice(0, i) + ch + cid.slice(i + 1)),
     fc.tuple(fc.nat(cid.length), fc.constantFrom(...BASE32, "=")).map(([i, ch]) => cid.slice(0, i) + ch + cid.slice(i)),
     fc.nat(cid.length - 1).map((i) => cid.slice(0, i) + cid.slice(i + 1)),
     fc.constant(cid.toUpperCase()),
-    fc.constantFrom(`../${cid}`, `${cid}/../../etc/passwd`, `/${cid}`, `${cid}\n`, ` ${cid}`, `ipfs://${cid}`, `z${cid.slice(1)}`, `f${cid.slice(1)}`),
+    fc.constantFrom(
+      `../${cid}`,
+      `${cid}/../../etc/passwd`,
+      `/${cid}`,
+      `${cid}\n`,
+      ` ${cid}`,
+      `ipfs://${cid}`,
+      `z${cid.slice(1)}`,
+      `f${cid.slice(1)}`,
+    ),
     // A CIDv0 and CIDs of other codecs and hashes: valid CIDs, but not of raw sha2-256 blobs.
     fc.constantFrom(
       "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG",
@@ -59,18 +76,23 @@ describe("fuzzing sdk/storage", function () {
       await fuzz(
         this,
         FILE,
-        fc.asyncProperty(fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.stringMatching(/^b[a-z2-7]{20,70}$/), nearCid(cid)).filter(
-          (text) => !/^b[a-zA-Z2-7]+$/.test(text) || text === text.toLowerCase() || text === text.toUpperCase(),
-        ), async (text) => {
-          const outcome = await settle("recordIdFromCid", () => recordIdFromCid(text));
-          if (outcome.ok) {
-            expect(outcome.value).to.match(/^0x[0-9a-f]{64}$/);
-            // Only the canonical form parses: the CID of that record id is the very string given.
-            expect(cidFromRecordId(outcome.value)).to.equal(text);
-          } else {
-            expect(outcome.error).to.be.instanceOf(FormatError);
-          }
-        }),
+        fc.asyncProperty(
+          fc
+            .oneof(fc.string(), fc.string({ unit: "binary" }), fc.stringMatching(/^b[a-z2-7]{20,70}$/), nearCid(cid))
+            .filter(
+              (text) => !/^b[a-zA-Z2-7]+$/.test(text) || text === text.toLowerCase() || text === text.toUpperCase(),
+            ),
+          async (text) => {
+            const outcome = await settle("recordIdFromCid", () => recordIdFromCid(text));
+            if (outcome.ok) {
+              expect(outcome.value).to.match(/^0x[0-9a-f]{64}$/);
+              // Only the canonical form parses: the CID of that record id is the very string given.
+              expect(cidFromRecordId(outcome.value)).to.equal(text);
+            } else {
+              expect(outcome.error).to.be.instanceOf(FormatError);
+            }
+          },
+        ),
         1000,
       );
     });
@@ -88,7 +110,9 @@ describe("fuzzing sdk/storage", function () {
         this,
         FILE,
         fc.asyncProperty(
-          fc.tuple(fc.integer({ min: 1, max: cid.length - 1 }), fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZ")).map(([i, ch]) => cid.slice(0, i) + ch + cid.slice(i + 1)),
+          fc
+            .tuple(fc.integer({ min: 1, max: cid.length - 1 }), fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+            .map(([i, ch]) => cid.slice(0, i) + ch + cid.slice(i + 1)),
           async (text) => {
             await refused("recordIdFromCid", () => recordIdFromCid(text), [FormatError]);
           },
@@ -103,7 +127,9 @@ describe("fuzzing sdk/storage", function () {
         FILE,
         fc.asyncProperty(
           fc.oneof(
-            fc.uint8Array({ minLength: 32, maxLength: 32 }).chain((b) => fc.mixedCase(fc.constant(bytesToHex(b).slice(2))).map((hex) => `0x${hex}`)),
+            fc
+              .uint8Array({ minLength: 32, maxLength: 32 })
+              .chain((b) => fc.mixedCase(fc.constant(bytesToHex(b).slice(2))).map((hex) => `0x${hex}`)),
             fc.string(),
             fc.stringMatching(/^0x[0-9a-fA-F]{0,70}$/),
           ),

@@ -36,12 +36,27 @@ const mutated = (values: fc.Arbitrary<unknown>) =>
 
 const fieldValues = fc.oneof(
   plainJsonValue,
-  fc.constantFrom("0x", ZeroAddress, VALID.ledger.toLowerCase(), VALID.ledger.toUpperCase().replace("0X", "0x"), "1", "0x10", "1e3", " 5 ", -1, 0, 1.5, 2 ** 53, true),
+  fc.constantFrom(
+    "0x",
+    ZeroAddress,
+    VALID.ledger.toLowerCase(),
+    VALID.ledger.toUpperCase().replace("0X", "0x"),
+    "1",
+    "0x10",
+    "1e3",
+    " 5 ",
+    -1,
+    0,
+    1.5,
+    2 ** 53,
+    true,
+  ),
 );
 
 /** A whole number as a deployment file may hold it (a safe integer ≥ 0, or up to 15 decimal digits). */
 function whole(value: unknown): number | undefined {
-  const n = typeof value === "number" ? value : typeof value === "string" && /^[0-9]{1,15}$/.test(value) ? Number(value) : NaN;
+  const n =
+    typeof value === "number" ? value : typeof value === "string" && /^[0-9]{1,15}$/.test(value) ? Number(value) : NaN;
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
@@ -67,7 +82,9 @@ function expectedDeployment(input: unknown): Deployment | undefined {
     deployedAtBlock = whole(d.deployedAtBlock);
     if (deployedAtBlock === undefined) return undefined;
   }
-  const addresses = (["ledger", "records", "accessLog", "keys"] as const).map((k) => (Object.hasOwn(d, k) ? address(d[k]) : undefined));
+  const addresses = (["ledger", "records", "accessLog", "keys"] as const).map((k) =>
+    Object.hasOwn(d, k) ? address(d[k]) : undefined,
+  );
   if (addresses.some((a) => a === undefined)) return undefined;
   const [ledger, records, accessLog, keys] = addresses as string[];
   return { chainId, ledger, records, accessLog, keys, deployedAtBlock };
@@ -100,7 +117,11 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
           expect(address).to.not.equal(ZeroAddress);
         }
         // deployedAtBlock (where a client starts reading logs): absent, or a whole block number.
-        if (d.deployedAtBlock !== undefined) expect(Number.isSafeInteger(d.deployedAtBlock) && d.deployedAtBlock >= 0, `deployedAtBlock ${d.deployedAtBlock}`).to.equal(true);
+        if (d.deployedAtBlock !== undefined)
+          expect(
+            Number.isSafeInteger(d.deployedAtBlock) && d.deployedAtBlock >= 0,
+            `deployedAtBlock ${d.deployedAtBlock}`,
+          ).to.equal(true);
         expect(d).to.deep.equal(expectedDeployment(input));
       }),
       1000,
@@ -120,7 +141,11 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
       ["chainId", true],
       ["chainId", [5]],
     ] as const) {
-      await refused(`parseDeployment with ${field} ${JSON.stringify(value)}`, () => parseDeployment({ ...VALID, [field]: value }), [ConsentLedgerError]);
+      await refused(
+        `parseDeployment with ${field} ${JSON.stringify(value)}`,
+        () => parseDeployment({ ...VALID, [field]: value }),
+        [ConsentLedgerError],
+      );
     }
   });
 
@@ -128,7 +153,11 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
   //   parseDeployment({ ...valid, chainId: { toString: "" } })  →  TypeError: Cannot convert object to primitive value
   // Same fix as above: check the type before converting.
   it("refuses any JSON with a ConsentLedgerError, including objects whose keys shadow toString", async function () {
-    await refused("chainId {toString: ''}", () => parseDeployment({ ...VALID, chainId: JSON.parse('{"toString": ""}') }), [ConsentLedgerError]);
+    await refused(
+      "chainId {toString: ''}",
+      () => parseDeployment({ ...VALID, chainId: JSON.parse('{"toString": ""}') }),
+      [ConsentLedgerError],
+    );
     await fuzz(
       this,
       FILE,

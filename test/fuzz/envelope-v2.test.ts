@@ -10,7 +10,13 @@ import fc from "fast-check";
 
 import { DataClass } from "../../sdk/codes";
 import { ZERO_RECORD_ID, openRecord, type RecordContext } from "../../sdk/crypto/envelope";
-import { collectBytes, ENVELOPE_V2_HEADER_BYTES, openRecordStream, SegmentError, sealRecordV2 } from "../../sdk/crypto/envelope-v2";
+import {
+  collectBytes,
+  ENVELOPE_V2_HEADER_BYTES,
+  openRecordStream,
+  SegmentError,
+  sealRecordV2,
+} from "../../sdk/crypto/envelope-v2";
 import { nodeSegmentCrypto } from "../../sdk/crypto/node/segment-crypto";
 import { fuzz, settle } from "./fuzz";
 
@@ -50,9 +56,14 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
 function apply(envelope: Uint8Array, other: Uint8Array, change: Edit): Uint8Array {
   const header = envelope.subarray(0, ENVELOPE_V2_HEADER_BYTES);
   const segments: Uint8Array[] = [];
-  for (let at = ENVELOPE_V2_HEADER_BYTES; at < envelope.length; at += FULL) segments.push(envelope.subarray(at, at + FULL));
+  for (let at = ENVELOPE_V2_HEADER_BYTES; at < envelope.length; at += FULL)
+    segments.push(envelope.subarray(at, at + FULL));
   const n = segments.length;
-  if (n === 0 && (change.kind === "swap" || change.kind === "drop" || change.kind === "duplicate" || change.kind === "splice")) return envelope;
+  if (
+    n === 0 &&
+    (change.kind === "swap" || change.kind === "drop" || change.kind === "duplicate" || change.kind === "splice")
+  )
+    return envelope;
   switch (change.kind) {
     case "swap": {
       const [a, b] = [change.a % n, change.b % n];
@@ -70,7 +81,10 @@ function apply(envelope: Uint8Array, other: Uint8Array, change: Edit): Uint8Arra
     case "extend":
       return Buffer.concat([envelope, change.extra]);
     case "splice": {
-      const theirs = other.subarray(ENVELOPE_V2_HEADER_BYTES + (change.at % n) * FULL, ENVELOPE_V2_HEADER_BYTES + ((change.at % n) + 1) * FULL);
+      const theirs = other.subarray(
+        ENVELOPE_V2_HEADER_BYTES + (change.at % n) * FULL,
+        ENVELOPE_V2_HEADER_BYTES + ((change.at % n) + 1) * FULL,
+      );
       segments[change.at % n] = theirs;
       break;
     }
@@ -116,7 +130,9 @@ describe("fuzzing sdk/crypto/envelope-v2", function () {
           const unchanged = Buffer.from(tampered).equals(Buffer.from(sealed.envelope));
           const expected = withId ? { recordId: sealed.recordId } : {};
 
-          const streamed = await settle("openRecordStream", () => collectBytes(openRecordStream(chunked(tampered, sizes), sealed.dataKey, expected, { crypto })));
+          const streamed = await settle("openRecordStream", () =>
+            collectBytes(openRecordStream(chunked(tampered, sizes), sealed.dataKey, expected, { crypto })),
+          );
           const inMemory = await settle("openRecord", () => openRecord(tampered, sealed.dataKey, expected));
           if (unchanged) {
             expect(streamed.ok && Buffer.from(streamed.value).equals(Buffer.from(plaintext))).to.equal(true);

@@ -37,7 +37,12 @@ const CONTEXT: RecordContext = {
   previousRecordId: ZERO_RECORD_ID,
 };
 const PLAINTEXT = utf8Encode(
-  JSON.stringify({ resourceType: "Observation", status: "final", code: { text: "HbA1c" }, valueQuantity: { value: 6.1, unit: "%" } }),
+  JSON.stringify({
+    resourceType: "Observation",
+    status: "final",
+    code: { text: "HbA1c" },
+    valueQuantity: { value: 6.1, unit: "%" },
+  }),
 );
 
 /** What a parsed header may hold: exactly what some writer produces (envelope format v1). */
@@ -49,7 +54,9 @@ function expectWellFormedContext(context: Awaited<ReturnType<typeof parseEnvelop
   }
   expect(context.dataClass).to.be.within(0, 14);
   expect(context.version).to.be.within(1, 2 ** 32 - 1);
-  expect(context.previousRecordId === ZERO_RECORD_ID, "previousRecordId is zero exactly for version 1").to.equal(context.version === 1);
+  expect(context.previousRecordId === ZERO_RECORD_ID, "previousRecordId is zero exactly for version 1").to.equal(
+    context.version === 1,
+  );
   expect([1, 2]).to.include(context.contentType);
 }
 
@@ -71,7 +78,9 @@ describe("fuzzing sdk/crypto/envelope", function () {
       const bytes = fc.oneof(
         fc.uint8Array({ maxLength: 400 }),
         // Past the magic and version, so the header fields themselves get fuzzed.
-        fc.uint8Array({ minLength: MIN_ENVELOPE_BYTES - 4, maxLength: 400 }).map((rest) => Uint8Array.from([...ENVELOPE_MAGIC, ...rest])),
+        fc
+          .uint8Array({ minLength: MIN_ENVELOPE_BYTES - 4, maxLength: 400 })
+          .map((rest) => Uint8Array.from([...ENVELOPE_MAGIC, ...rest])),
       );
       await fuzz(
         this,
@@ -125,7 +134,9 @@ describe("fuzzing sdk/crypto/envelope", function () {
       // (hashing it would end in an IntegrityError, since these bytes are not the anchored record).
       const huge = new Uint8Array(DEFAULT_MAX_ENVELOPE_BYTES + 1);
       huge.set(sealed.envelope);
-      await refused("openRecord of 64 MiB + 1", () => openRecord(huge, sealed.dataKey, { recordId: sealed.recordId }), [FormatError]);
+      await refused("openRecord of 64 MiB + 1", () => openRecord(huge, sealed.dataKey, { recordId: sealed.recordId }), [
+        FormatError,
+      ]);
     });
 
     it("refuses nonsense limits with an InvalidArgumentError", async function () {
@@ -133,9 +144,15 @@ describe("fuzzing sdk/crypto/envelope", function () {
         this,
         FILE,
         fc.asyncProperty(
-          fc.oneof(fc.integer({ max: MIN_ENVELOPE_BYTES - 1 }), fc.double({ noInteger: true }), fc.constantFrom(NaN, Infinity, -Infinity)),
+          fc.oneof(
+            fc.integer({ max: MIN_ENVELOPE_BYTES - 1 }),
+            fc.double({ noInteger: true }),
+            fc.constantFrom(NaN, Infinity, -Infinity),
+          ),
           async (max) => {
-            await refused("parseEnvelope", () => parseEnvelope(sealed.envelope, { maxEnvelopeBytes: max }), [InvalidArgumentError]);
+            await refused("parseEnvelope", () => parseEnvelope(sealed.envelope, { maxEnvelopeBytes: max }), [
+              InvalidArgumentError,
+            ]);
           },
         ),
         100,
@@ -151,7 +168,10 @@ describe("fuzzing sdk/crypto/envelope", function () {
         FILE,
         fc.asyncProperty(fc.nat(bits - 1), async (bit) => {
           const flipped = flipBit(sealed.envelope, bit);
-          const error = await refused(`openRecord with bit ${bit} flipped`, () => openRecord(flipped, sealed.dataKey), [DecryptionError, FormatError]);
+          const error = await refused(`openRecord with bit ${bit} flipped`, () => openRecord(flipped, sealed.dataKey), [
+            DecryptionError,
+            FormatError,
+          ]);
           if (bit >= ENVELOPE_HEADER_BYTES * 8) expect(error).to.be.instanceOf(DecryptionError);
           // With the anchor given, the hash check refuses it first, naming the record.
           const anchored = await refused(
@@ -170,10 +190,15 @@ describe("fuzzing sdk/crypto/envelope", function () {
         this,
         FILE,
         fc.asyncProperty(damaged(sealed.envelope), async ({ how, bytes }) => {
-          await refused(`openRecord after "${how}"`, () => openRecord(bytes, sealed.dataKey), [DecryptionError, FormatError]);
-          await refused(`openRecord (anchored) after "${how}"`, () => openRecord(bytes, sealed.dataKey, { recordId: sealed.recordId }), [
-            IntegrityError,
+          await refused(`openRecord after "${how}"`, () => openRecord(bytes, sealed.dataKey), [
+            DecryptionError,
+            FormatError,
           ]);
+          await refused(
+            `openRecord (anchored) after "${how}"`,
+            () => openRecord(bytes, sealed.dataKey, { recordId: sealed.recordId }),
+            [IntegrityError],
+          );
         }),
       );
     });
@@ -194,7 +219,14 @@ describe("fuzzing sdk/crypto/envelope", function () {
     // The envelope is the untrusted input; the key and the expectations come from the caller's own code
     // (an unwrapped key, the chain's anchor), so they are fuzzed with plain values.
     it("answers random bytes, keys and expectations with a ConsentLedgerError, never a crash", async function () {
-      const plain = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }));
+      const plain = fc.oneof(
+        fc.string(),
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(fc.integer(), { maxLength: 3 }),
+      );
       const expectation = fc.record(
         {
           recordId: fc.oneof(fc.constant(sealed.recordId), plain),
@@ -241,10 +273,25 @@ describe("fuzzing sdk/crypto/envelope", function () {
       const json = fc.oneof(
         jsonValue,
         fc.integer({ min: -2, max: 20 }),
-        fc.constantFrom(CONTEXT.registry, CONTEXT.patient.toLowerCase(), CONTEXT.provider, ZERO_RECORD_ID, `0x${"11".repeat(32)}`),
+        fc.constantFrom(
+          CONTEXT.registry,
+          CONTEXT.patient.toLowerCase(),
+          CONTEXT.provider,
+          ZERO_RECORD_ID,
+          `0x${"11".repeat(32)}`,
+        ),
       );
       const expectation = fc.record(
-        { chainId: json, registry: json, patient: json, provider: json, dataClass: json, version: json, previousRecordId: json, contentType: json },
+        {
+          chainId: json,
+          registry: json,
+          patient: json,
+          provider: json,
+          dataClass: json,
+          version: json,
+          previousRecordId: json,
+          contentType: json,
+        },
         { requiredKeys: [] },
       );
       await fuzz(

@@ -19,13 +19,28 @@ const jsonText = fc.oneof(
   fc.string({ unit: "binary" }),
   jsonValue.map((v) => JSON.stringify(v)),
   fc
-    .record({ resourceType: fc.oneof(fc.constantFrom("Observation", "Bundle", "Patient", "observation", "X", "A".repeat(65)), fc.string(), jsonValue), rest: jsonValue })
+    .record({
+      resourceType: fc.oneof(
+        fc.constantFrom("Observation", "Bundle", "Patient", "observation", "X", "A".repeat(65)),
+        fc.string(),
+        jsonValue,
+      ),
+      rest: jsonValue,
+    })
     .map((r) => JSON.stringify(r)),
   fc.nat(20_000).map((depth) => "[".repeat(depth) + "]".repeat(depth)),
   fc.nat(20_000).map((depth) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth)),
   fc.constant(`{"resourceType":"Observation","note":"${"x".repeat(1_000_000)}"}`),
-  fc.tuple(fc.constant('{"resourceType":"Observation","status":"final","valueQuantity":{"value":5}}'), fc.nat(70)).map(([t, n]) => t.slice(0, n)),
-  fc.constantFrom('{"__proto__":{"resourceType":"Observation"}}', '{"resourceType":"Observation","__proto__":null}', "\uFEFF{}", "1e999", "-0"),
+  fc
+    .tuple(fc.constant('{"resourceType":"Observation","status":"final","valueQuantity":{"value":5}}'), fc.nat(70))
+    .map(([t, n]) => t.slice(0, n)),
+  fc.constantFrom(
+    '{"__proto__":{"resourceType":"Observation"}}',
+    '{"resourceType":"Observation","__proto__":null}',
+    "\uFEFF{}",
+    "1e999",
+    "-0",
+  ),
 );
 
 describe("fuzzing sdk/fhir/resource", function () {
@@ -51,9 +66,12 @@ describe("fuzzing sdk/fhir/resource", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(anyValue.filter((v) => typeof v !== "string"), async (value) => {
-        await refused("parseFhirJson", () => parseFhirJson(value as string), [InvalidArgumentError]);
-      }),
+      fc.asyncProperty(
+        anyValue.filter((v) => typeof v !== "string"),
+        async (value) => {
+          await refused("parseFhirJson", () => parseFhirJson(value as string), [InvalidArgumentError]);
+        },
+      ),
     );
   });
 
@@ -61,17 +79,11 @@ describe("fuzzing sdk/fhir/resource", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(
-        fc.oneof(
-          jsonValue,
-          fc.record({ resourceType: jsonValue }),
-        ),
-        async (value) => {
-          const outcome = await settle("assertFhirResource", () => assertFhirResource(value));
-          if (outcome.ok) expect((value as { resourceType: string }).resourceType).to.match(FHIR_TYPE);
-          else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
-        },
-      ),
+      fc.asyncProperty(fc.oneof(jsonValue, fc.record({ resourceType: jsonValue })), async (value) => {
+        const outcome = await settle("assertFhirResource", () => assertFhirResource(value));
+        if (outcome.ok) expect((value as { resourceType: string }).resourceType).to.match(FHIR_TYPE);
+        else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
+      }),
       500,
     );
   });
@@ -84,16 +96,26 @@ describe("fuzzing sdk/fhir/resource", function () {
   it("assertFhirResource: any JavaScript value is refused with an InvalidArgumentError", async function () {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    await refused("assertFhirResource(bigint)", () => assertFhirResource({ resourceType: 10n }), [InvalidArgumentError]);
-    await refused("assertFhirResource(circular)", () => assertFhirResource({ resourceType: circular }), [InvalidArgumentError]);
+    await refused("assertFhirResource(bigint)", () => assertFhirResource({ resourceType: 10n }), [
+      InvalidArgumentError,
+    ]);
+    await refused("assertFhirResource(circular)", () => assertFhirResource({ resourceType: circular }), [
+      InvalidArgumentError,
+    ]);
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(fc.oneof(anyValue, prototypeShadowingJson, fc.record({ resourceType: anyValue })), async (value) => {
-        // Only a FHIR-shaped object may pass; everything else, whatever its type, is an InvalidArgumentError.
-        const outcome = await settleAs("assertFhirResource", () => assertFhirResource(value), [InvalidArgumentError]);
-        if (outcome.ok) expect((value as { resourceType: unknown }).resourceType).to.be.a("string").and.match(FHIR_TYPE);
-      }),
+      fc.asyncProperty(
+        fc.oneof(anyValue, prototypeShadowingJson, fc.record({ resourceType: anyValue })),
+        async (value) => {
+          // Only a FHIR-shaped object may pass; everything else, whatever its type, is an InvalidArgumentError.
+          const outcome = await settleAs("assertFhirResource", () => assertFhirResource(value), [InvalidArgumentError]);
+          if (outcome.ok)
+            expect((value as { resourceType: unknown }).resourceType)
+              .to.be.a("string")
+              .and.match(FHIR_TYPE);
+        },
+      ),
     );
   });
 });

@@ -42,7 +42,7 @@ export async function fuzz<Ts>(
   const cause = details.errorInstance;
   const title = test.test?.title ?? "";
   const message =
-    `${fc.defaultReportMessage(details)}\n\nFailure: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}` +
+    `${fc.defaultReportMessage(details)}\n\nFailure: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}` +
     `\n\nReplay this case with:\n  FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
     `npx hardhat test ${file} --grep ${JSON.stringify(title)}`;
   throw Object.assign(new Error(message), { stack: message });
@@ -78,7 +78,8 @@ export async function settle<T>(label: string, fn: () => T | Promise<T>): Promis
     outcome = { ok: false, error };
   }
   const elapsed = performance.now() - started;
-  if (elapsed > SLOW_MS) throw new Error(`${label}: took ${Math.round(elapsed)} ms (a parser of untrusted input must not hang)`);
+  if (elapsed > SLOW_MS)
+    throw new Error(`${label}: took ${Math.round(elapsed)} ms (a parser of untrusted input must not hang)`);
   return outcome;
 }
 
@@ -90,10 +91,16 @@ const names = (types: readonly ErrorClass[]): string => types.map((t) => t.name)
  * Like settle, but a refusal must be one of `types` (the class a test's title promises), not just any
  * ConsentLedgerError: a parser that starts refusing bad input with the wrong error fails here.
  */
-export async function settleAs<T>(label: string, fn: () => T | Promise<T>, types: readonly ErrorClass[]): Promise<Outcome<Awaited<T>>> {
+export async function settleAs<T>(
+  label: string,
+  fn: () => T | Promise<T>,
+  types: readonly ErrorClass[],
+): Promise<Outcome<Awaited<T>>> {
   const outcome = await settle(label, fn);
   if (!outcome.ok && !types.some((type) => outcome.error instanceof type)) {
-    throw new Error(`${label}: refused with ${outcome.error.name} (${outcome.error.shortMessage}), expected ${names(types)}`);
+    throw new Error(
+      `${label}: refused with ${outcome.error.name} (${outcome.error.shortMessage}), expected ${names(types)}`,
+    );
   }
   return outcome;
 }
@@ -128,7 +135,9 @@ export function damaged(original: Uint8Array): fc.Arbitrary<{ how: string; bytes
       bytes: bits.reduce((b, bit) => flipBit(b, bit), original),
     })),
     fc.nat(n - 1).map((length) => ({ how: `truncate to ${length}`, bytes: original.slice(0, length) })),
-    fc.uint8Array({ minLength: 1, maxLength: 64 }).map((extra) => ({ how: `append ${extra.length} bytes`, bytes: Uint8Array.from([...original, ...extra]) })),
+    fc
+      .uint8Array({ minLength: 1, maxLength: 64 })
+      .map((extra) => ({ how: `append ${extra.length} bytes`, bytes: Uint8Array.from([...original, ...extra]) })),
     fc
       .tuple(fc.nat(n - 1), fc.uint8Array({ minLength: 1, maxLength: 40 }))
       .filter(([at, run]) => run.some((byte, i) => at + i < n && original[at + i] !== byte))

@@ -45,13 +45,18 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
   it("refuses any bytes but the wrapped key itself, never yielding a key", async function () {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 200 }),
-      fc.uint8Array({ minLength: WRAPPED_KEY_BYTES - 4, maxLength: WRAPPED_KEY_BYTES - 4 }).map((rest) => Uint8Array.from([...WRAPPED_KEY_MAGIC, ...rest])),
+      fc
+        .uint8Array({ minLength: WRAPPED_KEY_BYTES - 4, maxLength: WRAPPED_KEY_BYTES - 4 })
+        .map((rest) => Uint8Array.from([...WRAPPED_KEY_MAGIC, ...rest])),
     );
     await fuzz(
       this,
       FILE,
       fc.asyncProperty(bytes, async (input) => {
-        await refused("unwrapDataKey", () => unwrapDataKey(input, recipient, RECORD_ID), [FormatError, WrongRecipientKeyError]);
+        await refused("unwrapDataKey", () => unwrapDataKey(input, recipient, RECORD_ID), [
+          FormatError,
+          WrongRecipientKeyError,
+        ]);
       }),
       500,
     );
@@ -62,10 +67,11 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
       this,
       FILE,
       fc.asyncProperty(fc.nat(WRAPPED_KEY_BYTES * 8 - 1), async (bit) => {
-        const error = await refused(`unwrapDataKey with bit ${bit} flipped`, () => unwrapDataKey(flipBit(wrapped, bit), recipient, RECORD_ID), [
-          FormatError,
-          WrongRecipientKeyError,
-        ]);
+        const error = await refused(
+          `unwrapDataKey with bit ${bit} flipped`,
+          () => unwrapDataKey(flipBit(wrapped, bit), recipient, RECORD_ID),
+          [FormatError, WrongRecipientKeyError],
+        );
         // Past the magic, version and ephemeral key, only the AEAD can (and must) notice.
         if (bit >= 36 * 8) expect(error).to.be.instanceOf(WrongRecipientKeyError);
       }),
@@ -78,7 +84,10 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
       this,
       FILE,
       fc.asyncProperty(damaged(wrapped), async ({ how, bytes }) => {
-        await refused(`unwrapDataKey after "${how}"`, () => unwrapDataKey(bytes, recipient, RECORD_ID), [FormatError, WrongRecipientKeyError]);
+        await refused(`unwrapDataKey after "${how}"`, () => unwrapDataKey(bytes, recipient, RECORD_ID), [
+          FormatError,
+          WrongRecipientKeyError,
+        ]);
       }),
     );
   });
@@ -87,15 +96,19 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(fc.oneof(fc.constantFrom(...LOW_ORDER), fc.uint8Array({ minLength: 32, maxLength: 32 })), async (point) => {
-        const forged = Uint8Array.from(wrapped);
-        forged.set(point, 4);
-        if (bytesEqual(forged, wrapped)) return;
-        await refused("unwrapDataKey with a forged ephemeral key", () => unwrapDataKey(forged, recipient, RECORD_ID), [
-          FormatError,
-          WrongRecipientKeyError,
-        ]);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom(...LOW_ORDER), fc.uint8Array({ minLength: 32, maxLength: 32 })),
+        async (point) => {
+          const forged = Uint8Array.from(wrapped);
+          forged.set(point, 4);
+          if (bytesEqual(forged, wrapped)) return;
+          await refused(
+            "unwrapDataKey with a forged ephemeral key",
+            () => unwrapDataKey(forged, recipient, RECORD_ID),
+            [FormatError, WrongRecipientKeyError],
+          );
+        },
+      ),
     );
   });
 
@@ -109,10 +122,14 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
         async (secret, recordId) => {
           const other: EncryptionKeyPair = keyPairFromSecretKey(secret);
           if (!bytesEqual(other.publicKey, recipient.publicKey)) {
-            await refused("unwrapDataKey by another reader", () => unwrapDataKey(wrapped, other, RECORD_ID), [WrongRecipientKeyError]);
+            await refused("unwrapDataKey by another reader", () => unwrapDataKey(wrapped, other, RECORD_ID), [
+              WrongRecipientKeyError,
+            ]);
           }
           if (recordId !== RECORD_ID) {
-            await refused("unwrapDataKey for another record", () => unwrapDataKey(wrapped, recipient, recordId), [WrongRecipientKeyError]);
+            await refused("unwrapDataKey for another record", () => unwrapDataKey(wrapped, recipient, recordId), [
+              WrongRecipientKeyError,
+            ]);
           }
         },
       ),
@@ -123,7 +140,10 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
   it("answers malformed arguments (key pairs, record ids, non-bytes) with a ConsentLedgerError", async function () {
     const keyPair = fc.oneof(
       fc.constant<unknown>(recipient),
-      fc.record({ publicKey: fc.oneof(fc.uint8Array({ maxLength: 40 }), anyValue), secretKey: fc.oneof(fc.uint8Array({ maxLength: 40 }), anyValue) }),
+      fc.record({
+        publicKey: fc.oneof(fc.uint8Array({ maxLength: 40 }), anyValue),
+        secretKey: fc.oneof(fc.uint8Array({ maxLength: 40 }), anyValue),
+      }),
       // A mismatched pair: another key's public half.
       fc.constant<unknown>({ publicKey: generateEncryptionKeyPair().publicKey, secretKey: recipient.secretKey }),
       anyValue,
@@ -134,9 +154,15 @@ describe("fuzzing sdk/crypto/key-wrap", function () {
       fc.asyncProperty(
         fc.oneof(fc.constant<unknown>(wrapped), fc.uint8Array({ maxLength: 120 }), anyValue),
         keyPair,
-        fc.oneof(fc.constant<unknown>(RECORD_ID), fc.string(), jsonValue.filter((v) => typeof v !== "object" || v === null)),
+        fc.oneof(
+          fc.constant<unknown>(RECORD_ID),
+          fc.string(),
+          jsonValue.filter((v) => typeof v !== "object" || v === null),
+        ),
         async (input, pair, recordId) => {
-          const outcome = await settle("unwrapDataKey", () => unwrapDataKey(input as Uint8Array, pair as EncryptionKeyPair, recordId as string));
+          const outcome = await settle("unwrapDataKey", () =>
+            unwrapDataKey(input as Uint8Array, pair as EncryptionKeyPair, recordId as string),
+          );
           if (outcome.ok) {
             // Only the real wrapped key, for the real reader and record, opens: to the real data key.
             expect(input).to.equal(wrapped);

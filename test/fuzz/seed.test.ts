@@ -44,7 +44,8 @@ describe("the property tests' seed", function () {
     const random = resolveFuzzSeed({});
     expect(random.source).to.equal("random");
     expect(Number.isSafeInteger(random.seed) && random.seed >= 0 && random.seed < 2 ** 31).to.equal(true);
-    for (const bad of ["x", "1.5", String(2 ** 40)]) expect(() => resolveFuzzSeed({ FUZZ_SEED: bad })).to.throw(/FUZZ_SEED must be an integer/);
+    for (const bad of ["x", "1.5", String(2 ** 40)])
+      expect(() => resolveFuzzSeed({ FUZZ_SEED: bad })).to.throw(/FUZZ_SEED must be an integer/);
   });
 
   it("is what every fast-check run of the property tests draws from (test/fuzz through fuzz(), test/model directly)", function () {
@@ -54,10 +55,18 @@ describe("the property tests' seed", function () {
         .map((name) => path.join(dir, name)),
     );
     const runs = files.flatMap((file) =>
-      [...readFileSync(path.join(ROOT, file), "utf8").matchAll(/fc\.(?:check|assert)\(([\s\S]*?)\);/g)].map((m) => ({ file, call: m[1] })),
+      [...readFileSync(path.join(ROOT, file), "utf8").matchAll(/fc\.(?:check|assert)\(([\s\S]*?)\);/g)].map((m) => ({
+        file,
+        call: m[1],
+      })),
     );
-    expect(runs.map((run) => run.file).sort()).to.include.members(["test/fuzz/fuzz.ts", "test/model/consent-model.test.ts", "test/model/record-registry-model.test.ts"]);
-    for (const run of runs) expect(run.call, `${run.file}: fc.check without the run's seed`).to.match(/seed: fuzzSeed\(\)/);
+    expect(runs.map((run) => run.file).sort()).to.include.members([
+      "test/fuzz/fuzz.ts",
+      "test/model/consent-model.test.ts",
+      "test/model/record-registry-model.test.ts",
+    ]);
+    for (const run of runs)
+      expect(run.call, `${run.file}: fc.check without the run's seed`).to.match(/seed: fuzzSeed\(\)/);
   });
 
   it("drives fast-check: a failure prints the seed it ran with, and the same seed finds the same counterexample", function () {

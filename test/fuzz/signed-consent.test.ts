@@ -36,7 +36,9 @@ const plainJson = plainJsonValue;
 const mutated = (values: fc.Arbitrary<unknown>) =>
   fc
     .record({
-      replace: fc.dictionary(fc.constantFrom(...Object.keys(VALID), "request", "grantee", "extra"), values, { maxKeys: 3 }),
+      replace: fc.dictionary(fc.constantFrom(...Object.keys(VALID), "request", "grantee", "extra"), values, {
+        maxKeys: 3,
+      }),
       remove: fc.subarray(Object.keys(VALID), { maxLength: 2 }),
     })
     .map(({ replace, remove }) => {
@@ -68,11 +70,20 @@ describe("fuzzing sdk/clients/patient parseSignedConsent", function () {
     await fuzz(
       this,
       FILE,
-      fc.asyncProperty(fc.oneof(plainJson, mutated(plainJson), mutated(fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(null)))), async (input) => {
-        const outcome = await settle("parseSignedConsent", () => parseSignedConsent(JSON.parse(JSON.stringify(input))));
-        if (outcome.ok) expectWhatTheParserPromises(outcome.value);
-        else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          plainJson,
+          mutated(plainJson),
+          mutated(fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(null))),
+        ),
+        async (input) => {
+          const outcome = await settle("parseSignedConsent", () =>
+            parseSignedConsent(JSON.parse(JSON.stringify(input))),
+          );
+          if (outcome.ok) expectWhatTheParserPromises(outcome.value);
+          else expect(outcome.error).to.be.instanceOf(InvalidArgumentError);
+        },
+      ),
       1000,
     );
   });
@@ -85,7 +96,9 @@ describe("fuzzing sdk/clients/patient parseSignedConsent", function () {
   // The same for `nonce`. Fix: check `typeof` first (kind a string in the list; nonce a decimal string or
   // a safe integer) and never call String() on an unchecked value.
   it("refuses any JSON with an InvalidArgumentError, including objects whose keys shadow toString", async function () {
-    await refused("kind {toString: ''}", () => parseSignedConsent({ ...VALID, kind: JSON.parse('{"toString": ""}') }), [InvalidArgumentError]);
+    await refused("kind {toString: ''}", () => parseSignedConsent({ ...VALID, kind: JSON.parse('{"toString": ""}') }), [
+      InvalidArgumentError,
+    ]);
     await fuzz(
       this,
       FILE,
@@ -114,7 +127,11 @@ describe("fuzzing sdk/clients/patient parseSignedConsent", function () {
       { ...VALID, kind: "approve" },
     ];
     for (const input of impossible) {
-      await refused(`parseSignedConsent(${JSON.stringify(input)})`, () => parseSignedConsent(JSON.parse(JSON.stringify(input))), [InvalidArgumentError]);
+      await refused(
+        `parseSignedConsent(${JSON.stringify(input)})`,
+        () => parseSignedConsent(JSON.parse(JSON.stringify(input))),
+        [InvalidArgumentError],
+      );
     }
   });
 });

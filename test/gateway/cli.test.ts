@@ -73,10 +73,14 @@ describe("the custodian gateway: command line", function () {
       const rpc = ["--rpc", "http://127.0.0.1:8545"];
       expect(parseConfig(rpc, env()).resyncFrom).to.deep.equal([]);
       expect(
-        parseConfig([...rpc, "--resync-from", "http://127.0.0.1:8801/", "--resync-from", "https://custodian.example:8443"], env())
-          .resyncFrom,
+        parseConfig(
+          [...rpc, "--resync-from", "http://127.0.0.1:8801/", "--resync-from", "https://custodian.example:8443"],
+          env(),
+        ).resyncFrom,
       ).to.deep.equal(["http://127.0.0.1:8801", "https://custodian.example:8443"]);
-      expect(configError([...rpc, "--resync-from", "ftp://peer"], env())).to.contain("--resync-from must use http or https");
+      expect(configError([...rpc, "--resync-from", "ftp://peer"], env())).to.contain(
+        "--resync-from must use http or https",
+      );
     });
 
     it("takes the rate limit from --rate-limit or CONSENT_GATEWAY_RATE_LIMIT; 0 turns it off", function () {
@@ -95,9 +99,7 @@ describe("the custodian gateway: command line", function () {
       const rpc = ["--rpc", "http://127.0.0.1:8545"];
       expect(parseConfig(rpc, env()).challengesPerMinute).to.equal(600);
       expect(parseConfig([...rpc, "--challenge-rate-limit", "30"], env()).challengesPerMinute).to.equal(30);
-      expect(
-        parseConfig(rpc, env({ CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT: "0" })).challengesPerMinute,
-      ).to.equal(0);
+      expect(parseConfig(rpc, env({ CONSENT_GATEWAY_CHALLENGE_RATE_LIMIT: "0" })).challengesPerMinute).to.equal(0);
       expect(configError([...rpc, "--challenge-rate-limit", "x"], env())).to.contain(
         "--challenge-rate-limit must be a whole number from 0 to 1000000",
       );
@@ -108,7 +110,9 @@ describe("the custodian gateway: command line", function () {
       expect(parseConfig(rpc, env()).maxRecordBytes).to.equal(4 * 1024 ** 3);
       expect(parseConfig([...rpc, "--max-record-bytes", "1048576"], env()).maxRecordBytes).to.equal(1048576);
       expect(parseConfig(rpc, env({ CONSENT_GATEWAY_MAX_RECORD_BYTES: "2048" })).maxRecordBytes).to.equal(2048);
-      expect(configError([...rpc, "--max-record-bytes", "10"], env())).to.contain("--max-record-bytes must be from 1024 to");
+      expect(configError([...rpc, "--max-record-bytes", "10"], env())).to.contain(
+        "--max-record-bytes must be from 1024 to",
+      );
     });
 
     it("takes the confirmations from --confirmations or CONSENT_GATEWAY_CONFIRMATIONS", function () {

@@ -98,7 +98,13 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       const envelope = await hospital.store.get(record.cid);
       const client = new GatewayClient(set.gateways[0].url, setup.signers.hospital, hospital.contracts);
       const error = await client
-        .depositShare({ recordId: record.recordId, setId: set.setId, position: 2, wrappedShare: new Uint8Array(97), envelope })
+        .depositShare({
+          recordId: record.recordId,
+          setId: set.setId,
+          position: 2,
+          wrappedShare: new Uint8Array(97),
+          envelope,
+        })
         .catch((e: unknown) => e);
       expect((error as GatewayError).code).to.equal("NotInCustodianSet");
     });
@@ -108,7 +114,13 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       const lab = await setup.as(setup.signers.lab);
       const client = new GatewayClient(set.gateways[0].url, setup.signers.lab, lab);
       const error = await client
-        .depositShare({ recordId: record.recordId, setId: set.setId, position: 1, wrappedShare: new Uint8Array(97), envelope })
+        .depositShare({
+          recordId: record.recordId,
+          setId: set.setId,
+          position: 1,
+          wrappedShare: new Uint8Array(97),
+          envelope,
+        })
         .catch((e: unknown) => e);
       expect(codeOf(error)).to.equal("ProviderNotServed");
     });
@@ -116,7 +128,11 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
 
   describe("reading", function () {
     it("rebuilds the key from k shares gathered in parallel and opens the record", async function () {
-      const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+      const opened = await reader.client.fetchRecord({
+        recordId: record.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
       expect(opened.resource).to.deep.equal(observation);
       expect(opened.shares).to.have.length(2);
       expect(new Set(opened.shares.map((share) => share.custodian)).size).to.equal(2);
@@ -141,7 +157,10 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       expect(summary.releasedBy).to.have.length(2);
       expect(JSON.parse(readFileSync(out, "utf8"))).to.deep.equal(observation);
 
-      const single = await runCli([...args, "--gateway", set.gateways[0].url, "--out", `${out}.2`], { cwd: setup.tempDir, env });
+      const single = await runCli([...args, "--gateway", set.gateways[0].url, "--out", `${out}.2`], {
+        cwd: setup.tempDir,
+        env,
+      });
       expect(single.code).to.equal(1);
       expect(single.errorLines.join("\n")).to.contain(`is guarded by custodian set ${set.setId}`);
     });
@@ -204,7 +223,9 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
     });
 
     it("refuses the whole-key route for a record held as a share", async function () {
-      const error = await reader.gateways[set.custodians[0]].requestKey(record.recordId, "HRESCH").catch((e: unknown) => e);
+      const error = await reader.gateways[set.custodians[0]]
+        .requestKey(record.recordId, "HRESCH")
+        .catch((e: unknown) => e);
       expect((error as GatewayError).code).to.equal("HeldAsShare");
     });
 
@@ -221,7 +242,9 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
         .catch((e: unknown) => e);
       expect(error).to.be.instanceOf(NotEnoughSharesError);
       expect((error as NotEnoughSharesError).received).to.equal(0);
-      expect((error as NotEnoughSharesError).refusals.map((refusal) => refusal.code)).to.deep.equal(["AccessDenied", "AccessDenied", "AccessDenied"].slice(0, (error as NotEnoughSharesError).refusals.length));
+      expect((error as NotEnoughSharesError).refusals.map((refusal) => refusal.code)).to.deep.equal(
+        ["AccessDenied", "AccessDenied", "AccessDenied"].slice(0, (error as NotEnoughSharesError).refusals.length),
+      );
       await combineKeyShares([before]).then(
         () => expect.fail("one share combined"),
         (e: unknown) => expect(e).to.be.instanceOf(InvalidArgumentError),
@@ -249,7 +272,11 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
   describe("custodians down or compromised", function () {
     it("tolerates one custodian down, and refuses with two down, naming them", async function () {
       await set.gateways[2].close();
-      const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+      const opened = await reader.client.fetchRecord({
+        recordId: record.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
       expect(opened.resource).to.deep.equal(observation);
       expect(opened.shares.map((share) => share.custodian).sort()).to.deep.equal(set.custodians.slice(0, 2).sort());
       expect(opened.refusals.map((refusal) => [refusal.custodian, refusal.code])).to.deep.equal([
@@ -271,7 +298,11 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       await set.gateways[0].close();
       rmSync(set.configs[0].dataDir, { recursive: true, force: true });
       for (const published of [record, second]) {
-        const opened = await reader.client.fetchRecord({ recordId: published.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+        const opened = await reader.client.fetchRecord({
+          recordId: published.recordId,
+          purpose: "HRESCH",
+          keyPair: reader.keyPair,
+        });
         expect(opened.servedBy).to.not.equal(set.custodians[0]);
       }
       // A replacement custodian with an empty directory gets its copies back when the provider deposits again.
@@ -285,14 +316,18 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
 
   describe("re-sync of a lost custodian", function () {
     /** A peer that tampers: forwards to `target` but flips one byte of every ciphertext it serves. */
-    async function tamperingPeer(target: string): Promise<{ url: string; served: () => number; close: () => Promise<void> }> {
+    async function tamperingPeer(
+      target: string,
+    ): Promise<{ url: string; served: () => number; close: () => Promise<void> }> {
       let served = 0;
       const server = createServer((request, response) => {
         const chunks: Buffer[] = [];
         request.on("data", (chunk: Buffer) => chunks.push(chunk));
         request.on("end", () => {
           const headers = Object.fromEntries(
-            Object.entries(request.headers).filter(([name]) => !["host", "connection", "content-length"].includes(name)),
+            Object.entries(request.headers).filter(
+              ([name]) => !["host", "connection", "content-length"].includes(name),
+            ),
           ) as Record<string, string>;
           void fetch(`${target}${request.url}`, {
             method: request.method,
@@ -304,7 +339,9 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
               body[body.length >> 1] ^= 0x01;
               served++;
             }
-            response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
+            response.writeHead(answer.status, {
+              "content-type": answer.headers.get("content-type") ?? "application/json",
+            });
             response.end(body);
           });
         });
@@ -340,7 +377,9 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
         }
 
         // Its share is not re-synced (no peer has it): it says so until the provider deposits again.
-        const refused = await reader.gateways[set.custodians[0]].requestShare(record.recordId, "HRESCH").catch((e: unknown) => e);
+        const refused = await reader.gateways[set.custodians[0]]
+          .requestShare(record.recordId, "HRESCH")
+          .catch((e: unknown) => e);
         expect(codeOf(refused)).to.equal("ShareNotDeposited");
 
         // With both peers stopped, the ciphertext must come from the re-synced custodian.
@@ -355,9 +394,15 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
         // The provider deposits the shares again; the re-synced custodian's share then counts.
         await hospital.custodian.depositKey(record);
         await set.gateways[1].close();
-        const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+        const opened = await reader.client.fetchRecord({
+          recordId: record.recordId,
+          purpose: "HRESCH",
+          keyPair: reader.keyPair,
+        });
         expect(opened.resource).to.deep.equal(observation);
-        expect(opened.shares.map((share) => share.custodian).sort()).to.deep.equal([set.custodians[0], set.custodians[2]].sort());
+        expect(opened.shares.map((share) => share.custodian).sort()).to.deep.equal(
+          [set.custodians[0], set.custodians[2]].sort(),
+        );
         await set.restart(1);
         await hospital.custodian.depositKey(second);
       } finally {
@@ -374,10 +419,14 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
         const fresh = await set.restart(0, { resyncFrom: [tamperer.url] });
         const report = (await fresh.resynced)!;
         expect(report.fetched).to.deep.equal([]);
-        expect(report.failed.map((failure) => failure.recordId).sort()).to.deep.equal([record.recordId, second.recordId].sort());
+        expect(report.failed.map((failure) => failure.recordId).sort()).to.deep.equal(
+          [record.recordId, second.recordId].sort(),
+        );
         for (const failure of report.failed) {
           expect(failure.attempts).to.have.length(1);
-          expect(failure.attempts[0].reason).to.match(/IntegrityError: it served bytes hashing to 0x[0-9a-f]{64}, not to record/);
+          expect(failure.attempts[0].reason).to.match(
+            /IntegrityError: it served bytes hashing to 0x[0-9a-f]{64}, not to record/,
+          );
         }
         for (const published of [record, second]) expect(fresh.store.getRecord(published.recordId)).to.equal(undefined);
       } finally {
@@ -400,12 +449,22 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
         second.recordId,
       );
       const client = new GatewayClient(set.gateways[2].url, setup.signers.hospital, contracts);
-      await client.depositShare({ recordId: second.recordId, setId: set.setId, position: 3, wrappedShare, envelope: await hospital.store.get(second.cid) });
+      await client.depositShare({
+        recordId: second.recordId,
+        setId: set.setId,
+        position: 3,
+        wrappedShare,
+        envelope: await hospital.store.get(second.cid),
+      });
     });
 
     it("cannot stop a read while k honest custodians answer: the reader tries other combinations", async function () {
       for (let i = 0; i < 3; i++) {
-        const opened = await reader.client.fetchRecord({ recordId: second.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+        const opened = await reader.client.fetchRecord({
+          recordId: second.recordId,
+          purpose: "HRESCH",
+          keyPair: reader.keyPair,
+        });
         expect(opened.resource).to.deep.equal(labObservation("other", 7));
         expect(opened.shares.map((share) => share.custodian)).to.not.include(set.custodians[2]);
       }
@@ -419,7 +478,9 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
           .fetchRecord({ recordId: second.recordId, purpose: "HRESCH", keyPair: reader.keyPair })
           .catch((e: unknown) => e);
         expect(error).to.be.instanceOf(NotEnoughSharesError);
-        expect((error as NotEnoughSharesError).hint).to.include(set.custodians[0]).and.to.include(set.custodians[2]);
+        expect((error as NotEnoughSharesError).hint)
+          .to.include(set.custodians[0])
+          .and.to.include(set.custodians[2]);
       } finally {
         expect(Number(new URL((await set.restart(1)).url).port)).to.equal(port);
       }
@@ -428,7 +489,11 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
 
   describe("the audit trail", function () {
     it("logs each share release on chain as its own custodian's, matching its journal and what the reader got", async function () {
-      const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+      const opened = await reader.client.fetchRecord({
+        recordId: record.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
       await Promise.all(set.gateways.map((gateway) => gateway.writer.flushNow()));
       for (const share of opened.shares) {
         const gateway = set.gateways[set.custodians.indexOf(share.custodian)];
@@ -470,15 +535,24 @@ describe("custodian sets: k-of-n custody across real gateways", function () {
       expect(result.withdrawn).to.deep.equal([set.custodians[0]]);
       expect(result.notWithdrawn).to.deep.equal([]);
       expect(set.gateways[0].store.getRecord(record.recordId)!.keyCiphertext).to.have.length(0);
-      const error = await reader.gateways[set.custodians[0]].requestShare(record.recordId, "HRESCH").catch((e: unknown) => e);
+      const error = await reader.gateways[set.custodians[0]]
+        .requestShare(record.recordId, "HRESCH")
+        .catch((e: unknown) => e);
       expect((error as GatewayError).code).to.equal("ShareWithdrawn");
-      const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+      const opened = await reader.client.fetchRecord({
+        recordId: record.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
       expect(opened.resource).to.deep.equal(observation);
       expect(opened.shares.map((share) => share.setId)).to.deep.equal([newSet.setId, newSet.setId]);
       // A re-sync lists only what the chain assigns to a custodian now: the record left custodian 1's care.
       expect(await recordsAssignedTo(hospital.contracts, set.custodians[0])).to.not.include(record.recordId);
       expect(await recordsAssignedTo(hospital.contracts, set.custodians[0])).to.include(second.recordId);
-      expect(await recordsAssignedTo(hospital.contracts, set.custodians[1])).to.include.members([record.recordId, second.recordId]);
+      expect(await recordsAssignedTo(hospital.contracts, set.custodians[1])).to.include.members([
+        record.recordId,
+        second.recordId,
+      ]);
     });
   });
 });
@@ -515,7 +589,10 @@ describe("custodian sets on a chain that can reorganise (--confirmations 2)", fu
     ).wait();
     const reader = await readerOfSet(setup, set, setup.signers.researcher);
     await mine(3);
-    expect((await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair })).resource).to.deep.equal(observation);
+    expect(
+      (await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair }))
+        .resource,
+    ).to.deep.equal(observation);
 
     // Re-shared to the same custodians in another order: every held share is now of set 2, assigned just now.
     const reordered = await (await hospital.custodian.defineSet([...set.custodians].reverse(), 2)).wait();
@@ -527,7 +604,11 @@ describe("custodian sets on a chain that can reorganise (--confirmations 2)", fu
     for (const refusal of (error as NotEnoughSharesError).refusals) expect(refusal.code).to.equal("ShareNotConfirmed");
 
     await mine(2);
-    const opened = await reader.client.fetchRecord({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair });
+    const opened = await reader.client.fetchRecord({
+      recordId: record.recordId,
+      purpose: "HRESCH",
+      keyPair: reader.keyPair,
+    });
     expect(opened.resource).to.deep.equal(observation);
     expect(opened.shares.every((share) => share.setId === reordered.setId)).to.equal(true);
   });
@@ -537,9 +618,20 @@ describe("GatewayClient: transport", function () {
   it("refuses plain http:// except on loopback", async function () {
     const contracts = {} as never;
     const signer = Wallet.createRandom();
-    expect(() => new GatewayClient("http://custodian.example.org", signer, contracts)).to.throw(InvalidArgumentError, /plain http/);
-    expect(() => new GatewayClient("http://10.0.0.5:8787", signer, contracts)).to.throw(InvalidArgumentError, /plain http/);
-    for (const url of ["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787", "https://custodian.example.org"])
+    expect(() => new GatewayClient("http://custodian.example.org", signer, contracts)).to.throw(
+      InvalidArgumentError,
+      /plain http/,
+    );
+    expect(() => new GatewayClient("http://10.0.0.5:8787", signer, contracts)).to.throw(
+      InvalidArgumentError,
+      /plain http/,
+    );
+    for (const url of [
+      "http://127.0.0.1:8787",
+      "http://localhost:8787",
+      "http://[::1]:8787",
+      "https://custodian.example.org",
+    ])
       expect(new GatewayClient(url, signer, contracts).baseUrl).to.equal(url);
   });
 });

@@ -275,7 +275,9 @@ function expectDenied(error: unknown, requester: string, dataClass: string, purp
   const denied = error as AccessDeniedError;
   expect(denied.details).to.equal("HTTP 403 AccessDenied");
   expect(denied.shortMessage).to.match(
-    new RegExp(`^no consent or emergency window lets ${requester} read ${dataClass} for ${purpose} \\(checked at block \\d+\\)$`),
+    new RegExp(
+      `^no consent or emergency window lets ${requester} read ${dataClass} for ${purpose} \\(checked at block \\d+\\)$`,
+    ),
   );
 }
 

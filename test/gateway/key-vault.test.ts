@@ -28,7 +28,8 @@ describe("gateway/key-vault", function () {
     const masterKey = randomBytes(32);
     const vault = new KeyVault(masterKey);
     const sealed = await vault.seal(RECORD, randomBytes(32));
-    for (const held of await bytesHeldBy(vault)) expect(bytesEqual(held, masterKey), "a raw copy of the master key").to.equal(false);
+    for (const held of await bytesHeldBy(vault))
+      expect(bytesEqual(held, masterKey), "a raw copy of the master key").to.equal(false);
     const key = (vault as unknown as { key: KeyObject }).key;
     expect(key).to.be.instanceOf(KeyObject);
     expect(key.type).to.equal("secret");
@@ -65,9 +66,9 @@ describe("the custodian gateway: key vault (node:crypto AES-256-GCM)", function 
 
   it("seals exactly as the SDK's AES-GCM does: each opens what the other sealed", async function () {
     const sealed = await vault.seal(RECORD, dataKey);
-    expect(bytesEqual(await aesGcmDecrypt(masterKey, sealed.iv, sealed.ciphertext, hexToBytes(RECORD)), dataKey)).to.equal(
-      true,
-    );
+    expect(
+      bytesEqual(await aesGcmDecrypt(masterKey, sealed.iv, sealed.ciphertext, hexToBytes(RECORD)), dataKey),
+    ).to.equal(true);
     const iv = randomBytes(12);
     const bySdk = await aesGcmEncrypt(masterKey, iv, dataKey, hexToBytes(RECORD));
     expect(bytesEqual(await vault.open(RECORD, { iv, ciphertext: bySdk }), dataKey)).to.equal(true);
@@ -79,7 +80,10 @@ describe("the custodian gateway: key vault (node:crypto AES-256-GCM)", function 
     const altered = Uint8Array.from(sealed.ciphertext);
     altered[0] ^= 1;
     await expectRejects(vault.open(RECORD, { iv: sealed.iv, ciphertext: altered }), DecryptionError);
-    await expectRejects(vault.open(RECORD, { iv: sealed.iv, ciphertext: sealed.ciphertext.subarray(0, 10) }), DecryptionError);
+    await expectRejects(
+      vault.open(RECORD, { iv: sealed.iv, ciphertext: sealed.ciphertext.subarray(0, 10) }),
+      DecryptionError,
+    );
     await expectRejects(new KeyVault(randomBytes(32)).open(RECORD, sealed), DecryptionError);
   });
 

@@ -139,14 +139,12 @@ describe("pseudonyms: one view for the patient, nothing linkable on chain", func
 
     // Consents through the relayer: treatment at the hospital and the lab; the lab's revoked again.
     await (
-      await identity
-        .client(atHospital.address)
-        .grant({
-          grantee: hospital.address,
-          dataClasses: ["LAB_RESULT"],
-          purposes: ["TREAT"],
-          validUntil: now + 365 * DAY,
-        })
+      await identity.client(atHospital.address).grant({
+        grantee: hospital.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: now + 365 * DAY,
+      })
     ).wait();
     await (
       await identity

@@ -19,7 +19,14 @@ import { ENVELOPE_V2_HEADER_BYTES } from "../../sdk/crypto/envelope-v2";
 import { AccessDeniedError } from "../../sdk/errors";
 import { FsBlobStore, nodeSegmentCrypto } from "../../sdk/node";
 import type { RunningGateway } from "../../gateway/start";
-import { chainNow, DAY, sessionToken, setupLedger, startTestGateway, type LedgerSetup } from "../helpers/gateway-harness";
+import {
+  chainNow,
+  DAY,
+  sessionToken,
+  setupLedger,
+  startTestGateway,
+  type LedgerSetup,
+} from "../helpers/gateway-harness";
 import { sharedLocalNode } from "../helpers/local-node";
 
 const MiB = 1 << 20;
@@ -45,7 +52,7 @@ function generated(size: number, hash?: ReturnType<typeof createHash>): AsyncGen
 function generatedRange(offset: number, length: number): Buffer {
   const block = new Uint8Array(MiB).map((_, i) => (i * 2654435761) >>> 24);
   const out = Buffer.alloc(length);
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     const index = Math.floor((offset + at) / MiB);
     const chunk = Uint8Array.from(block);
     new DataView(chunk.buffer).setFloat64(0, index);
@@ -58,11 +65,15 @@ function generatedRange(offset: number, length: number): Buffer {
 }
 
 /** The bytes of `source` with the byte at `position` flipped, or cut at `cutAt`. */
-async function* altered(source: AsyncIterable<Uint8Array>, change: { flip?: number; cutAt?: number }): AsyncGenerator<Uint8Array> {
+async function* altered(
+  source: AsyncIterable<Uint8Array>,
+  change: { flip?: number; cutAt?: number },
+): AsyncGenerator<Uint8Array> {
   let at = 0;
   for await (const part of source) {
     const chunk = Uint8Array.from(part);
-    if (change.flip !== undefined && change.flip >= at && change.flip < at + chunk.length) chunk[change.flip - at] ^= 0x01;
+    if (change.flip !== undefined && change.flip >= at && change.flip < at + chunk.length)
+      chunk[change.flip - at] ^= 0x01;
     if (change.cutAt !== undefined && at + chunk.length > change.cutAt) {
       if (change.cutAt > at) yield chunk.subarray(0, change.cutAt - at);
       return;
@@ -74,7 +85,9 @@ async function* altered(source: AsyncIterable<Uint8Array>, change: { flip?: numb
 
 /** Temp files a refused stream might have left in a store directory. */
 function leftovers(directory: string): string[] {
-  return readdirSync(directory, { recursive: true }).map(String).filter((name) => name.endsWith(".tmp"));
+  return readdirSync(directory, { recursive: true })
+    .map(String)
+    .filter((name) => name.endsWith(".tmp"));
 }
 
 async function expectRefusal(promise: Promise<unknown>, status: number, code: string): Promise<GatewayError> {
@@ -178,13 +191,19 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
 
     it("refuses a stream cut after a segment (422 SegmentInvalid, truncated) and one cut mid-segment", async function () {
       const atSegment = await expectRefusal(
-        custodian.depositRecordStream({ ...record, envelope: altered(store.getStream(record.cid), { cutAt: ENVELOPE_V2_HEADER_BYTES + 3 * SEGMENT }) }),
+        custodian.depositRecordStream({
+          ...record,
+          envelope: altered(store.getStream(record.cid), { cutAt: ENVELOPE_V2_HEADER_BYTES + 3 * SEGMENT }),
+        }),
         422,
         "SegmentInvalid",
       );
       expect(atSegment.message).to.match(/Segment 2 of record .*truncated/s);
       await expectRefusal(
-        custodian.depositRecordStream({ ...record, envelope: altered(store.getStream(record.cid), { cutAt: ENVELOPE_V2_HEADER_BYTES + SEGMENT + 77 }) }),
+        custodian.depositRecordStream({
+          ...record,
+          envelope: altered(store.getStream(record.cid), { cutAt: ENVELOPE_V2_HEADER_BYTES + SEGMENT + 77 }),
+        }),
         422,
         "SegmentInvalid",
       );
@@ -195,17 +214,30 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
     it("refuses another data key before reading past the header (422 WrongDataKey)", async function () {
       const wrongKey = Uint8Array.from(record.dataKey);
       wrongKey[0] ^= 0xff;
-      await expectRefusal(custodian.depositRecordStream({ ...record, dataKey: wrongKey, envelope: store.getStream(record.cid) }), 422, "WrongDataKey");
+      await expectRefusal(
+        custodian.depositRecordStream({ ...record, dataKey: wrongKey, envelope: store.getStream(record.cid) }),
+        422,
+        "WrongDataKey",
+      );
       expect(gateway.store.getRecord(record.recordId)).to.equal(undefined);
     });
 
     it("refuses another record's bytes under this record id (422 IntegrityError) and an unanchored id (409)", async function () {
       const other = await (
-        await provider.publishStream({ patient: setup.signers.patient.address, dataClass: "IMAGING", source: generated(MiB + 1), crypto: nodeSegmentCrypto })
+        await provider.publishStream({
+          patient: setup.signers.patient.address,
+          dataClass: "IMAGING",
+          source: generated(MiB + 1),
+          crypto: nodeSegmentCrypto,
+        })
       ).wait();
       // The other record's envelope and key, under this record's id: the header says another record.
       const spliced = await custodian
-        .depositRecordStream({ recordId: record.recordId, dataKey: other.dataKey, envelope: store.getStream(other.cid) })
+        .depositRecordStream({
+          recordId: record.recordId,
+          dataKey: other.dataKey,
+          envelope: store.getStream(other.cid),
+        })
         .then(
           () => undefined,
           (error: unknown) => error as GatewayError,
@@ -214,7 +246,11 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
       expect(["IntegrityError", "MalformedEnvelope"]).to.include((spliced as GatewayError).code);
       expect(gateway.store.getRecord(record.recordId)).to.equal(undefined);
       await expectRefusal(
-        custodian.depositRecordStream({ recordId: `0x${"ab".repeat(32)}`, dataKey: other.dataKey, envelope: store.getStream(other.cid) }),
+        custodian.depositRecordStream({
+          recordId: `0x${"ab".repeat(32)}`,
+          dataKey: other.dataKey,
+          envelope: store.getStream(other.cid),
+        }),
         409,
         "RecordNotAnchored",
       );
@@ -222,9 +258,18 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
 
     it("refuses a body that passes the limit while streaming (413), whatever Content-Length says", async function () {
       const big = await (
-        await provider.publishStream({ patient: setup.signers.patient.address, dataClass: "IMAGING", source: generated(5 * MiB), crypto: nodeSegmentCrypto })
+        await provider.publishStream({
+          patient: setup.signers.patient.address,
+          dataClass: "IMAGING",
+          source: generated(5 * MiB),
+          crypto: nodeSegmentCrypto,
+        })
       ).wait();
-      await expectRefusal(custodian.depositRecordStream({ ...big, envelope: store.getStream(big.cid) }), 413, "PayloadTooLarge");
+      await expectRefusal(
+        custodian.depositRecordStream({ ...big, envelope: store.getStream(big.cid) }),
+        413,
+        "PayloadTooLarge",
+      );
       expect(gateway.store.getRecord(big.recordId)).to.equal(undefined);
       expect(leftovers(gatewayDir)).to.deep.equal([]);
     });
@@ -233,7 +278,11 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
       const head = (extra: string) =>
         `PUT /records/${record.recordId} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n` +
         `X-Data-Key: ${"0x" + "11".repeat(32)}\r\n${extra}\r\n`;
-      const unauthenticated = await rawExchange(gateway.url, head(`Content-Length: ${LIMIT - 1}\r\n`), Buffer.alloc(64 * 1024));
+      const unauthenticated = await rawExchange(
+        gateway.url,
+        head(`Content-Length: ${LIMIT - 1}\r\n`),
+        Buffer.alloc(64 * 1024),
+      );
       expect(unauthenticated).to.match(/^HTTP\/1\.1 401 /);
       expect(unauthenticated.toLowerCase()).to.include("connection: close");
       const token = await sessionToken(custodian);
@@ -247,7 +296,11 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
     });
 
     it("refuses a reader (not a served provider) before the body: 403 ProviderNotServed", async function () {
-      const researcher = new GatewayClient(gateway.url, setup.signers.researcher, await setup.as(setup.signers.researcher));
+      const researcher = new GatewayClient(
+        gateway.url,
+        setup.signers.researcher,
+        await setup.as(setup.signers.researcher),
+      );
       const refused = await researcher.depositRecordStream({ ...record, envelope: store.getStream(record.cid) }).then(
         () => undefined,
         (error: unknown) => error as AccessDeniedError,
@@ -267,7 +320,11 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
       expect(again.stored).to.equal(false);
       const wrongKey = Uint8Array.from(record.dataKey);
       wrongKey[5] ^= 1;
-      await expectRefusal(custodian.depositRecordStream({ ...record, dataKey: wrongKey, envelope: store.getStream(record.cid) }), 409, "KeyConflict");
+      await expectRefusal(
+        custodian.depositRecordStream({ ...record, dataKey: wrongKey, envelope: store.getStream(record.cid) }),
+        409,
+        "KeyConflict",
+      );
     });
   });
 
@@ -295,7 +352,9 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
       let last = performance.now();
       const lap = (what: string) => {
         const now = performance.now();
-        times.push(`${what} ${((now - last) / 1000).toFixed(1)} s (peak ${((phasePeak - baseline) / MiB).toFixed(0)} MiB)`);
+        times.push(
+          `${what} ${((now - last) / 1000).toFixed(1)} s (peak ${((phasePeak - baseline) / MiB).toFixed(0)} MiB)`,
+        );
         phasePeak = process.memoryUsage().rss;
         last = now;
       };
@@ -337,7 +396,10 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
         await (await researcher.registerEncryptionKey(keyPair)).wait();
         // The gateway computes a segment index by one pass over the stored blob (not cached): 2 GiB of
         // SHA-256 on a shared machine can take longer than the default 30 s per request.
-        const reader = new GatewayClient(gateway.url, setup.signers.researcher, researcherContracts, { crypto: nodeSegmentCrypto, timeoutMs: 300_000 });
+        const reader = new GatewayClient(gateway.url, setup.signers.researcher, researcherContracts, {
+          crypto: nodeSegmentCrypto,
+          timeoutMs: 300_000,
+        });
         const { plaintext } = await reader.fetchRecordStream({ recordId: record.recordId, purpose: "HRESCH", keyPair });
         const plainOut = createHash("sha256");
         let read = 0;
@@ -350,13 +412,21 @@ describe("the custodian gateway: streamed deposits (PUT /records/:recordId)", fu
         expect(plainOut.digest("hex")).to.equal(plainIn.digest("hex"));
 
         const offset = LARGE - 3 * MiB - 12_345;
-        const range = await reader.fetchRecordRange({ recordId: record.recordId, purpose: "HRESCH", keyPair, offset, length: 2 * MiB + 7 });
+        const range = await reader.fetchRecordRange({
+          recordId: record.recordId,
+          purpose: "HRESCH",
+          keyPair,
+          offset,
+          length: 2 * MiB + 7,
+        });
         lap("index+range");
         expect(Buffer.from(range.plaintext).equals(generatedRange(offset, 2 * MiB + 7))).to.equal(true);
       } finally {
         clearInterval(sampler);
       }
-      console.log(`      ${LARGE / GiB} GiB: ${times.join(", ")}; peak RSS ${((peak - baseline) / MiB).toFixed(0)} MiB above baseline`);
+      console.log(
+        `      ${LARGE / GiB} GiB: ${times.join(", ")}; peak RSS ${((peak - baseline) / MiB).toFixed(0)} MiB above baseline`,
+      );
       // Held whole, the record alone would take LARGE bytes; streams keep a few segments and I/O buffers
       // on each side (provider, gateway and reader share this process).
       expect(peak - baseline, "peak resident memory above baseline").to.be.below(256 * MiB);

@@ -79,7 +79,9 @@ describe("the custodian gateway: v2 records (segmented, key-committing)", functi
     const fetchRange = async (start: number, end: number): Promise<Uint8Array> => {
       const range = `bytes=${start}-${end - 1}`;
       requested.push(range);
-      const response = await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, { headers: { ...auth, range } });
+      const response = await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, {
+        headers: { ...auth, range },
+      });
       expect(response.status, range).to.equal(206);
       expect(response.headers.get("accept-ranges")).to.equal("bytes");
       const body = new Uint8Array(await response.arrayBuffer());
@@ -88,20 +90,46 @@ describe("the custodian gateway: v2 records (segmented, key-committing)", functi
       return body;
     };
     const offset = 3 * MiB - 100;
-    const range = await openRecordRange({ index, fetch: fetchRange, dataKey, expected: { recordId: record.recordId, dataClass: DataClass.IMAGING }, offset, length: 200 });
+    const range = await openRecordRange({
+      index,
+      fetch: fetchRange,
+      dataKey,
+      expected: { recordId: record.recordId, dataClass: DataClass.IMAGING },
+      offset,
+      length: 200,
+    });
     expect(Buffer.from(range.plaintext).equals(Buffer.from(study.subarray(offset, offset + 200)))).to.equal(true);
     expect(requested).to.have.length(1); // two segments, one request: not the whole record
-    const tail = await openRecordRange({ index, fetch: fetchRange, dataKey, expected: { recordId: record.recordId }, offset: 5 * MiB, length: 10_000 });
+    const tail = await openRecordRange({
+      index,
+      fetch: fetchRange,
+      dataKey,
+      expected: { recordId: record.recordId },
+      offset: 5 * MiB,
+      length: 10_000,
+    });
     expect(Buffer.from(tail.plaintext).equals(Buffer.from(study.subarray(5 * MiB)))).to.equal(true);
 
     // Suffix ranges, open ranges, and ranges outside the blob.
-    const size = Number((await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, { headers: { ...auth, range: "bytes=0-0" } })).headers.get("content-range")?.split("/")[1]);
+    const size = Number(
+      (
+        await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, {
+          headers: { ...auth, range: "bytes=0-0" },
+        })
+      ).headers
+        .get("content-range")
+        ?.split("/")[1],
+    );
     expect(size).to.equal(ENVELOPE_V2_HEADER_BYTES + study.length + 6 * 16);
-    const suffix = await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, { headers: { ...auth, range: "bytes=-16" } });
+    const suffix = await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, {
+      headers: { ...auth, range: "bytes=-16" },
+    });
     expect(suffix.headers.get("content-range")).to.equal(`bytes ${size - 16}-${size - 1}/${size}`);
     expect((await suffix.arrayBuffer()).byteLength).to.equal(16);
     for (const bad of [`bytes=${size}-`, "bytes=5-2", "bytes=0-1,4-5", "lines=1-2"]) {
-      const refused = await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, { headers: { ...auth, range: bad } });
+      const refused = await fetch(`${gateway.url}/records/${record.recordId}/ciphertext`, {
+        headers: { ...auth, range: bad },
+      });
       expect(refused.status, bad).to.equal(416);
       expect(refused.headers.get("content-range"), bad).to.equal(`bytes */${size}`);
     }
@@ -110,7 +138,13 @@ describe("the custodian gateway: v2 records (segmented, key-committing)", functi
     expect(await cidOf(whole)).to.equal(record.cid);
 
     // The same through the SDK's GatewayClient, which verifies against the record id it asked for.
-    const viaClient = await reader.gateway.fetchRecordRange({ recordId: record.recordId, purpose: "HRESCH", keyPair: reader.keyPair, offset: 1_000_000, length: 100_000 });
+    const viaClient = await reader.gateway.fetchRecordRange({
+      recordId: record.recordId,
+      purpose: "HRESCH",
+      keyPair: reader.keyPair,
+      offset: 1_000_000,
+      length: 100_000,
+    });
     expect(Buffer.from(viaClient.plaintext).equals(Buffer.from(study.subarray(1_000_000, 1_100_000)))).to.equal(true);
     expect(viaClient.context.dataClass).to.equal(DataClass.IMAGING);
     expect(viaClient.release.basis).to.equal("Consent");
@@ -136,20 +170,37 @@ describe("the custodian gateway: v2 records (segmented, key-committing)", functi
     const honest = await sealRecordV2(new Uint8Array(8), context, key1, { segmentSize: 32 });
     const header = honest.envelope.slice(0, ENVELOPE_V2_HEADER_BYTES);
     const salt = header.subarray(114, 130);
-    const segment = salamander(specKeys(key1, salt).encryptionKey, specKeys(key2, salt).encryptionKey, segmentNonce(0, true), header);
+    const segment = salamander(
+      specKeys(key1, salt).encryptionKey,
+      specKeys(key2, salt).encryptionKey,
+      segmentNonce(0, true),
+      header,
+    );
     const envelope = Buffer.concat([header, segment]);
     const cid = await hospital.store.put(envelope);
-    const recordId = bytesToHex(createHash("sha256").update(Buffer.concat([header, createHash("sha256").update(segment).digest()])).digest());
+    const recordId = bytesToHex(
+      createHash("sha256")
+        .update(Buffer.concat([header, createHash("sha256").update(segment).digest()]))
+        .digest(),
+    );
     await (
-      await hospital.contracts.records.connect(setup.signers.hospital).anchorRecord(setup.signers.patient.address, recordId, DataClass.IMAGING, toUtf8Bytes(cid))
+      await hospital.contracts.records
+        .connect(setup.signers.hospital)
+        .anchorRecord(setup.signers.patient.address, recordId, DataClass.IMAGING, toUtf8Bytes(cid))
     ).wait();
 
     const token = await sessionToken(hospital.custodian);
     const deposit = (dataKey: Uint8Array) =>
-      gatewayFetch(`${gateway.url}/records`, { token, body: { recordId, dataKey: bytesToHex(dataKey), envelope: envelope.toString("base64") } });
+      gatewayFetch(`${gateway.url}/records`, {
+        token,
+        body: { recordId, dataKey: bytesToHex(dataKey), envelope: envelope.toString("base64") },
+      });
     const second = await deposit(key2);
     expect(second.status).to.equal(422);
-    expect(second.body).to.deep.include({ error: "WrongDataKey", reason: `the data key is not the key record ${recordId} commits to` });
+    expect(second.body).to.deep.include({
+      error: "WrongDataKey",
+      reason: `the data key is not the key record ${recordId} commits to`,
+    });
     expect(gateway.store.getRecord(recordId)).to.equal(undefined);
     const first = await deposit(key1);
     expect(first.status).to.equal(201);

@@ -271,7 +271,11 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     }
     expect((await setup.provider.getTransactionReceipt(sent[0]))?.status).to.equal(1);
     // Once mined, the signer may send again.
-    await relaySigned(client, await other.signGrant(grant(setup.signers.lab.address, now + DAY), { nonce: 903n }), setup.contracts);
+    await relaySigned(
+      client,
+      await other.signGrant(grant(setup.signers.lab.address, now + DAY), { nonce: 903n }),
+      setup.contracts,
+    );
 
     async function refusedWithoutMining(code: string, action: () => Promise<unknown>) {
       let caught: unknown;
@@ -336,12 +340,21 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
 
   it("refuses a relayer's answer naming a transaction that does not carry the signed message, and plain http off loopback", async function () {
     // A malicious relayer: keeps the signed revoke, answers with the hash of an unrelated successful transaction.
-    const unrelated = await (await setup.signers.admin.sendTransaction({ to: setup.signers.stranger.address, value: 1n })).wait();
+    const unrelated = await (
+      await setup.signers.admin.sendTransaction({ to: setup.signers.stranger.address, value: 1n })
+    ).wait();
     // ... or of a successful ledger transaction by someone else (a grant by another patient).
     const other = await (
       await setup.contracts.ledger
         .connect(setup.signers.patient)
-        .grant(setup.signers.patient.address, setup.signers.clinician.address, 1, 1, 0, (await chainNow(setup.provider)) + DAY)
+        .grant(
+          setup.signers.patient.address,
+          setup.signers.clinician.address,
+          1,
+          1,
+          0,
+          (await chainNow(setup.provider)) + DAY,
+        )
     ).wait();
     const kept: unknown[] = [];
     let answer = unrelated!.hash;
@@ -362,10 +375,17 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       const hospital = setup.signers.hospital.address;
       const until = (await chainNow(setup.provider)) + 30 * DAY;
       await (
-        await patientOf(atHospital, honest).grant({ grantee: hospital, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until })
+        await patientOf(atHospital, honest).grant({
+          grantee: hospital,
+          dataClasses: ["LAB_RESULT"],
+          purposes: ["TREAT"],
+          validUntil: until,
+        })
       ).wait();
 
-      const patient = new PatientClient(setup.contracts, pseudonymSigner(atHospital, setup.provider), { relayer: new RelayerClient(url) });
+      const patient = new PatientClient(setup.contracts, pseudonymSigner(atHospital, setup.provider), {
+        relayer: new RelayerClient(url),
+      });
       for (const hash of [unrelated!.hash, other!.hash]) {
         answer = hash;
         const pending = await patient.revoke(hospital);
@@ -375,10 +395,14 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
         } catch (error) {
           caught = error;
         }
-        expect(caught, "the SDK must not report a revocation that did not happen").to.be.instanceOf(RelayNotConfirmedError);
+        expect(caught, "the SDK must not report a revocation that did not happen").to.be.instanceOf(
+          RelayNotConfirmedError,
+        );
         expect((caught as RelayNotConfirmedError).hint).to.match(/stays valid until its deadline/);
         // The consent is in force: what the malicious relayer kept could still be submitted.
-        expect((await setup.contracts.ledger.consentOf(atHospital.address, hospital)).validUntil).to.equal(BigInt(until));
+        expect((await setup.contracts.ledger.consentOf(atHospital.address, hospital)).validUntil).to.equal(
+          BigInt(until),
+        );
       }
       expect(kept).to.have.length(2);
     } finally {
@@ -393,14 +417,12 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     const until = (await chainNow(setup.provider)) + DAY;
     let caught: unknown;
     try {
-      await identity
-        .client(pseudonyms[0].address)
-        .grant({
-          grantee: setup.signers.hospital.address,
-          dataClasses: ["LAB_RESULT"],
-          purposes: ["TREAT"],
-          validUntil: until,
-        });
+      await identity.client(pseudonyms[0].address).grant({
+        grantee: setup.signers.hospital.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: until,
+      });
     } catch (error) {
       caught = error;
     }

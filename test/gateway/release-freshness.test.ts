@@ -42,10 +42,9 @@ describe("the custodian gateway: releases are decided at the latest block, never
     ).wait();
   const revoke = async () =>
     (
-      await (await setup.as(setup.signers.patient)).ledger.revoke(
-        setup.signers.patient.address,
-        setup.signers.researcher.address,
-      )
+      await (
+        await setup.as(setup.signers.patient)
+      ).ledger.revoke(setup.signers.patient.address, setup.signers.researcher.address)
     ).wait();
   /** `count` key requests sent at once; each settles to its release or its error. */
   const burst = (count: number) =>

@@ -45,7 +45,11 @@ function documentedLeaf(release: Release): string {
   const word = (hex: string) => hex.slice(2).toLowerCase().padStart(64, "0");
   const uint = (n: number) => n.toString(16).padStart(64, "0");
   const encoded = Buffer.from(
-    word(release.recordId) + word(release.grantee) + uint(release.purpose) + uint(release.basis) + uint(release.releasedAt),
+    word(release.recordId) +
+      word(release.grantee) +
+      uint(release.purpose) +
+      uint(release.basis) +
+      uint(release.releasedAt),
     "hex",
   );
   return hexlify(keccak_256(keccak_256(encoded)));
@@ -56,7 +60,8 @@ function documentedNode(a: string, b: string): string {
   return hexlify(keccak_256(Buffer.from(low.slice(2) + high.slice(2), "hex")));
 }
 
-const rows = (...releases: Release[]) => releases.map((release, i) => ({ id: i + 1, ...release }) as unknown as ReleaseRow);
+const rows = (...releases: Release[]) =>
+  releases.map((release, i) => ({ id: i + 1, ...release }) as unknown as ReleaseRow);
 
 describe("release-batch manifests", function () {
   describe("the leaf encoding", function () {
@@ -83,11 +88,17 @@ describe("release-batch manifests", function () {
     async function logged(root: string, manifest: ReleaseManifest) {
       const f = await loadFixture(deployLedgerFixture);
       for (const release of [RELEASE_A, RELEASE_B]) {
-        await (await f.records.connect(f.hospital).anchorRecord(f.patient.address, release.recordId, 0, toUtf8Bytes("ipfs://x"))).wait();
+        await (
+          await f.records
+            .connect(f.hospital)
+            .anchorRecord(f.patient.address, release.recordId, 0, toUtf8Bytes("ipfs://x"))
+        ).wait();
       }
       const store = new MemoryBlobStore();
       const cid = await store.put(toUtf8Bytes(JSON.stringify(manifest)));
-      await (await f.accessLog.connect(f.hospital).logReleaseBatch(root, manifest.releases.length, toUtf8Bytes(cid))).wait();
+      await (
+        await f.accessLog.connect(f.hospital).logReleaseBatch(root, manifest.releases.length, toUtf8Bytes(cid))
+      ).wait();
       return new AuditClient(await sdkContracts(f, f.stranger), store).history(f.patient.address);
     }
 
@@ -103,7 +114,9 @@ describe("release-batch manifests", function () {
     it("shows each release of a manifest the logged root proves", async function () {
       const history = await logged(ROOT_AB, genuine());
       const releases = history.filter((entry) => entry.action === "key-released");
-      expect(releases.map((entry) => [entry.recordId, entry.counterparty, entry.time, entry.releaseBatchRoot])).to.deep.equal([
+      expect(
+        releases.map((entry) => [entry.recordId, entry.counterparty, entry.time, entry.releaseBatchRoot]),
+      ).to.deep.equal([
         [RELEASE_A.recordId, RELEASE_A.grantee, RELEASE_A.releasedAt, ROOT_AB],
         [RELEASE_B.recordId, RELEASE_B.grantee, RELEASE_B.releasedAt, ROOT_AB],
       ]);

@@ -16,7 +16,13 @@ import { GatewayClient } from "../../sdk/clients/gateway";
 import type { RunningGateway } from "../../gateway/start";
 import { INGEST_BODY_LIMIT } from "../../gateway/schemas";
 import { GatewayStore } from "../../gateway/store";
-import { gatewayFetch, sessionToken, setupLedger, startTestGateway, type LedgerSetup } from "../helpers/gateway-harness";
+import {
+  gatewayFetch,
+  sessionToken,
+  setupLedger,
+  startTestGateway,
+  type LedgerSetup,
+} from "../helpers/gateway-harness";
 import { sharedLocalNode } from "../helpers/local-node";
 
 /** A raw TCP client: what it has received, and whether (and when) the server closed it. */

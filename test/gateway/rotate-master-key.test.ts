@@ -59,12 +59,19 @@ describe("the custodian gateway: master-key rotation and the data directory's lo
     const store = GatewayStore.open(path.join(dataDir, "gateway.sqlite"), { readonly: true });
     try {
       const check = Buffer.from(store.getMeta("masterKeyCheck")!.slice(2), "hex");
-      const plaintext = open(check.subarray(0, 12), check.subarray(12), Buffer.from("consent-ledger/gateway/master-key-check/v1"));
+      const plaintext = open(
+        check.subarray(0, 12),
+        check.subarray(12),
+        Buffer.from("consent-ledger/gateway/master-key-check/v1"),
+      );
       expect(plaintext.toString()).to.equal("consent-ledger gateway master key");
       const sealed = store.sealedKeys();
       expect(sealed.map((row) => row.recordId).sort()).to.deep.equal([...recordIds].sort());
       for (const row of sealed) {
-        expect(open(row.keyIv, row.keyCiphertext, Buffer.from(row.recordId.slice(2), "hex")), row.recordId).to.have.length(32);
+        expect(
+          open(row.keyIv, row.keyCiphertext, Buffer.from(row.recordId.slice(2), "hex")),
+          row.recordId,
+        ).to.have.length(32);
       }
     } finally {
       store.close();

@@ -38,7 +38,9 @@ describe("GA4GH visas for researchers", function () {
     setup = await setupLedger(await sharedLocalNode());
     config = gatewayConfig(setup);
     gateway = await startGateway(config, { logger: false, receiptTimeoutMs: 10_000 });
-    token = await sessionToken(new GatewayClient(gateway.url, setup.signers.researcher, await setup.as(setup.signers.researcher)));
+    token = await sessionToken(
+      new GatewayClient(gateway.url, setup.signers.researcher, await setup.as(setup.signers.researcher)),
+    );
   });
   after(async function () {
     await gateway?.close();
@@ -69,19 +71,31 @@ describe("GA4GH visas for researchers", function () {
     const visa = body.visa as string;
 
     const remote = createRemoteJWKSet(new URL(`${gateway.url}/.well-known/jwks.json`));
-    const { payload, protectedHeader } = await jwtVerify<Visa>(visa, remote, { issuer: gateway.publicUrl, algorithms: ["ES256"] });
+    const { payload, protectedHeader } = await jwtVerify<Visa>(visa, remote, {
+      issuer: gateway.publicUrl,
+      algorithms: ["ES256"],
+    });
     expect(protectedHeader.jku).to.equal(`${gateway.publicUrl}/.well-known/jwks.json`);
     expect(payload.sub).to.equal(`eip155:31337:${setup.signers.researcher.address}`);
     expect(payload.exp! - payload.iat!).to.be.within(1, 3600);
     expect(payload.jti).to.be.a("string");
     const dataset = `${gateway.publicUrl}/datasets/eip155:31337:${setup.signers.patient.address}`;
-    expect(payload.ga4gh_visa_v1).to.deep.include({ type: "ControlledAccessGrants", value: dataset, source: gateway.publicUrl, by: "dac" });
+    expect(payload.ga4gh_visa_v1).to.deep.include({
+      type: "ControlledAccessGrants",
+      value: dataset,
+      source: gateway.publicUrl,
+      by: "dac",
+    });
     expect(payload.ga4gh_visa_v1.asserted).to.be.within(payload.iat! - 600, payload.iat!);
 
-    const jwks = (await gatewayFetch(`${gateway.url}/.well-known/jwks.json`)).body as unknown as Parameters<typeof createLocalJWKSet>[0];
+    const jwks = (await gatewayFetch(`${gateway.url}/.well-known/jwks.json`)).body as unknown as Parameters<
+      typeof createLocalJWKSet
+    >[0];
     await jwtVerify(visa, createLocalJWKSet(jwks), { issuer: gateway.publicUrl });
     const [head, , signature] = visa.split(".");
-    const forged = Buffer.from(JSON.stringify({ ...payload, sub: "eip155:31337:0x0000000000000000000000000000000000000001" })).toString("base64url");
+    const forged = Buffer.from(
+      JSON.stringify({ ...payload, sub: "eip155:31337:0x0000000000000000000000000000000000000001" }),
+    ).toString("base64url");
     await jwtVerify(`${head}.${forged}.${signature}`, createLocalJWKSet(jwks)).then(
       () => expect.fail("a forged visa verified"),
       (error: Error) => expect(error.name).to.equal("JWSSignatureVerificationFailed"),
@@ -97,18 +111,42 @@ describe("GA4GH visas for researchers", function () {
 
   it("issues one for a consent the patient's standing policy approved, and refuses a treatment-only consent", async function () {
     const patient = new PatientClient(await setup.as(setup.signers.otherPatient), setup.signers.otherPatient);
-    await (await patient.setPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"], validUntil: (await chainNow(setup.provider)) + 30 * DAY })).wait();
+    await (
+      await patient.setPolicy({
+        permission: "GRU",
+        dataClasses: ["LAB_RESULT"],
+        validUntil: (await chainNow(setup.provider)) + 30 * DAY,
+      })
+    ).wait();
     const researcher = new ResearcherClient(await setup.as(setup.signers.researcher), setup.signers.researcher);
     const { approved } = await (
-      await researcher.requestAccess({ patient: setup.signers.otherPatient.address, dataClasses: ["LAB_RESULT"], purpose: "HRESCH", researchCategory: "GRU", duration: DAY, studyId: "visa-study" })
+      await researcher.requestAccess({
+        patient: setup.signers.otherPatient.address,
+        dataClasses: ["LAB_RESULT"],
+        purpose: "HRESCH",
+        researchCategory: "GRU",
+        duration: DAY,
+        studyId: "visa-study",
+      })
     ).wait();
     expect(approved).to.equal(true);
     const client = new GatewayClient(gateway.url, setup.signers.researcher, await setup.as(setup.signers.researcher));
     const { visa, dataset } = await client.requestVisa(setup.signers.otherPatient.address);
-    const { payload } = await jwtVerify<Visa>(visa, createRemoteJWKSet(new URL(`${gateway.url}/.well-known/jwks.json`)), { issuer: gateway.publicUrl });
+    const { payload } = await jwtVerify<Visa>(
+      visa,
+      createRemoteJWKSet(new URL(`${gateway.url}/.well-known/jwks.json`)),
+      { issuer: gateway.publicUrl },
+    );
     expect(payload.ga4gh_visa_v1.value).to.equal(dataset);
 
-    await (await patient.grant({ grantee: setup.signers.researcher.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: (await chainNow(setup.provider)) + DAY })).wait();
+    await (
+      await patient.grant({
+        grantee: setup.signers.researcher.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: (await chainNow(setup.provider)) + DAY,
+      })
+    ).wait();
     expect((await askVisa(setup.signers.otherPatient.address)).body.error).to.equal("NoResearchConsent");
     await client.requestVisa(setup.signers.otherPatient.address).then(
       () => expect.fail("a visa for a treatment-only consent"),

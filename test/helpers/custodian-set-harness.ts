@@ -49,7 +49,10 @@ export async function deployCustodianSets(setup: LedgerSetup): Promise<void> {
  * Deploys CustodianSets if needed, and accredits node accounts 10, 11, ... (n of them) as CUSTODIAN with
  * the encryption key their gateways derive registered in KeyDirectory.
  */
-export async function prepareCustodians(setup: LedgerSetup, n: number): Promise<{ privateKeys: string[]; custodians: string[] }> {
+export async function prepareCustodians(
+  setup: LedgerSetup,
+  n: number,
+): Promise<{ privateKeys: string[]; custodians: string[] }> {
   await deployCustodianSets(setup);
   const admin = new AdminClient(await setup.as(setup.signers.admin), setup.signers.admin);
   const privateKeys = Array.from({ length: n }, (_, i) => hardhatPrivateKey(FIRST_CUSTODIAN_ACCOUNT + i));
@@ -63,9 +66,15 @@ export async function prepareCustodians(setup: LedgerSetup, n: number): Promise<
     const signer = new Wallet(privateKeys[index], setup.provider);
     if ((await setup.provider.getBalance(custodian)) === 0n) {
       const balance = toBeHex(parseEther("100"));
-      await setup.provider.send("hardhat_setBalance", [custodian, balance]).catch(() => setup.provider.send("anvil_setBalance", [custodian, balance]));
+      await setup.provider
+        .send("hardhat_setBalance", [custodian, balance])
+        .catch(() => setup.provider.send("anvil_setBalance", [custodian, balance]));
     }
-    await (await KeyDirectory__factory.connect(setup.deployment.keys, signer).registerKey(publicKeyToBytes32(keyPair.publicKey))).wait();
+    await (
+      await KeyDirectory__factory.connect(setup.deployment.keys, signer).registerKey(
+        publicKeyToBytes32(keyPair.publicKey),
+      )
+    ).wait();
   }
   return { privateKeys, custodians };
 }
@@ -123,7 +132,10 @@ function gatewaysFor(
   store?: MemoryBlobStore,
 ): Record<string, GatewayClient> {
   return Object.fromEntries(
-    set.custodians.map((custodian, index) => [custodian, new GatewayClient(set.gateways[index].url, signer, contracts, { store })]),
+    set.custodians.map((custodian, index) => [
+      custodian,
+      new GatewayClient(set.gateways[index].url, signer, contracts, { store }),
+    ]),
   );
 }
 
@@ -132,7 +144,9 @@ export async function providerWithSet(setup: LedgerSetup, set: CustodianSetup) {
   const signer = setup.signers.hospital;
   const contracts = await connect(signer, setup.deployment);
   const store = new MemoryBlobStore();
-  const custodian = new CustodianSetClient(contracts, signer, gatewaysFor(set, signer, contracts, store), set.setId, { store });
+  const custodian = new CustodianSetClient(contracts, signer, gatewaysFor(set, signer, contracts, store), set.setId, {
+    store,
+  });
   const provider = new ProviderClient(contracts, signer, store, custodian);
   return { provider, store, custodian, contracts };
 }
@@ -142,7 +156,12 @@ export async function readerOfSet(
   setup: LedgerSetup,
   set: CustodianSetup,
   signer: LedgerSetup["signers"]["researcher"],
-): Promise<{ keyPair: EncryptionKeyPair; client: CustodianSetClient; contracts: LedgerContracts; gateways: Record<string, GatewayClient> }> {
+): Promise<{
+  keyPair: EncryptionKeyPair;
+  client: CustodianSetClient;
+  contracts: LedgerContracts;
+  gateways: Record<string, GatewayClient>;
+}> {
   const contracts = await connect(signer, setup.deployment);
   const researcher = new ResearcherClient(contracts, signer);
   const keyPair = await researcher.deriveEncryptionKey();

@@ -34,7 +34,12 @@ export function specNonce(index: number, final: boolean): Buffer {
   return nonce;
 }
 
-export function specHeader(context: SpecContext, segmentSize: number, salt: Uint8Array, commitment: Uint8Array): Buffer {
+export function specHeader(
+  context: SpecContext,
+  segmentSize: number,
+  salt: Uint8Array,
+  commitment: Uint8Array,
+): Buffer {
   const header = Buffer.alloc(162);
   Buffer.from("CLR\x02", "latin1").copy(header, 0);
   header.writeBigUInt64BE(context.chainId, 4);
@@ -66,7 +71,10 @@ export function specSeal(
   for (let i = 0; i < count; i++) {
     const cipher = createCipheriv("aes-256-gcm", encryptionKey, specNonce(i, i === count - 1));
     cipher.setAAD(header);
-    const body = Buffer.concat([cipher.update(plaintext.subarray(i * segmentSize, (i + 1) * segmentSize)), cipher.final()]);
+    const body = Buffer.concat([
+      cipher.update(plaintext.subarray(i * segmentSize, (i + 1) * segmentSize)),
+      cipher.final(),
+    ]);
     segments.push(Buffer.concat([body, cipher.getAuthTag()]));
   }
   const recordId = `0x${sha256(Buffer.concat([header, ...segments.map(sha256)])).toString("hex")}`;
@@ -95,5 +103,8 @@ export function specOpen(envelope: Uint8Array, dataKey: Uint8Array): { plaintext
     decipher.setAuthTag(segment.subarray(segment.length - 16));
     plain.push(Buffer.concat([decipher.update(segment.subarray(0, segment.length - 16)), decipher.final()]));
   }
-  return { plaintext: Buffer.concat(plain), recordId: `0x${sha256(Buffer.concat([header, ...hashes])).toString("hex")}` };
+  return {
+    plaintext: Buffer.concat(plain),
+    recordId: `0x${sha256(Buffer.concat([header, ...hashes])).toString("hex")}`,
+  };
 }

@@ -26,7 +26,11 @@ export function expectThrows<T extends Error>(fn: () => unknown, type: ErrorClas
 }
 
 /** Awaits `promise`, expects it to reject with a `type` (a ConsentLedgerError), and returns the error. */
-export async function expectRejects<T extends Error>(promise: Promise<unknown>, type: ErrorClass<T>, label = "call"): Promise<T> {
+export async function expectRejects<T extends Error>(
+  promise: Promise<unknown>,
+  type: ErrorClass<T>,
+  label = "call",
+): Promise<T> {
   let error: unknown;
   try {
     await promise;

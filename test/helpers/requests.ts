@@ -208,7 +208,11 @@ export function requestSlotOf(base: bigint, requestId: string): string {
  * the one base (of the first 256) under which its id holds exactly its packed word. Lets a test read
  * what the ledger really stores for a request, not only what the view derives from it.
  */
-export async function requestsMappingBase(ledger: ConsentLedger, pendingId: string, expiresAt: number): Promise<bigint> {
+export async function requestsMappingBase(
+  ledger: ConsentLedger,
+  pendingId: string,
+  expiresAt: number,
+): Promise<bigint> {
   const address = await ledger.getAddress();
   const word = pendingRequestWord(expiresAt);
   const found: bigint[] = [];

@@ -37,7 +37,9 @@ export function labObservation(patientRef: string, value: number) {
     category: [
       { coding: [{ system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory" }] },
     ],
-    code: { coding: [{ system: "http://loinc.org", code: "4548-4", display: "Hemoglobin A1c/Hemoglobin.total in Blood" }] },
+    code: {
+      coding: [{ system: "http://loinc.org", code: "4548-4", display: "Hemoglobin A1c/Hemoglobin.total in Blood" }],
+    },
     subject: { reference: `Patient/${patientRef}` },
     effectiveDateTime: "2026-11-02T09:30:00Z",
     valueQuantity: { value, unit: "%", system: "http://unitsofmeasure.org", code: "%" },

@@ -29,7 +29,9 @@ let resolved: FuzzSeed | undefined;
 export function fuzzSeed(): number {
   if (!resolved) {
     resolved = resolveFuzzSeed();
-    console.log(`    property tests: seed ${resolved.seed} (${resolved.source}); replay the run with FUZZ_SEED=${resolved.seed}`);
+    console.log(
+      `    property tests: seed ${resolved.seed} (${resolved.source}); replay the run with FUZZ_SEED=${resolved.seed}`,
+    );
   }
   return resolved.seed;
 }

@@ -52,8 +52,11 @@ export async function readAll(calls: readonly ViewCall[]): Promise<Reading> {
     timestamp: string;
   };
   const tag = block.number;
-  const seen = BigInt((await network.provider.request({ method: "eth_call", params: [{ data: READ_TIMESTAMP }, tag] })) as string);
-  if (seen !== BigInt(block.timestamp)) throw new Error(`calls at block ${tag} see timestamp ${seen}, the block says ${block.timestamp}`);
+  const seen = BigInt(
+    (await network.provider.request({ method: "eth_call", params: [{ data: READ_TIMESTAMP }, tag] })) as string,
+  );
+  if (seen !== BigInt(block.timestamp))
+    throw new Error(`calls at block ${tag} see timestamp ${seen}, the block says ${block.timestamp}`);
 
   const results: ViewResult[] = new Array(calls.length);
   for (let start = 0; start < calls.length; start += BATCH) {
@@ -62,7 +65,10 @@ export async function readAll(calls: readonly ViewCall[]): Promise<Reading> {
         const data = call.iface.encodeFunctionData(call.fn, call.args as unknown[]);
         let raw: string;
         try {
-          raw = (await network.provider.request({ method: "eth_call", params: [{ to: call.target, data }, tag] })) as string;
+          raw = (await network.provider.request({
+            method: "eth_call",
+            params: [{ to: call.target, data }, tag],
+          })) as string;
         } catch (error) {
           const revert = revertDataOf(error);
           if (revert === undefined) throw error;

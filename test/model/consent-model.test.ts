@@ -91,7 +91,18 @@ const stats = {
 // -------------------------------------------------------------------------------------------------
 // The cast (test/helpers/fixtures.ts) and the matrix checked.
 
-const CAST = ["admin", "hospital", "lab", "university", "pharma", "patient", "otherPatient", "delegate", "relayer", "stranger"] as const;
+const CAST = [
+  "admin",
+  "hospital",
+  "lab",
+  "university",
+  "pharma",
+  "patient",
+  "otherPatient",
+  "delegate",
+  "relayer",
+  "stranger",
+] as const;
 type Name = (typeof CAST)[number];
 type Target = Name | "zero";
 const TARGETS: readonly Target[] = [...CAST, "zero"];
@@ -218,8 +229,11 @@ type Op =
 // -------------------------------------------------------------------------------------------------
 // Arbitraries: biased towards the actors and values that make things happen, with a tail of nonsense.
 
-const pick = <T,>(likely: readonly T[], all: readonly T[], likelyWeight = 4): fc.Arbitrary<T> =>
-  fc.oneof({ arbitrary: fc.constantFrom(...likely), weight: likelyWeight }, { arbitrary: fc.constantFrom(...all), weight: 1 });
+const pick = <T>(likely: readonly T[], all: readonly T[], likelyWeight = 4): fc.Arbitrary<T> =>
+  fc.oneof(
+    { arbitrary: fc.constantFrom(...likely), weight: likelyWeight },
+    { arbitrary: fc.constantFrom(...all), weight: 1 },
+  );
 
 const patientArb = pick<Target>(PATIENTS, TARGETS, 8);
 /** Who acts for a patient: the patient itself, its (would-be) delegate, or anyone. */
@@ -291,9 +305,15 @@ const termsArb: fc.Arbitrary<TermsSpec> = fc.record({
     { arbitrary: fc.integer({ min: 0, max: 9 }), weight: 4 },
     { arbitrary: fc.constantFrom(10, 255), weight: 1 },
   ),
-  categoryMode: fc.oneof({ arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 }, { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 }),
+  categoryMode: fc.oneof(
+    { arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 },
+    { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 },
+  ),
   category: fc.constantFrom(Duo.GRU, Duo.HMB, Duo.DS, Duo.POA, 0, Duo.NRES),
-  diseaseMode: fc.oneof({ arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 }, { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 }),
+  diseaseMode: fc.oneof(
+    { arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 },
+    { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 },
+  ),
   diseaseIndex: fc.nat(1),
   rawDisease: fc.constantFrom(0, 5148),
   obligations: fc.oneof(
@@ -303,7 +323,10 @@ const termsArb: fc.Arbitrary<TermsSpec> = fc.record({
   duration: fc.oneof(
     { arbitrary: fc.integer({ min: 1, max: 300 }), weight: 6 },
     { arbitrary: fc.integer({ min: 1, max: LEDGER_PARAMS.maxRequestDuration }), weight: 6 },
-    { arbitrary: fc.constantFrom(0, LEDGER_PARAMS.maxRequestDuration, LEDGER_PARAMS.maxRequestDuration + 1), weight: 1 },
+    {
+      arbitrary: fc.constantFrom(0, LEDGER_PARAMS.maxRequestDuration, LEDGER_PARAMS.maxRequestDuration + 1),
+      weight: 1,
+    },
   ),
   study: fc.nat(1),
   protocol: fc.boolean(),
@@ -319,16 +342,25 @@ const policyArb: fc.Arbitrary<PolicySpec> = fc.record({
     { arbitrary: fc.constantFrom(1n, 1n << 63n), weight: 1 },
   ),
   dataClasses: fc.oneof(
-    { arbitrary: fc.constantFrom(LAB | CONDITION | GENOMIC, LAB, LAB | CONDITION | GENOMIC | MENTAL, 0x7fff), weight: 5 },
+    {
+      arbitrary: fc.constantFrom(LAB | CONDITION | GENOMIC, LAB, LAB | CONDITION | GENOMIC | MENTAL, 0x7fff),
+      weight: 5,
+    },
     { arbitrary: classesArb, weight: 1 },
   ),
   purposes: fc.oneof(
     { arbitrary: fc.constantFrom(0b111000, 0b011000, 0b001000, 0b100000), weight: 15 },
     { arbitrary: fc.constantFrom(0, 0b1001, 1 << 9), weight: 1 },
   ),
-  diseaseMode: fc.oneof({ arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 }, { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 }),
+  diseaseMode: fc.oneof(
+    { arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 },
+    { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 },
+  ),
   diseaseIndex: fc.nat(1),
-  maxDurationMode: fc.oneof({ arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 }, { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 }),
+  maxDurationMode: fc.oneof(
+    { arbitrary: fc.constant<"auto" | "raw">("auto"), weight: 14 },
+    { arbitrary: fc.constant<"auto" | "raw">("raw"), weight: 1 },
+  ),
   maxDuration: fc.constantFrom(0, 100, 90 * DAY, 5 * YEAR),
   validUntil: fc.oneof({ arbitrary: fc.constant<"never">("never"), weight: 3 }, { arbitrary: atArb, weight: 2 }),
 });
@@ -350,7 +382,15 @@ const accreditUntilArb: fc.Arbitrary<At | "never"> = fc.oneof(
 );
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 16, arbitrary: fc.record({ t: fc.constant("grant" as const), actor: patientActorArb, patient: patientArb, grant: grantSpecArb }) },
+  {
+    weight: 16,
+    arbitrary: fc.record({
+      t: fc.constant("grant" as const),
+      actor: patientActorArb,
+      patient: patientArb,
+      grant: grantSpecArb,
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -360,7 +400,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       grants: fc.array(grantSpecArb, { maxLength: 3 }),
     }),
   },
-  { weight: 5, arbitrary: fc.record({ t: fc.constant("revoke" as const), actor: patientActorArb, patient: patientArb, grantee: revokeeArb }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      t: fc.constant("revoke" as const),
+      actor: patientActorArb,
+      patient: patientArb,
+      grantee: revokeeArb,
+    }),
+  },
   {
     weight: 6,
     arbitrary: fc.record({
@@ -420,8 +468,18 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       ref: refArb,
     }),
   },
-  { weight: 8, arbitrary: fc.record({ t: fc.constant("setPolicy" as const), caller: pick<Name>(PATIENTS, CAST, 8), policy: policyArb }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant("clearPolicy" as const), caller: pick<Name>(PATIENTS, CAST, 8) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      t: fc.constant("setPolicy" as const),
+      caller: pick<Name>(PATIENTS, CAST, 8),
+      policy: policyArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant("clearPolicy" as const), caller: pick<Name>(PATIENTS, CAST, 8) }),
+  },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -431,7 +489,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         { arbitrary: fc.constantFrom<Target | "self">(...PATIENTS), weight: 10 },
         { arbitrary: fc.constantFrom<Target | "self">("self", "zero", "stranger"), weight: 1 },
       ),
-      reason: fc.oneof({ arbitrary: fc.constantFrom(1, 2, 3, 4), weight: 8 }, { arbitrary: fc.constantFrom(0, 5, 255), weight: 1 }),
+      reason: fc.oneof(
+        { arbitrary: fc.constantFrom(1, 2, 3, 4), weight: 8 },
+        { arbitrary: fc.constantFrom(0, 5, 255), weight: 1 },
+      ),
       duration: fc.oneof(
         { arbitrary: fc.integer({ min: 1, max: 120 }), weight: 4 },
         { arbitrary: fc.integer({ min: 1, max: LEDGER_PARAMS.maxEmergencyDuration }), weight: 3 },
@@ -450,7 +511,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       patient: patientArb,
     }),
   },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant("optOut" as const), caller: pick<Name>(PATIENTS, CAST, 8), optedOut: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("optOut" as const),
+      caller: pick<Name>(PATIENTS, CAST, 8),
+      optedOut: fc.boolean(),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -464,7 +532,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.record({ t: fc.constant("suspend" as const), caller: adminArb, party: partyArb, reason: fc.nat(0xffff) }),
+    arbitrary: fc.record({
+      t: fc.constant("suspend" as const),
+      caller: adminArb,
+      party: partyArb,
+      reason: fc.nat(0xffff),
+    }),
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("reinstate" as const), caller: adminArb, party: partyArb }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("renounce" as const), caller: adminArb }) },
@@ -474,7 +547,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       t: fc.constant("sign" as const),
       kind: fc.constantFrom<"grant" | "revoke" | "approve" | "deny">("grant", "grant", "revoke", "approve", "deny"),
       key: patientActorArb,
-      claim: fc.oneof({ arbitrary: fc.constant<"self">("self"), weight: 8 }, { arbitrary: fc.constantFrom<Name>(...CAST), weight: 1 }),
+      claim: fc.oneof(
+        { arbitrary: fc.constant<"self">("self"), weight: 8 },
+        { arbitrary: fc.constantFrom<Name>(...CAST), weight: 1 },
+      ),
       patient: patientArb,
       grant: grantSpecArb,
       grantee: revokeeArb,
@@ -520,7 +596,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 // Readable counterexamples.
 
 const at = (a: At | "never"): string =>
-  a === "never" ? "never" : "abs" in a ? (a.abs === UINT40_MAX ? "MAX40" : String(a.abs)) : `now${a.rel >= 0 ? "+" : ""}${a.rel}`;
+  a === "never"
+    ? "never"
+    : "abs" in a
+      ? a.abs === UINT40_MAX
+        ? "MAX40"
+        : String(a.abs)
+      : `now${a.rel >= 0 ? "+" : ""}${a.rel}`;
 const hex = (n: number): string => `0x${n.toString(16)}`;
 const grantText = (g: GrantSpec): string =>
   `{to ${g.grantee}, classes ${hex(g.dataClasses)}, purposes ${hex(g.purposes)}, from ${at(g.validFrom)}, until ${at(g.validUntil)}}`;
@@ -539,7 +621,8 @@ function describeOp(op: Op): string {
       return `${op.caller} removes delegate ${op.delegate}`;
     case "requestAccess": {
       const t = op.terms;
-      if (t.matchPolicy) return `${op.researcher} requests ${t.patient} what its policy allows (purpose pick ${t.diseaseIndex}, duration ${t.duration})`;
+      if (t.matchPolicy)
+        return `${op.researcher} requests ${t.patient} what its policy allows (purpose pick ${t.diseaseIndex}, duration ${t.duration})`;
       return (
         `${op.researcher} requests ${t.patient}: classes ${hex(t.dataClasses)} purpose ${t.purpose} category ` +
         `${t.categoryMode === "auto" ? `auto(${t.category})` : t.category} disease ${t.diseaseMode === "auto" ? "auto" : t.rawDisease} ` +
@@ -664,8 +747,9 @@ const noneTouched = (): Touched => ({
 
 /** Everything the model changed between two states (so a step reads back exactly what it wrote). */
 function diff(before: ConsentModel, after: ConsentModel, into: Touched): void {
-  const changed = <V,>(a: Map<string, V>, b: Map<string, V>, add: (key: string) => void) => {
-    for (const key of new Set([...a.keys(), ...b.keys()])) if (JSON.stringify(norm(a.get(key))) !== JSON.stringify(norm(b.get(key)))) add(key);
+  const changed = <V>(a: Map<string, V>, b: Map<string, V>, add: (key: string) => void) => {
+    for (const key of new Set([...a.keys(), ...b.keys()]))
+      if (JSON.stringify(norm(a.get(key))) !== JSON.stringify(norm(b.get(key)))) add(key);
   };
   changed(before.consents, after.consents, (k) => into.pairs.add(k));
   changed(before.windows, after.windows, (k) => into.pairs.add(k));
@@ -675,7 +759,7 @@ function diff(before: ConsentModel, after: ConsentModel, into: Touched): void {
   changed(before.requests, after.requests, (k) => into.requests.add(k));
   changed(before.delegates, after.delegates, (k) => into.delegates.add(k));
   changed(before.policies, after.policies, (k) => into.policies.add(k));
-  const nonces = <T,>(m: Map<string, Set<T>>) => new Map([...m].map(([k, v]) => [k, [...v].sort()]));
+  const nonces = <T>(m: Map<string, Set<T>>) => new Map([...m].map(([k, v]) => [k, [...v].sort()]));
   changed(nonces(before.usedNonces), nonces(after.usedNonces), (signer) => {
     for (const n of after.usedNonces.get(signer) ?? []) into.nonces.add(`${signer}|${n}`);
   });
@@ -746,14 +830,22 @@ function resolveTerms(run: Run, researcher: Name, t: TermsSpec): RequestTerms {
       researchCategory: category,
       diseaseId: category === Duo.DS ? policy.diseaseId : 0,
       acceptedObligations: maskOfCodes(OBLIGATION_CODES),
-      duration: Math.max(1, Math.min(t.duration || 1, timeLimited ? policy.maxDuration : LEDGER_PARAMS.maxRequestDuration)),
+      duration: Math.max(
+        1,
+        Math.min(t.duration || 1, timeLimited ? policy.maxDuration : LEDGER_PARAMS.maxRequestDuration),
+      ),
       studyId: STUDIES[t.study],
       protocolHash: PROTOCOL,
     };
   }
   const research = t.purpose >= 3 && t.purpose <= 5;
   let category = t.category;
-  if (t.categoryMode === "auto") category = research ? ([Duo.GRU, Duo.HMB, Duo.DS, Duo.POA].includes(t.category as never) ? t.category : Duo.GRU) : 0;
+  if (t.categoryMode === "auto")
+    category = research
+      ? [Duo.GRU, Duo.HMB, Duo.DS, Duo.POA].includes(t.category as never)
+        ? t.category
+        : Duo.GRU
+      : 0;
   const diseaseId = t.diseaseMode === "auto" ? (category === Duo.DS ? DISEASES[t.diseaseIndex] : 0) : t.rawDisease;
   return {
     patient,
@@ -775,7 +867,8 @@ function resolvePolicy(p: PolicySpec, now: number): DataUsePolicy {
     modifiers: p.modifiers,
     dataClasses: p.dataClasses,
     purposes: p.purposes,
-    diseaseId: p.diseaseMode === "auto" ? (p.permission === Duo.DS ? DISEASES[p.diseaseIndex] : 0) : DISEASES[p.diseaseIndex],
+    diseaseId:
+      p.diseaseMode === "auto" ? (p.permission === Duo.DS ? DISEASES[p.diseaseIndex] : 0) : DISEASES[p.diseaseIndex],
     maxDuration: p.maxDurationMode === "auto" ? (ts ? p.maxDuration || 90 * DAY : 0) : p.maxDuration,
     validUntil: p.validUntil === "never" ? 0 : resolveAt(p.validUntil, now),
   };
@@ -796,8 +889,18 @@ function resolveRequest(run: Run, ref: RequestRef, now: number): AccessRequest {
           openedAt: now - 1,
           terms: resolveTerms(run, "pharma", {
             matchPolicy: false,
-            patient: "patient", dataClasses: LAB, purpose: 3, categoryMode: "auto", category: Duo.GRU, diseaseMode: "auto",
-            diseaseIndex: 0, rawDisease: 0, obligations: 0n, duration: DAY, study: 0, protocol: false,
+            patient: "patient",
+            dataClasses: LAB,
+            purpose: 3,
+            categoryMode: "auto",
+            category: Duo.GRU,
+            diseaseMode: "auto",
+            diseaseIndex: 0,
+            rawDisease: 0,
+            obligations: 0n,
+            duration: DAY,
+            study: 0,
+            protocol: false,
           }),
         };
   return { ...base, terms: { ...base.terms, studyId: id(`forged:${ref.index}`) } };
@@ -885,7 +988,8 @@ async function expectSameOutcome<T>(
   stats.ms.transactions += Date.now() - started;
   if (STATS) stats.count(`${stats.current}: ${actual.ok ? "ok" : actual.name}`);
   if (expected.revert !== undefined) {
-    if (actual.ok) throw new Mismatch(`${label}: succeeded, but the model says it must revert with ${expected.revert.message}`);
+    if (actual.ok)
+      throw new Mismatch(`${label}: succeeded, but the model says it must revert with ${expected.revert.message}`);
     if (actual.name !== expected.revert.errorName || !same(actual.args, expected.revert.args)) {
       throw new Mismatch(
         `${label}: reverted with ${actual.name}${show(actual.args)}, the model says ${expected.revert.errorName}${show(expected.revert.args)}`,
@@ -907,7 +1011,10 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
   let keyName: Name | undefined;
   if (op.key !== "self") keyName = op.key;
   else {
-    const patient = op.kind === "grant" || op.kind === "revoke" ? run.address[op.patient] : resolveRequest(run, op.ref, now).terms.patient;
+    const patient =
+      op.kind === "grant" || op.kind === "revoke"
+        ? run.address[op.patient]
+        : resolveRequest(run, op.ref, now).terms.patient;
     keyName = CAST.find((name) => run.address[name] === patient);
   }
   if (keyName === undefined) return undefined;
@@ -922,7 +1029,14 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
 
   let type: keyof typeof SIGNED_CONSENT_TYPES;
   let message: Record<string, unknown>;
-  const signed: Omit<Signed, "signature" | "valid" | "relayed"> = { kind: op.kind, signer, patient, nonce, deadline, label: describeOp(op) };
+  const signed: Omit<Signed, "signature" | "valid" | "relayed"> = {
+    kind: op.kind,
+    signer,
+    patient,
+    nonce,
+    deadline,
+    label: describeOp(op),
+  };
   let relayed: Partial<Signed> = {};
   if (op.kind === "grant") {
     const terms = resolveGrant(run, op.grant, now);
@@ -934,13 +1048,15 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
     signed.terms = terms;
     signed.seenConsent = seenConsent;
     // Tampering: the relayer widens the classes after the patient signed.
-    if (op.corruption === "tamper") relayed = { terms: { ...terms, dataClasses: (terms.dataClasses ^ (1 << 3)) >>> 0 } };
+    if (op.corruption === "tamper")
+      relayed = { terms: { ...terms, dataClasses: (terms.dataClasses ^ (1 << 3)) >>> 0 } };
   } else if (op.kind === "revoke") {
     const grantee = revokee(run, patient, op.grantee);
     type = "Revoke";
     message = { signer, patient, grantee, nonce, deadline };
     signed.grantee = grantee;
-    if (op.corruption === "tamper") relayed = { grantee: grantee === run.address.lab ? run.address.hospital : run.address.lab };
+    if (op.corruption === "tamper")
+      relayed = { grantee: grantee === run.address.lab ? run.address.hospital : run.address.lab };
   } else {
     const request = resolveRequest(run, op.ref, now);
     type = op.kind === "approve" ? "ApproveRequest" : "DenyRequest";
@@ -953,7 +1069,8 @@ async function sign(run: Run, op: Extract<Op, { t: "sign" }>, now: number): Prom
       message = { signer, requestId: requestIdOf(request), nonce, deadline };
     }
     signed.request = request;
-    if (op.corruption === "tamper") relayed = { request: { ...request, terms: { ...request.terms, duration: request.terms.duration + 1 } } };
+    if (op.corruption === "tamper")
+      relayed = { request: { ...request, terms: { ...request.terms, duration: request.terms.duration + 1 } } };
   }
   let signature = await key.signTypedData(domain, { [type]: [...SIGNED_CONSENT_TYPES[type]] }, message);
   if (op.corruption === "malleate") signature = malleate(signature);
@@ -975,7 +1092,10 @@ async function relay(run: Run, s: Signed, label: string, touched: Touched): Prom
         label,
         (m) => m.grantBySig(s.patient, s.terms!, s.seenConsent!, s.signer, s.nonce, s.deadline, s.valid, now),
         now,
-        () => ledger.grantBySig(s.patient, abiGrant(s.terms!), s.seenConsent!, s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS }),
+        () =>
+          ledger.grantBySig(s.patient, abiGrant(s.terms!), s.seenConsent!, s.signer, s.nonce, s.deadline, s.signature, {
+            gasLimit: GAS,
+          }),
       );
       return;
     case "revoke":
@@ -997,8 +1117,18 @@ async function relay(run: Run, s: Signed, label: string, touched: Touched): Prom
         now,
         () =>
           approve
-            ? ledger.approveRequestBySig(abiRequest(s.request!), s.seenConsent!, s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS })
-            : ledger.denyRequestBySig(abiRequest(s.request!), s.signer, s.nonce, s.deadline, s.signature, { gasLimit: GAS }),
+            ? ledger.approveRequestBySig(
+                abiRequest(s.request!),
+                s.seenConsent!,
+                s.signer,
+                s.nonce,
+                s.deadline,
+                s.signature,
+                { gasLimit: GAS },
+              )
+            : ledger.denyRequestBySig(abiRequest(s.request!), s.signer, s.nonce, s.deadline, s.signature, {
+                gasLimit: GAS,
+              }),
       );
     }
   }
@@ -1036,8 +1166,21 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       const actor = actorOf(op.actor, patient);
       if (actor === undefined) return;
       const terms = resolveGrant(run, op.grant, now);
-      await expectSameOutcome(run, label, (m) => m.grant(a[actor], patient, terms, now), now, () =>
-        L(actor).grant(patient, terms.grantee, terms.dataClasses, terms.purposes, terms.validFrom, terms.validUntil, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.grant(a[actor], patient, terms, now),
+        now,
+        () =>
+          L(actor).grant(
+            patient,
+            terms.grantee,
+            terms.dataClasses,
+            terms.purposes,
+            terms.validFrom,
+            terms.validUntil,
+            gas,
+          ),
       );
       return;
     }
@@ -1046,8 +1189,12 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       const actor = actorOf(op.actor, patient);
       if (actor === undefined) return;
       const grants = op.grants.map((g) => resolveGrant(run, g, now));
-      await expectSameOutcome(run, label, (m) => m.grantBatch(a[actor], patient, grants, now), now, () =>
-        L(actor).grantBatch(patient, grants.map(abiGrant), gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.grantBatch(a[actor], patient, grants, now),
+        now,
+        () => L(actor).grantBatch(patient, grants.map(abiGrant), gas),
       );
       return;
     }
@@ -1055,8 +1202,12 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       const actor = actorOf(op.actor, a[op.patient]);
       if (actor === undefined) return;
       const grantee = revokee(run, a[op.patient], op.grantee);
-      await expectSameOutcome(run, label, (m) => m.revoke(a[actor], a[op.patient], grantee, now), now, () =>
-        L(actor).revoke(a[op.patient], grantee, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.revoke(a[actor], a[op.patient], grantee, now),
+        now,
+        () => L(actor).revoke(a[op.patient], grantee, gas),
       );
       return;
     }
@@ -1074,8 +1225,12 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
     }
     case "removeDelegate":
       touched.delegates.add(`${a[op.caller]}|${a[op.delegate]}`);
-      await expectSameOutcome(run, label, (m) => m.removeDelegate(a[op.caller], a[op.delegate]), now, () =>
-        L(op.caller).removeDelegate(a[op.delegate], gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.removeDelegate(a[op.caller], a[op.delegate]),
+        now,
+        () => L(op.caller).removeDelegate(a[op.delegate], gas),
       );
       return;
     case "requestAccess": {
@@ -1092,10 +1247,15 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
         said = { name: parsed.name, args: Array.from(parsed.args) };
       }
       const want = before.revert ? { name: before.revert.errorName, args: before.revert.args } : before.value!;
-      if (!same(said, want)) throw new Mismatch(`policyApproves before "${label}": chain ${show(said)}, model ${show(want)}`);
+      if (!same(said, want))
+        throw new Mismatch(`policyApproves before "${label}": chain ${show(said)}, model ${show(want)}`);
       touched.policies.add(terms.patient);
-      const opened = await expectSameOutcome(run, label, (m) => m.requestAccess(researcher, terms, now), now, () =>
-        L(op.researcher).requestAccess(terms, gas),
+      const opened = await expectSameOutcome(
+        run,
+        label,
+        (m) => m.requestAccess(researcher, terms, now),
+        now,
+        () => L(op.researcher).requestAccess(terms, gas),
       );
       if (opened) touched.requests.add(opened.requestId);
       if (STATS && opened?.approved) stats.count("requestAccess: auto-approved by the patient's policy");
@@ -1107,8 +1267,15 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       const signer = CAST.find((name) => a[name] === actor);
       if (signer === undefined) return; // a forged request's patient may be no one we hold a key for
       touched.requests.add(requestIdOf(request));
-      await expectSameOutcome(run, label, (m) => m.decide(actor, request, op.approve, now), now, () =>
-        op.approve ? L(signer).approveRequest(abiRequest(request), gas) : L(signer).denyRequest(abiRequest(request), gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.decide(actor, request, op.approve, now),
+        now,
+        () =>
+          op.approve
+            ? L(signer).approveRequest(abiRequest(request), gas)
+            : L(signer).denyRequest(abiRequest(request), gas),
       );
       return;
     }
@@ -1118,53 +1285,103 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       const signer = CAST.find((name) => a[name] === caller);
       if (signer === undefined) return;
       touched.requests.add(requestIdOf(request));
-      await expectSameOutcome(run, label, (m) => m.cancel(caller, request), now, () => L(signer).cancelRequest(abiRequest(request), gas));
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.cancel(caller, request),
+        now,
+        () => L(signer).cancelRequest(abiRequest(request), gas),
+      );
       return;
     }
     case "setPolicy": {
       const policy = resolvePolicy(op.policy, now);
       touched.policies.add(a[op.caller]);
-      await expectSameOutcome(run, label, (m) => m.setPolicy(a[op.caller], policy, now), now, () => L(op.caller).setPolicy(policy, gas));
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.setPolicy(a[op.caller], policy, now),
+        now,
+        () => L(op.caller).setPolicy(policy, gas),
+      );
       return;
     }
     case "clearPolicy":
       touched.policies.add(a[op.caller]);
-      await expectSameOutcome(run, label, (m) => m.clearPolicy(a[op.caller]), now, () => L(op.caller).clearPolicy(gas));
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.clearPolicy(a[op.caller]),
+        now,
+        () => L(op.caller).clearPolicy(gas),
+      );
       return;
     case "openEmergency": {
       const patient = op.patient === "self" ? a[op.caller] : a[op.patient];
-      await expectSameOutcome(run, label, (m) => m.openEmergencyAccess(a[op.caller], patient, op.reason, op.duration, now), now, () =>
-        L(op.caller).openEmergencyAccess(patient, op.reason, op.duration, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.openEmergencyAccess(a[op.caller], patient, op.reason, op.duration, now),
+        now,
+        () => L(op.caller).openEmergencyAccess(patient, op.reason, op.duration, gas),
       );
       return;
     }
     case "closeEmergency":
-      await expectSameOutcome(run, label, (m) => m.closeEmergencyAccess(a[op.caller], a[op.patient], now), now, () =>
-        L(op.caller).closeEmergencyAccess(a[op.patient], gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.closeEmergencyAccess(a[op.caller], a[op.patient], now),
+        now,
+        () => L(op.caller).closeEmergencyAccess(a[op.patient], gas),
       );
       return;
     case "optOut":
-      await expectSameOutcome(run, label, (m) => m.setEmergencyOptOut(a[op.caller], op.optedOut), now, () =>
-        L(op.caller).setEmergencyOptOut(op.optedOut, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.setEmergencyOptOut(a[op.caller], op.optedOut),
+        now,
+        () => L(op.caller).setEmergencyOptOut(op.optedOut, gas),
       );
       return;
     case "accredit": {
       const until = op.until === "never" ? 0 : resolveAt(op.until, now);
-      await expectSameOutcome(run, label, (m) => m.accredit(a[op.caller], a[op.party], op.roles, op.nonProfit, until, now), now, () =>
-        L(op.caller).accredit(a[op.party], op.roles, op.nonProfit, until, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.accredit(a[op.caller], a[op.party], op.roles, op.nonProfit, until, now),
+        now,
+        () => L(op.caller).accredit(a[op.party], op.roles, op.nonProfit, until, gas),
       );
       return;
     }
     case "suspend":
-      await expectSameOutcome(run, label, (m) => m.suspend(a[op.caller], a[op.party], op.reason), now, () =>
-        L(op.caller).suspend(a[op.party], op.reason, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.suspend(a[op.caller], a[op.party], op.reason),
+        now,
+        () => L(op.caller).suspend(a[op.party], op.reason, gas),
       );
       return;
     case "reinstate":
-      await expectSameOutcome(run, label, (m) => m.reinstate(a[op.caller], a[op.party]), now, () => L(op.caller).reinstate(a[op.party], gas));
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.reinstate(a[op.caller], a[op.party]),
+        now,
+        () => L(op.caller).reinstate(a[op.party], gas),
+      );
       return;
     case "renounce":
-      await expectSameOutcome(run, label, (m) => m.renounceOwnership(a[op.caller]), now, () => L(op.caller).renounceOwnership.send(gas));
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.renounceOwnership(a[op.caller]),
+        now,
+        () => L(op.caller).renounceOwnership.send(gas),
+      );
       return;
     case "sign": {
       // Signed at the latest block's time, relayed (unless held) in the next block.
@@ -1178,7 +1395,10 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       if (run.pool.length === 0) return;
       // Mostly a held signature not sent yet (possibly now stale or superseded); sometimes a replay.
       const waiting = run.pool.filter((s) => !s.relayed);
-      const signed = waiting.length > 0 && op.index % 3 !== 0 ? waiting[op.index % waiting.length] : run.pool[op.index % run.pool.length];
+      const signed =
+        waiting.length > 0 && op.index % 3 !== 0
+          ? waiting[op.index % waiting.length]
+          : run.pool[op.index % run.pool.length];
       await relay(run, signed, `${label} = (${signed.label})`, touched);
       return;
     }
@@ -1186,8 +1406,12 @@ async function step(run: Run, op: Op, touched: Touched): Promise<void> {
       const inWord = op.nonces.filter((n) => n >> 8n === op.word);
       const mask = inWord.reduce((m, n) => m | (1n << (n & 0xffn)), 0n);
       for (const n of inWord) touched.nonces.add(`${a[op.caller]}|${n}`);
-      await expectSameOutcome(run, label, (m) => m.invalidateNonces(a[op.caller], op.word, mask), now, () =>
-        L(op.caller).invalidateNonces(op.word, mask, gas),
+      await expectSameOutcome(
+        run,
+        label,
+        (m) => m.invalidateNonces(a[op.caller], op.word, mask),
+        now,
+        () => L(op.caller).invalidateNonces(op.word, mask, gas),
       );
       return;
     }
@@ -1218,20 +1442,23 @@ const ALL_CELLS: readonly Cell[] = PATIENTS.flatMap((_, p) =>
 function sampleCells(run: Run, touched: Touched, now: number): Cell[] {
   const must: Cell[] = [];
   const may: Cell[] = [];
-  const pickOf = <T,>(xs: readonly T[]): T => xs[Math.floor(run.rng() * xs.length)];
-  const bits = (mask: number, count: number) => Array.from({ length: count }, (_, i) => i).filter((i) => (mask >>> i) & 1);
+  const pickOf = <T>(xs: readonly T[]): T => xs[Math.floor(run.rng() * xs.length)];
+  const bits = (mask: number, count: number) =>
+    Array.from({ length: count }, (_, i) => i).filter((i) => (mask >>> i) & 1);
   const crossed = (time: number) => time > run.lastChecked && time <= now;
   for (const [p, patient] of PATIENTS.entries()) {
     for (const [g, grantee] of GRANTEES.entries()) {
       const key = `${run.address[patient]}|${run.address[grantee]}`;
       const party = run.model.partyOf(run.address[grantee]);
-      const partyChanged = touched.parties.has(run.address[grantee]) || (party.accreditedUntil !== 0 && crossed(party.accreditedUntil));
+      const partyChanged =
+        touched.parties.has(run.address[grantee]) || (party.accreditedUntil !== 0 && crossed(party.accreditedUntil));
       const consent = run.model.consents.get(key);
       const cs = consent ? bits(consent.dataClasses, 15) : [];
       const us = consent ? bits(consent.purposes, 10) : [];
       if (cs.length > 0 && us.length > 0) {
         const cell = { p, g, c: pickOf(cs), u: pickOf(us) };
-        const hot = touched.pairs.has(key) || partyChanged || crossed(consent!.validFrom) || crossed(consent!.validUntil);
+        const hot =
+          touched.pairs.has(key) || partyChanged || crossed(consent!.validFrom) || crossed(consent!.validUntil);
         (hot ? must : may).push(cell);
       } else if (touched.pairs.has(key)) {
         must.push({ p, g, c: Math.floor(run.rng() * 15), u: Math.floor(run.rng() * 10) });
@@ -1239,13 +1466,15 @@ function sampleCells(run: Run, touched: Touched, now: number): Cell[] {
       const window = run.model.windows.get(key);
       if (window) {
         const cell = { p, g, c: Math.floor(run.rng() * 15), u: pickOf([0, 1]) };
-        const hot = touched.pairs.has(key) || touched.patients.has(run.address[patient]) || partyChanged || crossed(window.until);
+        const hot =
+          touched.pairs.has(key) || touched.patients.has(run.address[patient]) || partyChanged || crossed(window.until);
         (hot ? must : may).push(cell);
       }
     }
   }
   const cells = [...must];
-  while (cells.length < SAMPLED_CELLS && may.length > 0) cells.push(may.splice(Math.floor(run.rng() * may.length), 1)[0]);
+  while (cells.length < SAMPLED_CELLS && may.length > 0)
+    cells.push(may.splice(Math.floor(run.rng() * may.length), 1)[0]);
   while (cells.length < SAMPLED_CELLS) {
     const wild = run.rng() < 0.15;
     cells.push({
@@ -1259,7 +1488,14 @@ function sampleCells(run: Run, touched: Touched, now: number): Cell[] {
 }
 
 /** The model's accessBasis, or the custom error it must revert with (unknown codes). */
-function expectedBasis(model: ConsentModel, patient: string, grantee: string, c: number, u: number, t: number): unknown {
+function expectedBasis(
+  model: ConsentModel,
+  patient: string,
+  grantee: string,
+  c: number,
+  u: number,
+  t: number,
+): unknown {
   try {
     return [model.accessBasis(patient, grantee, c, u, t)];
   } catch (error) {
@@ -1268,14 +1504,7 @@ function expectedBasis(model: ConsentModel, patient: string, grantee: string, c:
   }
 }
 
-const partyTuple = (p: Party) => [
-  p.roles,
-  p.nonProfit,
-  p.suspended,
-  p.accreditedUntil,
-  p.index,
-  p.suspensions,
-];
+const partyTuple = (p: Party) => [p.roles, p.nonProfit, p.suspended, p.accreditedUntil, p.index, p.suspensions];
 const consentTuple = (c: { dataClasses: number; purposes: number; validFrom: number; validUntil: number }) => [
   c.dataClasses,
   c.purposes,
@@ -1321,10 +1550,18 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
     });
   }
   for (const patient of new Set([...pa, ...touched.patients])) {
-    checks.push({ call: call("emergencyOptedOut", patient), what: `emergencyOptedOut(${nameOf(run, patient)})`, expect: () => [model.emergencyOptedOut(patient)] });
+    checks.push({
+      call: call("emergencyOptedOut", patient),
+      what: `emergencyOptedOut(${nameOf(run, patient)})`,
+      expect: () => [model.emergencyOptedOut(patient)],
+    });
   }
   for (const party of new Set([...ga, ...touched.parties])) {
-    checks.push({ call: call("partyOf", party), what: `partyOf(${nameOf(run, party)})`, expect: () => [partyTuple(model.partyOf(party))] });
+    checks.push({
+      call: call("partyOf", party),
+      what: `partyOf(${nameOf(run, party)})`,
+      expect: () => [partyTuple(model.partyOf(party))],
+    });
   }
   for (const requestId of touched.requests) {
     checks.push({
@@ -1357,7 +1594,11 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
     });
   }
   for (const patient of touched.policies) {
-    checks.push({ call: call("policyOf", patient), what: `policyOf(${nameOf(run, patient)})`, expect: () => [policyTuple(model.policyOf(patient))] });
+    checks.push({
+      call: call("policyOf", patient),
+      what: `policyOf(${nameOf(run, patient)})`,
+      expect: () => [policyTuple(model.policyOf(patient))],
+    });
   }
   const cells = full ? ALL_CELLS : sampleCells(run, touched, run.latest);
   const firstCell = checks.length;
@@ -1389,17 +1630,28 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
   for (const [i, check] of checks.entries()) {
     const expected = check.expect(t);
     if (!same(actual(i), expected)) {
-      throw new Mismatch(`${where}: at t=${t} ${check.what} is ${show(actual(i))} on chain, the model says ${show(expected)}`);
+      throw new Mismatch(
+        `${where}: at t=${t} ${check.what} is ${show(actual(i))} on chain, the model says ${show(expected)}`,
+      );
     }
   }
 
   // The invariants of docs/testing.md ("Invariants"), on the chain's own evidence, whatever the model says.
-  const evidence = { consent: new Map<string, bigint[]>(), window: new Map<string, bigint>(), party: new Map<string, unknown[]>(), optedOut: new Map<string, boolean>() };
+  const evidence = {
+    consent: new Map<string, bigint[]>(),
+    window: new Map<string, bigint>(),
+    party: new Map<string, unknown[]>(),
+    optedOut: new Map<string, boolean>(),
+  };
   for (const [i, check] of checks.entries()) {
     const r = reading.results[i];
     if (!r.ok) continue;
     const [a0, a1] = check.call.args as string[];
-    if (check.call.fn === "consentOf") evidence.consent.set(`${a0}|${a1}`, Array.from(r.values[0] as unknown[], (v) => BigInt(v as bigint)));
+    if (check.call.fn === "consentOf")
+      evidence.consent.set(
+        `${a0}|${a1}`,
+        Array.from(r.values[0] as unknown[], (v) => BigInt(v as bigint)),
+      );
     if (check.call.fn === "emergencyAccessUntil") evidence.window.set(`${a0}|${a1}`, BigInt(r.values[0] as bigint));
     if (check.call.fn === "partyOf") evidence.party.set(a0, Array.from(r.values[0] as unknown[]));
     if (check.call.fn === "emergencyOptedOut") evidence.optedOut.set(a0, r.values[0] as boolean);
@@ -1407,7 +1659,9 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
   for (let i = firstCell; i < checks.length; i += 2) {
     const [patient, grantee, c, u] = checks[i].call.args as [string, string, number, number];
     const access = reading.results[i].ok ? (reading.results[i] as { values: unknown[] }).values[0] : "revert";
-    const basis = reading.results[i + 1].ok ? Number((reading.results[i + 1] as { values: unknown[] }).values[0]) : "revert";
+    const basis = reading.results[i + 1].ok
+      ? Number((reading.results[i + 1] as { values: unknown[] }).values[0])
+      : "revert";
     const broken = invariantBroken(evidence, patient, grantee, c, u, access, basis, t);
     if (broken) {
       throw new Mismatch(
@@ -1424,7 +1678,12 @@ async function checkChain(run: Run, touched: Touched, where: string, full: boole
  * treatment on a patient who has not opted out; known codes never revert, unknown ones never pass.
  */
 function invariantBroken(
-  evidence: { consent: Map<string, bigint[]>; window: Map<string, bigint>; party: Map<string, unknown[]>; optedOut: Map<string, boolean> },
+  evidence: {
+    consent: Map<string, bigint[]>;
+    window: Map<string, bigint>;
+    party: Map<string, unknown[]>;
+    optedOut: Map<string, boolean>;
+  },
   patient: string,
   grantee: string,
   c: number,
@@ -1436,7 +1695,8 @@ function invariantBroken(
   const T = BigInt(t);
   const known = c < 15 && u < 10;
   if (access === "revert") return "hasAccess reverted (it must answer any input)";
-  if (!known) return access === false && basis === "revert" ? undefined : "an unknown code passed, or did not revert accessBasis";
+  if (!known)
+    return access === false && basis === "revert" ? undefined : "an unknown code passed, or did not revert accessBasis";
   if (basis === "revert") return "accessBasis reverted on known codes";
   const key = `${patient}|${grantee}`;
   const [classes, purposes, from, until] = evidence.consent.get(key) ?? [0n, 0n, 0n, 0n];
@@ -1447,12 +1707,25 @@ function invariantBroken(
       (Number(party[0]) & need) !== 0 &&
       party[2] === false &&
       (BigInt(party[3] as bigint) === 0n || BigInt(party[3] as bigint) > T));
-  const need = [Role.PROVIDER, Role.PROVIDER, Role.PROVIDER, Role.RESEARCHER, Role.RESEARCHER, Role.RESEARCHER, Role.ALL, Role.ALL, Role.ALL, 0][u];
-  const covered = ((classes >> BigInt(c)) & 1n) === 1n && ((purposes >> BigInt(u)) & 1n) === 1n && from <= T && T < until;
+  const need = [
+    Role.PROVIDER,
+    Role.PROVIDER,
+    Role.PROVIDER,
+    Role.RESEARCHER,
+    Role.RESEARCHER,
+    Role.RESEARCHER,
+    Role.ALL,
+    Role.ALL,
+    Role.ALL,
+    0,
+  ][u];
+  const covered =
+    ((classes >> BigInt(c)) & 1n) === 1n && ((purposes >> BigInt(u)) & 1n) === 1n && from <= T && T < until;
   if (access === true && !(covered && live(need))) {
     return "I1: access without a consent that covers the class and purpose, has started and not ended, to a grantee holding the accreditation the purpose needs";
   }
-  if ((basis === 1) !== (access === true)) return "accessBasis says Consent exactly when hasAccess is true, and here it does not";
+  if ((basis === 1) !== (access === true))
+    return "accessBasis says Consent exactly when hasAccess is true, and here it does not";
   if (basis === 2) {
     if (u !== 0 && u !== 1) return "I3: an emergency basis for a purpose other than TREAT or ETREAT";
     if (!((evidence.window.get(key) ?? 0n) > T)) return "I3: an emergency basis without an open window";
@@ -1474,7 +1747,8 @@ function everything(run: Run, seen: Touched): Touched {
   for (const key of seen.parties) all.parties.add(key);
   for (const request of run.model.requestLog) all.requests.add(requestIdOf(request));
   for (const key of [...seen.delegates, ...run.model.delegates.keys()]) all.delegates.add(key);
-  for (const signer of [...PATIENTS, "delegate" as const]) for (const n of NONCES) all.nonces.add(`${run.address[signer]}|${n}`);
+  for (const signer of [...PATIENTS, "delegate" as const])
+    for (const n of NONCES) all.nonces.add(`${run.address[signer]}|${n}`);
   for (const key of seen.nonces) all.nonces.add(key);
   for (const name of CAST) all.policies.add(run.address[name]);
   return all;
@@ -1501,7 +1775,10 @@ async function initialModel(f: LedgerFixture): Promise<ConsentModel> {
 async function runSequence(ops: readonly Op[], seed: number, fullAtEnd: boolean): Promise<void> {
   const f = await loadFixture(deployLedgerFixture);
   const signer = Object.fromEntries(CAST.map((name) => [name, f[name]])) as Record<Name, HardhatEthersSigner>;
-  const address = { ...Object.fromEntries(CAST.map((name) => [name, f[name].address])), zero: ZeroAddress } as Record<Target, string>;
+  const address = { ...Object.fromEntries(CAST.map((name) => [name, f[name].address])), zero: ZeroAddress } as Record<
+    Target,
+    string
+  >;
   const run: Run = {
     f,
     model: await initialModel(f),
@@ -1531,11 +1808,13 @@ async function runSequence(ops: readonly Op[], seed: number, fullAtEnd: boolean)
       await checkChain(run, touched, where, FULL_MATRIX_STEPS);
       stats.ms.reads += Date.now() - started;
     } catch (error) {
-      if (error instanceof Mismatch) error.message = `${error.message}\n  after: ${run.history.join("\n         ") || "(nothing)"}`;
+      if (error instanceof Mismatch)
+        error.message = `${error.message}\n  after: ${run.history.join("\n         ") || "(nothing)"}`;
       throw error;
     }
     run.lastChecked = run.latest;
-    for (const [key, set] of Object.entries(touched) as [keyof Touched, Set<string>][]) for (const v of set) seen[key].add(v);
+    for (const [key, set] of Object.entries(touched) as [keyof Touched, Set<string>][])
+      for (const v of set) seen[key].add(v);
     run.history.push(`[t=${run.latest}] ${describeOp(op)}`);
   }
   try {
@@ -1572,7 +1851,7 @@ describe("the consent rules, model-based", function () {
     if (details.failed) {
       const cause = details.errorInstance;
       const message =
-        `${fc.defaultReportMessage(details)}\n\nFailure: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}` +
+        `${fc.defaultReportMessage(details)}\n\nFailure: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}` +
         `\n\nReplay this case with:\n  FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
         `npx hardhat test test/model/consent-model.test.ts`;
       // The message is the whole report: no second copy as a stack trace.

@@ -31,7 +31,18 @@ export const SENSITIVE_DATA_CLASSES = (1 << 12) | (1 << 13) | (1 << 14);
 /** Purposes 0-9: TREAT, ETREAT, CAREMGT, HRESCH, BIORCH, CLINTRCH, PUBHLTH, HPAYMT, HOPERAT, PATRQT. */
 export const PURPOSE_COUNT = 10;
 export const ALL_PURPOSES = (1 << PURPOSE_COUNT) - 1;
-export const P = { TREAT: 0, ETREAT: 1, CAREMGT: 2, HRESCH: 3, BIORCH: 4, CLINTRCH: 5, PUBHLTH: 6, HPAYMT: 7, HOPERAT: 8, PATRQT: 9 } as const;
+export const P = {
+  TREAT: 0,
+  ETREAT: 1,
+  CAREMGT: 2,
+  HRESCH: 3,
+  BIORCH: 4,
+  CLINTRCH: 5,
+  PUBHLTH: 6,
+  HPAYMT: 7,
+  HOPERAT: 8,
+  PATRQT: 9,
+} as const;
 export const RESEARCH_PURPOSES = (1 << P.HRESCH) | (1 << P.BIORCH) | (1 << P.CLINTRCH);
 /** What a break-the-glass window covers: treatment and emergency treatment, every class. */
 export const EMERGENCY_PURPOSES = (1 << P.TREAT) | (1 << P.ETREAT);
@@ -56,8 +67,20 @@ const hasBig = (mask: bigint, bit: number): boolean => ((mask >> BigInt(bit)) & 
 
 /** GA4GH DUO codes (contracts/libraries/DataUse.sol). */
 export const Duo = {
-  NRES: 4, HMB: 6, DS: 7, POA: 11, GRU: 42,
-  PUB: 19, COL: 20, IRB: 21, MOR: 24, TS: 25, RTN: 29, NPOA: 44, NPU: 45, NCU: 46,
+  NRES: 4,
+  HMB: 6,
+  DS: 7,
+  POA: 11,
+  GRU: 42,
+  PUB: 19,
+  COL: 20,
+  IRB: 21,
+  MOR: 24,
+  TS: 25,
+  RTN: 29,
+  NPOA: 44,
+  NPU: 45,
+  NCU: 46,
 } as const;
 const bit = (n: number): bigint => 1n << BigInt(n);
 export const DUO_OBLIGATIONS = bit(Duo.PUB) | bit(Duo.COL) | bit(Duo.IRB) | bit(Duo.MOR) | bit(Duo.RTN);
@@ -192,7 +215,17 @@ const pair = (a: string, b: string): string => `${a}|${b}`;
 
 /** RequestTerms in the order of the Solidity struct (as events and calldata carry it). */
 export function termsTuple(t: RequestTerms): unknown[] {
-  return [t.patient, t.dataClasses, t.purpose, t.researchCategory, t.diseaseId, t.acceptedObligations, t.duration, t.studyId, t.protocolHash];
+  return [
+    t.patient,
+    t.dataClasses,
+    t.purpose,
+    t.researchCategory,
+    t.diseaseId,
+    t.acceptedObligations,
+    t.duration,
+    t.studyId,
+    t.protocolHash,
+  ];
 }
 
 /** DataUsePolicy in the order of the Solidity struct. */
@@ -258,7 +291,16 @@ export class ConsentModel {
   // Accreditation (IAccreditation).
 
   partyOf(party: string): Party {
-    return this.parties.get(party) ?? { roles: 0, nonProfit: false, suspended: false, accreditedUntil: 0, index: 0, suspensions: 0 };
+    return (
+      this.parties.get(party) ?? {
+        roles: 0,
+        nonProfit: false,
+        suspended: false,
+        accreditedUntil: 0,
+        index: 0,
+        suspensions: 0,
+      }
+    );
   }
 
   /** Holds one of `roles`, is not suspended, and has not lapsed (an accreditation ends AT its date). */
@@ -280,7 +322,14 @@ export class ConsentModel {
     if (caller !== this.owner) revert("OwnableUnauthorizedAccount", caller);
   }
 
-  accredit(caller: string, party: string, roles: number, nonProfit: boolean, accreditedUntil: number, now: number): void {
+  accredit(
+    caller: string,
+    party: string,
+    roles: number,
+    nonProfit: boolean,
+    accreditedUntil: number,
+    now: number,
+  ): void {
     this.onlyOwner(caller);
     if (party === ZeroAddress) revert("InvalidParty", party);
     if (roles === 0 || (roles & ~Role.ALL) !== 0) revert("InvalidRoles", roles);
@@ -574,7 +623,8 @@ export class ConsentModel {
     if ((terms.dataClasses & ~policy.dataClasses) !== 0) return false;
     // Sensitive classes are always decided by hand.
     if ((terms.dataClasses & SENSITIVE_DATA_CLASSES) !== 0) return false;
-    if (!ConsentModel.permits(policy.permission, policy.diseaseId, terms.researchCategory, terms.diseaseId)) return false;
+    if (!ConsentModel.permits(policy.permission, policy.diseaseId, terms.researchCategory, terms.diseaseId))
+      return false;
     const m = policy.modifiers;
     if (hasBig(m, Duo.NPOA) && terms.researchCategory === Duo.POA) return false;
     if ((hasBig(m, Duo.NPU) || hasBig(m, Duo.NCU)) && !researcherNonProfit) return false;
@@ -598,18 +648,26 @@ export class ConsentModel {
   policyApproves(researcher: string, terms: RequestTerms, now: number): boolean {
     if (!this.isAccredited(researcher, Role.RESEARCHER, now)) return false;
     this.validateTerms(researcher, terms);
-    return this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
+    return (
+      this.policyMatches(terms, this.partyOf(researcher).nonProfit, now) &&
+      !this.holdsBackPolicy(terms.patient, researcher, now)
+    );
   }
 
   /** Opens a request; grants at once when the patient's policy approves. Returns the request. */
-  requestAccess(researcher: string, terms: RequestTerms, now: number): { requestId: string; approved: boolean; request: AccessRequest } {
+  requestAccess(
+    researcher: string,
+    terms: RequestTerms,
+    now: number,
+  ): { requestId: string; approved: boolean; request: AccessRequest } {
     const party = this.requireAccredited(researcher, Role.RESEARCHER, now);
     this.validateTerms(researcher, terms);
     const request: AccessRequest = { researcher, openedAt: now, terms: { ...terms } };
     const requestId = requestIdOf(request);
     if (this.requests.has(requestId)) revert("RequestAlreadyExists", requestId);
     const expiresAt = now + this.params.requestTtl;
-    const approved = this.policyMatches(terms, party.nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
+    const approved =
+      this.policyMatches(terms, party.nonProfit, now) && !this.holdsBackPolicy(terms.patient, researcher, now);
     // Stored only while it waits for the patient.
     if (!approved) this.requests.set(requestId, { expiresAt, request });
     this.requestLog.push(request);
@@ -680,8 +738,10 @@ export class ConsentModel {
     const unsupported = policy.modifiers & ~DUO_SUPPORTED_MODIFIERS;
     if (unsupported !== 0n) revert("UnsupportedPolicyModifiers", unsupported);
     if (!isValidSet(policy.dataClasses, ALL_DATA_CLASSES)) revert("InvalidDataClasses", policy.dataClasses);
-    if (policy.purposes === 0 || (policy.purposes & ~RESEARCH_PURPOSES) !== 0) revert("InvalidPolicyPurposes", policy.purposes);
-    if ((policy.permission === Duo.DS) !== (policy.diseaseId !== 0)) revert("InvalidDiseaseId", policy.permission, policy.diseaseId);
+    if (policy.purposes === 0 || (policy.purposes & ~RESEARCH_PURPOSES) !== 0)
+      revert("InvalidPolicyPurposes", policy.purposes);
+    if ((policy.permission === Duo.DS) !== (policy.diseaseId !== 0))
+      revert("InvalidDiseaseId", policy.permission, policy.diseaseId);
     if (hasBig(policy.modifiers, Duo.TS) !== (policy.maxDuration !== 0)) {
       revert("InvalidPolicyTimeLimit", policy.modifiers, policy.maxDuration);
     }
@@ -706,7 +766,8 @@ export class ConsentModel {
   emergencyAccessUntil(patient: string, provider: string, now: number): number {
     const window = this.windows.get(pair(patient, provider));
     if (window === undefined) return 0;
-    if (window.until <= now || window.epoch !== (this.epochs.get(patient) ?? 0) || this.emergencyOptedOut(patient)) return 0;
+    if (window.until <= now || window.epoch !== (this.epochs.get(patient) ?? 0) || this.emergencyOptedOut(patient))
+      return 0;
     // A suspension ends the provider's windows for good, reinstated or not.
     if (window.suspensions !== this.partyOf(provider).suspensions) return 0;
     return window.until;
@@ -726,7 +787,12 @@ export class ConsentModel {
     let periodStart = this.windows.get(pair(patient, provider))?.periodStart ?? 0;
     if (periodStart === 0 || now >= periodStart + 2 * max) periodStart = now;
     if (until > periodStart + max) revert("EmergencyAccessCapExceeded", patient, provider, until, periodStart + max);
-    this.windows.set(pair(patient, provider), { until, epoch: this.epochs.get(patient) ?? 0, suspensions, periodStart });
+    this.windows.set(pair(patient, provider), {
+      until,
+      epoch: this.epochs.get(patient) ?? 0,
+      suspensions,
+      periodStart,
+    });
     this.emit("EmergencyAccessOpened", patient, provider, reasonCode, until);
   }
 

@@ -18,7 +18,15 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import fc from "fast-check";
-import { type ContractTransactionResponse, type Interface, ZeroAddress, ZeroHash, hexlify, id, toUtf8Bytes } from "ethers";
+import {
+  type ContractTransactionResponse,
+  type Interface,
+  ZeroAddress,
+  ZeroHash,
+  hexlify,
+  id,
+  toUtf8Bytes,
+} from "ethers";
 import { network } from "hardhat";
 
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
@@ -39,7 +47,8 @@ const GAS = 5_000_000;
 const STATS = process.env.FUZZ_STATS === "1";
 const outcomes = new Map<string, number>();
 let current = "";
-const count = (outcome: string) => STATS && outcomes.set(`${current}: ${outcome}`, (outcomes.get(`${current}: ${outcome}`) ?? 0) + 1);
+const count = (outcome: string) =>
+  STATS && outcomes.set(`${current}: ${outcome}`, (outcomes.get(`${current}: ${outcome}`) ?? 0) + 1);
 
 const CAST = ["admin", "hospital", "lab", "patient", "otherPatient", "stranger"] as const;
 type Name = (typeof CAST)[number];
@@ -54,16 +63,38 @@ const LEAF = ["bytes32", "address", "uint8"];
 type Leaf = [string, "patient" | "otherPatient", number];
 /** Three batches; K0 sits in two of them, H1, H5 and H6 are also anchorable on their own (squatting). */
 const TREES: Leaf[][] = [
-  [[K[0], "patient", 0], [K[1], "patient", 3], [H[1], "patient", 4], [K[2], "otherPatient", 1]],
-  [[K[3], "otherPatient", 2], [K[4], "patient", 5], [H[5], "otherPatient", 0], [K[0], "patient", 0]],
-  [[K[5], "patient", 7], [K[6], "otherPatient", 9], [K[7], "patient", 14], [H[6], "patient", 2]],
+  [
+    [K[0], "patient", 0],
+    [K[1], "patient", 3],
+    [H[1], "patient", 4],
+    [K[2], "otherPatient", 1],
+  ],
+  [
+    [K[3], "otherPatient", 2],
+    [K[4], "patient", 5],
+    [H[5], "otherPatient", 0],
+    [K[0], "patient", 0],
+  ],
+  [
+    [K[5], "patient", 7],
+    [K[6], "otherPatient", 9],
+    [K[7], "patient", 14],
+    [H[6], "patient", 2],
+  ],
 ];
 
 type Op =
   | { t: "anchor"; caller: Name; patient: Name | "zero"; hash: number; dataClass: number }
   | { t: "amend"; caller: Name | "providerOf"; previous: number; hash: number }
   | { t: "anchorBatch"; caller: Name; tree: number; count: "exact" | 0 | 1000; zeroRoot: boolean }
-  | { t: "amendBatched"; caller: Name | "providerOf"; tree: number; leaf: number; proof: "valid" | "tamperedLeaf" | "otherTree" | "empty"; hash: number }
+  | {
+      t: "amendBatched";
+      caller: Name | "providerOf";
+      tree: number;
+      leaf: number;
+      proof: "valid" | "tamperedLeaf" | "otherTree" | "empty";
+      hash: number;
+    }
   | { t: "accredit"; party: Name; roles: number; until: number | "never" }
   | { t: "suspend"; party: Name }
   | { t: "reinstate"; party: Name }
@@ -87,19 +118,33 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant("anchor" as const),
       caller: callerArb,
-      patient: fc.oneof({ arbitrary: fc.constantFrom<Name | "zero">("patient", "otherPatient"), weight: 10 }, { arbitrary: fc.constant<Name | "zero">("zero"), weight: 1 }),
+      patient: fc.oneof(
+        { arbitrary: fc.constantFrom<Name | "zero">("patient", "otherPatient"), weight: 10 },
+        { arbitrary: fc.constant<Name | "zero">("zero"), weight: 1 },
+      ),
       hash: hashArb,
       dataClass: fc.oneof({ arbitrary: fc.nat(14), weight: 10 }, { arbitrary: fc.constantFrom(15, 255), weight: 1 }),
     }),
   },
-  { weight: 8, arbitrary: fc.record({ t: fc.constant("amend" as const), caller: amenderArb, previous: fc.nat(IDS.length - 1), hash: hashArb }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      t: fc.constant("amend" as const),
+      caller: amenderArb,
+      previous: fc.nat(IDS.length - 1),
+      hash: hashArb,
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
       t: fc.constant("anchorBatch" as const),
       caller: callerArb,
       tree: fc.nat(TREES.length - 1),
-      count: fc.oneof({ arbitrary: fc.constant<"exact">("exact"), weight: 8 }, { arbitrary: fc.constantFrom<0 | 1000>(0, 1000), weight: 1 }),
+      count: fc.oneof(
+        { arbitrary: fc.constant<"exact">("exact"), weight: 8 },
+        { arbitrary: fc.constantFrom<0 | 1000>(0, 1000), weight: 1 },
+      ),
       zeroRoot: fc.oneof({ arbitrary: fc.constant(false), weight: 12 }, { arbitrary: fc.constant(true), weight: 1 }),
     }),
   },
@@ -112,7 +157,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       leaf: fc.nat(3),
       proof: fc.oneof(
         { arbitrary: fc.constant<"valid">("valid"), weight: 8 },
-        { arbitrary: fc.constantFrom<"tamperedLeaf" | "otherTree" | "empty">("tamperedLeaf", "otherTree", "empty"), weight: 2 },
+        {
+          arbitrary: fc.constantFrom<"tamperedLeaf" | "otherTree" | "empty">("tamperedLeaf", "otherTree", "empty"),
+          weight: 2,
+        },
       ),
       hash: hashArb,
     }),
@@ -123,15 +171,37 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       t: fc.constant("accredit" as const),
       party: fc.constantFrom<Name>("stranger", "lab", "hospital"),
       roles: fc.constantFrom(Role.PROVIDER, Role.RESEARCHER, Role.PROVIDER | Role.CUSTODIAN),
-      until: fc.oneof({ arbitrary: fc.constant<"never">("never"), weight: 1 }, { arbitrary: fc.integer({ min: 1, max: 3 * DAY }), weight: 1 }),
+      until: fc.oneof(
+        { arbitrary: fc.constant<"never">("never"), weight: 1 },
+        { arbitrary: fc.integer({ min: 1, max: 3 * DAY }), weight: 1 },
+      ),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant("suspend" as const), party: fc.constantFrom<Name>("lab", "hospital", "stranger") }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant("reinstate" as const), party: fc.constantFrom<Name>("lab", "hospital", "stranger") }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant("time" as const), seconds: fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 4 * DAY })) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("suspend" as const),
+      party: fc.constantFrom<Name>("lab", "hospital", "stranger"),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("reinstate" as const),
+      party: fc.constantFrom<Name>("lab", "hospital", "stranger"),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant("time" as const),
+      seconds: fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 4 * DAY })),
+    }),
+  },
 );
 
-const name = (hash: number) => (hash < 0 ? "0x0" : hash < 8 ? `H${hash}` : hash < 16 ? `K${hash - 8}` : `N${hash - 16}`);
+const name = (hash: number) =>
+  hash < 0 ? "0x0" : hash < 8 ? `H${hash}` : hash < 16 ? `K${hash - 8}` : `N${hash - 16}`;
 function describeOp(op: Op): string {
   switch (op.t) {
     case "anchor":
@@ -218,13 +288,17 @@ async function expectSame(
     if (error instanceof Mismatch) throw error;
     const actual = errorOf(run, error);
     count(actual.name);
-    if (expected === undefined) throw new Mismatch(`${label}: reverted with ${actual.name}${show(actual.args)}, the model says it succeeds`);
+    if (expected === undefined)
+      throw new Mismatch(`${label}: reverted with ${actual.name}${show(actual.args)}, the model says it succeeds`);
     if (actual.name !== expected.errorName || !same(actual.args, expected.args)) {
-      throw new Mismatch(`${label}: reverted with ${actual.name}${show(actual.args)}, the model says ${expected.message}`);
+      throw new Mismatch(
+        `${label}: reverted with ${actual.name}${show(actual.args)}, the model says ${expected.message}`,
+      );
     }
     return;
   }
-  if (expected !== undefined) throw new Mismatch(`${label}: succeeded, the model says it must revert with ${expected.message}`);
+  if (expected !== undefined)
+    throw new Mismatch(`${label}: succeeded, the model says it must revert with ${expected.message}`);
   count("ok");
   const got = receipt!.logs
     .filter((log) => log.address === run.registryAddress)
@@ -233,7 +307,8 @@ async function expectSame(
       const args = Array.from(parsed.args);
       if (parsed.name === "BatchedRecordAmended") return [parsed.name, args];
       // The pointer / manifest (last argument) is calldata passed through: checked on its own.
-      if (args[args.length - 1] !== pointer) throw new Mismatch(`${label}: ${parsed.name} carries ${String(args[args.length - 1])}, sent ${pointer}`);
+      if (args[args.length - 1] !== pointer)
+        throw new Mismatch(`${label}: ${parsed.name} carries ${String(args[args.length - 1])}, sent ${pointer}`);
       return [parsed.name, args.slice(0, -1)];
     });
   const want = registry.events.map((e) => [e.name, e.args]);
@@ -267,9 +342,12 @@ async function step(run: Run, op: Op, index: number): Promise<void> {
       );
     case "amend": {
       // Mostly the latest version of a record in play (what a provider amends), sometimes any id.
-      const live = IDS.filter((id) => run.registry.records.has(id.toLowerCase()) && !run.registry.recordOf(id).superseded);
+      const live = IDS.filter(
+        (id) => run.registry.records.has(id.toLowerCase()) && !run.registry.recordOf(id).superseded,
+      );
       const previous = live.length > 0 && op.previous % 4 !== 3 ? live[op.previous % live.length] : IDS[op.previous];
-      const caller = op.caller === "providerOf" ? providerOf(run, run.registry.recordOf(previous).providerIndex) : op.caller;
+      const caller =
+        op.caller === "providerOf" ? providerOf(run, run.registry.recordOf(previous).providerIndex) : op.caller;
       return expectSame(
         run,
         label,
@@ -291,10 +369,13 @@ async function step(run: Run, op: Op, index: number): Promise<void> {
     }
     case "amendBatched": {
       // Mostly a batch that is anchored, sometimes any.
-      const anchored = run.trees.map((_, i) => i).filter((i) => run.registry.batches.has(run.trees[i].root.toLowerCase()));
+      const anchored = run.trees
+        .map((_, i) => i)
+        .filter((i) => run.registry.batches.has(run.trees[i].root.toLowerCase()));
       const treeIndex = anchored.length > 0 && op.leaf !== 3 ? anchored[op.tree % anchored.length] : op.tree;
       const tree = run.trees[treeIndex];
-      const caller = op.caller === "providerOf" ? providerOf(run, run.registry.batchOf(tree.root).providerIndex) : op.caller;
+      const caller =
+        op.caller === "providerOf" ? providerOf(run, run.registry.batchOf(tree.root).providerIndex) : op.caller;
       const [contentHash, who, dataClass] = TREES[treeIndex][op.leaf];
       let previous: BatchedRecord = { contentHash, patient: a[who], dataClass };
       let proof = tree.getProof(op.leaf);
@@ -302,7 +383,12 @@ async function step(run: Run, op: Op, index: number): Promise<void> {
       if (op.proof === "otherTree") proof = run.trees[(treeIndex + 1) % TREES.length].getProof(op.leaf);
       if (op.proof === "empty") proof = [];
       // Whether the proof places the record in the batch: decided by the Merkle library, not the contract.
-      const valid = StandardMerkleTree.verify(tree.root, LEAF, [previous.contentHash, previous.patient, previous.dataClass], proof);
+      const valid = StandardMerkleTree.verify(
+        tree.root,
+        LEAF,
+        [previous.contentHash, previous.patient, previous.dataClass],
+        proof,
+      );
       return expectSame(
         run,
         label,
@@ -321,9 +407,19 @@ async function step(run: Run, op: Op, index: number): Promise<void> {
       );
     }
     case "suspend":
-      return expectSame(run, label, (_r, l) => l.suspend(a.admin, a[op.party], 0), () => run.f.ledger.connect(run.f.admin).suspend(a[op.party], 0, gas));
+      return expectSame(
+        run,
+        label,
+        (_r, l) => l.suspend(a.admin, a[op.party], 0),
+        () => run.f.ledger.connect(run.f.admin).suspend(a[op.party], 0, gas),
+      );
     case "reinstate":
-      return expectSame(run, label, (_r, l) => l.reinstate(a.admin, a[op.party]), () => run.f.ledger.connect(run.f.admin).reinstate(a[op.party], gas));
+      return expectSame(
+        run,
+        label,
+        (_r, l) => l.reinstate(a.admin, a[op.party]),
+        () => run.f.ledger.connect(run.f.admin).reinstate(a[op.party], gas),
+      );
     case "time":
       run.latest += op.seconds;
       await network.provider.send("evm_mine", [run.latest]);
@@ -341,7 +437,9 @@ async function check(run: Run, where: string): Promise<void> {
   const leafHashes = [...new Set(TREES.flat().map(([h]) => h))];
   const batchProviders = [...new Set([...run.registry.batches.values()].map((b) => b.providerIndex))];
   const batchedKeys = batchProviders.flatMap((p) => leafHashes.map((h) => [p, h] as const));
-  calls.push(...batchedKeys.map((args) => ({ target: run.registryAddress, iface, fn: "batchedRecordOf", args: [...args] })));
+  calls.push(
+    ...batchedKeys.map((args) => ({ target: run.registryAddress, iface, fn: "batchedRecordOf", args: [...args] })),
+  );
   const reading = await readAll(calls);
   const values = reading.results.map((r, i) => {
     if (!r.ok) throw new Mismatch(`${where}: ${calls[i].fn} reverted`);
@@ -350,24 +448,30 @@ async function check(run: Run, where: string): Promise<void> {
   for (const [i, recordId] of IDS.entries()) {
     const got = values[i];
     const want = recordTuple(run.registry.recordOf(recordId));
-    if (!same(got, want)) throw new Mismatch(`${where}: recordOf(${name(i)}) is ${show(got)}, the model says ${show(want)}`);
+    if (!same(got, want))
+      throw new Mismatch(`${where}: recordOf(${name(i)}) is ${show(got)}, the model says ${show(want)}`);
     // I6, from the chain alone: once written, a record keeps everything; superseded only goes false → true.
     const before = run.seen.get(recordId);
     if (before !== undefined) {
       const kept = same(got.slice(0, 4), before.slice(0, 4)) && !(before[4] === true && got[4] === false);
-      if (!kept) throw new Mismatch(`${where}: I6 broken, record ${name(i)} was ${show(before)} and is now ${show(got)}`);
+      if (!kept)
+        throw new Mismatch(`${where}: I6 broken, record ${name(i)} was ${show(before)} and is now ${show(got)}`);
     }
     if (BigInt(got[2] as bigint) !== 0n) run.seen.set(recordId, got);
   }
   for (const [j, tree] of run.trees.entries()) {
     const got = values[IDS.length + j];
     const b = run.registry.batchOf(tree.root);
-    if (!same(got, [b.providerIndex, b.recordCount, b.anchoredAt])) throw new Mismatch(`${where}: batchOf(${j}) is ${show(got)}`);
+    if (!same(got, [b.providerIndex, b.recordCount, b.anchoredAt]))
+      throw new Mismatch(`${where}: batchOf(${j}) is ${show(got)}`);
   }
   for (const [k, [p, h]] of batchedKeys.entries()) {
     const got = values[IDS.length + run.trees.length + k];
     const want = recordTuple(run.registry.batchedRecordOf(p, h));
-    if (!same(got, want)) throw new Mismatch(`${where}: batchedRecordOf(${p}, ${name(IDS.indexOf(h))}) is ${show(got)}, the model says ${show(want)}`);
+    if (!same(got, want))
+      throw new Mismatch(
+        `${where}: batchedRecordOf(${p}, ${name(IDS.indexOf(h))}) is ${show(got)}, the model says ${show(want)}`,
+      );
   }
 }
 
@@ -379,14 +483,25 @@ async function checkChains(run: Run, where: string): Promise<void> {
   if (amended.length === 0) return;
   // A batched predecessor is the batch provider's (batchedRecordOf), named by BatchedRecordAmended.
   const fromBatch = new Set(
-    (await run.f.records.queryFilter(run.f.records.filters.BatchedRecordAmended())).map((e) => e.args.recordId as string),
+    (await run.f.records.queryFilter(run.f.records.filters.BatchedRecordAmended())).map(
+      (e) => e.args.recordId as string,
+    ),
   );
   const ids = [...new Set(amended.map((e) => e.args.recordId as string))];
-  const reading = await readAll(ids.map((recordId) => ({ target: run.registryAddress, iface, fn: "recordOf", args: [recordId] })));
-  const record = new Map(ids.map((recordId, i) => [recordId, (reading.results[i] as { values: unknown[] }).values[0] as unknown[]]));
+  const reading = await readAll(
+    ids.map((recordId) => ({ target: run.registryAddress, iface, fn: "recordOf", args: [recordId] })),
+  );
+  const record = new Map(
+    ids.map((recordId, i) => [recordId, (reading.results[i] as { values: unknown[] }).values[0] as unknown[]]),
+  );
   const prevCalls: ViewCall[] = amended.map((e) =>
     fromBatch.has(e.args.recordId)
-      ? { target: run.registryAddress, iface, fn: "batchedRecordOf", args: [record.get(e.args.recordId)![1], e.args.supersedes] }
+      ? {
+          target: run.registryAddress,
+          iface,
+          fn: "batchedRecordOf",
+          args: [record.get(e.args.recordId)![1], e.args.supersedes],
+        }
       : { target: run.registryAddress, iface, fn: "recordOf", args: [e.args.supersedes] },
   );
   const prevReading = await readAll(prevCalls);
@@ -399,19 +514,30 @@ async function checkChains(run: Run, where: string): Promise<void> {
       BigInt(next[1] as bigint) === BigInt(prev[1] as bigint) &&
       BigInt(next[3] as bigint) === BigInt(prev[3] as bigint) &&
       prev[4] === true;
-    if (!ok) throw new Mismatch(`${where}: I6 broken, ${e.args.recordId} (${show(next)}) does not continue ${e.args.supersedes} (${show(prev)})`);
+    if (!ok)
+      throw new Mismatch(
+        `${where}: I6 broken, ${e.args.recordId} (${show(next)}) does not continue ${e.args.supersedes} (${show(prev)})`,
+      );
   }
 }
 
 async function runSequence(ops: readonly Op[]): Promise<void> {
   const f = await loadFixture(deployLedgerFixture);
   const now = await time.latest();
-  const ledger = new ConsentModel({ administrator: f.admin.address, requestTtl: 1, maxRequestDuration: 1, maxEmergencyDuration: 1 });
+  const ledger = new ConsentModel({
+    administrator: f.admin.address,
+    requestTtl: 1,
+    maxRequestDuration: 1,
+    maxEmergencyDuration: 1,
+  });
   ledger.accredit(f.admin.address, f.hospital.address, Role.PROVIDER | Role.CUSTODIAN, false, 0, now);
   ledger.accredit(f.admin.address, f.lab.address, Role.PROVIDER, false, 0, now);
   ledger.accredit(f.admin.address, f.university.address, Role.RESEARCHER, true, 0, now);
   ledger.accredit(f.admin.address, f.pharma.address, Role.RESEARCHER, false, 0, now);
-  const address = { ...Object.fromEntries(CAST.map((n) => [n, f[n].address])), zero: ZeroAddress } as Record<Name | "zero", string>;
+  const address = { ...Object.fromEntries(CAST.map((n) => [n, f[n].address])), zero: ZeroAddress } as Record<
+    Name | "zero",
+    string
+  >;
   const run: Run = {
     f,
     ledger,
@@ -420,7 +546,12 @@ async function runSequence(ops: readonly Op[]): Promise<void> {
     address,
     registryAddress: await f.records.getAddress(),
     ledgerAddress: await f.ledger.getAddress(),
-    trees: TREES.map((leaves) => StandardMerkleTree.of(leaves.map(([h, who, c]) => [h, address[who], c]), LEAF)),
+    trees: TREES.map((leaves) =>
+      StandardMerkleTree.of(
+        leaves.map(([h, who, c]) => [h, address[who], c]),
+        LEAF,
+      ),
+    ),
     seen: new Map(),
   };
   const history: string[] = [];
@@ -447,13 +578,16 @@ describe("RecordRegistry, model-based", function () {
 
   it(`agrees with the reference model over ${RUNS} random sequences of up to ${MAX_STEPS} operations`, async function () {
     this.timeout(0);
-    const property = fc.asyncProperty(fc.array(readable(opArb), { minLength: 1, maxLength: MAX_STEPS, size: "max" }), runSequence);
+    const property = fc.asyncProperty(
+      fc.array(readable(opArb), { minLength: 1, maxLength: MAX_STEPS, size: "max" }),
+      runSequence,
+    );
     const details = await fc.check(property, { numRuns: RUNS, seed: fuzzSeed(), path: PATH });
     if (STATS) for (const [key, n] of [...outcomes].sort()) console.log(`      ${key.padEnd(44)} ${n}`);
     if (details.failed) {
       const cause = details.errorInstance;
       const message =
-        `${fc.defaultReportMessage(details)}\n\nFailure: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}` +
+        `${fc.defaultReportMessage(details)}\n\nFailure: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}` +
         `\n\nReplay this case with:\n  FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
         `npx hardhat test test/model/record-registry-model.test.ts`;
       // The message is the whole report: no second copy as a stack trace.
@@ -478,13 +612,29 @@ describe("RecordRegistry, model-based", function () {
 
     const [h0, p0, c0] = leaves[0];
     await expect(
-      f.records.connect(f.hospital).amendBatchedRecord(tree.root, { contentHash: h0, patient: p0, dataClass: c0 }, tree.getProof(0), id("v2 a"), "0x"),
+      f.records
+        .connect(f.hospital)
+        .amendBatchedRecord(
+          tree.root,
+          { contentHash: h0, patient: p0, dataClass: c0 },
+          tree.getProof(0),
+          id("v2 a"),
+          "0x",
+        ),
     )
       .to.be.revertedWithCustomError(f.records, "UnknownRecordDataClass")
       .withArgs(200);
     const [h1, p1, c1] = leaves[1];
     await expect(
-      f.records.connect(f.hospital).amendBatchedRecord(tree.root, { contentHash: h1, patient: p1, dataClass: c1 }, tree.getProof(1), id("v2 b"), "0x"),
+      f.records
+        .connect(f.hospital)
+        .amendBatchedRecord(
+          tree.root,
+          { contentHash: h1, patient: p1, dataClass: c1 },
+          tree.getProof(1),
+          id("v2 b"),
+          "0x",
+        ),
     )
       .to.be.revertedWithCustomError(f.records, "InvalidPatient")
       .withArgs(ZeroAddress);

@@ -70,7 +70,15 @@ export class RecordRegistryModel {
   }
 
   recordOf(id: string): RecordState {
-    return this.records.get(id.toLowerCase()) ?? { patient: ZeroAddress, providerIndex: 0, version: 0, dataClass: 0, superseded: false };
+    return (
+      this.records.get(id.toLowerCase()) ?? {
+        patient: ZeroAddress,
+        providerIndex: 0,
+        version: 0,
+        dataClass: 0,
+        superseded: false,
+      }
+    );
   }
 
   batchedRecordOf(providerIndex: number, contentHash: string): RecordState {
@@ -95,14 +103,29 @@ export class RecordRegistryModel {
     this.events.push({ name: "RecordAnchored", args: [contentHash, patient, caller, dataClass, 1, ZeroHash] });
   }
 
-  private amend(caller: string, previousId: string, previous: RecordState, providerIndex: number, contentHash: string): void {
+  private amend(
+    caller: string,
+    previousId: string,
+    previous: RecordState,
+    providerIndex: number,
+    contentHash: string,
+  ): void {
     if (previous.providerIndex !== providerIndex) revert("NotRecordProvider", previousId, caller);
     if (previous.superseded) revert("RecordAlreadySuperseded", previousId);
     if (previous.version === UINT32_MAX) revert("VersionOverflow", previousId);
     this.records.set(previousId.toLowerCase(), { ...previous, superseded: true });
     const version = previous.version + 1;
-    this.store(contentHash, { patient: previous.patient, providerIndex, version, dataClass: previous.dataClass, superseded: false });
-    this.events.push({ name: "RecordAnchored", args: [contentHash, previous.patient, caller, previous.dataClass, version, previousId] });
+    this.store(contentHash, {
+      patient: previous.patient,
+      providerIndex,
+      version,
+      dataClass: previous.dataClass,
+      superseded: false,
+    });
+    this.events.push({
+      name: "RecordAnchored",
+      args: [contentHash, previous.patient, caller, previous.dataClass, version, previousId],
+    });
   }
 
   amendRecord(caller: string, previousId: string, contentHash: string): void {
@@ -122,7 +145,13 @@ export class RecordRegistryModel {
   }
 
   /** `proofValid`: whether the proof places `previous` in the tree of `root` (decided by the test). */
-  amendBatchedRecord(caller: string, root: string, previous: BatchedRecord, proofValid: boolean, contentHash: string): void {
+  amendBatchedRecord(
+    caller: string,
+    root: string,
+    previous: BatchedRecord,
+    proofValid: boolean,
+    contentHash: string,
+  ): void {
     const providerIndex = this.requireProvider(caller);
     const batch = this.batches.get(root.toLowerCase());
     if (batch === undefined) revert("BatchNotFound", root);
@@ -134,10 +163,19 @@ export class RecordRegistryModel {
     const key = `${batch.providerIndex}:${previous.contentHash.toLowerCase()}`;
     if (this.batched.has(key)) revert("RecordAlreadySuperseded", previous.contentHash);
     if (contentHash.toLowerCase() === previous.contentHash.toLowerCase()) revert("RecordAlreadyAnchored", contentHash);
-    const batched: RecordState = { patient: previous.patient, providerIndex: batch.providerIndex, version: 1, dataClass: previous.dataClass, superseded: true };
+    const batched: RecordState = {
+      patient: previous.patient,
+      providerIndex: batch.providerIndex,
+      version: 1,
+      dataClass: previous.dataClass,
+      superseded: true,
+    };
     this.batched.set(key, batched);
     this.events.push({ name: "BatchedRecordAmended", args: [root, previous.contentHash, contentHash] });
     this.store(contentHash, { ...batched, version: 2, superseded: false });
-    this.events.push({ name: "RecordAnchored", args: [contentHash, previous.patient, caller, previous.dataClass, 2, previous.contentHash] });
+    this.events.push({
+      name: "RecordAnchored",
+      args: [contentHash, previous.patient, caller, previous.dataClass, 2, previous.contentHash],
+    });
   }
 }

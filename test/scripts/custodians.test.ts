@@ -28,8 +28,21 @@ describe("npm run custodians (a local custodian set)", function () {
     const basePort = await freePort();
     const child = spawn(
       process.execPath,
-      ["-r", "ts-node/register/transpile-only", "scripts/custodians.ts", "--n", "3", "--k", "2", "--rpc", setup.node.url,
-        "--base-port", String(basePort), "--data-dir", path.join(setup.tempDir, "custodians")],
+      [
+        "-r",
+        "ts-node/register/transpile-only",
+        "scripts/custodians.ts",
+        "--n",
+        "3",
+        "--k",
+        "2",
+        "--rpc",
+        setup.node.url,
+        "--base-port",
+        String(basePort),
+        "--data-dir",
+        path.join(setup.tempDir, "custodians"),
+      ],
       { cwd: REPO_ROOT, env: { ...process.env, CONSENT_LEDGER_DEPLOYMENTS: deployments }, detached: true },
     );
     killOnExit(child);

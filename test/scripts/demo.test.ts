@@ -45,25 +45,39 @@ describe("npm run demo (the main job)", function () {
       /an hour later, the same fetch: refused \(AccessDenied\) — no consent or emergency window lets 0x[0-9a-fA-F]{40} read MEDICATION for ETREAT \(checked at block \d+\)/,
     );
     expect(stdout).to.match(/one flipped bit .* failed its integrity check/);
-    expect(stdout).to.match(/C-ct-study +IMAGING +for patient C +0x[0-9a-f]{16}… +256 MiB in 1 MiB segments, sealed, stored and deposited by stream in [\d.]+ s/);
-    expect(stdout).to.match(/university read 64 KiB at offset \d+ \(2 of 256 segments fetched, verified against the anchor\): matches the original/);
+    expect(stdout).to.match(
+      /C-ct-study +IMAGING +for patient C +0x[0-9a-f]{16}… +256 MiB in 1 MiB segments, sealed, stored and deposited by stream in [\d.]+ s/,
+    );
+    expect(stdout).to.match(
+      /university read 64 KiB at offset \d+ \(2 of 256 segments fetched, verified against the anchor\): matches the original/,
+    );
     expect(stdout).to.include("Done in");
   });
 
   it("ends with patient D's pseudonyms: paired, relayed, one view, and an observer who links nothing on chain", function () {
-    expect(stdout).to.match(/the hospital checked D's pairing link \(\d+ characters, one QR code\) and filed a record under 0x[0-9a-fA-F]{40}/);
+    expect(stdout).to.match(
+      /the hospital checked D's pairing link \(\d+ characters, one QR code\) and filed a record under 0x[0-9a-fA-F]{40}/,
+    );
     expect(stdout).to.match(/D's one view: 1 record, 2 consents, \d+ audit entries, across 2 pseudonyms/);
-    expect(stdout).to.match(/an observer of the chain: 0 transactions name two of patient D's accounts; the wallet appears in 0;/);
-    expect(stdout).to.match(/the hospital pseudonym in [1-9]\d*, the study pseudonym in [1-9]\d*; pseudonyms sent 0 and hold 0 wei;/);
+    expect(stdout).to.match(
+      /an observer of the chain: 0 transactions name two of patient D's accounts; the wallet appears in 0;/,
+    );
+    expect(stdout).to.match(
+      /the hospital pseudonym in [1-9]\d*, the study pseudonym in [1-9]\d*; pseudonyms sent 0 and hold 0 wei;/,
+    );
   });
 
   it("reads a record split 2 of 3 across three custodians, with one stopped, and one patched custodian gives no key", async function () {
     expect(stdout).to.match(/custodian set \d+: 2 of 3, defined on chain by the hospital/);
-    expect(stdout).to.match(/university reads with all three custodians up: shares from .* custodian and .* custodian; .*matches the original/);
+    expect(stdout).to.match(
+      /university reads with all three custodians up: shares from .* custodian and .* custodian; .*matches the original/,
+    );
     expect(stdout).to.match(
       /the foundation's custodian is stopped; university reads again: .*matches the original; not answering: foundation custodian \(GatewayUnreachable\)/,
     );
-    expect(stdout).to.match(/patched to release to anyone.*1 share and a guess rebuild no key the record accepts \(KeyCommitmentError\)/);
+    expect(stdout).to.match(
+      /patched to release to anyone.*1 share and a guess rebuild no key the record accepts \(KeyCommitmentError\)/,
+    );
   });
 
   it("shows each custodian's share release in patient A's on-chain trail, under the custodian that made it", async function () {
@@ -84,7 +98,13 @@ describe("npm run demo (the main job)", function () {
   it("records patient B's decisions by hand, the revocation, and only releases made before it", async function () {
     const entries = await trail("B");
     const actions = entries.map((entry) => entry.action);
-    expect(actions).to.include.members(["record-amended", "request-approved", "request-denied", "consent-revoked", "key-released"]);
+    expect(actions).to.include.members([
+      "record-amended",
+      "request-approved",
+      "request-denied",
+      "consent-revoked",
+      "key-released",
+    ]);
     const revokedAt = entries.find((entry) => entry.action === "consent-revoked")!.time;
     const releases = entries.filter((entry) => entry.action === "key-released");
     expect(releases).to.have.length(1);
@@ -95,7 +115,9 @@ describe("npm run demo (the main job)", function () {
     const entries = await trail("C");
     expect(entries.find((entry) => entry.action === "consent-granted")?.basis).to.equal("signature");
     const opened = entries.findIndex((entry) => entry.action === "emergency-opened");
-    const emergencyRelease = entries.findIndex((entry) => entry.action === "key-released" && entry.basis === "emergency");
+    const emergencyRelease = entries.findIndex(
+      (entry) => entry.action === "key-released" && entry.basis === "emergency",
+    );
     expect(opened).to.be.greaterThan(-1);
     expect(emergencyRelease).to.be.greaterThan(opened);
   });
@@ -105,7 +127,9 @@ describe("npm run demo (the main job)", function () {
       const bundle = JSON.parse(await readFile(path.join(out.dir, `patient-${patient}-audit.fhir.json`), "utf8"));
       expect(bundle.resourceType).to.equal("Bundle");
       expect(bundle.entry.length).to.equal((await trail(patient)).length);
-      expect(bundle.entry.every((e: { resource: { resourceType: string } }) => e.resource.resourceType === "AuditEvent")).to.equal(true);
+      expect(
+        bundle.entry.every((e: { resource: { resourceType: string } }) => e.resource.resourceType === "AuditEvent"),
+      ).to.equal(true);
     }
     const consents = JSON.parse(await readFile(path.join(out.dir, "patient-C-consents.fhir.json"), "utf8"));
     expect(consents.entry[0].resource).to.include({ resourceType: "Consent", status: "active" });

@@ -36,9 +36,18 @@ describe("npm run deploy on a local node at another port", function () {
 
   it("deploys to the node CONSENT_LEDGER_LOCALHOST_URL names, after a line saying it compiles", async function () {
     expect(new URL(node.url).port).to.not.equal("8545");
-    const env: NodeJS.ProcessEnv = { ...process.env, CONSENT_LEDGER_LOCALHOST_URL: node.url, CONSENT_LEDGER_DEPLOYMENTS: out.dir, CONSENT_LEDGER_DEPLOYMENT_ID: deploymentId };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CONSENT_LEDGER_LOCALHOST_URL: node.url,
+      CONSENT_LEDGER_DEPLOYMENTS: out.dir,
+      CONSENT_LEDGER_DEPLOYMENT_ID: deploymentId,
+    };
     delete env.HARDHAT_NETWORK; // `hardhat test` sets it, and it would override --network
-    const { stdout, stderr } = await run("npm", ["run", "deploy", "--", "--network", "localhost"], { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run("npm", ["run", "deploy", "--", "--network", "localhost"], {
+      cwd: ROOT,
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     expect(stderr).to.match(/Compiling the contracts .*up to a minute/);
     expect(stdout).to.match(/ConsentLedger\s+0x[0-9a-fA-F]{40}/);
     const deployment = JSON.parse(await readFile(path.join(out.dir, "31337.json"), "utf8"));

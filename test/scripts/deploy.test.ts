@@ -158,7 +158,9 @@ describe("npm run deploy (scripts/deploy.ts) against a real hardhat node", funct
       await writeParameters(values, bad);
       const outcome = await deploy({ CONSENT_LEDGER_PARAMETERS: bad });
       expect(outcome.code, JSON.stringify(values)).to.equal(1);
-      expect(outcome.stderr.trim()).to.match(new RegExp(`^Deployment failed: ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));
+      expect(outcome.stderr.trim()).to.match(
+        new RegExp(`^Deployment failed: ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `),
+      );
       expect(outcome.stderr).to.match(message);
     }
     await writeFile(bad, "{ not json");

@@ -9,7 +9,13 @@ import { DataClass } from "../../sdk/codes";
 import { utf8Encode } from "../../sdk/crypto/bytes";
 import { ZERO_RECORD_ID, type RecordContext } from "../../sdk/crypto/envelope";
 import { SegmentError, sealRecordV2, segmentIndexOf } from "../../sdk/crypto/envelope-v2";
-import { cidFromRecordId, cidOf, CorruptBlobError, MemoryBlobStore, type StreamingBlobStore } from "../../sdk/storage/blob-store";
+import {
+  cidFromRecordId,
+  cidOf,
+  CorruptBlobError,
+  MemoryBlobStore,
+  type StreamingBlobStore,
+} from "../../sdk/storage/blob-store";
 import { FsBlobStore } from "../../sdk/storage/fs-blob-store";
 import { BlobNotFoundError, FormatError, InvalidArgumentError } from "../../sdk/errors";
 import { expectRejects } from "../helpers/expect-error";
@@ -59,17 +65,29 @@ describe("streaming blob stores", function () {
     context(name, function () {
       it("puts a v2 envelope from a stream under its record id's CID, and serves it whole and by range", async function () {
         const store = await open();
-        const sealed = await sealRecordV2(new Uint8Array(10_000).map((_, i) => i & 0xff), CONTEXT, undefined, { segmentSize: 1024 });
+        const sealed = await sealRecordV2(
+          new Uint8Array(10_000).map((_, i) => i & 0xff),
+          CONTEXT,
+          undefined,
+          { segmentSize: 1024 },
+        );
         const cid = await store.putStream(oddChunks(sealed.envelope));
         expect(cid).to.equal(cidFromRecordId(sealed.recordId));
         expect(cid).to.equal(await cidOf(sealed.envelope));
         expect(await store.sizeOf(cid)).to.equal(sealed.envelope.length);
         expect((await collect(store.getStream(cid))).equals(Buffer.from(sealed.envelope))).to.equal(true);
-        expect((await collect(store.getStream(cid, { start: 100, end: 2000 }))).equals(Buffer.from(sealed.envelope.subarray(100, 2000)))).to.equal(true);
+        expect(
+          (await collect(store.getStream(cid, { start: 100, end: 2000 }))).equals(
+            Buffer.from(sealed.envelope.subarray(100, 2000)),
+          ),
+        ).to.equal(true);
         expect((await collect(store.getStream(cid, { start: 5, end: 5 }))).length).to.equal(0);
         const index = await store.segmentIndex(cid);
         expect(Buffer.from(index).equals(Buffer.from((await segmentIndexOf([sealed.envelope])).index))).to.equal(true);
-        await expectRejects(collect(store.getStream(cid, { start: 0, end: sealed.envelope.length + 1 })), InvalidArgumentError);
+        await expectRejects(
+          collect(store.getStream(cid, { start: 0, end: sealed.envelope.length + 1 })),
+          InvalidArgumentError,
+        );
         await expectRejects(store.sizeOf(cidFromRecordId(`0x${"12".repeat(32)}`)), BlobNotFoundError);
       });
 
@@ -77,16 +95,27 @@ describe("streaming blob stores", function () {
         const store = await open();
         const json = utf8Encode(JSON.stringify({ manifest: "x".repeat(5000) }));
         expect(await store.putStream(oddChunks(json))).to.equal(await store.put(json));
-        expect(await store.putStream(Readable.from([]))).to.equal("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        expect(await store.putStream(Readable.from([]))).to.equal(
+          "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+        );
       });
 
       it("refuses a stream that starts as a v2 envelope but does not split into segments", async function () {
         const store = await open();
         const sealed = await sealRecordV2(new Uint8Array(3000), CONTEXT, undefined, { segmentSize: 1024 });
-        const cut = await expectRejects(store.putStream(Readable.from([sealed.envelope.subarray(0, 162 + 1040 + 5)])), SegmentError);
+        const cut = await expectRejects(
+          store.putStream(Readable.from([sealed.envelope.subarray(0, 162 + 1040 + 5)])),
+          SegmentError,
+        );
         expect({ segment: cut.segment, problem: cut.problem }).to.deep.equal({ segment: 1, problem: "length" });
-        const headerOnly = await expectRejects(store.putStream(Readable.from([sealed.envelope.subarray(0, 162)])), SegmentError);
-        expect({ segment: headerOnly.segment, problem: headerOnly.problem }).to.deep.equal({ segment: 0, problem: "truncated" });
+        const headerOnly = await expectRejects(
+          store.putStream(Readable.from([sealed.envelope.subarray(0, 162)])),
+          SegmentError,
+        );
+        expect({ segment: headerOnly.segment, problem: headerOnly.problem }).to.deep.equal({
+          segment: 0,
+          problem: "truncated",
+        });
         await expectRejects(store.putStream(Readable.from([sealed.envelope.subarray(0, 100)])), FormatError);
       });
     });

@@ -59,7 +59,21 @@ describe("sdk/storage/blob-store", function () {
       const identity = CID.createV1(raw.code, createDigest(0x00, utf8Encode("hello"))).toString();
       const v0 = CID.createV0(createDigest(0x12, digest)).toString(); // "Qm..."
       const base58 = CID.createV1(raw.code, createDigest(0x12, digest)).toString(base58btc); // "z..."
-      const bad = [notRaw, notSha256, identity, v0, base58, EMPTY_CID.toUpperCase(), `B${EMPTY_CID.slice(1).toUpperCase()}`, "", "bafk", "hello", EMPTY_CID.slice(0, -1), `${EMPTY_CID}a`, ` ${EMPTY_CID}`];
+      const bad = [
+        notRaw,
+        notSha256,
+        identity,
+        v0,
+        base58,
+        EMPTY_CID.toUpperCase(),
+        `B${EMPTY_CID.slice(1).toUpperCase()}`,
+        "",
+        "bafk",
+        "hello",
+        EMPTY_CID.slice(0, -1),
+        `${EMPTY_CID}a`,
+        ` ${EMPTY_CID}`,
+      ];
       for (const cid of bad) expectThrows(() => recordIdFromCid(cid), FormatError, JSON.stringify(cid));
       expectThrows(() => recordIdFromCid(42 as unknown as string), FormatError);
       expectThrows(() => cidFromRecordId("0x1234"), InvalidArgumentError);
@@ -68,7 +82,8 @@ describe("sdk/storage/blob-store", function () {
 
     it("every truncation and every one-character change: FormatError, or another valid CID", function () {
       const id = recordIdFromCid(EMPTY_CID);
-      for (let length = 0; length < EMPTY_CID.length; length++) expectThrows(() => recordIdFromCid(EMPTY_CID.slice(0, length)), FormatError);
+      for (let length = 0; length < EMPTY_CID.length; length++)
+        expectThrows(() => recordIdFromCid(EMPTY_CID.slice(0, length)), FormatError);
       let changedDigests = 0;
       for (let index = 0; index < EMPTY_CID.length; index++) {
         for (const char of [BASE32[(BASE32.indexOf(EMPTY_CID[index]) + 1) % 32], "0", "-"]) {
@@ -116,7 +131,12 @@ describe("sdk/storage/blob-store", function () {
 
     it("an invalid CID: FormatError from get and has", async function () {
       const store = await make();
-      for (const cid of ["", "../../etc/passwd", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", EMPTY_CID.toUpperCase()]) {
+      for (const cid of [
+        "",
+        "../../etc/passwd",
+        "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG",
+        EMPTY_CID.toUpperCase(),
+      ]) {
         await expectRejects(store.get(cid), FormatError, cid);
         await expectRejects(store.has(cid), FormatError, cid);
       }
@@ -138,7 +158,10 @@ describe("sdk/storage/blob-store", function () {
       const cid = await store.put(sealed.envelope);
       const envelope = await store.get(cidFromRecordId(sealed.recordId));
       expect(await recordIdOf(envelope)).to.equal(sealed.recordId);
-      const opened = await openRecord(envelope, sealed.dataKey, { recordId: recordIdFromCid(cid), dataClass: DataClass.ALLERGY });
+      const opened = await openRecord(envelope, sealed.dataKey, {
+        recordId: recordIdFromCid(cid),
+        dataClass: DataClass.ALLERGY,
+      });
       expect(bytesEqual(opened.plaintext, fhir)).to.equal(true);
     });
   }
@@ -266,7 +289,10 @@ describe("sdk/storage/blob-store", function () {
 
     // Root ignores file permissions, and CI runs as root: then the check runs in a child process as nobody.
     it("a directory without write permission: StorageError with a hint", async function () {
-      const { uid, result } = await runAsNonRoot<ReadOnlyPutOutcome>(path.resolve(__dirname, "../helpers/read-only-store.ts"), "putIntoReadOnlyDirectory");
+      const { uid, result } = await runAsNonRoot<ReadOnlyPutOutcome>(
+        path.resolve(__dirname, "../helpers/read-only-store.ts"),
+        "putIntoReadOnlyDirectory",
+      );
       expect(uid, "the check ran without root privileges").to.not.equal(0);
       expect(result.accepted, "the put into a read-only directory was refused").to.equal(false);
       expect(result.isStorageError, `${result.name}: ${result.message}`).to.equal(true);

@@ -41,8 +41,14 @@ describe("browser safety of the SDK core", function () {
     expect(fsStore.violations.map((v) => v.specifier)).to.include.members(["node:fs/promises", "node:path"]);
 
     // ethers' Node build imports "crypto"; only its browser field makes it browser-safe.
-    const nodeBuild = walkImportGraph([at("sdk/crypto/keys.ts")], { browserField: false, conditions: ["node", "require", "default"] });
-    expect(nodeBuild.violations.some((v) => v.specifier === "crypto" && v.reason === "node-builtin"), formatViolations(nodeBuild, ROOT)).to.equal(true);
+    const nodeBuild = walkImportGraph([at("sdk/crypto/keys.ts")], {
+      browserField: false,
+      conditions: ["node", "require", "default"],
+    });
+    expect(
+      nodeBuild.violations.some((v) => v.specifier === "crypto" && v.reason === "node-builtin"),
+      formatViolations(nodeBuild, ROOT),
+    ).to.equal(true);
   });
 
   describe("the checker on fixtures", function () {
@@ -61,7 +67,8 @@ describe("browser safety of the SDK core", function () {
           "export { a, sha256 };",
         ].join("\n"),
         "a.ts": 'import { b } from "./b.js";\nexport const a = b;\n', // ESM-style .js specifier of a .ts file
-        "b.ts": 'export const b = 1;\nexport function later() { return import("child_process"); }\nconst os = require("os");\nexport { os };\n',
+        "b.ts":
+          'export const b = 1;\nexport function later() { return import("child_process"); }\nconst os = require("os");\nexport { os };\n',
         "c.ts": 'export * from "path";\nexport { Buffer } from "node:buffer";\nimport x = require("./missing");\n',
         "d.js": 'const w = require("worker_threads");\nexport { default as z } from "node:zlib";\n',
       };
@@ -73,11 +80,17 @@ describe("browser safety of the SDK core", function () {
 
     it("follows relative, dynamic and require imports; ignores type-only ones", function () {
       const graph = walkImportGraph([path.join(dir, "entry.ts")]);
-      const found = graph.violations.map((v) => `${v.reason}:${v.specifier}:${path.basename(v.chain[v.chain.length - 1])}`).sort();
+      const found = graph.violations
+        .map((v) => `${v.reason}:${v.specifier}:${path.basename(v.chain[v.chain.length - 1])}`)
+        .sort();
       expect(found).to.deep.equal(["node-builtin:child_process:b.ts", "node-builtin:os:b.ts"]);
       const chain = graph.violations[0].chain.map((file) => path.basename(file));
       expect(chain).to.deep.equal(["entry.ts", "a.ts", "b.ts"]);
-      expect(graph.files.some((file) => file.endsWith(path.join("multiformats", "dist", "src", "hashes", "sha2-browser.js")))).to.equal(true);
+      expect(
+        graph.files.some((file) =>
+          file.endsWith(path.join("multiformats", "dist", "src", "hashes", "sha2-browser.js")),
+        ),
+      ).to.equal(true);
       expect(formatViolations(graph, dir)).to.contain('imports Node built-in "os": entry.ts -> a.ts -> b.ts');
     });
 
@@ -91,14 +104,30 @@ describe("browser safety of the SDK core", function () {
         "node-builtin:worker_threads",
         "unresolved:./missing",
       ]);
-      const nodeBuild = walkImportGraph([path.join(dir, "entry.ts")], { browserField: false, conditions: ["node", "import", "default"] });
+      const nodeBuild = walkImportGraph([path.join(dir, "entry.ts")], {
+        browserField: false,
+        conditions: ["node", "import", "default"],
+      });
       expect(nodeBuild.violations.map((v) => v.specifier)).to.include("node:crypto"); // multiformats' Node sha2
       const forbidden = walkImportGraph([path.join(dir, "entry.ts")], { forbid: (s) => s.startsWith("multiformats") });
-      expect(forbidden.violations.map((v) => `${v.reason}:${v.specifier}`)).to.include("forbidden:multiformats/hashes/sha2");
+      expect(forbidden.violations.map((v) => `${v.reason}:${v.specifier}`)).to.include(
+        "forbidden:multiformats/hashes/sha2",
+      );
     });
 
     it("knows Node's built-in names", function () {
-      for (const name of ["fs", "fs/promises", "node:fs", "path", "crypto", "buffer", "os", "child_process", "node:test", "stream/web"])
+      for (const name of [
+        "fs",
+        "fs/promises",
+        "node:fs",
+        "path",
+        "crypto",
+        "buffer",
+        "os",
+        "child_process",
+        "node:test",
+        "stream/web",
+      ])
         expect(isNodeBuiltin(name), name).to.equal(true);
       for (const name of ["ethers", "@noble/curves/ed25519.js", "multiformats/cid", "./fs", "fs-extra"])
         expect(isNodeBuiltin(name), name).to.equal(false);

@@ -17,9 +17,9 @@ describe("the SDK's browser entry points (consent-ledger, consent-ledger/viem)",
     expect(graph.packages).to.include.members(["ethers", "@openzeppelin/merkle-tree", "@noble/curves"]);
     // Binding the contracts needs their ABIs only: a dApp bundles no deployed contract's bytecode, only
     // ReadBatch's creation code, which the patient's event reader runs in eth_call.
-    expect(graph.files.filter((file) => file.includes("typechain-types/factories")).map((file) => path.relative(ROOT, file))).to.deep.equal([
-      "typechain-types/factories/contracts/lens/ReadBatch__factory.ts",
-    ]);
+    expect(
+      graph.files.filter((file) => file.includes("typechain-types/factories")).map((file) => path.relative(ROOT, file)),
+    ).to.deep.equal(["typechain-types/factories/contracts/lens/ReadBatch__factory.ts"]);
     expect(graph.packages, "a dApp on ethers bundles no viem").to.not.include("viem");
   });
 
@@ -30,7 +30,14 @@ describe("the SDK's browser entry points (consent-ledger, consent-ledger/viem)",
     expect(graph.packages, "a dApp on viem bundles no ethers").to.not.include("ethers");
     expect(graph.files.filter((file) => file.includes("typechain-types/factories"))).to.deep.equal([]);
     // It shares the rules, tables, EIP-712 types, envelope and errors with the ethers entry: the same files.
-    for (const file of ["sdk/clients/rules.ts", "sdk/clients/consent-types.ts", "sdk/codes.ts", "sdk/errors.ts", "sdk/chain/hints.ts", "sdk/crypto/envelope.ts"]) {
+    for (const file of [
+      "sdk/clients/rules.ts",
+      "sdk/clients/consent-types.ts",
+      "sdk/codes.ts",
+      "sdk/errors.ts",
+      "sdk/chain/hints.ts",
+      "sdk/crypto/envelope.ts",
+    ]) {
       expect(graph.files, file).to.include(path.join(ROOT, file));
     }
   });

@@ -3,7 +3,13 @@
  * ethers itself as the oracle, on random and edge-case inputs.
  */
 import { expect } from "chai";
-import { AbiCoder, getAddress as ethersGetAddress, id, isHexString as ethersIsHexString, keccak256 as ethersKeccak } from "ethers";
+import {
+  AbiCoder,
+  getAddress as ethersGetAddress,
+  id,
+  isHexString as ethersIsHexString,
+  keccak256 as ethersKeccak,
+} from "ethers";
 import fc from "fast-check";
 
 import { bytesToHex } from "../../sdk/crypto/bytes";
@@ -44,14 +50,23 @@ describe("sdk/core/hex against ethers", function () {
   it("getAddress checksums, accepts and refuses exactly what ethers' getAddress does", function () {
     fc.assert(
       fc.property(addressInput, (input) => {
-        expect(outcome(() => getAddress(input)), input).to.deep.equal(outcome(() => ethersGetAddress(input)));
+        expect(
+          outcome(() => getAddress(input)),
+          input,
+        ).to.deep.equal(outcome(() => ethersGetAddress(input)));
         expect(isAddress(input)).to.equal(outcome(() => ethersGetAddress(input)) !== "throws");
       }),
       { numRuns: 2000 },
     );
     for (const bad of ["", "0x", "0x123", `0x${"g".repeat(40)}`, `0x${"a".repeat(41)}`, `0X${"a".repeat(40)}`]) {
-      expect(outcome(() => getAddress(bad)), bad).to.equal("throws");
-      expect(outcome(() => ethersGetAddress(bad)), bad).to.equal("throws");
+      expect(
+        outcome(() => getAddress(bad)),
+        bad,
+      ).to.equal("throws");
+      expect(
+        outcome(() => ethersGetAddress(bad)),
+        bad,
+      ).to.equal("throws");
     }
   });
 
@@ -62,7 +77,16 @@ describe("sdk/core/hex against ethers", function () {
         expect(keccak256Utf8(text)).to.equal(id(text));
       }),
     );
-    for (const value of ["0x", "0x00", "0xabc", "0xABCD", "abcd", "0xzz", `0x${"ab".repeat(32)}`, 5 as unknown as string]) {
+    for (const value of [
+      "0x",
+      "0x00",
+      "0xabc",
+      "0xABCD",
+      "abcd",
+      "0xzz",
+      `0x${"ab".repeat(32)}`,
+      5 as unknown as string,
+    ]) {
       expect(isHexString(value), String(value)).to.equal(ethersIsHexString(value));
       expect(isHexString(value, 32), String(value)).to.equal(ethersIsHexString(value, 32));
     }
@@ -92,7 +116,9 @@ describe("sdk/core/hex against ethers", function () {
           }),
         }),
         (request) => {
-          expect(requestIdOf(request)).to.equal(ethersKeccak(AbiCoder.defaultAbiCoder().encode([REQUEST_TUPLE], [request])));
+          expect(requestIdOf(request)).to.equal(
+            ethersKeccak(AbiCoder.defaultAbiCoder().encode([REQUEST_TUPLE], [request])),
+          );
         },
       ),
       { numRuns: 500 },

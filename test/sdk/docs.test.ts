@@ -27,7 +27,9 @@ describe("README.md and docs/, for a client written from the docs", function () 
   it("names the ledger's EIP-712 domain as the contract reports it", async function () {
     const { ledger } = await loadFixture(deployLedgerFixture);
     const domain = await ledger.eip712Domain();
-    const stated = README.match(/EIP-712 domain\s+`\{ name: "([^"]+)", version: "([^"]+)", chainId, verifyingContract: <ConsentLedger address> \}`/);
+    const stated = README.match(
+      /EIP-712 domain\s+`\{ name: "([^"]+)", version: "([^"]+)", chainId, verifyingContract: <ConsentLedger address> \}`/,
+    );
     expect(stated, "README states the ledger's EIP-712 domain").to.not.equal(null);
     expect([stated![1], stated![2]]).to.deep.equal([domain.name, domain.version]);
     const login = README.match(/login uses\s+`\{ name: "([^"]+)", version: "([^"]+)"/);

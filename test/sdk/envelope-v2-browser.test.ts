@@ -17,7 +17,14 @@ import { build } from "vite";
 import { specOpen, specSeal } from "../helpers/envelope-v2-spec";
 
 const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const CONTEXT = {
   chainId: 31337n,
   registry: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
@@ -44,12 +51,17 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
       configFile: false,
       logLevel: "silent",
       root: path.resolve(__dirname, ".."),
-      build: { write: false, minify: false, lib: { entry: path.resolve(__dirname, "../helpers/browser-sdk-entry.ts"), formats: ["iife"], name: "Sdk" } },
+      build: {
+        write: false,
+        minify: false,
+        lib: { entry: path.resolve(__dirname, "../helpers/browser-sdk-entry.ts"), formats: ["iife"], name: "Sdk" },
+      },
     })) as unknown as { output: { code?: string }[] }[] | { output: { code?: string }[] };
     const bundle = (Array.isArray(out) ? out[0] : out).output[0].code as string;
     server = createServer((request, response) => {
       if (request.url === "/sdk.js") response.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
-      else response.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/sdk.js"></script>');
+      else
+        response.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/sdk.js"></script>');
     });
     await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -63,64 +75,87 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
   });
 
   it("seals a 3 MiB stream in the browser that node:crypto opens by the spec, and opens the spec's envelope", async function () {
-    const sealed = (await page.evaluate(async (context) => {
-      const { sealRecordStream, toReadableStream } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
-      const total = 3 * 1024 * 1024 + 77;
-      const plaintext = new Uint8Array(total).map((_, i) => (i * 31) & 0xff);
-      let at = 0;
-      const source = new ReadableStream({
-        pull(controller) {
-          if (at >= total) return controller.close();
-          controller.enqueue(plaintext.slice(at, at + 100_003));
-          at += 100_003;
-        },
-      });
-      const sealing = sealRecordStream(source, { ...context, chainId: BigInt(context.chainId) });
-      const envelope = new Uint8Array(await new Response(toReadableStream(sealing.envelope)).arrayBuffer());
-      // Base64 across the page boundary: an array of numbers this long would take longer than the crypto.
-      let binary = "";
-      for (let i = 0; i < envelope.length; i += 32_768) binary += String.fromCharCode(...envelope.subarray(i, i + 32_768));
-      return { envelope: btoa(binary), dataKey: Array.from(sealing.dataKey), recordId: await sealing.recordId };
-    }, { ...CONTEXT, chainId: Number(CONTEXT.chainId) }));
+    const sealed = await page.evaluate(
+      async (context) => {
+        const { sealRecordStream, toReadableStream } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
+        const total = 3 * 1024 * 1024 + 77;
+        const plaintext = new Uint8Array(total).map((_, i) => (i * 31) & 0xff);
+        let at = 0;
+        const source = new ReadableStream({
+          pull(controller) {
+            if (at >= total) return controller.close();
+            controller.enqueue(plaintext.slice(at, at + 100_003));
+            at += 100_003;
+          },
+        });
+        const sealing = sealRecordStream(source, { ...context, chainId: BigInt(context.chainId) });
+        const envelope = new Uint8Array(await new Response(toReadableStream(sealing.envelope)).arrayBuffer());
+        // Base64 across the page boundary: an array of numbers this long would take longer than the crypto.
+        let binary = "";
+        for (let i = 0; i < envelope.length; i += 32_768)
+          binary += String.fromCharCode(...envelope.subarray(i, i + 32_768));
+        return { envelope: btoa(binary), dataKey: Array.from(sealing.dataKey), recordId: await sealing.recordId };
+      },
+      { ...CONTEXT, chainId: Number(CONTEXT.chainId) },
+    );
     const opened = specOpen(Buffer.from(sealed.envelope, "base64"), Uint8Array.from(sealed.dataKey));
     expect(opened.recordId).to.equal(sealed.recordId);
     expect(opened.plaintext.length).to.equal(3 * 1024 * 1024 + 77);
     expect(opened.plaintext.every((byte, i) => byte === ((i * 31) & 0xff))).to.equal(true);
 
     const dataKey = new Uint8Array(32).fill(5);
-    const spec = specSeal(Uint8Array.from({ length: 70_000 }, (_, i) => i & 0xff), CONTEXT, dataKey, new Uint8Array(16).fill(1), 16_384);
-    const browserOpened = (await page.evaluate(async ({ envelope, key, recordId }) => {
-      const { openRecord } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
-      const bytes = Uint8Array.from(atob(envelope), (c) => c.charCodeAt(0));
-      const result = await openRecord(bytes, Uint8Array.from(key), { recordId });
-      return Array.from(result.plaintext as Uint8Array);
-    }, { envelope: spec.envelope.toString("base64"), key: Array.from(dataKey), recordId: spec.recordId })) as number[];
+    const spec = specSeal(
+      Uint8Array.from({ length: 70_000 }, (_, i) => i & 0xff),
+      CONTEXT,
+      dataKey,
+      new Uint8Array(16).fill(1),
+      16_384,
+    );
+    const browserOpened = (await page.evaluate(
+      async ({ envelope, key, recordId }) => {
+        const { openRecord } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
+        const bytes = Uint8Array.from(atob(envelope), (c) => c.charCodeAt(0));
+        const result = await openRecord(bytes, Uint8Array.from(key), { recordId });
+        return Array.from(result.plaintext as Uint8Array);
+      },
+      { envelope: spec.envelope.toString("base64"), key: Array.from(dataKey), recordId: spec.recordId },
+    )) as number[];
     expect(browserOpened.length).to.equal(70_000);
     expect(browserOpened.every((byte, i) => byte === (i & 0xff))).to.equal(true);
   });
 
   it("refuses a reordered segment and a wrong key with the SDK's typed errors, in the browser", async function () {
-    const outcome = (await page.evaluate(async (context) => {
-      const { sealRecordV2, openRecord, SegmentError, KeyCommitmentError } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
-      const sealed = await sealRecordV2(new Uint8Array(100), { ...context, chainId: BigInt(context.chainId) }, undefined, { segmentSize: 32 });
-      const e = sealed.envelope as Uint8Array;
-      const swapped = new Uint8Array(e);
-      swapped.set(e.subarray(162 + 48, 162 + 96), 162);
-      swapped.set(e.subarray(162, 162 + 48), 162 + 48);
-      const describe = async (promise: Promise<unknown>) => {
-        try {
-          await promise;
-          return "opened";
-        } catch (caught) {
-          const error = caught as { name?: string; segment?: number; problem?: string };
-          return `${caught instanceof SegmentError ? "SegmentError" : caught instanceof KeyCommitmentError ? "KeyCommitmentError" : error.name}:${error.segment ?? ""}:${error.problem ?? ""}`;
-        }
-      };
-      return {
-        swapped: await describe(openRecord(swapped, sealed.dataKey)),
-        wrongKey: await describe(openRecord(e, new Uint8Array(32))),
-      };
-    }, { ...CONTEXT, chainId: Number(CONTEXT.chainId) }));
+    const outcome = await page.evaluate(
+      async (context) => {
+        const { sealRecordV2, openRecord, SegmentError, KeyCommitmentError } = (
+          globalThis as unknown as { sdk: BrowserSdk }
+        ).sdk;
+        const sealed = await sealRecordV2(
+          new Uint8Array(100),
+          { ...context, chainId: BigInt(context.chainId) },
+          undefined,
+          { segmentSize: 32 },
+        );
+        const e = sealed.envelope as Uint8Array;
+        const swapped = new Uint8Array(e);
+        swapped.set(e.subarray(162 + 48, 162 + 96), 162);
+        swapped.set(e.subarray(162, 162 + 48), 162 + 48);
+        const describe = async (promise: Promise<unknown>) => {
+          try {
+            await promise;
+            return "opened";
+          } catch (caught) {
+            const error = caught as { name?: string; segment?: number; problem?: string };
+            return `${caught instanceof SegmentError ? "SegmentError" : caught instanceof KeyCommitmentError ? "KeyCommitmentError" : error.name}:${error.segment ?? ""}:${error.problem ?? ""}`;
+          }
+        };
+        return {
+          swapped: await describe(openRecord(swapped, sealed.dataKey)),
+          wrongKey: await describe(openRecord(e, new Uint8Array(32))),
+        };
+      },
+      { ...CONTEXT, chainId: Number(CONTEXT.chainId) },
+    );
     expect(outcome).to.deep.equal({ swapped: "SegmentError:0:authentication", wrongKey: "KeyCommitmentError::" });
   });
 });

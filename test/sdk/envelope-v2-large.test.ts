@@ -46,7 +46,7 @@ function generated(hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Arr
 function generatedRange(offset: number, length: number): Buffer {
   const block = new Uint8Array(MiB).map((_, i) => (i * 2654435761) >>> 24);
   const out = Buffer.alloc(length);
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     const index = Math.floor((offset + at) / MiB);
     const chunk = Uint8Array.from(block);
     new DataView(chunk.buffer).setFloat64(0, index);
@@ -99,7 +99,8 @@ describe("a multi-gigabyte v2 record, streamed end to end", function () {
         index,
         fetch: async (start, end) => {
           const parts: Uint8Array[] = [];
-          for await (const part of store.getStream(cid, { start, end: Math.min(end, await store.sizeOf(cid)) })) parts.push(part);
+          for await (const part of store.getStream(cid, { start, end: Math.min(end, await store.sizeOf(cid)) }))
+            parts.push(part);
           return Buffer.concat(parts);
         },
         dataKey: sealing.dataKey,

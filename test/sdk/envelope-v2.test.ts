@@ -7,7 +7,15 @@ import { expect } from "chai";
 
 import { DataClass } from "../../sdk/codes";
 import { bytesToHex, utf8Encode } from "../../sdk/crypto/bytes";
-import { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord, ZERO_RECORD_ID, type RecordContext } from "../../sdk/crypto/envelope";
+import {
+  ContentType,
+  openRecord,
+  parseEnvelope,
+  recordIdOf,
+  sealRecord,
+  ZERO_RECORD_ID,
+  type RecordContext,
+} from "../../sdk/crypto/envelope";
 import {
   deriveRecordKeys,
   ENVELOPE_V2_HEADER_BYTES,
@@ -51,7 +59,8 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Bu
 /** The envelope's segments (copies), for tampering. */
 function segmentsOf(envelope: Uint8Array): { header: Uint8Array; segments: Uint8Array[] } {
   const segments: Uint8Array[] = [];
-  for (let at = ENVELOPE_V2_HEADER_BYTES; at < envelope.length; at += FULL) segments.push(envelope.slice(at, at + FULL));
+  for (let at = ENVELOPE_V2_HEADER_BYTES; at < envelope.length; at += FULL)
+    segments.push(envelope.slice(at, at + FULL));
   return { header: envelope.slice(0, ENVELOPE_V2_HEADER_BYTES), segments };
 }
 const join = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
@@ -89,7 +98,12 @@ describe("sdk/crypto/envelope-v2", function () {
         expect(await recordIdOf(envelope)).to.equal(vector.recordId);
         const opened = await openRecord(envelope, KEY, { recordId: vector.recordId, ...CONTEXT });
         expect(Buffer.from(opened.plaintext).toString("utf8")).to.equal(vector.plaintext);
-        expect(opened.context).to.deep.equal({ ...CONTEXT, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3", patient: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", provider: "0x90F79bf6EB2c4f870365E785982E1f101E93b906" });
+        expect(opened.context).to.deep.equal({
+          ...CONTEXT,
+          registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+          patient: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+          provider: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+        });
         const parsed = parseEnvelope(envelope);
         expect(parsed.format).to.equal(2);
       }
@@ -113,10 +127,14 @@ describe("sdk/crypto/envelope-v2", function () {
           const bySpec = specOpen(sealed.envelope, sealed.dataKey);
           expect(same(bySpec.plaintext, plaintext), `size ${size}`).to.equal(true);
           expect(bySpec.recordId, `size ${size}`).to.equal(sealed.recordId);
-          expect(sealed.envelope.length).to.equal(ENVELOPE_V2_HEADER_BYTES + size + 16 * Math.max(1, Math.ceil(size / SEGMENT)));
+          expect(sealed.envelope.length).to.equal(
+            ENVELOPE_V2_HEADER_BYTES + size + 16 * Math.max(1, Math.ceil(size / SEGMENT)),
+          );
 
           const spec = specSeal(plaintext, SPEC_CONTEXT, sealed.dataKey, bytes(16), SEGMENT);
-          const opened = await collectBytes(openRecordStream([spec.envelope], sealed.dataKey, { recordId: spec.recordId }, { crypto }));
+          const opened = await collectBytes(
+            openRecordStream([spec.envelope], sealed.dataKey, { recordId: spec.recordId }, { crypto }),
+          );
           expect(same(opened, plaintext), `size ${size}`).to.equal(true);
         }
       });
@@ -127,7 +145,11 @@ describe("sdk/crypto/envelope-v2", function () {
       expect((parseEnvelope(sealed.envelope) as { segmentSize: number }).segmentSize).to.equal(1 << 20);
       expect(sealed.envelope.length).to.equal(ENVELOPE_V2_HEADER_BYTES + (1 << 20) + 1 + 32);
       for (const segmentSize of [15, (1 << 24) + 1, 1.5])
-        await expectRejects(sealRecordV2(bytes(1), CONTEXT, undefined, { segmentSize }), InvalidArgumentError, `segmentSize ${segmentSize}`);
+        await expectRejects(
+          sealRecordV2(bytes(1), CONTEXT, undefined, { segmentSize }),
+          InvalidArgumentError,
+          `segmentSize ${segmentSize}`,
+        );
     });
   });
 
@@ -196,74 +218,155 @@ describe("sdk/crypto/envelope-v2", function () {
           expect(segments.length).to.equal(6);
         });
 
-        async function expectSegmentError(envelope: Uint8Array, segment: number, problem: SegmentProblem, label: string): Promise<void> {
+        async function expectSegmentError(
+          envelope: Uint8Array,
+          segment: number,
+          problem: SegmentProblem,
+          label: string,
+        ): Promise<void> {
           // The stream, without and with the anchored id (the segment fails before the id is compared).
           for (const expected of [{}, { recordId: sealed.recordId }]) {
-            const error = await expectRejects(collectBytes(openRecordStream([envelope], sealed.dataKey, expected, { crypto })), SegmentError, label);
+            const error = await expectRejects(
+              collectBytes(openRecordStream([envelope], sealed.dataKey, expected, { crypto })),
+              SegmentError,
+              label,
+            );
             expect({ segment: error.segment, problem: error.problem }, label).to.deep.equal({ segment, problem });
             expect(error.message, label).to.contain(`Segment ${segment}`);
           }
           // In memory with the anchor, the record id is checked first (once the bytes split into segments).
           if (problem === "length") {
-            const split = await expectRejects(openRecord(envelope, sealed.dataKey, { recordId: sealed.recordId }), SegmentError, label);
+            const split = await expectRejects(
+              openRecord(envelope, sealed.dataKey, { recordId: sealed.recordId }),
+              SegmentError,
+              label,
+            );
             expect(split.segment).to.equal(segment);
           } else {
-            const anchored = await expectRejects(openRecord(envelope, sealed.dataKey, { recordId: sealed.recordId }), IntegrityError, label);
+            const anchored = await expectRejects(
+              openRecord(envelope, sealed.dataKey, { recordId: sealed.recordId }),
+              IntegrityError,
+              label,
+            );
             expect(anchored.message).to.contain(sealed.recordId);
           }
         }
 
         it("reordered segments", async function () {
-          await expectSegmentError(join(header, segments[0], segments[2], segments[1], ...segments.slice(3)), 1, "authentication", "swap 1 and 2");
+          await expectSegmentError(
+            join(header, segments[0], segments[2], segments[1], ...segments.slice(3)),
+            1,
+            "authentication",
+            "swap 1 and 2",
+          );
         });
         it("a dropped segment", async function () {
           await expectSegmentError(join(header, segments[0], ...segments.slice(2)), 1, "authentication", "drop 1");
         });
         it("a duplicated segment", async function () {
-          await expectSegmentError(join(header, ...segments.slice(0, 3), segments[2], ...segments.slice(3)), 3, "authentication", "duplicate 2");
+          await expectSegmentError(
+            join(header, ...segments.slice(0, 3), segments[2], ...segments.slice(3)),
+            3,
+            "authentication",
+            "duplicate 2",
+          );
         });
         it("truncated at a segment boundary, and within a segment", async function () {
           await expectSegmentError(join(header, ...segments.slice(0, 4)), 3, "truncated", "cut after 3");
-          await expectSegmentError(join(header, ...segments.slice(0, 4), segments[4].subarray(0, 20)), 4, "authentication", "cut within 4");
-          await expectSegmentError(join(header, ...segments.slice(0, 4), segments[4].subarray(0, 5)), 4, "length", "cut to 5 bytes");
-          const headerOnly = await expectRejects(collectBytes(openRecordStream([header], sealed.dataKey, {}, { crypto })), SegmentError);
+          await expectSegmentError(
+            join(header, ...segments.slice(0, 4), segments[4].subarray(0, 20)),
+            4,
+            "authentication",
+            "cut within 4",
+          );
+          await expectSegmentError(
+            join(header, ...segments.slice(0, 4), segments[4].subarray(0, 5)),
+            4,
+            "length",
+            "cut to 5 bytes",
+          );
+          const headerOnly = await expectRejects(
+            collectBytes(openRecordStream([header], sealed.dataKey, {}, { crypto })),
+            SegmentError,
+          );
           expect(headerOnly.problem).to.equal("truncated");
         });
         it("bytes after the final segment", async function () {
           // A full final segment followed by more bytes: it verifies only as final.
           const full = await sealRecordV2(bytes(3 * SEGMENT), CONTEXT, undefined, { segmentSize: SEGMENT, crypto });
-          const error = await expectRejects(collectBytes(openRecordStream([join(full.envelope, segmentsOf(full.envelope).segments[0])], full.dataKey, {}, { crypto })), SegmentError);
+          const error = await expectRejects(
+            collectBytes(
+              openRecordStream(
+                [join(full.envelope, segmentsOf(full.envelope).segments[0])],
+                full.dataKey,
+                {},
+                { crypto },
+              ),
+            ),
+            SegmentError,
+          );
           expect({ segment: error.segment, problem: error.problem }).to.deep.equal({ segment: 2, problem: "trailing" });
           await expectSegmentError(join(sealed.envelope, Uint8Array.of(1, 2, 3)), 5, "authentication", "3 extra bytes");
         });
         it("a flipped bit in any segment, its tag included", async function () {
-          for (const [segment, offset] of [[0, 0], [2, 9], [4, 31], [5, 22]]) {
+          for (const [segment, offset] of [
+            [0, 0],
+            [2, 9],
+            [4, 31],
+            [5, 22],
+          ]) {
             const copy = segments.map((s) => s.slice());
             copy[segment][offset] ^= 0x01;
-            await expectSegmentError(join(header, ...copy), segment, "authentication", `flip segment ${segment} byte ${offset}`);
+            await expectSegmentError(
+              join(header, ...copy),
+              segment,
+              "authentication",
+              `flip segment ${segment} byte ${offset}`,
+            );
           }
         });
         it("a segment spliced from another record sealed under the same data key", async function () {
-          const other = await sealRecordV2(bytes(5 * SEGMENT + 7), CONTEXT, sealed.dataKey, { segmentSize: SEGMENT, crypto });
+          const other = await sealRecordV2(bytes(5 * SEGMENT + 7), CONTEXT, sealed.dataKey, {
+            segmentSize: SEGMENT,
+            crypto,
+          });
           const theirs = segmentsOf(other.envelope).segments;
-          await expectSegmentError(join(header, segments[0], theirs[1], ...segments.slice(2)), 1, "authentication", "splice 1");
+          await expectSegmentError(
+            join(header, segments[0], theirs[1], ...segments.slice(2)),
+            1,
+            "authentication",
+            "splice 1",
+          );
         });
         it("a header moved to another context, or with its salt or commitment changed", async function () {
           const patientFlip = join(header, ...segments);
           patientFlip[40] ^= 0x01;
-          const moved = await expectRejects(collectBytes(openRecordStream([patientFlip], sealed.dataKey, {}, { crypto })), SegmentError);
+          const moved = await expectRejects(
+            collectBytes(openRecordStream([patientFlip], sealed.dataKey, {}, { crypto })),
+            SegmentError,
+          );
           expect(moved.segment).to.equal(0);
-          const expectedPatient = await expectRejects(collectBytes(openRecordStream([patientFlip], sealed.dataKey, { patient: CONTEXT.patient }, { crypto })), IntegrityError);
+          const expectedPatient = await expectRejects(
+            collectBytes(openRecordStream([patientFlip], sealed.dataKey, { patient: CONTEXT.patient }, { crypto })),
+            IntegrityError,
+          );
           expect(expectedPatient.message).to.contain("patient");
           for (const at of [114, 161]) {
             const copy = join(header, ...segments);
             copy[at] ^= 0x01;
-            await expectRejects(collectBytes(openRecordStream([copy], sealed.dataKey, {}, { crypto })), KeyCommitmentError, `byte ${at}`);
+            await expectRejects(
+              collectBytes(openRecordStream([copy], sealed.dataKey, {}, { crypto })),
+              KeyCommitmentError,
+              `byte ${at}`,
+            );
           }
         });
         it("a stream that reads a record other than the anchored one fails at its end with IntegrityError", async function () {
           const other = await sealRecordV2(plaintext, CONTEXT, sealed.dataKey, { segmentSize: SEGMENT, crypto });
-          const error = await expectRejects(collectBytes(openRecordStream([other.envelope], sealed.dataKey, { recordId: sealed.recordId }, { crypto })), IntegrityError);
+          const error = await expectRejects(
+            collectBytes(openRecordStream([other.envelope], sealed.dataKey, { recordId: sealed.recordId }, { crypto })),
+            IntegrityError,
+          );
           expect(error.message).to.contain(other.recordId);
         });
       });
@@ -283,26 +386,81 @@ describe("sdk/crypto/envelope-v2", function () {
           fetched.push([start, end]);
           return sealed.envelope.slice(start, end);
         };
-        for (const [offset, length] of [[0, 1], [15, 2], [16, 16], [33, 100], [150, 50], [165, 0], [0, 165], [200, 10]]) {
+        for (const [offset, length] of [
+          [0, 1],
+          [15, 2],
+          [16, 16],
+          [33, 100],
+          [150, 50],
+          [165, 0],
+          [0, 165],
+          [200, 10],
+        ]) {
           fetched.length = 0;
-          const range = await openRecordRange({ index, fetch, dataKey: sealed.dataKey, expected: { recordId: sealed.recordId }, offset, length, crypto });
-          expect(same(range.plaintext, plaintext.slice(offset, offset + length)), `[${offset}, +${length})`).to.equal(true);
-          const segmentsFetched = fetched.reduce((n, [start, end]) => n + Math.ceil((Math.min(end, sealed.envelope.length) - start) / FULL), 0);
+          const range = await openRecordRange({
+            index,
+            fetch,
+            dataKey: sealed.dataKey,
+            expected: { recordId: sealed.recordId },
+            offset,
+            length,
+            crypto,
+          });
+          expect(same(range.plaintext, plaintext.slice(offset, offset + length)), `[${offset}, +${length})`).to.equal(
+            true,
+          );
+          const segmentsFetched = fetched.reduce(
+            (n, [start, end]) => n + Math.ceil((Math.min(end, sealed.envelope.length) - start) / FULL),
+            0,
+          );
           expect(segmentsFetched, `[${offset}, +${length})`).to.be.at.most(Math.ceil(length / SEGMENT) + 1);
         }
 
         // A forged index, a forged segment, a wrong key.
         const badIndex = index.slice();
         badIndex[ENVELOPE_V2_HEADER_BYTES + 40] ^= 1;
-        await expectRejects(openRecordRange({ index: badIndex, fetch, dataKey: sealed.dataKey, expected: { recordId: sealed.recordId }, offset: 0, length: 1, crypto }), IntegrityError);
+        await expectRejects(
+          openRecordRange({
+            index: badIndex,
+            fetch,
+            dataKey: sealed.dataKey,
+            expected: { recordId: sealed.recordId },
+            offset: 0,
+            length: 1,
+            crypto,
+          }),
+          IntegrityError,
+        );
         const badFetch = async (start: number, end: number) => {
           const out = sealed.envelope.slice(start, end);
           out[FULL + 3] ^= 1;
           return out;
         };
-        const hash = await expectRejects(openRecordRange({ index, fetch: badFetch, dataKey: sealed.dataKey, expected: { recordId: sealed.recordId }, offset: 32, length: 40, crypto }), SegmentError);
+        const hash = await expectRejects(
+          openRecordRange({
+            index,
+            fetch: badFetch,
+            dataKey: sealed.dataKey,
+            expected: { recordId: sealed.recordId },
+            offset: 32,
+            length: 40,
+            crypto,
+          }),
+          SegmentError,
+        );
         expect({ segment: hash.segment, problem: hash.problem }).to.deep.equal({ segment: 3, problem: "hash" });
-        await expectRejects(openRecordRange({ index, fetch, dataKey: bytes(32), expected: { recordId: sealed.recordId }, offset: 0, length: 1, crypto }), KeyCommitmentError);
+        await expectRejects(
+          openRecordRange({
+            index,
+            fetch,
+            dataKey: bytes(32),
+            expected: { recordId: sealed.recordId },
+            offset: 0,
+            length: 1,
+            crypto,
+          }),
+          KeyCommitmentError,
+        );
       });
     }
   });
@@ -323,18 +481,35 @@ describe("sdk/crypto/envelope-v2", function () {
       const envelope = await collectBytes(toReadableStream(sealing.envelope));
       const recordId = await sealing.recordId;
       expect(recordId).to.equal(specOpen(envelope, sealing.dataKey).recordId);
-      const out = await collectBytes(toReadableStream(openRecordStream(toReadableStream((async function* () { yield envelope; })()), sealing.dataKey, { recordId })));
+      const out = await collectBytes(
+        toReadableStream(
+          openRecordStream(
+            toReadableStream(
+              (async function* () {
+                yield envelope;
+              })(),
+            ),
+            sealing.dataKey,
+            { recordId },
+          ),
+        ),
+      );
       expect(same(out, plaintext)).to.equal(true);
     });
 
     it("Node Readable in, Node Readable out, through consent-ledger/node (node:crypto)", async function () {
       const plaintext = bytes(2 * 1024 * 1024 + 5);
-      const sealing = nodeEntry.sealRecordStream(Readable.from([plaintext.subarray(0, 1000), plaintext.subarray(1000)]), CONTEXT);
+      const sealing = nodeEntry.sealRecordStream(
+        Readable.from([plaintext.subarray(0, 1000), plaintext.subarray(1000)]),
+        CONTEXT,
+      );
       const envelope = await collectBytes(nodeEntry.toNodeReadable(sealing.envelope));
       const recordId = await sealing.recordId;
       expect(recordId).to.equal(await nodeEntry.recordIdOfV2(envelope));
       expect(recordId).to.equal(await recordIdOf(envelope));
-      const out = await collectBytes(nodeEntry.toNodeReadable(nodeEntry.openRecordStream(Readable.from([envelope]), sealing.dataKey, { recordId })));
+      const out = await collectBytes(
+        nodeEntry.toNodeReadable(nodeEntry.openRecordStream(Readable.from([envelope]), sealing.dataKey, { recordId })),
+      );
       expect(same(out, plaintext)).to.equal(true);
     });
 
@@ -385,7 +560,10 @@ describe("sdk/crypto/envelope-v2", function () {
       new DataView(copy.buffer).setUint32(110, 8);
       const error = await expectRejects(collectBytes(openRecordStream([copy], sealed.dataKey)), FormatError);
       expect(error.message).to.contain("segmentSize 8");
-      await expectRejects(collectBytes(openRecordStream([sealed.envelope.subarray(0, 100)], sealed.dataKey)), FormatError);
+      await expectRejects(
+        collectBytes(openRecordStream([sealed.envelope.subarray(0, 100)], sealed.dataKey)),
+        FormatError,
+      );
     });
   });
 });

@@ -31,7 +31,9 @@ const observation = {
   resourceType: "Observation",
   id: "glucose-1",
   status: "final",
-  category: [{ coding: [{ system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory" }] }],
+  category: [
+    { coding: [{ system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory" }] },
+  ],
   code: { coding: [{ system: "http://loinc.org", code: "2339-0", display: "Glucose [Mass/volume] in Blood" }] },
   subject: { reference: "Patient/example" },
   valueQuantity: { value: 95, unit: "mg/dL", system: "http://unitsofmeasure.org", code: "mg/dL" },
@@ -124,7 +126,10 @@ describe("sdk/crypto/envelope", function () {
       expect((await openRecord(empty.envelope, empty.dataKey)).plaintext).to.have.length(0);
 
       const amended = await sealRecord(PLAINTEXT, V2);
-      const opened = await openRecord(amended.envelope, amended.dataKey, { version: 2, previousRecordId: PREVIOUS.toUpperCase().replace("0X", "0x") });
+      const opened = await openRecord(amended.envelope, amended.dataKey, {
+        version: 2,
+        previousRecordId: PREVIOUS.toUpperCase().replace("0X", "0x"),
+      });
       expect(opened.context.previousRecordId).to.equal(PREVIOUS);
       expect(opened.context.dataClass).to.equal(DataClass.MEDICATION);
     });
@@ -154,7 +159,10 @@ describe("sdk/crypto/envelope", function () {
       }
       await expectRejects(sealRecord(PLAINTEXT, context(), new Uint8Array(16)), InvalidArgumentError);
       await expectRejects(sealRecord("text" as unknown as Uint8Array, context()), InvalidArgumentError);
-      const tooBig = await expectRejects(sealRecord(new Uint8Array(1000), context(), undefined, { maxEnvelopeBytes: 1000 }), InvalidArgumentError);
+      const tooBig = await expectRejects(
+        sealRecord(new Uint8Array(1000), context(), undefined, { maxEnvelopeBytes: 1000 }),
+        InvalidArgumentError,
+      );
       expect(tooBig.message).to.contain("over the limit");
     });
   });
@@ -168,7 +176,12 @@ describe("sdk/crypto/envelope", function () {
     });
 
     it("a tampered ciphertext or tag byte: DecryptionError", async function () {
-      for (const index of [ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + 7, sealed.envelope.length - 17, sealed.envelope.length - 1]) {
+      for (const index of [
+        ENVELOPE_HEADER_BYTES,
+        ENVELOPE_HEADER_BYTES + 7,
+        sealed.envelope.length - 17,
+        sealed.envelope.length - 1,
+      ]) {
         const error = await expectRejects(openRecord(flip(sealed.envelope, index), sealed.dataKey), DecryptionError);
         expect(error.message).to.match(/Could not decrypt record 0x[0-9a-f]{64}/);
         expect(error.hint).to.be.a("string");
@@ -204,7 +217,10 @@ describe("sdk/crypto/envelope", function () {
       }
       // contentType 1 <-> 2 is valid too.
       await expectRejects(openRecord(flip(sealed.envelope, 109, 0x03), sealed.dataKey), DecryptionError);
-      const ct = await expectRejects(openRecord(flip(sealed.envelope, 109, 0x03), sealed.dataKey, { contentType: 1 }), IntegrityError);
+      const ct = await expectRejects(
+        openRecord(flip(sealed.envelope, 109, 0x03), sealed.dataKey, { contentType: 1 }),
+        IntegrityError,
+      );
       expect(ct.message).to.contain("contentType");
 
       // Flips that make a header no writer produces.
@@ -212,9 +228,33 @@ describe("sdk/crypto/envelope", function () {
         ["magic", flip(sealed.envelope, 0), /magic/],
         ["format version", flip(sealed.envelope, 3, 0x02), /unsupported format version 3/],
         // Version byte 2 makes it read as v2; where v1 has its iv, v2 has segmentSize (here 2^32-1, refused).
-        ["format version 2", (() => { const e = flip(sealed.envelope, 3, 0x03); e.fill(0xff, 110, 114); return e; })(), /\(v2\): header field segmentSize 4294967295/],
-        ["chainId 0", (() => { const e = Uint8Array.from(sealed.envelope); e.fill(0, 4, 12); return e; })(), /chainId is 0/],
-        ["zero patient", (() => { const e = Uint8Array.from(sealed.envelope); e.fill(0, 32, 52); return e; })(), /patient is the zero address/],
+        [
+          "format version 2",
+          (() => {
+            const e = flip(sealed.envelope, 3, 0x03);
+            e.fill(0xff, 110, 114);
+            return e;
+          })(),
+          /\(v2\): header field segmentSize 4294967295/,
+        ],
+        [
+          "chainId 0",
+          (() => {
+            const e = Uint8Array.from(sealed.envelope);
+            e.fill(0, 4, 12);
+            return e;
+          })(),
+          /chainId is 0/,
+        ],
+        [
+          "zero patient",
+          (() => {
+            const e = Uint8Array.from(sealed.envelope);
+            e.fill(0, 32, 52);
+            return e;
+          })(),
+          /patient is the zero address/,
+        ],
         ["dataClass", flip(sealed.envelope, 72, 0x80), /dataClass is 128/],
         ["version 0", flip(sealed.envelope, 76), /version is 0/],
         ["version 3 without predecessor", flip(sealed.envelope, 76, 0x02), /previousRecordId is zero in a version 3/],
@@ -230,12 +270,18 @@ describe("sdk/crypto/envelope", function () {
 
     it("a swapped envelope (right key, other record id): IntegrityError naming the record", async function () {
       const other = await sealRecord(PLAINTEXT, context({ patient: OTHER_PATIENT }));
-      const error = await expectRejects(openRecord(other.envelope, other.dataKey, { recordId: sealed.recordId }), IntegrityError);
+      const error = await expectRejects(
+        openRecord(other.envelope, other.dataKey, { recordId: sealed.recordId }),
+        IntegrityError,
+      );
       expect(error.message).to.contain(sealed.recordId);
       expect(error.message).to.contain(other.recordId);
       expect(error.recordId).to.equal(sealed.recordId);
       // Without the id but with the patient expected, the patient field gives it away.
-      const byPatient = await expectRejects(openRecord(other.envelope, other.dataKey, { patient: PATIENT }), IntegrityError);
+      const byPatient = await expectRejects(
+        openRecord(other.envelope, other.dataKey, { patient: PATIENT }),
+        IntegrityError,
+      );
       expect(byPatient.message).to.contain(`patient ${getAddress(OTHER_PATIENT)}, expected ${getAddress(PATIENT)}`);
     });
 
@@ -274,7 +320,10 @@ describe("sdk/crypto/envelope", function () {
     });
 
     it("an oversized envelope: FormatError before any work", async function () {
-      const small = await expectRejects(openRecord(sealed.envelope, sealed.dataKey, {}, { maxEnvelopeBytes: 200 }), FormatError);
+      const small = await expectRejects(
+        openRecord(sealed.envelope, sealed.dataKey, {}, { maxEnvelopeBytes: 200 }),
+        FormatError,
+      );
       expect(small.message).to.contain("exceeds the limit of 200 bytes");
       expectThrows(() => parseEnvelope(sealed.envelope, { maxEnvelopeBytes: 200 }), FormatError);
       const huge = new Uint8Array(DEFAULT_MAX_ENVELOPE_BYTES + 1);
@@ -286,20 +335,29 @@ describe("sdk/crypto/envelope", function () {
     it("every single-bit flip of an envelope is caught: never a crash, never a plaintext", async function () {
       const small = await sealRecord(utf8Encode('{"resourceType":"Basic"}'), context());
       const bits = Array.from({ length: small.envelope.length * 8 }, (_, bit) => bit);
-      const settle = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (error: unknown) => error);
+      const settle = (promise: Promise<unknown>): Promise<unknown> =>
+        promise.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
       // Concurrently: each open is a WebCrypto round trip to the thread pool.
       const outcomes = await Promise.all(
         bits.map(async (bit) => {
           const tampered = flip(small.envelope, bit >> 3, 1 << (bit & 7));
           const bare = await settle(openRecord(tampered, small.dataKey));
           // With the anchored record id, a flip is an integrity failure before any decryption (one bit per byte).
-          const anchored = (bit & 7) === (bit >> 3) % 8 ? await settle(openRecord(tampered, small.dataKey, { recordId: small.recordId })) : null;
+          const anchored =
+            (bit & 7) === (bit >> 3) % 8
+              ? await settle(openRecord(tampered, small.dataKey, { recordId: small.recordId }))
+              : null;
           return { bit, bare, anchored };
         }),
       );
       const counts = { FormatError: 0, DecryptionError: 0, IntegrityError: 0 };
       for (const { bit, bare, anchored } of outcomes) {
-        expect(bare instanceof FormatError || bare instanceof DecryptionError, `bit ${bit}: ${String(bare)}`).to.equal(true);
+        expect(bare instanceof FormatError || bare instanceof DecryptionError, `bit ${bit}: ${String(bare)}`).to.equal(
+          true,
+        );
         counts[bare instanceof FormatError ? "FormatError" : "DecryptionError"]++;
         if (anchored === null) continue;
         expect(anchored, `bit ${bit}`).to.be.instanceOf(IntegrityError);
@@ -338,7 +396,8 @@ describe("sdk/crypto/envelope", function () {
       expect(bytesToHex(Uint8Array.of(0, 1, 0xab, 0xff))).to.equal("0x0001abff");
       expect(bytesToHex(hexToBytes("0xDEADbeef"))).to.equal("0xdeadbeef");
       expect(hexToBytes("0x")).to.have.length(0);
-      for (const bad of ["deadbeef", "0xabc", "0xzz", "0x12 3", "0x-1"]) expectThrows(() => hexToBytes(bad), InvalidArgumentError);
+      for (const bad of ["deadbeef", "0xabc", "0xzz", "0x12 3", "0x-1"])
+        expectThrows(() => hexToBytes(bad), InvalidArgumentError);
       expectThrows(() => hexToBytes("0x1234", { length: 3 }), InvalidArgumentError);
       expectThrows(() => utf8Decode(Uint8Array.of(0xff, 0xfe)), FormatError);
       expect(randomBytes(100_000)).to.have.length(100_000);

@@ -1,7 +1,13 @@
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
-import { AccessDeniedError, ContractRevertError, IntegrityError, InvalidArgumentError, WrongRecipientKeyError } from "../../sdk/errors";
+import {
+  AccessDeniedError,
+  ContractRevertError,
+  IntegrityError,
+  InvalidArgumentError,
+  WrongRecipientKeyError,
+} from "../../sdk/errors";
 import {
   AuditClient,
   CARE_DELEGATE_SCOPE,
@@ -37,7 +43,9 @@ describe("the SDK, from provider to patient to researcher", function () {
   it("publishes, amends, asks, approves, shares and opens a record that matches the original", async function () {
     const f = await loadFixture(flowFixture);
     const original = labObservation("p1", 6.1);
-    const published = await (await f.hospital.publish({ patient: f.patient.address, dataClass: "LAB_RESULT", payload: original })).wait();
+    const published = await (
+      await f.hospital.publish({ patient: f.patient.address, dataClass: "LAB_RESULT", payload: original })
+    ).wait();
     expect(published.version).to.equal(1);
     expect(await f.store.has(published.cid)).to.equal(true);
 
@@ -85,8 +93,20 @@ describe("the SDK, from provider to patient to researcher", function () {
           validUntil: (await time.latest()) + 30 * DAY,
         })
       ).wait();
-      const first = await (await f.hospital.publish({ patient: f.patient.address, dataClass: "LAB_RESULT", payload: labObservation("p1", 5.2) })).wait();
-      const second = await (await f.hospital.publish({ patient: f.patient.address, dataClass: "LAB_RESULT", payload: labObservation("p1", 5.9) })).wait();
+      const first = await (
+        await f.hospital.publish({
+          patient: f.patient.address,
+          dataClass: "LAB_RESULT",
+          payload: labObservation("p1", 5.2),
+        })
+      ).wait();
+      const second = await (
+        await f.hospital.publish({
+          patient: f.patient.address,
+          dataClass: "LAB_RESULT",
+          payload: labObservation("p1", 5.9),
+        })
+      ).wait();
       const { wrappedKey } = await f.hospital.shareKey(first, f.university.address, "HRESCH");
       return { ...f, first, second, wrappedKey };
     }
@@ -95,21 +115,31 @@ describe("the SDK, from provider to patient to researcher", function () {
       const f = await loadFixture(sharedRecordFixture);
       const envelope = await f.store.get(f.first.cid);
       envelope[envelope.length - 5] ^= 0x01;
-      const attempt = f.researcher.openRecord({ envelope, wrappedKey: f.wrappedKey, keyPair: f.researcherKeys, expectedRecordId: f.first.recordId });
-      await expect(attempt).to.be.rejectedWith(IntegrityError, f.first.recordId);
+      const attempt = f.researcher.openRecord({
+        envelope,
+        wrappedKey: f.wrappedKey,
+        keyPair: f.researcherKeys,
+        expectedRecordId: f.first.recordId,
       });
+      await expect(attempt).to.be.rejectedWith(IntegrityError, f.first.recordId);
+    });
 
     it("refuses a swapped envelope: another anchored record served in place of the one asked for", async function () {
       const f = await loadFixture(sharedRecordFixture);
       const swapped = await f.store.get(f.second.cid);
       await expect(
-        f.researcher.openRecord({ envelope: swapped, wrappedKey: f.wrappedKey, keyPair: f.researcherKeys, expectedRecordId: f.first.recordId }),
+        f.researcher.openRecord({
+          envelope: swapped,
+          wrappedKey: f.wrappedKey,
+          keyPair: f.researcherKeys,
+          expectedRecordId: f.first.recordId,
+        }),
       ).to.be.rejectedWith(IntegrityError);
       // Even without saying which record it wanted, the key wrapped for the first opens nothing else.
       await expect(
         f.researcher.openRecord({ envelope: swapped, wrappedKey: f.wrappedKey, keyPair: f.researcherKeys }),
       ).to.be.rejectedWith(WrongRecipientKeyError);
-      });
+    });
 
     it("refuses a key wrapped to someone else with WrongRecipientKeyError", async function () {
       const f = await loadFixture(sharedRecordFixture);
@@ -117,13 +147,13 @@ describe("the SDK, from provider to patient to researcher", function () {
       await expect(
         f.researcher.openRecord({ envelope, wrappedKey: f.wrappedKey, keyPair: generateEncryptionKeyPair() }),
       ).to.be.rejectedWith(WrongRecipientKeyError);
-      });
+    });
 
     it("refuses to share a key once the patient has revoked, with AccessDeniedError", async function () {
       const f = await loadFixture(sharedRecordFixture);
       await (await f.patientClient.revoke(f.university.address)).wait();
       await expect(f.hospital.shareKey(f.first, f.university.address, "HRESCH")).to.be.rejectedWith(AccessDeniedError);
-      });
+    });
 
     it("refuses an expired signature with the ledger's SignatureExpired, decoded", async function () {
       const f = await loadFixture(sharedRecordFixture);
@@ -140,20 +170,28 @@ describe("the SDK, from provider to patient to researcher", function () {
       );
       expect(error).to.be.instanceOf(ContractRevertError);
       expect((error as ContractRevertError).errorName).to.equal("SignatureExpired");
-      });
+    });
   });
 
   it("refuses a request for a purpose that is not research before sending it, naming the research purposes", async function () {
     const f = await loadFixture(flowFixture);
     const error = await f.researcher
-      .requestAccess({ patient: f.patient.address, dataClasses: ["LAB_RESULT"], purpose: "PATRQT", duration: DAY, studyId: "s" })
+      .requestAccess({
+        patient: f.patient.address,
+        dataClasses: ["LAB_RESULT"],
+        purpose: "PATRQT",
+        duration: DAY,
+        studyId: "s",
+      })
       .then(
         () => undefined,
         (e: unknown) => e,
       );
     expect(error).to.be.instanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).to.equal("purpose");
-    expect((error as InvalidArgumentError).message).to.include("HRESCH, BIORCH, CLINTRCH").and.include("PATRQT");
+    expect((error as InvalidArgumentError).message)
+      .to.include("HRESCH, BIORCH, CLINTRCH")
+      .and.include("PATRQT");
     expect(await f.ledger.consentOf(f.patient.address, f.university.address)).to.deep.equal([0n, 0n, 0n, 0n]);
   });
 
@@ -192,12 +230,21 @@ describe("the SDK, from provider to patient to researcher", function () {
       await f.hospital.publishBatch([
         { patient: f.patient.address, dataClass: "LAB_RESULT", payload: labObservation("p1", 5.0) },
         { patient: f.otherPatient.address, dataClass: "LAB_RESULT", payload: labObservation("p2", 7.4) },
-        { patient: f.patient.address, dataClass: "VITAL_SIGNS", payload: { resourceType: "Observation", status: "final" } },
+        {
+          patient: f.patient.address,
+          dataClass: "VITAL_SIGNS",
+          payload: { resourceType: "Observation", status: "final" },
+        },
       ])
     ).wait();
     expect(batch.records).to.have.length(3);
     await (
-      await f.patientClient.grant({ grantee: f.university.address, dataClasses: ["LAB_RESULT"], purposes: ["HRESCH"], validUntil: (await time.latest()) + DAY })
+      await f.patientClient.grant({
+        grantee: f.university.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["HRESCH"],
+        validUntil: (await time.latest()) + DAY,
+      })
     ).wait();
     const record = batch.records[0];
     const { wrappedKey } = await f.hospital.shareKey(record, f.university.address, "HRESCH");
@@ -215,14 +262,29 @@ describe("the SDK, from provider to patient to researcher", function () {
 
   it("rebuilds the patient's history from events and exports it as FHIR", async function () {
     const f = await loadFixture(flowFixture);
-    const record = await (await f.hospital.publish({ patient: f.patient.address, dataClass: "LAB_RESULT", payload: labObservation("p1", 6.0) })).wait();
+    const record = await (
+      await f.hospital.publish({
+        patient: f.patient.address,
+        dataClass: "LAB_RESULT",
+        payload: labObservation("p1", 6.0),
+      })
+    ).wait();
     await (await f.hospital.amend(record.recordId, labObservation("p1", 6.2))).wait();
     const { requestId } = await (
-      await f.researcher.requestAccess({ patient: f.patient.address, dataClasses: ["LAB_RESULT"], purpose: "HRESCH", researchCategory: "GRU", duration: DAY, studyId: "s" })
+      await f.researcher.requestAccess({
+        patient: f.patient.address,
+        dataClasses: ["LAB_RESULT"],
+        purpose: "HRESCH",
+        researchCategory: "GRU",
+        duration: DAY,
+        studyId: "s",
+      })
     ).wait();
     await (await f.patientClient.approve(requestId)).wait();
     await (await f.patientClient.revoke(f.university.address)).wait();
-    await (await f.patientClient.appointDelegate(f.delegate.address, (await time.latest()) + DAY, CARE_DELEGATE_SCOPE)).wait();
+    await (
+      await f.patientClient.appointDelegate(f.delegate.address, (await time.latest()) + DAY, CARE_DELEGATE_SCOPE)
+    ).wait();
 
     const history = await new AuditClient(await sdkContracts(f, f.stranger)).history(f.patient.address);
     expect(history.map((entry) => entry.action)).to.deep.equal([
@@ -241,7 +303,14 @@ describe("the SDK, from provider to patient to researcher", function () {
     const bundle = auditTrailToFhirBundle(history, { chainId: 31337, ledger: await f.ledger.getAddress() });
     expect(bundle.entry).to.have.length(history.length);
     const fhirConsent = consentToFhir(
-      { patient: f.patient.address, grantee: f.university.address, dataClasses: 1, purposes: 8, validFrom: 100, validUntil: 200 },
+      {
+        patient: f.patient.address,
+        grantee: f.university.address,
+        dataClasses: 1,
+        purposes: 8,
+        validFrom: 100,
+        validUntil: 200,
+      },
       { chainId: 31337, ledger: await f.ledger.getAddress(), now: 150 },
     );
     expect(fhirConsent).to.deep.include({ resourceType: "Consent", status: "active" });

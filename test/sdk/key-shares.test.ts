@@ -21,7 +21,12 @@ describe("key shares (Shamir, by shamir-secret-sharing)", function () {
     const shares = await splitDataKey(key, 5, 3);
     expect(shares).to.have.length(5);
     for (const share of shares) expect(share).to.have.length(33);
-    for (const chosen of [[0, 1, 2], [1, 3, 4], [0, 2, 4], [0, 1, 2, 3, 4]]) {
+    for (const chosen of [
+      [0, 1, 2],
+      [1, 3, 4],
+      [0, 2, 4],
+      [0, 1, 2, 3, 4],
+    ]) {
       expect(Buffer.from(await combineKeyShares(chosen.map((i) => shares[i])))).to.deep.equal(Buffer.from(key));
     }
   });
@@ -33,7 +38,12 @@ describe("key shares (Shamir, by shamir-secret-sharing)", function () {
   });
 
   it("refuses thresholds and counts outside 2 ≤ k ≤ n ≤ 255, and keys that are not 32 bytes", async function () {
-    for (const [n, k] of [[3, 1], [3, 4], [1, 1], [256, 2]]) {
+    for (const [n, k] of [
+      [3, 1],
+      [3, 4],
+      [1, 1],
+      [256, 2],
+    ]) {
       await splitDataKey(randomBytes(32), n, k).then(
         () => expect.fail(`split ${k} of ${n}`),
         (error: unknown) => expect(error).to.be.instanceOf(InvalidArgumentError),

@@ -49,7 +49,9 @@ describe("sdk/crypto/key-wrap", function () {
     // A fresh ephemeral key and IV per wrap.
     const again = await wrapDataKey(dataKey, recipient.publicKey, RECORD_ID);
     expect(bytesEqual(again.subarray(4, 48), wrapped.subarray(4, 48))).to.equal(false);
-    expect(bytesEqual(await unwrapDataKey(again, recipient, RECORD_ID.toUpperCase().replace("0X", "0x")), dataKey)).to.equal(true);
+    expect(
+      bytesEqual(await unwrapDataKey(again, recipient, RECORD_ID.toUpperCase().replace("0X", "0x")), dataKey),
+    ).to.equal(true);
   });
 
   it("follows the documented derivation exactly (independent re-implementation of the spec)", async function () {
@@ -110,7 +112,11 @@ describe("sdk/crypto/key-wrap", function () {
   it("every truncation and any extra byte: FormatError", async function () {
     const wrapped = await wrapDataKey(dataKey, recipient.publicKey, RECORD_ID);
     for (let length = 0; length < WRAPPED_KEY_BYTES; length++) {
-      await expectRejects(unwrapDataKey(wrapped.subarray(0, length), recipient, RECORD_ID), FormatError, `length ${length}`);
+      await expectRejects(
+        unwrapDataKey(wrapped.subarray(0, length), recipient, RECORD_ID),
+        FormatError,
+        `length ${length}`,
+      );
     }
     for (const extra of [1, 100]) {
       const longer = concatBytes(wrapped, new Uint8Array(extra));
@@ -118,7 +124,9 @@ describe("sdk/crypto/key-wrap", function () {
       expect(error.message).to.contain(`expected exactly ${WRAPPED_KEY_BYTES}`);
     }
     const v2 = flip(wrapped, 3, 0x03);
-    expect((await expectRejects(unwrapDataKey(v2, recipient, RECORD_ID), FormatError)).message).to.contain("unsupported format version 2");
+    expect((await expectRejects(unwrapDataKey(v2, recipient, RECORD_ID), FormatError)).message).to.contain(
+      "unsupported format version 2",
+    );
   });
 
   it("low-order points, as ephemeral or recipient key: FormatError", async function () {
@@ -139,8 +147,14 @@ describe("sdk/crypto/key-wrap", function () {
     await expectRejects(wrapDataKey(dataKey, recipient.publicKey, "0x1234"), InvalidArgumentError);
     await expectRejects(wrapDataKey(dataKey, recipient.publicKey, "5a".repeat(32)), InvalidArgumentError);
     const wrapped = await wrapDataKey(dataKey, recipient.publicKey, RECORD_ID);
-    await expectRejects(unwrapDataKey(wrapped, { publicKey: recipient.publicKey, secretKey: stranger.secretKey }, RECORD_ID), InvalidArgumentError);
-    await expectRejects(unwrapDataKey(wrapped, { publicKey: recipient.publicKey, secretKey: new Uint8Array(31) }, RECORD_ID), InvalidArgumentError);
+    await expectRejects(
+      unwrapDataKey(wrapped, { publicKey: recipient.publicKey, secretKey: stranger.secretKey }, RECORD_ID),
+      InvalidArgumentError,
+    );
+    await expectRejects(
+      unwrapDataKey(wrapped, { publicKey: recipient.publicKey, secretKey: new Uint8Array(31) }, RECORD_ID),
+      InvalidArgumentError,
+    );
     await expectRejects(unwrapDataKey(wrapped, recipient, "0x"), InvalidArgumentError);
     await expectRejects(unwrapDataKey("CLK" as unknown as Uint8Array, recipient, RECORD_ID), InvalidArgumentError);
   });

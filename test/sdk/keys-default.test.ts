@@ -24,7 +24,9 @@ describe("ResearcherClient.deriveEncryptionKey: the scoped v2 message by default
     const derived = await researcher.deriveEncryptionKey();
     expect(hex(derived)).to.equal(hex(await deriveEncryptionKeyPair(university, { scope })));
     expect(hex(derived)).to.not.equal(hex(await deriveEncryptionKeyPair(university)));
-    expect(hex(await researcher.deriveEncryptionKey({ legacy: true }))).to.equal(hex(await deriveEncryptionKeyPair(university)));
+    expect(hex(await researcher.deriveEncryptionKey({ legacy: true }))).to.equal(
+      hex(await deriveEncryptionKeyPair(university)),
+    );
   });
 
   it("keeps a key registered under v1 working, and moves to v2 once the migration registers it", async function () {
@@ -44,6 +46,8 @@ describe("ResearcherClient.deriveEncryptionKey: the scoped v2 message by default
     const { researcher, university } = await loadFixture(researcherFixture);
     const other = await deriveEncryptionKeyPair(university, { scope: await researcher.keyScope("elsewhere.example") });
     await (await researcher.registerEncryptionKey(other)).wait();
-    expect(hex(await researcher.deriveEncryptionKey())).to.equal(hex(await deriveEncryptionKeyPair(university, { scope: await researcher.keyScope() })));
+    expect(hex(await researcher.deriveEncryptionKey())).to.equal(
+      hex(await deriveEncryptionKeyPair(university, { scope: await researcher.keyScope() })),
+    );
   });
 });

@@ -22,7 +22,11 @@ import { expectRejects, expectThrows } from "../helpers/expect-error";
 // Hardhat's well-known development account #0: a fixed vector, never a real key.
 const ALICE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ALICE = new Wallet(ALICE_KEY);
-const SCOPE: KeyScope = { domain: "app.consent-ledger.example", chainId: 31337n, keyDirectory: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512" };
+const SCOPE: KeyScope = {
+  domain: "app.consent-ledger.example",
+  chainId: 31337n,
+  keyDirectory: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
+};
 
 /**
  * A real hedged-ECDSA wallet (RFC 6979 nonces mixed with fresh randomness, as some wallets and MPC
@@ -34,7 +38,10 @@ function hedgedSigner(privateKey: string, address: string): MessageSigner & { ca
     getAddress: async () => address,
     signMessage: async (message: string) => {
       signer.calls += 1;
-      const compact = secp256k1.sign(getBytes(hashMessage(message)), getBytes(privateKey), { prehash: false, extraEntropy: true });
+      const compact = secp256k1.sign(getBytes(hashMessage(message)), getBytes(privateKey), {
+        prehash: false,
+        extraEntropy: true,
+      });
       const r = bytesToHex(compact.subarray(0, 32));
       const s = bytesToHex(compact.subarray(32, 64));
       for (const v of [27, 28]) {
@@ -72,7 +79,11 @@ describe("sdk/crypto/keys: scoped (v2) derivation and non-deterministic signers"
         "Version: 2",
     );
     for (const domain of ["https://app.example", "App.Example", "a.example\nDomain: evil.example", "", "a..b"])
-      expectThrows(() => encryptionKeyMessage(ALICE.address, { ...SCOPE, domain }), InvalidArgumentError, JSON.stringify(domain));
+      expectThrows(
+        () => encryptionKeyMessage(ALICE.address, { ...SCOPE, domain }),
+        InvalidArgumentError,
+        JSON.stringify(domain),
+      );
     expectThrows(() => encryptionKeyMessage(ALICE.address, { ...SCOPE, chainId: 0n }), InvalidArgumentError);
     expectThrows(() => encryptionKeyMessage(ALICE.address, { ...SCOPE, keyDirectory: "0x12" }), InvalidArgumentError);
   });
@@ -80,7 +91,13 @@ describe("sdk/crypto/keys: scoped (v2) derivation and non-deterministic signers"
   it("derives the v2 key as documented (salt consent-ledger/x25519/v2), another one per domain, and leaves v1 keys as they were", async function () {
     const v2 = await deriveEncryptionKeyPair(ALICE, { scope: SCOPE });
     const signature = await ALICE.signMessage(encryptionKeyMessage(ALICE.address, SCOPE));
-    const secretKey = hkdf(sha256, hexToBytes(signature).subarray(0, 64), utf8Encode("consent-ledger/x25519/v2"), hexToBytes(ALICE.address.toLowerCase()), 32);
+    const secretKey = hkdf(
+      sha256,
+      hexToBytes(signature).subarray(0, 64),
+      utf8Encode("consent-ledger/x25519/v2"),
+      hexToBytes(ALICE.address.toLowerCase()),
+      32,
+    );
     expect(bytesToHex(v2.secretKey)).to.equal(bytesToHex(secretKey));
     expect(bytesToHex(v2.publicKey)).to.equal(bytesToHex(x25519.getPublicKey(secretKey)));
     expect(bytesToHex(keyPairFromSignature(signature, ALICE.address, 2).publicKey)).to.equal(bytesToHex(v2.publicKey));
@@ -105,7 +122,10 @@ describe("sdk/crypto/keys: scoped (v2) derivation and non-deterministic signers"
     }
     const registered = (await deriveEncryptionKeyPair(ALICE)).publicKey;
     hedged.calls = 0;
-    const mismatch = await expectRejects(deriveEncryptionKeyPair(hedged, { registeredPublicKey: registered }), NonDeterministicSignerError);
+    const mismatch = await expectRejects(
+      deriveEncryptionKeyPair(hedged, { registeredPublicKey: registered }),
+      NonDeterministicSignerError,
+    );
     expect(mismatch.details).to.contain(bytesToHex(registered));
     expect(hedged.calls).to.equal(1);
   });
@@ -128,7 +148,9 @@ describe("sdk/crypto/keys: scoped (v2) derivation and non-deterministic signers"
 
     const { legacy, current } = await migrateEncryptionKey(ALICE, SCOPE, legacyKey);
     expect(bytesEqual(legacy.publicKey, legacyKey)).to.equal(true);
-    expect(bytesEqual(current.publicKey, (await deriveEncryptionKeyPair(ALICE, { scope: SCOPE })).publicKey)).to.equal(true);
+    expect(bytesEqual(current.publicKey, (await deriveEncryptionKeyPair(ALICE, { scope: SCOPE })).publicKey)).to.equal(
+      true,
+    );
     expect(bytesEqual(await unwrapDataKey(oldWrap, legacy, recordId), dataKey)).to.equal(true);
     const newWrap = await wrapDataKey(dataKey, current.publicKey, recordId);
     expect(bytesEqual(await unwrapDataKey(newWrap, current, recordId), dataKey)).to.equal(true);

@@ -56,7 +56,9 @@ describe("sdk/crypto/keys", function () {
     expect(bytesToHex(first.secretKey)).to.equal(bytesToHex(spec.secretKey));
     expect(bytesToHex(first.publicKey)).to.equal(bytesToHex(spec.publicKey));
     // A regression vector for other implementations (also in docs/crypto.md).
-    expect(publicKeyToBytes32(first.publicKey)).to.equal("0x0ddef5bcbf1f511fc8b032b450bbfda2c71ed22c93e481c8406aaadadfd69011");
+    expect(publicKeyToBytes32(first.publicKey)).to.equal(
+      "0x0ddef5bcbf1f511fc8b032b450bbfda2c71ed22c93e481c8406aaadadfd69011",
+    );
 
     const bob = await deriveEncryptionKeyPair(BOB);
     expect(bytesEqual(bob.publicKey, first.publicKey)).to.equal(false);
@@ -72,9 +74,20 @@ describe("sdk/crypto/keys", function () {
     const vZeroOne = Uint8Array.from(bytes);
     vZeroOne[64] = parsed.yParity;
     const highS = SECP256K1_N - BigInt(parsed.s);
-    const twin = concatBytes(hexToBytes(parsed.r), hexToBytes(`0x${highS.toString(16).padStart(64, "0")}`), Uint8Array.of(parsed.v === 27 ? 28 : 27));
-    for (const variant of [bytesToHex(vZeroOne), parsed.compactSerialized, bytesToHex(twin), signature.toUpperCase().replace("0X", "0x")]) {
-      expect(bytesToHex(keyPairFromSignature(variant, ALICE.address).publicKey), variant).to.equal(bytesToHex(reference.publicKey));
+    const twin = concatBytes(
+      hexToBytes(parsed.r),
+      hexToBytes(`0x${highS.toString(16).padStart(64, "0")}`),
+      Uint8Array.of(parsed.v === 27 ? 28 : 27),
+    );
+    for (const variant of [
+      bytesToHex(vZeroOne),
+      parsed.compactSerialized,
+      bytesToHex(twin),
+      signature.toUpperCase().replace("0X", "0x"),
+    ]) {
+      expect(bytesToHex(keyPairFromSignature(variant, ALICE.address).publicKey), variant).to.equal(
+        bytesToHex(reference.publicKey),
+      );
     }
   });
 
@@ -83,15 +96,30 @@ describe("sdk/crypto/keys", function () {
     const r0 = `0x${"00".repeat(32)}${signature.slice(66)}`;
     const sTooBig = `${signature.slice(0, 66)}${"ff".repeat(32)}1b`;
     // (Dropping v leaves r || s, a valid EIP-2098 compact form of the same signature: not an error.)
-    for (const bad of [signature.slice(0, -4), `${signature}00`, "0x", "0x1234", signature.slice(2), `${signature.slice(0, -1)}z`, r0, sTooBig]) {
+    for (const bad of [
+      signature.slice(0, -4),
+      `${signature}00`,
+      "0x",
+      "0x1234",
+      signature.slice(2),
+      `${signature.slice(0, -1)}z`,
+      r0,
+      sTooBig,
+    ]) {
       expectThrows(() => keyPairFromSignature(bad, ALICE.address), InvalidArgumentError, bad);
     }
     expectThrows(() => keyPairFromSignature(signature, "alice"), InvalidArgumentError);
 
-    const impostor = { getAddress: async () => ALICE.address, signMessage: (message: string) => BOB.signMessage(message) };
+    const impostor = {
+      getAddress: async () => ALICE.address,
+      signMessage: (message: string) => BOB.signMessage(message),
+    };
     const error = await expectRejects(deriveEncryptionKeyPair(impostor), InvalidArgumentError);
     expect(error.hint).to.contain("generateEncryptionKeyPair");
-    const contractWallet = { getAddress: async () => ALICE.address, signMessage: async () => bytesToHex(randomBytes(200)) };
+    const contractWallet = {
+      getAddress: async () => ALICE.address,
+      signMessage: async () => bytesToHex(randomBytes(200)),
+    };
     await expectRejects(deriveEncryptionKeyPair(contractWallet), InvalidArgumentError);
     const refusing = {
       getAddress: async () => ALICE.address,
@@ -134,7 +162,9 @@ describe("sdk/crypto/keys", function () {
     const published = bytes32ToPublicKey(await directory.keyOf(researcher.address));
     const dataKey = randomBytes(32);
     const wrapped = await wrapDataKey(dataKey, published, RECORD_ID);
-    expect(bytesEqual(await unwrapDataKey(wrapped, await deriveEncryptionKeyPair(researcher), RECORD_ID), dataKey)).to.equal(true);
+    expect(
+      bytesEqual(await unwrapDataKey(wrapped, await deriveEncryptionKeyPair(researcher), RECORD_ID), dataKey),
+    ).to.equal(true);
     expectThrows(() => bytes32ToPublicKey(ZeroHash), InvalidArgumentError);
     expect(await directory.keyOf(stranger.address)).to.equal(ZeroHash);
   });

@@ -5,7 +5,12 @@ import path from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider, Wallet } from "ethers";
 
-import { AccessLog__factory, ConsentLedger__factory, KeyDirectory__factory, RecordRegistry__factory } from "../../typechain-types";
+import {
+  AccessLog__factory,
+  ConsentLedger__factory,
+  KeyDirectory__factory,
+  RecordRegistry__factory,
+} from "../../typechain-types";
 import { startLocalNode, type LocalNode } from "../helpers/local-node";
 import { tempDirectory } from "../helpers/sdk";
 
@@ -132,7 +137,9 @@ describe("the packed SDK", function () {
     // No response cache: consecutive deployments must each see the nonce the previous one used.
     const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1 });
     const admin = new Wallet(ADMIN_KEY, provider);
-    const ledger = await (await new ConsentLedger__factory(admin).deploy(admin.address, 86400, 86400 * 365, 3600)).waitForDeployment();
+    const ledger = await (
+      await new ConsentLedger__factory(admin).deploy(admin.address, 86400, 86400 * 365, 3600)
+    ).waitForDeployment();
     const ledgerAddress = await ledger.getAddress();
     const records = await (await new RecordRegistry__factory(admin).deploy(ledgerAddress)).waitForDeployment();
     const accessLog = await (await new AccessLog__factory(admin).deploy(ledgerAddress)).waitForDeployment();
@@ -155,7 +162,10 @@ describe("the packed SDK", function () {
   async function viteBuild(name: string, page: string[]): Promise<string> {
     const dir = path.join(project.dir, name);
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, "index.html"), '<!doctype html><html><body><script type="module" src="./page.js"></script></body></html>\n');
+    await writeFile(
+      path.join(dir, "index.html"),
+      '<!doctype html><html><body><script type="module" src="./page.js"></script></body></html>\n',
+    );
     await writeFile(path.join(dir, "page.js"), page.join("\n"));
     execFileSync("node", [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
       cwd: dir,
@@ -173,7 +183,8 @@ describe("the packed SDK", function () {
   const versionOf = async (name: string) =>
     JSON.parse(await readFile(path.join(project.dir, "node_modules", name, "package.json"), "utf8")).version as string;
   /** How many times a library's version string stands in a bundle: each copy of the library holds it once. */
-  const copies = (code: string, version: string) => code.split(new RegExp(`["'\`]${version.replaceAll(".", "\\.")}["'\`]`)).length - 1;
+  const copies = (code: string, version: string) =>
+    code.split(new RegExp(`["'\`]${version.replaceAll(".", "\\.")}["'\`]`)).length - 1;
 
   it("installs from `npm pack` into an empty project and runs the README example there, with ethers and with viem, and the shipped CLI", async function () {
     // Bounded, so that a hung npm fails this test instead of blocking the whole run.
@@ -186,11 +197,15 @@ describe("the packed SDK", function () {
     await writeFile(path.join(project.dir, "package.json"), JSON.stringify({ name: "consumer", private: true }));
     // ethers comes in as the package's peer dependency; viem is what a viem dApp adds itself.
     const viemVersion = JSON.parse(await readFile(path.join(root, "node_modules/viem/package.json"), "utf8")).version;
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`, `viem@${viemVersion}`], {
-      cwd: project.dir,
-      stdio: "pipe",
-      timeout: 300_000,
-    });
+    execFileSync(
+      "npm",
+      ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`, `viem@${viemVersion}`],
+      {
+        cwd: project.dir,
+        stdio: "pipe",
+        timeout: 300_000,
+      },
+    );
     await writeFile(path.join(project.dir, "example.cjs"), CONSUMER_EXAMPLE);
     await writeFile(path.join(project.dir, "example-viem-entry.mjs"), CONSUMER_VIEM_ENTRY);
 
@@ -212,7 +227,9 @@ describe("the packed SDK", function () {
     expect(result.refused).to.deep.include({ name: "ContractRevertError", errorName: "OwnableUnauthorizedAccount" });
     expect(result.abiEntries).to.be.greaterThan(50);
     expect(results.viem, "the viem dApp sees what the ethers dApp sees").to.deep.equal(result);
-    expect(results["viem-entry"], "the dApp on consent-ledger/viem sees what the ethers dApp sees").to.deep.equal(result);
+    expect(results["viem-entry"], "the dApp on consent-ledger/viem sees what the ethers dApp sees").to.deep.equal(
+      result,
+    );
 
     // The CLI the package ships (bin: dist/cli/main.js), as `npm install` links it: help, a read, a write,
     // on the suite the last run deployed (its patient granted the admin lab results).
@@ -235,8 +252,13 @@ describe("the packed SDK", function () {
         stdio: ["ignore", "pipe", "pipe"],
         timeout: 60_000,
       });
-    expect(await readFile(path.join(project.dir, "node_modules", "consent-ledger", "dist", "cli", "main.js"), "utf8")).to.match(/^#!\/usr\/bin\/env node\n/);
-    expect(cli(["--help"])).to.match(/consent-ledger/).and.match(/patient/).and.match(/researcher/);
+    expect(
+      await readFile(path.join(project.dir, "node_modules", "consent-ledger", "dist", "cli", "main.js"), "utf8"),
+    ).to.match(/^#!\/usr\/bin\/env node\n/);
+    expect(cli(["--help"]))
+      .to.match(/consent-ledger/)
+      .and.match(/patient/)
+      .and.match(/researcher/);
     const listed = JSON.parse(cli(["--json", "patient", "consents", "--for", patient])) as { grantee: string }[];
     expect(listed.map((c) => c.grantee)).to.deep.equal([admin]);
     cli(["patient", "revoke", "--grantee", admin], PATIENT_KEY);
@@ -285,11 +307,20 @@ describe("the packed SDK", function () {
       'import { PatientClient, AdminClient, connect, policyOf, openRecord, sealRecord, cidOf } from "consent-ledger/viem";',
       "console.log(createWalletClient, custom, PatientClient, AdminClient, connect, policyOf, openRecord, sealRecord, cidOf);",
     ]);
-    expect(viemOnly.match(new RegExp(VIEM_MARKER, "g")), "copies of viem in the consent-ledger/viem dApp").to.have.length(1);
+    expect(
+      viemOnly.match(new RegExp(VIEM_MARKER, "g")),
+      "copies of viem in the consent-ledger/viem dApp",
+    ).to.have.length(1);
     expect(copies(viemOnly, ethersVersion), "copies of ethers in the consent-ledger/viem dApp").to.equal(0);
     // ethers' own words, in case its version string were ever minified away.
-    expect(viemOnly, "ethers in the consent-ledger/viem dApp").to.not.match(/could not coalesce error|invalid BytesLike value/);
-    expect(withEthers, "ethers' words are what the check looks for").to.match(/could not coalesce error|invalid BytesLike value/);
-    console.log(`      Vite bundles: ethers dApp ${withEthers.length} B, viem dApp on the main entry ${withViem.length} B, viem dApp on consent-ledger/viem ${viemOnly.length} B`);
+    expect(viemOnly, "ethers in the consent-ledger/viem dApp").to.not.match(
+      /could not coalesce error|invalid BytesLike value/,
+    );
+    expect(withEthers, "ethers' words are what the check looks for").to.match(
+      /could not coalesce error|invalid BytesLike value/,
+    );
+    console.log(
+      `      Vite bundles: ethers dApp ${withEthers.length} B, viem dApp on the main entry ${withViem.length} B, viem dApp on consent-ledger/viem ${viemOnly.length} B`,
+    );
   });
 });

@@ -51,7 +51,15 @@ describe("the SDK's reads", function () {
     expect(await policyOf(f.reader, f.patient.address)).to.equal(undefined);
     const validUntil = (await time.latest()) + 365 * DAY;
     const set = await (
-      await f.patientClient.setPolicy({ permission: "DS", modifiers: ["IRB", "TS"], diseaseId: 4992, maxDuration: 90 * DAY, dataClasses: ["LAB_RESULT", "GENOMIC"], purposes: ["HRESCH"], validUntil })
+      await f.patientClient.setPolicy({
+        permission: "DS",
+        modifiers: ["IRB", "TS"],
+        diseaseId: 4992,
+        maxDuration: 90 * DAY,
+        dataClasses: ["LAB_RESULT", "GENOMIC"],
+        purposes: ["HRESCH"],
+        validUntil,
+      })
     ).wait();
     const read = await policyOf(f.reader, f.patient.address);
     expect(read).to.deep.equal(set);
@@ -150,7 +158,12 @@ describe("the SDK's writes take overrides", function () {
     const f = await loadFixture(readsFixture);
     const nonce = await ethers.provider.getTransactionCount(f.patient.address);
     const pending = await f.patientClient.grant(
-      { grantee: f.lab.address, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: (await time.latest()) + DAY },
+      {
+        grantee: f.lab.address,
+        dataClasses: ["LAB_RESULT"],
+        purposes: ["TREAT"],
+        validUntil: (await time.latest()) + DAY,
+      },
       {},
       { gasLimit: 400_000n, nonce },
     );
@@ -208,7 +221,9 @@ describe("the SDK's error classes", function () {
         return statSync(full).isDirectory() ? walk(full) : full.endsWith(".ts") ? [full] : [];
       });
     })(root);
-    const declared = files.flatMap((file) => [...readFileSync(file, "utf8").matchAll(/export class (\w+) extends \w*Error\b/g)].map((m) => m[1]));
+    const declared = files.flatMap((file) =>
+      [...readFileSync(file, "utf8").matchAll(/export class (\w+) extends \w*Error\b/g)].map((m) => m[1]),
+    );
     expect(declared.length).to.be.greaterThan(15);
     const exported = { ...core, ...node } as Record<string, unknown>;
     expect(declared.filter((name) => typeof exported[name] !== "function")).to.deep.equal([]);

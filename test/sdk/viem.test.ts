@@ -21,7 +21,12 @@ import { DAY, deployLedgerFixture } from "../helpers/fixtures";
 
 // Hardhat's well-known development mnemonic (public test keys, never used on a real chain).
 const MNEMONIC = "test test test test test test test test test test test junk";
-const chain = { id: 31337, name: "hardhat", nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [] } } } as unknown as Chain;
+const chain = {
+  id: 31337,
+  name: "hardhat",
+  nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [] } },
+} as unknown as Chain;
 
 type Suite = Awaited<ReturnType<typeof deployLedgerFixture>>;
 
@@ -50,7 +55,11 @@ function viemWallet(signer: { address: string }, index: number, local: boolean) 
  * and approval, a key derived from a signature, an audit read through a read-only client, and a refusal.
  * Returns what a dApp would show, without block times (the two runs happen at different times).
  */
-async function dappFlow(suite: Suite, walletOf: (signer: Signer & { address: string }, index: number) => SignerInput, reader: Parameters<typeof connect>[0]) {
+async function dappFlow(
+  suite: Suite,
+  walletOf: (signer: Signer & { address: string }, index: number) => SignerInput,
+  reader: Parameters<typeof connect>[0],
+) {
   const deployment = await deploymentOf(suite);
   const patientWallet = walletOf(suite.patient, 5);
   const researcherWallet = walletOf(suite.university, 3);
@@ -70,12 +79,20 @@ async function dappFlow(suite: Suite, walletOf: (signer: Signer & { address: str
       studyId: "viem-and-ethers",
     })
   ).wait();
-  const pending = (await patient.requests()).map((view) => ({ status: view.status, same: view.requestId === requestId }));
+  const pending = (await patient.requests()).map((view) => ({
+    status: view.status,
+    same: view.requestId === requestId,
+  }));
   const { consent } = await (await patient.approve(requestId)).wait();
   const decision = await researcher.waitForDecision(requestId, { timeoutMs: 1000 });
 
   const now = (await ethers.provider.getBlock("latest"))!.timestamp;
-  const signed = await patient.signGrant({ grantee: suite.lab.address, dataClasses: ["VITAL_SIGNS"], purposes: ["TREAT"], validUntil: now + DAY });
+  const signed = await patient.signGrant({
+    grantee: suite.lab.address,
+    dataClasses: ["VITAL_SIGNS"],
+    purposes: ["TREAT"],
+    validUntil: now + DAY,
+  });
   const relayerWallet = walletOf(suite.relayer, 8);
   await (await relaySignedConsent(await connect(relayerWallet, deployment), relayerWallet, signed)).wait();
   const relayed = await patient.consentTo(suite.lab.address);
@@ -98,8 +115,18 @@ async function dappFlow(suite: Suite, walletOf: (signer: Signer & { address: str
     approved,
     pending,
     decision,
-    consent: { grantee: consent.grantee, dataClasses: consent.dataClasses, purposes: consent.purposes, length: consent.validUntil - consent.validFrom },
-    relayed: relayed && { grantee: relayed.grantee, dataClasses: relayed.dataClasses, purposes: relayed.purposes, validUntil: relayed.validUntil === signed.grant?.validUntil },
+    consent: {
+      grantee: consent.grantee,
+      dataClasses: consent.dataClasses,
+      purposes: consent.purposes,
+      length: consent.validUntil - consent.validFrom,
+    },
+    relayed: relayed && {
+      grantee: relayed.grantee,
+      dataClasses: relayed.dataClasses,
+      purposes: relayed.purposes,
+      validUntil: relayed.validUntil === signed.grant?.validUntil,
+    },
     signedBy: signed.signer,
     refusal: { name: revert.name, errorName: revert.errorName, args: revert.args.map(String) },
     audit: history.map((entry) => ({ action: entry.action, actor: entry.actor, counterparty: entry.counterparty })),
@@ -128,7 +155,12 @@ describe("the SDK with viem or ethers", function () {
     const patient = new PatientClient(await connect(wallet, await deploymentOf(suite)), wallet);
     const nonce = await ethers.provider.getTransactionCount(suite.patient.address);
     const { maxFeePerGas } = await ethers.provider.getFeeData();
-    const overrides = { gasLimit: 300_000n, nonce, maxFeePerGas: maxFeePerGas! * 2n, maxPriorityFeePerGas: 1_000_000_007n };
+    const overrides = {
+      gasLimit: 300_000n,
+      nonce,
+      maxFeePerGas: maxFeePerGas! * 2n,
+      maxPriorityFeePerGas: 1_000_000_007n,
+    };
     const pending = await patient.setEmergencyOptOut(true, overrides);
     await pending.wait();
     const sent = await ethers.provider.getTransaction(pending.hash);
@@ -140,6 +172,8 @@ describe("the SDK with viem or ethers", function () {
     const suite = await loadFixture(deployLedgerFixture);
     const publicClient = createPublicClient({ chain, transport: custom(network.provider) });
     const contracts = await connect(publicClient, await deploymentOf(suite));
-    expect(() => new PatientClient(contracts, publicClient as unknown as SignerInput)).to.throw(/PublicClient cannot sign/);
+    expect(() => new PatientClient(contracts, publicClient as unknown as SignerInput)).to.throw(
+      /PublicClient cannot sign/,
+    );
   });
 });

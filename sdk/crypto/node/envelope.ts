@@ -26,12 +26,22 @@ import { nodeSegmentCrypto } from "./segment-crypto";
 const node = <T extends { crypto?: unknown }>(options: T): T => ({ crypto: nodeSegmentCrypto, ...options });
 
 /** sealRecordStream on node:crypto. */
-export function sealRecordStream(source: ByteSource, context: RecordContext, dataKey?: Uint8Array, options: EnvelopeV2Options = {}): SealingRecord {
+export function sealRecordStream(
+  source: ByteSource,
+  context: RecordContext,
+  dataKey?: Uint8Array,
+  options: EnvelopeV2Options = {},
+): SealingRecord {
   return sealStream(source, context, dataKey, node(options));
 }
 
 /** sealRecordV2 on node:crypto. */
-export function sealRecordV2(plaintext: Uint8Array, context: RecordContext, dataKey?: Uint8Array, options: EnvelopeV2Options = {}): Promise<SealedRecord> {
+export function sealRecordV2(
+  plaintext: Uint8Array,
+  context: RecordContext,
+  dataKey?: Uint8Array,
+  options: EnvelopeV2Options = {},
+): Promise<SealedRecord> {
   return sealBytes(plaintext, context, dataKey, node(options));
 }
 

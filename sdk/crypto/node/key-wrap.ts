@@ -14,7 +14,8 @@ import { wrapDataKey, type X25519Backend } from "../key-wrap";
 /** node:crypto's X25519, as key-wrap's backend. OpenSSL refuses (throws on) an all-zero shared secret. */
 export const nodeX25519: X25519Backend = {
   ephemeralAgreement(publicKey: Uint8Array) {
-    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw new Error("an X25519 public key is 32 bytes");
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32)
+      throw new Error("an X25519 public key is 32 bytes");
     const recipient = createPublicKey({
       key: { kty: "OKP", crv: "X25519", x: Buffer.from(publicKey).toString("base64url") },
       format: "jwk",
