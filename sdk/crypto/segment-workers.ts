@@ -53,7 +53,11 @@ self.onmessage = async (event) => {
   const transfer = [m.buffer];
   if (reply.out) transfer.push(reply.out);
   if (reply.hash) transfer.push(reply.hash);
-  self.postMessage(reply, transfer);
+  try {
+    self.postMessage(reply, transfer);
+  } catch (error) {
+    self.postMessage({ job: m.job, error: String(error) }); // the page redoes this job on its own thread
+  }
 };
 `;
 
@@ -62,7 +66,8 @@ interface Reply {
   out?: ArrayBuffer | null;
   hash?: ArrayBuffer | null;
   error?: string;
-  buffer: ArrayBuffer;
+  /** The input's buffer, handed back for the next job (absent after an error). */
+  buffer?: ArrayBuffer;
 }
 
 /**
@@ -153,7 +158,7 @@ class SegmentWorkerPool {
     if (!job) return;
     this.pending.delete(reply.job);
     this.queued[job.worker] -= 1;
-    if (this.spare.length < 2 * this.workers.length + 2) this.spare.push(reply.buffer);
+    if (reply.buffer && this.spare.length < 2 * this.workers.length + 2) this.spare.push(reply.buffer);
     if (this.pending.size === 0) this.idle = setTimeout(() => this.stop(), IDLE_MS);
     job.settle(reply);
   }
@@ -198,7 +203,8 @@ export const workerSegmentCrypto: SegmentCrypto = {
   async sealAndHash(key, nonce, plaintext, aad) {
     if (plaintext.length >= WORKER_MIN_SEGMENT_BYTES) {
       const reply = await pool.run("seal", key as CryptoKey, nonce, aad, plaintext, true);
-      if (reply?.out && reply.hash) return [new Uint8Array(reply.out), new Uint8Array(reply.hash)];
+      if (reply?.out && reply.hash && reply.error === undefined)
+        return [new Uint8Array(reply.out), new Uint8Array(reply.hash)];
     }
     const sealed = await inThread.seal(key, nonce, plaintext, aad);
     return [sealed, await inThread.sha256(sealed)];

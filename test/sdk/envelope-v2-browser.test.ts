@@ -148,9 +148,10 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
       async ({ envelope, dataKey, recordId }) => {
         const { openRecordStream, SegmentError } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
         const bytes = Uint8Array.from(atob(envelope), (c) => c.charCodeAt(0));
-        const parts: Uint8Array[] = [];
+        const parts: Uint8Array<ArrayBuffer>[] = [];
         try {
-          for await (const part of openRecordStream([bytes], Uint8Array.from(dataKey), { recordId })) parts.push(part);
+          for await (const part of openRecordStream([bytes], Uint8Array.from(dataKey), { recordId }))
+            parts.push(part as Uint8Array<ArrayBuffer>);
         } catch (caught) {
           const error = caught as { name?: string; segment?: number; problem?: string };
           return `${caught instanceof SegmentError ? "SegmentError" : error.name}:${error.segment ?? ""}:${error.problem ?? ""}`;
