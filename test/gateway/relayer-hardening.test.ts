@@ -110,22 +110,17 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     await setup.provider.send("evm_mine", []);
     expect(await setup.provider.getTransactionReceipt(pending.hash), "priced out").to.equal(null);
 
-    const status = await waitFor("a replacement", async () => {
-      const held = await client.status(pending.hash);
-      return held.hashes.length > 1 && held;
+    // Blocks keep coming at that base fee: only a transaction at this nonce with a higher maxFeePerGas
+    // than the first can be mined.
+    const mined = await waitFor("a replacement mined at the same nonce", async () => {
+      await setup.provider.send("hardhat_setNextBlockBaseFeePerGas", [toQuantity(first.maxFeePerGas! + 1n)]);
+      await setup.provider.send("evm_mine", []);
+      return (await setup.provider.getTransactionCount(relayerKey.address, "latest")) > first.nonce;
     });
-    expect(status.state).to.equal("pending");
-    expect(status.hashes[0]).to.equal(pending.hash);
-    const replacement = (await setup.provider.getTransaction(status.hashes[1]))!;
-    expect(replacement.nonce).to.equal(first.nonce);
-    expect(replacement.from).to.equal(relayerKey.address);
-    expect(replacement.data).to.equal(first.data);
-    // Nodes refuse a replacement unless both fees rise by at least 10%.
-    expect(replacement.maxFeePerGas! * 100n).to.be.at.least(first.maxFeePerGas! * 110n);
-    expect(replacement.maxPriorityFeePerGas! * 100n).to.be.at.least(first.maxPriorityFeePerGas! * 110n);
-
-    await setup.provider.send("evm_mine", []);
+    expect(mined).to.equal(true);
     await automine(true);
+    expect(await setup.provider.getTransactionReceipt(pending.hash), "the first was replaced").to.equal(null);
+    // The patient's wait() learns the replacement from the relayer and checks it against the chain.
     const consent = await pending.wait();
     expect(consent).to.include({ patient: wallet.address, grantee: terms.grantee, validUntil: terms.validUntil });
     const settled = await waitFor("settled", async () => {
@@ -134,8 +129,16 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     });
     expect(settled.state).to.equal("mined");
     expect(settled.minedHash).to.not.equal(pending.hash);
+    expect(settled.hashes[0]).to.equal(pending.hash);
     expect(settled.hashes).to.include(settled.minedHash);
+    const replacement = (await setup.provider.getTransaction(settled.minedHash!))!;
     expect((await setup.provider.getTransactionReceipt(settled.minedHash!))!.status).to.equal(1);
+    expect(replacement.nonce).to.equal(first.nonce);
+    expect(replacement.from).to.equal(relayerKey.address);
+    expect(replacement.data).to.equal(first.data);
+    // Nodes refuse a replacement unless both fees rise by at least 10%.
+    expect(replacement.maxFeePerGas! * 100n).to.be.at.least(first.maxFeePerGas! * 110n);
+    expect(replacement.maxPriorityFeePerGas! * 100n).to.be.at.least(first.maxPriorityFeePerGas! * 110n);
     expect(lines.join("")).to.match(/replaced with higher fees/);
     // The signer's slot is free again.
     await (await patient.revoke(terms.grantee)).wait();
@@ -230,9 +233,11 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     // A message whose deadline passes between the relayer's check and the block: it estimates fine and
     // reverts when mined (SignatureExpired), at the relayer's cost.
     for (let i = 0; i < 2; i++) {
+      // A fresh block first: the estimate runs on the next block, whose time is at least the node's clock.
+      await setup.provider.send("evm_mine", []);
       const now = await chainNow(setup.provider);
       const signed = await offender.patient.signGrant(await grantTerms(setup.signers.hospital.address), {
-        deadline: now + 5,
+        deadline: now + 20,
       });
       await automine(false);
       const { transactionHash } = await offender.relayer.submit(signed);
