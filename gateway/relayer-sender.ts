@@ -96,6 +96,8 @@ export class RelayerSender {
       this.timer = setTimeout(() => {
         this.ticking = this.tick().finally(loop);
       }, this.options.fees.watchIntervalMs);
+      // The watch alone does not keep a process alive (the HTTP server does, until closed).
+      this.timer.unref();
     };
     loop();
   }

@@ -13,8 +13,10 @@ import {
   type SignedConsent,
 } from "../../sdk/index";
 import { startRelayer, type RelayerConfig, type RunningRelayer } from "../../gateway/relayer";
-import { chainNow, DAY, setupLedger, type LedgerSetup } from "../helpers/gateway-harness";
-import { sharedLocalNode } from "../helpers/local-node";
+import { chainNow, DAY, setupLedger, spawnGatewayCli, type LedgerSetup } from "../helpers/gateway-harness";
+import { freePort, sharedLocalNode } from "../helpers/local-node";
+
+const RELAYER_MAIN = path.resolve(__dirname, "..", "..", "gateway", "relayer-main.ts");
 
 /**
  * The relayer's sending layer against a real hardhat node with automine off (so transactions can be held
@@ -139,7 +141,10 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     // Nodes refuse a replacement unless both fees rise by at least 10%.
     expect(replacement.maxFeePerGas! * 100n).to.be.at.least(first.maxFeePerGas! * 110n);
     expect(replacement.maxPriorityFeePerGas! * 100n).to.be.at.least(first.maxPriorityFeePerGas! * 110n);
-    expect(lines.join("")).to.match(/replaced with higher fees/);
+    const log = lines.join("");
+    expect(log).to.match(/replaced with higher fees/);
+    // The bump is logged by hash, nonce and fees: not by the signed message it carries.
+    expect(log.toLowerCase()).to.not.include(first.data.slice(10, 74).toLowerCase());
     // The signer's slot is free again.
     await (await patient.revoke(terms.grantee)).wait();
   });
@@ -219,6 +224,73 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     expect((await setup.contracts.ledger.consentOf(first.wallet.address, terms.grantee)).validUntil).to.equal(
       BigInt(terms.validUntil),
     );
+  });
+
+  it("npm run relayer killed mid-flight (SIGKILL) and started again on its --store sends what it had in flight", async function () {
+    const storePath = path.join(setup.tempDir, "relayer-kill.sqlite");
+    const spawnRelayer = async () => {
+      const port = await freePort();
+      const child = spawnGatewayCli(
+        [
+          "--rpc",
+          setup.node.url,
+          "--deployment",
+          setup.deploymentFile,
+          "--port",
+          String(port),
+          "--store",
+          storePath,
+          "--bump-after",
+          "1",
+        ],
+        { CONSENT_RELAYER_PRIVATE_KEY: relayerKey.privateKey },
+        RELAYER_MAIN,
+      );
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(
+        `the relayer on ${url}`,
+        async () => {
+          if (child.child.exitCode !== null) throw new Error(`the relayer exited:\n${child.output()}`);
+          return fetch(`${url}/relay`).then(
+            (response) => response.ok,
+            () => false,
+          );
+        },
+        90_000,
+      );
+      return { ...child, url };
+    };
+    let relayer = await spawnRelayer();
+    try {
+      const { wallet, patient } = pseudonymAt(relayer.url);
+      const terms = await grantTerms(setup.signers.researcher.address);
+      await automine(false);
+      const pending = await patient.grant(terms);
+      const nonce = (await setup.provider.getTransaction(pending.hash))!.nonce;
+      await relayer.kill("SIGKILL");
+      await setup.provider.send("hardhat_dropTransaction", [pending.hash]);
+
+      relayer = await spawnRelayer();
+      await waitFor(
+        "the relayer's nonce used again",
+        async () => {
+          await setup.provider.send("evm_mine", []);
+          return (await setup.provider.getTransactionCount(relayerKey.address, "latest")) > nonce;
+        },
+        30_000,
+      );
+      await automine(true);
+      expect((await setup.contracts.ledger.consentOf(wallet.address, terms.grantee)).validUntil).to.equal(
+        BigInt(terms.validUntil),
+      );
+      const status = await new RelayerClient(relayer.url).status(pending.hash);
+      expect(status.hashes[0]).to.equal(pending.hash);
+      expect(
+        await waitFor("settled", async () => (await new RelayerClient(relayer.url).status(pending.hash)).minedHash),
+      ).to.be.a("string");
+    } finally {
+      await relayer.kill("SIGKILL");
+    }
   });
 
   it("refuses a signer, and a client, whose relayed messages reverted when mined, also after a restart", async function () {
