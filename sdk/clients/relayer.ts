@@ -221,8 +221,10 @@ export async function relayedReceipt(
       askedAt = Date.now();
       // A relayer that cannot answer now is asked again later; the first hash is still watched.
       const named = await relayer.transactionsOf(hash).catch(() => []);
-      // Bounded: a relayer cannot make the client poll without end.
-      for (const held of named.slice(0, 32)) if (/^0x[0-9a-fA-F]{64}$/.test(held)) hashes.add(held.toLowerCase());
+      // Bounded: a relayer cannot make the client poll an endless list.
+      for (const held of named)
+        if (hashes.size < 32 && typeof held === "string" && /^0x[0-9a-fA-F]{64}$/.test(held))
+          hashes.add(held.toLowerCase());
     }
     await new Promise((resolve) => setTimeout(resolve, pause));
   }

@@ -9,6 +9,7 @@ import {
   populateSignedConsent,
   RelayerClient,
   RelayerError,
+  RelayNotConfirmedError,
   type LedgerContracts,
   type SignedConsent,
 } from "../../sdk/index";
@@ -398,6 +399,42 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     } finally {
       proxy.release();
       await proxy.close();
+    }
+  });
+
+  it("a relayer that names, as a replacement, a transaction that does not carry the message is caught by the patient's wait()", async function () {
+    // Someone else's successful ledger transaction: mined, to the ledger, but not this message.
+    const other = pseudonymAt((await relayerWith()).url);
+    const decoy = await other.patient.grant(await grantTerms(setup.signers.hospital.address));
+    await decoy.wait();
+    const never = "0x" + "ab".repeat(32);
+    const server: Server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        response.writeHead(request.method === "POST" ? 202 : 200, { "content-type": "application/json" });
+        response.end(
+          JSON.stringify(
+            request.method === "POST"
+              ? { transactionHash: never, relayer: relayerKey.address, gasLimit: "100000" }
+              : { state: "mined", hashes: [never, decoy.hash], minedHash: decoy.hash },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { patient } = pseudonymAt(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      const pending = await patient.grant(await grantTerms(setup.signers.hospital.address));
+      let caught: unknown;
+      try {
+        await pending.wait();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(RelayNotConfirmedError);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
