@@ -7,10 +7,12 @@
  *   ledger -> at most maxPending in hand -> deadline and grant end at least minSecondsAhead past chain
  *   time -> signature recovers to the named signer -> signer's revert record -> nonce unused
  *   (nonceBitmap) -> nothing in flight for the signer, the consent or the request -> the call succeeds
- *   (eth_estimateGas) -> gas under the per-message cap -> [serial from here] per-signer rate limit ->
- *   daily budget -> send
+ *   (eth_estimateGas) -> gas under the per-message cap -> [serial from here, each waiting at most
+ *   sendTimeoutMs for its turn] per-signer rate limit -> daily budget -> send
  *
- * The checks before the serial part run concurrently and time out (checkTimeoutMs).
+ * The checks before the serial part run concurrently and time out (checkTimeoutMs). Sending, fee bumping
+ * and watching what was sent live in gateway/relayer-sender.ts; in-flight sends, revert records and the
+ * day's budget in gateway/relayer-store.ts (a SQLite file, so a restart resumes them).
  * Every refusal is `{ error, reason }` with a stable code (GatewayHttpError) and sends nothing. The
  * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can
  * use up a patient's allowance by naming them or replaying their used messages. The relayer sees every
