@@ -14,7 +14,14 @@ import {
   type SignedConsent,
 } from "../../sdk/index";
 import { startRelayer, type RelayerConfig, type RunningRelayer } from "../../gateway/relayer";
-import { chainNow, DAY, setupLedger, spawnGatewayCli, type LedgerSetup } from "../helpers/gateway-harness";
+import {
+  chainNow,
+  DAY,
+  runGatewayCli,
+  setupLedger,
+  spawnGatewayCli,
+  type LedgerSetup,
+} from "../helpers/gateway-harness";
 import { freePort, sharedLocalNode } from "../helpers/local-node";
 
 const RELAYER_MAIN = path.resolve(__dirname, "..", "..", "gateway", "relayer-main.ts");
@@ -292,6 +299,25 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     } finally {
       await relayer.kill("SIGKILL");
     }
+  });
+
+  it("npm run relayer refuses a fee bump under the nodes' 10% minimum, and a store made for another account", async function () {
+    const args = ["--rpc", setup.node.url, "--deployment", setup.deploymentFile, "--port", "0"];
+    const env = { CONSENT_RELAYER_PRIVATE_KEY: relayerKey.privateKey };
+    const small = await runGatewayCli([...args, "--fee-bump-percent", "5"], env, 90_000, RELAYER_MAIN);
+    expect(small.code).to.equal(2);
+    expect(small.output).to.match(/--fee-bump-percent must be at least 10/);
+    const storePath = path.join(setup.tempDir, "relayer-owned.sqlite");
+    await (await relayerWith({ storePath })).close();
+    running.pop();
+    const other = await runGatewayCli(
+      [...args, "--store", storePath],
+      { CONSENT_RELAYER_PRIVATE_KEY: Wallet.createRandom().privateKey },
+      90_000,
+      RELAYER_MAIN,
+    );
+    expect(other.code).to.equal(1);
+    expect(other.output).to.match(/cannot start: .*belongs to relayer/);
   });
 
   it("refuses a signer, and a client, whose relayed messages reverted when mined, also after a restart", async function () {
