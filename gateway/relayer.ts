@@ -144,6 +144,8 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   const store = options.store ?? RelayerStore.open(":memory:", { relayer, chainId: contracts.chainId, ledger });
   const bySigner = new AccountRateLimiter(limits.perSignerPerMinute);
   const byIp = new AccountRateLimiter(limits.perIpPerMinute);
+  // Status lookups are cheap and a waiting client polls them: a looser limit of their own.
+  const statusByIp = new AccountRateLimiter(limits.perIpPerMinute * 10);
   // What is in flight, by signer, by (patient, grantee) and by request id: the first hash once sent, ""
   // while checked. Sends the store holds from before a restart hold their keys again.
   const inFlight = new Map<string, string>();
@@ -265,6 +267,12 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   }));
 
   app.get<{ Params: { hash: string } }>("/relay/tx/:hash", async (request) => {
+    const allowed = statusByIp.take(clientKey(request.ip));
+    if (!allowed.allowed)
+      throw rateLimited(
+        `Too many status requests from this address; at most ${limits.perIpPerMinute * 10} a minute.`,
+        allowed.retryAfterSeconds,
+      );
     const { hash } = request.params;
     if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) throw badRequest("Not a transaction hash.");
     const status = sender.status(hash);
