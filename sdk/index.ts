@@ -220,12 +220,21 @@ export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } fro
 export { ResearcherClient } from "./clients/researcher";
 export type { OpenedRecord } from "./clients/researcher";
 export {
+  ACTION_TYPES,
   CONSENT_TYPES,
+  KEY_DIRECTORY_TYPES,
+  SIGNED_ACTION_KINDS,
   SIGNED_CONSENT_PRIMARY_TYPES,
+  actionTypehash,
   consentDomain,
+  encodeActionArgs,
+  isSignedActionKind,
+  keyDirectoryDomain,
   recoverSignedConsentSigner,
+  signedConsentDomain,
   signedConsentMessage,
 } from "./clients/signatures";
+export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
   Consent,

@@ -60,7 +60,7 @@ const SCENARIOS: Scenario[] = [
     fields: (_, now) => policyFields(now),
     direct: (f, patient, fields) =>
       f.ledger.connect(patient).setPolicy(fields as unknown as Parameters<typeof f.ledger.setPolicy>[0]),
-    state: async (f, patient) => (await f.ledger.policyOf(patient)).toArray(),
+    state: async (f, patient) => [...(await f.ledger.policyOf(patient))],
   },
   {
     type: "ClearPolicy",
@@ -71,10 +71,7 @@ const SCENARIOS: Scenario[] = [
       await f.ledger.connect(patient).setPolicy(policyFields(now));
       await f.ledger.connect(patient).setEmergencyOptOut(true);
     },
-    state: async (f, patient) => [
-      (await f.ledger.policyOf(patient)).toArray(),
-      await f.ledger.emergencyOptedOut(patient),
-    ],
+    state: async (f, patient) => [[...(await f.ledger.policyOf(patient))], await f.ledger.emergencyOptedOut(patient)],
   },
   {
     type: "AppointDelegate",
@@ -93,7 +90,7 @@ const SCENARIOS: Scenario[] = [
           x.purposes as number,
           x.sensitiveClasses as boolean,
         ),
-    state: async (f, patient) => (await f.ledger.delegateOf(patient, f.delegate.address)).toArray(),
+    state: async (f, patient) => [...(await f.ledger.delegateOf(patient, f.delegate.address))],
   },
   {
     type: "RemoveDelegate",
@@ -101,7 +98,7 @@ const SCENARIOS: Scenario[] = [
     direct: (f, patient, x) => f.ledger.connect(patient).removeDelegate(x.delegate as string),
     setup: (f, patient, now) =>
       f.ledger.connect(patient).appointDelegate(f.delegate.address, now + YEAR, ALL_PURPOSES, false),
-    state: async (f, patient) => (await f.ledger.delegateOf(patient, f.delegate.address)).toArray(),
+    state: async (f, patient) => [...(await f.ledger.delegateOf(patient, f.delegate.address))],
   },
   {
     type: "SetEmergencyOptOut",
