@@ -140,3 +140,29 @@ export function actionArgFields(type: SignedActionType): TypedDataField[] {
 export function encodeTypeOf(primaryType: string, fields: readonly TypedDataField[]): string {
   return `${primaryType}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`;
 }
+
+/**
+ * What a PatientClient (ethers or viem) signs for an actBySig kind, from the direct call's values
+ * (`input` holds at least the type's fields between signer and nonce, by name): the primary type, the
+ * typed-data message fields (integers as bigint) and the SignedConsent's JSON fields (as decimal strings).
+ */
+export function signedActionOf(
+  kind: SignedActionKind,
+  input: object,
+): { type: SignedActionType; message: Record<string, unknown>; fields: Record<string, string | boolean> } {
+  const type = SIGNED_ACTION_KINDS[kind];
+  const values = input as Record<string, unknown>;
+  const message: Record<string, unknown> = {};
+  const fields: Record<string, string | boolean> = {};
+  for (const field of actionArgFields(type)) {
+    const value = values[field.name];
+    if (field.type === "bool" || field.type === "address") {
+      message[field.name] = value;
+      fields[field.name] = value as string | boolean;
+    } else {
+      message[field.name] = BigInt(value as bigint | number);
+      fields[field.name] = String(message[field.name]);
+    }
+  }
+  return { type, message, fields };
+}

@@ -30,7 +30,7 @@ import {
   policyTerms,
   type DelegateScope,
 } from "./rules";
-import { actionArgFields, type SignedActionKind } from "./consent-types";
+import { signedActionOf, type SignedActionKind } from "./consent-types";
 import {
   SIGNED_ACTION_KINDS,
   SIGNED_CONSENT_PRIMARY_TYPES,
@@ -583,22 +583,9 @@ export class PatientClient {
     return lowestUnusedNonce((word) => this.contracts.ledger.nonceBitmap(who, word));
   }
 
-  /** Signs one of the settings actBySig relays; `values` holds its fields between signer and nonce. */
+  /** Signs one of the settings actBySig relays; `input` holds its fields between signer and nonce. */
   private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
-    const type = SIGNED_ACTION_KINDS[kind];
-    const values = input as Record<string, unknown>;
-    const message: Record<string, unknown> = {};
-    const fields: Record<string, string | boolean> = {};
-    for (const field of actionArgFields(type)) {
-      const value = values[field.name];
-      if (field.type === "bool" || field.type === "address") {
-        message[field.name] = value;
-        fields[field.name] = value as string | boolean;
-      } else {
-        message[field.name] = BigInt(value as bigint | number);
-        fields[field.name] = BigInt(value as bigint | number).toString();
-      }
-    }
+    const { type, message, fields } = signedActionOf(kind, input);
     return this.sign(kind, type, message, options, { fields });
   }
 
