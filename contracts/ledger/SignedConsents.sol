@@ -148,7 +148,8 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        // Each type's fields between signer and nonce are, in order, the parameters of the direct call.
+        // Each type's fields between signer and nonce are, in order, the parameters of the direct call. No
+        // calldata is 2^133 bytes long: an unknown action fails the length check below, with the same error.
         bytes4 selector;
         uint256 words;
         if (action == _SET_POLICY_TYPEHASH) (selector, words) = (this.setPolicy.selector, 7);
@@ -156,9 +157,7 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
         else if (action == _APPOINT_DELEGATE_TYPEHASH) (selector, words) = (this.appointDelegate.selector, 4);
         else if (action == _REMOVE_DELEGATE_TYPEHASH) (selector, words) = (this.removeDelegate.selector, 1);
         else if (action == _SET_EMERGENCY_OPT_OUT_TYPEHASH) (selector, words) = (this.setEmergencyOptOut.selector, 1);
-        else if (action == _INVALIDATE_NONCES_TYPEHASH)
-            (selector, words) = (this.invalidateNonces.selector, 2);
-            // No calldata is 2^133 bytes long: an unknown action fails the length check, with the same error.
+        else if (action == _INVALIDATE_NONCES_TYPEHASH) (selector, words) = (this.invalidateNonces.selector, 2);
         else words = type(uint128).max;
         // The struct hash is EIP-712's hashStruct only when `args` is exactly the abi.encode of the fields.
         if (args.length != words << 5) revert UnsupportedSignedAction(action, args.length);
