@@ -33,6 +33,7 @@ import {
   type LedgerContracts,
   type PendingTransaction,
   type PolicyInput,
+  SIGNED_CONSENT_PRIMARY_TYPES,
   type SignedConsent,
 } from "consent-ledger";
 import { formatEther } from "ethers";
@@ -68,6 +69,13 @@ const SIGNED_NOUN: Record<SignedConsent["kind"], string> = {
   revoke: "revocation",
   approve: "approval",
   deny: "denial",
+  setPolicy: "policy",
+  clearPolicy: "policy removal",
+  appointDelegate: "delegate appointment",
+  removeDelegate: "delegate removal",
+  setEmergencyOptOut: "emergency opt-out",
+  invalidateNonces: "signature cancellation",
+  registerKey: "key registration",
 };
 
 function setPageState(state: PageState): void {
@@ -814,9 +822,7 @@ class Dashboard {
     const rows: [field: string, label: string, words: string, raw: string][] = [
       ["signer", "Signed by", person(signed.signer), signed.signer],
     ];
-    const primaryType = { grant: "Grant", revoke: "Revoke", approve: "ApproveRequest", deny: "DenyRequest" }[
-      signed.kind
-    ];
+    const primaryType = SIGNED_CONSENT_PRIMARY_TYPES[signed.kind];
     if (signed.kind === "grant" && signed.grant) {
       const grant = signed.grant;
       rows.push(
