@@ -197,6 +197,8 @@ export {
 export type { DelegateScope, OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
 export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
+export { actionRoute, hasSignedForm, SIGNED_FORMS } from "./clients/signed-forms";
+export type { ActionRoute, PatientAction } from "./clients/signed-forms";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
