@@ -80,6 +80,7 @@ export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
 export type { Deployment, LedgerContracts } from "./chain/connect";
 export type { PendingTransaction } from "./chain/transactions";
 export { decodeRevert, toLedgerError } from "./chain/revert";
+export { REVERT_HINTS } from "./chain/hints";
 export {
   dataClassCode,
   dataClassMask,
