@@ -2,101 +2,14 @@
  * Consent Ledger SDK, core entry point: browser-safe (no Node built-ins). Node-only parts (the
  * file-system blob store, deployment files) are in "consent-ledger/node".
  */
-export {
-  AccessBasis,
-  DataClass,
-  DataClassFhir,
-  Duo,
-  DUO_MODIFIERS,
-  DUO_OBLIGATIONS,
-  DUO_PERMISSIONS,
-  DUO_RESEARCH_CATEGORIES,
-  EmergencyReason,
-  Purpose,
-  PURPOSE_SYSTEM,
-  PurposeDisplay,
-  RequestStatus,
-  RESEARCH_PURPOSES,
-  Role,
-  SENSITIVE_DATA_CLASSES,
-  CODE_TABLES,
-  accessBasisName,
-  codeOf,
-  codesOf,
-  dataClassName,
-  duoMaskOf,
-  duoName,
-  emergencyReasonName,
-  maskOf,
-  nameOf,
-  nameOrCode,
-  namesOf,
-  purposeName,
-  requestStatusName,
-  roleMask,
-  roleNames,
-} from "./codes";
-export type {
-  AccessBasisName,
-  CodeTableName,
-  DataClassCode,
-  DataClassName,
-  DuoName,
-  EmergencyReasonName,
-  PurposeCode,
-  PurposeName,
-  RequestStatusName,
-  RoleName,
-} from "./codes";
-export {
-  AccessDeniedError,
-  AccessNotConfirmedError,
-  BlobNotFoundError,
-  ConsentLedgerError,
-  ContractRevertError,
-  DecryptionError,
-  DeploymentNotFoundError,
-  FormatError,
-  IntegrityError,
-  InvalidArgumentError,
-  NetworkMismatchError,
-  StorageError,
-  StoreUnavailableError,
-  UnknownCodeError,
-  WrongRecipientKeyError,
-} from "./errors";
-export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
-export { connect, parseDeployment } from "./chain/connect";
+export * from "./shared";
+export { connect } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
-export type {
-  RunnerInput,
-  SignerInput,
-  TransactionOverrides,
-  ViemClientLike,
-  ViemWalletClientLike,
-} from "./chain/runner";
-export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf, usedNonces } from "./clients/reads";
-export type { Accreditation, Delegate, RequestParty } from "./clients/reads";
-export type { Deployment, LedgerContracts } from "./chain/connect";
-export type { PendingTransaction } from "./chain/transactions";
+export type { RunnerInput, SignerInput, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
+export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf } from "./clients/reads";
+export type { RequestParty } from "./clients/reads";
+export type { LedgerContracts } from "./chain/connect";
 export { decodeRevert, toLedgerError } from "./chain/revert";
-export { REVERT_HINTS } from "./chain/hints";
-export {
-  dataClassCode,
-  dataClassMask,
-  duoPermissionCode,
-  purposeCode,
-  purposeMask,
-  requireAddress,
-  requireBytes32,
-  researchCategoryCode,
-  toUnixSeconds,
-} from "./args";
-export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
-export { sha256, sha256Hex } from "./crypto/sha256";
-export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
-export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
-export type { ParsedRecordContext, RecordContext } from "./crypto/envelope";
 export {
   DEFAULT_SEGMENT_BYTES,
   KeyCommitmentError,
@@ -122,7 +35,6 @@ export type {
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
-export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
 export {
   bytes32ToPublicKey,
   deriveEncryptionKeyPair,
@@ -163,8 +75,6 @@ export {
   verifyPairingLink,
 } from "./clients/pairing";
 export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing";
-export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
-export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, MAX_MANIFEST_BYTES, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
@@ -185,21 +95,15 @@ export type {
   StateSection,
 } from "./clients/patient-events";
 export {
-  CARE_DELEGATE_SCOPE,
   NoSignedFormError,
   PatientClient,
-  consentOfWord,
-  consentWordOf,
-  parseSignedConsent,
   populateSignedConsent,
   relaySignedConsent,
   signedRequestIdOf,
 } from "./clients/patient";
-export type { DelegateScope, OnBehalf, PatientClientOptions, SignOptions } from "./clients/patient";
+export type { PatientClientOptions } from "./clients/patient";
 export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
-export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
-export { actionRoute, hasSignedForm, SIGNED_FORMS } from "./clients/signed-forms";
-export type { ActionRoute, PatientAction } from "./clients/signed-forms";
+export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo, RelayStatus } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
 export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
@@ -219,30 +123,10 @@ export {
   verifyEnvelopeOnChain,
 } from "./clients/records";
 export type { AnchoredRecord, BatchMembership } from "./clients/records";
-export { findRequest, hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/requests";
+export { findRequest } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
 export type { OpenedRecord } from "./clients/researcher";
-export {
-  CONSENT_TYPES,
-  SIGNED_CONSENT_PRIMARY_TYPES,
-  consentDomain,
-  recoverSignedConsentSigner,
-  signedConsentMessage,
-} from "./clients/signatures";
-export type {
-  AccessRequest,
-  Consent,
-  ConsentFate,
-  ConsentPreview,
-  DataUsePolicy,
-  DelegateScopeInput,
-  GrantInput,
-  PolicyInput,
-  RequestInput,
-  RequestTerms,
-  RequestView,
-  SignedConsent,
-} from "./clients/types";
+export { SIGNED_CONSENT_PRIMARY_TYPES, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
 export { assertFhirResource, parseFhirJson } from "./fhir/resource";
 export type { FhirResource } from "./fhir/resource";
 export {
@@ -275,17 +159,6 @@ export type {
   KeyRelease,
   ShareRelease,
 } from "./clients/gateway";
-export {
-  DataClassDisplay,
-  DuoDisplay,
-  FLAGGED_DATA_CLASSES,
-  dataClassText,
-  describeConsentChange,
-  duoTextOf,
-  flaggedClassesOf,
-  purposeMaskText,
-} from "./clients/consent-change";
-export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";
 export { STUDY_TITLE_MAX_LENGTH, studyLabelOf } from "./clients/study-metadata";
 export type { StudyLabel, StudyMetadata } from "./clients/study-metadata";
 export { CustodianSetClient, NotEnoughSharesError, ShareDepositError } from "./clients/custodian-set";

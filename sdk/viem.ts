@@ -7,131 +7,14 @@
  * fetching; the provider, gateway, custodian-set and audit clients; previews of FHIR consents) is in the
  * ethers entry, which also takes viem clients through an adapter.
  */
-export {
-  AccessBasis,
-  DataClass,
-  DataClassFhir,
-  Duo,
-  DUO_MODIFIERS,
-  DUO_OBLIGATIONS,
-  DUO_PERMISSIONS,
-  DUO_RESEARCH_CATEGORIES,
-  EmergencyReason,
-  Purpose,
-  PURPOSE_SYSTEM,
-  PurposeDisplay,
-  RequestStatus,
-  RESEARCH_PURPOSES,
-  Role,
-  SENSITIVE_DATA_CLASSES,
-  CODE_TABLES,
-  accessBasisName,
-  codeOf,
-  codesOf,
-  dataClassName,
-  duoMaskOf,
-  duoName,
-  emergencyReasonName,
-  maskOf,
-  nameOf,
-  nameOrCode,
-  namesOf,
-  purposeName,
-  requestStatusName,
-  roleMask,
-  roleNames,
-} from "./codes";
-export type {
-  AccessBasisName,
-  CodeTableName,
-  DataClassCode,
-  DataClassName,
-  DuoName,
-  EmergencyReasonName,
-  PurposeCode,
-  PurposeName,
-  RequestStatusName,
-  RoleName,
-} from "./codes";
-export {
-  AccessDeniedError,
-  AccessNotConfirmedError,
-  BlobNotFoundError,
-  ConsentLedgerError,
-  ContractRevertError,
-  DecryptionError,
-  DeploymentNotFoundError,
-  FormatError,
-  IntegrityError,
-  InvalidArgumentError,
-  NetworkMismatchError,
-  StorageError,
-  StoreUnavailableError,
-  UnknownCodeError,
-  WrongRecipientKeyError,
-} from "./errors";
-export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
-export { parseDeployment } from "./core/deployment";
-export type { Deployment } from "./core/deployment";
-export type { TransactionOverrides } from "./core/overrides";
-export type { PendingTransaction } from "./chain/transactions";
+export * from "./shared";
 export { connect } from "./viem/connect";
 export type { ViemLedgerContracts } from "./viem/connect";
 export { decodeRevert, toLedgerError } from "./viem/errors";
-export { accreditationOf, delegatesOf, nonceWordOf, policyOf, usedNonces } from "./viem/reads";
-export type { Accreditation, Delegate, DelegateScope } from "./clients/rules";
-export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf } from "./clients/rules";
+export { accreditationOf, delegatesOf, nonceWordOf, policyOf } from "./viem/reads";
 export { AdminClient } from "./viem/admin";
 export { PatientClient } from "./viem/patient";
 export { ResearcherClient } from "./viem/researcher";
 export { relaySignedConsent } from "./viem/relay";
-export { parseSignedConsent } from "./clients/signed-consent";
 export { requestStatusOf, requestsOf } from "./viem/requests";
 export type { RequestParty } from "./viem/requests";
-export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
-export type { OnBehalf, SignOptions } from "./clients/patient";
-export { CONSENT_TYPES, consentDomain } from "./clients/consent-types";
-export type {
-  AccessRequest,
-  Consent,
-  ConsentFate,
-  ConsentPreview,
-  DataUsePolicy,
-  DelegateScopeInput,
-  GrantInput,
-  PolicyInput,
-  RequestInput,
-  RequestTerms,
-  RequestView,
-  SignedConsent,
-} from "./clients/types";
-export {
-  dataClassCode,
-  dataClassMask,
-  duoPermissionCode,
-  purposeCode,
-  purposeMask,
-  requireAddress,
-  requireBytes32,
-  researchCategoryCode,
-  toUnixSeconds,
-} from "./args";
-export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
-export { sha256, sha256Hex } from "./crypto/sha256";
-export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
-export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
-export type { ParsedRecordContext, RecordContext } from "./crypto/envelope";
-export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
-export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
-export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
-export {
-  DataClassDisplay,
-  DuoDisplay,
-  FLAGGED_DATA_CLASSES,
-  dataClassText,
-  describeConsentChange,
-  duoTextOf,
-  flaggedClassesOf,
-  purposeMaskText,
-} from "./clients/consent-change";
-export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";

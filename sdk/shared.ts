@@ -1,0 +1,55 @@
+/**
+ * What every entry point of the SDK exports alike ("consent-ledger" and "consent-ledger/viem" re-export it
+ * whole): the code tables, argument parsers and errors (from "consent-ledger/tables"), the ABIs, the
+ * request and consent rules, the types, the EIP-712 definitions, the record envelope and storage, and the
+ * text that describes a consent change. It imports neither ethers nor viem
+ * (test/sdk/core-entry.test.ts), so each entry adds only its own library's clients and reads.
+ */
+export * from "./tables";
+export { accessLogAbi, consentLedgerAbi, custodianSetsAbi, keyDirectoryAbi, recordRegistryAbi } from "./chain/abis";
+export { parseDeployment } from "./core/deployment";
+export type { Deployment } from "./core/deployment";
+export type { TransactionOverrides } from "./core/overrides";
+export type { PendingTransaction } from "./chain/transactions";
+export type { Accreditation, Delegate, DelegateScope } from "./clients/rules";
+export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf, usedNonces } from "./clients/rules";
+export { parseSignedConsent } from "./clients/signed-consent";
+export { actionRoute, hasSignedForm, SIGNED_FORMS } from "./clients/signed-forms";
+export type { ActionRoute, PatientAction } from "./clients/signed-forms";
+export { REVERT_HINTS } from "./chain/hints";
+export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
+export type { OnBehalf, SignOptions } from "./clients/patient";
+export { CONSENT_TYPES, consentDomain } from "./clients/consent-types";
+export type {
+  AccessRequest,
+  Consent,
+  ConsentFate,
+  ConsentPreview,
+  DataUsePolicy,
+  DelegateScopeInput,
+  GrantInput,
+  PolicyInput,
+  RequestInput,
+  RequestTerms,
+  RequestView,
+  SignedConsent,
+} from "./clients/types";
+export { bytesToHex, hexToBytes, randomBytes, utf8Decode, utf8Encode } from "./crypto/bytes";
+export { sha256, sha256Hex } from "./crypto/sha256";
+export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
+export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
+export type { ParsedRecordContext, RecordContext } from "./crypto/envelope";
+export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
+export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
+export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
+export {
+  DataClassDisplay,
+  DuoDisplay,
+  FLAGGED_DATA_CLASSES,
+  dataClassText,
+  describeConsentChange,
+  duoTextOf,
+  flaggedClassesOf,
+  purposeMaskText,
+} from "./clients/consent-change";
+export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";
