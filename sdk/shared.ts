@@ -14,6 +14,9 @@ export type { PendingTransaction } from "./chain/transactions";
 export type { Accreditation, Delegate, DelegateScope } from "./clients/rules";
 export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf, usedNonces } from "./clients/rules";
 export { parseSignedConsent } from "./clients/signed-consent";
+export { actionRoute, hasSignedForm, SIGNED_FORMS } from "./clients/signed-forms";
+export type { ActionRoute, PatientAction } from "./clients/signed-forms";
+export { REVERT_HINTS } from "./chain/hints";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
 export {
