@@ -36,17 +36,6 @@ export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
 export {
-  bytes32ToPublicKey,
-  deriveEncryptionKeyPair,
-  encryptionKeyMessage,
-  generateEncryptionKeyPair,
-  keyPairFromSignature,
-  migrateEncryptionKey,
-  NonDeterministicSignerError,
-  publicKeyToBytes32,
-} from "./crypto/keys";
-export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
-export {
   PSEUDONYM_ACCOUNT_SALT,
   PSEUDONYM_DERIVATION_VERSION,
   PSEUDONYM_ROOT_SALT,
@@ -122,10 +111,8 @@ export {
   verifyContextOnChain,
   verifyEnvelopeOnChain,
 } from "./clients/records";
-export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
-export type { OpenedRecord } from "./clients/researcher";
 export { SIGNED_CONSENT_PRIMARY_TYPES, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
 export { assertFhirResource, parseFhirJson } from "./fhir/resource";
 export type { FhirResource } from "./fhir/resource";

@@ -15,6 +15,7 @@ export { accreditationOf, delegatesOf, nonceWordOf, policyOf } from "./viem/read
 export { AdminClient } from "./viem/admin";
 export { PatientClient } from "./viem/patient";
 export { ResearcherClient } from "./viem/researcher";
+export { anchorEventOf, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./viem/records";
 export { relaySignedConsent } from "./viem/relay";
 export { requestStatusOf, requestsOf } from "./viem/requests";
 export type { RequestParty } from "./viem/requests";
