@@ -95,15 +95,7 @@ export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/r
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
-export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
-export type {
-  BatchManifest,
-  KeyCustodian,
-  PairedPatient,
-  PublishInput,
-  PublishedBatch,
-  PublishedRecord,
-} from "./clients/provider";
+export { ProviderClient } from "./clients/provider";
 export {
   anchorEventOf,
   recordsFromEvents,

@@ -49,6 +49,15 @@ export {
 } from "./crypto/keys";
 export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
 export type { AnchoredRecord, BatchMembership, OpenedRecord } from "./clients/record-rules";
+export { BATCH_LEAF_TYPES } from "./clients/provider-rules";
+export type {
+  BatchManifest,
+  KeyCustodian,
+  PairedPatient,
+  PublishInput,
+  PublishedBatch,
+  PublishedRecord,
+} from "./clients/provider-rules";
 export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export {

@@ -14,6 +14,7 @@ export { decodeRevert, toLedgerError } from "./viem/errors";
 export { accreditationOf, delegatesOf, nonceWordOf, policyOf } from "./viem/reads";
 export { AdminClient } from "./viem/admin";
 export { PatientClient } from "./viem/patient";
+export { ProviderClient } from "./viem/provider";
 export { ResearcherClient } from "./viem/researcher";
 export { anchorEventOf, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./viem/records";
 export { relaySignedConsent } from "./viem/relay";

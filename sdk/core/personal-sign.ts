@@ -1,6 +1,6 @@
 /**
  * EIP-191 personal messages without ethers or viem: the hash a wallet signs for `personal_sign`, and the
- * address a signature of it recovers to, on @noble/curves. Accepts what ethers' verifyMessage accepts (a
+ * address a signature of it (or of any digest, such as an EIP-712 one) recovers to, on @noble/curves. Accepts what ethers' verifyMessage accepts (a
  * 65-byte signature with v 27/28 or 0/1 and s below 2^255, or a 64-byte EIP-2098 one); checked against
  * ethers in test/sdk/personal-sign.test.ts.
  */
@@ -21,6 +21,11 @@ export function personalMessageHash(message: string | Uint8Array): Uint8Array {
 
 /** The checksummed address whose key signed the personal message `message` as `signature`; throws on a malformed signature. */
 export function recoverMessageAddress(message: string | Uint8Array, signature: string): string {
+  return recoverAddress(personalMessageHash(message), signature);
+}
+
+/** The checksummed address whose key signed the 32-byte `digest` as `signature`; throws on a malformed signature. */
+export function recoverAddress(digest: Uint8Array, signature: string): string {
   const bytes = hexToBytes(signature, { argument: "signature" });
   let recovery: number;
   let s: bigint;
@@ -41,6 +46,6 @@ export function recoverMessageAddress(message: string | Uint8Array, signature: s
   // The top bit of s is EIP-2098's yParity: a 65-byte signature with it set is refused (as ethers does).
   if (r === 0n || r >= SECP256K1_N || s === 0n || s >= SECP256K1_N || s >> 255n !== 0n)
     throw new InvalidArgumentError("signature", "r or s is out of range for secp256k1");
-  const point = new secp256k1.Signature(r, s).addRecoveryBit(recovery).recoverPublicKey(personalMessageHash(message));
+  const point = new secp256k1.Signature(r, s).addRecoveryBit(recovery).recoverPublicKey(digest);
   return getAddress(bytesToHex(keccak_256(point.toBytes(false).subarray(1)).subarray(12)));
 }

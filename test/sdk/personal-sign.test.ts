@@ -1,11 +1,13 @@
 /**
- * The ethers-free personal-message recovery (sdk/core/personal-sign.ts) against ethers' verifyMessage as
- * the oracle: the same address for every form a wallet may give (65 bytes with v 27/28 or 0/1, 64-byte
- * EIP-2098), and a refusal wherever ethers refuses.
+ * The ethers-free signature checks against ethers as the oracle: personal-message recovery
+ * (sdk/core/personal-sign.ts) against verifyMessage, the same address for every form a wallet may give
+ * (65 bytes with v 27/28 or 0/1, 64-byte EIP-2098) and a refusal wherever ethers refuses; EIP-712
+ * digests (sdk/core/eip712.ts) against TypedDataEncoder and verifyTypedData.
  */
 import { expect } from "chai";
-import { Signature, Wallet, getBytes, hexlify, verifyMessage } from "ethers";
+import { Signature, TypedDataEncoder, Wallet, getBytes, hexlify, verifyMessage, verifyTypedData } from "ethers";
 
+import { recoverTypedDataAddress, typedDataDigest } from "../../sdk/core/eip712";
 import { personalMessageHash, recoverMessageAddress } from "../../sdk/core/personal-sign";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -56,5 +58,56 @@ describe("recoverMessageAddress (no ethers)", function () {
       expect(recoverMessageAddress(message, signature)).to.equal(wallet.address);
       expect(hexlify(personalMessageHash(message))).to.equal((await import("ethers")).hashMessage(message));
     }
+  });
+});
+
+describe("typedDataDigest (no ethers)", function () {
+  it("hashes and recovers as ethers does, for the SDK's typed messages and every atomic type", async function () {
+    const wallet = Wallet.createRandom();
+    const domain = { name: "ConsentLedger Pairing", version: "1", chainId: 31337n, verifyingContract: wallet.address };
+    const types = {
+      Everything: [
+        { name: "who", type: "address" },
+        { name: "flag", type: "bool" },
+        { name: "small", type: "uint8" },
+        { name: "big", type: "uint256" },
+        { name: "negative", type: "int64" },
+        { name: "id", type: "bytes32" },
+        { name: "short", type: "bytes4" },
+        { name: "blob", type: "bytes" },
+        { name: "text", type: "string" },
+      ],
+    };
+    const value = {
+      who: wallet.address.toLowerCase(),
+      flag: true,
+      small: 255,
+      big: 2n ** 200n + 7n,
+      negative: -5n,
+      id: `0x${"ab".repeat(32)}`,
+      short: "0xdeadbeef",
+      blob: "0x0102030405",
+      text: "Zustimmung ✓",
+    };
+    expect(hexlify(typedDataDigest(domain, types, "Everything", value))).to.equal(
+      TypedDataEncoder.hash(domain, types, value),
+    );
+    for (const partial of [
+      { name: "x" },
+      { chainId: 1 },
+      { name: "x", version: "2", verifyingContract: wallet.address },
+    ]) {
+      expect(hexlify(typedDataDigest(partial, types, "Everything", value))).to.equal(
+        TypedDataEncoder.hash(partial, types, value),
+      );
+    }
+    const signature = await wallet.signTypedData(domain, types, value);
+    expect(recoverTypedDataAddress(domain, types, "Everything", value, signature)).to.equal(
+      verifyTypedData(domain, types, value, signature),
+    );
+    expect(() => typedDataDigest(domain, types, "Everything", { ...value, small: 256 })).to.throw(/uint8/);
+    expect(() => typedDataDigest(domain, { A: [{ name: "xs", type: "uint8[]" }] }, "A", { xs: [1] })).to.throw(
+      /not supported/,
+    );
   });
 });
