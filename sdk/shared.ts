@@ -48,7 +48,13 @@ export {
   publicKeyToBytes32,
 } from "./crypto/keys";
 export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
-export type { AnchoredRecord, BatchMembership, OpenedRecord } from "./clients/record-rules";
+export type {
+  AnchoredRecord,
+  BatchMembership,
+  OpenedRecord,
+  OpenWithKeyInput,
+  OpenWrappedInput,
+} from "./clients/record-rules";
 export { BATCH_LEAF_TYPES } from "./clients/provider-rules";
 export type {
   BatchManifest,

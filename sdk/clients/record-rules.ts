@@ -229,12 +229,16 @@ export async function verifyContext(
   return { recordId, context, superseded: stored.superseded };
 }
 
-/** What opening a record takes: its envelope, and the data key wrapped to the reader (or the key itself). */
-export type OpenRecordInput = {
+/** Where a record to open is: its envelope, optionally the id it must have and its batch proof. */
+interface EnvelopeInput {
   envelope: Uint8Array;
   expectedRecordId?: string;
   batch?: BatchMembership;
-} & ({ wrappedKey: Uint8Array; keyPair: EncryptionKeyPair } | { dataKey: Uint8Array });
+}
+/** ResearcherClient.openRecord's input: the envelope and the data key wrapped to the reader's key pair. */
+export type OpenWrappedInput = EnvelopeInput & { wrappedKey: Uint8Array; keyPair: EncryptionKeyPair };
+/** ResearcherClient.openRecordWithKey's input: the envelope and the data key itself. */
+export type OpenWithKeyInput = EnvelopeInput & { dataKey: Uint8Array };
 
 /**
  * Opens a record: checks the envelope against the chain first (verifyEnvelope), then unwraps the data key
@@ -242,7 +246,10 @@ export type OpenRecordInput = {
  * IntegrityError or DecryptionError; a key wrapped to someone else with WrongRecipientKeyError; a v2
  * record refuses any key but the one it commits to.
  */
-export async function openAnchoredRecord(chain: RecordChain, input: OpenRecordInput): Promise<OpenedRecord> {
+export async function openAnchoredRecord(
+  chain: RecordChain,
+  input: OpenWrappedInput | OpenWithKeyInput,
+): Promise<OpenedRecord> {
   const verified = await verifyEnvelope(chain, input.envelope, {
     expectedRecordId: input.expectedRecordId,
     batch: input.batch,

@@ -4,7 +4,7 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { publicKeyToBytes32, type DeriveKeyOptions, type EncryptionKeyPair, type KeyScope } from "../crypto/keys";
-import { openAnchoredRecord, type BatchMembership, type OpenedRecord } from "./record-rules";
+import { openAnchoredRecord, type OpenedRecord, type OpenWithKeyInput, type OpenWrappedInput } from "./record-rules";
 import { recordChainOf } from "./records";
 import { findRequest, openedRequestIn, requestStatusOf, requestViews, toAbiRequest, toRequestTerms } from "./requests";
 import { deriveResearcherKey, grantsInForce, keyScopeOf, waitForDecision } from "./researcher-rules";
@@ -140,13 +140,7 @@ export class ResearcherClient {
    * decrypts. Tampering fails with IntegrityError or DecryptionError; a key wrapped to someone else with
    * WrongRecipientKeyError.
    */
-  async openRecord(input: {
-    envelope: Uint8Array;
-    wrappedKey: Uint8Array;
-    keyPair: EncryptionKeyPair;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord> {
+  async openRecord(input: OpenWrappedInput): Promise<OpenedRecord> {
     return openAnchoredRecord(await recordChainOf(this.contracts), input);
   }
 
@@ -154,12 +148,7 @@ export class ResearcherClient {
    * As openRecord, with the data key itself (a key rebuilt from custodians' shares): verifies the
    * envelope against the chain, then decrypts; a v2 record refuses any key but the one it commits to.
    */
-  async openRecordWithKey(input: {
-    envelope: Uint8Array;
-    dataKey: Uint8Array;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord> {
+  async openRecordWithKey(input: OpenWithKeyInput): Promise<OpenedRecord> {
     return openAnchoredRecord(await recordChainOf(this.contracts), input);
   }
 }

@@ -16,7 +16,12 @@ import {
   toRequestTerms,
   type RequestOpenedArgs,
 } from "../clients/request-rules";
-import { openAnchoredRecord, type BatchMembership, type OpenedRecord } from "../clients/record-rules";
+import {
+  openAnchoredRecord,
+  type OpenedRecord,
+  type OpenWithKeyInput,
+  type OpenWrappedInput,
+} from "../clients/record-rules";
 import { deriveResearcherKey, grantsInForce, keyScopeOf, waitForDecision } from "../clients/researcher-rules";
 import type { AccessRequest, Consent, RequestInput, RequestView } from "../clients/types";
 import type { TransactionOverrides } from "../core/overrides";
@@ -172,13 +177,7 @@ export class ResearcherClient {
    * decrypts. Tampering fails with IntegrityError or DecryptionError; a key wrapped to someone else with
    * WrongRecipientKeyError.
    */
-  async openRecord(input: {
-    envelope: Uint8Array;
-    wrappedKey: Uint8Array;
-    keyPair: EncryptionKeyPair;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord> {
+  async openRecord(input: OpenWrappedInput): Promise<OpenedRecord> {
     return openAnchoredRecord(recordChainOf(this.contracts), input);
   }
 
@@ -186,12 +185,7 @@ export class ResearcherClient {
    * As openRecord, with the data key itself (a key rebuilt from custodians' shares): verifies the
    * envelope against the chain, then decrypts; a v2 record refuses any key but the one it commits to.
    */
-  async openRecordWithKey(input: {
-    envelope: Uint8Array;
-    dataKey: Uint8Array;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord> {
+  async openRecordWithKey(input: OpenWithKeyInput): Promise<OpenedRecord> {
     return openAnchoredRecord(recordChainOf(this.contracts), input);
   }
 }

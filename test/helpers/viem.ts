@@ -28,7 +28,10 @@ export function viemWallet(address: string, index: number, local: boolean): Wall
   const transport = custom(network.provider);
   if (!local) return createWalletClient({ account: address as `0x${string}`, chain: hardhatChain, transport });
   const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey as `0x${string}`;
-  return createWalletClient({ account: privateKeyToAccount(key), chain: hardhatChain, transport });
+  const account = privateKeyToAccount(key);
+  if (account.address.toLowerCase() !== address.toLowerCase())
+    throw new Error(`account ${index} is ${account.address}, not ${address}`);
+  return createWalletClient({ account, chain: hardhatChain, transport });
 }
 
 /** A viem PublicClient on the Hardhat network. */
