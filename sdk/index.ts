@@ -92,7 +92,7 @@ export {
 } from "./clients/patient";
 export type { PatientClientOptions } from "./clients/patient";
 export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
-export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo } from "./clients/relayer";
+export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo, RelayStatus } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
 export { ProviderClient } from "./clients/provider";

@@ -1,11 +1,4 @@
-import type {
-  ContractTransaction,
-  ContractTransactionResponse,
-  EventLog,
-  Provider,
-  Signer,
-  TransactionReceipt,
-} from "ethers";
+import type { ContractTransaction, ContractTransactionResponse, EventLog, Signer, TransactionReceipt } from "ethers";
 
 import { requireAddress, toUnixSeconds } from "../args";
 import { maskOf } from "../codes";
@@ -29,7 +22,7 @@ import {
   type DelegateScope,
 } from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
-import { RelayNotConfirmedError, type ConsentRelayer } from "./relayer";
+import { RelayNotConfirmedError, relayedReceipt, type ConsentRelayer } from "./relayer";
 import type {
   AccessRequest,
   Consent,
@@ -520,7 +513,8 @@ export class PatientClient {
     signed: SignedConsent,
     decode: (receipt: TransactionReceipt) => T | Promise<T>,
   ): Promise<PendingTransaction<T>> {
-    const relayed = await (this.relayer as ConsentRelayer).submit(signed);
+    const relayer = this.relayer as ConsentRelayer;
+    const relayed = await relayer.submit(signed);
     const contracts = this.contracts;
     const hash = String(relayed?.transactionHash);
     return {
@@ -532,7 +526,9 @@ export class PatientClient {
           throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
         let receipt: TransactionReceipt | null;
         try {
-          receipt = await receiptOf(contracts.provider, hash, confirmations);
+          // The relayer may replace its transaction (higher fees, same nonce): any hash it names is
+          // watched, and the one mined is checked below like the first.
+          receipt = await relayedReceipt(contracts.provider, relayer, hash, confirmations);
         } catch (error) {
           throw toLedgerError(error, action);
         }
@@ -559,26 +555,6 @@ export class PatientClient {
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
     return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
   }
-}
-
-/**
- * The receipt of a transaction someone else sent, once it has `confirmations`, polling (any provider has
- * getTransactionReceipt; not every one has waitForTransaction); null if not mined within `timeoutMs`.
- */
-async function receiptOf(
-  provider: Provider,
-  hash: string,
-  confirmations: number,
-  timeoutMs = 600_000,
-): Promise<TransactionReceipt | null> {
-  const until = Date.now() + timeoutMs;
-  for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
-    const receipt = await provider.getTransactionReceipt(hash);
-    if (receipt && (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations))
-      return receipt;
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
-  return null;
 }
 
 /**
