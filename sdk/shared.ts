@@ -27,6 +27,7 @@ export type {
   GrantInput,
   PolicyInput,
   RequestInput,
+  RequestParty,
   RequestTerms,
   RequestView,
   SignedConsent,

@@ -20,4 +20,3 @@ export { ResearcherClient } from "./viem/researcher";
 export { anchorEventOf, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./viem/records";
 export { relaySignedConsent } from "./viem/relay";
 export { requestStatusOf, requestsOf } from "./viem/requests";
-export type { RequestParty } from "./viem/requests";
