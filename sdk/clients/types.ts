@@ -158,3 +158,6 @@ export interface SignedConsent {
   /** For registerKey: the KeyDirectory it is signed for (its EIP-712 verifying contract). */
   keyDirectory?: string;
 }
+
+/** Who the requests were made to or by. */
+export type RequestParty = { patient: string; researcher?: undefined } | { researcher: string; patient?: undefined };
