@@ -7,7 +7,6 @@ export { connect } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
 export type { RunnerInput, SignerInput, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
 export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf } from "./clients/reads";
-export type { RequestParty } from "./clients/reads";
 export type { LedgerContracts } from "./chain/connect";
 export { decodeRevert, toLedgerError } from "./chain/revert";
 export {
@@ -35,17 +34,6 @@ export type {
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
-export {
-  bytes32ToPublicKey,
-  deriveEncryptionKeyPair,
-  encryptionKeyMessage,
-  generateEncryptionKeyPair,
-  keyPairFromSignature,
-  migrateEncryptionKey,
-  NonDeterministicSignerError,
-  publicKeyToBytes32,
-} from "./crypto/keys";
-export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
 export {
   PSEUDONYM_ACCOUNT_SALT,
   PSEUDONYM_DERIVATION_VERSION,
@@ -106,15 +94,7 @@ export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/r
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo, RelayStatus } from "./clients/relayer";
 export { PatientIdentity } from "./clients/identity";
 export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
-export { BATCH_LEAF_TYPES, ProviderClient } from "./clients/provider";
-export type {
-  BatchManifest,
-  KeyCustodian,
-  PairedPatient,
-  PublishInput,
-  PublishedBatch,
-  PublishedRecord,
-} from "./clients/provider";
+export { ProviderClient } from "./clients/provider";
 export {
   anchorEventOf,
   recordsFromEvents,
@@ -122,11 +102,17 @@ export {
   verifyContextOnChain,
   verifyEnvelopeOnChain,
 } from "./clients/records";
-export type { AnchoredRecord, BatchMembership } from "./clients/records";
 export { findRequest } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
-export type { OpenedRecord } from "./clients/researcher";
-export { SIGNED_CONSENT_PRIMARY_TYPES, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
+export {
+  SIGNED_CONSENT_PRIMARY_TYPES,
+  actionTypehash,
+  encodeActionArgs,
+  isSignedActionKind,
+  recoverSignedConsentSigner,
+  signedConsentDomain,
+  signedConsentMessage,
+} from "./clients/signatures";
 export { assertFhirResource, parseFhirJson } from "./fhir/resource";
 export type { FhirResource } from "./fhir/resource";
 export {

@@ -1,8 +1,8 @@
 /**
  * What every entry point of the SDK exports alike ("consent-ledger" and "consent-ledger/viem" re-export it
  * whole): the code tables, argument parsers and errors (from "consent-ledger/tables"), the ABIs, the
- * request and consent rules, the types, the EIP-712 definitions, the record envelope and storage, and the
- * text that describes a consent change. It imports neither ethers nor viem
+ * request and consent rules, the types, the EIP-712 definitions, the record envelope and storage, the
+ * encryption keys derived from a wallet signature, and the text that describes a consent change. It imports neither ethers nor viem
  * (test/sdk/core-entry.test.ts), so each entry adds only its own library's clients and reads.
  */
 export * from "./tables";
@@ -14,9 +14,20 @@ export type { PendingTransaction } from "./chain/transactions";
 export type { Accreditation, Delegate, DelegateScope } from "./clients/rules";
 export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf, usedNonces } from "./clients/rules";
 export { parseSignedConsent } from "./clients/signed-consent";
+export { actionRoute, hasSignedForm, SIGNED_FORMS } from "./clients/signed-forms";
+export type { ActionRoute, PatientAction } from "./clients/signed-forms";
+export { REVERT_HINTS } from "./chain/hints";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
-export { CONSENT_TYPES, consentDomain } from "./clients/consent-types";
+export {
+  ACTION_TYPES,
+  CONSENT_TYPES,
+  KEY_DIRECTORY_TYPES,
+  SIGNED_ACTION_KINDS,
+  consentDomain,
+  keyDirectoryDomain,
+} from "./clients/consent-types";
+export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
   Consent,
@@ -27,6 +38,7 @@ export type {
   GrantInput,
   PolicyInput,
   RequestInput,
+  RequestParty,
   RequestTerms,
   RequestView,
   SignedConsent,
@@ -37,6 +49,33 @@ export { AES_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES } from "./crypto/aes-gcm";
 export { ContentType, openRecord, parseEnvelope, recordIdOf, sealRecord } from "./crypto/envelope";
 export type { ParsedRecordContext, RecordContext } from "./crypto/envelope";
 export { unwrapDataKey, wrapDataKey } from "./crypto/key-wrap";
+export {
+  bytes32ToPublicKey,
+  deriveEncryptionKeyPair,
+  encryptionKeyMessage,
+  generateEncryptionKeyPair,
+  keyPairFromSignature,
+  migrateEncryptionKey,
+  NonDeterministicSignerError,
+  publicKeyToBytes32,
+} from "./crypto/keys";
+export type { DeriveKeyOptions, EncryptionKeyPair, KeyScope } from "./crypto/keys";
+export type {
+  AnchoredRecord,
+  BatchMembership,
+  OpenedRecord,
+  OpenWithKeyInput,
+  OpenWrappedInput,
+} from "./clients/record-rules";
+export { BATCH_LEAF_TYPES } from "./clients/provider-rules";
+export type {
+  BatchManifest,
+  KeyCustodian,
+  PairedPatient,
+  PublishInput,
+  PublishedBatch,
+  PublishedRecord,
+} from "./clients/provider-rules";
 export { CorruptBlobError, MemoryBlobStore, cidFromRecordId, cidOf, recordIdFromCid } from "./storage/blob-store";
 export type { BlobStore, StreamingBlobStore } from "./storage/blob-store";
 export {

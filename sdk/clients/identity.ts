@@ -8,6 +8,8 @@
  * who does not trust the RPC provider should read through a node of their own (docs/pseudonyms.md).
  */
 import type { LedgerContracts } from "../chain/connect";
+import type { PendingTransaction } from "../chain/transactions";
+import type { EncryptionKeyPair } from "../crypto/keys";
 import { pseudonymSigner, type Pseudonym } from "../crypto/pseudonyms";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import type { BlobStore } from "../storage/blob-store";
@@ -89,6 +91,17 @@ export class PatientIdentity {
         return entry.client;
     }
     throw new InvalidArgumentError("pseudonym", `${pseudonym} is not one of this patient's pseudonyms`);
+  }
+
+  /**
+   * Publishes (or rotates) `pseudonym`'s X25519 public key in KeyDirectory, signed by the pseudonym and
+   * submitted by the relayer (registerKeyBySig), so the pseudonym still never holds ether.
+   */
+  async registerEncryptionKey(
+    pseudonym: string,
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    return this.client(pseudonym).registerEncryptionKey(keyPair);
   }
 
   /** Records anchored under any pseudonym, oldest first within each. */

@@ -7,17 +7,10 @@
  * The payload is URL-safe and QR-able: "clpair1." + base64url(JSON). It carries no secret, but it does
  * carry the pseudonym: show it to the one provider it names.
  */
-import {
-  decodeBase64,
-  encodeBase64,
-  getAddress,
-  hexlify,
-  verifyTypedData,
-  type Signer,
-  type TypedDataDomain,
-  type TypedDataField,
-} from "ethers";
+import type { Signer, TypedDataDomain, TypedDataField } from "ethers";
 
+import { recoverTypedDataAddress } from "../core/eip712";
+import { getAddress } from "../core/hex";
 import { ConsentLedgerError, describeValue } from "../errors";
 import { bytesToHex, hexToBytes, isAllZero, randomBytes, utf8Decode, utf8Encode } from "../crypto/bytes";
 
@@ -144,7 +137,8 @@ export function encodePairingLink(link: PairingLink): string {
     n: link.nonce,
     s: link.signature,
   });
-  return PAIRING_PREFIX + encodeBase64(utf8Encode(json)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const base64 = btoa(String.fromCharCode(...utf8Encode(json)));
+  return PAIRING_PREFIX + base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** A page URL carrying the payload in its fragment (never sent to a server by a browser). */
@@ -169,7 +163,7 @@ export function parsePairingLink(input: string): PairingLink {
   let raw: Record<string, unknown>;
   try {
     const padded = body.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (body.length % 4)) % 4);
-    raw = JSON.parse(utf8Decode(decodeBase64(padded))) as Record<string, unknown>;
+    raw = JSON.parse(utf8Decode(Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)))) as Record<string, unknown>;
   } catch (cause) {
     throw new PairingError("Malformed", "Not a pairing link: its body is not JSON", { cause });
   }
@@ -208,7 +202,7 @@ export function parsePairingLink(input: string): PairingLink {
     issuedAt: whole(raw.i, "issuedAt"),
     expiresAt: whole(raw.e, "expiresAt"),
     nonce: hex32(raw.n, "nonce"),
-    signature: hexlify(raw.s),
+    signature: raw.s.toLowerCase(),
   };
 }
 
@@ -261,9 +255,10 @@ export function verifyPairingLink(input: string, options: VerifyPairingOptions):
     });
   let recovered: string | undefined;
   try {
-    recovered = verifyTypedData(
+    recovered = recoverTypedDataAddress(
       pairingDomain(link.chainId, link.ledger),
       PAIRING_TYPES,
+      "PatientPairing",
       {
         pseudonym: link.pseudonym,
         encryptionKey: link.encryptionKey,

@@ -1,12 +1,20 @@
-import type { ContractTransaction, ContractTransactionResponse, EventLog, Signer, TransactionReceipt } from "ethers";
+import type {
+  ContractTransaction,
+  ContractTransactionResponse,
+  EventLog,
+  Signer,
+  TransactionReceipt,
+  TypedDataDomain,
+} from "ethers";
 
-import { requireAddress, toUnixSeconds } from "../args";
+import { requireAddress, requireBytes32, toUnixSeconds } from "../args";
 import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { jsonRequest } from "./request-rules";
 import { parseSignedConsent } from "./signed-consent";
@@ -21,7 +29,17 @@ import {
   policyTerms,
   type DelegateScope,
 } from "./rules";
-import { consentDomain, signConsentMessage } from "./signatures";
+import { signedActionOf, type SignedActionKind } from "./consent-types";
+import {
+  SIGNED_ACTION_KINDS,
+  SIGNED_CONSENT_PRIMARY_TYPES,
+  actionTypehash,
+  consentDomain,
+  encodeActionArgs,
+  isSignedActionKind,
+  keyDirectoryDomain,
+  signConsentMessage,
+} from "./signatures";
 import { RelayNotConfirmedError, relayedReceipt, type ConsentRelayer } from "./relayer";
 import type {
   AccessRequest,
@@ -62,11 +80,12 @@ export interface SignOptions extends OnBehalf {
 /** Options of a PatientClient. */
 export interface PatientClientOptions {
   /**
-   * Send grant, revoke, approve and deny as signed messages through this relayer (its account pays the
-   * gas), never as transactions from the signer: a pseudonym never needs ether, so no funding flow links
-   * it to anyone. With a relayer, actions the ledger has no signed form of yet (policy, delegates,
-   * emergency opt-out, batch grant, cancelling a nonce) are refused with NoSignedFormError unless
-   * `allowDirect` is set, rather than sent from (and so needing ether in) the signer's account.
+   * Send every action that has a signed form (grant, revoke, approve, deny, the policy, delegates, the
+   * emergency opt-out, cancelling a nonce, registering the encryption key) as a signed message through
+   * this relayer (its account pays the gas), never as a transaction from the signer: a pseudonym never
+   * needs ether, so no funding flow links it to anyone. With a relayer, a batch grant (which has no
+   * signed form) is refused with NoSignedFormError unless `allowDirect` is set, rather than sent from
+   * (and so needing ether in) the signer's account.
    */
   relayer?: ConsentRelayer;
   /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
@@ -80,11 +99,10 @@ export interface PatientClientOptions {
 export class NoSignedFormError extends ConsentLedgerError {
   override name = "NoSignedFormError";
   constructor(readonly action: string) {
-    super(`The ledger has no signed form of "${action}" yet, so it cannot go through the relayer`, {
+    super(`The ledger has no signed form of "${action}", so it cannot go through the relayer`, {
       hint:
-        "Signed forms of policy, delegates and the emergency opt-out are planned for the next contract release. " +
-        "Until then, send it directly (PatientClient option allowDirect, from an account with ether; for a pseudonym that " +
-        "funding is visible on chain and can link it), or wait.",
+        "Send the items one by one (each grant has a signed form), or send it directly (PatientClient option " +
+        "allowDirect, from an account with ether; for a pseudonym that funding is visible on chain and can link it).",
     });
   }
 }
@@ -210,8 +228,8 @@ export class PatientClient {
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
-    this.direct("set the policy");
     const policy = policyTerms(input);
+    if (this.relayer) return this.relay("set the policy", await this.signSetPolicy(input), () => policy);
     return send(
       "set the policy",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(policy),
@@ -220,7 +238,7 @@ export class PatientClient {
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
-    this.direct("clear the policy");
+    if (this.relayer) return this.relay("clear the policy", await this.signClearPolicy(), () => undefined);
     return send(
       "clear the policy",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(),
@@ -239,10 +257,16 @@ export class PatientClient {
     scope: DelegateScopeInput,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string; validUntil: number } & DelegateScope>> {
-    this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    if (this.relayer)
+      return this.relay("appoint the delegate", await this.signAppointDelegate(who, until, scope), () => ({
+        delegate: who,
+        validUntil: until,
+        purposes,
+        sensitiveClasses,
+      }));
     return send(
       "appoint the delegate",
       () =>
@@ -257,8 +281,9 @@ export class PatientClient {
     delegate: string,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string }>> {
-    this.direct("remove a delegate");
     const who = requireAddress(delegate, "delegate");
+    if (this.relayer)
+      return this.relay("remove the delegate", await this.signRemoveDelegate(who), () => ({ delegate: who }));
     return send(
       "remove the delegate",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).removeDelegate(who),
@@ -271,7 +296,8 @@ export class PatientClient {
     optedOut: boolean,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ optedOut: boolean }>> {
-    this.direct("set the emergency opt-out");
+    if (this.relayer)
+      return this.relay("set the emergency opt-out", await this.signEmergencyOptOut(optedOut), () => ({ optedOut }));
     return send(
       "set the emergency opt-out",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setEmergencyOptOut(optedOut),
@@ -314,7 +340,8 @@ export class PatientClient {
       );
     }
     if (action.kind === "policy") {
-      this.direct("set the policy");
+      if (this.relayer)
+        return this.relay("set the policy", await this.signAction("setPolicy", action.policy, {}), () => action.policy);
       return send(
         "set the policy",
         () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(action.policy),
@@ -359,12 +386,108 @@ export class PatientClient {
     return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
   }
 
+  /** Signs a standing data-use policy for someone else to relay (actBySig, SetPolicy). */
+  async signSetPolicy(input: PolicyInput, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("setPolicy", policyTerms(input), options);
+  }
+
+  /** Signs the clearing of the standing policy for someone else to relay (actBySig, ClearPolicy). */
+  async signClearPolicy(options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("clearPolicy", {}, options);
+  }
+
+  /** Signs an appointment (see appointDelegate) for someone else to relay (actBySig, AppointDelegate). */
+  async signAppointDelegate(
+    delegate: string,
+    validUntil: Date | number,
+    scope: DelegateScopeInput,
+    options: SignOptions = {},
+  ): Promise<SignedConsent> {
+    const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    return this.signAction(
+      "appointDelegate",
+      {
+        delegate: requireAddress(delegate, "delegate"),
+        validUntil: toUnixSeconds(validUntil, "validUntil"),
+        purposes,
+        sensitiveClasses,
+      },
+      options,
+    );
+  }
+
+  /** Signs the removal of a delegate for someone else to relay (actBySig, RemoveDelegate). */
+  async signRemoveDelegate(delegate: string, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("removeDelegate", { delegate: requireAddress(delegate, "delegate") }, options);
+  }
+
+  /** Signs an emergency opt-out (true) or opt-in (false) for someone else to relay (actBySig, SetEmergencyOptOut). */
+  async signEmergencyOptOut(optedOut: boolean, options: SignOptions = {}): Promise<SignedConsent> {
+    if (typeof optedOut !== "boolean") throw new InvalidArgumentError("optedOut", "must be true or false");
+    return this.signAction("setEmergencyOptOut", { optedOut }, options);
+  }
+
+  /**
+   * Signs the cancellation of `nonce` for someone else to relay (actBySig, InvalidateNonces), so a
+   * signature made with it can never be relayed, without ether in the signer's account. The message
+   * spends a nonce of its own (by default the lowest unused, which may be `nonce` itself: then relaying
+   * it is what cancels it).
+   */
+  async signCancelSignature(nonce: bigint, options: SignOptions = {}): Promise<SignedConsent> {
+    const [word, mask] = cancelNonceArgs(BigInt(nonce));
+    return this.signAction("invalidateNonces", { word, mask }, options);
+  }
+
+  /**
+   * Signs the registration of `publicKey` (an X25519 key pair's public half, or its bytes32) in
+   * KeyDirectory for someone else to relay (registerKeyBySig), binding it to the key registered now, so
+   * that a held signature cannot bring back a key rotated away since.
+   */
+  async signRegisterKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey"> | string,
+    options: Omit<SignOptions, "seenConsent"> = {},
+  ): Promise<SignedConsent> {
+    const publicKey =
+      typeof keyPair === "string" ? requireBytes32(keyPair, "publicKey") : publicKeyToBytes32(keyPair.publicKey);
+    const signer = await this.signer.getAddress();
+    const keys = this.contracts.keys;
+    const [seenKey, keyDirectory] = await Promise.all([keys.keyOf(signer), keys.getAddress()]);
+    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.nonceBitmap(signer, word)));
+    return this.sign(
+      "registerKey",
+      "RegisterKey",
+      { publicKey, seenKey },
+      { ...options, nonce },
+      { fields: { publicKey, seenKey: seenKey.toLowerCase() }, keyDirectory },
+      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    );
+  }
+
+  /**
+   * Publishes (or rotates) the signer's X25519 public key in KeyDirectory, through the relayer when there
+   * is one (a pseudonym then needs no ether), else as a transaction from the signer.
+   */
+  async registerEncryptionKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    const publicKey = publicKeyToBytes32(keyPair.publicKey);
+    if (this.relayer)
+      return this.relay("register the encryption key", await this.signRegisterKey(publicKey), () => ({ publicKey }));
+    return send(
+      "register the encryption key",
+      () => this.contracts.keys.connect(withOverrides(this.signer, overrides)).registerKey(publicKey),
+      () => ({ publicKey }),
+    );
+  }
+
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
   async cancelSignature(
     nonce: bigint,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
-    this.direct("cancel a signature");
+    if (this.relayer)
+      return this.relay("cancel the signature", await this.signCancelSignature(nonce), () => ({ nonce }));
     return send(
       "cancel the signature",
       () =>
@@ -459,12 +582,19 @@ export class PatientClient {
     return lowestUnusedNonce((word) => this.contracts.ledger.nonceBitmap(who, word));
   }
 
+  /** Signs one of the settings actBySig relays; `input` holds its fields between signer and nonce. */
+  private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
+    const { type, message, fields } = signedActionOf(kind, input);
+    return this.sign(kind, type, message, options, { fields });
+  }
+
   private async sign(
     kind: SignedConsent["kind"],
-    primaryType: "Grant" | "Revoke" | "ApproveRequest" | "DenyRequest",
+    primaryType: (typeof SIGNED_CONSENT_PRIMARY_TYPES)[SignedConsent["kind"]],
     fields: Record<string, unknown>,
     options: SignOptions,
     extra: Partial<SignedConsent>,
+    domain?: TypedDataDomain,
   ): Promise<SignedConsent> {
     const signer = await this.signer.getAddress();
     // The ledger judges the deadline by its own clock, the latest block's time, which need not be the
@@ -476,12 +606,17 @@ export class PatientClient {
     const ledger = await this.contracts.ledger.getAddress();
     let signature: string;
     try {
-      signature = await signConsentMessage(this.signer, consentDomain(this.contracts.chainId, ledger), primaryType, {
-        signer,
-        ...fields,
-        nonce,
-        deadline,
-      });
+      signature = await signConsentMessage(
+        this.signer,
+        domain ?? consentDomain(this.contracts.chainId, ledger),
+        primaryType,
+        {
+          signer,
+          ...fields,
+          nonce,
+          deadline,
+        },
+      );
     } catch (error) {
       throw toLedgerError(error, `sign the ${kind}`);
     }
@@ -568,24 +703,54 @@ async function verifyRelayed(
   receipt: TransactionReceipt,
   unconfirmed: (problem: string) => Error,
 ): Promise<void> {
-  const ledger = await contracts.ledger.getAddress();
+  // A key registration goes to KeyDirectory, everything else to the ledger.
+  const target = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
+  const ledger = await target.getAddress();
   if (!receipt.to || receipt.to.toLowerCase() !== ledger.toLowerCase())
-    throw unconfirmed(`it is a transaction to ${receipt.to ?? "no contract"}, not to the ledger ${ledger}`);
+    throw unconfirmed(`it is a transaction to ${receipt.to ?? "no contract"}, not to ${ledger}`);
   const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
   const events = receipt.logs
     .filter((log) => same(log.address, ledger))
     .map((log) => {
       try {
-        return contracts.ledger.interface.parseLog(log);
+        return target.interface.parseLog(log);
       } catch {
         return null;
       }
     });
+  // The settings (actBySig) and a key registration: the event the direct call emits, naming the signer,
+  // with every signed field among its arguments (the policy's inside its struct).
+  const fieldsMatch = (args: Record<string, unknown>) =>
+    Object.entries(signed.fields ?? {}).every(([name, value]) => {
+      const policy = (args.policy ?? {}) as Record<string, unknown>;
+      // RegisterKey's seenKey is a condition, not part of the event: the nonce check below covers it.
+      if (!(name in policy) && !(name in args)) return name === "seenKey";
+      const actual = name in policy ? policy[name] : args[name];
+      return typeof value === "boolean"
+        ? actual === value
+        : same(typeof actual === "bigint" ? actual.toString() : actual, value);
+    });
+  const SETTING_EVENTS: Record<string, [string, string]> = {
+    setPolicy: ["PolicySet", "patient"],
+    clearPolicy: ["PolicyCleared", "patient"],
+    appointDelegate: ["DelegateAppointed", "patient"],
+    removeDelegate: ["DelegateRemoved", "patient"],
+    setEmergencyOptOut: ["EmergencyOptOutSet", "patient"],
+    invalidateNonces: ["NoncesInvalidated", "signer"],
+    registerKey: ["EncryptionKeyRegistered", "account"],
+  };
   const signer = signed.signer;
   const patient = signed.patient ?? signed.request?.terms.patient;
   const found = events.some((event) => {
     if (!event) return false;
     const args = event.args;
+    const setting = SETTING_EVENTS[signed.kind];
+    if (setting) {
+      const named = event.fragment.inputs.map((input) => input.name);
+      const values = Object.fromEntries(named.map((name, i) => [name, args[i]]));
+      if (values.policy) values.policy = Object.fromEntries(Object.entries(values.policy.toObject()));
+      return event.name === setting[0] && same(values[setting[1]], signer) && fieldsMatch(values);
+    }
     switch (signed.kind) {
       case "grant": {
         const grant = signed.grant;
@@ -617,11 +782,13 @@ async function verifyRelayed(
           same(args.patient, patient) &&
           same(args.actor, signer)
         );
+      default:
+        return false;
     }
   });
   if (!found) throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signer}`);
   const nonce = BigInt(signed.nonce);
-  const bitmap: bigint = await contracts.ledger.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
+  const bitmap: bigint = await target.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
   if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
     throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
 }
@@ -658,6 +825,15 @@ export async function populateSignedConsent(
   const checked = parseSignedConsent(signed);
   const ledger = contracts.ledger;
   const ledgerAddress = await contracts.ledger.getAddress();
+  if (checked.kind === "registerKey") {
+    const keyDirectory = await contracts.keys.getAddress();
+    if (BigInt(checked.chainId) !== contracts.chainId || checked.keyDirectory !== keyDirectory)
+      throw new InvalidArgumentError(
+        "signed consent",
+        `signed for KeyDirectory ${checked.keyDirectory} on chain ${checked.chainId}`,
+        { hint: `This relayer submits to KeyDirectory ${keyDirectory} on chain ${contracts.chainId}; sign for it.` },
+      );
+  }
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
     throw new InvalidArgumentError(
       "signed consent",
@@ -674,7 +850,21 @@ export async function populateSignedConsent(
     if (!r) throw new InvalidArgumentError("signed consent", `a ${checked.kind} needs its request`);
     return toAbiRequest({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } });
   };
+  if (isSignedActionKind(checked.kind)) {
+    const type = SIGNED_ACTION_KINDS[checked.kind];
+    return ledger.actBySig.populateTransaction(
+      actionTypehash(type),
+      encodeActionArgs(type, checked.fields!),
+      ...common,
+    );
+  }
   switch (checked.kind) {
+    case "registerKey":
+      return contracts.keys.registerKeyBySig.populateTransaction(
+        checked.fields!.publicKey as string,
+        checked.fields!.seenKey as string,
+        ...common,
+      );
     case "grant":
       if (!checked.grant || !checked.patient)
         throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");

@@ -79,8 +79,8 @@ export class RelayerError extends ConsentLedgerError {
  * signer's nonce is not used at its block, or it was never mined. The relayer (or something on the path)
  * may be holding the signed message back: it stays valid, and anyone holding it can still submit it,
  * until its deadline. To be sure it never takes effect, use its nonce first: relay a message with the
- * same nonce through another relayer, or cancel the nonce (`cancelSignature`, a transaction from the
- * signer, so it needs ether in that account), or wait until the deadline passes.
+ * same nonce through another relayer, or cancel the nonce (`cancelSignature`, relayed through another
+ * relayer, or sent by the signer with ether), or wait until the deadline passes.
  */
 export class RelayNotConfirmedError extends ConsentLedgerError {
   override name = "RelayNotConfirmedError";
@@ -97,7 +97,7 @@ export class RelayNotConfirmedError extends ConsentLedgerError {
       hint:
         `The signed message stays valid until its deadline (${new Date(deadline * 1000).toISOString()}) and whoever holds it can still submit it. ` +
         `To make sure it never takes effect, use nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
-        "or cancel it with cancelSignature (a transaction from the signer, which needs ether in that account).",
+        "or cancel it with cancelSignature (itself relayed, through a relayer you trust, or sent by the signer with ether).",
     });
   }
 }

@@ -28,10 +28,11 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { getAddress, Wallet, type Provider } from "ethers";
 
 import { ConsentLedgerError, InvalidArgumentError, describeValue } from "../errors";
-import { isViemClient, toSigner, type ViemWalletClientLike } from "../chain/runner";
+import type { ViemWalletClientLike } from "../core/viem-client";
 import { bytesEqual, bytesToHex, hexToBytes, utf8Encode } from "./bytes";
 import {
   DOMAIN,
+  messageSignerOf,
   NonDeterministicSignerError,
   signDerivationMessage,
   signatureSecret,
@@ -261,9 +262,7 @@ export async function derivePseudonymRoot(
   scope: PseudonymScope,
   options: DerivePseudonymOptions = {},
 ): Promise<PseudonymRoot> {
-  const signer: MessageSigner = isViemClient(input)
-    ? toSigner(input as ViemWalletClientLike)
-    : (input as MessageSigner);
+  const signer = messageSignerOf(input);
   const wallet = checksummed(await signer.getAddress(), "signer address");
   const message = pseudonymRootMessage(wallet, scope);
   const root = pseudonymRootFromSignature(await signRootMessage(signer, wallet, message), wallet);

@@ -20,7 +20,14 @@ import {
   policyTerms,
   type DelegateScope,
 } from "../clients/rules";
-import { CONSENT_TYPES, consentDomain } from "../clients/consent-types";
+import {
+  ACTION_TYPES,
+  CONSENT_TYPES,
+  consentDomain,
+  signedActionOf,
+  type SignedActionKind,
+  type SignedActionType,
+} from "../clients/consent-types";
 import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
 import type {
   AccessRequest,
@@ -225,6 +232,55 @@ export class PatientClient {
     return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
   }
 
+  /** Signs a standing data-use policy for someone else to relay (actBySig, SetPolicy). */
+  async signSetPolicy(input: PolicyInput, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("setPolicy", policyTerms(input), options);
+  }
+
+  /** Signs the clearing of the standing policy for someone else to relay (actBySig, ClearPolicy). */
+  async signClearPolicy(options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("clearPolicy", {}, options);
+  }
+
+  /** Signs an appointment for someone else to relay (actBySig, AppointDelegate). */
+  async signAppointDelegate(
+    delegate: string,
+    validUntil: Date | number,
+    scope: DelegateScopeInput,
+    options: SignOptions = {},
+  ): Promise<SignedConsent> {
+    const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    const who = requireAddress(delegate, "delegate");
+    const until = toUnixSeconds(validUntil, "validUntil");
+    return this.signAction(
+      "appointDelegate",
+      { delegate: who, validUntil: until, purposes, sensitiveClasses },
+      options,
+    );
+  }
+
+  /** Signs the removal of a delegate for someone else to relay (actBySig, RemoveDelegate). */
+  async signRemoveDelegate(delegate: string, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("removeDelegate", { delegate: requireAddress(delegate, "delegate") }, options);
+  }
+
+  /** Signs an emergency opt-out (true) or opt-in (false) for someone else to relay (actBySig, SetEmergencyOptOut). */
+  async signEmergencyOptOut(optedOut: boolean, options: SignOptions = {}): Promise<SignedConsent> {
+    if (typeof optedOut !== "boolean") throw new InvalidArgumentError("optedOut", "must be true or false");
+    return this.signAction("setEmergencyOptOut", { optedOut }, options);
+  }
+
+  /** Signs the cancellation of `nonce` for someone else to relay (actBySig, InvalidateNonces). */
+  async signCancelSignature(nonce: bigint, options: SignOptions = {}): Promise<SignedConsent> {
+    const [word, mask] = cancelNonceArgs(BigInt(nonce));
+    return this.signAction("invalidateNonces", { word, mask }, options);
+  }
+
+  private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
+    const { type, message, fields } = signedActionOf(kind, input);
+    return this.sign(kind, type, message, options, { fields });
+  }
+
   /** Requests made to the patient; by default only those still pending. */
   async requests(options: OnBehalf & { all?: boolean } = {}): Promise<RequestView[]> {
     return requestsOf(this.contracts, { patient: await this.patientOf(options) }, { all: options.all });
@@ -314,7 +370,7 @@ export class PatientClient {
 
   private async sign(
     kind: SignedConsent["kind"],
-    primaryType: keyof typeof CONSENT_TYPES,
+    primaryType: keyof typeof CONSENT_TYPES | SignedActionType,
     fields: Record<string, unknown>,
     options: SignOptions,
     extra: Partial<SignedConsent>,
@@ -331,7 +387,7 @@ export class PatientClient {
       signature = await this.wallet.signTypedData({
         account: await accountOf(this.wallet),
         domain: { ...domain, verifyingContract: at(ledger) },
-        types: { [primaryType]: CONSENT_TYPES[primaryType] },
+        types: { [primaryType]: { ...CONSENT_TYPES, ...ACTION_TYPES }[primaryType] },
         primaryType,
         message: { signer, ...fields, nonce, deadline },
       } as never);
