@@ -70,8 +70,11 @@ export interface SenderOptions {
   fees: FeeOptions;
   log: SenderLog;
   now: () => number;
-  /** Called once per send when the chain settles it: the receipt if one of its hashes was mined. */
-  onSettled: (row: SendRow, receipt: TransactionReceipt | null) => void;
+  /**
+   * Called once per send when the chain settles it: the receipt if one of its hashes was mined. The send
+   * is marked settled once what it returns resolves (so a status lookup sees it settled only after).
+   */
+  onSettled: (row: SendRow, receipt: TransactionReceipt | null) => void | Promise<void>;
 }
 
 export class RelayerSender {
@@ -167,7 +170,7 @@ export class RelayerSender {
   async send(
     transaction: TransactionRequest,
     gasLimit: bigint,
-    holder: { signer: string; client: string; keys: string[]; day: number },
+    holder: Pick<SendRow, "signer" | "client" | "keys" | "day" | "message">,
   ): Promise<{ hash: string; nonce: number }> {
     const { provider, wallet, store, now } = this.options;
     const fees = await this.initialFees();
@@ -263,21 +266,21 @@ export class RelayerSender {
       try {
         const receipt = await this.minedOf(row);
         if (receipt) {
-          this.settle(row, receipt);
+          await this.settle(row, receipt);
           continue;
         }
         used ??= await provider.getTransactionCount(await wallet.getAddress(), "latest");
         if (used > row.nonce) {
           // Mined between the two reads, or used by a transaction this relayer did not send.
           const late = await this.minedOf(row);
-          if (late) this.settle(row, late);
+          if (late) await this.settle(row, late);
           else {
             log.warn(
               { nonce: row.nonce, hashes: row.hashes },
               "relayed transaction's nonce used by another transaction",
             );
+            await this.options.onSettled(row, null);
             store.settleSend(row.nonce, null, "superseded", now());
-            this.options.onSettled(row, null);
           }
           continue;
         }
@@ -288,15 +291,15 @@ export class RelayerSender {
     }
   }
 
-  private settle(row: SendRow, receipt: TransactionReceipt): void {
+  private async settle(row: SendRow, receipt: TransactionReceipt): Promise<void> {
     const { store, log, now } = this.options;
+    await this.options.onSettled(row, receipt);
     store.settleSend(row.nonce, receipt.hash, receipt.status === 1 ? "mined" : "reverted", now());
     if (row.hashes.length > 1)
       log.info(
         { nonce: row.nonce, hash: receipt.hash, replaced: row.hashes.length - 1 },
         "relayed transaction mined after fee bumps",
       );
-    this.options.onSettled(row, receipt);
   }
 
   private raise(value: bigint): bigint {

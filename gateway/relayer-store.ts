@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS sends (
   signer         TEXT NOT NULL,
   client         TEXT NOT NULL,
   keys           TEXT NOT NULL,
-  day            INTEGER NOT NULL
+  day            INTEGER NOT NULL,
+  message        TEXT NOT NULL DEFAULT '{}',
+  delayed        INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS settled (
   first_hash  TEXT PRIMARY KEY,
@@ -76,6 +78,13 @@ export interface SendRow {
   keys: string[];
   /** The UTC day (ms / 86,400,000) whose budget it was charged to. */
   day: number;
+  /**
+   * What the relayed message spends, to tell whose fault a revert is: its nonce (decimal), which
+   * contract's bitmap ("ledger" or "keys") and its deadline (unix seconds).
+   */
+  message?: { nonce: string; target: "ledger" | "keys"; deadline: number };
+  /** Whether the relayer held it back past its first broadcast (fee bumps, or waiting at the fee ceiling). */
+  delayed?: boolean;
 }
 
 /** How a send ended: mined (ok or reverted), or its nonce used by a transaction the relayer did not send. */
@@ -114,6 +123,10 @@ export class RelayerStore {
       }
       db.pragma("busy_timeout = 5000");
       db.exec(SCHEMA);
+      // Files made before these columns: add them (existing rows get the defaults).
+      const columns = new Set((db.prepare("PRAGMA table_info(sends)").all() as Row[]).map((row) => String(row.name)));
+      if (!columns.has("message")) db.exec("ALTER TABLE sends ADD COLUMN message TEXT NOT NULL DEFAULT '{}'");
+      if (!columns.has("delayed")) db.exec("ALTER TABLE sends ADD COLUMN delayed INTEGER NOT NULL DEFAULT 0");
       const expected = `${identity.relayer.toLowerCase()}@${identity.chainId}/${identity.ledger.toLowerCase()}`;
       const held = db.prepare("SELECT value FROM meta WHERE key = 'identity'").get() as Row | undefined;
       if (!held) db.prepare("INSERT INTO meta (key, value) VALUES ('identity', ?)").run(expected);
@@ -141,7 +154,7 @@ export class RelayerStore {
     this.db
       .prepare(
         `INSERT INTO sends (nonce, first_hash, hashes, raw_tx, max_fee, max_priority, gas_limit, attempts, last_sent_at,
-           signer, client, keys, day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           signer, client, keys, day, message, delayed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         row.nonce,
@@ -157,6 +170,8 @@ export class RelayerStore {
         row.client,
         JSON.stringify(row.keys),
         row.day,
+        JSON.stringify(row.message ?? {}),
+        row.delayed ? 1 : 0,
       );
   }
 
@@ -176,10 +191,11 @@ export class RelayerStore {
         maxPriorityFeePerGas: next.maxPriorityFeePerGas,
         attempts: row.attempts + 1,
         lastSentAt: next.at,
+        delayed: true,
       };
       this.db
         .prepare(
-          "UPDATE sends SET hashes = ?, raw_tx = ?, max_fee = ?, max_priority = ?, attempts = ?, last_sent_at = ? WHERE nonce = ?",
+          "UPDATE sends SET hashes = ?, raw_tx = ?, max_fee = ?, max_priority = ?, attempts = ?, last_sent_at = ?, delayed = 1 WHERE nonce = ?",
         )
         .run(
           JSON.stringify(updated.hashes),
@@ -194,9 +210,9 @@ export class RelayerStore {
     })();
   }
 
-  /** Marks the send at `nonce` broadcast again (same signed bytes) at `at`. */
+  /** Marks the send at `nonce` broadcast again (same signed bytes) at `at`: the relayer is holding it back. */
   touchSend(nonce: number, at: number): void {
-    this.db.prepare("UPDATE sends SET last_sent_at = ? WHERE nonce = ?").run(at, nonce);
+    this.db.prepare("UPDATE sends SET last_sent_at = ?, delayed = 1 WHERE nonce = ?").run(at, nonce);
   }
 
   /** Forgets a send whose broadcast the node refused outright (its nonce was not used). */
@@ -308,5 +324,13 @@ function toSend(row: Row): SendRow {
     client: String(row.client),
     keys: JSON.parse(String(row.keys)) as string[],
     day: Number(row.day),
+    message: messageOf(row.message),
+    delayed: Number(row.delayed ?? 0) === 1,
   };
+}
+
+function messageOf(value: unknown): SendRow["message"] {
+  const held = JSON.parse(String(value ?? "{}")) as Partial<NonNullable<SendRow["message"]>>;
+  if (typeof held.nonce !== "string" || (held.target !== "ledger" && held.target !== "keys")) return undefined;
+  return { nonce: held.nonce, target: held.target, deadline: Number(held.deadline ?? 0) };
 }

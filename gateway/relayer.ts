@@ -26,7 +26,14 @@
 import { isIPv6 } from "node:net";
 
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
-import { JsonRpcProvider, Network, Wallet, type Signer, type TransactionRequest } from "ethers";
+import {
+  JsonRpcProvider,
+  Network,
+  Wallet,
+  type Signer,
+  type TransactionReceipt,
+  type TransactionRequest,
+} from "ethers";
 
 import {
   ConsentLedgerError,
@@ -43,7 +50,7 @@ import {
 import { badRequest, conflict, GatewayHttpError, rateLimited, unavailable, unprocessable } from "./http-error";
 import { AccountRateLimiter } from "./rate-limit";
 import { DEFAULT_FEE_OPTIONS, loggableError, RelayerSender, type FeeOptions } from "./relayer-sender";
-import { RelayerStore } from "./relayer-store";
+import { RelayerStore, type SendRow } from "./relayer-store";
 
 export { loggableError, DEFAULT_FEE_OPTIONS, type FeeOptions } from "./relayer-sender";
 
@@ -191,6 +198,27 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     store.setReverts(key, held ? { ...held, count: held.count + 1 } : { count: 1, since: now() });
   };
 
+  /**
+   * Whether a reverted send is its signer's fault. Not when the message's nonce is used as of the block
+   * that mined it (the revert undid the relayer's own use, so another transaction used it: a mempool
+   * watcher that copied the call and landed it first, and the action happened), and not when the deadline
+   * passed while the relayer held the send back (fee bumps, or waiting at the fee ceiling).
+   */
+  const signerToBlame = async (row: SendRow, receipt: TransactionReceipt): Promise<boolean> => {
+    const message = row.message;
+    // A send recorded before the store kept its message: as before, the signer is held to it.
+    if (!message) return true;
+    const nonces = message.target === "keys" ? contracts.keys : contracts.ledger;
+    const nonce = BigInt(message.nonce);
+    const bitmap: bigint = await nonces.nonceBitmap(row.signer, nonce >> 8n, { blockTag: receipt.blockNumber });
+    if ((bitmap >> (nonce & 0xffn)) & 1n) return false;
+    if (row.delayed) {
+      const block = await contracts.provider.getBlock(receipt.blockNumber);
+      if (block && block.timestamp > message.deadline) return false;
+    }
+    return true;
+  };
+
   const sender = new RelayerSender({
     provider: contracts.provider,
     wallet,
@@ -198,16 +226,28 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     fees,
     log: app.log,
     now,
-    // Gives back what the transaction did not use (a reverted one keeps what it used, and counts against
-    // its signer and client), and frees its keys. Its nonce used by another transaction: stays charged.
-    onSettled(row, receipt) {
+    // Gives back what the transaction did not use (a reverted one keeps what it used) and frees its keys;
+    // a revert the signer is to blame for counts against its signer and client. Its nonce used by another
+    // transaction: stays charged.
+    async onSettled(row, receipt) {
       if (receipt) charge(row.day, receipt.gasUsed - row.gasLimit);
-      if (receipt && receipt.status !== 1) {
+      for (const key of row.keys) if (inFlight.get(key) === row.firstHash) inFlight.delete(key);
+      if (!receipt || receipt.status === 1) return;
+      const blame = await signerToBlame(row, receipt).catch((error: unknown) => {
+        app.log.warn(
+          { hash: receipt.hash, err: loggableError(error) },
+          "could not tell why a relayed transaction reverted",
+        );
+        return false;
+      });
+      if (blame) {
         countRevert(`signer:${row.signer}`);
         countRevert(`ip:${row.client}`);
-        app.log.warn({ hash: receipt.hash, gasUsed: receipt.gasUsed.toString() }, "relayed transaction reverted");
       }
-      for (const key of row.keys) if (inFlight.get(key) === row.firstHash) inFlight.delete(key);
+      app.log.warn(
+        { hash: receipt.hash, gasUsed: receipt.gasUsed.toString(), counted: blame },
+        "relayed transaction reverted",
+      );
     },
   });
   sender.start();
@@ -500,7 +540,17 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     charge(today.day, gasLimit);
     let hash: string;
     try {
-      ({ hash } = await sender.send(transaction, gasLimit, { signer: signed.signer, client, keys, day: today.day }));
+      ({ hash } = await sender.send(transaction, gasLimit, {
+        signer: signed.signer,
+        client,
+        keys,
+        day: today.day,
+        message: {
+          nonce: BigInt(signed.nonce).toString(),
+          target: signed.kind === "registerKey" ? "keys" : "ledger",
+          deadline: signed.deadline,
+        },
+      }));
     } catch (error) {
       charge(today.day, -gasLimit);
       throw error;

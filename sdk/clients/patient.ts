@@ -668,11 +668,16 @@ export class PatientClient {
           throw toLedgerError(error, action);
         }
         if (!receipt) throw unconfirmed("it was not mined (dropped, or never sent)");
-        if (receipt.status !== 1)
+        if (receipt.status !== 1) {
+          // Someone may have copied the relayed call from the mempool and landed it first: the relayer's
+          // copy then reverts, but the action happened, in their transaction.
+          const landed = await landedElsewhere(contracts, signed, receipt);
+          if (landed) return decode(landed);
           throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
             hint: "The ledger's state changed between the relayer's check and the block; sign again.",
             details: hash,
           });
+        }
         await verifyRelayed(contracts, signed, receipt, unconfirmed);
         return decode(receipt);
       },
@@ -690,6 +695,53 @@ export class PatientClient {
   private async resolveRequest(request: AccessRequest | string): Promise<AccessRequest> {
     return typeof request === "string" ? (await findRequest(this.contracts, request)).request : request;
   }
+}
+
+/** How many blocks before a reverted relayed transaction the copy that took its nonce is looked for. */
+const LANDED_LOOKBACK_BLOCKS = 64;
+
+/**
+ * The receipt of another transaction that carried out `signed`, when the relayed one (`reverted`)
+ * reverted because of it: the signer's nonce is used as of the reverted one's block and a transaction
+ * in that block or shortly before holds the message's event (checked as verifyRelayed checks the
+ * relayer's own). Undefined otherwise.
+ */
+async function landedElsewhere(
+  contracts: LedgerContracts,
+  signed: SignedConsent,
+  reverted: TransactionReceipt,
+): Promise<TransactionReceipt | undefined> {
+  const target = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
+  const nonce = BigInt(signed.nonce);
+  const bitmap: bigint = await target.nonceBitmap(signed.signer, nonce >> 8n, { blockTag: reverted.blockNumber });
+  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n) return undefined;
+  const logs = await contracts.provider.getLogs({
+    address: await target.getAddress(),
+    fromBlock: Math.max(0, reverted.blockNumber - LANDED_LOOKBACK_BLOCKS),
+    toBlock: reverted.blockNumber,
+  });
+  // The signer is in the event: indexed (patient, signer, account) or in its data (a delegate's actor).
+  const bare = signed.signer.slice(2).toLowerCase();
+  const candidates = new Set(
+    logs
+      .filter(
+        (log) =>
+          log.transactionHash !== reverted.hash &&
+          (log.topics.some((topic) => topic.toLowerCase().endsWith(bare)) || log.data.toLowerCase().includes(bare)),
+      )
+      .map((log) => log.transactionHash),
+  );
+  for (const hash of candidates) {
+    const receipt = await contracts.provider.getTransactionReceipt(hash);
+    if (!receipt || receipt.status !== 1) continue;
+    try {
+      await verifyRelayed(contracts, signed, receipt, (problem) => new Error(problem));
+      return receipt;
+    } catch {
+      // Another transaction of the same signer: not this message.
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -377,6 +377,71 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     await (await innocent.patient.grant(await grantTerms(setup.signers.lab.address))).wait();
   });
 
+  it("does not count a third party's front-run against the signer or the client, and the patient's wait() finds the action done", async function () {
+    const relayer = await relayerWith({ trustProxy: 1, limits: { maxRevertsPerWindow: 2 } });
+    const victim = pseudonymAt(relayer.url, { "x-forwarded-for": "198.51.100.7" });
+    const attacker = setup.signers.stranger;
+    for (let i = 0; i < 2; i++) {
+      await automine(false);
+      const pending = await victim.patient.setEmergencyOptOut(i % 2 === 0);
+      const seen = (await setup.provider.getTransaction(pending.hash))!;
+      // A mempool watcher lands the same call first (higher tip), in the same block.
+      await attacker.sendTransaction({
+        to: seen.to!,
+        data: seen.data,
+        maxPriorityFeePerGas: seen.maxPriorityFeePerGas! * 3n,
+        maxFeePerGas: seen.maxFeePerGas! * 3n,
+        gasLimit: 300_000n,
+      });
+      await setup.provider.send("evm_mine", []);
+      await automine(true);
+      expect(
+        (await setup.provider.getTransactionReceipt(pending.hash))!.status,
+        "the relayer's copy reverted",
+      ).to.equal(0);
+      await waitFor("settled", async () => (await victim.relayer.status(pending.hash)).state === "reverted");
+      // The action happened (in the watcher's transaction): wait() says so instead of "sign again".
+      expect(await pending.wait()).to.deep.equal({ optedOut: i % 2 === 0 });
+    }
+    // Neither the pseudonym nor anyone behind its address is locked out.
+    const elsewhere = pseudonymAt(relayer.url, { "x-forwarded-for": "203.0.113.50" });
+    const same = new PatientClient(setup.contracts, victim.wallet, { relayer: elsewhere.relayer });
+    await (await same.setEmergencyOptOut(true)).wait();
+    const neighbour = pseudonymAt(relayer.url, { "x-forwarded-for": "198.51.100.7" });
+    await (await neighbour.patient.setEmergencyOptOut(true)).wait();
+  });
+
+  it("does not count a signature that expired while the relayer held the send back", async function () {
+    const relayer = await relayerWith({
+      trustProxy: 1,
+      limits: { maxRevertsPerWindow: 1, minSecondsAhead: 0 },
+      fees: { bumpAfterMs: 300 },
+    });
+    const held = pseudonymAt(relayer.url, { "x-forwarded-for": "198.51.100.8" });
+    await setup.provider.send("evm_mine", []);
+    const now = await chainNow(setup.provider);
+    const signed = await held.patient.signGrant(await grantTerms(setup.signers.hospital.address), {
+      deadline: now + 20,
+    });
+    await automine(false);
+    const { transactionHash } = await held.relayer.submit(signed);
+    const first = (await setup.provider.getTransaction(transactionHash))!;
+    // Priced out: the relayer bumps its fees (it holds the send), and the deadline passes meanwhile.
+    await setup.provider.send("hardhat_setNextBlockBaseFeePerGas", [toQuantity(first.maxFeePerGas! + 1n)]);
+    await setup.provider.send("evm_mine", []);
+    await waitFor("a fee bump", async () => (await held.relayer.status(transactionHash)).hashes.length > 1);
+    await setup.provider.send("evm_setNextBlockTimestamp", [now + 60]);
+    await setup.provider.send("evm_mine", []);
+    await automine(true);
+    const settled = await waitFor("settled", async () => {
+      const status = await held.relayer.status(transactionHash);
+      return status.state !== "pending" && status;
+    });
+    expect(settled.state).to.equal("reverted");
+    // Not the signer's fault: they and their address are still served.
+    await (await held.patient.grant(await grantTerms(setup.signers.lab.address))).wait();
+  });
+
   it("refuses beyond its queue with 503 Busy and a Retry-After, and a message that waits too long with a clear error", async function () {
     const proxy = await slowNode(setup.node.url);
     try {
