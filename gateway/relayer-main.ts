@@ -4,7 +4,8 @@
  *   CONSENT_RELAYER_PRIVATE_KEY=0x... npm run relayer -- --rpc http://127.0.0.1:8545 --deployment deployments/31337.json
  *
  * Flags: --rpc URL, --deployment FILE, --host (127.0.0.1), --port (8790), --per-signer N, --per-ip N,
- * --max-gas N, --daily-gas N, --min-seconds-ahead N, --trust-proxy HOPS|ADDR,ADDR (default: trust no
+ * --max-gas N, --daily-gas N, --protective-gas-percent P (20), --client-daily-gas N (3000000),
+ * --min-seconds-ahead N, --trust-proxy HOPS|ADDR,ADDR (default: trust no
  * proxy; a hop count or the proxies' addresses, never "every hop"), --max-pending N (64),
  * --check-timeout-ms N (15000), --send-timeout-ms N (30000), --max-reverts N (3), --revert-window
  * SECONDS (3600); fee bumping: --bump-after SECONDS (60), --fee-bump-percent P (12.5, at least 10),
@@ -46,6 +47,8 @@ function parse(argv: string[]): Map<string, string> {
     "per-ip",
     "max-gas",
     "daily-gas",
+    "protective-gas-percent",
+    "client-daily-gas",
     "min-seconds-ahead",
     "trust-proxy",
     "max-pending",
@@ -89,6 +92,12 @@ async function main(): Promise<number> {
       perIpPerMinute: whole(flags.get("per-ip"), "per-ip") ?? DEFAULT_RELAYER_LIMITS.perIpPerMinute,
       maxGasPerMessage: BigInt(whole(flags.get("max-gas"), "max-gas") ?? DEFAULT_RELAYER_LIMITS.maxGasPerMessage),
       dailyGasBudget: BigInt(whole(flags.get("daily-gas"), "daily-gas") ?? DEFAULT_RELAYER_LIMITS.dailyGasBudget),
+      protectiveGasPercent:
+        whole(flags.get("protective-gas-percent"), "protective-gas-percent") ??
+        DEFAULT_RELAYER_LIMITS.protectiveGasPercent,
+      perClientDailyGas: BigInt(
+        whole(flags.get("client-daily-gas"), "client-daily-gas") ?? DEFAULT_RELAYER_LIMITS.perClientDailyGas,
+      ),
       minSecondsAhead:
         whole(flags.get("min-seconds-ahead"), "min-seconds-ahead") ?? DEFAULT_RELAYER_LIMITS.minSecondsAhead,
       maxPending: whole(flags.get("max-pending"), "max-pending") ?? DEFAULT_RELAYER_LIMITS.maxPending,

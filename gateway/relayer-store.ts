@@ -11,7 +11,8 @@
  *   broadcast, so any nonce that may be on the wire is here until the chain settles it;
  * - settled: for a while after settling, which hash of a send was mined (the SDK asks which one), public
  *   hashes only;
- * - reverts: reverted sends by "signer:" and "ip:" key within the window.
+ * - reverts: reverted sends by "signer:" and "ip:" key within the window;
+ * - client_gas: the gas each client (and kind of action: protective or not) was charged on the UTC day.
  *
  * A settled send's row is deleted: the file keeps no history of which signer sent what from which client.
  */
@@ -48,6 +49,11 @@ CREATE TABLE IF NOT EXISTS settled (
   final_hash  TEXT,
   outcome     TEXT NOT NULL,
   settled_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS client_gas (
+  key    TEXT PRIMARY KEY,
+  day    INTEGER NOT NULL,
+  spent  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reverts (
   key    TEXT PRIMARY KEY,
@@ -300,6 +306,23 @@ export class RelayerStore {
     if (!row) return 0n;
     const held = JSON.parse(String(row.value)) as { day: number; spent: string };
     return held.day === day ? BigInt(held.spent) : 0n;
+  }
+
+  /** The gas charged to `key` (a client and class of action) on UTC day `day`. */
+  clientGas(key: string, day: number): bigint {
+    const row = this.db.prepare("SELECT day, spent FROM client_gas WHERE key = ?").get(key) as Row | undefined;
+    return row && Number(row.day) === day ? BigInt(String(row.spent)) : 0n;
+  }
+
+  /** Adds `gas` to `key`'s charge for `day`; other days' charges are forgotten. */
+  chargeClientGas(key: string, day: number, gas: bigint): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM client_gas WHERE day <> ?").run(day);
+      const spent = this.clientGas(key, day) + gas;
+      this.db
+        .prepare("INSERT OR REPLACE INTO client_gas (key, day, spent) VALUES (?, ?, ?)")
+        .run(key, day, (spent < 0n ? 0n : spent).toString());
+    })();
   }
 
   setBudget(day: number, spent: bigint): void {

@@ -66,6 +66,18 @@ export interface RelayerLimits {
   /** Most gas the relayer reserves per UTC day, all messages together (reverted ones count what they used). */
   dailyGasBudget: bigint;
   /**
+   * Percent of dailyGasBudget kept for protective actions, those that only take access away (revoke,
+   * deny, cancelling signatures, opting out of emergency access, clearing the policy, removing a
+   * delegate): others are refused once the rest is spent, so a patient can still revoke after someone
+   * used up the general budget.
+   */
+  protectiveGasPercent: number;
+  /**
+   * Most gas one client (an IPv4 address, an IPv6 /64) may have charged per UTC day, counted apart for
+   * protective actions and for the rest (each message counts its gas limit).
+   */
+  perClientDailyGas: bigint;
+  /**
    * A message's deadline, and a grant's validUntil, must be at least this many seconds past chain time:
    * one that ends sooner would pass eth_estimateGas now and revert when mined, at the relayer's cost.
    */
@@ -92,6 +104,9 @@ export const DEFAULT_RELAYER_LIMITS: RelayerLimits = {
   // grantBySig costs about 55-72k gas beyond the 21k base (bench/gas.json); approve somewhat more.
   maxGasPerMessage: 300_000n,
   dailyGasBudget: 50_000_000n,
+  protectiveGasPercent: 20,
+  // About 30 messages of each class a day per client address.
+  perClientDailyGas: 3_000_000n,
   minSecondsAhead: 120,
   maxRevertsPerWindow: 3,
   revertWindowSeconds: 3600,
@@ -144,6 +159,11 @@ export function clientKey(ip: string): string {
  */
 export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (app, options) => {
   const limits: RelayerLimits = { ...DEFAULT_RELAYER_LIMITS, ...options.limits };
+  if (!(limits.protectiveGasPercent >= 0 && limits.protectiveGasPercent <= 100))
+    throw new RangeError(`protectiveGasPercent must be between 0 and 100, got ${limits.protectiveGasPercent}`);
+  if (limits.perClientDailyGas <= 0n) throw new RangeError("perClientDailyGas must be positive");
+  const generalBudget =
+    limits.dailyGasBudget - (limits.dailyGasBudget * BigInt(Math.round(limits.protectiveGasPercent * 100))) / 10_000n;
   const { contracts, wallet } = options;
   const now = options.now ?? Date.now;
   const relayer = await wallet.getAddress();
@@ -300,12 +320,15 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       ...limits,
       maxGasPerMessage: limits.maxGasPerMessage.toString(),
       dailyGasBudget: limits.dailyGasBudget.toString(),
+      perClientDailyGas: limits.perClientDailyGas.toString(),
     },
     fees: {
       ...fees,
       maxFeePerGasCeiling: fees.maxFeePerGasCeiling.toString(),
     },
     gasLeftToday: (limits.dailyGasBudget - spentToday().spent).toString(),
+    // What other than protective actions may still use today.
+    generalGasLeftToday: (generalBudget > spentToday().spent ? generalBudget - spentToday().spent : 0n).toString(),
   }));
 
   app.get<{ Params: { hash: string } }>("/relay/tx/:hash", async (request) => {
@@ -531,11 +554,29 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         signerBudget.retryAfterSeconds,
       );
     const today = spentToday();
-    if (today.spent + gasLimit > limits.dailyGasBudget)
+    const protective = isProtective(signed);
+    const clientGasKey = `${protective ? "protective" : "general"}:${client}`;
+    const clientSpent = store.clientGas(clientGasKey, today.day);
+    if (clientSpent + gasLimit > limits.perClientDailyGas) {
+      const seconds = Math.max(1, Math.ceil(((today.day + 1) * DAY_MS - now()) / 1000));
+      throw new GatewayHttpError(
+        429,
+        "ClientGasQuotaExhausted",
+        `This address has used its gas for today (${clientSpent} of ${limits.perClientDailyGas}` +
+          `${protective ? " for protective actions" : ""}). Try again tomorrow (UTC).`,
+        { "retry-after": String(seconds) },
+      );
+    }
+    const ceiling = protective ? limits.dailyGasBudget : generalBudget;
+    if (today.spent + gasLimit > ceiling)
       throw unavailable(
         "DailyGasBudgetExhausted",
-        `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`,
+        protective
+          ? `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`
+          : `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}, of which ` +
+              `${limits.dailyGasBudget - generalBudget} is kept for revoking, denying and other actions that take access away). Try again tomorrow (UTC).`,
       );
+    store.chargeClientGas(clientGasKey, today.day, gasLimit);
     // Charged before the send is recorded: a crash in between over-counts, never under-counts.
     charge(today.day, gasLimit);
     let hash: string;
@@ -553,12 +594,32 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       }));
     } catch (error) {
       charge(today.day, -gasLimit);
+      store.chargeClientGas(clientGasKey, today.day, -gasLimit);
       throw error;
     }
     for (const key of keys) inFlight.set(key, hash);
     return { transactionHash: hash, relayer, gasLimit: gasLimit.toString() };
   }
 };
+
+/**
+ * Whether a message only takes access away (or cancels a signature): these may use the share of the daily
+ * budget kept for them. Opting out of emergency access is protective, opting back in is not.
+ */
+export function isProtective(signed: SignedConsent): boolean {
+  switch (signed.kind) {
+    case "revoke":
+    case "deny":
+    case "invalidateNonces":
+    case "clearPolicy":
+    case "removeDelegate":
+      return true;
+    case "setEmergencyOptOut":
+      return signed.fields?.optedOut === true;
+    default:
+      return false;
+  }
+}
 
 export interface RelayerConfig {
   rpcUrl: string;

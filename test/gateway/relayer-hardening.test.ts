@@ -442,6 +442,52 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     await (await held.patient.grant(await grantTerms(setup.signers.lab.address))).wait();
   });
 
+  it("keeps a share of the day's gas for protective actions, and a daily gas quota per client", async function () {
+    const relayer = await relayerWith({
+      trustProxy: 1,
+      limits: { dailyGasBudget: 1_000_000n, protectiveGasPercent: 30, perClientDailyGas: 2_000_000n },
+    });
+    // A real patient who granted earlier, through the relayer.
+    const patient = pseudonymAt(relayer.url, { "x-forwarded-for": "192.0.2.10" });
+    await (await patient.patient.grant(await grantTerms(setup.signers.hospital.address))).wait();
+    // Fresh keys, no ether, cheap valid settings: they spend what is not kept for protective actions.
+    let refused: RelayerError | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const sybil = pseudonymAt(relayer.url, { "x-forwarded-for": `198.51.100.${i}` });
+      const outcome = await sybil.patient.setEmergencyOptOut(false).then(
+        (pending) => pending.wait(),
+        (error: unknown) => error,
+      );
+      if (outcome instanceof RelayerError) refused = outcome;
+    }
+    expect(refused?.code).to.equal("DailyGasBudgetExhausted");
+    // The patient can still take access away.
+    await (await patient.patient.revoke(setup.signers.hospital.address)).wait();
+
+    // One address may spend at most its quota a day (each class apart).
+    const quota = await relayerWith({ trustProxy: 1, limits: { perClientDailyGas: 250_000n } });
+    let over: RelayerError | undefined;
+    let served = 0;
+    for (let i = 0; i < 10 && !over; i++) {
+      const sybil = pseudonymAt(quota.url, { "x-forwarded-for": "203.0.113.20" });
+      const outcome = await sybil.patient.setEmergencyOptOut(false).then(
+        (pending) => pending.wait(),
+        (error: unknown) => error,
+      );
+      if (outcome instanceof RelayerError) over = outcome;
+      else served++;
+    }
+    expect(served).to.be.within(1, 4);
+    expect(over?.code).to.equal("ClientGasQuotaExhausted");
+    expect(over?.retryAfterSeconds).to.be.greaterThan(0);
+    // Protective actions are counted apart: the same address can still opt out.
+    await (await pseudonymAt(quota.url, { "x-forwarded-for": "203.0.113.20" }).patient.setEmergencyOptOut(true)).wait();
+    // Another address is served.
+    await (
+      await pseudonymAt(quota.url, { "x-forwarded-for": "203.0.113.21" }).patient.setEmergencyOptOut(false)
+    ).wait();
+  });
+
   it("refuses beyond its queue with 503 Busy and a Retry-After, and a message that waits too long with a clear error", async function () {
     const proxy = await slowNode(setup.node.url);
     try {
