@@ -497,11 +497,12 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
 
     const nonce = BigInt(signed.nonce);
     const patient = signed.patient ?? signed.request?.terms.patient ?? signed.signer;
+    const signerKey = `signer:${signed.signer}`;
     // The patient's settings and a key registration touch only the signer's own account: its key suffices.
-    const keys = [`signer:${signed.signer}`];
-    if (requestId !== undefined) keys.push(`request:${requestId}`);
+    const others: string[] = [];
+    if (requestId !== undefined) others.push(`request:${requestId}`);
     else if (signed.kind === "grant" || signed.kind === "revoke")
-      keys.push(`consent:${patient}->${signed.grant?.grantee ?? signed.grantee ?? ""}`);
+      others.push(`consent:${patient}->${signed.grant?.grantee ?? signed.grantee ?? ""}`);
     // A key registration spends a nonce of KeyDirectory's bitmap, every other message one of the ledger's.
     const nonces = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
     const [bitmap, transaction] = await Promise.all([
@@ -513,14 +514,29 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         "NonceAlreadyUsed",
         `Nonce ${nonce} of ${signed.signer} is used or cancelled; sign again with a fresh one.`,
       );
-    // After the nonce check: replaying a used message must not hold the signer's slot.
-    await reserve(keys);
-    reserved(keys);
+    // After the nonce check: replaying a used message must not hold the signer's slot. Only the signer's
+    // slot before the estimate: a message naming someone else's consent or request (anyone can sign one
+    // with a fresh key) must not hold theirs while the node judges it.
+    await reserve([signerKey]);
+    reserved([signerKey]);
     let estimate: bigint;
     try {
-      estimate = await contracts.provider.estimateGas({ ...transaction, from: relayer });
+      // Capped: an ERC-1271 signer's isValidSignature could otherwise burn the node's gas cap per call.
+      estimate = await contracts.provider.estimateGas({
+        ...transaction,
+        from: relayer,
+        gasLimit: limits.maxGasPerMessage,
+      });
     } catch (error) {
       const revert = decodeRevert(error);
+      // The ledger refuses with custom errors: a failure with no revert data ran out of the capped gas
+      // (or is a contract signer reverting without a reason).
+      if (!revert && (error as { code?: unknown })?.code === "CALL_EXCEPTION")
+        throw unprocessable(
+          "GasLimitExceeded",
+          `The message fails within ${limits.maxGasPerMessage} gas, the most this relayer pays per message ` +
+            "(it needs more, or reverts without a reason).",
+        );
       throw unprocessable(
         "WouldRevert",
         revert
@@ -528,6 +544,9 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
           : "The ledger would refuse it (the call reverts).",
       );
     }
+    const keys = [signerKey, ...others];
+    await reserve(others);
+    reserved(keys);
     if (estimate > limits.maxGasPerMessage)
       throw unprocessable(
         "GasLimitExceeded",
@@ -679,12 +698,29 @@ function trustProxyOption(
   return [...trust];
 }
 
-/** A Fastify app serving only the relayer (request logs carry no bodies). */
+/**
+ * The logger with a request serializer that writes the route pattern (`/relay/tx/:hash`), never the raw
+ * URL: a status lookup's URL holds the relayed transaction's hash, which next to the client's address
+ * would tie that address to the pseudonym the transaction names.
+ */
+function relayerLogger(logger: RelayerLogger | undefined) {
+  if (!logger) return false;
+  const serializers = {
+    req: (request: { method?: string; routeOptions?: { url?: string }; ip?: string }) => ({
+      method: request.method,
+      url: request.routeOptions?.url ?? "(no route)",
+      remoteAddress: request.ip,
+    }),
+  };
+  return { ...(logger === true ? {} : logger), serializers };
+}
+
+/** A Fastify app serving only the relayer (request logs carry no bodies, and no URLs: see relayerLogger). */
 export async function buildRelayerApp(
   options: RelayerPluginOptions & { trustProxy?: TrustProxy; requestTimeoutMs?: number; logger?: RelayerLogger },
 ): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: relayerLogger(options.logger),
     trustProxy: trustProxyOption(options.trustProxy),
     requestTimeout: options.requestTimeoutMs ?? 10_000,
   });

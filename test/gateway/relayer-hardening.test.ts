@@ -488,6 +488,32 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     ).wait();
   });
 
+  it("a message naming someone else's consent does not hold it while the node judges it", async function () {
+    const proxy = await slowNode(setup.node.url);
+    try {
+      const relayer = await relayerWith({ rpcUrl: proxy.url });
+      const victim = pseudonymAt(relayer.url);
+      const terms = await grantTerms(setup.signers.hospital.address);
+      await (await victim.patient.grant(terms)).wait();
+      // A fresh key signs a revoke of the victim's consent: the ledger will refuse it, but only the
+      // estimate says so; it is held there.
+      const attacker = pseudonymAt(relayer.url);
+      const forged = await attacker.patient.signRevoke(terms.grantee, { patient: victim.wallet.address });
+      proxy.hold("eth_estimateGas");
+      const attempt = attacker.relayer.submit(forged).catch((error: unknown) => error);
+      await waitFor("the forged revoke at the estimate", async () => proxy.held() > 0);
+      // The victim's own revoke is not refused InFlight meanwhile.
+      const own = victim.patient.revoke(terms.grantee);
+      await waitFor("the victim's revoke at the estimate", async () => proxy.held() > 1);
+      proxy.release();
+      expect(((await attempt) as RelayerError).code).to.equal("WouldRevert");
+      await (await own).wait();
+    } finally {
+      proxy.release();
+      await proxy.close();
+    }
+  });
+
   it("refuses beyond its queue with 503 Busy and a Retry-After, and a message that waits too long with a clear error", async function () {
     const proxy = await slowNode(setup.node.url);
     try {
@@ -573,6 +599,18 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it("logs request routes, not URLs: no line ties a relayed transaction's hash to a client address", async function () {
+    const lines: string[] = [];
+    const relayer = await relayerWith({ logger: capture(lines) });
+    const { patient, relayer: client } = pseudonymAt(relayer.url);
+    const pending = await patient.setEmergencyOptOut(true);
+    await pending.wait();
+    await client.status(pending.hash);
+    const hash = pending.hash.toLowerCase().slice(2);
+    for (const line of lines) if (/remoteAddress/.test(line)) expect(line.toLowerCase(), line).to.not.include(hash);
+    expect(lines.join(""), "status lookups are logged").to.include("/relay/tx/:hash");
   });
 
   it("logs no signature and no calldata, even when the node refuses a send and quotes it", async function () {
