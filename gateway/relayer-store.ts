@@ -16,7 +16,8 @@
  *
  * A settled send's row is deleted: the file keeps no history of which signer sent what from which client.
  */
-import { mkdirSync } from "node:fs";
+import { createHmac, randomBytes } from "node:crypto";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 
 import Database from "better-sqlite3";
@@ -113,6 +114,7 @@ export class RelayerStore {
   private constructor(
     readonly file: string,
     private readonly db: Database.Database,
+    private readonly secret: Buffer,
   ) {}
 
   /**
@@ -120,7 +122,12 @@ export class RelayerStore {
    * for this account, chain and ledger; refuses a file made for another.
    */
   static open(file: string, identity: { relayer: string; chainId: bigint; ledger: string }): RelayerStore {
-    if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    if (file !== ":memory:") {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      // Owner only (SQLite gives its -wal and -shm files the same mode).
+      closeSync(openSync(file, "a", 0o600));
+      chmodSync(file, 0o600);
+    }
     const db = new Database(file);
     try {
       if (file !== ":memory:") {
@@ -128,6 +135,8 @@ export class RelayerStore {
         db.pragma("synchronous = FULL");
       }
       db.pragma("busy_timeout = 5000");
+      // Deleted rows (a settled send's signer and client) are overwritten, not left in free pages.
+      db.pragma("secure_delete = ON");
       db.exec(SCHEMA);
       // Files made before these columns: add them (existing rows get the defaults).
       const columns = new Set((db.prepare("PRAGMA table_info(sends)").all() as Row[]).map((row) => String(row.name)));
@@ -144,7 +153,20 @@ export class RelayerStore {
       db.close();
       throw error;
     }
-    return new RelayerStore(file, db);
+    let secret = db.prepare("SELECT value FROM meta WHERE key = 'client_secret'").get() as Row | undefined;
+    if (!secret) {
+      db.prepare("INSERT INTO meta (key, value) VALUES ('client_secret', ?)").run(randomBytes(32).toString("hex"));
+      secret = db.prepare("SELECT value FROM meta WHERE key = 'client_secret'").get() as Row;
+    }
+    return new RelayerStore(file, db, Buffer.from(String(secret.value), "hex"));
+  }
+
+  /**
+   * What the store keeps of a client address: an HMAC under this store's own random secret, so the file
+   * holds no IP address, yet the same client maps to the same key across restarts.
+   */
+  clientTag(client: string): string {
+    return createHmac("sha256", this.secret).update(client).digest("hex").slice(0, 32);
   }
 
   close(): void {
@@ -238,6 +260,8 @@ export class RelayerStore {
         )
         .run(row.firstHash, JSON.stringify(row.hashes), finalHash, outcome, at);
     })();
+    // The deleted row's pages also sit in the write-ahead log until a checkpoint: move them now.
+    if (this.file !== ":memory:") this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   send(nonce: number): SendRow | undefined {

@@ -351,8 +351,10 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   });
 
   app.post("/relay/consent", { bodyLimit: limits.bodyLimitBytes }, async (request, reply) => {
-    const client = clientKey(request.ip);
-    const ip = byIp.take(client);
+    const address = clientKey(request.ip);
+    const ip = byIp.take(address);
+    // The store keeps a keyed hash of the client, never its address.
+    const client = store.clientTag(address);
     if (!ip.allowed)
       throw rateLimited(
         `Too many requests from this address; at most ${limits.perIpPerMinute} a minute.`,

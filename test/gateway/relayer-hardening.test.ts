@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseEther, toQuantity, Wallet } from "ethers";
 
@@ -611,6 +612,22 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
     const hash = pending.hash.toLowerCase().slice(2);
     for (const line of lines) if (/remoteAddress/.test(line)) expect(line.toLowerCase(), line).to.not.include(hash);
     expect(lines.join(""), "status lookups are logged").to.include("/relay/tx/:hash");
+  });
+
+  it("its store file is owner-only and, once a send settles, holds neither the signer nor the client's address", async function () {
+    const storePath = path.join(setup.tempDir, "relayer-private.sqlite");
+    const relayer = await relayerWith({ storePath, trustProxy: 1 });
+    const { wallet, patient, relayer: client } = pseudonymAt(relayer.url, { "x-forwarded-for": "198.51.100.77" });
+    const pending = await patient.setEmergencyOptOut(true);
+    await pending.wait();
+    await waitFor("settled", async () => (await client.status(pending.hash)).state === "mined");
+    expect(statSync(storePath).mode & 0o777).to.equal(0o600);
+    const bytes = [storePath, `${storePath}-wal`]
+      .filter((file) => existsSync(file))
+      .map((file) => readFileSync(file).toString("latin1").toLowerCase())
+      .join("");
+    expect(bytes).to.not.include("198.51.100.77");
+    expect(bytes).to.not.include(wallet.address.slice(2).toLowerCase());
   });
 
   it("logs no signature and no calldata, even when the node refuses a send and quotes it", async function () {
