@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS settled (
   outcome     TEXT NOT NULL,
   settled_at  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS send_hashes (
+  hash        TEXT PRIMARY KEY,
+  first_hash  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS client_gas (
   key    TEXT PRIMARY KEY,
   day    INTEGER NOT NULL,
@@ -142,6 +146,12 @@ export class RelayerStore {
       const columns = new Set((db.prepare("PRAGMA table_info(sends)").all() as Row[]).map((row) => String(row.name)));
       if (!columns.has("message")) db.exec("ALTER TABLE sends ADD COLUMN message TEXT NOT NULL DEFAULT '{}'");
       if (!columns.has("delayed")) db.exec("ALTER TABLE sends ADD COLUMN delayed INTEGER NOT NULL DEFAULT 0");
+      // Every hash of every held send, lower case, to its first: status lookups by index, not by scan.
+      const index = db.prepare("INSERT OR IGNORE INTO send_hashes (hash, first_hash) VALUES (?, ?)");
+      for (const table of ["sends", "settled"])
+        for (const row of db.prepare(`SELECT first_hash, hashes FROM ${table}`).all() as Row[])
+          for (const hash of JSON.parse(String(row.hashes)) as string[])
+            index.run(hash.toLowerCase(), String(row.first_hash));
       const expected = `${identity.relayer.toLowerCase()}@${identity.chainId}/${identity.ledger.toLowerCase()}`;
       const held = db.prepare("SELECT value FROM meta WHERE key = 'identity'").get() as Row | undefined;
       if (!held) db.prepare("INSERT INTO meta (key, value) VALUES ('identity', ?)").run(expected);
@@ -201,6 +211,7 @@ export class RelayerStore {
         JSON.stringify(row.message ?? {}),
         row.delayed ? 1 : 0,
       );
+    for (const hash of row.hashes) this.indexHash(hash, row.firstHash);
   }
 
   /** Records a replacement (fee bump) of the send at `nonce`, before it is broadcast. */
@@ -234,6 +245,7 @@ export class RelayerStore {
           updated.lastSentAt,
           nonce,
         );
+      this.indexHash(next.hash, row.firstHash);
       return updated;
     })();
   }
@@ -245,7 +257,11 @@ export class RelayerStore {
 
   /** Forgets a send whose broadcast the node refused outright (its nonce was not used). */
   dropSend(nonce: number): void {
-    this.db.prepare("DELETE FROM sends WHERE nonce = ?").run(nonce);
+    this.db.transaction(() => {
+      const row = this.send(nonce);
+      this.db.prepare("DELETE FROM sends WHERE nonce = ?").run(nonce);
+      if (row) this.db.prepare("DELETE FROM send_hashes WHERE first_hash = ?").run(row.firstHash);
+    })();
   }
 
   /** Settles a send: its row goes, and which hash was mined is kept for `status` until pruned. */
@@ -280,26 +296,43 @@ export class RelayerStore {
     return row.nonce === null ? undefined : Number(row.nonce);
   }
 
+  private indexHash(hash: string, firstHash: string): void {
+    this.db
+      .prepare("INSERT OR IGNORE INTO send_hashes (hash, first_hash) VALUES (?, ?)")
+      .run(hash.toLowerCase(), firstHash);
+  }
+
   /** What became of the send first named `hash` (any of its hashes), unsettled or settled. */
   status(hash: string): (SettledSend & { nonce?: number }) | undefined {
-    const needle = hash.toLowerCase();
-    const pending = this.sends().find((row) => row.hashes.some((held) => held.toLowerCase() === needle));
-    if (pending) return { hashes: pending.hashes, finalHash: null, outcome: "mined", nonce: pending.nonce };
-    for (const row of this.db.prepare("SELECT * FROM settled").iterate() as IterableIterator<Row>) {
-      const hashes = JSON.parse(String(row.hashes)) as string[];
-      if (hashes.some((held) => held.toLowerCase() === needle))
-        return {
-          hashes,
-          finalHash: row.final_hash === null ? null : String(row.final_hash),
-          outcome: String(row.outcome) as SendOutcome,
-        };
+    const found = this.db.prepare("SELECT first_hash FROM send_hashes WHERE hash = ?").get(hash.toLowerCase()) as
+      Row | undefined;
+    if (!found) return undefined;
+    const pending = this.db.prepare("SELECT * FROM sends WHERE first_hash = ?").get(found.first_hash) as
+      Row | undefined;
+    if (pending) {
+      const row = toSend(pending);
+      return { hashes: row.hashes, finalHash: null, outcome: "mined", nonce: row.nonce };
     }
-    return undefined;
+    const row = this.db.prepare("SELECT * FROM settled WHERE first_hash = ?").get(found.first_hash) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      hashes: JSON.parse(String(row.hashes)) as string[],
+      finalHash: row.final_hash === null ? null : String(row.final_hash),
+      outcome: String(row.outcome) as SendOutcome,
+    };
   }
 
   /** Forgets settled sends older than `before` (ms). */
   pruneSettled(before: number): void {
-    this.db.prepare("DELETE FROM settled WHERE settled_at < ?").run(before);
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM settled WHERE settled_at < ?").run(before);
+      this.db
+        .prepare(
+          `DELETE FROM send_hashes WHERE first_hash NOT IN (SELECT first_hash FROM sends)
+             AND first_hash NOT IN (SELECT first_hash FROM settled)`,
+        )
+        .run();
+    })();
   }
 
   /** The reverted sends counted for `key`, or undefined. */
