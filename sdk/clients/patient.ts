@@ -1,11 +1,4 @@
-import type {
-  ContractTransaction,
-  ContractTransactionResponse,
-  EventLog,
-  Provider,
-  Signer,
-  TransactionReceipt,
-} from "ethers";
+import type { ContractTransaction, ContractTransactionResponse, EventLog, Signer, TransactionReceipt } from "ethers";
 
 import { requireAddress, toUnixSeconds } from "../args";
 import { maskOf } from "../codes";
@@ -13,7 +6,7 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
-import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { InvalidArgumentError } from "../errors";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { jsonRequest } from "./request-rules";
 import { parseSignedConsent } from "./signed-consent";
@@ -29,7 +22,13 @@ import {
   type DelegateScope,
 } from "./rules";
 import { consentDomain, signConsentMessage } from "./signatures";
-import { RelayNotConfirmedError, type ConsentRelayer } from "./relayer";
+import {
+  NoSignedFormError,
+  relayThrough,
+  type ConsentRelayer,
+  type PatientClientOptions,
+  type RelayChain,
+} from "./relayer";
 import type {
   AccessRequest,
   Consent,
@@ -43,6 +42,8 @@ import type {
 } from "./types";
 
 export { parseSignedConsent } from "./signed-consent";
+export { NoSignedFormError, signedRequestIdOf } from "./relayer";
+export type { PatientClientOptions } from "./relayer";
 export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf } from "./rules";
 export type { DelegateScope } from "./rules";
 
@@ -64,36 +65,6 @@ export interface SignOptions extends OnBehalf {
    * the preview's, so that the signature applies only over exactly what the patient saw.
    */
   seenConsent?: bigint;
-}
-
-/** Options of a PatientClient. */
-export interface PatientClientOptions {
-  /**
-   * Send grant, revoke, approve and deny as signed messages through this relayer (its account pays the
-   * gas), never as transactions from the signer: a pseudonym never needs ether, so no funding flow links
-   * it to anyone. With a relayer, actions the ledger has no signed form of yet (policy, delegates,
-   * emergency opt-out, batch grant, cancelling a nonce) are refused with NoSignedFormError unless
-   * `allowDirect` is set, rather than sent from (and so needing ether in) the signer's account.
-   */
-  relayer?: ConsentRelayer;
-  /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
-  allowDirect?: boolean;
-}
-
-/**
- * An action has no signed (relayable) form on today's ledger, and the client was told to relay: sending it
- * as a transaction would need ether in the account, which is the funding link the relayer avoids.
- */
-export class NoSignedFormError extends ConsentLedgerError {
-  override name = "NoSignedFormError";
-  constructor(readonly action: string) {
-    super(`The ledger has no signed form of "${action}" yet, so it cannot go through the relayer`, {
-      hint:
-        "Signed forms of policy, delegates and the emergency opt-out are planned for the next contract release. " +
-        "Until then, send it directly (PatientClient option allowDirect, from an account with ether; for a pseudonym that " +
-        "funding is visible on chain and can link it), or wait.",
-    });
-  }
 }
 
 /**
@@ -509,43 +480,13 @@ export class PatientClient {
     if (this.relayer && !this.options.allowDirect) throw new NoSignedFormError(action);
   }
 
-  /**
-   * Hands a signed action to the relayer, and waits for its transaction like a direct one. The relayer's
-   * word is not taken: the receipt must be a transaction to the ledger carrying this message's event
-   * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
-   * otherwise RelayNotConfirmedError.
-   */
+  /** Hands a signed action to the relayer and checks its transaction on the chain (relayThrough). */
   private async relay<T>(
     action: string,
     signed: SignedConsent,
     decode: (receipt: TransactionReceipt) => T | Promise<T>,
   ): Promise<PendingTransaction<T>> {
-    const relayed = await (this.relayer as ConsentRelayer).submit(signed);
-    const contracts = this.contracts;
-    const hash = String(relayed?.transactionHash);
-    return {
-      hash,
-      async wait(confirmations = 1) {
-        const unconfirmed = (problem: string) =>
-          new RelayNotConfirmedError(action, hash, problem, signed.signer, BigInt(signed.nonce), signed.deadline);
-        if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
-          throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
-        let receipt: TransactionReceipt | null;
-        try {
-          receipt = await receiptOf(contracts.provider, hash, confirmations);
-        } catch (error) {
-          throw toLedgerError(error, action);
-        }
-        if (!receipt) throw unconfirmed("it was not mined (dropped, or never sent)");
-        if (receipt.status !== 1)
-          throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
-            hint: "The ledger's state changed between the relayer's check and the block; sign again.",
-            details: hash,
-          });
-        await verifyRelayed(contracts, signed, receipt, unconfirmed);
-        return decode(receipt);
-      },
-    };
+    return relayThrough(this.relayer as ConsentRelayer, ethersRelayChain(this.contracts), action, signed, decode);
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {
@@ -561,93 +502,28 @@ export class PatientClient {
   }
 }
 
-/**
- * The receipt of a transaction someone else sent, once it has `confirmations`, polling (any provider has
- * getTransactionReceipt; not every one has waitForTransaction); null if not mined within `timeoutMs`.
- */
-async function receiptOf(
-  provider: Provider,
-  hash: string,
-  confirmations: number,
-  timeoutMs = 600_000,
-): Promise<TransactionReceipt | null> {
-  const until = Date.now() + timeoutMs;
-  for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
-    const receipt = await provider.getTransactionReceipt(hash);
-    if (receipt && (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations))
-      return receipt;
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
-  return null;
-}
-
-/**
- * Whether `receipt` is the ledger taking `signed`: a call to the ledger, whose logs hold the event this
- * message makes (same patient, grantee or request id, actor = the signer, same terms), with the signer's
- * nonce used as of that block. Throws what `unconfirmed` makes otherwise.
- */
-async function verifyRelayed(
-  contracts: LedgerContracts,
-  signed: SignedConsent,
-  receipt: TransactionReceipt,
-  unconfirmed: (problem: string) => Error,
-): Promise<void> {
-  const ledger = await contracts.ledger.getAddress();
-  if (!receipt.to || receipt.to.toLowerCase() !== ledger.toLowerCase())
-    throw unconfirmed(`it is a transaction to ${receipt.to ?? "no contract"}, not to the ledger ${ledger}`);
-  const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
-  const events = receipt.logs
-    .filter((log) => same(log.address, ledger))
-    .map((log) => {
-      try {
-        return contracts.ledger.interface.parseLog(log);
-      } catch {
-        return null;
-      }
-    });
-  const signer = signed.signer;
-  const patient = signed.patient ?? signed.request?.terms.patient;
-  const found = events.some((event) => {
-    if (!event) return false;
-    const args = event.args;
-    switch (signed.kind) {
-      case "grant": {
-        const grant = signed.grant;
-        return (
-          event.name === "ConsentGranted" &&
-          grant !== undefined &&
-          same(args.patient, patient) &&
-          same(args.grantee, grant.grantee) &&
-          same(args.actor, signer) &&
-          BigInt(args.dataClasses) === BigInt(grant.dataClasses) &&
-          BigInt(args.purposes) === BigInt(grant.purposes) &&
-          BigInt(args.validFrom) === BigInt(grant.validFrom) &&
-          BigInt(args.validUntil) === BigInt(grant.validUntil)
-        );
-      }
-      case "revoke":
-        return (
-          event.name === "ConsentRevoked" &&
-          same(args.patient, patient) &&
-          same(args.grantee, signed.grantee) &&
-          same(args.actor, signer)
-        );
-      case "approve":
-      case "deny":
-        // The request id is the hash of the researcher, opening time and every term: it binds them all.
-        return (
-          event.name === (signed.kind === "approve" ? "RequestApproved" : "RequestDenied") &&
-          same(args.requestId, signedRequestIdOf(signed)) &&
-          same(args.patient, patient) &&
-          same(args.actor, signer)
-        );
-    }
-  });
-  if (!found) throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signer}`);
-  const nonce = BigInt(signed.nonce);
-  const bitmap: bigint = await contracts.ledger.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
-  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
-    throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
+/** What the relay flow reads of the chain, through ethers. */
+function ethersRelayChain(contracts: LedgerContracts): RelayChain<TransactionReceipt> {
+  const ledger = contracts.deployment.ledger;
+  return {
+    ledger,
+    receipt: (hash) => contracts.provider.getTransactionReceipt(hash),
+    blockNumber: () => contracts.provider.getBlockNumber(),
+    facts: (receipt) => ({ blockNumber: receipt.blockNumber, to: receipt.to, succeeded: receipt.status === 1 }),
+    ledgerEvents: (receipt) =>
+      receipt.logs
+        .filter((log) => log.address.toLowerCase() === ledger.toLowerCase())
+        .flatMap((log) => {
+          try {
+            const parsed = contracts.ledger.interface.parseLog(log);
+            return parsed ? [{ name: parsed.name, args: parsed.args.toObject() }] : [];
+          } catch {
+            return [];
+          }
+        }),
+    nonceBitmapAt: (signer, word, blockNumber) => contracts.ledger.nonceBitmap(signer, word, { blockTag: blockNumber }),
+    toLedgerError,
+  };
 }
 
 /**
@@ -717,12 +593,4 @@ export async function populateSignedConsent(
     default:
       return ledger.denyRequestBySig.populateTransaction(toRequest(), ...common);
   }
-}
-
-/** The id of the request a signed approve/deny is about (what its signature covers). */
-export function signedRequestIdOf(signed: SignedConsent): string | undefined {
-  const r = signed.request;
-  return r
-    ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } })
-    : undefined;
 }

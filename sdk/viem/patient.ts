@@ -4,7 +4,7 @@
  * delegates, the emergency opt-out, deciding research requests, consents by value and signatures for a
  * relayer, and the requests made to the patient with what became of the consents they gave.
  */
-import type { WalletClient } from "viem";
+import { parseEventLogs, type TransactionReceipt, type WalletClient } from "viem";
 
 import { requireAddress, toUnixSeconds } from "../args";
 import { consentLedgerAbi } from "../chain/abis";
@@ -22,6 +22,13 @@ import {
 } from "../clients/rules";
 import { CONSENT_TYPES, consentDomain } from "../clients/consent-types";
 import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
+import {
+  NoSignedFormError,
+  relayThrough,
+  type ConsentRelayer,
+  type PatientClientOptions,
+  type RelayChain,
+} from "../clients/relayer";
 import type {
   AccessRequest,
   Consent,
@@ -51,8 +58,24 @@ export class PatientClient {
   constructor(
     readonly contracts: ViemLedgerContracts,
     wallet: WalletClient,
+    readonly options: PatientClientOptions = {},
   ) {
     this.wallet = requireWallet(wallet);
+  }
+
+  /** The relayer consent actions go through, if any (PatientClientOptions, as on the ethers entry). */
+  get relayer(): ConsentRelayer | undefined {
+    return this.options.relayer;
+  }
+
+  /** Refuses, when relaying, an action that would have to be a transaction from the signer. */
+  private direct(action: string): void {
+    if (this.relayer && !this.options.allowDirect) throw new NoSignedFormError(action);
+  }
+
+  /** Hands a signed action to the relayer and checks its transaction on the chain (relayThrough). */
+  private relay<T>(action: string, signed: SignedConsent, decode: (receipt: TransactionReceipt) => T | Promise<T>) {
+    return relayThrough(this.relayer as ConsentRelayer, viemRelayChain(this.contracts), action, signed, decode);
   }
 
   private write<T>(
@@ -74,6 +97,8 @@ export class PatientClient {
   ): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = grantTerms(input);
+    if (this.relayer)
+      return this.relay("grant consent", await this.signGrant(input, options), () => ({ patient, ...grant }));
     return this.write(
       "grant consent",
       "grant",
@@ -90,6 +115,7 @@ export class PatientClient {
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
+    this.direct("grant consents in a batch");
     const patient = await this.patientOf(options);
     const grants = inputs.map((input) => grantTerms(input));
     return this.write("grant consents", "grantBatch", [patient, grants], overrides, () =>
@@ -105,16 +131,20 @@ export class PatientClient {
   ): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
+    if (this.relayer)
+      return this.relay("revoke consent", await this.signRevoke(who, options), () => ({ patient, grantee: who }));
     return this.write("revoke consent", "revoke", [patient, who], overrides, () => ({ patient, grantee: who }));
   }
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
+    this.direct("set the policy");
     const policy = policyTerms(input);
     return this.write("set the policy", "setPolicy", [policy], overrides, () => policy);
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
+    this.direct("clear the policy");
     return this.write("clear the policy", "clearPolicy", [], overrides, () => undefined);
   }
 
@@ -129,6 +159,7 @@ export class PatientClient {
     scope: DelegateScopeInput,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string; validUntil: number } & DelegateScope>> {
+    this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
@@ -150,6 +181,7 @@ export class PatientClient {
     delegate: string,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string }>> {
+    this.direct("remove a delegate");
     const who = requireAddress(delegate, "delegate");
     return this.write("remove the delegate", "removeDelegate", [who], overrides, () => ({ delegate: who }));
   }
@@ -159,6 +191,7 @@ export class PatientClient {
     optedOut: boolean,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ optedOut: boolean }>> {
+    this.direct("set the emergency opt-out");
     return this.write("set the emergency opt-out", "setEmergencyOptOut", [optedOut], overrides, () => ({ optedOut }));
   }
 
@@ -167,6 +200,7 @@ export class PatientClient {
     nonce: bigint,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
+    this.direct("cancel a signature");
     return this.write("cancel the signature", "invalidateNonces", cancelNonceArgs(nonce), overrides, () => ({ nonce }));
   }
 
@@ -182,7 +216,7 @@ export class PatientClient {
       functionName: "approveRequest",
       args: [toAbiRequest(full)],
     };
-    return send(this.contracts, this.wallet, "approve the request", call, overrides, async (receipt) => {
+    const decode = async (receipt: TransactionReceipt) => {
       const time = Number((await this.contracts.client.getBlock({ blockNumber: receipt.blockNumber })).timestamp);
       return {
         requestId: requestIdOf(full),
@@ -195,7 +229,9 @@ export class PatientClient {
           validUntil: time + full.terms.duration,
         },
       };
-    });
+    };
+    if (this.relayer) return this.relay("approve the request", await this.signApprove(full), decode);
+    return send(this.contracts, this.wallet, "approve the request", call, overrides, decode);
   }
 
   /** Denies a pending request. */
@@ -204,6 +240,8 @@ export class PatientClient {
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
+    if (this.relayer)
+      return this.relay("deny the request", await this.signDeny(full), () => ({ requestId: requestIdOf(full) }));
     return this.write("deny the request", "denyRequest", [toAbiRequest(full)], overrides, () => ({
       requestId: requestIdOf(full),
     }));
@@ -353,4 +391,31 @@ export class PatientClient {
   private async patientOf(options: OnBehalf): Promise<string> {
     return options.patient ? requireAddress(options.patient, "patient") : addressOf(this.wallet);
   }
+}
+
+/** What the relay flow reads of the chain, through viem. */
+function viemRelayChain(contracts: ViemLedgerContracts): RelayChain<TransactionReceipt> {
+  const ledger = contracts.deployment.ledger;
+  return {
+    ledger,
+    receipt: (hash) =>
+      contracts.client.getTransactionReceipt({ hash: at(hash) }).catch((error: unknown) => {
+        if ((error as { name?: string })?.name === "TransactionReceiptNotFoundError") return null;
+        throw error;
+      }),
+    blockNumber: async () => Number(await contracts.client.getBlockNumber()),
+    facts: (receipt) => ({
+      blockNumber: Number(receipt.blockNumber),
+      to: receipt.to,
+      succeeded: receipt.status === "success",
+    }),
+    ledgerEvents: (receipt) =>
+      parseEventLogs({
+        abi: consentLedgerAbi,
+        logs: receipt.logs.filter((log) => log.address.toLowerCase() === ledger.toLowerCase()),
+      }).map((log) => ({ name: log.eventName, args: log.args as Record<string, unknown> })),
+    nonceBitmapAt: (signer, word, blockNumber) =>
+      contracts.ledger.read.nonceBitmap([at(signer), word], { blockNumber: BigInt(blockNumber) }),
+    toLedgerError,
+  };
 }
