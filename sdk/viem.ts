@@ -135,3 +135,36 @@ export {
   purposeMaskText,
 } from "./clients/consent-change";
 export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";
+export {
+  GATEWAY_LOGIN_DOMAIN_NAME,
+  GATEWAY_LOGIN_DOMAIN_VERSION,
+  GATEWAY_LOGIN_PRIMARY_TYPE,
+  GATEWAY_LOGIN_TYPES,
+  GatewayAuthenticationError,
+  GatewayError,
+} from "./clients/gateway-core";
+export type {
+  GatewayChallenge,
+  GatewayClientOptions,
+  GatewayHealth,
+  KeyRelease,
+  RecordOpener,
+  ShareRelease,
+  TypedDataSigner,
+} from "./clients/gateway-core";
+export { GatewayClient, viemRecordOpener } from "./viem/gateway";
+export { viemTypedDataSigner } from "./viem/signer";
+export {
+  NoSignedFormError,
+  RelayNotConfirmedError,
+  RelayerClient,
+  RelayerError,
+  signedRequestIdOf,
+} from "./clients/relayer";
+export type {
+  ConsentRelayer,
+  PatientClientOptions,
+  RelayedConsent,
+  RelayerClientOptions,
+  RelayerInfo,
+} from "./clients/relayer";

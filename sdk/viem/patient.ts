@@ -41,6 +41,7 @@ import type {
   SignedConsent,
 } from "../clients/types";
 import { maskOf } from "../codes";
+import { getAddress } from "../core/hex";
 import type { TransactionOverrides } from "../core/overrides";
 import { InvalidArgumentError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
@@ -406,7 +407,8 @@ function viemRelayChain(contracts: ViemLedgerContracts): RelayChain<TransactionR
     blockNumber: async () => Number(await contracts.client.getBlockNumber()),
     facts: (receipt) => ({
       blockNumber: Number(receipt.blockNumber),
-      to: receipt.to,
+      // viem gives addresses as the node does (lowercase); the message names them checksummed, as ethers does.
+      to: receipt.to ? getAddress(receipt.to) : null,
       succeeded: receipt.status === "success",
     }),
     ledgerEvents: (receipt) =>

@@ -1,0 +1,313 @@
+/**
+ * The viem entry's gateway, patient-with-relayer, custodian-set and pseudonym clients against a real
+ * hardhat node and the real gateway and relayer over HTTP: each flow once with the ethers entry's client
+ * and once with the viem entry's, the same results and the same error classes.
+ */
+import { expect } from "chai";
+import { parseEther, Wallet } from "ethers";
+import { createWalletClient, http, type Chain, type WalletClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+import * as ethersEntry from "../../sdk/index";
+import * as viemEntry from "../../sdk/viem";
+import { unwrapDataKey } from "../../sdk/crypto/key-wrap";
+import { startRelayer, type RunningRelayer } from "../../gateway/relayer";
+import type { RunningGateway } from "../../gateway/start";
+import type { PublishedRecord } from "../../sdk/clients/provider";
+import {
+  chainNow,
+  DAY,
+  grantResearcherLabResults,
+  labObservation,
+  providerWithGateway,
+  publish,
+  readerWithKey,
+  setupLedger,
+  startTestGateway,
+  type LedgerSetup,
+} from "../helpers/gateway-harness";
+import { sharedLocalNode } from "../helpers/local-node";
+
+const chain = {
+  id: 31337,
+  name: "hardhat",
+  nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [] } },
+} as unknown as Chain;
+
+/** What either call threw (or that it did not). */
+async function thrown(action: () => Promise<unknown>): Promise<Error> {
+  try {
+    await action();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a refusal");
+}
+
+/** A refusal as a dApp sees it: its class and what it says. */
+function refusal(error: Error) {
+  const ledgerError = error as ethersEntry.ConsentLedgerError & { code?: string; status?: number };
+  return {
+    class: error.constructor,
+    name: error.name,
+    shortMessage: ledgerError.shortMessage,
+    code: ledgerError.code,
+    status: ledgerError.status,
+  };
+}
+
+describe("the viem entry's gateway and relayer clients (real node, real gateway over HTTP)", function () {
+  this.timeout(180_000);
+  let setup: LedgerSetup;
+  let gateway: RunningGateway;
+  let record: PublishedRecord;
+
+  /** The node's unlocked account `address` as a viem WalletClient over HTTP. */
+  function nodeWallet(address: string): WalletClient {
+    return createWalletClient({ account: address as `0x${string}`, chain, transport: http(setup.node.url) });
+  }
+
+  before(async function () {
+    setup = await setupLedger(await sharedLocalNode());
+    ({ gateway } = await startTestGateway(setup, { providers: [] }));
+    const { provider } = await providerWithGateway(setup, setup.signers.hospital, gateway.url);
+    record = await publish(provider, setup.signers.patient.address, "LAB_RESULT", labObservation("viem-1", 97));
+    await grantResearcherLabResults(setup);
+  });
+
+  after(async function () {
+    await gateway?.close();
+    setup?.cleanup();
+  });
+
+  it("is one GatewayClient class: both entries' clients share its methods and its error classes", function () {
+    expect(Object.getPrototypeOf(viemEntry.GatewayClient)).to.equal(Object.getPrototypeOf(ethersEntry.GatewayClient));
+    expect(viemEntry.GatewayError).to.equal(ethersEntry.GatewayError);
+    expect(viemEntry.GatewayAuthenticationError).to.equal(ethersEntry.GatewayAuthenticationError);
+    expect(viemEntry.RelayNotConfirmedError).to.equal(ethersEntry.RelayNotConfirmedError);
+    expect(viemEntry.NoSignedFormError).to.equal(ethersEntry.NoSignedFormError);
+  });
+
+  it("logs in with a viem WalletClient and gets the key release the ethers client gets", async function () {
+    const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
+    const wallet = nodeWallet(setup.signers.researcher.address);
+    const viemGateway = new viemEntry.GatewayClient(
+      gateway.url,
+      wallet,
+      await viemEntry.connect(wallet, setup.deployment),
+    );
+
+    const [ethersSession, viemSession] = [await reader.gateway.authenticate(), await viemGateway.authenticate()];
+    expect(viemSession.account).to.equal(ethersSession.account).and.to.equal(setup.signers.researcher.address);
+
+    const releases = [
+      await reader.gateway.requestKey(record.recordId, "HRESCH"),
+      await viemGateway.requestKey(record.recordId, "HRESCH"),
+    ];
+    const shown = releases.map(({ recordId, basis, purpose, superseded, batch }) => ({
+      recordId,
+      basis,
+      purpose,
+      superseded,
+      batch,
+    }));
+    expect(shown[1]).to.deep.equal(shown[0]);
+    // Both keys unwrap, with the reader's one key pair, to the provider's data key.
+    for (const release of releases)
+      expect(await unwrapDataKey(release.wrappedKey, reader.keyPair, record.recordId)).to.deep.equal(record.dataKey);
+    expect(await viemGateway.fetchCiphertext(record.recordId)).to.deep.equal(
+      await reader.gateway.fetchCiphertext(record.recordId),
+    );
+    expect(await viemGateway.health()).to.deep.include({ chainId: 31337, custodian: setup.signers.hospital.address });
+  });
+
+  it("refuses with the same error classes and messages as the ethers client", async function () {
+    const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
+    const wallet = nodeWallet(setup.signers.researcher.address);
+    const viemGateway = new viemEntry.GatewayClient(
+      gateway.url,
+      wallet,
+      await viemEntry.connect(wallet, setup.deployment),
+    );
+    const stranger = await readerWithKey(setup, setup.signers.otherResearcher, gateway.url, false);
+    const strangerWallet = nodeWallet(setup.signers.otherResearcher.address);
+    const viemStranger = new viemEntry.GatewayClient(
+      gateway.url,
+      strangerWallet,
+      await viemEntry.connect(strangerWallet, setup.deployment),
+    );
+    const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+      [
+        "a purpose the consent does not cover",
+        () => reader.gateway.requestKey(record.recordId, "BIORCH"),
+        () => viemGateway.requestKey(record.recordId, "BIORCH"),
+      ],
+      [
+        "no consent",
+        () => stranger.gateway.requestKey(record.recordId, "HRESCH"),
+        () => viemStranger.requestKey(record.recordId, "HRESCH"),
+      ],
+      [
+        "an unknown record",
+        () => reader.gateway.recordInfo(`0x${"ab".repeat(32)}`),
+        () => viemGateway.recordInfo(`0x${"ab".repeat(32)}`),
+      ],
+    ];
+    for (const [what, withEthers, withViem] of cases) {
+      const [ethersError, viemError] = [await thrown(withEthers), await thrown(withViem)];
+      expect(ethersError, what).to.be.instanceOf(ethersEntry.ConsentLedgerError);
+      const [a, b] = [refusal(ethersError), refusal(viemError)];
+      // The two researchers' names differ only in the stranger's case: same reader, same words.
+      expect(b, what).to.deep.equal(a);
+    }
+    expect(refusal(await thrown(() => viemStranger.requestKey(record.recordId, "HRESCH"))).class).to.equal(
+      ethersEntry.AccessDeniedError,
+    );
+  });
+
+  it("refuses, with a viem wallet too, to sign a login challenge for another gateway", async function () {
+    const wallet = nodeWallet(setup.signers.researcher.address);
+    // A gateway that relays another gateway's challenge: the client must see the other origin and refuse.
+    const relaying: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith("/auth/challenge")) return response;
+      const challenge = (await response.json()) as { message: { gateway: string } };
+      challenge.message.gateway = "https://elsewhere.example";
+      return new Response(JSON.stringify(challenge), { status: 200, headers: { "content-type": "application/json" } });
+    };
+    const viemGateway = new viemEntry.GatewayClient(
+      gateway.url,
+      wallet,
+      await viemEntry.connect(wallet, setup.deployment),
+      {
+        fetch: relaying,
+      },
+    );
+    const ethersGateway = new ethersEntry.GatewayClient(
+      gateway.url,
+      setup.signers.researcher,
+      await setup.as(setup.signers.researcher),
+      { fetch: relaying },
+    );
+    const [a, b] = [await thrown(() => ethersGateway.authenticate()), await thrown(() => viemGateway.authenticate())];
+    expect(a).to.be.instanceOf(ethersEntry.GatewayAuthenticationError);
+    expect(refusal(b)).to.deep.equal(refusal(a));
+  });
+
+  describe("the viem PatientClient's relayer option", function () {
+    let relayer: RunningRelayer;
+    let relayerKey: { address: string; privateKey: string };
+    let pseudonyms: ethersEntry.Pseudonym[];
+
+    before(async function () {
+      relayerKey = Wallet.createRandom();
+      await (await setup.signers.admin.sendTransaction({ to: relayerKey.address, value: parseEther("10") })).wait();
+      relayer = await startRelayer({
+        rpcUrl: setup.node.url,
+        privateKey: relayerKey.privateKey,
+        deployment: setup.deployment,
+      });
+      const root = await ethersEntry.derivePseudonymRoot(Wallet.createRandom(), {
+        domain: "localhost",
+        chainId: 31337,
+        ledger: setup.deployment.ledger,
+      });
+      pseudonyms = [root.forProvider(setup.signers.hospital.address), root.forProvider(setup.signers.lab.address)];
+      root.destroy();
+    });
+
+    after(async function () {
+      await relayer?.close();
+    });
+
+    /** The pseudonym's viem PatientClient: a local account over HTTP, relaying through `consentRelayer`. */
+    async function viemPatient(pseudonym: ethersEntry.Pseudonym, consentRelayer: ethersEntry.ConsentRelayer) {
+      const wallet = createWalletClient({
+        account: privateKeyToAccount(pseudonym.privateKey as `0x${string}`),
+        chain,
+        transport: http(setup.node.url),
+      });
+      return new viemEntry.PatientClient(await viemEntry.connect(wallet, setup.deployment), wallet, {
+        relayer: consentRelayer,
+      });
+    }
+
+    it("grants and revokes through the relayer from a pseudonym with no ether, as the ethers client does", async function () {
+      const hospital = setup.signers.hospital.address;
+      const until = (await chainNow(setup.provider)) + 30 * DAY;
+      const grant = {
+        grantee: hospital,
+        dataClasses: ["LAB_RESULT" as const],
+        purposes: ["TREAT" as const],
+        validUntil: until,
+      };
+      const [first, second] = pseudonyms;
+      const ethersPatient = new ethersEntry.PatientClient(
+        setup.contracts,
+        ethersEntry.pseudonymSigner(first, setup.provider),
+        { relayer: new ethersEntry.RelayerClient(relayer.url) },
+      );
+      const viem = await viemPatient(second, new viemEntry.RelayerClient(relayer.url));
+      expect(viem.relayer).to.be.instanceOf(viemEntry.RelayerClient);
+
+      const granted = await viem.grant(grant);
+      const [ethersConsent, viemConsent] = [await (await ethersPatient.grant(grant)).wait(), await granted.wait()];
+      expect({ ...viemConsent, patient: undefined }).to.deep.equal({ ...ethersConsent, patient: undefined });
+      expect(viemConsent.patient).to.equal(second.address);
+      expect((await setup.provider.getTransaction(granted.hash))!.from).to.equal(relayerKey.address);
+      expect(await viem.consentTo(hospital)).to.deep.equal(viemConsent);
+
+      const [ethersRevoked, viemRevoked] = [
+        await (await ethersPatient.revoke(hospital)).wait(),
+        await (await viem.revoke(hospital)).wait(),
+      ];
+      expect(viemRevoked).to.deep.equal({ ...ethersRevoked, patient: second.address });
+      for (const pseudonym of [first, second]) {
+        expect(await setup.provider.getBalance(pseudonym.address)).to.equal(0n);
+        expect(await setup.provider.getTransactionCount(pseudonym.address)).to.equal(0);
+      }
+    });
+
+    it("refuses the actions with no signed form, and a relayer's answer that does not carry the message, as the ethers client does", async function () {
+      const [first] = pseudonyms;
+      const unrelated = await (
+        await setup.signers.admin.sendTransaction({ to: setup.signers.stranger.address, value: 1n })
+      ).wait();
+      const lying: ethersEntry.ConsentRelayer = {
+        submit: async () => ({ transactionHash: unrelated!.hash, relayer: relayerKey.address, gasLimit: "100000" }),
+      };
+      const ethersPatient = new ethersEntry.PatientClient(
+        setup.contracts,
+        ethersEntry.pseudonymSigner(first, setup.provider),
+        {
+          relayer: lying,
+        },
+      );
+      const viem = await viemPatient(first, lying);
+      const hospital = setup.signers.hospital.address;
+      const actions: [string, (patient: typeof viem | typeof ethersPatient) => Promise<unknown>][] = [
+        [
+          "set the policy",
+          (patient) => patient.setPolicy({ purposes: ["HRESCH"], dataClasses: ["LAB_RESULT"] } as never),
+        ],
+        ["clear the policy", (patient) => patient.clearPolicy()],
+        [
+          "appoint a delegate",
+          (patient) =>
+            patient.appointDelegate(hospital, (Date.now() / 1000 + DAY) | 0, ethersEntry.CARE_DELEGATE_SCOPE),
+        ],
+        ["remove a delegate", (patient) => patient.removeDelegate(hospital)],
+        ["set the emergency opt-out", (patient) => patient.setEmergencyOptOut(true)],
+        ["cancel a signature", (patient) => patient.cancelSignature(5n)],
+        ["revoke (a relayer that lies)", async (patient) => (await patient.revoke(hospital)).wait()],
+      ];
+      for (const [what, act] of actions) {
+        const [a, b] = [await thrown(() => act(ethersPatient)), await thrown(() => act(viem))];
+        expect(a.name, what).to.be.oneOf(["NoSignedFormError", "RelayNotConfirmedError"]);
+        expect(refusal(b), what).to.deep.equal(refusal(a));
+      }
+      expect(await setup.provider.getTransactionCount(first.address)).to.equal(0);
+    });
+  });
+});
