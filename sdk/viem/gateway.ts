@@ -37,8 +37,13 @@ export class GatewayClient extends GatewayClientBase {
       baseUrl,
       {
         signer: viemTypedDataSigner(checked),
-        chainId: contracts.chainId,
-        ledger: contracts.deployment.ledger,
+        // Read when used: a client is made before it is known whether it will log in.
+        get chainId() {
+          return contracts.chainId;
+        },
+        get ledger() {
+          return contracts.deployment.ledger;
+        },
         opener: viemRecordOpener(contracts, checked),
       },
       options,
