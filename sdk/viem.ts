@@ -168,3 +168,29 @@ export type {
   RelayerClientOptions,
   RelayerInfo,
 } from "./clients/relayer";
+export { CustodianSetClientBase, NotEnoughSharesError, ShareDepositError } from "./clients/custodian-set-core";
+export type {
+  CustodianRefusal,
+  CustodianSetChain,
+  CustodianSetClientOptions,
+  CustodianSetView,
+} from "./clients/custodian-set-core";
+export { CustodianSetClient } from "./viem/custodian-set";
+export {
+  DEFAULT_PAIRING_TTL_SECONDS,
+  MAX_PAIRING_TTL_SECONDS,
+  PAIRING_DOMAIN_NAME,
+  PAIRING_DOMAIN_VERSION,
+  PAIRING_PREFIX,
+  PAIRING_TYPES,
+  PairingError,
+  encodePairingLink,
+  pairingDomain,
+  pairingUrl,
+  parsePairingLink,
+} from "./clients/pairing-core";
+export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing-core";
+export { createPairingLink, verifyPairingLink } from "./viem/pairing";
+export type { PatientView, Tagged } from "./clients/identity-core";
+export { PatientIdentity, pseudonymAccount, pseudonymWallet } from "./viem/identity";
+export type { PatientIdentityOptions } from "./viem/identity";

@@ -309,5 +309,89 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
       }
       expect(await setup.provider.getTransactionCount(first.address)).to.equal(0);
     });
+
+    it("a viem PatientIdentity acts as each pseudonym through the relayer and reads across them, as the ethers one does", async function () {
+      const hospital = setup.signers.hospital.address;
+      const lab = setup.signers.lab.address;
+      const until = (await chainNow(setup.provider)) + 10 * DAY;
+      const viemContracts = await viemEntry.connect(nodeWallet(setup.signers.stranger.address), setup.deployment);
+      const identity = new viemEntry.PatientIdentity(viemContracts, pseudonyms, {
+        relayer: new viemEntry.RelayerClient(relayer.url),
+      });
+      expect(viemEntry.pseudonymAccount(pseudonyms[0]).address).to.equal(pseudonyms[0].address);
+      await (
+        await identity
+          .client(pseudonyms[0].id)
+          .grant({ grantee: hospital, dataClasses: ["LAB_RESULT"], purposes: ["TREAT"], validUntil: until })
+      ).wait();
+      await (
+        await identity
+          .client(pseudonyms[1].address)
+          .grant({ grantee: lab, dataClasses: ["IMAGING"], purposes: ["TREAT"], validUntil: until })
+      ).wait();
+
+      const ethersIdentity = new ethersEntry.PatientIdentity(setup.contracts, pseudonyms, {
+        relayer: new ethersEntry.RelayerClient(relayer.url),
+      });
+      const [viemConsents, ethersConsents] = [await identity.consents(), await ethersIdentity.consents()];
+      expect(viemConsents).to.deep.equal(ethersConsents);
+      expect(viemConsents.map((consent) => [consent.pseudonym, consent.grantee])).to.deep.equal([
+        [pseudonyms[0].address, hospital],
+        [pseudonyms[1].address, lab],
+      ]);
+      expect(await identity.requests({ all: true })).to.deep.equal(await ethersIdentity.requests({ all: true }));
+      for (const pseudonym of pseudonyms) expect(await setup.provider.getBalance(pseudonym.address)).to.equal(0n);
+
+      // Without a relayer, both refuse to act rather than send from a pseudonym.
+      const [a, b] = [
+        await thrown(() =>
+          new ethersEntry.PatientIdentity(setup.contracts, pseudonyms).client(pseudonyms[0].id).revoke(hospital),
+        ),
+        await thrown(() =>
+          new viemEntry.PatientIdentity(viemContracts, pseudonyms).client(pseudonyms[0].id).revoke(hospital),
+        ),
+      ];
+      expect(refusal(b)).to.deep.equal(refusal(a));
+    });
+
+    it("signs pairing links with a viem LocalAccount that the ethers provider accepts, and the other way round", async function () {
+      const [atHospital] = pseudonyms;
+      const hospital = setup.signers.hospital.address;
+      const input = {
+        provider: hospital,
+        encryptionPublicKey: atHospital.encryptionKeyPair.publicKey,
+        chainId: 31337,
+        ledger: setup.deployment.ledger,
+      };
+      const verify = { provider: hospital, chainId: 31337, ledger: setup.deployment.ledger };
+      const byViem = await viemEntry.createPairingLink(viemEntry.pseudonymAccount(atHospital), input);
+      const byEthers = await ethersEntry.createPairingLink(ethersEntry.pseudonymSigner(atHospital), input);
+      for (const made of [byViem, byEthers]) {
+        expect(ethersEntry.verifyPairingLink(made.payload, verify)).to.deep.equal(made.link);
+        expect(await viemEntry.verifyPairingLink(made.payload, verify)).to.deep.equal(made.link);
+      }
+      // The same link signed twice over the same fields is the same signature (RFC 6979): same bytes either way.
+      expect({ ...byViem.link, nonce: "", issuedAt: 0, expiresAt: 0, signature: "" }).to.deep.equal({
+        ...byEthers.link,
+        nonce: "",
+        issuedAt: 0,
+        expiresAt: 0,
+        signature: "",
+      });
+      // A forged link (another pseudonym's signature) and one for another provider: the same refusals.
+      const forged = ethersEntry.encodePairingLink({ ...byViem.link, pseudonym: pseudonyms[1].address });
+      for (const [payload, options] of [
+        [forged, verify],
+        [byViem.payload, { ...verify, provider: setup.signers.lab.address }],
+      ] as const) {
+        const a = await thrown(async () => ethersEntry.verifyPairingLink(payload, options));
+        const b = await thrown(() => viemEntry.verifyPairingLink(payload, options));
+        expect(a).to.be.instanceOf(ethersEntry.PairingError);
+        expect({ ...refusal(b), problem: (b as ethersEntry.PairingError).problem }).to.deep.equal({
+          ...refusal(a),
+          problem: (a as ethersEntry.PairingError).problem,
+        });
+      }
+    });
   });
 });
