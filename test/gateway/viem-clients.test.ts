@@ -27,6 +27,7 @@ import {
   type LedgerSetup,
 } from "../helpers/gateway-harness";
 import { sharedLocalNode } from "../helpers/local-node";
+import { providerWithSet, readerOfSet, startCustodianSet, type CustodianSetup } from "../helpers/custodian-set-harness";
 
 const chain = {
   id: 31337,
@@ -393,5 +394,87 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
         });
       }
     });
+  });
+});
+
+describe("the viem entry's CustodianSetClient (real node, three real gateways over HTTP)", function () {
+  this.timeout(180_000);
+  let setup: LedgerSetup;
+  let set: CustodianSetup;
+  let record: PublishedRecord;
+
+  function nodeWallet(address: string): WalletClient {
+    return createWalletClient({ account: address as `0x${string}`, chain, transport: http(setup.node.url) });
+  }
+
+  /** A viem client of the whole set, as `address` (a node account). */
+  async function viemSetClient(address: string) {
+    const wallet = nodeWallet(address);
+    const contracts = await viemEntry.connect(wallet, setup.deployment);
+    const gateways = Object.fromEntries(
+      set.custodians.map((custodian, i) => [
+        custodian,
+        new viemEntry.GatewayClient(set.gateways[i].url, wallet, contracts),
+      ]),
+    );
+    return new viemEntry.CustodianSetClient(contracts, wallet, gateways);
+  }
+
+  before(async function () {
+    setup = await setupLedger(await sharedLocalNode());
+    set = await startCustodianSet(setup, 3, 2);
+    const hospital = await providerWithSet(setup, set);
+    record = await publish(hospital.provider, setup.signers.patient.address, "LAB_RESULT", labObservation("set-1", 5));
+    await grantResearcherLabResults(setup);
+  });
+
+  after(async function () {
+    await set?.close();
+    setup?.cleanup();
+  });
+
+  it("reads the record's set, its ciphertext and k shares that rebuild the key, as the ethers client does", async function () {
+    const reader = await readerOfSet(setup, set, setup.signers.researcher);
+    const viemClient = await viemSetClient(setup.signers.researcher.address);
+    const guarding = await viemClient.setOfRecord(record.recordId);
+    expect(guarding).to.deep.equal(await reader.client.setOfRecord(record.recordId));
+    expect(guarding).to.deep.include({ setId: set.setId, threshold: 2 });
+    expect((await viemClient.fetchCiphertext(record.recordId)).envelope).to.deep.equal(
+      (await reader.client.fetchCiphertext(record.recordId)).envelope,
+    );
+    for (const client of [reader.client, viemClient]) {
+      const gathered = await client.gatherShares({
+        recordId: record.recordId,
+        purpose: "HRESCH",
+        keyPair: reader.keyPair,
+      });
+      expect(gathered.shares).to.have.length(2);
+      expect(await ethersEntry.combineKeyShares(gathered.shares.map((entry) => entry.share))).to.deep.equal(
+        record.dataKey,
+      );
+    }
+  });
+
+  it("refuses a reader without consent with the same NotEnoughSharesError, and defines sets as the ethers client does", async function () {
+    const stranger = await readerOfSet(setup, set, setup.signers.otherResearcher);
+    const viemStranger = await viemSetClient(setup.signers.otherResearcher.address);
+    const input = { recordId: record.recordId, purpose: "HRESCH" as const, keyPair: stranger.keyPair };
+    const [a, b] = [
+      (await thrown(() => stranger.client.gatherShares(input))) as ethersEntry.NotEnoughSharesError,
+      (await thrown(() => viemStranger.gatherShares(input))) as ethersEntry.NotEnoughSharesError,
+    ];
+    expect(a).to.be.instanceOf(ethersEntry.NotEnoughSharesError);
+    expect(b).to.be.instanceOf(ethersEntry.NotEnoughSharesError);
+    // Each stops once fewer than k shares can still come: after two of the three refusals, or all three.
+    for (const error of [a, b]) {
+      expect(error.refusals.length).to.be.within(2, 3);
+      expect(new Set(error.refusals.map((r) => r.code))).to.deep.equal(new Set(["AccessDenied"]));
+      expect(error.refusals.every((r) => set.custodians.includes(r.custodian))).to.equal(true);
+    }
+
+    const hospital = await viemSetClient(setup.signers.hospital.address);
+    const defined = await (await hospital.defineSet(set.custodians.slice(0, 2), 2)).wait();
+    expect(defined).to.deep.equal({ setId: defined.setId, threshold: 2, custodians: set.custodians.slice(0, 2) });
+    expect(await stranger.client.set(defined.setId)).to.deep.equal(defined);
   });
 });
