@@ -3,9 +3,13 @@
  * clients that write through a viem WalletClient, and the same rules, code tables, types, EIP-712
  * definitions, record envelope and errors as the ethers entry ("consent-ledger"), from modules that import
  * neither library. Nothing on this entry's import graph imports ethers (test/sdk/core-entry.test.ts), so
- * a viem dApp bundles no ethers. What it does not have yet (the researcher's encryption keys and record
- * fetching; the provider, gateway, custodian-set and audit clients; previews of FHIR consents) is in the
- * ethers entry, which also takes viem clients through an adapter.
+ * a viem dApp bundles no ethers.
+ *
+ * The gateway, custodian-set, relayer, pairing and pseudonym-identity clients are one implementation each
+ * (sdk/clients/*-core.ts) that both entries share, behind small library-free interfaces (a typed-data
+ * signer, a record opener, the custodian-set and relay chain reads); sdk/viem/ gives them viem's. What
+ * this entry does not have yet (the provider and audit clients, deriving pseudonyms, previews of FHIR
+ * consents) is in the ethers entry, which also takes viem clients through an adapter.
  */
 export {
   AccessBasis,
