@@ -2,7 +2,8 @@
  * Consent Ledger SDK, the code tables alone ("consent-ledger/tables"): the ledger's codes, their
  * name<->code helpers, the argument parsers and every error class of the core, without the contract
  * bindings. For a program that shows or checks codes before it talks to a chain (a CLI's --help, a form),
- * and that must load in a clone whose contracts are not compiled yet. The core entry exports the same.
+ * and that must load in a clone whose contracts are not compiled yet. Every entry re-exports it (through
+ * sdk/shared.ts).
  */
 export {
   AccessBasis,

@@ -9,7 +9,6 @@
 import {
   AbstractSigner,
   BrowserProvider,
-  getAddress,
   type ContractRunner,
   type Eip1193Provider,
   type Provider,
@@ -22,47 +21,20 @@ import {
 } from "ethers";
 
 import { checkedOverrides, type TransactionOverrides } from "../core/overrides";
+import {
+  isViemClient,
+  isViemWalletClient,
+  publicClientCannotSign,
+  viemAccountAddress,
+  type ViemClientLike,
+  type ViemWalletClientLike,
+} from "../core/viem-client";
 import { ConsentLedgerError } from "../errors";
-
-/** The part of a viem Client the SDK uses: its EIP-1193 `request` and its chain. */
-export interface ViemClientLike {
-  readonly type: string;
-  readonly uid: string;
-  request(args: { method: string; params?: unknown }): Promise<unknown>;
-  readonly chain?: { id: number } | undefined;
-}
-
-/** The part of a viem WalletClient the SDK uses (an account, sending, signing). */
-export interface ViemWalletClientLike extends ViemClientLike {
-  readonly account?: { address: `0x${string}`; type: string } | undefined;
-  getAddresses(): Promise<readonly `0x${string}`[]>;
-  // Typed loosely on purpose: viem's own parameter types are generic over the chain and account.
-  sendTransaction(args: never): Promise<`0x${string}`>;
-  signTypedData(args: never): Promise<`0x${string}`>;
-  signMessage(args: never): Promise<`0x${string}`>;
-}
 
 /** What a client accepts to sign and send: an ethers Signer or a viem WalletClient. */
 export type SignerInput = Signer | ViemWalletClientLike;
 /** What `connect` accepts: any ethers runner, or a viem WalletClient or PublicClient. */
 export type RunnerInput = ContractRunner | ViemClientLike;
-
-/** Whether `value` is a viem Client (it has viem's `uid`, `transport` and an EIP-1193 `request`). */
-export function isViemClient(value: unknown): value is ViemClientLike {
-  const client = value as (Partial<ViemClientLike> & { transport?: unknown }) | null;
-  return (
-    typeof client === "object" &&
-    client !== null &&
-    typeof client.request === "function" &&
-    typeof client.uid === "string" &&
-    typeof client.type === "string" &&
-    typeof client.transport === "object"
-  );
-}
-
-function isViemWalletClient(value: unknown): value is ViemWalletClientLike {
-  return isViemClient(value) && typeof (value as Partial<ViemWalletClientLike>).sendTransaction === "function";
-}
 
 // One ethers wrapper per viem client, so every client built on it shares one provider (one poller).
 const providers = new WeakMap<object, Provider>();
@@ -101,15 +73,8 @@ export class ViemSigner extends AbstractSigner {
     return new ViemSigner(this.client, provider);
   }
 
-  async getAddress(): Promise<string> {
-    if (this.client.account) return getAddress(this.client.account.address);
-    const [first] = await this.client.getAddresses();
-    if (!first) {
-      throw new ConsentLedgerError("The viem wallet client has no account", {
-        hint: "Create the WalletClient with an account, or connect the wallet first (eth_requestAccounts).",
-      });
-    }
-    return getAddress(first);
+  getAddress(): Promise<string> {
+    return viemAccountAddress(this.client);
   }
 
   async signTransaction(): Promise<string> {
@@ -214,11 +179,7 @@ export function toSigner(input: SignerInput): Signer {
     }
     return signer;
   }
-  if (isViemClient(input)) {
-    throw new ConsentLedgerError("A viem PublicClient cannot sign", {
-      hint: "Pass a viem WalletClient (with an account) to the clients that write or sign.",
-    });
-  }
+  if (isViemClient(input)) throw publicClientCannotSign();
   return input as Signer;
 }
 
@@ -230,6 +191,8 @@ export function toRunner(input: RunnerInput): ContractRunner {
 }
 
 export type { TransactionOverrides } from "../core/overrides";
+export { isViemClient };
+export type { ViemClientLike, ViemWalletClientLike };
 
 /** A signer that sends every transaction with `overrides` applied; the others' calls go to `inner`. */
 class OverridingSigner extends AbstractSigner {

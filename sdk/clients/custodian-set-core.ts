@@ -18,8 +18,8 @@ import { recordIdOf } from "../crypto/envelope";
 import { ConsentLedgerError, DecryptionError, IntegrityError, InvalidArgumentError } from "../errors";
 import type { BlobStore } from "../storage/blob-store";
 import { GatewayError, type GatewayClientBase, type RecordOpener, type ShareRelease } from "./gateway-core";
-import type { KeyCustodian, PublishedRecord } from "./provider";
-import type { OpenedRecord } from "./researcher";
+import type { KeyCustodian, PublishedRecord } from "./provider-rules";
+import type { OpenedRecord } from "./record-rules";
 
 type GatewayClient = GatewayClientBase;
 

@@ -37,9 +37,8 @@ import {
   InvalidArgumentError,
 } from "../errors";
 import type { BlobStore, StreamingBlobStore } from "../storage/blob-store";
-import type { KeyCustodian, PublishedRecord } from "./provider";
-import type { BatchMembership } from "./records";
-import type { OpenedRecord } from "./researcher";
+import type { KeyCustodian, PublishedRecord } from "./provider-rules";
+import type { BatchMembership, OpenedRecord, OpenWithKeyInput, OpenWrappedInput } from "./record-rules";
 
 /**
  * What signs the gateway's login (EIP-712, ethers' argument order): an ethers Signer as it is, a viem
@@ -60,19 +59,9 @@ export interface TypedDataSigner {
  */
 export interface RecordOpener {
   /** Verifies the envelope against the chain, unwraps the data key and decrypts (ResearcherClient.openRecord). */
-  openRecord(input: {
-    envelope: Uint8Array;
-    wrappedKey: Uint8Array;
-    keyPair: EncryptionKeyPair;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord>;
+  openRecord(input: OpenWrappedInput): Promise<OpenedRecord>;
   /** The same with a data key already in hand (rebuilt from custodians' shares). */
-  openRecordWithKey(input: {
-    envelope: Uint8Array;
-    dataKey: Uint8Array;
-    expectedRecordId?: string;
-  }): Promise<OpenedRecord>;
+  openRecordWithKey(input: OpenWithKeyInput): Promise<OpenedRecord>;
   /** A streamed record's header against the chain (verifyContextOnChain). */
   verifyContext(recordId: string, context: RecordContext, options: { batch?: BatchMembership }): Promise<unknown>;
 }

@@ -8,8 +8,10 @@
  * Reads go to one node: its operator sees the queries for every pseudonym arrive together, so a patient
  * who does not trust the RPC provider should read through a node of their own (docs/pseudonyms.md).
  */
+import { Wallet, type Provider } from "ethers";
+
 import type { LedgerContracts } from "../chain/connect";
-import { pseudonymSigner, type Pseudonym } from "../crypto/pseudonyms";
+import type { Pseudonym } from "../crypto/pseudonyms";
 import type { BlobStore } from "../storage/blob-store";
 import { AuditClient, type AuditEntry } from "./audit";
 import { PatientIdentityBase, pseudonymRelayer, type PatientView, type Tagged } from "./identity-core";
@@ -19,6 +21,11 @@ import type { ConsentRelayer } from "./relayer";
 
 export { PatientIdentityBase } from "./identity-core";
 export type { PatientView, PseudonymPatient, Tagged } from "./identity-core";
+
+/** The pseudonym as an ethers Wallet (an ethers Signer every client accepts), optionally connected. */
+export function pseudonymSigner(pseudonym: Pseudonym, provider?: Provider | null): Wallet {
+  return new Wallet(pseudonym.privateKey, provider ?? null);
+}
 
 export interface PatientIdentityOptions {
   /**

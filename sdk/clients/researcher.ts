@@ -1,43 +1,17 @@
-import { toUtf8String, type EventLog, type Signer } from "ethers";
+import type { EventLog, Signer } from "ethers";
 
-import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
-import { ContentType, openRecord } from "../crypto/envelope";
-import { unwrapDataKey } from "../crypto/key-wrap";
-import {
-  bytes32ToPublicKey,
-  deriveEncryptionKeyPair,
-  NonDeterministicSignerError,
-  publicKeyToBytes32,
-  type DeriveKeyOptions,
-  type EncryptionKeyPair,
-  type KeyScope,
-} from "../crypto/keys";
-
-/** The domain named in the v2 key message outside a browser (the CLI, scripts, servers). */
-export const DEFAULT_KEY_DOMAIN = "consent-ledger-cli";
-import { ConsentLedgerError, FormatError } from "../errors";
-import { parseFhirJson, type FhirResource } from "../fhir/resource";
-import { verifyEnvelopeOnChain, type BatchMembership } from "./records";
+import { publicKeyToBytes32, type DeriveKeyOptions, type EncryptionKeyPair, type KeyScope } from "../crypto/keys";
+import { openAnchoredRecord, type OpenedRecord, type OpenWithKeyInput, type OpenWrappedInput } from "./record-rules";
+import { recordChainOf } from "./records";
 import { findRequest, openedRequestIn, requestStatusOf, requestViews, toAbiRequest, toRequestTerms } from "./requests";
+import { deriveResearcherKey, grantsInForce, keyScopeOf, waitForDecision } from "./researcher-rules";
 import type { AccessRequest, Consent, RequestInput, RequestView } from "./types";
 
-/** A record opened by its reader: verified against the chain, then decrypted. */
-export interface OpenedRecord {
-  recordId: string;
-  patient: string;
-  provider: string;
-  dataClass: number;
-  version: number;
-  previousRecordId: string;
-  /** Whether a newer version has been anchored. */
-  superseded: boolean;
-  plaintext: Uint8Array;
-  /** The FHIR resource, for FHIR JSON records. */
-  resource?: FhirResource;
-}
+export { DEFAULT_KEY_DOMAIN } from "./researcher-rules";
+export type { OpenedRecord } from "./record-rules";
 
 /**
  * What a researcher does: publish an encryption key, ask patients for access, follow the decisions,
@@ -66,32 +40,15 @@ export class ResearcherClient {
   async deriveEncryptionKey(
     options: DeriveKeyOptions & { legacy?: boolean; domain?: string } = {},
   ): Promise<EncryptionKeyPair> {
-    const { legacy, domain, ...derive } = options;
-    if (legacy || derive.scope !== undefined) return deriveEncryptionKeyPair(this.signer, derive);
-    const scope = await this.keyScope(domain);
-    const stored = await this.contracts.keys.keyOf(await this.signer.getAddress());
-    if (/^0x0+$/.test(stored)) return deriveEncryptionKeyPair(this.signer, { scope });
-    const registeredPublicKey = bytes32ToPublicKey(stored);
-    for (const tryScope of [scope, undefined]) {
-      try {
-        return await deriveEncryptionKeyPair(this.signer, { scope: tryScope, registeredPublicKey });
-      } catch (error) {
-        if (!(error instanceof NonDeterministicSignerError)) throw error;
-      }
-    }
-    // The registered key is neither derived key (a generated one, or this wallet's signatures vary):
-    // derive v2, checked by a second signature, for the caller to register in its place.
-    return deriveEncryptionKeyPair(this.signer, { scope });
+    return deriveResearcherKey(this.signer, options, {
+      keyScope: (domain) => this.keyScope(domain),
+      registeredKeyOf: (account) => this.contracts.keys.keyOf(account),
+    });
   }
 
   /** The v2 key scope of this client: `domain` (or the browser page's host, or DEFAULT_KEY_DOMAIN), this chain and KeyDirectory. */
   async keyScope(domain?: string): Promise<KeyScope> {
-    const host = (globalThis as { location?: { host?: string } }).location?.host;
-    return {
-      domain: domain ?? (host ? host.toLowerCase() : DEFAULT_KEY_DOMAIN),
-      chainId: this.contracts.chainId,
-      keyDirectory: await this.contracts.keys.getAddress(),
-    };
+    return keyScopeOf(domain, this.contracts.chainId, await this.contracts.keys.getAddress());
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */
@@ -134,20 +91,7 @@ export class ResearcherClient {
     requestId: string,
     options: { timeoutMs?: number; pollIntervalMs?: number } = {},
   ): Promise<RequestView["status"]> {
-    const timeoutMs = options.timeoutMs ?? 60_000;
-    const pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    const started = Date.now();
-    for (;;) {
-      const { status } = await requestStatusOf(this.contracts, requestId);
-      if (status === "None") throw new ConsentLedgerError(`No request ${requestId} on this ledger`);
-      if (status !== "Pending") return status;
-      if (Date.now() - started >= timeoutMs) {
-        throw new ConsentLedgerError(`Request ${requestId} is still pending after ${timeoutMs} ms`, {
-          hint: "The patient has not decided yet; wait longer or ask again later.",
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-    }
+    return waitForDecision((id) => requestStatusOf(this.contracts, id), requestId, options);
   }
 
   /** Withdraws a pending request. */
@@ -181,23 +125,13 @@ export class ResearcherClient {
       this.contracts.ledger.filters.ConsentGranted(undefined, me),
       this.contracts.deployment.deployedAtBlock ?? 0,
     )) as unknown as EventLog[];
-    const patients = [...new Set(events.map((event) => event.args.patient as string))];
     const now = Number((await this.contracts.provider.getBlock("latest"))?.timestamp ?? 0);
-    const consents: Consent[] = [];
-    for (const patient of patients) {
-      const stored = await this.contracts.ledger.consentOf(patient, me);
-      if (stored.validUntil > BigInt(now)) {
-        consents.push({
-          patient: requireAddress(patient, "patient"),
-          grantee: me,
-          dataClasses: Number(stored.dataClasses),
-          purposes: Number(stored.purposes),
-          validFrom: Number(stored.validFrom),
-          validUntil: Number(stored.validUntil),
-        });
-      }
-    }
-    return consents;
+    return grantsInForce(
+      me,
+      events.map((event) => event.args.patient as string),
+      (patient) => this.contracts.ledger.consentOf(patient, me),
+      now,
+    );
   }
 
   /**
@@ -206,64 +140,15 @@ export class ResearcherClient {
    * decrypts. Tampering fails with IntegrityError or DecryptionError; a key wrapped to someone else with
    * WrongRecipientKeyError.
    */
-  async openRecord(input: {
-    envelope: Uint8Array;
-    wrappedKey: Uint8Array;
-    keyPair: EncryptionKeyPair;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord> {
-    const verified = await verifyEnvelopeOnChain(this.contracts, input.envelope, {
-      expectedRecordId: input.expectedRecordId,
-      batch: input.batch,
-    });
-    const dataKey = await unwrapDataKey(input.wrappedKey, input.keyPair, verified.recordId);
-    return this.openVerified(input.envelope, dataKey, verified);
+  async openRecord(input: OpenWrappedInput): Promise<OpenedRecord> {
+    return openAnchoredRecord(await recordChainOf(this.contracts), input);
   }
 
   /**
    * As openRecord, with the data key itself (a key rebuilt from custodians' shares): verifies the
    * envelope against the chain, then decrypts; a v2 record refuses any key but the one it commits to.
    */
-  async openRecordWithKey(input: {
-    envelope: Uint8Array;
-    dataKey: Uint8Array;
-    expectedRecordId?: string;
-    batch?: BatchMembership;
-  }): Promise<OpenedRecord> {
-    const verified = await verifyEnvelopeOnChain(this.contracts, input.envelope, {
-      expectedRecordId: input.expectedRecordId,
-      batch: input.batch,
-    });
-    return this.openVerified(input.envelope, input.dataKey, verified);
-  }
-
-  private async openVerified(
-    envelope: Uint8Array,
-    dataKey: Uint8Array,
-    verified: { recordId: string; superseded: boolean },
-  ): Promise<OpenedRecord> {
-    const { plaintext, context } = await openRecord(envelope, dataKey, { recordId: verified.recordId });
-    let resource: FhirResource | undefined;
-    if (context.contentType === ContentType.FHIR_JSON) {
-      let text: string;
-      try {
-        text = toUtf8String(plaintext);
-      } catch (cause) {
-        throw new FormatError("FHIR record", "not UTF-8", { cause });
-      }
-      resource = parseFhirJson(text, `record ${verified.recordId}`);
-    }
-    return {
-      recordId: verified.recordId,
-      patient: context.patient,
-      provider: context.provider,
-      dataClass: context.dataClass,
-      version: context.version,
-      previousRecordId: context.previousRecordId,
-      superseded: verified.superseded,
-      plaintext,
-      resource,
-    };
+  async openRecordWithKey(input: OpenWithKeyInput): Promise<OpenedRecord> {
+    return openAnchoredRecord(await recordChainOf(this.contracts), input);
   }
 }

@@ -38,10 +38,17 @@
 import { x25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { getAddress, verifyMessage } from "ethers";
 
+import { getAddress } from "../core/hex";
+import { recoverMessageAddress } from "../core/personal-sign";
+import {
+  isViemClient,
+  isViemWalletClient,
+  publicClientCannotSign,
+  viemAccountAddress,
+  type ViemWalletClientLike,
+} from "../core/viem-client";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
-import { isViemClient, toSigner, type ViemWalletClientLike } from "../chain/runner";
 import { bytesEqual, bytesToHex, hexToBytes, isAllZero, randomBytes, utf8Encode } from "./bytes";
 
 /** An X25519 key pair: 32-byte public key and 32-byte secret key. */
@@ -50,10 +57,25 @@ export interface EncryptionKeyPair {
   secretKey: Uint8Array;
 }
 
-/** Anything that can say its address and sign an EIP-191 personal message (an ethers Signer, a wallet). */
+/**
+ * Anything that can say its address and sign an EIP-191 personal message: an ethers Signer as it is, a
+ * viem WalletClient through messageSignerOf. Neither library is imported here.
+ */
 export interface MessageSigner {
   getAddress(): Promise<string>;
   signMessage(message: string): Promise<string>;
+}
+
+/** A MessageSigner for an ethers Signer (itself) or a viem WalletClient (its account, local or JSON-RPC). */
+export function messageSignerOf(input: MessageSigner | ViemWalletClientLike): MessageSigner {
+  if (!isViemClient(input)) return input as MessageSigner;
+  if (!isViemWalletClient(input)) throw publicClientCannotSign();
+  const client = input;
+  return {
+    getAddress: () => viemAccountAddress(client),
+    signMessage: async (message) =>
+      client.signMessage({ account: client.account ?? (await viemAccountAddress(client)), message } as never),
+  };
 }
 
 export const X25519_KEY_BYTES = 32;
@@ -247,7 +269,7 @@ export async function signDerivationMessage(
   }
   let recovered: string | undefined;
   try {
-    recovered = verifyMessage(message, signature);
+    recovered = recoverMessageAddress(message, signature);
   } catch {
     recovered = undefined;
   }
@@ -279,9 +301,7 @@ export async function deriveEncryptionKeyPair(
   input: MessageSigner | ViemWalletClientLike,
   options: DeriveKeyOptions = {},
 ): Promise<EncryptionKeyPair> {
-  const signer: MessageSigner = isViemClient(input)
-    ? toSigner(input as ViemWalletClientLike)
-    : (input as MessageSigner);
+  const signer = messageSignerOf(input);
   const address = checksummed(await signer.getAddress(), "signer address");
   const version = options.scope === undefined ? 1 : 2;
   const message = encryptionKeyMessage(address, options.scope);

@@ -6,19 +6,20 @@
 import type { WalletClient } from "viem";
 
 import { GatewayClientBase, type GatewayClientOptions, type RecordOpener } from "../clients/gateway-core";
-import { ConsentLedgerError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
+import { verifyContextOnChain } from "./records";
+import { ResearcherClient } from "./researcher";
 import { requireWallet } from "./send";
 import { viemTypedDataSigner } from "./signer";
 
-/** This entry's record opener: the viem ResearcherClient's checks against the chain. */
+/** This entry's record opener: the viem ResearcherClient's checks against the chain (sdk/viem/records.ts). */
 export function viemRecordOpener(contracts: ViemLedgerContracts, wallet: WalletClient): RecordOpener {
-  void contracts;
-  void wallet;
-  const missing = async (): Promise<never> => {
-    throw new ConsentLedgerError("Opening records is not on the viem entry yet");
+  const researcher = new ResearcherClient(contracts, wallet);
+  return {
+    openRecord: (input) => researcher.openRecord(input),
+    openRecordWithKey: (input) => researcher.openRecordWithKey(input),
+    verifyContext: (recordId, context, options) => verifyContextOnChain(contracts, recordId, context, options),
   };
-  return { openRecord: missing, openRecordWithKey: missing, verifyContext: missing };
 }
 
 /** A custodian gateway, as one account (researcher, provider, patient) sees it. */

@@ -6,12 +6,11 @@ import { createWalletClient, custom, type PrivateKeyAccount, type WalletClient }
 import { privateKeyToAccount } from "viem/accounts";
 
 import { PatientIdentityBase, pseudonymRelayer } from "../clients/identity-core";
-import type { AnchoredRecord } from "../clients/records";
 import type { ConsentRelayer } from "../clients/relayer";
 import type { Pseudonym } from "../crypto/pseudonyms";
-import { ConsentLedgerError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
 import { PatientClient } from "./patient";
+import { recordsOf } from "./records";
 
 /** The pseudonym as a viem LocalAccount (it signs locally; it never holds ether). */
 export function pseudonymAccount(pseudonym: Pseudonym): PrivateKeyAccount {
@@ -52,11 +51,7 @@ export class PatientIdentity extends PatientIdentityBase<PatientClient> {
           relayer: pseudonymRelayer(options),
           allowDirect: options.allowDirect,
         }),
-      {
-        records: async (): Promise<AnchoredRecord[]> => {
-          throw new ConsentLedgerError("Reading anchored records is not on the viem entry yet");
-        },
-      },
+      { records: (address) => recordsOf(contracts, address) },
     );
   }
 }

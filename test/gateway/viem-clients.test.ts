@@ -386,7 +386,7 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
         [byViem.payload, { ...verify, provider: setup.signers.lab.address }],
       ] as const) {
         const a = await thrown(async () => ethersEntry.verifyPairingLink(payload, options));
-        const b = await thrown(() => viemEntry.verifyPairingLink(payload, options));
+        const b = await thrown(async () => viemEntry.verifyPairingLink(payload, options));
         expect(a).to.be.instanceOf(ethersEntry.PairingError);
         expect({ ...refusal(b), problem: (b as ethersEntry.PairingError).problem }).to.deep.equal({
           ...refusal(a),

@@ -24,7 +24,7 @@ const PATIENT_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6
  * `wallets()` is the same for both.
  */
 const CONSUMER_EXAMPLE = `
-const { connect, AdminClient, PatientClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } = require("consent-ledger");
+const { connect, AdminClient, PatientClient, ProviderClient, ResearcherClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } = require("consent-ledger");
 const { loadDeployment } = require("consent-ledger/node");
 
 async function wallets() {
@@ -40,7 +40,8 @@ async function wallets() {
       now: async () => Number((await reader.getBlock()).timestamp) };
   }
   const { JsonRpcProvider, Wallet } = require("ethers");
-  const provider = new JsonRpcProvider(process.env.RPC_URL);
+  // No response cache: one account sends transactions back to back, each must see the last nonce.
+  const provider = new JsonRpcProvider(process.env.RPC_URL, undefined, { cacheTimeout: -1 });
   const { chainId } = await provider.getNetwork();
   return { chainId, admin: new Wallet(process.env.ADMIN_KEY, provider), patient: new Wallet(process.env.PATIENT_KEY, provider),
     address: (w) => w.address, now: async () => (await provider.getBlock("latest")).timestamp };
@@ -70,8 +71,19 @@ async function main() {
   const sealed = await sealRecord(new TextEncoder().encode('{"resourceType":"Observation"}'), context);
   const cid = await store.put(sealed.envelope);
   const opened = await openRecord(await store.get(cid), sealed.dataKey, { recordId: sealed.recordId });
+
+  // The admin anchors a record as a provider, then reads it as the grantee: its key, wrapped to it, opens it.
+  const adminLedger = await connect(admin, deployment);
+  const grantee = new ResearcherClient(adminLedger, admin);
+  const keys = await grantee.deriveEncryptionKey();
+  await (await grantee.registerEncryptionKey(keys)).wait();
+  const provider = new ProviderClient(adminLedger, admin, store);
+  const record = await (await provider.publish({ patient: address(patient), dataClass: "LAB_RESULT",
+    payload: { resourceType: "Observation", status: "final", code: { text: "HbA1c" } } })).wait();
+  const { wrappedKey } = await provider.shareKey(record, address(admin), "TREAT");
+  const anchored = await grantee.openRecord({ envelope: await store.get(record.cid), wrappedKey, keyPair: keys, expectedRecordId: record.recordId });
   console.log(JSON.stringify({ allowed, lasts: consent.validUntil - start, refused, text: new TextDecoder().decode(opened.plaintext),
-    abiEntries: consentLedgerAbi.length }));
+    abiEntries: consentLedgerAbi.length, anchored: { version: anchored.version, superseded: anchored.superseded, code: anchored.resource.code.text } }));
 }
 main().catch((error) => { console.error(error.message); process.exit(1); });
 `;
@@ -83,7 +95,7 @@ main().catch((error) => { console.error(error.message); process.exit(1); });
 const CONSUMER_VIEM_ENTRY = `
 import { createPublicClient, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { connect, AdminClient, PatientClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } from "consent-ledger/viem";
+import { connect, AdminClient, PatientClient, ProviderClient, ResearcherClient, MemoryBlobStore, sealRecord, openRecord, consentLedgerAbi, DataClass } from "consent-ledger/viem";
 import { loadDeployment } from "consent-ledger/node";
 
 const transport = http(process.env.RPC_URL);
@@ -114,8 +126,18 @@ const context = { chainId, registry: deployment.records, patient: patient.accoun
 const sealed = await sealRecord(new TextEncoder().encode('{"resourceType":"Observation"}'), context);
 const cid = await store.put(sealed.envelope);
 const opened = await openRecord(await store.get(cid), sealed.dataKey, { recordId: sealed.recordId });
+
+const adminLedger = await connect(admin, deployment);
+const grantee = new ResearcherClient(adminLedger, admin);
+const keys = await grantee.deriveEncryptionKey();
+await (await grantee.registerEncryptionKey(keys)).wait();
+const provider = new ProviderClient(adminLedger, admin, store);
+const record = await (await provider.publish({ patient: patient.account.address, dataClass: "LAB_RESULT",
+  payload: { resourceType: "Observation", status: "final", code: { text: "HbA1c" } } })).wait();
+const { wrappedKey } = await provider.shareKey(record, admin.account.address, "TREAT");
+const anchored = await grantee.openRecord({ envelope: await store.get(record.cid), wrappedKey, keyPair: keys, expectedRecordId: record.recordId });
 console.log(JSON.stringify({ allowed, lasts: consent.validUntil - start, refused, text: new TextDecoder().decode(opened.plaintext),
-  abiEntries: consentLedgerAbi.length }));
+  abiEntries: consentLedgerAbi.length, anchored: { version: anchored.version, superseded: anchored.superseded, code: anchored.resource.code.text } }));
 `;
 
 describe("the packed SDK", function () {
@@ -226,6 +248,7 @@ describe("the packed SDK", function () {
     expect(result.text).to.equal('{"resourceType":"Observation"}');
     expect(result.refused).to.deep.include({ name: "ContractRevertError", errorName: "OwnableUnauthorizedAccount" });
     expect(result.abiEntries).to.be.greaterThan(50);
+    expect(result.anchored).to.deep.equal({ version: 1, superseded: false, code: "HbA1c" });
     expect(results.viem, "the viem dApp sees what the ethers dApp sees").to.deep.equal(result);
     expect(results["viem-entry"], "the dApp on consent-ledger/viem sees what the ethers dApp sees").to.deep.equal(
       result,
@@ -304,8 +327,8 @@ describe("the packed SDK", function () {
     // Through consent-ledger/viem, a viem dApp bundles viem once and no ethers at all.
     const viemOnly = await viteBuild("viem-entry-dapp", [
       'import { createWalletClient, custom } from "viem";',
-      'import { PatientClient, AdminClient, connect, policyOf, openRecord, sealRecord, cidOf } from "consent-ledger/viem";',
-      "console.log(createWalletClient, custom, PatientClient, AdminClient, connect, policyOf, openRecord, sealRecord, cidOf);",
+      'import { PatientClient, AdminClient, ProviderClient, ResearcherClient, connect, policyOf, openRecord, sealRecord, cidOf } from "consent-ledger/viem";',
+      "console.log(createWalletClient, custom, PatientClient, AdminClient, ProviderClient, ResearcherClient, connect, policyOf, openRecord, sealRecord, cidOf);",
     ]);
     expect(
       viemOnly.match(new RegExp(VIEM_MARKER, "g")),

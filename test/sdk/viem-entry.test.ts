@@ -7,73 +7,19 @@
  */
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
-import { HDNodeWallet } from "ethers";
 import { ethers, network } from "hardhat";
-import { createPublicClient, createWalletClient, custom, type Chain, type WalletClient } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { createPublicClient, custom } from "viem";
 
 import * as ethersEntry from "../../sdk/index";
 import * as viemEntry from "../../sdk/viem";
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
+import { deploymentOf, failure, hardhatChain as chain, typed, viemWallet } from "../helpers/viem";
 
-// Hardhat's well-known development mnemonic (public test keys, never used on a real chain).
-const MNEMONIC = "test test test test test test test test test test test junk";
-const chain = {
-  id: 31337,
-  name: "hardhat",
-  nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: [] } },
-} as unknown as Chain;
 // Fixed times, so that the two runs (seconds apart) store the same values.
 const UNTIL = 2_000_000_000;
 const DEADLINE = 1_990_000_000;
 
 type Suite = Awaited<ReturnType<typeof deployLedgerFixture>>;
-
-async function deploymentOf(suite: Suite): Promise<ethersEntry.Deployment> {
-  return {
-    chainId: 31337,
-    ledger: await suite.ledger.getAddress(),
-    records: await suite.records.getAddress(),
-    accessLog: await suite.accessLog.getAddress(),
-    keys: await suite.keys.getAddress(),
-  };
-}
-
-function viemWallet(address: string, index: number, local: boolean): WalletClient {
-  const transport = custom(network.provider);
-  if (!local) return createWalletClient({ account: address as `0x${string}`, chain, transport });
-  const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey as `0x${string}`;
-  return createWalletClient({ account: privateKeyToAccount(key), chain, transport });
-}
-
-/** An error as a dApp sees it: its class, and for a refusal its decoded name and arguments, as they are. */
-async function failure(action: () => Promise<unknown>) {
-  try {
-    await action();
-  } catch (error) {
-    const e = error as ethersEntry.ContractRevertError & ethersEntry.ConsentLedgerError;
-    return { name: e.name, message: e.message, hint: e.hint, errorName: e.errorName, args: e.args };
-  }
-  throw new Error("expected a failure");
-}
-
-/** `value` with every bigint marked as one, so a comparison tells 5n from 5. */
-function typed(value: unknown): unknown {
-  if (typeof value === "bigint") return { bigint: value.toString() };
-  if (Array.isArray(value)) return value.map(typed);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) =>
-        // The two libraries send the same call as different transactions (type, gas fields): their hashes differ.
-        key === "transactionHash"
-          ? [key, typeof item === "string" && /^0x[0-9a-f]{64}$/.test(item)]
-          : [key, typed(item)],
-      ),
-    );
-  }
-  return value;
-}
 
 /** What each entry's clients do for a patient and an administrator; the same lines for both. */
 interface Entry {

@@ -1,9 +1,7 @@
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
-import { HDNodeWallet, type Signer } from "ethers";
-import { ethers, network } from "hardhat";
-import { createPublicClient, createWalletClient, custom, type Chain } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import type { Signer } from "ethers";
+import { ethers } from "hardhat";
 
 import {
   AdminClient,
@@ -13,42 +11,17 @@ import {
   ResearcherClient,
   connect,
   relaySignedConsent,
-  type Deployment,
   type SignerInput,
 } from "../../sdk/index";
 import { bytesToHex } from "../../sdk/crypto/bytes";
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
-
-// Hardhat's well-known development mnemonic (public test keys, never used on a real chain).
-const MNEMONIC = "test test test test test test test test test test test junk";
-const chain = {
-  id: 31337,
-  name: "hardhat",
-  nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: [] } },
-} as unknown as Chain;
+import { deploymentOf, viemReader, viemWallet as walletAt } from "../helpers/viem";
 
 type Suite = Awaited<ReturnType<typeof deployLedgerFixture>>;
 
-async function deploymentOf(suite: Suite): Promise<Deployment> {
-  return {
-    chainId: 31337,
-    ledger: await suite.ledger.getAddress(),
-    records: await suite.records.getAddress(),
-    accessLog: await suite.accessLog.getAddress(),
-    keys: await suite.keys.getAddress(),
-  };
-}
-
 /** A viem wallet for one of the fixture's accounts: a local account (own key) or the node's JSON-RPC account. */
-function viemWallet(signer: { address: string }, index: number, local: boolean) {
-  const transport = custom(network.provider);
-  if (!local) return createWalletClient({ account: signer.address as `0x${string}`, chain, transport });
-  const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey as `0x${string}`;
-  const account = privateKeyToAccount(key);
-  expect(account.address).to.equal(signer.address);
-  return createWalletClient({ account, chain, transport });
-}
+const viemWallet = (signer: { address: string }, index: number, local: boolean) =>
+  walletAt(signer.address, index, local);
 
 /**
  * The same dApp flow, given how to make each party's wallet: grant by relayed signature, research request
@@ -136,7 +109,7 @@ async function dappFlow(
 describe("the SDK with viem or ethers", function () {
   it("gives the same results and errors to an ethers dApp and a viem dApp (local and JSON-RPC accounts)", async function () {
     const withEthers = await dappFlow(await loadFixture(deployLedgerFixture), (signer) => signer, ethers.provider);
-    const publicClient = createPublicClient({ chain, transport: custom(network.provider) });
+    const publicClient = viemReader();
     // The patient signs with a local key (like a dApp's embedded wallet), the others through the node (like MetaMask).
     const withViem = await dappFlow(
       await loadFixture(deployLedgerFixture),
@@ -170,7 +143,7 @@ describe("the SDK with viem or ethers", function () {
 
   it("refuses a viem PublicClient where a signature is needed, with a typed error", async function () {
     const suite = await loadFixture(deployLedgerFixture);
-    const publicClient = createPublicClient({ chain, transport: custom(network.provider) });
+    const publicClient = viemReader();
     const contracts = await connect(publicClient, await deploymentOf(suite));
     expect(() => new PatientClient(contracts, publicClient as unknown as SignerInput)).to.throw(
       /PublicClient cannot sign/,
