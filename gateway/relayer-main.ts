@@ -5,13 +5,27 @@
  *
  * Flags: --rpc URL, --deployment FILE, --host (127.0.0.1), --port (8790), --per-signer N, --per-ip N,
  * --max-gas N, --daily-gas N, --min-seconds-ahead N, --trust-proxy HOPS|ADDR,ADDR (default: trust no
- * proxy; a hop count or the proxies' addresses, never "every hop"). The key is read from the environment only, never a flag
- * (flags show in `ps`). Fund that account, and only it: it pays for every relayed message. One process
- * per account (it counts the account's nonces itself). A bad flag prints one line and exits 2.
+ * proxy; a hop count or the proxies' addresses, never "every hop"), --max-pending N (64),
+ * --check-timeout-ms N (15000), --send-timeout-ms N (30000), --max-reverts N (3), --revert-window
+ * SECONDS (3600); fee bumping: --bump-after SECONDS (60), --fee-bump-percent P (12.5, at least 10),
+ * --max-fee-gwei G (500, the ceiling on maxFeePerGas); --store FILE (or CONSENT_RELAYER_STORE; default
+ * .relayer/relayer-<chainId>.sqlite: in-flight sends, revert records and the day's budget survive a
+ * restart). The key is read from the environment only, never a flag (flags show in `ps`). Fund that
+ * account, and only it: it pays for every relayed message. One process per account and store (it counts
+ * the account's nonces itself). A bad flag prints one line and exits 2.
  */
 import { readFileSync } from "node:fs";
+import path from "node:path";
 
-import { DEFAULT_RELAYER_LIMITS, startRelayer, type RelayerLimits } from "./relayer";
+import { parseUnits } from "ethers";
+
+import {
+  DEFAULT_FEE_OPTIONS,
+  DEFAULT_RELAYER_LIMITS,
+  startRelayer,
+  type FeeOptions,
+  type RelayerLimits,
+} from "./relayer";
 
 const NAME = "consent-relayer";
 
@@ -34,6 +48,15 @@ function parse(argv: string[]): Map<string, string> {
     "daily-gas",
     "min-seconds-ahead",
     "trust-proxy",
+    "max-pending",
+    "check-timeout-ms",
+    "send-timeout-ms",
+    "max-reverts",
+    "revert-window",
+    "bump-after",
+    "fee-bump-percent",
+    "max-fee-gwei",
+    "store",
   ];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown flag --${name}`);
   return flags;
@@ -43,6 +66,12 @@ function whole(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got ${value}`);
   return Number(value);
+}
+
+function decimal(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`--${name} must be a number, got ${value}`);
+  return value;
 }
 
 async function main(): Promise<number> {
@@ -62,12 +91,37 @@ async function main(): Promise<number> {
       dailyGasBudget: BigInt(whole(flags.get("daily-gas"), "daily-gas") ?? DEFAULT_RELAYER_LIMITS.dailyGasBudget),
       minSecondsAhead:
         whole(flags.get("min-seconds-ahead"), "min-seconds-ahead") ?? DEFAULT_RELAYER_LIMITS.minSecondsAhead,
+      maxPending: whole(flags.get("max-pending"), "max-pending") ?? DEFAULT_RELAYER_LIMITS.maxPending,
+      checkTimeoutMs: whole(flags.get("check-timeout-ms"), "check-timeout-ms") ?? DEFAULT_RELAYER_LIMITS.checkTimeoutMs,
+      sendTimeoutMs: whole(flags.get("send-timeout-ms"), "send-timeout-ms") ?? DEFAULT_RELAYER_LIMITS.sendTimeoutMs,
+      maxRevertsPerWindow: whole(flags.get("max-reverts"), "max-reverts") ?? DEFAULT_RELAYER_LIMITS.maxRevertsPerWindow,
+      revertWindowSeconds:
+        whole(flags.get("revert-window"), "revert-window") ?? DEFAULT_RELAYER_LIMITS.revertWindowSeconds,
     };
+    const bumpAfter = whole(flags.get("bump-after"), "bump-after");
+    const percent = decimal(flags.get("fee-bump-percent"), "fee-bump-percent");
+    if (percent !== undefined && Number(percent) < 10)
+      throw new Error(`--fee-bump-percent must be at least 10 (nodes refuse smaller replacements), got ${percent}`);
+    const ceiling = decimal(flags.get("max-fee-gwei"), "max-fee-gwei");
+    const fees: Partial<FeeOptions> = {
+      bumpAfterMs: bumpAfter === undefined ? DEFAULT_FEE_OPTIONS.bumpAfterMs : bumpAfter * 1000,
+      feeBumpPercent: percent === undefined ? DEFAULT_FEE_OPTIONS.feeBumpPercent : Number(percent),
+      maxFeePerGasCeiling:
+        ceiling === undefined ? DEFAULT_FEE_OPTIONS.maxFeePerGasCeiling : parseUnits(ceiling, "gwei"),
+    };
+    if (fees.maxFeePerGasCeiling === 0n) throw new Error("--max-fee-gwei must be more than 0");
     const trust = flags.get("trust-proxy");
+    const deployment = JSON.parse(readFileSync(file, "utf8")) as { chainId?: unknown };
+    const storePath =
+      flags.get("store") ??
+      process.env.CONSENT_RELAYER_STORE ??
+      path.join(".relayer", `relayer-${String(deployment.chainId ?? "unknown")}.sqlite`);
     config = {
       rpcUrl,
       privateKey,
-      deployment: JSON.parse(readFileSync(file, "utf8")) as unknown,
+      deployment: deployment as unknown,
+      storePath,
+      fees,
       host: flags.get("host") ?? "127.0.0.1",
       port: whole(flags.get("port"), "port") ?? 8790,
       limits,

@@ -7,10 +7,12 @@
  *   ledger -> at most maxPending in hand -> deadline and grant end at least minSecondsAhead past chain
  *   time -> signature recovers to the named signer -> signer's revert record -> nonce unused
  *   (nonceBitmap) -> nothing in flight for the signer, the consent or the request -> the call succeeds
- *   (eth_estimateGas) -> gas under the per-message cap -> [serial from here] per-signer rate limit ->
- *   daily budget -> send
+ *   (eth_estimateGas) -> gas under the per-message cap -> [serial from here, each waiting at most
+ *   sendTimeoutMs for its turn] per-signer rate limit -> daily budget -> send
  *
- * The checks before the serial part run concurrently and time out (checkTimeoutMs).
+ * The checks before the serial part run concurrently and time out (checkTimeoutMs). Sending, fee bumping
+ * and watching what was sent live in gateway/relayer-sender.ts; in-flight sends, revert records and the
+ * day's budget in gateway/relayer-store.ts (a SQLite file, so a restart resumes them).
  * Every refusal is `{ error, reason }` with a stable code (GatewayHttpError) and sends nothing. The
  * per-signer limit counts only messages about to be sent (signed, unused, would succeed), so nobody can
  * use up a patient's allowance by naming them or replaying their used messages. The relayer sees every
@@ -22,7 +24,7 @@
  */
 import { isIPv6 } from "node:net";
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { JsonRpcProvider, Network, Wallet, type Signer, type TransactionRequest } from "ethers";
 
 import {
@@ -39,6 +41,10 @@ import {
 } from "../sdk/index";
 import { badRequest, conflict, GatewayHttpError, rateLimited, unavailable, unprocessable } from "./http-error";
 import { AccountRateLimiter } from "./rate-limit";
+import { DEFAULT_FEE_OPTIONS, loggableError, RelayerSender, type FeeOptions } from "./relayer-sender";
+import { RelayerStore } from "./relayer-store";
+
+export { loggableError, DEFAULT_FEE_OPTIONS, type FeeOptions } from "./relayer-sender";
 
 export interface RelayerLimits {
   /** Messages sent per signer per minute (token bucket); only messages about to be sent are counted. */
@@ -64,6 +70,11 @@ export interface RelayerLimits {
   maxPending: number;
   /** Milliseconds the read-only checks of one message may take before it is refused (503 Timeout). */
   checkTimeoutMs: number;
+  /**
+   * Milliseconds a checked message may wait for its turn to be sent (sends are one at a time) before it
+   * is refused, unsent (503 SendTimeout).
+   */
+  sendTimeoutMs: number;
 }
 
 export const DEFAULT_RELAYER_LIMITS: RelayerLimits = {
@@ -78,6 +89,7 @@ export const DEFAULT_RELAYER_LIMITS: RelayerLimits = {
   revertWindowSeconds: 3600,
   maxPending: 64,
   checkTimeoutMs: 15_000,
+  sendTimeoutMs: 30_000,
 };
 
 export interface RelayerPluginOptions {
@@ -86,6 +98,13 @@ export interface RelayerPluginOptions {
   /** The relayer's funded account, connected to the same chain. */
   wallet: Signer;
   limits?: Partial<RelayerLimits>;
+  /** Fee bumping: when a sent transaction is replaced, by how much, up to what ceiling. */
+  fees?: Partial<FeeOptions>;
+  /**
+   * Where in-flight sends, revert records and the day's budget live (gateway/relayer-store.ts); the
+   * plugin closes it when the app closes. Default: an in-memory store, forgotten on restart.
+   */
+  store?: RelayerStore;
   /** Wall clock in ms (tests); the budget's day is the UTC day of this clock. */
   now?: () => number;
 }
@@ -111,44 +130,44 @@ export function clientKey(ip: string): string {
     .join(":")}::/64`;
 }
 
-/** What may be logged of an error: its name, code and short message, never ethers' transaction or call data. */
-export function loggableError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: typeof error };
-  const { shortMessage, code } = error as { shortMessage?: unknown; code?: unknown };
-  const message = typeof shortMessage === "string" ? shortMessage : error.message.split(" (")[0];
-  return { name: error.name, code: typeof code === "string" ? code : undefined, message: message.slice(0, 200) };
-}
-
-/** POST /relay/consent (a SignedConsent as JSON), GET /relay (the relayer's account, chain, ledger, limits). */
+/**
+ * POST /relay/consent (a SignedConsent as JSON), GET /relay (the relayer's account, chain, ledger,
+ * limits), GET /relay/tx/:hash (every hash sent for a relayed message, after fee bumps, and which was mined).
+ */
 export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (app, options) => {
   const limits: RelayerLimits = { ...DEFAULT_RELAYER_LIMITS, ...options.limits };
   const { contracts, wallet } = options;
   const now = options.now ?? Date.now;
   const relayer = await wallet.getAddress();
   const ledger = await contracts.ledger.getAddress();
+  const fees: FeeOptions = { ...DEFAULT_FEE_OPTIONS, ...options.fees };
+  const store = options.store ?? RelayerStore.open(":memory:", { relayer, chainId: contracts.chainId, ledger });
   const bySigner = new AccountRateLimiter(limits.perSignerPerMinute);
   const byIp = new AccountRateLimiter(limits.perIpPerMinute);
-  // What is in flight, by signer, by (patient, grantee) and by request id: the hash once sent, "" while checked.
+  // Status lookups are cheap and a waiting client polls them: a looser limit of their own.
+  const statusByIp = new AccountRateLimiter(limits.perIpPerMinute * 10);
+  // What is in flight, by signer, by (patient, grantee) and by request id: the first hash once sent, ""
+  // while checked. Sends the store holds from before a restart hold their keys again.
   const inFlight = new Map<string, string>();
-  // Reverted sends, by "signer:" and "ip:" key, within the window.
-  const reverts = new Map<string, { count: number; since: number }>();
+  for (const row of store.sends()) for (const key of row.keys) inFlight.set(key, row.firstHash);
   let pending = 0;
-  let budget = { day: Math.floor(now() / DAY_MS), spent: 0n };
   // Only nonce assignment and sending are serial: the account's nonces stay in order.
   let sendQueue: Promise<unknown> = Promise.resolve();
-  // The account's next nonce, counted here (a provider may cache "pending" counts); re-read after a failure.
-  let nextNonce: number | undefined;
 
+  // The UTC day's gas charged, kept in the store so a restart does not refill the budget.
   const spentToday = () => {
     const day = Math.floor(now() / DAY_MS);
-    if (day !== budget.day) budget = { day, spent: 0n };
-    return budget;
+    return { day, spent: store.budget(day) };
+  };
+  const charge = (day: number, gas: bigint) => {
+    if (day === Math.floor(now() / DAY_MS)) store.setBudget(day, store.budget(day) + gas);
   };
 
+  // Reverted sends, by "signer:" and "ip:" key, within the window (in the store: a restart keeps them).
   const revertsOf = (key: string) => {
-    const held = reverts.get(key);
+    const held = store.reverts(key);
     if (held && now() - held.since >= limits.revertWindowSeconds * 1000) {
-      reverts.delete(key);
+      store.setReverts(key, undefined);
       return undefined;
     }
     return held;
@@ -167,21 +186,33 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   };
   const countRevert = (key: string) => {
     const held = revertsOf(key);
-    if (held) held.count += 1;
-    else {
-      // Bounded like the rate limiter: the oldest entries go first.
-      if (reverts.size >= 10_000) reverts.delete(reverts.keys().next().value as string);
-      reverts.set(key, { count: 1, since: now() });
-    }
+    store.setReverts(key, held ? { ...held, count: held.count + 1 } : { count: 1, since: now() });
   };
 
-  // Straight from the node: ethers keeps an identical request's answer for 250 ms, and a "not mined" from
-  // the watch below would hold the slot of a transaction mined since.
-  const minedNow = async (hash: string) => {
-    const provider = contracts.provider as Partial<JsonRpcProvider>;
-    if (typeof provider.send === "function") return (await provider.send("eth_getTransactionReceipt", [hash])) !== null;
-    return (await contracts.provider.getTransactionReceipt(hash)) !== null;
-  };
+  const sender = new RelayerSender({
+    provider: contracts.provider,
+    wallet,
+    store,
+    fees,
+    log: app.log,
+    now,
+    // Gives back what the transaction did not use (a reverted one keeps what it used, and counts against
+    // its signer and client), and frees its keys. Its nonce used by another transaction: stays charged.
+    onSettled(row, receipt) {
+      if (receipt) charge(row.day, receipt.gasUsed - row.gasLimit);
+      if (receipt && receipt.status !== 1) {
+        countRevert(`signer:${row.signer}`);
+        countRevert(`ip:${row.client}`);
+        app.log.warn({ hash: receipt.hash, gasUsed: receipt.gasUsed.toString() }, "relayed transaction reverted");
+      }
+      for (const key of row.keys) if (inFlight.get(key) === row.firstHash) inFlight.delete(key);
+    },
+  });
+  sender.start();
+  app.addHook("onClose", async () => {
+    await sender.close();
+    if (!options.store) store.close();
+  });
 
   /** Reserves every key, or refuses: one message at a time per signer and per consent or request. */
   const reserve = async (keys: string[]) => {
@@ -189,7 +220,7 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     await Promise.all(
       keys.map(async (key) => {
         const hash = inFlight.get(key);
-        if (hash && (await minedNow(hash)) && inFlight.get(key) === hash) inFlight.delete(key);
+        if (hash && (await sender.settledNow(hash)) && inFlight.get(key) === hash) inFlight.delete(key);
       }),
     );
     const busy = keys.find((key) => inFlight.has(key));
@@ -228,8 +259,31 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
       maxGasPerMessage: limits.maxGasPerMessage.toString(),
       dailyGasBudget: limits.dailyGasBudget.toString(),
     },
+    fees: {
+      ...fees,
+      maxFeePerGasCeiling: fees.maxFeePerGasCeiling.toString(),
+    },
     gasLeftToday: (limits.dailyGasBudget - spentToday().spent).toString(),
   }));
+
+  app.get<{ Params: { hash: string } }>("/relay/tx/:hash", async (request) => {
+    const allowed = statusByIp.take(clientKey(request.ip));
+    if (!allowed.allowed)
+      throw rateLimited(
+        `Too many status requests from this address; at most ${limits.perIpPerMinute * 10} a minute.`,
+        allowed.retryAfterSeconds,
+      );
+    const { hash } = request.params;
+    if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) throw badRequest("Not a transaction hash.");
+    const status = sender.status(hash);
+    if (!status)
+      throw new GatewayHttpError(
+        404,
+        "UnknownTransaction",
+        `This relayer holds no transaction ${hash} (or forgot it: a day after it settled).`,
+      );
+    return status;
+  });
 
   app.post("/relay/consent", { bodyLimit: limits.bodyLimitBytes }, async (request, reply) => {
     const client = clientKey(request.ip);
@@ -260,16 +314,21 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         `Signed for ledger ${signed.ledger}; this relayer submits to ${ledger}.`,
       );
     if (pending >= limits.maxPending)
-      throw unavailable("Busy", `The relayer has ${pending} messages in hand, its most; try again in a few seconds.`);
+      throw new GatewayHttpError(
+        503,
+        "Busy",
+        `The relayer has ${pending} messages in hand, its most; nothing was sent. Try again in a few seconds.`,
+        { "retry-after": "5" },
+      );
     pending += 1;
     try {
-      return reply.status(202).send(await relay(signed, client, request.log));
+      return reply.status(202).send(await relay(signed, client));
     } finally {
       pending -= 1;
     }
   });
 
-  async function relay(signed: SignedConsent, client: string, log: FastifyBaseLogger) {
+  async function relay(signed: SignedConsent, client: string) {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -293,13 +352,38 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     } finally {
       clearTimeout(timer);
     }
-    const run = sendQueue.then(() => send(signed, client, keys, checked, log));
+    // Waiting for its turn is bounded; once its turn came it is sent (or refused by the node) whatever the time.
+    let turn = false;
+    let abandoned = false;
+    const run = sendQueue.then(() => {
+      if (abandoned) throw new Error("abandoned");
+      turn = true;
+      return send(signed, client, keys, checked);
+    });
     sendQueue = run.catch(() => undefined);
+    let queueTimer: NodeJS.Timeout | undefined;
+    const waited = new Promise<never>((_, reject) => {
+      queueTimer = setTimeout(() => {
+        if (turn) return;
+        abandoned = true;
+        const seconds = Math.max(1, Math.ceil(limits.sendTimeoutMs / 1000));
+        reject(
+          new GatewayHttpError(
+            503,
+            "SendTimeout",
+            `The message waited ${limits.sendTimeoutMs} ms for its turn to be sent (the node is slow or the relayer busy); it was not sent. Try again later.`,
+            { "retry-after": String(seconds) },
+          ),
+        );
+      }, limits.sendTimeoutMs);
+    });
     try {
-      return await run;
+      return await Promise.race([run, waited]);
     } catch (error) {
       release();
       throw error;
+    } finally {
+      clearTimeout(queueTimer);
     }
   }
 
@@ -382,13 +466,12 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     return { transaction, gasLimit };
   }
 
-  /** Charges the signer and the day's budget, assigns the account nonce and sends: one message at a time. */
+  /** Charges the signer and the day's budget, then sends (gateway/relayer-sender.ts): one message at a time. */
   async function send(
     signed: SignedConsent,
     client: string,
     keys: string[],
     { transaction, gasLimit }: { transaction: TransactionRequest; gasLimit: bigint },
-    log: FastifyBaseLogger,
   ) {
     // Charged only for a message about to be sent: a replay of a used message, or a contract signer's
     // message that fails the ledger's check, must not use up the signer's allowance.
@@ -404,35 +487,16 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         "DailyGasBudgetExhausted",
         `The relayer's gas budget for today is spent (${today.spent} of ${limits.dailyGasBudget}). Try again tomorrow (UTC).`,
       );
-    nextNonce ??= await wallet.getNonce("pending");
-    let response;
+    // Charged before the send is recorded: a crash in between over-counts, never under-counts.
+    charge(today.day, gasLimit);
+    let hash: string;
     try {
-      response = await wallet.sendTransaction({ ...transaction, gasLimit, nonce: nextNonce });
+      ({ hash } = await sender.send(transaction, gasLimit, { signer: signed.signer, client, keys, day: today.day }));
     } catch (error) {
-      nextNonce = undefined;
+      charge(today.day, -gasLimit);
       throw error;
     }
-    nextNonce += 1;
-    today.spent += gasLimit;
-    const hash = response.hash;
     for (const key of keys) inFlight.set(key, hash);
-    // Give back what the transaction did not use (a reverted one keeps what it used, and counts against
-    // its signer and client), and free its keys once mined. Not mined: the reservation stays charged.
-    void contracts.provider
-      .waitForTransaction(hash)
-      .then((receipt) => {
-        if (!receipt) return;
-        if (budget === today) today.spent -= gasLimit - receipt.gasUsed;
-        if (receipt.status !== 1) {
-          countRevert(`signer:${signed.signer}`);
-          countRevert(`ip:${client}`);
-          log.warn({ hash, gasUsed: receipt.gasUsed.toString() }, "relayed transaction reverted");
-        }
-      })
-      .catch((error: unknown) => log.warn({ err: loggableError(error), hash }, "relayed transaction not confirmed"))
-      .finally(() => {
-        for (const key of keys) if (inFlight.get(key) === hash) inFlight.delete(key);
-      });
     return { transactionHash: hash, relayer, gasLimit: gasLimit.toString() };
   }
 };
@@ -455,8 +519,19 @@ export interface RelayerConfig {
   trustProxy?: TrustProxy;
   /** Milliseconds a client has to send its whole request (slow senders are cut off); default 10 s. */
   requestTimeoutMs?: number;
-  logger?: boolean;
+  /** Fee bumping (DEFAULT_FEE_OPTIONS for what is not given). */
+  fees?: Partial<FeeOptions>;
+  /**
+   * The relayer's store file (SQLite; created if missing): in-flight sends, revert records and the day's
+   * budget survive a restart. One file per account, chain and ledger. Default ":memory:" (lost on exit).
+   */
+  storePath?: string;
+  /** Fastify's logger: true, false, or pino options (a `stream` to capture it). */
+  logger?: RelayerLogger;
 }
+
+/** Fastify's logger setting: on, off, or pino options. */
+export type RelayerLogger = boolean | { level?: string; stream?: { write(line: string): void } };
 
 export interface RunningRelayer {
   app: FastifyInstance;
@@ -486,7 +561,7 @@ function trustProxyOption(
 
 /** A Fastify app serving only the relayer (request logs carry no bodies). */
 export async function buildRelayerApp(
-  options: RelayerPluginOptions & { trustProxy?: TrustProxy; requestTimeoutMs?: number; logger?: boolean },
+  options: RelayerPluginOptions & { trustProxy?: TrustProxy; requestTimeoutMs?: number; logger?: RelayerLogger },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
@@ -507,14 +582,28 @@ export async function startRelayer(config: RelayerConfig): Promise<RunningRelaye
     throw new Error(`The node at ${config.rpcUrl} is on chain ${actual}, the deployment on ${deployment.chainId}`);
   const wallet = new Wallet(config.privateKey, provider);
   const contracts = await connect(provider, deployment);
-  const app = await buildRelayerApp({
-    contracts,
-    wallet,
-    limits: config.limits,
-    trustProxy: config.trustProxy,
-    requestTimeoutMs: config.requestTimeoutMs,
-    logger: config.logger,
+  const store = RelayerStore.open(config.storePath ?? ":memory:", {
+    relayer: wallet.address,
+    chainId: contracts.chainId,
+    ledger: await contracts.ledger.getAddress(),
   });
+  let app: FastifyInstance;
+  try {
+    app = await buildRelayerApp({
+      contracts,
+      wallet,
+      store,
+      fees: config.fees,
+      limits: config.limits,
+      trustProxy: config.trustProxy,
+      requestTimeoutMs: config.requestTimeoutMs,
+      logger: config.logger,
+    });
+  } catch (error) {
+    store.close();
+    provider.destroy();
+    throw error;
+  }
   const url = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 0 });
   return {
     app,
@@ -522,6 +611,7 @@ export async function startRelayer(config: RelayerConfig): Promise<RunningRelaye
     relayer: wallet.address,
     async close() {
       await app.close();
+      store.close();
       provider.destroy();
     },
   };

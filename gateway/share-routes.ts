@@ -26,7 +26,6 @@ import {
   ConsentLedgerError,
   hexToBytes,
   parseEnvelope,
-  purposeCode,
   recordIdFromCid,
   recordIdOf,
   unwrapKeyShare,
@@ -42,20 +41,12 @@ import type { Authenticator } from "./auth";
 import { authorizeIngest, authorizeRelease, basisName, purposeName, type CheckedBlock } from "./authorize";
 import { ChainReader, rpcSendOf } from "./chain-reader";
 import { DEFAULTS } from "./config";
-import {
-  badRequest,
-  conflict,
-  forbidden,
-  GatewayHttpError,
-  notFound,
-  rateLimited,
-  unavailable,
-  unprocessable,
-} from "./http-error";
+import { badRequest, conflict, forbidden, GatewayHttpError, notFound, unavailable, unprocessable } from "./http-error";
 import { JournalCommitter } from "./journal-committer";
 import type { KeyVault } from "./key-vault";
 import { AccountRateLimiter } from "./rate-limit";
 import { journalRelease } from "./routes/journal-release";
+import { recordReader, requestedPurpose } from "./routes/record-access";
 import { INGEST_BODY_LIMIT, MAX_INGEST_ENVELOPE_BYTES } from "./schemas";
 import type { GatewayStore, StoredRecord } from "./store";
 
@@ -236,16 +227,7 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
       );
     }
   };
-  const reader = async (request: FastifyRequest) => {
-    const account = await authenticator.authenticate(request.headers.authorization);
-    const decision = limiter.take(account);
-    if (!decision.allowed)
-      throw rateLimited(
-        `${account} made more than ${limiter.perMinute} requests to this gateway's shares in a minute: retry in ${decision.retryAfterSeconds} s`,
-        decision.retryAfterSeconds,
-      );
-    return account;
-  };
+  const reader = recordReader(authenticator, limiter);
   const depositor = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
       const provider = await authenticator.authenticate(request.headers.authorization);
@@ -335,12 +317,7 @@ export async function sharePlugin(app: FastifyInstance, options: SharePluginOpti
     async (request) => {
       const requestedAt = now();
       const requester = await reader(request);
-      let purpose: number;
-      try {
-        purpose = purposeCode(request.body.purpose);
-      } catch (cause) {
-        throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
-      }
+      const purpose = requestedPurpose(request.body.purpose);
       const record = store.getRecord(request.params.recordId);
       if (!record)
         throw notFound(

@@ -122,6 +122,7 @@ export {
   RelayerError,
   carriesSignedConsent,
   relayThrough,
+  relayedReceipt,
   signedRequestIdOf,
 } from "./clients/relayer";
 export type {
@@ -132,6 +133,7 @@ export type {
   RelayedConsent,
   RelayerClientOptions,
   RelayerInfo,
+  RelayStatus,
 } from "./clients/relayer";
 export {
   DEFAULT_PAIRING_TTL_SECONDS,

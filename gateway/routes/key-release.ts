@@ -4,20 +4,20 @@
  */
 import type { FastifyInstance } from "fastify";
 
-import { bytesToHex, ConsentLedgerError, FormatError, type LedgerContracts, purposeCode } from "../../sdk/index";
+import { bytesToHex, FormatError, type LedgerContracts } from "../../sdk/index";
 import { wrapDataKeyNative } from "../../sdk/node";
 import type { AccessLogWriter } from "../access-log-writer";
 import type { Authenticator } from "../auth";
 import { authorizeRelease, basisName, purposeName } from "../authorize";
 import type { ChainReader } from "../chain-reader";
-import { badRequest, conflict } from "../http-error";
+import { conflict } from "../http-error";
 import type { JournalCommitter } from "../journal-committer";
 import type { KeyVault } from "../key-vault";
 import type { AccountRateLimiter } from "../rate-limit";
 import { keySchema } from "../schemas";
 import { isHeldAsShare } from "../share-routes";
 import type { GatewayStore } from "../store";
-import { heldRecord, recordReader } from "./record-access";
+import { heldRecord, recordReader, requestedPurpose } from "./record-access";
 import { journalRelease } from "./journal-release";
 
 export interface KeyReleasePluginOptions {
@@ -46,12 +46,7 @@ export async function keyReleasePlugin(app: FastifyInstance, options: KeyRelease
     async (request) => {
       const requestedAt = now();
       const requester = await reader(request);
-      let purpose: number;
-      try {
-        purpose = purposeCode(request.body.purpose);
-      } catch (cause) {
-        throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
-      }
+      const purpose = requestedPurpose(request.body.purpose);
       const record = heldRecord(store, request.params.recordId);
       if (isHeldAsShare(record))
         throw conflict(

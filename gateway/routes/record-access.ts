@@ -1,11 +1,13 @@
 /**
- * What the record routes (gateway/routes/records.ts, gateway/routes/key-release.ts) share: the caller of
- * a record route within its per-minute allowance, and the record the gateway holds.
+ * What the record routes (gateway/routes/records.ts, gateway/routes/key-release.ts, gateway/share-routes.ts)
+ * share: the caller of a record route within its per-minute allowance, the purpose it names, and the record
+ * the gateway holds.
  */
 import type { FastifyRequest } from "fastify";
 
+import { ConsentLedgerError, purposeCode } from "../../sdk/index";
 import type { Authenticator } from "../auth";
-import { notFound, rateLimited } from "../http-error";
+import { badRequest, notFound, rateLimited } from "../http-error";
 import type { AccountRateLimiter } from "../rate-limit";
 import type { GatewayStore, StoredRecord } from "../store";
 
@@ -37,4 +39,13 @@ export function heldRecord(store: GatewayStore, recordId: string): StoredRecord 
   const record = store.getRecord(recordId);
   if (!record) throw notFound("RecordNotFound", `this gateway holds no record ${recordId.toLowerCase()}`);
   return record;
+}
+
+/** The purpose a release request names (a code or a PurposeOfUse name), or a 400 saying why not. */
+export function requestedPurpose(purpose: string | number): number {
+  try {
+    return purposeCode(purpose);
+  } catch (cause) {
+    throw badRequest(cause instanceof ConsentLedgerError ? cause.message.replace(/\n/g, " ") : String(cause));
+  }
 }

@@ -51,6 +51,19 @@ export interface RelayedConsent {
 /** Anything that submits signed consents: RelayerClient (HTTP), or an in-process relayer. */
 export interface ConsentRelayer {
   submit(signed: SignedConsent): Promise<RelayedConsent>;
+  /**
+   * Every hash the relayer sent for the message first sent as `hash` (it replaces a transaction not mined
+   * in time by one with higher fees, at the same nonce). Optional: without it only `hash` is watched. What
+   * it names is not taken on trust: the mined one is checked against the chain like the first.
+   */
+  transactionsOf?(hash: string): Promise<string[]>;
+}
+
+/** What a relayer says became of a relayed message: every hash it sent for it, and which was mined. */
+export interface RelayStatus {
+  state: "pending" | "mined" | "reverted" | "superseded";
+  hashes: string[];
+  minedHash: string | null;
 }
 
 /** What a relayer tells about itself: its account, chain, ledger and limits. */
@@ -65,6 +78,8 @@ export interface RelayerInfo {
     maxGasPerMessage: string;
     dailyGasBudget: string;
   };
+  /** Fee bumping: a transaction not mined after bumpAfterMs is replaced with fees raised by feeBumpPercent. */
+  fees?: { bumpAfterMs: number; feeBumpPercent: number; maxFeePerGasCeiling: string };
   gasLeftToday: string;
 }
 
@@ -158,6 +173,17 @@ export class RelayerClient implements ConsentRelayer {
   /** Submits a signed consent; resolves once the relayer has sent it (not mined). */
   async submit(signed: SignedConsent): Promise<RelayedConsent> {
     return (await this.call("POST", "/relay/consent", signed)) as RelayedConsent;
+  }
+
+  /** What became of the message first sent as `hash`: every hash sent for it (fee bumps), which was mined. */
+  async status(hash: string): Promise<RelayStatus> {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) throw new InvalidArgumentError("hash", `${hash} is not a transaction hash`);
+    return (await this.call("GET", `/relay/tx/${hash}`)) as RelayStatus;
+  }
+
+  async transactionsOf(hash: string): Promise<string[]> {
+    const { hashes } = await this.status(hash);
+    return Array.isArray(hashes) ? hashes.filter((held) => typeof held === "string") : [];
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -299,21 +325,11 @@ export async function relayThrough<R, T>(
         new RelayNotConfirmedError(action, hash, problem, signed.signer, BigInt(signed.nonce), signed.deadline);
       if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
         throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
-      let receipt: R | null = null;
+      let receipt: R | null;
       try {
-        // Polling: any node answers eth_getTransactionReceipt, not every provider waits for one.
-        const until = Date.now() + timeoutMs;
-        for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
-          const found = await chain.receipt(hash);
-          if (
-            found &&
-            (confirmations <= 1 || (await chain.blockNumber()) - chain.facts(found).blockNumber + 1 >= confirmations)
-          ) {
-            receipt = found;
-            break;
-          }
-          await new Promise((resolve) => setTimeout(resolve, pause));
-        }
+        // The relayer may replace its transaction (higher fees, same nonce): any hash it names is
+        // watched, and the one mined is checked below like the first.
+        receipt = await relayedReceipt(chain, relayer, hash, confirmations, timeoutMs);
       } catch (error) {
         throw chain.toLedgerError(error, action);
       }
@@ -335,4 +351,41 @@ export async function relayThrough<R, T>(
       return decode(receipt);
     },
   };
+}
+
+/**
+ * The receipt of a relayed message's transaction, once it has `confirmations`: the first hash, or any
+ * replacement the relayer names (`transactionsOf`, asked every few seconds while none is mined); null if
+ * none is mined within `timeoutMs`. Polling: any node answers eth_getTransactionReceipt, not every
+ * provider waits for one. The caller checks the receipt against the signed message.
+ */
+export async function relayedReceipt<R>(
+  chain: Pick<RelayChain<R>, "receipt" | "blockNumber" | "facts">,
+  relayer: ConsentRelayer,
+  hash: string,
+  confirmations: number,
+  timeoutMs = 600_000,
+): Promise<R | null> {
+  const until = Date.now() + timeoutMs;
+  const hashes = new Set([hash.toLowerCase()]);
+  let askedAt = Date.now();
+  for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
+    for (const held of hashes) {
+      const receipt = await chain.receipt(held);
+      if (!receipt) continue;
+      if (confirmations <= 1 || (await chain.blockNumber()) - chain.facts(receipt).blockNumber + 1 >= confirmations)
+        return receipt;
+    }
+    if (relayer.transactionsOf && Date.now() - askedAt >= 2_000) {
+      askedAt = Date.now();
+      // A relayer that cannot answer now is asked again later; the first hash is still watched.
+      const named = await relayer.transactionsOf(hash).catch(() => []);
+      // Bounded: a relayer cannot make the client poll an endless list.
+      for (const held of named)
+        if (hashes.size < 32 && typeof held === "string" && /^0x[0-9a-fA-F]{64}$/.test(held))
+          hashes.add(held.toLowerCase());
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+  return null;
 }
