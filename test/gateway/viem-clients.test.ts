@@ -63,6 +63,8 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
   let setup: LedgerSetup;
   let gateway: RunningGateway;
   let record: PublishedRecord;
+  let streamed: PublishedRecord;
+  const STREAMED = Uint8Array.from({ length: 150_000 }, (_, i) => (i * 7) % 251);
 
   /** The node's unlocked account `address` as a viem WalletClient over HTTP. */
   function nodeWallet(address: string): WalletClient {
@@ -74,6 +76,13 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
     ({ gateway } = await startTestGateway(setup, { providers: [] }));
     const { provider } = await providerWithGateway(setup, setup.signers.hospital, gateway.url);
     record = await publish(provider, setup.signers.patient.address, "LAB_RESULT", labObservation("viem-1", 97));
+    streamed = await (
+      await provider.publishStream({
+        patient: setup.signers.patient.address,
+        dataClass: "LAB_RESULT",
+        source: [STREAMED.subarray(0, 100_000), STREAMED.subarray(100_000)],
+      })
+    ).wait();
     await grantResearcherLabResults(setup);
   });
 
@@ -121,6 +130,67 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
       await reader.gateway.fetchCiphertext(record.recordId),
     );
     expect(await viemGateway.health()).to.deep.include({ chainId: 31337, custodian: setup.signers.hospital.address });
+  });
+
+  it("fetches, verifies and opens a record (whole, a range, a stream) as the ethers client does", async function () {
+    const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
+    const wallet = nodeWallet(setup.signers.researcher.address);
+    const viemGateway = new viemEntry.GatewayClient(
+      gateway.url,
+      wallet,
+      await viemEntry.connect(wallet, setup.deployment),
+    );
+    const input = { recordId: record.recordId, purpose: "HRESCH" as const, keyPair: reader.keyPair };
+    const [byEthers, byViem] = [await reader.gateway.fetchRecord(input), await viemGateway.fetchRecord(input)];
+    const opened = ({ release, ...rest }: typeof byEthers) => ({
+      ...rest,
+      basis: release.basis,
+      purpose: release.purpose,
+    });
+    expect(opened(byViem)).to.deep.equal(opened(byEthers));
+    expect(byViem.resource).to.deep.equal(labObservation("viem-1", 97));
+
+    // A v2 (segmented) record: streamed, and a range of it, through each client.
+    const v2 = { recordId: streamed.recordId, purpose: "HRESCH" as const, keyPair: reader.keyPair };
+    const collect = async (plaintext: AsyncGenerator<Uint8Array>) => {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of plaintext) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    };
+    const viemStream = await viemGateway.fetchRecordStream(v2);
+    expect(await collect(viemStream.plaintext)).to.deep.equal(Buffer.from(STREAMED));
+    expect(viemStream.release.basis).to.equal((await reader.gateway.fetchRecordStream(v2)).release.basis);
+    const ranges = [
+      await reader.gateway.fetchRecordRange({ ...v2, offset: 70_000, length: 5_000 }),
+      await viemGateway.fetchRecordRange({ ...v2, offset: 70_000, length: 5_000 }),
+    ];
+    expect(ranges[1].plaintext).to.deep.equal(ranges[0].plaintext).and.to.deep.equal(STREAMED.subarray(70_000, 75_000));
+    expect(ranges[1].context).to.deep.equal(ranges[0].context);
+  });
+
+  it("refuses a record whose envelope the chain does not vouch for, as the ethers client does", async function () {
+    const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
+    const wallet = nodeWallet(setup.signers.researcher.address);
+    const contracts = await viemEntry.connect(wallet, setup.deployment);
+    const input = { recordId: record.recordId, purpose: "HRESCH" as const, keyPair: reader.keyPair };
+    // A gateway that serves other bytes than those anchored: both refuse before asking for the key.
+    const swapping: typeof fetch = async (url, init) => {
+      const response = await fetch(url, init);
+      if (!String(url).endsWith("/ciphertext")) return response;
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      bytes[bytes.length - 1] ^= 1;
+      return new Response(bytes, { status: 200 });
+    };
+    const a = await thrown(() =>
+      new ethersEntry.GatewayClient(gateway.url, setup.signers.researcher, reader.contracts, {
+        fetch: swapping,
+      }).fetchRecord(input),
+    );
+    const b = await thrown(() =>
+      new viemEntry.GatewayClient(gateway.url, wallet, contracts, { fetch: swapping }).fetchRecord(input),
+    );
+    expect(a).to.be.instanceOf(ethersEntry.IntegrityError);
+    expect(refusal(b)).to.deep.equal(refusal(a));
   });
 
   it("refuses with the same error classes and messages as the ethers client", async function () {
@@ -355,6 +425,27 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
       expect(refusal(b)).to.deep.equal(refusal(a));
     });
 
+    it("derives the same pseudonyms from a viem wallet as from an ethers wallet of the same key", async function () {
+      const key = Wallet.createRandom().privateKey;
+      const scope = { domain: "localhost", chainId: 31337, ledger: setup.deployment.ledger };
+      const viemWallet = createWalletClient({
+        account: privateKeyToAccount(key as `0x${string}`),
+        chain,
+        transport: http(setup.node.url),
+      });
+      const [fromViem, fromEthers] = [
+        await viemEntry.derivePseudonymRoot(viemWallet, scope),
+        await ethersEntry.derivePseudonymRoot(new Wallet(key), scope),
+      ];
+      expect(fromViem.equals(fromEthers)).to.equal(true);
+      const pseudonym = fromViem.forProvider(setup.signers.hospital.address);
+      expect(viemEntry.pseudonymAccount(pseudonym).address).to.equal(
+        fromEthers.forProvider(setup.signers.hospital.address).address,
+      );
+      fromViem.destroy();
+      fromEthers.destroy();
+    });
+
     it("signs pairing links with a viem LocalAccount that the ethers provider accepts, and the other way round", async function () {
       const [atHospital] = pseudonyms;
       const hospital = setup.signers.hospital.address;
@@ -453,6 +544,21 @@ describe("the viem entry's CustodianSetClient (real node, three real gateways ov
         record.dataKey,
       );
     }
+  });
+
+  it("opens a record from k custodians' shares, verified against the chain, as the ethers client does", async function () {
+    const reader = await readerOfSet(setup, set, setup.signers.researcher);
+    const viemClient = await viemSetClient(setup.signers.researcher.address);
+    const input = { recordId: record.recordId, purpose: "HRESCH" as const, keyPair: reader.keyPair };
+    const [a, b] = [await reader.client.fetchRecord(input), await viemClient.fetchRecord(input)];
+    const shown = ({ shares, refusals, servedBy, ...opened }: typeof a) => ({
+      ...opened,
+      shares: shares.length,
+      refusals: refusals.length,
+      servedBy: set.custodians.includes(servedBy),
+    });
+    expect(shown(b)).to.deep.equal(shown(a));
+    expect(b.resource).to.deep.equal(labObservation("set-1", 5));
   });
 
   it("refuses a reader without consent with the same NotEnoughSharesError, and defines sets as the ethers client does", async function () {
