@@ -82,7 +82,9 @@ Consent dashboard ready in ${((Date.now() - started) / 1000).toFixed(1)} s:
   Node     ${stack.rpcUrl}
   Gateway  ${stack.gatewayUrl} (custodian ${cast.hospital.address})
   Ledger   ${stack.deployment.ledger}, deployment file ${path.relative(process.cwd(), stack.deploymentsDir)}/${stack.deployment.chainId}.json
-  Relayer  development account #7 ${cast.relayer.address} submits what the page signs gaslessly
+  Relayer  ${stack.relayerUrl} (development account #8 ${stack.relayerAccount}) sends grants, revocations and
+           decisions gasless, by default from the page and from the CLI (it is the deployment file's "relayer")
+  Signed   development account #7 ${cast.relayer.address} submits what "Sign instead of sending" signs
 
 Ctrl-C stops everything.`);
 

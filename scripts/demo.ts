@@ -4,24 +4,28 @@
  *   npm run demo                      # writes demo-output/ (audit trails as JSON and FHIR)
  *   DEMO_OUT=/tmp/out npm run demo    # elsewhere
  *
- * A hospital publishes encrypted FHIR records through its custodian gateway; patients decide by
- * standing policy, by hand, and by a signature a relayer submits; researchers ask, are approved or
- * denied, and open what they may; a revocation, an emergency window and a tampered copy show the
- * refusals; each patient's audit trail is printed and exported.
+ * Every patient acts under pseudonyms derived from their wallet (one signature, nothing stored): each
+ * hands the hospital a signed pairing link for its own pseudonym there, and the hospital publishes
+ * encrypted FHIR records under it through its custodian gateway; patients decide by standing policy and
+ * by hand, every signed decision going through the consent relayer (gateway/relayer.ts, over HTTP) so no
+ * pseudonym needs ether; researchers ask the pseudonym they were given, are approved or denied, and open
+ * what they may; a revocation, an emergency window and a tampered copy show the refusals; each patient's
+ * audit trail is printed and exported; and an observer reading the whole chain reports what it can and
+ * cannot link.
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import hre from "hardhat";
-import { HDNodeWallet, randomBytes, Wallet, type Signer } from "ethers";
+import { HDNodeWallet, parseEther, randomBytes, Wallet, type Signer } from "ethers";
 
 import { DataClass, EmergencyReason } from "../sdk/codes";
 import { connect, type Deployment, type LedgerContracts } from "../sdk/chain/connect";
 import { AdminClient } from "../sdk/clients/admin";
 import { AuditClient, type AuditEntry } from "../sdk/clients/audit";
 import { GatewayClient } from "../sdk/clients/gateway";
-import { PatientClient, relaySignedConsent } from "../sdk/clients/patient";
+import { PatientClient } from "../sdk/clients/patient";
 import { ProviderClient, type PublishedRecord } from "../sdk/clients/provider";
 import { ResearcherClient } from "../sdk/clients/researcher";
 import { AccessDeniedError, AccessNotConfirmedError, ConsentLedgerError, IntegrityError } from "../sdk/errors";
@@ -39,12 +43,15 @@ import { deriveEncryptionKeyPair, publicKeyToBytes32, type EncryptionKeyPair } f
 import {
   createPairingLink,
   derivePseudonymRoot,
+  hasSignedForm,
   MemoryBlobStore,
   PatientIdentity,
   pseudonymSigner,
   RelayerClient,
+  type Pseudonym,
 } from "../sdk/index";
-import { startRelayer } from "../gateway/relayer";
+import { startRelayer, type RunningRelayer } from "../gateway/relayer";
+import { observeChain } from "./lib/chain-observer";
 import { renderAuditTable } from "./lib/audit-table";
 import { deploySuite } from "./lib/deploy-suite";
 import { fhirSamples } from "./lib/fhir-samples";
@@ -77,6 +84,8 @@ async function main() {
   await mkdir(outDir, { recursive: true });
   const signers = await hre.ethers.getSigners();
   const [admin, hospital, university, pharma, patientA, patientB, patientC, relayer] = signers;
+  // Patient D's wallet: an account nothing else in the demo uses (8 and 9 become custodians).
+  const walletD = signers[10];
   const names = new Map<string, string>(
     Object.entries({ admin, hospital, university, pharma, patientA, patientB, patientC, relayer }).map(
       ([name, signer]) => [signer.address.toLowerCase(), name],
@@ -97,6 +106,7 @@ async function main() {
   step("Starting the hospital's custodian gateway");
   const network = await serveInProcessNetwork();
   let gateway: RunningGateway | undefined;
+  let consentRelayer: RunningRelayer | undefined;
   let baseConfig: GatewayConfig;
   try {
     baseConfig = {
@@ -116,16 +126,34 @@ async function main() {
     };
     gateway = await startGateway(baseConfig, { logger: false });
     say(`gateway at ${gateway.url}, custodian ${gateway.custodian}`);
-    await story(
+    // The consent relayer every patient acts through: its own account pays the gas of signed actions.
+    consentRelayer = await startRelayer({ rpcUrl: network.url, privateKey: devKey(7), deployment });
+    say(`consent relayer at ${consentRelayer.url}, sending from ${consentRelayer.relayer}`);
+    const wallets = { A: patientA, B: patientB, C: patientC, D: walletD };
+    const pseudonyms = await story(
       gateway,
       as,
       { admin, hospital, university, pharma, patientA, patientB, patientC, relayer },
       names,
       outDir,
       baseConfig,
+      new RelayerClient(consentRelayer.url),
     );
-    await pseudonymChapter(network.url, deployment, as, { admin, hospital, university, wallet: signers[9] });
+    const ofD = await pseudonymChapter(deployment, as, { hospital, university, wallet: walletD }, names, {
+      relayer: new RelayerClient(consentRelayer.url),
+      relayerAccount: consentRelayer.relayer,
+    });
+    await observerChapter(
+      deployment,
+      (["A", "B", "C", "D"] as const).map((label) => ({
+        label,
+        wallet: wallets[label].address,
+        pseudonyms: label === "D" ? ofD : [pseudonyms[label]],
+      })),
+      names,
+    );
   } finally {
+    await consentRelayer?.close();
     await gateway?.close({ flush: true, flushTimeoutMs: 20_000 });
     await network.close();
   }
@@ -144,12 +172,43 @@ async function story(
   names: Map<string, string>,
   outDir: string,
   baseConfig: GatewayConfig,
-) {
-  const { hospital, university, pharma, patientA, patientB, patientC, relayer } = cast;
+  consentRelayer: RelayerClient,
+): Promise<Record<"A" | "B" | "C", Pseudonym>> {
+  const { admin, hospital, university, pharma, patientA, patientB, patientC, relayer } = cast;
   const hospitalStore = new FsBlobStore(path.join(outDir, "hospital-store"));
   const hospitalGateway = new GatewayClient(gateway.url, hospital, await as(hospital), { store: hospitalStore });
   const provider = new ProviderClient(await as(hospital), hospital, hospitalStore, hospitalGateway);
   const samples = fhirSamples();
+  const { deployment } = await as(hospital);
+
+  step("Each patient pairs with the hospital under a pseudonym");
+  // One wallet signature gives the patient's pseudonym for the hospital; the pairing link is signed by
+  // that pseudonym, so the hospital files records under an address the patient chose, not one it made up.
+  const pseudo = {} as Record<"A" | "B" | "C", Pseudonym>;
+  for (const [label, wallet] of [
+    ["A", patientA],
+    ["B", patientB],
+    ["C", patientC],
+  ] as const) {
+    const root = await derivePseudonymRoot(wallet, {
+      domain: "localhost",
+      chainId: deployment.chainId,
+      ledger: deployment.ledger,
+    });
+    pseudo[label] = root.forProvider(hospital.address);
+    root.destroy();
+    const { payload } = await createPairingLink(pseudonymSigner(pseudo[label]), {
+      provider: hospital.address,
+      encryptionPublicKey: pseudo[label].encryptionKeyPair.publicKey,
+      chainId: deployment.chainId,
+      ledger: deployment.ledger,
+    });
+    const paired = await provider.pairPatient(payload);
+    names.set(paired.pseudonym.toLowerCase(), `patient ${label}@hospital`);
+    say(
+      `  patient ${label}: wallet ${wallet.address} → pseudonym at the hospital ${paired.pseudonym} (pairing link checked)`,
+    );
+  }
 
   step("The hospital publishes encrypted FHIR records through its gateway");
   const records: Record<string, PublishedRecord> = {};
@@ -159,12 +218,12 @@ async function story(
       `  ${label.padEnd(14)} ${dataClass.padEnd(12)} for ${names.get(patient.toLowerCase())}  ${records[label].recordId.slice(0, 18)}…`,
     );
   };
-  await publish("A-hba1c", patientA.address, "LAB_RESULT", samples.hba1c("patient-a", 6.1));
-  await publish("A-condition", patientA.address, "CONDITION", samples.diabetes("patient-a"));
-  await publish("B-hba1c", patientB.address, "LAB_RESULT", samples.hba1c("patient-b", 7.4));
-  await publish("B-vitals", patientB.address, "VITAL_SIGNS", samples.bloodPressure("patient-b", 142, 91));
-  await publish("C-imaging", patientC.address, "IMAGING", samples.chestXray("patient-c"));
-  await publish("C-meds", patientC.address, "MEDICATION", samples.metformin("patient-c"));
+  await publish("A-hba1c", pseudo.A.address, "LAB_RESULT", samples.hba1c("patient-a", 6.1));
+  await publish("A-condition", pseudo.A.address, "CONDITION", samples.diabetes("patient-a"));
+  await publish("B-hba1c", pseudo.B.address, "LAB_RESULT", samples.hba1c("patient-b", 7.4));
+  await publish("B-vitals", pseudo.B.address, "VITAL_SIGNS", samples.bloodPressure("patient-b", 142, 91));
+  await publish("C-imaging", pseudo.C.address, "IMAGING", samples.chestXray("patient-c"));
+  await publish("C-meds", pseudo.C.address, "MEDICATION", samples.metformin("patient-c"));
   records["B-hba1c-v2"] = await (
     await provider.amend(records["B-hba1c"].recordId, samples.hba1c("patient-b", 7.2))
   ).wait();
@@ -172,12 +231,20 @@ async function story(
     `  B-hba1c amended: version ${records["B-hba1c-v2"].version} supersedes ${records["B-hba1c"].recordId.slice(0, 18)}…`,
   );
 
-  step("Patients decide how they decide");
-  const patient = {
-    A: new PatientClient(await as(patientA), patientA),
-    B: new PatientClient(await as(patientB), patientB),
-    C: new PatientClient(await as(patientC), patientC),
+  step("Patients decide how they decide, each as its pseudonym, through the relayer");
+  // Signed actions (grant, revoke, approve, deny) go to the relayer; an action the ledger has no signed
+  // form of yet is sent by the pseudonym itself (allowDirect), which then needs ether.
+  const patientAs = async (pseudonym: Pseudonym) => {
+    const signer = pseudonymSigner(pseudonym, hre.ethers.provider);
+    return new PatientClient(await as(signer), signer, { relayer: consentRelayer, allowDirect: true });
   };
+  const patient = { A: await patientAs(pseudo.A), B: await patientAs(pseudo.B), C: await patientAs(pseudo.C) };
+  if (!hasSignedForm("setPolicy")) {
+    await (await admin.sendTransaction({ to: pseudo.A.address, value: parseEther("0.01") })).wait();
+    say(
+      "  the ledger has no signed form of a standing policy yet: A's pseudonym sends it itself, with 0.01 ETH from a faucet (not from A's wallet)",
+    );
+  }
   await (
     await patient.A.setPolicy({
       permission: "HMB",
@@ -188,15 +255,15 @@ async function story(
   say("  patient A: standing policy — health/medical research (HMB), not-for-profit only (NPU)");
   say("  patient B: decides each request by hand");
   const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
-  const signed = await patient.C.signGrant({
-    grantee: university.address,
-    dataClasses: ["IMAGING"],
-    purposes: ["CLINTRCH"],
-    validUntil: now + 180 * DAY,
-  });
-  await writeFile(path.join(outDir, "patient-c-signed-consent.json"), JSON.stringify(signed, null, 2));
-  await (await relaySignedConsent(await as(relayer), relayer, signed)).wait();
-  say("  patient C: signed a consent off-chain (no gas); the relayer submitted it");
+  await (
+    await patient.C.grant({
+      grantee: university.address,
+      dataClasses: ["IMAGING"],
+      purposes: ["CLINTRCH"],
+      validUntil: now + 180 * DAY,
+    })
+  ).wait();
+  say("  patient C: signed a consent for the university's imaging trial (no gas); the relayer submitted it");
 
   step("Researchers ask");
   const uni = new ResearcherClient(await as(university), university);
@@ -222,14 +289,15 @@ async function story(
     );
     return result;
   };
-  await ask(uni, "university", patientA.address, ["LAB_RESULT", "CONDITION"]);
-  await ask(ph, "pharma", patientA.address, ["LAB_RESULT"]);
-  const uniToB = await ask(uni, "university", patientB.address, ["LAB_RESULT"]);
-  const pharmaToB = await ask(ph, "pharma", patientB.address, ["VITAL_SIGNS"]);
+  // Each researcher asks the pseudonym the patient gave the study: the hospital one, which holds the records.
+  await ask(uni, "university", pseudo.A.address, ["LAB_RESULT", "CONDITION"]);
+  await ask(ph, "pharma", pseudo.A.address, ["LAB_RESULT"]);
+  const uniToB = await ask(uni, "university", pseudo.B.address, ["LAB_RESULT"]);
+  const pharmaToB = await ask(ph, "pharma", pseudo.B.address, ["VITAL_SIGNS"]);
   await (await patient.B.approve(uniToB.requestId)).wait();
-  say("  patient B approves the university's request by hand");
+  say("  patient B approves the university's request by hand (signed; the relayer sends it)");
   await (await patient.B.deny(pharmaToB.requestId)).wait();
-  say("  patient B denies pharma's request");
+  say("  patient B denies pharma's request (signed; the relayer sends it)");
 
   step("An approved researcher fetches and decrypts a record");
   const uniKeys = await uni.deriveEncryptionKey();
@@ -252,7 +320,7 @@ async function story(
   });
   say(`  university opened patient A's HbA1c under the standing policy (${policyRecord.release.basis})`);
 
-  await custodianSetChapter(gateway, baseConfig, as, cast, names, hospitalStore, samples, uniKeys);
+  await custodianSetChapter(gateway, baseConfig, as, cast, names, hospitalStore, samples, uniKeys, pseudo.A.address);
 
   step("Patient B revokes; the next fetch is refused");
   await (await patient.B.revoke(university.address)).wait();
@@ -270,7 +338,7 @@ async function story(
       await as(hospital)
     ).ledger
       .connect(hospital)
-      .openEmergencyAccess(patientC.address, EmergencyReason.PATIENT_UNRESPONSIVE, 3600)
+      .openEmergencyAccess(pseudo.C.address, EmergencyReason.PATIENT_UNRESPONSIVE, 3600)
   ).wait();
   say("  the hospital opens a 1-hour emergency window on patient C (reason: patient unresponsive)");
   const emergency = await hospitalGateway.fetchRecord({
@@ -306,7 +374,7 @@ async function story(
   const studyStarted = Date.now();
   const ct = await (
     await provider.publishStream({
-      patient: patientC.address,
+      patient: pseudo.C.address,
       dataClass: "IMAGING",
       source: ctStudy(studyBytes),
       crypto: nodeSegmentCrypto,
@@ -339,13 +407,9 @@ async function story(
   const manifests = new FsBlobStore(path.join(outDir, "gateway", "blobs"));
   const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
   const ledgerAddress = (await as(relayer)).deployment.ledger;
-  for (const [label, signer] of [
-    ["A", patientA],
-    ["B", patientB],
-    ["C", patientC],
-  ] as const) {
-    const history: AuditEntry[] = await new AuditClient(await as(relayer), manifests).history(signer.address);
-    console.log(`\nPatient ${label} (${signer.address})`);
+  for (const label of ["A", "B", "C"] as const) {
+    const history: AuditEntry[] = await new AuditClient(await as(relayer), manifests).history(pseudo[label].address);
+    console.log(`\nPatient ${label} (pseudonym at the hospital ${pseudo[label].address})`);
     console.log(renderAuditTable(history, names));
     const consents = await patient[label].consents();
     const nowSeconds = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
@@ -366,27 +430,27 @@ async function story(
       ),
     );
   }
+  return pseudo;
 }
 
 /**
  * Patient D uses a pseudonym per relationship: derived from one wallet signature, handed to the hospital
- * in a signed pairing link, acting only through a relayer (no ether), seen as one by the patient; then an
- * observer reads every transaction and log of the chapter and reports what it can and cannot link.
+ * in a signed pairing link, acting only through the relayer (no ether), seen as one by the patient,
+ * with a separate pseudonym for a diabetes study; an observer then reads every transaction and log of
+ * the chapter and reports what it can and cannot link. Returns D's pseudonyms for the closing chapter.
  */
 async function pseudonymChapter(
-  rpcUrl: string,
   deployment: Deployment,
   as: (signer: Signer) => Promise<LedgerContracts>,
-  cast: Record<"admin" | "hospital" | "university" | "wallet", Signer & { address: string }>,
-) {
+  cast: Record<"hospital" | "university" | "wallet", Signer & { address: string }>,
+  names: Map<string, string>,
+  relaying: { relayer: RelayerClient; relayerAccount: string },
+): Promise<Pseudonym[]> {
   step("Patient D: a pseudonym per relationship, no ether, one view");
-  const { admin, hospital, university, wallet } = cast;
+  const { hospital, university, wallet } = cast;
   const chain = hre.ethers.provider;
   const firstBlock = (await chain.getBlockNumber()) + 1;
-  const relayerAccount = Wallet.createRandom();
-  await (await admin.sendTransaction({ to: relayerAccount.address, value: 10n ** 18n })).wait();
-  const relayer = await startRelayer({ rpcUrl, privateKey: relayerAccount.privateKey, deployment });
-  try {
+  {
     const root = await derivePseudonymRoot(wallet, {
       domain: "localhost",
       chainId: deployment.chainId,
@@ -395,6 +459,8 @@ async function pseudonymChapter(
     const atHospital = root.forProvider(hospital.address);
     const forStudy = root.forStudy("diabetes-2026");
     root.destroy();
+    names.set(atHospital.address.toLowerCase(), "patient D@hospital");
+    names.set(forStudy.address.toLowerCase(), "patient D@diabetes-2026");
     say(
       `  D's wallet ${wallet.address} signs once and derives: at the hospital ${atHospital.address}, for the diabetes study ${forStudy.address}`,
     );
@@ -418,9 +484,7 @@ async function pseudonymChapter(
       `  the hospital checked D's pairing link (${payload.length} characters, one QR code) and filed a record under ${paired.pseudonym}`,
     );
 
-    const identity = new PatientIdentity(await as(admin), [atHospital, forStudy], {
-      relayer: new RelayerClient(relayer.url),
-    });
+    const identity = new PatientIdentity(await as(hospital), [atHospital, forStudy], { relayer: relaying.relayer });
     const now = (await chain.getBlock("latest"))!.timestamp;
     await (
       await identity.client(atHospital.address).grant({
@@ -449,35 +513,20 @@ async function pseudonymChapter(
 
     // The observer: every transaction's from, to and calldata and every log, from the chapter's first block.
     const watched = [wallet.address, atHospital.address, forStudy.address];
-    let together = 0;
-    let naming = [0, 0, 0];
-    let sentByPseudonym = 0;
-    let etherToPseudonym = 0n;
-    const senders = new Set<string>();
-    for (let number = firstBlock; number <= (await chain.getBlockNumber()); number++) {
-      const block = await chain.getBlock(number, true);
-      for (const tx of block!.prefetchedTransactions) {
-        const receipt = await chain.getTransactionReceipt(tx.hash);
-        const text = [tx.from, tx.to ?? "", tx.data, ...receipt!.logs.flatMap((log) => [...log.topics, log.data])]
-          .join(" ")
-          .toLowerCase();
-        const seen = watched.map((address) => text.includes(address.toLowerCase().slice(2)));
-        naming = naming.map((count, i) => count + (seen[i] ? 1 : 0));
-        if (seen.filter(Boolean).length > 1) together++;
-        if (seen.slice(1).some(Boolean)) senders.add(tx.from);
-        if (watched.slice(1).includes(tx.from)) sentByPseudonym++;
-        if (tx.to && watched.slice(1).includes(tx.to)) etherToPseudonym += tx.value;
-      }
-    }
-    for (const address of watched.slice(1)) etherToPseudonym += await chain.getBalance(address);
+    const seen = await observeChain(chain, firstBlock, watched, watched.slice(1));
+    const naming = watched.map((address) => seen.sightings.filter((s) => s.accounts.includes(address)).length);
+    const sentByPseudonym = seen.sightings.filter((s) => watched.slice(1).includes(s.from)).length;
+    let held = 0n;
+    for (const address of watched.slice(1)) held += await chain.getBalance(address);
+    const senders = [...new Set(seen.sightings.filter((s) => s.accounts.length > 0).map((s) => s.from))];
     say(
-      `  an observer of the chain: ${together} transactions name two of patient D's accounts; the wallet appears in ${naming[0]};`,
+      `  an observer of the chain: ${seen.links.length} transactions name two of patient D's accounts; the wallet appears in ${naming[0]};`,
     );
     say(
-      `    the hospital pseudonym in ${naming[1]}, the study pseudonym in ${naming[2]}; pseudonyms sent ${sentByPseudonym} and hold ${etherToPseudonym} wei;`,
+      `    the hospital pseudonym in ${naming[1]}, the study pseudonym in ${naming[2]}; pseudonyms sent ${sentByPseudonym} and hold ${held} wei;`,
     );
     say(
-      `    their transactions were sent by ${[...senders].map((a) => (a === relayerAccount.address ? "the relayer" : a === hospital.address ? "the hospital" : a === university.address ? "the university" : a)).join(", ")}`,
+      `    their transactions were sent by ${senders.map((a) => (a === relaying.relayerAccount ? "the relayer" : a === hospital.address ? "the hospital" : a === university.address ? "the university" : a)).join(", ")}`,
     );
     say(
       "  it cannot link the two pseudonyms to each other or to the wallet. It can see each one's own relationship (a lab record at the",
@@ -485,9 +534,71 @@ async function pseudonymChapter(
     say(
       "  hospital; a diabetes study), and when. The relayer saw both, and timing can correlate them (docs/pseudonyms.md).",
     );
-  } finally {
-    await relayer.close();
+    return [atHospital, forStudy];
   }
+}
+
+/** One patient as the closing observer sees it: the wallet and the pseudonyms it derived. */
+interface ObservedPatient {
+  label: string;
+  wallet: string;
+  pseudonyms: Pseudonym[];
+}
+
+/**
+ * The closing chapter: an observer reads the whole chain since the deployment (scripts/lib/chain-observer.ts,
+ * the same one test/gateway/pseudonym-privacy.test.ts plays) and says, per patient, what it can and
+ * cannot link: no transaction or log names two of one patient's accounts, no wallet appears at all, no
+ * pseudonym sent a transaction; what remains is each pseudonym's own relationship, its timing, and any
+ * ether an action without a signed form still needs.
+ */
+async function observerChapter(deployment: Deployment, patients: ObservedPatient[], names: Map<string, string>) {
+  step("What an observer of the whole chain can and cannot link");
+  const chain = hre.ethers.provider;
+  const wallets = patients.map((p) => p.wallet);
+  const pseudonyms = patients.flatMap((p) => p.pseudonyms.map((q) => q.address));
+  const seen = await observeChain(chain, deployment.deployedAtBlock ?? 0, [...wallets, ...pseudonyms], pseudonyms);
+  const nameOf = (address: string) => names.get(address.toLowerCase()) ?? address;
+  say(
+    `  read ${seen.blocks} blocks and ${seen.transactions} transactions (senders, recipients, calldata, every log), looking for ${wallets.length} wallets and ${pseudonyms.length} pseudonyms`,
+  );
+  let linked = 0;
+  for (const patient of patients) {
+    const mine = [patient.wallet, ...patient.pseudonyms.map((p) => p.address)];
+    const links = seen.links.filter((s) => s.accounts.filter((a) => mine.includes(a)).length > 1).length;
+    const walletSeen = seen.sightings.filter((s) => s.accounts.includes(patient.wallet)).length;
+    const sent = seen.sightings.filter((s) => mine.slice(1).includes(s.from)).length;
+    linked += links + walletSeen;
+    say(
+      `  patient ${patient.label}: ${links} transactions name two of its accounts; its wallet appears in ${walletSeen}; ` +
+        `its ${patient.pseudonyms.length} pseudonym${patient.pseudonyms.length > 1 ? "s" : ""} appear in ` +
+        `${seen.sightings.filter((s) => s.accounts.some((a) => mine.slice(1).includes(a))).length} and sent ${sent} themselves`,
+    );
+  }
+  const together = seen.links.filter(
+    (s) =>
+      !patients.some((p) => s.accounts.every((a) => [p.wallet, ...p.pseudonyms.map((q) => q.address)].includes(a))),
+  );
+  say(`  transactions naming accounts of two different patients: ${together.length}`);
+  const received = seen.funded.filter((line) => line.includes(" received "));
+  for (const line of received) {
+    const [address, , amount, , , from] = line.split(" ");
+    say(
+      `  funding trail: ${nameOf(address)} received ${amount} wei from ${nameOf(from)}: an action with no signed form yet (see above) that it had to send itself`,
+    );
+  }
+  if (received.length === 0) say("  funding trail: none; no pseudonym ever received or held ether");
+  say(
+    linked === 0
+      ? "  It cannot link any patient's pseudonyms to each other or to the wallet they come from."
+      : "  It CAN link some of them: see the lines above.",
+  );
+  say(
+    "  It can see each pseudonym's own relationship (records at the hospital, a study's request, an emergency window), when each",
+  );
+  say(
+    '  action happened, and that the relayer sent them; the relayer itself saw every signed action (docs/pseudonyms.md, "What remains").',
+  );
 }
 
 /**
@@ -505,8 +616,9 @@ async function custodianSetChapter(
   hospitalStore: FsBlobStore,
   samples: ReturnType<typeof fhirSamples>,
   uniKeys: EncryptionKeyPair,
+  patientA: string,
 ) {
-  const { admin, hospital, university, pharma, patientA } = cast;
+  const { admin, hospital, university, pharma } = cast;
   step("No single custodian: a record's key split 2 of 3 across independent custodians");
   const signers = await hre.ethers.getSigners();
   const members = [
@@ -585,13 +697,13 @@ async function custodianSetChapter(
     );
     const lipids = await (
       await splitting.publish({
-        patient: patientA.address,
+        patient: patientA,
         dataClass: "LAB_RESULT",
         payload: samples.hba1c("patient-a", 5.9),
       })
     ).wait();
     say(
-      `  A-hba1c-2      LAB_RESULT   for patientA  ${lipids.recordId.slice(0, 18)}…  key split 2 of 3, one wrapped share per custodian`,
+      `  A-hba1c-2      LAB_RESULT   for patient A@hospital  ${lipids.recordId.slice(0, 18)}…  key split 2 of 3, one wrapped share per custodian`,
     );
 
     const uniSet = new CustodianSetClient(await as(university), university, await clientsFor(university));

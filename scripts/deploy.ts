@@ -9,6 +9,8 @@
  * CONSENT_LEDGER_PARAMETERS. Ignition keeps its journal in ignition/deployments/<id>, the id being
  * CONSENT_LEDGER_DEPLOYMENT_ID or chain-<chainId>: a second id deploys a second suite on one chain
  * (staging beside production), and a rerun with the same id resumes rather than redeploys.
+ * CONSENT_LEDGER_RELAYER_URL, when set, is written into the file as the deployment's consent relayer
+ * (`npm run relayer`): the CLI then sends patients' signed actions through it by default.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -24,6 +26,7 @@ class DeployInputError extends Error {}
 
 async function main() {
   const parameters = readParameters();
+  const relayer = readRelayer();
   const deploymentId = readDeploymentId();
   const { chainId } = await hre.ethers.provider.getNetwork();
   const journal = path.join(hre.config.paths.ignition, "deployments", deploymentId ?? `chain-${chainId}`);
@@ -34,13 +37,27 @@ async function main() {
       `; Ignition journal ${path.relative(process.cwd(), journal)}`,
   );
   const deployment = await deploySuite(hre, parameters.values, { deploymentId });
-  const file = await saveDeployment(deployment);
+  const file = await saveDeployment(relayer ? { ...deployment, relayer } : deployment);
   console.log(`ConsentLedger   ${deployment.ledger}`);
   console.log(`RecordRegistry  ${deployment.records}`);
   console.log(`AccessLog       ${deployment.accessLog}`);
   console.log(`KeyDirectory    ${deployment.keys}`);
   console.log(`CustodianSets   ${deployment.custodianSets}`);
+  if (relayer) console.log(`Relayer         ${relayer}`);
   console.log(`Chain ${deployment.chainId}, from block ${deployment.deployedAtBlock}: written to ${file}`);
+}
+
+/** CONSENT_LEDGER_RELAYER_URL, checked as the deployment file checks it, before anything is sent. */
+function readRelayer(): string | undefined {
+  const url = process.env.CONSENT_LEDGER_RELAYER_URL;
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol === "http:" || parsed.protocol === "https:") return parsed.toString().replace(/\/$/, "");
+  } catch {
+    // Reported below.
+  }
+  throw new DeployInputError(`CONSENT_LEDGER_RELAYER_URL ${JSON.stringify(url)} is not an http(s) URL`);
 }
 
 /** The module's parameters, checked here so a typo fails before any transaction is sent. */

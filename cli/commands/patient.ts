@@ -284,7 +284,7 @@ function registerDecisionCommands(patient: Command): void {
       .action(
         action<RelayOptions>(async (ctx, o, [requestIdText]) => {
           const requestId = parseBytes32(requestIdText, "<requestId>");
-          const { client } = await decisionClient(ctx, o);
+          const { client } = await decisionClient(ctx, o, decision);
           if (decision === "approve") {
             const change = await client.previewApproval(requestId);
             const { result, hash } = await sendAndWait(
@@ -340,7 +340,7 @@ function registerGrantCommands(patient: Command): void {
       action<GrantOptions & RelayOptions>(async (ctx, o) => {
         const resolve = checkGrant(o);
         const forPatient = o.for === undefined ? undefined : parseAddress(o.for, "--for");
-        const { client } = await decisionClient(ctx, o);
+        const { client } = await decisionClient(ctx, o, "grant");
         const grant = resolve(await ctx.now());
         const change = await client.previewGrant(grant, { patient: forPatient });
         const { result, hash } = await sendAndWait(
@@ -368,7 +368,7 @@ function registerGrantCommands(patient: Command): void {
       action<{ grantee: string; for?: string } & RelayOptions>(async (ctx, o) => {
         const grantee = parseAddress(o.grantee, "--grantee");
         const forPatient = o.for === undefined ? undefined : parseAddress(o.for, "--for");
-        const { client } = await decisionClient(ctx, o);
+        const { client } = await decisionClient(ctx, o, "revoke");
         const { result, hash } = await sendAndWait(
           ctx,
           "Revoking the consent",
@@ -393,8 +393,7 @@ function registerPolicyCommands(patient: Command): void {
   const policy = patient
     .command("policy")
     .description("a standing data-use policy (GA4GH DUO) that approves matching research requests at once");
-  policy
-    .command("set")
+  relayOptions(policy.command("set"))
     .description("set (or replace) your standing policy")
     .requiredOption("--permission <duo>", "DUO permission: NRES, GRU, HMB, DS (with --disease) or POA")
     .option("--modifiers <list>", "DUO modifiers, comma-separated: PUB,COL,IRB,MOR,RTN,TS,NPOA,NPU,NCU")
@@ -411,15 +410,17 @@ function registerPolicyCommands(patient: Command): void {
       "\nExample:\n  consent-ledger patient policy set --permission HMB --modifiers NPU,IRB --classes LAB_RESULT,VITAL_SIGNS --max-duration 1y\n",
     )
     .action(
-      action<{
-        permission: string;
-        modifiers?: string;
-        classes: string;
-        purposes?: string;
-        disease?: string;
-        maxDuration?: string;
-        until?: string;
-      }>(async (ctx, o) => {
+      action<
+        {
+          permission: string;
+          modifiers?: string;
+          classes: string;
+          purposes?: string;
+          disease?: string;
+          maxDuration?: string;
+          until?: string;
+        } & RelayOptions
+      >(async (ctx, o) => {
         const modifiers = o.modifiers === undefined ? [] : parseDuoList(o.modifiers, false);
         // DUO TS ("time limit on use") and a maximum duration go together: --max-duration implies TS.
         if (o.maxDuration !== undefined && !modifiers.includes("TS")) modifiers.push("TS");
@@ -443,26 +444,20 @@ function registerPolicyCommands(patient: Command): void {
           );
         }
         if (o.until !== undefined) checkTimeSyntax(o.until, "--until");
-        const { signer, contracts } = await ctx.signerContracts();
+        const { client } = await decisionClient(ctx, o, "setPolicy");
         if (o.until !== undefined) input.validUntil = parseTime(o.until, "--until", await ctx.now());
-        const client = new (load.patient().PatientClient)(contracts, signer);
         const { result, hash } = await sendAndWait(ctx, "Setting the policy", client.setPolicy(input));
         ctx.out.result({ ...policyJson(result), transactionHash: hash }, () =>
           fields([...policyFields(result), ["transaction", hash]]),
         );
       }),
     );
-  policy
-    .command("clear")
+  relayOptions(policy.command("clear"))
     .description("remove your standing policy (requests then wait for your decision)")
     .action(
-      action(async (ctx) => {
-        const { signer, contracts } = await ctx.signerContracts();
-        const { hash } = await sendAndWait(
-          ctx,
-          "Clearing the policy",
-          new (load.patient().PatientClient)(contracts, signer).clearPolicy(),
-        );
+      action<RelayOptions>(async (ctx, o) => {
+        const { client } = await decisionClient(ctx, o, "clearPolicy");
+        const { hash } = await sendAndWait(ctx, "Clearing the policy", client.clearPolicy());
         ctx.out.result({ cleared: true, transactionHash: hash }, () =>
           fields([
             ["policy", "cleared"],
@@ -494,8 +489,7 @@ function registerDelegateCommands(patient: Command): void {
   const delegate = patient
     .command("delegate")
     .description("appoint or remove someone who may act for you (a parent, a carer)");
-  delegate
-    .command("add <address>")
+  relayOptions(delegate.command("add <address>"))
     .description("appoint a delegate until a time, to grant and approve within a scope you set")
     .requiredOption("--until <time>", "end: a date (2027-01-31), date-time, or a duration from now (1y)")
     .option("--purposes <list>", "purposes it may grant or approve access for, comma-separated", "TREAT,ETREAT,CAREMGT")
@@ -506,17 +500,17 @@ function registerDelegateCommands(patient: Command): void {
         "\nExample:\n  consent-ledger patient delegate add 0xCARER --until 1y --purposes TREAT,CAREMGT\n",
     )
     .action(
-      action<{ until: string; purposes: string; sensitive?: boolean }>(async (ctx, o, [address]) => {
+      action<{ until: string; purposes: string; sensitive?: boolean } & RelayOptions>(async (ctx, o, [address]) => {
         const delegateAddress = parseAddress(address, "<address>");
         checkTimeSyntax(o.until, "--until");
         const purposes = parsePurposes(o.purposes);
         const sensitiveClasses = o.sensitive === true;
-        const { signer, contracts } = await ctx.signerContracts();
+        const { client } = await decisionClient(ctx, o, "appointDelegate");
         const until = parseTime(o.until, "--until", await ctx.now());
         const { result, hash } = await sendAndWait(
           ctx,
           "Appointing the delegate",
-          new (load.patient().PatientClient)(contracts, signer).appointDelegate(delegateAddress, until, {
+          client.appointDelegate(delegateAddress, until, {
             purposes,
             sensitiveClasses,
           }),
@@ -570,18 +564,13 @@ function registerDelegateCommands(patient: Command): void {
         );
       }),
     );
-  delegate
-    .command("remove <address>")
+  relayOptions(delegate.command("remove <address>"))
     .description("remove a delegate at once")
     .action(
-      action(async (ctx, _o, [address]) => {
+      action<RelayOptions>(async (ctx, o, [address]) => {
         const delegateAddress = parseAddress(address, "<address>");
-        const { signer, contracts } = await ctx.signerContracts();
-        const { hash } = await sendAndWait(
-          ctx,
-          "Removing the delegate",
-          new (load.patient().PatientClient)(contracts, signer).removeDelegate(delegateAddress),
-        );
+        const { client } = await decisionClient(ctx, o, "removeDelegate");
+        const { hash } = await sendAndWait(ctx, "Removing the delegate", client.removeDelegate(delegateAddress));
         ctx.out.result({ delegate: delegateAddress, removed: true, transactionHash: hash }, () =>
           fields([
             ["delegate", delegateAddress],
@@ -604,20 +593,19 @@ function registerEmergencyCommands(patient: Command): void {
     ["opt-out", true],
     ["opt-in", false],
   ] as const) {
-    emergency
-      .command(name)
+    relayOptions(emergency.command(name))
       .description(
         optedOut
           ? "refuse emergency access to your records (also closes open emergency windows)"
           : "allow emergency access again",
       )
       .action(
-        action(async (ctx) => {
-          const { signer, contracts } = await ctx.signerContracts();
+        action<RelayOptions>(async (ctx, o) => {
+          const { client } = await decisionClient(ctx, o, "setEmergencyOptOut");
           const { hash } = await sendAndWait(
             ctx,
             optedOut ? "Opting out of emergency access" : "Opting in to emergency access",
-            new (load.patient().PatientClient)(contracts, signer).setEmergencyOptOut(optedOut),
+            client.setEmergencyOptOut(optedOut),
           );
           ctx.out.result({ emergencyAccess: optedOut ? "refused" : "allowed", transactionHash: hash }, () =>
             fields([

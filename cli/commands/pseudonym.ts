@@ -2,13 +2,22 @@
  * Pseudonyms from the command line (docs/pseudonyms.md): `patient pseudonym derive|link` derive a
  * patient's per-relationship accounts from the key (one signature, nothing stored) and sign a pairing
  * link for a provider; `provider pair <link>` checks a link and prints the pseudonym to file records
- * under; and `--relayer <url>` (with `--pseudonym <id> --domain <host>`) sends a patient's grant, revoke,
- * approve or deny as a signed message through a relayer, so the account that signs never needs ether.
+ * under; and a patient's actions that have a signed form (SIGNED_FORMS: grant, revoke, approve, deny)
+ * go as signed messages through a relayer whenever one is known (`--relayer <url>`, CONSENT_RELAYER_URL,
+ * or the deployment file's `relayer`), so the account that signs never needs ether; `--no-relayer` sends
+ * directly, and `--pseudonym <id> --domain <host>` acts as one of the key's pseudonyms.
  */
 import type { Command } from "commander";
 import type { Wallet } from "ethers";
 
-import type { LedgerContracts, PatientClient, Pseudonym, Relationship } from "../../sdk/index";
+import type {
+  LedgerContracts,
+  PatientAction,
+  PatientClient,
+  Pseudonym,
+  RelayerClient,
+  Relationship,
+} from "../../sdk/index";
 import type { Context } from "../context";
 import { CliError } from "../errors";
 import { fields, isoTime, table } from "../output";
@@ -109,8 +118,9 @@ export function registerPseudonymCommands(patient: Command): void {
     .requiredOption("--provider <address>", "the provider the link is for (only it can use the link)")
     .option("--ttl <duration>", "how long the link is valid: 1h, 7d (default 7d, at most 90d)")
     .option("--url <base>", "also print a URL carrying the link in its fragment (#pair=…)")
+    .option("--qr", "also print it as a QR code in the terminal, for the provider to scan (the URL's, with --url)")
     .action(
-      action<{ domain: string; provider: string; ttl?: string; url?: string }>(async (ctx, o) => {
+      action<{ domain: string; provider: string; ttl?: string; url?: string; qr?: boolean }>(async (ctx, o) => {
         const domain = checkDomain(o.domain);
         const provider = parseAddress(o.provider, "--provider");
         const ttlSeconds = o.ttl === undefined ? undefined : parseDuration(o.ttl, "--ttl");
@@ -126,6 +136,7 @@ export function registerPseudonymCommands(patient: Command): void {
           now: await ctx.now(),
         });
         const url = o.url === undefined ? undefined : sdk.pairingUrl(o.url, payload);
+        const qr = o.qr ? await terminalQr(url ?? payload) : undefined;
         ctx.out.result(
           {
             pseudonym: pseudonym.address,
@@ -133,6 +144,7 @@ export function registerPseudonymCommands(patient: Command): void {
             expiresAt: isoTime(link.expiresAt),
             link: payload,
             url: url ?? null,
+            ...(qr === undefined ? {} : { qr }),
           },
           () =>
             fields([
@@ -141,10 +153,19 @@ export function registerPseudonymCommands(patient: Command): void {
               ["expires", isoTime(link.expiresAt)],
               ["link", payload],
               ...(url ? ([["url", url]] as [string, string][]) : []),
-            ]),
+            ]) + (qr === undefined ? "" : `\n\nScan to pair (${url ? "the URL" : "the link"}):\n${qr}`),
         );
       }),
     );
+}
+
+/**
+ * `text` as a QR code drawn with block characters (two rows of modules per line), as node-qrcode draws
+ * it for a terminal. Loaded on use, so commands without --qr do not pay for it.
+ */
+async function terminalQr(text: string): Promise<string> {
+  const QRCode = await import("qrcode");
+  return QRCode.toString(text, { type: "terminal", small: true, errorCorrectionLevel: "M" });
 }
 
 export function registerPairCommand(provider: Command): void {
@@ -183,18 +204,20 @@ export function registerPairCommand(provider: Command): void {
 }
 
 export interface RelayOptions {
-  relayer?: string;
+  /** A URL (--relayer <url>), false (--no-relayer), or undefined (CONSENT_RELAYER_URL, else the deployment's). */
+  relayer?: string | false;
   pseudonym?: string;
   domain?: string;
 }
 
-/** --relayer, --pseudonym and --domain on a patient decision. */
+/** --relayer, --no-relayer, --pseudonym and --domain on a patient action. */
 export function relayOptions(command: Command): Command {
   return command
     .option(
       "--relayer <url>",
-      "send it as a signed message through this relayer (you pay no gas); or CONSENT_RELAYER_URL",
+      "send it as a signed message through this relayer (you pay no gas); default: CONSENT_RELAYER_URL, else the deployment's relayer",
     )
+    .option("--no-relayer", "send it directly from your account, which pays the gas, even when a relayer is known")
     .option(
       "--pseudonym <id>",
       "act as this pseudonym of your key (provider:<address>, study:<label>, index:<n>); needs a relayer",
@@ -202,30 +225,121 @@ export function relayOptions(command: Command): Command {
     .option("--domain <host>", `with --pseudonym: ${DOMAIN_HELP}`);
 }
 
+/** What each action is called in a sentence, for the line that says how it is sent. */
+const ACTION_TEXT: Record<PatientAction, string> = {
+  grant: "a grant",
+  revoke: "a revocation",
+  approve: "an approval",
+  deny: "a denial",
+  grantBatch: "a batch of grants",
+  setPolicy: "setting a policy",
+  clearPolicy: "clearing a policy",
+  appointDelegate: "appointing a delegate",
+  removeDelegate: "removing a delegate",
+  setEmergencyOptOut: "the emergency opt-out",
+  cancelSignature: "cancelling a signature",
+};
+
+/** "a grant, a revocation, an approval and a denial": the actions that have a signed form today. */
+function signedActionsText(): string {
+  const names = (Object.keys(ACTION_TEXT) as PatientAction[])
+    .filter((action) => load.pseudonyms().hasSignedForm(action))
+    .map((action) => ACTION_TEXT[action]);
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : (names[0] ?? "nothing");
+}
+
+/** The relayer a patient action goes through: --relayer, else CONSENT_RELAYER_URL, else the deployment's; none with --no-relayer. */
+async function relayerFor(ctx: Context, o: RelayOptions): Promise<{ url: string; from: string } | undefined> {
+  if (o.relayer === false) return undefined;
+  if (typeof o.relayer === "string") return { url: o.relayer, from: "--relayer" };
+  if (process.env.CONSENT_RELAYER_URL) return { url: process.env.CONSENT_RELAYER_URL, from: "CONSENT_RELAYER_URL" };
+  const deployment = await ctx.deployment();
+  return deployment.relayer ? { url: deployment.relayer, from: "the deployment file" } : undefined;
+}
+
 /**
- * The PatientClient a decision is sent with: the key itself, or one of its pseudonyms, directly or
- * through a relayer. A pseudonym never sends its own transaction: it would need ether, and its funding
- * would link it.
+ * The PatientClient a patient action is sent with: the key itself, or one of its pseudonyms, through the
+ * relayer when one is known (--relayer, CONSENT_RELAYER_URL or the deployment's `relayer`) and the action
+ * has a signed form (SIGNED_FORMS), else directly. A pseudonym never sends its own transaction: it would
+ * need ether, and its funding would link it. The relayer is asked who it is first, so one for another
+ * chain or ledger, or one that is down, is found before anything is signed.
  */
 export async function decisionClient(
   ctx: Context,
   o: RelayOptions,
+  action: PatientAction,
 ): Promise<{ client: PatientClient; contracts: LedgerContracts; signer: Wallet }> {
-  const relayerUrl = o.relayer ?? process.env.CONSENT_RELAYER_URL;
   if (o.pseudonym === undefined && o.domain !== undefined) throw new CliError("--domain goes with --pseudonym");
   const relationship = o.pseudonym === undefined ? undefined : parseRelationship(o.pseudonym, "--pseudonym");
-  if (relationship && !relayerUrl)
+  const sdk = load.pseudonyms();
+  if (relationship && o.relayer === false)
+    throw new CliError("--pseudonym acts only through a relayer, so it does not go with --no-relayer");
+  if (relationship && !sdk.hasSignedForm(action))
     throw new CliError(
-      "--pseudonym acts only through a relayer (--relayer <url> or CONSENT_RELAYER_URL): a pseudonym holds no ether",
+      `--pseudonym cannot do ${ACTION_TEXT[action]}: the ledger has no signed form of it yet, so it would be a transaction from the pseudonym, which holds no ether (and funding it would link it)`,
+    );
+  const found = await relayerFor(ctx, o);
+  if (relationship && !found)
+    throw new CliError(
+      "--pseudonym acts only through a relayer (--relayer <url>, CONSENT_RELAYER_URL, or a `relayer` in the deployment file): a pseudonym holds no ether",
     );
   let signer = await ctx.signer();
   if (relationship) {
     const [pseudonym] = await derive(ctx, checkDomain(o.domain), [relationship]);
-    signer = load.pseudonyms().pseudonymSigner(pseudonym, await ctx.provider());
+    signer = sdk.pseudonymSigner(pseudonym, await ctx.provider());
     ctx.out.progress(`Acting as pseudonym ${pseudonym.address} (${pseudonym.id})`);
   }
   const contracts = await ctx.contracts(signer);
-  const sdk = load.patient();
-  const relayer = relayerUrl ? new (load.pseudonyms().RelayerClient)(relayerUrl) : undefined;
-  return { client: new sdk.PatientClient(contracts, signer, { relayer }), contracts, signer };
+  const route = sdk.actionRoute(action, found !== undefined);
+  let relayer: RelayerClient | undefined;
+  if (found && route === "relayer") {
+    relayer = await checkedRelayer(found, contracts);
+    ctx.out.progress(
+      `Sending ${ACTION_TEXT[action]} as a signed message through the relayer at ${relayer.url} (from ${found.from}): you pay no gas. --no-relayer sends it directly.`,
+    );
+  } else if (found) {
+    ctx.out.progress(
+      `Note: the ledger has no signed form of ${ACTION_TEXT[action]} yet, so it is sent directly from your account, which pays the gas (the relayer at ${found.url} takes ${signedActionsText()}).`,
+    );
+  }
+  return {
+    client: new (load.patient().PatientClient)(contracts, signer, { relayer, allowDirect: !relationship }),
+    contracts,
+    signer,
+  };
+}
+
+/** A RelayerClient for `found`, after checking it answers and relays to this chain and ledger. */
+async function checkedRelayer(
+  found: { url: string; from: string },
+  contracts: LedgerContracts,
+): Promise<RelayerClient> {
+  let relayer: RelayerClient;
+  try {
+    relayer = new (load.pseudonyms().RelayerClient)(found.url);
+  } catch (error) {
+    throw new CliError(`the relayer URL from ${found.from} is refused: ${(error as Error).message}`, 1, {
+      cause: error,
+    });
+  }
+  let info: Awaited<ReturnType<RelayerClient["info"]>>;
+  try {
+    info = await relayer.info();
+  } catch (error) {
+    throw new CliError(
+      `the relayer at ${relayer.url} (from ${found.from}) did not answer: start it (npm run relayer), pass another with --relayer <url>, or send directly with --no-relayer`,
+      1,
+      { cause: error, code: "RELAYER_UNREACHABLE" },
+    );
+  }
+  if (
+    Number(info.chainId) !== Number(contracts.chainId) ||
+    String(info.ledger).toLowerCase() !== contracts.deployment.ledger.toLowerCase()
+  )
+    throw new CliError(
+      `the relayer at ${relayer.url} (from ${found.from}) relays to ledger ${info.ledger} on chain ${info.chainId}, not ${contracts.deployment.ledger} on chain ${contracts.chainId}: pass the right one with --relayer <url>, or --no-relayer`,
+      1,
+      { code: "RELAYER_MISMATCH" },
+    );
+  return relayer;
 }

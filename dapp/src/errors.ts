@@ -3,7 +3,14 @@
  * with the custom error decoded and a hint, NetworkMismatchError, DeploymentNotFoundError, ...); this
  * only chooses the sentence and what the page offers next.
  */
-import { ConsentLedgerError, ContractRevertError, DeploymentNotFoundError, NetworkMismatchError } from "consent-ledger";
+import {
+  ConsentLedgerError,
+  ContractRevertError,
+  DeploymentNotFoundError,
+  NetworkMismatchError,
+  RelayerError,
+  REVERT_HINTS,
+} from "consent-ledger";
 
 import { chainText } from "./format";
 
@@ -97,7 +104,49 @@ function firstLine(error: unknown): string {
   return message.split("\n")[0];
 }
 
-export function explain(error: unknown, doing: Doing): Explanation {
+/**
+ * A relayer that refuses a message the ledger would revert (WouldRevert) names the ledger's custom error
+ * in its reason, as "…: Name(arg, arg)." Read back as the ContractRevertError it is, it is explained, and
+ * placed under the form field it concerns, exactly as the same refusal of a direct transaction would be.
+ */
+export function relayedRefusal(error: unknown): unknown {
+  if (!(error instanceof RelayerError) || error.code !== "WouldRevert") return error;
+  const match = /would refuse it: (\w+)\((.*)\)\.?$/.exec(error.details ?? "");
+  if (!match) return error;
+  const args = match[2] === "" ? [] : match[2].split(", ");
+  return new ContractRevertError(match[1], args, {
+    hint: REVERT_HINTS[match[1]],
+    details: `The relayer checked it first and sent nothing: ${error.details}`,
+    cause: error,
+  });
+}
+
+/**
+ * The relayer's own checks that concern a value the patient entered: the form field it is about, and
+ * what to do, in the words the ledger's own refusal of that value would use.
+ */
+const RELAYER_FIELD: Readonly<Record<string, { field: string; title: string }>> = {
+  ValidityTooShort: {
+    field: "until",
+    title: "Choose an end time in the future and after the start, far enough ahead for the relayer to send it.",
+  },
+};
+
+/** The form field a relayer's refusal concerns, if any. */
+export function relayerFieldOf(error: unknown): string | undefined {
+  return error instanceof RelayerError ? RELAYER_FIELD[error.code]?.field : undefined;
+}
+
+export function explain(failure: unknown, doing: Doing): Explanation {
+  const error = relayedRefusal(failure);
+  if (error instanceof RelayerError && RELAYER_FIELD[error.code]) {
+    return {
+      kind: "revert",
+      title: RELAYER_FIELD[error.code].title,
+      hint: "The relayer checked it first and sent nothing.",
+      detail: `The relayer answered ${error.code}: ${error.details ?? ""}`,
+    };
+  }
   if (rejectedByPerson(error)) {
     const what = {
       transaction: "transaction",

@@ -21,16 +21,21 @@ import {
   Purpose,
   describeConsentChange,
   fhirCollection,
+  actionRoute,
+  hasSignedForm,
   PatientClient,
   purposeMaskText,
+  RelayerClient,
   requestIdOf,
   studyLabelOf,
+  type ActionRoute,
   type ConsentAction,
   type ConsentChange,
   type StudyLabel,
   type Consent,
   type GrantInput,
   type LedgerContracts,
+  type PatientAction,
   type PendingTransaction,
   type PolicyInput,
   type SignedConsent,
@@ -40,7 +45,7 @@ import { formatEther } from "ethers";
 import { loadConfig, type DappConfig } from "./config";
 import { auditReaders, loadDashboard, type AuditReaders, type DashboardData, type PendingRequest } from "./data";
 import { download, h, mount } from "./dom";
-import { explain, fieldOf, type Doing, type Explanation } from "./errors";
+import { explain, fieldOf, relayedRefusal, relayerFieldOf, type Doing, type Explanation } from "./errors";
 import { chainText, dataClassList, dateTime, day, shortAddress } from "./format";
 import { openLedger } from "./ledger";
 import { GatewayManifestStore } from "./manifests";
@@ -176,11 +181,24 @@ function restoreDrafts(drafts: Drafts): void {
   }
 }
 
+/** How an action reaches the ledger, as the review step says it: sent, relayed, or only signed. */
+type ReviewRoute = ActionRoute | "sign";
+
+/** What the review step says about how the action is sent and who pays the gas. */
+const ROUTE_TEXT: Record<ReviewRoute, string> = {
+  relayer:
+    "Gasless, through the relayer: your wallet signs a message (no transaction) and the relayer sends it and pays the gas.",
+  direct: "Sent directly as a transaction from your account, which pays the gas.",
+  "direct-no-signed-form":
+    "Sent directly as a transaction from your account, which pays the gas: the ledger has no signed form of this action yet, so the relayer cannot send it.",
+  sign: "Nothing is sent: your wallet signs a message that you download or hand to a relayer, who pays the gas.",
+};
+
 /**
- * The review step: what the action changes, before → after, what cannot be undone. Resolves true on
- * Confirm, false on Cancel or Escape; nothing is sent before it resolves true.
+ * The review step: what the action changes, before → after, what cannot be undone, and how it is sent
+ * (`route`). Resolves true on Confirm, false on Cancel or Escape; nothing is sent before it resolves true.
  */
-function review(change: ConsentChange, confirmLabel: string): Promise<boolean> {
+function review(change: ConsentChange, confirmLabel: string, route: ReviewRoute): Promise<boolean> {
   return new Promise((resolve) => {
     const dialog = h("dialog", {
       class: "review",
@@ -224,6 +242,11 @@ function review(change: ConsentChange, confirmLabel: string): Promise<boolean> {
               change.notes.map((note) => h("li", null, note)),
             )
           : null,
+        h(
+          "p",
+          { class: `route route-${route}`, "data-testid": "review-route", "data-route": route },
+          ROUTE_TEXT[route],
+        ),
         change.cannotUndo.length
           ? h(
               "div",
@@ -342,16 +365,33 @@ const ARGUMENT_FIELD: Readonly<Record<string, string>> = {
   purposes: "purpose",
 };
 
+/** The PatientClient write each reviewed action is. */
+const ACTION_OF: Record<ConsentAction["kind"], PatientAction> = {
+  grant: "grant",
+  revoke: "revoke",
+  approve: "approve",
+  deny: "deny",
+  "set-policy": "setPolicy",
+  "clear-policy": "clearPolicy",
+  "appoint-delegate": "appointDelegate",
+  "remove-delegate": "removeDelegate",
+  "emergency-opt-out": "setEmergencyOptOut",
+};
+
 /** An action's form, so a refusal about one of its fields is shown next to it. */
 type FormId = "grant-form" | "delegate-form" | "policy-form";
 
 class Dashboard {
   private data?: DashboardData;
   private gasless = false;
+  /** Send the actions that have a signed form through the relayer (the default when there is one). */
+  private viaRelayer: boolean;
   private busy = false;
   private readonly studyLabels = new Map<string, StudyLabel>();
   private readonly audits: AuditReaders;
   private readonly me: PatientClient;
+  /** The same patient, its signed actions sent through the relayer; undefined when none is configured. */
+  private readonly relayed?: PatientClient;
 
   constructor(
     private readonly config: DappConfig,
@@ -359,6 +399,12 @@ class Dashboard {
     private readonly contracts: LedgerContracts,
   ) {
     this.me = new PatientClient(contracts, wallet.signer);
+    if (config.relayer) {
+      const relayer = new RelayerClient(new URL(config.relayer, location.href).href);
+      // allowDirect: an action with no signed form yet is sent from the account, as the review step says.
+      this.relayed = new PatientClient(contracts, wallet.signer, { relayer, allowDirect: true });
+    }
+    this.viaRelayer = this.relayed !== undefined;
     const manifests = config.gateway
       ? new GatewayManifestStore(new URL(config.gateway, location.href).toString().replace(/\/$/, ""))
       : undefined;
@@ -373,7 +419,9 @@ class Dashboard {
     const first = this.data === undefined;
     this.data = await loadDashboard(this.contracts, this.patient, this.audits);
     await this.loadStudyLabels(this.data);
-    if (first && this.data.balance === 0n) {
+    if (first && this.data.balance === 0n && this.relayed) {
+      status("This account has no ETH for gas: grants, revocations and decisions go gasless through the relayer.");
+    } else if (first && this.data.balance === 0n) {
       this.gasless = true;
       status('This account has no ETH for gas: "Sign instead of sending" is on, and a relayer submits what you sign.');
     }
@@ -421,7 +469,7 @@ class Dashboard {
           void this.reviewed({ kind: "clear-policy" }, "Clear the policy", () =>
             this.transact(
               "Clearing your standing policy",
-              () => this.me.clearPolicy(),
+              () => this.client().clearPolicy(),
               () => "Your standing policy is cleared: you decide every request yourself.",
             ),
           ),
@@ -441,7 +489,7 @@ class Dashboard {
             () =>
               this.transact(
                 "Appointing the delegate",
-                () => this.me.appointDelegate(address, validUntil, CARE_DELEGATE_SCOPE),
+                () => this.client().appointDelegate(address, validUntil, CARE_DELEGATE_SCOPE),
                 (result) => `Delegate appointed until ${day(result.validUntil)}.`,
                 "delegate-form",
               ),
@@ -450,7 +498,7 @@ class Dashboard {
           void this.reviewed({ kind: "remove-delegate", delegate: address }, "Remove the delegate", () =>
             this.transact(
               "Removing the delegate",
-              () => this.me.removeDelegate(address),
+              () => this.client().removeDelegate(address),
               () => "Delegate removed.",
             ),
           ),
@@ -461,7 +509,7 @@ class Dashboard {
             () =>
               this.transact(
                 optedOut ? "Opting out of emergency access" : "Opting back into emergency access",
-                () => this.me.setEmergencyOptOut(optedOut),
+                () => this.client().setEmergencyOptOut(optedOut),
                 (result) =>
                   result.optedOut ? "You opted out of emergency access." : "Emergency access is allowed again.",
               ),
@@ -477,6 +525,17 @@ class Dashboard {
         reload: () => void this.run("read", async () => undefined),
       },
     };
+  }
+
+  /** The client an action is sent with: through the relayer when it is on, else directly. */
+  private client(): PatientClient {
+    return this.viaRelayer && this.relayed ? this.relayed : this.me;
+  }
+
+  /** How `action` will be sent now, for the review step. */
+  private route(action: PatientAction): ReviewRoute {
+    if (this.gasless && hasSignedForm(action)) return "sign";
+    return actionRoute(action, this.viaRelayer && this.relayed !== undefined);
   }
 
   render(): void {
@@ -527,6 +586,28 @@ class Dashboard {
         }),
         " Sign instead of sending (gasless)",
       ),
+      this.relayed
+        ? h(
+            "label",
+            {
+              class: "switch",
+              title:
+                "Grants, revocations, approvals and denials go as signed messages through the relayer, which pays the gas. Off: they are sent from your account.",
+            },
+            h("input", {
+              type: "checkbox",
+              id: "via-relayer",
+              "data-testid": "via-relayer",
+              checked: this.viaRelayer,
+              disabled: this.busy,
+              onchange: (event: Event) => {
+                this.viaRelayer = (event.currentTarget as HTMLInputElement).checked;
+                this.render();
+              },
+            }),
+            " Through the relayer (gasless)",
+          )
+        : null,
     );
     mount("summary", renderSummary(data));
     mount(
@@ -572,7 +653,7 @@ class Dashboard {
     if (this.busy || !this.data) return;
     const focus = focusedId();
     const section = (document.activeElement as HTMLElement | null)?.closest("section")?.id;
-    const confirmed = await review(this.changeOf(action), confirmLabel);
+    const confirmed = await review(this.changeOf(action), confirmLabel, this.route(ACTION_OF[action.kind]));
     if (!confirmed) {
       this.render();
       returnFocus(focus, section);
@@ -623,12 +704,18 @@ class Dashboard {
   }
 
   /** A refusal about a field of `form` goes next to that field; anything else to the alert, with Retry where it helps. */
-  private showFailure(error: unknown, doing: Doing, form: FormId | undefined, retry: () => void): void {
+  private showFailure(failure: unknown, doing: Doing, form: FormId | undefined, retry: () => void): void {
+    // A relayer's WouldRevert carries the ledger's refusal: it goes under its field like a direct one.
+    const error = relayedRefusal(failure);
     const explanation = explain(error, doing);
     // A refusal that names a field: the ledger's custom error, or the SDK's check of an argument.
     const argument =
       error instanceof InvalidArgumentError ? (ARGUMENT_FIELD[error.argument] ?? error.argument) : undefined;
-    const field = form ? (error instanceof ContractRevertError ? fieldOf(error.errorName) : argument) : undefined;
+    const field = form
+      ? error instanceof ContractRevertError
+        ? fieldOf(error.errorName)
+        : (relayerFieldOf(error) ?? argument)
+      : undefined;
     const element = form ? document.getElementById(form) : null;
     if (field && element instanceof HTMLFormElement && element.querySelector(`[data-error-for="${field}"]`)) {
       showFieldErrors(element, { [field]: `${explanation.title} ${explanation.hint ?? ""}`.trim() }, false);
@@ -713,13 +800,13 @@ class Dashboard {
       if (decision === "approve") {
         return this.transact(
           `Approving ${researcher}'s request`,
-          () => this.me.approve(view.request),
+          () => this.client().approve(view.request),
           (result) => `Approved: ${researcher} may see ${classes} until ${day(result.consent.validUntil)}.`,
         );
       }
       this.transact(
         `Denying ${researcher}'s request`,
-        () => this.me.deny(view.request),
+        () => this.client().deny(view.request),
         () => `Denied: ${researcher}'s request is closed.`,
       );
     });
@@ -735,7 +822,7 @@ class Dashboard {
           return this.sign("Revocation", (deadline) => this.me.signRevoke(consent.grantee, { deadline }));
         this.transact(
           `Revoking ${grantee}'s access`,
-          () => this.me.revoke(consent.grantee),
+          () => this.client().revoke(consent.grantee),
           () => `Revoked: ${grantee} can no longer get your records' keys.`,
         );
       },
@@ -758,7 +845,7 @@ class Dashboard {
       if (this.gasless) return this.sign("Grant", (deadline) => this.me.signGrant(input, { deadline }), "grant-form");
       this.transact(
         "Granting access",
-        () => this.me.grant(input),
+        () => this.client().grant(input),
         (consent) => `Granted until ${day(consent.validUntil)}.`,
         "grant-form",
       );
@@ -788,7 +875,7 @@ class Dashboard {
     await this.reviewed(action, "Save the policy", () =>
       this.transact(
         "Setting your standing policy",
-        () => this.me.setPolicy(input),
+        () => this.client().setPolicy(input),
         () => "Your standing policy is saved.",
         "policy-form",
       ),

@@ -17,6 +17,7 @@ import {
   PatientIdentity,
   pseudonymSigner,
   RelayerClient,
+  type ActionRoute,
   type ConsentAction,
   type ConsentChange,
   type LedgerContracts,
@@ -28,6 +29,7 @@ import {
   type Tagged,
 } from "consent-ledger";
 import { getAddress, isAddress } from "ethers";
+import QRCode from "qrcode";
 
 import type { DappConfig } from "./config";
 import { h, mount, type Child } from "./dom";
@@ -40,7 +42,7 @@ export interface PseudonymPageDeps {
   config: DappConfig;
   wallet: ConnectedWallet;
   contracts: LedgerContracts;
-  review: (change: ConsentChange, confirmLabel: string) => Promise<boolean>;
+  review: (change: ConsentChange, confirmLabel: string, route: ActionRoute | "sign") => Promise<boolean>;
   status: (text: string, tone?: "info" | "ok" | "error") => void;
   showAlert: (explanation: Explanation | undefined) => void;
   setPageState: (state: "loading" | "ready" | "busy" | "error") => void;
@@ -56,6 +58,8 @@ export class PseudonymPage {
   private now = 0;
   private busy = false;
   private readonly links = new Map<string, string>();
+  /** Each link's QR code, as the SVG document node-qrcode draws for it. */
+  private readonly qrCodes = new Map<string, string>();
   private readonly relayer?: RelayerClient;
 
   constructor(private readonly deps: PseudonymPageDeps) {
@@ -136,6 +140,7 @@ export class PseudonymPage {
       chainId: this.deps.wallet.chainId,
       ledger: this.deps.contracts.deployment.ledger,
     });
+    this.qrCodes.set(pseudonym.id, await pairingQrSvg(payload));
     this.links.set(pseudonym.id, payload);
   }
 
@@ -190,7 +195,8 @@ export class PseudonymPage {
     done: string,
   ): Promise<void> {
     if (this.busy || !this.identity) return;
-    const confirmed = await this.deps.review(this.change(action, item.pseudonym), confirmLabel);
+    // A pseudonym acts only through the relayer (it holds no ether), and only with a signed form.
+    const confirmed = await this.deps.review(this.change(action, item.pseudonym), confirmLabel, "relayer");
     if (!confirmed) return;
     await this.run(
       `Signing as your pseudonym ${this.relationshipText(item.relationship)}; the relayer sends it…`,
@@ -264,6 +270,10 @@ export class PseudonymPage {
                 "div",
                 { class: "pairing" },
                 h("label", { for: linkId }, `Pairing link for ${this.nameOf(pseudonym.relationship.provider)}`),
+                pairingQr(
+                  this.qrCodes.get(pseudonym.id),
+                  `QR code of the pairing link for ${this.nameOf(pseudonym.relationship.provider)}: the provider scans it instead of copying the link`,
+                ),
                 h("textarea", { id: linkId, readonly: true, rows: 3, "data-testid": "pairing-link" }, link),
                 h(
                   "button",
@@ -630,4 +640,29 @@ export class PseudonymPage {
       items.length ? h("ol", { class: "plain" }, items) : h("p", { class: "empty" }, "Nothing has happened yet."),
     );
   }
+}
+
+/** The options both the page and its test draw a pairing link's QR code with. */
+const QR_OPTIONS = { type: "svg", errorCorrectionLevel: "M", margin: 2 } as const;
+
+/** A pairing link as a QR code: node-qrcode's SVG, drawn here from the link this page signed. */
+export function pairingQrSvg(link: string): Promise<string> {
+  return QRCode.toString(link, QR_OPTIONS);
+}
+
+/**
+ * The QR code as an <img> of a data: URL, never parsed into the page: an SVG shown as an image runs no
+ * script and loads nothing, so even a malformed one cannot act on the page. (The SVG is generated here,
+ * from the link this page signed, so it holds nothing a provider or anyone else wrote.)
+ */
+function pairingQr(svg: string | undefined, alt: string): HTMLElement | null {
+  if (!svg) return null;
+  return h("img", {
+    class: "pairing-qr",
+    "data-testid": "pairing-qr",
+    src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`,
+    alt,
+    width: 220,
+    height: 220,
+  });
 }

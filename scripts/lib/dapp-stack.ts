@@ -166,6 +166,8 @@ export async function startDappStack(options: DappStackOptions): Promise<DappSta
     const relayer = await startRelayer({ rpcUrl, privateKey: devKey(CONSENT_RELAYER_INDEX), deployment });
     closers.push(() => relayer.close());
     say(`consent relayer at ${relayer.url} (account ${relayer.relayer})`);
+    // The deployment names its relayer, so the CLI (which finds .dapp/<port>/deployments) uses it by default.
+    await writeFile(deploymentFile, JSON.stringify({ ...deployment, relayer: relayer.url }, null, 2) + "\n");
 
     const labels = Object.fromEntries(seeded.names);
     const server = await startDappServer({

@@ -18,6 +18,26 @@ export interface Deployment {
   custodianSets?: string;
   /** The block of the deployment: where history queries start. */
   deployedAtBlock?: number;
+  /**
+   * The consent relayer (gateway/relayer.ts, RelayerClient's base URL) that serves this deployment, if
+   * any: the CLI sends a patient's signed actions through it by default (`--no-relayer` sends directly).
+   */
+  relayer?: string;
+}
+
+/** An http(s) URL without credentials, or an error naming the field. */
+function relayerUrl(value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === "string" ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password)
+    throw new ConsentLedgerError(`Invalid deployment relayer ${describeValue(value)}`, {
+      hint: "relayer must be the relayer's http(s) base URL (e.g. https://relayer.example), or absent.",
+    });
+  return url.toString().replace(/\/$/, "");
 }
 
 /** A non-negative safe integer from a number, a bigint or a decimal string; undefined otherwise. */
@@ -58,5 +78,6 @@ export function parseDeployment(value: unknown): Deployment {
       ? {}
       : { custodianSets: requireAddress(input.custodianSets, "deployment.custodianSets") }),
     deployedAtBlock,
+    ...(input.relayer === undefined ? {} : { relayer: relayerUrl(input.relayer) }),
   };
 }

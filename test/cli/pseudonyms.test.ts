@@ -1,10 +1,16 @@
 /**
  * Pseudonyms from the bundled CLI (dist build, as shipped) on a real node with a real relayer
  * (gateway/relayer.ts over HTTP): `patient pseudonym derive|link`, `provider pair <link>`, and a
- * pseudonym's grant and revoke sent with `--relayer`, the pseudonym never holding ether.
+ * pseudonym's grant and revoke sent with `--relayer`, the pseudonym never holding ether; a deployment
+ * file naming a relayer makes every signed action go through it by default (`--no-relayer` sends
+ * directly; actions with no signed form go directly, with a note); `pseudonym link --qr` draws the link.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
 import { expect } from "chai";
 import { parseEther, Wallet } from "ethers";
+import QRCode from "qrcode";
 
 import { startRelayer, type RunningRelayer } from "../../gateway/relayer";
 import { derivePseudonymRoot } from "../../sdk/index";
@@ -164,5 +170,126 @@ describe("consent-ledger CLI: pseudonyms, pairing links and the relayer", functi
     expect((await suite.provider.getTransaction(revoked.transactionHash))!.from).to.equal(relayer.relayer);
     expect(await suite.provider.getBalance(pseudonym)).to.equal(0n);
     expect(await suite.provider.getTransactionCount(pseudonym)).to.equal(0);
+  });
+
+  it("`patient pseudonym link --qr` prints the link as a terminal QR code, and only with --qr", async function () {
+    const args = ["patient", "pseudonym", "link", "--domain", DOMAIN, "--provider", suite.address.hospital];
+    const plain = ok(await suite.run("patient", args)).stdout;
+    const link = /link\s+(clpair1\.\S+)/.exec(plain)?.[1] as string;
+    expect(link, plain).to.match(/^clpair1\./);
+    const withQr = ok(await suite.run("patient", [...args, "--qr"])).stdout;
+    // The link is signed afresh each time (its expiry moves), so each output is checked against its own link.
+    const qrLink = /link\s+(clpair1\.\S+)/.exec(withQr)?.[1] as string;
+    const expected = await QRCode.toString(qrLink, { type: "terminal", small: true, errorCorrectionLevel: "M" });
+    expect(withQr).to.include("Scan to pair (the link):").and.include(expected.trimEnd());
+    expect(withQr).to.match(/[▀▄█]/);
+    expect(plain).not.to.match(/[▀▄█]/).and.not.include("Scan to pair");
+    const asJson = json<{ link: string; url: string; qr: string }>(
+      await suite.run("patient", ["--json", ...args, "--url", "https://hospital.example/pair", "--qr"]),
+    );
+    expect(asJson.qr).to.equal(
+      await QRCode.toString(asJson.url, { type: "terminal", small: true, errorCorrectionLevel: "M" }),
+    );
+    expect(json<Record<string, unknown>>(await suite.run("patient", ["--json", ...args]))).not.to.have.property("qr");
+  });
+
+  describe("a deployment file that names a relayer", function () {
+    let env: Record<string, string>;
+
+    before(function () {
+      const dir = path.join(suite.workDir("deployment-with-relayer"), "deployments");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "31337.json"), JSON.stringify({ ...suite.deployment, relayer: relayer.url }));
+      env = { CONSENT_LEDGER_DEPLOYMENTS: dir };
+    });
+
+    const grantArgs = (grantee: string) => [
+      "--json",
+      "patient",
+      "grant",
+      "--grantee",
+      grantee,
+      "--classes",
+      "LAB_RESULT",
+      "--purposes",
+      "TREAT",
+      "--until",
+      "30d",
+    ];
+
+    it("sends a grant through that relayer by default, and directly with --no-relayer", async function () {
+      const viaRelayer = await suite.run("patient", grantArgs(suite.address.lab), { env });
+      const granted = json<{ patient: string; transactionHash: string }>(viaRelayer);
+      expect(granted.patient).to.equal(suite.address.patient);
+      expect((await suite.provider.getTransaction(granted.transactionHash))!.from).to.equal(relayer.relayer);
+      expect(viaRelayer.stderr).to.include(`through the relayer at ${relayer.url}`).and.include("you pay no gas");
+
+      const direct = await suite.run("patient", [...grantArgs(suite.address.lab), "--no-relayer"], { env });
+      const sent = json<{ transactionHash: string }>(direct);
+      expect((await suite.provider.getTransaction(sent.transactionHash))!.from).to.equal(suite.address.patient);
+      expect(direct.stderr).not.to.include("relayer");
+    });
+
+    it("lets a pseudonym act with no --relayer, and refuses it with --no-relayer", async function () {
+      const as = ["--pseudonym", "index:7", "--domain", DOMAIN];
+      const granted = json<{ patient: string; transactionHash: string }>(
+        await suite.run("patient", [...grantArgs(suite.address.hospital), ...as], { env }),
+      );
+      expect((await suite.provider.getTransaction(granted.transactionHash))!.from).to.equal(relayer.relayer);
+      expect(await suite.provider.getBalance(granted.patient)).to.equal(0n);
+      expect(
+        failed(
+          await suite.run("patient", [...grantArgs(suite.address.hospital).slice(1), ...as, "--no-relayer"], { env }),
+        ),
+      ).to.include("does not go with --no-relayer");
+    });
+
+    it("sends an action with no signed form directly, saying so; a pseudonym is refused it", async function () {
+      const result = await suite.run("patient", ["--json", "patient", "emergency", "opt-out"], { env });
+      const sent = json<{ transactionHash: string }>(result);
+      expect((await suite.provider.getTransaction(sent.transactionHash))!.from).to.equal(suite.address.patient);
+      expect(result.stderr).to.include("no signed form of the emergency opt-out yet").and.include("pays the gas");
+      expect(
+        failed(
+          await suite.run("patient", ["patient", "policy", "clear", "--pseudonym", "index:7", "--domain", DOMAIN], {
+            env,
+          }),
+        ),
+      ).to.include("no signed form of it yet");
+      ok(await suite.run("patient", ["patient", "emergency", "opt-in"], { env }));
+    });
+
+    it("refuses a relayer that is down or serves another ledger, before signing anything", async function () {
+      const dir = path.join(suite.workDir("deployment-with-dead-relayer"), "deployments");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        path.join(dir, "31337.json"),
+        JSON.stringify({ ...suite.deployment, relayer: "http://127.0.0.1:9" }),
+      );
+      const down = failed(
+        await suite.run("patient", grantArgs(suite.address.lab).slice(1), { env: { CONSENT_LEDGER_DEPLOYMENTS: dir } }),
+      );
+      expect(down).to.include("did not answer").and.include("--no-relayer");
+      const other = await startRelayer({
+        rpcUrl: suite.node.url,
+        privateKey: Wallet.createRandom().privateKey,
+        deployment: { ...suite.deployment, ledger: suite.deployment.records },
+      }).catch((error: unknown) => error);
+      if (other instanceof Error) this.skip();
+      try {
+        const wrong = failed(
+          await suite.run(
+            "patient",
+            [...grantArgs(suite.address.lab).slice(1), "--relayer", (other as RunningRelayer).url],
+            {
+              env,
+            },
+          ),
+        );
+        expect(wrong).to.include("relays to ledger");
+      } finally {
+        await (other as RunningRelayer).close();
+      }
+    });
   });
 });

@@ -196,6 +196,9 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       before: (await dialog.locator('[data-testid="review-before"] p').textContent()) as string,
       after: (await dialog.locator('[data-testid="review-after"] p').textContent()) as string,
       all: (await dialog.textContent()) as string,
+      /** How the action is sent, as the step says it: relayer, direct, direct-no-signed-form or sign. */
+      route: (await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")) as string,
+      routeText: (await dialog.locator('[data-testid="review-route"]').textContent()) as string,
     };
     await dialog.locator(`[data-action="${choice}"]`).click();
     await dialog.waitFor({ state: "detached", timeout: 10_000 });
@@ -316,6 +319,12 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
   it("approves a pending request after a review step that Cancel leaves as it was, and shows the grant", async function () {
     const pharma = stack!.cast.pharma.address;
     const requestId = stack!.seeded.requests["pharma→A"];
+    // A relayer is configured, so the page sends signed actions through it unless the patient turns it off.
+    expect(await page.locator('[data-testid="via-relayer"]').isChecked()).to.equal(true);
+    const [balanceBefore, nonceBefore] = await Promise.all([
+      stack!.provider.getBalance(stack!.patient.address),
+      stack!.provider.getTransactionCount(stack!.patient.address),
+    ]);
     const approve = page.locator(`[data-testid="request"][data-request-id="${requestId}"] [data-action="approve"]`);
     await approve.click();
     const cancelled = await reviewStep(page, "cancel");
@@ -323,6 +332,8 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(cancelled.before).to.include("pharma cannot see any of your records.");
     expect(cancelled.after).to.match(/pharma may see Lab results, for healthcare research, until/);
     expect(cancelled.all).to.include("no later action can recall data already released");
+    expect(cancelled.route).to.equal("relayer");
+    expect(cancelled.routeText).to.match(/^Gasless, through the relayer: your wallet signs a message/);
     // Cancel: nothing sent, the request still waits, and focus is back on the button the person pressed.
     expect(await page.locator(`[data-testid="request"][data-request-id="${requestId}"]`).count()).to.equal(1);
     expect(await approve.evaluate((button) => button === document.activeElement)).to.equal(true);
@@ -340,6 +351,11 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(
       await ledger.ledger.hasAccess(stack!.patient.address, pharma, DataClass.LAB_RESULT, Purpose.HRESCH),
     ).to.equal(true);
+    // The relayer sent it: the patient's account sent nothing and paid nothing.
+    expect(await stack!.provider.getBalance(stack!.patient.address)).to.equal(balanceBefore);
+    expect(await stack!.provider.getTransactionCount(stack!.patient.address)).to.equal(nonceBefore);
+    const block = await stack!.provider.getBlock("latest", true);
+    expect(block!.prefetchedTransactions.map((tx) => tx.from)).to.deep.equal([stack!.relayerAccount]);
     await shot(page, "02-approved");
   });
 
@@ -348,6 +364,7 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     const requestId = stack!.seeded.requests["pharma→A"];
     await page.locator(`[data-testid="grant"][data-grantee="${pharma}"] [data-action="revoke"]`).click();
     const words = await reviewStep(page);
+    expect(words.route).to.equal("relayer");
     expect(words.before).to.match(/pharma may see Lab results/);
     expect(words.after).to.include("pharma cannot see any of your records");
     expect(words.all).to.include("Records pharma has already opened stay with them");
@@ -368,14 +385,17 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(
       await entry(
         page,
-        `[data-action="request-approved"][data-request-id="${requestId}"][data-basis="patient"]`,
+        `[data-action="request-approved"][data-request-id="${requestId}"][data-basis="signature"]`,
       ).count(),
     ).to.equal(1);
     expect(
       await entry(page, `[data-action="consent-granted"][data-counterparty="${pharma}"][data-basis="request"]`).count(),
     ).to.equal(1);
     expect(
-      await entry(page, `[data-action="consent-revoked"][data-counterparty="${pharma}"][data-basis="patient"]`).count(),
+      await entry(
+        page,
+        `[data-action="consent-revoked"][data-counterparty="${pharma}"][data-basis="signature"]`,
+      ).count(),
     ).to.equal(1);
     // Newest first: the revocation is above the grant.
     const actions = await page
@@ -393,7 +413,9 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     expect(await card.locator('[data-action="deny"]').textContent()).to.equal("Sign denial");
     const balanceBefore = await stack!.provider.getBalance(stack!.patient.address);
     await card.locator('[data-action="deny"]').click();
-    expect((await reviewStep(page)).all).to.include("closed for good");
+    const denial = await reviewStep(page);
+    expect(denial.all).to.include("closed for good");
+    expect(denial.route).to.equal("sign");
     const dialog = page.locator('[data-testid="signed-dialog"]');
     await dialog.waitFor({ timeout: 30_000 });
     const signed = JSON.parse((await dialog.locator('[data-testid="signed-json"]').textContent()) as string);
@@ -494,7 +516,11 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await policy.locator('input[name="modifier"][value="TS"]').check();
     await policy.locator('input[name="maxDays"]').fill("365");
     await policy.locator('[data-action="save-policy"]').click();
-    expect((await reviewStep(page)).after).to.match(/^After: requests for health, medical or biomedical research/);
+    const policyStep = await reviewStep(page);
+    expect(policyStep.after).to.match(/^After: requests for health, medical or biomedical research/);
+    // No signed form of a policy yet: sent from the account, and the step says so though the relayer is on.
+    expect(policyStep.route).to.equal("direct-no-signed-form");
+    expect(policyStep.routeText).to.include("no signed form of this action yet");
     await page.waitForFunction(
       () => document.querySelector('[data-testid="policy-summary"]')?.textContent?.includes("Longest access: 1 year"),
       null,
@@ -549,24 +575,23 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     }
   });
 
-  it("signs instead of sending for a patient with no ETH, and the relayer submits the revocation", async function () {
+  it("revokes gasless through the relayer for a patient with no ETH: no transaction, no signature to pass on", async function () {
     const patientC = stack!.cast.patientC.address;
     const university = stack!.cast.university.address;
     await stack!.provider.send("hardhat_setBalance", [patientC, "0x0"]);
     await page.goto(`${stack!.url}/?account=6`);
     await ready(page);
-    expect(await page.locator('[data-testid="gasless"]').isChecked()).to.equal(true);
+    expect(await page.locator('[data-testid="via-relayer"]').isChecked()).to.equal(true);
+    expect(await page.locator('[data-testid="gasless"]').isChecked()).to.equal(false);
     expect(await page.locator('[data-testid="status"]').textContent()).to.include("no ETH for gas");
     await page.locator(`[data-testid="grant"][data-grantee="${university}"] [data-action="revoke"]`).click();
-    await reviewStep(page);
-    const dialog = page.locator('[data-testid="signed-dialog"]');
-    await dialog.waitFor({ timeout: 30_000 });
-    await dialog.locator('[data-action="relay"]').click();
+    expect((await reviewStep(page)).route).to.equal("relayer");
     await entry(
       page,
       `[data-action="consent-revoked"][data-counterparty="${university}"][data-basis="signature"]`,
     ).waitFor({ timeout: 30_000 });
     await ready(page);
+    expect(await page.locator('[data-testid="signed-dialog"]').count()).to.equal(0);
     expect(await page.locator(`[data-testid="grant"][data-grantee="${university}"]`).count()).to.equal(0);
     expect(await stack!.provider.getBalance(patientC)).to.equal(0n);
     // Patient C's trail also shows the hospital's emergency opening and the key it released under it.
@@ -672,6 +697,44 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
       expect(receipt?.status).to.equal(1);
       return receipt!;
     };
+
+    it("by default grants and revokes through the relayer: the wallet's key signs messages, never a transaction", async function () {
+      const pharma = stack!.cast.pharma.address;
+      const [sent, typed] = [signed.transactions.length, signed.typedData.length];
+      expect(await other.locator('[data-testid="via-relayer"]').isChecked()).to.equal(true);
+      await other.locator("summary", { hasText: "Grant access to someone" }).click();
+      const form = other.locator(".grant-form");
+      await form.locator('input[name="grantee"]').fill(pharma);
+      await form.locator('input[name="dataClass"][value="VITAL_SIGNS"]').check();
+      await form.locator('input[name="purpose"][value="TREAT"]').check();
+      await form.locator('input[name="until"]').fill("2031-06-30");
+      await form.locator('[data-action="grant"]').click();
+      expect((await reviewStep(other)).route).to.equal("relayer");
+      await entry(
+        other,
+        `[data-action="consent-granted"][data-counterparty="${pharma}"][data-basis="signature"]`,
+      ).waitFor({ timeout: 30_000 });
+      await ready(other);
+      await other.locator(`[data-testid="grant"][data-grantee="${pharma}"] [data-action="revoke"]`).click();
+      expect((await reviewStep(other)).route).to.equal("relayer");
+      await entry(
+        other,
+        `[data-action="consent-revoked"][data-counterparty="${pharma}"][data-basis="signature"]`,
+      ).waitFor({ timeout: 30_000 });
+      await ready(other);
+      expect(signed.transactions.length, "transactions the wallet's key signed").to.equal(sent);
+      expect(signed.messages.slice(typed).map((m) => m.primaryType)).to.deep.equal(["Grant", "Revoke"]);
+      // Leave the grant form closed, as the next test expects to open it.
+      if (await form.locator('input[name="grantee"]').isVisible())
+        await other.locator("summary", { hasText: "Grant access to someone" }).click();
+
+      // The patient turns the relayer off: the review says the next one is a transaction from the account.
+      await other.locator('[data-testid="via-relayer"]').uncheck();
+      await other.locator(`[data-testid="request"][data-request-id="${requests.pharma}"] [data-action="deny"]`).click();
+      const direct = await reviewStep(other, "cancel");
+      expect(direct.route).to.equal("direct");
+      expect(direct.routeText).to.include("which pays the gas");
+    });
 
     it("grants access with a transaction the wallet's key signs", async function () {
       const sent = signed.transactions.length;
@@ -1475,24 +1538,51 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     });
 
     it("puts a refusal of the ledger under the field it concerns: an end day the chain's clock passed after the page loaded", async function () {
-      // Runs last: it moves the chain's clock three days on.
+      // Runs last: it moves the chain's clock three days on, twice.
       await page.setViewportSize({ width: 1280, height: 800 });
       await page.goto(stack!.pageUrl);
       await ready(page);
-      const chainNow = (await stack!.provider.getBlock("latest"))!.timestamp;
-      const tomorrow = new Date((chainNow + 86400) * 1000).toISOString().slice(0, 10);
-      await page.locator("summary", { hasText: "Grant access to someone" }).click();
       const form = page.locator(".grant-form");
-      await form.locator('input[name="grantee"]').fill(stack!.cast.hospital.address);
-      await form.locator('input[name="dataClass"][value="ALLERGY"]').check();
-      await form.locator('input[name="purpose"][value="TREAT"]').check();
-      await form.locator('input[name="until"]').fill(tomorrow);
-      await stack!.provider.send("evm_increaseTime", [3 * 86400]);
-      await stack!.provider.send("evm_mine", []);
-      await form.locator('[data-action="grant"]').click();
-      await reviewStep(page);
       const error = form.locator('[data-error-for="until"]');
+      /** Fills the grant form with an end day tomorrow by the chain's clock, then moves the clock past it. */
+      const staleGrant = async () => {
+        const chainNow = (await stack!.provider.getBlock("latest"))!.timestamp;
+        const tomorrow = new Date((chainNow + 86400) * 1000).toISOString().slice(0, 10);
+        if (!(await form.locator('input[name="grantee"]').isVisible()))
+          await page.locator("summary", { hasText: "Grant access to someone" }).click();
+        await form.locator('input[name="grantee"]').fill(stack!.cast.hospital.address);
+        await form.locator('input[name="dataClass"][value="ALLERGY"]').check();
+        await form.locator('input[name="purpose"][value="TREAT"]').check();
+        await form.locator('input[name="until"]').fill(tomorrow);
+        await stack!.provider.send("evm_increaseTime", [3 * 86400]);
+        await stack!.provider.send("evm_mine", []);
+        return tomorrow;
+      };
+
+      // Through the relayer (the default): its own check refuses the end day before anything is sent.
+      await staleGrant();
+      await form.locator('[data-action="grant"]').click();
+      expect((await reviewStep(page)).route).to.equal("relayer");
       await error.waitFor({ state: "visible", timeout: 30_000 });
+      await ready(page);
+      expect(await error.textContent())
+        .to.include("Choose an end time in the future and after the start, far enough ahead for the relayer")
+        .and.not.include("ValidityTooShort");
+      expect(await page.locator('[data-testid="alert"]').isHidden()).to.equal(true);
+
+      // Sent directly, the ledger itself refuses it (InvalidValidity), and the words go under the same field.
+      await page.locator('[data-testid="via-relayer"]').uncheck();
+      const tomorrow = await staleGrant();
+      await form.locator('[data-action="grant"]').click();
+      expect((await reviewStep(page)).route).to.equal("direct");
+      await page.waitForFunction(
+        () =>
+          /^Choose an end time in the future and after the start\.(?!.*relayer)/.test(
+            document.querySelector('.grant-form [data-error-for="until"]')?.textContent ?? "",
+          ),
+        null,
+        { timeout: 30_000 },
+      );
       await ready(page);
       expect(await error.textContent())
         .to.include("Choose an end time in the future and after the start.")

@@ -13,6 +13,7 @@ import path from "node:path";
 
 import { expect } from "chai";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import QRCode from "qrcode";
 
 import {
   connect,
@@ -171,6 +172,21 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     const link = await hospitalItem.locator('[data-testid="pairing-link"]').inputValue();
     expect(link).to.match(/^clpair1\./);
     expect(await hospitalItem.locator('[data-action="copy-link"]').getAttribute("aria-label")).to.include("hospital");
+    // Beside it, the same link as a QR code: an <img> of the SVG node-qrcode draws for exactly this link.
+    const qr = hospitalItem.locator('[data-testid="pairing-qr"]');
+    expect(await qr.getAttribute("alt")).to.include("QR code of the pairing link for hospital");
+    const src = (await qr.getAttribute("src")) as string;
+    const prefix = "data:image/svg+xml;charset=utf-8,";
+    expect(src.startsWith(prefix), src.slice(0, 40)).to.equal(true);
+    expect(decodeURIComponent(src.slice(prefix.length))).to.equal(
+      await QRCode.toString(link, { type: "svg", errorCorrectionLevel: "M", margin: 2 }),
+    );
+    expect(
+      await qr.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth),
+    ).to.be.greaterThan(0);
+    expect(
+      await page.locator('[data-testid="pseudonym"][data-relationship^="study:"] [data-testid="pairing-qr"]').count(),
+    ).to.equal(0);
     const provider = new ProviderClient(await connect(hospital, stack.deployment), hospital, new MemoryBlobStore());
     const paired = await provider.pairPatient(link);
     expect(paired.pseudonym).to.equal(pseudonyms[0].address);
@@ -263,6 +279,7 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     const dialog = page.locator('[data-testid="review"]');
     await dialog.waitFor();
     expect(await dialog.textContent()).to.include("hospital");
+    expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
     await dialog.locator('[data-action="cancel"]').click();
     await dialog.waitFor({ state: "detached" });
     expect(await stack.provider.getBlockNumber()).to.equal(before);

@@ -103,6 +103,19 @@ describe("fuzzing sdk/chain/connect parseDeployment", function () {
     expect(parseDeployment(JSON.parse(JSON.stringify(VALID)))).to.deep.equal(VALID);
   });
 
+  it("keeps a deployment's relayer as its http(s) base URL, and refuses one that is not", function () {
+    expect(parseDeployment({ ...VALID, relayer: "https://relayer.example/" }).relayer).to.equal(
+      "https://relayer.example",
+    );
+    expect(parseDeployment({ ...VALID, relayer: "http://127.0.0.1:8788" }).relayer).to.equal("http://127.0.0.1:8788");
+    expect(parseDeployment(VALID)).to.not.have.property("relayer");
+    for (const relayer of ["", "relayer.example", "ftp://relayer.example", "https://user:pw@relayer.example", 5, null])
+      expect(() => parseDeployment({ ...VALID, relayer }), String(relayer))
+        .to.throw(ConsentLedgerError)
+        .with.property("shortMessage")
+        .that.match(/^Invalid deployment relayer/);
+  });
+
   it("reads any plain JSON as a deployment with a chain id and five checksummed non-zero addresses, or a ConsentLedgerError", async function () {
     await fuzz(
       this,

@@ -2,10 +2,11 @@
  * Items 4 and 6 of the pseudonym work, on a real node with a real relayer over HTTP: a patient with three
  * pseudonyms (two providers and a study) lives a scripted flow; the patient's one view puts it back
  * together; then an observer with the whole chain tries to link the pseudonyms to each other or to the
- * wallet, and must fail. A control funds a pseudonym from the wallet and checks the observer notices.
+ * wallet, and must fail (the observer is scripts/lib/chain-observer.ts, which the demo's last chapter
+ * runs too). A control funds a pseudonym from the wallet and checks the observer notices.
  */
 import { expect } from "chai";
-import { parseEther, Wallet, type JsonRpcProvider } from "ethers";
+import { parseEther, Wallet } from "ethers";
 
 import {
   MemoryBlobStore,
@@ -19,66 +20,9 @@ import {
   type Pseudonym,
 } from "../../sdk/index";
 import { startRelayer, type RunningRelayer } from "../../gateway/relayer";
+import { observeChain as observe } from "../../scripts/lib/chain-observer";
 import { chainNow, DAY, labObservation, setupLedger, type LedgerSetup } from "../helpers/gateway-harness";
 import { sharedLocalNode } from "../helpers/local-node";
-
-/** What an observer with full chain access finds: per transaction, which watched accounts appear in it. */
-interface Sighting {
-  hash: string;
-  block: number;
-  accounts: string[];
-  where: string[];
-}
-
-/**
- * Reads every block from `fromBlock`: each transaction's from, to, value and calldata, and each log's
- * topics and data, looking for the 20 bytes of any `watched` account anywhere in them. Also reports any
- * ether an account of `penniless` (the pseudonyms) ever received or held.
- */
-async function observe(provider: JsonRpcProvider, fromBlock: number, watched: string[], penniless: string[]) {
-  const needles = watched.map((address) => address.toLowerCase().slice(2));
-  const sightings: Sighting[] = [];
-  const funded: string[] = [];
-  const latest = await provider.getBlockNumber();
-  for (let number = fromBlock; number <= latest; number++) {
-    const block = await provider.getBlock(number, true);
-    for (const tx of block!.prefetchedTransactions) {
-      const receipt = await provider.getTransactionReceipt(tx.hash);
-      const fields: [string, string][] = [
-        ["from", tx.from.toLowerCase()],
-        ["to", (tx.to ?? "").toLowerCase()],
-        ["calldata", tx.data.toLowerCase()],
-        ...receipt!.logs.flatMap((log, i): [string, string][] => [
-          [`log ${i} topics`, log.topics.join("").toLowerCase()],
-          [`log ${i} data`, log.data.toLowerCase()],
-        ]),
-      ];
-      const accounts = new Set<string>();
-      const where: string[] = [];
-      needles.forEach((needle, i) => {
-        for (const [name, value] of fields) {
-          if (value.includes(needle)) {
-            accounts.add(watched[i]);
-            where.push(`${watched[i]} in ${name}`);
-          }
-        }
-        if (tx.value > 0n && penniless.includes(watched[i]) && tx.to?.toLowerCase().slice(2) === needle)
-          funded.push(`${watched[i]} received ${tx.value} wei in ${tx.hash}`);
-      });
-      if (accounts.size > 0) sightings.push({ hash: tx.hash, block: number, accounts: [...accounts], where });
-    }
-    for (const address of penniless) {
-      const balance = await provider.getBalance(address, number);
-      if (balance > 0n) funded.push(`${address} held ${balance} wei at block ${number}`);
-    }
-  }
-  return {
-    sightings,
-    funded,
-    /** Transactions in which two or more watched accounts appear together: a link. */
-    links: sightings.filter((sighting) => sighting.accounts.length > 1),
-  };
-}
 
 describe("pseudonyms: one view for the patient, nothing linkable on chain", function () {
   this.timeout(180_000);

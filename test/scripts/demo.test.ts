@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 
 import { expect } from "chai";
 
+import { hasSignedForm } from "../../sdk/index";
 import { tempDirectory } from "../helpers/sdk";
 
 const run = promisify(execFile);
@@ -65,6 +66,39 @@ describe("npm run demo (the main job)", function () {
     expect(stdout).to.match(
       /the hospital pseudonym in [1-9]\d*, the study pseudonym in [1-9]\d*; pseudonyms sent 0 and hold 0 wei;/,
     );
+  });
+
+  it("pairs every patient with the hospital under a pseudonym and sends their signed decisions through the relayer", function () {
+    for (const label of ["A", "B", "C"])
+      expect(stdout).to.match(
+        new RegExp(
+          `patient ${label}: wallet 0x[0-9a-fA-F]{40} → pseudonym at the hospital 0x[0-9a-fA-F]{40} \\(pairing link checked\\)`,
+        ),
+      );
+    expect(stdout).to.match(/A-hba1c +LAB_RESULT +for patient A@hospital/);
+    expect(stdout).to.match(/university → patient A@hospital LAB_RESULT,CONDITION: approved by policy/);
+    expect(stdout).to.include("patient B approves the university's request by hand (signed; the relayer sends it)");
+    expect(stdout).to.match(/consent relayer at http:\/\/127\.0\.0\.1:\d+, sending from 0x[0-9a-fA-F]{40}/);
+  });
+
+  it("ends with what an observer of the whole chain can and cannot link, patient by patient", function () {
+    expect(stdout).to.include("== What an observer of the whole chain can and cannot link");
+    expect(stdout).to.match(/read \d+ blocks and \d+ transactions .* looking for 4 wallets and 5 pseudonyms/);
+    for (const label of ["A", "B", "C", "D"])
+      expect(stdout).to.match(
+        new RegExp(
+          `patient ${label}: 0 transactions name two of its accounts; its wallet appears in 0; its \\d pseudonyms? appear in [1-9]\\d*`,
+        ),
+      );
+    expect(stdout).to.include("transactions naming accounts of two different patients: 0");
+    expect(stdout).to.include("It cannot link any patient's pseudonyms to each other or to the wallet they come from.");
+    // A standing policy has no signed form yet: A's pseudonym pays its own gas, from a faucet, and the observer sees it.
+    if (hasSignedForm("setPolicy")) expect(stdout).to.include("funding trail: none");
+    else
+      expect(stdout).to.match(
+        /funding trail: patient A@hospital received \d+ wei from admin: an action with no signed form yet/,
+      );
+    expect(stdout).to.match(/patient B: .* sent 0 themselves/);
   });
 
   it("reads a record split 2 of 3 across three custodians, with one stopped, and one patched custodian gives no key", async function () {

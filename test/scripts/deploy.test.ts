@@ -144,6 +144,22 @@ describe("npm run deploy (scripts/deploy.ts) against a real hardhat node", funct
     expect(await blockNumberAt(node.url)).to.equal(blockBefore);
   });
 
+  it("writes the deployment's relayer from CONSENT_LEDGER_RELAYER_URL, and refuses one that is not a URL before sending", async function () {
+    const before = await deploymentFile();
+    const blockBefore = await blockNumberAt(node.url);
+    const outcome = await deploy({ CONSENT_LEDGER_RELAYER_URL: "https://relayer.example/" });
+    expect(outcome.code, outcome.stderr).to.equal(0);
+    expect(outcome.stdout).to.include("Relayer         https://relayer.example");
+    expect(await deploymentFile()).to.deep.equal({ ...before, relayer: "https://relayer.example" });
+    const bad = await deploy({ CONSENT_LEDGER_RELAYER_URL: "relayer.example" });
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include('CONSENT_LEDGER_RELAYER_URL "relayer.example" is not an http(s) URL');
+    expect(await blockNumberAt(node.url)).to.equal(blockBefore);
+    // A rerun without it writes the file as before.
+    expect((await deploy()).code).to.equal(0);
+    expect(await deploymentFile()).to.deep.equal(before);
+  });
+
   it("refuses bad parameters before sending anything, saying which and why", async function () {
     const blockBefore = await blockNumberAt(node.url);
     const bad = path.join(out.dir, "bad.json");
