@@ -16,13 +16,7 @@ import {
 } from "./custodian-set-core";
 import { ethersRecordOpener, type GatewayClientBase } from "./gateway";
 
-export { CustodianSetClientBase, NotEnoughSharesError, ShareDepositError } from "./custodian-set-core";
-export type {
-  CustodianRefusal,
-  CustodianSetChain,
-  CustodianSetClientOptions,
-  CustodianSetView,
-} from "./custodian-set-core";
+export * from "./custodian-set-core";
 
 /** CustodianSets and KeyDirectory through ethers, sending as `signer`. */
 function ethersCustodianSetChain(contracts: LedgerContracts, signer: Signer): CustodianSetChain {

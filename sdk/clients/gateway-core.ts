@@ -69,8 +69,8 @@ export interface RecordOpener {
 /** What a GatewayClient needs of a library: the login signer, the chain and ledger, the record opener. */
 export interface GatewayParts {
   signer: TypedDataSigner;
-  chainId: bigint;
-  ledger: string;
+  /** Either entry's connected contracts: their chain id and the ledger's address (read when a login is checked). */
+  chain: { readonly chainId: bigint; readonly deployment: { readonly ledger: string } };
   opener: RecordOpener;
 }
 
@@ -762,8 +762,9 @@ export class GatewayClientBase implements KeyCustodian {
     if (!domain || !message) throw problem("is malformed");
     if (domain.name !== GATEWAY_LOGIN_DOMAIN_NAME || domain.version !== GATEWAY_LOGIN_DOMAIN_VERSION)
       throw problem(`has domain ${domain.name} v${domain.version}`);
-    if (BigInt(domain.chainId) !== this.parts.chainId) throw problem(`is for chain ${domain.chainId}`);
-    if (String(domain.verifyingContract).toLowerCase() !== this.parts.ledger.toLowerCase()) {
+    const chain = this.parts.chain;
+    if (BigInt(domain.chainId) !== chain.chainId) throw problem(`is for chain ${domain.chainId}`);
+    if (String(domain.verifyingContract).toLowerCase() !== chain.deployment.ledger.toLowerCase()) {
       throw problem(`names ledger ${domain.verifyingContract}`);
     }
     if (challenge.primaryType !== GATEWAY_LOGIN_PRIMARY_TYPE || !challenge.types?.[GATEWAY_LOGIN_PRIMARY_TYPE])

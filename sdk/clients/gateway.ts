@@ -10,26 +10,7 @@ import { GatewayClientBase, type GatewayClientOptions, type RecordOpener } from 
 import { verifyContextOnChain } from "./records";
 import { ResearcherClient } from "./researcher";
 
-export {
-  GATEWAY_LOGIN_DOMAIN_NAME,
-  GATEWAY_LOGIN_DOMAIN_VERSION,
-  GATEWAY_LOGIN_PRIMARY_TYPE,
-  GATEWAY_LOGIN_TYPES,
-  GatewayAuthenticationError,
-  GatewayClientBase,
-  GatewayError,
-  isLoopbackHost,
-} from "./gateway-core";
-export type {
-  GatewayChallenge,
-  GatewayClientOptions,
-  GatewayHealth,
-  GatewayParts,
-  KeyRelease,
-  RecordOpener,
-  ShareRelease,
-  TypedDataSigner,
-} from "./gateway-core";
+export * from "./gateway-core";
 
 /** This entry's record opener: ResearcherClient's checks against the chain, read through ethers. */
 export function ethersRecordOpener(contracts: LedgerContracts, signer: Signer): RecordOpener {
@@ -57,13 +38,7 @@ export class GatewayClient extends GatewayClientBase {
       baseUrl,
       {
         signer: ethersSigner,
-        // Read when used: a client is made before it is known whether it will log in.
-        get chainId() {
-          return contracts.chainId;
-        },
-        get ledger() {
-          return contracts.deployment.ledger;
-        },
+        chain: contracts,
         opener: ethersRecordOpener(contracts, ethersSigner),
       },
       options,

@@ -19,8 +19,7 @@ import { PatientClient } from "./patient";
 import { recordsOf } from "./records";
 import type { ConsentRelayer } from "./relayer";
 
-export { PatientIdentityBase } from "./identity-core";
-export type { PatientView, PseudonymPatient, Tagged } from "./identity-core";
+export * from "./identity-core";
 
 /** The pseudonym as an ethers Wallet (an ethers Signer every client accepts), optionally connected. */
 export function pseudonymSigner(pseudonym: Pseudonym, provider?: Provider | null): Wallet {

@@ -38,13 +38,7 @@ export class GatewayClient extends GatewayClientBase {
       baseUrl,
       {
         signer: viemTypedDataSigner(checked),
-        // Read when used: a client is made before it is known whether it will log in.
-        get chainId() {
-          return contracts.chainId;
-        },
-        get ledger() {
-          return contracts.deployment.ledger;
-        },
+        chain: contracts,
         opener: viemRecordOpener(contracts, checked),
       },
       options,

@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { parseEther, Wallet } from "ethers";
-import { createWalletClient, http, type Chain, type WalletClient } from "viem";
+import { createWalletClient, http, type WalletClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
 import * as ethersEntry from "../../sdk/index";
@@ -27,14 +27,10 @@ import {
   type LedgerSetup,
 } from "../helpers/gateway-harness";
 import { sharedLocalNode } from "../helpers/local-node";
+import { hardhatChain } from "../helpers/viem";
 import { providerWithSet, readerOfSet, startCustodianSet, type CustodianSetup } from "../helpers/custodian-set-harness";
 
-const chain = {
-  id: 31337,
-  name: "hardhat",
-  nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: [] } },
-} as unknown as Chain;
+const chain = hardhatChain;
 
 /** What either call threw (or that it did not). */
 async function thrown(action: () => Promise<unknown>): Promise<Error> {
@@ -71,6 +67,12 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
     return createWalletClient({ account: address as `0x${string}`, chain, transport: http(setup.node.url) });
   }
 
+  /** The viem GatewayClient of the node's account `address`. */
+  async function viemGatewayAs(address: string, options: ethersEntry.GatewayClientOptions = {}) {
+    const wallet = nodeWallet(address);
+    return new viemEntry.GatewayClient(gateway.url, wallet, await viemEntry.connect(wallet, setup.deployment), options);
+  }
+
   before(async function () {
     setup = await setupLedger(await sharedLocalNode());
     ({ gateway } = await startTestGateway(setup, { providers: [] }));
@@ -101,12 +103,7 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
 
   it("logs in with a viem WalletClient and gets the key release the ethers client gets", async function () {
     const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
-    const wallet = nodeWallet(setup.signers.researcher.address);
-    const viemGateway = new viemEntry.GatewayClient(
-      gateway.url,
-      wallet,
-      await viemEntry.connect(wallet, setup.deployment),
-    );
+    const viemGateway = await viemGatewayAs(setup.signers.researcher.address);
 
     const [ethersSession, viemSession] = [await reader.gateway.authenticate(), await viemGateway.authenticate()];
     expect(viemSession.account).to.equal(ethersSession.account).and.to.equal(setup.signers.researcher.address);
@@ -134,12 +131,7 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
 
   it("fetches, verifies and opens a record (whole, a range, a stream) as the ethers client does", async function () {
     const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
-    const wallet = nodeWallet(setup.signers.researcher.address);
-    const viemGateway = new viemEntry.GatewayClient(
-      gateway.url,
-      wallet,
-      await viemEntry.connect(wallet, setup.deployment),
-    );
+    const viemGateway = await viemGatewayAs(setup.signers.researcher.address);
     const input = { recordId: record.recordId, purpose: "HRESCH" as const, keyPair: reader.keyPair };
     const [byEthers, byViem] = [await reader.gateway.fetchRecord(input), await viemGateway.fetchRecord(input)];
     const opened = ({ release, ...rest }: typeof byEthers) => ({
@@ -195,19 +187,9 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
 
   it("refuses with the same error classes and messages as the ethers client", async function () {
     const reader = await readerWithKey(setup, setup.signers.researcher, gateway.url);
-    const wallet = nodeWallet(setup.signers.researcher.address);
-    const viemGateway = new viemEntry.GatewayClient(
-      gateway.url,
-      wallet,
-      await viemEntry.connect(wallet, setup.deployment),
-    );
+    const viemGateway = await viemGatewayAs(setup.signers.researcher.address);
     const stranger = await readerWithKey(setup, setup.signers.otherResearcher, gateway.url, false);
-    const strangerWallet = nodeWallet(setup.signers.otherResearcher.address);
-    const viemStranger = new viemEntry.GatewayClient(
-      gateway.url,
-      strangerWallet,
-      await viemEntry.connect(strangerWallet, setup.deployment),
-    );
+    const viemStranger = await viemGatewayAs(setup.signers.otherResearcher.address);
     const cases: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
       [
         "a purpose the consent does not cover",
@@ -238,7 +220,6 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
   });
 
   it("refuses, with a viem wallet too, to sign a login challenge for another gateway", async function () {
-    const wallet = nodeWallet(setup.signers.researcher.address);
     // A gateway that relays another gateway's challenge: the client must see the other origin and refuse.
     const relaying: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
@@ -247,14 +228,7 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
       challenge.message.gateway = "https://elsewhere.example";
       return new Response(JSON.stringify(challenge), { status: 200, headers: { "content-type": "application/json" } });
     };
-    const viemGateway = new viemEntry.GatewayClient(
-      gateway.url,
-      wallet,
-      await viemEntry.connect(wallet, setup.deployment),
-      {
-        fetch: relaying,
-      },
-    );
+    const viemGateway = await viemGatewayAs(setup.signers.researcher.address, { fetch: relaying });
     const ethersGateway = new ethersEntry.GatewayClient(
       gateway.url,
       setup.signers.researcher,
