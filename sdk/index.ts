@@ -7,7 +7,6 @@ export { connect } from "./chain/connect";
 export { isViemClient, toRunner, toSigner, ViemSigner, viemProvider, withOverrides } from "./chain/runner";
 export type { RunnerInput, SignerInput, ViemClientLike, ViemWalletClientLike } from "./chain/runner";
 export { accreditationOf, delegatesOf, nonceWordOf, policyOf, requestsOf } from "./clients/reads";
-export type { RequestParty } from "./clients/reads";
 export type { LedgerContracts } from "./chain/connect";
 export { decodeRevert, toLedgerError } from "./chain/revert";
 export {

@@ -30,6 +30,7 @@ export type {
   GrantInput,
   PolicyInput,
   RequestInput,
+  RequestParty,
   RequestTerms,
   RequestView,
   SignedConsent,

@@ -24,7 +24,6 @@ export { ResearcherClient } from "./viem/researcher";
 export { anchorEventOf, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./viem/records";
 export { relaySignedConsent } from "./viem/relay";
 export { requestStatusOf, requestsOf } from "./viem/requests";
-export type { RequestParty } from "./viem/requests";
 export { GatewayClient, viemRecordOpener } from "./viem/gateway";
 export { viemTypedDataSigner } from "./viem/signer";
 export { CustodianSetClient } from "./viem/custodian-set";

@@ -16,7 +16,9 @@ import {
   type Accreditation,
   type Delegate,
 } from "./rules";
-import type { DataUsePolicy, RequestView } from "./types";
+import type { DataUsePolicy, RequestParty, RequestView } from "./types";
+
+export type { RequestParty } from "./types";
 
 export { usedNonces } from "./rules";
 export type { Accreditation, Delegate } from "./rules";
@@ -43,9 +45,6 @@ export async function delegatesOf(contracts: LedgerContracts, patient: string): 
   );
   return delegates.filter((entry) => entry.validUntil > now);
 }
-
-/** Who the requests were made to or by. */
-export type RequestParty = { patient: string; researcher?: undefined } | { researcher: string; patient?: undefined };
 
 /** Requests made to a patient or by a researcher, oldest first; by default only those still pending. */
 export async function requestsOf(

@@ -1,7 +1,8 @@
 /**
  * A researcher's rules, once for the ethers and the viem entry (no import of either): which encryption key
- * to derive (scope, legacy v1 key still registered), how long to wait for a patient's decision, and which
- * consents given to the researcher are in force. Each entry's ResearcherClient supplies its chain reads.
+ * to derive (scope, legacy v1 key still registered), how long to wait for a patient's decision, which
+ * consents given to the researcher are in force, and opening a record verified against the chain. Each
+ * entry's ResearcherClient extends ResearcherClientBase with its reads and its writes.
  */
 import { requireAddress } from "../args";
 import {
@@ -14,6 +15,13 @@ import {
   type MessageSigner,
 } from "../crypto/keys";
 import { ConsentLedgerError } from "../errors";
+import {
+  openAnchoredRecord,
+  type OpenedRecord,
+  type OpenWithKeyInput,
+  type OpenWrappedInput,
+  type RecordChain,
+} from "./record-rules";
 import type { Consent, RequestView } from "./types";
 
 /** The domain named in the v2 key message outside a browser (the CLI, scripts, servers). */
@@ -30,7 +38,7 @@ export function keyScopeOf(domain: string | undefined, chainId: bigint, keyDirec
  * asked; else the scoped v2 key, unless KeyDirectory holds this account's key derived under v1 (then that
  * key, so what was wrapped to it keeps opening). `registeredKeyOf` reads KeyDirectory.keyOf.
  */
-export async function deriveResearcherKey(
+async function deriveResearcherKey(
   signer: MessageSigner,
   options: DeriveKeyOptions & { legacy?: boolean; domain?: string },
   chain: { keyScope(domain?: string): Promise<KeyScope>; registeredKeyOf(account: string): Promise<string> },
@@ -57,7 +65,7 @@ export async function deriveResearcherKey(
  * Waits until a request is no longer pending (approved, denied, cancelled or expired), polling `statusOf`;
  * throws after `timeoutMs`, and at once for a request this ledger never saw.
  */
-export async function waitForDecision(
+async function waitForDecision(
   statusOf: (requestId: string) => Promise<{ status: RequestView["status"] }>,
   requestId: string,
   options: { timeoutMs?: number; pollIntervalMs?: number } = {},
@@ -91,7 +99,7 @@ export interface StoredConsent {
  * those whose ConsentGranted events name the grantee, oldest first, each once; `consentOf` reads the
  * stored consent.
  */
-export async function grantsInForce(
+async function grantsInForce(
   grantee: string,
   patients: readonly string[],
   consentOf: (patient: string) => Promise<StoredConsent>,
@@ -112,4 +120,90 @@ export async function grantsInForce(
     }
   }
   return consents;
+}
+
+/** The methods every ResearcherClient has alike; each entry's subclass supplies the reads below and its writes. */
+export abstract class ResearcherClientBase {
+  /** The researcher's address (the account the client signs with). */
+  protected abstract account(): Promise<string>;
+  /** The wallet as a signer of personal messages (the key derivation's). */
+  protected abstract messageSigner(): MessageSigner;
+  /** The chain id and the KeyDirectory's address. */
+  protected abstract keyDirectory(): Promise<{ chainId: bigint; address: string }>;
+  /** KeyDirectory.keyOf. */
+  protected abstract registeredKeyOf(account: string): Promise<string>;
+  /** The state of a request (requestStatusOf). */
+  protected abstract requestStatus(requestId: string): Promise<{ status: RequestView["status"] }>;
+  /** The patients whose ConsentGranted events name `grantee`, oldest first. */
+  protected abstract grantedBy(grantee: string): Promise<string[]>;
+  /** ConsentLedger.consentOf. */
+  protected abstract storedConsent(patient: string, grantee: string): Promise<StoredConsent>;
+  /** The latest block's time (unix seconds). */
+  protected abstract latestTime(): Promise<number>;
+  /** The reads that verifying a record needs. */
+  protected abstract recordChain(): Promise<RecordChain>;
+
+  /**
+   * The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up). With
+   * `options.scope`, from that scoped v2 message; with `legacy: true`, from the unscoped v1 message.
+   * By default the scoped v2 message (scope: `domain`, else the page's host in a browser, else
+   * DEFAULT_KEY_DOMAIN; this chain; this KeyDirectory), unless KeyDirectory holds this account's key
+   * derived under v1: then that v1 key, so what was wrapped to it keeps opening (move to v2 with
+   * migrateEncryptionKey, then register the v2 key). Refuses a wallet whose signatures vary
+   * (NonDeterministicSignerError).
+   */
+  async deriveEncryptionKey(
+    options: DeriveKeyOptions & { legacy?: boolean; domain?: string } = {},
+  ): Promise<EncryptionKeyPair> {
+    return deriveResearcherKey(this.messageSigner(), options, {
+      keyScope: (domain) => this.keyScope(domain),
+      registeredKeyOf: (account) => this.registeredKeyOf(account),
+    });
+  }
+
+  /** The v2 key scope of this client: `domain` (or the browser page's host, or DEFAULT_KEY_DOMAIN), this chain and KeyDirectory. */
+  async keyScope(domain?: string): Promise<KeyScope> {
+    const { chainId, address } = await this.keyDirectory();
+    return keyScopeOf(domain, chainId, address);
+  }
+
+  /**
+   * Waits until a request is no longer pending (approved, denied, cancelled or expired), polling the
+   * ledger; throws after `timeoutMs`.
+   */
+  async waitForDecision(
+    requestId: string,
+    options: { timeoutMs?: number; pollIntervalMs?: number } = {},
+  ): Promise<RequestView["status"]> {
+    return waitForDecision((id) => this.requestStatus(id), requestId, options);
+  }
+
+  /** Consents given to the researcher that are in force now. */
+  async grants(): Promise<Consent[]> {
+    const me = await this.account();
+    return grantsInForce(
+      me,
+      await this.grantedBy(me),
+      (patient) => this.storedConsent(patient, me),
+      await this.latestTime(),
+    );
+  }
+
+  /**
+   * Opens a record given its envelope and the data key wrapped to this researcher: checks the envelope
+   * against the chain first (hash anchored, header fields and version link as anchored), then unwraps and
+   * decrypts. Tampering fails with IntegrityError or DecryptionError; a key wrapped to someone else with
+   * WrongRecipientKeyError.
+   */
+  async openRecord(input: OpenWrappedInput): Promise<OpenedRecord> {
+    return openAnchoredRecord(await this.recordChain(), input);
+  }
+
+  /**
+   * As openRecord, with the data key itself (a key rebuilt from custodians' shares): verifies the
+   * envelope against the chain, then decrypts; a v2 record refuses any key but the one it commits to.
+   */
+  async openRecordWithKey(input: OpenWithKeyInput): Promise<OpenedRecord> {
+    return openAnchoredRecord(await this.recordChain(), input);
+  }
 }

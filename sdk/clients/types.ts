@@ -145,3 +145,6 @@ export interface SignedConsent {
     terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string };
   };
 }
+
+/** Who the requests were made to or by. */
+export type RequestParty = { patient: string; researcher?: undefined } | { researcher: string; patient?: undefined };

@@ -6,7 +6,9 @@
 import { requireAddress, requireBytes32 } from "../args";
 import { consentPair, fateFromEvents, type ConsentEvent, type Position } from "../clients/consent-fate";
 import { requestFromArgs, type RequestOpenedArgs } from "../clients/request-rules";
-import type { AccessRequest, ConsentFate, RequestView } from "../clients/types";
+import type { AccessRequest, ConsentFate, RequestParty, RequestView } from "../clients/types";
+
+export type { RequestParty } from "../clients/types";
 import { RequestStatus } from "../codes";
 import { ConsentLedgerError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
@@ -63,9 +65,6 @@ function positionOf(event: {
     transactionHash: String(event.transactionHash),
   };
 }
-
-/** Who the requests were made to or by. */
-export type RequestParty = { patient: string; researcher?: undefined } | { researcher: string; patient?: undefined };
 
 /** Requests made to a patient or by a researcher, oldest first; by default only those still pending. */
 export async function requestsOf(

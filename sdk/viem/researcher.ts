@@ -1,13 +1,13 @@
 /**
  * The ethers entry's ResearcherClient for a viem WalletClient: publish an encryption key, ask patients
  * for access, follow the decisions, list the consents in force, and open the records a custodian
- * releases, verified against the chain. The rules are the ethers client's (sdk/clients/researcher-rules.ts,
- * sdk/clients/record-rules.ts, sdk/clients/request-rules.ts); this file holds only the viem reads and writes.
+ * releases, verified against the chain. The shared methods and rules are the ethers client's
+ * (ResearcherClientBase in sdk/clients/researcher-rules.ts, sdk/clients/record-rules.ts,
+ * sdk/clients/request-rules.ts); this file holds only the viem reads and writes.
  */
-import { keyDirectoryAbi } from "../chain/abis";
 import { parseEventLogs, type WalletClient } from "viem";
 
-import { consentLedgerAbi } from "../chain/abis";
+import { consentLedgerAbi, keyDirectoryAbi } from "../chain/abis";
 import type { PendingTransaction } from "../chain/transactions";
 import {
   requestFromArgs,
@@ -16,24 +16,12 @@ import {
   toRequestTerms,
   type RequestOpenedArgs,
 } from "../clients/request-rules";
-import {
-  openAnchoredRecord,
-  type OpenedRecord,
-  type OpenWithKeyInput,
-  type OpenWrappedInput,
-} from "../clients/record-rules";
-import { deriveResearcherKey, grantsInForce, keyScopeOf, waitForDecision } from "../clients/researcher-rules";
-import type { AccessRequest, Consent, RequestInput, RequestView } from "../clients/types";
-import type { TransactionOverrides } from "../core/overrides";
-import {
-  messageSignerOf,
-  publicKeyToBytes32,
-  type DeriveKeyOptions,
-  type EncryptionKeyPair,
-  type KeyScope,
-  type MessageSigner,
-} from "../crypto/keys";
+import type { RecordChain } from "../clients/record-rules";
+import { ResearcherClientBase, type StoredConsent } from "../clients/researcher-rules";
+import type { AccessRequest, RequestInput, RequestView } from "../clients/types";
 import { getAddress } from "../core/hex";
+import type { TransactionOverrides } from "../core/overrides";
+import { messageSignerOf, publicKeyToBytes32, type EncryptionKeyPair, type MessageSigner } from "../crypto/keys";
 import { ConsentLedgerError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
 import { latestTime } from "./reads";
@@ -41,42 +29,57 @@ import { recordChainOf } from "./records";
 import { requestById, requestStatusOf, requestsOf } from "./requests";
 import { addressOf, requireWallet, send } from "./send";
 
-export class ResearcherClient {
+const at = (value: string) => value as `0x${string}`;
+
+export class ResearcherClient extends ResearcherClientBase {
   readonly wallet: WalletClient;
 
   constructor(
     readonly contracts: ViemLedgerContracts,
     wallet: WalletClient,
   ) {
+    super();
     this.wallet = requireWallet(wallet);
   }
 
-  /** The wallet as a signer of personal messages (the key derivation's). */
-  private get messageSigner(): MessageSigner {
+  protected async account(): Promise<string> {
+    return getAddress(await addressOf(this.wallet));
+  }
+
+  protected messageSigner(): MessageSigner {
     return messageSignerOf(this.wallet as never);
   }
 
-  /**
-   * The researcher's X25519 key pair, derived from a wallet signature (nothing new to back up). With
-   * `options.scope`, from that scoped v2 message; with `legacy: true`, from the unscoped v1 message.
-   * By default the scoped v2 message (scope: `domain`, else the page's host in a browser, else
-   * DEFAULT_KEY_DOMAIN; this chain; this KeyDirectory), unless KeyDirectory holds this account's key
-   * derived under v1: then that v1 key, so what was wrapped to it keeps opening (move to v2 with
-   * migrateEncryptionKey, then register the v2 key). Refuses a wallet whose signatures vary
-   * (NonDeterministicSignerError).
-   */
-  async deriveEncryptionKey(
-    options: DeriveKeyOptions & { legacy?: boolean; domain?: string } = {},
-  ): Promise<EncryptionKeyPair> {
-    return deriveResearcherKey(this.messageSigner, options, {
-      keyScope: (domain) => this.keyScope(domain),
-      registeredKeyOf: (account) => this.contracts.keys.read.keyOf([account as `0x${string}`]),
-    });
+  protected async keyDirectory(): Promise<{ chainId: bigint; address: string }> {
+    return { chainId: this.contracts.chainId, address: this.contracts.keys.address };
   }
 
-  /** The v2 key scope of this client: `domain` (or the browser page's host, or DEFAULT_KEY_DOMAIN), this chain and KeyDirectory. */
-  async keyScope(domain?: string): Promise<KeyScope> {
-    return keyScopeOf(domain, this.contracts.chainId, this.contracts.keys.address);
+  protected registeredKeyOf(account: string): Promise<string> {
+    return this.contracts.keys.read.keyOf([at(account)]);
+  }
+
+  protected requestStatus(requestId: string): Promise<{ status: RequestView["status"] }> {
+    return requestStatusOf(this.contracts, requestId);
+  }
+
+  protected async grantedBy(grantee: string): Promise<string[]> {
+    const events = await this.contracts.ledger.getEvents.ConsentGranted(
+      { grantee: at(grantee) },
+      { fromBlock: BigInt(this.contracts.deployment.deployedAtBlock ?? 0) },
+    );
+    return events.map((event) => (event.args as { patient: string }).patient);
+  }
+
+  protected storedConsent(patient: string, grantee: string): Promise<StoredConsent> {
+    return this.contracts.ledger.read.consentOf([at(patient), at(grantee)]);
+  }
+
+  protected latestTime(): Promise<number> {
+    return latestTime(this.contracts);
+  }
+
+  protected async recordChain(): Promise<RecordChain> {
+    return recordChainOf(this.contracts);
   }
 
   /** Publishes (or rotates) the public key that custodians wrap data keys to. */
@@ -123,17 +126,6 @@ export class ResearcherClient {
     });
   }
 
-  /**
-   * Waits until a request is no longer pending (approved, denied, cancelled or expired), polling the
-   * ledger; throws after `timeoutMs`.
-   */
-  async waitForDecision(
-    requestId: string,
-    options: { timeoutMs?: number; pollIntervalMs?: number } = {},
-  ): Promise<RequestView["status"]> {
-    return waitForDecision((id) => requestStatusOf(this.contracts, id), requestId, options);
-  }
-
   /** Withdraws a pending request (given as its id or the full request). */
   async cancel(
     request: AccessRequest | string,
@@ -153,39 +145,6 @@ export class ResearcherClient {
 
   /** The researcher's requests with their live status, oldest first. */
   async requests(): Promise<RequestView[]> {
-    return requestsOf(this.contracts, { researcher: getAddress(await addressOf(this.wallet)) }, { all: true });
-  }
-
-  /** Consents given to the researcher that are in force now. */
-  async grants(): Promise<Consent[]> {
-    const me = getAddress(await addressOf(this.wallet));
-    const events = await this.contracts.ledger.getEvents.ConsentGranted(
-      { grantee: me as `0x${string}` },
-      { fromBlock: BigInt(this.contracts.deployment.deployedAtBlock ?? 0) },
-    );
-    return grantsInForce(
-      me,
-      events.map((event) => (event.args as { patient: string }).patient),
-      (patient) => this.contracts.ledger.read.consentOf([patient as `0x${string}`, me as `0x${string}`]),
-      await latestTime(this.contracts),
-    );
-  }
-
-  /**
-   * Opens a record given its envelope and the data key wrapped to this researcher: checks the envelope
-   * against the chain first (hash anchored, header fields and version link as anchored), then unwraps and
-   * decrypts. Tampering fails with IntegrityError or DecryptionError; a key wrapped to someone else with
-   * WrongRecipientKeyError.
-   */
-  async openRecord(input: OpenWrappedInput): Promise<OpenedRecord> {
-    return openAnchoredRecord(recordChainOf(this.contracts), input);
-  }
-
-  /**
-   * As openRecord, with the data key itself (a key rebuilt from custodians' shares): verifies the
-   * envelope against the chain, then decrypts; a v2 record refuses any key but the one it commits to.
-   */
-  async openRecordWithKey(input: OpenWithKeyInput): Promise<OpenedRecord> {
-    return openAnchoredRecord(recordChainOf(this.contracts), input);
+    return requestsOf(this.contracts, { researcher: await this.account() }, { all: true });
   }
 }
