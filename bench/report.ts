@@ -65,6 +65,14 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   assignRecord:
     "the provider's accreditation call and the registry's recordOf (two cold accounts 2 x 2,600, cold reads of " +
     "the accreditation and the record, dispatch and ABI), the set's cold threshold read (2,100)",
+  setPolicyBySig:
+    "grantBySig's signature check (cold EXTCODESIZE, ecrecover, EIP-712 hashing) and the nonce word's read, " +
+    "dispatch on the typehash, then the ledger's call to its own setPolicy (CALL to itself, warm: 100, plus " +
+    "re-decoding the seven fields) and the policy's validation; setPolicy writes its settings slot field by field " +
+    "(three more warm writes of the dirty slot, 100 each, as the direct call does); the slot's read is part of its new slot",
+  registerKeyBySig:
+    "the same signature check (cold EXTCODESIZE 2,600, ecrecover 3,000, EIP-712 hashing) and the seenKey " +
+    "comparison; the key's and the nonce word's reads are part of their new slots",
   hasAccess:
     "selector dispatch (about 410: the plain name's selector, 0x74c66660, is compared after others; 76 when a " +
     "name was chosen to sort first), decoding and validating four arguments (244), the hashes of the consent's " +

@@ -48,10 +48,13 @@ contract ConsentLedger is SignedConsents, IConsentLedger {
     }
 
     /// @inheritdoc IVersioned
-    /// @dev 3.0.0: every signed type names its signer, so a signature spends only the named account's
+    /// @dev 4.0.0: every patient action has a signed form: `actBySig` relays the patient's own settings
+    /// (SetPolicy, ClearPolicy, AppointDelegate, RemoveDelegate, SetEmergencyOptOut, InvalidateNonces),
+    /// so a pseudonym that never holds ether can take them all; 3.0.0's signatures verify unchanged.
+    /// 3.0.0: every signed type names its signer, so a signature spends only the named account's
     /// nonce (2.0.0's signatures do not verify here), and the access check is `hasAccess` again (2.0.0's
     /// `hasAccessRightNow` is gone).
     function version() external pure returns (string memory) {
-        return "3.0.0";
+        return "4.0.0";
     }
 }

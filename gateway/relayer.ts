@@ -1,6 +1,7 @@
 /**
- * The consent relayer: submits the signed consent messages the ledger accepts (grant, revoke, approve,
- * deny: ISignedConsents) from its own funded account, so a patient's pseudonyms never hold ether and no
+ * The consent relayer: submits the signed messages the ledger accepts (grant, revoke, approve, deny, and
+ * through actBySig the patient's settings: policy, delegates, emergency opt-out, nonce cancellation;
+ * ISignedConsents) and KeyDirectory's signed key registration, from its own funded account, so a patient's pseudonyms never hold ether and no
  * funding flow links them. It checks each message before spending gas, in order of cost:
  *
  *   per-client rate limit (IPv6 by /64) and revert record -> shape (parseSignedConsent) -> chain and
@@ -140,6 +141,7 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
   const now = options.now ?? Date.now;
   const relayer = await wallet.getAddress();
   const ledger = await contracts.ledger.getAddress();
+  const keyDirectory = await contracts.keys.getAddress();
   const fees: FeeOptions = { ...DEFAULT_FEE_OPTIONS, ...options.fees };
   const store = options.store ?? RelayerStore.open(":memory:", { relayer, chainId: contracts.chainId, ledger });
   const bySigner = new AccountRateLimiter(limits.perSignerPerMinute);
@@ -313,6 +315,12 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         "WrongLedger",
         `Signed for ledger ${signed.ledger}; this relayer submits to ${ledger}.`,
       );
+    if (signed.kind === "registerKey" && signed.keyDirectory !== keyDirectory)
+      throw new GatewayHttpError(
+        400,
+        "WrongKeyDirectory",
+        `Signed for KeyDirectory ${signed.keyDirectory}; this relayer submits to ${keyDirectory}.`,
+      );
     if (pending >= limits.maxPending)
       throw new GatewayHttpError(
         503,
@@ -426,14 +434,15 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
 
     const nonce = BigInt(signed.nonce);
     const patient = signed.patient ?? signed.request?.terms.patient ?? signed.signer;
-    const keys = [
-      `signer:${signed.signer}`,
-      requestId !== undefined
-        ? `request:${requestId}`
-        : `consent:${patient}->${signed.grant?.grantee ?? signed.grantee ?? ""}`,
-    ];
+    // The patient's settings and a key registration touch only the signer's own account: its key suffices.
+    const keys = [`signer:${signed.signer}`];
+    if (requestId !== undefined) keys.push(`request:${requestId}`);
+    else if (signed.kind === "grant" || signed.kind === "revoke")
+      keys.push(`consent:${patient}->${signed.grant?.grantee ?? signed.grantee ?? ""}`);
+    // A key registration spends a nonce of KeyDirectory's bitmap, every other message one of the ledger's.
+    const nonces = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
     const [bitmap, transaction] = await Promise.all([
-      contracts.ledger.nonceBitmap(signed.signer, nonce >> 8n),
+      nonces.nonceBitmap(signed.signer, nonce >> 8n),
       populateSignedConsent(contracts, signed),
     ]);
     if ((bitmap >> (nonce & 0xffn)) & 1n)

@@ -67,7 +67,15 @@ export {
 } from "./clients/records";
 export { findRequest } from "./clients/requests";
 export { ResearcherClient } from "./clients/researcher";
-export { SIGNED_CONSENT_PRIMARY_TYPES, recoverSignedConsentSigner, signedConsentMessage } from "./clients/signatures";
+export {
+  SIGNED_CONSENT_PRIMARY_TYPES,
+  actionTypehash,
+  encodeActionArgs,
+  isSignedActionKind,
+  recoverSignedConsentSigner,
+  signedConsentDomain,
+  signedConsentMessage,
+} from "./clients/signatures";
 export { assertFhirResource, parseFhirJson } from "./fhir/resource";
 export type { FhirResource } from "./fhir/resource";
 export {

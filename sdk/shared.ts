@@ -19,7 +19,15 @@ export type { ActionRoute, PatientAction } from "./clients/signed-forms";
 export { REVERT_HINTS } from "./chain/hints";
 export { hashDocument, requestIdOf, studyIdOf, toRequestTerms } from "./clients/request-rules";
 export type { OnBehalf, SignOptions } from "./clients/patient";
-export { CONSENT_TYPES, consentDomain } from "./clients/consent-types";
+export {
+  ACTION_TYPES,
+  CONSENT_TYPES,
+  KEY_DIRECTORY_TYPES,
+  SIGNED_ACTION_KINDS,
+  consentDomain,
+  keyDirectoryDomain,
+} from "./clients/consent-types";
+export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
   Consent,

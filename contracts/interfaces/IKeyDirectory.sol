@@ -13,6 +13,15 @@ interface IKeyDirectory is IVersioned {
     error InvalidEncryptionKey(bytes32 publicKey);
     /// @notice Thrown when withdrawing a key that was never registered.
     error EncryptionKeyNotFound(address account);
+    /// @notice Thrown when a signature's deadline has passed.
+    error SignatureExpired(uint256 deadline);
+    /// @notice Thrown when `signer` did not sign this message, naming `signer`, for this contract and chain.
+    error InvalidSignature(address signer);
+    /// @notice Thrown when `signer` has used `nonce`.
+    error NonceAlreadyUsed(address signer, uint256 nonce);
+    /// @notice Thrown when a signed registration of `account` names `expected` as the key it replaces, but
+    /// `actual` is registered now.
+    error EncryptionKeyChanged(address account, bytes32 expected, bytes32 actual);
 
     /// @notice Emitted when `account` registers or rotates to `publicKey`.
     event EncryptionKeyRegistered(address indexed account, bytes32 publicKey);
@@ -26,6 +35,26 @@ interface IKeyDirectory is IVersioned {
     function registerKey(bytes32 publicKey) external;
 
     /**
+     * @notice Relays a registration signed by `signer` (ECDSA or ERC-1271) as EIP-712 typed data in the
+     * domain ("KeyDirectory", "1", chain, this contract):
+     *   RegisterKey(address signer,bytes32 publicKey,bytes32 seenKey,uint256 nonce,uint256 deadline)
+     * Same rules as {registerKey}, with `signer` in place of the caller. `seenKey` is the key the signer
+     * saw registered (0 for none): a relayer that holds a signature while the key is rotated cannot make
+     * it bring back the key it replaced. Nonces are unordered, a bitmap per signer as in the ledger.
+     * Requirements: deadline not passed ({SignatureExpired}); nonce unused ({NonceAlreadyUsed}); valid
+     * signature ({InvalidSignature}); the registered key is still `seenKey` ({EncryptionKeyChanged});
+     * `publicKey` is not zero. Emits {EncryptionKeyRegistered}.
+     */
+    function registerKeyBySig(
+        bytes32 publicKey,
+        bytes32 seenKey,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /**
      * @notice Withdraws the caller's key, e.g. when it may be compromised.
      * Requirements: a key is registered. Emits {EncryptionKeyWithdrawn}.
      */
@@ -33,4 +62,7 @@ interface IKeyDirectory is IVersioned {
 
     /// @notice The current key of `account`, 0 when none.
     function keyOf(address account) external view returns (bytes32);
+
+    /// @notice Word `word` of `signer`'s nonce bitmap: bit `i` is set when nonce `word * 256 + i` is used.
+    function nonceBitmap(address signer, uint256 word) external view returns (uint256);
 }

@@ -38,6 +38,9 @@ interface ISignedConsents {
     error InvalidSignature(address signer);
     /// @notice Thrown when `signer` has used or cancelled `nonce`.
     error NonceAlreadyUsed(address signer, uint256 nonce);
+    /// @notice Thrown when {actBySig} is given an `action` that is not the typehash of a type it relays, or
+    /// `args` of `argsLength` bytes that are not the abi.encode of its fields.
+    error UnsupportedSignedAction(bytes32 action, uint256 argsLength);
 
     /// @notice Emitted when `signer` cancels nonces: the bits of `mask` in bitmap word `word`.
     event NoncesInvalidated(address indexed signer, uint256 word, uint256 mask);
@@ -87,6 +90,38 @@ interface ISignedConsents {
     /// @notice Relays a signed {IAccessRequests-denyRequest}. Emits {IAccessRequests-RequestDenied}.
     function denyRequestBySig(
         IAccessRequests.AccessRequest calldata request,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /**
+     * @notice Relays one of the patient's own settings, signed by `signer` for its own account (a delegate
+     * cannot sign these, as it cannot make them directly): `action` is the EIP-712 typehash of its type,
+     * `args` the abi.encode of the type's fields between `signer` and `nonce`, in order. Every field is
+     * static, so the struct hash is `keccak256(action ‖ signer ‖ args ‖ nonce ‖ deadline)`. The direct
+     * function runs, with `signer` in place of the caller: same rules, same events.
+     *   SetPolicy(address signer,uint8 permission,uint64 modifiers,uint32 dataClasses,uint16 purposes,
+     *             uint32 diseaseId,uint40 maxDuration,uint40 validUntil,uint256 nonce,uint256 deadline)
+     *     runs {IAccessRequests-setPolicy};
+     *   ClearPolicy(address signer,uint256 nonce,uint256 deadline) runs {IAccessRequests-clearPolicy};
+     *   AppointDelegate(address signer,address delegate,uint40 validUntil,uint32 purposes,
+     *                   bool sensitiveClasses,uint256 nonce,uint256 deadline) runs {IConsents-appointDelegate};
+     *   RemoveDelegate(address signer,address delegate,uint256 nonce,uint256 deadline)
+     *     runs {IConsents-removeDelegate};
+     *   SetEmergencyOptOut(address signer,bool optedOut,uint256 nonce,uint256 deadline)
+     *     runs {IEmergencyAccess-setEmergencyOptOut};
+     *   InvalidateNonces(address signer,uint256 word,uint256 mask,uint256 nonce,uint256 deadline)
+     *     runs {invalidateNonces} (cancelling the signer's other signatures without gas).
+     * Requirements: `action` is one of these types and `args` exactly its fields ({UnsupportedSignedAction});
+     * deadline not passed; nonce unused; valid signature of `signer` (ECDSA or ERC-1271); then the
+     * requirements of the direct call, whose errors are passed on unchanged.
+     * Emits what the direct call emits.
+     */
+    function actBySig(
+        bytes32 action,
+        bytes calldata args,
         address signer,
         uint256 nonce,
         uint256 deadline,

@@ -83,6 +83,16 @@ abstract contract AccessRequests is Consents, IAccessRequests {
 
     /// @inheritdoc IAccessRequests
     function setPolicy(DataUsePolicy calldata policy) external {
+        _setPolicy(_actor(), policy);
+    }
+
+    /// @inheritdoc IAccessRequests
+    function clearPolicy() external {
+        _clearPolicy(_actor());
+    }
+
+    /// @dev The one path of every policy, direct or signed: `patient` is the caller or the signer.
+    function _setPolicy(address patient, DataUsePolicy calldata policy) internal {
         if (!DataUse.isPolicyPermission(policy.permission)) revert InvalidPolicyPermission(policy.permission);
         uint64 unsupported = policy.modifiers & ~DataUse.SUPPORTED_MODIFIERS;
         if (unsupported != 0) revert UnsupportedPolicyModifiers(unsupported);
@@ -99,9 +109,9 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         if (policy.validUntil != 0 && policy.validUntil <= block.timestamp) {
             revert InvalidValidity(0, policy.validUntil);
         }
-        PatientSettings storage settings = _patientSettings[msg.sender];
+        PatientSettings storage settings = _patientSettings[patient];
         (bool emergencyOptOut, uint16 emergencyEpoch) = (settings.emergencyOptOut, settings.emergencyEpoch);
-        _patientSettings[msg.sender] = PatientSettings({
+        _patientSettings[patient] = PatientSettings({
             permission: policy.permission,
             modifiers: policy.modifiers,
             dataClasses: policy.dataClasses,
@@ -112,16 +122,16 @@ abstract contract AccessRequests is Consents, IAccessRequests {
             emergencyOptOut: emergencyOptOut,
             emergencyEpoch: emergencyEpoch
         });
-        emit PolicySet(msg.sender, policy);
+        emit PolicySet(patient, policy);
     }
 
-    /// @inheritdoc IAccessRequests
-    function clearPolicy() external {
-        PatientSettings storage settings = _patientSettings[msg.sender];
+    /// @dev The one path of every clearing of a policy, direct or signed. The opt-out and its epoch stay.
+    function _clearPolicy(address patient) internal {
+        PatientSettings storage settings = _patientSettings[patient];
         (bool emergencyOptOut, uint16 emergencyEpoch) = (settings.emergencyOptOut, settings.emergencyEpoch);
-        delete _patientSettings[msg.sender];
+        delete _patientSettings[patient];
         (settings.emergencyOptOut, settings.emergencyEpoch) = (emergencyOptOut, emergencyEpoch);
-        emit PolicyCleared(msg.sender);
+        emit PolicyCleared(patient);
     }
 
     /// @inheritdoc IAccessRequests

@@ -67,18 +67,12 @@ abstract contract Consents is Accreditation, IConsents {
 
     /// @inheritdoc IConsents
     function appointDelegate(address delegate, uint40 validUntil, uint32 purposes, bool sensitiveClasses) external {
-        if (delegate == address(0) || delegate == msg.sender) revert InvalidDelegate(delegate);
-        if (validUntil <= block.timestamp) revert InvalidValidity(uint40(block.timestamp), validUntil);
-        if (!Purposes.isValidSet(purposes)) revert InvalidPurposes(purposes);
-        _delegates[msg.sender][delegate] = Delegation(validUntil, purposes, sensitiveClasses);
-        emit DelegateAppointed(msg.sender, delegate, validUntil, purposes, sensitiveClasses);
+        _appointDelegate(_actor(), delegate, validUntil, purposes, sensitiveClasses);
     }
 
     /// @inheritdoc IConsents
     function removeDelegate(address delegate) external {
-        if (_delegates[msg.sender][delegate].validUntil == 0) revert DelegateNotFound(msg.sender, delegate);
-        delete _delegates[msg.sender][delegate];
-        emit DelegateRemoved(msg.sender, delegate);
+        _removeDelegate(_actor(), delegate);
     }
 
     /// @inheritdoc IConsents
@@ -167,6 +161,29 @@ abstract contract Consents is Accreditation, IConsents {
         emit ConsentGranted(patient, grantee, actor, dataClasses, purposes, validFrom, validUntil);
     }
 
+    /// @dev The one path of every appointment, direct or signed: `patient` is the caller or the signer,
+    /// never a delegate.
+    function _appointDelegate(
+        address patient,
+        address delegate,
+        uint40 validUntil,
+        uint32 purposes,
+        bool sensitiveClasses
+    ) internal {
+        if (delegate == address(0) || delegate == patient) revert InvalidDelegate(delegate);
+        if (validUntil <= block.timestamp) revert InvalidValidity(uint40(block.timestamp), validUntil);
+        if (!Purposes.isValidSet(purposes)) revert InvalidPurposes(purposes);
+        _delegates[patient][delegate] = Delegation(validUntil, purposes, sensitiveClasses);
+        emit DelegateAppointed(patient, delegate, validUntil, purposes, sensitiveClasses);
+    }
+
+    /// @dev The one path of every removal of a delegate, direct or signed.
+    function _removeDelegate(address patient, address delegate) internal {
+        if (_delegates[patient][delegate].validUntil == 0) revert DelegateNotFound(patient, delegate);
+        delete _delegates[patient][delegate];
+        emit DelegateRemoved(patient, delegate);
+    }
+
     function _revoke(address patient, address grantee, address actor) internal {
         if (!_loadConsent(patient, grantee).holdsConsent()) revert ConsentNotFound(patient, grantee);
         // The mark, not a cleared slot: a standing policy must not re-grant what the patient took away.
@@ -218,6 +235,21 @@ abstract contract Consents is Accreditation, IConsents {
         uint256 slot = _consentSlot(patient, grantee);
         assembly ("memory-safe") {
             sstore(slot, word)
+        }
+    }
+
+    /**
+     * @dev Who takes one of the patient's own settings: the caller, or, when the ledger calls itself from
+     * {ISignedConsents-actBySig}, the signer it has just verified, appended as the last word of the call
+     * (ERC-2771's pattern, the ledger its own and only trusted forwarder). The ledger makes no other call
+     * to itself, so no one else is ever read from calldata. Only the functions of actBySig's types use it.
+     */
+    function _actor() internal view returns (address actor) {
+        actor = msg.sender;
+        if (actor == address(this)) {
+            assembly ("memory-safe") {
+                actor := calldataload(sub(calldatasize(), 0x20))
+            }
         }
     }
 

@@ -56,16 +56,7 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
 
     /// @inheritdoc IEmergencyAccess
     function setEmergencyOptOut(bool optedOut) external {
-        PatientSettings storage settings = _patientSettings[msg.sender];
-        if (optedOut) {
-            // A new epoch ends every window opened before, for good: opting back in revives none.
-            // Wrapping after 65,536 opt-outs is harmless: a window outlives no more than a few.
-            unchecked {
-                ++settings.emergencyEpoch;
-            }
-        }
-        settings.emergencyOptOut = optedOut;
-        emit EmergencyOptOutSet(msg.sender, optedOut);
+        _setEmergencyOptOut(_actor(), optedOut);
     }
 
     /// @inheritdoc IEmergencyAccess
@@ -76,6 +67,20 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
     /// @inheritdoc IEmergencyAccess
     function emergencyOptedOut(address patient) external view returns (bool) {
         return _patientSettings[patient].emergencyOptOut;
+    }
+
+    /// @dev The one path of every opt-out and opt-in, direct or signed: `patient` is the caller or the signer.
+    function _setEmergencyOptOut(address patient, bool optedOut) internal {
+        PatientSettings storage settings = _patientSettings[patient];
+        if (optedOut) {
+            // A new epoch ends every window opened before, for good: opting back in revives none.
+            // Wrapping after 65,536 opt-outs is harmless: a window outlives no more than a few.
+            unchecked {
+                ++settings.emergencyEpoch;
+            }
+        }
+        settings.emergencyOptOut = optedOut;
+        emit EmergencyOptOutSet(patient, optedOut);
     }
 
     /// @inheritdoc IEmergencyAccess

@@ -9,8 +9,10 @@ import {ISignedConsents} from "../interfaces/ISignedConsents.sol";
 import {EmergencyAccess} from "./EmergencyAccess.sol";
 
 /// @title SignedConsents
-/// @notice EIP-712 forms of grant, revoke, approve and deny, relayed by anyone, routed into the same
-/// internal paths as the direct calls with the signer as the actor.
+/// @notice EIP-712 forms of every patient action, relayed by anyone, routed into the same internal paths
+/// as the direct calls with the signer as the actor: grant, revoke, approve and deny each have their own
+/// function; the patient's own settings (policy, delegates, emergency opt-out, nonce cancellation) share
+/// {actBySig}.
 abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     bytes32 private constant _GRANT_TYPEHASH = keccak256(
         // solhint-disable-next-line max-line-length
@@ -24,6 +26,29 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     );
     bytes32 private constant _DENY_TYPEHASH = keccak256(
         "DenyRequest(address signer,bytes32 requestId,uint256 nonce,uint256 deadline)"
+    );
+
+    // The types {actBySig} relays: every field static, so each struct hash is keccak256 of the typehash,
+    // the signer, `args` (the abi.encode of the fields between them) and the nonce and deadline.
+    bytes32 private constant _SET_POLICY_TYPEHASH = keccak256(
+        // solhint-disable-next-line max-line-length
+        "SetPolicy(address signer,uint8 permission,uint64 modifiers,uint32 dataClasses,uint16 purposes,uint32 diseaseId,uint40 maxDuration,uint40 validUntil,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _CLEAR_POLICY_TYPEHASH = keccak256(
+        "ClearPolicy(address signer,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _APPOINT_DELEGATE_TYPEHASH = keccak256(
+        // solhint-disable-next-line max-line-length
+        "AppointDelegate(address signer,address delegate,uint40 validUntil,uint32 purposes,bool sensitiveClasses,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _REMOVE_DELEGATE_TYPEHASH = keccak256(
+        "RemoveDelegate(address signer,address delegate,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _SET_EMERGENCY_OPT_OUT_TYPEHASH = keccak256(
+        "SetEmergencyOptOut(address signer,bool optedOut,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _INVALIDATE_NONCES_TYPEHASH = keccak256(
+        "InvalidateNonces(address signer,uint256 word,uint256 mask,uint256 nonce,uint256 deadline)"
     );
 
     mapping(address signer => mapping(uint256 word => uint256 bitmap)) private _usedNonces;
@@ -115,9 +140,59 @@ abstract contract SignedConsents is EIP712, EmergencyAccess, ISignedConsents {
     }
 
     /// @inheritdoc ISignedConsents
+    function actBySig(
+        bytes32 action,
+        bytes calldata args,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        // Each type's fields between signer and nonce are, in order, the parameters of the direct call. No
+        // calldata is 2^133 bytes long: an unknown action fails the length check below, with the same error.
+        bytes4 selector;
+        uint256 words;
+        if (action == _SET_POLICY_TYPEHASH) (selector, words) = (this.setPolicy.selector, 7);
+        else if (action == _CLEAR_POLICY_TYPEHASH) (selector, words) = (this.clearPolicy.selector, 0);
+        else if (action == _APPOINT_DELEGATE_TYPEHASH) (selector, words) = (this.appointDelegate.selector, 4);
+        else if (action == _REMOVE_DELEGATE_TYPEHASH) (selector, words) = (this.removeDelegate.selector, 1);
+        else if (action == _SET_EMERGENCY_OPT_OUT_TYPEHASH) (selector, words) = (this.setEmergencyOptOut.selector, 1);
+        else if (action == _INVALIDATE_NONCES_TYPEHASH) (selector, words) = (this.invalidateNonces.selector, 2);
+        else words = type(uint128).max;
+        // The struct hash is EIP-712's hashStruct only when `args` is exactly the abi.encode of the fields.
+        if (args.length != words << 5) revert UnsupportedSignedAction(action, args.length);
+        bytes32 structHash;
+        uint256 ptr;
+        assembly ("memory-safe") {
+            // Scratch above the free memory pointer, not kept: nothing is allocated before the hash.
+            ptr := mload(0x40)
+            mstore(ptr, action)
+            mstore(add(ptr, 0x20), signer)
+            calldatacopy(add(ptr, 0x40), args.offset, args.length)
+            // nonce and deadline, as the decoder checked them: words 3 and 4 of the head of the calldata.
+            calldatacopy(add(add(ptr, 0x40), args.length), 0x64, 0x40)
+            structHash := keccak256(ptr, add(args.length, 0x80))
+        }
+        _useSignature(signer, structHash, nonce, deadline, signature);
+        // The direct function itself runs, with the signer appended for {Consents-_actor}: one copy of
+        // each rule, at little cost in bytecode. Any revert is passed on as it is, and undoes the nonce.
+        // Written over the same memory: what the signature check allocated there is no longer read.
+        assembly ("memory-safe") {
+            mstore(ptr, selector)
+            calldatacopy(add(ptr, 4), args.offset, args.length)
+            mstore(add(add(ptr, 4), args.length), signer)
+            if iszero(call(gas(), address(), 0, ptr, add(args.length, 0x24), 0, 0)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+        }
+    }
+
+    /// @inheritdoc ISignedConsents
     function invalidateNonces(uint256 word, uint256 mask) external {
-        _usedNonces[msg.sender][word] |= mask;
-        emit NoncesInvalidated(msg.sender, word, mask);
+        address signer = _actor();
+        _usedNonces[signer][word] |= mask;
+        emit NoncesInvalidated(signer, word, mask);
     }
 
     /// @inheritdoc ISignedConsents

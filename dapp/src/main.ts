@@ -38,6 +38,7 @@ import {
   type PatientAction,
   type PendingTransaction,
   type PolicyInput,
+  SIGNED_CONSENT_PRIMARY_TYPES,
   type SignedConsent,
 } from "consent-ledger";
 import { formatEther } from "ethers";
@@ -73,6 +74,13 @@ const SIGNED_NOUN: Record<SignedConsent["kind"], string> = {
   revoke: "revocation",
   approve: "approval",
   deny: "denial",
+  setPolicy: "policy",
+  clearPolicy: "policy removal",
+  appointDelegate: "delegate appointment",
+  removeDelegate: "delegate removal",
+  setEmergencyOptOut: "emergency opt-out",
+  invalidateNonces: "signature cancellation",
+  registerKey: "key registration",
 };
 
 function setPageState(state: PageState): void {
@@ -901,9 +909,7 @@ class Dashboard {
     const rows: [field: string, label: string, words: string, raw: string][] = [
       ["signer", "Signed by", person(signed.signer), signed.signer],
     ];
-    const primaryType = { grant: "Grant", revoke: "Revoke", approve: "ApproveRequest", deny: "DenyRequest" }[
-      signed.kind
-    ];
+    const primaryType = SIGNED_CONSENT_PRIMARY_TYPES[signed.kind];
     if (signed.kind === "grant" && signed.grant) {
       const grant = signed.grant;
       rows.push(

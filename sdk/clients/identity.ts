@@ -11,6 +11,8 @@
 import { Wallet, type Provider } from "ethers";
 
 import type { LedgerContracts } from "../chain/connect";
+import type { PendingTransaction } from "../chain/transactions";
+import type { EncryptionKeyPair } from "../crypto/keys";
 import type { Pseudonym } from "../crypto/pseudonyms";
 import type { BlobStore } from "../storage/blob-store";
 import { AuditClient, type AuditEntry } from "./audit";
@@ -58,6 +60,17 @@ export class PatientIdentity extends PatientIdentityBase<PatientClient> {
       { records: (address) => recordsOf(contracts, address) },
     );
     this.audit = new AuditClient(contracts, options.store);
+  }
+
+  /**
+   * Publishes (or rotates) `pseudonym`'s X25519 public key in KeyDirectory, signed by the pseudonym and
+   * submitted by the relayer (registerKeyBySig), so the pseudonym still never holds ether.
+   */
+  async registerEncryptionKey(
+    pseudonym: string,
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    return this.client(pseudonym).registerEncryptionKey(keyPair);
   }
 
   /** The audit trail of every pseudonym, merged in chain order. */

@@ -1,12 +1,20 @@
-import type { ContractTransaction, ContractTransactionResponse, EventLog, Signer, TransactionReceipt } from "ethers";
+import type {
+  ContractTransaction,
+  ContractTransactionResponse,
+  EventLog,
+  Signer,
+  TransactionReceipt,
+  TypedDataDomain,
+} from "ethers";
 
-import { requireAddress, toUnixSeconds } from "../args";
+import { requireAddress, requireBytes32, toUnixSeconds } from "../args";
 import { maskOf } from "../codes";
 import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError } from "../errors";
+import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { jsonRequest } from "./request-rules";
 import { parseSignedConsent } from "./signed-consent";
@@ -21,7 +29,17 @@ import {
   policyTerms,
   type DelegateScope,
 } from "./rules";
-import { consentDomain, signConsentMessage } from "./signatures";
+import { signedActionOf, type SignedActionKind } from "./consent-types";
+import {
+  SIGNED_ACTION_KINDS,
+  SIGNED_CONSENT_PRIMARY_TYPES,
+  actionTypehash,
+  consentDomain,
+  encodeActionArgs,
+  isSignedActionKind,
+  keyDirectoryDomain,
+  signConsentMessage,
+} from "./signatures";
 import {
   NoSignedFormError,
   relayThrough,
@@ -188,8 +206,8 @@ export class PatientClient {
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
-    this.direct("set the policy");
     const policy = policyTerms(input);
+    if (this.relayer) return this.relay("set the policy", await this.signSetPolicy(input), () => policy);
     return send(
       "set the policy",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(policy),
@@ -198,7 +216,7 @@ export class PatientClient {
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
-    this.direct("clear the policy");
+    if (this.relayer) return this.relay("clear the policy", await this.signClearPolicy(), () => undefined);
     return send(
       "clear the policy",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).clearPolicy(),
@@ -217,10 +235,16 @@ export class PatientClient {
     scope: DelegateScopeInput,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string; validUntil: number } & DelegateScope>> {
-    this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    if (this.relayer)
+      return this.relay("appoint the delegate", await this.signAppointDelegate(who, until, scope), () => ({
+        delegate: who,
+        validUntil: until,
+        purposes,
+        sensitiveClasses,
+      }));
     return send(
       "appoint the delegate",
       () =>
@@ -235,8 +259,9 @@ export class PatientClient {
     delegate: string,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string }>> {
-    this.direct("remove a delegate");
     const who = requireAddress(delegate, "delegate");
+    if (this.relayer)
+      return this.relay("remove the delegate", await this.signRemoveDelegate(who), () => ({ delegate: who }));
     return send(
       "remove the delegate",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).removeDelegate(who),
@@ -249,7 +274,8 @@ export class PatientClient {
     optedOut: boolean,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ optedOut: boolean }>> {
-    this.direct("set the emergency opt-out");
+    if (this.relayer)
+      return this.relay("set the emergency opt-out", await this.signEmergencyOptOut(optedOut), () => ({ optedOut }));
     return send(
       "set the emergency opt-out",
       () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setEmergencyOptOut(optedOut),
@@ -292,7 +318,8 @@ export class PatientClient {
       );
     }
     if (action.kind === "policy") {
-      this.direct("set the policy");
+      if (this.relayer)
+        return this.relay("set the policy", await this.signAction("setPolicy", action.policy, {}), () => action.policy);
       return send(
         "set the policy",
         () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(action.policy),
@@ -337,12 +364,108 @@ export class PatientClient {
     return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
   }
 
+  /** Signs a standing data-use policy for someone else to relay (actBySig, SetPolicy). */
+  async signSetPolicy(input: PolicyInput, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("setPolicy", policyTerms(input), options);
+  }
+
+  /** Signs the clearing of the standing policy for someone else to relay (actBySig, ClearPolicy). */
+  async signClearPolicy(options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("clearPolicy", {}, options);
+  }
+
+  /** Signs an appointment (see appointDelegate) for someone else to relay (actBySig, AppointDelegate). */
+  async signAppointDelegate(
+    delegate: string,
+    validUntil: Date | number,
+    scope: DelegateScopeInput,
+    options: SignOptions = {},
+  ): Promise<SignedConsent> {
+    const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    return this.signAction(
+      "appointDelegate",
+      {
+        delegate: requireAddress(delegate, "delegate"),
+        validUntil: toUnixSeconds(validUntil, "validUntil"),
+        purposes,
+        sensitiveClasses,
+      },
+      options,
+    );
+  }
+
+  /** Signs the removal of a delegate for someone else to relay (actBySig, RemoveDelegate). */
+  async signRemoveDelegate(delegate: string, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("removeDelegate", { delegate: requireAddress(delegate, "delegate") }, options);
+  }
+
+  /** Signs an emergency opt-out (true) or opt-in (false) for someone else to relay (actBySig, SetEmergencyOptOut). */
+  async signEmergencyOptOut(optedOut: boolean, options: SignOptions = {}): Promise<SignedConsent> {
+    if (typeof optedOut !== "boolean") throw new InvalidArgumentError("optedOut", "must be true or false");
+    return this.signAction("setEmergencyOptOut", { optedOut }, options);
+  }
+
+  /**
+   * Signs the cancellation of `nonce` for someone else to relay (actBySig, InvalidateNonces), so a
+   * signature made with it can never be relayed, without ether in the signer's account. The message
+   * spends a nonce of its own (by default the lowest unused, which may be `nonce` itself: then relaying
+   * it is what cancels it).
+   */
+  async signCancelSignature(nonce: bigint, options: SignOptions = {}): Promise<SignedConsent> {
+    const [word, mask] = cancelNonceArgs(BigInt(nonce));
+    return this.signAction("invalidateNonces", { word, mask }, options);
+  }
+
+  /**
+   * Signs the registration of `publicKey` (an X25519 key pair's public half, or its bytes32) in
+   * KeyDirectory for someone else to relay (registerKeyBySig), binding it to the key registered now, so
+   * that a held signature cannot bring back a key rotated away since.
+   */
+  async signRegisterKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey"> | string,
+    options: Omit<SignOptions, "seenConsent"> = {},
+  ): Promise<SignedConsent> {
+    const publicKey =
+      typeof keyPair === "string" ? requireBytes32(keyPair, "publicKey") : publicKeyToBytes32(keyPair.publicKey);
+    const signer = await this.signer.getAddress();
+    const keys = this.contracts.keys;
+    const [seenKey, keyDirectory] = await Promise.all([keys.keyOf(signer), keys.getAddress()]);
+    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.nonceBitmap(signer, word)));
+    return this.sign(
+      "registerKey",
+      "RegisterKey",
+      { publicKey, seenKey },
+      { ...options, nonce },
+      { fields: { publicKey, seenKey: seenKey.toLowerCase() }, keyDirectory },
+      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    );
+  }
+
+  /**
+   * Publishes (or rotates) the signer's X25519 public key in KeyDirectory, through the relayer when there
+   * is one (a pseudonym then needs no ether), else as a transaction from the signer.
+   */
+  async registerEncryptionKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    const publicKey = publicKeyToBytes32(keyPair.publicKey);
+    if (this.relayer)
+      return this.relay("register the encryption key", await this.signRegisterKey(publicKey), () => ({ publicKey }));
+    return send(
+      "register the encryption key",
+      () => this.contracts.keys.connect(withOverrides(this.signer, overrides)).registerKey(publicKey),
+      () => ({ publicKey }),
+    );
+  }
+
   /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
   async cancelSignature(
     nonce: bigint,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
-    this.direct("cancel a signature");
+    if (this.relayer)
+      return this.relay("cancel the signature", await this.signCancelSignature(nonce), () => ({ nonce }));
     return send(
       "cancel the signature",
       () =>
@@ -437,12 +560,19 @@ export class PatientClient {
     return lowestUnusedNonce((word) => this.contracts.ledger.nonceBitmap(who, word));
   }
 
+  /** Signs one of the settings actBySig relays; `input` holds its fields between signer and nonce. */
+  private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
+    const { type, message, fields } = signedActionOf(kind, input);
+    return this.sign(kind, type, message, options, { fields });
+  }
+
   private async sign(
     kind: SignedConsent["kind"],
-    primaryType: "Grant" | "Revoke" | "ApproveRequest" | "DenyRequest",
+    primaryType: (typeof SIGNED_CONSENT_PRIMARY_TYPES)[SignedConsent["kind"]],
     fields: Record<string, unknown>,
     options: SignOptions,
     extra: Partial<SignedConsent>,
+    domain?: TypedDataDomain,
   ): Promise<SignedConsent> {
     const signer = await this.signer.getAddress();
     // The ledger judges the deadline by its own clock, the latest block's time, which need not be the
@@ -454,12 +584,17 @@ export class PatientClient {
     const ledger = await this.contracts.ledger.getAddress();
     let signature: string;
     try {
-      signature = await signConsentMessage(this.signer, consentDomain(this.contracts.chainId, ledger), primaryType, {
-        signer,
-        ...fields,
-        nonce,
-        deadline,
-      });
+      signature = await signConsentMessage(
+        this.signer,
+        domain ?? consentDomain(this.contracts.chainId, ledger),
+        primaryType,
+        {
+          signer,
+          ...fields,
+          nonce,
+          deadline,
+        },
+      );
     } catch (error) {
       throw toLedgerError(error, `sign the ${kind}`);
     }
@@ -480,6 +615,12 @@ export class PatientClient {
     if (this.relayer && !this.options.allowDirect) throw new NoSignedFormError(action);
   }
 
+  /**
+   * Hands a signed action to the relayer, and waits for its transaction like a direct one. The relayer's
+   * word is not taken: the receipt must be a transaction to the ledger carrying this message's event
+   * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
+   * otherwise RelayNotConfirmedError.
+   */
   /** Hands a signed action to the relayer and checks its transaction on the chain (relayThrough). */
   private async relay<T>(
     action: string,
@@ -502,26 +643,38 @@ export class PatientClient {
   }
 }
 
-/** What the relay flow reads of the chain, through ethers. */
+/** What the relay flow reads of the chain, through ethers: the ledger's and KeyDirectory's events and nonces. */
 function ethersRelayChain(contracts: LedgerContracts): RelayChain<TransactionReceipt> {
-  const ledger = contracts.deployment.ledger;
+  const contractOf = (target: "ledger" | "keys") => (target === "keys" ? contracts.keys : contracts.ledger);
   return {
-    ledger,
+    addresses: { ledger: contracts.deployment.ledger, keys: contracts.deployment.keys },
     receipt: (hash) => contracts.provider.getTransactionReceipt(hash),
     blockNumber: () => contracts.provider.getBlockNumber(),
     facts: (receipt) => ({ blockNumber: receipt.blockNumber, to: receipt.to, succeeded: receipt.status === 1 }),
-    ledgerEvents: (receipt) =>
-      receipt.logs
-        .filter((log) => log.address.toLowerCase() === ledger.toLowerCase())
+    events: (receipt, target) => {
+      const contract = contractOf(target);
+      const address = target === "keys" ? contracts.deployment.keys : contracts.deployment.ledger;
+      return receipt.logs
+        .filter((log) => log.address.toLowerCase() === address.toLowerCase())
         .flatMap((log) => {
           try {
-            const parsed = contracts.ledger.interface.parseLog(log);
-            return parsed ? [{ name: parsed.name, args: parsed.args.toObject() }] : [];
+            const parsed = contract.interface.parseLog(log);
+            if (!parsed) return [];
+            // Arguments by name, a struct (the policy) as a plain object of its fields.
+            const args = Object.fromEntries(
+              parsed.fragment.inputs.map((input, i) => {
+                const value = parsed.args[i] as { toObject?: () => Record<string, unknown> };
+                return [input.name, typeof value?.toObject === "function" ? value.toObject() : value];
+              }),
+            );
+            return [{ name: parsed.name, args }];
           } catch {
             return [];
           }
-        }),
-    nonceBitmapAt: (signer, word, blockNumber) => contracts.ledger.nonceBitmap(signer, word, { blockTag: blockNumber }),
+        });
+    },
+    nonceBitmapAt: (target, signer, word, blockNumber) =>
+      contractOf(target).nonceBitmap(signer, word, { blockTag: blockNumber }),
     toLedgerError,
   };
 }
@@ -558,6 +711,15 @@ export async function populateSignedConsent(
   const checked = parseSignedConsent(signed);
   const ledger = contracts.ledger;
   const ledgerAddress = await contracts.ledger.getAddress();
+  if (checked.kind === "registerKey") {
+    const keyDirectory = await contracts.keys.getAddress();
+    if (BigInt(checked.chainId) !== contracts.chainId || checked.keyDirectory !== keyDirectory)
+      throw new InvalidArgumentError(
+        "signed consent",
+        `signed for KeyDirectory ${checked.keyDirectory} on chain ${checked.chainId}`,
+        { hint: `This relayer submits to KeyDirectory ${keyDirectory} on chain ${contracts.chainId}; sign for it.` },
+      );
+  }
   if (BigInt(checked.chainId) !== contracts.chainId || requireAddress(checked.ledger, "ledger") !== ledgerAddress) {
     throw new InvalidArgumentError(
       "signed consent",
@@ -574,7 +736,21 @@ export async function populateSignedConsent(
     if (!r) throw new InvalidArgumentError("signed consent", `a ${checked.kind} needs its request`);
     return toAbiRequest({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } });
   };
+  if (isSignedActionKind(checked.kind)) {
+    const type = SIGNED_ACTION_KINDS[checked.kind];
+    return ledger.actBySig.populateTransaction(
+      actionTypehash(type),
+      encodeActionArgs(type, checked.fields!),
+      ...common,
+    );
+  }
   switch (checked.kind) {
+    case "registerKey":
+      return contracts.keys.registerKeyBySig.populateTransaction(
+        checked.fields!.publicKey as string,
+        checked.fields!.seenKey as string,
+        ...common,
+      );
     case "grant":
       if (!checked.grant || !checked.patient)
         throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");

@@ -12,11 +12,12 @@ import type { SignedConsent } from "./types";
 /** Options of a PatientClient (either entry's). */
 export interface PatientClientOptions {
   /**
-   * Send grant, revoke, approve and deny as signed messages through this relayer (its account pays the
-   * gas), never as transactions from the signer: a pseudonym never needs ether, so no funding flow links
-   * it to anyone. With a relayer, actions the ledger has no signed form of yet (policy, delegates,
-   * emergency opt-out, batch grant, cancelling a nonce) are refused with NoSignedFormError unless
-   * `allowDirect` is set, rather than sent from (and so needing ether in) the signer's account.
+   * Send every action that has a signed form (grant, revoke, approve, deny, the policy, delegates, the
+   * emergency opt-out, cancelling a nonce, registering the encryption key) as a signed message through
+   * this relayer (its account pays the gas), never as a transaction from the signer: a pseudonym never
+   * needs ether, so no funding flow links it to anyone. With a relayer, a batch grant (which has no
+   * signed form) is refused with NoSignedFormError unless `allowDirect` is set, rather than sent from
+   * (and so needing ether in) the signer's account.
    */
   relayer?: ConsentRelayer;
   /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
@@ -30,11 +31,10 @@ export interface PatientClientOptions {
 export class NoSignedFormError extends ConsentLedgerError {
   override name = "NoSignedFormError";
   constructor(readonly action: string) {
-    super(`The ledger has no signed form of "${action}" yet, so it cannot go through the relayer`, {
+    super(`The ledger has no signed form of "${action}", so it cannot go through the relayer`, {
       hint:
-        "Signed forms of policy, delegates and the emergency opt-out are planned for the next contract release. " +
-        "Until then, send it directly (PatientClient option allowDirect, from an account with ether; for a pseudonym that " +
-        "funding is visible on chain and can link it), or wait.",
+        "Send the items one by one (each grant has a signed form), or send it directly (PatientClient option " +
+        "allowDirect, from an account with ether; for a pseudonym that funding is visible on chain and can link it).",
     });
   }
 }
@@ -109,8 +109,8 @@ export class RelayerError extends ConsentLedgerError {
  * signer's nonce is not used at its block, or it was never mined. The relayer (or something on the path)
  * may be holding the signed message back: it stays valid, and anyone holding it can still submit it,
  * until its deadline. To be sure it never takes effect, use its nonce first: relay a message with the
- * same nonce through another relayer, or cancel the nonce (`cancelSignature`, a transaction from the
- * signer, so it needs ether in that account), or wait until the deadline passes.
+ * same nonce through another relayer, or cancel the nonce (`cancelSignature`, relayed through another
+ * relayer, or sent by the signer with ether), or wait until the deadline passes.
  */
 export class RelayNotConfirmedError extends ConsentLedgerError {
   override name = "RelayNotConfirmedError";
@@ -127,7 +127,7 @@ export class RelayNotConfirmedError extends ConsentLedgerError {
       hint:
         `The signed message stays valid until its deadline (${new Date(deadline * 1000).toISOString()}) and whoever holds it can still submit it. ` +
         `To make sure it never takes effect, use nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
-        "or cancel it with cancelSignature (a transaction from the signer, which needs ether in that account).",
+        "or cancel it with cancelSignature (itself relayed, through a relayer you trust, or sent by the signer with ether).",
     });
   }
 }
@@ -239,15 +239,45 @@ export interface DecodedLedgerEvent {
   args: Record<string, unknown>;
 }
 
+/** The event each signed setting (actBySig) and a key registration emits, and the argument naming the signer. */
+const SETTING_EVENTS: Record<string, [string, string]> = {
+  setPolicy: ["PolicySet", "patient"],
+  clearPolicy: ["PolicyCleared", "patient"],
+  appointDelegate: ["DelegateAppointed", "patient"],
+  removeDelegate: ["DelegateRemoved", "patient"],
+  setEmergencyOptOut: ["EmergencyOptOutSet", "patient"],
+  invalidateNonces: ["NoncesInvalidated", "signer"],
+  registerKey: ["EncryptionKeyRegistered", "account"],
+};
+
+/** The contract a signed message is submitted to: KeyDirectory for a key registration, else the ledger. */
+export function relayTargetOf(signed: SignedConsent): "ledger" | "keys" {
+  return signed.kind === "registerKey" ? "keys" : "ledger";
+}
+
 /**
- * Whether `events` (the ledger's, from one receipt) hold the event `signed` makes: same patient, grantee
- * or request id, actor = the signer, same terms.
+ * Whether `events` (the target contract's, from one receipt, decoded by either library with their
+ * arguments by name) hold the event `signed` makes: same patient, grantee or request id, actor = the
+ * signer, same terms; for a setting or a key registration, the event its direct call emits, naming the
+ * signer, with every signed field among its arguments (the policy's inside its struct).
  */
 export function carriesSignedConsent(signed: SignedConsent, events: readonly DecodedLedgerEvent[]): boolean {
   const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
   const signer = signed.signer;
   const patient = signed.patient ?? signed.request?.terms.patient;
+  const fieldsMatch = (args: Record<string, unknown>) =>
+    Object.entries(signed.fields ?? {}).every(([name, value]) => {
+      const policy = (args.policy ?? {}) as Record<string, unknown>;
+      // RegisterKey's seenKey is a condition, not part of the event: the nonce check covers it.
+      if (!(name in policy) && !(name in args)) return name === "seenKey";
+      const actual = name in policy ? policy[name] : args[name];
+      return typeof value === "boolean"
+        ? actual === value
+        : same(typeof actual === "bigint" ? actual.toString() : actual, value);
+    });
   return events.some(({ name, args }) => {
+    const setting = SETTING_EVENTS[signed.kind];
+    if (setting) return name === setting[0] && same(args[setting[1]], signer) && fieldsMatch(args);
     switch (signed.kind) {
       case "grant": {
         const grant = signed.grant;
@@ -287,17 +317,17 @@ export function carriesSignedConsent(signed: SignedConsent, events: readonly Dec
 
 /** What the relay flow reads of the chain, through either library. */
 export interface RelayChain<R> {
-  /** The ledger's address. */
-  ledger: string;
+  /** The ledger's and KeyDirectory's addresses (a key registration goes to KeyDirectory). */
+  addresses: { ledger: string; keys: string };
   /** The transaction's receipt, or null while it is not mined. */
   receipt(hash: string): Promise<R | null>;
   blockNumber(): Promise<number>;
   /** The receipt's block, recipient and success. */
   facts(receipt: R): { blockNumber: number; to: string | null; succeeded: boolean };
-  /** The receipt's logs emitted by the ledger, decoded (others and undecodable ones left out). */
-  ledgerEvents(receipt: R): DecodedLedgerEvent[];
-  /** ConsentLedger.nonceBitmap(signer, word) as of `blockNumber`. */
-  nonceBitmapAt(signer: string, word: bigint, blockNumber: number): Promise<bigint>;
+  /** The receipt's logs emitted by `target`, decoded, arguments by name (others and undecodable ones left out). */
+  events(receipt: R, target: "ledger" | "keys"): DecodedLedgerEvent[];
+  /** `target`.nonceBitmap(signer, word) as of `blockNumber`. */
+  nonceBitmapAt(target: "ledger" | "keys", signer: string, word: bigint, blockNumber: number): Promise<bigint>;
   /** What a failed read becomes (each library's toLedgerError). */
   toLedgerError(error: unknown, action: string): Error;
 }
@@ -340,12 +370,14 @@ export async function relayThrough<R, T>(
           hint: "The ledger's state changed between the relayer's check and the block; sign again.",
           details: hash,
         });
-      if (!facts.to || facts.to.toLowerCase() !== chain.ledger.toLowerCase())
-        throw unconfirmed(`it is a transaction to ${facts.to ?? "no contract"}, not to the ledger ${chain.ledger}`);
-      if (!carriesSignedConsent(signed, chain.ledgerEvents(receipt)))
+      const target = relayTargetOf(signed);
+      const address = chain.addresses[target];
+      if (!facts.to || facts.to.toLowerCase() !== address.toLowerCase())
+        throw unconfirmed(`it is a transaction to ${facts.to ?? "no contract"}, not to ${address}`);
+      if (!carriesSignedConsent(signed, chain.events(receipt, target)))
         throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signed.signer}`);
       const nonce = BigInt(signed.nonce);
-      const bitmap = await chain.nonceBitmapAt(signed.signer, nonce >> 8n, facts.blockNumber);
+      const bitmap = await chain.nonceBitmapAt(target, signed.signer, nonce >> 8n, facts.blockNumber);
       if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
         throw unconfirmed(`nonce ${nonce} of ${signed.signer} is unused at block ${facts.blockNumber}`);
       return decode(receipt);

@@ -4,7 +4,24 @@
  */
 import { requireAddress, requireBytes32 } from "../args";
 import { InvalidArgumentError, describeValue } from "../errors";
+import { ACTION_TYPES, KEY_DIRECTORY_TYPES, SIGNED_ACTION_KINDS, type SignedActionKind } from "./consent-types";
 import type { SignedConsent } from "./types";
+
+/** One signed field, checked against its EIP-712 type: integers as decimal strings within range. */
+function parseField(value: unknown, type: string, name: string, fail: (problem: string) => never): string | boolean {
+  if (type === "bool") {
+    if (typeof value !== "boolean") fail(`${name} must be true or false`);
+    return value as boolean;
+  }
+  if (type === "address") return requireAddress(value, name, { allowZero: true });
+  if (type === "bytes32") return requireBytes32(value, name);
+  const bits = /^uint(\d+)$/.exec(type);
+  if (!bits) fail(`${name} has a type the SDK does not sign (${type})`);
+  if (typeof value !== "string" || !/^\d{1,78}$/.test(value) || BigInt(value) >= 2n ** BigInt(bits![1])) {
+    fail(`${name} must be a decimal ${type} string`);
+  }
+  return value as string;
+}
 
 /** Parses a SignedConsent read from a file or a network, so a relayer never submits garbage. */
 export function parseSignedConsent(value: unknown): SignedConsent {
@@ -16,8 +33,18 @@ export function parseSignedConsent(value: unknown): SignedConsent {
   const input = value as Record<string, unknown> | null;
   if (!input || typeof input !== "object" || Array.isArray(input)) fail("not a signed consent object");
   const kind = input!.kind;
-  if (kind !== "grant" && kind !== "revoke" && kind !== "approve" && kind !== "deny") {
-    fail(`kind must be grant, revoke, approve or deny, got ${describeValue(kind)}`);
+  const settings = typeof kind === "string" && Object.prototype.hasOwnProperty.call(SIGNED_ACTION_KINDS, kind);
+  if (
+    kind !== "grant" &&
+    kind !== "revoke" &&
+    kind !== "approve" &&
+    kind !== "deny" &&
+    kind !== "registerKey" &&
+    !settings
+  ) {
+    fail(
+      `kind must be grant, revoke, approve, deny, ${Object.keys(SIGNED_ACTION_KINDS).join(", ")} or registerKey, got ${describeValue(kind)}`,
+    );
   }
   const isUint = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   // 64 bytes at least: a compact ECDSA signature; ERC-1271 wallets sign longer, never shorter.
@@ -41,6 +68,25 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     deadline: input!.deadline as number,
     signature: input!.signature as string,
   };
+  // The patient's settings (actBySig) and a key registration: typed fields, each checked against its type.
+  if (settings || kind === "registerKey") {
+    const types =
+      kind === "registerKey"
+        ? KEY_DIRECTORY_TYPES.RegisterKey
+        : ACTION_TYPES[SIGNED_ACTION_KINDS[kind as SignedActionKind]];
+    const given = input!.fields as Record<string, unknown> | null | undefined;
+    if (types.length > 3 && (!given || typeof given !== "object" || Array.isArray(given)))
+      fail(`a ${String(kind)} needs its fields`);
+    const fields: Record<string, string | boolean> = {};
+    for (const field of types.slice(1, -2)) {
+      fields[field.name] = parseField(given![field.name], field.type, `fields.${field.name}`, fail);
+    }
+    const extra = given ? Object.keys(given).find((name) => !(name in fields)) : undefined;
+    if (extra !== undefined) fail(`a ${String(kind)} has no field ${extra}`);
+    if (kind === "registerKey")
+      return { ...common, fields, keyDirectory: requireAddress(input!.keyDirectory, "keyDirectory") };
+    return { ...common, fields };
+  }
   // A grant or an approval names the consent its signer saw; the ledger refuses it over any other.
   let seenConsent: string | undefined;
   if (kind === "grant" || kind === "approve") {

@@ -30,12 +30,12 @@ export const SIGNED_FORMS: Readonly<Record<PatientAction, boolean>> = Object.fre
   approve: true,
   deny: true,
   grantBatch: false,
-  setPolicy: false,
-  clearPolicy: false,
-  appointDelegate: false,
-  removeDelegate: false,
-  setEmergencyOptOut: false,
-  cancelSignature: false,
+  setPolicy: true,
+  clearPolicy: true,
+  appointDelegate: true,
+  removeDelegate: true,
+  setEmergencyOptOut: true,
+  cancelSignature: true,
 });
 
 /** Whether `action` goes through a relayer (true) or only as a transaction from the patient's account. */

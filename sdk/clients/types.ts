@@ -1,4 +1,5 @@
 import type { DataClassName, DuoName, PurposeName, RequestStatusName } from "../codes";
+import type { SignedActionKind } from "./consent-types";
 
 /** A consent as the ledger stores it: bitmasks and unix seconds. */
 export interface Consent {
@@ -127,7 +128,12 @@ export interface RequestView {
 
 /** A patient action signed off-chain for someone else to relay: a JSON-safe object. */
 export interface SignedConsent {
-  kind: "grant" | "revoke" | "approve" | "deny";
+  /**
+   * grant, revoke, approve, deny: the ledger's typed *BySig functions; setPolicy, clearPolicy,
+   * appointDelegate, removeDelegate, setEmergencyOptOut, invalidateNonces: its actBySig; registerKey:
+   * KeyDirectory.registerKeyBySig.
+   */
+  kind: "grant" | "revoke" | "approve" | "deny" | SignedActionKind | "registerKey";
   chainId: number;
   ledger: string;
   signer: string;
@@ -144,6 +150,13 @@ export interface SignedConsent {
     openedAt: number;
     terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string };
   };
+  /**
+   * For an actBySig kind and registerKey: the signed fields between `signer` and `nonce`, by their EIP-712
+   * names (ACTION_TYPES, KEY_DIRECTORY_TYPES): integers as decimal strings, booleans, addresses and bytes32 as hex.
+   */
+  fields?: Record<string, string | boolean>;
+  /** For registerKey: the KeyDirectory it is signed for (its EIP-712 verifying contract). */
+  keyDirectory?: string;
 }
 
 /** Who the requests were made to or by. */

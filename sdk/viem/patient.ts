@@ -7,7 +7,7 @@
 import { parseEventLogs, type TransactionReceipt, type WalletClient } from "viem";
 
 import { requireAddress, toUnixSeconds } from "../args";
-import { consentLedgerAbi } from "../chain/abis";
+import { consentLedgerAbi, keyDirectoryAbi } from "../chain/abis";
 import type { PendingTransaction } from "../chain/transactions";
 import type { OnBehalf, SignOptions } from "../clients/patient";
 import {
@@ -20,7 +20,14 @@ import {
   policyTerms,
   type DelegateScope,
 } from "../clients/rules";
-import { CONSENT_TYPES, consentDomain } from "../clients/consent-types";
+import {
+  ACTION_TYPES,
+  CONSENT_TYPES,
+  consentDomain,
+  signedActionOf,
+  type SignedActionKind,
+  type SignedActionType,
+} from "../clients/consent-types";
 import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
 import {
   NoSignedFormError,
@@ -139,13 +146,13 @@ export class PatientClient {
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
-    this.direct("set the policy");
     const policy = policyTerms(input);
+    if (this.relayer) return this.relay("set the policy", await this.signSetPolicy(input), () => policy);
     return this.write("set the policy", "setPolicy", [policy], overrides, () => policy);
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
-    this.direct("clear the policy");
+    if (this.relayer) return this.relay("clear the policy", await this.signClearPolicy(), () => undefined);
     return this.write("clear the policy", "clearPolicy", [], overrides, () => undefined);
   }
 
@@ -160,10 +167,16 @@ export class PatientClient {
     scope: DelegateScopeInput,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string; validUntil: number } & DelegateScope>> {
-    this.direct("appoint a delegate");
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    if (this.relayer)
+      return this.relay("appoint the delegate", await this.signAppointDelegate(who, until, scope), () => ({
+        delegate: who,
+        validUntil: until,
+        purposes,
+        sensitiveClasses,
+      }));
     return this.write(
       "appoint the delegate",
       "appointDelegate",
@@ -182,8 +195,9 @@ export class PatientClient {
     delegate: string,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string }>> {
-    this.direct("remove a delegate");
     const who = requireAddress(delegate, "delegate");
+    if (this.relayer)
+      return this.relay("remove the delegate", await this.signRemoveDelegate(who), () => ({ delegate: who }));
     return this.write("remove the delegate", "removeDelegate", [who], overrides, () => ({ delegate: who }));
   }
 
@@ -192,7 +206,8 @@ export class PatientClient {
     optedOut: boolean,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ optedOut: boolean }>> {
-    this.direct("set the emergency opt-out");
+    if (this.relayer)
+      return this.relay("set the emergency opt-out", await this.signEmergencyOptOut(optedOut), () => ({ optedOut }));
     return this.write("set the emergency opt-out", "setEmergencyOptOut", [optedOut], overrides, () => ({ optedOut }));
   }
 
@@ -201,7 +216,8 @@ export class PatientClient {
     nonce: bigint,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
-    this.direct("cancel a signature");
+    if (this.relayer)
+      return this.relay("cancel the signature", await this.signCancelSignature(nonce), () => ({ nonce }));
     return this.write("cancel the signature", "invalidateNonces", cancelNonceArgs(nonce), overrides, () => ({ nonce }));
   }
 
@@ -262,6 +278,55 @@ export class PatientClient {
   async signDeny(request: AccessRequest | string, options: SignOptions = {}): Promise<SignedConsent> {
     const full = await this.resolveRequest(request);
     return this.sign("deny", "DenyRequest", { requestId: requestIdOf(full) }, options, { request: jsonRequest(full) });
+  }
+
+  /** Signs a standing data-use policy for someone else to relay (actBySig, SetPolicy). */
+  async signSetPolicy(input: PolicyInput, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("setPolicy", policyTerms(input), options);
+  }
+
+  /** Signs the clearing of the standing policy for someone else to relay (actBySig, ClearPolicy). */
+  async signClearPolicy(options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("clearPolicy", {}, options);
+  }
+
+  /** Signs an appointment for someone else to relay (actBySig, AppointDelegate). */
+  async signAppointDelegate(
+    delegate: string,
+    validUntil: Date | number,
+    scope: DelegateScopeInput,
+    options: SignOptions = {},
+  ): Promise<SignedConsent> {
+    const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    const who = requireAddress(delegate, "delegate");
+    const until = toUnixSeconds(validUntil, "validUntil");
+    return this.signAction(
+      "appointDelegate",
+      { delegate: who, validUntil: until, purposes, sensitiveClasses },
+      options,
+    );
+  }
+
+  /** Signs the removal of a delegate for someone else to relay (actBySig, RemoveDelegate). */
+  async signRemoveDelegate(delegate: string, options: SignOptions = {}): Promise<SignedConsent> {
+    return this.signAction("removeDelegate", { delegate: requireAddress(delegate, "delegate") }, options);
+  }
+
+  /** Signs an emergency opt-out (true) or opt-in (false) for someone else to relay (actBySig, SetEmergencyOptOut). */
+  async signEmergencyOptOut(optedOut: boolean, options: SignOptions = {}): Promise<SignedConsent> {
+    if (typeof optedOut !== "boolean") throw new InvalidArgumentError("optedOut", "must be true or false");
+    return this.signAction("setEmergencyOptOut", { optedOut }, options);
+  }
+
+  /** Signs the cancellation of `nonce` for someone else to relay (actBySig, InvalidateNonces). */
+  async signCancelSignature(nonce: bigint, options: SignOptions = {}): Promise<SignedConsent> {
+    const [word, mask] = cancelNonceArgs(BigInt(nonce));
+    return this.signAction("invalidateNonces", { word, mask }, options);
+  }
+
+  private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
+    const { type, message, fields } = signedActionOf(kind, input);
+    return this.sign(kind, type, message, options, { fields });
   }
 
   /** Requests made to the patient; by default only those still pending. */
@@ -353,7 +418,7 @@ export class PatientClient {
 
   private async sign(
     kind: SignedConsent["kind"],
-    primaryType: keyof typeof CONSENT_TYPES,
+    primaryType: keyof typeof CONSENT_TYPES | SignedActionType,
     fields: Record<string, unknown>,
     options: SignOptions,
     extra: Partial<SignedConsent>,
@@ -370,7 +435,7 @@ export class PatientClient {
       signature = await this.wallet.signTypedData({
         account: await accountOf(this.wallet),
         domain: { ...domain, verifyingContract: at(ledger) },
-        types: { [primaryType]: CONSENT_TYPES[primaryType] },
+        types: { [primaryType]: { ...CONSENT_TYPES, ...ACTION_TYPES }[primaryType] },
         primaryType,
         message: { signer, ...fields, nonce, deadline },
       } as never);
@@ -394,11 +459,11 @@ export class PatientClient {
   }
 }
 
-/** What the relay flow reads of the chain, through viem. */
+/** What the relay flow reads of the chain, through viem: the ledger's and KeyDirectory's events and nonces. */
 function viemRelayChain(contracts: ViemLedgerContracts): RelayChain<TransactionReceipt> {
-  const ledger = contracts.deployment.ledger;
+  const addresses = { ledger: contracts.deployment.ledger, keys: contracts.deployment.keys };
   return {
-    ledger,
+    addresses,
     receipt: (hash) =>
       contracts.client.getTransactionReceipt({ hash: at(hash) }).catch((error: unknown) => {
         if ((error as { name?: string })?.name === "TransactionReceiptNotFoundError") return null;
@@ -411,13 +476,15 @@ function viemRelayChain(contracts: ViemLedgerContracts): RelayChain<TransactionR
       to: receipt.to ? getAddress(receipt.to) : null,
       succeeded: receipt.status === "success",
     }),
-    ledgerEvents: (receipt) =>
+    events: (receipt, target) =>
       parseEventLogs({
-        abi: consentLedgerAbi,
-        logs: receipt.logs.filter((log) => log.address.toLowerCase() === ledger.toLowerCase()),
+        abi: target === "keys" ? keyDirectoryAbi : consentLedgerAbi,
+        logs: receipt.logs.filter((log) => log.address.toLowerCase() === addresses[target].toLowerCase()),
       }).map((log) => ({ name: log.eventName, args: log.args as Record<string, unknown> })),
-    nonceBitmapAt: (signer, word, blockNumber) =>
-      contracts.ledger.read.nonceBitmap([at(signer), word], { blockNumber: BigInt(blockNumber) }),
+    nonceBitmapAt: (target, signer, word, blockNumber) =>
+      (target === "keys" ? contracts.keys : contracts.ledger).read.nonceBitmap([at(signer), word], {
+        blockNumber: BigInt(blockNumber),
+      }),
     toLedgerError,
   };
 }

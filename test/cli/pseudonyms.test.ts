@@ -3,7 +3,7 @@
  * (gateway/relayer.ts over HTTP): `patient pseudonym derive|link`, `provider pair <link>`, and a
  * pseudonym's grant and revoke sent with `--relayer`, the pseudonym never holding ether; a deployment
  * file naming a relayer makes every signed action go through it by default (`--no-relayer` sends
- * directly; actions with no signed form go directly, with a note); `pseudonym link --qr` draws the link.
+ * directly; an action with no signed form would go directly, with a note); `pseudonym link --qr` draws the link.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -16,6 +16,7 @@ import { startRelayer, type RunningRelayer } from "../../gateway/relayer";
 import { derivePseudonymRoot } from "../../sdk/index";
 import { deployCliSuite, type CliResult, type CliSuite } from "../helpers/cli";
 import { sharedLocalNode } from "../helpers/local-node";
+import { ConsentLedger__factory } from "../../typechain-types";
 
 const DOMAIN = "app.consent-ledger.example";
 
@@ -244,19 +245,30 @@ describe("consent-ledger CLI: pseudonyms, pairing links and the relayer", functi
       ).to.include("does not go with --no-relayer");
     });
 
-    it("sends an action with no signed form directly, saying so; a pseudonym is refused it", async function () {
+    it("relays the emergency opt-out and the policy too (signed forms since ledger 4.0.0), for a pseudonym as well", async function () {
       const result = await suite.run("patient", ["--json", "patient", "emergency", "opt-out"], { env });
       const sent = json<{ transactionHash: string }>(result);
-      expect((await suite.provider.getTransaction(sent.transactionHash))!.from).to.equal(suite.address.patient);
-      expect(result.stderr).to.include("no signed form of the emergency opt-out yet").and.include("pays the gas");
+      expect((await suite.provider.getTransaction(sent.transactionHash))!.from).to.equal(relayer.relayer);
+      expect(result.stderr).to.include(`through the relayer at ${relayer.url}`).and.not.include("no signed form");
       expect(
-        failed(
-          await suite.run("patient", ["patient", "policy", "clear", "--pseudonym", "index:7", "--domain", DOMAIN], {
-            env,
-          }),
+        await ConsentLedger__factory.connect(suite.deployment.ledger, suite.provider).emergencyOptedOut(
+          suite.address.patient,
         ),
-      ).to.include("no signed form of it yet");
+      ).to.equal(true);
+      const cleared = json<{ transactionHash: string }>(
+        await suite.run(
+          "patient",
+          ["--json", "patient", "policy", "clear", "--pseudonym", "index:7", "--domain", DOMAIN],
+          { env },
+        ),
+      );
+      expect((await suite.provider.getTransaction(cleared.transactionHash))!.from).to.equal(relayer.relayer);
       ok(await suite.run("patient", ["patient", "emergency", "opt-in"], { env }));
+      expect(
+        await ConsentLedger__factory.connect(suite.deployment.ledger, suite.provider).emergencyOptedOut(
+          suite.address.patient,
+        ),
+      ).to.equal(false);
     });
 
     it("refuses a relayer that is down or serves another ledger, before signing anything", async function () {

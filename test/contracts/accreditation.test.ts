@@ -480,7 +480,7 @@ describe("ConsentLedger", function () {
       expect(await f.ledger.requestTtl()).to.equal(LEDGER_PARAMS.requestTtl);
       expect(await f.ledger.maxRequestDuration()).to.equal(LEDGER_PARAMS.maxRequestDuration);
       expect(await f.ledger.maxEmergencyDuration()).to.equal(LEDGER_PARAMS.maxEmergencyDuration);
-      expect(await f.ledger.version()).to.equal("3.0.0");
+      expect(await f.ledger.version()).to.equal("4.0.0");
     });
 
     it("starts with an empty register", async function () {

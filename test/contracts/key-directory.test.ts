@@ -1,7 +1,9 @@
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
-import { ZeroHash, id } from "ethers";
+import { type Signer, type TypedDataDomain, TypedDataEncoder, ZeroHash, id } from "ethers";
 import { ethers } from "hardhat";
+
+import type { KeyDirectory } from "../../typechain-types";
 
 import { deployLedgerFixture } from "../helpers/fixtures";
 
@@ -136,10 +138,178 @@ describe("KeyDirectory", function () {
     });
   });
 
+  describe("registerKeyBySig", function () {
+    it("hashes RegisterKey with exactly the fields IKeyDirectory documents, in its own domain", async function () {
+      const { keys } = await loadFixture(deployLedgerFixture);
+      expect(TypedDataEncoder.from(REGISTER_KEY_TYPES).encodeType("RegisterKey")).to.equal(
+        "RegisterKey(address signer,bytes32 publicKey,bytes32 seenKey,uint256 nonce,uint256 deadline)",
+      );
+      const d = await keys.eip712Domain();
+      expect([d.fields, d.name, d.version, d.verifyingContract]).to.deep.equal([
+        "0x0f",
+        "KeyDirectory",
+        "1",
+        await keys.getAddress(),
+      ]);
+    });
+
+    it("registers the signer's key when an account with no role relays it, as registerKey would", async function () {
+      const { keys, patient, otherPatient, stranger } = await loadFixture(deployLedgerFixture);
+      const direct = await (await keys.connect(patient).registerKey(KEY_1)).wait();
+      const args = await signRegisterKey(keys, otherPatient, { publicKey: KEY_1, nonce: 1n });
+
+      const relayed = await (await keys.connect(stranger).registerKeyBySig(...args)).wait();
+      const event = (r: typeof direct) => r!.logs.map((l) => keys.interface.parseLog(l)!.args.toArray());
+      expect(event(relayed)).to.deep.equal([[otherPatient.address, KEY_1]]);
+      expect(event(direct)).to.deep.equal([[patient.address, KEY_1]]);
+      expect(await keys.keyOf(otherPatient.address)).to.equal(KEY_1);
+      expect(await keys.keyOf(stranger.address)).to.equal(ZeroHash);
+      expect(await keys.nonceBitmap(otherPatient.address, 0n)).to.equal(1n << 1n);
+    });
+
+    it("rotates a key when the signer names the one it replaces", async function () {
+      const { keys, patient, relayer } = await loadFixture(deployLedgerFixture);
+      await keys
+        .connect(relayer)
+        .registerKeyBySig(...(await signRegisterKey(keys, patient, { publicKey: KEY_1, nonce: 1n })));
+      await keys
+        .connect(relayer)
+        .registerKeyBySig(...(await signRegisterKey(keys, patient, { publicKey: KEY_2, seenKey: KEY_1, nonce: 2n })));
+      expect(await keys.keyOf(patient.address)).to.equal(KEY_2);
+    });
+
+    it("reverts with EncryptionKeyChanged when a held registration would bring back a replaced key", async function () {
+      const { keys, patient, relayer } = await loadFixture(deployLedgerFixture);
+      const held = await signRegisterKey(keys, patient, { publicKey: KEY_1, nonce: 1n });
+      await keys.connect(patient).registerKey(KEY_2);
+
+      await expect(keys.connect(relayer).registerKeyBySig(...held))
+        .to.be.revertedWithCustomError(keys, "EncryptionKeyChanged")
+        .withArgs(patient.address, ZeroHash, KEY_2);
+      expect(await keys.nonceBitmap(patient.address, 0n)).to.equal(0n);
+    });
+
+    it("reverts with NonceAlreadyUsed when replayed", async function () {
+      const { keys, patient, relayer } = await loadFixture(deployLedgerFixture);
+      const args = await signRegisterKey(keys, patient, { publicKey: KEY_1, seenKey: KEY_1, nonce: 5n });
+      await keys.connect(patient).registerKey(KEY_1);
+      await keys.connect(relayer).registerKeyBySig(...args);
+      await expect(keys.connect(relayer).registerKeyBySig(...args))
+        .to.be.revertedWithCustomError(keys, "NonceAlreadyUsed")
+        .withArgs(patient.address, 5n);
+    });
+
+    it("reverts with SignatureExpired one second after the deadline", async function () {
+      const { keys, patient, relayer } = await loadFixture(deployLedgerFixture);
+      const deadline = (await time.latest()) + 100;
+      const args = await signRegisterKey(keys, patient, { publicKey: KEY_1, nonce: 1n, deadline });
+      await time.setNextBlockTimestamp(deadline + 1);
+      await expect(keys.connect(relayer).registerKeyBySig(...args))
+        .to.be.revertedWithCustomError(keys, "SignatureExpired")
+        .withArgs(deadline);
+    });
+
+    it("reverts with InvalidSignature for another signer, a changed value, another chain or contract", async function () {
+      const { keys, ledger, patient, stranger, relayer } = await loadFixture(deployLedgerFixture);
+      const [publicKey, seenKey, signer, nonce, deadline, signature] = await signRegisterKey(keys, patient, {
+        publicKey: KEY_1,
+        nonce: 1n,
+      });
+      const refused: Parameters<typeof keys.registerKeyBySig>[] = [
+        [KEY_2, seenKey, signer, nonce, deadline, signature],
+        [publicKey, KEY_2, signer, nonce, deadline, signature],
+        [publicKey, seenKey, signer, nonce + 1n, deadline, signature],
+        [publicKey, seenKey, signer, nonce, deadline + 1n, signature],
+        await signRegisterKey(keys, stranger, { publicKey: KEY_1, nonce: 1n, signer: patient.address }),
+        await signRegisterKey(keys, patient, { publicKey: KEY_1, nonce: 1n, domain: { chainId: 1n } }),
+        await signRegisterKey(keys, patient, {
+          publicKey: KEY_1,
+          nonce: 1n,
+          domain: { verifyingContract: await ledger.getAddress() },
+        }),
+      ];
+      for (const args of refused) {
+        await expect(keys.connect(relayer).registerKeyBySig(...args))
+          .to.be.revertedWithCustomError(keys, "InvalidSignature")
+          .withArgs(patient.address);
+      }
+    });
+
+    it("reverts with InvalidEncryptionKey for the zero key, as registerKey does", async function () {
+      const { keys, patient, relayer } = await loadFixture(deployLedgerFixture);
+      const args = await signRegisterKey(keys, patient, { publicKey: ZeroHash, nonce: 1n });
+      await expect(keys.connect(relayer).registerKeyBySig(...args))
+        .to.be.revertedWithCustomError(keys, "InvalidEncryptionKey")
+        .withArgs(ZeroHash);
+    });
+
+    it("registers for an ERC-1271 wallet on its owner's signature", async function () {
+      const { keys, relayer, stranger } = await loadFixture(deployLedgerFixture);
+      const [walletOwner] = (await ethers.getSigners()).slice(11);
+      const wallet = await ethers.deployContract("SmartWalletMock", [walletOwner.address]);
+      const signer = await wallet.getAddress();
+      await expect(
+        keys
+          .connect(relayer)
+          .registerKeyBySig(...(await signRegisterKey(keys, stranger, { publicKey: KEY_1, nonce: 1n, signer }))),
+      )
+        .to.be.revertedWithCustomError(keys, "InvalidSignature")
+        .withArgs(signer);
+      await keys
+        .connect(relayer)
+        .registerKeyBySig(...(await signRegisterKey(keys, walletOwner, { publicKey: KEY_1, nonce: 1n, signer })));
+      expect(await keys.keyOf(signer)).to.equal(KEY_1);
+    });
+  });
+
   describe("version", function () {
-    it("is 1.0.0", async function () {
+    it("is 1.1.0", async function () {
       const keys = await ethers.deployContract("KeyDirectory");
-      expect(await keys.version()).to.equal("1.0.0");
+      expect(await keys.version()).to.equal("1.1.0");
     });
   });
 });
+
+const REGISTER_KEY_TYPES = {
+  RegisterKey: [
+    { name: "signer", type: "address" },
+    { name: "publicKey", type: "bytes32" },
+    { name: "seenKey", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/** Signs a RegisterKey (written out here, not from the SDK); returns the arguments of registerKeyBySig. */
+async function signRegisterKey(
+  keys: KeyDirectory,
+  key: Signer,
+  o: {
+    publicKey: string;
+    seenKey?: string;
+    nonce: bigint;
+    deadline?: number;
+    signer?: string;
+    domain?: Partial<TypedDataDomain>;
+  },
+): Promise<[string, string, string, bigint, bigint, string]> {
+  const d = await keys.eip712Domain();
+  const domain = {
+    name: d.name,
+    version: d.version,
+    chainId: d.chainId,
+    verifyingContract: d.verifyingContract,
+    ...o.domain,
+  };
+  const signer = o.signer ?? (await key.getAddress());
+  const seenKey = o.seenKey ?? ZeroHash;
+  const deadline = BigInt(o.deadline ?? (await time.latest()) + 3600);
+  const signature = await key.signTypedData(domain, REGISTER_KEY_TYPES, {
+    signer,
+    publicKey: o.publicKey,
+    seenKey,
+    nonce: o.nonce,
+    deadline,
+  });
+  return [o.publicKey, seenKey, signer, o.nonce, deadline, signature];
+}

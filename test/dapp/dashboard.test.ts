@@ -518,9 +518,9 @@ describe("the patient's consent dashboard (dapp/) in Chromium", function () {
     await policy.locator('[data-action="save-policy"]').click();
     const policyStep = await reviewStep(page);
     expect(policyStep.after).to.match(/^After: requests for health, medical or biomedical research/);
-    // No signed form of a policy yet: sent from the account, and the step says so though the relayer is on.
-    expect(policyStep.route).to.equal("direct-no-signed-form");
-    expect(policyStep.routeText).to.include("no signed form of this action yet");
+    // A policy has a signed form (ledger 4.0.0, actBySig): with the relayer on, it goes gasless too.
+    expect(policyStep.route).to.equal("relayer");
+    expect(policyStep.routeText).to.include("Gasless, through the relayer");
     await page.waitForFunction(
       () => document.querySelector('[data-testid="policy-summary"]')?.textContent?.includes("Longest access: 1 year"),
       null,

@@ -79,6 +79,7 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       root.forProvider(setup.signers.hospital.address),
       root.forProvider(setup.signers.lab.address),
       root.forStudy("relayer-test"),
+      root.forStudy("relayer-settings"),
     ];
     root.destroy();
   });
@@ -317,25 +318,90 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
     expect(String(caught)).to.match(/not true/);
   });
 
-  it("refuses, rather than sends from the pseudonym, the actions the ledger cannot take signed yet", async function () {
+  it("a pseudonym with no ether sets its policy, delegates, opt-out, cancels a signature and publishes its key, all relayed", async function () {
+    const relayer = await relayerWith({ perSignerPerMinute: 50 });
+    const pseudonym = pseudonyms[3];
+    const identity = new PatientIdentity(setup.contracts, [pseudonym], { relayer: new RelayerClient(relayer.url) });
+    const patient = identity.client(pseudonym.address);
+    const who = pseudonym.address;
+    const ledger = setup.contracts.ledger;
+    const carer = setup.signers.stranger.address;
+    const until = (await chainNow(setup.provider)) + 30 * DAY;
+
+    const policy = await (await patient.setPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"] })).wait();
+    expect((await ledger.policyOf(who)).permission).to.equal(BigInt(policy.permission));
+    await (await patient.appointDelegate(carer, until, CARE_DELEGATE_SCOPE)).wait();
+    expect(await ledger.delegateUntil(who, carer)).to.equal(BigInt(until));
+    await (await patient.setEmergencyOptOut(true)).wait();
+    expect(await ledger.emergencyOptedOut(who)).to.equal(true);
+    await (await patient.removeDelegate(carer)).wait();
+    expect(await ledger.delegateUntil(who, carer)).to.equal(0n);
+    await (await patient.clearPolicy()).wait();
+    expect((await ledger.policyOf(who)).permission).to.equal(0n);
+    // Clearing the policy keeps the opt-out, as the direct call does.
+    expect(await ledger.emergencyOptedOut(who)).to.equal(true);
+
+    // A signature handed out and never relayed, cancelled without gas.
+    const pending = await patient.signRevoke(setup.signers.hospital.address, { nonce: 200n });
+    await (await patient.cancelSignature(200n)).wait();
+    expect(((await ledger.nonceBitmap(who, 0n)) >> 200n) & 1n).to.equal(1n);
+    await refusedWith("NonceAlreadyUsed", () => new RelayerClient(relayer.url).submit(pending));
+
+    // The pseudonym's encryption key, published through the relayer; then rotated.
+    const key1 = { publicKey: new Uint8Array(32).fill(7) };
+    const key2 = { publicKey: new Uint8Array(32).fill(9) };
+    const registered = await (await identity.registerEncryptionKey(who, key1)).wait();
+    expect(await setup.contracts.keys.keyOf(who)).to.equal(registered.publicKey);
+    const stale = await patient.signRegisterKey({ publicKey: new Uint8Array(32).fill(3) }, { nonce: 50n });
+    await (await patient.registerEncryptionKey(key2)).wait();
+    expect(await setup.contracts.keys.keyOf(who)).to.equal("0x" + "09".repeat(32));
+    // A registration signed over the key since replaced would bring it back: the relayer does not send it.
+    const refusal = await refusedWith("WouldRevert", () => new RelayerClient(relayer.url).submit(stale));
+    expect(refusal.details).to.match(/EncryptionKeyChanged/);
+    await refusedWith("WrongKeyDirectory", () =>
+      new RelayerClient(relayer.url).submit({ ...stale, keyDirectory: setup.deployment.ledger }),
+    );
+
+    expect(await setup.provider.getBalance(who)).to.equal(0n);
+    expect(await setup.provider.getTransactionCount(who)).to.equal(0);
+  });
+
+  it("refuses a settings message altered after signing, or sent as another action", async function () {
+    const relayer = await relayerWith();
+    const client = new RelayerClient(relayer.url);
+    const patient = patientOf(pseudonyms[1], relayer);
+    const until = (await chainNow(setup.provider)) + 30 * DAY;
+    const signed = await patient.signAppointDelegate(setup.signers.stranger.address, until, CARE_DELEGATE_SCOPE);
+    await refusedWith("InvalidSignature", () =>
+      client.submit({ ...signed, fields: { ...signed.fields!, validUntil: String(until + 365 * DAY) } }),
+    );
+    await refusedWith("InvalidRequest", () =>
+      client.submit({ ...signed, fields: { ...signed.fields!, sensitiveClasses: "yes" } }),
+    );
+    await refusedWith("InvalidRequest", () => client.submit({ ...signed, kind: "removeDelegate" }));
+    const optOut = await patient.signEmergencyOptOut(true);
+    await refusedWith("InvalidSignature", () => client.submit({ ...optOut, fields: { optedOut: false } }));
+  });
+
+  it("refuses, rather than sends from the pseudonym, the one action the ledger cannot take signed (a batch grant)", async function () {
     const relayer = await relayerWith();
     const patient = patientOf(pseudonyms[0], relayer);
-    for (const action of [
-      () => patient.setPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"] }),
-      () => patient.setEmergencyOptOut(true),
-      () => patient.appointDelegate(setup.signers.stranger.address, (Date.now() / 1000) | 0, CARE_DELEGATE_SCOPE),
-      () => patient.cancelSignature(5n),
-    ]) {
-      const before = await chainState(setup.provider);
-      let caught: unknown;
-      try {
-        await action();
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).to.be.instanceOf(NoSignedFormError);
-      expect(await chainState(setup.provider)).to.deep.equal(before);
+    const before = await chainState(setup.provider);
+    let caught: unknown;
+    try {
+      await patient.grantBatch([
+        {
+          grantee: setup.signers.hospital.address,
+          dataClasses: ["LAB_RESULT"],
+          purposes: ["TREAT"],
+          validUntil: (await chainNow(setup.provider)) + DAY,
+        },
+      ]);
+    } catch (error) {
+      caught = error;
     }
+    expect(caught).to.be.instanceOf(NoSignedFormError);
+    expect(await chainState(setup.provider)).to.deep.equal(before);
   });
 
   it("refuses a relayer's answer naming a transaction that does not carry the signed message, and plain http off loopback", async function () {

@@ -20,7 +20,9 @@ import {
   type TypedDataField,
   N as SECP256K1_N,
   Signature,
+  AbiCoder,
   TypedDataEncoder,
+  id,
   resolveAddress,
 } from "ethers";
 
@@ -65,7 +67,70 @@ export const SIGNED_CONSENT_TYPES = {
   ],
 } as const satisfies Record<string, readonly TypedDataField[]>;
 
-export type SignedConsentType = keyof typeof SIGNED_CONSENT_TYPES;
+/**
+ * The types `actBySig` relays, field for field as in ISignedConsents.sol (again written out, not imported
+ * from the SDK). Every field is static; the fields between `signer` and `nonce` are `args`.
+ */
+export const SIGNED_ACTION_TYPES = {
+  SetPolicy: [
+    { name: "signer", type: "address" },
+    { name: "permission", type: "uint8" },
+    { name: "modifiers", type: "uint64" },
+    { name: "dataClasses", type: "uint32" },
+    { name: "purposes", type: "uint16" },
+    { name: "diseaseId", type: "uint32" },
+    { name: "maxDuration", type: "uint40" },
+    { name: "validUntil", type: "uint40" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  ClearPolicy: [
+    { name: "signer", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  AppointDelegate: [
+    { name: "signer", type: "address" },
+    { name: "delegate", type: "address" },
+    { name: "validUntil", type: "uint40" },
+    { name: "purposes", type: "uint32" },
+    { name: "sensitiveClasses", type: "bool" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  RemoveDelegate: [
+    { name: "signer", type: "address" },
+    { name: "delegate", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  SetEmergencyOptOut: [
+    { name: "signer", type: "address" },
+    { name: "optedOut", type: "bool" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  InvalidateNonces: [
+    { name: "signer", type: "address" },
+    { name: "word", type: "uint256" },
+    { name: "mask", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const satisfies Record<string, readonly TypedDataField[]>;
+
+export type SignedActionType = keyof typeof SIGNED_ACTION_TYPES;
+export type SignedConsentType = keyof typeof SIGNED_CONSENT_TYPES | SignedActionType;
+
+const ALL_SIGNED_TYPES: Record<SignedConsentType, readonly TypedDataField[]> = {
+  ...SIGNED_CONSENT_TYPES,
+  ...SIGNED_ACTION_TYPES,
+};
+
+/** The EIP-712 typehash of `type`: the `action` of `actBySig`. */
+export function typehashOf(type: SignedConsentType): string {
+  return id(TypedDataEncoder.from({ [type]: [...ALL_SIGNED_TYPES[type]] }).encodeType(type));
+}
 
 /** How long a signature stays valid when no deadline is given. */
 export const DEFAULT_SIGNATURE_LIFETIME = 60 * 60;
@@ -144,7 +209,7 @@ export async function digestOf(
   domainOverrides: Partial<TypedDataDomain> = {},
 ): Promise<string> {
   const domain = { ...(await domainOf(ledger)), ...domainOverrides };
-  return TypedDataEncoder.hash(domain, { [type]: [...SIGNED_CONSENT_TYPES[type]] }, message);
+  return TypedDataEncoder.hash(domain, { [type]: [...ALL_SIGNED_TYPES[type]] }, message);
 }
 
 /** Signs `message` of `type` for `ledger` with `key`; returns the signature and the values signed. */
@@ -161,7 +226,7 @@ export async function signTyped(
   const domain = { ...(await domainOf(ledger)), ...options.domain };
   const signature = await key.signTypedData(
     domain,
-    { [type]: [...SIGNED_CONSENT_TYPES[type]] },
+    { [type]: [...ALL_SIGNED_TYPES[type]] },
     { signer, ...message, nonce, deadline },
   );
   return { signer, nonce, deadline, signature };
@@ -285,6 +350,39 @@ export async function signDenyRequest(
   const requestId = await ledger.requestIdOf(request);
   const { signer, nonce, deadline, signature } = await signTyped(ledger, key, "DenyRequest", { requestId }, options);
   return [request, signer, nonce, deadline, signature];
+}
+
+export type ActBySigArgs = [
+  action: string,
+  args: string,
+  signer: string,
+  nonce: bigint,
+  deadline: bigint,
+  signature: string,
+];
+
+/**
+ * Signs one of the patient's own settings; returns the arguments of `actBySig`: the type's typehash, and
+ * as `args` the abi.encode of its fields between `signer` and `nonce`, in order.
+ */
+export async function signAction(
+  ledger: Eip712DomainSource,
+  key: Signer,
+  type: SignedActionType,
+  fields: Record<string, unknown>,
+  options: SignOptions = {},
+): Promise<ActBySigArgs> {
+  const { signer, nonce, deadline, signature } = await signTyped(ledger, key, type, fields, options);
+  return [typehashOf(type), encodeActionArgs(type, fields), signer, nonce, deadline, signature];
+}
+
+/** The `args` of `actBySig` for `type`: the abi.encode of its fields between `signer` and `nonce`. */
+export function encodeActionArgs(type: SignedActionType, fields: Record<string, unknown>): string {
+  const middle = SIGNED_ACTION_TYPES[type].slice(1, -2);
+  return AbiCoder.defaultAbiCoder().encode(
+    middle.map((f) => f.type),
+    middle.map((f) => fields[f.name]),
+  );
 }
 
 /** Whether `signer` has used or cancelled `nonce`, read from the ledger's bitmap word that holds it. */

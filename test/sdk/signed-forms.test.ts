@@ -94,7 +94,8 @@ describe("SIGNED_FORMS: which patient actions go through a relayer", function ()
     expect(hasSignedForm("revoke")).to.equal(true);
     expect(actionRoute("grant", true)).to.equal("relayer");
     expect(actionRoute("grant", false)).to.equal("direct");
-    expect(actionRoute("setPolicy", true)).to.equal("direct-no-signed-form");
-    expect(actionRoute("setPolicy", false)).to.equal("direct");
+    expect(actionRoute("setPolicy", true)).to.equal("relayer");
+    expect(actionRoute("grantBatch", true)).to.equal("direct-no-signed-form");
+    expect(actionRoute("grantBatch", false)).to.equal("direct");
   });
 });

@@ -341,6 +341,41 @@ describe("the viem entry (consent-ledger/viem)", function () {
     expect(typed(withViem)).to.deep.equal(typed(withEthers));
   });
 
+  it("signs the patient's settings exactly as the ethers entry does, and the ledger takes them relayed", async function () {
+    const suite = await loadFixture(deployLedgerFixture);
+    const deployment = await deploymentOf(suite);
+    const wallet = viemWallet(suite.patient.address, 5, true);
+    const viemPatient = new viemEntry.PatientClient(await viemEntry.connect(wallet, deployment), wallet);
+    const ethersPatient = new ethersEntry.PatientClient(
+      await ethersEntry.connect(suite.patient, deployment),
+      suite.patient,
+    );
+    const at = (nonce: bigint) => ({ nonce, deadline: DEADLINE });
+    const sign = (p: typeof viemPatient | typeof ethersPatient) =>
+      Promise.all([
+        p.signSetPolicy({ permission: "GRU", dataClasses: ["LAB_RESULT"] }, at(1n)),
+        p.signAppointDelegate(suite.delegate.address, UNTIL, ethersEntry.CARE_DELEGATE_SCOPE, at(2n)),
+        p.signEmergencyOptOut(true, at(3n)),
+        p.signRemoveDelegate(suite.delegate.address, at(4n)),
+        p.signClearPolicy(at(5n)),
+        p.signCancelSignature(300n, at(6n)),
+      ]);
+    const byViem = await sign(viemPatient);
+    expect(byViem).to.deep.equal(await sign(ethersPatient));
+
+    const relayer = await ethersEntry.connect(suite.relayer, deployment);
+    for (const signed of byViem.slice(0, 3))
+      await (await ethersEntry.relaySignedConsent(relayer, suite.relayer, signed)).wait();
+    expect((await suite.ledger.policyOf(suite.patient.address)).permission).to.equal(42n);
+    expect(await suite.ledger.delegateUntil(suite.patient.address, suite.delegate.address)).to.equal(BigInt(UNTIL));
+    expect(await suite.ledger.emergencyOptedOut(suite.patient.address)).to.equal(true);
+    for (const signed of byViem.slice(3))
+      await (await ethersEntry.relaySignedConsent(relayer, suite.relayer, signed)).wait();
+    expect(await suite.ledger.delegateUntil(suite.patient.address, suite.delegate.address)).to.equal(0n);
+    expect((await suite.ledger.policyOf(suite.patient.address)).permission).to.equal(0n);
+    expect(((await suite.ledger.nonceBitmap(suite.patient.address, 1n)) >> 44n) & 1n).to.equal(1n);
+  });
+
   it("sends a write with the overrides given (gas limit, nonce, EIP-1559 fees)", async function () {
     const suite = await loadFixture(deployLedgerFixture);
     const wallet = viemWallet(suite.patient.address, 5, true);
