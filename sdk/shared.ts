@@ -164,3 +164,19 @@ export {
 export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing";
 export { PatientIdentityBase } from "./clients/identity-core";
 export type { PatientView, PseudonymPatient, Tagged } from "./clients/identity-core";
+export { assertFhirResource, parseFhirJson } from "./fhir/resource";
+export type { FhirResource } from "./fhir/resource";
+export {
+  auditEntryToFhir,
+  auditTrailToFhirBundle,
+  consentIdentifier,
+  consentToFhir,
+  emergencyOptOutToFhir,
+  fhirCollection,
+  policyToFhir,
+} from "./fhir/export";
+export type { ConsentExportOptions, LedgerOrigin } from "./fhir/export";
+export { applyImportedConsent, consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
+export type { FhirConsentImportOptions, FhirConsentTarget, ImportedConsent, LedgerConsentAction } from "./fhir/import";
+export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
+export type { DataClassSlice } from "./fhir/terminology";
