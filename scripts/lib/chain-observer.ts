@@ -97,9 +97,11 @@ export interface GroupLinks {
   together: { hash: string; block: number; groups: number[] }[];
   /**
    * A value (an address, a hash, a precise time) found in transactions of two or more groups: a common
-   * field. Low-entropy values are left out, being shared by everyone: numbers below 10^9 (flags, masks,
-   * codes, nonces, durations) and whole UTC days (a date anyone may pick); so are `ignore` (the contracts,
-   * the relayer). A time to the second (a deadline, an expiry computed from "now") is kept: it is a fingerprint.
+   * field. Low-entropy values are left out, being shared by everyone: words of at most 4 non-zero bytes
+   * (flags, masks, codes, nonces, a signature's padded v) except times to the second, and whole UTC days
+   * (a date anyone may pick); so is `ignore` (the contracts, the relayer, as addresses; the EIP-712
+   * typehashes, as 32-byte words). A time to the second (a deadline, an expiry computed from "now") is
+   * kept: it is a fingerprint.
    */
   shared: { value: string; groups: number[]; where: string[] }[];
   /** Blocks holding transactions of two or more groups: a timing link. */
@@ -119,7 +121,7 @@ export async function linkGroups(
 ): Promise<GroupLinks> {
   const needles = groups.map((group) => group.map((address) => address.toLowerCase().slice(2)));
   const ignored = new Set(
-    [...ignore, ...groups.flat()].map((address) => "0x" + address.toLowerCase().slice(2).padStart(64, "0")),
+    [...ignore, ...groups.flat()].map((value) => "0x" + value.toLowerCase().slice(2).padStart(64, "0")),
   );
   const together: GroupLinks["together"] = [];
   const values = new Map<string, { groups: Set<number>; where: string[] }>();
@@ -174,7 +176,11 @@ function wordsOf(hex: string): string[] {
 
 function lowEntropy(word: string): boolean {
   const value = BigInt(word);
-  if (value < 1_000_000_000n) return true;
-  // A whole UTC day in the range of timestamps: a date many people pick, not a fingerprint.
-  return value < 2n ** 40n && value % 86_400n === 0n;
+  // A time to the second is a fingerprint; a whole UTC day is a date many people pick.
+  if (value >= 1_000_000_000n && value < 2n ** 40n) return value % 86_400n === 0n;
+  // Otherwise, a word of at most 4 non-zero bytes (a flag, mask, code, nonce, a signature's v padded)
+  // is shared by everyone.
+  let nonZero = 0;
+  for (let at = 2; at < word.length; at += 2) if (word.slice(at, at + 2) !== "00") nonZero++;
+  return nonZero <= 4;
 }
