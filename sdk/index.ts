@@ -55,8 +55,16 @@ export type {
   StateSection,
 } from "./clients/patient-events";
 export { PatientClient, populateSignedConsent, relaySignedConsent } from "./clients/patient";
-export { PatientIdentity, pseudonymSigner } from "./clients/identity";
-export type { PatientIdentityOptions } from "./clients/identity";
+export { LinkingDelegateError, PatientIdentity, SpreadActionError, pseudonymSigner } from "./clients/identity";
+export type {
+  DelegateSpreadOptions,
+  PatientIdentityOptions,
+  SpreadAction,
+  SpreadOptions,
+  SpreadProgress,
+} from "./clients/identity";
+export { DelegateIdentity } from "./clients/delegate";
+export type { DelegateIdentityOptions } from "./clients/delegate";
 export { ProviderClient } from "./clients/provider";
 export {
   anchorEventOf,
