@@ -9,9 +9,22 @@
  * is kept in localStorage: it holds no key, and losing it loses nothing but the list.
  */
 import {
+  CARE_DELEGATE_SCOPE,
   createPairingLink,
   DataClass,
+  delegatesOf,
+  Duo,
+  DUO_MODIFIERS,
+  DUO_PERMISSIONS,
+  DuoDisplay,
+  duoMaskOf,
+  maskOf,
+  policyOf,
   Purpose,
+  PurposeDisplay,
+  purposeMaskText,
+  RESEARCH_PURPOSES,
+  SENSITIVE_DATA_CLASSES,
   derivePseudonymRoot,
   describeConsentChange,
   PatientIdentity,
@@ -20,7 +33,13 @@ import {
   type ActionRoute,
   type ConsentAction,
   type ConsentChange,
+  type ConsentState,
+  type DataClassName,
+  type DataUsePolicy,
+  type DuoName,
   type LedgerContracts,
+  type PolicyInput,
+  type PurposeName,
   type PatientView,
   type Pseudonym,
   type PseudonymRoot,
@@ -35,17 +54,50 @@ import type { DappConfig } from "./config";
 import { h, mount, type Child } from "./dom";
 import { explain, type Explanation } from "./errors";
 import { dataClassList, day, prettyName, purposeList, shortAddress } from "./format";
-import { section } from "./views";
+import {
+  badge,
+  checkAddress,
+  checkboxes,
+  checkFutureDay,
+  dataClassOptions,
+  endOfDay,
+  errorSlot,
+  formValue,
+  formValues,
+  section,
+  showFieldErrors,
+  validatePolicy,
+  type FieldErrors,
+} from "./views";
 import type { ConnectedWallet } from "./wallet";
 
 export interface PseudonymPageDeps {
   config: DappConfig;
   wallet: ConnectedWallet;
   contracts: LedgerContracts;
-  review: (change: ConsentChange, confirmLabel: string, route: ActionRoute | "sign") => Promise<boolean>;
+  review: (
+    change: ConsentChange,
+    confirmLabel: string,
+    route: ActionRoute | "sign",
+    parts?: readonly ReviewPart[],
+  ) => Promise<boolean>;
   status: (text: string, tone?: "info" | "ok" | "error") => void;
   showAlert: (explanation: Explanation | undefined) => void;
   setPageState: (state: "loading" | "ready" | "busy" | "error") => void;
+}
+
+/** One of several changes a single decision makes (the same setting on several pseudonyms), as reviewed. */
+export interface ReviewPart {
+  /** Whose change it is, in words: "with hospital", "study diabetes-2026". */
+  label: string;
+  change: ConsentChange;
+}
+
+/** A pseudonym's own settings, as the ledger holds them: each pseudonym has its own, unlinked. */
+interface PseudonymSettings {
+  optedOut: boolean;
+  policy?: DataUsePolicy;
+  delegates: Awaited<ReturnType<typeof delegatesOf>>;
 }
 
 const STUDY_LABEL = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -55,6 +107,7 @@ export class PseudonymPage {
   private pseudonyms: Pseudonym[] = [];
   private identity?: PatientIdentity;
   private view?: PatientView;
+  private readonly settings = new Map<string, PseudonymSettings>();
   private now = 0;
   private busy = false;
   private readonly links = new Map<string, string>();
@@ -151,7 +204,23 @@ export class PseudonymPage {
       return;
     }
     this.identity = new PatientIdentity(this.deps.contracts, this.pseudonyms, { relayer: this.relayer });
-    const [view, block] = await Promise.all([this.identity.view(), this.deps.contracts.provider.getBlock("latest")]);
+    const contracts = this.deps.contracts;
+    const [view, block, settings] = await Promise.all([
+      this.identity.view(),
+      contracts.provider.getBlock("latest"),
+      Promise.all(
+        this.pseudonyms.map(async (pseudonym): Promise<[string, PseudonymSettings]> => {
+          const [optedOut, policy, delegates] = await Promise.all([
+            contracts.ledger.emergencyOptedOut(pseudonym.address),
+            policyOf(contracts, pseudonym.address),
+            delegatesOf(contracts, pseudonym.address),
+          ]);
+          return [pseudonym.address, { optedOut: Boolean(optedOut), policy, delegates }];
+        }),
+      ),
+    ]);
+    this.settings.clear();
+    for (const [address, entry] of settings) this.settings.set(address, entry);
     this.view = view;
     this.now = block?.timestamp ?? Math.floor(Date.now() / 1000);
   }
@@ -209,6 +278,67 @@ export class PseudonymPage {
     );
   }
 
+  /** What `action` changes on one pseudonym, from that pseudonym's own settings. */
+  private settingChange(action: ConsentAction, pseudonym: string): ConsentChange {
+    const settings = this.settings.get(pseudonym);
+    const party = "delegate" in action ? action.delegate.toLowerCase() : undefined;
+    const state: ConsentState = {
+      now: this.now,
+      policy: settings?.policy,
+      optedOut: settings?.optedOut,
+      delegateUntil: party
+        ? settings?.delegates.find((item) => item.delegate.toLowerCase() === party)?.validUntil
+        : undefined,
+    };
+    return describeConsentChange(action, state, { nameOf: (a) => this.nameOf(a), dayOf: day });
+  }
+
+  /**
+   * One decision on one or more pseudonyms: the review step shows each pseudonym's change, and on
+   * Confirm each pseudonym signs its own and the relayer sends them (`send`). No pseudonym pays gas.
+   */
+  private async decide(
+    title: string,
+    changes: { pseudonym: Pseudonym; action: ConsentAction }[],
+    confirmLabel: string,
+    send: () => Promise<void>,
+    done: string,
+  ): Promise<void> {
+    if (this.busy || !this.identity || changes.length === 0) return;
+    const parts: ReviewPart[] = changes.map(({ pseudonym, action }) => ({
+      label: this.relationshipText(pseudonym.id),
+      change: this.settingChange(action, pseudonym.address),
+    }));
+    const unique = <T>(lists: T[][]) => [...new Set(lists.flat())];
+    const first = parts[0].change;
+    const summary: ConsentChange =
+      parts.length === 1
+        ? first
+        : {
+            ...first,
+            title,
+            notes: unique(parts.map((part) => part.change.notes)),
+            cannotUndo: unique(parts.map((part) => part.change.cannotUndo)),
+            flagged: unique(parts.map((part) => part.change.flagged)),
+          };
+    const confirmed = await this.deps.review(summary, confirmLabel, "relayer", parts.length > 1 ? parts : undefined);
+    if (!confirmed) return;
+    const who =
+      changes.length === 1
+        ? `your pseudonym ${this.relationshipText(changes[0].pseudonym.id)}`
+        : `each of ${changes.length} pseudonyms`;
+    await this.run(`Signing as ${who}; the relayer sends it…`, async () => {
+      await send();
+      await this.read();
+      return `${done} The relayer paid the gas; your pseudonyms hold no ether.`;
+    });
+  }
+
+  /** Sends one pseudonym's relayed action and waits for it to be mined. */
+  private static async mined(pending: Promise<{ wait(): Promise<unknown> }>): Promise<void> {
+    await (await pending).wait();
+  }
+
   render(): void {
     const main: Child[] = [this.renderPseudonyms()];
     const side: Child[] = [];
@@ -217,6 +347,7 @@ export class PseudonymPage {
         this.renderRequests(this.view.requests),
         this.renderConsents(this.view),
         this.renderGrantForm(),
+        this.renderSettings(),
         this.renderRecords(this.view),
       );
       side.push(this.renderAudit(this.view));
@@ -595,6 +726,446 @@ export class PseudonymPage {
       "The pseudonym signs; the relayer pays the gas.",
       form,
     );
+  }
+
+  /**
+   * Each pseudonym's emergency opt-out, delegates and standing policy, and the forms that change them:
+   * one decision may apply to several pseudonyms, each of which signs its own change (the ledger sees
+   * unrelated accounts), all reviewed together and sent by the relayer.
+   */
+  private renderSettings(): HTMLElement {
+    const rows = this.pseudonyms.map((pseudonym) => {
+      const settings = this.settings.get(pseudonym.address);
+      const label = this.relationshipText(pseudonym.id);
+      const item = { pseudonym: pseudonym.address, relationship: pseudonym.id };
+      return h(
+        "li",
+        {
+          "data-testid": "pseudonym-settings",
+          "data-relationship": pseudonym.id,
+          "data-opted-out": String(settings?.optedOut ?? false),
+        },
+        this.tag(item),
+        " ",
+        h(
+          "span",
+          { "data-testid": "pseudonym-emergency" },
+          settings?.optedOut ? badge("emergency access: opted out", "warn") : badge("emergency access: allowed", "ok"),
+        ),
+        h(
+          "ul",
+          { class: "plain" },
+          (settings?.delegates ?? []).map((delegate) =>
+            h(
+              "li",
+              { "data-testid": "pseudonym-delegate", "data-delegate": delegate.delegate },
+              `Delegate ${this.nameOf(delegate.delegate)} until ${day(delegate.validUntil)}, may grant for ${purposeMaskText(delegate.purposes)} `,
+              h(
+                "button",
+                {
+                  class: "danger small",
+                  "data-action": "remove-delegate",
+                  disabled: this.busy || !this.relayer,
+                  "aria-label": `Remove ${this.nameOf(delegate.delegate)} as the delegate of your pseudonym ${label}`,
+                  onclick: () =>
+                    void this.decide(
+                      "Remove the delegate",
+                      [{ pseudonym, action: { kind: "remove-delegate", delegate: delegate.delegate } }],
+                      "Remove the delegate",
+                      () =>
+                        PseudonymPage.mined(
+                          (this.identity as PatientIdentity)
+                            .client(pseudonym.address)
+                            .removeDelegate(delegate.delegate),
+                        ),
+                      "Delegate removed.",
+                    ),
+                },
+                "Remove",
+              ),
+            ),
+          ),
+          settings?.policy
+            ? h(
+                "li",
+                { "data-testid": "pseudonym-policy" },
+                `Standing policy: approves requests for ${this.duoText(settings.policy.permission)}, ${dataClassList(settings.policy.dataClasses)}, ${purposeList(settings.policy.purposes)}, until ${settings.policy.validUntil ? day(settings.policy.validUntil) : "you clear it"} `,
+                h(
+                  "button",
+                  {
+                    class: "danger small",
+                    "data-action": "clear-policy",
+                    disabled: this.busy || !this.relayer,
+                    "aria-label": `Clear the standing policy of your pseudonym ${label}`,
+                    onclick: () =>
+                      void this.decide(
+                        "Clear the policy",
+                        [{ pseudonym, action: { kind: "clear-policy" } }],
+                        "Clear the policy",
+                        () =>
+                          PseudonymPage.mined(
+                            (this.identity as PatientIdentity).client(pseudonym.address).clearPolicy(),
+                          ),
+                        "The standing policy is cleared.",
+                      ),
+                  },
+                  "Clear policy",
+                ),
+              )
+            : null,
+        ),
+      );
+    });
+    return section(
+      "pseudonym-settings",
+      "Emergency access, delegates and policies",
+      "Each pseudonym has its own settings. One decision can change several: each pseudonym signs its own change and the relayer sends them, so the ledger still sees unrelated accounts.",
+      h("ul", { class: "plain pseudonym-settings" }, rows),
+      this.renderEmergencyForm(),
+      this.renderDelegateForm(),
+      this.renderPolicyForm(),
+    );
+  }
+
+  private duoText(code: number): string {
+    const name = (Object.keys(Duo) as DuoName[]).find((key) => Duo[key] === code);
+    return name ? DuoDisplay[name] : `DUO ${code}`;
+  }
+
+  /** Ticked pseudonyms to apply a decision to: all of them unless the patient unticks some. */
+  private applyTo(form: string, legend: string): HTMLElement {
+    return h(
+      "fieldset",
+      null,
+      h("legend", null, legend),
+      checkboxes(
+        "apply",
+        this.pseudonyms.map((item) => ({ value: item.address, label: this.relationshipText(item.id) })),
+        () => true,
+      ),
+      errorSlot(form, "apply"),
+    );
+  }
+
+  private ticked(form: HTMLFormElement): Pseudonym[] {
+    const chosen = new Set(formValues(form, "apply"));
+    return this.pseudonyms.filter((item) => chosen.has(item.address));
+  }
+
+  private renderEmergencyForm(): HTMLElement {
+    const submit = (form: HTMLFormElement, optedOut: boolean) => {
+      const chosen = this.ticked(form);
+      const changing = chosen.filter((item) => this.settings.get(item.address)?.optedOut !== optedOut);
+      const errors: FieldErrors = {};
+      if (chosen.length === 0) errors.apply = "Tick at least one pseudonym.";
+      else if (changing.length === 0)
+        errors.apply = optedOut
+          ? "Every pseudonym ticked is already opted out."
+          : "Every pseudonym ticked already allows emergency access.";
+      showFieldErrors(form, errors);
+      if (Object.keys(errors).length) return;
+      void this.decide(
+        optedOut
+          ? `Opt out of emergency access on ${changing.length} pseudonyms`
+          : `Allow emergency access on ${changing.length} pseudonyms`,
+        changing.map((pseudonym) => ({ pseudonym, action: { kind: "emergency-opt-out", optedOut } })),
+        optedOut ? "Opt out of emergency access" : "Allow emergency access",
+        () => this.sendOptOut(changing, optedOut),
+        optedOut
+          ? `Opted out of emergency access on ${changing.length === 1 ? "1 pseudonym" : `${changing.length} pseudonyms`}.`
+          : `Emergency access allowed again on ${changing.length === 1 ? "1 pseudonym" : `${changing.length} pseudonyms`}.`,
+      );
+    };
+    const form: HTMLFormElement = h(
+      "form",
+      {
+        id: "pseudonym-emergency-form",
+        class: "grant-form",
+        novalidate: true,
+        onsubmit: (e: Event) => e.preventDefault(),
+      },
+      h("h3", null, "Emergency access"),
+      this.applyTo("pseudonym-emergency-form", "Apply to"),
+      h(
+        "div",
+        { class: "buttons" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            "data-action": "opt-out",
+            disabled: this.busy || !this.relayer,
+            onclick: () => submit(form, true),
+          },
+          "Opt out of emergency access",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            "data-action": "opt-in",
+            disabled: this.busy || !this.relayer,
+            onclick: () => submit(form, false),
+          },
+          "Allow emergency access",
+        ),
+      ),
+    ) as HTMLFormElement;
+    return form;
+  }
+
+  /** Each chosen pseudonym signs its own opt-out; the relayer sends them one after another. */
+  private async sendOptOut(pseudonyms: Pseudonym[], optedOut: boolean): Promise<void> {
+    const identity = this.identity as PatientIdentity;
+    for (const pseudonym of pseudonyms)
+      await PseudonymPage.mined(identity.client(pseudonym.address).setEmergencyOptOut(optedOut));
+  }
+
+  /**
+   * A delegate for one pseudonym, with a carer's scope. One address is appointed on one pseudonym only:
+   * the same delegate on two pseudonyms would link them on the ledger.
+   */
+  private renderDelegateForm(): HTMLElement {
+    const formId = "pseudonym-delegate-form";
+    return h(
+      "form",
+      {
+        id: formId,
+        class: "grant-form",
+        novalidate: true,
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          const form = event.currentTarget as HTMLFormElement;
+          const pseudonym = this.pseudonyms.find((item) => item.address === formValue(form, "as"));
+          const delegate = formValue(form, "delegate");
+          const errors: FieldErrors = {};
+          const badAddress = checkAddress(delegate, pseudonym?.address ?? "", "the delegate");
+          if (badAddress) errors.delegate = badAddress;
+          else if (this.pseudonyms.some((item) => item.address.toLowerCase() === delegate.toLowerCase()))
+            errors.delegate = "That is one of your own pseudonyms: appointing it would link the two on the ledger.";
+          const badDay = checkFutureDay(formValue(form, "until"), this.now);
+          if (badDay) errors.until = badDay;
+          showFieldErrors(form, errors);
+          if (!pseudonym || Object.keys(errors).length) return;
+          const validUntil = endOfDay(formValue(form, "until")) as Date;
+          const who = getAddress(delegate);
+          void this.decide(
+            "Appoint a delegate",
+            [
+              {
+                pseudonym,
+                action: {
+                  kind: "appoint-delegate",
+                  delegate: who,
+                  validUntil: Math.floor(validUntil.getTime() / 1000),
+                  purposes: maskOf(
+                    (CARE_DELEGATE_SCOPE.purposes as readonly PurposeName[]).map((name) => Purpose[name]),
+                  ),
+                  sensitiveClasses: CARE_DELEGATE_SCOPE.sensitiveClasses,
+                },
+              },
+            ],
+            "Appoint the delegate",
+            () =>
+              PseudonymPage.mined(
+                (this.identity as PatientIdentity)
+                  .client(pseudonym.address)
+                  .appointDelegate(who, validUntil, CARE_DELEGATE_SCOPE),
+              ),
+            "Delegate appointed.",
+          );
+        },
+      },
+      h("h3", null, "A delegate for one pseudonym"),
+      h(
+        "p",
+        { class: "note" },
+        "A carer who may grant and approve for this pseudonym until the day you choose. Give each pseudonym a different delegate address: the same one on two pseudonyms links them.",
+      ),
+      h(
+        "label",
+        null,
+        "For ",
+        h(
+          "select",
+          { name: "as", id: "pseudonym-delegate-as" },
+          this.pseudonyms.map((item) => h("option", { value: item.address }, this.relationshipText(item.id))),
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-delegate-address" }, "Delegate's address"),
+        h("input", { id: "pseudonym-delegate-address", name: "delegate", autocomplete: "off", spellcheck: "false" }),
+        errorSlot(formId, "delegate"),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-delegate-until" }, "Until (last day)"),
+        h("input", { id: "pseudonym-delegate-until", type: "date", name: "until" }),
+        errorSlot(formId, "until"),
+      ),
+      h(
+        "button",
+        { type: "submit", "data-action": "add-delegate", disabled: this.busy || !this.relayer },
+        "Review the delegate",
+      ),
+    );
+  }
+
+  /**
+   * The standing data-use policy of a study pseudonym: requests to it that fit are approved at once,
+   * so a researcher reaches the pseudonym the patient exposed for the study, and nothing else.
+   */
+  private renderPolicyForm(): HTMLElement {
+    const formId = "pseudonym-policy-form";
+    const studies = this.pseudonyms.filter((item) => item.relationship.kind === "study");
+    if (studies.length === 0)
+      return h(
+        "p",
+        { class: "note", "data-testid": "pseudonym-policy-none" },
+        "Create a pseudonym for a study to give it a standing data-use policy.",
+      );
+    const form = h(
+      "form",
+      {
+        id: formId,
+        class: "grant-form",
+        novalidate: true,
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          const target = event.currentTarget as HTMLFormElement;
+          const pseudonym = studies.find((item) => item.address === formValue(target, "as"));
+          const errors = validatePolicy(target, this.now);
+          showFieldErrors(target, errors);
+          if (!pseudonym || Object.keys(errors).length) return;
+          const maxDays = formValue(target, "maxDays");
+          const diseaseId = formValue(target, "diseaseId");
+          const input: PolicyInput = {
+            permission: formValue(target, "permission") as DuoName,
+            modifiers: formValues(target, "modifier") as DuoName[],
+            dataClasses: formValues(target, "dataClass") as DataClassName[],
+            purposes: formValues(target, "purpose") as PurposeName[],
+            maxDuration: maxDays ? Math.round(Number(maxDays) * 86400) : undefined,
+            diseaseId: diseaseId ? Number(diseaseId) : undefined,
+            validUntil: endOfDay(formValue(target, "until")),
+          };
+          const until = input.validUntil as Date | undefined;
+          void this.decide(
+            "Set the study's standing policy",
+            [
+              {
+                pseudonym,
+                action: {
+                  kind: "set-policy",
+                  policy: {
+                    permission: Duo[input.permission as DuoName],
+                    modifiers: duoMaskOf((input.modifiers ?? []) as DuoName[]),
+                    dataClasses: maskOf((input.dataClasses as DataClassName[]).map((name) => DataClass[name])),
+                    purposes: maskOf((input.purposes as PurposeName[]).map((name) => Purpose[name])),
+                    diseaseId: input.diseaseId,
+                    maxDuration: input.maxDuration ?? 0,
+                    validUntil: until ? Math.floor(until.getTime() / 1000) : 0,
+                  },
+                },
+              },
+            ],
+            "Save the policy",
+            () => PseudonymPage.mined((this.identity as PatientIdentity).client(pseudonym.address).setPolicy(input)),
+            "The study's standing policy is saved.",
+          );
+        },
+      },
+      h("h3", null, "A study's standing policy"),
+      h(
+        "p",
+        { class: "note" },
+        "Requests to the study pseudonym that fit it are approved at once. The researcher sees only this pseudonym.",
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-policy-as" }, "Study"),
+        h(
+          "select",
+          { name: "as", id: "pseudonym-policy-as" },
+          studies.map((item) => h("option", { value: item.address }, this.relationshipText(item.id))),
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-policy-permission" }, "Research it covers"),
+        h(
+          "select",
+          { id: "pseudonym-policy-permission", name: "permission" },
+          DUO_PERMISSIONS.map((name) => h("option", { value: name, selected: name === "HMB" }, DuoDisplay[name])),
+        ),
+      ),
+      h(
+        "fieldset",
+        null,
+        h("legend", null, "Conditions"),
+        checkboxes(
+          "modifier",
+          DUO_MODIFIERS.map((name) => ({ value: name, label: DuoDisplay[name] })),
+          (value) => value === "NPU",
+        ),
+        errorSlot(formId, "modifier"),
+      ),
+      h(
+        "fieldset",
+        null,
+        h("legend", null, "Data it may release"),
+        checkboxes(
+          "dataClass",
+          dataClassOptions((name) =>
+            SENSITIVE_DATA_CLASSES.includes(name) ? "(never by policy: always asks you)" : undefined,
+          ),
+        ),
+        errorSlot(formId, "dataClass"),
+      ),
+      h(
+        "fieldset",
+        null,
+        h("legend", null, "Purposes"),
+        checkboxes(
+          "purpose",
+          RESEARCH_PURPOSES.map((name) => ({ value: name, label: PurposeDisplay[name] })),
+          () => true,
+        ),
+        errorSlot(formId, "purpose"),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-policy-maxDays" }, "Longest access, in days (with a time limit)"),
+        h("input", { id: "pseudonym-policy-maxDays", type: "number", name: "maxDays", min: 1, step: 1 }),
+        errorSlot(formId, "maxDays"),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-policy-diseaseId" }, "Disease, MONDO number (specific disease only)"),
+        h("input", { id: "pseudonym-policy-diseaseId", type: "number", name: "diseaseId", min: 1, step: 1 }),
+        errorSlot(formId, "diseaseId"),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-policy-until" }, "Until (optional)"),
+        h("input", { id: "pseudonym-policy-until", type: "date", name: "until" }),
+        errorSlot(formId, "until"),
+      ),
+      h(
+        "button",
+        { class: "primary", type: "submit", "data-action": "save-policy", disabled: this.busy || !this.relayer },
+        "Review the policy",
+      ),
+    );
+    return form;
   }
 
   private renderRecords(view: PatientView): HTMLElement {
