@@ -741,7 +741,7 @@ export class PseudonymPage {
       return h(
         "li",
         {
-          "data-testid": "pseudonym-settings",
+          "data-testid": "pseudonym-setting",
           "data-relationship": pseudonym.id,
           "data-opted-out": String(settings?.optedOut ?? false),
         },
@@ -796,7 +796,7 @@ export class PseudonymPage {
                     class: "danger small",
                     "data-action": "clear-policy",
                     disabled: this.busy || !this.relayer,
-                    "aria-label": `Clear the standing policy of your pseudonym ${label}`,
+                    "aria-label": `Clear policy of your pseudonym ${label}`,
                     onclick: () =>
                       void this.decide(
                         "Clear the policy",
@@ -1165,6 +1165,13 @@ export class PseudonymPage {
         "Review the policy",
       ),
     );
+    // The days are the TS modifier's limit: asked for exactly when TS is ticked (as on the main page).
+    const syncTimeLimit = () => {
+      const timeLimited = form.querySelector<HTMLInputElement>('input[name="modifier"][value="TS"]')?.checked ?? false;
+      (form.querySelector('input[name="maxDays"]') as HTMLInputElement).disabled = !timeLimited;
+    };
+    form.addEventListener("change", syncTimeLimit);
+    syncTimeLimit();
     return form;
   }
 
