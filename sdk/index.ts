@@ -92,8 +92,18 @@ export {
 export type { PatientClientOptions } from "./clients/patient";
 export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
 export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo, RelayStatus } from "./clients/relayer";
-export { PatientIdentity } from "./clients/identity";
-export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
+export { LinkingDelegateError, PatientIdentity, SpreadActionError } from "./clients/identity";
+export type {
+  DelegateSpreadOptions,
+  PatientIdentityOptions,
+  PatientView,
+  SpreadAction,
+  SpreadOptions,
+  SpreadProgress,
+  Tagged,
+} from "./clients/identity";
+export { DelegateIdentity } from "./clients/delegate";
+export type { DelegateIdentityOptions } from "./clients/delegate";
 export { ProviderClient } from "./clients/provider";
 export {
   anchorEventOf,

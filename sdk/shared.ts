@@ -22,11 +22,35 @@ export type { OnBehalf, SignOptions } from "./clients/patient";
 export {
   ACTION_TYPES,
   CONSENT_TYPES,
+  DELEGATE_OFFER_DOMAIN_NAME,
+  DELEGATE_OFFER_DOMAIN_VERSION,
+  DELEGATE_OFFER_TYPES,
   KEY_DIRECTORY_TYPES,
   SIGNED_ACTION_KINDS,
   consentDomain,
+  delegateOfferDomain,
   keyDirectoryDomain,
 } from "./clients/consent-types";
+export {
+  DEFAULT_DELEGATE_OFFER_TTL_SECONDS,
+  DELEGATE_OFFER_PREFIX,
+  DelegateOfferError,
+  MAX_DELEGATE_OFFER_ENTRIES,
+  MAX_DELEGATE_OFFER_TTL_SECONDS,
+  createDelegateOffer,
+  encodeDelegateOffer,
+  parseDelegateOffer,
+  verifyDelegateOffer,
+} from "./clients/delegate-offer";
+export type {
+  CreateDelegateOfferInput,
+  DelegateOffer,
+  DelegateOfferEntry,
+  DelegateOfferProblem,
+  TypedDataSigner,
+  VerifyDelegateOfferOptions,
+} from "./clients/delegate-offer";
+export { DEFAULT_SPREAD_MS, MAX_SPREAD_MS, randomDelay, spreadSchedule } from "./clients/spread";
 export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
