@@ -45,6 +45,7 @@ import {
   type PseudonymRoot,
   type Relationship,
   type RequestView,
+  type SpreadProgress,
   type Tagged,
 } from "consent-ledger";
 import { getAddress, isAddress } from "ethers";
@@ -101,6 +102,68 @@ interface PseudonymSettings {
 }
 
 const STUDY_LABEL = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/**
+ * How one decision's messages are spread over time (PatientIdentity's spreadMs): one per pseudonym, in
+ * random order after random delays, so an observer cannot join the pseudonyms by when they acted.
+ */
+const SPREADS: readonly { value: number; label: string }[] = [
+  { value: 15 * 60_000, label: "Spread over up to 15 minutes (keep this page open)" },
+  { value: 2 * 60_000, label: "Spread over up to 2 minutes (keep this page open)" },
+  { value: 0, label: "All at once: an observer may link these pseudonyms by the timing" },
+];
+
+/** A delegate offer as PatientIdentity takes it: the "cldeleg1.…" payload, or the offer decoded. */
+type DelegateOfferInput = Parameters<PatientIdentity["appointDelegate"]>[0];
+
+/**
+ * Reads what the carer pasted or uploaded: the offer's payload ("cldeleg1.…"), a JSON string of it,
+ * `{ "payload": "cldeleg1.…" }`, or the decoded offer. Only to show, per pseudonym, which of the carer's
+ * addresses the review step is about: PatientIdentity checks every signature before anything is sent.
+ */
+export function readDelegateOffer(
+  text: string,
+): { offer: DelegateOfferInput; entries: { patient: string; delegate: string }[] } | string {
+  const trimmed = text.trim();
+  if (!trimmed) return "Paste the delegate offer your carer sent you, or choose its file.";
+  let value: unknown = trimmed;
+  if (!trimmed.startsWith("cldeleg1.")) {
+    try {
+      value = JSON.parse(trimmed);
+    } catch {
+      return "That is not a delegate offer: expected text starting with cldeleg1. or a JSON file of one.";
+    }
+  }
+  if (value && typeof value === "object" && typeof (value as { payload?: unknown }).payload === "string")
+    value = (value as { payload: string }).payload;
+  if (typeof value === "string") {
+    const payload = value.trim();
+    if (!payload.startsWith("cldeleg1.")) return "That is not a delegate offer: it does not start with cldeleg1.";
+    try {
+      const body = payload.slice("cldeleg1.".length).replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(body + "=".repeat((4 - (body.length % 4)) % 4)), (c) => c.charCodeAt(0));
+      const raw = JSON.parse(new TextDecoder().decode(bytes)) as { d?: unknown };
+      if (!Array.isArray(raw.d)) throw new Error("no entries");
+      const entries = raw.d.map((entry: unknown) => {
+        const [patient, delegate] = entry as [unknown, unknown];
+        if (!isAddress(patient) || !isAddress(delegate)) throw new Error("bad entry");
+        return { patient: getAddress(patient as string), delegate: getAddress(delegate as string) };
+      });
+      return { offer: payload, entries };
+    } catch {
+      return "That delegate offer is damaged: ask your carer to send it again, unchanged.";
+    }
+  }
+  const entries = (value as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries)) return "That JSON is not a delegate offer: it has no entries.";
+  const read: { patient: string; delegate: string }[] = [];
+  for (const entry of entries as { patient?: unknown; delegate?: unknown }[]) {
+    if (!isAddress(entry?.patient) || !isAddress(entry?.delegate))
+      return "That delegate offer is damaged: ask your carer to send it again, unchanged.";
+    read.push({ patient: getAddress(entry.patient as string), delegate: getAddress(entry.delegate as string) });
+  }
+  return { offer: value as DelegateOfferInput, entries: read };
+}
 
 export class PseudonymPage {
   private root?: PseudonymRoot;
@@ -303,6 +366,7 @@ export class PseudonymPage {
     confirmLabel: string,
     send: () => Promise<void>,
     done: string,
+    notes: string[] = [],
   ): Promise<void> {
     if (this.busy || !this.identity || changes.length === 0) return;
     const parts: ReviewPart[] = changes.map(({ pseudonym, action }) => ({
@@ -313,11 +377,11 @@ export class PseudonymPage {
     const first = parts[0].change;
     const summary: ConsentChange =
       parts.length === 1
-        ? first
+        ? { ...first, notes: [...first.notes, ...notes] }
         : {
             ...first,
             title,
-            notes: unique(parts.map((part) => part.change.notes)),
+            notes: [...unique(parts.map((part) => part.change.notes)), ...notes],
             cannotUndo: unique(parts.map((part) => part.change.cannotUndo)),
             flagged: unique(parts.map((part) => part.change.flagged)),
           };
@@ -328,7 +392,13 @@ export class PseudonymPage {
         ? `your pseudonym ${this.relationshipText(changes[0].pseudonym.id)}`
         : `each of ${changes.length} pseudonyms`;
     await this.run(`Signing as ${who}; the relayer sends it…`, async () => {
-      await send();
+      try {
+        await send();
+      } catch (error) {
+        // Some pseudonyms may have changed before one failed (SpreadActionError names which): show them.
+        await this.read().catch(() => undefined);
+        throw error;
+      }
       await this.read();
       return `${done} The relayer paid the gas; your pseudonyms hold no ether.`;
     });
@@ -822,6 +892,7 @@ export class PseudonymPage {
       "Each pseudonym has its own settings. One decision can change several: each pseudonym signs its own change and the relayer sends them, so the ledger still sees unrelated accounts.",
       h("ul", { class: "plain pseudonym-settings" }, rows),
       this.renderEmergencyForm(),
+      this.renderCarerForm(),
       this.renderDelegateForm(),
       this.renderPolicyForm(),
     );
@@ -847,6 +918,43 @@ export class PseudonymPage {
     );
   }
 
+  private spreadChoice(form: string): HTMLElement {
+    return h(
+      "div",
+      { class: "field" },
+      h("label", { for: `${form}-spread` }, "How to send"),
+      h(
+        "select",
+        { id: `${form}-spread`, name: "spread" },
+        SPREADS.map((choice, index) =>
+          h("option", { value: String(choice.value), selected: index === 0 }, choice.label),
+        ),
+      ),
+    );
+  }
+
+  /** The review step's words for a spread over `spreadMs` of `count` messages. */
+  private static spreadNote(count: number, spreadMs: number): string[] {
+    if (count < 2) return [];
+    if (spreadMs === 0)
+      return [
+        `All ${count} messages are sent at once: anyone watching the chain may link these pseudonyms by their timing.`,
+      ];
+    return [
+      `Sent one by one in random order over up to ${Math.round(spreadMs / 60_000)} minutes, so their timing does not link your pseudonyms. Keep this page open until it says done.`,
+    ];
+  }
+
+  /** PatientIdentity's progress on a spread decision, in the status line. */
+  private progress(count: number): (event: SpreadProgress) => void {
+    let done = 0;
+    return (event) => {
+      if (event.state === "done") done++;
+      if (event.state !== "failed")
+        this.deps.status(`${done} of ${count} confirmed; the relayer sends each when its turn comes…`);
+    };
+  }
+
   private ticked(form: HTMLFormElement): Pseudonym[] {
     const chosen = new Set(formValues(form, "apply"));
     return this.pseudonyms.filter((item) => chosen.has(item.address));
@@ -864,16 +972,18 @@ export class PseudonymPage {
           : "Every pseudonym ticked already allows emergency access.";
       showFieldErrors(form, errors);
       if (Object.keys(errors).length) return;
+      const spreadMs = Number(formValue(form, "spread"));
       void this.decide(
         optedOut
           ? `Opt out of emergency access on ${changing.length} pseudonyms`
           : `Allow emergency access on ${changing.length} pseudonyms`,
         changing.map((pseudonym) => ({ pseudonym, action: { kind: "emergency-opt-out", optedOut } })),
         optedOut ? "Opt out of emergency access" : "Allow emergency access",
-        () => this.sendOptOut(changing, optedOut),
+        () => this.sendOptOut(changing, optedOut, spreadMs),
         optedOut
           ? `Opted out of emergency access on ${changing.length === 1 ? "1 pseudonym" : `${changing.length} pseudonyms`}.`
           : `Emergency access allowed again on ${changing.length === 1 ? "1 pseudonym" : `${changing.length} pseudonyms`}.`,
+        PseudonymPage.spreadNote(changing.length, spreadMs),
       );
     };
     const form: HTMLFormElement = h(
@@ -886,6 +996,7 @@ export class PseudonymPage {
       },
       h("h3", null, "Emergency access"),
       this.applyTo("pseudonym-emergency-form", "Apply to"),
+      this.spreadChoice("pseudonym-emergency-form"),
       h(
         "div",
         { class: "buttons" },
@@ -915,11 +1026,139 @@ export class PseudonymPage {
     return form;
   }
 
-  /** Each chosen pseudonym signs its own opt-out; the relayer sends them one after another. */
-  private async sendOptOut(pseudonyms: Pseudonym[], optedOut: boolean): Promise<void> {
-    const identity = this.identity as PatientIdentity;
-    for (const pseudonym of pseudonyms)
-      await PseudonymPage.mined(identity.client(pseudonym.address).setEmergencyOptOut(optedOut));
+  /**
+   * Each chosen pseudonym signs its own opt-out and the relayer sends them (PatientIdentity's
+   * setEmergencyOptOut), spread over `spreadMs` in random order, each after the previous is mined.
+   */
+  private async sendOptOut(pseudonyms: Pseudonym[], optedOut: boolean, spreadMs: number): Promise<void> {
+    const action = await (this.identity as PatientIdentity).setEmergencyOptOut(optedOut, {
+      pseudonyms: pseudonyms.map((item) => item.address),
+      spreadMs: pseudonyms.length > 1 ? spreadMs : 0,
+      onProgress: this.progress(pseudonyms.length),
+    });
+    await action.wait();
+  }
+
+  /**
+   * "Appoint my carer on all my pseudonyms": from the carer's delegate offer, which gives a different
+   * address of the carer's for each pseudonym (PatientIdentity.appointDelegate checks its signatures),
+   * so nothing on chain joins the pseudonyms through their delegate. A carer's scope, until a day.
+   */
+  private renderCarerForm(): HTMLElement {
+    const formId = "pseudonym-carer-form";
+    const form = h(
+      "form",
+      {
+        id: formId,
+        class: "grant-form",
+        novalidate: true,
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          const target = event.currentTarget as HTMLFormElement;
+          const errors: FieldErrors = {};
+          const read = readDelegateOffer(formValue(target, "offer"));
+          if (typeof read === "string") errors.offer = read;
+          const chosen = this.ticked(target);
+          if (chosen.length === 0) errors.apply = "Tick at least one pseudonym.";
+          const byPatient = new Map(typeof read === "string" ? [] : read.entries.map((e) => [e.patient, e.delegate]));
+          const uncovered = typeof read === "string" ? [] : chosen.filter((item) => !byPatient.has(item.address));
+          if (uncovered.length)
+            errors.apply = `The offer does not cover ${uncovered.map((item) => this.relationshipText(item.id)).join(", ")}: untick it or ask your carer for an offer that does.`;
+          const badDay = checkFutureDay(formValue(target, "until"), this.now);
+          if (badDay) errors.until = badDay;
+          showFieldErrors(target, errors);
+          if (typeof read === "string" || Object.keys(errors).length) return;
+          const validUntil = endOfDay(formValue(target, "until")) as Date;
+          const spreadMs = Number(formValue(target, "spread"));
+          const purposes = maskOf(
+            (CARE_DELEGATE_SCOPE.purposes as readonly PurposeName[]).map((name) => Purpose[name]),
+          );
+          void this.decide(
+            `Appoint your carer on ${chosen.length} pseudonyms`,
+            chosen.map((pseudonym) => ({
+              pseudonym,
+              action: {
+                kind: "appoint-delegate",
+                delegate: byPatient.get(pseudonym.address) as string,
+                validUntil: Math.floor(validUntil.getTime() / 1000),
+                purposes,
+                sensitiveClasses: CARE_DELEGATE_SCOPE.sensitiveClasses,
+              },
+            })),
+            "Appoint my carer",
+            async () => {
+              const action = await (this.identity as PatientIdentity).appointDelegate(
+                read.offer,
+                validUntil,
+                CARE_DELEGATE_SCOPE,
+                {
+                  pseudonyms: chosen.map((item) => item.address),
+                  spreadMs: chosen.length > 1 ? spreadMs : 0,
+                  onProgress: this.progress(chosen.length),
+                },
+              );
+              await action.wait();
+            },
+            `Your carer is appointed on ${chosen.length === 1 ? "1 pseudonym" : `${chosen.length} pseudonyms`}.`,
+            [
+              "Your carer has a different address for each pseudonym (from their offer), so the ledger does not show one person acting for all of them.",
+              ...PseudonymPage.spreadNote(chosen.length, spreadMs),
+            ],
+          );
+        },
+      },
+      h("h3", null, "Appoint my carer on all my pseudonyms"),
+      h(
+        "p",
+        { class: "note" },
+        "Your carer's app makes a delegate offer for your pseudonyms: a different address of theirs for each one. Paste it or choose its file.",
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-carer-offer" }, "Delegate offer"),
+        h("textarea", {
+          id: "pseudonym-carer-offer",
+          name: "offer",
+          rows: 3,
+          autocomplete: "off",
+          spellcheck: "false",
+        }),
+        errorSlot(formId, "offer"),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-carer-file" }, "Or the offer's file (JSON)"),
+        h("input", {
+          id: "pseudonym-carer-file",
+          type: "file",
+          accept: ".json,.txt,application/json,text/plain",
+          onchange: (event: Event) => {
+            const file = (event.currentTarget as HTMLInputElement).files?.[0];
+            if (!file) return;
+            void file.text().then((text) => {
+              (form.querySelector("#pseudonym-carer-offer") as HTMLTextAreaElement).value = text.slice(0, 100_000);
+            });
+          },
+        }),
+      ),
+      this.applyTo(formId, "Appoint on"),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "pseudonym-carer-until" }, "Until (last day)"),
+        h("input", { id: "pseudonym-carer-until", type: "date", name: "until" }),
+        errorSlot(formId, "until"),
+      ),
+      this.spreadChoice(formId),
+      h(
+        "button",
+        { type: "submit", "data-action": "appoint-carer", disabled: this.busy || !this.relayer },
+        "Review the appointments",
+      ),
+    );
+    return form;
   }
 
   /**

@@ -7,7 +7,7 @@
  * it as one view with each item tagged, and a revocation goes through the review step and the relayer.
  * No pseudonym ever holds ether or sends a transaction.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -19,6 +19,7 @@ import QRCode from "qrcode";
 import {
   connect,
   DataClass,
+  DelegateIdentity,
   delegatesOf,
   derivePseudonymRoot,
   Duo,
@@ -376,6 +377,9 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     const form = page.locator("#pseudonym-emergency-form");
     // All three are ticked by default: one click, one review step listing each pseudonym's change.
     expect(await form.locator('input[name="apply"]:checked').count()).to.equal(3);
+    // By default the three messages are spread over up to 15 minutes; the test sends them at once.
+    expect(await form.locator("#pseudonym-emergency-form-spread").inputValue()).to.equal(String(15 * 60_000));
+    await form.locator("#pseudonym-emergency-form-spread").selectOption("0");
     await form.locator('[data-action="opt-out"]').click();
     const dialog = page.locator('[data-testid="review"]');
     await dialog.waitFor();
@@ -388,6 +392,7 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
       expect(partTexts[index]).to.include(label);
     expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
     expect(await dialog.locator('[data-testid="review-route"]').textContent()).to.include("relayer");
+    expect(await dialog.locator('[data-testid="review-notes"]').textContent()).to.include("timing");
     // Cancel: nothing is sent.
     await dialog.locator('[data-action="cancel"]').click();
     await dialog.waitFor({ state: "detached" });
@@ -429,7 +434,7 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     }
   });
 
-  it("sets a standing policy on the study pseudonym and appoints a delegate on one pseudonym, each through the review step and the relayer", async function () {
+  it("sets a standing policy on the study pseudonym, appoints a delegate on one pseudonym, and appoints a carer on all three from the carer's offer (a distinct address each), all through the review step and the relayer", async function () {
     const contracts = await connect(stack.provider, stack.deployment);
     const [atHospital, , forStudy] = pseudonyms;
     const dialog = page.locator('[data-testid="review"]');
@@ -502,6 +507,73 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
       expect(await stack.provider.getBalance(pseudonym.address), pseudonym.id).to.equal(0n);
       expect(await stack.provider.getTransactionCount(pseudonym.address), pseudonym.id).to.equal(0);
     }
+
+    // "Appoint my carer on all my pseudonyms": the carer's app makes an offer, one address of the carer's
+    // per pseudonym, each signing its acceptance; the patient uploads it as a JSON file.
+    const carerRoot = await derivePseudonymRoot(Wallet.createRandom(), {
+      domain: "carer.example",
+      chainId: stack.deployment.chainId,
+      ledger: stack.deployment.ledger,
+    });
+    const carerIdentity = new DelegateIdentity(contracts, carerRoot);
+    const { payload } = await carerIdentity.createOffer(pseudonyms.map((p) => p.address));
+    const carerAccounts = pseudonyms.map((p) => carerIdentity.accountFor(p.address).address);
+    expect(new Set(carerAccounts).size).to.equal(3);
+    const offerFile = path.join(buildDir as string, "carer-offer.json");
+    await writeFile(offerFile, JSON.stringify({ payload }));
+    const carerForm = page.locator("#pseudonym-carer-form");
+    // A damaged offer is refused next to the field.
+    await carerForm.locator("#pseudonym-carer-offer").fill("cldeleg1.not-an-offer");
+    await carerForm.locator("#pseudonym-carer-until").fill("2099-06-30");
+    await carerForm.locator('[data-action="appoint-carer"]').click();
+    expect(await page.locator("#pseudonym-carer-form-offer-error").textContent()).to.include("damaged");
+    expect(await dialog.count()).to.equal(0);
+    await carerForm.locator("#pseudonym-carer-file").setInputFiles(offerFile);
+    await page.waitForFunction(() =>
+      (document.getElementById("pseudonym-carer-offer") as HTMLTextAreaElement).value.includes("cldeleg1."),
+    );
+    expect(await carerForm.locator('input[name="apply"]:checked').count()).to.equal(3);
+    await carerForm.locator("#pseudonym-carer-form-spread").selectOption("0");
+    const beforeCarer = await stack.provider.getBlockNumber();
+    await carerForm.locator('[data-action="appoint-carer"]').click();
+    await dialog.waitFor();
+    expect(await dialog.getAttribute("data-kind")).to.equal("appoint-delegate");
+    const carerParts = await dialog.locator('[data-testid="review-part"]').allTextContents();
+    expect(carerParts).to.have.length(3);
+    for (const [index, label] of ["with hospital", "with university", "study diabetes-2026"].entries())
+      expect(carerParts[index]).to.include(label);
+    expect(await dialog.locator('[data-testid="review-notes"]').textContent()).to.include("different address");
+    expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
+    await dialog.locator('[data-action="confirm"]').click();
+    await page.waitForFunction(
+      () => /carer is appointed on 3 pseudonyms/.test(document.getElementById("status")?.textContent ?? ""),
+      null,
+      { timeout: 60_000 },
+    );
+    for (const [index, pseudonym] of pseudonyms.entries()) {
+      const delegates = (await delegatesOf(contracts, pseudonym.address)).map((d) => d.delegate);
+      expect(delegates, pseudonym.id).to.include(carerAccounts[index]);
+      for (const other of carerAccounts.filter((_, j) => j !== index))
+        expect(delegates, pseudonym.id).to.not.include(other);
+      expect(
+        await page
+          .locator(
+            `[data-testid="pseudonym-setting"][data-relationship="${pseudonym.id}"] [data-testid="pseudonym-delegate"][data-delegate="${carerAccounts[index]}"]`,
+          )
+          .count(),
+      ).to.equal(1);
+    }
+    const carerSenders: string[] = [];
+    for (let number = beforeCarer + 1; number <= (await stack.provider.getBlockNumber()); number++) {
+      const block = await stack.provider.getBlock(number, true);
+      for (const tx of block!.prefetchedTransactions) carerSenders.push(tx.from);
+    }
+    expect(carerSenders).to.deep.equal([stack.relayerAccount, stack.relayerAccount, stack.relayerAccount]);
+    for (const address of [...pseudonyms.map((p) => p.address), ...carerAccounts]) {
+      expect(await stack.provider.getBalance(address), address).to.equal(0n);
+      expect(await stack.provider.getTransactionCount(address), address).to.equal(0);
+    }
+    carerRoot.destroy();
 
     expect(await axe(page), "axe violations").to.deep.equal([]);
     await page.setViewportSize({ width: 390, height: 844 });
