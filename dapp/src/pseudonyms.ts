@@ -1312,7 +1312,11 @@ export class PseudonymPage {
               },
             ],
             "Save the policy",
-            () => PseudonymPage.mined((this.identity as PatientIdentity).client(pseudonym.address).setPolicy(input)),
+            async () => {
+              const label = pseudonym.relationship.kind === "study" ? pseudonym.relationship.label : "";
+              const { transaction } = await (this.identity as PatientIdentity).publishStudyPolicy(label, input);
+              await transaction.wait();
+            },
             "The study's standing policy is saved.",
           );
         },
