@@ -113,6 +113,20 @@ const SPREADS: readonly { value: number; label: string }[] = [
   { value: 0, label: "All at once: an observer may link these pseudonyms by the timing" },
 ];
 
+/**
+ * Waits for a spread decision with the browser's "leave this page?" prompt armed: leaving stops the
+ * messages not yet sent (those sent stay sent).
+ */
+async function keepingPageOpen<T>(work: Promise<T>): Promise<T> {
+  const warn = (event: BeforeUnloadEvent) => event.preventDefault();
+  addEventListener("beforeunload", warn);
+  try {
+    return await work;
+  } finally {
+    removeEventListener("beforeunload", warn);
+  }
+}
+
 /** A delegate offer as PatientIdentity takes it: the "cldeleg1.…" payload, or the offer decoded. */
 type DelegateOfferInput = Parameters<PatientIdentity["appointDelegate"]>[0];
 
@@ -1036,7 +1050,7 @@ export class PseudonymPage {
       spreadMs: pseudonyms.length > 1 ? spreadMs : 0,
       onProgress: this.progress(pseudonyms.length),
     });
-    await action.wait();
+    await keepingPageOpen(action.wait());
   }
 
   /**
@@ -1097,7 +1111,7 @@ export class PseudonymPage {
                   onProgress: this.progress(chosen.length),
                 },
               );
-              await action.wait();
+              await keepingPageOpen(action.wait());
             },
             `Your carer is appointed on ${chosen.length === 1 ? "1 pseudonym" : `${chosen.length} pseudonyms`}.`,
             [
