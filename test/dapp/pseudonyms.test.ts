@@ -393,6 +393,8 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
     expect(await dialog.locator('[data-testid="review-route"]').textContent()).to.include("relayer");
     expect(await dialog.locator('[data-testid="review-notes"]').textContent()).to.include("timing");
+    expect(await axe(page), "axe violations in the review step").to.deep.equal([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "pseudonyms-review-opt-out.png") });
     // Cancel: nothing is sent.
     await dialog.locator('[data-action="cancel"]').click();
     await dialog.waitFor({ state: "detached" });
