@@ -9,6 +9,7 @@
  */
 import { getAddress } from "ethers";
 
+import { toUnixSeconds } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import type { PendingTransaction } from "../chain/transactions";
 import type { EncryptionKeyPair } from "../crypto/keys";
@@ -135,7 +136,14 @@ export interface DelegateSpreadOptions extends SpreadOptions {
   allowLink?: boolean;
   /** Unix seconds now, for an offer's validity (defaults to the clock). */
   now?: number;
+  /**
+   * Keep `validUntil` to the second. By default it is rounded down to a whole UTC day (an earlier end,
+   * never a later one): the same end to the second on every pseudonym would be a common field linking them.
+   */
+  exactValidUntil?: boolean;
 }
+
+const DAY_SECONDS = 86_400;
 
 /** Stands in when no relayer is given: every write is refused before anything is sent. */
 const NO_RELAYER: ConsentRelayer = {
@@ -232,11 +240,21 @@ export class PatientIdentity {
     options: DelegateSpreadOptions = {},
   ): Promise<SpreadAction<{ delegate: string; validUntil: number } & DelegateScope>> {
     const pairs = await this.delegatePairs(delegate, options, true);
+    const exact = toUnixSeconds(validUntil, "validUntil");
+    const until = options.exactValidUntil || pairs.length < 2 ? exact : exact - (exact % DAY_SECONDS);
+    if (until <= (await this.latestTime()))
+      throw new InvalidArgumentError(
+        "validUntil",
+        `${exact} rounded down to a whole UTC day (${until}) is not in the future`,
+        {
+          hint: "Appoint until a later day, or pass exactValidUntil: true (the same end to the second on every pseudonym links them).",
+        },
+      );
     return this.spread(
       "appoint the delegate",
       pairs.map(({ entry, address }) => ({
         entry,
-        send: () => entry.client.appointDelegate(address, validUntil, scope),
+        send: () => entry.client.appointDelegate(address, until, scope),
       })),
       options,
     );
@@ -314,6 +332,10 @@ export class PatientIdentity {
       this.auditTrail(),
     ]);
     return { records, consents, requests, audit };
+  }
+
+  private async latestTime(): Promise<number> {
+    return (await this.contracts.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000);
   }
 
   private targets(pseudonyms: readonly string[] | undefined): { pseudonym: Pseudonym; client: PatientClient }[] {
