@@ -1078,11 +1078,14 @@ export class PseudonymPage {
           const uncovered = typeof read === "string" ? [] : chosen.filter((item) => !byPatient.has(item.address));
           if (uncovered.length)
             errors.apply = `The offer does not cover ${uncovered.map((item) => this.relationshipText(item.id)).join(", ")}: untick it or ask your carer for an offer that does.`;
-          const badDay = checkFutureDay(formValue(target, "until"), this.now);
-          if (badDay) errors.until = badDay;
+          // A whole UTC day (the start of the day chosen), the same on every pseudonym: PatientIdentity
+          // rounds a shared end down to one so that no end to the second is common to the pseudonyms.
+          const validUntil = new Date(`${formValue(target, "until")}T00:00:00Z`);
+          if (Number.isNaN(validUntil.getTime())) errors.until = "Choose the day it ends.";
+          else if (validUntil.getTime() / 1000 <= this.now)
+            errors.until = `Choose a day after ${day(this.now)}: the appointment ends at the start of that day (UTC).`;
           showFieldErrors(target, errors);
           if (typeof read === "string" || Object.keys(errors).length) return;
-          const validUntil = endOfDay(formValue(target, "until")) as Date;
           const spreadMs = Number(formValue(target, "spread"));
           const purposes = maskOf(
             (CARE_DELEGATE_SCOPE.purposes as readonly PurposeName[]).map((name) => Purpose[name]),
@@ -1161,7 +1164,7 @@ export class PseudonymPage {
       h(
         "div",
         { class: "field" },
-        h("label", { for: "pseudonym-carer-until" }, "Until (last day)"),
+        h("label", { for: "pseudonym-carer-until" }, "Ends on (at the start of that day, UTC)"),
         h("input", { id: "pseudonym-carer-until", type: "date", name: "until" }),
         errorSlot(formId, "until"),
       ),

@@ -553,8 +553,13 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
       { timeout: 60_000 },
     );
     for (const [index, pseudonym] of pseudonyms.entries()) {
-      const delegates = (await delegatesOf(contracts, pseudonym.address)).map((d) => d.delegate);
+      const appointed = await delegatesOf(contracts, pseudonym.address);
+      const delegates = appointed.map((d) => d.delegate);
       expect(delegates, pseudonym.id).to.include(carerAccounts[index]);
+      // Until the start of the day chosen, in UTC: a whole day, not an end to the second.
+      expect(appointed.find((d) => d.delegate === carerAccounts[index])?.validUntil).to.equal(
+        Date.UTC(2099, 5, 30) / 1000,
+      );
       for (const other of carerAccounts.filter((_, j) => j !== index))
         expect(delegates, pseudonym.id).to.not.include(other);
       expect(
