@@ -1,6 +1,7 @@
 /**
  * The browser side of `npm run bench:crypto`: bundled by Vite, loaded in headless Chromium, run by
- * bench/crypto.ts. WebCrypto only (the SDK's core entry), several segments in flight.
+ * bench/crypto.ts. The SDK's core entry with its defaults: WebCrypto, each 1 MiB segment sealed (opened)
+ * and hashed on one of its Web Workers, several segments in flight.
  */
 import { openRecordStream, sealRecordStream } from "../../sdk/index";
 

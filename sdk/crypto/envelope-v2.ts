@@ -40,7 +40,8 @@ import {
   type RecordContext,
   type SealedRecord,
 } from "./envelope";
-import { webSegmentCrypto, type SegmentCrypto } from "./segment-crypto";
+import { openAndHash, sealAndHash, webSegmentCrypto, type SegmentCrypto } from "./segment-crypto";
+import { workerSegmentCrypto } from "./segment-workers";
 
 export const ENVELOPE_V2_FORMAT_VERSION = 2;
 /** Where each v2-only field sits: [offset, length]; bytes 0..109 are laid out as in v1. */
@@ -66,7 +67,6 @@ const NONCE_BYTES = 12;
 const ENC_INFO = utf8Encode(ENCRYPTION_KEY_INFO);
 const COMMIT_INFO = utf8Encode(KEY_COMMITMENT_INFO);
 const WHAT = "record envelope (v2)";
-const NO_HASH = new Uint8Array(0);
 
 /** The ways a segment can fail. */
 export type SegmentProblem =
@@ -117,7 +117,10 @@ export class KeyCommitmentError extends DecryptionError {
 export interface EnvelopeV2Options extends EnvelopeOptions {
   /** Plaintext bytes per segment (DEFAULT_SEGMENT_BYTES when omitted). */
   segmentSize?: number;
-  /** AES-GCM and SHA-256 implementation; WebCrypto when omitted ("consent-ledger/node" passes node:crypto). */
+  /**
+   * AES-GCM and SHA-256 implementation. When omitted: WebCrypto, with large segments on Web Workers where
+   * the platform has them (workerSegmentCrypto; "consent-ledger/node" passes node:crypto).
+   */
   crypto?: SegmentCrypto;
 }
 
@@ -408,7 +411,7 @@ export interface SealingRecord {
 function sealOptions(options: EnvelopeV2Options): { segmentSize: number; crypto: SegmentCrypto } {
   return {
     segmentSize: checkSegmentSize(options.segmentSize ?? DEFAULT_SEGMENT_BYTES, "argument"),
-    crypto: options.crypto ?? webSegmentCrypto,
+    crypto: options.crypto ?? workerSegmentCrypto,
   };
 }
 
@@ -446,10 +449,7 @@ export function sealRecordStream(
         if (index >= MAX_SEGMENTS) throw new InvalidArgumentError("plaintext", `more than ${MAX_SEGMENTS} segments`);
         const plaintext = pending;
         const nonce = segmentNonce(index, final);
-        yield async () => {
-          const sealed = await crypto.seal(cryptoKey, nonce, plaintext, header);
-          return [sealed, await crypto.sha256(sealed)];
-        };
+        yield () => sealAndHash(crypto, cryptoKey, nonce, plaintext, header);
         if (final) return;
         pending = next;
         index += 1;
@@ -534,8 +534,9 @@ function checkCommitment(parsed: ParsedHeaderV2, dataKey: Uint8Array): Uint8Arra
 }
 
 /**
- * Decrypts segment `index` of `count` (count undefined: not known yet, i.e. not the last). On failure it
- * tells why: a tag that verifies under the other final flag means the record was cut (or extended).
+ * Decrypts segment `index` (`final`: the record's last), with the SHA-256 of `sealed` when `hash` is true
+ * (else an empty array). On failure it tells why: a tag that verifies under the other final flag means the
+ * record was cut (or extended).
  */
 async function openSegment(
   crypto: SegmentCrypto,
@@ -546,7 +547,8 @@ async function openSegment(
   final: boolean,
   segmentSize: number,
   recordId?: string,
-): Promise<Uint8Array> {
+  hash = false,
+): Promise<[Uint8Array, Uint8Array]> {
   if (
     sealed.length < GCM_TAG_BYTES ||
     sealed.length > segmentSize + GCM_TAG_BYTES ||
@@ -558,7 +560,7 @@ async function openSegment(
       `is ${sealed.length} bytes, ${final ? `at most ${segmentSize + GCM_TAG_BYTES}` : `expected ${segmentSize + GCM_TAG_BYTES}`}`,
       recordId,
     );
-  const plaintext = await crypto.open(key, segmentNonce(index, final), sealed, header);
+  const [plaintext, digest] = await openAndHash(crypto, key, segmentNonce(index, final), sealed, header, hash);
   if (plaintext !== null) {
     if (final && index > 0 && plaintext.length === 0)
       throw new SegmentError(
@@ -567,7 +569,7 @@ async function openSegment(
         "is an empty last segment after others: no writer produces one",
         recordId,
       );
-    return plaintext;
+    return [plaintext, digest];
   }
   const other = await crypto.open(key, segmentNonce(index, !final), sealed, header);
   if (other !== null) {
@@ -609,7 +611,7 @@ export async function* openRecordStream(
   options: OpenRecordStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
   checkDataKey(dataKey);
-  const crypto = options.crypto ?? webSegmentCrypto;
+  const crypto = options.crypto ?? workerSegmentCrypto;
   const wanted =
     expected.recordId === undefined
       ? undefined
@@ -636,15 +638,9 @@ export async function* openRecordStream(
         const final = next.length === 0;
         const sealed = pending;
         const at = index;
-        yield async () => {
-          // The record id is computed only when there is one to compare with (openRecord checks it first).
-          // Hash and decrypt at once: both only read `sealed`, and WebCrypto runs them off this thread.
-          const [plaintext, hash] = await Promise.all([
-            openSegment(crypto, key, parsed.header, sealed, at, final, parsed.segmentSize, wanted),
-            wanted === undefined ? NO_HASH : crypto.sha256(sealed),
-          ]);
-          return [plaintext, hash];
-        };
+        // The record id is computed only when there is one to compare with (openRecord checks it first).
+        yield () =>
+          openSegment(crypto, key, parsed.header, sealed, at, final, parsed.segmentSize, wanted, wanted !== undefined);
         if (final) return;
         if (at + 1 >= MAX_SEGMENTS)
           throw new SegmentError(at + 1, "length", `is beyond the limit of ${MAX_SEGMENTS} segments`);
@@ -691,7 +687,7 @@ export async function* verifyRecordStream(
   options: VerifyRecordStreamOptions = {},
 ): AsyncGenerator<Uint8Array> {
   checkDataKey(dataKey);
-  const crypto = options.crypto ?? webSegmentCrypto;
+  const crypto = options.crypto ?? workerSegmentCrypto;
   const wanted = bytesToHex(hexToBytes(expected.recordId, { argument: "expected recordId", length: 32 }));
   const reader = new ByteReader(source);
   try {
@@ -717,7 +713,7 @@ export async function* verifyRecordStream(
         const sealed = pending;
         const at = index;
         yield async () => {
-          const plaintext = await openSegment(
+          const [plaintext, hash] = await openSegment(
             crypto,
             key,
             parsed.header,
@@ -726,9 +722,10 @@ export async function* verifyRecordStream(
             final,
             parsed.segmentSize,
             wanted,
+            true,
           );
           plaintext.fill(0);
-          return [sealed, await crypto.sha256(sealed)];
+          return [sealed, hash];
         };
         if (final) return;
         if (at + 1 >= MAX_SEGMENTS)
@@ -760,7 +757,7 @@ export async function openRecordV2(
   options: EnvelopeV2Options = {},
 ): Promise<OpenedRecord> {
   checkEnvelopeBytes(envelope, checkMax(options));
-  const crypto = options.crypto ?? webSegmentCrypto;
+  const crypto = options.crypto ?? workerSegmentCrypto;
   if (expected.recordId !== undefined) {
     const wanted = bytesToHex(hexToBytes(expected.recordId, { argument: "expected recordId", length: 32 }));
     const actual = await recordIdOfV2(envelope, crypto);
@@ -837,7 +834,7 @@ export async function openRecordRange(
   request: RangeRequest,
 ): Promise<{ plaintext: Uint8Array; context: ParsedRecordContext }> {
   const { index, dataKey, expected } = request;
-  const crypto = request.crypto ?? webSegmentCrypto;
+  const crypto = request.crypto ?? workerSegmentCrypto;
   checkDataKey(dataKey);
   if (!(index instanceof Uint8Array)) throw new InvalidArgumentError("index", "expected a Uint8Array");
   if (!Number.isSafeInteger(request.offset) || request.offset < 0)
@@ -877,7 +874,7 @@ export async function openRecordRange(
         `hashes to ${bytesToHex(hash)}, not to the value the record id commits to`,
         wanted,
       );
-    parts.push(await openSegment(crypto, key, parsed.header, sealed, i, i === count - 1, size, wanted));
+    parts.push((await openSegment(crypto, key, parsed.header, sealed, i, i === count - 1, size, wanted))[0]);
   }
   const plain = await collectBytes(parts);
   const from = request.offset - first * size;

@@ -36,6 +36,59 @@ export interface SegmentCrypto {
   sha256(bytes: Uint8Array): Promise<Uint8Array> | Uint8Array;
   /** An incremental SHA-256 (for whole blobs that are not v2 envelopes). */
   createSha256(): Sha256Hasher;
+  /**
+   * Optional: seal, then the SHA-256 of the sealed segment, in one step (where the work runs on another
+   * thread, one round trip). Without it, `seal` then `sha256`.
+   */
+  sealAndHash?(
+    key: unknown,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Promise<[Uint8Array, Uint8Array]>;
+  /**
+   * Optional: `open`, and the SHA-256 of `sealed` when `hash` is true (else an empty array), in one step.
+   * Without it, `open` and `sha256` side by side.
+   */
+  openAndHash?(
+    key: unknown,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+    hash: boolean,
+  ): Promise<[Uint8Array | null, Uint8Array]>;
+}
+
+const NO_HASH = new Uint8Array(0);
+
+/** A segment sealed under `key` and its SHA-256, through `crypto.sealAndHash` where it has one. */
+export async function sealAndHash(
+  crypto: SegmentCrypto,
+  key: unknown,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Promise<[Uint8Array, Uint8Array]> {
+  if (crypto.sealAndHash) return crypto.sealAndHash(key, nonce, plaintext, aad);
+  const sealed = await crypto.seal(key, nonce, plaintext, aad);
+  return [sealed, await crypto.sha256(sealed)];
+}
+
+/**
+ * A segment opened under `key` (null when its tag does not verify) and, when `hash` is true, the SHA-256
+ * of `sealed` (else an empty array), through `crypto.openAndHash` where it has one.
+ */
+export async function openAndHash(
+  crypto: SegmentCrypto,
+  key: unknown,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+  hash: boolean,
+): Promise<[Uint8Array | null, Uint8Array]> {
+  if (crypto.openAndHash) return crypto.openAndHash(key, nonce, sealed, aad, hash);
+  // Both only read `sealed`: side by side, so asynchronous implementations overlap them.
+  return Promise.all([crypto.open(key, nonce, sealed, aad), hash ? crypto.sha256(sealed) : NO_HASH]);
 }
 
 /** WebCrypto: asynchronous, so several segments are in flight at once. */

@@ -2,9 +2,11 @@
  * Envelope v2 in a real browser: the SDK's core entry (sdk/index.ts) bundled by Vite and loaded in
  * headless Chromium (/usr/bin/chromium, driven by playwright-core) from a loopback page, so WebCrypto
  * runs as a dApp's would, several segments in flight. What the browser seals, node:crypto opens by the
- * spec (test/helpers/envelope-v2-spec.ts), and the other way round. Skipped, saying why, only when
- * /usr/bin/chromium is missing.
+ * spec (test/helpers/envelope-v2-spec.ts), and the other way round. Segments of 64 KiB or more are sealed
+ * and opened on Web Workers (sdk/crypto/segment-workers.ts), and on the page's thread where a
+ * Content-Security-Policy refuses workers. Skipped, saying why, only when /usr/bin/chromium is missing.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -61,7 +63,15 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
     server = createServer((request, response) => {
       if (request.url === "/sdk.js") response.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
       else
-        response.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/sdk.js"></script>');
+        response
+          .writeHead(200, {
+            "content-type": "text/html",
+            // A dApp that allows its own scripts and no worker at all: the SDK must still seal and open.
+            ...(request.url === "/no-workers"
+              ? { "content-security-policy": "script-src 'self'; worker-src 'none'" }
+              : {}),
+          })
+          .end('<!doctype html><script src="/sdk.js"></script>');
     });
     await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -73,6 +83,87 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
     await browser?.close();
     server?.close();
   });
+
+  /**
+   * A fresh page (so the SDK's worker pool starts anew) at `pathname`, counting the Web Workers it starts
+   * and the ones a Content-Security-Policy refuses.
+   */
+  async function freshPage(pathname: string): Promise<Page> {
+    const fresh = await (browser as Browser).newPage();
+    await fresh.addInitScript(() => {
+      const counts = { started: 0, refused: 0 };
+      (globalThis as unknown as { workerCounts: typeof counts }).workerCounts = counts;
+      const Native = globalThis.Worker;
+      globalThis.Worker = class extends Native {
+        constructor(url: string | URL, options?: WorkerOptions) {
+          try {
+            super(url, options);
+          } catch (error) {
+            counts.refused += 1;
+            throw error;
+          }
+          counts.started += 1;
+          this.addEventListener("error", () => void (counts.refused += 1));
+        }
+      };
+    });
+    await fresh.goto(`http://127.0.0.1:${(server?.address() as AddressInfo).port}${pathname}`);
+    return fresh;
+  }
+
+  /** In the page: seals `total` bytes (1 MiB segments), returns the envelope as base64, key, id and worker counts. */
+  async function sealIn(target: Page, total: number) {
+    return target.evaluate(
+      async ({ context, total }) => {
+        const { sealRecordStream, toReadableStream } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
+        const plaintext = new Uint8Array(total).map((_, i) => (i * 7 + (i >> 12)) & 0xff);
+        let at = 0;
+        const source = new ReadableStream({
+          pull(controller) {
+            if (at >= total) return controller.close();
+            controller.enqueue(plaintext.slice(at, at + 300_007));
+            at += 300_007;
+          },
+        });
+        const sealing = sealRecordStream(source, { ...context, chainId: BigInt(context.chainId) });
+        const envelope = new Uint8Array(await new Response(toReadableStream(sealing.envelope)).arrayBuffer());
+        let binary = "";
+        for (let i = 0; i < envelope.length; i += 32_768)
+          binary += String.fromCharCode(...envelope.subarray(i, i + 32_768));
+        const counts = (globalThis as unknown as { workerCounts: { started: number; refused: number } }).workerCounts;
+        return {
+          envelope: btoa(binary),
+          dataKey: Array.from(sealing.dataKey),
+          recordId: await sealing.recordId,
+          counts: { ...counts },
+        };
+      },
+      { context: { ...CONTEXT, chainId: Number(CONTEXT.chainId) }, total },
+    );
+  }
+
+  /** In the page: opens `envelope` (base64) as a stream against `recordId`: its SHA-256, or the error's name, segment and problem. */
+  async function openIn(target: Page, envelope: string, dataKey: number[], recordId: string) {
+    return target.evaluate(
+      async ({ envelope, dataKey, recordId }) => {
+        const { openRecordStream, SegmentError } = (globalThis as unknown as { sdk: BrowserSdk }).sdk;
+        const bytes = Uint8Array.from(atob(envelope), (c) => c.charCodeAt(0));
+        const parts: Uint8Array<ArrayBuffer>[] = [];
+        try {
+          for await (const part of openRecordStream([bytes], Uint8Array.from(dataKey), { recordId }))
+            parts.push(part as Uint8Array<ArrayBuffer>);
+        } catch (caught) {
+          const error = caught as { name?: string; segment?: number; problem?: string };
+          return `${caught instanceof SegmentError ? "SegmentError" : error.name}:${error.segment ?? ""}:${error.problem ?? ""}`;
+        }
+        const plaintext = new Uint8Array(await new Blob(parts).arrayBuffer());
+        return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", plaintext)), (b) =>
+          b.toString(16).padStart(2, "0"),
+        ).join("");
+      },
+      { envelope, dataKey, recordId },
+    );
+  }
 
   it("seals a 3 MiB stream in the browser that node:crypto opens by the spec, and opens the spec's envelope", async function () {
     const sealed = await page.evaluate(
@@ -157,5 +248,68 @@ describe("envelope v2 in Chromium (WebCrypto)", function () {
       { ...CONTEXT, chainId: Number(CONTEXT.chainId) },
     );
     expect(outcome).to.deep.equal({ swapped: "SegmentError:0:authentication", wrongKey: "KeyCommitmentError::" });
+  });
+
+  it("seals and opens 1 MiB segments on Web Workers: byte for byte the spec's format, and every tampering refused by segment", async function () {
+    const total = 5 * 1024 * 1024 + 12_345;
+    const expected = Buffer.alloc(total);
+    for (let i = 0; i < total; i++) expected[i] = (i * 7 + (i >> 12)) & 0xff;
+    const target = await freshPage("/");
+    try {
+      const sealed = await sealIn(target, total);
+      expect(sealed.counts.started, "the SDK started Web Workers for 1 MiB segments").to.be.greaterThan(0);
+      expect(sealed.counts.refused).to.equal(0);
+      const envelope = Buffer.from(sealed.envelope, "base64");
+      const opened = specOpen(envelope, Uint8Array.from(sealed.dataKey));
+      expect(opened.recordId).to.equal(sealed.recordId);
+      expect(opened.plaintext.equals(expected)).to.equal(true);
+
+      // The spec's envelope (not the browser's), opened on the workers against its record id.
+      const dataKey = new Uint8Array(32).fill(9);
+      const spec = specSeal(expected, CONTEXT, dataKey, new Uint8Array(16).fill(3), 1 << 20);
+      const digest = createHash("sha256").update(expected).digest("hex");
+      expect(await openIn(target, spec.envelope.toString("base64"), Array.from(dataKey), spec.recordId)).to.equal(
+        digest,
+      );
+
+      const full = (1 << 20) + 16;
+      const segment = (i: number) => spec.envelope.subarray(162 + i * full, 162 + (i + 1) * full);
+      const flipped = Buffer.from(spec.envelope);
+      flipped[162 + full + 1000] ^= 1;
+      const swapped = Buffer.concat([
+        spec.envelope.subarray(0, 162),
+        segment(1),
+        segment(0),
+        spec.envelope.subarray(162 + 2 * full),
+      ]);
+      const cut = spec.envelope.subarray(0, 162 + 5 * full);
+      const outcomes = [];
+      for (const bad of [flipped, swapped, cut])
+        outcomes.push(await openIn(target, bad.toString("base64"), Array.from(dataKey), spec.recordId));
+      expect(outcomes).to.deep.equal([
+        "SegmentError:1:authentication",
+        "SegmentError:0:authentication",
+        "SegmentError:4:truncated",
+      ]);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("seals on the page's thread when the page's Content-Security-Policy refuses workers", async function () {
+    const total = 3 * 1024 * 1024 + 5;
+    const target = await freshPage("/no-workers");
+    try {
+      const sealed = await sealIn(target, total);
+      expect(sealed.counts.refused, "the page refused the SDK's worker").to.be.greaterThan(0);
+      const opened = specOpen(Buffer.from(sealed.envelope, "base64"), Uint8Array.from(sealed.dataKey));
+      expect(opened.recordId).to.equal(sealed.recordId);
+      expect(opened.plaintext.length).to.equal(total);
+      expect(opened.plaintext.every((byte, i) => byte === ((i * 7 + (i >> 12)) & 0xff))).to.equal(true);
+      const digest = createHash("sha256").update(opened.plaintext).digest("hex");
+      expect(await openIn(target, sealed.envelope, sealed.dataKey, sealed.recordId)).to.equal(digest);
+    } finally {
+      await target.close();
+    }
   });
 });
