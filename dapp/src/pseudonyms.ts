@@ -2,8 +2,11 @@
  * The "Pseudonyms" mode: the wallet signs once, the SDK derives one patient account per relationship
  * (a provider, a study), the patient hands a provider a signed pairing link, and the page reads every
  * pseudonym's records, consents, requests and audit as one view (PatientIdentity), each item tagged with
- * the relationship it belongs to. Pseudonyms never hold ether: their revocations and decisions are signed
- * and go to the consent relayer (config.relayer); with none configured they are not offered.
+ * the relationship it belongs to. Each pseudonym's emergency opt-out, delegates and (for a study) standing
+ * policy are shown and changed here too; one decision (opt out, appoint my carer from the carer's offer)
+ * can apply to several pseudonyms, each signing its own change, spread over time so its timing does not
+ * join them. Pseudonyms never hold ether: everything they do is signed and goes to the consent relayer
+ * (config.relayer); with none configured nothing is offered.
  *
  * The root stays in this page's memory only. The list of relationships (provider addresses, study labels)
  * is kept in localStorage: it holds no key, and losing it loses nothing but the list.
