@@ -119,7 +119,7 @@ export class LinkingDelegateError extends ConsentLedgerError {
     readonly pseudonyms: readonly string[],
   ) {
     super(
-      `Refused to appoint one address (${delegate}) on ${pseudonyms.length} pseudonyms: it would link them publicly on chain`,
+      `Refused to name one delegate address (${delegate}) on ${pseudonyms.length} pseudonyms: it would link them publicly on chain`,
       {
         hint:
           "Ask the delegate for a delegate offer (DelegateIdentity.createOffer: a distinct address per pseudonym) and pass it instead, " +
