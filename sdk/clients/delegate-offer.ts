@@ -76,7 +76,7 @@ export class DelegateOfferError extends ConsentLedgerError {
 }
 
 /** What signs one entry: an ethers Signer, or anything with getAddress and signTypedData. */
-export interface TypedDataSigner {
+export interface DelegateOfferSigner {
   getAddress(): Promise<string>;
   signTypedData(
     domain: ReturnType<typeof delegateOfferDomain>,
@@ -96,7 +96,7 @@ export interface CreateDelegateOfferInput {
 
 /** Signs an offer: `accounts` pairs each patient pseudonym with the delegate account that accepts to act for it. */
 export async function createDelegateOffer(
-  accounts: readonly { patient: string; signer: TypedDataSigner }[],
+  accounts: readonly { patient: string; signer: DelegateOfferSigner }[],
   input: CreateDelegateOfferInput,
 ): Promise<{ payload: string; offer: DelegateOffer }> {
   if (!Array.isArray(accounts) || accounts.length === 0 || accounts.length > MAX_DELEGATE_OFFER_ENTRIES)

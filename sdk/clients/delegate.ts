@@ -8,9 +8,10 @@
  */
 import type { LedgerContracts } from "../chain/connect";
 import type { PendingTransaction } from "../chain/transactions";
-import { pseudonymSigner, type Pseudonym, type PseudonymRoot } from "../crypto/pseudonyms";
+import type { Pseudonym, PseudonymRoot } from "../crypto/pseudonyms";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import { createDelegateOffer, type DelegateOffer } from "./delegate-offer";
+import { pseudonymSigner } from "./identity";
 import { PatientClient } from "./patient";
 import type { ConsentRelayer } from "./relayer";
 import type { AccessRequest, Consent, GrantInput } from "./types";

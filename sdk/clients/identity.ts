@@ -1,43 +1,36 @@
 /**
  * One patient, many pseudonyms, one view: PatientIdentity holds a patient's pseudonyms (derived by
  * sdk/crypto/pseudonyms.ts) and reads records, consents, requests and audit across all of them, each item
- * tagged with the pseudonym it belongs to. The link between the pseudonyms exists only here, in the
- * patient's own client: nothing is written to the chain to build it.
+ * tagged with the pseudonym it belongs to (PatientIdentityBase, sdk/clients/identity-core.ts). The link
+ * between the pseudonyms exists only here, in the patient's own client: nothing is written to the chain
+ * to build it.
  *
  * Reads go to one node: its operator sees the queries for every pseudonym arrive together, so a patient
  * who does not trust the RPC provider should read through a node of their own (docs/pseudonyms.md).
  */
-import { getAddress } from "ethers";
+import { getAddress, Wallet, type Provider } from "ethers";
 
 import { toUnixSeconds } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import type { PendingTransaction } from "../chain/transactions";
 import type { EncryptionKeyPair } from "../crypto/keys";
-import { pseudonymSigner, relationshipId, type Pseudonym, type PseudonymRoot } from "../crypto/pseudonyms";
+import { relationshipId, type Pseudonym, type PseudonymRoot } from "../crypto/pseudonyms";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import type { BlobStore } from "../storage/blob-store";
 import { AuditClient, type AuditEntry } from "./audit";
 import { DELEGATE_OFFER_PREFIX, parseDelegateOffer, verifyDelegateOffer, type DelegateOffer } from "./delegate-offer";
+import { PatientIdentityBase, pseudonymRelayer, type PatientView, type Tagged } from "./identity-core";
 import { PatientClient, type DelegateScope } from "./patient";
-import { recordsOf, type AnchoredRecord } from "./records";
+import { recordsOf } from "./records";
 import type { ConsentRelayer } from "./relayer";
 import { spreadOf, spreadSchedule } from "./spread";
-import type { Consent, DataUsePolicy, DelegateScopeInput, PolicyInput, RequestView } from "./types";
+import type { DataUsePolicy, DelegateScopeInput, PolicyInput } from "./types";
 
-/** An item of the one view, with the pseudonym it was found under. */
-export type Tagged<T> = T & {
-  /** The pseudonym's address. */
-  pseudonym: string;
-  /** Its derivation id: "provider:0x…", "study:<label>", "index:<n>". */
-  relationship: string;
-};
+export * from "./identity-core";
 
-/** Everything the patient has on the ledger, across their pseudonyms. */
-export interface PatientView {
-  records: Tagged<AnchoredRecord>[];
-  consents: Tagged<Consent>[];
-  requests: Tagged<RequestView>[];
-  audit: Tagged<AuditEntry>[];
+/** The pseudonym as an ethers Wallet (an ethers Signer every client accepts), optionally connected. */
+export function pseudonymSigner(pseudonym: Pseudonym, provider?: Provider | null): Wallet {
+  return new Wallet(pseudonym.privateKey, provider ?? null);
 }
 
 export interface PatientIdentityOptions {
@@ -145,18 +138,8 @@ export interface DelegateSpreadOptions extends SpreadOptions {
 
 const DAY_SECONDS = 86_400;
 
-/** Stands in when no relayer is given: every write is refused before anything is sent. */
-const NO_RELAYER: ConsentRelayer = {
-  submit() {
-    throw new ConsentLedgerError("No relayer is configured for this patient's pseudonyms", {
-      hint: "Pass PatientIdentity a relayer (RelayerClient). A pseudonym that sends its own transaction needs ether, and its funding links it.",
-    });
-  },
-};
-
 /** A patient's pseudonyms as one person: one PatientClient per pseudonym, and reads across them all. */
-export class PatientIdentity {
-  private readonly byAddress = new Map<string, { pseudonym: Pseudonym; client: PatientClient }>();
+export class PatientIdentity extends PatientIdentityBase<PatientClient> {
   private readonly audit: AuditClient;
 
   constructor(
@@ -164,36 +147,16 @@ export class PatientIdentity {
     pseudonyms: readonly Pseudonym[],
     readonly options: PatientIdentityOptions = {},
   ) {
-    if (pseudonyms.length === 0) throw new InvalidArgumentError("pseudonyms", "none given");
-    for (const pseudonym of pseudonyms) this.addPseudonym(pseudonym);
+    super(
+      pseudonyms,
+      (pseudonym) =>
+        new PatientClient(contracts, pseudonymSigner(pseudonym, contracts.provider), {
+          relayer: pseudonymRelayer(options),
+          allowDirect: options.allowDirect,
+        }),
+      { records: (address) => recordsOf(contracts, address) },
+    );
     this.audit = new AuditClient(contracts, options.store);
-  }
-
-  /** Adds a pseudonym (e.g. a study's, derived later) to this identity; returns its client. */
-  addPseudonym(pseudonym: Pseudonym): PatientClient {
-    const known = this.byAddress.get(pseudonym.address);
-    if (known) return known.client;
-    if (pseudonym.relationship.kind === "delegate")
-      throw new InvalidArgumentError("pseudonym", `${pseudonym.id} is a delegate's account, not a patient pseudonym`);
-    const signer = pseudonymSigner(pseudonym, this.contracts.provider);
-    const relayer = this.options.relayer ?? (this.options.allowDirect ? undefined : NO_RELAYER);
-    const client = new PatientClient(this.contracts, signer, { relayer, allowDirect: this.options.allowDirect });
-    this.byAddress.set(pseudonym.address, { pseudonym, client });
-    return client;
-  }
-
-  /** The pseudonyms, in the order given. */
-  get pseudonyms(): Pseudonym[] {
-    return [...this.byAddress.values()].map((entry) => entry.pseudonym);
-  }
-
-  /** The client acting as one pseudonym (by address or derivation id). */
-  client(pseudonym: string): PatientClient {
-    for (const entry of this.byAddress.values()) {
-      if (entry.pseudonym.id === pseudonym || entry.pseudonym.address.toLowerCase() === pseudonym.toLowerCase())
-        return entry.client;
-    }
-    throw new InvalidArgumentError("pseudonym", `${pseudonym} is not one of this patient's pseudonyms`);
   }
 
   /**
@@ -288,7 +251,7 @@ export class PatientIdentity {
     policy: PolicyInput,
   ): Promise<{ pseudonym: string; relationship: string; transaction: PendingTransaction<DataUsePolicy> }> {
     const id = relationshipId({ kind: "study", label: studyLabel });
-    let entry = [...this.byAddress.values()].find((held) => held.pseudonym.id === id);
+    let entry = this.entries().find((held) => held.pseudonym.id === id);
     if (!entry) {
       if (!this.options.root)
         throw new InvalidArgumentError("study", `this identity holds no pseudonym ${id}`, {
@@ -296,25 +259,10 @@ export class PatientIdentity {
         });
       const pseudonym = this.options.root.forStudy(studyLabel);
       this.addPseudonym(pseudonym);
-      entry = this.byAddress.get(pseudonym.address)!;
+      entry = this.entries().find((held) => held.pseudonym.address === pseudonym.address)!;
     }
     const transaction = await entry.client.setPolicy(policy);
     return { pseudonym: entry.pseudonym.address, relationship: entry.pseudonym.id, transaction };
-  }
-
-  /** Records anchored under any pseudonym, oldest first within each. */
-  async records(): Promise<Tagged<AnchoredRecord>[]> {
-    return this.across((entry) => recordsOf(this.contracts, entry.pseudonym.address));
-  }
-
-  /** Consents in force or scheduled, given by any pseudonym. */
-  async consents(): Promise<Tagged<Consent>[]> {
-    return this.across((entry) => entry.client.consents());
-  }
-
-  /** Requests made to any pseudonym; pending only unless `all`. */
-  async requests(options: { all?: boolean } = {}): Promise<Tagged<RequestView>[]> {
-    return this.across((entry) => entry.client.requests(options));
   }
 
   /** The audit trail of every pseudonym, merged in chain order. */
@@ -339,13 +287,13 @@ export class PatientIdentity {
   }
 
   private targets(pseudonyms: readonly string[] | undefined): { pseudonym: Pseudonym; client: PatientClient }[] {
-    if (pseudonyms === undefined) return [...this.byAddress.values()];
+    if (pseudonyms === undefined) return this.entries();
     if (!Array.isArray(pseudonyms) || pseudonyms.length === 0)
       throw new InvalidArgumentError("pseudonyms", "expected a non-empty list of this patient's pseudonyms");
     const chosen = new Map<string, { pseudonym: Pseudonym; client: PatientClient }>();
     for (const name of pseudonyms) {
       const client = this.client(name);
-      const entry = [...this.byAddress.values()].find((held) => held.client === client)!;
+      const entry = this.entries().find((held) => held.client === client)!;
       chosen.set(entry.pseudonym.address, entry);
     }
     return [...chosen.values()];
@@ -381,7 +329,7 @@ export class PatientIdentity {
         );
       return targets.map((entry) => ({ entry, address }));
     }
-    const mine = [...this.byAddress.keys()];
+    const mine = this.entries().map((held) => held.pseudonym.address);
     const offer = checkValidity
       ? verifyDelegateOffer(delegate, {
           pseudonyms: mine,
@@ -404,7 +352,7 @@ export class PatientIdentity {
           });
     const pairs: { entry: { pseudonym: Pseudonym; client: PatientClient }; address: string }[] = [];
     for (const item of offer.entries) {
-      const entry = this.byAddress.get(getAddress(item.patient));
+      const entry = this.entries().find((held) => held.pseudonym.address === getAddress(item.patient));
       if (!entry)
         throw new InvalidArgumentError(
           "delegate offer",
@@ -506,20 +454,5 @@ export class PatientIdentity {
         for (const wake of [...wakers]) wake();
       },
     };
-  }
-
-  private async across<T extends object>(
-    read: (entry: { pseudonym: Pseudonym; client: PatientClient }) => Promise<T[]>,
-  ): Promise<Tagged<T>[]> {
-    const lists = await Promise.all(
-      [...this.byAddress.values()].map(async (entry) =>
-        (await read(entry)).map((item) => ({
-          ...item,
-          pseudonym: entry.pseudonym.address,
-          relationship: entry.pseudonym.id,
-        })),
-      ),
-    );
-    return lists.flat();
   }
 }

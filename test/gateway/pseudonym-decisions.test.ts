@@ -8,7 +8,7 @@
  * scripts/lib/chain-observer.ts.
  */
 import { expect } from "chai";
-import { id, parseEther, Wallet } from "ethers";
+import { id, parseEther, Wallet, type HDNodeWallet } from "ethers";
 
 import {
   CARE_DELEGATE_SCOPE,
@@ -46,7 +46,7 @@ describe("pseudonyms: one decision from the patient, applied per pseudonym, noth
   let root: PseudonymRoot;
   let pseudonyms: Pseudonym[];
   let identity: PatientIdentity;
-  let carerWallet: Wallet;
+  let carerWallet: HDNodeWallet;
   let carer: DelegateIdentity;
   let ignore: string[];
 
