@@ -1122,6 +1122,7 @@ export async function measureGas(): Promise<GasReport> {
 
   const easSettings = hre.config.solidity.overrides["@ethereum-attestation-service/eas-contracts/contracts/EAS.sol"];
   const ourSettings = hre.config.solidity.compilers[0];
+  const ledgerSettings = hre.config.solidity.overrides["contracts/ConsentLedger.sol"];
   const strip = (settings: { optimizer?: unknown; viaIR?: boolean; evmVersion?: string; metadata?: unknown }) => ({
     optimizer: settings.optimizer,
     viaIR: settings.viaIR ?? false,
@@ -1141,6 +1142,7 @@ export async function measureGas(): Promise<GasReport> {
       hardhat: (require("hardhat/package.json") as { version: string }).version,
       hardfork: hardhatConfig.hardfork,
       ours: { solc: ourSettings.version, ...strip(ourSettings.settings) },
+      ...(ledgerSettings ? { consentLedger: { solc: ledgerSettings.version, ...strip(ledgerSettings.settings) } } : {}),
       eas: {
         package: `@ethereum-attestation-service/eas-contracts@${(require("@ethereum-attestation-service/eas-contracts/package.json") as { version: string }).version}`,
         solc: easSettings?.version,
