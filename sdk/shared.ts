@@ -22,12 +22,14 @@ export type { OnBehalf, SignOptions } from "./clients/patient";
 export {
   ACTION_TYPES,
   CONSENT_TYPES,
+  KEY_DIRECTORY_KINDS,
   KEY_DIRECTORY_TYPES,
   SIGNED_ACTION_KINDS,
   consentDomain,
+  isKeyDirectoryKind,
   keyDirectoryDomain,
 } from "./clients/consent-types";
-export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
+export type { KeyDirectoryKind, KeyDirectoryType, SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
   Consent,

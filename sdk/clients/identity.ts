@@ -104,6 +104,14 @@ export class PatientIdentity {
     return this.client(pseudonym).registerEncryptionKey(keyPair);
   }
 
+  /**
+   * Withdraws `pseudonym`'s X25519 key from KeyDirectory (e.g. when it may have leaked), signed by the
+   * pseudonym and submitted by the relayer (withdrawKeyBySig), so the pseudonym still never holds ether.
+   */
+  async withdrawEncryptionKey(pseudonym: string): Promise<PendingTransaction<Record<string, never>>> {
+    return this.client(pseudonym).withdrawEncryptionKey();
+  }
+
   /** Records anchored under any pseudonym, oldest first within each. */
   async records(): Promise<Tagged<AnchoredRecord>[]> {
     return this.across((entry) => recordsOf(this.contracts, entry.pseudonym.address));

@@ -6,6 +6,7 @@
 import type { Provider, TransactionReceipt } from "ethers";
 
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { isKeyDirectoryKind } from "./consent-types";
 import { isLoopbackHost } from "./gateway";
 import type { SignedConsent } from "./types";
 
@@ -80,7 +81,9 @@ export class RelayerError extends ConsentLedgerError {
  * may be holding the signed message back: it stays valid, and anyone holding it can still submit it,
  * until its deadline. To be sure it never takes effect, use its nonce first: relay a message with the
  * same nonce through another relayer, or cancel the nonce (`cancelSignature`, relayed through another
- * relayer, or sent by the signer with ether), or wait until the deadline passes.
+ * relayer, or sent by the signer with ether), or wait until the deadline passes. The nonce is on the
+ * contract the message is for: KeyDirectory's for registerKey, withdrawKey and invalidateKeyNonces (its
+ * own bitmap, which no ledger cancellation touches), the ledger's for every other kind.
  */
 export class RelayNotConfirmedError extends ConsentLedgerError {
   override name = "RelayNotConfirmedError";
@@ -91,13 +94,20 @@ export class RelayNotConfirmedError extends ConsentLedgerError {
     readonly signer: string,
     readonly nonce: bigint,
     readonly deadline: number,
+    /** The signed message's kind: it decides which contract's nonce cancels it. */
+    readonly kind?: SignedConsent["kind"],
   ) {
+    const keyDirectory = isKeyDirectoryKind(kind);
+    const where = keyDirectory ? "KeyDirectory's" : "the ledger's";
     super(`The relayer's transaction does not ${action}: ${problem}`, {
-      details: `transaction ${transactionHash}; signed message of ${signer}, nonce ${nonce}, deadline ${new Date(deadline * 1000).toISOString()}`,
+      details: `transaction ${transactionHash}; signed message of ${signer}, ${where} nonce ${nonce}, deadline ${new Date(deadline * 1000).toISOString()}`,
       hint:
         `The signed message stays valid until its deadline (${new Date(deadline * 1000).toISOString()}) and whoever holds it can still submit it. ` +
-        `To make sure it never takes effect, use nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
-        "or cancel it with cancelSignature (itself relayed, through a relayer you trust, or sent by the signer with ether).",
+        `To make sure it never takes effect, use ${where} nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
+        (keyDirectory
+          ? "or cancel it in KeyDirectory with cancelSignature(signedMessage) (KeyDirectory.invalidateNonces, or its signed InvalidateNonces relayed through a relayer you trust); " +
+            "cancelling the ledger's nonce does not stop it."
+          : "or cancel it with cancelSignature (itself relayed, through a relayer you trust, or sent by the signer with ether)."),
     });
   }
 }
