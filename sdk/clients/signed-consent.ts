@@ -43,9 +43,15 @@ export function parseSignedConsent(value: unknown): SignedConsent {
   const settings = typeof kind === "string" && Object.prototype.hasOwnProperty.call(SIGNED_ACTION_KINDS, kind);
   const keyKind = isKeyDirectoryKind(kind);
   if (kind !== "grant" && kind !== "revoke" && kind !== "approve" && kind !== "deny" && !settings && !keyKind) {
-    fail(
-      `kind must be grant, revoke, approve, deny, ${[...Object.keys(SIGNED_ACTION_KINDS), ...Object.keys(KEY_DIRECTORY_KINDS)].join(", ")}, got ${describeValue(kind)}`,
-    );
+    const kinds = [
+      "grant",
+      "revoke",
+      "approve",
+      "deny",
+      ...Object.keys(SIGNED_ACTION_KINDS),
+      ...Object.keys(KEY_DIRECTORY_KINDS),
+    ];
+    fail(`kind must be ${kinds.slice(0, -1).join(", ")} or ${kinds.at(-1)}, got ${describeValue(kind)}`);
   }
   const isUint = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   // 64 bytes at least: a compact ECDSA signature; ERC-1271 wallets sign longer, never shorter.
