@@ -81,6 +81,8 @@ const SIGNED_NOUN: Record<SignedConsent["kind"], string> = {
   setEmergencyOptOut: "emergency opt-out",
   invalidateNonces: "signature cancellation",
   registerKey: "key registration",
+  withdrawKey: "key withdrawal",
+  invalidateKeyNonces: "key signature cancellation",
 };
 
 function setPageState(state: PageState): void {
