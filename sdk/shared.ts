@@ -2,7 +2,7 @@
  * What every entry point of the SDK exports alike ("consent-ledger" and "consent-ledger/viem" re-export it
  * whole): the code tables, argument parsers and errors (from "consent-ledger/tables"), the ABIs, the
  * request and consent rules, the types, the EIP-712 definitions, the record envelope and storage, the
- * encryption keys derived from a wallet signature, and the text that describes a consent change. It imports neither ethers nor viem
+ * encryption keys and patient pseudonyms derived from a wallet signature, and the text that describes a consent change. It imports neither ethers nor viem
  * (test/sdk/core-entry.test.ts), so each entry adds only its own library's clients and reads.
  */
 export * from "./tables";
@@ -91,3 +91,78 @@ export {
   purposeMaskText,
 } from "./clients/consent-change";
 export type { ConsentAction, ConsentChange, ConsentState, DescribeOptions } from "./clients/consent-change";
+export {
+  PSEUDONYM_ACCOUNT_SALT,
+  PSEUDONYM_DERIVATION_VERSION,
+  PSEUDONYM_ROOT_SALT,
+  PSEUDONYM_X25519_SALT,
+  PseudonymRoot,
+  derivePseudonymRoot,
+  pseudonymRootFromSignature,
+  pseudonymRootMessage,
+  relationshipId,
+} from "./crypto/pseudonyms";
+export type { DerivePseudonymOptions, Pseudonym, PseudonymScope, Relationship } from "./crypto/pseudonyms";
+export {
+  GATEWAY_LOGIN_DOMAIN_NAME,
+  GATEWAY_LOGIN_DOMAIN_VERSION,
+  GATEWAY_LOGIN_PRIMARY_TYPE,
+  GATEWAY_LOGIN_TYPES,
+  GatewayAuthenticationError,
+  GatewayClientBase,
+  GatewayError,
+} from "./clients/gateway-core";
+export type {
+  GatewayChallenge,
+  GatewayClientOptions,
+  GatewayHealth,
+  GatewayParts,
+  KeyRelease,
+  RecordOpener,
+  ShareRelease,
+  TypedDataSigner,
+} from "./clients/gateway-core";
+export { CustodianSetClientBase, NotEnoughSharesError, ShareDepositError } from "./clients/custodian-set-core";
+export type {
+  CustodianRefusal,
+  CustodianSetChain,
+  CustodianSetClientOptions,
+  CustodianSetView,
+} from "./clients/custodian-set-core";
+export {
+  NoSignedFormError,
+  RelayNotConfirmedError,
+  RelayerClient,
+  RelayerError,
+  carriesSignedConsent,
+  relayThrough,
+  relayedReceipt,
+  signedRequestIdOf,
+} from "./clients/relayer";
+export type {
+  ConsentRelayer,
+  DecodedLedgerEvent,
+  PatientClientOptions,
+  RelayChain,
+  RelayedConsent,
+  RelayerClientOptions,
+  RelayerInfo,
+  RelayStatus,
+} from "./clients/relayer";
+export {
+  DEFAULT_PAIRING_TTL_SECONDS,
+  MAX_PAIRING_TTL_SECONDS,
+  PAIRING_DOMAIN_NAME,
+  PAIRING_DOMAIN_VERSION,
+  PAIRING_PREFIX,
+  PAIRING_TYPES,
+  PairingError,
+  encodePairingLink,
+  pairingDomain,
+  pairingUrl,
+  parsePairingLink,
+  verifyPairingLink,
+} from "./clients/pairing";
+export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing";
+export { PatientIdentityBase } from "./clients/identity-core";
+export type { PatientView, PseudonymPatient, Tagged } from "./clients/identity-core";

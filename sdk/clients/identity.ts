@@ -1,38 +1,31 @@
 /**
  * One patient, many pseudonyms, one view: PatientIdentity holds a patient's pseudonyms (derived by
  * sdk/crypto/pseudonyms.ts) and reads records, consents, requests and audit across all of them, each item
- * tagged with the pseudonym it belongs to. The link between the pseudonyms exists only here, in the
- * patient's own client: nothing is written to the chain to build it.
+ * tagged with the pseudonym it belongs to (PatientIdentityBase, sdk/clients/identity-core.ts). The link
+ * between the pseudonyms exists only here, in the patient's own client: nothing is written to the chain
+ * to build it.
  *
  * Reads go to one node: its operator sees the queries for every pseudonym arrive together, so a patient
  * who does not trust the RPC provider should read through a node of their own (docs/pseudonyms.md).
  */
+import { Wallet, type Provider } from "ethers";
+
 import type { LedgerContracts } from "../chain/connect";
 import type { PendingTransaction } from "../chain/transactions";
 import type { EncryptionKeyPair } from "../crypto/keys";
-import { pseudonymSigner, type Pseudonym } from "../crypto/pseudonyms";
-import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import type { Pseudonym } from "../crypto/pseudonyms";
 import type { BlobStore } from "../storage/blob-store";
 import { AuditClient, type AuditEntry } from "./audit";
+import { PatientIdentityBase, pseudonymRelayer, type PatientView, type Tagged } from "./identity-core";
 import { PatientClient } from "./patient";
-import { recordsOf, type AnchoredRecord } from "./records";
+import { recordsOf } from "./records";
 import type { ConsentRelayer } from "./relayer";
-import type { Consent, RequestView } from "./types";
 
-/** An item of the one view, with the pseudonym it was found under. */
-export type Tagged<T> = T & {
-  /** The pseudonym's address. */
-  pseudonym: string;
-  /** Its derivation id: "provider:0x…", "study:<label>", "index:<n>". */
-  relationship: string;
-};
+export * from "./identity-core";
 
-/** Everything the patient has on the ledger, across their pseudonyms. */
-export interface PatientView {
-  records: Tagged<AnchoredRecord>[];
-  consents: Tagged<Consent>[];
-  requests: Tagged<RequestView>[];
-  audit: Tagged<AuditEntry>[];
+/** The pseudonym as an ethers Wallet (an ethers Signer every client accepts), optionally connected. */
+export function pseudonymSigner(pseudonym: Pseudonym, provider?: Provider | null): Wallet {
+  return new Wallet(pseudonym.privateKey, provider ?? null);
 }
 
 export interface PatientIdentityOptions {
@@ -48,18 +41,8 @@ export interface PatientIdentityOptions {
   store?: BlobStore;
 }
 
-/** Stands in when no relayer is given: every write is refused before anything is sent. */
-const NO_RELAYER: ConsentRelayer = {
-  submit() {
-    throw new ConsentLedgerError("No relayer is configured for this patient's pseudonyms", {
-      hint: "Pass PatientIdentity a relayer (RelayerClient). A pseudonym that sends its own transaction needs ether, and its funding links it.",
-    });
-  },
-};
-
 /** A patient's pseudonyms as one person: one PatientClient per pseudonym, and reads across them all. */
-export class PatientIdentity {
-  private readonly byAddress = new Map<string, { pseudonym: Pseudonym; client: PatientClient }>();
+export class PatientIdentity extends PatientIdentityBase<PatientClient> {
   private readonly audit: AuditClient;
 
   constructor(
@@ -67,30 +50,16 @@ export class PatientIdentity {
     pseudonyms: readonly Pseudonym[],
     readonly options: PatientIdentityOptions = {},
   ) {
-    if (pseudonyms.length === 0) throw new InvalidArgumentError("pseudonyms", "none given");
-    for (const pseudonym of pseudonyms) {
-      const signer = pseudonymSigner(pseudonym, contracts.provider);
-      const relayer = options.relayer ?? (options.allowDirect ? undefined : NO_RELAYER);
-      this.byAddress.set(pseudonym.address, {
-        pseudonym,
-        client: new PatientClient(contracts, signer, { relayer, allowDirect: options.allowDirect }),
-      });
-    }
+    super(
+      pseudonyms,
+      (pseudonym) =>
+        new PatientClient(contracts, pseudonymSigner(pseudonym, contracts.provider), {
+          relayer: pseudonymRelayer(options),
+          allowDirect: options.allowDirect,
+        }),
+      { records: (address) => recordsOf(contracts, address) },
+    );
     this.audit = new AuditClient(contracts, options.store);
-  }
-
-  /** The pseudonyms, in the order given. */
-  get pseudonyms(): Pseudonym[] {
-    return [...this.byAddress.values()].map((entry) => entry.pseudonym);
-  }
-
-  /** The client acting as one pseudonym (by address or derivation id). */
-  client(pseudonym: string): PatientClient {
-    for (const entry of this.byAddress.values()) {
-      if (entry.pseudonym.id === pseudonym || entry.pseudonym.address.toLowerCase() === pseudonym.toLowerCase())
-        return entry.client;
-    }
-    throw new InvalidArgumentError("pseudonym", `${pseudonym} is not one of this patient's pseudonyms`);
   }
 
   /**
@@ -112,21 +81,6 @@ export class PatientIdentity {
     return this.client(pseudonym).withdrawEncryptionKey();
   }
 
-  /** Records anchored under any pseudonym, oldest first within each. */
-  async records(): Promise<Tagged<AnchoredRecord>[]> {
-    return this.across((entry) => recordsOf(this.contracts, entry.pseudonym.address));
-  }
-
-  /** Consents in force or scheduled, given by any pseudonym. */
-  async consents(): Promise<Tagged<Consent>[]> {
-    return this.across((entry) => entry.client.consents());
-  }
-
-  /** Requests made to any pseudonym; pending only unless `all`. */
-  async requests(options: { all?: boolean } = {}): Promise<Tagged<RequestView>[]> {
-    return this.across((entry) => entry.client.requests(options));
-  }
-
   /** The audit trail of every pseudonym, merged in chain order. */
   async auditTrail(): Promise<Tagged<AuditEntry>[]> {
     const entries = await this.across((entry) => this.audit.history(entry.pseudonym.address));
@@ -142,20 +96,5 @@ export class PatientIdentity {
       this.auditTrail(),
     ]);
     return { records, consents, requests, audit };
-  }
-
-  private async across<T extends object>(
-    read: (entry: { pseudonym: Pseudonym; client: PatientClient }) => Promise<T[]>,
-  ): Promise<Tagged<T>[]> {
-    const lists = await Promise.all(
-      [...this.byAddress.values()].map(async (entry) =>
-        (await read(entry)).map((item) => ({
-          ...item,
-          pseudonym: entry.pseudonym.address,
-          relationship: entry.pseudonym.id,
-        })),
-      ),
-    );
-    return lists.flat();
   }
 }

@@ -13,7 +13,7 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
-import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { InvalidArgumentError } from "../errors";
 import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
 import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
 import { jsonRequest } from "./request-rules";
@@ -46,7 +46,13 @@ import {
   keyDirectoryDomain,
   signConsentMessage,
 } from "./signatures";
-import { RelayNotConfirmedError, relayedReceipt, type ConsentRelayer } from "./relayer";
+import {
+  NoSignedFormError,
+  relayThrough,
+  type ConsentRelayer,
+  type PatientClientOptions,
+  type RelayChain,
+} from "./relayer";
 import type {
   AccessRequest,
   Consent,
@@ -60,6 +66,8 @@ import type {
 } from "./types";
 
 export { parseSignedConsent } from "./signed-consent";
+export { NoSignedFormError, signedRequestIdOf } from "./relayer";
+export type { PatientClientOptions } from "./relayer";
 export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf } from "./rules";
 export type { DelegateScope } from "./rules";
 
@@ -81,36 +89,6 @@ export interface SignOptions extends OnBehalf {
    * the preview's, so that the signature applies only over exactly what the patient saw.
    */
   seenConsent?: bigint;
-}
-
-/** Options of a PatientClient. */
-export interface PatientClientOptions {
-  /**
-   * Send every action that has a signed form (grant, revoke, approve, deny, the policy, delegates, the
-   * emergency opt-out, cancelling a nonce, registering the encryption key) as a signed message through
-   * this relayer (its account pays the gas), never as a transaction from the signer: a pseudonym never
-   * needs ether, so no funding flow links it to anyone. With a relayer, a batch grant (which has no
-   * signed form) is refused with NoSignedFormError unless `allowDirect` is set, rather than sent from
-   * (and so needing ether in) the signer's account.
-   */
-  relayer?: ConsentRelayer;
-  /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
-  allowDirect?: boolean;
-}
-
-/**
- * An action has no signed (relayable) form on today's ledger, and the client was told to relay: sending it
- * as a transaction would need ether in the account, which is the funding link the relayer avoids.
- */
-export class NoSignedFormError extends ConsentLedgerError {
-  override name = "NoSignedFormError";
-  constructor(readonly action: string) {
-    super(`The ledger has no signed form of "${action}", so it cannot go through the relayer`, {
-      hint:
-        "Send the items one by one (each grant has a signed form), or send it directly (PatientClient option " +
-        "allowDirect, from an account with ether; for a pseudonym that funding is visible on chain and can link it).",
-    });
-  }
 }
 
 /**
@@ -697,48 +675,13 @@ export class PatientClient {
    * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
    * otherwise RelayNotConfirmedError.
    */
+  /** Hands a signed action to the relayer and checks its transaction on the chain (relayThrough). */
   private async relay<T>(
     action: string,
     signed: SignedConsent,
     decode: (receipt: TransactionReceipt) => T | Promise<T>,
   ): Promise<PendingTransaction<T>> {
-    const relayer = this.relayer as ConsentRelayer;
-    const relayed = await relayer.submit(signed);
-    const contracts = this.contracts;
-    const hash = String(relayed?.transactionHash);
-    return {
-      hash,
-      async wait(confirmations = 1) {
-        const unconfirmed = (problem: string) =>
-          new RelayNotConfirmedError(
-            action,
-            hash,
-            problem,
-            signed.signer,
-            BigInt(signed.nonce),
-            signed.deadline,
-            signed.kind,
-          );
-        if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
-          throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
-        let receipt: TransactionReceipt | null;
-        try {
-          // The relayer may replace its transaction (higher fees, same nonce): any hash it names is
-          // watched, and the one mined is checked below like the first.
-          receipt = await relayedReceipt(contracts.provider, relayer, hash, confirmations);
-        } catch (error) {
-          throw toLedgerError(error, action);
-        }
-        if (!receipt) throw unconfirmed("it was not mined (dropped, or never sent)");
-        if (receipt.status !== 1)
-          throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
-            hint: "The ledger's state changed between the relayer's check and the block; sign again.",
-            details: hash,
-          });
-        await verifyRelayed(contracts, signed, receipt, unconfirmed);
-        return decode(receipt);
-      },
-    };
+    return relayThrough(this.relayer as ConsentRelayer, ethersRelayChain(this.contracts), action, signed, decode);
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {
@@ -754,107 +697,40 @@ export class PatientClient {
   }
 }
 
-/**
- * Whether `receipt` is the ledger taking `signed`: a call to the ledger, whose logs hold the event this
- * message makes (same patient, grantee or request id, actor = the signer, same terms), with the signer's
- * nonce used as of that block. Throws what `unconfirmed` makes otherwise.
- */
-async function verifyRelayed(
-  contracts: LedgerContracts,
-  signed: SignedConsent,
-  receipt: TransactionReceipt,
-  unconfirmed: (problem: string) => Error,
-): Promise<void> {
-  // KeyDirectory's messages go to KeyDirectory, everything else to the ledger.
-  const target = isKeyDirectoryKind(signed.kind) ? contracts.keys : contracts.ledger;
-  const ledger = await target.getAddress();
-  if (!receipt.to || receipt.to.toLowerCase() !== ledger.toLowerCase())
-    throw unconfirmed(`it is a transaction to ${receipt.to ?? "no contract"}, not to ${ledger}`);
-  const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
-  const events = receipt.logs
-    .filter((log) => same(log.address, ledger))
-    .map((log) => {
-      try {
-        return target.interface.parseLog(log);
-      } catch {
-        return null;
-      }
-    });
-  // The settings (actBySig) and a key registration: the event the direct call emits, naming the signer,
-  // with every signed field among its arguments (the policy's inside its struct).
-  const fieldsMatch = (args: Record<string, unknown>) =>
-    Object.entries(signed.fields ?? {}).every(([name, value]) => {
-      const policy = (args.policy ?? {}) as Record<string, unknown>;
-      // RegisterKey's and WithdrawKey's seenKey is a condition, not part of the event: the nonce check covers it.
-      if (!(name in policy) && !(name in args)) return name === "seenKey";
-      const actual = name in policy ? policy[name] : args[name];
-      return typeof value === "boolean"
-        ? actual === value
-        : same(typeof actual === "bigint" ? actual.toString() : actual, value);
-    });
-  const SETTING_EVENTS: Record<string, [string, string]> = {
-    setPolicy: ["PolicySet", "patient"],
-    clearPolicy: ["PolicyCleared", "patient"],
-    appointDelegate: ["DelegateAppointed", "patient"],
-    removeDelegate: ["DelegateRemoved", "patient"],
-    setEmergencyOptOut: ["EmergencyOptOutSet", "patient"],
-    invalidateNonces: ["NoncesInvalidated", "signer"],
-    registerKey: ["EncryptionKeyRegistered", "account"],
-    withdrawKey: ["EncryptionKeyWithdrawn", "account"],
-    invalidateKeyNonces: ["NoncesInvalidated", "signer"],
+/** What the relay flow reads of the chain, through ethers: the ledger's and KeyDirectory's events and nonces. */
+function ethersRelayChain(contracts: LedgerContracts): RelayChain<TransactionReceipt> {
+  const contractOf = (target: "ledger" | "keys") => (target === "keys" ? contracts.keys : contracts.ledger);
+  return {
+    addresses: { ledger: contracts.deployment.ledger, keys: contracts.deployment.keys },
+    receipt: (hash) => contracts.provider.getTransactionReceipt(hash),
+    blockNumber: () => contracts.provider.getBlockNumber(),
+    facts: (receipt) => ({ blockNumber: receipt.blockNumber, to: receipt.to, succeeded: receipt.status === 1 }),
+    events: (receipt, target) => {
+      const contract = contractOf(target);
+      const address = target === "keys" ? contracts.deployment.keys : contracts.deployment.ledger;
+      return receipt.logs
+        .filter((log) => log.address.toLowerCase() === address.toLowerCase())
+        .flatMap((log) => {
+          try {
+            const parsed = contract.interface.parseLog(log);
+            if (!parsed) return [];
+            // Arguments by name, a struct (the policy) as a plain object of its fields.
+            const args = Object.fromEntries(
+              parsed.fragment.inputs.map((input, i) => {
+                const value = parsed.args[i] as { toObject?: () => Record<string, unknown> };
+                return [input.name, typeof value?.toObject === "function" ? value.toObject() : value];
+              }),
+            );
+            return [{ name: parsed.name, args }];
+          } catch {
+            return [];
+          }
+        });
+    },
+    nonceBitmapAt: (target, signer, word, blockNumber) =>
+      contractOf(target).nonceBitmap(signer, word, { blockTag: blockNumber }),
+    toLedgerError,
   };
-  const signer = signed.signer;
-  const patient = signed.patient ?? signed.request?.terms.patient;
-  const found = events.some((event) => {
-    if (!event) return false;
-    const args = event.args;
-    const setting = SETTING_EVENTS[signed.kind];
-    if (setting) {
-      const named = event.fragment.inputs.map((input) => input.name);
-      const values = Object.fromEntries(named.map((name, i) => [name, args[i]]));
-      if (values.policy) values.policy = Object.fromEntries(Object.entries(values.policy.toObject()));
-      return event.name === setting[0] && same(values[setting[1]], signer) && fieldsMatch(values);
-    }
-    switch (signed.kind) {
-      case "grant": {
-        const grant = signed.grant;
-        return (
-          event.name === "ConsentGranted" &&
-          grant !== undefined &&
-          same(args.patient, patient) &&
-          same(args.grantee, grant.grantee) &&
-          same(args.actor, signer) &&
-          BigInt(args.dataClasses) === BigInt(grant.dataClasses) &&
-          BigInt(args.purposes) === BigInt(grant.purposes) &&
-          BigInt(args.validFrom) === BigInt(grant.validFrom) &&
-          BigInt(args.validUntil) === BigInt(grant.validUntil)
-        );
-      }
-      case "revoke":
-        return (
-          event.name === "ConsentRevoked" &&
-          same(args.patient, patient) &&
-          same(args.grantee, signed.grantee) &&
-          same(args.actor, signer)
-        );
-      case "approve":
-      case "deny":
-        // The request id is the hash of the researcher, opening time and every term: it binds them all.
-        return (
-          event.name === (signed.kind === "approve" ? "RequestApproved" : "RequestDenied") &&
-          same(args.requestId, signedRequestIdOf(signed)) &&
-          same(args.patient, patient) &&
-          same(args.actor, signer)
-        );
-      default:
-        return false;
-    }
-  });
-  if (!found) throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signer}`);
-  const nonce = BigInt(signed.nonce);
-  const bitmap: bigint = await target.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
-  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
-    throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
 }
 
 /**
@@ -969,12 +845,4 @@ function cancelTarget(signature: bigint | Pick<SignedConsent, "kind" | "nonce">)
   if (!signature || typeof signature !== "object" || !/^\d{1,78}$/.test(String(signature.nonce)))
     throw new InvalidArgumentError("signature", "must be a nonce (bigint) or a signed consent with its kind and nonce");
   return { nonce: BigInt(signature.nonce), keyDirectory: isKeyDirectoryKind(signature.kind) };
-}
-
-/** The id of the request a signed approve/deny is about (what its signature covers). */
-export function signedRequestIdOf(signed: SignedConsent): string | undefined {
-  const r = signed.request;
-  return r
-    ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } })
-    : undefined;
 }

@@ -3,12 +3,42 @@
  * from its own funded account, so the patient's account (a pseudonym) never holds ether. Anything with
  * `submit` can stand in (a relayer of the patient's choosing, an in-process one in a test).
  */
-import type { Provider, TransactionReceipt } from "ethers";
-
+import type { PendingTransaction } from "../chain/transactions";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
 import { isKeyDirectoryKind } from "./consent-types";
-import { isLoopbackHost } from "./gateway";
+import { isLoopbackHost } from "./gateway-core";
+import { requestIdOf } from "./request-rules";
 import type { SignedConsent } from "./types";
+
+/** Options of a PatientClient (either entry's). */
+export interface PatientClientOptions {
+  /**
+   * Send every action that has a signed form (grant, revoke, approve, deny, the policy, delegates, the
+   * emergency opt-out, cancelling a nonce, registering the encryption key) as a signed message through
+   * this relayer (its account pays the gas), never as a transaction from the signer: a pseudonym never
+   * needs ether, so no funding flow links it to anyone. With a relayer, a batch grant (which has no
+   * signed form) is refused with NoSignedFormError unless `allowDirect` is set, rather than sent from
+   * (and so needing ether in) the signer's account.
+   */
+  relayer?: ConsentRelayer;
+  /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
+  allowDirect?: boolean;
+}
+
+/**
+ * An action has no signed (relayable) form on today's ledger, and the client was told to relay: sending it
+ * as a transaction would need ether in the account, which is the funding link the relayer avoids.
+ */
+export class NoSignedFormError extends ConsentLedgerError {
+  override name = "NoSignedFormError";
+  constructor(readonly action: string) {
+    super(`The ledger has no signed form of "${action}", so it cannot go through the relayer`, {
+      hint:
+        "Send the items one by one (each grant has a signed form), or send it directly (PatientClient option " +
+        "allowDirect, from an account with ether; for a pseudonym that funding is visible on chain and can link it).",
+    });
+  }
+}
 
 /** What a relayer answered for a submitted consent: the transaction it sent. */
 export interface RelayedConsent {
@@ -205,26 +235,197 @@ export class RelayerClient implements ConsentRelayer {
   }
 }
 
+/** The id of the request a signed approve/deny is about (what its signature covers). */
+export function signedRequestIdOf(signed: SignedConsent): string | undefined {
+  const r = signed.request;
+  return r
+    ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } })
+    : undefined;
+}
+
+/** A ledger event decoded by either library: its name and its arguments by name. */
+export interface DecodedLedgerEvent {
+  name: string;
+  args: Record<string, unknown>;
+}
+
+/** The event each signed setting (actBySig) and KeyDirectory message emits, and the argument naming the signer. */
+const SETTING_EVENTS: Record<string, [string, string]> = {
+  setPolicy: ["PolicySet", "patient"],
+  clearPolicy: ["PolicyCleared", "patient"],
+  appointDelegate: ["DelegateAppointed", "patient"],
+  removeDelegate: ["DelegateRemoved", "patient"],
+  setEmergencyOptOut: ["EmergencyOptOutSet", "patient"],
+  invalidateNonces: ["NoncesInvalidated", "signer"],
+  registerKey: ["EncryptionKeyRegistered", "account"],
+  withdrawKey: ["EncryptionKeyWithdrawn", "account"],
+  invalidateKeyNonces: ["NoncesInvalidated", "signer"],
+};
+
+/** The contract a signed message is submitted to: KeyDirectory for its kinds, else the ledger. */
+export function relayTargetOf(signed: SignedConsent): "ledger" | "keys" {
+  return isKeyDirectoryKind(signed.kind) ? "keys" : "ledger";
+}
+
+/**
+ * Whether `events` (the target contract's, from one receipt, decoded by either library with their
+ * arguments by name) hold the event `signed` makes: same patient, grantee or request id, actor = the
+ * signer, same terms; for a setting or a key registration, the event its direct call emits, naming the
+ * signer, with every signed field among its arguments (the policy's inside its struct).
+ */
+export function carriesSignedConsent(signed: SignedConsent, events: readonly DecodedLedgerEvent[]): boolean {
+  const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
+  const signer = signed.signer;
+  const patient = signed.patient ?? signed.request?.terms.patient;
+  const fieldsMatch = (args: Record<string, unknown>) =>
+    Object.entries(signed.fields ?? {}).every(([name, value]) => {
+      const policy = (args.policy ?? {}) as Record<string, unknown>;
+      // RegisterKey's and WithdrawKey's seenKey is a condition, not part of the event: the nonce check covers it.
+      if (!(name in policy) && !(name in args)) return name === "seenKey";
+      const actual = name in policy ? policy[name] : args[name];
+      return typeof value === "boolean"
+        ? actual === value
+        : same(typeof actual === "bigint" ? actual.toString() : actual, value);
+    });
+  return events.some(({ name, args }) => {
+    const setting = SETTING_EVENTS[signed.kind];
+    if (setting) return name === setting[0] && same(args[setting[1]], signer) && fieldsMatch(args);
+    switch (signed.kind) {
+      case "grant": {
+        const grant = signed.grant;
+        return (
+          name === "ConsentGranted" &&
+          grant !== undefined &&
+          same(args.patient, patient) &&
+          same(args.grantee, grant.grantee) &&
+          same(args.actor, signer) &&
+          BigInt(args.dataClasses as bigint) === BigInt(grant.dataClasses) &&
+          BigInt(args.purposes as bigint) === BigInt(grant.purposes) &&
+          BigInt(args.validFrom as bigint) === BigInt(grant.validFrom) &&
+          BigInt(args.validUntil as bigint) === BigInt(grant.validUntil)
+        );
+      }
+      case "revoke":
+        return (
+          name === "ConsentRevoked" &&
+          same(args.patient, patient) &&
+          same(args.grantee, signed.grantee) &&
+          same(args.actor, signer)
+        );
+      case "approve":
+      case "deny":
+        // The request id is the hash of the researcher, opening time and every term: it binds them all.
+        return (
+          name === (signed.kind === "approve" ? "RequestApproved" : "RequestDenied") &&
+          same(args.requestId, signedRequestIdOf(signed)) &&
+          same(args.patient, patient) &&
+          same(args.actor, signer)
+        );
+      default:
+        return false;
+    }
+  });
+}
+
+/** What the relay flow reads of the chain, through either library. */
+export interface RelayChain<R> {
+  /** The ledger's and KeyDirectory's addresses (a key registration goes to KeyDirectory). */
+  addresses: { ledger: string; keys: string };
+  /** The transaction's receipt, or null while it is not mined. */
+  receipt(hash: string): Promise<R | null>;
+  blockNumber(): Promise<number>;
+  /** The receipt's block, recipient and success. */
+  facts(receipt: R): { blockNumber: number; to: string | null; succeeded: boolean };
+  /** The receipt's logs emitted by `target`, decoded, arguments by name (others and undecodable ones left out). */
+  events(receipt: R, target: "ledger" | "keys"): DecodedLedgerEvent[];
+  /** `target`.nonceBitmap(signer, word) as of `blockNumber`. */
+  nonceBitmapAt(target: "ledger" | "keys", signer: string, word: bigint, blockNumber: number): Promise<bigint>;
+  /** What a failed read becomes (each library's toLedgerError). */
+  toLedgerError(error: unknown, action: string): Error;
+}
+
+/**
+ * Hands a signed action to the relayer, and waits for its transaction like a direct one. The relayer's
+ * word is not taken: the receipt must be a transaction to the ledger carrying this message's event
+ * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
+ * otherwise RelayNotConfirmedError. Both entries' PatientClient relay through this.
+ */
+export async function relayThrough<R, T>(
+  relayer: ConsentRelayer,
+  chain: RelayChain<R>,
+  action: string,
+  signed: SignedConsent,
+  decode: (receipt: R) => T | Promise<T>,
+  timeoutMs = 600_000,
+): Promise<PendingTransaction<T>> {
+  const relayed = await relayer.submit(signed);
+  const hash = String(relayed?.transactionHash);
+  return {
+    hash,
+    async wait(confirmations = 1) {
+      const unconfirmed = (problem: string) =>
+        new RelayNotConfirmedError(
+          action,
+          hash,
+          problem,
+          signed.signer,
+          BigInt(signed.nonce),
+          signed.deadline,
+          signed.kind,
+        );
+      if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
+        throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
+      let receipt: R | null;
+      try {
+        // The relayer may replace its transaction (higher fees, same nonce): any hash it names is
+        // watched, and the one mined is checked below like the first.
+        receipt = await relayedReceipt(chain, relayer, hash, confirmations, timeoutMs);
+      } catch (error) {
+        throw chain.toLedgerError(error, action);
+      }
+      if (!receipt) throw unconfirmed("it was not mined (dropped, or never sent)");
+      const facts = chain.facts(receipt);
+      if (!facts.succeeded)
+        throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
+          hint: "The ledger's state changed between the relayer's check and the block; sign again.",
+          details: hash,
+        });
+      const target = relayTargetOf(signed);
+      const address = chain.addresses[target];
+      if (!facts.to || facts.to.toLowerCase() !== address.toLowerCase())
+        throw unconfirmed(`it is a transaction to ${facts.to ?? "no contract"}, not to ${address}`);
+      if (!carriesSignedConsent(signed, chain.events(receipt, target)))
+        throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signed.signer}`);
+      const nonce = BigInt(signed.nonce);
+      const bitmap = await chain.nonceBitmapAt(target, signed.signer, nonce >> 8n, facts.blockNumber);
+      if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
+        throw unconfirmed(`nonce ${nonce} of ${signed.signer} is unused at block ${facts.blockNumber}`);
+      return decode(receipt);
+    },
+  };
+}
+
 /**
  * The receipt of a relayed message's transaction, once it has `confirmations`: the first hash, or any
  * replacement the relayer names (`transactionsOf`, asked every few seconds while none is mined); null if
- * none is mined within `timeoutMs`. The caller checks the receipt against the signed message.
+ * none is mined within `timeoutMs`. Polling: any node answers eth_getTransactionReceipt, not every
+ * provider waits for one. The caller checks the receipt against the signed message.
  */
-export async function relayedReceipt(
-  provider: Provider,
+export async function relayedReceipt<R>(
+  chain: Pick<RelayChain<R>, "receipt" | "blockNumber" | "facts">,
   relayer: ConsentRelayer,
   hash: string,
   confirmations: number,
   timeoutMs = 600_000,
-): Promise<TransactionReceipt | null> {
+): Promise<R | null> {
   const until = Date.now() + timeoutMs;
   const hashes = new Set([hash.toLowerCase()]);
   let askedAt = Date.now();
   for (let pause = 50; Date.now() < until; pause = Math.min(pause * 2, 2_000)) {
     for (const held of hashes) {
-      const receipt = await provider.getTransactionReceipt(held);
+      const receipt = await chain.receipt(held);
       if (!receipt) continue;
-      if (confirmations <= 1 || (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations)
+      if (confirmations <= 1 || (await chain.blockNumber()) - chain.facts(receipt).blockNumber + 1 >= confirmations)
         return receipt;
     }
     if (relayer.transactionsOf && Date.now() - askedAt >= 2_000) {

@@ -25,8 +25,8 @@ import { mapHashToField } from "@noble/curves/abstract/modular.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { getAddress, Wallet, type Provider } from "ethers";
 
+import { getAddress } from "../core/hex";
 import { ConsentLedgerError, InvalidArgumentError, describeValue } from "../errors";
 import type { ViemWalletClientLike } from "../core/viem-client";
 import { bytesEqual, bytesToHex, hexToBytes, utf8Encode } from "./bytes";
@@ -286,9 +286,4 @@ export async function derivePseudonymRoot(
     throw new NonDeterministicSignerError(wallet, "two signatures of the pseudonym message gave two different roots");
   }
   return root;
-}
-
-/** The pseudonym as an ethers Wallet (an ethers Signer every client accepts), optionally connected. */
-export function pseudonymSigner(pseudonym: Pseudonym, provider?: Provider | null): Wallet {
-  return new Wallet(pseudonym.privateKey, provider ?? null);
 }
