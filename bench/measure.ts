@@ -1027,13 +1027,17 @@ async function measureRegisterKeyBySig(bench: Bench): Promise<void> {
   const publicKey = label("x25519 public key of a pseudonym");
   const nonce = 0n;
   const domain = await domainOf(keys);
-  const signature = await signer.signTypedData(domain, KEY_DIRECTORY_TYPES, {
-    signer: signer.address,
-    publicKey,
-    seenKey: ZeroHash,
-    nonce,
-    deadline: DEADLINE,
-  });
+  const signature = await signer.signTypedData(
+    domain,
+    { RegisterKey: KEY_DIRECTORY_TYPES.RegisterKey },
+    {
+      signer: signer.address,
+      publicKey,
+      seenKey: ZeroHash,
+      nonce,
+      deadline: DEADLINE,
+    },
+  );
   const ours = await clock.send(() =>
     keys.connect(relayer).registerKeyBySig(publicKey, ZeroHash, signer.address, nonce, DEADLINE, signature),
   );

@@ -25,10 +25,12 @@ export {
   DELEGATE_OFFER_DOMAIN_NAME,
   DELEGATE_OFFER_DOMAIN_VERSION,
   DELEGATE_OFFER_TYPES,
+  KEY_DIRECTORY_KINDS,
   KEY_DIRECTORY_TYPES,
   SIGNED_ACTION_KINDS,
   consentDomain,
   delegateOfferDomain,
+  isKeyDirectoryKind,
   keyDirectoryDomain,
 } from "./clients/consent-types";
 export {
@@ -51,7 +53,7 @@ export type {
   VerifyDelegateOfferOptions,
 } from "./clients/delegate-offer";
 export { DEFAULT_SPREAD_MS, MAX_SPREAD_MS, randomDelay, spreadSchedule } from "./clients/spread";
-export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
+export type { KeyDirectoryKind, KeyDirectoryType, SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
   Consent,

@@ -81,6 +81,8 @@ const SIGNED_NOUN: Record<SignedConsent["kind"], string> = {
   setEmergencyOptOut: "emergency opt-out",
   invalidateNonces: "signature cancellation",
   registerKey: "key registration",
+  withdrawKey: "key withdrawal",
+  invalidateKeyNonces: "key signature cancellation",
 };
 
 function setPageState(state: PageState): void {
@@ -895,9 +897,10 @@ class Dashboard {
       kind: "set-policy",
       policy: {
         permission: typeof input.permission === "number" ? input.permission : Duo[input.permission],
-        modifiers: duoMaskOf(
-          (input.modifiers ?? []).filter((item): item is keyof typeof Duo => typeof item === "string"),
-        ),
+        modifiers:
+          typeof input.modifiers === "bigint"
+            ? input.modifiers
+            : duoMaskOf((input.modifiers ?? []).filter((item): item is keyof typeof Duo => typeof item === "string")),
         dataClasses: mask(input.dataClasses, DataClass),
         purposes: mask(input.purposes, Purpose),
         maxDuration: input.maxDuration ?? 0,

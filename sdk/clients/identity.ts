@@ -265,6 +265,14 @@ export class PatientIdentity extends PatientIdentityBase<PatientClient> {
     return { pseudonym: entry.pseudonym.address, relationship: entry.pseudonym.id, transaction };
   }
 
+  /**
+   * Withdraws `pseudonym`'s X25519 key from KeyDirectory (e.g. when it may have leaked), signed by the
+   * pseudonym and submitted by the relayer (withdrawKeyBySig), so the pseudonym still never holds ether.
+   */
+  async withdrawEncryptionKey(pseudonym: string): Promise<PendingTransaction<Record<string, never>>> {
+    return this.client(pseudonym).withdrawEncryptionKey();
+  }
+
   /** The audit trail of every pseudonym, merged in chain order. */
   async auditTrail(): Promise<Tagged<AuditEntry>[]> {
     const entries = await this.across((entry) => this.audit.history(entry.pseudonym.address));

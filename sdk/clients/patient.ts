@@ -34,7 +34,13 @@ import {
   policyTerms,
   type DelegateScope,
 } from "./rules";
-import { signedActionOf, type SignedActionKind } from "./consent-types";
+import {
+  KEY_DIRECTORY_KINDS,
+  isKeyDirectoryKind,
+  signedActionOf,
+  type KeyDirectoryKind,
+  type SignedActionKind,
+} from "./consent-types";
 import {
   SIGNED_ACTION_KINDS,
   SIGNED_CONSENT_PRIMARY_TYPES,
@@ -391,13 +397,20 @@ export class PatientClient {
   }
 
   /**
-   * Signs the cancellation of `nonce` for someone else to relay (actBySig, InvalidateNonces), so a
-   * signature made with it can never be relayed, without ether in the signer's account. The message
-   * spends a nonce of its own (by default the lowest unused, which may be `nonce` itself: then relaying
-   * it is what cancels it).
+   * Signs the cancellation of a signature for someone else to relay, so it can never be relayed, without
+   * ether in the signer's account. `signature` is the SignedConsent to cancel (or its kind and nonce), or
+   * a bare nonce of the ledger's. The cancellation goes where the signature would: the ledger (actBySig,
+   * InvalidateNonces) for its kinds, KeyDirectory (invalidateNoncesBySig) for registerKey, withdrawKey and
+   * invalidateKeyNonces, whose nonces are its own. The message spends a nonce of its own on that contract
+   * (by default the lowest unused, which may be the cancelled one itself: then relaying it is what cancels it).
    */
-  async signCancelSignature(nonce: bigint, options: SignOptions = {}): Promise<SignedConsent> {
-    const [word, mask] = cancelNonceArgs(BigInt(nonce));
+  async signCancelSignature(
+    signature: bigint | Pick<SignedConsent, "kind" | "nonce">,
+    options: SignOptions = {},
+  ): Promise<SignedConsent> {
+    const { nonce, keyDirectory } = cancelTarget(signature);
+    const [word, mask] = cancelNonceArgs(nonce);
+    if (keyDirectory) return this.signKeyDirectory("invalidateKeyNonces", { word, mask }, options);
     return this.signAction("invalidateNonces", { word, mask }, options);
   }
 
@@ -412,17 +425,33 @@ export class PatientClient {
   ): Promise<SignedConsent> {
     const publicKey =
       typeof keyPair === "string" ? requireBytes32(keyPair, "publicKey") : publicKeyToBytes32(keyPair.publicKey);
+    const seenKey = await this.contracts.keys.keyOf(await this.signer.getAddress());
+    return this.signKeyDirectory("registerKey", { publicKey, seenKey: seenKey.toLowerCase() }, options);
+  }
+
+  /**
+   * Signs the withdrawal of the signer's key from KeyDirectory for someone else to relay
+   * (withdrawKeyBySig), e.g. a pseudonym's leaked key, bound to the key registered now: a held withdrawal
+   * cannot remove a key registered after it.
+   */
+  async signWithdrawKey(options: Omit<SignOptions, "seenConsent"> = {}): Promise<SignedConsent> {
     const signer = await this.signer.getAddress();
-    const keys = this.contracts.keys;
-    const [seenKey, keyDirectory] = await Promise.all([keys.keyOf(signer), keys.getAddress()]);
-    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.nonceBitmap(signer, word)));
-    return this.sign(
-      "registerKey",
-      "RegisterKey",
-      { publicKey, seenKey },
-      { ...options, nonce },
-      { fields: { publicKey, seenKey: seenKey.toLowerCase() }, keyDirectory },
-      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    const seenKey = await this.contracts.keys.keyOf(signer);
+    if (BigInt(seenKey) === 0n)
+      throw new InvalidArgumentError("withdrawKey", `${signer} has no key registered in KeyDirectory to withdraw`);
+    return this.signKeyDirectory("withdrawKey", { seenKey: seenKey.toLowerCase() }, options);
+  }
+
+  /**
+   * Withdraws the signer's X25519 key from KeyDirectory (e.g. when it may have leaked), through the relayer
+   * when there is one (a pseudonym then needs no ether), else as a transaction from the signer.
+   */
+  async withdrawEncryptionKey(overrides?: TransactionOverrides): Promise<PendingTransaction<Record<string, never>>> {
+    if (this.relayer) return this.relay("withdraw the encryption key", await this.signWithdrawKey(), () => ({}));
+    return send(
+      "withdraw the encryption key",
+      () => this.contracts.keys.connect(withOverrides(this.signer, overrides)).withdrawKey(),
+      () => ({}),
     );
   }
 
@@ -444,19 +473,23 @@ export class PatientClient {
     );
   }
 
-  /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
+  /**
+   * Cancels a signature of the signer's, so it can never be relayed: `signature` is the SignedConsent (or
+   * its kind and nonce), or a bare nonce of the ledger's. A KeyDirectory signature (registerKey,
+   * withdrawKey, invalidateKeyNonces) is cancelled in KeyDirectory, whose nonces are its own; any other
+   * in the ledger. Through the relayer when there is one, else as a transaction from the signer.
+   */
   async cancelSignature(
-    nonce: bigint,
+    signature: bigint | Pick<SignedConsent, "kind" | "nonce">,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
+    const { nonce, keyDirectory } = cancelTarget(signature);
     if (this.relayer)
-      return this.relay("cancel the signature", await this.signCancelSignature(nonce), () => ({ nonce }));
+      return this.relay("cancel the signature", await this.signCancelSignature(signature), () => ({ nonce }));
+    const contract = keyDirectory ? this.contracts.keys : this.contracts.ledger;
     return send(
       "cancel the signature",
-      () =>
-        this.contracts.ledger
-          .connect(withOverrides(this.signer, overrides))
-          .invalidateNonces(...cancelNonceArgs(nonce)),
+      () => contract.connect(withOverrides(this.signer, overrides)).invalidateNonces(...cancelNonceArgs(nonce)),
       () => ({ nonce }),
     );
   }
@@ -549,6 +582,27 @@ export class PatientClient {
   private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
     const { type, message, fields } = signedActionOf(kind, input);
     return this.sign(kind, type, message, options, { fields });
+  }
+
+  /** Signs one of KeyDirectory's messages, in its domain, with the lowest unused of its nonces by default. */
+  private async signKeyDirectory(
+    kind: KeyDirectoryKind,
+    fields: Record<string, string | bigint>,
+    options: SignOptions,
+  ): Promise<SignedConsent> {
+    const signer = await this.signer.getAddress();
+    const keys = this.contracts.keys;
+    const keyDirectory = await keys.getAddress();
+    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.nonceBitmap(signer, word)));
+    const json = Object.fromEntries(Object.entries(fields).map(([name, v]) => [name, String(v)]));
+    return this.sign(
+      kind,
+      KEY_DIRECTORY_KINDS[kind],
+      fields,
+      { ...options, nonce },
+      { fields: json, keyDirectory },
+      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    );
   }
 
   private async sign(
@@ -696,7 +750,7 @@ export async function populateSignedConsent(
   const checked = parseSignedConsent(signed);
   const ledger = contracts.ledger;
   const ledgerAddress = await contracts.ledger.getAddress();
-  if (checked.kind === "registerKey") {
+  if (isKeyDirectoryKind(checked.kind)) {
     const keyDirectory = await contracts.keys.getAddress();
     if (BigInt(checked.chainId) !== contracts.chainId || checked.keyDirectory !== keyDirectory)
       throw new InvalidArgumentError(
@@ -736,6 +790,17 @@ export async function populateSignedConsent(
         checked.fields!.seenKey as string,
         ...common,
       );
+    case "withdrawKey":
+      return contracts.keys.withdrawKeyBySig.populateTransaction(checked.fields!.seenKey as string, ...common);
+    case "invalidateKeyNonces":
+      return contracts.keys.invalidateNoncesBySig.populateTransaction(
+        checked.signer,
+        BigInt(checked.fields!.word as string),
+        BigInt(checked.fields!.mask as string),
+        nonce,
+        checked.deadline,
+        checked.signature,
+      );
     case "grant":
       if (!checked.grant || !checked.patient)
         throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
@@ -754,4 +819,15 @@ export async function populateSignedConsent(
     default:
       return ledger.denyRequestBySig.populateTransaction(toRequest(), ...common);
   }
+}
+
+/** The nonce a cancellation spends, and whether it is KeyDirectory's (its kinds) or the ledger's. */
+function cancelTarget(signature: bigint | Pick<SignedConsent, "kind" | "nonce">): {
+  nonce: bigint;
+  keyDirectory: boolean;
+} {
+  if (typeof signature === "bigint") return { nonce: signature, keyDirectory: false };
+  if (!signature || typeof signature !== "object" || !/^\d{1,78}$/.test(String(signature.nonce)))
+    throw new InvalidArgumentError("signature", "must be a nonce (bigint) or a signed consent with its kind and nonce");
+  return { nonce: BigInt(signature.nonce), keyDirectory: isKeyDirectoryKind(signature.kind) };
 }

@@ -5,6 +5,7 @@
  */
 import type { PendingTransaction } from "../chain/transactions";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { isKeyDirectoryKind } from "./consent-types";
 import { isLoopbackHost } from "./gateway-core";
 import { requestIdOf } from "./request-rules";
 import type { SignedConsent } from "./types";
@@ -110,7 +111,9 @@ export class RelayerError extends ConsentLedgerError {
  * may be holding the signed message back: it stays valid, and anyone holding it can still submit it,
  * until its deadline. To be sure it never takes effect, use its nonce first: relay a message with the
  * same nonce through another relayer, or cancel the nonce (`cancelSignature`, relayed through another
- * relayer, or sent by the signer with ether), or wait until the deadline passes.
+ * relayer, or sent by the signer with ether), or wait until the deadline passes. The nonce is on the
+ * contract the message is for: KeyDirectory's for registerKey, withdrawKey and invalidateKeyNonces (its
+ * own bitmap, which no ledger cancellation touches), the ledger's for every other kind.
  */
 export class RelayNotConfirmedError extends ConsentLedgerError {
   override name = "RelayNotConfirmedError";
@@ -121,13 +124,20 @@ export class RelayNotConfirmedError extends ConsentLedgerError {
     readonly signer: string,
     readonly nonce: bigint,
     readonly deadline: number,
+    /** The signed message's kind: it decides which contract's nonce cancels it. */
+    readonly kind?: SignedConsent["kind"],
   ) {
+    const keyDirectory = isKeyDirectoryKind(kind);
+    const where = keyDirectory ? "KeyDirectory's" : "the ledger's";
     super(`The relayer's transaction does not ${action}: ${problem}`, {
-      details: `transaction ${transactionHash}; signed message of ${signer}, nonce ${nonce}, deadline ${new Date(deadline * 1000).toISOString()}`,
+      details: `transaction ${transactionHash}; signed message of ${signer}, ${where} nonce ${nonce}, deadline ${new Date(deadline * 1000).toISOString()}`,
       hint:
         `The signed message stays valid until its deadline (${new Date(deadline * 1000).toISOString()}) and whoever holds it can still submit it. ` +
-        `To make sure it never takes effect, use nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
-        "or cancel it with cancelSignature (itself relayed, through a relayer you trust, or sent by the signer with ether).",
+        `To make sure it never takes effect, use ${where} nonce ${nonce} first: relay a new message with that nonce through another relayer, ` +
+        (keyDirectory
+          ? "or cancel it in KeyDirectory with cancelSignature(signedMessage) (KeyDirectory.invalidateNonces, or its signed InvalidateNonces relayed through a relayer you trust); " +
+            "cancelling the ledger's nonce does not stop it."
+          : "or cancel it with cancelSignature (itself relayed, through a relayer you trust, or sent by the signer with ether)."),
     });
   }
 }
@@ -239,7 +249,7 @@ export interface DecodedLedgerEvent {
   args: Record<string, unknown>;
 }
 
-/** The event each signed setting (actBySig) and a key registration emits, and the argument naming the signer. */
+/** The event each signed setting (actBySig) and KeyDirectory message emits, and the argument naming the signer. */
 const SETTING_EVENTS: Record<string, [string, string]> = {
   setPolicy: ["PolicySet", "patient"],
   clearPolicy: ["PolicyCleared", "patient"],
@@ -248,11 +258,13 @@ const SETTING_EVENTS: Record<string, [string, string]> = {
   setEmergencyOptOut: ["EmergencyOptOutSet", "patient"],
   invalidateNonces: ["NoncesInvalidated", "signer"],
   registerKey: ["EncryptionKeyRegistered", "account"],
+  withdrawKey: ["EncryptionKeyWithdrawn", "account"],
+  invalidateKeyNonces: ["NoncesInvalidated", "signer"],
 };
 
-/** The contract a signed message is submitted to: KeyDirectory for a key registration, else the ledger. */
+/** The contract a signed message is submitted to: KeyDirectory for its kinds, else the ledger. */
 export function relayTargetOf(signed: SignedConsent): "ledger" | "keys" {
-  return signed.kind === "registerKey" ? "keys" : "ledger";
+  return isKeyDirectoryKind(signed.kind) ? "keys" : "ledger";
 }
 
 /**
@@ -268,7 +280,7 @@ export function carriesSignedConsent(signed: SignedConsent, events: readonly Dec
   const fieldsMatch = (args: Record<string, unknown>) =>
     Object.entries(signed.fields ?? {}).every(([name, value]) => {
       const policy = (args.policy ?? {}) as Record<string, unknown>;
-      // RegisterKey's seenKey is a condition, not part of the event: the nonce check covers it.
+      // RegisterKey's and WithdrawKey's seenKey is a condition, not part of the event: the nonce check covers it.
       if (!(name in policy) && !(name in args)) return name === "seenKey";
       const actual = name in policy ? policy[name] : args[name];
       return typeof value === "boolean"
@@ -352,7 +364,15 @@ export async function relayThrough<R, T>(
     hash,
     async wait(confirmations = 1) {
       const unconfirmed = (problem: string) =>
-        new RelayNotConfirmedError(action, hash, problem, signed.signer, BigInt(signed.nonce), signed.deadline);
+        new RelayNotConfirmedError(
+          action,
+          hash,
+          problem,
+          signed.signer,
+          BigInt(signed.nonce),
+          signed.deadline,
+          signed.kind,
+        );
       if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
         throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
       let receipt: R | null;
