@@ -68,8 +68,8 @@ export const ABOVE_FLOOR: Readonly<Record<OperationName, string>> = {
   setPolicyBySig:
     "grantBySig's signature check (cold EXTCODESIZE, ecrecover, EIP-712 hashing) and the nonce word's read, " +
     "dispatch on the typehash, then the ledger's call to its own setPolicy (CALL to itself, warm: 100, plus " +
-    "re-decoding the seven fields) and the policy's validation; setPolicy writes its settings slot field by field " +
-    "(three more warm writes of the dirty slot, 100 each, as the direct call does); the slot's read is part of its new slot",
+    "re-decoding the seven fields) and the policy's validation; setPolicy builds its settings word (SettingsWord) " +
+    "and writes it once; the slot's read is part of its new slot",
   registerKeyBySig:
     "the same signature check (cold EXTCODESIZE 2,600, ecrecover 3,000, EIP-712 hashing) and the seenKey " +
     "comparison; the key's and the nonce word's reads are part of their new slots",

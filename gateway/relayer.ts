@@ -1,7 +1,8 @@
 /**
  * The consent relayer: submits the signed messages the ledger accepts (grant, revoke, approve, deny, and
  * through actBySig the patient's settings: policy, delegates, emergency opt-out, nonce cancellation;
- * ISignedConsents) and KeyDirectory's signed key registration, from its own funded account, so a patient's pseudonyms never hold ether and no
+ * ISignedConsents) and KeyDirectory's signed messages (key registration, withdrawal, nonce cancellation),
+ * from its own funded account, so a patient's pseudonyms never hold ether and no
  * funding flow links them. It checks each message before spending gas, in order of cost:
  *
  *   per-client rate limit (IPv6 by /64) and revert record -> shape (parseSignedConsent) -> chain and
@@ -39,6 +40,7 @@ import {
   ConsentLedgerError,
   connect,
   decodeRevert,
+  isKeyDirectoryKind,
   parseDeployment,
   parseSignedConsent,
   populateSignedConsent,
@@ -380,7 +382,7 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         "WrongLedger",
         `Signed for ledger ${signed.ledger}; this relayer submits to ${ledger}.`,
       );
-    if (signed.kind === "registerKey" && signed.keyDirectory !== keyDirectory)
+    if (isKeyDirectoryKind(signed.kind) && signed.keyDirectory !== keyDirectory)
       throw new GatewayHttpError(
         400,
         "WrongKeyDirectory",
@@ -505,8 +507,8 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
     if (requestId !== undefined) others.push(`request:${requestId}`);
     else if (signed.kind === "grant" || signed.kind === "revoke")
       others.push(`consent:${patient}->${signed.grant?.grantee ?? signed.grantee ?? ""}`);
-    // A key registration spends a nonce of KeyDirectory's bitmap, every other message one of the ledger's.
-    const nonces = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
+    // KeyDirectory's messages spend a nonce of its bitmap, every other message one of the ledger's.
+    const nonces = isKeyDirectoryKind(signed.kind) ? contracts.keys : contracts.ledger;
     const [bitmap, transaction] = await Promise.all([
       nonces.nonceBitmap(signed.signer, nonce >> 8n),
       populateSignedConsent(contracts, signed),
@@ -609,7 +611,7 @@ export const relayerPlugin: FastifyPluginAsync<RelayerPluginOptions> = async (ap
         day: today.day,
         message: {
           nonce: BigInt(signed.nonce).toString(),
-          target: signed.kind === "registerKey" ? "keys" : "ledger",
+          target: isKeyDirectoryKind(signed.kind) ? "keys" : "ledger",
           deadline: signed.deadline,
         },
       }));

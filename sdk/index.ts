@@ -34,35 +34,7 @@ export type {
 export { webSegmentCrypto } from "./crypto/segment-crypto";
 export { WebCryptoUnavailableError } from "./crypto/webcrypto";
 export type { SegmentCrypto } from "./crypto/segment-crypto";
-export {
-  PSEUDONYM_ACCOUNT_SALT,
-  PSEUDONYM_DERIVATION_VERSION,
-  PSEUDONYM_ROOT_SALT,
-  PSEUDONYM_X25519_SALT,
-  PseudonymRoot,
-  derivePseudonymRoot,
-  pseudonymRootFromSignature,
-  pseudonymRootMessage,
-  pseudonymSigner,
-  relationshipId,
-} from "./crypto/pseudonyms";
-export type { DerivePseudonymOptions, Pseudonym, PseudonymScope, Relationship } from "./crypto/pseudonyms";
-export {
-  DEFAULT_PAIRING_TTL_SECONDS,
-  MAX_PAIRING_TTL_SECONDS,
-  PAIRING_DOMAIN_NAME,
-  PAIRING_DOMAIN_VERSION,
-  PAIRING_PREFIX,
-  PAIRING_TYPES,
-  PairingError,
-  createPairingLink,
-  encodePairingLink,
-  pairingDomain,
-  pairingUrl,
-  parsePairingLink,
-  verifyPairingLink,
-} from "./clients/pairing";
-export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing";
+export { createPairingLink } from "./clients/pairing";
 export { AdminClient } from "./clients/admin";
 export { AuditClient, MAX_MANIFEST_BYTES, RELEASE_LEAF_TYPES } from "./clients/audit";
 export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit";
@@ -82,18 +54,17 @@ export type {
   PendingRequestView,
   StateSection,
 } from "./clients/patient-events";
-export {
-  NoSignedFormError,
-  PatientClient,
-  populateSignedConsent,
-  relaySignedConsent,
-  signedRequestIdOf,
-} from "./clients/patient";
-export type { PatientClientOptions } from "./clients/patient";
-export { RelayNotConfirmedError, RelayerClient, RelayerError } from "./clients/relayer";
-export type { ConsentRelayer, RelayedConsent, RelayerClientOptions, RelayerInfo, RelayStatus } from "./clients/relayer";
-export { PatientIdentity } from "./clients/identity";
-export type { PatientIdentityOptions, PatientView, Tagged } from "./clients/identity";
+export { PatientClient, populateSignedConsent, relaySignedConsent } from "./clients/patient";
+export { LinkingDelegateError, PatientIdentity, SpreadActionError, pseudonymSigner } from "./clients/identity";
+export type {
+  DelegateSpreadOptions,
+  PatientIdentityOptions,
+  SpreadAction,
+  SpreadOptions,
+  SpreadProgress,
+} from "./clients/identity";
+export { DelegateIdentity } from "./clients/delegate";
+export type { DelegateIdentityOptions } from "./clients/delegate";
 export { ProviderClient } from "./clients/provider";
 export {
   anchorEventOf,
@@ -113,41 +84,9 @@ export {
   signedConsentDomain,
   signedConsentMessage,
 } from "./clients/signatures";
-export { assertFhirResource, parseFhirJson } from "./fhir/resource";
-export type { FhirResource } from "./fhir/resource";
-export {
-  auditEntryToFhir,
-  auditTrailToFhirBundle,
-  consentIdentifier,
-  consentToFhir,
-  emergencyOptOutToFhir,
-  fhirCollection,
-  policyToFhir,
-} from "./fhir/export";
-export type { ConsentExportOptions, LedgerOrigin } from "./fhir/export";
-export { consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
-export type { FhirConsentImportOptions, ImportedConsent, LedgerConsentAction } from "./fhir/import";
-export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
-export type { DataClassSlice } from "./fhir/terminology";
-export {
-  GATEWAY_LOGIN_DOMAIN_NAME,
-  GATEWAY_LOGIN_DOMAIN_VERSION,
-  GATEWAY_LOGIN_PRIMARY_TYPE,
-  GATEWAY_LOGIN_TYPES,
-  GatewayAuthenticationError,
-  GatewayClient,
-  GatewayError,
-} from "./clients/gateway";
-export type {
-  GatewayChallenge,
-  GatewayClientOptions,
-  GatewayHealth,
-  KeyRelease,
-  ShareRelease,
-} from "./clients/gateway";
+export { GatewayClient, ethersRecordOpener } from "./clients/gateway";
 export { STUDY_TITLE_MAX_LENGTH, studyLabelOf } from "./clients/study-metadata";
 export type { StudyLabel, StudyMetadata } from "./clients/study-metadata";
-export { CustodianSetClient, NotEnoughSharesError, ShareDepositError } from "./clients/custodian-set";
-export type { CustodianRefusal, CustodianSetClientOptions, CustodianSetView } from "./clients/custodian-set";
+export { CustodianSetClient } from "./clients/custodian-set";
 export { combineKeyShares, splitDataKey } from "./crypto/key-shares";
 export { unwrapKeyShare, wrapKeyShare } from "./crypto/key-wrap";

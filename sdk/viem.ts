@@ -5,8 +5,12 @@
  * neither library. Nothing on this entry's import graph imports ethers (test/sdk/core-entry.test.ts), so
  * a viem dApp bundles no ethers. What both entries share is sdk/shared.ts; this file adds the viem
  * clients (patient, researcher with its keys and verified record opening, provider, admin) and reads.
- * What it does not have yet (the gateway, custodian-set and audit clients; previews of FHIR consents) is
- * in the ethers entry, which also takes viem clients through an adapter.
+ *
+ * The gateway, custodian-set, relayer, pairing and pseudonym-identity clients are one implementation each
+ * (sdk/clients/*-core.ts, pairing.ts, relayer.ts) that both entries share, behind small library-free
+ * interfaces (a typed-data signer, a record opener, the custodian-set and relay chain reads);
+ * sdk/viem/ gives them viem's. What this entry does not have yet (the audit clients, previews of FHIR
+ * consents) is in the ethers entry, which also takes viem clients through an adapter.
  */
 export * from "./shared";
 export { connect } from "./viem/connect";
@@ -20,3 +24,9 @@ export { ResearcherClient } from "./viem/researcher";
 export { anchorEventOf, recordsOf, verifyContextOnChain, verifyEnvelopeOnChain } from "./viem/records";
 export { relaySignedConsent } from "./viem/relay";
 export { requestStatusOf, requestsOf } from "./viem/requests";
+export { GatewayClient, viemRecordOpener } from "./viem/gateway";
+export { viemTypedDataSigner } from "./viem/signer";
+export { CustodianSetClient } from "./viem/custodian-set";
+export { createPairingLink } from "./viem/pairing";
+export { PatientIdentity, pseudonymAccount, pseudonymWallet } from "./viem/identity";
+export type { PatientIdentityOptions } from "./viem/identity";

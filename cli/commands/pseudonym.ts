@@ -238,6 +238,8 @@ const ACTION_TEXT: Record<PatientAction, string> = {
   removeDelegate: "removing a delegate",
   setEmergencyOptOut: "the emergency opt-out",
   cancelSignature: "cancelling a signature",
+  registerEncryptionKey: "registering an encryption key",
+  withdrawEncryptionKey: "withdrawing an encryption key",
 };
 
 /** "a grant, a revocation, an approval and a denial": the actions that have a signed form today. */

@@ -27,6 +27,8 @@ interface IKeyDirectory is IVersioned {
     event EncryptionKeyRegistered(address indexed account, bytes32 publicKey);
     /// @notice Emitted when `account` withdraws its key.
     event EncryptionKeyWithdrawn(address indexed account);
+    /// @notice Emitted when `signer` cancels the nonces `word * 256 + i` for every bit `i` set in `mask`.
+    event NoncesInvalidated(address indexed signer, uint256 word, uint256 mask);
 
     /**
      * @notice Registers `publicKey` as the caller's X25519 key, replacing any previous one.
@@ -40,7 +42,11 @@ interface IKeyDirectory is IVersioned {
      *   RegisterKey(address signer,bytes32 publicKey,bytes32 seenKey,uint256 nonce,uint256 deadline)
      * Same rules as {registerKey}, with `signer` in place of the caller. `seenKey` is the key the signer
      * saw registered (0 for none): a relayer that holds a signature while the key is rotated cannot make
-     * it bring back the key it replaced. Nonces are unordered, a bitmap per signer as in the ledger.
+     * it bring back the key it replaced. The check is on the key, not on a count of changes: if the key
+     * comes back to `seenKey` (A, then B, then A again; keys are derived deterministically), a held
+     * signature made while A was registered applies again. The signer cancels a signature it no longer
+     * wants with {invalidateNonces} or {invalidateNoncesBySig}. Nonces are unordered, a bitmap per signer
+     * as in the ledger, shared by every signed form of this contract and separate from the ledger's.
      * Requirements: deadline not passed ({SignatureExpired}); nonce unused ({NonceAlreadyUsed}); valid
      * signature ({InvalidSignature}); the registered key is still `seenKey` ({EncryptionKeyChanged});
      * `publicKey` is not zero. Emits {EncryptionKeyRegistered}.
@@ -60,9 +66,53 @@ interface IKeyDirectory is IVersioned {
      */
     function withdrawKey() external;
 
+    /**
+     * @notice Relays a withdrawal signed by `signer` (ECDSA or ERC-1271) as EIP-712 typed data in this
+     * contract's domain:
+     *   WithdrawKey(address signer,bytes32 seenKey,uint256 nonce,uint256 deadline)
+     * Same rules as {withdrawKey}, with `signer` in place of the caller, so an account with no ether (a
+     * pseudonym) can withdraw a leaked key. `seenKey` is the key the signer means to withdraw: a held
+     * withdrawal cannot remove a key registered after it was signed.
+     * Requirements: deadline not passed ({SignatureExpired}); nonce unused ({NonceAlreadyUsed}); valid
+     * signature ({InvalidSignature}); the registered key is still `seenKey` ({EncryptionKeyChanged}); a key
+     * is registered ({EncryptionKeyNotFound}). Emits {EncryptionKeyWithdrawn}.
+     */
+    function withdrawKeyBySig(
+        bytes32 seenKey,
+        address signer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /**
+     * @notice Cancels the caller's nonces `word * 256 + i` of this contract for every bit `i` set in
+     * `mask`, so signatures made with them ({registerKeyBySig}, {withdrawKeyBySig}, {invalidateNoncesBySig})
+     * can never be relayed. The ledger's nonces are separate. Emits {NoncesInvalidated}.
+     */
+    function invalidateNonces(uint256 word, uint256 mask) external;
+
+    /**
+     * @notice Relays a cancellation signed by `signer` (ECDSA or ERC-1271) as EIP-712 typed data in this
+     * contract's domain:
+     *   InvalidateNonces(address signer,uint256 word,uint256 mask,uint256 nonce,uint256 deadline)
+     * Same as {invalidateNonces} with `signer` in place of the caller (cancelling without gas).
+     * Requirements: deadline not passed ({SignatureExpired}); nonce unused ({NonceAlreadyUsed}); valid
+     * signature ({InvalidSignature}). Emits {NoncesInvalidated}.
+     */
+    function invalidateNoncesBySig(
+        address signer,
+        uint256 word,
+        uint256 mask,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
     /// @notice The current key of `account`, 0 when none.
     function keyOf(address account) external view returns (bytes32);
 
-    /// @notice Word `word` of `signer`'s nonce bitmap: bit `i` is set when nonce `word * 256 + i` is used.
+    /// @notice Word `word` of `signer`'s nonce bitmap: bit `i` is set when nonce `word * 256 + i` is used
+    /// or cancelled.
     function nonceBitmap(address signer, uint256 word) external view returns (uint256);
 }

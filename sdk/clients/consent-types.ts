@@ -114,8 +114,11 @@ export const SIGNED_ACTION_KINDS = {
 
 export type SignedActionKind = keyof typeof SIGNED_ACTION_KINDS;
 
-/** KeyDirectory's one signed type (IKeyDirectory.registerKeyBySig), in its own domain. */
-export const KEY_DIRECTORY_TYPES: Record<"RegisterKey", TypedDataField[]> = {
+/**
+ * KeyDirectory's signed types (IKeyDirectory.registerKeyBySig, withdrawKeyBySig, invalidateNoncesBySig),
+ * in its own domain and with its own nonces, apart from the ledger's.
+ */
+export const KEY_DIRECTORY_TYPES: Record<KeyDirectoryType, TypedDataField[]> = {
   RegisterKey: [
     { name: "signer", type: "address" },
     { name: "publicKey", type: "bytes32" },
@@ -124,7 +127,32 @@ export const KEY_DIRECTORY_TYPES: Record<"RegisterKey", TypedDataField[]> = {
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
+  WithdrawKey: [
+    { name: "signer", type: "address" },
+    // The key the signer means to withdraw: a held withdrawal cannot remove a key registered later.
+    { name: "seenKey", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  // The same fields as the ledger's InvalidateNonces, but in KeyDirectory's domain, for its nonces.
+  InvalidateNonces: ACTION_TYPES.InvalidateNonces,
 };
+
+export type KeyDirectoryType = "RegisterKey" | "WithdrawKey" | "InvalidateNonces";
+
+/** The SignedConsent kind of each KeyDirectory signed type. */
+export const KEY_DIRECTORY_KINDS = {
+  registerKey: "RegisterKey",
+  withdrawKey: "WithdrawKey",
+  invalidateKeyNonces: "InvalidateNonces",
+} as const satisfies Record<string, KeyDirectoryType>;
+
+export type KeyDirectoryKind = keyof typeof KEY_DIRECTORY_KINDS;
+
+/** Whether a SignedConsent of `kind` goes to KeyDirectory (and spends one of its nonces), not the ledger. */
+export function isKeyDirectoryKind(kind: unknown): kind is KeyDirectoryKind {
+  return typeof kind === "string" && Object.prototype.hasOwnProperty.call(KEY_DIRECTORY_KINDS, kind);
+}
 
 /** KeyDirectory's EIP-712 domain. */
 export function keyDirectoryDomain(chainId: bigint | number, keyDirectory: string): TypedDataDomain {
@@ -165,4 +193,32 @@ export function signedActionOf(
     }
   }
   return { type, message, fields };
+}
+
+/**
+ * A delegate offer (sdk/clients/delegate-offer.ts): each of a delegate's per-pseudonym accounts signs that
+ * it accepts to act for one patient pseudonym, so the patient appoints a distinct, unlinkable address on
+ * each pseudonym and knows the delegate holds its key. Signed in its own domain (never the ledger's), so
+ * an offer can never be relayed as a ledger action.
+ */
+export const DELEGATE_OFFER_TYPES: Record<"DelegateOffer", TypedDataField[]> = {
+  DelegateOffer: [
+    { name: "delegate", type: "address" },
+    { name: "patient", type: "address" },
+    { name: "issuedAt", type: "uint64" },
+    { name: "expiresAt", type: "uint64" },
+    { name: "nonce", type: "bytes32" },
+  ],
+};
+export const DELEGATE_OFFER_DOMAIN_NAME = "ConsentLedger Delegate Offer";
+export const DELEGATE_OFFER_DOMAIN_VERSION = "1";
+
+/** The EIP-712 domain of delegate offers on one ledger. */
+export function delegateOfferDomain(chainId: bigint | number, ledger: string): TypedDataDomain {
+  return {
+    name: DELEGATE_OFFER_DOMAIN_NAME,
+    version: DELEGATE_OFFER_DOMAIN_VERSION,
+    chainId: BigInt(chainId),
+    verifyingContract: ledger,
+  };
 }

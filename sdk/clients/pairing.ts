@@ -7,12 +7,13 @@
  * The payload is URL-safe and QR-able: "clpair1." + base64url(JSON). It carries no secret, but it does
  * carry the pseudonym: show it to the one provider it names.
  */
-import type { Signer, TypedDataDomain, TypedDataField } from "ethers";
+import type { TypedDataDomain, TypedDataField } from "ethers";
 
 import { recoverTypedDataAddress } from "../core/eip712";
 import { getAddress } from "../core/hex";
 import { ConsentLedgerError, describeValue } from "../errors";
 import { bytesToHex, hexToBytes, isAllZero, randomBytes, utf8Decode, utf8Encode } from "../crypto/bytes";
+import type { TypedDataSigner } from "./gateway-core";
 
 export const PAIRING_PREFIX = "clpair1.";
 export const PAIRING_DOMAIN_NAME = "ConsentLedger Pairing";
@@ -91,9 +92,9 @@ export interface CreatePairingInput {
   now?: number;
 }
 
-/** Signs a pairing link with the pseudonym's signer; returns the payload to show (QR code or link) and what it says. */
+/** Signs a pairing link with the pseudonym's signer (an ethers Signer; on the viem entry, a LocalAccount); returns the payload to show (QR code or link) and what it says. */
 export async function createPairingLink(
-  pseudonym: Signer,
+  pseudonym: TypedDataSigner,
   input: CreatePairingInput,
 ): Promise<{ payload: string; link: PairingLink }> {
   const ttl = input.ttlSeconds ?? DEFAULT_PAIRING_TTL_SECONDS;

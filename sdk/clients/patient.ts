@@ -13,9 +13,14 @@ import type { LedgerContracts } from "../chain/connect";
 import { toSigner, withOverrides, type SignerInput, type TransactionOverrides } from "../chain/runner";
 import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
-import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { InvalidArgumentError } from "../errors";
 import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
-import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
+import {
+  applyImportedConsent,
+  consentFromFhir,
+  type FhirConsentImportOptions,
+  type ImportedConsent,
+} from "../fhir/import";
 import { jsonRequest } from "./request-rules";
 import { parseSignedConsent } from "./signed-consent";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
@@ -29,7 +34,13 @@ import {
   policyTerms,
   type DelegateScope,
 } from "./rules";
-import { signedActionOf, type SignedActionKind } from "./consent-types";
+import {
+  KEY_DIRECTORY_KINDS,
+  isKeyDirectoryKind,
+  signedActionOf,
+  type KeyDirectoryKind,
+  type SignedActionKind,
+} from "./consent-types";
 import {
   SIGNED_ACTION_KINDS,
   SIGNED_CONSENT_PRIMARY_TYPES,
@@ -40,7 +51,13 @@ import {
   keyDirectoryDomain,
   signConsentMessage,
 } from "./signatures";
-import { RelayNotConfirmedError, relayedReceipt, type ConsentRelayer } from "./relayer";
+import {
+  NoSignedFormError,
+  relayThrough,
+  type ConsentRelayer,
+  type PatientClientOptions,
+  type RelayChain,
+} from "./relayer";
 import type {
   AccessRequest,
   Consent,
@@ -54,6 +71,8 @@ import type {
 } from "./types";
 
 export { parseSignedConsent } from "./signed-consent";
+export { NoSignedFormError, signedRequestIdOf } from "./relayer";
+export type { PatientClientOptions } from "./relayer";
 export { CARE_DELEGATE_SCOPE, consentOfWord, consentWordOf } from "./rules";
 export type { DelegateScope } from "./rules";
 
@@ -75,36 +94,6 @@ export interface SignOptions extends OnBehalf {
    * the preview's, so that the signature applies only over exactly what the patient saw.
    */
   seenConsent?: bigint;
-}
-
-/** Options of a PatientClient. */
-export interface PatientClientOptions {
-  /**
-   * Send every action that has a signed form (grant, revoke, approve, deny, the policy, delegates, the
-   * emergency opt-out, cancelling a nonce, registering the encryption key) as a signed message through
-   * this relayer (its account pays the gas), never as a transaction from the signer: a pseudonym never
-   * needs ether, so no funding flow links it to anyone. With a relayer, a batch grant (which has no
-   * signed form) is refused with NoSignedFormError unless `allowDirect` is set, rather than sent from
-   * (and so needing ether in) the signer's account.
-   */
-  relayer?: ConsentRelayer;
-  /** With a relayer: send the actions that have no signed form as ordinary transactions (needs ether). */
-  allowDirect?: boolean;
-}
-
-/**
- * An action has no signed (relayable) form on today's ledger, and the client was told to relay: sending it
- * as a transaction would need ether in the account, which is the funding link the relayer avoids.
- */
-export class NoSignedFormError extends ConsentLedgerError {
-  override name = "NoSignedFormError";
-  constructor(readonly action: string) {
-    super(`The ledger has no signed form of "${action}", so it cannot go through the relayer`, {
-      hint:
-        "Send the items one by one (each grant has a signed form), or send it directly (PatientClient option " +
-        "allowDirect, from an account with ether; for a pseudonym that funding is visible on chain and can link it).",
-    });
-  }
 }
 
 /**
@@ -328,27 +317,7 @@ export class PatientClient {
     options: OnBehalf = {},
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<unknown>> {
-    const action = imported.action;
-    if (action.kind === "grant") return this.grant(action.grant, options, overrides);
-    if (options.patient !== undefined) {
-      throw new InvalidArgumentError(
-        "patient",
-        "a delegate cannot set a patient's research policy or emergency opt-out",
-        {
-          hint: "The patient signs these themselves.",
-        },
-      );
-    }
-    if (action.kind === "policy") {
-      if (this.relayer)
-        return this.relay("set the policy", await this.signAction("setPolicy", action.policy, {}), () => action.policy);
-      return send(
-        "set the policy",
-        () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(action.policy),
-        () => action.policy,
-      );
-    }
-    return this.setEmergencyOptOut(true, overrides);
+    return applyImportedConsent<TransactionOverrides, PendingTransaction<unknown>>(this, imported, options, overrides);
   }
 
   /** Signs a grant for someone else to relay. */
@@ -428,13 +397,20 @@ export class PatientClient {
   }
 
   /**
-   * Signs the cancellation of `nonce` for someone else to relay (actBySig, InvalidateNonces), so a
-   * signature made with it can never be relayed, without ether in the signer's account. The message
-   * spends a nonce of its own (by default the lowest unused, which may be `nonce` itself: then relaying
-   * it is what cancels it).
+   * Signs the cancellation of a signature for someone else to relay, so it can never be relayed, without
+   * ether in the signer's account. `signature` is the SignedConsent to cancel (or its kind and nonce), or
+   * a bare nonce of the ledger's. The cancellation goes where the signature would: the ledger (actBySig,
+   * InvalidateNonces) for its kinds, KeyDirectory (invalidateNoncesBySig) for registerKey, withdrawKey and
+   * invalidateKeyNonces, whose nonces are its own. The message spends a nonce of its own on that contract
+   * (by default the lowest unused, which may be the cancelled one itself: then relaying it is what cancels it).
    */
-  async signCancelSignature(nonce: bigint, options: SignOptions = {}): Promise<SignedConsent> {
-    const [word, mask] = cancelNonceArgs(BigInt(nonce));
+  async signCancelSignature(
+    signature: bigint | Pick<SignedConsent, "kind" | "nonce">,
+    options: SignOptions = {},
+  ): Promise<SignedConsent> {
+    const { nonce, keyDirectory } = cancelTarget(signature);
+    const [word, mask] = cancelNonceArgs(nonce);
+    if (keyDirectory) return this.signKeyDirectory("invalidateKeyNonces", { word, mask }, options);
     return this.signAction("invalidateNonces", { word, mask }, options);
   }
 
@@ -449,17 +425,33 @@ export class PatientClient {
   ): Promise<SignedConsent> {
     const publicKey =
       typeof keyPair === "string" ? requireBytes32(keyPair, "publicKey") : publicKeyToBytes32(keyPair.publicKey);
+    const seenKey = await this.contracts.keys.keyOf(await this.signer.getAddress());
+    return this.signKeyDirectory("registerKey", { publicKey, seenKey: seenKey.toLowerCase() }, options);
+  }
+
+  /**
+   * Signs the withdrawal of the signer's key from KeyDirectory for someone else to relay
+   * (withdrawKeyBySig), e.g. a pseudonym's leaked key, bound to the key registered now: a held withdrawal
+   * cannot remove a key registered after it.
+   */
+  async signWithdrawKey(options: Omit<SignOptions, "seenConsent"> = {}): Promise<SignedConsent> {
     const signer = await this.signer.getAddress();
-    const keys = this.contracts.keys;
-    const [seenKey, keyDirectory] = await Promise.all([keys.keyOf(signer), keys.getAddress()]);
-    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.nonceBitmap(signer, word)));
-    return this.sign(
-      "registerKey",
-      "RegisterKey",
-      { publicKey, seenKey },
-      { ...options, nonce },
-      { fields: { publicKey, seenKey: seenKey.toLowerCase() }, keyDirectory },
-      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    const seenKey = await this.contracts.keys.keyOf(signer);
+    if (BigInt(seenKey) === 0n)
+      throw new InvalidArgumentError("withdrawKey", `${signer} has no key registered in KeyDirectory to withdraw`);
+    return this.signKeyDirectory("withdrawKey", { seenKey: seenKey.toLowerCase() }, options);
+  }
+
+  /**
+   * Withdraws the signer's X25519 key from KeyDirectory (e.g. when it may have leaked), through the relayer
+   * when there is one (a pseudonym then needs no ether), else as a transaction from the signer.
+   */
+  async withdrawEncryptionKey(overrides?: TransactionOverrides): Promise<PendingTransaction<Record<string, never>>> {
+    if (this.relayer) return this.relay("withdraw the encryption key", await this.signWithdrawKey(), () => ({}));
+    return send(
+      "withdraw the encryption key",
+      () => this.contracts.keys.connect(withOverrides(this.signer, overrides)).withdrawKey(),
+      () => ({}),
     );
   }
 
@@ -481,19 +473,23 @@ export class PatientClient {
     );
   }
 
-  /** Cancels one of the signer's unused nonces, so a signature made with it can never be relayed. */
+  /**
+   * Cancels a signature of the signer's, so it can never be relayed: `signature` is the SignedConsent (or
+   * its kind and nonce), or a bare nonce of the ledger's. A KeyDirectory signature (registerKey,
+   * withdrawKey, invalidateKeyNonces) is cancelled in KeyDirectory, whose nonces are its own; any other
+   * in the ledger. Through the relayer when there is one, else as a transaction from the signer.
+   */
   async cancelSignature(
-    nonce: bigint,
+    signature: bigint | Pick<SignedConsent, "kind" | "nonce">,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
+    const { nonce, keyDirectory } = cancelTarget(signature);
     if (this.relayer)
-      return this.relay("cancel the signature", await this.signCancelSignature(nonce), () => ({ nonce }));
+      return this.relay("cancel the signature", await this.signCancelSignature(signature), () => ({ nonce }));
+    const contract = keyDirectory ? this.contracts.keys : this.contracts.ledger;
     return send(
       "cancel the signature",
-      () =>
-        this.contracts.ledger
-          .connect(withOverrides(this.signer, overrides))
-          .invalidateNonces(...cancelNonceArgs(nonce)),
+      () => contract.connect(withOverrides(this.signer, overrides)).invalidateNonces(...cancelNonceArgs(nonce)),
       () => ({ nonce }),
     );
   }
@@ -588,6 +584,27 @@ export class PatientClient {
     return this.sign(kind, type, message, options, { fields });
   }
 
+  /** Signs one of KeyDirectory's messages, in its domain, with the lowest unused of its nonces by default. */
+  private async signKeyDirectory(
+    kind: KeyDirectoryKind,
+    fields: Record<string, string | bigint>,
+    options: SignOptions,
+  ): Promise<SignedConsent> {
+    const signer = await this.signer.getAddress();
+    const keys = this.contracts.keys;
+    const keyDirectory = await keys.getAddress();
+    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.nonceBitmap(signer, word)));
+    const json = Object.fromEntries(Object.entries(fields).map(([name, v]) => [name, String(v)]));
+    return this.sign(
+      kind,
+      KEY_DIRECTORY_KINDS[kind],
+      fields,
+      { ...options, nonce },
+      { fields: json, keyDirectory },
+      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    );
+  }
+
   private async sign(
     kind: SignedConsent["kind"],
     primaryType: (typeof SIGNED_CONSENT_PRIMARY_TYPES)[SignedConsent["kind"]],
@@ -643,45 +660,13 @@ export class PatientClient {
    * (patient, grantee or request, actor = signer, terms), with the signer's nonce used at that block;
    * otherwise RelayNotConfirmedError.
    */
+  /** Hands a signed action to the relayer and checks its transaction on the chain (relayThrough). */
   private async relay<T>(
     action: string,
     signed: SignedConsent,
     decode: (receipt: TransactionReceipt) => T | Promise<T>,
   ): Promise<PendingTransaction<T>> {
-    const relayer = this.relayer as ConsentRelayer;
-    const relayed = await relayer.submit(signed);
-    const contracts = this.contracts;
-    const hash = String(relayed?.transactionHash);
-    return {
-      hash,
-      async wait(confirmations = 1) {
-        const unconfirmed = (problem: string) =>
-          new RelayNotConfirmedError(action, hash, problem, signed.signer, BigInt(signed.nonce), signed.deadline);
-        if (!/^0x[0-9a-fA-F]{64}$/.test(hash))
-          throw unconfirmed(`the relayer answered ${JSON.stringify(hash).slice(0, 80)}, not a transaction hash`);
-        let receipt: TransactionReceipt | null;
-        try {
-          // The relayer may replace its transaction (higher fees, same nonce): any hash it names is
-          // watched, and the one mined is checked below like the first.
-          receipt = await relayedReceipt(contracts.provider, relayer, hash, confirmations);
-        } catch (error) {
-          throw toLedgerError(error, action);
-        }
-        if (!receipt) throw unconfirmed("it was not mined (dropped, or never sent)");
-        if (receipt.status !== 1) {
-          // Someone may have copied the relayed call from the mempool and landed it first: the relayer's
-          // copy then reverts, but the action happened, in their transaction.
-          const landed = await landedElsewhere(contracts, signed, receipt);
-          if (landed) return decode(landed);
-          throw new ConsentLedgerError(`The relayed transaction to ${action} reverted`, {
-            hint: "The ledger's state changed between the relayer's check and the block; sign again.",
-            details: hash,
-          });
-        }
-        await verifyRelayed(contracts, signed, receipt, unconfirmed);
-        return decode(receipt);
-      },
-    };
+    return relayThrough(this.relayer as ConsentRelayer, ethersRelayChain(this.contracts), action, signed, decode);
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {
@@ -697,152 +682,50 @@ export class PatientClient {
   }
 }
 
-/** How many blocks before a reverted relayed transaction the copy that took its nonce is looked for. */
-const LANDED_LOOKBACK_BLOCKS = 64;
-
-/**
- * The receipt of another transaction that carried out `signed`, when the relayed one (`reverted`)
- * reverted because of it: the signer's nonce is used as of the reverted one's block and a transaction
- * in that block or shortly before holds the message's event (checked as verifyRelayed checks the
- * relayer's own). Undefined otherwise.
- */
-async function landedElsewhere(
-  contracts: LedgerContracts,
-  signed: SignedConsent,
-  reverted: TransactionReceipt,
-): Promise<TransactionReceipt | undefined> {
-  const target = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
-  const nonce = BigInt(signed.nonce);
-  const bitmap: bigint = await target.nonceBitmap(signed.signer, nonce >> 8n, { blockTag: reverted.blockNumber });
-  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n) return undefined;
-  const logs = await contracts.provider.getLogs({
-    address: await target.getAddress(),
-    fromBlock: Math.max(0, reverted.blockNumber - LANDED_LOOKBACK_BLOCKS),
-    toBlock: reverted.blockNumber,
-  });
-  // The signer is in the event: indexed (patient, signer, account) or in its data (a delegate's actor).
-  const bare = signed.signer.slice(2).toLowerCase();
-  const candidates = new Set(
-    logs
-      .filter(
+/** What the relay flow reads of the chain, through ethers: the ledger's and KeyDirectory's events and nonces. */
+function ethersRelayChain(contracts: LedgerContracts): RelayChain<TransactionReceipt> {
+  const contractOf = (target: "ledger" | "keys") => (target === "keys" ? contracts.keys : contracts.ledger);
+  return {
+    addresses: { ledger: contracts.deployment.ledger, keys: contracts.deployment.keys },
+    receipt: (hash) => contracts.provider.getTransactionReceipt(hash),
+    blockNumber: () => contracts.provider.getBlockNumber(),
+    facts: (receipt) => ({ blockNumber: receipt.blockNumber, to: receipt.to, succeeded: receipt.status === 1 }),
+    events: (receipt, target) => {
+      const contract = contractOf(target);
+      const address = target === "keys" ? contracts.deployment.keys : contracts.deployment.ledger;
+      return receipt.logs
+        .filter((log) => log.address.toLowerCase() === address.toLowerCase())
+        .flatMap((log) => {
+          try {
+            const parsed = contract.interface.parseLog(log);
+            if (!parsed) return [];
+            // Arguments by name, a struct (the policy) as a plain object of its fields.
+            const args = Object.fromEntries(
+              parsed.fragment.inputs.map((input, i) => {
+                const value = parsed.args[i] as { toObject?: () => Record<string, unknown> };
+                return [input.name, typeof value?.toObject === "function" ? value.toObject() : value];
+              }),
+            );
+            return [{ name: parsed.name, args }];
+          } catch {
+            return [];
+          }
+        });
+    },
+    nonceBitmapAt: (target, signer, word, blockNumber) =>
+      contractOf(target).nonceBitmap(signer, word, { blockTag: blockNumber }),
+    toLedgerError,
+    transactionsNaming: async (target, signer, fromBlock, toBlock) => {
+      const address = target === "keys" ? contracts.deployment.keys : contracts.deployment.ledger;
+      const bare = signer.slice(2).toLowerCase();
+      const logs = await contracts.provider.getLogs({ address, fromBlock, toBlock });
+      const named = logs.filter(
         (log) =>
-          log.transactionHash !== reverted.hash &&
-          (log.topics.some((topic) => topic.toLowerCase().endsWith(bare)) || log.data.toLowerCase().includes(bare)),
-      )
-      .map((log) => log.transactionHash),
-  );
-  for (const hash of candidates) {
-    const receipt = await contracts.provider.getTransactionReceipt(hash);
-    if (!receipt || receipt.status !== 1) continue;
-    try {
-      await verifyRelayed(contracts, signed, receipt, (problem) => new Error(problem));
-      return receipt;
-    } catch {
-      // Another transaction of the same signer: not this message.
-    }
-  }
-  return undefined;
-}
-
-/**
- * Whether `receipt` is the ledger taking `signed`: a call to the ledger, whose logs hold the event this
- * message makes (same patient, grantee or request id, actor = the signer, same terms), with the signer's
- * nonce used as of that block. Throws what `unconfirmed` makes otherwise.
- */
-async function verifyRelayed(
-  contracts: LedgerContracts,
-  signed: SignedConsent,
-  receipt: TransactionReceipt,
-  unconfirmed: (problem: string) => Error,
-): Promise<void> {
-  // A key registration goes to KeyDirectory, everything else to the ledger.
-  const target = signed.kind === "registerKey" ? contracts.keys : contracts.ledger;
-  const ledger = await target.getAddress();
-  if (!receipt.to || receipt.to.toLowerCase() !== ledger.toLowerCase())
-    throw unconfirmed(`it is a transaction to ${receipt.to ?? "no contract"}, not to ${ledger}`);
-  const same = (a: unknown, b: unknown) => String(a).toLowerCase() === String(b).toLowerCase();
-  const events = receipt.logs
-    .filter((log) => same(log.address, ledger))
-    .map((log) => {
-      try {
-        return target.interface.parseLog(log);
-      } catch {
-        return null;
-      }
-    });
-  // The settings (actBySig) and a key registration: the event the direct call emits, naming the signer,
-  // with every signed field among its arguments (the policy's inside its struct).
-  const fieldsMatch = (args: Record<string, unknown>) =>
-    Object.entries(signed.fields ?? {}).every(([name, value]) => {
-      const policy = (args.policy ?? {}) as Record<string, unknown>;
-      // RegisterKey's seenKey is a condition, not part of the event: the nonce check below covers it.
-      if (!(name in policy) && !(name in args)) return name === "seenKey";
-      const actual = name in policy ? policy[name] : args[name];
-      return typeof value === "boolean"
-        ? actual === value
-        : same(typeof actual === "bigint" ? actual.toString() : actual, value);
-    });
-  const SETTING_EVENTS: Record<string, [string, string]> = {
-    setPolicy: ["PolicySet", "patient"],
-    clearPolicy: ["PolicyCleared", "patient"],
-    appointDelegate: ["DelegateAppointed", "patient"],
-    removeDelegate: ["DelegateRemoved", "patient"],
-    setEmergencyOptOut: ["EmergencyOptOutSet", "patient"],
-    invalidateNonces: ["NoncesInvalidated", "signer"],
-    registerKey: ["EncryptionKeyRegistered", "account"],
+          log.topics.some((topic) => topic.toLowerCase().endsWith(bare)) || log.data.toLowerCase().includes(bare),
+      );
+      return [...new Set(named.map((log) => log.transactionHash))];
+    },
   };
-  const signer = signed.signer;
-  const patient = signed.patient ?? signed.request?.terms.patient;
-  const found = events.some((event) => {
-    if (!event) return false;
-    const args = event.args;
-    const setting = SETTING_EVENTS[signed.kind];
-    if (setting) {
-      const named = event.fragment.inputs.map((input) => input.name);
-      const values = Object.fromEntries(named.map((name, i) => [name, args[i]]));
-      if (values.policy) values.policy = Object.fromEntries(Object.entries(values.policy.toObject()));
-      return event.name === setting[0] && same(values[setting[1]], signer) && fieldsMatch(values);
-    }
-    switch (signed.kind) {
-      case "grant": {
-        const grant = signed.grant;
-        return (
-          event.name === "ConsentGranted" &&
-          grant !== undefined &&
-          same(args.patient, patient) &&
-          same(args.grantee, grant.grantee) &&
-          same(args.actor, signer) &&
-          BigInt(args.dataClasses) === BigInt(grant.dataClasses) &&
-          BigInt(args.purposes) === BigInt(grant.purposes) &&
-          BigInt(args.validFrom) === BigInt(grant.validFrom) &&
-          BigInt(args.validUntil) === BigInt(grant.validUntil)
-        );
-      }
-      case "revoke":
-        return (
-          event.name === "ConsentRevoked" &&
-          same(args.patient, patient) &&
-          same(args.grantee, signed.grantee) &&
-          same(args.actor, signer)
-        );
-      case "approve":
-      case "deny":
-        // The request id is the hash of the researcher, opening time and every term: it binds them all.
-        return (
-          event.name === (signed.kind === "approve" ? "RequestApproved" : "RequestDenied") &&
-          same(args.requestId, signedRequestIdOf(signed)) &&
-          same(args.patient, patient) &&
-          same(args.actor, signer)
-        );
-      default:
-        return false;
-    }
-  });
-  if (!found) throw unconfirmed(`its logs hold no ledger event of this ${signed.kind} by ${signer}`);
-  const nonce = BigInt(signed.nonce);
-  const bitmap: bigint = await target.nonceBitmap(signer, nonce >> 8n, { blockTag: receipt.blockNumber });
-  if (((bitmap >> (nonce & 0xffn)) & 1n) === 0n)
-    throw unconfirmed(`nonce ${nonce} of ${signer} is unused at block ${receipt.blockNumber}`);
 }
 
 /**
@@ -877,7 +760,7 @@ export async function populateSignedConsent(
   const checked = parseSignedConsent(signed);
   const ledger = contracts.ledger;
   const ledgerAddress = await contracts.ledger.getAddress();
-  if (checked.kind === "registerKey") {
+  if (isKeyDirectoryKind(checked.kind)) {
     const keyDirectory = await contracts.keys.getAddress();
     if (BigInt(checked.chainId) !== contracts.chainId || checked.keyDirectory !== keyDirectory)
       throw new InvalidArgumentError(
@@ -917,6 +800,17 @@ export async function populateSignedConsent(
         checked.fields!.seenKey as string,
         ...common,
       );
+    case "withdrawKey":
+      return contracts.keys.withdrawKeyBySig.populateTransaction(checked.fields!.seenKey as string, ...common);
+    case "invalidateKeyNonces":
+      return contracts.keys.invalidateNoncesBySig.populateTransaction(
+        checked.signer,
+        BigInt(checked.fields!.word as string),
+        BigInt(checked.fields!.mask as string),
+        nonce,
+        checked.deadline,
+        checked.signature,
+      );
     case "grant":
       if (!checked.grant || !checked.patient)
         throw new InvalidArgumentError("signed consent", "a grant needs patient and grant");
@@ -937,10 +831,13 @@ export async function populateSignedConsent(
   }
 }
 
-/** The id of the request a signed approve/deny is about (what its signature covers). */
-export function signedRequestIdOf(signed: SignedConsent): string | undefined {
-  const r = signed.request;
-  return r
-    ? requestIdOf({ ...r, terms: { ...r.terms, acceptedObligations: BigInt(r.terms.acceptedObligations) } })
-    : undefined;
+/** The nonce a cancellation spends, and whether it is KeyDirectory's (its kinds) or the ledger's. */
+function cancelTarget(signature: bigint | Pick<SignedConsent, "kind" | "nonce">): {
+  nonce: bigint;
+  keyDirectory: boolean;
+} {
+  if (typeof signature === "bigint") return { nonce: signature, keyDirectory: false };
+  if (!signature || typeof signature !== "object" || !/^\d{1,78}$/.test(String(signature.nonce)))
+    throw new InvalidArgumentError("signature", "must be a nonce (bigint) or a signed consent with its kind and nonce");
+  return { nonce: BigInt(signature.nonce), keyDirectory: isKeyDirectoryKind(signature.kind) };
 }

@@ -3,12 +3,15 @@ import { AbiCoder, id, verifyTypedData, type Signer, type TypedDataDomain, type 
 import {
   ACTION_TYPES,
   CONSENT_TYPES,
+  KEY_DIRECTORY_KINDS,
   KEY_DIRECTORY_TYPES,
   SIGNED_ACTION_KINDS,
   actionArgFields,
+  isKeyDirectoryKind,
   consentDomain,
   encodeTypeOf,
   keyDirectoryDomain,
+  type KeyDirectoryType,
   type SignedActionKind,
   type SignedActionType,
 } from "./consent-types";
@@ -17,9 +20,11 @@ import type { SignedConsent } from "./types";
 export {
   ACTION_TYPES,
   CONSENT_TYPES,
+  KEY_DIRECTORY_KINDS,
   KEY_DIRECTORY_TYPES,
   SIGNED_ACTION_KINDS,
   consentDomain,
+  isKeyDirectoryKind,
   keyDirectoryDomain,
 } from "./consent-types";
 
@@ -29,7 +34,7 @@ const ALL_TYPES: Record<string, TypedDataField[]> = { ...CONSENT_TYPES, ...ACTIO
 export async function signConsentMessage(
   signer: Signer,
   domain: TypedDataDomain,
-  primaryType: keyof typeof CONSENT_TYPES | SignedActionType | "RegisterKey",
+  primaryType: keyof typeof CONSENT_TYPES | SignedActionType | KeyDirectoryType,
   message: Record<string, unknown>,
 ): Promise<string> {
   return signer.signTypedData(domain, { [primaryType]: ALL_TYPES[primaryType] }, message);
@@ -42,7 +47,7 @@ export const SIGNED_CONSENT_PRIMARY_TYPES = {
   approve: "ApproveRequest",
   deny: "DenyRequest",
   ...SIGNED_ACTION_KINDS,
-  registerKey: "RegisterKey",
+  ...KEY_DIRECTORY_KINDS,
 } as const;
 
 /** Whether `kind` is one of the settings the ledger's actBySig relays. */
@@ -105,9 +110,9 @@ export function signedConsentMessage(
   }
 }
 
-/** The domain a SignedConsent is signed in: the ledger's, or KeyDirectory's for registerKey. */
+/** The domain a SignedConsent is signed in: the ledger's, or KeyDirectory's for a KeyDirectory kind. */
 export function signedConsentDomain(signed: Pick<SignedConsent, "kind" | "chainId" | "ledger" | "keyDirectory">) {
-  return signed.kind === "registerKey"
+  return isKeyDirectoryKind(signed.kind)
     ? keyDirectoryDomain(signed.chainId, signed.keyDirectory ?? "")
     : consentDomain(signed.chainId, signed.ledger);
 }

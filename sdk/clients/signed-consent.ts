@@ -4,7 +4,14 @@
  */
 import { requireAddress, requireBytes32 } from "../args";
 import { InvalidArgumentError, describeValue } from "../errors";
-import { ACTION_TYPES, KEY_DIRECTORY_TYPES, SIGNED_ACTION_KINDS, type SignedActionKind } from "./consent-types";
+import {
+  ACTION_TYPES,
+  KEY_DIRECTORY_KINDS,
+  KEY_DIRECTORY_TYPES,
+  SIGNED_ACTION_KINDS,
+  isKeyDirectoryKind,
+  type SignedActionKind,
+} from "./consent-types";
 import type { SignedConsent } from "./types";
 
 /** One signed field, checked against its EIP-712 type: integers as decimal strings within range. */
@@ -34,17 +41,17 @@ export function parseSignedConsent(value: unknown): SignedConsent {
   if (!input || typeof input !== "object" || Array.isArray(input)) fail("not a signed consent object");
   const kind = input!.kind;
   const settings = typeof kind === "string" && Object.prototype.hasOwnProperty.call(SIGNED_ACTION_KINDS, kind);
-  if (
-    kind !== "grant" &&
-    kind !== "revoke" &&
-    kind !== "approve" &&
-    kind !== "deny" &&
-    kind !== "registerKey" &&
-    !settings
-  ) {
-    fail(
-      `kind must be grant, revoke, approve, deny, ${Object.keys(SIGNED_ACTION_KINDS).join(", ")} or registerKey, got ${describeValue(kind)}`,
-    );
+  const keyKind = isKeyDirectoryKind(kind);
+  if (kind !== "grant" && kind !== "revoke" && kind !== "approve" && kind !== "deny" && !settings && !keyKind) {
+    const kinds = [
+      "grant",
+      "revoke",
+      "approve",
+      "deny",
+      ...Object.keys(SIGNED_ACTION_KINDS),
+      ...Object.keys(KEY_DIRECTORY_KINDS),
+    ];
+    fail(`kind must be ${kinds.slice(0, -1).join(", ")} or ${kinds.at(-1)}, got ${describeValue(kind)}`);
   }
   const isUint = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   // 64 bytes at least: a compact ECDSA signature; ERC-1271 wallets sign longer, never shorter.
@@ -68,12 +75,11 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     deadline: input!.deadline as number,
     signature: input!.signature as string,
   };
-  // The patient's settings (actBySig) and a key registration: typed fields, each checked against its type.
-  if (settings || kind === "registerKey") {
-    const types =
-      kind === "registerKey"
-        ? KEY_DIRECTORY_TYPES.RegisterKey
-        : ACTION_TYPES[SIGNED_ACTION_KINDS[kind as SignedActionKind]];
+  // The patient's settings (actBySig) and KeyDirectory's messages: typed fields, each checked against its type.
+  if (settings || keyKind) {
+    const types = keyKind
+      ? KEY_DIRECTORY_TYPES[KEY_DIRECTORY_KINDS[kind]]
+      : ACTION_TYPES[SIGNED_ACTION_KINDS[kind as SignedActionKind]];
     const given = input!.fields as Record<string, unknown> | null | undefined;
     if (types.length > 3 && (!given || typeof given !== "object" || Array.isArray(given)))
       fail(`a ${String(kind)} needs its fields`);
@@ -83,8 +89,7 @@ export function parseSignedConsent(value: unknown): SignedConsent {
     }
     const extra = given ? Object.keys(given).find((name) => !(name in fields)) : undefined;
     if (extra !== undefined) fail(`a ${String(kind)} has no field ${extra}`);
-    if (kind === "registerKey")
-      return { ...common, fields, keyDirectory: requireAddress(input!.keyDirectory, "keyDirectory") };
+    if (keyKind) return { ...common, fields, keyDirectory: requireAddress(input!.keyDirectory, "keyDirectory") };
     return { ...common, fields };
   }
   // A grant or an approval names the consent its signer saw; the ledger refuses it over any other.

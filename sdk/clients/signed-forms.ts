@@ -21,7 +21,9 @@ export type PatientAction =
   | "appointDelegate"
   | "removeDelegate"
   | "setEmergencyOptOut"
-  | "cancelSignature";
+  | "cancelSignature"
+  | "registerEncryptionKey"
+  | "withdrawEncryptionKey";
 
 /** true: the action has a signed form and goes through the relayer when there is one. */
 export const SIGNED_FORMS: Readonly<Record<PatientAction, boolean>> = Object.freeze({
@@ -36,6 +38,9 @@ export const SIGNED_FORMS: Readonly<Record<PatientAction, boolean>> = Object.fre
   removeDelegate: true,
   setEmergencyOptOut: true,
   cancelSignature: true,
+  // KeyDirectory's registerKeyBySig and withdrawKeyBySig: a pseudonym publishes and withdraws its key gasless.
+  registerEncryptionKey: true,
+  withdrawEncryptionKey: true,
 });
 
 /** Whether `action` goes through a relayer (true) or only as a transaction from the patient's account. */

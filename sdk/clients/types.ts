@@ -1,5 +1,5 @@
 import type { DataClassName, DuoName, PurposeName, RequestStatusName } from "../codes";
-import type { SignedActionKind } from "./consent-types";
+import type { KeyDirectoryKind, SignedActionKind } from "./consent-types";
 
 /** A consent as the ledger stores it: bitmasks and unix seconds. */
 export interface Consent {
@@ -89,7 +89,8 @@ export interface RequestInput {
 /** IAccessRequests.DataUsePolicy, by name. */
 export interface PolicyInput {
   permission: DuoName | number;
-  modifiers?: readonly (DuoName | number)[];
+  /** DUO modifiers by name or code, or their mask as stored (DataUsePolicy.modifiers). */
+  modifiers?: readonly (DuoName | number)[] | bigint;
   dataClasses: readonly (DataClassName | number)[] | number;
   purposes?: readonly (PurposeName | number)[] | number;
   diseaseId?: number;
@@ -130,10 +131,11 @@ export interface RequestView {
 export interface SignedConsent {
   /**
    * grant, revoke, approve, deny: the ledger's typed *BySig functions; setPolicy, clearPolicy,
-   * appointDelegate, removeDelegate, setEmergencyOptOut, invalidateNonces: its actBySig; registerKey:
-   * KeyDirectory.registerKeyBySig.
+   * appointDelegate, removeDelegate, setEmergencyOptOut, invalidateNonces: its actBySig; registerKey,
+   * withdrawKey, invalidateKeyNonces: KeyDirectory's registerKeyBySig, withdrawKeyBySig,
+   * invalidateNoncesBySig (KeyDirectory's own nonces, apart from the ledger's).
    */
-  kind: "grant" | "revoke" | "approve" | "deny" | SignedActionKind | "registerKey";
+  kind: "grant" | "revoke" | "approve" | "deny" | SignedActionKind | KeyDirectoryKind;
   chainId: number;
   ledger: string;
   signer: string;
@@ -151,11 +153,11 @@ export interface SignedConsent {
     terms: Omit<RequestTerms, "acceptedObligations"> & { acceptedObligations: string };
   };
   /**
-   * For an actBySig kind and registerKey: the signed fields between `signer` and `nonce`, by their EIP-712
+   * For an actBySig kind and a KeyDirectory kind: the signed fields between `signer` and `nonce`, by their EIP-712
    * names (ACTION_TYPES, KEY_DIRECTORY_TYPES): integers as decimal strings, booleans, addresses and bytes32 as hex.
    */
   fields?: Record<string, string | boolean>;
-  /** For registerKey: the KeyDirectory it is signed for (its EIP-712 verifying contract). */
+  /** For a KeyDirectory kind: the KeyDirectory it is signed for (its EIP-712 verifying contract). */
   keyDirectory?: string;
 }
 

@@ -4,10 +4,10 @@
  * delegates, the emergency opt-out, deciding research requests, consents by value and signatures for a
  * relayer, and the requests made to the patient with what became of the consents they gave.
  */
-import type { WalletClient } from "viem";
+import { parseEventLogs, type TransactionReceipt, type WalletClient } from "viem";
 
 import { requireAddress, toUnixSeconds } from "../args";
-import { consentLedgerAbi } from "../chain/abis";
+import { consentLedgerAbi, keyDirectoryAbi } from "../chain/abis";
 import type { PendingTransaction } from "../chain/transactions";
 import type { OnBehalf, SignOptions } from "../clients/patient";
 import {
@@ -29,6 +29,13 @@ import {
   type SignedActionType,
 } from "../clients/consent-types";
 import { jsonRequest, requestIdOf, toAbiRequest } from "../clients/request-rules";
+import {
+  NoSignedFormError,
+  relayThrough,
+  type ConsentRelayer,
+  type PatientClientOptions,
+  type RelayChain,
+} from "../clients/relayer";
 import type {
   AccessRequest,
   Consent,
@@ -41,7 +48,14 @@ import type {
   SignedConsent,
 } from "../clients/types";
 import { maskOf } from "../codes";
+import { getAddress } from "../core/hex";
 import type { TransactionOverrides } from "../core/overrides";
+import {
+  applyImportedConsent,
+  consentFromFhir,
+  type FhirConsentImportOptions,
+  type ImportedConsent,
+} from "../fhir/import";
 import { InvalidArgumentError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
 import { toLedgerError } from "./errors";
@@ -58,8 +72,24 @@ export class PatientClient {
   constructor(
     readonly contracts: ViemLedgerContracts,
     wallet: WalletClient,
+    readonly options: PatientClientOptions = {},
   ) {
     this.wallet = requireWallet(wallet);
+  }
+
+  /** The relayer consent actions go through, if any (PatientClientOptions, as on the ethers entry). */
+  get relayer(): ConsentRelayer | undefined {
+    return this.options.relayer;
+  }
+
+  /** Refuses, when relaying, an action that would have to be a transaction from the signer. */
+  private direct(action: string): void {
+    if (this.relayer && !this.options.allowDirect) throw new NoSignedFormError(action);
+  }
+
+  /** Hands a signed action to the relayer and checks its transaction on the chain (relayThrough). */
+  private relay<T>(action: string, signed: SignedConsent, decode: (receipt: TransactionReceipt) => T | Promise<T>) {
+    return relayThrough(this.relayer as ConsentRelayer, viemRelayChain(this.contracts), action, signed, decode);
   }
 
   private write<T>(
@@ -81,6 +111,8 @@ export class PatientClient {
   ): Promise<PendingTransaction<Consent>> {
     const patient = await this.patientOf(options);
     const grant = grantTerms(input);
+    if (this.relayer)
+      return this.relay("grant consent", await this.signGrant(input, options), () => ({ patient, ...grant }));
     return this.write(
       "grant consent",
       "grant",
@@ -97,6 +129,7 @@ export class PatientClient {
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<Consent[]>> {
     if (inputs.length === 0) throw new InvalidArgumentError("grants", "empty batch");
+    this.direct("grant consents in a batch");
     const patient = await this.patientOf(options);
     const grants = inputs.map((input) => grantTerms(input));
     return this.write("grant consents", "grantBatch", [patient, grants], overrides, () =>
@@ -112,16 +145,20 @@ export class PatientClient {
   ): Promise<PendingTransaction<{ patient: string; grantee: string }>> {
     const patient = await this.patientOf(options);
     const who = requireAddress(grantee, "grantee");
+    if (this.relayer)
+      return this.relay("revoke consent", await this.signRevoke(who, options), () => ({ patient, grantee: who }));
     return this.write("revoke consent", "revoke", [patient, who], overrides, () => ({ patient, grantee: who }));
   }
 
   /** Sets the signer's standing data-use policy (research purposes only). */
   async setPolicy(input: PolicyInput, overrides?: TransactionOverrides): Promise<PendingTransaction<DataUsePolicy>> {
     const policy = policyTerms(input);
+    if (this.relayer) return this.relay("set the policy", await this.signSetPolicy(input), () => policy);
     return this.write("set the policy", "setPolicy", [policy], overrides, () => policy);
   }
 
   async clearPolicy(overrides?: TransactionOverrides): Promise<PendingTransaction<void>> {
+    if (this.relayer) return this.relay("clear the policy", await this.signClearPolicy(), () => undefined);
     return this.write("clear the policy", "clearPolicy", [], overrides, () => undefined);
   }
 
@@ -139,6 +176,13 @@ export class PatientClient {
     const who = requireAddress(delegate, "delegate");
     const until = toUnixSeconds(validUntil, "validUntil");
     const { purposes, sensitiveClasses } = delegateScopeTerms(scope);
+    if (this.relayer)
+      return this.relay("appoint the delegate", await this.signAppointDelegate(who, until, scope), () => ({
+        delegate: who,
+        validUntil: until,
+        purposes,
+        sensitiveClasses,
+      }));
     return this.write(
       "appoint the delegate",
       "appointDelegate",
@@ -158,6 +202,8 @@ export class PatientClient {
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ delegate: string }>> {
     const who = requireAddress(delegate, "delegate");
+    if (this.relayer)
+      return this.relay("remove the delegate", await this.signRemoveDelegate(who), () => ({ delegate: who }));
     return this.write("remove the delegate", "removeDelegate", [who], overrides, () => ({ delegate: who }));
   }
 
@@ -166,6 +212,8 @@ export class PatientClient {
     optedOut: boolean,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ optedOut: boolean }>> {
+    if (this.relayer)
+      return this.relay("set the emergency opt-out", await this.signEmergencyOptOut(optedOut), () => ({ optedOut }));
     return this.write("set the emergency opt-out", "setEmergencyOptOut", [optedOut], overrides, () => ({ optedOut }));
   }
 
@@ -174,6 +222,8 @@ export class PatientClient {
     nonce: bigint,
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ nonce: bigint }>> {
+    if (this.relayer)
+      return this.relay("cancel the signature", await this.signCancelSignature(nonce), () => ({ nonce }));
     return this.write("cancel the signature", "invalidateNonces", cancelNonceArgs(nonce), overrides, () => ({ nonce }));
   }
 
@@ -189,7 +239,7 @@ export class PatientClient {
       functionName: "approveRequest",
       args: [toAbiRequest(full)],
     };
-    return send(this.contracts, this.wallet, "approve the request", call, overrides, async (receipt) => {
+    const decode = async (receipt: TransactionReceipt) => {
       const time = Number((await this.contracts.client.getBlock({ blockNumber: receipt.blockNumber })).timestamp);
       return {
         requestId: requestIdOf(full),
@@ -202,7 +252,9 @@ export class PatientClient {
           validUntil: time + full.terms.duration,
         },
       };
-    });
+    };
+    if (this.relayer) return this.relay("approve the request", await this.signApprove(full), decode);
+    return send(this.contracts, this.wallet, "approve the request", call, overrides, decode);
   }
 
   /** Denies a pending request. */
@@ -211,6 +263,8 @@ export class PatientClient {
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<{ requestId: string }>> {
     const full = await this.resolveRequest(request);
+    if (this.relayer)
+      return this.relay("deny the request", await this.signDeny(full), () => ({ requestId: requestIdOf(full) }));
     return this.write("deny the request", "denyRequest", [toAbiRequest(full)], overrides, () => ({
       requestId: requestIdOf(full),
     }));
@@ -406,7 +460,62 @@ export class PatientClient {
     };
   }
 
+  /**
+   * Reads a FHIR R4 Consent as the grant, research policy or emergency opt-out it amounts to, with
+   * `summary` to show the patient before `applyFhirConsent` signs it (the ethers entry's, on the same
+   * reader). Throws UnsupportedFhirConsentError for what the ledger cannot hold exactly.
+   */
+  async previewFhirConsent(
+    resource: unknown,
+    options: OnBehalf & Pick<FhirConsentImportOptions, "resolveActor"> = {},
+  ): Promise<ImportedConsent> {
+    return consentFromFhir(resource, {
+      chainId: this.contracts.chainId,
+      patient: await this.patientOf(options),
+      resolveActor: options.resolveActor,
+    });
+  }
+
+  /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
+  async applyFhirConsent(
+    imported: ImportedConsent,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<unknown>> {
+    return applyImportedConsent<TransactionOverrides, PendingTransaction<unknown>>(this, imported, options, overrides);
+  }
+
   private async patientOf(options: OnBehalf): Promise<string> {
     return options.patient ? requireAddress(options.patient, "patient") : addressOf(this.wallet);
   }
+}
+
+/** What the relay flow reads of the chain, through viem: the ledger's and KeyDirectory's events and nonces. */
+function viemRelayChain(contracts: ViemLedgerContracts): RelayChain<TransactionReceipt> {
+  const addresses = { ledger: contracts.deployment.ledger, keys: contracts.deployment.keys };
+  return {
+    addresses,
+    receipt: (hash) =>
+      contracts.client.getTransactionReceipt({ hash: at(hash) }).catch((error: unknown) => {
+        if ((error as { name?: string })?.name === "TransactionReceiptNotFoundError") return null;
+        throw error;
+      }),
+    blockNumber: async () => Number(await contracts.client.getBlockNumber()),
+    facts: (receipt) => ({
+      blockNumber: Number(receipt.blockNumber),
+      // viem gives addresses as the node does (lowercase); the message names them checksummed, as ethers does.
+      to: receipt.to ? getAddress(receipt.to) : null,
+      succeeded: receipt.status === "success",
+    }),
+    events: (receipt, target) =>
+      parseEventLogs({
+        abi: target === "keys" ? keyDirectoryAbi : consentLedgerAbi,
+        logs: receipt.logs.filter((log) => log.address.toLowerCase() === addresses[target].toLowerCase()),
+      }).map((log) => ({ name: log.eventName, args: log.args as Record<string, unknown> })),
+    nonceBitmapAt: (target, signer, word, blockNumber) =>
+      (target === "keys" ? contracts.keys : contracts.ledger).read.nonceBitmap([at(signer), word], {
+        blockNumber: BigInt(blockNumber),
+      }),
+    toLedgerError,
+  };
 }

@@ -206,7 +206,7 @@ describe("consent-ledger CLI errors", function () {
         who: "relayer",
         args: ["relay", "existing.json"],
         expected:
-          "error: existing.json is not a signed consent (kind must be grant, revoke, approve or deny, got undefined): pass a file written by `consent-ledger patient sign ... --out <file>`",
+          "error: existing.json is not a signed consent (kind must be grant, revoke, approve, deny, setPolicy, clearPolicy, appointDelegate, removeDelegate, setEmergencyOptOut, invalidateNonces, registerKey, withdrawKey or invalidateKeyNonces, got undefined): pass a file written by `consent-ledger patient sign ... --out <file>`",
       },
       "a request id that is not one": {
         who: "patient",

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseEther, Wallet, type JsonRpcProvider } from "ethers";
+import { parseEther, Wallet, ZeroHash, type JsonRpcProvider } from "ethers";
 
 import {
   NoSignedFormError,
@@ -80,6 +80,7 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
       root.forProvider(setup.signers.lab.address),
       root.forStudy("relayer-test"),
       root.forStudy("relayer-settings"),
+      root.forStudy("relayer-keys"),
     ];
     root.destroy();
   });
@@ -364,6 +365,59 @@ describe("the consent relayer (real HTTP, real hardhat node)", function () {
 
     expect(await setup.provider.getBalance(who)).to.equal(0n);
     expect(await setup.provider.getTransactionCount(who)).to.equal(0);
+  });
+
+  it("a pseudonym with no ether cancels a held key registration and withdraws its key, both relayed", async function () {
+    const relayer = await relayerWith({ perSignerPerMinute: 50 });
+    const pseudonym = pseudonyms[4];
+    const identity = new PatientIdentity(setup.contracts, [pseudonym], { relayer: new RelayerClient(relayer.url) });
+    const patient = identity.client(pseudonym.address);
+    const who = pseudonym.address;
+    const keys = setup.contracts.keys;
+    const key1 = { publicKey: new Uint8Array(32).fill(7) };
+    await (await identity.registerEncryptionKey(who, key1)).wait();
+    const registered = await keys.keyOf(who);
+
+    // A rotation signed and handed out, never relayed: cancelled in KeyDirectory (the ledger's nonce would not do).
+    const held = await patient.signRegisterKey({ publicKey: new Uint8Array(32).fill(8) }, { nonce: 70n });
+    await (await patient.cancelSignature(held)).wait();
+    expect(((await keys.nonceBitmap(who, 0n)) >> 70n) & 1n).to.equal(1n);
+    expect(((await setup.contracts.ledger.nonceBitmap(who, 0n)) >> 70n) & 1n).to.equal(0n);
+    await refusedWith("NonceAlreadyUsed", () => new RelayerClient(relayer.url).submit(held));
+    expect(await keys.keyOf(who)).to.equal(registered);
+
+    // The key leaked: withdrawn without ether; a withdrawal signed over another key is not sent.
+    const stale = await patient.signWithdrawKey({ nonce: 90n });
+    await (await identity.withdrawEncryptionKey(who)).wait();
+    expect(await keys.keyOf(who)).to.equal(ZeroHash);
+    await (await identity.registerEncryptionKey(who, { publicKey: new Uint8Array(32).fill(9) })).wait();
+    const refusal = await refusedWith("WouldRevert", () => new RelayerClient(relayer.url).submit(stale));
+    expect(refusal.details).to.match(/EncryptionKeyChanged/);
+    await refusedWith("WrongKeyDirectory", () =>
+      new RelayerClient(relayer.url).submit({ ...stale, keyDirectory: setup.deployment.ledger }),
+    );
+
+    expect(await setup.provider.getBalance(who)).to.equal(0n);
+    expect(await setup.provider.getTransactionCount(who)).to.equal(0);
+  });
+
+  it("names, when a relayer holds a message back, the contract whose nonce cancels it", function () {
+    const signer = pseudonyms[4].address;
+    const ledgerKind = new RelayNotConfirmedError("revoke", "0x", "held", signer, 3n, 0, "revoke");
+    const keyKind = new RelayNotConfirmedError(
+      "register the encryption key",
+      "0x",
+      "held",
+      signer,
+      3n,
+      0,
+      "registerKey",
+    );
+    expect(ledgerKind.hint)
+      .to.match(/the ledger's nonce 3/)
+      .and.not.match(/KeyDirectory/);
+    expect(keyKind.hint).to.match(/KeyDirectory's nonce 3/);
+    expect(keyKind.hint).to.match(/cancelling the ledger's nonce does not stop it/);
   });
 
   it("refuses a settings message altered after signing, or sent as another action", async function () {

@@ -328,7 +328,9 @@ describe("the packed SDK", function () {
     const viemOnly = await viteBuild("viem-entry-dapp", [
       'import { createWalletClient, custom } from "viem";',
       'import { PatientClient, AdminClient, ProviderClient, ResearcherClient, connect, policyOf, openRecord, sealRecord, cidOf } from "consent-ledger/viem";',
+      'import { GatewayClient, CustodianSetClient, RelayerClient, PatientIdentity, createPairingLink, verifyPairingLink, derivePseudonymRoot } from "consent-ledger/viem";',
       "console.log(createWalletClient, custom, PatientClient, AdminClient, ProviderClient, ResearcherClient, connect, policyOf, openRecord, sealRecord, cidOf);",
+      "console.log(GatewayClient, CustodianSetClient, RelayerClient, PatientIdentity, createPairingLink, verifyPairingLink, derivePseudonymRoot);",
     ]);
     expect(
       viemOnly.match(new RegExp(VIEM_MARKER, "g")),

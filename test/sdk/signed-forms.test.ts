@@ -65,7 +65,11 @@ describe("SIGNED_FORMS: which patient actions go through a relayer", function ()
       removeDelegate: (c) => c.removeDelegate(stranger.address),
       setEmergencyOptOut: (c) => c.setEmergencyOptOut(true),
       cancelSignature: (c) => c.cancelSignature(5n),
+      registerEncryptionKey: (c) => c.registerEncryptionKey({ publicKey: new Uint8Array(32).fill(7) }),
+      withdrawEncryptionKey: (c) => c.withdrawEncryptionKey(),
     };
+    // A key to withdraw, registered before the count of the patient's own transactions starts.
+    await (await suite.keys.connect(patient).registerKey("0x" + "07".repeat(32))).wait();
     const nonceBefore = await patient.getNonce();
     for (const action of Object.keys(calls) as PatientAction[]) {
       const relayer = new Recorder();

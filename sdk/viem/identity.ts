@@ -1,0 +1,57 @@
+/**
+ * Pseudonyms on the viem entry: each pseudonym as a viem LocalAccount, and PatientIdentity (the one
+ * identity of sdk/clients/identity-core.ts) with the viem PatientClient of each pseudonym.
+ */
+import { createWalletClient, custom, type PrivateKeyAccount, type WalletClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+import { PatientIdentityBase, pseudonymRelayer } from "../clients/identity-core";
+import type { ConsentRelayer } from "../clients/relayer";
+import type { Pseudonym } from "../crypto/pseudonyms";
+import type { ViemLedgerContracts } from "./connect";
+import { PatientClient } from "./patient";
+import { recordsOf } from "./records";
+
+/** The pseudonym as a viem LocalAccount (it signs locally; it never holds ether). */
+export function pseudonymAccount(pseudonym: Pseudonym): PrivateKeyAccount {
+  return privateKeyToAccount(pseudonym.privateKey as `0x${string}`);
+}
+
+/** A WalletClient of the pseudonym's account on the suite's client (its node, its chain). */
+export function pseudonymWallet(pseudonym: Pseudonym, contracts: ViemLedgerContracts): WalletClient {
+  return createWalletClient({
+    account: pseudonymAccount(pseudonym),
+    chain: contracts.client.chain,
+    transport: custom({ request: (args) => contracts.client.request(args as never) }),
+  });
+}
+
+export interface PatientIdentityOptions {
+  /**
+   * The relayer every pseudonym's consent actions go through. Without one, the pseudonyms' clients
+   * refuse to act unless `allowDirect` is set: a pseudonym sending its own transaction needs ether, and
+   * its funding links it.
+   */
+  relayer?: ConsentRelayer;
+  /** Let pseudonyms send their own transactions (needs ether in each; see docs/pseudonyms.md). */
+  allowDirect?: boolean;
+}
+
+/** A patient's pseudonyms as one person: one viem PatientClient per pseudonym, and reads across them all. */
+export class PatientIdentity extends PatientIdentityBase<PatientClient> {
+  constructor(
+    readonly contracts: ViemLedgerContracts,
+    pseudonyms: readonly Pseudonym[],
+    readonly options: PatientIdentityOptions = {},
+  ) {
+    super(
+      pseudonyms,
+      (pseudonym) =>
+        new PatientClient(contracts, pseudonymWallet(pseudonym, contracts), {
+          relayer: pseudonymRelayer(options),
+          allowDirect: options.allowDirect,
+        }),
+      { records: (address) => recordsOf(contracts, address) },
+    );
+  }
+}
