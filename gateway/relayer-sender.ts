@@ -205,31 +205,32 @@ export class RelayerSender {
     });
     this.nonce = nonce + 1;
     const sent = await this.broadcast(raw);
-    if (sent === "refused") {
+    if (sent.state === "refused") {
       // The node does not have it: the nonce was not used. Unless the node took it after all.
       const known = await provider.getTransaction(hash).catch(() => undefined);
       if (known === null) {
         store.dropSend(nonce);
         this.nonce = undefined;
-        throw this.lastError;
+        throw sent.error;
       }
     }
     return { hash, nonce };
   }
 
-  private lastError: unknown;
-
   /** Broadcasts signed bytes, bounded in time: "sent", "timeout" (may or may not have arrived), or "refused". */
-  private async broadcast(raw: string): Promise<"sent" | "timeout" | "refused"> {
+  // The error is returned, not kept on the instance: send() and the watch's replace() broadcast concurrently.
+  private async broadcast(raw: string): Promise<{ state: "sent" | "timeout" } | { state: "refused"; error: unknown }> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.options.fees.broadcastTimeoutMs);
+    const timeout = new Promise<{ state: "timeout" }>((resolve) => {
+      timer = setTimeout(() => resolve({ state: "timeout" }), this.options.fees.broadcastTimeoutMs);
     });
     try {
-      return await Promise.race([this.options.provider.broadcastTransaction(raw).then(() => "sent" as const), timeout]);
+      return await Promise.race([
+        this.options.provider.broadcastTransaction(raw).then(() => ({ state: "sent" as const })),
+        timeout,
+      ]);
     } catch (error) {
-      this.lastError = error;
-      return "refused";
+      return { state: "refused", error };
     } finally {
       clearTimeout(timer);
     }
@@ -329,8 +330,8 @@ export class RelayerSender {
       );
       store.touchSend(row.nonce, now());
       const again = await this.broadcast(row.rawTx);
-      if (again === "refused")
-        log.warn({ nonce: row.nonce, err: loggableError(this.lastError) }, "broadcast again failed");
+      if (again.state === "refused")
+        log.warn({ nonce: row.nonce, err: loggableError(again.error) }, "broadcast again failed");
       return;
     }
     const previous = Transaction.from(row.rawTx);
@@ -359,7 +360,7 @@ export class RelayerSender {
       "relayed transaction not mined in time; replaced with higher fees",
     );
     const sent = await this.broadcast(raw);
-    if (sent === "refused")
-      log.warn({ nonce: row.nonce, hash, err: loggableError(this.lastError) }, "replacement refused by the node");
+    if (sent.state === "refused")
+      log.warn({ nonce: row.nonce, hash, err: loggableError(sent.error) }, "replacement refused by the node");
   }
 }
