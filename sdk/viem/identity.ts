@@ -5,8 +5,10 @@
 import { createWalletClient, custom, type PrivateKeyAccount, type WalletClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
+import type { PendingTransaction } from "../chain/transactions";
 import { PatientIdentityBase, pseudonymRelayer } from "../clients/identity-core";
 import type { ConsentRelayer } from "../clients/relayer";
+import type { EncryptionKeyPair } from "../crypto/keys";
 import type { Pseudonym } from "../crypto/pseudonyms";
 import type { ViemLedgerContracts } from "./connect";
 import { PatientClient } from "./patient";
@@ -53,5 +55,16 @@ export class PatientIdentity extends PatientIdentityBase<PatientClient> {
         }),
       { records: (address) => recordsOf(contracts, address) },
     );
+  }
+
+  /**
+   * Publishes (or rotates) `pseudonym`'s X25519 public key in KeyDirectory, signed by the pseudonym and
+   * submitted by the relayer (registerKeyBySig), so the pseudonym still never holds ether.
+   */
+  async registerEncryptionKey(
+    pseudonym: string,
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    return this.client(pseudonym).registerEncryptionKey(keyPair);
   }
 }
