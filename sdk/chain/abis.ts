@@ -8,5 +8,7 @@ export {
   consentLedgerAbi,
   custodianSetsAbi,
   keyDirectoryAbi,
+  readBatchAbi,
+  readBatchBytecode,
   recordRegistryAbi,
 } from "../../typechain-types/abis";
