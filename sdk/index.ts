@@ -55,8 +55,16 @@ export type {
   StateSection,
 } from "./clients/patient-events";
 export { PatientClient, populateSignedConsent, relaySignedConsent } from "./clients/patient";
-export { PatientIdentity, pseudonymSigner } from "./clients/identity";
-export type { PatientIdentityOptions } from "./clients/identity";
+export { LinkingDelegateError, PatientIdentity, SpreadActionError, pseudonymSigner } from "./clients/identity";
+export type {
+  DelegateSpreadOptions,
+  PatientIdentityOptions,
+  SpreadAction,
+  SpreadOptions,
+  SpreadProgress,
+} from "./clients/identity";
+export { DelegateIdentity } from "./clients/delegate";
+export type { DelegateIdentityOptions } from "./clients/delegate";
 export { ProviderClient } from "./clients/provider";
 export {
   anchorEventOf,
@@ -76,22 +84,6 @@ export {
   signedConsentDomain,
   signedConsentMessage,
 } from "./clients/signatures";
-export { assertFhirResource, parseFhirJson } from "./fhir/resource";
-export type { FhirResource } from "./fhir/resource";
-export {
-  auditEntryToFhir,
-  auditTrailToFhirBundle,
-  consentIdentifier,
-  consentToFhir,
-  emergencyOptOutToFhir,
-  fhirCollection,
-  policyToFhir,
-} from "./fhir/export";
-export type { ConsentExportOptions, LedgerOrigin } from "./fhir/export";
-export { consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
-export type { FhirConsentImportOptions, ImportedConsent, LedgerConsentAction } from "./fhir/import";
-export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
-export type { DataClassSlice } from "./fhir/terminology";
 export { GatewayClient, ethersRecordOpener } from "./clients/gateway";
 export { STUDY_TITLE_MAX_LENGTH, studyLabelOf } from "./clients/study-metadata";
 export type { StudyLabel, StudyMetadata } from "./clients/study-metadata";

@@ -22,11 +22,35 @@ export type { OnBehalf, SignOptions } from "./clients/patient";
 export {
   ACTION_TYPES,
   CONSENT_TYPES,
+  DELEGATE_OFFER_DOMAIN_NAME,
+  DELEGATE_OFFER_DOMAIN_VERSION,
+  DELEGATE_OFFER_TYPES,
   KEY_DIRECTORY_TYPES,
   SIGNED_ACTION_KINDS,
   consentDomain,
+  delegateOfferDomain,
   keyDirectoryDomain,
 } from "./clients/consent-types";
+export {
+  DEFAULT_DELEGATE_OFFER_TTL_SECONDS,
+  DELEGATE_OFFER_PREFIX,
+  DelegateOfferError,
+  MAX_DELEGATE_OFFER_ENTRIES,
+  MAX_DELEGATE_OFFER_TTL_SECONDS,
+  createDelegateOffer,
+  encodeDelegateOffer,
+  parseDelegateOffer,
+  verifyDelegateOffer,
+} from "./clients/delegate-offer";
+export type {
+  CreateDelegateOfferInput,
+  DelegateOffer,
+  DelegateOfferEntry,
+  DelegateOfferProblem,
+  DelegateOfferSigner,
+  VerifyDelegateOfferOptions,
+} from "./clients/delegate-offer";
+export { DEFAULT_SPREAD_MS, MAX_SPREAD_MS, randomDelay, spreadSchedule } from "./clients/spread";
 export type { SignedActionKind, SignedActionType } from "./clients/consent-types";
 export type {
   AccessRequest,
@@ -164,3 +188,19 @@ export {
 export type { CreatePairingInput, PairingLink, PairingProblem, VerifyPairingOptions } from "./clients/pairing";
 export { PatientIdentityBase } from "./clients/identity-core";
 export type { PatientView, PseudonymPatient, Tagged } from "./clients/identity-core";
+export { assertFhirResource, parseFhirJson } from "./fhir/resource";
+export type { FhirResource } from "./fhir/resource";
+export {
+  auditEntryToFhir,
+  auditTrailToFhirBundle,
+  consentIdentifier,
+  consentToFhir,
+  emergencyOptOutToFhir,
+  fhirCollection,
+  policyToFhir,
+} from "./fhir/export";
+export type { ConsentExportOptions, LedgerOrigin } from "./fhir/export";
+export { applyImportedConsent, consentFromFhir, UnsupportedFhirConsentError } from "./fhir/import";
+export type { FhirConsentImportOptions, FhirConsentTarget, ImportedConsent, LedgerConsentAction } from "./fhir/import";
+export { DATA_CLASS_SLICES, ledgerCodeSystems } from "./fhir/terminology";
+export type { DataClassSlice } from "./fhir/terminology";

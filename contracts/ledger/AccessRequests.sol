@@ -7,35 +7,20 @@ import {DataUse} from "../libraries/DataUse.sol";
 import {Purposes} from "../libraries/Purposes.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {RequestWord, RequestWordLibrary} from "../types/RequestWord.sol";
+import {SettingsWord} from "../types/SettingsWord.sol";
 import {Consents} from "./Consents.sol";
 
 /// @title AccessRequests
 /// @notice Research access requests and the standing policies that decide them automatically.
 abstract contract AccessRequests is Consents, IAccessRequests {
-    /**
-     * @dev Everything a patient sets once, read by requests and emergency openings. One slot, laid out by
-     * the compiler from the field order (docs/contracts.md, "Packed words"; test/contracts/layouts.test.ts
-     * pins it). The epoch counts opt-outs: an emergency window opened in an earlier epoch is over for good.
-     */
-    struct PatientSettings {
-        uint8 permission;
-        uint64 modifiers;
-        uint32 dataClasses;
-        uint16 purposes;
-        uint32 diseaseId;
-        uint40 maxDuration;
-        uint40 validUntil;
-        bool emergencyOptOut;
-        uint16 emergencyEpoch;
-    }
-
     uint40 private immutable _REQUEST_TTL;
     uint40 private immutable _MAX_REQUEST_DURATION;
 
     /// @dev A pending request's state, its terms being only emitted. Cleared when the request is
     /// decided or cancelled.
     mapping(bytes32 requestId => RequestWord) private _requests;
-    mapping(address patient => PatientSettings) internal _patientSettings;
+    /// @dev A patient's policy, emergency opt-out and epoch: one word, written whole (types/SettingsWord.sol).
+    mapping(address patient => SettingsWord) internal _patientSettings;
 
     constructor(uint40 requestTtl_, uint40 maxRequestDuration_) {
         _REQUEST_TTL = requestTtl_;
@@ -109,43 +94,29 @@ abstract contract AccessRequests is Consents, IAccessRequests {
         if (policy.validUntil != 0 && policy.validUntil <= block.timestamp) {
             revert InvalidValidity(0, policy.validUntil);
         }
-        PatientSettings storage settings = _patientSettings[patient];
-        (bool emergencyOptOut, uint16 emergencyEpoch) = (settings.emergencyOptOut, settings.emergencyEpoch);
-        _patientSettings[patient] = PatientSettings({
-            permission: policy.permission,
-            modifiers: policy.modifiers,
-            dataClasses: policy.dataClasses,
-            purposes: policy.purposes,
-            diseaseId: policy.diseaseId,
-            maxDuration: policy.maxDuration,
-            validUntil: policy.validUntil,
-            emergencyOptOut: emergencyOptOut,
-            emergencyEpoch: emergencyEpoch
-        });
+        // One read and one write of the word: the opt-out and its epoch stay.
+        _patientSettings[patient] = _patientSettings[patient].withPolicy(policy);
         emit PolicySet(patient, policy);
     }
 
     /// @dev The one path of every clearing of a policy, direct or signed. The opt-out and its epoch stay.
     function _clearPolicy(address patient) internal {
-        PatientSettings storage settings = _patientSettings[patient];
-        (bool emergencyOptOut, uint16 emergencyEpoch) = (settings.emergencyOptOut, settings.emergencyEpoch);
-        delete _patientSettings[patient];
-        (settings.emergencyOptOut, settings.emergencyEpoch) = (emergencyOptOut, emergencyEpoch);
+        _patientSettings[patient] = _patientSettings[patient].withoutPolicy();
         emit PolicyCleared(patient);
     }
 
     /// @inheritdoc IAccessRequests
     function policyOf(address patient) external view returns (DataUsePolicy memory) {
-        PatientSettings memory s = _patientSettings[patient];
+        SettingsWord s = _patientSettings[patient];
         return
             DataUsePolicy(
-                s.permission,
-                s.modifiers,
-                s.dataClasses,
-                s.purposes,
-                s.diseaseId,
-                s.maxDuration,
-                s.validUntil
+                s.permission(),
+                s.modifiers(),
+                s.dataClasses(),
+                s.purposes(),
+                s.diseaseId(),
+                s.maxDuration(),
+                s.validUntil()
             );
     }
 
@@ -290,26 +261,27 @@ abstract contract AccessRequests is Consents, IAccessRequests {
      * rule that does not approve leaves the request to the patient (never an automatic denial).
      */
     function _policyMatches(
-        PatientSettings storage stored,
+        SettingsWord policy,
         RequestTerms calldata terms,
         bool researcherNonProfit
     ) private view returns (bool) {
-        PatientSettings memory policy = stored;
-        if (policy.permission == 0) return false;
-        if (policy.validUntil != 0 && policy.validUntil <= block.timestamp) return false;
-        if ((policy.purposes >> terms.purpose) & 1 == 0) return false;
-        if (terms.dataClasses & ~policy.dataClasses != 0) return false;
+        uint8 permission = policy.permission();
+        if (permission == 0) return false;
+        uint40 validUntil = policy.validUntil();
+        if (validUntil != 0 && validUntil <= block.timestamp) return false;
+        if ((policy.purposes() >> terms.purpose) & 1 == 0) return false;
+        if (terms.dataClasses & ~policy.dataClasses() != 0) return false;
         if (terms.dataClasses & DataClasses.SENSITIVE != 0) return false;
-        if (!DataUse.permits(policy.permission, policy.diseaseId, terms.researchCategory, terms.diseaseId)) {
+        if (!DataUse.permits(permission, policy.diseaseId(), terms.researchCategory, terms.diseaseId)) {
             return false;
         }
-        uint64 modifiers = policy.modifiers;
+        uint64 modifiers = policy.modifiers();
         if (_has(modifiers, DataUse.NPOA) && terms.researchCategory == DataUse.POA) return false;
         if ((_has(modifiers, DataUse.NPU) || _has(modifiers, DataUse.NCU)) && !researcherNonProfit) return false;
         uint64 obligations = modifiers & DataUse.OBLIGATIONS;
         if (terms.acceptedObligations & obligations != obligations) return false;
         if (_has(modifiers, DataUse.IRB) && terms.protocolHash == bytes32(0)) return false;
-        if (_has(modifiers, DataUse.TS) && terms.duration > policy.maxDuration) return false;
+        if (_has(modifiers, DataUse.TS) && terms.duration > policy.maxDuration()) return false;
         return true;
     }
 

@@ -6,6 +6,7 @@ import {EmergencyReasons} from "../libraries/EmergencyReasons.sol";
 import {Purposes} from "../libraries/Purposes.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {EmergencyWindowWord, EmergencyWindowWordLibrary} from "../types/EmergencyWindowWord.sol";
+import {SettingsWord} from "../types/SettingsWord.sol";
 import {AccessRequests} from "./AccessRequests.sol";
 
 /// @title EmergencyAccess
@@ -27,8 +28,8 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         if (duration == 0 || duration > _MAX_EMERGENCY_DURATION) {
             revert InvalidEmergencyDuration(duration, _MAX_EMERGENCY_DURATION);
         }
-        PatientSettings storage settings = _patientSettings[patient];
-        if (settings.emergencyOptOut) revert EmergencyAccessOptedOut(patient);
+        SettingsWord settings = _patientSettings[patient];
+        if (settings.emergencyOptOut()) revert EmergencyAccessOptedOut(patient);
         // Cannot overflow: durations are bounded by the deployment's maximum, far below 2^40 - now.
         uint40 now_ = uint40(block.timestamp);
         uint40 until = now_ + duration;
@@ -38,7 +39,7 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         if (until > capUntil) revert EmergencyAccessCapExceeded(patient, msg.sender, until, capUntil);
         _emergencyWindows[patient][msg.sender] = EmergencyWindowWordLibrary.pack(
             until,
-            settings.emergencyEpoch,
+            settings.emergencyEpoch(),
             suspensions,
             periodStart
         );
@@ -66,20 +67,21 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
 
     /// @inheritdoc IEmergencyAccess
     function emergencyOptedOut(address patient) external view returns (bool) {
-        return _patientSettings[patient].emergencyOptOut;
+        return _patientSettings[patient].emergencyOptOut();
     }
 
     /// @dev The one path of every opt-out and opt-in, direct or signed: `patient` is the caller or the signer.
     function _setEmergencyOptOut(address patient, bool optedOut) internal {
-        PatientSettings storage settings = _patientSettings[patient];
+        SettingsWord settings = _patientSettings[patient];
+        uint16 epoch = settings.emergencyEpoch();
         if (optedOut) {
             // A new epoch ends every window opened before, for good: opting back in revives none.
             // Wrapping after 65,536 opt-outs is harmless: a window outlives no more than a few.
             unchecked {
-                ++settings.emergencyEpoch;
+                ++epoch;
             }
         }
-        settings.emergencyOptOut = optedOut;
+        _patientSettings[patient] = settings.withEmergency(optedOut, epoch);
         emit EmergencyOptOutSet(patient, optedOut);
     }
 
@@ -114,7 +116,7 @@ abstract contract EmergencyAccess is AccessRequests, IEmergencyAccess {
         uint40 until = window.until();
         if (
             until <= block.timestamp ||
-            window.epoch() != _patientSettings[patient].emergencyEpoch ||
+            window.epoch() != _patientSettings[patient].emergencyEpoch() ||
             window.suspensions() != _party(provider).suspensions
         ) return 0;
         return until;

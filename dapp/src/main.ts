@@ -50,7 +50,7 @@ import { explain, fieldOf, relayedRefusal, relayerFieldOf, type Doing, type Expl
 import { chainText, dataClassList, dateTime, day, shortAddress } from "./format";
 import { openLedger } from "./ledger";
 import { GatewayManifestStore } from "./manifests";
-import { PseudonymPage } from "./pseudonyms";
+import { PseudonymPage, type ReviewPart } from "./pseudonyms";
 import {
   nameOf,
   renderAudit,
@@ -202,11 +202,28 @@ const ROUTE_TEXT: Record<ReviewRoute, string> = {
   sign: "Nothing is sent: your wallet signs a message that you download or hand to a relayer, who pays the gas.",
 };
 
+function beforeAfter(change: ConsentChange): HTMLElement {
+  return h(
+    "div",
+    { class: "before-after" },
+    h("div", { "data-testid": "review-before" }, h("h3", null, "Now"), h("p", null, change.before)),
+    h("div", { class: "arrow", "aria-hidden": "true" }, "→"),
+    h("div", { "data-testid": "review-after" }, h("h3", null, "After"), h("p", null, change.after)),
+  );
+}
+
 /**
  * The review step: what the action changes, before → after, what cannot be undone, and how it is sent
- * (`route`). Resolves true on Confirm, false on Cancel or Escape; nothing is sent before it resolves true.
+ * (`route`). With `parts` (one decision applied to several pseudonyms) it shows each change, each with
+ * its own before → after, and nothing is sent unless all of them are confirmed together. Resolves true
+ * on Confirm, false on Cancel or Escape; nothing is sent before it resolves true.
  */
-function review(change: ConsentChange, confirmLabel: string, route: ReviewRoute): Promise<boolean> {
+function review(
+  change: ConsentChange,
+  confirmLabel: string,
+  route: ReviewRoute,
+  parts: readonly ReviewPart[] = [],
+): Promise<boolean> {
   return new Promise((resolve) => {
     const dialog = h("dialog", {
       class: "review",
@@ -236,13 +253,20 @@ function review(change: ConsentChange, confirmLabel: string, route: ReviewRoute)
               `Sensitive data: ${dataClassText(change.flagged.reduce((mask, name) => mask | (1 << DataClass[name]), 0))}. Think twice before sharing it.`,
             )
           : null,
-        h(
-          "div",
-          { class: "before-after" },
-          h("div", { "data-testid": "review-before" }, h("h3", null, "Now"), h("p", null, change.before)),
-          h("div", { class: "arrow", "aria-hidden": "true" }, "→"),
-          h("div", { "data-testid": "review-after" }, h("h3", null, "After"), h("p", null, change.after)),
-        ),
+        parts.length
+          ? h(
+              "ol",
+              { class: "review-parts", "data-testid": "review-parts" },
+              parts.map((part) =>
+                h(
+                  "li",
+                  { "data-testid": "review-part", "data-kind": part.change.kind },
+                  h("h3", null, `${part.label}: ${part.change.title}`),
+                  beforeAfter(part.change),
+                ),
+              ),
+            )
+          : beforeAfter(change),
         change.notes.length
           ? h(
               "ul",

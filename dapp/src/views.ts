@@ -101,7 +101,7 @@ export function who(address: string | undefined, context: Pick<ViewContext, "pat
   );
 }
 
-function badge(text: string, tone: "ok" | "warn" | "bad" | "info" | "muted" = "info"): HTMLElement {
+export function badge(text: string, tone: "ok" | "warn" | "bad" | "info" | "muted" = "info"): HTMLElement {
   return h("span", { class: `badge ${tone}` }, text);
 }
 
@@ -226,7 +226,7 @@ export function idOf(prefix: string, value: string): string {
 export type FieldErrors = Record<string, string>;
 
 /** A slot under a field for its error; `aria-describedby` of the field points to it when it is shown. */
-function errorSlot(form: string, name: string): HTMLElement {
+export function errorSlot(form: string, name: string): HTMLElement {
   return h("p", { class: "field-error", id: `${form}-${name}-error`, "data-error-for": name, hidden: true });
 }
 
@@ -254,20 +254,20 @@ export function showFieldErrors(form: HTMLFormElement, errors: FieldErrors, focu
   if (focus) first?.focus();
 }
 
-function formValues(form: HTMLFormElement, name: string): string[] {
+export function formValues(form: HTMLFormElement, name: string): string[] {
   return new FormData(form).getAll(name).map(String);
 }
 
-function formValue(form: HTMLFormElement, name: string): string {
+export function formValue(form: HTMLFormElement, name: string): string {
   return String(new FormData(form).get(name) ?? "").trim();
 }
 
 /** "2027-01-31" from a date input → the end of that day, local time. */
-function endOfDay(value: string): Date | undefined {
+export function endOfDay(value: string): Date | undefined {
   return value ? new Date(`${value}T23:59:59`) : undefined;
 }
 
-function checkAddress(value: string, patient: string, who: string): string | undefined {
+export function checkAddress(value: string, patient: string, who: string): string | undefined {
   if (value === "") return `Enter ${who}'s address (0x followed by 40 hexadecimal characters).`;
   if (!isAddress(value))
     return `"${String(value).slice(0, 60)}" is not an Ethereum address: it is 0x followed by 40 hexadecimal characters.`;
@@ -275,14 +275,14 @@ function checkAddress(value: string, patient: string, who: string): string | und
   return undefined;
 }
 
-function checkFutureDay(value: string, now: number): string | undefined {
+export function checkFutureDay(value: string, now: number): string | undefined {
   const end = endOfDay(value);
   if (!end || Number.isNaN(end.getTime())) return "Choose the last day.";
   if (end.getTime() / 1000 <= now) return `Choose a day after ${day(now)}: the ledger refuses an end in the past.`;
   return undefined;
 }
 
-function checkboxes(
+export function checkboxes(
   name: string,
   options: readonly { value: string; label: string; note?: string; sensitive?: boolean }[],
   checked: (value: string) => boolean = () => false,
@@ -304,7 +304,7 @@ function checkboxes(
   );
 }
 
-const dataClassOptions = (note?: (name: DataClassName) => string | undefined) =>
+export const dataClassOptions = (note?: (name: DataClassName) => string | undefined) =>
   DATA_CLASS_NAMES.map((name) => ({
     value: name,
     label: DataClassDisplay[name],

@@ -166,3 +166,31 @@ export function signedActionOf(
   }
   return { type, message, fields };
 }
+
+/**
+ * A delegate offer (sdk/clients/delegate-offer.ts): each of a delegate's per-pseudonym accounts signs that
+ * it accepts to act for one patient pseudonym, so the patient appoints a distinct, unlinkable address on
+ * each pseudonym and knows the delegate holds its key. Signed in its own domain (never the ledger's), so
+ * an offer can never be relayed as a ledger action.
+ */
+export const DELEGATE_OFFER_TYPES: Record<"DelegateOffer", TypedDataField[]> = {
+  DelegateOffer: [
+    { name: "delegate", type: "address" },
+    { name: "patient", type: "address" },
+    { name: "issuedAt", type: "uint64" },
+    { name: "expiresAt", type: "uint64" },
+    { name: "nonce", type: "bytes32" },
+  ],
+};
+export const DELEGATE_OFFER_DOMAIN_NAME = "ConsentLedger Delegate Offer";
+export const DELEGATE_OFFER_DOMAIN_VERSION = "1";
+
+/** The EIP-712 domain of delegate offers on one ledger. */
+export function delegateOfferDomain(chainId: bigint | number, ledger: string): TypedDataDomain {
+  return {
+    name: DELEGATE_OFFER_DOMAIN_NAME,
+    version: DELEGATE_OFFER_DOMAIN_VERSION,
+    chainId: BigInt(chainId),
+    verifyingContract: ledger,
+  };
+}

@@ -57,12 +57,27 @@ export class PatientIdentityBase<C extends PseudonymPatient> {
 
   constructor(
     pseudonyms: readonly Pseudonym[],
-    clientOf: (pseudonym: Pseudonym) => C,
+    private readonly clientOf: (pseudonym: Pseudonym) => C,
     private readonly reads: { records(address: string): Promise<AnchoredRecord[]> },
   ) {
     if (pseudonyms.length === 0) throw new InvalidArgumentError("pseudonyms", "none given");
-    for (const pseudonym of pseudonyms)
-      this.byAddress.set(pseudonym.address, { pseudonym, client: clientOf(pseudonym) });
+    for (const pseudonym of pseudonyms) this.addPseudonym(pseudonym);
+  }
+
+  /** Adds a pseudonym (e.g. a study's, derived later) to this identity; returns its client. */
+  addPseudonym(pseudonym: Pseudonym): C {
+    const known = this.byAddress.get(pseudonym.address);
+    if (known) return known.client;
+    if (pseudonym.relationship.kind === "delegate")
+      throw new InvalidArgumentError("pseudonym", `${pseudonym.id} is a delegate's account, not a patient pseudonym`);
+    const client = this.clientOf(pseudonym);
+    this.byAddress.set(pseudonym.address, { pseudonym, client });
+    return client;
+  }
+
+  /** Every pseudonym with its client, in the order added. */
+  protected entries(): { pseudonym: Pseudonym; client: C }[] {
+    return [...this.byAddress.values()];
   }
 
   /** The pseudonyms, in the order given. */

@@ -15,7 +15,12 @@ import { send, type PendingTransaction } from "../chain/transactions";
 import { toLedgerError } from "../chain/revert";
 import { InvalidArgumentError } from "../errors";
 import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
-import { consentFromFhir, type FhirConsentImportOptions, type ImportedConsent } from "../fhir/import";
+import {
+  applyImportedConsent,
+  consentFromFhir,
+  type FhirConsentImportOptions,
+  type ImportedConsent,
+} from "../fhir/import";
 import { jsonRequest } from "./request-rules";
 import { parseSignedConsent } from "./signed-consent";
 import { findRequest, requestIdOf, requestViews, toAbiRequest } from "./requests";
@@ -306,27 +311,7 @@ export class PatientClient {
     options: OnBehalf = {},
     overrides?: TransactionOverrides,
   ): Promise<PendingTransaction<unknown>> {
-    const action = imported.action;
-    if (action.kind === "grant") return this.grant(action.grant, options, overrides);
-    if (options.patient !== undefined) {
-      throw new InvalidArgumentError(
-        "patient",
-        "a delegate cannot set a patient's research policy or emergency opt-out",
-        {
-          hint: "The patient signs these themselves.",
-        },
-      );
-    }
-    if (action.kind === "policy") {
-      if (this.relayer)
-        return this.relay("set the policy", await this.signAction("setPolicy", action.policy, {}), () => action.policy);
-      return send(
-        "set the policy",
-        () => this.contracts.ledger.connect(withOverrides(this.signer, overrides)).setPolicy(action.policy),
-        () => action.policy,
-      );
-    }
-    return this.setEmergencyOptOut(true, overrides);
+    return applyImportedConsent<TransactionOverrides, PendingTransaction<unknown>>(this, imported, options, overrides);
   }
 
   /** Signs a grant for someone else to relay. */

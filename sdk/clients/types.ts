@@ -89,7 +89,8 @@ export interface RequestInput {
 /** IAccessRequests.DataUsePolicy, by name. */
 export interface PolicyInput {
   permission: DuoName | number;
-  modifiers?: readonly (DuoName | number)[];
+  /** DUO modifiers by name or code, or their mask as stored (DataUsePolicy.modifiers). */
+  modifiers?: readonly (DuoName | number)[] | bigint;
   dataClasses: readonly (DataClassName | number)[] | number;
   purposes?: readonly (PurposeName | number)[] | number;
   diseaseId?: number;

@@ -96,6 +96,14 @@ export function utf8Decode(bytes: Uint8Array, what = "UTF-8 text"): string {
   }
 }
 
+/** Standard base64 (RFC 4648 section 4, padded) of `bytes`, in chunks so a large input does not overflow the call stack. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let offset = 0; offset < bytes.length; offset += 0x8000)
+    binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));
+  return btoa(binary);
+}
+
 /** getRandomValues fills at most 65536 bytes per call. */
 const RANDOM_CHUNK = 65_536;
 

@@ -8,6 +8,7 @@
  *   ikm       = r || s, s in low-s form (v dropped)                          (as sdk/crypto/keys.ts)
  *   root      = HKDF-SHA256(ikm, salt = "consent-ledger/pseudonym-root/v1", info = wallet (20 bytes), 32)
  *   id        = "provider:" + lowercase provider address | "study:" + label | "index:" + decimal index
+ *             | "delegate:" + lowercase patient pseudonym address   (a delegate's account for that pseudonym)
  *   account   = mapHashToField(HKDF-SHA256(root, salt = "consent-ledger/pseudonym-account/v1", info = utf8(id), 48), n)
  *   x25519    = HKDF-SHA256(root, salt = "consent-ledger/pseudonym-x25519/v1", info = utf8(id), 32)
  *   address   = keccak256(uncompressed secp256k1 public key without its 0x04 prefix)[12..32]
@@ -57,12 +58,16 @@ export interface PseudonymScope {
 
 /** A relationship a pseudonym is for: a provider (by address), a study (by a label), or a fresh index. */
 export type Relationship =
-  { kind: "provider"; provider: string } | { kind: "study"; label: string } | { kind: "index"; index: number };
+  | { kind: "provider"; provider: string }
+  | { kind: "study"; label: string }
+  | { kind: "index"; index: number }
+  /** A delegate's own account for acting for one patient pseudonym (sdk/clients/delegate.ts). */
+  | { kind: "delegate"; patient: string };
 
 /** One derived patient account, with its own encryption key. Every field but `relationship`/`id`/`address` is secret. */
 export interface Pseudonym {
   readonly relationship: Relationship;
-  /** The derivation id: "provider:0x…", "study:<label>" or "index:<n>". */
+  /** The derivation id: "provider:0x…", "study:<label>", "index:<n>" or "delegate:0x…". */
   readonly id: string;
   /** The account's address (EIP-55). */
   readonly address: string;
@@ -126,10 +131,12 @@ export function relationshipId(relationship: Relationship): string {
           `${describeValue(relationship.index)} is not a whole number from 0 to ${MAX_INDEX}`,
         );
       return `index:${relationship.index}`;
+    case "delegate":
+      return `delegate:${checksummed(relationship.patient, "patient pseudonym").toLowerCase()}`;
     default:
       throw new InvalidArgumentError(
         "relationship",
-        `${describeValue((relationship as { kind?: unknown })?.kind)} is not provider, study or index`,
+        `${describeValue((relationship as { kind?: unknown })?.kind)} is not provider, study, index or delegate`,
       );
   }
 }
@@ -202,6 +209,11 @@ export class PseudonymRoot {
     return this.derive({ kind: "study", label });
   }
 
+  /** This wallet's own account for acting, as a delegate, for the patient pseudonym `patient`. */
+  forDelegation(patient: string): Pseudonym {
+    return this.derive({ kind: "delegate", patient });
+  }
+
   /** A fresh pseudonym by index (keep the index: it is all that is needed to derive it again). */
   fresh(index: number): Pseudonym {
     return this.derive({ kind: "index", index });
@@ -219,9 +231,9 @@ export class PseudonymRoot {
 }
 
 function normalised(relationship: Relationship): Relationship {
-  return relationship.kind === "provider"
-    ? { kind: "provider", provider: getAddress(relationship.provider) }
-    : { ...relationship };
+  if (relationship.kind === "provider") return { kind: "provider", provider: getAddress(relationship.provider) };
+  if (relationship.kind === "delegate") return { kind: "delegate", patient: getAddress(relationship.patient) };
+  return { ...relationship };
 }
 
 /** The root of `wallet` from its signature of pseudonymRootMessage(wallet, scope). */

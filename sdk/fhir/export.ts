@@ -7,9 +7,9 @@
  * Validity: a consent is valid for validFrom <= t < validUntil; `provision.period.end` carries validUntil.
  * A consent granted "from now" (validFrom 0) has no period start, so that import gives back the same state.
  */
-import { encodeBase64, toUtf8Bytes } from "ethers";
 
 import { DataClass, type DataClassName, Purpose, type PurposeName, codesOf } from "../codes";
+import { bytesToBase64, utf8Encode } from "../crypto/bytes";
 import type { AuditEntry } from "../clients/audit";
 import type { Consent, DataUsePolicy, SignedConsent } from "../clients/types";
 import type { FhirResource } from "./resource";
@@ -128,7 +128,7 @@ export function consentToFhir(consent: Consent, options: ConsentExportOptions): 
           sourceAttachment: {
             contentType: "application/json",
             title: "The patient's EIP-712 signature of this grant (a Consent Ledger signed consent)",
-            data: encodeBase64(toUtf8Bytes(JSON.stringify(options.signedConsent))),
+            data: bytesToBase64(utf8Encode(JSON.stringify(options.signedConsent))),
           },
         }
       : {}),

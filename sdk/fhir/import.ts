@@ -5,7 +5,7 @@
  * exactly is refused with the element and the reason (UnsupportedFhirConsentError): the ledger never
  * signs something broader or narrower than what the patient agreed to.
  */
-import { getAddress, isAddress } from "ethers";
+import { getAddress, isAddress } from "../core/hex";
 
 import {
   DataClass,
@@ -452,4 +452,42 @@ function policySummary(
     `${policy.maxDuration ? `each for at most ${policy.maxDuration} s, ` : ""}${policy.validUntil ? `until ${when(policy.validUntil)}` : "until you clear it"}.`,
     "Mental health, sexual and reproductive health and substance use data are never released by the policy alone.",
   ];
+}
+
+/**
+ * What applying an imported consent asks of a PatientClient: either entry's has these, so the choice of
+ * write lives here once.
+ */
+export interface FhirConsentTarget<Overrides, Pending> {
+  grant(input: ImportedGrant, options: { patient?: string }, overrides?: Overrides): Promise<Pending>;
+  setPolicy(input: DataUsePolicy, overrides?: Overrides): Promise<Pending>;
+  setEmergencyOptOut(optedOut: boolean, overrides?: Overrides): Promise<Pending>;
+}
+
+type ImportedGrant = Extract<LedgerConsentAction, { kind: "grant" }>["grant"];
+
+/**
+ * Signs what `consentFromFhir` read, through `client` (relayed when the client has a relayer): the grant,
+ * the research policy or the emergency opt-out. A delegate (`options.patient`) may apply a grant only:
+ * the policy and the opt-out are the patient's own settings.
+ */
+export function applyImportedConsent<Overrides, Pending>(
+  client: FhirConsentTarget<Overrides, Pending>,
+  imported: ImportedConsent,
+  options: { patient?: string } = {},
+  overrides?: Overrides,
+): Promise<Pending> {
+  const action = imported.action;
+  if (action.kind === "grant") return client.grant(action.grant, options, overrides);
+  if (options.patient !== undefined) {
+    throw new InvalidArgumentError(
+      "patient",
+      "a delegate cannot set a patient's research policy or emergency opt-out",
+      {
+        hint: "The patient signs these themselves.",
+      },
+    );
+  }
+  if (action.kind === "policy") return client.setPolicy(action.policy, overrides);
+  return client.setEmergencyOptOut(true, overrides);
 }

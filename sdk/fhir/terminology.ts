@@ -3,7 +3,7 @@
  * displays it uses, and the CodeSystems it publishes for its own codes. Export (./export.ts) and import
  * (./import.ts) both read these tables, so the two directions cannot drift apart.
  */
-import { keccak256, toUtf8Bytes } from "ethers";
+import { keccak256Utf8 } from "../core/hex";
 
 import type { AuditAction } from "../clients/audit";
 import type { DataClassName, PurposeName } from "../codes";
@@ -197,7 +197,7 @@ export function ledgerCodeSystems(dataClassDescriptions?: Partial<Record<DataCla
 
 /** A FHIR id (and urn:uuid fullUrl) derived from `parts`: stable across exports, distinct per event. */
 export function stableUuid(...parts: readonly (string | number | undefined)[]): string {
-  const hex = keccak256(toUtf8Bytes(parts.map((part) => String(part ?? "")).join("\u0000"))).slice(2, 34);
+  const hex = keccak256Utf8(parts.map((part) => String(part ?? "")).join("\u0000")).slice(2, 34);
   // Version 8 (RFC 9562, custom), variant 10: a well-formed UUID for urn:uuid.
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -53,6 +53,12 @@ import { maskOf } from "../codes";
 import { getAddress } from "../core/hex";
 import type { TransactionOverrides } from "../core/overrides";
 import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
+import {
+  applyImportedConsent,
+  consentFromFhir,
+  type FhirConsentImportOptions,
+  type ImportedConsent,
+} from "../fhir/import";
 import { InvalidArgumentError } from "../errors";
 import type { ViemLedgerContracts } from "./connect";
 import { toLedgerError } from "./errors";
@@ -502,6 +508,31 @@ export class PatientClient {
       signature,
       ...extra,
     };
+  }
+
+  /**
+   * Reads a FHIR R4 Consent as the grant, research policy or emergency opt-out it amounts to, with
+   * `summary` to show the patient before `applyFhirConsent` signs it (the ethers entry's, on the same
+   * reader). Throws UnsupportedFhirConsentError for what the ledger cannot hold exactly.
+   */
+  async previewFhirConsent(
+    resource: unknown,
+    options: OnBehalf & Pick<FhirConsentImportOptions, "resolveActor"> = {},
+  ): Promise<ImportedConsent> {
+    return consentFromFhir(resource, {
+      chainId: this.contracts.chainId,
+      patient: await this.patientOf(options),
+      resolveActor: options.resolveActor,
+    });
+  }
+
+  /** Signs what `previewFhirConsent` showed: the grant, the policy or the emergency opt-out. */
+  async applyFhirConsent(
+    imported: ImportedConsent,
+    options: OnBehalf = {},
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<unknown>> {
+    return applyImportedConsent<TransactionOverrides, PendingTransaction<unknown>>(this, imported, options, overrides);
   }
 
   private async patientOf(options: OnBehalf): Promise<string> {

@@ -203,7 +203,7 @@ describe("packed storage words (docs/contracts.md, Packed words)", function () {
     expect(await storageAt(f.ledger, slot)).to.equal(0n);
   });
 
-  it("patient settings: the policy's seven fields, the emergency opt-out and its epoch (the struct's compiled layout)", async function () {
+  it("patient settings: the policy's seven fields, the emergency opt-out and its epoch (SettingsWord)", async function () {
     const f = await loadFixture(deployLedgerFixture);
     const validUntil = (await time.latest()) + YEAR;
     const policy = {

@@ -7,19 +7,25 @@
  * it as one view with each item tagged, and a revocation goes through the review step and the relayer.
  * No pseudonym ever holds ether or sends a transaction.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
+import { Wallet } from "ethers";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import QRCode from "qrcode";
 
 import {
   connect,
+  DataClass,
+  DelegateIdentity,
+  delegatesOf,
   derivePseudonymRoot,
+  Duo,
   MemoryBlobStore,
   PatientIdentity,
+  policyOf,
   ProviderClient,
   RelayerClient,
   ResearcherClient,
@@ -359,6 +365,228 @@ describe("the dashboard's Pseudonyms mode in Chromium: three pseudonyms, one vie
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(width, "no horizontal overflow at 390 px").to.be.at.most(390);
     expect(await axe(page), "axe violations at 390×844").to.deep.equal([]);
+    expect(pageErrors).to.deep.equal([]);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it("opts all three pseudonyms out of emergency access with one decision, reviewed change by change and relayed; none is funded", async function () {
+    const contracts = await connect(stack.provider, stack.deployment);
+    for (const pseudonym of pseudonyms)
+      expect(await contracts.ledger.emergencyOptedOut(pseudonym.address)).to.equal(false);
+    const before = await stack.provider.getBlockNumber();
+    const form = page.locator("#pseudonym-emergency-form");
+    // All three are ticked by default: one click, one review step listing each pseudonym's change.
+    expect(await form.locator('input[name="apply"]:checked').count()).to.equal(3);
+    // By default the three messages are spread over up to 15 minutes; the test sends them at once.
+    expect(await form.locator("#pseudonym-emergency-form-spread").inputValue()).to.equal(String(15 * 60_000));
+    await form.locator("#pseudonym-emergency-form-spread").selectOption("0");
+    await form.locator('[data-action="opt-out"]').click();
+    const dialog = page.locator('[data-testid="review"]');
+    await dialog.waitFor();
+    expect(await dialog.getAttribute("data-kind")).to.equal("emergency-opt-out");
+    expect(await dialog.locator("#review-title").textContent()).to.include("3 pseudonyms");
+    const parts = dialog.locator('[data-testid="review-part"]');
+    expect(await parts.count()).to.equal(3);
+    const partTexts = await parts.allTextContents();
+    for (const [index, label] of ["with hospital", "with university", "study diabetes-2026"].entries())
+      expect(partTexts[index]).to.include(label);
+    expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
+    expect(await dialog.locator('[data-testid="review-route"]').textContent()).to.include("relayer");
+    expect(await dialog.locator('[data-testid="review-notes"]').textContent()).to.include("timing");
+    expect(await axe(page), "axe violations in the review step").to.deep.equal([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "pseudonyms-review-opt-out.png") });
+    // Cancel: nothing is sent.
+    await dialog.locator('[data-action="cancel"]').click();
+    await dialog.waitFor({ state: "detached" });
+    expect(await stack.provider.getBlockNumber()).to.equal(before);
+
+    await form.locator('[data-action="opt-out"]').click();
+    await dialog.waitFor();
+    await dialog.locator('[data-action="confirm"]').click();
+    await page.waitForFunction(
+      () =>
+        document.getElementById("status")?.dataset.tone === "ok" &&
+        /Opted out/.test(document.getElementById("status")?.textContent ?? ""),
+      null,
+      { timeout: 60_000 },
+    );
+    for (const pseudonym of pseudonyms)
+      expect(await contracts.ledger.emergencyOptedOut(pseudonym.address), pseudonym.id).to.equal(true);
+    expect(
+      await page
+        .locator('[data-testid="pseudonym-setting"]')
+        .evaluateAll((items) => items.map((item) => item.getAttribute("data-opted-out"))),
+    ).to.deep.equal(["true", "true", "true"]);
+    // Asking again changes nothing and says why, next to the choice.
+    await form.locator('[data-action="opt-out"]').click();
+    expect(await page.locator("#pseudonym-emergency-form-apply-error").textContent()).to.include("already");
+    expect(await dialog.count()).to.equal(0);
+
+    // Each opt-out was signed by its pseudonym and sent by the relayer: three transactions, all from it.
+    const latest = await stack.provider.getBlockNumber();
+    const senders: string[] = [];
+    for (let number = before + 1; number <= latest; number++) {
+      const block = await stack.provider.getBlock(number, true);
+      for (const tx of block!.prefetchedTransactions) senders.push(tx.from);
+    }
+    expect(senders).to.deep.equal([stack.relayerAccount, stack.relayerAccount, stack.relayerAccount]);
+    for (const pseudonym of pseudonyms) {
+      expect(await stack.provider.getBalance(pseudonym.address), pseudonym.id).to.equal(0n);
+      expect(await stack.provider.getTransactionCount(pseudonym.address), pseudonym.id).to.equal(0);
+    }
+  });
+
+  it("sets a standing policy on the study pseudonym, appoints a delegate on one pseudonym, and appoints a carer on all three from the carer's offer (a distinct address each), all through the review step and the relayer", async function () {
+    const contracts = await connect(stack.provider, stack.deployment);
+    const [atHospital, , forStudy] = pseudonyms;
+    const dialog = page.locator('[data-testid="review"]');
+    const policyForm = page.locator("#pseudonym-policy-form");
+    expect(await policyForm.locator("#pseudonym-policy-as option").allTextContents()).to.deep.equal([
+      "study diabetes-2026",
+    ]);
+    // Nothing ticked to release: refused next to the field, nothing sent.
+    await policyForm.locator('[data-action="save-policy"]').click();
+    expect(await page.locator("#pseudonym-policy-form-dataClass-error").textContent()).to.include("Tick");
+    await policyForm.locator('input[name="dataClass"][value="LAB_RESULT"]').check();
+    await policyForm.locator("#pseudonym-policy-permission").selectOption("DS");
+    await policyForm.locator("#pseudonym-policy-diseaseId").fill("5148");
+    await policyForm.locator('[data-action="save-policy"]').click();
+    await dialog.waitFor();
+    expect(await dialog.getAttribute("data-kind")).to.equal("set-policy");
+    expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
+    expect(await dialog.locator('[data-testid="review-after"]').textContent()).to.include("Lab results");
+    await dialog.locator('[data-action="confirm"]').click();
+    await page.waitForFunction(
+      () => /policy is saved/.test(document.getElementById("status")?.textContent ?? ""),
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    const policy = await policyOf(contracts, forStudy.address);
+    expect(policy?.permission).to.equal(Duo.DS);
+    expect(policy?.diseaseId).to.equal(5148);
+    expect(policy?.dataClasses).to.equal(1 << DataClass.LAB_RESULT);
+    for (const other of pseudonyms.slice(0, 2)) expect(await policyOf(contracts, other.address)).to.equal(undefined);
+    expect(
+      await page
+        .locator(
+          `[data-testid="pseudonym-setting"][data-relationship="${forStudy.id}"] [data-testid="pseudonym-policy"]`,
+        )
+        .count(),
+    ).to.equal(1);
+
+    // A carer for the hospital pseudonym only.
+    const carer = Wallet.createRandom().address;
+    const delegateForm = page.locator("#pseudonym-delegate-form");
+    await delegateForm.locator("#pseudonym-delegate-as").selectOption(atHospital.address);
+    await delegateForm.locator("#pseudonym-delegate-address").fill(forStudy.address);
+    await delegateForm.locator("#pseudonym-delegate-until").fill("2099-01-31");
+    await delegateForm.locator('[data-action="add-delegate"]').click();
+    expect(await page.locator("#pseudonym-delegate-form-delegate-error").textContent()).to.include("link");
+    await delegateForm.locator("#pseudonym-delegate-address").fill(carer);
+    await delegateForm.locator('[data-action="add-delegate"]').click();
+    await dialog.waitFor();
+    expect(await dialog.getAttribute("data-kind")).to.equal("appoint-delegate");
+    expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
+    await dialog.locator('[data-action="confirm"]').click();
+    await page.waitForFunction(
+      () => /Delegate appointed/.test(document.getElementById("status")?.textContent ?? ""),
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    expect((await delegatesOf(contracts, atHospital.address)).map((d) => d.delegate)).to.deep.equal([carer]);
+    expect(
+      await page
+        .locator(
+          `[data-testid="pseudonym-setting"][data-relationship="${atHospital.id}"] [data-testid="pseudonym-delegate"]`,
+        )
+        .getAttribute("data-delegate"),
+    ).to.equal(carer);
+    for (const pseudonym of pseudonyms) {
+      expect(await stack.provider.getBalance(pseudonym.address), pseudonym.id).to.equal(0n);
+      expect(await stack.provider.getTransactionCount(pseudonym.address), pseudonym.id).to.equal(0);
+    }
+
+    // "Appoint my carer on all my pseudonyms": the carer's app makes an offer, one address of the carer's
+    // per pseudonym, each signing its acceptance; the patient uploads it as a JSON file.
+    const carerRoot = await derivePseudonymRoot(Wallet.createRandom(), {
+      domain: "carer.example",
+      chainId: stack.deployment.chainId,
+      ledger: stack.deployment.ledger,
+    });
+    const carerIdentity = new DelegateIdentity(contracts, carerRoot);
+    const { payload } = await carerIdentity.createOffer(pseudonyms.map((p) => p.address));
+    const carerAccounts = pseudonyms.map((p) => carerIdentity.accountFor(p.address).address);
+    expect(new Set(carerAccounts).size).to.equal(3);
+    const offerFile = path.join(buildDir as string, "carer-offer.json");
+    await writeFile(offerFile, JSON.stringify({ payload }));
+    const carerForm = page.locator("#pseudonym-carer-form");
+    // A damaged offer is refused next to the field.
+    await carerForm.locator("#pseudonym-carer-offer").fill("cldeleg1.not-an-offer");
+    await carerForm.locator("#pseudonym-carer-until").fill("2099-06-30");
+    await carerForm.locator('[data-action="appoint-carer"]').click();
+    expect(await page.locator("#pseudonym-carer-form-offer-error").textContent()).to.include("damaged");
+    expect(await dialog.count()).to.equal(0);
+    await carerForm.locator("#pseudonym-carer-file").setInputFiles(offerFile);
+    await page.waitForFunction(() =>
+      (document.getElementById("pseudonym-carer-offer") as HTMLTextAreaElement).value.includes("cldeleg1."),
+    );
+    expect(await carerForm.locator('input[name="apply"]:checked').count()).to.equal(3);
+    await carerForm.locator("#pseudonym-carer-form-spread").selectOption("0");
+    const beforeCarer = await stack.provider.getBlockNumber();
+    await carerForm.locator('[data-action="appoint-carer"]').click();
+    await dialog.waitFor();
+    expect(await dialog.getAttribute("data-kind")).to.equal("appoint-delegate");
+    const carerParts = await dialog.locator('[data-testid="review-part"]').allTextContents();
+    expect(carerParts).to.have.length(3);
+    for (const [index, label] of ["with hospital", "with university", "study diabetes-2026"].entries())
+      expect(carerParts[index]).to.include(label);
+    expect(await dialog.locator('[data-testid="review-notes"]').textContent()).to.include("different address");
+    expect(await dialog.locator('[data-testid="review-route"]').getAttribute("data-route")).to.equal("relayer");
+    await dialog.locator('[data-action="confirm"]').click();
+    await page.waitForFunction(
+      () => /carer is appointed on 3 pseudonyms/.test(document.getElementById("status")?.textContent ?? ""),
+      null,
+      { timeout: 60_000 },
+    );
+    for (const [index, pseudonym] of pseudonyms.entries()) {
+      const appointed = await delegatesOf(contracts, pseudonym.address);
+      const delegates = appointed.map((d) => d.delegate);
+      expect(delegates, pseudonym.id).to.include(carerAccounts[index]);
+      // Until the start of the day chosen, in UTC: a whole day, not an end to the second.
+      expect(appointed.find((d) => d.delegate === carerAccounts[index])?.validUntil).to.equal(
+        Date.UTC(2099, 5, 30) / 1000,
+      );
+      for (const other of carerAccounts.filter((_, j) => j !== index))
+        expect(delegates, pseudonym.id).to.not.include(other);
+      expect(
+        await page
+          .locator(
+            `[data-testid="pseudonym-setting"][data-relationship="${pseudonym.id}"] [data-testid="pseudonym-delegate"][data-delegate="${carerAccounts[index]}"]`,
+          )
+          .count(),
+      ).to.equal(1);
+    }
+    const carerSenders: string[] = [];
+    for (let number = beforeCarer + 1; number <= (await stack.provider.getBlockNumber()); number++) {
+      const block = await stack.provider.getBlock(number, true);
+      for (const tx of block!.prefetchedTransactions) carerSenders.push(tx.from);
+    }
+    expect(carerSenders).to.deep.equal([stack.relayerAccount, stack.relayerAccount, stack.relayerAccount]);
+    for (const address of [...pseudonyms.map((p) => p.address), ...carerAccounts]) {
+      expect(await stack.provider.getBalance(address), address).to.equal(0n);
+      expect(await stack.provider.getTransactionCount(address), address).to.equal(0);
+    }
+    carerRoot.destroy();
+
+    expect(await axe(page), "axe violations").to.deep.equal([]);
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth), "no overflow at 390 px").to.be.at.most(390);
+    expect(await axe(page), "axe violations at 390×844").to.deep.equal([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "pseudonym-settings-phone.png"), fullPage: true });
     expect(pageErrors).to.deep.equal([]);
   });
 });

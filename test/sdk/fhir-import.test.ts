@@ -8,7 +8,10 @@ import { expect } from "chai";
 import fc from "fast-check";
 
 import {
+  DataClass,
+  Duo,
   PatientClient,
+  Purpose,
   UnsupportedFhirConsentError,
   consentFromFhir,
   consentToFhir,
@@ -18,7 +21,9 @@ import {
 } from "../../sdk/index";
 import { getAddress, hexlify } from "ethers";
 
+import * as viemEntry from "../../sdk/viem";
 import { DAY, deployLedgerFixture } from "../helpers/fixtures";
+import { deploymentOf, viemWallet } from "../helpers/viem";
 import { sdkContracts } from "../helpers/sdk";
 import { structuralIssues } from "../helpers/fhir-validation";
 
@@ -168,6 +173,41 @@ describe("FHIR Consent import", function () {
       await (await f.client.applyFhirConsent(imported)).wait();
       expect(await f.ledger.emergencyOptedOut(f.patient.address)).to.equal(true);
     });
+  });
+
+  it("reads and applies the same consents through the viem entry (consent-ledger/viem): grant, policy, opt-out", async function () {
+    const f = await loadFixture(importFixture);
+    const wallet = viemWallet(f.patient.address, 5, true);
+    const client = new viemEntry.PatientClient(await viemEntry.connect(wallet, await deploymentOf(f)), wallet);
+    const until = (await time.latest()) + 30 * DAY;
+    const grant = await client.previewFhirConsent(hospitalConsent(f.hospital.address, until));
+    expect(grant).to.deep.equal(await f.client.previewFhirConsent(hospitalConsent(f.hospital.address, until)));
+    await (await client.applyFhirConsent(grant)).wait();
+    expect(grant.action.kind).to.equal("grant");
+    expect(Number((await f.ledger.consentOf(f.patient.address, f.hospital.address)).validUntil)).to.equal(until);
+
+    const policy = {
+      permission: Duo.GRU,
+      modifiers: 0n,
+      dataClasses: 1 << DataClass.LAB_RESULT,
+      purposes: 1 << Purpose.HRESCH,
+      diseaseId: 0,
+      maxDuration: 0,
+      validUntil: (await time.latest()) + 365 * DAY,
+    };
+    const imported = await client.previewFhirConsent(
+      policyToFhir(f.patient.address, policy, { ...f.origin, now: await time.latest() }),
+    );
+    expect(imported.action).to.deep.equal({ kind: "policy", policy });
+    await (await client.applyFhirConsent(imported)).wait();
+    expect(Number((await f.ledger.policyOf(f.patient.address)).validUntil)).to.equal(policy.validUntil);
+
+    await (
+      await client.applyFhirConsent(await client.previewFhirConsent(emergencyOptOutToFhir(f.patient.address, f.origin)))
+    ).wait();
+    expect(await f.ledger.emergencyOptedOut(f.patient.address)).to.equal(true);
+    const delegated = client.applyFhirConsent(imported, { patient: f.otherPatient.address });
+    await expect(delegated).to.be.rejectedWith(/a delegate cannot set a patient's research policy/);
   });
 
   it("gives back every consent it exports, for any classes, purposes and period (1,000 cases, no chain)", function () {

@@ -67,6 +67,13 @@ const VECTORS: { relationship: Relationship; id: string; address: string; x25519
     address: "0xAEA2BD4E16D25f40c8f96E659bD4523B7aDC4433",
     x25519PublicKey: "0x43defa96bbf23866b74a50073fb64f7ad981ead93e3d5e6f35e3ec19f62a1571",
   },
+  {
+    // A delegate's own account for acting for the first row's pseudonym (this wallet as the delegate).
+    relationship: { kind: "delegate", patient: "0xb40CAA478B2c351d2db7768A1393cE01c9b48Ed6" },
+    id: "delegate:0xb40caa478b2c351d2db7768a1393ce01c9b48ed6",
+    address: "0xb8D3Fcb34E7EDb0968b4DbFFa1C989CCBf7a7b04",
+    x25519PublicKey: "0x5d5891a2a197cd4ed01677c4452dafcfd3af4f1e27a68c9f4d5911138cf82914",
+  },
 ];
 
 /** The derivation written out from the spec with other code: node:crypto HKDF, bigint reduction, ethers keys. */
