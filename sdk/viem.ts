@@ -11,7 +11,8 @@
  * interfaces (a typed-data signer, a record opener, the custodian-set and relay chain reads);
  * sdk/viem/ gives them viem's. The audit trail (AuditClient, PatientEventReader, readBatch) is likewise
  * one implementation (sdk/clients/audit-core.ts, patient-events-core.ts) with viem's log queries and
- * eth_call. What this entry does not have yet (patientState) is in the ethers
+ * eth_call, and FHIR consents (previewFhirConsent, applyFhirConsent) share one applier. What this entry does
+ * not have yet (patientState) is in the ethers
  * entry, which also takes viem clients through an adapter.
  */
 export * from "./shared";
