@@ -30,6 +30,10 @@ export async function writeAbiData(artifacts: Artifacts, outDir: string): Promis
     const { abi } = await artifacts.readArtifact(contract);
     parts.push(`export const ${name} = ${JSON.stringify(abi, null, 2)} as const;`, "");
   }
+  // ReadBatch is never deployed: its creation code runs inside one eth_call (readBatch on each entry).
+  const readBatch = await artifacts.readArtifact("ReadBatch");
+  parts.push(`export const readBatchAbi = ${JSON.stringify(readBatch.abi, null, 2)} as const;`, "");
+  parts.push(`export const readBatchBytecode = ${JSON.stringify(readBatch.bytecode)} as const;`, "");
   const text = parts.join("\n");
   const file = path.join(outDir, ABI_DATA_FILE);
   // Unchanged contracts leave the file untouched (no needless rebuild of what imports it).

@@ -9,8 +9,11 @@
  * The gateway, custodian-set, relayer, pairing and pseudonym-identity clients are one implementation each
  * (sdk/clients/*-core.ts, pairing.ts, relayer.ts) that both entries share, behind small library-free
  * interfaces (a typed-data signer, a record opener, the custodian-set and relay chain reads);
- * sdk/viem/ gives them viem's. What this entry does not have yet (the audit clients, previews of FHIR
- * consents) is in the ethers entry, which also takes viem clients through an adapter.
+ * sdk/viem/ gives them viem's. The audit trail (AuditClient, PatientEventReader, readBatch) is likewise
+ * one implementation (sdk/clients/audit-core.ts, patient-events-core.ts) with viem's log queries and
+ * eth_call, and FHIR consents (previewFhirConsent, applyFhirConsent) share one applier. What this entry does
+ * not have yet (patientState) is in the ethers
+ * entry, which also takes viem clients through an adapter.
  */
 export * from "./shared";
 export { connect } from "./viem/connect";
@@ -30,3 +33,6 @@ export { CustodianSetClient } from "./viem/custodian-set";
 export { createPairingLink } from "./viem/pairing";
 export { PatientIdentity, pseudonymAccount, pseudonymWallet } from "./viem/identity";
 export type { PatientIdentityOptions } from "./viem/identity";
+export { AuditClient, PatientEventReader, readBatch } from "./viem/audit";
+export type { AuditAction, AuditBasis, AuditEntry, AuditLine, ReleaseManifest } from "./clients/audit-core";
+export type { BatchCall, BatchResult, ChainEvent, PatientEventLogs } from "./clients/patient-events-core";

@@ -7,7 +7,7 @@
  */
 import type { Pseudonym } from "../crypto/pseudonyms";
 import { ConsentLedgerError, InvalidArgumentError } from "../errors";
-import type { AuditEntry } from "./audit";
+import type { AuditEntry } from "./audit-core";
 import type { AnchoredRecord } from "./record-rules";
 import type { ConsentRelayer } from "./relayer";
 import type { Consent, RequestView } from "./types";

@@ -8,118 +8,45 @@
  * - `readBatch`: many view calls in one `eth_call` at one block, without any deployed helper: the call
  *   carries the creation code of contracts/lens/ReadBatch.sol, whose constructor makes the calls.
  */
-import { AbiCoder, zeroPadValue, type EventLog, type Log, type Result } from "ethers";
+import { AbiCoder, zeroPadValue, type EventLog, type Result } from "ethers";
 
 import { requireAddress } from "../args";
 import type { LedgerContracts } from "../chain/connect";
 import { RequestStatus, Role } from "../codes";
-import { ConsentLedgerError, InvalidArgumentError } from "../errors";
+import { ConsentLedgerError } from "../errors";
 import type { Accreditation, Delegate } from "./reads";
 import { recordsFromEvents, type AnchoredRecord } from "./records";
 import { requestFromEvent } from "./requests";
 import type { Consent, DataUsePolicy, RequestView } from "./types";
+import {
+  batchResultOf,
+  byChainOrder,
+  chunks,
+  MAX_CALLS_PER_BATCH,
+  PATIENT_FIRST,
+  PATIENT_SECOND,
+  PatientEventReaderBase,
+  READ_BATCH_OUTPUT,
+  type BatchCall,
+  type BatchResult,
+  type PatientEventLogs,
+  type PatientLogQueries,
+  type ReadBatchOutput,
+} from "./patient-events-core";
 import { ReadBatch__factory } from "../../typechain-types/factories/contracts/lens/ReadBatch__factory";
 
 /** Every event about one patient, by family, each in chain order. */
-export interface PatientEvents {
-  /** The last block these events cover. */
-  toBlock: number;
-  granted: EventLog[];
-  revoked: EventLog[];
-  opened: EventLog[];
-  approved: EventLog[];
-  denied: EventLog[];
-  cancelled: EventLog[];
-  emergencyOpened: EventLog[];
-  emergencyClosed: EventLog[];
-  optOut: EventLog[];
-  appointed: EventLog[];
-  removed: EventLog[];
-  policySet: EventLog[];
-  policyCleared: EventLog[];
-  anchored: EventLog[];
-  /** Key releases logged one by one, of the patient's records. */
-  released: EventLog[];
-  /** Every custodian's release batch (their manifests say which releases are the patient's). */
-  batches: EventLog[];
-}
+export type PatientEvents = PatientEventLogs<EventLog>;
 
-type Family = Exclude<keyof PatientEvents, "toBlock">;
-
-/** Ledger events whose first indexed argument is the patient, by event name. */
-const PATIENT_FIRST: Record<string, Family> = {
-  ConsentGranted: "granted",
-  ConsentRevoked: "revoked",
-  EmergencyAccessOpened: "emergencyOpened",
-  EmergencyAccessClosed: "emergencyClosed",
-  EmergencyOptOutSet: "optOut",
-  DelegateAppointed: "appointed",
-  DelegateRemoved: "removed",
-  PolicySet: "policySet",
-  PolicyCleared: "policyCleared",
-};
-/** Ledger events whose second indexed argument is the patient (the first is the request id). */
-const PATIENT_SECOND: Record<string, Family> = {
-  RequestOpened: "opened",
-  RequestApproved: "approved",
-  RequestDenied: "denied",
-  RequestCancelled: "cancelled",
-};
-
-/**
- * Blocks at the head that a later read asks for again: a reorganisation shorter than this is seen; one
- * deeper than this on a chain with finality is not expected.
- */
-export const REREAD_BLOCKS = 12;
-
-/**
- * Anyone accredited can emit events naming a patient (records, requests, releases), so what those events
- * name is read in chunks, never in one query or call that grows with them. MAX_PER_QUERY: the most
- * record ids in one log query's topic list. MAX_CALLS_PER_BATCH: the most view calls in one readBatch
- * eth_call; fewer, because ReadBatch returns its results as a contract's code would be returned, which
- * nodes cap at 24,576 bytes (EIP-170): 64 calls of up to 7 words each stay under it.
- */
-export const MAX_PER_QUERY = 100;
-export const MAX_CALLS_PER_BATCH = 64;
-
-export function chunks<T>(items: readonly T[], size = MAX_PER_QUERY): T[][] {
-  const out: T[][] = [];
-  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
-  return out;
-}
-
-function emptyEvents(toBlock: number): PatientEvents {
-  return {
-    toBlock,
-    granted: [],
-    revoked: [],
-    opened: [],
-    approved: [],
-    denied: [],
-    cancelled: [],
-    emergencyOpened: [],
-    emergencyClosed: [],
-    optOut: [],
-    appointed: [],
-    removed: [],
-    policySet: [],
-    policyCleared: [],
-    anchored: [],
-    released: [],
-    batches: [],
-  };
-}
-
-const byChainOrder = (a: Log, b: Log) => a.blockNumber - b.blockNumber || a.index - b.index;
+export { chunks, MAX_CALLS_PER_BATCH, MAX_PER_QUERY, REREAD_BLOCKS } from "./patient-events-core";
+export type { BatchCall, BatchResult } from "./patient-events-core";
 
 /**
  * Reads a patient's events, remembering them by block: the first read of a patient makes five log
  * queries from the deployment block, a read at the same block makes none, a read at a later block makes
  * five over the new blocks (and the last REREAD_BLOCKS before them). Keep one per page or process.
  */
-export class PatientEventReader {
-  private readonly cache = new Map<string, Promise<PatientEvents>>();
-
+export class PatientEventReader extends PatientEventReaderBase<EventLog> {
   /**
    * @param options.maxBlockRange The most blocks one eth_getLogs may span, for nodes that limit it (many
    *   public endpoints do): a longer range is read in windows of that size, the queries of all windows
@@ -127,104 +54,33 @@ export class PatientEventReader {
    */
   constructor(
     readonly contracts: LedgerContracts,
-    readonly options: { maxBlockRange?: number } = {},
+    options: { maxBlockRange?: number } = {},
   ) {
-    const range = options.maxBlockRange;
-    if (range !== undefined && (!Number.isSafeInteger(range) || range < 1)) {
-      throw new InvalidArgumentError(
-        "maxBlockRange",
-        `must be a whole number of blocks, 1 or more, got ${String(range)}`,
-      );
-    }
-  }
-
-  /** The patient's events up to `toBlock` (the latest block when omitted). */
-  async read(patientAddress: string, toBlock?: number): Promise<PatientEvents> {
-    const patient = requireAddress(patientAddress, "patient");
-    const to = toBlock ?? (await this.contracts.provider.getBlockNumber());
-    const key = patient.toLowerCase();
-    const previous = await this.cache.get(key)?.catch(() => undefined);
-    if (previous && previous.toBlock === to) return previous;
-    const start = this.contracts.deployment.deployedAtBlock ?? 0;
-    // Only forward from what is known; a read for an older block starts over (it is not cached).
-    const base = previous && previous.toBlock < to ? previous : undefined;
-    const from = base ? Math.max(start, base.toBlock + 1 - REREAD_BLOCKS) : start;
-    const reading = this.readRange(patient, from, to, base);
-    if (!previous || previous.toBlock <= to) {
-      this.cache.set(key, reading);
-      reading.catch(() => this.cache.delete(key));
-    }
-    return reading;
-  }
-
-  private async readRange(patient: string, from: number, to: number, base?: PatientEvents): Promise<PatientEvents> {
-    const { ledger, records, accessLog } = this.contracts;
-    const topic = zeroPadValue(patient, 32);
-    const hashes = (names: string[]) =>
-      names.map((name) => ledger.interface.getEvent(name as never)?.topicHash as string);
-    const step = this.options.maxBlockRange ?? Number.POSITIVE_INFINITY;
-    const windows: [number, number][] = [];
-    for (let start = from; start <= to; start = start + step) windows.push([start, Math.min(to, start + step - 1)]);
-    const query = async (contract: typeof ledger | typeof records | typeof accessLog, topics: unknown) =>
-      (
-        await Promise.all(
-          windows.map(
-            ([start, end]) => contract.queryFilter(topics as never, start, end) as unknown as Promise<EventLog[]>,
-          ),
-        )
-      ).flat();
-
-    const [first, second, anchoredNew, batchesNew] = await Promise.all([
-      query(ledger, [hashes(Object.keys(PATIENT_FIRST)), topic]),
-      query(ledger, [hashes(Object.keys(PATIENT_SECOND)), null, topic]),
-      query(records, records.filters.RecordAnchored(undefined, patient)),
-      query(accessLog, accessLog.filters.KeyReleaseBatchLogged()),
-    ]);
-    const events = emptyEvents(to);
-    // What is kept from before: everything below the re-read range.
-    if (base) {
-      for (const family of Object.keys(events) as (keyof PatientEvents)[]) {
-        if (family === "toBlock") continue;
-        events[family] = base[family].filter((event) => event.blockNumber < from);
-      }
-    }
-    for (const [list, names] of [
-      [first, PATIENT_FIRST],
-      [second, PATIENT_SECOND],
-    ] as const) {
-      for (const event of list) {
-        const family = names[event.eventName];
-        if (family) events[family].push(event);
-      }
-    }
-    events.anchored.push(...anchoredNew);
-    events.batches.push(...batchesNew);
-    // Releases of the patient's records, old and new, in the range: one query per MAX_PER_QUERY record ids.
-    const recordIds = [...new Set(events.anchored.map((event) => event.args.recordId as string))];
-    const releases = await Promise.all(
-      chunks(recordIds).map((ids) => query(accessLog, accessLog.filters.KeyReleased(ids as never))),
-    );
-    events.released.push(...releases.flat());
-    for (const family of Object.keys(events) as (keyof PatientEvents)[]) {
-      if (family !== "toBlock") events[family].sort(byChainOrder);
-    }
-    return events;
+    super(ethersLogQueries(contracts), contracts.deployment.deployedAtBlock ?? 0, options);
   }
 }
 
-/** One view call for `readBatch`. */
-export interface BatchCall {
-  target: string;
-  data: string;
-}
-
-/** What `readBatch` returns: the block the calls saw and each call's outcome. */
-export interface BatchResult {
-  blockNumber: number;
-  timestamp: number;
-  /** The balance of the account passed, in wei. */
-  balance: bigint;
-  results: { success: boolean; returnData: string }[];
+/** The log queries of PatientEventReader, through the ethers contracts. */
+function ethersLogQueries(contracts: LedgerContracts): PatientLogQueries<EventLog> {
+  const { ledger, records, accessLog } = contracts;
+  const hashes = (names: string[]) =>
+    names.map((name) => ledger.interface.getEvent(name as never)?.topicHash as string);
+  const query = (
+    contract: typeof ledger | typeof records | typeof accessLog,
+    topics: unknown,
+    from: number,
+    to: number,
+  ) => contract.queryFilter(topics as never, from, to) as unknown as Promise<EventLog[]>;
+  return {
+    patientFirst: (patient, from, to) =>
+      query(ledger, [hashes(Object.keys(PATIENT_FIRST)), zeroPadValue(patient, 32)], from, to),
+    patientSecond: (patient, from, to) =>
+      query(ledger, [hashes(Object.keys(PATIENT_SECOND)), null, zeroPadValue(patient, 32)], from, to),
+    anchored: (patient, from, to) => query(records, records.filters.RecordAnchored(undefined, patient), from, to),
+    batches: (from, to) => query(accessLog, accessLog.filters.KeyReleaseBatchLogged(), from, to),
+    released: (ids, from, to) => query(accessLog, accessLog.filters.KeyReleased(ids as never), from, to),
+    latestBlock: () => contracts.provider.getBlockNumber(),
+  };
 }
 
 /**
@@ -246,31 +102,14 @@ export async function readBatch(
     requireAddress(account, "account"),
   );
   const output = await contracts.provider.call({ data, blockTag });
-  if (output === "0x") {
-    throw new ConsentLedgerError("The node returned nothing for a batch of reads", {
-      hint: "The node must run contract creation code in eth_call (every Ethereum client does).",
-    });
-  }
-  const [blockNumber, timestamp, balance, success, returnData] = AbiCoder.defaultAbiCoder().decode(
-    ["uint256", "uint256", "uint256", "bool[]", "bytes[]"],
+  return batchResultOf(
     output,
+    (answer) =>
+      AbiCoder.defaultAbiCoder()
+        .decode([...READ_BATCH_OUTPUT], answer)
+        .toArray() as unknown as ReadBatchOutput,
+    blockTag,
   );
-  // Every read of a page is taken at one block: a node (or a load balancer in front of several) that
-  // answered at another one would mix states, so such an answer is refused.
-  if (typeof blockTag === "number" && Number(blockNumber) !== blockTag) {
-    throw new ConsentLedgerError(
-      `The node answered a batch of reads asked at block ${blockTag} at block ${Number(blockNumber)}`,
-      {
-        hint: "Use a node that serves the block asked for (an archive node for old blocks), not one behind a load balancer that ignores it.",
-      },
-    );
-  }
-  return {
-    blockNumber: Number(blockNumber),
-    timestamp: Number(timestamp),
-    balance: BigInt(balance),
-    results: (success as boolean[]).map((ok, index) => ({ success: ok, returnData: (returnData as string[])[index] })),
-  };
 }
 
 /** A pending request of a live researcher, with its accreditation at the same block. */

@@ -5,9 +5,14 @@
 import { createWalletClient, custom, type PrivateKeyAccount, type WalletClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
-import { PatientIdentityBase, pseudonymRelayer } from "../clients/identity-core";
+import type { PendingTransaction } from "../chain/transactions";
+import type { AuditEntry } from "../clients/audit-core";
+import { PatientIdentityBase, pseudonymRelayer, type PatientView, type Tagged } from "../clients/identity-core";
 import type { ConsentRelayer } from "../clients/relayer";
+import type { EncryptionKeyPair } from "../crypto/keys";
 import type { Pseudonym } from "../crypto/pseudonyms";
+import type { BlobStore } from "../storage/blob-store";
+import { AuditClient } from "./audit";
 import type { ViemLedgerContracts } from "./connect";
 import { PatientClient } from "./patient";
 import { recordsOf } from "./records";
@@ -35,10 +40,14 @@ export interface PatientIdentityOptions {
   relayer?: ConsentRelayer;
   /** Let pseudonyms send their own transactions (needs ether in each; see docs/pseudonyms.md). */
   allowDirect?: boolean;
+  /** Where batched key-release manifests are read from, for the audit. */
+  store?: BlobStore;
 }
 
 /** A patient's pseudonyms as one person: one viem PatientClient per pseudonym, and reads across them all. */
 export class PatientIdentity extends PatientIdentityBase<PatientClient> {
+  private readonly audit: AuditClient;
+
   constructor(
     readonly contracts: ViemLedgerContracts,
     pseudonyms: readonly Pseudonym[],
@@ -53,5 +62,34 @@ export class PatientIdentity extends PatientIdentityBase<PatientClient> {
         }),
       { records: (address) => recordsOf(contracts, address) },
     );
+    this.audit = new AuditClient(contracts, options.store);
+  }
+
+  /** The audit trail of every pseudonym, merged in chain order. */
+  async auditTrail(): Promise<Tagged<AuditEntry>[]> {
+    const entries = await this.across((entry) => this.audit.history(entry.pseudonym.address));
+    return entries.sort((a, b) => a.blockNumber - b.blockNumber);
+  }
+
+  /** Records, consents, pending requests and audit, across every pseudonym. */
+  async view(): Promise<PatientView> {
+    const [records, consents, requests, audit] = await Promise.all([
+      this.records(),
+      this.consents(),
+      this.requests(),
+      this.auditTrail(),
+    ]);
+    return { records, consents, requests, audit };
+  }
+
+  /**
+   * Publishes (or rotates) `pseudonym`'s X25519 public key in KeyDirectory, signed by the pseudonym and
+   * submitted by the relayer (registerKeyBySig), so the pseudonym still never holds ether.
+   */
+  async registerEncryptionKey(
+    pseudonym: string,
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    return this.client(pseudonym).registerEncryptionKey(keyPair);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { parseEventLogs, type TransactionReceipt, type WalletClient } from "viem";
 
-import { requireAddress, toUnixSeconds } from "../args";
+import { requireAddress, requireBytes32, toUnixSeconds } from "../args";
 import { consentLedgerAbi, keyDirectoryAbi } from "../chain/abis";
 import type { PendingTransaction } from "../chain/transactions";
 import type { OnBehalf, SignOptions } from "../clients/patient";
@@ -24,6 +24,8 @@ import {
   ACTION_TYPES,
   CONSENT_TYPES,
   consentDomain,
+  KEY_DIRECTORY_TYPES,
+  keyDirectoryDomain,
   signedActionOf,
   type SignedActionKind,
   type SignedActionType,
@@ -50,6 +52,7 @@ import type {
 import { maskOf } from "../codes";
 import { getAddress } from "../core/hex";
 import type { TransactionOverrides } from "../core/overrides";
+import { publicKeyToBytes32, type EncryptionKeyPair } from "../crypto/keys";
 import {
   applyImportedConsent,
   consentFromFhir,
@@ -330,6 +333,52 @@ export class PatientClient {
     return this.signAction("invalidateNonces", { word, mask }, options);
   }
 
+  /**
+   * Signs the registration of `publicKey` (an X25519 key pair's public half, or its bytes32) in
+   * KeyDirectory for someone else to relay (registerKeyBySig), binding it to the key registered now, so
+   * that a held signature cannot bring back a key rotated away since.
+   */
+  async signRegisterKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey"> | string,
+    options: Omit<SignOptions, "seenConsent"> = {},
+  ): Promise<SignedConsent> {
+    const publicKey =
+      typeof keyPair === "string" ? requireBytes32(keyPair, "publicKey") : publicKeyToBytes32(keyPair.publicKey);
+    const signer = at(await addressOf(this.wallet));
+    const keys = this.contracts.keys;
+    const keyDirectory = this.contracts.deployment.keys;
+    const seenKey = await keys.read.keyOf([signer]);
+    const nonce = options.nonce ?? (await lowestUnusedNonce((word) => keys.read.nonceBitmap([signer, word])));
+    return this.sign(
+      "registerKey",
+      "RegisterKey",
+      { publicKey, seenKey },
+      { ...options, nonce },
+      { fields: { publicKey, seenKey: seenKey.toLowerCase() }, keyDirectory },
+      keyDirectoryDomain(this.contracts.chainId, keyDirectory),
+    );
+  }
+
+  /**
+   * Publishes (or rotates) the signer's X25519 public key in KeyDirectory, through the relayer when there
+   * is one (a pseudonym then needs no ether), else as a transaction from the signer.
+   */
+  async registerEncryptionKey(
+    keyPair: Pick<EncryptionKeyPair, "publicKey">,
+    overrides?: TransactionOverrides,
+  ): Promise<PendingTransaction<{ publicKey: string }>> {
+    const publicKey = publicKeyToBytes32(keyPair.publicKey);
+    if (this.relayer)
+      return this.relay("register the encryption key", await this.signRegisterKey(publicKey), () => ({ publicKey }));
+    const call = {
+      address: this.contracts.deployment.keys,
+      abi: keyDirectoryAbi,
+      functionName: "registerKey",
+      args: [publicKey],
+    };
+    return send(this.contracts, this.wallet, "register the encryption key", call, overrides, () => ({ publicKey }));
+  }
+
   private async signAction(kind: SignedActionKind, input: object, options: SignOptions): Promise<SignedConsent> {
     const { type, message, fields } = signedActionOf(kind, input);
     return this.sign(kind, type, message, options, { fields });
@@ -424,10 +473,11 @@ export class PatientClient {
 
   private async sign(
     kind: SignedConsent["kind"],
-    primaryType: keyof typeof CONSENT_TYPES | SignedActionType,
+    primaryType: keyof typeof CONSENT_TYPES | SignedActionType | "RegisterKey",
     fields: Record<string, unknown>,
     options: SignOptions,
     extra: Partial<SignedConsent>,
+    keyDomain?: ReturnType<typeof keyDirectoryDomain>,
   ): Promise<SignedConsent> {
     const signer = await addressOf(this.wallet);
     // The ledger judges the deadline by its own clock, the latest block's time: the default hour counts from it.
@@ -437,11 +487,11 @@ export class PatientClient {
     const ledger = this.contracts.deployment.ledger;
     let signature: string;
     try {
-      const domain = consentDomain(this.contracts.chainId, ledger);
+      const domain = keyDomain ?? consentDomain(this.contracts.chainId, ledger);
       signature = await this.wallet.signTypedData({
         account: await accountOf(this.wallet),
-        domain: { ...domain, verifyingContract: at(ledger) },
-        types: { [primaryType]: { ...CONSENT_TYPES, ...ACTION_TYPES }[primaryType] },
+        domain: { ...domain, verifyingContract: at(domain.verifyingContract as string) },
+        types: { [primaryType]: { ...CONSENT_TYPES, ...ACTION_TYPES, ...KEY_DIRECTORY_TYPES }[primaryType] },
         primaryType,
         message: { signer, ...fields, nonce, deadline },
       } as never);

@@ -324,6 +324,62 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
       }
     });
 
+    it("registers and rotates an encryption key through the relayer (registerKeyBySig) from a pseudonym with no ether, as the ethers client does", async function () {
+      // Pseudonyms of their own: the relayer limits how many messages one signer sends a minute.
+      const root = await ethersEntry.derivePseudonymRoot(Wallet.createRandom(), {
+        domain: "localhost",
+        chainId: 31337,
+        ledger: setup.deployment.ledger,
+      });
+      const own = [root.forProvider(setup.signers.hospital.address), root.forProvider(setup.signers.lab.address)];
+      root.destroy();
+      const [first, second] = own;
+      const ethersPatient = new ethersEntry.PatientClient(
+        setup.contracts,
+        ethersEntry.pseudonymSigner(first, setup.provider),
+        { relayer: new ethersEntry.RelayerClient(relayer.url) },
+      );
+      const viem = await viemPatient(second, new viemEntry.RelayerClient(relayer.url));
+      for (const round of [1, 2]) {
+        const [ethersKey, viemKey] = [ethersEntry.generateEncryptionKeyPair(), viemEntry.generateEncryptionKeyPair()];
+        const registering = await viem.registerEncryptionKey(viemKey);
+        const [ethersResult, viemResult] = [
+          await (await ethersPatient.registerEncryptionKey(ethersKey)).wait(),
+          await registering.wait(),
+        ];
+        expect(ethersResult, `round ${round}`).to.deep.equal({
+          publicKey: ethersEntry.publicKeyToBytes32(ethersKey.publicKey),
+        });
+        expect(viemResult, `round ${round}`).to.deep.equal({
+          publicKey: viemEntry.publicKeyToBytes32(viemKey.publicKey),
+        });
+        expect(await setup.contracts.keys.keyOf(second.address)).to.equal(viemResult.publicKey);
+        expect(await setup.contracts.keys.keyOf(first.address)).to.equal(ethersResult.publicKey);
+        expect((await setup.provider.getTransaction(registering.hash))!.from).to.equal(relayerKey.address);
+      }
+      // The signed form binds the key seen now: the same fields on both entries.
+      const key = ethersEntry.generateEncryptionKeyPair();
+      const [a, b] = [await ethersPatient.signRegisterKey(key), await viem.signRegisterKey(key)];
+      expect(b.kind).to.equal("registerKey");
+      expect(b.keyDirectory).to.equal(a.keyDirectory);
+      expect(b.fields).to.deep.equal({
+        publicKey: ethersEntry.publicKeyToBytes32(key.publicKey),
+        seenKey: (await setup.contracts.keys.keyOf(second.address)).toLowerCase(),
+      });
+      for (const pseudonym of [first, second]) {
+        expect(await setup.provider.getBalance(pseudonym.address)).to.equal(0n);
+        expect(await setup.provider.getTransactionCount(pseudonym.address)).to.equal(0);
+      }
+      // The viem PatientIdentity registers a pseudonym's key the same way.
+      const viemContracts = await viemEntry.connect(nodeWallet(setup.signers.stranger.address), setup.deployment);
+      const identity = new viemEntry.PatientIdentity(viemContracts, own, {
+        relayer: new viemEntry.RelayerClient(relayer.url),
+      });
+      const identityKey = viemEntry.generateEncryptionKeyPair();
+      const registered = await (await identity.registerEncryptionKey(first.id, identityKey)).wait();
+      expect(await setup.contracts.keys.keyOf(first.address)).to.equal(registered.publicKey);
+    });
+
     it("relays every action that has a signed form, refuses a batch grant, and refuses a relayer's answer that does not carry the message, as the ethers client does", async function () {
       const [first] = pseudonyms;
       const unrelated = await (
@@ -364,6 +420,10 @@ describe("the viem entry's gateway and relayer clients (real node, real gateway 
         ["remove the delegate", async (patient) => (await patient.removeDelegate(hospital)).wait()],
         ["set the emergency opt-out", async (patient) => (await patient.setEmergencyOptOut(true)).wait()],
         ["cancel the signature", async (patient) => (await patient.cancelSignature(5n)).wait()],
+        [
+          "register the encryption key",
+          async (patient) => (await patient.registerEncryptionKey(ethersEntry.generateEncryptionKeyPair())).wait(),
+        ],
         ["revoke (a relayer that lies)", async (patient) => (await patient.revoke(hospital)).wait()],
       ];
       for (const [what, act] of actions) {

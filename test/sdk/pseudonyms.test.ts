@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { HDNodeWallet, Signature, SigningKey, computeAddress, getAddress, hashMessage, Wallet } from "ethers";
 import { network } from "hardhat";
@@ -223,6 +223,10 @@ describe("pseudonyms: recovery, separation and refusals", function () {
 
   it("a pseudonym is an ethers signer and a viem account the clients accept, and signs consents with no ether", async function () {
     const suite = await loadFixture(deployLedgerFixture);
+    // The SDK counts a signature's default deadline from the latest block's time. After loadFixture's
+    // revert that block is the snapshot's, while the next block carries the time other test files moved
+    // the chain forward by: mine one so the latest block tells the chain's time.
+    await mine();
     const ledger = await suite.ledger.getAddress();
     const root = await derivePseudonymRoot(wallet, { domain: "localhost", chainId: 31337, ledger });
     const forHospital = root.forProvider(suite.hospital.address);
