@@ -33,30 +33,49 @@ const DOMAIN_FIELDS: readonly Eip712Field[] = [
 const word = (value: bigint): Uint8Array => hexToBytes(`0x${value.toString(16).padStart(64, "0")}`);
 
 function encodeValue(type: string, value: unknown, field: string): Uint8Array {
-  const fail = () => new InvalidArgumentError(field, `cannot be encoded as EIP-712 ${type}`);
-  if (type === "address") return word(BigInt(getAddress(value as string)));
-  if (type === "bool") return word(value ? 1n : 0n);
-  if (type === "string") return hexToBytes(keccak256(utf8Encode(String(value))));
-  if (type === "bytes") return hexToBytes(keccak256(value instanceof Uint8Array ? value : hexToBytes(value as string)));
+  const fail = (why = "") => new InvalidArgumentError(field, `cannot be encoded as EIP-712 ${type}${why}`);
+  if (value === undefined || value === null) throw fail(": it is missing");
+  if (type === "address") {
+    try {
+      return word(BigInt(getAddress(value as string)));
+    } catch {
+      throw fail();
+    }
+  }
+  if (type === "bool") {
+    if (typeof value !== "boolean") throw fail(": expected true or false");
+    return word(value ? 1n : 0n);
+  }
+  if (type === "string") {
+    if (typeof value !== "string") throw fail(": expected a string");
+    return hexToBytes(keccak256(utf8Encode(value)));
+  }
+  if (type === "bytes") {
+    if (!(value instanceof Uint8Array) && typeof value !== "string") throw fail(": expected bytes or 0x-hex");
+    return hexToBytes(keccak256(value instanceof Uint8Array ? value : hexToBytes(value)));
+  }
   const uint = /^(u?)int(\d+)$/.exec(type);
-  if (uint) {
+  // Only the widths Solidity has (8 to 256 in steps of 8), so no width yields a word of more than 32 bytes.
+  if (uint && Number(uint[2]) >= 8 && Number(uint[2]) <= 256 && Number(uint[2]) % 8 === 0) {
     const bits = BigInt(uint[2]);
+    if (typeof value !== "bigint" && typeof value !== "number" && typeof value !== "string") throw fail();
     let big: bigint;
     try {
-      big = BigInt(value as bigint | number | string);
+      big = BigInt(value);
     } catch {
       throw fail();
     }
     const signed = uint[1] === "";
     const min = signed ? -(1n << (bits - 1n)) : 0n;
     const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
-    if (big < min || big > max) throw fail();
+    if (big < min || big > max) throw fail(": out of range");
     return word(big < 0n ? (1n << 256n) + big : big);
   }
   const fixed = /^bytes(\d+)$/.exec(type);
-  if (fixed) {
-    const bytes = value instanceof Uint8Array ? value : hexToBytes(value as string);
-    if (bytes.length !== Number(fixed[1])) throw fail();
+  if (fixed && Number(fixed[1]) >= 1 && Number(fixed[1]) <= 32) {
+    if (!(value instanceof Uint8Array) && typeof value !== "string") throw fail(": expected bytes or 0x-hex");
+    const bytes = value instanceof Uint8Array ? value : hexToBytes(value);
+    if (bytes.length !== Number(fixed[1])) throw fail(`: expected ${fixed[1]} bytes, got ${bytes.length}`);
     const out = new Uint8Array(32);
     out.set(bytes);
     return out;
@@ -82,6 +101,9 @@ export function typedDataDigest(
 ): Uint8Array {
   const fields = types[primaryType];
   if (!fields) throw new InvalidArgumentError("primaryType", `${primaryType} is not among the types`);
+  const unknown = Object.keys(domain).filter((key) => !DOMAIN_FIELDS.some((f) => f.name === key));
+  if (unknown.length > 0)
+    throw new InvalidArgumentError("domain", `has fields EIP-712 does not define: ${unknown.join(", ")}`);
   const domainFields = DOMAIN_FIELDS.filter((f) => (domain as Record<string, unknown>)[f.name] != null);
   const separator = hashStruct("EIP712Domain", domainFields, domain as Record<string, unknown>);
   return hexToBytes(

@@ -110,4 +110,26 @@ describe("typedDataDigest (no ethers)", function () {
       /not supported/,
     );
   });
+
+  it("refuses what ethers refuses: widths Solidity lacks, missing or mistyped values, unknown domain fields", function () {
+    const domain = { name: "x", chainId: 1n };
+    const one = (type: string) => ({ A: [{ name: "f", type }] });
+    const cases: [string, Record<string, { name: string; type: string }[]>, Record<string, unknown>, object?][] = [
+      ["uint7", one("uint7"), { f: 5 }],
+      ["uint264", one("uint264"), { f: 2n ** 260n }],
+      ["int0", one("int0"), { f: 0 }],
+      ["bytes0", one("bytes0"), { f: "0x" }],
+      ["bytes33", one("bytes33"), { f: `0x${"11".repeat(33)}` }],
+      ["a missing string", one("string"), {}],
+      ["a missing uint", one("uint256"), {}],
+      ["a missing address", one("address"), {}],
+      ["an unknown domain field", one("uint8"), { f: 1 }, { ...domain, foo: 1 }],
+    ];
+    for (const [label, types, value, dom] of cases) {
+      const theirs = outcome(() => TypedDataEncoder.hash(dom ?? domain, types, value));
+      const ours = outcome(() => hexlify(typedDataDigest(dom ?? domain, types, "A", value)));
+      expect(theirs, `ethers on ${label}`).to.equal("refused");
+      expect(ours, label).to.equal("refused");
+    }
+  });
 });
