@@ -4,18 +4,9 @@
  */
 import { parseDeployment, type Deployment } from "consent-ledger";
 
-export interface DappConfig {
-  rpcUrl?: string;
-  chains: number[];
-  devAccounts: { index: number; address: string; name: string }[];
-  defaultAccount?: number;
-  labels: Record<string, string>;
-  studies: string[];
-  gateway?: string;
-  relay?: string;
-  /** The consent relayer pseudonyms act through (a RelayerClient base URL, relative to the page), or absent. */
-  relayer?: string;
-}
+import type { DappConfig } from "./config-types";
+
+export type { DappConfig };
 
 export async function loadConfig(): Promise<DappConfig> {
   let response: Response;
