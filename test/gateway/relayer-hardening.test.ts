@@ -221,7 +221,11 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
       const status = await client.status(pending.hash);
       return status.hashes.length > 1 && status;
     });
-    expect((await setup.provider.getTransaction(resumed.hashes[1]))!.nonce).to.equal(nonce);
+    // The relayer records a replacement before broadcasting it: wait until the node has it too.
+    const replacement = await waitFor("the replacement at the node", () =>
+      setup.provider.getTransaction(resumed.hashes[1]),
+    );
+    expect(replacement.nonce).to.equal(nonce);
     await setup.provider.send("evm_mine", []);
     await automine(true);
     expect(await second.wait()).to.include({ patient: other.wallet.address });
@@ -495,7 +499,14 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
       const relayer = await relayerWith({ rpcUrl: proxy.url });
       const victim = pseudonymAt(relayer.url);
       const terms = await grantTerms(setup.signers.hospital.address);
-      await (await victim.patient.grant(terms)).wait();
+      const granted = await victim.patient.grant(terms);
+      await granted.wait();
+      // The relayer frees the victim's own slot when its watcher sees the grant mined, which may come
+      // after the SDK saw the receipt: wait for that, so only the stranger's message can hold the victim.
+      await waitFor("the grant settled at the relayer", async () => {
+        const status = await victim.relayer.status(granted.hash);
+        return status.state !== "pending";
+      });
       // A fresh key signs a revoke of the victim's consent: the ledger will refuse it, but only the
       // estimate says so; it is held there.
       const attacker = pseudonymAt(relayer.url);
@@ -504,8 +515,13 @@ describe("the consent relayer's sending layer (fee bumps, restarts, reverts, que
       const attempt = attacker.relayer.submit(forged).catch((error: unknown) => error);
       await waitFor("the forged revoke at the estimate", async () => proxy.held() > 0);
       // The victim's own revoke is not refused InFlight meanwhile.
+      let refused: unknown;
       const own = victim.patient.revoke(terms.grantee);
-      await waitFor("the victim's revoke at the estimate", async () => proxy.held() > 1);
+      own.catch((error: unknown) => (refused = error));
+      await waitFor("the victim's revoke at the estimate", async () => {
+        if (refused) throw refused;
+        return proxy.held() > 1;
+      });
       proxy.release();
       expect(((await attempt) as RelayerError).code).to.equal("WouldRevert");
       await (await own).wait();
