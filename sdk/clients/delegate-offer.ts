@@ -17,7 +17,7 @@ import type { TypedDataField } from "ethers";
 import { recoverTypedDataAddress } from "../core/eip712";
 import { getAddress } from "../core/hex";
 import { ConsentLedgerError, describeValue } from "../errors";
-import { bytesToHex, randomBytes, utf8Decode, utf8Encode } from "../crypto/bytes";
+import { base64UrlToBytes, bytesToBase64Url, bytesToHex, randomBytes, utf8Decode, utf8Encode } from "../crypto/bytes";
 import { DELEGATE_OFFER_TYPES, delegateOfferDomain } from "./consent-types";
 
 export const DELEGATE_OFFER_PREFIX = "cldeleg1.";
@@ -140,9 +140,7 @@ export function encodeDelegateOffer(offer: DelegateOffer): string {
     e: offer.expiresAt,
     d: offer.entries.map((entry) => [entry.patient, entry.delegate, entry.nonce, entry.signature]),
   });
-  let binary = "";
-  for (const byte of utf8Encode(json)) binary += String.fromCharCode(byte);
-  return DELEGATE_OFFER_PREFIX + btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return DELEGATE_OFFER_PREFIX + bytesToBase64Url(utf8Encode(json));
 }
 
 const malformed = (problem: string) =>
@@ -161,8 +159,7 @@ export function parseDelegateOffer(input: string): DelegateOffer {
   if (!/^[A-Za-z0-9_-]+$/.test(body)) throw malformed("it is not base64url");
   let raw: Record<string, unknown>;
   try {
-    const padded = body.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (body.length % 4)) % 4);
-    raw = JSON.parse(utf8Decode(Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+    raw = JSON.parse(utf8Decode(base64UrlToBytes(body))) as Record<string, unknown>;
   } catch (cause) {
     throw new DelegateOfferError("Malformed", "Not a delegate offer: its body is not JSON", { cause });
   }

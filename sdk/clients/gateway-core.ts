@@ -17,7 +17,7 @@ import type { TypedDataDomain, TypedDataField } from "ethers";
 import { purposeCode, requireAddress, requireBytes32 } from "../args";
 import type { PurposeName } from "../codes";
 import { getAddress } from "../core/hex";
-import { bytesToHex, hexToBytes } from "../crypto/bytes";
+import { bytesToBase64, bytesToHex, hexToBytes } from "../crypto/bytes";
 import { recordIdOf, type ParsedRecordContext, type RecordContext } from "../crypto/envelope";
 import {
   isEnvelopeV2,
@@ -238,14 +238,6 @@ export function isLoopbackHost(hostname: string): boolean {
   return host === "localhost" || host.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(host) || host === "[::1]";
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let offset = 0; offset < bytes.length; offset += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));
-  }
-  return btoa(binary);
-}
-
 /**
  * A custodian gateway, as one account (researcher, provider, patient) sees it. Each entry's
  * GatewayClient is this class with that library's parts (sdk/clients/gateway.ts, sdk/viem/gateway.ts).
@@ -337,7 +329,7 @@ export class GatewayClientBase implements KeyCustodian {
     const body = {
       recordId: requireBytes32(record.recordId, "recordId"),
       dataKey: bytesToHex(record.dataKey),
-      envelope: toBase64(envelope),
+      envelope: bytesToBase64(envelope),
       batch: record.batch
         ? { root: record.batch.root, proof: record.batch.proof, patient: record.patient, dataClass: record.dataClass }
         : undefined,
@@ -453,7 +445,7 @@ export class GatewayClientBase implements KeyCustodian {
       setId: Number(input.setId),
       position: input.position,
       wrappedShare: bytesToHex(input.wrappedShare),
-      envelope: toBase64(input.envelope),
+      envelope: bytesToBase64(input.envelope),
     };
     for (let attempt = 1; ; attempt++) {
       try {

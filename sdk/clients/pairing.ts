@@ -12,7 +12,16 @@ import type { TypedDataDomain, TypedDataField } from "ethers";
 import { recoverTypedDataAddress } from "../core/eip712";
 import { getAddress } from "../core/hex";
 import { ConsentLedgerError, describeValue } from "../errors";
-import { bytesToHex, hexToBytes, isAllZero, randomBytes, utf8Decode, utf8Encode } from "../crypto/bytes";
+import {
+  base64UrlToBytes,
+  bytesToBase64Url,
+  bytesToHex,
+  hexToBytes,
+  isAllZero,
+  randomBytes,
+  utf8Decode,
+  utf8Encode,
+} from "../crypto/bytes";
 import type { TypedDataSigner } from "./gateway-core";
 
 export const PAIRING_PREFIX = "clpair1.";
@@ -138,8 +147,7 @@ export function encodePairingLink(link: PairingLink): string {
     n: link.nonce,
     s: link.signature,
   });
-  const base64 = btoa(String.fromCharCode(...utf8Encode(json)));
-  return PAIRING_PREFIX + base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return PAIRING_PREFIX + bytesToBase64Url(utf8Encode(json));
 }
 
 /** A page URL carrying the payload in its fragment (never sent to a server by a browser). */
@@ -163,8 +171,7 @@ export function parsePairingLink(input: string): PairingLink {
   if (!/^[A-Za-z0-9_-]+$/.test(body)) throw malformed("it is not base64url");
   let raw: Record<string, unknown>;
   try {
-    const padded = body.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (body.length % 4)) % 4);
-    raw = JSON.parse(utf8Decode(Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+    raw = JSON.parse(utf8Decode(base64UrlToBytes(body))) as Record<string, unknown>;
   } catch (cause) {
     throw new PairingError("Malformed", "Not a pairing link: its body is not JSON", { cause });
   }
